@@ -1,0 +1,303 @@
+//! Entity kinds, the [`Entity`] trait and the [`Record`] enum that stores carry.
+
+use std::fmt::Debug;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::ids::TenantId;
+use crate::macros::str_enum;
+use crate::model::{Activity, Company, Contact, CustomField, Deal, Pipeline, Relation};
+use crate::value::{CustomFields, Value, ValueType};
+
+str_enum! {
+    /// The kinds of record a store holds.
+    #[non_exhaustive]
+    pub enum EntityKind {
+        /** [`Contact`]. */ Contact = "contact",
+        /** [`Company`]. */ Company = "company",
+        /** [`Deal`]. */ Deal = "deal",
+        /** [`Pipeline`]. */ Pipeline = "pipeline",
+        /** [`Activity`]. */ Activity = "activity",
+        /** [`Relation`]. */ Relation = "relation",
+        /** [`CustomField`] definition. */ CustomField = "custom_field",
+    }
+}
+
+impl EntityKind {
+    /// The standard (built-in) fields of this kind that filters and sorts may use.
+    pub fn std_fields(self) -> &'static [StdField] {
+        match self {
+            EntityKind::Contact => Contact::std_fields(),
+            EntityKind::Company => Company::std_fields(),
+            EntityKind::Deal => Deal::std_fields(),
+            EntityKind::Pipeline => Pipeline::std_fields(),
+            EntityKind::Activity => Activity::std_fields(),
+            EntityKind::Relation => Relation::std_fields(),
+            EntityKind::CustomField => CustomField::std_fields(),
+        }
+    }
+
+    /// The standard field called `name`.
+    pub fn std_field(self, name: &str) -> Option<&'static StdField> {
+        self.std_fields().iter().find(|f| f.name == name)
+    }
+
+    /// Whether records of this kind carry custom fields.
+    pub fn has_custom_fields(self) -> bool {
+        matches!(self, EntityKind::Contact | EntityKind::Company | EntityKind::Deal | EntityKind::Activity)
+    }
+}
+
+/// A typed pointer to a record: its kind and id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EntityRef {
+    /// The kind.
+    pub kind: EntityKind,
+    /// The id.
+    pub id: Uuid,
+}
+
+impl EntityRef {
+    /// Builds a reference.
+    pub fn new(kind: EntityKind, id: impl Into<Uuid>) -> Self {
+        Self { kind, id: id.into() }
+    }
+}
+
+impl std::fmt::Display for EntityRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.kind, self.id)
+    }
+}
+
+/// A standard field that filters and sorts may name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StdField {
+    /// Its name in queries, e.g. `lifecycle_stage`.
+    pub name: &'static str,
+    /// Its type.
+    pub ty: ValueType,
+}
+
+/// What every record type implements. Stores see records only through [`Record`];
+/// typed code uses this trait to convert.
+pub trait Entity: Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The kind.
+    const KIND: EntityKind;
+    /// Its typed id.
+    type Id: Copy + Debug + Eq + Into<Uuid> + From<Uuid> + Send + Sync;
+    /// The id.
+    fn id(&self) -> Self::Id;
+    /// The owning tenant.
+    fn tenant_id(&self) -> TenantId;
+    /// The version (1 after insert, +1 on every update).
+    fn version(&self) -> u64;
+    /// Sets the version.
+    fn set_version(&mut self, version: u64);
+    /// When it was created.
+    fn created_at(&self) -> DateTime<Utc>;
+    /// When it last changed.
+    fn updated_at(&self) -> DateTime<Utc>;
+    /// Sets the last-changed time.
+    fn set_updated_at(&mut self, at: DateTime<Utc>);
+    /// Custom field values (None for kinds without custom fields).
+    fn custom(&self) -> Option<&CustomFields>;
+    /// Custom field values, mutable.
+    fn custom_mut(&mut self) -> Option<&mut CustomFields>;
+    /// The standard fields that filters and sorts may name.
+    fn std_fields() -> &'static [StdField];
+    /// The value of standard field `name` (None if no such field).
+    fn std_field(&self, name: &str) -> Option<Value>;
+    /// Other records this one points at (an event about it "touches" them too).
+    fn related(&self) -> Vec<EntityRef>;
+    /// Wraps into a [`Record`].
+    fn into_record(self) -> Record;
+    /// Unwraps from a [`Record`] of the same kind.
+    fn from_record(record: Record) -> Option<Self>;
+    /// Borrows from a [`Record`] of the same kind.
+    fn from_record_ref(record: &Record) -> Option<&Self>;
+    /// A reference to this record.
+    fn entity_ref(&self) -> EntityRef {
+        EntityRef { kind: Self::KIND, id: self.id().into() }
+    }
+}
+
+/// A record of any kind, as stores hold it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "record", rename_all = "snake_case")]
+#[non_exhaustive]
+#[allow(clippy::large_enum_variant)]
+pub enum Record {
+    /// A contact.
+    Contact(Contact),
+    /// A company.
+    Company(Company),
+    /// A deal.
+    Deal(Deal),
+    /// A pipeline.
+    Pipeline(Pipeline),
+    /// An activity.
+    Activity(Activity),
+    /// A relation.
+    Relation(Relation),
+    /// A custom field definition.
+    CustomField(CustomField),
+}
+
+macro_rules! dispatch {
+    ($self:expr, $r:ident => $e:expr) => {
+        match $self {
+            Record::Contact($r) => $e,
+            Record::Company($r) => $e,
+            Record::Deal($r) => $e,
+            Record::Pipeline($r) => $e,
+            Record::Activity($r) => $e,
+            Record::Relation($r) => $e,
+            Record::CustomField($r) => $e,
+        }
+    };
+}
+
+impl Record {
+    /// The kind.
+    pub fn kind(&self) -> EntityKind {
+        match self {
+            Record::Contact(_) => EntityKind::Contact,
+            Record::Company(_) => EntityKind::Company,
+            Record::Deal(_) => EntityKind::Deal,
+            Record::Pipeline(_) => EntityKind::Pipeline,
+            Record::Activity(_) => EntityKind::Activity,
+            Record::Relation(_) => EntityKind::Relation,
+            Record::CustomField(_) => EntityKind::CustomField,
+        }
+    }
+    /// The id.
+    pub fn id(&self) -> Uuid {
+        dispatch!(self, r => r.id().into())
+    }
+    /// The owning tenant.
+    pub fn tenant_id(&self) -> TenantId {
+        dispatch!(self, r => r.tenant_id())
+    }
+    /// The version.
+    pub fn version(&self) -> u64 {
+        dispatch!(self, r => r.version())
+    }
+    /// Sets the version.
+    pub fn set_version(&mut self, version: u64) {
+        dispatch!(self, r => r.set_version(version))
+    }
+    /// When it was created.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        dispatch!(self, r => r.created_at())
+    }
+    /// When it last changed.
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        dispatch!(self, r => r.updated_at())
+    }
+    /// Custom field values.
+    pub fn custom(&self) -> Option<&CustomFields> {
+        dispatch!(self, r => r.custom())
+    }
+    /// Custom field values, mutable.
+    pub fn custom_mut(&mut self) -> Option<&mut CustomFields> {
+        dispatch!(self, r => r.custom_mut())
+    }
+    /// A reference to this record.
+    pub fn entity_ref(&self) -> EntityRef {
+        EntityRef { kind: self.kind(), id: self.id() }
+    }
+    /// Records this one points at.
+    pub fn related(&self) -> Vec<EntityRef> {
+        dispatch!(self, r => r.related())
+    }
+    /// The value of a standard field (None if no such field).
+    pub fn std_field(&self, name: &str) -> Option<Value> {
+        dispatch!(self, r => r.std_field(name))
+    }
+    /// The value of a field: standard, or custom (missing custom values are [`Value::Null`]).
+    pub fn field(&self, field: &crate::query::Field) -> Value {
+        match field {
+            crate::query::Field::Std(name) => self.std_field(name).unwrap_or(Value::Null),
+            crate::query::Field::Custom(key) => self.custom().and_then(|c| c.get(key)).cloned().unwrap_or(Value::Null),
+        }
+    }
+    /// Converts into a typed entity.
+    pub fn into_entity<E: Entity>(self) -> Option<E> {
+        E::from_record(self)
+    }
+}
+
+/// Implements [`Entity`] for a record struct with the common meta fields
+/// (`id`, `tenant_id`, `version`, `created_at`, `updated_at`).
+macro_rules! impl_entity {
+    (
+        $ty:ident, $id:ty, $kind:ident, custom: $custom:tt;
+        related: |$rs:ident| $related:expr;
+        fields { $( $fname:literal : $fty:ident => |$s:ident| $fexpr:expr ),* $(,)? }
+    ) => {
+        impl $crate::entity::Entity for $ty {
+            const KIND: $crate::entity::EntityKind = $crate::entity::EntityKind::$kind;
+            type Id = $id;
+            fn id(&self) -> $id { self.id }
+            fn tenant_id(&self) -> $crate::ids::TenantId { self.tenant_id }
+            fn version(&self) -> u64 { self.version }
+            fn set_version(&mut self, version: u64) { self.version = version }
+            fn created_at(&self) -> ::chrono::DateTime<::chrono::Utc> { self.created_at }
+            fn updated_at(&self) -> ::chrono::DateTime<::chrono::Utc> { self.updated_at }
+            fn set_updated_at(&mut self, at: ::chrono::DateTime<::chrono::Utc>) { self.updated_at = at }
+            fn custom(&self) -> Option<&$crate::value::CustomFields> { impl_entity!(@custom_ref self, $custom) }
+            fn custom_mut(&mut self) -> Option<&mut $crate::value::CustomFields> { impl_entity!(@custom_mut self, $custom) }
+            fn std_fields() -> &'static [$crate::entity::StdField] {
+                &[
+                    $crate::entity::StdField { name: "id", ty: $crate::value::ValueType::Id },
+                    $crate::entity::StdField { name: "version", ty: $crate::value::ValueType::Int },
+                    $crate::entity::StdField { name: "created_at", ty: $crate::value::ValueType::DateTime },
+                    $crate::entity::StdField { name: "updated_at", ty: $crate::value::ValueType::DateTime },
+                    $( $crate::entity::StdField { name: $fname, ty: $crate::value::ValueType::$fty }, )*
+                ]
+            }
+            fn std_field(&self, name: &str) -> Option<$crate::value::Value> {
+                use $crate::value::Value;
+                Some(match name {
+                    "id" => Value::Id(self.id.into()),
+                    "version" => Value::Int(self.version as i64),
+                    "created_at" => Value::DateTime(self.created_at),
+                    "updated_at" => Value::DateTime(self.updated_at),
+                    $( $fname => { let $s = self; Value::from($fexpr) } )*
+                    _ => return None,
+                })
+            }
+            fn related(&self) -> Vec<$crate::entity::EntityRef> {
+                let $rs = self;
+                $related
+            }
+            fn into_record(self) -> $crate::entity::Record { $crate::entity::Record::$kind(self) }
+            fn from_record(record: $crate::entity::Record) -> Option<Self> {
+                match record { $crate::entity::Record::$kind(x) => Some(x), _ => None }
+            }
+            fn from_record_ref(record: &$crate::entity::Record) -> Option<&Self> {
+                match record { $crate::entity::Record::$kind(x) => Some(x), _ => None }
+            }
+        }
+    };
+    (@custom_ref $s:ident, true) => { Some(&$s.custom) };
+    (@custom_ref $s:ident, false) => { None };
+    (@custom_mut $s:ident, true) => { Some(&mut $s.custom) };
+    (@custom_mut $s:ident, false) => { None };
+}
+
+pub(crate) use impl_entity;
+
+/// Converts a list of typed ids into a [`Value::List`] of ids.
+pub(crate) fn id_list<I: Copy + Into<Uuid>>(ids: &[I]) -> Value {
+    Value::List(ids.iter().map(|i| Value::Id((*i).into())).collect())
+}
+
+/// Converts a list of strings into a [`Value::List`] of text.
+pub(crate) fn text_list<'a>(items: impl IntoIterator<Item = &'a str>) -> Value {
+    Value::List(items.into_iter().map(|s| Value::Text(s.to_owned())).collect())
+}

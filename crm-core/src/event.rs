@@ -1,0 +1,115 @@
+//! Domain events: what changed, written by the store in the same transaction as the change.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::entity::EntityRef;
+use crate::ids::{EventId, PipelineId, StageId, TenantId, UserId};
+use crate::model::ActivityKind;
+use crate::profile::LifecycleStage;
+
+/// What happened to the subject of an event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Change {
+    /// The record was created.
+    Created,
+    /// The record was updated; these fields changed (`custom.<key>` for custom fields).
+    Updated {
+        /// Names of the changed fields.
+        fields: Vec<String>,
+    },
+    /// The record was deleted.
+    Deleted,
+    /// A deal moved between stages.
+    StageChanged {
+        /// The deal's pipeline.
+        pipeline_id: PipelineId,
+        /// The stage it left.
+        from: StageId,
+        /// The stage it entered.
+        to: StageId,
+    },
+    /// A deal was won.
+    DealWon,
+    /// A deal was lost.
+    DealLost {
+        /// Why.
+        reason: String,
+    },
+    /// A won or lost deal was reopened.
+    DealReopened {
+        /// The open stage it went back to.
+        to: StageId,
+    },
+    /// A contact's lifecycle stage changed.
+    LifecycleChanged {
+        /// Before.
+        from: LifecycleStage,
+        /// After.
+        to: LifecycleStage,
+        /// True when moved backwards by an explicit reset.
+        reset: bool,
+    },
+    /// An activity was logged.
+    ActivityLogged {
+        /// Its kind.
+        activity_kind: ActivityKind,
+    },
+    /// A task was marked done.
+    TaskCompleted,
+}
+
+/// A domain event, before the store numbers it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Id (UUIDv7).
+    pub id: EventId,
+    /// Tenant of the change.
+    pub tenant_id: TenantId,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// Who did it (None for the system).
+    pub actor: Option<UserId>,
+    /// The record that changed.
+    pub subject: EntityRef,
+    /// Other records the change touches (a deal's contacts, an activity's links…).
+    pub related: Vec<EntityRef>,
+    /// What happened.
+    pub change: Change,
+}
+
+impl Event {
+    /// Whether the event is about `r` or touches it.
+    pub fn touches(&self, r: &EntityRef) -> bool {
+        self.subject == *r || self.related.contains(r)
+    }
+}
+
+/// An event as committed: numbered in commit order within its tenant (1, 2, 3, …).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    /// Position in the tenant's outbox; strictly increasing in commit order.
+    pub seq: u64,
+    /// The event.
+    pub event: Event,
+}
+
+/// Which events to read from the outbox.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventQuery {
+    /// Only events with `seq` greater than this (0 = from the start).
+    pub after: u64,
+    /// At most this many.
+    pub limit: usize,
+    /// Only events about or touching this record.
+    pub touching: Option<EntityRef>,
+}
+
+impl EventQuery {
+    /// Up to `limit` events after `seq`.
+    pub fn after(seq: u64, limit: usize) -> Self {
+        Self { after: seq, limit, touching: None }
+    }
+}

@@ -1,0 +1,226 @@
+//! Typed identifiers, the injectable id generator and clock.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// Wraps an existing UUID.
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+            /// The underlying UUID.
+            pub const fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+        }
+
+        impl From<$name> for Uuid {
+            fn from(id: $name) -> Uuid {
+                id.0
+            }
+        }
+
+        impl From<$name> for $crate::value::Value {
+            fn from(id: $name) -> Self {
+                $crate::value::Value::Id(id.0)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// A tenant: the unit of data isolation. No API call reads or writes across tenants.
+    TenantId
+);
+typed_id!(
+    /// A user of the embedding application (owner of records, author of changes).
+    UserId
+);
+typed_id!(
+    /// Id of a [`Contact`](crate::Contact).
+    ContactId
+);
+typed_id!(
+    /// Id of a [`Company`](crate::Company).
+    CompanyId
+);
+typed_id!(
+    /// Id of a [`Deal`](crate::Deal).
+    DealId
+);
+typed_id!(
+    /// Id of a [`Pipeline`](crate::Pipeline).
+    PipelineId
+);
+typed_id!(
+    /// Id of a [`Stage`](crate::Stage) within a pipeline.
+    StageId
+);
+typed_id!(
+    /// Id of an [`Activity`](crate::Activity).
+    ActivityId
+);
+typed_id!(
+    /// Id of a [`Relation`](crate::Relation).
+    RelationId
+);
+typed_id!(
+    /// Id of a [`CustomField`](crate::CustomField) definition.
+    CustomFieldId
+);
+typed_id!(
+    /// Id of a domain [`Event`](crate::Event).
+    EventId
+);
+
+/// Makes new ids. Ids must be UUIDv7 and increase over time.
+pub trait IdGenerator: Send + Sync + 'static {
+    /// A new, never-before-returned UUIDv7.
+    fn next_uuid(&self) -> Uuid;
+}
+
+/// The production generator: random UUIDv7 from the system clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct UuidV7Generator;
+
+impl IdGenerator for UuidV7Generator {
+    fn next_uuid(&self) -> Uuid {
+        Uuid::now_v7()
+    }
+}
+
+/// A deterministic generator for tests and replays: valid UUIDv7 values whose
+/// timestamp part starts at `start_ms` and whose every id is greater than the last.
+#[derive(Debug)]
+pub struct SequentialIds {
+    start_ms: u64,
+    counter: AtomicU64,
+}
+
+impl SequentialIds {
+    /// Starts at the given Unix time in milliseconds.
+    pub fn new(start_ms: u64) -> Self {
+        Self { start_ms, counter: AtomicU64::new(0) }
+    }
+}
+
+impl Default for SequentialIds {
+    fn default() -> Self {
+        Self::new(1_767_225_600_000) // 2026-01-01T00:00:00Z
+    }
+}
+
+impl IdGenerator for SequentialIds {
+    fn next_uuid(&self) -> Uuid {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let mut rand = [0u8; 10];
+        rand[2..10].copy_from_slice(&n.to_be_bytes());
+        uuid::Builder::from_unix_timestamp_millis(self.start_ms + n / 1000, &rand).into_uuid()
+    }
+}
+
+/// The source of "now". Injectable so tests and replays are exact.
+pub trait Clock: Send + Sync + 'static {
+    /// The current time in UTC.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The production clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that only moves when told to.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    /// A clock stopped at `at`.
+    pub fn new(at: DateTime<Utc>) -> Self {
+        Self(Mutex::new(at))
+    }
+    /// Moves the clock to `at`.
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = at;
+    }
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *now += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Truncates to microseconds, the precision every store keeps.
+pub(crate) fn storage_precision(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequential_ids_are_v7_and_increasing() {
+        let g = SequentialIds::default();
+        let mut last = g.next_uuid();
+        assert_eq!(last.get_version_num(), 7);
+        for _ in 0..5000 {
+            let next = g.next_uuid();
+            assert_eq!(next.get_version_num(), 7);
+            assert!(next > last);
+            last = next;
+        }
+    }
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let t0 = DateTime::parse_from_rfc3339("2026-03-01T10:00:00Z").unwrap().to_utc();
+        let c = ManualClock::new(t0);
+        assert_eq!(c.now(), t0);
+        c.advance(Duration::minutes(5));
+        assert_eq!(c.now(), t0 + Duration::minutes(5));
+    }
+}

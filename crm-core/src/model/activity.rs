@@ -1,0 +1,134 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::entity::{EntityKind, EntityRef, id_list, impl_entity};
+use crate::ids::{ActivityId, CompanyId, ContactId, DealId, TenantId, UserId};
+use crate::macros::str_enum;
+use crate::profile::{Channel, Email, PhoneNumber};
+use crate::value::CustomFields;
+
+str_enum! {
+    /// What kind of interaction an activity records.
+    #[non_exhaustive]
+    pub enum ActivityKind {
+        /** A phone or video call. */ Call = "call", /** An email. */ Email = "email",
+        /** A meeting. */ Meeting = "meeting", /** A note. */ Note = "note", /** A to-do with a due time. */ Task = "task",
+    }
+}
+
+str_enum! {
+    /// Who started the interaction.
+    pub enum Direction { /** The customer reached us. */ Inbound = "inbound", /** We reached the customer. */ Outbound = "outbound", /** Internal only. */ Internal = "internal" }
+}
+
+str_enum! {
+    /// How an interaction ended.
+    #[non_exhaustive]
+    pub enum Outcome {
+        /** Talked to them. */ Connected = "connected", /** Left a voicemail. */ LeftVoicemail = "left_voicemail",
+        /** Nobody answered. */ NoAnswer = "no_answer", /** Line busy. */ Busy = "busy", /** Wrong number. */ WrongNumber = "wrong_number",
+        /** Took place as planned. */ Completed = "completed", /** They did not show up. */ NoShow = "no_show",
+        /** Moved to another time. */ Rescheduled = "rescheduled", /** Called off. */ Cancelled = "cancelled",
+        /** They replied. */ Replied = "replied", /** The message bounced. */ Bounced = "bounced",
+    }
+}
+
+str_enum! {
+    /// A participant's part in an activity.
+    pub enum ParticipantRole {
+        /** Sender. */ From = "from", /** Recipient. */ To = "to", /** Copied. */ Cc = "cc", /** Blind-copied. */ Bcc = "bcc",
+        /** Organiser of a meeting. */ Organizer = "organizer", /** Attendee of a call or meeting. */ Attendee = "attendee",
+    }
+}
+
+/// Someone who took part in an activity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    /// Their part.
+    pub role: ParticipantRole,
+    /// Display name.
+    pub name: Option<String>,
+    /// Email address.
+    pub email: Option<Email>,
+    /// Phone number.
+    pub phone: Option<PhoneNumber>,
+    /// The matching contact, if known.
+    pub contact_id: Option<ContactId>,
+}
+
+/// A recorded interaction: call, email, meeting, note or task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    /// Id (UUIDv7).
+    pub id: ActivityId,
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// Version for optimistic concurrency.
+    pub version: u64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Call, email, meeting, note or task.
+    pub kind: ActivityKind,
+    /// Subject line or title (required).
+    pub subject: String,
+    /// Body text, notes or transcript.
+    pub body: Option<String>,
+    /// Who started it.
+    pub direction: Option<Direction>,
+    /// The channel it used.
+    pub channel: Option<Channel>,
+    /// When it happened (for tasks: when it was created).
+    pub occurred_at: DateTime<Utc>,
+    /// When a task or meeting is due.
+    pub due_at: Option<DateTime<Utc>>,
+    /// When a task was completed.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Length of a call or meeting, in seconds.
+    pub duration_secs: Option<u32>,
+    /// How it ended.
+    pub outcome: Option<Outcome>,
+    /// Who took part.
+    pub participants: Vec<Participant>,
+    /// Contacts it is about.
+    pub contact_ids: Vec<ContactId>,
+    /// Companies it is about.
+    pub company_ids: Vec<CompanyId>,
+    /// Deals it is about.
+    pub deal_ids: Vec<DealId>,
+    /// The user responsible.
+    pub owner_id: Option<UserId>,
+    /// Email `Message-ID` (without angle brackets), for threading.
+    pub message_id: Option<String>,
+    /// Email `In-Reply-To` (without angle brackets).
+    pub in_reply_to: Option<String>,
+    /// Email `References`, oldest first (without angle brackets).
+    pub references: Vec<String>,
+    /// Custom field values.
+    pub custom: CustomFields,
+}
+
+impl_entity! {
+    Activity, ActivityId, Activity, custom: true;
+    related: |a| a.contact_ids.iter().map(|c| EntityRef::new(EntityKind::Contact, *c))
+        .chain(a.company_ids.iter().map(|c| EntityRef::new(EntityKind::Company, *c)))
+        .chain(a.deal_ids.iter().map(|c| EntityRef::new(EntityKind::Deal, *c)))
+        .collect();
+    fields {
+        "kind": Text => |a| a.kind,
+        "subject": Text => |a| a.subject.clone(),
+        "direction": Text => |a| a.direction,
+        "channel": Text => |a| a.channel,
+        "occurred_at": DateTime => |a| a.occurred_at,
+        "due_at": DateTime => |a| a.due_at,
+        "completed_at": DateTime => |a| a.completed_at,
+        "outcome": Text => |a| a.outcome,
+        "owner_id": Id => |a| a.owner_id,
+        "contact_ids": IdList => |a| id_list(&a.contact_ids),
+        "company_ids": IdList => |a| id_list(&a.company_ids),
+        "deal_ids": IdList => |a| id_list(&a.deal_ids),
+        "message_id": Text => |a| a.message_id.clone(),
+        "in_reply_to": Text => |a| a.in_reply_to.clone(),
+    }
+}

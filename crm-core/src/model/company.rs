@@ -1,0 +1,58 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::entity::{impl_entity, text_list};
+use crate::ids::{CompanyId, TenantId, UserId};
+use crate::profile::*;
+use crate::value::CustomFields;
+
+/// An organisation: a customer, prospect, partner or supplier.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Company {
+    /// Id (UUIDv7).
+    pub id: CompanyId,
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// Version for optimistic concurrency.
+    pub version: u64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Name (required).
+    pub name: String,
+    /// Internet domain, e.g. `acme.com`.
+    pub domain: Option<Domain>,
+    /// Industry, free text (e.g. "Real estate").
+    pub industry: Option<String>,
+    /// Head-count band.
+    pub size: Option<CompanySize>,
+    /// Postal addresses.
+    pub addresses: Vec<Address>,
+    /// Phone numbers in E.164; the first is the main one.
+    pub phones: Vec<PhoneEntry>,
+    /// Web site.
+    pub website: Option<Website>,
+    /// The user who owns the account.
+    pub owner_id: Option<UserId>,
+    /// Free tags (trimmed, unique).
+    pub tags: Vec<String>,
+    /// Custom field values.
+    pub custom: CustomFields,
+}
+
+impl_entity! {
+    Company, CompanyId, Company, custom: true;
+    related: |_c| Vec::new();
+    fields {
+        "name": Text => |c| c.name.clone(),
+        "domain": Text => |c| c.domain.as_ref().map(|d| d.as_str().to_owned()),
+        "industry": Text => |c| c.industry.clone(),
+        "size": Text => |c| c.size,
+        "phone": Text => |c| c.phones.first().map(|p| p.number.as_str().to_owned()),
+        "city": Text => |c| c.addresses.first().and_then(|a| a.city.clone()),
+        "country": Text => |c| c.addresses.first().and_then(|a| a.country.clone()),
+        "owner_id": Id => |c| c.owner_id,
+        "tags": TextList => |c| text_list(c.tags.iter().map(String::as_str)),
+    }
+}

@@ -1,0 +1,429 @@
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::entity::{EntityKind, EntityRef, impl_entity};
+use crate::error::{FieldError, FieldErrorCode};
+use crate::ids::{CustomFieldId, TenantId};
+use crate::value::{CustomFields, Value};
+
+/// Longest text a text field (standard or custom) may hold, in characters.
+pub const MAX_TEXT_LEN: usize = 10_000;
+/// Most options an enum field may have.
+pub const MAX_OPTIONS: usize = 500;
+
+/// The type of a custom field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FieldType {
+    /// Free text ([`Value::Text`]).
+    Text,
+    /// A whole number ([`Value::Int`]).
+    Number,
+    /// An exact decimal ([`Value::Decimal`]; whole numbers are accepted and converted).
+    Decimal,
+    /// Money ([`Value::Money`]).
+    Money,
+    /// A date ([`Value::Date`]).
+    Date,
+    /// A UTC date-time ([`Value::DateTime`]).
+    DateTime,
+    /// Yes/no ([`Value::Bool`]).
+    Bool,
+    /// One of a fixed list of options ([`Value::Text`]).
+    Enum {
+        /// The allowed options.
+        options: Vec<String>,
+    },
+    /// Several of a fixed list of options ([`Value::List`] of text).
+    MultiEnum {
+        /// The allowed options.
+        options: Vec<String>,
+    },
+    /// A link to another record ([`Value::Id`]), which must exist in the same tenant.
+    Reference {
+        /// The kind of record referenced.
+        to: EntityKind,
+    },
+}
+
+impl FieldType {
+    /// The type used to check filters against this field.
+    pub fn value_type(&self) -> crate::value::ValueType {
+        use crate::value::ValueType as T;
+        match self {
+            FieldType::Text | FieldType::Enum { .. } => T::Text,
+            FieldType::Number => T::Int,
+            FieldType::Decimal => T::Decimal,
+            FieldType::Money => T::Money,
+            FieldType::Date => T::Date,
+            FieldType::DateTime => T::DateTime,
+            FieldType::Bool => T::Bool,
+            FieldType::MultiEnum { .. } => T::TextList,
+            FieldType::Reference { .. } => T::Id,
+        }
+    }
+}
+
+/// The definition of a custom field: what it is called, on which kind of record, and its type.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldDefinition {
+    /// The kind of record the field belongs to.
+    pub entity_kind: EntityKind,
+    /// Key used in `custom` maps and filters (`custom.<key>`): lower-case letters, digits and
+    /// `_`, starting with a letter; extension fields are namespaced `<extension>.<key>`.
+    pub key: String,
+    /// Label shown to users.
+    pub label: String,
+    /// The type.
+    pub field_type: FieldType,
+    /// Whether every record of the kind must have a value.
+    pub required: bool,
+    /// Help text.
+    pub description: Option<String>,
+}
+
+impl FieldDefinition {
+    /// An optional field.
+    pub fn new(entity_kind: EntityKind, key: impl Into<String>, label: impl Into<String>, field_type: FieldType) -> Self {
+        Self { entity_kind, key: key.into(), label: label.into(), field_type, required: false, description: None }
+    }
+
+    /// Marks the field required.
+    pub fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    /// Checks the definition itself; errors name `field_prefix.<part>`.
+    pub fn validate(&self, field_prefix: &str) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        let at = |p: &str| if field_prefix.is_empty() { p.to_owned() } else { format!("{field_prefix}.{p}") };
+        if !self.entity_kind.has_custom_fields() {
+            errs.push(FieldError::new(
+                at("entity_kind"),
+                FieldErrorCode::Rule,
+                format!("{} records have no custom fields", self.entity_kind),
+            ));
+        }
+        if !valid_key(&self.key) {
+            errs.push(FieldError::new(
+                at("key"),
+                FieldErrorCode::InvalidFormat,
+                format!(
+                    "`{}` is not a valid key: use 1–63 lower-case letters, digits or `_`, starting with a letter (optionally `namespace.key`)",
+                    self.key
+                ),
+            ));
+        }
+        if self.label.trim().is_empty() {
+            errs.push(FieldError::new(at("label"), FieldErrorCode::Required, "a label is required"));
+        }
+        if let FieldType::Enum { options } | FieldType::MultiEnum { options } = &self.field_type {
+            if options.is_empty() || options.len() > MAX_OPTIONS {
+                errs.push(FieldError::new(
+                    at("field_type.options"),
+                    FieldErrorCode::OutOfRange,
+                    format!("an enum needs 1–{MAX_OPTIONS} options"),
+                ));
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            for (i, o) in options.iter().enumerate() {
+                if o.trim().is_empty() || o.trim() != o {
+                    errs.push(FieldError::new(
+                        at(&format!("field_type.options[{i}]")),
+                        FieldErrorCode::InvalidFormat,
+                        "options must be non-empty and have no surrounding spaces",
+                    ));
+                } else if !seen.insert(o) {
+                    errs.push(FieldError::new(
+                        at(&format!("field_type.options[{i}]")),
+                        FieldErrorCode::Duplicate,
+                        format!("option `{o}` appears twice"),
+                    ));
+                }
+            }
+        }
+        if let FieldType::Reference { to } = &self.field_type
+            && !matches!(to, EntityKind::Contact | EntityKind::Company | EntityKind::Deal | EntityKind::Activity)
+        {
+            errs.push(FieldError::new(
+                at("field_type.to"),
+                FieldErrorCode::Rule,
+                format!("a reference field cannot point at {to} records"),
+            ));
+        }
+        errs
+    }
+}
+
+/// Whether `key` is a valid custom field key (`abc_1` or `namespace.abc_1`).
+pub fn valid_key(key: &str) -> bool {
+    fn part(p: &str) -> bool {
+        let mut chars = p.chars();
+        matches!(chars.next(), Some('a'..='z'))
+            && p.len() <= 63
+            && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+    }
+    match key.split_once('.') {
+        Some((ns, k)) => part(ns) && part(k),
+        None => part(key),
+    }
+}
+
+/// A tenant's custom field definition, stored as a record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CustomField {
+    /// Id (UUIDv7).
+    pub id: CustomFieldId,
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// Version for optimistic concurrency.
+    pub version: u64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// The definition.
+    pub definition: FieldDefinition,
+}
+
+impl_entity! {
+    CustomField, CustomFieldId, CustomField, custom: false;
+    related: |_f| Vec::new();
+    fields {
+        "entity_kind": Text => |f| f.definition.entity_kind,
+        "key": Text => |f| f.definition.key.clone(),
+    }
+}
+
+/// Where a registered field comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldSource {
+    /// Defined by the tenant (a [`CustomField`] record).
+    Tenant,
+    /// Registered by an extension or plugin with this id.
+    Extension(String),
+}
+
+/// A field in the [`FieldRegistry`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegisteredField {
+    /// The definition.
+    pub definition: FieldDefinition,
+    /// Where it comes from.
+    pub source: FieldSource,
+}
+
+/// The custom fields in force for one tenant and one entity kind.
+#[derive(Clone, Debug, Default)]
+pub struct FieldRegistry {
+    fields: BTreeMap<String, RegisteredField>,
+}
+
+impl FieldRegistry {
+    /// Adds a field (later additions with the same key replace earlier ones).
+    pub fn insert(&mut self, field: RegisteredField) {
+        self.fields.insert(field.definition.key.clone(), field);
+    }
+
+    /// The field with this key.
+    pub fn get(&self, key: &str) -> Option<&RegisteredField> {
+        self.fields.get(key)
+    }
+
+    /// Every field, by key.
+    pub fn iter(&self) -> impl Iterator<Item = &RegisteredField> {
+        self.fields.values()
+    }
+
+    /// Checks and normalises one value for the field `key`; the error names `custom.<key>`.
+    pub fn check(&self, key: &str, value: &mut Value) -> Result<(), FieldError> {
+        let field = format!("custom.{key}");
+        let Some(def) = self.fields.get(key) else {
+            return Err(FieldError::new(field, FieldErrorCode::UnknownField, format!("no custom field `{key}` is defined")));
+        };
+        if value.is_null() {
+            return Ok(());
+        }
+        check_value(&def.definition.field_type, value).map_err(|(code, msg)| FieldError::new(field, code, msg))
+    }
+
+    /// Checks and normalises custom values against the definitions: unknown keys, wrong
+    /// types, options, text length and required fields. Nulls are removed. Returns the
+    /// errors and the references that must be checked for existence.
+    pub fn validate(&self, values: &mut CustomFields) -> (Vec<FieldError>, Vec<(String, EntityRef)>) {
+        let mut errs = Vec::new();
+        let mut refs = Vec::new();
+        values.retain(|_, v| !v.is_null());
+        for (key, value) in values.iter_mut() {
+            let field = format!("custom.{key}");
+            let Some(def) = self.fields.get(key) else {
+                errs.push(FieldError::new(field, FieldErrorCode::UnknownField, format!("no custom field `{key}` is defined")));
+                continue;
+            };
+            if let Err(e) = check_value(&def.definition.field_type, value) {
+                errs.push(FieldError::new(field, e.0, e.1));
+            } else if let (FieldType::Reference { to }, Value::Id(id)) = (&def.definition.field_type, &*value) {
+                refs.push((field, EntityRef::new(*to, *id)));
+            }
+        }
+        for def in self.fields.values() {
+            if def.definition.required && !values.contains_key(&def.definition.key) {
+                errs.push(FieldError::new(
+                    format!("custom.{}", def.definition.key),
+                    FieldErrorCode::Required,
+                    format!("`{}` is required", def.definition.label),
+                ));
+            }
+        }
+        (errs, refs)
+    }
+}
+
+/// Checks one value against a field type, normalising where the conversion is lossless.
+fn check_value(ty: &FieldType, value: &mut Value) -> Result<(), (FieldErrorCode, String)> {
+    let mismatch = |v: &Value, want: &str| (FieldErrorCode::TypeMismatch, format!("expected {want}, got {}", v.type_name()));
+    match (ty, &*value) {
+        (FieldType::Text, Value::Text(s)) => check_len(s),
+        (FieldType::Number, Value::Int(_)) => Ok(()),
+        (FieldType::Decimal, Value::Decimal(_)) => Ok(()),
+        (FieldType::Decimal, Value::Int(i)) => {
+            *value = Value::Decimal((*i).into());
+            Ok(())
+        }
+        (FieldType::Money, Value::Money(_)) => Ok(()),
+        (FieldType::Date, Value::Date(_)) => Ok(()),
+        (FieldType::DateTime, Value::DateTime(t)) => {
+            *value = Value::DateTime(crate::ids::storage_precision(*t));
+            Ok(())
+        }
+        (FieldType::Bool, Value::Bool(_)) => Ok(()),
+        (FieldType::Enum { options }, Value::Text(s)) => {
+            if options.iter().any(|o| o == s) {
+                Ok(())
+            } else {
+                Err((FieldErrorCode::NotAnOption, format!("`{s}` is not one of: {}", options.join(", "))))
+            }
+        }
+        (FieldType::MultiEnum { options }, Value::List(items)) => {
+            let mut seen = std::collections::BTreeSet::new();
+            for item in items {
+                match item {
+                    Value::Text(s) if options.iter().any(|o| o == s) => {
+                        if !seen.insert(s.clone()) {
+                            return Err((FieldErrorCode::Duplicate, format!("`{s}` is selected twice")));
+                        }
+                    }
+                    Value::Text(s) => {
+                        return Err((FieldErrorCode::NotAnOption, format!("`{s}` is not one of: {}", options.join(", "))));
+                    }
+                    other => return Err(mismatch(other, "a list of text options")),
+                }
+            }
+            Ok(())
+        }
+        (FieldType::Reference { .. }, Value::Id(_)) => Ok(()),
+        (t, v) => Err(mismatch(v, type_label(t))),
+    }
+}
+
+fn type_label(t: &FieldType) -> &'static str {
+    match t {
+        FieldType::Text => "text",
+        FieldType::Number => "a whole number",
+        FieldType::Decimal => "a decimal number",
+        FieldType::Money => "money",
+        FieldType::Date => "a date",
+        FieldType::DateTime => "a date-time",
+        FieldType::Bool => "a boolean",
+        FieldType::Enum { .. } => "one option (text)",
+        FieldType::MultiEnum { .. } => "a list of options",
+        FieldType::Reference { .. } => "a record id",
+    }
+}
+
+pub(crate) fn check_len(s: &str) -> Result<(), (FieldErrorCode, String)> {
+    let n = s.chars().count();
+    if n > MAX_TEXT_LEN {
+        Err((FieldErrorCode::OutOfRange, format!("text is {n} characters long; the limit is {MAX_TEXT_LEN}")))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::Decimal;
+
+    fn registry() -> FieldRegistry {
+        let mut r = FieldRegistry::default();
+        let defs = [
+            FieldDefinition::new(EntityKind::Contact, "budget", "Budget", FieldType::Decimal),
+            FieldDefinition::new(EntityKind::Contact, "visits", "Visits", FieldType::Number),
+            FieldDefinition::new(
+                EntityKind::Contact,
+                "tier",
+                "Tier",
+                FieldType::Enum { options: vec!["gold".into(), "silver".into()] },
+            )
+            .required(),
+            FieldDefinition::new(
+                EntityKind::Contact,
+                "sports",
+                "Sports",
+                FieldType::MultiEnum { options: vec!["golf".into(), "tennis".into()] },
+            ),
+            FieldDefinition::new(EntityKind::Contact, "referrer", "Referrer", FieldType::Reference { to: EntityKind::Contact }),
+        ];
+        for d in defs {
+            r.insert(RegisteredField { definition: d, source: FieldSource::Tenant });
+        }
+        r
+    }
+
+    #[test]
+    fn accepts_and_normalises_valid_values() {
+        let mut v = CustomFields::new();
+        v.insert("budget".into(), Value::Int(5));
+        v.insert("tier".into(), Value::Text("gold".into()));
+        v.insert("visits".into(), Value::Null);
+        let id = uuid::Uuid::now_v7();
+        v.insert("referrer".into(), Value::Id(id));
+        let (errs, refs) = registry().validate(&mut v);
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(v["budget"], Value::Decimal(Decimal::from(5)));
+        assert!(!v.contains_key("visits"), "nulls are dropped");
+        assert_eq!(refs, vec![("custom.referrer".to_owned(), EntityRef::new(EntityKind::Contact, id))]);
+    }
+
+    #[test]
+    fn rejects_each_kind_of_bad_value_naming_the_field() {
+        let mut v = CustomFields::new();
+        v.insert("visits".into(), Value::Text("3".into()));
+        v.insert("sports".into(), Value::List(vec![Value::Text("golf".into()), Value::Text("chess".into())]));
+        v.insert("nope".into(), Value::Bool(true));
+        let (errs, _) = registry().validate(&mut v);
+        let find = |f: &str| errs.iter().find(|e| e.field == f).map(|e| e.code);
+        assert_eq!(find("custom.visits"), Some(FieldErrorCode::TypeMismatch));
+        assert_eq!(find("custom.sports"), Some(FieldErrorCode::NotAnOption));
+        assert_eq!(find("custom.nope"), Some(FieldErrorCode::UnknownField));
+        assert_eq!(find("custom.tier"), Some(FieldErrorCode::Required));
+        assert_eq!(errs.len(), 4);
+    }
+
+    #[test]
+    fn definitions_are_checked() {
+        let d = FieldDefinition::new(EntityKind::Pipeline, "Bad Key", " ", FieldType::Enum { options: vec!["a".into(), "a".into()] });
+        let errs = d.validate("");
+        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, vec!["entity_kind", "key", "label", "field_type.options[1]"]);
+        assert!(valid_key("realestate.bedrooms"));
+        assert!(!valid_key("a.b.c"));
+        assert!(!valid_key("1abc"));
+    }
+}

@@ -1,0 +1,122 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::entity::impl_entity;
+use crate::ids::{IdGenerator, PipelineId, StageId, TenantId};
+use crate::macros::str_enum;
+
+str_enum! {
+    /// Whether deals in a stage are still open, won or lost.
+    pub enum StageKind { /** Still being worked. */ Open = "open", /** Closed won. */ Won = "won", /** Closed lost. */ Lost = "lost" }
+}
+
+/// One step of a pipeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stage {
+    /// Id, unique within the tenant.
+    pub id: StageId,
+    /// Name shown to users; unique within the pipeline.
+    pub name: String,
+    /// Win probability in percent (0–100), used for the weighted forecast.
+    pub probability: u8,
+    /// Open, won or lost.
+    pub kind: StageKind,
+    /// A deal that sits in this stage longer than this many days is "rotting".
+    pub rotting_days: Option<u32>,
+    /// Deal fields that must be set before a deal may enter this stage
+    /// (`amount`, `expected_close_date`, `company_id`, `contact_ids`, `owner_id`, or `custom.<key>`).
+    pub required_fields: Vec<String>,
+}
+
+impl Stage {
+    /// A stage with no rotting limit and no required fields.
+    pub fn new(id: StageId, name: impl Into<String>, probability: u8, kind: StageKind) -> Self {
+        Self { id, name: name.into(), probability, kind, rotting_days: None, required_fields: Vec::new() }
+    }
+
+    /// Sets the rotting limit in days.
+    pub fn rotting_after(mut self, days: u32) -> Self {
+        self.rotting_days = Some(days);
+        self
+    }
+
+    /// Adds a field a deal must have to enter this stage.
+    pub fn requires(mut self, field: impl Into<String>) -> Self {
+        self.required_fields.push(field.into());
+        self
+    }
+}
+
+/// An ordered sequence of stages deals move through. A tenant may have several.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pipeline {
+    /// Id (UUIDv7).
+    pub id: PipelineId,
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// Version for optimistic concurrency.
+    pub version: u64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Name, e.g. "Sales".
+    pub name: String,
+    /// Whether new deals go here when no pipeline is named.
+    pub is_default: bool,
+    /// Stages in order.
+    pub stages: Vec<Stage>,
+}
+
+impl Pipeline {
+    /// The stage with this id.
+    pub fn stage(&self, id: StageId) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.id == id)
+    }
+
+    /// The stage with this name (case-insensitive).
+    pub fn stage_named(&self, name: &str) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The first open stage, where new deals start.
+    pub fn first_open_stage(&self) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.kind == StageKind::Open)
+    }
+
+    /// The won stage.
+    pub fn won_stage(&self) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.kind == StageKind::Won)
+    }
+
+    /// The lost stage.
+    pub fn lost_stage(&self) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.kind == StageKind::Lost)
+    }
+}
+
+/// The classic sales process: lead generation, qualification, needs identification, proposal,
+/// presentation, handling objections, closed won, closed lost. From proposal on, a deal needs
+/// an amount.
+pub fn default_sales_stages(ids: &dyn IdGenerator) -> Vec<Stage> {
+    let id = || StageId::from_uuid(ids.next_uuid());
+    vec![
+        Stage::new(id(), "Lead generation", 5, StageKind::Open).rotting_after(14),
+        Stage::new(id(), "Qualification", 10, StageKind::Open).rotting_after(14),
+        Stage::new(id(), "Needs identification", 25, StageKind::Open).rotting_after(21),
+        Stage::new(id(), "Proposal", 50, StageKind::Open).rotting_after(21).requires("amount"),
+        Stage::new(id(), "Presentation", 65, StageKind::Open).rotting_after(14).requires("amount"),
+        Stage::new(id(), "Handling objections", 80, StageKind::Open).rotting_after(14).requires("amount"),
+        Stage::new(id(), "Closed won", 100, StageKind::Won).requires("amount"),
+        Stage::new(id(), "Closed lost", 0, StageKind::Lost),
+    ]
+}
+
+impl_entity! {
+    Pipeline, PipelineId, Pipeline, custom: false;
+    related: |_p| Vec::new();
+    fields {
+        "name": Text => |p| p.name.clone(),
+        "is_default": Bool => |p| p.is_default,
+    }
+}

@@ -1,0 +1,440 @@
+use chrono::{DateTime, Utc};
+
+use super::Session;
+use super::checks::Checks;
+use super::contacts::{count, list};
+use super::uow::Uow;
+use crate::entity::{Entity, EntityKind, EntityRef};
+use crate::error::{Error, FieldErrorCode, Result};
+use crate::event::Change;
+use crate::ids::{ActivityId, CompanyId, ContactId, DealId, UserId};
+use crate::model::{Activity, ActivityKind, Contact, Direction, Outcome, Participant, ParticipantRole};
+use crate::profile::{Channel, Email, PhoneNumber};
+use crate::query::{Filter, Page, Query};
+use crate::value::{CustomFields, Value};
+
+/// Longest activity body (an email or transcript), in characters.
+pub const MAX_BODY_LEN: usize = 1_000_000;
+
+/// A participant as given: email and phone as text, checked on log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewParticipant {
+    /// Their part.
+    pub role: ParticipantRole,
+    /// Display name.
+    pub name: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+    /// The contact, if known (otherwise matched by email).
+    pub contact_id: Option<ContactId>,
+}
+
+/// Input for logging an activity.
+///
+/// ```
+/// use crm_core::{NewActivity, Direction, Outcome, ParticipantRole};
+/// let call = NewActivity::call("Discovery call")
+///     .direction(Direction::Outbound)
+///     .duration_secs(25 * 60)
+///     .outcome(Outcome::Connected)
+///     .participant(ParticipantRole::Attendee, Some("Jane Doe"), Some("jane@acme.com"));
+/// # let _ = call;
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewActivity {
+    /// Call, email, meeting, note or task.
+    pub kind: ActivityKind,
+    /// Subject or title.
+    pub subject: String,
+    /// Body.
+    pub body: Option<String>,
+    /// Who started it.
+    pub direction: Option<Direction>,
+    /// Channel (default: phone for calls, email for emails).
+    pub channel: Option<Channel>,
+    /// When it happened (default: now).
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// When it is due (tasks and meetings).
+    pub due_at: Option<DateTime<Utc>>,
+    /// When it was completed (tasks).
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Length in seconds (calls and meetings).
+    pub duration_secs: Option<u32>,
+    /// How it ended.
+    pub outcome: Option<Outcome>,
+    /// Who took part.
+    pub participants: Vec<NewParticipant>,
+    /// Contacts it is about.
+    pub contact_ids: Vec<ContactId>,
+    /// Companies it is about.
+    pub company_ids: Vec<CompanyId>,
+    /// Deals it is about.
+    pub deal_ids: Vec<DealId>,
+    /// Responsible user.
+    pub owner_id: Option<UserId>,
+    /// Email Message-ID.
+    pub message_id: Option<String>,
+    /// Email In-Reply-To.
+    pub in_reply_to: Option<String>,
+    /// Email References.
+    pub references: Vec<String>,
+    /// Custom field values.
+    pub custom: CustomFields,
+}
+
+impl NewActivity {
+    /// An activity of any kind.
+    pub fn new(kind: ActivityKind, subject: impl Into<String>) -> Self {
+        let channel = match kind {
+            ActivityKind::Call => Some(Channel::Phone),
+            ActivityKind::Email => Some(Channel::Email),
+            _ => None,
+        };
+        Self {
+            kind,
+            subject: subject.into(),
+            body: None,
+            direction: None,
+            channel,
+            occurred_at: None,
+            due_at: None,
+            completed_at: None,
+            duration_secs: None,
+            outcome: None,
+            participants: Vec::new(),
+            contact_ids: Vec::new(),
+            company_ids: Vec::new(),
+            deal_ids: Vec::new(),
+            owner_id: None,
+            message_id: None,
+            in_reply_to: None,
+            references: Vec::new(),
+            custom: CustomFields::new(),
+        }
+    }
+    /// A call.
+    pub fn call(subject: impl Into<String>) -> Self {
+        Self::new(ActivityKind::Call, subject)
+    }
+    /// An email.
+    pub fn email(subject: impl Into<String>) -> Self {
+        Self::new(ActivityKind::Email, subject)
+    }
+    /// A meeting.
+    pub fn meeting(subject: impl Into<String>) -> Self {
+        Self::new(ActivityKind::Meeting, subject)
+    }
+    /// A note.
+    pub fn note(subject: impl Into<String>) -> Self {
+        Self::new(ActivityKind::Note, subject)
+    }
+    /// A task due at `due`.
+    pub fn task(subject: impl Into<String>, due: DateTime<Utc>) -> Self {
+        Self { due_at: Some(due), ..Self::new(ActivityKind::Task, subject) }
+    }
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<String>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+    /// Sets the direction.
+    pub fn direction(mut self, d: Direction) -> Self {
+        self.direction = Some(d);
+        self
+    }
+    /// Sets the channel.
+    pub fn channel(mut self, c: Channel) -> Self {
+        self.channel = Some(c);
+        self
+    }
+    /// Sets when it happened.
+    pub fn at(mut self, t: DateTime<Utc>) -> Self {
+        self.occurred_at = Some(t);
+        self
+    }
+    /// Sets when it is due.
+    pub fn due(mut self, t: DateTime<Utc>) -> Self {
+        self.due_at = Some(t);
+        self
+    }
+    /// Sets the length.
+    pub fn duration_secs(mut self, secs: u32) -> Self {
+        self.duration_secs = Some(secs);
+        self
+    }
+    /// Sets the outcome.
+    pub fn outcome(mut self, o: Outcome) -> Self {
+        self.outcome = Some(o);
+        self
+    }
+    /// Adds a participant by name and/or email.
+    pub fn participant(mut self, role: ParticipantRole, name: Option<&str>, email: Option<&str>) -> Self {
+        self.participants.push(NewParticipant {
+            role,
+            name: name.map(str::to_owned),
+            email: email.map(str::to_owned),
+            phone: None,
+            contact_id: None,
+        });
+        self
+    }
+    /// Links a contact.
+    pub fn contact(mut self, id: ContactId) -> Self {
+        self.contact_ids.push(id);
+        self
+    }
+    /// Links a company.
+    pub fn company(mut self, id: CompanyId) -> Self {
+        self.company_ids.push(id);
+        self
+    }
+    /// Links a deal.
+    pub fn deal(mut self, id: DealId) -> Self {
+        self.deal_ids.push(id);
+        self
+    }
+    /// Sets the responsible user.
+    pub fn owner(mut self, id: UserId) -> Self {
+        self.owner_id = Some(id);
+        self
+    }
+    /// Sets the email Message-ID (angle brackets optional).
+    pub fn message_id(mut self, id: impl Into<String>) -> Self {
+        self.message_id = Some(id.into());
+        self
+    }
+    /// Sets the email In-Reply-To.
+    pub fn in_reply_to(mut self, id: impl Into<String>) -> Self {
+        self.in_reply_to = Some(id.into());
+        self
+    }
+    /// Sets a custom field value.
+    pub fn custom(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.custom.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// Strips angle brackets and checks the `left@right` shape of an email message id.
+fn normalise_msg_id(ch: &mut Checks, field: &str, id: &mut String) {
+    let t = id.trim().trim_start_matches('<').trim_end_matches('>').to_owned();
+    let ok = t.split_once('@').is_some_and(|(l, r)| !l.is_empty() && !r.is_empty())
+        && !t.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
+        && t.len() <= 998;
+    if !ok {
+        ch.push(field, FieldErrorCode::InvalidFormat, format!("`{t}` is not a message id (`left@right`)"));
+    }
+    *id = t;
+}
+
+fn check_activity(a: &mut Activity, ch: &mut Checks) {
+    a.subject = a.subject.trim().to_owned();
+    if a.subject.is_empty() {
+        ch.push("subject", FieldErrorCode::Required, "must not be empty");
+    }
+    ch.text("subject", &a.subject);
+    if let Some(b) = &a.body
+        && b.chars().count() > MAX_BODY_LEN
+    {
+        ch.push("body", FieldErrorCode::OutOfRange, format!("longer than {MAX_BODY_LEN} characters"));
+    }
+    use ActivityKind as K;
+    if a.due_at.is_some() && !matches!(a.kind, K::Task | K::Meeting) {
+        ch.push("due_at", FieldErrorCode::Rule, format!("a {} has no due time", a.kind));
+    }
+    if a.completed_at.is_some() && a.kind != K::Task {
+        ch.push("completed_at", FieldErrorCode::Rule, "only tasks are completed");
+    }
+    if a.duration_secs.is_some() && !matches!(a.kind, K::Call | K::Meeting) {
+        ch.push("duration_secs", FieldErrorCode::Rule, format!("a {} has no duration", a.kind));
+    }
+    if a.kind != K::Email && (a.message_id.is_some() || a.in_reply_to.is_some() || !a.references.is_empty()) {
+        ch.push("message_id", FieldErrorCode::Rule, "only emails carry message ids");
+    }
+    if let Some(m) = &mut a.message_id {
+        normalise_msg_id(ch, "message_id", m);
+    }
+    if let Some(m) = &mut a.in_reply_to {
+        normalise_msg_id(ch, "in_reply_to", m);
+    }
+    for (i, r) in a.references.iter_mut().enumerate() {
+        normalise_msg_id(ch, &format!("references[{i}]"), r);
+    }
+    for (i, p) in a.participants.iter_mut().enumerate() {
+        ch.opt_name(&format!("participants[{i}].name"), &mut p.name);
+    }
+    ch.duplicates("contact_ids", &a.contact_ids);
+    ch.duplicates("company_ids", &a.company_ids);
+    ch.duplicates("deal_ids", &a.deal_ids);
+}
+
+async fn check_links(uow: &mut Uow<'_>, a: &Activity, before: Option<&Activity>, ch: &mut Checks) -> Result<()> {
+    let mut refs = Vec::new();
+    let old = before.map(|b| b.related()).unwrap_or_default();
+    for (i, r) in a.related().into_iter().enumerate() {
+        if old.contains(&r) {
+            continue;
+        }
+        let (field, idx) = match r.kind {
+            EntityKind::Contact => ("contact_ids", a.contact_ids.iter().position(|c| c.as_uuid() == r.id)),
+            EntityKind::Company => ("company_ids", a.company_ids.iter().position(|c| c.as_uuid() == r.id)),
+            _ => ("deal_ids", a.deal_ids.iter().position(|c| c.as_uuid() == r.id)),
+        };
+        refs.push((format!("{field}[{}]", idx.unwrap_or(i)), r));
+    }
+    for (i, p) in a.participants.iter().enumerate() {
+        if let Some(c) = p.contact_id
+            && !old.contains(&EntityRef::new(EntityKind::Contact, c))
+        {
+            refs.push((format!("participants[{i}].contact_id"), EntityRef::new(EntityKind::Contact, c)));
+        }
+    }
+    refs.dedup_by(|x, y| x.1 == y.1);
+    uow.check_refs(&refs, &mut ch.errs).await
+}
+
+/// Activities: every interaction with a customer, recorded.
+#[derive(Clone, Copy, Debug)]
+pub struct Activities<'s> {
+    pub(crate) s: &'s Session,
+}
+
+impl Activities<'_> {
+    /// Logs an activity. Participants' emails are matched to contacts, who are then linked.
+    /// Emits `ActivityLogged` (in place of `Created`), touching every linked record.
+    pub async fn log(&self, input: NewActivity) -> Result<Activity> {
+        let mut uow = Uow::write(self.s).await?;
+        let mut ch = Checks::default();
+        let region = uow.default_region().map(str::to_owned);
+        let mut participants = Vec::new();
+        let mut contact_ids = input.contact_ids;
+        for (i, p) in input.participants.into_iter().enumerate() {
+            let email = p.email.as_deref().and_then(|e| ch.parse(&format!("participants[{i}].email"), e, Email::parse));
+            let phone = p.phone.as_deref().and_then(|n| {
+                ch.parse(&format!("participants[{i}].phone"), n, |s| PhoneNumber::parse(s, region.as_deref()))
+            });
+            let mut contact_id = p.contact_id;
+            if contact_id.is_none()
+                && let Some(e) = &email
+            {
+                let q = Query::new(Filter::contains("emails", e.as_str())).limit(1);
+                contact_id = uow.tx.find::<Contact>(&q).await?.items.first().map(|c| c.id);
+            }
+            if let Some(c) = contact_id
+                && !contact_ids.contains(&c)
+            {
+                contact_ids.push(c);
+            }
+            participants.push(Participant { role: p.role, name: p.name, email, phone, contact_id });
+        }
+        let now = uow.now;
+        let mut a = Activity {
+            id: uow.new_id(),
+            tenant_id: self.s.tenant(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            kind: input.kind,
+            subject: input.subject,
+            body: input.body,
+            direction: input.direction,
+            channel: input.channel,
+            occurred_at: input.occurred_at.map(crate::ids::storage_precision).unwrap_or(now),
+            due_at: input.due_at.map(crate::ids::storage_precision),
+            completed_at: input.completed_at.map(crate::ids::storage_precision),
+            duration_secs: input.duration_secs,
+            outcome: input.outcome,
+            participants,
+            contact_ids,
+            company_ids: input.company_ids,
+            deal_ids: input.deal_ids,
+            owner_id: input.owner_id,
+            message_id: input.message_id,
+            in_reply_to: input.in_reply_to,
+            references: input.references,
+            custom: input.custom,
+        };
+        check_activity(&mut a, &mut ch);
+        check_links(&mut uow, &a, None, &mut ch).await?;
+        let kind = a.kind;
+        let a = uow.create_with(a, ch.errs, Change::ActivityLogged { activity_kind: kind }).await?;
+        uow.commit().await?;
+        Ok(a)
+    }
+
+    /// The activity with this id.
+    pub async fn get(&self, id: ActivityId) -> Result<Activity> {
+        Uow::read(self.s).await?.tx.require::<Activity>(id).await
+    }
+
+    /// Marks a task done now. Emits `TaskCompleted`.
+    pub async fn complete(&self, id: ActivityId) -> Result<Activity> {
+        let mut uow = Uow::write(self.s).await?;
+        let mut a = uow.tx.require::<Activity>(id).await?;
+        if a.kind != ActivityKind::Task {
+            return Err(Error::InvalidTransition {
+                field: "completed_at".into(),
+                from: "none".into(),
+                to: "now".into(),
+                reason: format!("a {} cannot be completed; only tasks can", a.kind),
+            });
+        }
+        if let Some(done) = a.completed_at {
+            return Err(Error::InvalidTransition {
+                field: "completed_at".into(),
+                from: done.to_rfc3339(),
+                to: "now".into(),
+                reason: "the task is already completed".into(),
+            });
+        }
+        a.completed_at = Some(uow.now);
+        let a = uow.save_system(a).await?;
+        uow.emit(a.entity_ref(), a.related(), Change::TaskCompleted);
+        uow.commit().await?;
+        Ok(a)
+    }
+
+    /// Saves changes to an activity read earlier (the kind cannot change).
+    pub async fn update(&self, mut activity: Activity) -> Result<Activity> {
+        let mut uow = Uow::write(self.s).await?;
+        let before = uow.load_for_update(&activity).await?;
+        if activity.kind != before.kind {
+            return Err(Error::InvalidTransition {
+                field: "kind".into(),
+                from: before.kind.to_string(),
+                to: activity.kind.to_string(),
+                reason: "an activity's kind is fixed; log a new one".into(),
+            });
+        }
+        let mut ch = Checks::default();
+        check_activity(&mut activity, &mut ch);
+        check_links(&mut uow, &activity, Some(&before), &mut ch).await?;
+        activity.id = before.id;
+        activity.tenant_id = before.tenant_id;
+        activity.created_at = before.created_at;
+        let saved = uow.save(&before, activity, ch.errs, &[]).await?;
+        uow.commit().await?;
+        Ok(saved)
+    }
+
+    /// Deletes an activity at `version`.
+    pub async fn delete(&self, id: ActivityId, version: u64) -> Result<()> {
+        let mut uow = Uow::write(self.s).await?;
+        let a = uow.tx.require::<Activity>(id).await?;
+        uow.remove(&a.into_record(), version).await?;
+        uow.commit().await?;
+        Ok(())
+    }
+
+    /// A page of activities.
+    pub async fn list(&self, query: &Query) -> Result<Page<Activity>> {
+        list::<Activity>(self.s, query).await
+    }
+
+    /// How many activities match.
+    pub async fn count(&self, filter: &Filter) -> Result<u64> {
+        count::<Activity>(self.s, filter).await
+    }
+}

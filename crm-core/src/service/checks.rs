@@ -1,0 +1,139 @@
+//! Small helpers that collect field errors while normalising input.
+
+use chrono::NaiveDate;
+
+use crate::error::{FieldError, FieldErrorCode};
+use crate::model::check_len;
+use crate::profile::{Address, parse_region};
+
+/// Longest name (person, company, deal, stage, label) in characters.
+pub(crate) const MAX_NAME_LEN: usize = 200;
+/// Longest tag in characters.
+pub(crate) const MAX_TAG_LEN: usize = 100;
+
+#[derive(Default)]
+pub(crate) struct Checks {
+    pub(crate) errs: Vec<FieldError>,
+}
+
+impl Checks {
+    pub(crate) fn push(&mut self, field: impl Into<String>, code: FieldErrorCode, msg: impl Into<String>) {
+        self.errs.push(FieldError::new(field, code, msg));
+    }
+
+    fn max(&mut self, field: &str, s: &str, max: usize) {
+        let n = s.chars().count();
+        if n > max {
+            self.push(field, FieldErrorCode::OutOfRange, format!("is {n} characters long; the limit is {max}"));
+        }
+    }
+
+    /// Trims; a required text must not be blank.
+    pub(crate) fn name(&mut self, field: &str, s: &mut String, required: bool) {
+        *s = s.trim().to_owned();
+        if required && s.is_empty() {
+            self.push(field, FieldErrorCode::Required, "must not be empty");
+        }
+        self.max(field, s, MAX_NAME_LEN);
+    }
+
+    /// Trims; blank becomes None; long text is refused.
+    pub(crate) fn opt_text(&mut self, field: &str, s: &mut Option<String>) {
+        if let Some(v) = s {
+            let t = v.trim();
+            if t.is_empty() {
+                *s = None;
+            } else {
+                *v = t.to_owned();
+                if let Err((code, msg)) = check_len(v) {
+                    self.push(field, code, msg);
+                }
+            }
+        }
+    }
+
+    /// Trims; blank becomes None; at most a name's length.
+    pub(crate) fn opt_name(&mut self, field: &str, s: &mut Option<String>) {
+        self.opt_text(field, s);
+        if let Some(v) = s {
+            self.max(field, v, MAX_NAME_LEN);
+        }
+    }
+
+    /// Long text (bodies, notes).
+    pub(crate) fn text(&mut self, field: &str, s: &str) {
+        if let Err((code, msg)) = check_len(s) {
+            self.push(field, code, msg);
+        }
+    }
+
+    /// Trims each entry, drops duplicates; blank entries are refused.
+    pub(crate) fn list(&mut self, field: &str, items: &mut Vec<String>, max: usize) {
+        let mut out: Vec<String> = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let t = item.trim();
+            if t.is_empty() {
+                self.push(format!("{field}[{i}]"), FieldErrorCode::Required, "must not be empty");
+            } else if t.chars().count() > max {
+                self.push(format!("{field}[{i}]"), FieldErrorCode::OutOfRange, format!("longer than {max} characters"));
+            } else if !out.iter().any(|o| o == t) {
+                out.push(t.to_owned());
+            }
+        }
+        *items = out;
+    }
+
+    pub(crate) fn tags(&mut self, items: &mut Vec<String>) {
+        self.list("tags", items, MAX_TAG_LEN);
+    }
+
+    pub(crate) fn addresses(&mut self, field: &str, addresses: &mut [Address]) {
+        for (i, a) in addresses.iter_mut().enumerate() {
+            let at = format!("{field}[{i}]");
+            for (j, l) in a.lines.iter_mut().enumerate() {
+                *l = l.trim().to_owned();
+                self.max(&format!("{at}.lines[{j}]"), l, MAX_NAME_LEN);
+            }
+            a.lines.retain(|l| !l.is_empty());
+            self.opt_name(&format!("{at}.city"), &mut a.city);
+            self.opt_name(&format!("{at}.region"), &mut a.region);
+            self.opt_name(&format!("{at}.postal_code"), &mut a.postal_code);
+            if let Some(c) = &mut a.country {
+                *c = c.trim().to_ascii_uppercase();
+                if c.len() != 2 || parse_region(c).is_err() {
+                    self.push(format!("{at}.country"), FieldErrorCode::InvalidFormat, format!("`{c}` is not an ISO 3166 alpha-2 country code"));
+                }
+            }
+            if a.lines.is_empty() && a.city.is_none() && a.postal_code.is_none() && a.country.is_none() {
+                self.push(at, FieldErrorCode::Required, "an address needs at least a street, city, postal code or country");
+            }
+        }
+    }
+
+    pub(crate) fn not_future(&mut self, field: &str, d: Option<NaiveDate>, today: NaiveDate) {
+        if let Some(d) = d
+            && d > today
+        {
+            self.push(field, FieldErrorCode::OutOfRange, format!("{d} is in the future"));
+        }
+    }
+
+    /// Parses raw input with `parse`, recording the error under `field`.
+    pub(crate) fn parse<T>(&mut self, field: &str, raw: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+        match parse(raw) {
+            Ok(v) => Some(v),
+            Err(m) => {
+                self.push(field, FieldErrorCode::InvalidFormat, m);
+                None
+            }
+        }
+    }
+
+    pub(crate) fn duplicates<T: PartialEq>(&mut self, field: &str, items: &[T]) {
+        for (i, x) in items.iter().enumerate() {
+            if items[..i].contains(x) {
+                self.push(format!("{field}[{i}]"), FieldErrorCode::Duplicate, "appears twice");
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+use super::Session;
+use super::checks::Checks;
+use super::contacts::{count, delete_relations, list};
+use super::uow::Uow;
+use crate::entity::Entity;
+use crate::error::Result;
+use crate::ids::{CompanyId, UserId};
+use crate::model::Company;
+use crate::profile::*;
+use crate::query::{Filter, Page, Query};
+use crate::value::{CustomFields, Value};
+
+/// Input for a new company; domain, phones and website are given as text and checked.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NewCompany {
+    /// Name (required).
+    pub name: String,
+    /// Domain, e.g. `acme.com`.
+    pub domain: Option<String>,
+    /// Industry.
+    pub industry: Option<String>,
+    /// Head-count band.
+    pub size: Option<CompanySize>,
+    /// Addresses.
+    pub addresses: Vec<Address>,
+    /// Phone numbers as written (first = main).
+    pub phones: Vec<(String, PhoneLabel)>,
+    /// Web site.
+    pub website: Option<String>,
+    /// Owner.
+    pub owner_id: Option<UserId>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Custom field values.
+    pub custom: CustomFields,
+}
+
+impl NewCompany {
+    /// A company with this name.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self { name: name.into(), ..Default::default() }
+    }
+    /// Sets the domain.
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+    /// Sets the industry.
+    pub fn industry(mut self, industry: impl Into<String>) -> Self {
+        self.industry = Some(industry.into());
+        self
+    }
+    /// Sets the size band.
+    pub fn size(mut self, size: CompanySize) -> Self {
+        self.size = Some(size);
+        self
+    }
+    /// Adds an address.
+    pub fn address(mut self, address: Address) -> Self {
+        self.addresses.push(address);
+        self
+    }
+    /// Adds a main phone number.
+    pub fn phone(mut self, number: impl Into<String>) -> Self {
+        self.phones.push((number.into(), PhoneLabel::Main));
+        self
+    }
+    /// Sets the web site.
+    pub fn website(mut self, url: impl Into<String>) -> Self {
+        self.website = Some(url.into());
+        self
+    }
+    /// Sets the owner.
+    pub fn owner(mut self, user: UserId) -> Self {
+        self.owner_id = Some(user);
+        self
+    }
+    /// Adds a tag.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
+        self
+    }
+    /// Sets a custom field value.
+    pub fn custom(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.custom.insert(key.into(), value.into());
+        self
+    }
+}
+
+fn check_company(c: &mut Company, ch: &mut Checks) {
+    ch.name("name", &mut c.name, true);
+    ch.opt_name("industry", &mut c.industry);
+    ch.addresses("addresses", &mut c.addresses);
+    ch.duplicates("phones", &c.phones.iter().map(|p| &p.number).collect::<Vec<_>>());
+    ch.tags(&mut c.tags);
+}
+
+/// Companies: organisations the business deals with.
+#[derive(Clone, Copy, Debug)]
+pub struct Companies<'s> {
+    pub(crate) s: &'s Session,
+}
+
+impl Companies<'_> {
+    /// Creates a company.
+    pub async fn create(&self, input: NewCompany) -> Result<Company> {
+        let mut uow = Uow::write(self.s).await?;
+        let mut ch = Checks::default();
+        let domain = input.domain.as_deref().and_then(|d| ch.parse("domain", d, Domain::parse));
+        let website = input.website.as_deref().and_then(|w| ch.parse("website", w, Website::parse));
+        let region = uow.default_region().map(str::to_owned);
+        let mut phones = Vec::new();
+        for (i, (raw, label)) in input.phones.iter().enumerate() {
+            if let Some(number) = ch.parse(&format!("phones[{i}]"), raw, |s| PhoneNumber::parse(s, region.as_deref())) {
+                phones.push(PhoneEntry { number, label: *label });
+            }
+        }
+        let mut company = Company {
+            id: uow.new_id(),
+            tenant_id: self.s.tenant(),
+            version: 1,
+            created_at: uow.now,
+            updated_at: uow.now,
+            name: input.name,
+            domain,
+            industry: input.industry,
+            size: input.size,
+            addresses: input.addresses,
+            phones,
+            website,
+            owner_id: input.owner_id,
+            tags: input.tags,
+            custom: input.custom,
+        };
+        check_company(&mut company, &mut ch);
+        let company = uow.create(company, ch.errs).await?;
+        uow.commit().await?;
+        Ok(company)
+    }
+
+    /// The company with this id.
+    pub async fn get(&self, id: CompanyId) -> Result<Company> {
+        Uow::read(self.s).await?.tx.require::<Company>(id).await
+    }
+
+    /// Saves changes to a company read earlier ([`Error::Conflict`](crate::Error::Conflict) if it changed since).
+    pub async fn update(&self, mut company: Company) -> Result<Company> {
+        let mut uow = Uow::write(self.s).await?;
+        let before = uow.load_for_update(&company).await?;
+        let mut ch = Checks::default();
+        check_company(&mut company, &mut ch);
+        company.id = before.id;
+        company.tenant_id = before.tenant_id;
+        company.created_at = before.created_at;
+        let saved = uow.save(&before, company, ch.errs, &[]).await?;
+        uow.commit().await?;
+        Ok(saved)
+    }
+
+    /// Deletes a company at `version`, with its relations.
+    pub async fn delete(&self, id: CompanyId, version: u64) -> Result<()> {
+        let mut uow = Uow::write(self.s).await?;
+        let c = uow.tx.require::<Company>(id).await?;
+        delete_relations(&mut uow, c.entity_ref()).await?;
+        uow.remove(&c.into_record(), version).await?;
+        uow.commit().await?;
+        Ok(())
+    }
+
+    /// A page of companies.
+    pub async fn list(&self, query: &Query) -> Result<Page<Company>> {
+        list::<Company>(self.s, query).await
+    }
+
+    /// How many companies match.
+    pub async fn count(&self, filter: &Filter) -> Result<u64> {
+        count::<Company>(self.s, filter).await
+    }
+}

@@ -1,0 +1,401 @@
+use chrono::NaiveDate;
+
+use super::Session;
+use super::checks::Checks;
+use super::uow::Uow;
+use crate::entity::{Entity, EntityKind, EntityRef};
+use crate::error::{Error, FieldErrorCode, Result};
+use crate::event::Change;
+use crate::ids::{CompanyId, ContactId, UserId};
+use crate::model::{Contact, Relation};
+use crate::profile::*;
+use crate::query::{Filter, Page, Query};
+use crate::value::{CustomFields, Value};
+
+/// Input for a new contact. Emails, phones and the website are given as text and checked
+/// on create; every problem is reported at once, naming the field.
+///
+/// ```
+/// use crm_core::{NewContact, LeadSource, LifecycleStage};
+/// let c = NewContact::new("Ada", "Lovelace")
+///     .email("ada@analytical.co.uk")
+///     .phone("+44 20 7946 0958")
+///     .lead_source(LeadSource::Referral)
+///     .lifecycle_stage(LifecycleStage::Lead)
+///     .tag("vip");
+/// # let _ = c;
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NewContact {
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Email addresses (first = primary).
+    pub emails: Vec<(String, EmailLabel)>,
+    /// Phone numbers as written (first = primary).
+    pub phones: Vec<(String, PhoneLabel)>,
+    /// Postal addresses.
+    pub addresses: Vec<Address>,
+    /// Web site.
+    pub website: Option<String>,
+    /// Social profiles.
+    pub social_profiles: Vec<SocialProfile>,
+    /// Preferred channel.
+    pub preferred_channel: Option<Channel>,
+    /// Lead source.
+    pub lead_source: Option<LeadSource>,
+    /// Birthday.
+    pub birthday: Option<NaiveDate>,
+    /// Important dates.
+    pub important_dates: Vec<ImportantDate>,
+    /// Family notes.
+    pub family_notes: Option<String>,
+    /// Hobbies.
+    pub hobbies: Vec<String>,
+    /// Memberships.
+    pub memberships: Vec<Membership>,
+    /// Marketing consent status and how it was given.
+    pub consent: Option<(ConsentStatus, ConsentMethod)>,
+    /// Lifecycle stage (default: lead).
+    pub lifecycle_stage: Option<LifecycleStage>,
+    /// Owner.
+    pub owner_id: Option<UserId>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Main company.
+    pub company_id: Option<CompanyId>,
+    /// Job title.
+    pub job_title: Option<String>,
+    /// Department.
+    pub department: Option<String>,
+    /// Custom field values.
+    pub custom: CustomFields,
+}
+
+impl NewContact {
+    /// A contact with a given and a family name (either may be empty, not both).
+    pub fn new(given_name: impl Into<String>, family_name: impl Into<String>) -> Self {
+        Self { given_name: given_name.into(), family_name: family_name.into(), ..Default::default() }
+    }
+    /// Adds a work email.
+    pub fn email(mut self, address: impl Into<String>) -> Self {
+        self.emails.push((address.into(), EmailLabel::Work));
+        self
+    }
+    /// Adds an email with a label.
+    pub fn email_labeled(mut self, address: impl Into<String>, label: EmailLabel) -> Self {
+        self.emails.push((address.into(), label));
+        self
+    }
+    /// Adds a mobile phone number.
+    pub fn phone(mut self, number: impl Into<String>) -> Self {
+        self.phones.push((number.into(), PhoneLabel::Mobile));
+        self
+    }
+    /// Adds a phone number with a label.
+    pub fn phone_labeled(mut self, number: impl Into<String>, label: PhoneLabel) -> Self {
+        self.phones.push((number.into(), label));
+        self
+    }
+    /// Adds a postal address.
+    pub fn address(mut self, address: Address) -> Self {
+        self.addresses.push(address);
+        self
+    }
+    /// Sets the web site.
+    pub fn website(mut self, url: impl Into<String>) -> Self {
+        self.website = Some(url.into());
+        self
+    }
+    /// Adds a social profile.
+    pub fn social(mut self, network: SocialNetwork, handle: impl Into<String>) -> Self {
+        self.social_profiles.push(SocialProfile { network, handle: handle.into() });
+        self
+    }
+    /// Sets the preferred channel.
+    pub fn preferred_channel(mut self, channel: Channel) -> Self {
+        self.preferred_channel = Some(channel);
+        self
+    }
+    /// Sets the lead source.
+    pub fn lead_source(mut self, source: LeadSource) -> Self {
+        self.lead_source = Some(source);
+        self
+    }
+    /// Sets the birthday.
+    pub fn birthday(mut self, date: NaiveDate) -> Self {
+        self.birthday = Some(date);
+        self
+    }
+    /// Adds an important date.
+    pub fn important_date(mut self, label: impl Into<String>, date: NaiveDate) -> Self {
+        self.important_dates.push(ImportantDate { label: label.into(), date });
+        self
+    }
+    /// Sets the family notes.
+    pub fn family_notes(mut self, notes: impl Into<String>) -> Self {
+        self.family_notes = Some(notes.into());
+        self
+    }
+    /// Adds a hobby.
+    pub fn hobby(mut self, hobby: impl Into<String>) -> Self {
+        self.hobbies.push(hobby.into());
+        self
+    }
+    /// Adds a membership.
+    pub fn membership(mut self, organization: impl Into<String>, role: Option<String>, since: Option<NaiveDate>) -> Self {
+        self.memberships.push(Membership { organization: organization.into(), role, since });
+        self
+    }
+    /// Records marketing consent (stamped with the current time).
+    pub fn consent(mut self, status: ConsentStatus, method: ConsentMethod) -> Self {
+        self.consent = Some((status, method));
+        self
+    }
+    /// Sets the lifecycle stage.
+    pub fn lifecycle_stage(mut self, stage: LifecycleStage) -> Self {
+        self.lifecycle_stage = Some(stage);
+        self
+    }
+    /// Sets the owner.
+    pub fn owner(mut self, user: UserId) -> Self {
+        self.owner_id = Some(user);
+        self
+    }
+    /// Adds a tag.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
+        self
+    }
+    /// Sets the main company, job title and department.
+    pub fn works_at(mut self, company: CompanyId, job_title: Option<&str>, department: Option<&str>) -> Self {
+        self.company_id = Some(company);
+        self.job_title = job_title.map(str::to_owned);
+        self.department = department.map(str::to_owned);
+        self
+    }
+    /// Sets a custom field value.
+    pub fn custom(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.custom.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// Normalises a contact and returns every problem with its standard fields.
+pub(crate) fn check_contact(c: &mut Contact, today: NaiveDate, ch: &mut Checks) {
+    ch.name("given_name", &mut c.given_name, false);
+    ch.name("family_name", &mut c.family_name, false);
+    if c.given_name.is_empty() && c.family_name.is_empty() {
+        ch.push("given_name", FieldErrorCode::Required, "a contact needs a given or a family name");
+    }
+    ch.duplicates("emails", &c.emails.iter().map(|e| &e.address).collect::<Vec<_>>());
+    ch.duplicates("phones", &c.phones.iter().map(|p| &p.number).collect::<Vec<_>>());
+    ch.addresses("addresses", &mut c.addresses);
+    for (i, p) in c.social_profiles.iter_mut().enumerate() {
+        p.handle = p.handle.trim().to_owned();
+        if p.handle.is_empty() {
+            ch.push(format!("social_profiles[{i}].handle"), FieldErrorCode::Required, "must not be empty");
+        }
+    }
+    ch.not_future("birthday", c.birthday, today);
+    for (i, d) in c.important_dates.iter_mut().enumerate() {
+        ch.name(&format!("important_dates[{i}].label"), &mut d.label, true);
+    }
+    ch.opt_text("family_notes", &mut c.family_notes);
+    ch.list("hobbies", &mut c.hobbies, super::checks::MAX_NAME_LEN);
+    for (i, m) in c.memberships.iter_mut().enumerate() {
+        ch.name(&format!("memberships[{i}].organization"), &mut m.organization, true);
+        ch.opt_name(&format!("memberships[{i}].role"), &mut m.role);
+    }
+    if c.marketing_consent.status != ConsentStatus::Unknown && c.marketing_consent.changed_at.is_none() {
+        ch.push("marketing_consent.changed_at", FieldErrorCode::Required, "say when consent was given or withdrawn");
+    }
+    ch.tags(&mut c.tags);
+    ch.opt_name("job_title", &mut c.job_title);
+    ch.opt_name("department", &mut c.department);
+}
+
+/// Contacts: people the business deals with.
+#[derive(Clone, Copy, Debug)]
+pub struct Contacts<'s> {
+    pub(crate) s: &'s Session,
+}
+
+impl Contacts<'_> {
+    /// Creates a contact. Emails are syntax-checked, phones normalised to E.164 (numbers
+    /// without `+country` need the CRM's default region), custom values type-checked.
+    pub async fn create(&self, input: NewContact) -> Result<Contact> {
+        let mut uow = Uow::write(self.s).await?;
+        let mut ch = Checks::default();
+        let mut emails = Vec::new();
+        for (i, (raw, label)) in input.emails.iter().enumerate() {
+            if let Some(address) = ch.parse(&format!("emails[{i}]"), raw, Email::parse) {
+                emails.push(EmailEntry { address, label: *label });
+            }
+        }
+        let region = uow.default_region().map(str::to_owned);
+        let mut phones = Vec::new();
+        for (i, (raw, label)) in input.phones.iter().enumerate() {
+            if let Some(number) = ch.parse(&format!("phones[{i}]"), raw, |s| PhoneNumber::parse(s, region.as_deref())) {
+                phones.push(PhoneEntry { number, label: *label });
+            }
+        }
+        let website = input.website.as_deref().and_then(|w| ch.parse("website", w, Website::parse));
+        let now = uow.now;
+        let marketing_consent = match input.consent {
+            Some((status, method)) => MarketingConsent { status, changed_at: Some(now), method: Some(method) },
+            None => MarketingConsent::default(),
+        };
+        let mut contact = Contact {
+            id: uow.new_id(),
+            tenant_id: self.s.tenant(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            given_name: input.given_name,
+            family_name: input.family_name,
+            emails,
+            phones,
+            addresses: input.addresses,
+            website,
+            social_profiles: input.social_profiles,
+            preferred_channel: input.preferred_channel,
+            lead_source: input.lead_source,
+            birthday: input.birthday,
+            important_dates: input.important_dates,
+            family_notes: input.family_notes,
+            hobbies: input.hobbies,
+            memberships: input.memberships,
+            marketing_consent,
+            lifecycle_stage: input.lifecycle_stage.unwrap_or(LifecycleStage::Lead),
+            owner_id: input.owner_id,
+            tags: input.tags,
+            company_id: input.company_id,
+            job_title: input.job_title,
+            department: input.department,
+            custom: input.custom,
+        };
+        check_contact(&mut contact, now.date_naive(), &mut ch);
+        if let Some(company) = contact.company_id {
+            uow.check_refs(&[("company_id".into(), EntityRef::new(EntityKind::Company, company))], &mut ch.errs).await?;
+        }
+        let contact = uow.create(contact, ch.errs).await?;
+        uow.commit().await?;
+        Ok(contact)
+    }
+
+    /// The contact with this id.
+    pub async fn get(&self, id: ContactId) -> Result<Contact> {
+        Uow::read(self.s).await?.tx.require::<Contact>(id).await
+    }
+
+    /// Saves changes to a contact read earlier. Fails with [`Error::Conflict`] if it changed
+    /// since; the lifecycle stage may only move forward (see [`Contacts::reset_lifecycle`]).
+    pub async fn update(&self, mut contact: Contact) -> Result<Contact> {
+        let mut uow = Uow::write(self.s).await?;
+        let before = uow.load_for_update(&contact).await?;
+        if contact.lifecycle_stage < before.lifecycle_stage {
+            return Err(Error::InvalidTransition {
+                field: "lifecycle_stage".into(),
+                from: before.lifecycle_stage.to_string(),
+                to: contact.lifecycle_stage.to_string(),
+                reason: "the lifecycle only moves forward; use reset_lifecycle to move it back".into(),
+            });
+        }
+        if contact.marketing_consent.status != before.marketing_consent.status
+            && contact.marketing_consent.changed_at == before.marketing_consent.changed_at
+        {
+            contact.marketing_consent.changed_at = Some(uow.now);
+        }
+        let mut ch = Checks::default();
+        check_contact(&mut contact, uow.now.date_naive(), &mut ch);
+        if let Some(company) = contact.company_id
+            && Some(company) != before.company_id
+        {
+            uow.check_refs(&[("company_id".into(), EntityRef::new(EntityKind::Company, company))], &mut ch.errs).await?;
+        }
+        contact.id = before.id;
+        contact.tenant_id = before.tenant_id;
+        contact.created_at = before.created_at;
+        let (from, to) = (before.lifecycle_stage, contact.lifecycle_stage);
+        let saved = uow.save(&before, contact, ch.errs, &["lifecycle_stage"]).await?;
+        if from != to {
+            uow.emit(saved.entity_ref(), saved.related(), Change::LifecycleChanged { from, to, reset: false });
+        }
+        uow.commit().await?;
+        Ok(saved)
+    }
+
+    /// Moves the lifecycle stage to any stage, backwards included (e.g. a churned customer
+    /// back to lead). Emits `LifecycleChanged` with `reset: true`.
+    pub async fn reset_lifecycle(&self, id: ContactId, stage: LifecycleStage) -> Result<Contact> {
+        let mut uow = Uow::write(self.s).await?;
+        let mut c = uow.tx.require::<Contact>(id).await?;
+        let from = c.lifecycle_stage;
+        if from == stage {
+            return Ok(c);
+        }
+        c.lifecycle_stage = stage;
+        let c = uow.save_system(c).await?;
+        uow.emit(c.entity_ref(), c.related(), Change::LifecycleChanged { from, to: stage, reset: true });
+        uow.commit().await?;
+        Ok(c)
+    }
+
+    /// Deletes a contact at `version`, with its relations.
+    pub async fn delete(&self, id: ContactId, version: u64) -> Result<()> {
+        let mut uow = Uow::write(self.s).await?;
+        let c = uow.tx.require::<Contact>(id).await?;
+        delete_relations(&mut uow, c.entity_ref()).await?;
+        uow.remove(&c.into_record(), version).await?;
+        uow.commit().await?;
+        Ok(())
+    }
+
+    /// A page of contacts. Fields and operands are checked against the standard and custom fields.
+    pub async fn list(&self, query: &Query) -> Result<Page<Contact>> {
+        list::<Contact>(self.s, query).await
+    }
+
+    /// How many contacts match.
+    pub async fn count(&self, filter: &Filter) -> Result<u64> {
+        count::<Contact>(self.s, filter).await
+    }
+
+    /// The contact with this email address (any of their addresses), if there is one.
+    pub async fn find_by_email(&self, email: &str) -> Result<Option<Contact>> {
+        let email = Email::parse(email).map_err(|m| Error::invalid("email", FieldErrorCode::InvalidFormat, m))?;
+        let page = self.list(&Query::new(Filter::contains("emails", email.as_str())).limit(1)).await?;
+        Ok(page.items.into_iter().next())
+    }
+}
+
+/// Deletes every relation with `r` at either end.
+pub(crate) async fn delete_relations(uow: &mut Uow<'_>, r: EntityRef) -> Result<()> {
+    let rels = uow
+        .tx
+        .find_all::<Relation>(Filter::eq("from_id", r.id).or(Filter::eq("to_id", r.id)))
+        .await?;
+    for rel in rels.into_iter().filter(|x| x.from == r || x.to == r) {
+        let v = rel.version;
+        uow.remove(&rel.into_record(), v).await?;
+    }
+    Ok(())
+}
+
+/// A checked page of typed records.
+pub(crate) async fn list<E: Entity>(s: &Session, query: &Query) -> Result<Page<E>> {
+    let mut uow = Uow::read(s).await?;
+    let reg = uow.registry(E::KIND).await?;
+    query.validate(E::KIND, &reg)?;
+    uow.tx.find::<E>(query).await
+}
+
+/// A checked count of typed records.
+pub(crate) async fn count<E: Entity>(s: &Session, filter: &Filter) -> Result<u64> {
+    let mut uow = Uow::read(s).await?;
+    let reg = uow.registry(E::KIND).await?;
+    filter.validate(E::KIND, &reg)?;
+    uow.tx.count(E::KIND, filter).await
+}

@@ -1,0 +1,73 @@
+use super::Session;
+use super::uow::Uow;
+use crate::entity::{Entity, EntityKind};
+use crate::error::{Error, FieldErrorCode, Result};
+use crate::ids::CustomFieldId;
+use crate::model::{CustomField, FieldDefinition, RegisteredField};
+use crate::query::Filter;
+
+/// Custom field definitions of the tenant (plus those extensions register).
+#[derive(Clone, Copy, Debug)]
+pub struct CustomFields<'s> {
+    pub(crate) s: &'s Session,
+}
+
+impl CustomFields<'_> {
+    /// Defines a custom field. Keys are unique per entity kind; `.` is reserved for extensions.
+    pub async fn define(&self, mut definition: FieldDefinition) -> Result<CustomField> {
+        let mut uow = Uow::write(self.s).await?;
+        definition.label = definition.label.trim().to_owned();
+        let mut errs = definition.validate("");
+        if definition.key.contains('.') {
+            errs.push(crate::error::FieldError::new(
+                "key",
+                FieldErrorCode::InvalidFormat,
+                "`namespace.key` keys are reserved for extensions",
+            ));
+        }
+        Error::check(errs)?;
+        let taken = uow.registry(definition.entity_kind).await?.get(&definition.key).is_some();
+        if taken {
+            return Err(Error::invalid(
+                "key",
+                FieldErrorCode::Duplicate,
+                format!("{} already has a custom field `{}`", definition.entity_kind, definition.key),
+            ));
+        }
+        let kind = definition.entity_kind;
+        let field = CustomField {
+            id: uow.new_id(),
+            tenant_id: self.s.tenant(),
+            version: 1,
+            created_at: uow.now,
+            updated_at: uow.now,
+            definition,
+        };
+        let field = uow.create(field, Vec::new()).await?;
+        uow.forget_registry(kind);
+        uow.commit().await?;
+        Ok(field)
+    }
+
+    /// The fields in force for `kind`: the tenant's and the extensions'.
+    pub async fn registered(&self, kind: EntityKind) -> Result<Vec<RegisteredField>> {
+        let mut uow = Uow::read(self.s).await?;
+        Ok(uow.registry(kind).await?.iter().cloned().collect())
+    }
+
+    /// The tenant's own definitions for `kind`.
+    pub async fn list(&self, kind: EntityKind) -> Result<Vec<CustomField>> {
+        let mut uow = Uow::read(self.s).await?;
+        uow.tx.find_all::<CustomField>(Filter::eq("entity_kind", kind)).await
+    }
+
+    /// Removes a definition at `version`. Values already stored are kept as they are (and
+    /// survive later updates of their records) but new values for the key are refused.
+    pub async fn remove(&self, id: CustomFieldId, version: u64) -> Result<()> {
+        let mut uow = Uow::write(self.s).await?;
+        let f = uow.tx.require::<CustomField>(id).await?;
+        uow.remove(&f.into_record(), version).await?;
+        uow.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,290 @@
+//! The service API an application embeds: [`Crm`], [`Session`] and the per-entity services.
+
+mod activities;
+mod checks;
+mod companies;
+mod contacts;
+mod custom_fields;
+mod deals;
+mod pipelines;
+mod relations;
+mod timeline;
+mod uow;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+pub use activities::{Activities, NewActivity};
+pub use companies::{Companies, NewCompany};
+pub use contacts::{Contacts, NewContact};
+pub use custom_fields::CustomFields;
+pub use deals::{Deals, NewDeal, PipelineReport, StageSummary};
+pub use pipelines::{NewPipeline, NewStage, Pipelines};
+pub use relations::Relations;
+pub use timeline::TimelineItem;
+
+use crate::error::{Error, FieldErrorCode, Result};
+use crate::event::{EventQuery, StoredEvent};
+use crate::extension::Extension;
+use crate::ids::{Clock, IdGenerator, SystemClock, TenantId, UserId, UuidV7Generator};
+use crate::model::valid_key;
+use crate::store::Store;
+
+/// Who performs an operation: a tenant, optionally a user, and roles.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    /// The tenant every operation is scoped to.
+    pub tenant_id: TenantId,
+    /// The user (None for the system or an integration).
+    pub user_id: Option<UserId>,
+    /// Roles, for extensions and embedders that authorise by role.
+    pub roles: Vec<String>,
+}
+
+impl Actor {
+    /// A user of a tenant.
+    pub fn user(tenant_id: TenantId, user_id: UserId) -> Self {
+        Self { tenant_id, user_id: Some(user_id), roles: Vec::new() }
+    }
+
+    /// The system itself (imports, automations).
+    pub fn system(tenant_id: TenantId) -> Self {
+        Self { tenant_id, user_id: None, roles: Vec::new() }
+    }
+
+    /// Adds a role.
+    pub fn with_role(mut self, role: impl Into<String>) -> Self {
+        self.roles.push(role.into());
+        self
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) ids: Arc<dyn IdGenerator>,
+    pub(crate) extensions: Vec<Arc<dyn Extension>>,
+    pub(crate) default_region: Option<String>,
+}
+
+/// The CRM: a store plus the rules. Cheap to clone; share it across tasks.
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use crm_core::{Actor, Crm, MemoryStore, NewContact, NewDeal, TenantId, Money, Currency};
+/// use rust_decimal::Decimal;
+///
+/// let crm = Crm::new(MemoryStore::new());
+/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let jane = cx.contacts().create(NewContact::new("Jane", "Doe").email("jane@acme.com")).await?;
+/// let deal = cx.deals().create(
+///     NewDeal::new("Acme rollout").amount(Money::new(Decimal::new(12_000, 0), Currency::EUR)).contact(jane.id),
+/// ).await?;
+/// let pipeline = cx.pipelines().default_pipeline().await?;
+/// let proposal = pipeline.stage_named("Proposal").unwrap().id;
+/// let deal = cx.deals().move_to_stage(deal.id, proposal).await?;
+/// assert_eq!(deal.stage_history.len(), 2);
+/// // Being on an open deal made Jane an opportunity.
+/// assert_eq!(cx.contacts().get(jane.id).await?.lifecycle_stage, crm_core::LifecycleStage::Opportunity);
+/// # Ok::<_, crm_core::Error>(()) }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Crm {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Crm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Crm")
+            .field("extensions", &self.inner.extensions.iter().map(|e| e.id().to_owned()).collect::<Vec<_>>())
+            .field("default_region", &self.inner.default_region)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Crm {
+    /// A CRM over `store` with the system clock, UUIDv7 ids and no extensions.
+    pub fn new(store: impl Store) -> Crm {
+        Crm {
+            inner: Arc::new(Inner {
+                store: Arc::new(store),
+                clock: Arc::new(SystemClock),
+                ids: Arc::new(UuidV7Generator),
+                extensions: Vec::new(),
+                default_region: None,
+            }),
+        }
+    }
+
+    /// Starts configuring a CRM over `store`.
+    pub fn builder(store: impl Store) -> CrmBuilder {
+        CrmBuilder::from_arc(Arc::new(store))
+    }
+
+    /// Acts as `actor`: every call through the session is scoped to the actor's tenant.
+    pub fn as_actor(&self, actor: &Actor) -> Session {
+        Session { crm: self.clone(), actor: actor.clone() }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+}
+
+/// Configures a [`Crm`]: clock, id generator, extensions, default phone region.
+pub struct CrmBuilder {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    extensions: Vec<Arc<dyn Extension>>,
+    default_region: Option<String>,
+}
+
+impl CrmBuilder {
+    /// Starts from a shared store.
+    pub fn from_arc(store: Arc<dyn Store>) -> Self {
+        CrmBuilder {
+            store,
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(UuidV7Generator),
+            extensions: Vec::new(),
+            default_region: None,
+        }
+    }
+
+    /// Uses this clock (e.g. [`ManualClock`](crate::ManualClock) in tests).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Uses this id generator (e.g. [`SequentialIds`](crate::SequentialIds) in tests).
+    pub fn ids(mut self, ids: impl IdGenerator) -> Self {
+        self.ids = Arc::new(ids);
+        self
+    }
+
+    /// Adds an extension.
+    pub fn extension(mut self, extension: impl Extension) -> Self {
+        self.extensions.push(Arc::new(extension));
+        self
+    }
+
+    /// Adds a shared extension.
+    pub fn extension_arc(mut self, extension: Arc<dyn Extension>) -> Self {
+        self.extensions.push(extension);
+        self
+    }
+
+    /// The region (ISO 3166 alpha-2) assumed for phone numbers written without `+country`.
+    pub fn default_region(mut self, region: impl Into<String>) -> Self {
+        self.default_region = Some(region.into());
+        self
+    }
+
+    /// Checks the configuration and builds the CRM.
+    pub fn build(self) -> Result<Crm> {
+        let mut errs = Vec::new();
+        if let Some(r) = &self.default_region
+            && let Err(m) = crate::profile::parse_region(r)
+        {
+            errs.push(crate::error::FieldError::new("default_region", FieldErrorCode::InvalidFormat, m));
+        }
+        let mut ids = HashSet::new();
+        for ext in &self.extensions {
+            let id = ext.id();
+            let at = format!("extensions.{id}");
+            if !valid_key(id) || id.contains('.') {
+                errs.push(crate::error::FieldError::new(
+                    at.clone(),
+                    FieldErrorCode::InvalidFormat,
+                    "extension ids are lower-case letters, digits and `_`, starting with a letter",
+                ));
+            }
+            if !ids.insert(id.to_owned()) {
+                errs.push(crate::error::FieldError::new(at.clone(), FieldErrorCode::Duplicate, "two extensions share this id"));
+            }
+            for (i, def) in ext.fields().iter().enumerate() {
+                if def.key.contains('.') {
+                    errs.push(crate::error::FieldError::new(
+                        format!("{at}.fields[{i}].key"),
+                        FieldErrorCode::InvalidFormat,
+                        "extension field keys are given without a namespace",
+                    ));
+                }
+                errs.extend(def.validate(&format!("{at}.fields[{i}]")));
+            }
+        }
+        Error::check(errs)?;
+        let region = self.default_region.map(|r| r.trim().to_ascii_uppercase());
+        Ok(Crm {
+            inner: Arc::new(Inner {
+                store: self.store,
+                clock: self.clock,
+                ids: self.ids,
+                extensions: self.extensions,
+                default_region: region,
+            }),
+        })
+    }
+}
+
+/// The CRM as seen by one actor. Every call is scoped to the actor's tenant.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub(crate) crm: Crm,
+    pub(crate) actor: Actor,
+}
+
+impl Session {
+    /// The actor.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// The tenant.
+    pub fn tenant(&self) -> TenantId {
+        self.actor.tenant_id
+    }
+
+    /// People.
+    pub fn contacts(&self) -> Contacts<'_> {
+        Contacts { s: self }
+    }
+
+    /// Organisations.
+    pub fn companies(&self) -> Companies<'_> {
+        Companies { s: self }
+    }
+
+    /// Sales opportunities and their stage moves.
+    pub fn deals(&self) -> Deals<'_> {
+        Deals { s: self }
+    }
+
+    /// Pipelines and their stages.
+    pub fn pipelines(&self) -> Pipelines<'_> {
+        Pipelines { s: self }
+    }
+
+    /// Calls, emails, meetings, notes and tasks.
+    pub fn activities(&self) -> Activities<'_> {
+        Activities { s: self }
+    }
+
+    /// Labelled links between records.
+    pub fn relations(&self) -> Relations<'_> {
+        Relations { s: self }
+    }
+
+    /// Custom field definitions.
+    pub fn custom_fields(&self) -> CustomFields<'_> {
+        CustomFields { s: self }
+    }
+
+    /// Committed events of this tenant, in commit order (resume with the last `seq` seen).
+    pub async fn events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>> {
+        self.crm.inner.store.read_events(self.tenant(), query).await
+    }
+}

@@ -1,0 +1,266 @@
+use std::collections::BTreeSet;
+
+use super::Session;
+use super::checks::Checks;
+use super::contacts::list;
+use super::uow::Uow;
+use crate::entity::Entity;
+use crate::error::{Error, FieldErrorCode, Result};
+use crate::ids::{PipelineId, StageId};
+use crate::model::{Deal, Pipeline, Stage, StageKind, default_sales_stages, valid_key};
+use crate::query::{Filter, Page, Query};
+
+/// Deal fields a stage may require.
+pub(crate) const REQUIRABLE: &[&str] = &["amount", "expected_close_date", "company_id", "contact_ids", "owner_id"];
+
+/// Input for a new stage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewStage {
+    /// Name.
+    pub name: String,
+    /// Win probability in percent.
+    pub probability: u8,
+    /// Open, won or lost.
+    pub kind: StageKind,
+    /// Rotting limit in days.
+    pub rotting_days: Option<u32>,
+    /// Deal fields required to enter.
+    pub required_fields: Vec<String>,
+}
+
+impl NewStage {
+    /// An open stage.
+    pub fn open(name: impl Into<String>, probability: u8) -> Self {
+        Self { name: name.into(), probability, kind: StageKind::Open, rotting_days: None, required_fields: Vec::new() }
+    }
+    /// The won stage (100 %).
+    pub fn won(name: impl Into<String>) -> Self {
+        Self { kind: StageKind::Won, ..Self::open(name, 100) }
+    }
+    /// The lost stage (0 %).
+    pub fn lost(name: impl Into<String>) -> Self {
+        Self { kind: StageKind::Lost, ..Self::open(name, 0) }
+    }
+    /// Sets the rotting limit.
+    pub fn rotting_after(mut self, days: u32) -> Self {
+        self.rotting_days = Some(days);
+        self
+    }
+    /// Requires a deal field to enter.
+    pub fn requires(mut self, field: impl Into<String>) -> Self {
+        self.required_fields.push(field.into());
+        self
+    }
+}
+
+/// Input for a new pipeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewPipeline {
+    /// Name.
+    pub name: String,
+    /// Stages in order.
+    pub stages: Vec<NewStage>,
+    /// Make it the tenant's default (the previous default stops being one).
+    pub is_default: bool,
+}
+
+impl NewPipeline {
+    /// A pipeline with these stages.
+    pub fn new(name: impl Into<String>, stages: Vec<NewStage>) -> Self {
+        Self { name: name.into(), stages, is_default: false }
+    }
+    /// Makes it the default.
+    pub fn default_pipeline(mut self) -> Self {
+        self.is_default = true;
+        self
+    }
+}
+
+fn check_pipeline(p: &mut Pipeline, ch: &mut Checks) {
+    ch.name("name", &mut p.name, true);
+    if p.stages.is_empty() {
+        ch.push("stages", FieldErrorCode::Required, "a pipeline needs stages");
+    }
+    let mut names = BTreeSet::new();
+    let mut ids = BTreeSet::new();
+    for (i, s) in p.stages.iter_mut().enumerate() {
+        ch.name(&format!("stages[{i}].name"), &mut s.name, true);
+        if !names.insert(s.name.to_ascii_lowercase()) {
+            ch.push(format!("stages[{i}].name"), FieldErrorCode::Duplicate, format!("two stages are called `{}`", s.name));
+        }
+        if !ids.insert(s.id) {
+            ch.push(format!("stages[{i}].id"), FieldErrorCode::Duplicate, "two stages share an id");
+        }
+        if s.probability > 100 {
+            ch.push(format!("stages[{i}].probability"), FieldErrorCode::OutOfRange, "a probability is 0–100");
+        }
+        for (j, f) in s.required_fields.iter().enumerate() {
+            let ok = REQUIRABLE.contains(&f.as_str()) || f.strip_prefix("custom.").is_some_and(valid_key);
+            if !ok {
+                ch.push(
+                    format!("stages[{i}].required_fields[{j}]"),
+                    FieldErrorCode::UnknownField,
+                    format!("`{f}` is not a deal field a stage can require ({} or custom.<key>)", REQUIRABLE.join(", ")),
+                );
+            }
+        }
+    }
+    let count = |k: StageKind| p.stages.iter().filter(|s| s.kind == k).count();
+    if count(StageKind::Open) == 0 {
+        ch.push("stages", FieldErrorCode::Rule, "a pipeline needs at least one open stage");
+    }
+    if count(StageKind::Won) != 1 {
+        ch.push("stages", FieldErrorCode::Rule, "a pipeline needs exactly one won stage");
+    }
+    if count(StageKind::Lost) != 1 {
+        ch.push("stages", FieldErrorCode::Rule, "a pipeline needs exactly one lost stage");
+    }
+}
+
+/// Pipelines: the stages deals move through. A tenant may have several; one is the default.
+#[derive(Clone, Copy, Debug)]
+pub struct Pipelines<'s> {
+    pub(crate) s: &'s Session,
+}
+
+impl Pipelines<'_> {
+    /// Creates a pipeline.
+    pub async fn create(&self, input: NewPipeline) -> Result<Pipeline> {
+        let mut uow = Uow::write(self.s).await?;
+        let stages = input
+            .stages
+            .into_iter()
+            .map(|s| Stage {
+                id: uow.new_id(),
+                name: s.name,
+                probability: s.probability,
+                kind: s.kind,
+                rotting_days: s.rotting_days,
+                required_fields: s.required_fields,
+            })
+            .collect();
+        let p = new_pipeline(&mut uow, input.name, stages, input.is_default).await?;
+        uow.commit().await?;
+        Ok(p)
+    }
+
+    /// The tenant's default pipeline, created with the classic sales stages if there is none.
+    pub async fn default_pipeline(&self) -> Result<Pipeline> {
+        let mut uow = Uow::write(self.s).await?;
+        let p = default_pipeline(&mut uow).await?;
+        uow.commit().await?;
+        Ok(p)
+    }
+
+    /// The pipeline with this id.
+    pub async fn get(&self, id: PipelineId) -> Result<Pipeline> {
+        Uow::read(self.s).await?.tx.require::<Pipeline>(id).await
+    }
+
+    /// A page of pipelines.
+    pub async fn list(&self, query: &Query) -> Result<Page<Pipeline>> {
+        list::<Pipeline>(self.s, query).await
+    }
+
+    /// A new stage id, for adding a stage to a pipeline before [`Pipelines::update`].
+    pub fn new_stage_id(&self) -> StageId {
+        StageId::from_uuid(self.s.crm.inner.ids.next_uuid())
+    }
+
+    /// Saves changes (rename, reorder, add stages, change probabilities or rules). A stage
+    /// that still holds deals cannot be removed.
+    pub async fn update(&self, mut pipeline: Pipeline) -> Result<Pipeline> {
+        let mut uow = Uow::write(self.s).await?;
+        let before = uow.load_for_update(&pipeline).await?;
+        let mut ch = Checks::default();
+        check_pipeline(&mut pipeline, &mut ch);
+        for removed in before.stages.iter().filter(|s| pipeline.stage(s.id).is_none()) {
+            let n = uow.tx.count(crate::EntityKind::Deal, &Filter::eq("stage_id", removed.id)).await?;
+            if n > 0 {
+                ch.push("stages", FieldErrorCode::Rule, format!("stage `{}` still holds {n} deals; move them first", removed.name));
+            }
+        }
+        pipeline.id = before.id;
+        pipeline.tenant_id = before.tenant_id;
+        pipeline.created_at = before.created_at;
+        if pipeline.is_default && !before.is_default {
+            unset_default(&mut uow).await?;
+        }
+        let saved = uow.save(&before, pipeline, ch.errs, &[]).await?;
+        uow.commit().await?;
+        Ok(saved)
+    }
+
+    /// Deletes an empty pipeline at `version`.
+    pub async fn delete(&self, id: PipelineId, version: u64) -> Result<()> {
+        let mut uow = Uow::write(self.s).await?;
+        let p = uow.tx.require::<Pipeline>(id).await?;
+        let n = uow.tx.count(crate::EntityKind::Deal, &Filter::eq("pipeline_id", id)).await?;
+        if n > 0 {
+            return Err(Error::invalid("pipeline_id", FieldErrorCode::Rule, format!("the pipeline still holds {n} deals")));
+        }
+        uow.remove(&p.into_record(), version).await?;
+        uow.commit().await?;
+        Ok(())
+    }
+}
+
+async fn unset_default(uow: &mut Uow<'_>) -> Result<()> {
+    for mut old in uow.tx.find_all::<Pipeline>(Filter::eq("is_default", true)).await? {
+        let before = old.clone();
+        old.is_default = false;
+        uow.save(&before, old, Vec::new(), &[]).await?;
+    }
+    Ok(())
+}
+
+async fn new_pipeline(uow: &mut Uow<'_>, name: String, stages: Vec<Stage>, is_default: bool) -> Result<Pipeline> {
+    let mut p = Pipeline {
+        id: uow.new_id(),
+        tenant_id: uow.s.tenant(),
+        version: 1,
+        created_at: uow.now,
+        updated_at: uow.now,
+        name,
+        is_default,
+        stages,
+    };
+    let mut ch = Checks::default();
+    check_pipeline(&mut p, &mut ch);
+    Error::check(std::mem::take(&mut ch.errs))?;
+    if is_default {
+        unset_default(uow).await?;
+    }
+    uow.create(p, ch.errs).await
+}
+
+/// The default pipeline, created on first use.
+pub(crate) async fn default_pipeline(uow: &mut Uow<'_>) -> Result<Pipeline> {
+    let found = uow.tx.find::<Pipeline>(&Query::new(Filter::eq("is_default", true)).limit(1)).await?;
+    if let Some(p) = found.items.into_iter().next() {
+        return Ok(p);
+    }
+    let stages = default_sales_stages(uow.s.crm.inner.ids.as_ref());
+    new_pipeline(uow, "Sales".into(), stages, true).await
+}
+
+/// Whether `deal` has a value for `field` (one of [`REQUIRABLE`] or `custom.<key>`).
+pub(crate) fn deal_has(deal: &Deal, field: &str) -> bool {
+    match field {
+        "amount" => deal.amount.is_some(),
+        "expected_close_date" => deal.expected_close_date.is_some(),
+        "company_id" => deal.company_id.is_some(),
+        "contact_ids" => !deal.contact_ids.is_empty(),
+        "owner_id" => deal.owner_id.is_some(),
+        other => other.strip_prefix("custom.").is_some_and(|k| deal.custom.get(k).is_some_and(|v| !v.is_null())),
+    }
+}
+
+/// The errors for fields `stage` requires that `deal` lacks.
+pub(crate) fn missing_for_stage(deal: &Deal, stage: &Stage, ch: &mut Checks) {
+    for f in &stage.required_fields {
+        if !deal_has(deal, f) {
+            ch.push(f.clone(), FieldErrorCode::Required, format!("a deal in stage `{}` needs `{f}`", stage.name));
+        }
+    }
+}

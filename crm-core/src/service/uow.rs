@@ -1,0 +1,282 @@
+//! The unit of work behind every service call: one store transaction, the events it
+//! produces, custom-field validation and extension hooks.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::Session;
+use crate::entity::{Entity, EntityKind, EntityRef, Record};
+use crate::error::{Error, FieldError, FieldErrorCode, Result};
+use crate::event::{Change, Event, StoredEvent};
+use crate::extension::{HookContext, WriteOp};
+use crate::ids::{EventId, storage_precision};
+use crate::model::{CustomField, FieldRegistry, FieldSource, RegisteredField};
+use crate::query::Filter;
+use crate::store::{Transaction, TxMode};
+
+pub(crate) struct Uow<'s> {
+    pub(crate) s: &'s Session,
+    pub(crate) tx: Box<dyn Transaction>,
+    pub(crate) now: DateTime<Utc>,
+    events: Vec<Event>,
+    registries: HashMap<EntityKind, FieldRegistry>,
+}
+
+impl<'s> Uow<'s> {
+    async fn begin(s: &'s Session, mode: TxMode) -> Result<Self> {
+        let tx = s.crm.inner.store.begin(s.tenant(), mode).await?;
+        let now = storage_precision(s.crm.inner.clock.now());
+        Ok(Uow { s, tx, now, events: Vec::new(), registries: HashMap::new() })
+    }
+
+    pub(crate) async fn write(s: &'s Session) -> Result<Self> {
+        Self::begin(s, TxMode::ReadWrite).await
+    }
+
+    pub(crate) async fn read(s: &'s Session) -> Result<Self> {
+        Self::begin(s, TxMode::ReadOnly).await
+    }
+
+    pub(crate) fn new_id<I: From<Uuid>>(&self) -> I {
+        I::from(self.s.crm.inner.ids.next_uuid())
+    }
+
+    pub(crate) fn default_region(&self) -> Option<&str> {
+        self.s.crm.inner.default_region.as_deref()
+    }
+
+    pub(crate) fn emit(&mut self, subject: EntityRef, related: Vec<EntityRef>, change: Change) {
+        let event = Event {
+            id: self.new_id::<EventId>(),
+            tenant_id: self.s.tenant(),
+            occurred_at: self.now,
+            actor: self.s.actor.user_id,
+            subject,
+            related,
+            change,
+        };
+        self.events.push(event);
+    }
+
+    /// Custom fields in force for `kind`: the tenant's definitions plus the extensions'.
+    pub(crate) async fn registry(&mut self, kind: EntityKind) -> Result<FieldRegistry> {
+        if let Some(r) = self.registries.get(&kind) {
+            return Ok(r.clone());
+        }
+        let mut reg = FieldRegistry::default();
+        for ext in &self.s.crm.inner.extensions {
+            for mut def in ext.fields() {
+                if def.entity_kind == kind {
+                    def.key = format!("{}.{}", ext.id(), def.key);
+                    reg.insert(RegisteredField { definition: def, source: FieldSource::Extension(ext.id().to_owned()) });
+                }
+            }
+        }
+        let defs = self.tx.find_all::<CustomField>(Filter::eq("entity_kind", kind)).await?;
+        for d in defs {
+            reg.insert(RegisteredField { definition: d.definition, source: FieldSource::Tenant });
+        }
+        self.registries.insert(kind, reg.clone());
+        Ok(reg)
+    }
+
+    pub(crate) fn forget_registry(&mut self, kind: EntityKind) {
+        self.registries.remove(&kind);
+    }
+
+    pub(crate) async fn exists(&mut self, r: EntityRef) -> Result<bool> {
+        Ok(self.tx.get(r.kind, r.id).await?.is_some())
+    }
+
+    /// Records an error for every reference that does not exist in this tenant.
+    pub(crate) async fn check_refs(&mut self, refs: &[(String, EntityRef)], errs: &mut Vec<FieldError>) -> Result<()> {
+        for (field, r) in refs {
+            if !self.exists(*r).await? {
+                errs.push(FieldError::new(field.clone(), FieldErrorCode::NotFound, format!("no {} with id {}", r.kind, r.id)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Custom values, then extension rules and computed fields. Fails with every field error found.
+    async fn prepare(&mut self, op: WriteOp, before: Option<&Record>, rec: &mut Record, mut errs: Vec<FieldError>) -> Result<()> {
+        let kind = rec.kind();
+        let reg = self.registry(kind).await?;
+        if let Some(custom) = rec.custom_mut() {
+            let (custom_errs, refs) = reg.validate(custom);
+            let old = before.and_then(Record::custom);
+            // Values whose definition was removed stay as they were; new unknown keys are refused.
+            errs.extend(custom_errs.into_iter().filter(|e| {
+                let key = e.field.trim_start_matches("custom.");
+                !(e.code == FieldErrorCode::UnknownField
+                    && old.and_then(|o| o.get(key)).is_some_and(|v| custom.get(key) == Some(v)))
+            }));
+            self.check_refs(&refs, &mut errs).await?;
+        }
+        Error::check(errs)?;
+        if rec.custom().is_none() {
+            return Ok(());
+        }
+        let inner = self.s.crm.inner.clone();
+        let cx = HookContext { actor: &self.s.actor, now: self.now, op, before };
+        for ext in &inner.extensions {
+            ext.validate(&cx, rec).map_err(|e| plugin_error(ext.id(), e))?;
+        }
+        for ext in &inner.extensions {
+            let values = ext.compute(&cx, rec).map_err(|e| plugin_error(ext.id(), e))?;
+            for (key, mut value) in values {
+                let full = format!("{}.{}", ext.id(), key);
+                match reg.get(&full) {
+                    Some(f) if f.source == FieldSource::Extension(ext.id().to_owned()) => {}
+                    _ => {
+                        return Err(Error::Plugin {
+                            plugin: ext.id().to_owned(),
+                            message: format!("computed `{key}`, which is not one of its fields"),
+                        });
+                    }
+                }
+                reg.check(&full, &mut value)
+                    .map_err(|e| Error::Plugin { plugin: ext.id().to_owned(), message: format!("computed a bad value: {e}") })?;
+                if let Some(custom) = rec.custom_mut() {
+                    if value.is_null() {
+                        custom.remove(&full);
+                    } else {
+                        custom.insert(full, value);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Validates and inserts a new record, emitting `Created`.
+    pub(crate) async fn create<E: Entity>(&mut self, entity: E, errs: Vec<FieldError>) -> Result<E> {
+        self.create_with(entity, errs, Change::Created).await
+    }
+
+    /// Validates and inserts a new record, emitting `change`.
+    pub(crate) async fn create_with<E: Entity>(&mut self, entity: E, errs: Vec<FieldError>, change: Change) -> Result<E> {
+        let mut rec = entity.into_record();
+        self.prepare(WriteOp::Create, None, &mut rec, errs).await?;
+        self.tx.insert(rec.clone()).await?;
+        self.emit(rec.entity_ref(), rec.related(), change);
+        E::from_record(rec).ok_or_else(|| Error::storage("record kind changed during create"))
+    }
+
+    /// Validates and writes a user's change to `before`, emitting `Updated` with the changed
+    /// fields other than `quiet` ones (which have their own events). A no-op writes nothing.
+    pub(crate) async fn save<E: Entity>(&mut self, before: &E, after: E, errs: Vec<FieldError>, quiet: &[&str]) -> Result<E> {
+        let before_rec = before.clone().into_record();
+        let mut rec = after.into_record();
+        self.prepare(WriteOp::Update, Some(&before_rec), &mut rec, errs).await?;
+        let changed = changed_fields(&before_rec, &rec);
+        if changed.is_empty() {
+            return Ok(before.clone());
+        }
+        let announced: Vec<String> = changed.into_iter().filter(|f| !quiet.contains(&f.as_str())).collect();
+        let rec = self.put(rec).await?;
+        if !announced.is_empty() {
+            self.emit(rec.entity_ref(), rec.related(), Change::Updated { fields: announced });
+        }
+        E::from_record(rec).ok_or_else(|| Error::storage("record kind changed during update"))
+    }
+
+    /// Writes a change made by the rules themselves (no validation hooks, no `Updated` event).
+    pub(crate) async fn save_system<E: Entity>(&mut self, after: E) -> Result<E> {
+        let rec = self.put(after.into_record()).await?;
+        E::from_record(rec).ok_or_else(|| Error::storage("record kind changed during update"))
+    }
+
+    async fn put(&mut self, mut rec: Record) -> Result<Record> {
+        rec.set_version(rec.version() + 1);
+        match &mut rec {
+            Record::Contact(r) => r.updated_at = self.now,
+            Record::Company(r) => r.updated_at = self.now,
+            Record::Deal(r) => r.updated_at = self.now,
+            Record::Pipeline(r) => r.updated_at = self.now,
+            Record::Activity(r) => r.updated_at = self.now,
+            Record::Relation(r) => r.updated_at = self.now,
+            Record::CustomField(r) => r.updated_at = self.now,
+        }
+        self.tx.update(rec.clone()).await?;
+        Ok(rec)
+    }
+
+    /// Deletes a record at `version`, emitting `Deleted`.
+    pub(crate) async fn remove(&mut self, rec: &Record, version: u64) -> Result<()> {
+        self.tx.delete(rec.kind(), rec.id(), version).await?;
+        self.emit(rec.entity_ref(), rec.related(), Change::Deleted);
+        Ok(())
+    }
+
+    /// Loads a record for a user's update and checks they saw the current version.
+    pub(crate) async fn load_for_update<E: Entity>(&mut self, changed: &E) -> Result<E> {
+        let current = self.tx.require::<E>(changed.id()).await?;
+        if current.version() != changed.version() {
+            return Err(Error::Conflict {
+                kind: E::KIND,
+                id: changed.id().into(),
+                expected: changed.version(),
+                found: Some(current.version()),
+            });
+        }
+        Ok(current)
+    }
+
+    /// Appends the events, commits, then lets extensions see what was committed.
+    pub(crate) async fn commit(mut self) -> Result<Vec<StoredEvent>> {
+        let events = std::mem::take(&mut self.events);
+        if !events.is_empty() {
+            self.tx.append_events(events).await?;
+        }
+        let stored = self.tx.commit().await?;
+        if !stored.is_empty() {
+            for ext in &self.s.crm.inner.extensions {
+                if let Err(e) = ext.on_events(self.s.tenant(), &stored).await {
+                    tracing::warn!(extension = ext.id(), error = %e, "extension failed to handle committed events");
+                }
+            }
+        }
+        Ok(stored)
+    }
+}
+
+fn plugin_error(id: &str, e: Error) -> Error {
+    match e {
+        e @ (Error::Validation(_) | Error::InvalidTransition { .. } | Error::Plugin { .. }) => e,
+        other => Error::Plugin { plugin: id.to_owned(), message: other.to_string() },
+    }
+}
+
+/// Top-level fields whose serialized value differs (`custom.<key>` for custom values).
+pub(crate) fn changed_fields(before: &Record, after: &Record) -> Vec<String> {
+    let (Ok(serde_json::Value::Object(mut a)), Ok(serde_json::Value::Object(mut b))) =
+        (serde_json::to_value(before), serde_json::to_value(after))
+    else {
+        return Vec::new();
+    };
+    let (Some(serde_json::Value::Object(a)), Some(serde_json::Value::Object(b))) = (a.remove("record"), b.remove("record"))
+    else {
+        return Vec::new();
+    };
+    let skip = ["id", "tenant_id", "version", "created_at", "updated_at"];
+    let mut out = Vec::new();
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    for k in keys {
+        if skip.contains(&k.as_str()) || a.get(k) == b.get(k) {
+            continue;
+        }
+        if k == "custom" {
+            let empty = serde_json::Map::new();
+            let ca = a.get(k).and_then(|v| v.as_object()).unwrap_or(&empty);
+            let cb = b.get(k).and_then(|v| v.as_object()).unwrap_or(&empty);
+            let ck: std::collections::BTreeSet<&String> = ca.keys().chain(cb.keys()).collect();
+            out.extend(ck.into_iter().filter(|c| ca.get(*c) != cb.get(*c)).map(|c| format!("custom.{c}")));
+        } else {
+            out.push(k.clone());
+        }
+    }
+    out
+}

@@ -1,0 +1,106 @@
+//! The storage contract every backend implements.
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::entity::{Entity, EntityKind, Record};
+use crate::error::{Error, Result};
+use crate::event::{Event, EventQuery, StoredEvent};
+use crate::ids::TenantId;
+use crate::query::{Filter, Page, Query};
+
+/// Whether a transaction may write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TxMode {
+    /// Reads only; writes are refused with [`Error::Forbidden`].
+    ReadOnly,
+    /// Reads and writes.
+    ReadWrite,
+}
+
+/// A storage backend. Object-safe: use it as `Arc<dyn Store>`.
+///
+/// The contract (checked by the conformance kit, feature `testkit`):
+/// - Every transaction is bound to one tenant; no read, write or event crosses tenants.
+/// - Writes are optimistic: an update must carry `version = stored version + 1`, a delete the
+///   stored version, an insert version 1 and a fresh id; otherwise [`Error::Conflict`]. A
+///   concurrent transaction that committed first wins; the later commit fails with `Conflict`
+///   and writes nothing.
+/// - Events appended in a transaction are committed with it, atomically, and numbered per
+///   tenant in commit order.
+/// - Dropping a transaction without `commit` rolls it back.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Starts a transaction for `tenant`.
+    async fn begin(&self, tenant: TenantId, mode: TxMode) -> Result<Box<dyn Transaction>>;
+
+    /// Reads committed events of `tenant` in commit order.
+    async fn read_events(&self, tenant: TenantId, query: &EventQuery) -> Result<Vec<StoredEvent>>;
+}
+
+/// A unit of work on one tenant's records.
+#[async_trait]
+pub trait Transaction: Send {
+    /// The tenant this transaction is bound to.
+    fn tenant(&self) -> TenantId;
+
+    /// The record of `kind` with `id`, as this transaction sees it.
+    async fn get(&mut self, kind: EntityKind, id: Uuid) -> Result<Option<Record>>;
+
+    /// Adds a new record (version 1, tenant = this transaction's tenant).
+    async fn insert(&mut self, record: Record) -> Result<()>;
+
+    /// Replaces a record; `record.version()` must be the stored version + 1.
+    async fn update(&mut self, record: Record) -> Result<()>;
+
+    /// Removes a record; `version` must be the stored version.
+    async fn delete(&mut self, kind: EntityKind, id: Uuid, version: u64) -> Result<()>;
+
+    /// One page of records of `kind` matching the query.
+    async fn query(&mut self, kind: EntityKind, query: &Query) -> Result<Page<Record>>;
+
+    /// How many records of `kind` match.
+    async fn count(&mut self, kind: EntityKind, filter: &Filter) -> Result<u64>;
+
+    /// Adds events to the outbox, committed with this transaction.
+    async fn append_events(&mut self, events: Vec<Event>) -> Result<()>;
+
+    /// Makes every write and event durable and visible; returns the numbered events.
+    async fn commit(self: Box<Self>) -> Result<Vec<StoredEvent>>;
+
+    /// Discards every write and event.
+    async fn rollback(self: Box<Self>) -> Result<()>;
+}
+
+impl dyn Transaction + '_ {
+    /// A typed record by id (`None` if absent in this tenant).
+    pub async fn fetch<E: Entity>(&mut self, id: E::Id) -> Result<Option<E>> {
+        let rec = self.get(E::KIND, id.into()).await?;
+        Ok(rec.and_then(E::from_record))
+    }
+
+    /// A typed record by id, or [`Error::NotFound`].
+    pub async fn require<E: Entity>(&mut self, id: E::Id) -> Result<E> {
+        self.fetch::<E>(id).await?.ok_or(Error::NotFound { kind: E::KIND, id: id.into() })
+    }
+
+    /// A page of typed records.
+    pub async fn find<E: Entity>(&mut self, query: &Query) -> Result<Page<E>> {
+        let page = self.query(E::KIND, query).await?;
+        Ok(Page { items: page.items.into_iter().filter_map(E::from_record).collect(), next: page.next })
+    }
+
+    /// Every matching typed record, walking all pages.
+    pub async fn find_all<E: Entity>(&mut self, filter: Filter) -> Result<Vec<E>> {
+        let mut q = Query::new(filter).limit(crate::query::MAX_PAGE_SIZE);
+        let mut out = Vec::new();
+        loop {
+            let page = self.find::<E>(&q).await?;
+            out.extend(page.items);
+            match page.next {
+                Some(c) => q.after = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+}
