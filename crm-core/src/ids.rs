@@ -157,6 +157,12 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
 }
 
+impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
+    fn now(&self) -> DateTime<Utc> {
+        (**self).now()
+    }
+}
+
 /// The production clock.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;

@@ -75,7 +75,7 @@ impl Store for MemoryStore {
 #[derive(Debug)]
 enum Write {
     /// Insert or replace. `base` is the committed version this write was based on (None: insert).
-    Put { record: Record, base: Option<u64> },
+    Put { record: Box<Record>, base: Option<u64> },
     /// Delete of the committed version `base`.
     Delete { base: Option<u64> },
 }
@@ -115,7 +115,7 @@ impl MemoryTx {
     /// The record as this transaction sees it, and the committed version underneath.
     fn view(&self, kind: EntityKind, id: Uuid) -> Result<(Option<Record>, Option<u64>)> {
         match self.writes.get(&(kind, id)) {
-            Some(Write::Put { record, base }) => Ok((Some(record.clone()), *base)),
+            Some(Write::Put { record, base }) => Ok((Some((**record).clone()), *base)),
             Some(Write::Delete { base }) => Ok((None, *base)),
             None => {
                 let c = self.committed(kind, id)?;
@@ -135,7 +135,7 @@ impl MemoryTx {
             }
             match w {
                 Write::Put { record, .. } => {
-                    out.insert(*id, record.clone());
+                    out.insert(*id, (**record).clone());
                 }
                 Write::Delete { .. } => {
                     out.remove(id);
@@ -168,7 +168,7 @@ impl Transaction for MemoryTx {
             return Err(Error::Conflict { kind, id, expected: 0, found: None });
         }
         // Re-inserting an id deleted in this transaction keeps the committed base for the commit check.
-        self.writes.insert((kind, id), Write::Put { record, base });
+        self.writes.insert((kind, id), Write::Put { record: Box::new(record), base });
         Ok(())
     }
 
@@ -180,7 +180,7 @@ impl Transaction for MemoryTx {
         let expected = record.version().saturating_sub(1);
         match current {
             Some(c) if c.version() == expected && record.version() > 0 => {
-                self.writes.insert((kind, id), Write::Put { record, base });
+                self.writes.insert((kind, id), Write::Put { record: Box::new(record), base });
                 Ok(())
             }
             Some(c) => Err(Error::Conflict { kind, id, expected, found: Some(c.version()) }),
@@ -238,19 +238,16 @@ impl Transaction for MemoryTx {
             let table = tenant.records.entry(kind).or_default();
             match w {
                 Write::Put { record, .. } => {
-                    table.insert(id, record);
+                    table.insert(id, *record);
                 }
                 Write::Delete { .. } => {
                     table.remove(&id);
                 }
             }
         }
-        let mut seq = tenant.events.last().map(|e| e.seq).unwrap_or(0);
-        let mut stored = Vec::with_capacity(this.events.len());
-        for event in this.events {
-            seq += 1;
-            stored.push(StoredEvent { seq, event });
-        }
+        let last = tenant.events.last().map(|e| e.seq).unwrap_or(0);
+        let stored: Vec<StoredEvent> =
+            (last + 1..).zip(this.events).map(|(seq, event)| StoredEvent { seq, event }).collect();
         tenant.events.extend(stored.iter().cloned());
         Ok(stored)
     }

@@ -41,7 +41,11 @@ impl Money {
     /// Parses an ISO currency code such as `"EUR"`.
     pub fn currency_from_code(code: &str) -> Result<Currency> {
         Currency::from_code(&code.trim().to_ascii_uppercase()).ok_or_else(|| {
-            Error::invalid("currency", FieldErrorCode::InvalidFormat, format!("`{code}` is not an ISO 4217 currency code"))
+            Error::invalid(
+                "currency",
+                FieldErrorCode::InvalidFormat,
+                format!("`{code}` is not an ISO 4217 currency code"),
+            )
         })
     }
 
@@ -52,7 +56,8 @@ impl Money {
 
     /// Rounded to the currency's minor unit, half away from zero (commercial rounding).
     pub fn rounded(&self) -> Money {
-        let mut amount = self.amount.round_dp_with_strategy(self.minor_digits(), RoundingStrategy::MidpointAwayFromZero);
+        let mut amount =
+            self.amount.round_dp_with_strategy(self.minor_digits(), RoundingStrategy::MidpointAwayFromZero);
         amount.rescale(self.minor_digits());
         Money { amount, currency: self.currency }
     }

@@ -25,7 +25,8 @@ impl Email {
         if s.is_empty() {
             return Err("an email address is required".into());
         }
-        let opts = email_address::Options::default().with_required_tld().without_display_text().without_domain_literal();
+        let opts =
+            email_address::Options::default().with_required_tld().without_display_text().without_domain_literal();
         match email_address::EmailAddress::parse_with_options(s, opts) {
             Ok(_) => Ok(Email(s.to_lowercase())),
             Err(e) => Err(format!("`{s}` is not a valid email address ({e})")),

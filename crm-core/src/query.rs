@@ -232,9 +232,7 @@ impl Filter {
                 }
             }
             Filter::Contains { field, value } => match (record.field(field), value) {
-                (Value::Text(s), Value::Text(needle)) => {
-                    s.to_ascii_lowercase().contains(&needle.to_ascii_lowercase())
-                }
+                (Value::Text(s), Value::Text(needle)) => s.to_ascii_lowercase().contains(&needle.to_ascii_lowercase()),
                 (Value::List(items), needle) => items.iter().any(|i| match (i, needle) {
                     (Value::Text(a), Value::Text(b)) => a.eq_ignore_ascii_case(b),
                     (a, b) => eq(a, b),
@@ -260,11 +258,19 @@ impl Filter {
         let mut check = |field: &Field, operands: &[&Value], op: &str| {
             let path = format!("filter.{}", field.path());
             let Some(ty) = field_type(kind, reg, field) else {
-                errs.push(FieldError::new(path, FieldErrorCode::UnknownField, format!("{kind} has no field `{}`", field.path())));
+                errs.push(FieldError::new(
+                    path,
+                    FieldErrorCode::UnknownField,
+                    format!("{kind} has no field `{}`", field.path()),
+                ));
                 return;
             };
             if ty.is_list() && matches!(op, "lt" | "lte" | "gt" | "gte" | "eq" | "ne" | "starts_with") {
-                errs.push(FieldError::new(path, FieldErrorCode::TypeMismatch, format!("`{op}` is not defined on a list; use `contains` or `in`")));
+                errs.push(FieldError::new(
+                    path,
+                    FieldErrorCode::TypeMismatch,
+                    format!("`{op}` is not defined on a list; use `contains` or `in`"),
+                ));
                 return;
             }
             if matches!(op, "starts_with") && ty != ValueType::Text {
@@ -453,7 +459,11 @@ impl Query {
             }
         }
         if self.limit == 0 || self.limit > MAX_PAGE_SIZE {
-            errs.push(FieldError::new("limit", FieldErrorCode::OutOfRange, format!("page size must be 1–{MAX_PAGE_SIZE}")));
+            errs.push(FieldError::new(
+                "limit",
+                FieldErrorCode::OutOfRange,
+                format!("page size must be 1–{MAX_PAGE_SIZE}"),
+            ));
         }
         if let Some(c) = &self.after
             && let Err(Error::Validation(v)) = c.decode(&self.sort)

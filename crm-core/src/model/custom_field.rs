@@ -87,7 +87,12 @@ pub struct FieldDefinition {
 
 impl FieldDefinition {
     /// An optional field.
-    pub fn new(entity_kind: EntityKind, key: impl Into<String>, label: impl Into<String>, field_type: FieldType) -> Self {
+    pub fn new(
+        entity_kind: EntityKind,
+        key: impl Into<String>,
+        label: impl Into<String>,
+        field_type: FieldType,
+    ) -> Self {
         Self { entity_kind, key: key.into(), label: label.into(), field_type, required: false, description: None }
     }
 
@@ -244,7 +249,11 @@ impl FieldRegistry {
     pub fn check(&self, key: &str, value: &mut Value) -> Result<(), FieldError> {
         let field = format!("custom.{key}");
         let Some(def) = self.fields.get(key) else {
-            return Err(FieldError::new(field, FieldErrorCode::UnknownField, format!("no custom field `{key}` is defined")));
+            return Err(FieldError::new(
+                field,
+                FieldErrorCode::UnknownField,
+                format!("no custom field `{key}` is defined"),
+            ));
         };
         if value.is_null() {
             return Ok(());
@@ -262,7 +271,11 @@ impl FieldRegistry {
         for (key, value) in values.iter_mut() {
             let field = format!("custom.{key}");
             let Some(def) = self.fields.get(key) else {
-                errs.push(FieldError::new(field, FieldErrorCode::UnknownField, format!("no custom field `{key}` is defined")));
+                errs.push(FieldError::new(
+                    field,
+                    FieldErrorCode::UnknownField,
+                    format!("no custom field `{key}` is defined"),
+                ));
                 continue;
             };
             if let Err(e) = check_value(&def.definition.field_type, value) {
@@ -286,7 +299,8 @@ impl FieldRegistry {
 
 /// Checks one value against a field type, normalising where the conversion is lossless.
 fn check_value(ty: &FieldType, value: &mut Value) -> Result<(), (FieldErrorCode, String)> {
-    let mismatch = |v: &Value, want: &str| (FieldErrorCode::TypeMismatch, format!("expected {want}, got {}", v.type_name()));
+    let mismatch =
+        |v: &Value, want: &str| (FieldErrorCode::TypeMismatch, format!("expected {want}, got {}", v.type_name()));
     match (ty, &*value) {
         (FieldType::Text, Value::Text(s)) => check_len(s),
         (FieldType::Number, Value::Int(_)) => Ok(()),
@@ -319,7 +333,10 @@ fn check_value(ty: &FieldType, value: &mut Value) -> Result<(), (FieldErrorCode,
                         }
                     }
                     Value::Text(s) => {
-                        return Err((FieldErrorCode::NotAnOption, format!("`{s}` is not one of: {}", options.join(", "))));
+                        return Err((
+                            FieldErrorCode::NotAnOption,
+                            format!("`{s}` is not one of: {}", options.join(", ")),
+                        ));
                     }
                     other => return Err(mismatch(other, "a list of text options")),
                 }
@@ -378,7 +395,12 @@ mod tests {
                 "Sports",
                 FieldType::MultiEnum { options: vec!["golf".into(), "tennis".into()] },
             ),
-            FieldDefinition::new(EntityKind::Contact, "referrer", "Referrer", FieldType::Reference { to: EntityKind::Contact }),
+            FieldDefinition::new(
+                EntityKind::Contact,
+                "referrer",
+                "Referrer",
+                FieldType::Reference { to: EntityKind::Contact },
+            ),
         ];
         for d in defs {
             r.insert(RegisteredField { definition: d, source: FieldSource::Tenant });
@@ -418,7 +440,12 @@ mod tests {
 
     #[test]
     fn definitions_are_checked() {
-        let d = FieldDefinition::new(EntityKind::Pipeline, "Bad Key", " ", FieldType::Enum { options: vec!["a".into(), "a".into()] });
+        let d = FieldDefinition::new(
+            EntityKind::Pipeline,
+            "Bad Key",
+            " ",
+            FieldType::Enum { options: vec!["a".into(), "a".into()] },
+        );
         let errs = d.validate("");
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, vec!["entity_kind", "key", "label", "field_type.options[1]"]);

@@ -101,11 +101,19 @@ impl Checks {
             if let Some(c) = &mut a.country {
                 *c = c.trim().to_ascii_uppercase();
                 if c.len() != 2 || parse_region(c).is_err() {
-                    self.push(format!("{at}.country"), FieldErrorCode::InvalidFormat, format!("`{c}` is not an ISO 3166 alpha-2 country code"));
+                    self.push(
+                        format!("{at}.country"),
+                        FieldErrorCode::InvalidFormat,
+                        format!("`{c}` is not an ISO 3166 alpha-2 country code"),
+                    );
                 }
             }
             if a.lines.is_empty() && a.city.is_none() && a.postal_code.is_none() && a.country.is_none() {
-                self.push(at, FieldErrorCode::Required, "an address needs at least a street, city, postal code or country");
+                self.push(
+                    at,
+                    FieldErrorCode::Required,
+                    "an address needs at least a street, city, postal code or country",
+                );
             }
         }
     }
@@ -119,7 +127,12 @@ impl Checks {
     }
 
     /// Parses raw input with `parse`, recording the error under `field`.
-    pub(crate) fn parse<T>(&mut self, field: &str, raw: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+    pub(crate) fn parse<T>(
+        &mut self,
+        field: &str,
+        raw: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
         match parse(raw) {
             Ok(v) => Some(v),
             Err(m) => {

@@ -144,7 +144,12 @@ impl NewContact {
         self
     }
     /// Adds a membership.
-    pub fn membership(mut self, organization: impl Into<String>, role: Option<String>, since: Option<NaiveDate>) -> Self {
+    pub fn membership(
+        mut self,
+        organization: impl Into<String>,
+        role: Option<String>,
+        since: Option<NaiveDate>,
+    ) -> Self {
         self.memberships.push(Membership { organization: organization.into(), role, since });
         self
     }
@@ -278,7 +283,8 @@ impl Contacts<'_> {
         };
         check_contact(&mut contact, now.date_naive(), &mut ch);
         if let Some(company) = contact.company_id {
-            uow.check_refs(&[("company_id".into(), EntityRef::new(EntityKind::Company, company))], &mut ch.errs).await?;
+            uow.check_refs(&[("company_id".into(), EntityRef::new(EntityKind::Company, company))], &mut ch.errs)
+                .await?;
         }
         let contact = uow.create(contact, ch.errs).await?;
         uow.commit().await?;
@@ -313,7 +319,8 @@ impl Contacts<'_> {
         if let Some(company) = contact.company_id
             && Some(company) != before.company_id
         {
-            uow.check_refs(&[("company_id".into(), EntityRef::new(EntityKind::Company, company))], &mut ch.errs).await?;
+            uow.check_refs(&[("company_id".into(), EntityRef::new(EntityKind::Company, company))], &mut ch.errs)
+                .await?;
         }
         contact.id = before.id;
         contact.tenant_id = before.tenant_id;
@@ -373,10 +380,7 @@ impl Contacts<'_> {
 
 /// Deletes every relation with `r` at either end.
 pub(crate) async fn delete_relations(uow: &mut Uow<'_>, r: EntityRef) -> Result<()> {
-    let rels = uow
-        .tx
-        .find_all::<Relation>(Filter::eq("from_id", r.id).or(Filter::eq("to_id", r.id)))
-        .await?;
+    let rels = uow.tx.find_all::<Relation>(Filter::eq("from_id", r.id).or(Filter::eq("to_id", r.id))).await?;
     for rel in rels.into_iter().filter(|x| x.from == r || x.to == r) {
         let v = rel.version;
         uow.remove(&rel.into_record(), v).await?;

@@ -134,7 +134,9 @@ fn check_deal(d: &mut Deal, ch: &mut Checks) {
     if d.amount.is_none() {
         match d.line_items_total() {
             Ok(total) => d.amount = total,
-            Err(_) => ch.push("line_items", FieldErrorCode::CurrencyMismatch, "line items are priced in different currencies"),
+            Err(_) => {
+                ch.push("line_items", FieldErrorCode::CurrencyMismatch, "line items are priced in different currencies")
+            }
         }
     }
     ch.duplicates("contact_ids", &d.contact_ids);
@@ -232,7 +234,11 @@ impl Deals<'_> {
         };
         let stage = match input.stage_id {
             Some(id) => pipeline.stage(id).cloned().ok_or_else(|| {
-                Error::invalid("stage_id", FieldErrorCode::NotFound, format!("stage {id} is not in pipeline `{}`", pipeline.name))
+                Error::invalid(
+                    "stage_id",
+                    FieldErrorCode::NotFound,
+                    format!("stage {id} is not in pipeline `{}`", pipeline.name),
+                )
             })?,
             None => pipeline
                 .first_open_stage()
@@ -301,10 +307,20 @@ impl Deals<'_> {
         let mut uow = Uow::write(self.s).await?;
         let before = uow.load_for_update(&deal).await?;
         let guarded: [(&str, bool, String, String); 6] = [
-            ("pipeline_id", before.pipeline_id != deal.pipeline_id, before.pipeline_id.to_string(), deal.pipeline_id.to_string()),
+            (
+                "pipeline_id",
+                before.pipeline_id != deal.pipeline_id,
+                before.pipeline_id.to_string(),
+                deal.pipeline_id.to_string(),
+            ),
             ("stage_id", before.stage_id != deal.stage_id, before.stage_id.to_string(), deal.stage_id.to_string()),
             ("status", before.status != deal.status, before.status.to_string(), deal.status.to_string()),
-            ("closed_at", before.closed_at != deal.closed_at, format!("{:?}", before.closed_at), format!("{:?}", deal.closed_at)),
+            (
+                "closed_at",
+                before.closed_at != deal.closed_at,
+                format!("{:?}", before.closed_at),
+                format!("{:?}", deal.closed_at),
+            ),
             ("stage_history", before.stage_history != deal.stage_history, "…".into(), "…".into()),
             (
                 "lost_reason",
@@ -334,7 +350,8 @@ impl Deals<'_> {
         deal.id = before.id;
         deal.tenant_id = before.tenant_id;
         deal.created_at = before.created_at;
-        let added: Vec<ContactId> = deal.contact_ids.iter().filter(|c| !before.contact_ids.contains(c)).copied().collect();
+        let added: Vec<ContactId> =
+            deal.contact_ids.iter().filter(|c| !before.contact_ids.contains(c)).copied().collect();
         let saved = uow.save(&before, deal, ch.errs, &[]).await?;
         if let Some(target) = lifecycle_for(saved.status) {
             promote(&mut uow, &added, target).await?;
@@ -369,13 +386,19 @@ impl Deals<'_> {
         let mut uow = Uow::write(self.s).await?;
         let mut deal = uow.tx.require::<Deal>(id).await?;
         let pipeline = uow.tx.require::<Pipeline>(deal.pipeline_id).await?;
-        let current = pipeline.stage(deal.stage_id).map(|s| s.name.clone()).unwrap_or_else(|| deal.stage_id.to_string());
+        let current =
+            pipeline.stage(deal.stage_id).map(|s| s.name.clone()).unwrap_or_else(|| deal.stage_id.to_string());
         let in_pipeline = |sid: StageId| {
             pipeline.stage(sid).cloned().ok_or_else(|| {
-                Error::invalid("stage_id", FieldErrorCode::NotFound, format!("stage {sid} is not in pipeline `{}`", pipeline.name))
+                Error::invalid(
+                    "stage_id",
+                    FieldErrorCode::NotFound,
+                    format!("stage {sid} is not in pipeline `{}`", pipeline.name),
+                )
             })
         };
-        let no_stage = |what: &str| Error::invalid("stage_id", FieldErrorCode::Rule, format!("the pipeline has no {what} stage"));
+        let no_stage =
+            |what: &str| Error::invalid("stage_id", FieldErrorCode::Rule, format!("the pipeline has no {what} stage"));
         let (stage, reason, reopen) = match target {
             Target::Stage(sid) => (in_pipeline(sid)?, None, false),
             Target::Won => (pipeline.won_stage().cloned().ok_or_else(|| no_stage("won"))?, None, false),
@@ -430,7 +453,9 @@ impl Deals<'_> {
         match (stage.kind, reopen) {
             (_, true) => uow.emit(subject, related, Change::DealReopened { to: stage.id }),
             (StageKind::Won, _) => uow.emit(subject, related, Change::DealWon),
-            (StageKind::Lost, _) => uow.emit(subject, related, Change::DealLost { reason: lost_reason.unwrap_or_default() }),
+            (StageKind::Lost, _) => {
+                uow.emit(subject, related, Change::DealLost { reason: lost_reason.unwrap_or_default() })
+            }
             (StageKind::Open, false) => {}
         }
         if let Some(target) = lifecycle_for(deal.status) {
@@ -459,7 +484,13 @@ impl Deals<'_> {
         let mut stages: Vec<StageSummary> = pipeline
             .stages
             .iter()
-            .map(|s| StageSummary { stage: s.clone(), count: 0, total: BTreeMap::new(), weighted: BTreeMap::new(), rotting: 0 })
+            .map(|s| StageSummary {
+                stage: s.clone(),
+                count: 0,
+                total: BTreeMap::new(),
+                weighted: BTreeMap::new(),
+                rotting: 0,
+            })
             .collect();
         let mut forecast = BTreeMap::new();
         for d in &deals {
@@ -472,7 +503,9 @@ impl Deals<'_> {
                 sum.rotting += 1;
             }
             if let Some(a) = d.amount {
-                let weighted = Money::new(a.amount * Decimal::from(sum.stage.probability) / Decimal::ONE_HUNDRED, a.currency).rounded();
+                let weighted =
+                    Money::new(a.amount * Decimal::from(sum.stage.probability) / Decimal::ONE_HUNDRED, a.currency)
+                        .rounded();
                 *sum.total.entry(a.currency).or_insert(Decimal::ZERO) += a.amount;
                 *sum.weighted.entry(a.currency).or_insert(Decimal::ZERO) += weighted.amount;
                 if sum.stage.kind == StageKind::Open {

@@ -203,7 +203,11 @@ impl CrmBuilder {
                 ));
             }
             if !ids.insert(id.to_owned()) {
-                errs.push(crate::error::FieldError::new(at.clone(), FieldErrorCode::Duplicate, "two extensions share this id"));
+                errs.push(crate::error::FieldError::new(
+                    at.clone(),
+                    FieldErrorCode::Duplicate,
+                    "two extensions share this id",
+                ));
             }
             for (i, def) in ext.fields().iter().enumerate() {
                 if def.key.contains('.') {

@@ -86,7 +86,11 @@ fn check_pipeline(p: &mut Pipeline, ch: &mut Checks) {
     for (i, s) in p.stages.iter_mut().enumerate() {
         ch.name(&format!("stages[{i}].name"), &mut s.name, true);
         if !names.insert(s.name.to_ascii_lowercase()) {
-            ch.push(format!("stages[{i}].name"), FieldErrorCode::Duplicate, format!("two stages are called `{}`", s.name));
+            ch.push(
+                format!("stages[{i}].name"),
+                FieldErrorCode::Duplicate,
+                format!("two stages are called `{}`", s.name),
+            );
         }
         if !ids.insert(s.id) {
             ch.push(format!("stages[{i}].id"), FieldErrorCode::Duplicate, "two stages share an id");
@@ -100,7 +104,10 @@ fn check_pipeline(p: &mut Pipeline, ch: &mut Checks) {
                 ch.push(
                     format!("stages[{i}].required_fields[{j}]"),
                     FieldErrorCode::UnknownField,
-                    format!("`{f}` is not a deal field a stage can require ({} or custom.<key>)", REQUIRABLE.join(", ")),
+                    format!(
+                        "`{f}` is not a deal field a stage can require ({} or custom.<key>)",
+                        REQUIRABLE.join(", ")
+                    ),
                 );
             }
         }
@@ -177,7 +184,11 @@ impl Pipelines<'_> {
         for removed in before.stages.iter().filter(|s| pipeline.stage(s.id).is_none()) {
             let n = uow.tx.count(crate::EntityKind::Deal, &Filter::eq("stage_id", removed.id)).await?;
             if n > 0 {
-                ch.push("stages", FieldErrorCode::Rule, format!("stage `{}` still holds {n} deals; move them first", removed.name));
+                ch.push(
+                    "stages",
+                    FieldErrorCode::Rule,
+                    format!("stage `{}` still holds {n} deals; move them first", removed.name),
+                );
             }
         }
         pipeline.id = before.id;
@@ -197,7 +208,11 @@ impl Pipelines<'_> {
         let p = uow.tx.require::<Pipeline>(id).await?;
         let n = uow.tx.count(crate::EntityKind::Deal, &Filter::eq("pipeline_id", id)).await?;
         if n > 0 {
-            return Err(Error::invalid("pipeline_id", FieldErrorCode::Rule, format!("the pipeline still holds {n} deals")));
+            return Err(Error::invalid(
+                "pipeline_id",
+                FieldErrorCode::Rule,
+                format!("the pipeline still holds {n} deals"),
+            ));
         }
         uow.remove(&p.into_record(), version).await?;
         uow.commit().await?;

@@ -15,11 +15,21 @@ pub struct Relations<'s> {
 impl Relations<'_> {
     /// Links `from` to `to`. The label must allow the two kinds (e.g. `works_at` is contact →
     /// company), both records must exist in this tenant, and the same link may exist once.
-    pub async fn link(&self, from: EntityRef, to: EntityRef, label: RelationLabel, role: Option<&str>) -> Result<Relation> {
+    pub async fn link(
+        &self,
+        from: EntityRef,
+        to: EntityRef,
+        label: RelationLabel,
+        role: Option<&str>,
+    ) -> Result<Relation> {
         let mut uow = Uow::write(self.s).await?;
         let mut errs = Vec::new();
         if !label.allows(from.kind, to.kind) {
-            errs.push(FieldError::new("label", FieldErrorCode::Rule, format!("`{label}` cannot link a {} to a {}", from.kind, to.kind)));
+            errs.push(FieldError::new(
+                "label",
+                FieldErrorCode::Rule,
+                format!("`{label}` cannot link a {} to a {}", from.kind, to.kind),
+            ));
         }
         if from == to {
             errs.push(FieldError::new("to", FieldErrorCode::Rule, "a record cannot be linked to itself"));
@@ -40,7 +50,11 @@ impl Relations<'_> {
             )
             .await?;
         if existing > 0 {
-            return Err(Error::invalid("label", FieldErrorCode::Duplicate, format!("{from} is already linked to {to} as `{label}`")));
+            return Err(Error::invalid(
+                "label",
+                FieldErrorCode::Duplicate,
+                format!("{from} is already linked to {to} as `{label}`"),
+            ));
         }
         let rel = Relation {
             id: uow.new_id(),
@@ -70,7 +84,8 @@ impl Relations<'_> {
     /// Every link with `record` at either end, oldest first.
     pub async fn of(&self, record: EntityRef) -> Result<Vec<Relation>> {
         let mut uow = Uow::read(self.s).await?;
-        let all = uow.tx.find_all::<Relation>(Filter::eq("from_id", record.id).or(Filter::eq("to_id", record.id))).await?;
+        let all =
+            uow.tx.find_all::<Relation>(Filter::eq("from_id", record.id).or(Filter::eq("to_id", record.id))).await?;
         Ok(all.into_iter().filter(|r| r.from == record || r.to == record).collect())
     }
 

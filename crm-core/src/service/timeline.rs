@@ -48,7 +48,9 @@ impl Session {
             let Some(last) = batch.last() else { break };
             q.after = last.seq;
             let full = batch.len() < EVENT_PAGE;
-            items.extend(batch.into_iter().filter(|e| e.event.subject.kind != EntityKind::Activity).map(TimelineItem::Event));
+            items.extend(
+                batch.into_iter().filter(|e| e.event.subject.kind != EntityKind::Activity).map(TimelineItem::Event),
+            );
             if full {
                 break;
             }

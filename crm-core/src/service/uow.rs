@@ -70,7 +70,10 @@ impl<'s> Uow<'s> {
             for mut def in ext.fields() {
                 if def.entity_kind == kind {
                     def.key = format!("{}.{}", ext.id(), def.key);
-                    reg.insert(RegisteredField { definition: def, source: FieldSource::Extension(ext.id().to_owned()) });
+                    reg.insert(RegisteredField {
+                        definition: def,
+                        source: FieldSource::Extension(ext.id().to_owned()),
+                    });
                 }
             }
         }
@@ -94,14 +97,24 @@ impl<'s> Uow<'s> {
     pub(crate) async fn check_refs(&mut self, refs: &[(String, EntityRef)], errs: &mut Vec<FieldError>) -> Result<()> {
         for (field, r) in refs {
             if !self.exists(*r).await? {
-                errs.push(FieldError::new(field.clone(), FieldErrorCode::NotFound, format!("no {} with id {}", r.kind, r.id)));
+                errs.push(FieldError::new(
+                    field.clone(),
+                    FieldErrorCode::NotFound,
+                    format!("no {} with id {}", r.kind, r.id),
+                ));
             }
         }
         Ok(())
     }
 
     /// Custom values, then extension rules and computed fields. Fails with every field error found.
-    async fn prepare(&mut self, op: WriteOp, before: Option<&Record>, rec: &mut Record, mut errs: Vec<FieldError>) -> Result<()> {
+    async fn prepare(
+        &mut self,
+        op: WriteOp,
+        before: Option<&Record>,
+        rec: &mut Record,
+        mut errs: Vec<FieldError>,
+    ) -> Result<()> {
         let kind = rec.kind();
         let reg = self.registry(kind).await?;
         if let Some(custom) = rec.custom_mut() {
@@ -137,8 +150,10 @@ impl<'s> Uow<'s> {
                         });
                     }
                 }
-                reg.check(&full, &mut value)
-                    .map_err(|e| Error::Plugin { plugin: ext.id().to_owned(), message: format!("computed a bad value: {e}") })?;
+                reg.check(&full, &mut value).map_err(|e| Error::Plugin {
+                    plugin: ext.id().to_owned(),
+                    message: format!("computed a bad value: {e}"),
+                })?;
                 if let Some(custom) = rec.custom_mut() {
                     if value.is_null() {
                         custom.remove(&full);
@@ -157,7 +172,12 @@ impl<'s> Uow<'s> {
     }
 
     /// Validates and inserts a new record, emitting `change`.
-    pub(crate) async fn create_with<E: Entity>(&mut self, entity: E, errs: Vec<FieldError>, change: Change) -> Result<E> {
+    pub(crate) async fn create_with<E: Entity>(
+        &mut self,
+        entity: E,
+        errs: Vec<FieldError>,
+        change: Change,
+    ) -> Result<E> {
         let mut rec = entity.into_record();
         self.prepare(WriteOp::Create, None, &mut rec, errs).await?;
         self.tx.insert(rec.clone()).await?;
@@ -167,7 +187,13 @@ impl<'s> Uow<'s> {
 
     /// Validates and writes a user's change to `before`, emitting `Updated` with the changed
     /// fields other than `quiet` ones (which have their own events). A no-op writes nothing.
-    pub(crate) async fn save<E: Entity>(&mut self, before: &E, after: E, errs: Vec<FieldError>, quiet: &[&str]) -> Result<E> {
+    pub(crate) async fn save<E: Entity>(
+        &mut self,
+        before: &E,
+        after: E,
+        errs: Vec<FieldError>,
+        quiet: &[&str],
+    ) -> Result<E> {
         let before_rec = before.clone().into_record();
         let mut rec = after.into_record();
         self.prepare(WriteOp::Update, Some(&before_rec), &mut rec, errs).await?;
@@ -257,7 +283,8 @@ pub(crate) fn changed_fields(before: &Record, after: &Record) -> Vec<String> {
     else {
         return Vec::new();
     };
-    let (Some(serde_json::Value::Object(a)), Some(serde_json::Value::Object(b))) = (a.remove("record"), b.remove("record"))
+    let (Some(serde_json::Value::Object(a)), Some(serde_json::Value::Object(b))) =
+        (a.remove("record"), b.remove("record"))
     else {
         return Vec::new();
     };

@@ -86,9 +86,16 @@ pub fn full_contact(tenant: TenantId) -> Contact {
     c.important_dates = vec![ImportantDate { label: "Wedding".into(), date: date(1835, 7, 8) }];
     c.family_notes = Some("Married to William; children Byron, Annabella, Ralph — ünïcödé ✓".into());
     c.hobbies = vec!["mathematics".into(), "horses".into()];
-    c.memberships = vec![Membership { organization: "Royal Society".into(), role: Some("guest".into()), since: Some(date(1840, 1, 1)) }];
-    c.marketing_consent =
-        MarketingConsent { status: ConsentStatus::Granted, changed_at: Some(at(5)), method: Some(ConsentMethod::DoubleOptIn) };
+    c.memberships = vec![Membership {
+        organization: "Royal Society".into(),
+        role: Some("guest".into()),
+        since: Some(date(1840, 1, 1)),
+    }];
+    c.marketing_consent = MarketingConsent {
+        status: ConsentStatus::Granted,
+        changed_at: Some(at(5)),
+        method: Some(ConsentMethod::DoubleOptIn),
+    };
     c.lifecycle_stage = LifecycleStage::SalesQualifiedLead;
     c.owner_id = Some(UserId::from_uuid(Uuid::now_v7()));
     c.tags = vec!["vip".into(), "it's \"quoted\"; DROP TABLE contacts;--".into()];

@@ -5,7 +5,7 @@
 //! whole suite into `#[tokio::test]`s for a backend (the calling crate needs `tokio` with the
 //! `macros` and `rt-multi-thread` features as a dev-dependency):
 //!
-//! ```ignore
+//! ```text
 //! crm_core::store_conformance_tests!(|| async {
 //!     std::sync::Arc::new(crm_core::MemoryStore::new()) as std::sync::Arc<dyn crm_core::Store>
 //! });
@@ -126,7 +126,15 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 }
 
 fn event(tenant: TenantId, subject: EntityRef, related: Vec<EntityRef>, change: Change) -> Event {
-    Event { id: EventId::from_uuid(Uuid::now_v7()), tenant_id: tenant, occurred_at: at(1), actor: None, subject, related, change }
+    Event {
+        id: EventId::from_uuid(Uuid::now_v7()),
+        tenant_id: tenant,
+        occurred_at: at(1),
+        actor: None,
+        subject,
+        related,
+        change,
+    }
 }
 
 fn one_of_each(tenant: TenantId) -> Vec<Record> {
@@ -350,7 +358,10 @@ pub async fn read_only_transactions_refuse_writes(store: Arc<dyn Store>) {
     c2.version = 2;
     assert!(matches!(tx.update(c2.into_record()).await, Err(Error::Forbidden(_))));
     assert!(matches!(tx.delete(EntityKind::Contact, c.id.as_uuid(), 1).await, Err(Error::Forbidden(_))));
-    assert!(matches!(tx.append_events(vec![event(t, c.entity_ref(), vec![], Change::Created)]).await, Err(Error::Forbidden(_))));
+    assert!(matches!(
+        tx.append_events(vec![event(t, c.entity_ref(), vec![], Change::Created)]).await,
+        Err(Error::Forbidden(_))
+    ));
     drop(tx);
     assert_eq!(get(&store, t, EntityKind::Contact, c.id.as_uuid()).await, Some(c.into_record()));
 }
@@ -396,7 +407,8 @@ pub async fn tenants_are_isolated(store: Arc<dyn Store>) {
 
 fn people(t: TenantId) -> Vec<Contact> {
     use LifecycleStage as L;
-    let rows: [(&str, &str, L, &[&str], Option<(i32, u32, u32)>, i64); 8] = [
+    type Row<'a> = (&'a str, &'a str, L, &'a [&'a str], Option<(i32, u32, u32)>, i64);
+    let rows: [Row; 8] = [
         ("Ada", "Lovelace", L::Customer, &["vip", "math"], Some((1815, 12, 10)), 10),
         ("Alan", "Turing", L::Lead, &["math"], Some((1912, 6, 23)), 20),
         ("Grace", "Hopper", L::Opportunity, &["VIP"], Some((1906, 12, 9)), 30),
@@ -459,7 +471,10 @@ pub async fn filters_on_standard_fields(store: Arc<dyn Store>) {
         (Filter::Not(Box::new(Filter::All)), &[]),
         (Filter::Or(vec![]), &[]),
         (Filter::And(vec![]), &["Ada", "Alan", "Grace", "anna", "Dan", "Édith", "Zoe", "Bob"]),
-        (Filter::gte("version", 1).and(Filter::lt("version", 2)), &["Ada", "Alan", "Grace", "anna", "Dan", "Édith", "Zoe", "Bob"]),
+        (
+            Filter::gte("version", 1).and(Filter::lt("version", 2)),
+            &["Ada", "Alan", "Grace", "anna", "Dan", "Édith", "Zoe", "Bob"],
+        ),
     ];
     for (f, want) in cases {
         let got = names(&select(&store, t, EntityKind::Contact, Query::new(f.clone()).limit(3)).await);
@@ -471,7 +486,8 @@ pub async fn filters_on_standard_fields(store: Arc<dyn Store>) {
 pub async fn filters_on_custom_fields(store: Arc<dyn Store>) {
     let t = tenant();
     let mut ps = people(t);
-    let vals: [(Option<i64>, Option<&str>, Option<bool>, Option<(i32, u32, u32)>, &[&str], Option<i64>); 8] = [
+    type Vals<'a> = (Option<i64>, Option<&'a str>, Option<bool>, Option<(i32, u32, u32)>, &'a [&'a str], Option<i64>);
+    let vals: [Vals; 8] = [
         (Some(5), Some("web"), Some(true), Some((2026, 1, 5)), &["golf"], Some(1050)),
         (Some(50), Some("Web form"), Some(false), Some((2026, 2, 1)), &["golf", "tennis"], Some(-1)),
         (Some(500), Some("referral"), None, None, &[], Some(99_999)),
@@ -552,9 +568,9 @@ pub async fn filters_on_lists_ids_and_money(store: Arc<dyn Store>) {
     }
     let p = pipeline(t);
     let eur = |c: i64| Some(Money::new(Decimal::new(c, 2), Currency::EUR));
-    let mut deals = vec![
-        deal(t, &p, "small", eur(99_99)),
-        deal(t, &p, "medium", eur(1_000_00)),
+    let mut deals = [
+        deal(t, &p, "small", eur(9_999)),
+        deal(t, &p, "medium", eur(100_000)),
         deal(t, &p, "large", Some(Money::new(Decimal::new(1_000_000, 0), Currency::USD))),
         deal(t, &p, "unpriced", None),
     ];
@@ -689,11 +705,16 @@ pub async fn events_are_numbered_in_commit_order(store: Arc<dyn Store>) {
         let mut tx = begin(&store, t).await;
         let evs = vec![
             event(t, c.entity_ref(), vec![], Change::Updated { fields: vec![format!("f{batch}")] }),
-            event(t, d, vec![c.entity_ref()], Change::StageChanged {
-                pipeline_id: crate::ids::PipelineId::from_uuid(Uuid::now_v7()),
-                from: crate::ids::StageId::from_uuid(Uuid::now_v7()),
-                to: crate::ids::StageId::from_uuid(Uuid::now_v7()),
-            }),
+            event(
+                t,
+                d,
+                vec![c.entity_ref()],
+                Change::StageChanged {
+                    pipeline_id: crate::ids::PipelineId::from_uuid(Uuid::now_v7()),
+                    from: crate::ids::StageId::from_uuid(Uuid::now_v7()),
+                    to: crate::ids::StageId::from_uuid(Uuid::now_v7()),
+                },
+            ),
             event(t, d, vec![], Change::DealLost { reason: "price 'too' high; --".into() }),
         ];
         tx.append_events(evs.clone()).await.expect("append");
@@ -706,7 +727,11 @@ pub async fn events_are_numbered_in_commit_order(store: Arc<dyn Store>) {
         appended.extend(evs);
     }
     let all = store.read_events(t, &EventQuery::after(0, 1000)).await.expect("read");
-    assert_eq!(all.iter().map(|s| s.event.clone()).collect::<Vec<_>>(), appended, "exactly the committed events, in order");
+    assert_eq!(
+        all.iter().map(|s| s.event.clone()).collect::<Vec<_>>(),
+        appended,
+        "exactly the committed events, in order"
+    );
     assert!(all.windows(2).all(|w| w[0].seq < w[1].seq), "seq strictly increasing");
     // Resume from a cursor, in pages of 5.
     let mut resumed: Vec<StoredEvent> = Vec::new();
@@ -727,7 +752,8 @@ pub async fn events_are_numbered_in_commit_order(store: Arc<dyn Store>) {
         .expect("read");
     assert_eq!(touching.len(), 8, "4 committed batches × (own event + related deal event)");
     assert!(touching.iter().all(|e| e.event.touches(&c.entity_ref())));
-    let touching_deal = store.read_events(t, &EventQuery { after: 0, limit: 3, touching: Some(d) }).await.expect("read");
+    let touching_deal =
+        store.read_events(t, &EventQuery { after: 0, limit: 3, touching: Some(d) }).await.expect("read");
     assert_eq!(touching_deal.len(), 3, "limit applies after the touching filter");
     assert!(touching_deal.iter().all(|e| e.event.subject == d));
 }

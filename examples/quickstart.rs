@@ -1,0 +1,227 @@
+//! A small, realistic CRM in memory: companies, contacts, the default sales pipeline, deals moved
+//! through their stages (one won, one lost), calls, emails and meetings, a pipeline report with
+//! the probability-weighted forecast, and one contact's timeline.
+//!
+//! Run with `cargo run --example quickstart`.
+
+use chrono::{Duration, TimeZone, Utc};
+use crm::query::{Filter, Query};
+use crm::*;
+use rust_decimal::Decimal;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    // A clock we move by hand, so the story spans a few weeks.
+    let start = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).single().expect("valid date");
+    let clock = std::sync::Arc::new(ManualClock::new(start));
+    let crm = Crm::builder(MemoryStore::new()).clock(clock.clone()).default_region("US").build()?;
+
+    let tenant = TenantId::from_uuid(uuid::Uuid::now_v7());
+    let sam = UserId::from_uuid(uuid::Uuid::now_v7());
+    let cx = crm.as_actor(&Actor::user(tenant, sam));
+    let usd = |n: i64| Money::new(Decimal::from(n), Currency::USD);
+
+    // Companies and the people we talk to there.
+    let acme = cx
+        .companies()
+        .create(
+            NewCompany::new("Acme Logistics")
+                .domain("acme-logistics.com")
+                .industry("Logistics")
+                .size(CompanySize::Large),
+        )
+        .await?;
+    let globex = cx.companies().create(NewCompany::new("Globex").domain("globex.io").industry("Software")).await?;
+    let initech = cx.companies().create(NewCompany::new("Initech").domain("initech.com").industry("Finance")).await?;
+
+    let jane = cx
+        .contacts()
+        .create(
+            NewContact::new("Jane", "Cooper")
+                .email("jane.cooper@acme-logistics.com")
+                .phone("(415) 555-2671")
+                .works_at(acme.id, Some("VP Operations"), Some("Operations"))
+                .lead_source(LeadSource::Referral)
+                .preferred_channel(Channel::Phone)
+                .birthday(chrono::NaiveDate::from_ymd_opt(1984, 5, 17).expect("valid date"))
+                .hobby("sailing")
+                .family_notes("Two kids; daughter starts college in the fall")
+                .consent(ConsentStatus::Granted, ConsentMethod::WebForm)
+                .owner(sam),
+        )
+        .await?;
+    let omar = cx
+        .contacts()
+        .create(NewContact::new("Omar", "Haddad").email("omar@acme-logistics.com").works_at(acme.id, Some("CFO"), None))
+        .await?;
+    let li = cx
+        .contacts()
+        .create(NewContact::new("Li", "Wei").email("li.wei@globex.io").phone("+44 20 7946 0958").works_at(
+            globex.id,
+            Some("CTO"),
+            None,
+        ))
+        .await?;
+    let maria = cx
+        .contacts()
+        .create(NewContact::new("María", "García").email("maria@initech.com").works_at(
+            initech.id,
+            Some("Head of IT"),
+            None,
+        ))
+        .await?;
+    cx.contacts()
+        .create(NewContact::new("Tom", "Baker").email("tom@example.com").lifecycle_stage(LifecycleStage::Subscriber))
+        .await?;
+
+    // Omar is the decision maker on the Acme deal; Jane champions it.
+    let pipeline = cx.pipelines().default_pipeline().await?;
+    let stage = |name: &str| pipeline.stage_named(name).map(|s| s.id).expect("default stage");
+
+    let acme_deal = cx
+        .deals()
+        .create(NewDeal::new("Acme — fleet tracking").company(acme.id).contact(jane.id).contact(omar.id).owner(sam))
+        .await?;
+    cx.relations().link(omar.entity_ref(), acme_deal.entity_ref(), RelationLabel::DecisionMaker, None).await?;
+    cx.relations().link(jane.entity_ref(), acme_deal.entity_ref(), RelationLabel::Champion, None).await?;
+    let globex_deal = cx
+        .deals()
+        .create(NewDeal::new("Globex — API platform").company(globex.id).contact(li.id).amount(usd(85_000)))
+        .await?;
+    let initech_deal = cx
+        .deals()
+        .create(NewDeal::new("Initech — pilot").company(initech.id).contact(maria.id).amount(usd(12_000)))
+        .await?;
+    let acme_upsell = cx
+        .deals()
+        .create(NewDeal::new("Acme — driver app").company(acme.id).contact(jane.id).amount(usd(30_000)))
+        .await?;
+
+    // Week 1: discovery.
+    cx.activities()
+        .log(
+            NewActivity::call("Discovery call")
+                .contact(jane.id)
+                .deal(acme_deal.id)
+                .direction(Direction::Outbound)
+                .duration_secs(35 * 60)
+                .outcome(Outcome::Connected)
+                .body("Fleet of 400 trucks; current tracker contract ends in June."),
+        )
+        .await?;
+    cx.deals().move_to_stage(acme_deal.id, stage("Qualification")).await?;
+    cx.deals().move_to_stage(acme_deal.id, stage("Needs identification")).await?;
+    cx.deals().move_to_stage(globex_deal.id, stage("Qualification")).await?;
+
+    // Week 2: a proposal needs an amount first — the rules say so.
+    clock.advance(Duration::days(7));
+    let refused = cx.deals().move_to_stage(acme_deal.id, stage("Proposal")).await;
+    if let Err(e) = &refused {
+        println!("Rule check: {e}");
+    }
+    let mut d = cx.deals().get(acme_deal.id).await?;
+    d.amount = Some(usd(120_000));
+    cx.deals().update(d).await?;
+    cx.deals().move_to_stage(acme_deal.id, stage("Proposal")).await?;
+    cx.activities()
+        .log(
+            NewActivity::email("Acme fleet tracking — proposal")
+                .direction(Direction::Outbound)
+                .participant(ParticipantRole::To, Some("Omar Haddad"), Some("omar@acme-logistics.com"))
+                .participant(ParticipantRole::Cc, Some("Jane Cooper"), Some("jane.cooper@acme-logistics.com"))
+                .deal(acme_deal.id)
+                .message_id("<proposal-1@crm.example>")
+                .body("Please find our proposal attached."),
+        )
+        .await?;
+    cx.deals().move_to_stage(globex_deal.id, stage("Needs identification")).await?;
+    cx.deals().lose(initech_deal.id, "Chose a cheaper competitor").await?;
+
+    // Week 3: presentation, objections, and a signature.
+    clock.advance(Duration::days(7));
+    cx.activities()
+        .log(
+            NewActivity::meeting("On-site presentation")
+                .contact(jane.id)
+                .contact(omar.id)
+                .deal(acme_deal.id)
+                .duration_secs(90 * 60)
+                .outcome(Outcome::Completed),
+        )
+        .await?;
+    cx.deals().move_to_stage(acme_deal.id, stage("Presentation")).await?;
+    cx.deals().move_to_stage(acme_deal.id, stage("Handling objections")).await?;
+    cx.activities()
+        .log(
+            NewActivity::note("Omar worried about rollout time; offered phased rollout")
+                .contact(omar.id)
+                .deal(acme_deal.id),
+        )
+        .await?;
+    clock.advance(Duration::days(2));
+    cx.deals().win(acme_deal.id).await?;
+    cx.deals().move_to_stage(acme_upsell.id, stage("Proposal")).await?;
+    cx.activities()
+        .log(NewActivity::task("Send Jane the onboarding plan", clock.now() + Duration::days(3)).contact(jane.id))
+        .await?;
+
+    // The pipeline report.
+    let report = cx.deals().pipeline_report(pipeline.id).await?;
+    println!("\nPipeline “{}”", report.pipeline.name);
+    println!("{:<22} {:>5} {:>13} {:>13}", "stage", "deals", "total", "weighted");
+    for s in &report.stages {
+        let total = s.total.get(&Currency::USD).copied().unwrap_or_default();
+        let weighted = s.weighted.get(&Currency::USD).copied().unwrap_or_default();
+        println!(
+            "{:<22} {:>5} {:>13} {:>13}   ({}%)",
+            s.stage.name,
+            s.count,
+            Money::new(total, Currency::USD).to_string(),
+            Money::new(weighted, Currency::USD).to_string(),
+            s.stage.probability
+        );
+    }
+    let forecast = report.forecast.get(&Currency::USD).copied().unwrap_or_default();
+    println!("Weighted forecast of open deals: {}", Money::new(forecast, Currency::USD));
+
+    let customers = cx.contacts().count(&Filter::eq("lifecycle_stage", LifecycleStage::Customer)).await?;
+    let opportunities = cx.contacts().count(&Filter::eq("lifecycle_stage", LifecycleStage::Opportunity)).await?;
+    println!("Contacts: {customers} customers, {opportunities} opportunities");
+    let at_acme = cx.contacts().list(&Query::new(Filter::eq("company_id", acme.id)).sort_asc("family_name")).await?;
+    println!(
+        "People at {}: {}",
+        acme.name,
+        at_acme.items.iter().map(Contact::full_name).collect::<Vec<_>>().join(", ")
+    );
+
+    // Jane's timeline, newest first.
+    let jane = cx.contacts().get(jane.id).await?;
+    println!(
+        "\nTimeline of {} ({}, {})",
+        jane.full_name(),
+        jane.job_title.as_deref().unwrap_or("-"),
+        jane.lifecycle_stage
+    );
+    for item in cx.timeline(jane.id).await? {
+        let when = item.at().format("%Y-%m-%d %H:%M");
+        match item {
+            TimelineItem::Activity(a) => println!("  {when}  {:<8} {}", a.kind.as_str(), a.subject),
+            TimelineItem::Event(e) => println!("  {when}  {:<8} {}", "event", describe(&e.event, &pipeline)),
+        }
+    }
+    Ok(())
+}
+
+/// One line about an event.
+fn describe(e: &Event, pipeline: &Pipeline) -> String {
+    let stage = |id: &StageId| pipeline.stage(*id).map(|s| s.name.clone()).unwrap_or_else(|| id.to_string());
+    match &e.change {
+        Change::Created => format!("{} created", e.subject.kind),
+        Change::Updated { fields } => format!("{} updated: {}", e.subject.kind, fields.join(", ")),
+        Change::StageChanged { from, to, .. } => format!("deal moved {} → {}", stage(from), stage(to)),
+        Change::DealWon => "deal won".into(),
+        Change::DealLost { reason } => format!("deal lost: {reason}"),
+        Change::LifecycleChanged { from, to, .. } => format!("lifecycle {from} → {to}"),
+        other => format!("{other:?}"),
+    }
+}
