@@ -103,6 +103,8 @@ pub trait Entity: Clone + Debug + Serialize + DeserializeOwned + Send + Sync + '
     fn updated_at(&self) -> DateTime<Utc>;
     /// Sets the last-changed time.
     fn set_updated_at(&mut self, at: DateTime<Utc>);
+    /// Copies the fields no update may change (id, tenant, creation time) from `stored`.
+    fn keep_identity(&mut self, stored: &Self);
     /// Custom field values (None for kinds without custom fields).
     fn custom(&self) -> Option<&CustomFields>;
     /// Custom field values, mutable.
@@ -190,6 +192,10 @@ impl Record {
     pub fn set_version(&mut self, version: u64) {
         dispatch!(self, r => r.set_version(version))
     }
+    /// Sets the last-changed time.
+    pub fn set_updated_at(&mut self, at: DateTime<Utc>) {
+        dispatch!(self, r => r.set_updated_at(at))
+    }
     /// When it was created.
     pub fn created_at(&self) -> DateTime<Utc> {
         dispatch!(self, r => r.created_at())
@@ -249,6 +255,11 @@ macro_rules! impl_entity {
             fn created_at(&self) -> ::chrono::DateTime<::chrono::Utc> { self.created_at }
             fn updated_at(&self) -> ::chrono::DateTime<::chrono::Utc> { self.updated_at }
             fn set_updated_at(&mut self, at: ::chrono::DateTime<::chrono::Utc>) { self.updated_at = at }
+            fn keep_identity(&mut self, stored: &Self) {
+                self.id = stored.id;
+                self.tenant_id = stored.tenant_id;
+                self.created_at = stored.created_at;
+            }
             fn custom(&self) -> Option<&$crate::value::CustomFields> { impl_entity!(@custom_ref self, $custom) }
             fn custom_mut(&mut self) -> Option<&mut $crate::value::CustomFields> { impl_entity!(@custom_mut self, $custom) }
             fn std_fields() -> &'static [$crate::entity::StdField] {

@@ -2,8 +2,8 @@ use chrono::{DateTime, Utc};
 
 use super::Session;
 use super::checks::Checks;
-use super::contacts::{count, list};
 use super::uow::Uow;
+use super::uow::{count, delete, list};
 use crate::entity::{Entity, EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
@@ -411,9 +411,6 @@ impl Activities<'_> {
         let mut ch = Checks::default();
         check_activity(&mut activity, &mut ch);
         check_links(&mut uow, &activity, Some(&before), &mut ch).await?;
-        activity.id = before.id;
-        activity.tenant_id = before.tenant_id;
-        activity.created_at = before.created_at;
         let saved = uow.save(&before, activity, ch.errs, &[]).await?;
         uow.commit().await?;
         Ok(saved)
@@ -421,11 +418,7 @@ impl Activities<'_> {
 
     /// Deletes an activity at `version`.
     pub async fn delete(&self, id: ActivityId, version: u64) -> Result<()> {
-        let mut uow = Uow::write(self.s).await?;
-        let a = uow.tx.require::<Activity>(id).await?;
-        uow.remove(&a.into_record(), version).await?;
-        uow.commit().await?;
-        Ok(())
+        delete::<Activity>(self.s, id, version).await
     }
 
     /// A page of activities.

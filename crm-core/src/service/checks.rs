@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 
 use crate::error::{FieldError, FieldErrorCode};
 use crate::model::check_len;
-use crate::profile::{Address, parse_region};
+use crate::profile::{Address, PhoneEntry, PhoneLabel, PhoneNumber, parse_region};
 
 /// Longest name (person, company, deal, stage, label) in characters.
 pub(crate) const MAX_NAME_LEN: usize = 200;
@@ -140,6 +140,17 @@ impl Checks {
                 None
             }
         }
+    }
+
+    /// Parses phone numbers written any common way into E.164 entries.
+    pub(crate) fn phones(&mut self, raw: &[(String, PhoneLabel)], region: Option<&str>) -> Vec<PhoneEntry> {
+        let mut out = Vec::with_capacity(raw.len());
+        for (i, (number, label)) in raw.iter().enumerate() {
+            if let Some(number) = self.parse(&format!("phones[{i}]"), number, |s| PhoneNumber::parse(s, region)) {
+                out.push(PhoneEntry { number, label: *label });
+            }
+        }
+        out
     }
 
     pub(crate) fn duplicates<T: PartialEq>(&mut self, field: &str, items: &[T]) {

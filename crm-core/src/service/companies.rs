@@ -1,8 +1,7 @@
 use super::Session;
 use super::checks::Checks;
-use super::contacts::{count, delete_relations, list};
 use super::uow::Uow;
-use crate::entity::Entity;
+use super::uow::{count, delete, list};
 use crate::error::Result;
 use crate::ids::{CompanyId, UserId};
 use crate::model::Company;
@@ -109,12 +108,7 @@ impl Companies<'_> {
         let domain = input.domain.as_deref().and_then(|d| ch.parse("domain", d, Domain::parse));
         let website = input.website.as_deref().and_then(|w| ch.parse("website", w, Website::parse));
         let region = uow.default_region().map(str::to_owned);
-        let mut phones = Vec::new();
-        for (i, (raw, label)) in input.phones.iter().enumerate() {
-            if let Some(number) = ch.parse(&format!("phones[{i}]"), raw, |s| PhoneNumber::parse(s, region.as_deref())) {
-                phones.push(PhoneEntry { number, label: *label });
-            }
-        }
+        let phones = ch.phones(&input.phones, region.as_deref());
         let mut company = Company {
             id: uow.new_id(),
             tenant_id: self.s.tenant(),
@@ -149,9 +143,6 @@ impl Companies<'_> {
         let before = uow.load_for_update(&company).await?;
         let mut ch = Checks::default();
         check_company(&mut company, &mut ch);
-        company.id = before.id;
-        company.tenant_id = before.tenant_id;
-        company.created_at = before.created_at;
         let saved = uow.save(&before, company, ch.errs, &[]).await?;
         uow.commit().await?;
         Ok(saved)
@@ -159,12 +150,7 @@ impl Companies<'_> {
 
     /// Deletes a company at `version`, with its relations.
     pub async fn delete(&self, id: CompanyId, version: u64) -> Result<()> {
-        let mut uow = Uow::write(self.s).await?;
-        let c = uow.tx.require::<Company>(id).await?;
-        delete_relations(&mut uow, c.entity_ref()).await?;
-        uow.remove(&c.into_record(), version).await?;
-        uow.commit().await?;
-        Ok(())
+        delete::<Company>(self.s, id, version).await
     }
 
     /// A page of companies.

@@ -2,12 +2,12 @@ use chrono::NaiveDate;
 
 use super::Session;
 use super::checks::Checks;
-use super::uow::Uow;
+use super::uow::{Uow, count, delete, list};
 use crate::entity::{Entity, EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CompanyId, ContactId, UserId};
-use crate::model::{Contact, Relation};
+use crate::model::Contact;
 use crate::profile::*;
 use crate::query::{Filter, Page, Query};
 use crate::value::{CustomFields, Value};
@@ -240,12 +240,7 @@ impl Contacts<'_> {
             }
         }
         let region = uow.default_region().map(str::to_owned);
-        let mut phones = Vec::new();
-        for (i, (raw, label)) in input.phones.iter().enumerate() {
-            if let Some(number) = ch.parse(&format!("phones[{i}]"), raw, |s| PhoneNumber::parse(s, region.as_deref())) {
-                phones.push(PhoneEntry { number, label: *label });
-            }
-        }
+        let phones = ch.phones(&input.phones, region.as_deref());
         let website = input.website.as_deref().and_then(|w| ch.parse("website", w, Website::parse));
         let now = uow.now;
         let marketing_consent = match input.consent {
@@ -322,9 +317,6 @@ impl Contacts<'_> {
             uow.check_refs(&[("company_id".into(), EntityRef::new(EntityKind::Company, company))], &mut ch.errs)
                 .await?;
         }
-        contact.id = before.id;
-        contact.tenant_id = before.tenant_id;
-        contact.created_at = before.created_at;
         let (from, to) = (before.lifecycle_stage, contact.lifecycle_stage);
         let saved = uow.save(&before, contact, ch.errs, &["lifecycle_stage"]).await?;
         if from != to {
@@ -352,12 +344,7 @@ impl Contacts<'_> {
 
     /// Deletes a contact at `version`, with its relations.
     pub async fn delete(&self, id: ContactId, version: u64) -> Result<()> {
-        let mut uow = Uow::write(self.s).await?;
-        let c = uow.tx.require::<Contact>(id).await?;
-        delete_relations(&mut uow, c.entity_ref()).await?;
-        uow.remove(&c.into_record(), version).await?;
-        uow.commit().await?;
-        Ok(())
+        delete::<Contact>(self.s, id, version).await
     }
 
     /// A page of contacts. Fields and operands are checked against the standard and custom fields.
@@ -376,30 +363,4 @@ impl Contacts<'_> {
         let page = self.list(&Query::new(Filter::contains("emails", email.as_str())).limit(1)).await?;
         Ok(page.items.into_iter().next())
     }
-}
-
-/// Deletes every relation with `r` at either end.
-pub(crate) async fn delete_relations(uow: &mut Uow<'_>, r: EntityRef) -> Result<()> {
-    let rels = uow.tx.find_all::<Relation>(Filter::eq("from_id", r.id).or(Filter::eq("to_id", r.id))).await?;
-    for rel in rels.into_iter().filter(|x| x.from == r || x.to == r) {
-        let v = rel.version;
-        uow.remove(&rel.into_record(), v).await?;
-    }
-    Ok(())
-}
-
-/// A checked page of typed records.
-pub(crate) async fn list<E: Entity>(s: &Session, query: &Query) -> Result<Page<E>> {
-    let mut uow = Uow::read(s).await?;
-    let reg = uow.registry(E::KIND).await?;
-    query.validate(E::KIND, &reg)?;
-    uow.tx.find::<E>(query).await
-}
-
-/// A checked count of typed records.
-pub(crate) async fn count<E: Entity>(s: &Session, filter: &Filter) -> Result<u64> {
-    let mut uow = Uow::read(s).await?;
-    let reg = uow.registry(E::KIND).await?;
-    filter.validate(E::KIND, &reg)?;
-    uow.tx.count(E::KIND, filter).await
 }

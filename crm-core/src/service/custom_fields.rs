@@ -1,6 +1,6 @@
 use super::Session;
-use super::uow::Uow;
-use crate::entity::{Entity, EntityKind};
+use super::uow::{Uow, delete};
+use crate::entity::EntityKind;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::ids::CustomFieldId;
 use crate::model::{CustomField, FieldDefinition, RegisteredField};
@@ -64,10 +64,6 @@ impl CustomFields<'_> {
     /// Removes a definition at `version`. Values already stored are kept as they are (and
     /// survive later updates of their records) but new values for the key are refused.
     pub async fn remove(&self, id: CustomFieldId, version: u64) -> Result<()> {
-        let mut uow = Uow::write(self.s).await?;
-        let f = uow.tx.require::<CustomField>(id).await?;
-        uow.remove(&f.into_record(), version).await?;
-        uow.commit().await?;
-        Ok(())
+        delete::<CustomField>(self.s, id, version).await
     }
 }

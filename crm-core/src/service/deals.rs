@@ -5,9 +5,9 @@ use rust_decimal::Decimal;
 
 use super::Session;
 use super::checks::Checks;
-use super::contacts::{count, delete_relations, list};
 use super::pipelines::{default_pipeline, missing_for_stage};
 use super::uow::Uow;
+use super::uow::{count, delete, list};
 use crate::entity::{Entity, EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
@@ -347,9 +347,6 @@ impl Deals<'_> {
             missing_for_stage(&deal, stage, &mut ch);
         }
         check_deal_refs(&mut uow, &deal, Some(&before), &mut ch).await?;
-        deal.id = before.id;
-        deal.tenant_id = before.tenant_id;
-        deal.created_at = before.created_at;
         let added: Vec<ContactId> =
             deal.contact_ids.iter().filter(|c| !before.contact_ids.contains(c)).copied().collect();
         let saved = uow.save(&before, deal, ch.errs, &[]).await?;
@@ -467,12 +464,7 @@ impl Deals<'_> {
 
     /// Deletes a deal at `version`, with its relations.
     pub async fn delete(&self, id: DealId, version: u64) -> Result<()> {
-        let mut uow = Uow::write(self.s).await?;
-        let d = uow.tx.require::<Deal>(id).await?;
-        delete_relations(&mut uow, d.entity_ref()).await?;
-        uow.remove(&d.into_record(), version).await?;
-        uow.commit().await?;
-        Ok(())
+        delete::<Deal>(self.s, id, version).await
     }
 
     /// Deals per stage with counts, totals, rotting deals and the probability-weighted forecast.

@@ -2,8 +2,8 @@ use std::collections::BTreeSet;
 
 use super::Session;
 use super::checks::Checks;
-use super::contacts::list;
 use super::uow::Uow;
+use super::uow::list;
 use crate::entity::Entity;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::ids::{PipelineId, StageId};
@@ -191,9 +191,6 @@ impl Pipelines<'_> {
                 );
             }
         }
-        pipeline.id = before.id;
-        pipeline.tenant_id = before.tenant_id;
-        pipeline.created_at = before.created_at;
         if pipeline.is_default && !before.is_default {
             unset_default(&mut uow).await?;
         }

@@ -1,6 +1,6 @@
 use super::Session;
-use super::uow::Uow;
-use crate::entity::{Entity, EntityRef};
+use super::uow::{Uow, delete};
+use crate::entity::EntityRef;
 use crate::error::{Error, FieldError, FieldErrorCode, Result};
 use crate::ids::RelationId;
 use crate::model::{Relation, RelationLabel};
@@ -74,11 +74,7 @@ impl Relations<'_> {
 
     /// Removes a link at `version`.
     pub async fn unlink(&self, id: RelationId, version: u64) -> Result<()> {
-        let mut uow = Uow::write(self.s).await?;
-        let r = uow.tx.require::<Relation>(id).await?;
-        uow.remove(&r.into_record(), version).await?;
-        uow.commit().await?;
-        Ok(())
+        delete::<Relation>(self.s, id, version).await
     }
 
     /// Every link with `record` at either end, oldest first.

@@ -12,8 +12,8 @@ use crate::error::{Error, FieldError, FieldErrorCode, Result};
 use crate::event::{Change, Event, StoredEvent};
 use crate::extension::{HookContext, WriteOp};
 use crate::ids::{EventId, storage_precision};
-use crate::model::{CustomField, FieldRegistry, FieldSource, RegisteredField};
-use crate::query::Filter;
+use crate::model::{CustomField, FieldRegistry, FieldSource, RegisteredField, Relation};
+use crate::query::{Filter, Page, Query};
 use crate::store::{Transaction, TxMode};
 
 pub(crate) struct Uow<'s> {
@@ -190,10 +190,11 @@ impl<'s> Uow<'s> {
     pub(crate) async fn save<E: Entity>(
         &mut self,
         before: &E,
-        after: E,
+        mut after: E,
         errs: Vec<FieldError>,
         quiet: &[&str],
     ) -> Result<E> {
+        after.keep_identity(before);
         let before_rec = before.clone().into_record();
         let mut rec = after.into_record();
         self.prepare(WriteOp::Update, Some(&before_rec), &mut rec, errs).await?;
@@ -217,15 +218,7 @@ impl<'s> Uow<'s> {
 
     async fn put(&mut self, mut rec: Record) -> Result<Record> {
         rec.set_version(rec.version() + 1);
-        match &mut rec {
-            Record::Contact(r) => r.updated_at = self.now,
-            Record::Company(r) => r.updated_at = self.now,
-            Record::Deal(r) => r.updated_at = self.now,
-            Record::Pipeline(r) => r.updated_at = self.now,
-            Record::Activity(r) => r.updated_at = self.now,
-            Record::Relation(r) => r.updated_at = self.now,
-            Record::CustomField(r) => r.updated_at = self.now,
-        }
+        rec.set_updated_at(self.now);
         self.tx.update(rec.clone()).await?;
         Ok(rec)
     }
@@ -306,4 +299,40 @@ pub(crate) fn changed_fields(before: &Record, after: &Record) -> Vec<String> {
         }
     }
     out
+}
+
+/// Deletes every relation with `r` at either end.
+pub(crate) async fn delete_relations(uow: &mut Uow<'_>, r: EntityRef) -> Result<()> {
+    let rels = uow.tx.find_all::<Relation>(Filter::eq("from_id", r.id).or(Filter::eq("to_id", r.id))).await?;
+    for rel in rels.into_iter().filter(|x| x.from == r || x.to == r) {
+        let v = rel.version;
+        uow.remove(&rel.into_record(), v).await?;
+    }
+    Ok(())
+}
+
+/// A checked page of typed records.
+pub(crate) async fn list<E: Entity>(s: &Session, query: &Query) -> Result<Page<E>> {
+    let mut uow = Uow::read(s).await?;
+    let reg = uow.registry(E::KIND).await?;
+    query.validate(E::KIND, &reg)?;
+    uow.tx.find::<E>(query).await
+}
+
+/// A checked count of typed records.
+pub(crate) async fn count<E: Entity>(s: &Session, filter: &Filter) -> Result<u64> {
+    let mut uow = Uow::read(s).await?;
+    let reg = uow.registry(E::KIND).await?;
+    filter.validate(E::KIND, &reg)?;
+    uow.tx.count(E::KIND, filter).await
+}
+
+/// Deletes a record at `version` together with every relation pointing at it.
+pub(crate) async fn delete<E: Entity>(s: &Session, id: E::Id, version: u64) -> Result<()> {
+    let mut uow = Uow::write(s).await?;
+    let record = uow.tx.require::<E>(id).await?;
+    delete_relations(&mut uow, record.entity_ref()).await?;
+    uow.remove(&record.into_record(), version).await?;
+    uow.commit().await?;
+    Ok(())
 }
