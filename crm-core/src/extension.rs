@@ -37,11 +37,14 @@ pub struct HookContext<'a> {
 
 /// An extension of the CRM, registered with [`CrmBuilder::extension`](crate::CrmBuilder::extension).
 ///
-/// Hooks run in this order on every create and update of a record with custom fields:
+/// Hooks run in this order on every create and update a user makes (through `create`, `log`,
+/// `update`, `define`…) of a record with custom fields:
 /// the core checks standard fields and custom values against their definitions, then every
 /// extension's [`validate`](Extension::validate), then every [`compute`](Extension::compute)
 /// (results are type-checked against the extension's own field definitions), then the write
-/// commits and [`on_events`](Extension::on_events) sees the committed events.
+/// commits and [`on_events`](Extension::on_events) sees the committed events. Changes the rules
+/// make themselves (stage moves, win/lose/reopen, lifecycle promotions and resets, task
+/// completion) skip `validate`/`compute`; extensions see them as events.
 ///
 /// ```
 /// use crm_core::{Extension, HookContext, Record, Result, Error, FieldErrorCode, Value};

@@ -139,7 +139,7 @@ impl Domain {
         let w = Website::parse(input)?;
         let url = url::Url::parse(w.as_str()).map_err(|e| e.to_string())?;
         match url.domain() {
-            Some(d) => Ok(Domain(d.trim_start_matches("www.").to_owned())),
+            Some(d) => Ok(Domain(d.strip_prefix("www.").unwrap_or(d).to_owned())),
             None => Err(format!("`{}` is not a domain name", input.trim())),
         }
     }
@@ -362,6 +362,7 @@ mod tests {
         assert!(Website::parse("localhost").is_err());
         assert_eq!(Domain::parse("https://www.Acme.com/about").unwrap().as_str(), "acme.com");
         assert!(Domain::parse("not a domain").is_err());
+        assert_eq!(Domain::parse("www.www.example.com").unwrap().as_str(), "www.example.com");
     }
 
     #[test]

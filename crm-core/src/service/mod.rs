@@ -209,7 +209,15 @@ impl CrmBuilder {
                     "two extensions share this id",
                 ));
             }
+            let mut keys = HashSet::new();
             for (i, def) in ext.fields().iter().enumerate() {
+                if !keys.insert((def.entity_kind, def.key.clone())) {
+                    errs.push(crate::error::FieldError::new(
+                        format!("{at}.fields[{i}].key"),
+                        FieldErrorCode::Duplicate,
+                        format!("the extension declares `{}` twice", def.key),
+                    ));
+                }
                 if def.key.contains('.') {
                     errs.push(crate::error::FieldError::new(
                         format!("{at}.fields[{i}].key"),

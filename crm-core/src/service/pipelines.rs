@@ -191,6 +191,21 @@ impl Pipelines<'_> {
                 );
             }
         }
+        // A deal's status is its stage's kind: a stage holding deals keeps its kind.
+        for (i, stage) in pipeline.stages.iter().enumerate() {
+            if let Some(old) = before.stage(stage.id)
+                && old.kind != stage.kind
+            {
+                let n = uow.tx.count(crate::EntityKind::Deal, &Filter::eq("stage_id", stage.id)).await?;
+                if n > 0 {
+                    ch.push(
+                        format!("stages[{i}].kind"),
+                        FieldErrorCode::Rule,
+                        format!("stage `{}` holds {n} deals; its kind changes only while it is empty", old.name),
+                    );
+                }
+            }
+        }
         if pipeline.is_default && !before.is_default {
             unset_default(&mut uow).await?;
         }

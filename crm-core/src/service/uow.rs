@@ -120,12 +120,17 @@ impl<'s> Uow<'s> {
         if let Some(custom) = rec.custom_mut() {
             let (custom_errs, refs) = reg.validate(custom);
             let old = before.and_then(Record::custom);
+            let unchanged = |field: &str| {
+                let key = field.strip_prefix("custom.").unwrap_or(field);
+                old.and_then(|o| o.get(key)).is_some_and(|v| custom.get(key) == Some(v))
+            };
             // Values whose definition was removed stay as they were; new unknown keys are refused.
-            errs.extend(custom_errs.into_iter().filter(|e| {
-                let key = e.field.trim_start_matches("custom.");
-                !(e.code == FieldErrorCode::UnknownField
-                    && old.and_then(|o| o.get(key)).is_some_and(|v| custom.get(key) == Some(v)))
-            }));
+            errs.extend(
+                custom_errs.into_iter().filter(|e| !(e.code == FieldErrorCode::UnknownField && unchanged(&e.field))),
+            );
+            // Only new references are checked (as for `company_id` or `contact_ids`): a stored one
+            // may point at a record deleted since, which must not block unrelated changes.
+            let refs: Vec<_> = refs.into_iter().filter(|(field, _)| !unchanged(field)).collect();
             self.check_refs(&refs, &mut errs).await?;
         }
         Error::check(errs)?;
