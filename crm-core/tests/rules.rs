@@ -1299,6 +1299,22 @@ async fn line_items_set_the_amount_and_must_share_its_currency() {
         .await
         .unwrap();
     assert_eq!(d.amount, Some(usd("500.00")));
+
+    // An explicit amount stays when the line items change…
+    let mut fixed = d;
+    fixed.line_items.push(LineItem::new("Seat 2", dec("1"), usd("10.00")));
+    let fixed = cx.deals().update(fixed).await.unwrap();
+    assert_eq!(fixed.amount, Some(usd("500.00")));
+    // …while an amount derived from the line items follows them.
+    let mut derived = cx
+        .deals()
+        .create(NewDeal::new("Derived").line_item(LineItem::new("Seat", dec("2"), usd("10.00"))))
+        .await
+        .unwrap();
+    assert_eq!(derived.amount, Some(usd("20.00")));
+    derived.line_items[0].quantity = dec("5");
+    let derived = cx.deals().update(derived).await.unwrap();
+    assert_eq!(derived.amount, Some(usd("50.00")));
 }
 
 #[tokio::test]
@@ -1685,6 +1701,13 @@ async fn relations_link_records_and_are_read_from_both_ends() {
     assert!(env.refused(cx.relations().unlink(p.id, 9)).await.is_conflict());
     cx.relations().unlink(p.id, p.version).await.unwrap();
     assert!(cx.relations().of(a).await.unwrap().is_empty());
+    // A symmetric link exists once, whichever way round it is given; a directed one may go both ways.
+    let other = cx.companies().create(NewCompany::new("Other")).await.unwrap().entity_ref();
+    cx.relations().link(a, other, RelationLabel::Partner, None).await.unwrap();
+    let err = env.refused(cx.relations().link(other, a, RelationLabel::Partner, None)).await;
+    assert_only_field(&err, "label", FieldErrorCode::Duplicate);
+    cx.relations().link(a, other, RelationLabel::Supplier, None).await.unwrap();
+    cx.relations().link(other, a, RelationLabel::Supplier, None).await.unwrap();
 }
 
 #[tokio::test]

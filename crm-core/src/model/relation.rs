@@ -26,6 +26,11 @@ str_enum! {
 }
 
 impl RelationLabel {
+    /// Whether `a → b` means the same as `b → a` (`partner`, `knows`).
+    pub fn is_symmetric(self) -> bool {
+        matches!(self, RelationLabel::Partner | RelationLabel::Knows)
+    }
+
     /// Whether this label may link a `from` record to a `to` record of these kinds.
     pub fn allows(self, from: EntityKind, to: EntityKind) -> bool {
         use EntityKind as K;

@@ -302,7 +302,8 @@ impl Deals<'_> {
     }
 
     /// Saves changes to a deal read earlier. The pipeline, stage, status, close time, stage
-    /// history and lost reason change only through the stage methods.
+    /// history and lost reason change only through the stage methods. An amount that was the
+    /// sum of the line items is recomputed when they change (unless the amount is changed too).
     pub async fn update(&self, mut deal: Deal) -> Result<Deal> {
         let mut uow = Uow::write(self.s).await?;
         let before = uow.load_for_update(&deal).await?;
@@ -336,6 +337,11 @@ impl Deals<'_> {
                 to,
                 reason: "changes only through move_to_stage, win, lose or reopen".into(),
             });
+        }
+        // An amount that came from the line items follows them when they change.
+        let derived = !before.line_items.is_empty() && before.line_items_total().ok().flatten() == before.amount;
+        if derived && deal.line_items != before.line_items && deal.amount == before.amount {
+            deal.amount = None;
         }
         let mut ch = Checks::default();
         check_deal(&mut deal, &mut ch);

@@ -49,7 +49,18 @@ impl Relations<'_> {
                 &Filter::eq("from_id", from.id).and(Filter::eq("to_id", to.id)).and(Filter::eq("label", label)),
             )
             .await?;
-        if existing > 0 {
+        // Symmetric links are the same link in either direction.
+        let reverse = if label.is_symmetric() {
+            uow.tx
+                .count(
+                    crate::EntityKind::Relation,
+                    &Filter::eq("from_id", to.id).and(Filter::eq("to_id", from.id)).and(Filter::eq("label", label)),
+                )
+                .await?
+        } else {
+            0
+        };
+        if existing + reverse > 0 {
             return Err(Error::invalid(
                 "label",
                 FieldErrorCode::Duplicate,
