@@ -150,39 +150,16 @@ fn row() -> impl Strategy<Value = Row> {
 
 fn contact(id: u128, r: &Row) -> Contact {
     let at = base_time() + Duration::minutes(r.created);
-    let mut custom = CustomValues::new();
+    let mut c = crm_core::testkit::fixtures::contact(tenant(), &r.given, "Test");
+    c.id = ContactId::from_uuid(Uuid::from_u128(id));
+    c.created_at = at;
+    c.updated_at = at;
+    c.lifecycle_stage = r.stage;
+    c.tags = r.tags.clone();
     if let Some(s) = r.score {
-        custom.insert("score".into(), Value::Int(s));
+        c.custom.insert("score".into(), Value::Int(s));
     }
-    Contact {
-        id: ContactId::from_uuid(Uuid::from_u128(id)),
-        tenant_id: tenant(),
-        version: 1,
-        created_at: at,
-        updated_at: at,
-        given_name: r.given.clone(),
-        family_name: "Test".into(),
-        emails: Vec::new(),
-        phones: Vec::new(),
-        addresses: Vec::new(),
-        website: None,
-        social_profiles: Vec::new(),
-        preferred_channel: None,
-        lead_source: None,
-        birthday: None,
-        important_dates: Vec::new(),
-        family_notes: None,
-        hobbies: Vec::new(),
-        memberships: Vec::new(),
-        marketing_consent: MarketingConsent::default(),
-        lifecycle_stage: r.stage,
-        owner_id: None,
-        tags: r.tags.clone(),
-        company_id: None,
-        job_title: None,
-        department: None,
-        custom,
-    }
+    c
 }
 
 /// Writes contacts straight into the store (no service rules), in one transaction.
