@@ -121,6 +121,20 @@ fn names(records: &[Record]) -> BTreeSet<String> {
         .collect()
 }
 
+/// Runs each filter (through pages of `page`) and compares the names it selects with the expected ones.
+async fn assert_filters(
+    store: &Arc<dyn Store>,
+    t: TenantId,
+    kind: EntityKind,
+    cases: Vec<(Filter, &[&str])>,
+    page: usize,
+) {
+    for (f, want) in cases {
+        let got = names(&select(store, t, kind, Query::new(f.clone()).limit(page)).await);
+        assert_eq!(got, set(want), "filter {f:?}");
+    }
+}
+
 fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
@@ -476,10 +490,7 @@ pub async fn filters_on_standard_fields(store: Arc<dyn Store>) {
             &["Ada", "Alan", "Grace", "anna", "Dan", "Édith", "Zoe", "Bob"],
         ),
     ];
-    for (f, want) in cases {
-        let got = names(&select(&store, t, EntityKind::Contact, Query::new(f.clone()).limit(3)).await);
-        assert_eq!(got, set(want), "filter {f:?}");
-    }
+    assert_filters(&store, t, EntityKind::Contact, cases, 3).await;
 }
 
 /// Every operator on custom fields of every type.
@@ -544,10 +555,7 @@ pub async fn filters_on_custom_fields(store: Arc<dyn Store>) {
         (Filter::is_null("custom.nope"), &["Ada", "Alan", "Grace", "anna", "Dan", "Édith", "Zoe", "Bob"]),
         (Filter::eq("custom.visits", 50).and(Filter::eq("custom.vip", false)), &["Alan", "Édith"]),
     ];
-    for (f, want) in cases {
-        let got = names(&select(&store, t, EntityKind::Contact, Query::new(f.clone()).limit(3)).await);
-        assert_eq!(got, set(want), "filter {f:?}");
-    }
+    assert_filters(&store, t, EntityKind::Contact, cases, 3).await;
 }
 
 /// Filters on list fields (tags), id fields and decimal amounts of deals.
@@ -562,10 +570,7 @@ pub async fn filters_on_lists_ids_and_money(store: Arc<dyn Store>) {
         (Filter::eq("id", ps[3].id.as_uuid()), &["anna"]),
         (Filter::is_in("id", [ps[0].id.as_uuid(), ps[7].id.as_uuid()]), &["Ada", "Bob"]),
     ];
-    for (f, want) in cases {
-        let got = names(&select(&store, t, EntityKind::Contact, Query::new(f.clone()).limit(3)).await);
-        assert_eq!(got, set(want), "filter {f:?}");
-    }
+    assert_filters(&store, t, EntityKind::Contact, cases, 3).await;
     let p = pipeline(t);
     let eur = |c: i64| Some(Money::new(Decimal::new(c, 2), Currency::EUR));
     let mut deals = [
@@ -592,10 +597,7 @@ pub async fn filters_on_lists_ids_and_money(store: Arc<dyn Store>) {
         (Filter::eq("pipeline_id", p.id.as_uuid()), &["small", "medium", "large", "unpriced"]),
         (Filter::eq("stage_id", p.stages[1].id.as_uuid()), &[]),
     ];
-    for (f, want) in cases {
-        let got = names(&select(&store, t, EntityKind::Deal, Query::new(f.clone()).limit(2)).await);
-        assert_eq!(got, set(want), "filter {f:?}");
-    }
+    assert_filters(&store, t, EntityKind::Deal, cases, 2).await;
 }
 
 /// Multi-key sorts in both directions, on standard and custom fields, nulls first ascending.
