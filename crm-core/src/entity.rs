@@ -9,7 +9,10 @@ use uuid::Uuid;
 
 use crate::ids::TenantId;
 use crate::macros::str_enum;
-use crate::model::{Activity, Company, Contact, CustomField, Deal, Pipeline, Relation};
+use crate::model::{
+    Activity, Campaign, CampaignMember, Case, Company, Contact, CustomField, Deal, Feedback, Invoice, Order, Payment,
+    Pipeline, Product, Relation, Segment,
+};
 use crate::value::{CustomFields, Value, ValueType};
 
 str_enum! {
@@ -23,6 +26,15 @@ str_enum! {
         /** [`Activity`]. */ Activity = "activity",
         /** [`Relation`]. */ Relation = "relation",
         /** [`CustomField`] definition. */ CustomField = "custom_field",
+        /** [`Product`]. */ Product = "product",
+        /** [`Order`]. */ Order = "order",
+        /** [`Invoice`]. */ Invoice = "invoice",
+        /** [`Payment`]. */ Payment = "payment",
+        /** Service [`Case`]. */ Case = "case",
+        /** [`Feedback`]. */ Feedback = "feedback",
+        /** [`Campaign`]. */ Campaign = "campaign",
+        /** [`CampaignMember`]. */ CampaignMember = "campaign_member",
+        /** [`Segment`]. */ Segment = "segment",
     }
 }
 
@@ -37,6 +49,15 @@ impl EntityKind {
             EntityKind::Activity => Activity::std_fields(),
             EntityKind::Relation => Relation::std_fields(),
             EntityKind::CustomField => CustomField::std_fields(),
+            EntityKind::Product => Product::std_fields(),
+            EntityKind::Order => Order::std_fields(),
+            EntityKind::Invoice => Invoice::std_fields(),
+            EntityKind::Payment => Payment::std_fields(),
+            EntityKind::Case => Case::std_fields(),
+            EntityKind::Feedback => Feedback::std_fields(),
+            EntityKind::Campaign => Campaign::std_fields(),
+            EntityKind::CampaignMember => CampaignMember::std_fields(),
+            EntityKind::Segment => Segment::std_fields(),
         }
     }
 
@@ -47,7 +68,18 @@ impl EntityKind {
 
     /// Whether records of this kind carry custom fields.
     pub fn has_custom_fields(self) -> bool {
-        matches!(self, EntityKind::Contact | EntityKind::Company | EntityKind::Deal | EntityKind::Activity)
+        matches!(
+            self,
+            EntityKind::Contact
+                | EntityKind::Company
+                | EntityKind::Deal
+                | EntityKind::Activity
+                | EntityKind::Product
+                | EntityKind::Order
+                | EntityKind::Invoice
+                | EntityKind::Case
+                | EntityKind::Campaign
+        )
     }
 }
 
@@ -70,6 +102,34 @@ impl EntityRef {
 impl std::fmt::Display for EntityRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}", self.kind, self.id)
+    }
+}
+
+/// A value that must be unique among a tenant's records of one kind (a product's SKU, an
+/// invoice's number). Stores enforce these: a write that would give two records of the same
+/// kind and tenant the same key fails with [`Error::Validation`](crate::Error::Validation),
+/// code [`Duplicate`](crate::FieldErrorCode::Duplicate), naming `field`, and writes nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct UniqueKey {
+    /// The field the key comes from (reported in the error), e.g. `sku`.
+    pub field: &'static str,
+    /// The normalised value (e.g. upper-cased SKU). Keys of different fields never collide.
+    pub value: String,
+}
+
+impl UniqueKey {
+    /// A key on `field`.
+    pub fn new(field: &'static str, value: impl Into<String>) -> Self {
+        Self { field, value: value.into() }
+    }
+
+    /// The error a store returns when another record holds this key.
+    pub fn duplicate_error(&self, kind: EntityKind) -> crate::Error {
+        crate::Error::invalid(
+            self.field,
+            crate::FieldErrorCode::Duplicate,
+            format!("another {kind} already has {} `{}`", self.field, self.value),
+        )
     }
 }
 
@@ -115,6 +175,8 @@ pub trait Entity: Clone + Debug + Serialize + DeserializeOwned + Send + Sync + '
     fn std_field(&self, name: &str) -> Option<Value>;
     /// Other records this one points at (an event about it "touches" them too).
     fn related(&self) -> Vec<EntityRef>;
+    /// Values that must be unique among the tenant's records of this kind.
+    fn unique_keys(&self) -> Vec<UniqueKey>;
     /// Wraps into a [`Record`].
     fn into_record(self) -> Record;
     /// Unwraps from a [`Record`] of the same kind.
@@ -147,6 +209,24 @@ pub enum Record {
     Relation(Relation),
     /// A custom field definition.
     CustomField(CustomField),
+    /// A product.
+    Product(Product),
+    /// An order.
+    Order(Order),
+    /// An invoice.
+    Invoice(Invoice),
+    /// A payment.
+    Payment(Payment),
+    /// A service case.
+    Case(Case),
+    /// A feedback record.
+    Feedback(Feedback),
+    /// A campaign.
+    Campaign(Campaign),
+    /// A campaign member.
+    CampaignMember(CampaignMember),
+    /// A segment.
+    Segment(Segment),
 }
 
 macro_rules! dispatch {
@@ -159,6 +239,15 @@ macro_rules! dispatch {
             Record::Activity($r) => $e,
             Record::Relation($r) => $e,
             Record::CustomField($r) => $e,
+            Record::Product($r) => $e,
+            Record::Order($r) => $e,
+            Record::Invoice($r) => $e,
+            Record::Payment($r) => $e,
+            Record::Case($r) => $e,
+            Record::Feedback($r) => $e,
+            Record::Campaign($r) => $e,
+            Record::CampaignMember($r) => $e,
+            Record::Segment($r) => $e,
         }
     };
 }
@@ -166,15 +255,10 @@ macro_rules! dispatch {
 impl Record {
     /// The kind.
     pub fn kind(&self) -> EntityKind {
-        match self {
-            Record::Contact(_) => EntityKind::Contact,
-            Record::Company(_) => EntityKind::Company,
-            Record::Deal(_) => EntityKind::Deal,
-            Record::Pipeline(_) => EntityKind::Pipeline,
-            Record::Activity(_) => EntityKind::Activity,
-            Record::Relation(_) => EntityKind::Relation,
-            Record::CustomField(_) => EntityKind::CustomField,
+        fn kind_of<E: Entity>(_: &E) -> EntityKind {
+            E::KIND
         }
+        dispatch!(self, r => kind_of(r))
     }
     /// The id.
     pub fn id(&self) -> Uuid {
@@ -220,6 +304,10 @@ impl Record {
     pub fn related(&self) -> Vec<EntityRef> {
         dispatch!(self, r => r.related())
     }
+    /// Values that must be unique among the tenant's records of this kind.
+    pub fn unique_keys(&self) -> Vec<UniqueKey> {
+        dispatch!(self, r => r.unique_keys())
+    }
     /// The value of a standard field (None if no such field).
     pub fn std_field(&self, name: &str) -> Option<Value> {
         dispatch!(self, r => r.std_field(name))
@@ -243,6 +331,7 @@ macro_rules! impl_entity {
     (
         $ty:ident, $id:ty, $kind:ident, custom: $custom:tt;
         related: |$rs:ident| $related:expr;
+        $( unique: |$us:ident| $unique:expr; )?
         fields { $( $fname:literal : $fty:ident => |$s:ident| $fexpr:expr ),* $(,)? }
     ) => {
         impl $crate::entity::Entity for $ty {
@@ -286,6 +375,9 @@ macro_rules! impl_entity {
                 let $rs = self;
                 $related
             }
+            fn unique_keys(&self) -> Vec<$crate::entity::UniqueKey> {
+                impl_entity!(@unique self $(, |$us| $unique)?)
+            }
             fn into_record(self) -> $crate::entity::Record { $crate::entity::Record::$kind(self) }
             fn from_record(record: $crate::entity::Record) -> Option<Self> {
                 match record { $crate::entity::Record::$kind(x) => Some(x), _ => None }
@@ -295,6 +387,8 @@ macro_rules! impl_entity {
             }
         }
     };
+    (@unique $s:ident) => { Vec::new() };
+    (@unique $s:ident, |$us:ident| $unique:expr) => {{ let $us = $s; $unique }};
     (@custom_ref $s:ident, true) => { Some(&$s.custom) };
     (@custom_ref $s:ident, false) => { None };
     (@custom_mut $s:ident, true) => { Some(&mut $s.custom) };

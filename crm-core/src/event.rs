@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::entity::EntityRef;
-use crate::ids::{EventId, PipelineId, StageId, TenantId, UserId};
-use crate::model::ActivityKind;
+use crate::ids::{CampaignId, EventId, PaymentId, PipelineId, StageId, TenantId, UserId};
+use crate::model::{ActivityKind, ResponseKind};
+use crate::money::Money;
 use crate::profile::LifecycleStage;
 
 /// What happened to the subject of an event.
@@ -59,6 +60,32 @@ pub enum Change {
     },
     /// A task was marked done.
     TaskCompleted,
+    /// An order, invoice, case or campaign changed status (orders' placement is `OrderPlaced`).
+    StatusChanged {
+        /// Before (the status's string form).
+        from: String,
+        /// After.
+        to: String,
+    },
+    /// An order was placed.
+    OrderPlaced {
+        /// Its total.
+        total: Money,
+    },
+    /// Part of a payment was applied to an invoice (the event's subject is the invoice).
+    PaymentApplied {
+        /// The payment.
+        payment_id: PaymentId,
+        /// How much.
+        amount: Money,
+    },
+    /// A campaign member responded (the subject is the member; related: campaign and contact).
+    CampaignResponded {
+        /// The campaign.
+        campaign_id: CampaignId,
+        /// What they did.
+        kind: ResponseKind,
+    },
 }
 
 /// A domain event, before the store numbers it.

@@ -101,6 +101,42 @@ typed_id!(
     CustomFieldId
 );
 typed_id!(
+    /// Id of a [`Product`](crate::Product).
+    ProductId
+);
+typed_id!(
+    /// Id of an [`Order`](crate::Order).
+    OrderId
+);
+typed_id!(
+    /// Id of an [`Invoice`](crate::Invoice).
+    InvoiceId
+);
+typed_id!(
+    /// Id of a [`Payment`](crate::Payment).
+    PaymentId
+);
+typed_id!(
+    /// Id of a service [`Case`](crate::Case).
+    CaseId
+);
+typed_id!(
+    /// Id of a [`Feedback`](crate::Feedback) record.
+    FeedbackId
+);
+typed_id!(
+    /// Id of a [`Campaign`](crate::Campaign).
+    CampaignId
+);
+typed_id!(
+    /// Id of a [`CampaignMember`](crate::CampaignMember).
+    CampaignMemberId
+);
+typed_id!(
+    /// Id of a [`Segment`](crate::Segment).
+    SegmentId
+);
+typed_id!(
     /// Id of a domain [`Event`](crate::Event).
     EventId
 );

@@ -6,15 +6,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::entity::{EntityKind, Record};
+use crate::entity::{EntityKind, Record, UniqueKey};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventQuery, StoredEvent};
 use crate::ids::TenantId;
 use crate::query::{Filter, Page, Query};
 use crate::store::{Store, Transaction, TxMode};
 
-/// An in-memory store: fast, complete (transactions, optimistic concurrency, outbox, tenant
-/// isolation), and gone when dropped. Clones share the same data.
+/// An in-memory store: fast, complete (transactions, optimistic concurrency, unique keys,
+/// outbox, tenant isolation), and gone when dropped. Clones share the same data.
 ///
 /// ```
 /// # tokio_test_shim::block_on(async {
@@ -39,6 +39,8 @@ struct State {
 #[derive(Debug, Default)]
 struct TenantState {
     records: HashMap<EntityKind, BTreeMap<Uuid, Record>>,
+    /// Who holds each unique key.
+    unique: HashMap<(EntityKind, UniqueKey), Uuid>,
     events: Vec<StoredEvent>,
 }
 
@@ -56,7 +58,10 @@ fn lock(state: &Mutex<State>) -> Result<MutexGuard<'_, State>> {
 #[async_trait]
 impl Store for MemoryStore {
     async fn begin(&self, tenant: TenantId, mode: TxMode) -> Result<Box<dyn Transaction>> {
-        Ok(Box::new(MemoryTx { state: self.state.clone(), tenant, mode, writes: BTreeMap::new(), events: Vec::new() }))
+        Ok(Box::new(MemoryTx { state: self.state.clone(), tenant, mode, writes: BTreeMap::new(),
+            staged_keys: HashMap::new(),
+            events: Vec::new(),
+        }))
     }
 
     async fn read_events(&self, tenant: TenantId, query: &EventQuery) -> Result<Vec<StoredEvent>> {
@@ -85,6 +90,8 @@ struct MemoryTx {
     tenant: TenantId,
     mode: TxMode,
     writes: BTreeMap<(EntityKind, Uuid), Write>,
+    /// Unique keys of the records this transaction writes.
+    staged_keys: HashMap<(EntityKind, UniqueKey), Uuid>,
     events: Vec<Event>,
 }
 
@@ -144,6 +151,65 @@ impl MemoryTx {
         }
         Ok(out.into_values().collect())
     }
+
+    /// Refuses `record` if another record of its kind, as this transaction sees them, holds one
+    /// of its unique keys; otherwise stages its keys (replacing those it had staged before).
+    fn stage_keys(&mut self, record: &Record) -> Result<()> {
+        let (kind, id) = (record.kind(), record.id());
+        let keys = record.unique_keys();
+        let committed = {
+            let state = lock(&self.state)?;
+            let t = state.tenants.get(&self.tenant);
+            keys.iter()
+                .map(|k| t.and_then(|t| t.unique.get(&(kind, k.clone())).copied()))
+                .collect::<Vec<Option<Uuid>>>()
+        };
+        for (k, holder) in keys.iter().zip(committed) {
+            if let Some(other) = self.staged_keys.get(&(kind, k.clone()))
+                && *other != id
+            {
+                return Err(k.duplicate_error(kind));
+            }
+            // A committed holder counts unless this transaction rewrote or deleted it.
+            if let Some(holder) = holder
+                && holder != id
+                && !self.writes.contains_key(&(kind, holder))
+            {
+                return Err(k.duplicate_error(kind));
+            }
+        }
+        self.unstage_keys(kind, id);
+        for k in keys {
+            self.staged_keys.insert((kind, k), id);
+        }
+        Ok(())
+    }
+
+    /// Forgets the keys staged for the record `id` (before it is replaced or deleted).
+    fn unstage_keys(&mut self, kind: EntityKind, id: Uuid) {
+        if let Some(Write::Put { record, .. }) = self.writes.get(&(kind, id)) {
+            for k in record.unique_keys() {
+                self.staged_keys.remove(&(kind, k));
+            }
+        }
+    }
+}
+
+/// Checks, at commit, that no committed record outside `writes` holds a key a write claims.
+fn check_unique_at_commit(tenant: &TenantState, writes: &BTreeMap<(EntityKind, Uuid), Write>) -> Result<()> {
+    for ((kind, id), w) in writes {
+        if let Write::Put { record, .. } = w {
+            for k in record.unique_keys() {
+                if let Some(holder) = tenant.unique.get(&(*kind, k.clone()))
+                    && holder != id
+                    && !writes.contains_key(&(*kind, *holder))
+                {
+                    return Err(k.duplicate_error(*kind));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -167,6 +233,7 @@ impl Transaction for MemoryTx {
         if record.version() != 1 {
             return Err(Error::Conflict { kind, id, expected: 0, found: None });
         }
+        self.stage_keys(&record)?;
         // Re-inserting an id deleted in this transaction keeps the committed base for the commit check.
         self.writes.insert((kind, id), Write::Put { record: Box::new(record), base });
         Ok(())
@@ -180,6 +247,7 @@ impl Transaction for MemoryTx {
         let expected = record.version().saturating_sub(1);
         match current {
             Some(c) if c.version() == expected && record.version() > 0 => {
+                self.stage_keys(&record)?;
                 self.writes.insert((kind, id), Write::Put { record: Box::new(record), base });
                 Ok(())
             }
@@ -193,6 +261,7 @@ impl Transaction for MemoryTx {
         let (current, base) = self.view(kind, id)?;
         match current {
             Some(c) if c.version() == version => {
+                self.unstage_keys(kind, id);
                 self.writes.insert((kind, id), Write::Delete { base });
                 Ok(())
             }
@@ -232,6 +301,23 @@ impl Transaction for MemoryTx {
             if now != base {
                 let expected = base.unwrap_or(0);
                 return Err(Error::Conflict { kind: *kind, id: *id, expected, found: now });
+            }
+        }
+        check_unique_at_commit(tenant, &this.writes)?;
+        // Release every key the old versions held before claiming the new ones (one write may
+        // free a key another claims).
+        for (kind, id) in this.writes.keys() {
+            if let Some(old) = tenant.records.get(kind).and_then(|t| t.get(id)) {
+                for k in old.unique_keys() {
+                    tenant.unique.remove(&(*kind, k));
+                }
+            }
+        }
+        for ((kind, id), w) in &this.writes {
+            if let Write::Put { record, .. } = w {
+                for k in record.unique_keys() {
+                    tenant.unique.insert((*kind, k), *id);
+                }
             }
         }
         for ((kind, id), w) in this.writes {

@@ -26,6 +26,9 @@ pub enum TxMode {
 ///   stored version, an insert version 1 and a fresh id; otherwise [`Error::Conflict`]. A
 ///   concurrent transaction that committed first wins; the later commit fails with `Conflict`
 ///   and writes nothing.
+/// - Unique keys ([`Record::unique_keys`]) hold per tenant and kind: a write (or a commit racing
+///   another) that would give two records the same key fails with [`Error::Validation`], code
+///   `Duplicate`, naming the key's field, and the transaction writes nothing.
 /// - Events appended in a transaction are committed with it, atomically, and numbered per
 ///   tenant in commit order.
 /// - Dropping a transaction without `commit` rolls it back.

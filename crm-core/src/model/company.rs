@@ -37,6 +37,9 @@ pub struct Company {
     pub owner_id: Option<UserId>,
     /// Free tags (trimmed, unique).
     pub tags: Vec<String>,
+    /// Payment terms and credit limit (usually owned by the accounting system).
+    #[serde(default)]
+    pub credit_terms: Option<crate::model::CreditTerms>,
     /// Custom field values.
     pub custom: CustomFields,
 }

@@ -61,6 +61,9 @@ pub struct Contact {
     pub job_title: Option<String>,
     /// Department at the main company.
     pub department: Option<String>,
+    /// Payment terms and credit limit (usually owned by the accounting system).
+    #[serde(default)]
+    pub credit_terms: Option<crate::model::CreditTerms>,
     /// Custom field values.
     pub custom: CustomFields,
 }

@@ -1,10 +1,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::entity::{EntityKind, EntityRef, id_list, impl_entity, text_list};
-use crate::ids::{CompanyId, ContactId, DealId, PipelineId, StageId, TenantId, UserId};
+use crate::ids::{CompanyId, ContactId, DealId, PipelineId, ProductId, StageId, TenantId, UserId};
 use crate::macros::str_enum;
 use crate::money::Money;
 
@@ -13,11 +12,29 @@ str_enum! {
     pub enum DealStatus { /** Being worked. */ Open = "open", /** Won. */ Won = "won", /** Lost. */ Lost = "lost" }
 }
 
-/// A product or service line on a deal.
+/// A product or service line on a deal, an order or an invoice.
+///
+/// Totals round per line to the currency's minor unit, half away from zero: first the net
+/// ([`total`](Self::total): quantity × price less the discount), then the tax on the rounded
+/// net ([`tax`](Self::tax)). Document totals are sums of the rounded line figures.
+///
+/// ```
+/// use crm_core::{Currency, LineItem, Money};
+/// use rust_decimal::Decimal;
+/// let line = LineItem::new("Widget", Decimal::new(3, 0), Money::new(Decimal::new(1999, 2), Currency::EUR))
+///     .discount(Decimal::new(10, 0))
+///     .tax_rate(Decimal::new(19, 0));
+/// assert_eq!(line.total().to_string(), "53.97 EUR"); // 59.97 less 10 %
+/// assert_eq!(line.tax().to_string(), "10.25 EUR"); // 19 % of 53.97 = 10.2543
+/// assert_eq!(line.gross().to_string(), "64.22 EUR");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineItem {
-    /// The product, if it comes from a catalogue.
-    pub product_id: Option<Uuid>,
+    /// The product, if it comes from the catalogue.
+    pub product_id: Option<ProductId>,
+    /// The product's SKU when the line was made (kept if the product changes later).
+    #[serde(default)]
+    pub sku: Option<String>,
     /// What is sold.
     pub name: String,
     /// How many (may be fractional, e.g. hours). Must be positive.
@@ -26,12 +43,48 @@ pub struct LineItem {
     pub unit_price: Money,
     /// Discount in percent (0–100).
     pub discount_percent: Decimal,
+    /// Tax rate in percent (0–100), applied to the discounted net.
+    #[serde(default)]
+    pub tax_rate: Decimal,
 }
 
 impl LineItem {
     /// A line without discount.
     pub fn new(name: impl Into<String>, quantity: Decimal, unit_price: Money) -> Self {
-        Self { product_id: None, name: name.into(), quantity, unit_price, discount_percent: Decimal::ZERO }
+        Self {
+            product_id: None,
+            sku: None,
+            name: name.into(),
+            quantity,
+            unit_price,
+            discount_percent: Decimal::ZERO,
+            tax_rate: Decimal::ZERO,
+        }
+    }
+
+    /// A line for `quantity` of a catalogue product at its current price and tax rate.
+    pub fn for_product(product: &crate::model::Product, quantity: Decimal) -> Self {
+        Self {
+            product_id: Some(product.id),
+            sku: Some(product.sku.clone()),
+            name: product.name.clone(),
+            quantity,
+            unit_price: product.unit_price,
+            discount_percent: Decimal::ZERO,
+            tax_rate: product.tax_rate,
+        }
+    }
+
+    /// Sets the discount in percent.
+    pub fn discount(mut self, percent: Decimal) -> Self {
+        self.discount_percent = percent;
+        self
+    }
+
+    /// Sets the tax rate in percent.
+    pub fn tax_rate(mut self, percent: Decimal) -> Self {
+        self.tax_rate = percent;
+        self
     }
 
     /// `quantity × unit price × (1 − discount)`, rounded to the currency's minor unit.
@@ -39,6 +92,56 @@ impl LineItem {
         let gross = self.quantity * self.unit_price.amount;
         let net = gross * (Decimal::ONE_HUNDRED - self.discount_percent) / Decimal::ONE_HUNDRED;
         Money::new(net, self.unit_price.currency).rounded()
+    }
+
+    /// Tax on the rounded net total, rounded to the currency's minor unit.
+    pub fn tax(&self) -> Money {
+        let net = self.total();
+        Money::new(net.amount * self.tax_rate / Decimal::ONE_HUNDRED, net.currency).rounded()
+    }
+
+    /// Net total plus tax.
+    pub fn gross(&self) -> Money {
+        let (net, tax) = (self.total(), self.tax());
+        Money::new(net.amount + tax.amount, net.currency)
+    }
+}
+
+/// What a list of lines adds up to, in one currency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Sum of the lines' net totals.
+    pub subtotal: Money,
+    /// Sum of the lines' taxes.
+    pub tax: Money,
+    /// Subtotal plus tax.
+    pub total: Money,
+}
+
+impl Totals {
+    /// Zero in `currency`.
+    pub fn zero(currency: crate::money::Currency) -> Self {
+        let z = Money::zero(currency);
+        Self { subtotal: z, tax: z, total: z }
+    }
+
+    /// Adds up `lines` in `currency`. Fails naming the first line priced in another currency
+    /// (`lines[i].unit_price`).
+    pub fn of(lines: &[LineItem], currency: crate::money::Currency) -> Result<Self, crate::error::FieldError> {
+        let mut t = Totals::zero(currency);
+        for (i, line) in lines.iter().enumerate() {
+            if line.unit_price.currency != currency {
+                return Err(crate::error::FieldError::new(
+                    format!("lines[{i}].unit_price"),
+                    crate::error::FieldErrorCode::CurrencyMismatch,
+                    format!("priced in {}, but the document is in {}", line.unit_price.currency.code(), currency.code()),
+                ));
+            }
+            t.subtotal.amount += line.total().amount;
+            t.tax.amount += line.tax().amount;
+        }
+        t.total.amount = t.subtotal.amount + t.tax.amount;
+        Ok(t)
     }
 }
 

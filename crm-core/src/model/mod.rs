@@ -1,17 +1,27 @@
 //! The records a CRM keeps.
 
 mod activity;
+mod campaign;
+mod case;
 mod company;
 mod contact;
 mod custom_field;
 mod deal;
+mod invoice;
+mod order;
 mod pipeline;
+mod product;
 mod relation;
 
 pub use activity::*;
+pub use campaign::*;
+pub use case::*;
 pub use company::*;
 pub use contact::*;
 pub use custom_field::*;
 pub use deal::*;
+pub use invoice::*;
+pub use order::*;
 pub use pipeline::*;
+pub use product::*;
 pub use relation::*;

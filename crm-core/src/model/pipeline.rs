@@ -115,6 +115,7 @@ pub fn default_sales_stages(ids: &dyn IdGenerator) -> Vec<Stage> {
 impl_entity! {
     Pipeline, PipelineId, Pipeline, custom: false;
     related: |_p| Vec::new();
+    unique: |p| if p.is_default { vec![crate::entity::UniqueKey::new("is_default", "default")] } else { Vec::new() };
     fields {
         "name": Text => |p| p.name.clone(),
         "is_default": Bool => |p| p.is_default,

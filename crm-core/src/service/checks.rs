@@ -10,6 +10,10 @@ use crate::profile::{Address, PhoneEntry, PhoneLabel, PhoneNumber, parse_region}
 pub(crate) const MAX_NAME_LEN: usize = 200;
 /// Longest tag in characters.
 pub(crate) const MAX_TAG_LEN: usize = 100;
+/// Longest code (SKU, order or invoice number, external id) in characters.
+pub(crate) const MAX_CODE_LEN: usize = 64;
+/// Longest payment term in days.
+pub(crate) const MAX_NET_DAYS: u32 = 3650;
 
 #[derive(Default)]
 pub(crate) struct Checks {
@@ -151,6 +155,71 @@ impl Checks {
             }
         }
         out
+    }
+
+    /// Net days at most ten years; a credit limit is not negative.
+    pub(crate) fn credit_terms(&mut self, terms: &Option<crate::model::CreditTerms>) {
+        if let Some(t) = terms {
+            if t.net_days > MAX_NET_DAYS {
+                self.push("credit_terms.net_days", FieldErrorCode::OutOfRange, format!("at most {MAX_NET_DAYS} days"));
+            }
+            if let Some(l) = &t.credit_limit {
+                self.non_negative("credit_terms.credit_limit", l.amount);
+            }
+        }
+    }
+
+    /// Refuses a negative amount.
+    pub(crate) fn non_negative(&mut self, field: &str, amount: rust_decimal::Decimal) {
+        if amount.is_sign_negative() && !amount.is_zero() {
+            self.push(field, FieldErrorCode::OutOfRange, "must not be negative");
+        }
+    }
+
+    /// Refuses an amount that is zero or negative.
+    pub(crate) fn positive(&mut self, field: &str, amount: rust_decimal::Decimal) {
+        if amount <= rust_decimal::Decimal::ZERO {
+            self.push(field, FieldErrorCode::OutOfRange, "must be greater than zero");
+        }
+    }
+
+    /// A percentage: 0–100.
+    pub(crate) fn percent(&mut self, field: &str, p: rust_decimal::Decimal) {
+        if p < rust_decimal::Decimal::ZERO || p > rust_decimal::Decimal::ONE_HUNDRED {
+            self.push(field, FieldErrorCode::OutOfRange, "a percentage is 0–100");
+        }
+    }
+
+    /// A 1–5 rating.
+    pub(crate) fn rating(&mut self, field: &str, r: Option<u8>) {
+        if let Some(r) = r
+            && !(1..=5).contains(&r)
+        {
+            self.push(field, FieldErrorCode::OutOfRange, format!("{r} is not a rating from 1 to 5"));
+        }
+    }
+
+    /// Trims; a required text; a short identifier (SKU, document number): at most 64 characters,
+    /// no control characters.
+    pub(crate) fn code(&mut self, field: &str, s: &mut String) {
+        *s = s.trim().to_owned();
+        if s.is_empty() {
+            self.push(field, FieldErrorCode::Required, "must not be empty");
+        } else if s.chars().count() > MAX_CODE_LEN {
+            self.push(field, FieldErrorCode::OutOfRange, format!("longer than {MAX_CODE_LEN} characters"));
+        } else if s.chars().any(char::is_control) {
+            self.push(field, FieldErrorCode::InvalidFormat, "must not contain control characters");
+        }
+    }
+
+    /// External references: system and id required, system lower-cased, no duplicates.
+    pub(crate) fn external_refs(&mut self, refs: &mut [crate::model::ExternalRef]) {
+        for (i, r) in refs.iter_mut().enumerate() {
+            r.system = r.system.trim().to_ascii_lowercase();
+            self.code(&format!("external_refs[{i}].system"), &mut r.system);
+            self.code(&format!("external_refs[{i}].id"), &mut r.id);
+        }
+        self.duplicates("external_refs", refs);
     }
 
     pub(crate) fn duplicates<T: PartialEq>(&mut self, field: &str, items: &[T]) {

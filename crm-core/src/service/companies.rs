@@ -30,6 +30,8 @@ pub struct NewCompany {
     pub owner_id: Option<UserId>,
     /// Tags.
     pub tags: Vec<String>,
+    /// Payment terms and credit limit.
+    pub credit_terms: Option<crate::model::CreditTerms>,
     /// Custom field values.
     pub custom: CustomFields,
 }
@@ -79,6 +81,11 @@ impl NewCompany {
         self.tags.push(tag.into());
         self
     }
+    /// Sets payment terms and credit limit.
+    pub fn credit_terms(mut self, terms: crate::model::CreditTerms) -> Self {
+        self.credit_terms = Some(terms);
+        self
+    }
     /// Sets a custom field value.
     pub fn custom(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
         self.custom.insert(key.into(), value.into());
@@ -88,6 +95,7 @@ impl NewCompany {
 
 fn check_company(c: &mut Company, ch: &mut Checks) {
     ch.name("name", &mut c.name, true);
+    ch.credit_terms(&c.credit_terms);
     ch.opt_name("industry", &mut c.industry);
     ch.addresses("addresses", &mut c.addresses);
     ch.duplicates("phones", &c.phones.iter().map(|p| &p.number).collect::<Vec<_>>());
@@ -124,6 +132,7 @@ impl Companies<'_> {
             website,
             owner_id: input.owner_id,
             tags: input.tags,
+            credit_terms: input.credit_terms,
             custom: input.custom,
         };
         check_company(&mut company, &mut ch);

@@ -69,6 +69,8 @@ pub struct NewContact {
     pub job_title: Option<String>,
     /// Department.
     pub department: Option<String>,
+    /// Payment terms and credit limit.
+    pub credit_terms: Option<crate::model::CreditTerms>,
     /// Custom field values.
     pub custom: CustomFields,
 }
@@ -180,6 +182,11 @@ impl NewContact {
         self.department = department.map(str::to_owned);
         self
     }
+    /// Sets payment terms and credit limit.
+    pub fn credit_terms(mut self, terms: crate::model::CreditTerms) -> Self {
+        self.credit_terms = Some(terms);
+        self
+    }
     /// Sets a custom field value.
     pub fn custom(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
         self.custom.insert(key.into(), value.into());
@@ -189,6 +196,7 @@ impl NewContact {
 
 /// Normalises a contact and returns every problem with its standard fields.
 pub(crate) fn check_contact(c: &mut Contact, today: NaiveDate, ch: &mut Checks) {
+    ch.credit_terms(&c.credit_terms);
     ch.name("given_name", &mut c.given_name, false);
     ch.name("family_name", &mut c.family_name, false);
     if c.given_name.is_empty() && c.family_name.is_empty() {
@@ -274,6 +282,7 @@ impl Contacts<'_> {
             company_id: input.company_id,
             job_title: input.job_title,
             department: input.department,
+            credit_terms: input.credit_terms,
             custom: input.custom,
         };
         check_contact(&mut contact, now.date_naive(), &mut ch);

@@ -5,6 +5,7 @@ use rust_decimal::Decimal;
 
 use super::Session;
 use super::checks::Checks;
+use super::lines::{check_line_products, check_lines};
 use super::pipelines::{default_pipeline, missing_for_stage};
 use super::uow::Uow;
 use super::uow::{count, delete, list};
@@ -109,28 +110,7 @@ fn check_deal(d: &mut Deal, ch: &mut Checks) {
     {
         ch.push("amount", FieldErrorCode::OutOfRange, "an amount cannot be negative");
     }
-    for (i, item) in d.line_items.iter_mut().enumerate() {
-        let at = format!("line_items[{i}]");
-        ch.name(&format!("{at}.name"), &mut item.name, true);
-        if item.quantity <= Decimal::ZERO {
-            ch.push(format!("{at}.quantity"), FieldErrorCode::OutOfRange, "quantity must be positive");
-        }
-        if item.unit_price.amount.is_sign_negative() {
-            ch.push(format!("{at}.unit_price"), FieldErrorCode::OutOfRange, "a price cannot be negative");
-        }
-        if item.discount_percent < Decimal::ZERO || item.discount_percent > Decimal::ONE_HUNDRED {
-            ch.push(format!("{at}.discount_percent"), FieldErrorCode::OutOfRange, "a discount is 0–100 %");
-        }
-        if let Some(a) = &d.amount
-            && a.currency != item.unit_price.currency
-        {
-            ch.push(
-                format!("{at}.unit_price"),
-                FieldErrorCode::CurrencyMismatch,
-                format!("priced in {}, but the deal is in {}", item.unit_price.currency.code(), a.currency.code()),
-            );
-        }
-    }
+    check_lines(ch, "line_items", &mut d.line_items, d.amount.map(|a| a.currency));
     if d.amount.is_none() {
         match d.line_items_total() {
             Ok(total) => d.amount = total,
@@ -144,7 +124,9 @@ fn check_deal(d: &mut Deal, ch: &mut Checks) {
     ch.tags(&mut d.tags);
 }
 
-async fn check_deal_refs(uow: &mut Uow<'_>, d: &Deal, before: Option<&Deal>, ch: &mut Checks) -> Result<()> {
+async fn check_deal_refs(uow: &mut Uow<'_>, d: &mut Deal, before: Option<&Deal>, ch: &mut Checks) -> Result<()> {
+    let before_lines = before.map(|b| b.line_items.as_slice()).unwrap_or_default();
+    check_line_products(uow, "line_items", &mut d.line_items, before_lines, ch).await?;
     let mut refs = Vec::new();
     for (i, c) in d.contact_ids.iter().enumerate() {
         if !before.is_some_and(|b| b.contact_ids.contains(c)) {
@@ -279,7 +261,7 @@ impl Deals<'_> {
         let mut ch = Checks::default();
         check_deal(&mut deal, &mut ch);
         missing_for_stage(&deal, &stage, &mut ch);
-        check_deal_refs(&mut uow, &deal, None, &mut ch).await?;
+        check_deal_refs(&mut uow, &mut deal, None, &mut ch).await?;
         let deal = uow.create(deal, ch.errs).await?;
         promote(&mut uow, &deal.contact_ids, LifecycleStage::Opportunity).await?;
         uow.commit().await?;
@@ -352,7 +334,7 @@ impl Deals<'_> {
         if let Some(stage) = pipeline.stage(before.stage_id) {
             missing_for_stage(&deal, stage, &mut ch);
         }
-        check_deal_refs(&mut uow, &deal, Some(&before), &mut ch).await?;
+        check_deal_refs(&mut uow, &mut deal, Some(&before), &mut ch).await?;
         let added: Vec<ContactId> =
             deal.contact_ids.iter().filter(|c| !before.contact_ids.contains(c)).copied().collect();
         let saved = uow.save(&before, deal, ch.errs, &[]).await?;

@@ -6,6 +6,10 @@ mod companies;
 mod contacts;
 mod custom_fields;
 mod deals;
+mod invoices;
+mod lines;
+mod orders;
+mod products;
 mod pipelines;
 mod relations;
 mod timeline;
@@ -19,6 +23,9 @@ pub use companies::{Companies, NewCompany};
 pub use contacts::{Contacts, NewContact};
 pub use custom_fields::CustomFields;
 pub use deals::{Deals, NewDeal, PipelineReport, StageSummary};
+pub use invoices::{Invoices, NewInvoice, NewPayment, Payments};
+pub use orders::{NewOrder, Orders};
+pub use products::{NewProduct, Products};
 pub use pipelines::{NewPipeline, NewStage, Pipelines};
 pub use relations::Relations;
 pub use timeline::TimelineItem;
@@ -288,6 +295,26 @@ impl Session {
     /// Labelled links between records.
     pub fn relations(&self) -> Relations<'_> {
         Relations { s: self }
+    }
+
+    /// The product catalogue.
+    pub fn products(&self) -> Products<'_> {
+        Products { s: self }
+    }
+
+    /// Orders: the purchase history.
+    pub fn orders(&self) -> Orders<'_> {
+        Orders { s: self }
+    }
+
+    /// Invoices.
+    pub fn invoices(&self) -> Invoices<'_> {
+        Invoices { s: self }
+    }
+
+    /// Payments received.
+    pub fn payments(&self) -> Payments<'_> {
+        Payments { s: self }
     }
 
     /// Custom field definitions.

@@ -55,6 +55,7 @@ pub fn contact(tenant: TenantId, given: &str, family: &str) -> Contact {
         company_id: None,
         job_title: None,
         department: None,
+        credit_terms: None,
         custom: CustomFields::new(),
     }
 }
@@ -136,6 +137,7 @@ pub fn company(tenant: TenantId, name: &str) -> Company {
         website: None,
         owner_id: None,
         tags: vec!["key-account".into()],
+        credit_terms: None,
         custom: CustomFields::new(),
     }
 }

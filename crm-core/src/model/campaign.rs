@@ -1,0 +1,187 @@
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::entity::{EntityKind, EntityRef, UniqueKey, impl_entity, text_list};
+use crate::ids::{CampaignId, CampaignMemberId, ContactId, SegmentId, TenantId, UserId};
+use crate::macros::str_enum;
+use crate::money::Money;
+use crate::query::Filter;
+use crate::value::CustomFields;
+
+/// A saved filter over contacts, evaluated live: its members are whoever matches now.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    /// Id (UUIDv7).
+    pub id: SegmentId,
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// Version for optimistic concurrency.
+    pub version: u64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Name (required, unique per tenant).
+    pub name: String,
+    /// What it is for.
+    pub description: Option<String>,
+    /// Which contacts belong (checked against the contact schema when saved).
+    pub filter: Filter,
+}
+
+impl_entity! {
+    Segment, SegmentId, Segment, custom: false;
+    related: |_s| Vec::new();
+    unique: |s| vec![UniqueKey::new("name", s.name.to_lowercase())];
+    fields {
+        "name": Text => |s| s.name.clone(),
+    }
+}
+
+str_enum! {
+    /// How a campaign reaches people.
+    #[non_exhaustive]
+    pub enum CampaignChannel {
+        /** Email. */ Email = "email", /** Text messages. */ Sms = "sms", /** Phone calls. */ Phone = "phone",
+        /** Social media. */ Social = "social", /** Paid ads. */ Ads = "ads", /** An event. */ Event = "event",
+        /** Post. */ DirectMail = "direct_mail", /** Anything else. */ Other = "other",
+    }
+}
+
+str_enum! {
+    /// Where a campaign is in its life.
+    pub enum CampaignStatus {
+        /** Being prepared. */ Planned = "planned", /** Running. */ Active = "active", /** On hold. */ Paused = "paused",
+        /** Finished. */ Completed = "completed", /** Called off. */ Cancelled = "cancelled",
+    }
+}
+
+impl CampaignStatus {
+    /// Whether a campaign may move from `self` to `to`.
+    pub fn can_become(self, to: CampaignStatus) -> bool {
+        use CampaignStatus::*;
+        matches!(
+            (self, to),
+            (Planned, Active | Cancelled) | (Active, Paused | Completed | Cancelled) | (Paused, Active | Cancelled)
+        )
+    }
+}
+
+/// A marketing campaign: a message to a segment over a channel, with a budget and a goal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Campaign {
+    /// Id (UUIDv7).
+    pub id: CampaignId,
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// Version for optimistic concurrency.
+    pub version: u64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Name (required).
+    pub name: String,
+    /// How it reaches people.
+    pub channel: CampaignChannel,
+    /// Where it is. Changed only by the campaign service's status methods.
+    pub status: CampaignStatus,
+    /// What it may spend.
+    pub budget: Option<Money>,
+    /// What it did spend (cost per conversion uses this, else the budget).
+    pub actual_cost: Option<Money>,
+    /// First day.
+    pub start_date: Option<NaiveDate>,
+    /// Last day.
+    pub end_date: Option<NaiveDate>,
+    /// What it should achieve.
+    pub goal: Option<String>,
+    /// The segment its members are drawn from.
+    pub segment_id: Option<SegmentId>,
+    /// The user responsible.
+    pub owner_id: Option<UserId>,
+    /// Free tags.
+    pub tags: Vec<String>,
+    /// Custom field values.
+    pub custom: CustomFields,
+}
+
+impl_entity! {
+    Campaign, CampaignId, Campaign, custom: true;
+    related: |c| c.segment_id.map(|s| EntityRef::new(EntityKind::Segment, s)).into_iter().collect();
+    fields {
+        "name": Text => |c| c.name.clone(),
+        "channel": Text => |c| c.channel,
+        "status": Text => |c| c.status,
+        "budget": Decimal => |c| c.budget.map(|m| m.amount),
+        "start_date": Date => |c| c.start_date,
+        "end_date": Date => |c| c.end_date,
+        "segment_id": Id => |c| c.segment_id,
+        "owner_id": Id => |c| c.owner_id,
+        "tags": TextList => |c| text_list(c.tags.iter().map(String::as_str)),
+    }
+}
+
+str_enum! {
+    /// What a campaign member did (or what happened to the message), in funnel order.
+    pub enum ResponseKind {
+        /** The message went out. */ Sent = "sent", /** It arrived. */ Delivered = "delivered",
+        /** They opened it. */ Opened = "opened", /** They clicked a link. */ Clicked = "clicked",
+        /** They answered. */ Responded = "responded", /** They did what the campaign wanted (bought, signed up). */ Converted = "converted",
+        /** They asked for no more (withdraws their marketing consent). */ Unsubscribed = "unsubscribed",
+        /** The message could not be delivered. */ Bounced = "bounced",
+    }
+}
+
+/// One response of a member, with when it happened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignResponse {
+    /// What happened.
+    pub kind: ResponseKind,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A contact in a campaign and how they responded. Each kind of response is recorded once,
+/// at its first occurrence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CampaignMember {
+    /// Id (UUIDv7).
+    pub id: CampaignMemberId,
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// Version for optimistic concurrency.
+    pub version: u64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// The campaign.
+    pub campaign_id: CampaignId,
+    /// The contact (a contact is in a campaign at most once).
+    pub contact_id: ContactId,
+    /// When they were added.
+    pub added_at: DateTime<Utc>,
+    /// Their responses, in the order recorded.
+    pub responses: Vec<CampaignResponse>,
+}
+
+impl CampaignMember {
+    /// When they first responded with `kind`.
+    pub fn responded(&self, kind: ResponseKind) -> Option<DateTime<Utc>> {
+        self.responses.iter().find(|r| r.kind == kind).map(|r| r.at)
+    }
+}
+
+impl_entity! {
+    CampaignMember, CampaignMemberId, CampaignMember, custom: false;
+    related: |m| vec![EntityRef::new(EntityKind::Campaign, m.campaign_id), EntityRef::new(EntityKind::Contact, m.contact_id)];
+    unique: |m| vec![UniqueKey::new("contact_id", format!("{}:{}", m.campaign_id, m.contact_id))];
+    fields {
+        "campaign_id": Id => |m| m.campaign_id,
+        "contact_id": Id => |m| m.contact_id,
+        "added_at": DateTime => |m| m.added_at,
+        "responses": TextList => |m| text_list(m.responses.iter().map(|r| r.kind.as_str())),
+        "converted_at": DateTime => |m| m.responded(ResponseKind::Converted),
+    }
+}

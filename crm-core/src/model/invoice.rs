@@ -1,0 +1,248 @@
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::order::customer_refs;
+use super::product::{ExternalRef, external_keys, external_list};
+use crate::entity::{EntityKind, EntityRef, UniqueKey, impl_entity};
+use crate::ids::{CompanyId, ContactId, DealId, InvoiceId, OrderId, PaymentId, TenantId};
+use crate::macros::str_enum;
+use crate::model::{LineItem, PaymentMethod};
+use crate::money::{Currency, Money};
+use crate::value::CustomFields;
+
+/// What a customer is allowed: how long they have to pay and how much they may owe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditTerms {
+    /// Days from issue to due date ("net 30").
+    pub net_days: u32,
+    /// The most they may owe at once (None: no limit).
+    pub credit_limit: Option<Money>,
+}
+
+impl CreditTerms {
+    /// Net `days`, no limit.
+    pub fn net(days: u32) -> Self {
+        Self { net_days: days, credit_limit: None }
+    }
+
+    /// Sets a credit limit.
+    pub fn limit(mut self, limit: Money) -> Self {
+        self.credit_limit = Some(limit);
+        self
+    }
+}
+
+/// Net days used when neither the company nor the contact has terms.
+pub const DEFAULT_NET_DAYS: u32 = 30;
+
+str_enum! {
+    /// Where an invoice is in its life.
+    pub enum InvoiceStatus {
+        /** Not yet issued; lines may change. */ Draft = "draft",
+        /** Issued to the customer. */ Sent = "sent",
+        /** Some of it is paid. */ PartiallyPaid = "partially_paid",
+        /** Fully paid. */ Paid = "paid",
+        /** Past its due date with a balance (set by `mark_overdue`). */ Overdue = "overdue",
+        /** Cancelled; nothing is owed. */ Void = "void",
+    }
+}
+
+impl InvoiceStatus {
+    /// Whether the invoice is issued and not settled or void: money is owed on it.
+    pub fn is_open(self) -> bool {
+        matches!(self, InvoiceStatus::Sent | InvoiceStatus::PartiallyPaid | InvoiceStatus::Overdue)
+    }
+}
+
+/// A payment applied to an invoice, as the invoice records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedPayment {
+    /// The payment.
+    pub payment_id: PaymentId,
+    /// When it was received.
+    pub paid_on: NaiveDate,
+    /// How much of it went to this invoice.
+    pub amount: Money,
+    /// How it was paid.
+    pub method: PaymentMethod,
+}
+
+/// A bill: what a customer owes, when, and what they have paid against it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Invoice {
+    /// Id (UUIDv7).
+    pub id: InvoiceId,
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// Version for optimistic concurrency.
+    pub version: u64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Invoice number, unique per tenant.
+    pub number: String,
+    /// The billed person (at least one of contact and company is set).
+    pub contact_id: Option<ContactId>,
+    /// The billed company.
+    pub company_id: Option<CompanyId>,
+    /// The order it bills.
+    pub order_id: Option<OrderId>,
+    /// The deal it bills.
+    pub deal_id: Option<DealId>,
+    /// Where it is in its life. Changed only by the invoice service.
+    pub status: InvoiceStatus,
+    /// The currency of every line and payment.
+    pub currency: Currency,
+    /// What is billed.
+    pub lines: Vec<LineItem>,
+    /// Sum of the lines' net totals (computed).
+    pub subtotal: Money,
+    /// Sum of the lines' taxes (computed).
+    pub tax: Money,
+    /// Subtotal plus tax (computed).
+    pub total: Money,
+    /// Sum of the payments applied (computed).
+    pub amount_paid: Money,
+    /// When it was issued.
+    pub issue_date: NaiveDate,
+    /// When payment is due.
+    pub due_date: NaiveDate,
+    /// When it was sent.
+    pub sent_at: Option<DateTime<Utc>>,
+    /// The day the last payment settled it.
+    pub paid_on: Option<NaiveDate>,
+    /// When it was voided.
+    pub voided_at: Option<DateTime<Utc>>,
+    /// Payments applied to it, oldest first.
+    pub payments: Vec<AppliedPayment>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Ids in other systems (the accounting package that owns it).
+    pub external_refs: Vec<ExternalRef>,
+    /// Custom field values.
+    pub custom: CustomFields,
+}
+
+impl Invoice {
+    /// What is still owed: total less payments (zero when void).
+    pub fn balance_due(&self) -> Money {
+        if self.status == InvoiceStatus::Void {
+            return Money::zero(self.currency);
+        }
+        Money::new(self.total.amount - self.amount_paid.amount, self.currency)
+    }
+
+    /// Whether money is owed on it past its due date, as of `today`.
+    pub fn is_overdue_on(&self, today: NaiveDate) -> bool {
+        self.status.is_open() && self.due_date < today && self.balance_due().amount > Decimal::ZERO
+    }
+
+    /// Days from issue to settlement, once paid.
+    pub fn days_to_pay(&self) -> Option<i64> {
+        match (self.status, self.paid_on) {
+            (InvoiceStatus::Paid, Some(on)) => Some((on - self.issue_date).num_days()),
+            _ => None,
+        }
+    }
+}
+
+impl_entity! {
+    Invoice, InvoiceId, Invoice, custom: true;
+    related: |i| customer_refs(i.contact_id, i.company_id,
+        i.order_id.map(|o| EntityRef::new(EntityKind::Order, o)).into_iter()
+            .chain(i.deal_id.map(|d| EntityRef::new(EntityKind::Deal, d))));
+    unique: |i| {
+        let mut keys = vec![UniqueKey::new("number", i.number.clone())];
+        keys.extend(external_keys(&i.external_refs));
+        keys
+    };
+    fields {
+        "number": Text => |i| i.number.clone(),
+        "contact_id": Id => |i| i.contact_id,
+        "company_id": Id => |i| i.company_id,
+        "order_id": Id => |i| i.order_id,
+        "deal_id": Id => |i| i.deal_id,
+        "status": Text => |i| i.status,
+        "currency": Text => |i| i.currency.code().to_owned(),
+        "total": Decimal => |i| i.total.amount,
+        "amount_paid": Decimal => |i| i.amount_paid.amount,
+        "balance_due": Decimal => |i| i.balance_due().amount,
+        "issue_date": Date => |i| i.issue_date,
+        "due_date": Date => |i| i.due_date,
+        "paid_on": Date => |i| i.paid_on,
+        "external_refs": TextList => |i| external_list(&i.external_refs),
+    }
+}
+
+/// Part of a payment applied to one invoice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentApplication {
+    /// The invoice.
+    pub invoice_id: InvoiceId,
+    /// How much went to it.
+    pub amount: Money,
+}
+
+/// Money received from a customer, applied to invoices; what is not applied is the customer's
+/// credit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Payment {
+    /// Id (UUIDv7).
+    pub id: PaymentId,
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// Version for optimistic concurrency.
+    pub version: u64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// The paying person (at least one of contact and company is set).
+    pub contact_id: Option<ContactId>,
+    /// The paying company.
+    pub company_id: Option<CompanyId>,
+    /// How much was received.
+    pub amount: Money,
+    /// When it was received.
+    pub received_on: NaiveDate,
+    /// How it was paid.
+    pub method: PaymentMethod,
+    /// The bank or card reference.
+    pub reference: Option<String>,
+    /// Where it went, oldest first.
+    pub applications: Vec<PaymentApplication>,
+    /// Ids in other systems.
+    pub external_refs: Vec<ExternalRef>,
+    /// Notes.
+    pub notes: Option<String>,
+}
+
+impl Payment {
+    /// The part not yet applied to an invoice (the customer's credit).
+    pub fn unapplied(&self) -> Money {
+        let applied: Decimal = self.applications.iter().map(|a| a.amount.amount).sum();
+        Money::new(self.amount.amount - applied, self.amount.currency)
+    }
+}
+
+impl_entity! {
+    Payment, PaymentId, Payment, custom: false;
+    related: |p| customer_refs(p.contact_id, p.company_id,
+        p.applications.iter().map(|a| EntityRef::new(EntityKind::Invoice, a.invoice_id)));
+    unique: |p| external_keys(&p.external_refs);
+    fields {
+        "contact_id": Id => |p| p.contact_id,
+        "company_id": Id => |p| p.company_id,
+        "amount": Decimal => |p| p.amount.amount,
+        "currency": Text => |p| p.amount.currency.code().to_owned(),
+        "unapplied": Decimal => |p| p.unapplied().amount,
+        "received_on": Date => |p| p.received_on,
+        "method": Text => |p| p.method,
+        "reference": Text => |p| p.reference.clone(),
+        "invoice_ids": IdList => |p| crate::value::Value::List(
+            p.applications.iter().map(|a| crate::value::Value::Id(a.invoice_id.into())).collect()),
+        "external_refs": TextList => |p| external_list(&p.external_refs),
+    }
+}
