@@ -58,7 +58,11 @@ fn lock(state: &Mutex<State>) -> Result<MutexGuard<'_, State>> {
 #[async_trait]
 impl Store for MemoryStore {
     async fn begin(&self, tenant: TenantId, mode: TxMode) -> Result<Box<dyn Transaction>> {
-        Ok(Box::new(MemoryTx { state: self.state.clone(), tenant, mode, writes: BTreeMap::new(),
+        Ok(Box::new(MemoryTx {
+            state: self.state.clone(),
+            tenant,
+            mode,
+            writes: BTreeMap::new(),
             staged_keys: HashMap::new(),
             events: Vec::new(),
         }))

@@ -134,7 +134,11 @@ impl Totals {
                 return Err(crate::error::FieldError::new(
                     format!("lines[{i}].unit_price"),
                     crate::error::FieldErrorCode::CurrencyMismatch,
-                    format!("priced in {}, but the document is in {}", line.unit_price.currency.code(), currency.code()),
+                    format!(
+                        "priced in {}, but the document is in {}",
+                        line.unit_price.currency.code(),
+                        currency.code()
+                    ),
                 ));
             }
             t.subtotal.amount += line.total().amount;

@@ -3,7 +3,9 @@ use rust_decimal::Decimal;
 
 use super::Session;
 use super::checks::Checks;
-use super::lines::{check_customer, check_line_products, check_links, check_lines, document_currency, terms_for, totals};
+use super::lines::{
+    check_customer, check_line_products, check_lines, check_links, document_currency, terms_for, totals,
+};
 use super::orders::{number_from_id, set_status};
 use super::uow::Uow;
 use super::uow::{count, list};
@@ -121,7 +123,12 @@ fn check_invoice(i: &mut Invoice, ch: &mut Checks) {
     ch.external_refs(&mut i.external_refs);
 }
 
-async fn check_invoice_refs(uow: &mut Uow<'_>, i: &mut Invoice, before: Option<&Invoice>, ch: &mut Checks) -> Result<()> {
+async fn check_invoice_refs(
+    uow: &mut Uow<'_>,
+    i: &mut Invoice,
+    before: Option<&Invoice>,
+    ch: &mut Checks,
+) -> Result<()> {
     check_customer(uow, i.contact_id, i.company_id, before.map(|b| (b.contact_id, b.company_id)), true, ch).await?;
     let before_lines = before.map(|b| b.lines.as_slice()).unwrap_or_default();
     check_line_products(uow, "lines", &mut i.lines, before_lines, ch).await?;
@@ -194,7 +201,12 @@ impl Invoices<'_> {
             ("voided_at", before.voided_at != invoice.voided_at),
         ];
         if let Some((field, _)) = guarded.iter().find(|g| g.1) {
-            return Err(refuse(field, before.status, invoice.status.as_str(), "changes only through send, void and payments"));
+            return Err(refuse(
+                field,
+                before.status,
+                invoice.status.as_str(),
+                "changes only through send, void and payments",
+            ));
         }
         let mut ch = Checks::default();
         if before.status != InvoiceStatus::Draft {
@@ -209,7 +221,11 @@ impl Invoices<'_> {
             ];
             for (field, changed) in fixed {
                 if changed {
-                    ch.push(field, FieldErrorCode::ReadOnly, format!("the invoice is {}; issued invoices are fixed", before.status));
+                    ch.push(
+                        field,
+                        FieldErrorCode::ReadOnly,
+                        format!("the invoice is {}; issued invoices are fixed", before.status),
+                    );
                 }
             }
         }
@@ -293,7 +309,11 @@ impl Invoices<'_> {
         let mut uow = Uow::write(self.s).await?;
         let invoice = uow.tx.require::<Invoice>(id).await?;
         if invoice.status != InvoiceStatus::Draft {
-            return Err(Error::invalid("status", FieldErrorCode::Rule, "only a draft invoice is deleted; void it instead"));
+            return Err(Error::invalid(
+                "status",
+                FieldErrorCode::Rule,
+                "only a draft invoice is deleted; void it instead",
+            ));
         }
         super::uow::delete_relations(&mut uow, invoice.entity_ref()).await?;
         uow.remove(&invoice.into_record(), version).await?;
@@ -321,7 +341,8 @@ async fn new_invoice(uow: &mut Uow<'_>, input: NewInvoice) -> Result<Invoice> {
     let due_date = match input.due_date {
         Some(d) => d,
         None => {
-            let net = terms_for(uow, input.contact_id, input.company_id).await?.map_or(DEFAULT_NET_DAYS, |t| t.net_days);
+            let net =
+                terms_for(uow, input.contact_id, input.company_id).await?.map_or(DEFAULT_NET_DAYS, |t| t.net_days);
             issue_date.checked_add_days(Days::new(u64::from(net))).unwrap_or(issue_date)
         }
     };
@@ -498,7 +519,12 @@ impl Payments<'_> {
 
 /// Applies parts of `payment` to invoices, all or nothing (the caller's transaction is dropped
 /// on error).
-async fn apply_all(uow: &mut Uow<'_>, mut payment: Payment, parts: &[(InvoiceId, Money)], field: &str) -> Result<Payment> {
+async fn apply_all(
+    uow: &mut Uow<'_>,
+    mut payment: Payment,
+    parts: &[(InvoiceId, Money)],
+    field: &str,
+) -> Result<Payment> {
     if parts.is_empty() {
         return Ok(payment);
     }
@@ -543,7 +569,11 @@ async fn apply_all(uow: &mut Uow<'_>, mut payment: Payment, parts: &[(InvoiceId,
             continue;
         }
         if !invoice.status.is_open() {
-            ch.push(at, FieldErrorCode::Rule, format!("invoice {} is {}; only issued, unsettled invoices are paid", invoice.number, invoice.status));
+            ch.push(
+                at,
+                FieldErrorCode::Rule,
+                format!("invoice {} is {}; only issued, unsettled invoices are paid", invoice.number, invoice.status),
+            );
             continue;
         }
         let same_customer = (invoice.company_id.is_some() && invoice.company_id == payment.company_id)
@@ -557,7 +587,13 @@ async fn apply_all(uow: &mut Uow<'_>, mut payment: Payment, parts: &[(InvoiceId,
             ch.push(
                 format!("{at}.amount"),
                 FieldErrorCode::OutOfRange,
-                format!("{} is more than the {} {} still owed on invoice {}", amount, balance, invoice.currency.code(), invoice.number),
+                format!(
+                    "{} is more than the {} {} still owed on invoice {}",
+                    amount,
+                    balance,
+                    invoice.currency.code(),
+                    invoice.number
+                ),
             );
             continue;
         }

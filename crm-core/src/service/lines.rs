@@ -96,23 +96,6 @@ pub(crate) fn document_currency(ch: &mut Checks, given: Option<Currency>, lines:
     c
 }
 
-/// The sum of amounts that must share `currency`; `None` (and an error on `field`) if one does not.
-pub(crate) fn sum_in(ch: &mut Checks, field: &str, amounts: &[Money], currency: Currency) -> Option<Money> {
-    let mut total = Money::zero(currency);
-    for (i, m) in amounts.iter().enumerate() {
-        if m.currency != currency {
-            ch.push(
-                format!("{field}[{i}]"),
-                FieldErrorCode::CurrencyMismatch,
-                format!("in {}, but the total is in {}", m.currency.code(), currency.code()),
-            );
-            return None;
-        }
-        total.amount += m.amount;
-    }
-    Some(total)
-}
-
 /// A customer document (order, invoice, payment, case, feedback) names a contact, a company,
 /// or both; every one it newly names must exist.
 pub(crate) async fn check_customer(

@@ -1,6 +1,8 @@
 //! The service API an application embeds: [`Crm`], [`Session`] and the per-entity services.
 
 mod activities;
+mod campaigns;
+mod cases;
 mod checks;
 mod companies;
 mod contacts;
@@ -9,8 +11,8 @@ mod deals;
 mod invoices;
 mod lines;
 mod orders;
-mod products;
 mod pipelines;
+mod products;
 mod relations;
 mod timeline;
 mod uow;
@@ -19,22 +21,24 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 pub use activities::{Activities, NewActivity};
+pub use campaigns::{CampaignResults, Campaigns, NewCampaign, Segments};
+pub use cases::{Cases, Feedbacks, NewCase, NewFeedback};
 pub use companies::{Companies, NewCompany};
 pub use contacts::{Contacts, NewContact};
 pub use custom_fields::CustomFields;
 pub use deals::{Deals, NewDeal, PipelineReport, StageSummary};
 pub use invoices::{Invoices, NewInvoice, NewPayment, Payments};
 pub use orders::{NewOrder, Orders};
-pub use products::{NewProduct, Products};
 pub use pipelines::{NewPipeline, NewStage, Pipelines};
+pub use products::{NewProduct, Products};
 pub use relations::Relations;
-pub use timeline::TimelineItem;
+pub use timeline::{Customer360, CustomerRef, CustomerSummary, TimelineItem};
 
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::{EventQuery, StoredEvent};
 use crate::extension::Extension;
 use crate::ids::{Clock, IdGenerator, SystemClock, TenantId, UserId, UuidV7Generator};
-use crate::model::valid_key;
+use crate::model::{SlaPolicy, valid_key};
 use crate::store::Store;
 
 /// Who performs an operation: a tenant, optionally a user, and roles.
@@ -72,6 +76,7 @@ pub(crate) struct Inner {
     pub(crate) ids: Arc<dyn IdGenerator>,
     pub(crate) extensions: Vec<Arc<dyn Extension>>,
     pub(crate) default_region: Option<String>,
+    pub(crate) sla: SlaPolicy,
 }
 
 /// The CRM: a store plus the rules. Cheap to clone; share it across tasks.
@@ -119,6 +124,7 @@ impl Crm {
                 ids: Arc::new(UuidV7Generator),
                 extensions: Vec::new(),
                 default_region: None,
+                sla: SlaPolicy::default(),
             }),
         }
     }
@@ -146,6 +152,7 @@ pub struct CrmBuilder {
     ids: Arc<dyn IdGenerator>,
     extensions: Vec<Arc<dyn Extension>>,
     default_region: Option<String>,
+    sla: SlaPolicy,
 }
 
 impl CrmBuilder {
@@ -157,7 +164,14 @@ impl CrmBuilder {
             ids: Arc::new(UuidV7Generator),
             extensions: Vec::new(),
             default_region: None,
+            sla: SlaPolicy::default(),
         }
+    }
+
+    /// How long service cases of each priority may take (default: [`SlaPolicy::default`]).
+    pub fn sla_policy(mut self, policy: SlaPolicy) -> Self {
+        self.sla = policy;
+        self
     }
 
     /// Uses this clock (e.g. [`ManualClock`](crate::ManualClock) in tests).
@@ -235,6 +249,17 @@ impl CrmBuilder {
                 errs.extend(def.validate(&format!("{at}.fields[{i}]")));
             }
         }
+        for (p, name) in
+            [(self.sla.low, "low"), (self.sla.normal, "normal"), (self.sla.high, "high"), (self.sla.urgent, "urgent")]
+        {
+            if p <= chrono::Duration::zero() {
+                errs.push(crate::error::FieldError::new(
+                    format!("sla_policy.{name}"),
+                    FieldErrorCode::OutOfRange,
+                    "a resolution target must be positive",
+                ));
+            }
+        }
         Error::check(errs)?;
         let region = self.default_region.map(|r| r.trim().to_ascii_uppercase());
         Ok(Crm {
@@ -244,6 +269,7 @@ impl CrmBuilder {
                 ids: self.ids,
                 extensions: self.extensions,
                 default_region: region,
+                sla: self.sla,
             }),
         })
     }
@@ -315,6 +341,26 @@ impl Session {
     /// Payments received.
     pub fn payments(&self) -> Payments<'_> {
         Payments { s: self }
+    }
+
+    /// Customer service cases.
+    pub fn cases(&self) -> Cases<'_> {
+        Cases { s: self }
+    }
+
+    /// Survey answers, reviews, suggestions and lost-to-competitor notes.
+    pub fn feedback(&self) -> Feedbacks<'_> {
+        Feedbacks { s: self }
+    }
+
+    /// Marketing campaigns, their members and responses.
+    pub fn campaigns(&self) -> Campaigns<'_> {
+        Campaigns { s: self }
+    }
+
+    /// Saved contact filters.
+    pub fn segments(&self) -> Segments<'_> {
+        Segments { s: self }
     }
 
     /// Custom field definitions.

@@ -2,7 +2,9 @@ use chrono::{DateTime, Utc};
 
 use super::Session;
 use super::checks::Checks;
-use super::lines::{check_credit_limit, check_customer, check_line_products, check_links, check_lines, document_currency, totals};
+use super::lines::{
+    check_credit_limit, check_customer, check_line_products, check_lines, check_links, document_currency, totals,
+};
 use super::uow::Uow;
 use super::uow::{count, list};
 use crate::entity::{Entity, EntityKind, EntityRef};
@@ -213,7 +215,9 @@ impl Orders<'_> {
         let lines = if deal.line_items.is_empty() {
             match deal.amount {
                 Some(a) => vec![LineItem::new(deal.name.clone(), rust_decimal::Decimal::ONE, a)],
-                None => return Err(Error::invalid("amount", FieldErrorCode::Required, "the deal has no amount or lines")),
+                None => {
+                    return Err(Error::invalid("amount", FieldErrorCode::Required, "the deal has no amount or lines"));
+                }
             }
         } else {
             deal.line_items.clone()

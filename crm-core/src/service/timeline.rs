@@ -1,22 +1,58 @@
-use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
 
 use super::Session;
 use super::uow::Uow;
 use crate::entity::{EntityKind, EntityRef};
 use crate::error::Result;
-use crate::event::{EventQuery, StoredEvent};
-use crate::ids::ContactId;
-use crate::model::{Activity, Contact};
+use crate::event::{Change, EventQuery, StoredEvent};
+use crate::ids::{CampaignId, CompanyId, ContactId};
+use crate::model::{
+    Activity, ActivityKind, Campaign, CampaignMember, CampaignResponse, Case, Company, Contact, CreditTerms, Deal,
+    DealStatus, Feedback, Invoice, Order, Payment,
+};
+use crate::money::{Currency, Money};
+use crate::profile::Channel;
 use crate::query::Filter;
 
-/// One entry of a contact's timeline.
+/// One entry of a customer's timeline.
 #[derive(Clone, Debug, PartialEq)]
 #[allow(clippy::large_enum_variant)]
+#[non_exhaustive]
 pub enum TimelineItem {
-    /// A call, email, meeting, note or task about the contact.
+    /// A call, email, meeting, note or task about the customer.
     Activity(Activity),
-    /// A change to the contact or to a record that touches it (a deal they are on…).
+    /// A change to the customer or to a record that touches it (a deal they are on, a case
+    /// changing status, a payment applied…). Creations of the records below appear as the
+    /// records themselves, not again as events.
     Event(StoredEvent),
+    /// An order (at its placing time, else its creation).
+    Order(Order),
+    /// An invoice (at its issue date).
+    Invoice(Invoice),
+    /// A payment (at the day it was received).
+    Payment(Payment),
+    /// A service case (at its opening).
+    Case(Case),
+    /// Feedback (when it was given).
+    Feedback(Feedback),
+    /// A response to a campaign.
+    CampaignResponse {
+        /// The campaign.
+        campaign_id: CampaignId,
+        /// Its name.
+        campaign_name: String,
+        /// The contact who responded.
+        contact_id: ContactId,
+        /// What they did and when.
+        response: CampaignResponse,
+    },
+}
+
+fn day_start(d: NaiveDate) -> DateTime<Utc> {
+    d.and_time(chrono::NaiveTime::MIN).and_utc()
 }
 
 impl TimelineItem {
@@ -25,44 +61,396 @@ impl TimelineItem {
         match self {
             TimelineItem::Activity(a) => a.occurred_at,
             TimelineItem::Event(e) => e.event.occurred_at,
+            TimelineItem::Order(o) => o.placed_at.unwrap_or(o.created_at),
+            TimelineItem::Invoice(i) => day_start(i.issue_date),
+            TimelineItem::Payment(p) => day_start(p.received_on),
+            TimelineItem::Case(c) => c.opened_at,
+            TimelineItem::Feedback(f) => f.received_at,
+            TimelineItem::CampaignResponse { response, .. } => response.at,
+        }
+    }
+
+    /// A stable tiebreak among items at the same time (record ids, event sequence numbers).
+    fn tiebreak(&self) -> (u8, u128) {
+        match self {
+            TimelineItem::Activity(a) => (0, a.id.as_uuid().as_u128()),
+            TimelineItem::Order(o) => (1, o.id.as_uuid().as_u128()),
+            TimelineItem::Invoice(i) => (2, i.id.as_uuid().as_u128()),
+            TimelineItem::Payment(p) => (3, p.id.as_uuid().as_u128()),
+            TimelineItem::Case(c) => (4, c.id.as_uuid().as_u128()),
+            TimelineItem::Feedback(f) => (5, f.id.as_uuid().as_u128()),
+            TimelineItem::CampaignResponse { campaign_id, response, .. } => {
+                (6, campaign_id.as_uuid().as_u128() ^ response.kind as u128)
+            }
+            TimelineItem::Event(e) => (7, u128::from(e.seq)),
         }
     }
 }
 
+/// Who a customer view is about: a person or a company (with its people).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CustomerRef {
+    /// A contact.
+    Contact(ContactId),
+    /// A company and every contact working there.
+    Company(CompanyId),
+}
+
+impl From<ContactId> for CustomerRef {
+    fn from(id: ContactId) -> Self {
+        CustomerRef::Contact(id)
+    }
+}
+
+impl From<CompanyId> for CustomerRef {
+    fn from(id: CompanyId) -> Self {
+        CustomerRef::Company(id)
+    }
+}
+
+/// The figures a salesperson asks for first.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CustomerSummary {
+    /// Total of orders that count as revenue (placed, paid, fulfilled), per currency.
+    pub lifetime_revenue: BTreeMap<Currency, Decimal>,
+    /// How many such orders.
+    pub orders: u64,
+    /// Open deals.
+    pub open_deals: u64,
+    /// Value of the open deals, per currency.
+    pub open_deal_value: BTreeMap<Currency, Decimal>,
+    /// Cases still being worked (new, open, pending).
+    pub open_cases: u64,
+    /// Owed on issued, unsettled invoices, per currency.
+    pub balance_due: BTreeMap<Currency, Decimal>,
+    /// The part of it past due as of today, per currency.
+    pub overdue: BTreeMap<Currency, Decimal>,
+    /// Payments received but not applied to an invoice, per currency.
+    pub unapplied_credit: BTreeMap<Currency, Decimal>,
+    /// Mean days from issue to settlement over paid invoices (2 decimal places).
+    pub average_days_to_pay: Option<Decimal>,
+    /// Terms in force (the company's, else the contact's).
+    pub credit_terms: Option<CreditTerms>,
+    /// Credit limit less the balance due in the limit's currency.
+    pub available_credit: Option<Money>,
+    /// Last call, email or meeting that has taken place.
+    pub last_contacted_at: Option<DateTime<Utc>>,
+    /// The contact's stated preference, else the channel used most in activities.
+    pub preferred_channel: Option<Channel>,
+    /// Mean rating over feedback and rated cases' surveys (2 decimal places).
+    pub average_rating: Option<Decimal>,
+}
+
+/// Everything about a customer in one place.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Customer360 {
+    /// The contact (for a contact view).
+    pub contact: Option<Contact>,
+    /// The company (the contact's employer, or the company viewed).
+    pub company: Option<Company>,
+    /// The people covered: the contact, or everyone at the company.
+    pub people: Vec<Contact>,
+    /// The headline figures.
+    pub summary: CustomerSummary,
+    /// Open deals.
+    pub open_deals: Vec<Deal>,
+    /// Orders, newest first.
+    pub orders: Vec<Order>,
+    /// Invoices, newest first.
+    pub invoices: Vec<Invoice>,
+    /// Payments, newest first.
+    pub payments: Vec<Payment>,
+    /// Cases, newest first.
+    pub cases: Vec<Case>,
+    /// Feedback, newest first.
+    pub feedback: Vec<Feedback>,
+    /// Campaign memberships with their campaign.
+    pub campaigns: Vec<(Campaign, CampaignMember)>,
+    /// Everything, newest first.
+    pub timeline: Vec<TimelineItem>,
+}
+
 const EVENT_PAGE: usize = 1000;
 
-impl Session {
-    /// Everything that touched a contact, newest first: every activity linked to them and every
-    /// event about them or a record that involves them (deals, relations…). Activities appear
-    /// once, as activities, not again as their `ActivityLogged` events.
-    pub async fn timeline(&self, contact: ContactId) -> Result<Vec<TimelineItem>> {
-        let mut uow = Uow::read(self).await?;
-        uow.tx.require::<Contact>(contact).await?;
-        let me = EntityRef::new(EntityKind::Contact, contact);
-        let activities = uow.tx.find_all::<Activity>(Filter::contains("contact_ids", contact.as_uuid())).await?;
-        drop(uow);
-        let mut items: Vec<TimelineItem> = activities.into_iter().map(TimelineItem::Activity).collect();
-        let mut q = EventQuery { after: 0, limit: EVENT_PAGE, touching: Some(me) };
-        loop {
-            let batch = self.events(&q).await?;
-            let Some(last) = batch.last() else { break };
-            q.after = last.seq;
-            let full = batch.len() < EVENT_PAGE;
-            items.extend(
-                batch.into_iter().filter(|e| e.event.subject.kind != EntityKind::Activity).map(TimelineItem::Event),
-            );
-            if full {
-                break;
+struct Gathered {
+    contact: Option<Contact>,
+    company: Option<Company>,
+    people: Vec<Contact>,
+    activities: Vec<Activity>,
+    deals: Vec<Deal>,
+    orders: Vec<Order>,
+    invoices: Vec<Invoice>,
+    payments: Vec<Payment>,
+    cases: Vec<Case>,
+    feedback: Vec<Feedback>,
+    campaigns: Vec<(Campaign, CampaignMember)>,
+    events: Vec<StoredEvent>,
+}
+
+/// Records of a customer's documents: by company, or by any of its people.
+fn documents_of(company: Option<CompanyId>, people: &[ContactId]) -> Filter {
+    let by_people = Filter::is_in("contact_id", people.iter().map(|c| c.as_uuid()));
+    match company {
+        Some(c) => Filter::eq("company_id", c.as_uuid()).or(by_people),
+        None => by_people,
+    }
+}
+
+fn any_contains(field: &str, ids: &[ContactId]) -> Filter {
+    Filter::Or(ids.iter().map(|c| Filter::contains(field, c.as_uuid())).collect())
+}
+
+async fn gather(s: &Session, who: CustomerRef) -> Result<Gathered> {
+    let mut uow = Uow::read(s).await?;
+    let (contact, company, people) = match who {
+        CustomerRef::Contact(id) => {
+            let c = uow.tx.require::<Contact>(id).await?;
+            let co = match c.company_id {
+                Some(co) => uow.tx.fetch::<Company>(co).await?,
+                None => None,
+            };
+            (Some(c.clone()), co, vec![c])
+        }
+        CustomerRef::Company(id) => {
+            let co = uow.tx.require::<Company>(id).await?;
+            let people = uow.tx.find_all::<Contact>(Filter::eq("company_id", id.as_uuid())).await?;
+            (None, Some(co), people)
+        }
+    };
+    let ids: Vec<ContactId> = people.iter().map(|p| p.id).collect();
+    // Documents of the viewed company, or only of the viewed contact.
+    let scope_company = match who {
+        CustomerRef::Company(id) => Some(id),
+        CustomerRef::Contact(_) => None,
+    };
+    let docs = documents_of(scope_company, &ids);
+    let mut activity_filter = any_contains("contact_ids", &ids);
+    let mut deal_filter = any_contains("contact_ids", &ids);
+    if let Some(co) = scope_company {
+        activity_filter = activity_filter.or(Filter::contains("company_ids", co.as_uuid()));
+        deal_filter = deal_filter.or(Filter::eq("company_id", co.as_uuid()));
+    }
+    let activities = uow.tx.find_all::<Activity>(activity_filter).await?;
+    let deals = uow.tx.find_all::<Deal>(deal_filter).await?;
+    let orders = uow.tx.find_all::<Order>(docs.clone()).await?;
+    let invoices = uow.tx.find_all::<Invoice>(docs.clone()).await?;
+    let payments = uow.tx.find_all::<Payment>(docs.clone()).await?;
+    let cases = uow.tx.find_all::<Case>(docs.clone()).await?;
+    let feedback = uow.tx.find_all::<Feedback>(docs).await?;
+    let members =
+        uow.tx.find_all::<CampaignMember>(Filter::is_in("contact_id", ids.iter().map(|c| c.as_uuid()))).await?;
+    let mut campaign_cache: HashMap<CampaignId, Option<Campaign>> = HashMap::new();
+    let mut campaigns = Vec::new();
+    for m in members {
+        if !campaign_cache.contains_key(&m.campaign_id) {
+            let c = uow.tx.fetch::<Campaign>(m.campaign_id).await?;
+            campaign_cache.insert(m.campaign_id, c);
+        }
+        if let Some(Some(c)) = campaign_cache.get(&m.campaign_id) {
+            campaigns.push((c.clone(), m));
+        }
+    }
+    drop(uow);
+    let subject = match who {
+        CustomerRef::Contact(id) => EntityRef::new(EntityKind::Contact, id),
+        CustomerRef::Company(id) => EntityRef::new(EntityKind::Company, id),
+    };
+    let mut events = Vec::new();
+    let mut q = EventQuery { after: 0, limit: EVENT_PAGE, touching: Some(subject) };
+    loop {
+        let batch = s.events(&q).await?;
+        let Some(last) = batch.last() else { break };
+        q.after = last.seq;
+        let done = batch.len() < EVENT_PAGE;
+        events.extend(batch);
+        if done {
+            break;
+        }
+    }
+    Ok(Gathered {
+        contact,
+        company,
+        people,
+        activities,
+        deals,
+        orders,
+        invoices,
+        payments,
+        cases,
+        feedback,
+        campaigns,
+        events,
+    })
+}
+
+/// Whether an event adds something the typed timeline items do not already show.
+fn shown_as_event(e: &StoredEvent) -> bool {
+    match e.event.subject.kind {
+        EntityKind::Activity | EntityKind::CampaignMember => false,
+        EntityKind::Order | EntityKind::Invoice | EntityKind::Payment | EntityKind::Case | EntityKind::Feedback => {
+            !matches!(e.event.change, Change::Created)
+        }
+        _ => true,
+    }
+}
+
+fn build_timeline(g: &Gathered) -> Vec<TimelineItem> {
+    let mut items: Vec<TimelineItem> = Vec::new();
+    items.extend(g.activities.iter().cloned().map(TimelineItem::Activity));
+    items.extend(g.orders.iter().cloned().map(TimelineItem::Order));
+    items.extend(g.invoices.iter().cloned().map(TimelineItem::Invoice));
+    items.extend(g.payments.iter().cloned().map(TimelineItem::Payment));
+    items.extend(g.cases.iter().cloned().map(TimelineItem::Case));
+    items.extend(g.feedback.iter().cloned().map(TimelineItem::Feedback));
+    for (c, m) in &g.campaigns {
+        for r in &m.responses {
+            items.push(TimelineItem::CampaignResponse {
+                campaign_id: c.id,
+                campaign_name: c.name.clone(),
+                contact_id: m.contact_id,
+                response: r.clone(),
+            });
+        }
+    }
+    items.extend(g.events.iter().filter(|e| shown_as_event(e)).cloned().map(TimelineItem::Event));
+    items.sort_by(|a, b| b.at().cmp(&a.at()).then_with(|| b.tiebreak().cmp(&a.tiebreak())));
+    items
+}
+
+fn add(map: &mut BTreeMap<Currency, Decimal>, m: Money) {
+    *map.entry(m.currency).or_default() += m.amount;
+}
+
+fn summarise(g: &Gathered, now: DateTime<Utc>) -> CustomerSummary {
+    let today = now.date_naive();
+    let mut s = CustomerSummary::default();
+    for o in g.orders.iter().filter(|o| o.status.counts_as_revenue()) {
+        add(&mut s.lifetime_revenue, o.total);
+        s.orders += 1;
+    }
+    for d in g.deals.iter().filter(|d| d.status == DealStatus::Open) {
+        s.open_deals += 1;
+        if let Some(a) = d.amount {
+            add(&mut s.open_deal_value, a);
+        }
+    }
+    s.open_cases = g.cases.iter().filter(|c| c.status.is_active()).count() as u64;
+    for i in g.invoices.iter().filter(|i| i.status.is_open()) {
+        add(&mut s.balance_due, i.balance_due());
+        if i.is_overdue_on(today) {
+            add(&mut s.overdue, i.balance_due());
+        }
+    }
+    for p in &g.payments {
+        let u = p.unapplied();
+        if !u.amount.is_zero() {
+            add(&mut s.unapplied_credit, u);
+        }
+    }
+    let days: Vec<i64> = g.invoices.iter().filter_map(Invoice::days_to_pay).collect();
+    if !days.is_empty() {
+        s.average_days_to_pay = Some((Decimal::from(days.iter().sum::<i64>()) / Decimal::from(days.len())).round_dp(2));
+    }
+    s.credit_terms =
+        g.company.as_ref().and_then(|c| c.credit_terms).or(g.contact.as_ref().and_then(|c| c.credit_terms));
+    if let Some(limit) = s.credit_terms.and_then(|t| t.credit_limit) {
+        let owed = s.balance_due.get(&limit.currency).copied().unwrap_or_default();
+        s.available_credit = Some(Money::new(limit.amount - owed, limit.currency));
+    }
+    s.last_contacted_at = g
+        .activities
+        .iter()
+        .filter(|a| matches!(a.kind, ActivityKind::Call | ActivityKind::Email | ActivityKind::Meeting))
+        .map(|a| a.occurred_at)
+        .filter(|at| *at <= now)
+        .max();
+    s.preferred_channel = g.contact.as_ref().and_then(|c| c.preferred_channel).or_else(|| {
+        let mut uses: BTreeMap<Channel, usize> = BTreeMap::new();
+        for c in g.activities.iter().filter_map(|a| a.channel) {
+            *uses.entry(c).or_default() += 1;
+        }
+        // Most used; ties go to the channel listed first.
+        uses.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0))).map(|(c, _)| c)
+    });
+    let mut rated: HashSet<crate::ids::CaseId> = HashSet::new();
+    let mut ratings: Vec<u8> = Vec::new();
+    for f in &g.feedback {
+        if let Some(r) = f.rating {
+            ratings.push(r);
+            if let Some(c) = f.case_id {
+                rated.insert(c);
             }
         }
-        items.sort_by(|a, b| {
-            b.at().cmp(&a.at()).then_with(|| match (a, b) {
-                (TimelineItem::Event(x), TimelineItem::Event(y)) => y.seq.cmp(&x.seq),
-                (TimelineItem::Activity(x), TimelineItem::Activity(y)) => y.id.as_uuid().cmp(&x.id.as_uuid()),
-                (TimelineItem::Activity(_), TimelineItem::Event(_)) => std::cmp::Ordering::Less,
-                (TimelineItem::Event(_), TimelineItem::Activity(_)) => std::cmp::Ordering::Greater,
-            })
-        });
-        Ok(items)
+    }
+    ratings.extend(g.cases.iter().filter(|c| !rated.contains(&c.id)).filter_map(|c| c.satisfaction));
+    if !ratings.is_empty() {
+        let sum: u32 = ratings.iter().map(|r| u32::from(*r)).sum();
+        s.average_rating = Some((Decimal::from(sum) / Decimal::from(ratings.len())).round_dp(2));
+    }
+    s
+}
+
+fn newest_first<T>(v: &mut [T], key: impl Fn(&T) -> DateTime<Utc>) {
+    v.sort_by_key(|x| std::cmp::Reverse(key(x)));
+}
+
+impl Session {
+    /// Everything that touched a contact, newest first: activities, orders, invoices, payments,
+    /// cases, feedback, campaign responses, and every other event about them or a record that
+    /// involves them (deals, relations, status changes…).
+    pub async fn timeline(&self, contact: ContactId) -> Result<Vec<TimelineItem>> {
+        let g = gather(self, CustomerRef::Contact(contact)).await?;
+        Ok(build_timeline(&g))
+    }
+
+    /// The same for a company: its own records and those of everyone working there.
+    pub async fn company_timeline(&self, company: CompanyId) -> Result<Vec<TimelineItem>> {
+        let g = gather(self, CustomerRef::Company(company)).await?;
+        Ok(build_timeline(&g))
+    }
+
+    /// The customer 360: a contact or company with its purchase history, invoices, payments,
+    /// cases, feedback, campaign responses, open deals, timeline and headline figures.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use crm_core::*;
+    /// use rust_decimal::Decimal;
+    /// let crm = Crm::new(MemoryStore::new());
+    /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+    /// let ann = cx.contacts().create(NewContact::new("Ann", "Lee").email("ann@example.com")).await?;
+    /// let eur = |x: i64| Money::new(Decimal::new(x, 0), Currency::EUR);
+    /// let tea = cx.products().create(NewProduct::new("TEA-1", "Green tea", eur(12))).await?;
+    /// cx.orders().create(NewOrder::for_contact(ann.id)
+    ///     .line(LineItem::for_product(&tea, Decimal::new(3, 0))).paid_by(PaymentMethod::Card).placed()).await?;
+    /// let view = cx.customer_360(ann.id).await?;
+    /// assert_eq!(view.summary.lifetime_revenue[&Currency::EUR], Decimal::new(36, 0));
+    /// assert_eq!(view.orders.len(), 1);
+    /// # Ok::<_, crm_core::Error>(()) }).unwrap();
+    /// ```
+    pub async fn customer_360(&self, who: impl Into<CustomerRef>) -> Result<Customer360> {
+        let mut g = gather(self, who.into()).await?;
+        let now = crate::ids::storage_precision(self.crm.inner.clock.now());
+        let summary = summarise(&g, now);
+        let timeline = build_timeline(&g);
+        newest_first(&mut g.orders, |o| o.placed_at.unwrap_or(o.created_at));
+        newest_first(&mut g.invoices, |i| day_start(i.issue_date));
+        newest_first(&mut g.payments, |p| day_start(p.received_on));
+        newest_first(&mut g.cases, |c| c.opened_at);
+        newest_first(&mut g.feedback, |f| f.received_at);
+        Ok(Customer360 {
+            contact: g.contact,
+            company: g.company,
+            people: g.people,
+            summary,
+            open_deals: g.deals.into_iter().filter(|d| d.status == DealStatus::Open).collect(),
+            orders: g.orders,
+            invoices: g.invoices,
+            payments: g.payments,
+            cases: g.cases,
+            feedback: g.feedback,
+            campaigns: g.campaigns,
+            timeline,
+        })
     }
 }

@@ -245,3 +245,232 @@ pub fn custom_field(tenant: TenantId, kind: EntityKind, key: &str, ty: FieldType
         definition: FieldDefinition::new(kind, key, key, ty),
     }
 }
+
+fn eur(cents: i64) -> Money {
+    Money::new(Decimal::new(cents, 2), Currency::EUR)
+}
+
+/// An active product priced in EUR with 19 % tax.
+pub fn product(tenant: TenantId, sku: &str) -> Product {
+    Product {
+        id: ProductId::from_uuid(Uuid::now_v7()),
+        tenant_id: tenant,
+        version: 1,
+        created_at: at(0),
+        updated_at: at(0),
+        sku: sku.into(),
+        name: format!("Product {sku}"),
+        description: Some("A fine thing".into()),
+        unit_price: eur(1999),
+        tax_rate: Decimal::new(19, 0),
+        active: true,
+        external_refs: vec![ExternalRef::new("xero", format!("item-{sku}"))],
+        tags: vec!["catalogue".into()],
+        custom: CustomFields::new(),
+    }
+}
+
+/// A placed order for a contact: two lines with totals computed.
+pub fn order(tenant: TenantId, contact: ContactId, number: &str) -> Order {
+    let lines = vec![
+        LineItem::new("Widget", Decimal::new(3, 0), eur(1999)).tax_rate(Decimal::new(19, 0)),
+        LineItem::new("Service", Decimal::new(15, 1), eur(8000)).discount(Decimal::new(10, 0)),
+    ];
+    let t = Totals::of(&lines, Currency::EUR).expect("one currency");
+    Order {
+        id: OrderId::from_uuid(Uuid::now_v7()),
+        tenant_id: tenant,
+        version: 1,
+        created_at: at(0),
+        updated_at: at(0),
+        number: number.into(),
+        contact_id: Some(contact),
+        company_id: None,
+        status: OrderStatus::Placed,
+        currency: Currency::EUR,
+        lines,
+        subtotal: t.subtotal,
+        tax: t.tax,
+        total: t.total,
+        payment_method: Some(PaymentMethod::BankTransfer),
+        placed_at: Some(at(60)),
+        paid_at: None,
+        fulfilled_at: None,
+        cancelled_at: None,
+        returned_at: None,
+        deal_id: None,
+        campaign_id: None,
+        owner_id: None,
+        notes: None,
+        external_refs: Vec::new(),
+        tags: Vec::new(),
+        custom: CustomFields::new(),
+    }
+}
+
+/// A sent invoice for a contact with one line.
+pub fn invoice(tenant: TenantId, contact: ContactId, number: &str, total_cents: i64) -> Invoice {
+    let lines = vec![LineItem::new("Consulting", Decimal::ONE, eur(total_cents))];
+    let t = Totals::of(&lines, Currency::EUR).expect("one currency");
+    Invoice {
+        id: InvoiceId::from_uuid(Uuid::now_v7()),
+        tenant_id: tenant,
+        version: 1,
+        created_at: at(0),
+        updated_at: at(0),
+        number: number.into(),
+        contact_id: Some(contact),
+        company_id: None,
+        order_id: None,
+        deal_id: None,
+        status: InvoiceStatus::Sent,
+        currency: Currency::EUR,
+        lines,
+        subtotal: t.subtotal,
+        tax: t.tax,
+        total: t.total,
+        amount_paid: Money::zero(Currency::EUR),
+        issue_date: date(2026, 1, 5),
+        due_date: date(2026, 2, 4),
+        sent_at: Some(at(100)),
+        paid_on: None,
+        voided_at: None,
+        payments: Vec::new(),
+        notes: None,
+        external_refs: vec![ExternalRef::new("quickbooks", format!("inv-{number}"))],
+        custom: CustomFields::new(),
+    }
+}
+
+/// An unapplied bank transfer from a contact.
+pub fn payment(tenant: TenantId, contact: ContactId, cents: i64) -> Payment {
+    Payment {
+        id: PaymentId::from_uuid(Uuid::now_v7()),
+        tenant_id: tenant,
+        version: 1,
+        created_at: at(0),
+        updated_at: at(0),
+        contact_id: Some(contact),
+        company_id: None,
+        amount: eur(cents),
+        received_on: date(2026, 1, 20),
+        method: PaymentMethod::BankTransfer,
+        reference: Some("TRX-1".into()),
+        applications: Vec::new(),
+        external_refs: Vec::new(),
+        notes: None,
+    }
+}
+
+/// An open problem case for a contact, due a day after opening.
+pub fn case(tenant: TenantId, contact: ContactId, subject: &str) -> Case {
+    Case {
+        id: CaseId::from_uuid(Uuid::now_v7()),
+        tenant_id: tenant,
+        version: 1,
+        created_at: at(0),
+        updated_at: at(0),
+        subject: subject.into(),
+        description: Some("It stopped working".into()),
+        channel: CaseChannel::Email,
+        case_type: CaseType::Problem,
+        priority: Priority::High,
+        status: CaseStatus::Open,
+        owner_id: None,
+        contact_id: Some(contact),
+        company_id: None,
+        order_id: None,
+        product_id: None,
+        return_reason: None,
+        opened_at: at(0),
+        sla_due_at: at(86_400),
+        sla_breached: false,
+        resolved_at: None,
+        closed_at: None,
+        resolution: None,
+        satisfaction: None,
+        survey_comment: None,
+        tags: Vec::new(),
+        custom: CustomFields::new(),
+    }
+}
+
+/// A 4-star review from a contact.
+pub fn feedback(tenant: TenantId, contact: ContactId) -> Feedback {
+    Feedback {
+        id: FeedbackId::from_uuid(Uuid::now_v7()),
+        tenant_id: tenant,
+        version: 1,
+        created_at: at(0),
+        updated_at: at(0),
+        kind: FeedbackKind::Review,
+        contact_id: Some(contact),
+        company_id: None,
+        case_id: None,
+        deal_id: None,
+        order_id: None,
+        product_id: None,
+        rating: Some(4),
+        source: Some("trustpilot".into()),
+        text: Some("Great service, slow delivery".into()),
+        competitor: None,
+        reason: None,
+        received_at: at(500),
+        tags: Vec::new(),
+    }
+}
+
+/// A segment of leads.
+pub fn segment(tenant: TenantId, name: &str) -> Segment {
+    Segment {
+        id: SegmentId::from_uuid(Uuid::now_v7()),
+        tenant_id: tenant,
+        version: 1,
+        created_at: at(0),
+        updated_at: at(0),
+        name: name.into(),
+        description: None,
+        filter: crate::query::Filter::eq("lifecycle_stage", LifecycleStage::Lead),
+    }
+}
+
+/// An active email campaign with a budget.
+pub fn campaign(tenant: TenantId, name: &str, segment: Option<SegmentId>) -> Campaign {
+    Campaign {
+        id: CampaignId::from_uuid(Uuid::now_v7()),
+        tenant_id: tenant,
+        version: 1,
+        created_at: at(0),
+        updated_at: at(0),
+        name: name.into(),
+        channel: CampaignChannel::Email,
+        status: CampaignStatus::Active,
+        budget: Some(eur(500_000)),
+        actual_cost: None,
+        start_date: Some(date(2026, 1, 1)),
+        end_date: Some(date(2026, 3, 31)),
+        goal: Some("Sign-ups".into()),
+        segment_id: segment,
+        owner_id: None,
+        tags: Vec::new(),
+        custom: CustomFields::new(),
+    }
+}
+
+/// A member who was sent the campaign and opened it.
+pub fn campaign_member(tenant: TenantId, campaign: CampaignId, contact: ContactId) -> CampaignMember {
+    CampaignMember {
+        id: CampaignMemberId::from_uuid(Uuid::now_v7()),
+        tenant_id: tenant,
+        version: 1,
+        created_at: at(0),
+        updated_at: at(0),
+        campaign_id: campaign,
+        contact_id: contact,
+        added_at: at(0),
+        responses: vec![
+            CampaignResponse { kind: ResponseKind::Sent, at: at(10) },
+            CampaignResponse { kind: ResponseKind::Opened, at: at(20) },
+        ],
+    }
+}
