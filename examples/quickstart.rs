@@ -207,6 +207,7 @@ async fn main() -> Result<(), Error> {
         match item {
             TimelineItem::Activity(a) => println!("  {when}  {:<8} {}", a.kind.as_str(), a.subject),
             TimelineItem::Event(e) => println!("  {when}  {:<8} {}", "event", describe(&e.event, &pipeline)),
+            other => println!("  {when}  {other:?}"),
         }
     }
     Ok(())

@@ -26,7 +26,8 @@ cargo test --workspace --doc --locked
 log "docs build without warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
-log "quickstart runs"
+log "examples run"
 cargo run --quiet --locked --example quickstart >/dev/null
+cargo run --quiet --locked --example customer_360 >/dev/null
 
 log "all tests passed"

@@ -25,8 +25,8 @@ pub enum TimelineItem {
     /// A call, email, meeting, note or task about the customer.
     Activity(Activity),
     /// A change to the customer or to a record that touches it (a deal they are on, a case
-    /// changing status, a payment applied…). Creations of the records below appear as the
-    /// records themselves, not again as events.
+    /// changing status, a payment applied…). Creations (and order placements) of the records
+    /// below appear as the records themselves, not again as events.
     Event(StoredEvent),
     /// An order (at its placing time, else its creation).
     Order(Order),
@@ -288,7 +288,7 @@ fn shown_as_event(e: &StoredEvent) -> bool {
     match e.event.subject.kind {
         EntityKind::Activity | EntityKind::CampaignMember => false,
         EntityKind::Order | EntityKind::Invoice | EntityKind::Payment | EntityKind::Case | EntityKind::Feedback => {
-            !matches!(e.event.change, Change::Created)
+            !matches!(e.event.change, Change::Created | Change::OrderPlaced { .. })
         }
         _ => true,
     }
