@@ -26,6 +26,9 @@ cargo test --workspace --doc --locked
 log "docs build without warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
+log "plugin guests: build the WebAssembly components, check them, run their native tests"
+plugins/build-guests.sh
+
 log "examples run"
 cargo run --quiet --locked --example quickstart >/dev/null
 cargo run --quiet --locked --example customer_360 >/dev/null
