@@ -388,7 +388,13 @@ macro_rules! impl_entity {
         }
     };
     (@unique $s:ident) => { Vec::new() };
-    (@unique $s:ident, |$us:ident| $unique:expr) => {{ let $us = $s; $unique }};
+    (@unique $s:ident, |$us:ident| $unique:expr) => {{
+        let $us = $s;
+        let mut keys: Vec<$crate::entity::UniqueKey> = $unique;
+        keys.sort();
+        keys.dedup();
+        keys
+    }};
     (@custom_ref $s:ident, true) => { Some(&$s.custom) };
     (@custom_ref $s:ident, false) => { None };
     (@custom_mut $s:ident, true) => { Some(&mut $s.custom) };

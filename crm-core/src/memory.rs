@@ -64,6 +64,7 @@ impl Store for MemoryStore {
             mode,
             writes: BTreeMap::new(),
             staged_keys: HashMap::new(),
+            poisoned: None,
             events: Vec::new(),
         }))
     }
@@ -96,6 +97,8 @@ struct MemoryTx {
     writes: BTreeMap<(EntityKind, Uuid), Write>,
     /// Unique keys of the records this transaction writes.
     staged_keys: HashMap<(EntityKind, UniqueKey), Uuid>,
+    /// Why the transaction can no longer commit (a write failed).
+    poisoned: Option<String>,
     events: Vec<Event>,
 }
 
@@ -105,6 +108,16 @@ impl MemoryTx {
             TxMode::ReadWrite => Ok(()),
             TxMode::ReadOnly => Err(Error::Forbidden("write in a read-only transaction".into())),
         }
+    }
+
+    /// Marks the transaction failed if `res` is an error.
+    fn track<T>(&mut self, res: Result<T>) -> Result<T> {
+        if let Err(e) = &res
+            && self.poisoned.is_none()
+        {
+            self.poisoned = Some(e.to_string());
+        }
+        res
     }
 
     fn own_tenant(&self, record: &Record) -> Result<()> {
@@ -156,6 +169,54 @@ impl MemoryTx {
         Ok(out.into_values().collect())
     }
 
+    fn insert_inner(&mut self, record: Record) -> Result<()> {
+        self.writable()?;
+        self.own_tenant(&record)?;
+        let (kind, id) = (record.kind(), record.id());
+        let (current, base) = self.view(kind, id)?;
+        if let Some(c) = current {
+            return Err(Error::Conflict { kind, id, expected: 0, found: Some(c.version()) });
+        }
+        if record.version() != 1 {
+            return Err(Error::Conflict { kind, id, expected: 0, found: None });
+        }
+        self.stage_keys(&record)?;
+        // Re-inserting an id deleted in this transaction keeps the committed base for the commit check.
+        self.writes.insert((kind, id), Write::Put { record: Box::new(record), base });
+        Ok(())
+    }
+
+    fn update_inner(&mut self, record: Record) -> Result<()> {
+        self.writable()?;
+        self.own_tenant(&record)?;
+        let (kind, id) = (record.kind(), record.id());
+        let (current, base) = self.view(kind, id)?;
+        let expected = record.version().saturating_sub(1);
+        match current {
+            Some(c) if c.version() == expected && record.version() > 0 => {
+                self.stage_keys(&record)?;
+                self.writes.insert((kind, id), Write::Put { record: Box::new(record), base });
+                Ok(())
+            }
+            Some(c) => Err(Error::Conflict { kind, id, expected, found: Some(c.version()) }),
+            None => Err(Error::Conflict { kind, id, expected, found: None }),
+        }
+    }
+
+    fn delete_inner(&mut self, kind: EntityKind, id: Uuid, version: u64) -> Result<()> {
+        self.writable()?;
+        let (current, base) = self.view(kind, id)?;
+        match current {
+            Some(c) if c.version() == version => {
+                self.unstage_keys(kind, id);
+                self.writes.insert((kind, id), Write::Delete { base });
+                Ok(())
+            }
+            Some(c) => Err(Error::Conflict { kind, id, expected: version, found: Some(c.version()) }),
+            None => Err(Error::NotFound { kind, id }),
+        }
+    }
+
     /// Refuses `record` if another record of its kind, as this transaction sees them, holds one
     /// of its unique keys; otherwise stages its keys (replacing those it had staged before).
     fn stage_keys(&mut self, record: &Record) -> Result<()> {
@@ -199,6 +260,10 @@ impl MemoryTx {
     }
 }
 
+fn aborted(why: &str) -> Error {
+    Error::storage(format!("the transaction was aborted by an earlier failed write: {why}"))
+}
+
 /// Checks, at commit, that no committed record outside `writes` holds a key a write claims.
 fn check_unique_at_commit(tenant: &TenantState, writes: &BTreeMap<(EntityKind, Uuid), Write>) -> Result<()> {
     for ((kind, id), w) in writes {
@@ -227,53 +292,19 @@ impl Transaction for MemoryTx {
     }
 
     async fn insert(&mut self, record: Record) -> Result<()> {
-        self.writable()?;
-        self.own_tenant(&record)?;
-        let (kind, id) = (record.kind(), record.id());
-        let (current, base) = self.view(kind, id)?;
-        if let Some(c) = current {
-            return Err(Error::Conflict { kind, id, expected: 0, found: Some(c.version()) });
-        }
-        if record.version() != 1 {
-            return Err(Error::Conflict { kind, id, expected: 0, found: None });
-        }
-        self.stage_keys(&record)?;
-        // Re-inserting an id deleted in this transaction keeps the committed base for the commit check.
-        self.writes.insert((kind, id), Write::Put { record: Box::new(record), base });
-        Ok(())
+        let res = self.insert_inner(record);
+        self.track(res)
     }
 
     async fn update(&mut self, record: Record) -> Result<()> {
-        self.writable()?;
-        self.own_tenant(&record)?;
-        let (kind, id) = (record.kind(), record.id());
-        let (current, base) = self.view(kind, id)?;
-        let expected = record.version().saturating_sub(1);
-        match current {
-            Some(c) if c.version() == expected && record.version() > 0 => {
-                self.stage_keys(&record)?;
-                self.writes.insert((kind, id), Write::Put { record: Box::new(record), base });
-                Ok(())
-            }
-            Some(c) => Err(Error::Conflict { kind, id, expected, found: Some(c.version()) }),
-            None => Err(Error::Conflict { kind, id, expected, found: None }),
-        }
+        let res = self.update_inner(record);
+        self.track(res)
     }
 
     async fn delete(&mut self, kind: EntityKind, id: Uuid, version: u64) -> Result<()> {
-        self.writable()?;
-        let (current, base) = self.view(kind, id)?;
-        match current {
-            Some(c) if c.version() == version => {
-                self.unstage_keys(kind, id);
-                self.writes.insert((kind, id), Write::Delete { base });
-                Ok(())
-            }
-            Some(c) => Err(Error::Conflict { kind, id, expected: version, found: Some(c.version()) }),
-            None => Err(Error::NotFound { kind, id }),
-        }
+        let res = self.delete_inner(kind, id, version);
+        self.track(res)
     }
-
     async fn query(&mut self, kind: EntityKind, query: &Query) -> Result<Page<Record>> {
         let rows = self.visible(kind)?;
         query.apply(rows.iter())
@@ -294,6 +325,9 @@ impl Transaction for MemoryTx {
 
     async fn commit(self: Box<Self>) -> Result<Vec<StoredEvent>> {
         let this = *self;
+        if let Some(why) = &this.poisoned {
+            return Err(aborted(why));
+        }
         let mut state = lock(&this.state)?;
         let tenant = state.tenants.entry(this.tenant).or_default();
         // Validate every write against what is committed now: the first committer wins.

@@ -28,7 +28,11 @@ pub enum TxMode {
 ///   and writes nothing.
 /// - Unique keys ([`Record::unique_keys`]) hold per tenant and kind: a write (or a commit racing
 ///   another) that would give two records the same key fails with [`Error::Validation`], code
-///   `Duplicate`, naming the key's field, and the transaction writes nothing.
+///   `Duplicate`, naming the key's field, and the transaction writes nothing. Keys are checked
+///   write by write, as SQL's immediate constraints are: within one transaction a key is freed
+///   (delete, or update to another value) before another record claims it.
+/// - A write that fails poisons its transaction: `commit` fails and nothing of it is written.
+///   (Later writes may fail too, as every statement does after a failed one in PostgreSQL.)
 /// - Events appended in a transaction are committed with it, atomically, and numbered per
 ///   tenant in commit order.
 /// - Dropping a transaction without `commit` rolls it back.

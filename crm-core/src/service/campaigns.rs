@@ -29,11 +29,9 @@ async fn check_segment(uow: &mut Uow<'_>, seg: &mut Segment, ch: &mut Checks) ->
     ch.name("name", &mut seg.name, true);
     ch.opt_text("description", &mut seg.description);
     let reg = uow.registry(EntityKind::Contact).await?;
+    // Filter errors already name `filter.<field>`.
     if let Err(Error::Validation(v)) = seg.filter.validate(EntityKind::Contact, &reg) {
-        for mut e in v.0 {
-            e.field = format!("filter.{}", e.field);
-            ch.errs.push(e);
-        }
+        ch.errs.extend(v.0);
     }
     let same = uow.tx.find_all::<Segment>(Filter::starts_with("name", seg.name.clone())).await?;
     if same.iter().any(|o| o.id != seg.id && o.name.to_lowercase() == seg.name.to_lowercase()) {

@@ -13,6 +13,9 @@ use crate::model::{Case, CaseChannel, CaseStatus, CaseType, Feedback, FeedbackKi
 use crate::query::{Filter, Page, Query};
 use crate::value::{CustomFields, Value};
 
+/// The source of the survey feedback filed when a case is rated.
+const CASE_SURVEY: &str = "case satisfaction survey";
+
 /// Input for a new service case.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewCase {
@@ -345,7 +348,7 @@ impl Cases<'_> {
     }
 
     /// Records the customer's satisfaction (1–5) with a resolved or closed case, and files it as
-    /// survey [`Feedback`] too.
+    /// survey [`Feedback`] too (rating again updates that answer).
     pub async fn rate(&self, id: CaseId, rating: u8, comment: Option<String>) -> Result<Case> {
         let mut uow = Uow::write(self.s).await?;
         let mut case = uow.tx.require::<Case>(id).await?;
@@ -362,6 +365,22 @@ impl Cases<'_> {
         let mut ch = Checks::default();
         check_case(&mut case, &mut ch);
         let case = uow.save(&before, case, ch.errs, &[]).await?;
+        // One survey answer per case: rating again replaces it rather than adding another
+        // (which would count the case twice in the customer's average rating).
+        let filed = Filter::eq("case_id", case.id.as_uuid())
+            .and(Filter::eq("kind", FeedbackKind::Survey))
+            .and(Filter::eq("source", CASE_SURVEY));
+        if let Some(old) = uow.tx.find_all::<Feedback>(filed).await?.into_iter().next() {
+            let mut answer = old.clone();
+            answer.rating = case.satisfaction;
+            answer.text = case.survey_comment.clone();
+            if answer != old {
+                answer.received_at = uow.now;
+                uow.save(&old, answer, Vec::new(), &[]).await?;
+            }
+            uow.commit().await?;
+            return Ok(case);
+        }
         let feedback = Feedback {
             id: uow.new_id(),
             tenant_id: self.s.tenant(),
@@ -376,7 +395,7 @@ impl Cases<'_> {
             order_id: case.order_id,
             product_id: case.product_id,
             rating: case.satisfaction,
-            source: Some("case satisfaction survey".into()),
+            source: Some(CASE_SURVEY.into()),
             text: case.survey_comment.clone(),
             competitor: None,
             reason: None,

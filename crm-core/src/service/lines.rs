@@ -38,8 +38,9 @@ pub(crate) fn check_lines(ch: &mut Checks, field: &str, lines: &mut [LineItem], 
     }
 }
 
-/// Checks the products that lines newly point at (not in `before`): each must exist and be
-/// active. Fills in a missing SKU from the product.
+/// Checks the products of new lines: each must exist and be active. A product keeps as many
+/// lines as it had in `before` even once retired or deleted, but gets no more. Fills in a
+/// missing SKU from the product.
 pub(crate) async fn check_line_products(
     uow: &mut Uow<'_>,
     field: &str,
@@ -48,12 +49,14 @@ pub(crate) async fn check_line_products(
     ch: &mut Checks,
 ) -> Result<()> {
     let mut seen: HashMap<ProductId, Option<Product>> = HashMap::new();
+    let mut lines_of: HashMap<ProductId, usize> = HashMap::new();
     for (i, item) in lines.iter_mut().enumerate() {
         let Some(pid) = item.product_id else { continue };
-        let known = before.iter().any(|b| b.product_id == Some(pid));
-        if !seen.contains_key(&pid) {
-            let p = uow.tx.fetch::<Product>(pid).await?;
-            seen.insert(pid, p);
+        let nth = lines_of.entry(pid).or_default();
+        *nth += 1;
+        let known = *nth <= before.iter().filter(|b| b.product_id == Some(pid)).count();
+        if let std::collections::hash_map::Entry::Vacant(slot) = seen.entry(pid) {
+            slot.insert(uow.tx.fetch::<Product>(pid).await?);
         }
         let at = format!("{field}[{i}].product_id");
         match seen.get(&pid).and_then(Option::as_ref) {

@@ -242,9 +242,8 @@ async fn gather(s: &Session, who: CustomerRef) -> Result<Gathered> {
     let mut campaign_cache: HashMap<CampaignId, Option<Campaign>> = HashMap::new();
     let mut campaigns = Vec::new();
     for m in members {
-        if !campaign_cache.contains_key(&m.campaign_id) {
-            let c = uow.tx.fetch::<Campaign>(m.campaign_id).await?;
-            campaign_cache.insert(m.campaign_id, c);
+        if let std::collections::hash_map::Entry::Vacant(slot) = campaign_cache.entry(m.campaign_id) {
+            slot.insert(uow.tx.fetch::<Campaign>(m.campaign_id).await?);
         }
         if let Some(Some(c)) = campaign_cache.get(&m.campaign_id) {
             campaigns.push((c.clone(), m));
@@ -390,8 +389,9 @@ fn summarise(g: &Gathered, now: DateTime<Utc>) -> CustomerSummary {
     s
 }
 
-fn newest_first<T>(v: &mut [T], key: impl Fn(&T) -> DateTime<Utc>) {
-    v.sort_by_key(|x| std::cmp::Reverse(key(x)));
+/// Sorts newest first; records of the same time newest id first, as in the timeline.
+fn newest_first<T: crate::entity::Entity>(v: &mut [T], key: impl Fn(&T) -> DateTime<Utc>) {
+    v.sort_by_key(|x| std::cmp::Reverse((key(x), Into::<uuid::Uuid>::into(x.id()))));
 }
 
 impl Session {

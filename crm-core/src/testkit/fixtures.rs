@@ -474,3 +474,219 @@ pub fn campaign_member(tenant: TenantId, campaign: CampaignId, contact: ContactI
         ],
     }
 }
+
+/// Custom values of several types, with awkward text and decimals that keep trailing zeros.
+pub fn sample_custom() -> CustomFields {
+    [
+        ("c_text", Value::Text("Grüße, 'world' \"quoted\" \\ back — 日本語 ✓ 🦀".into())),
+        ("c_int", Value::Int(i64::MIN + 1)),
+        ("c_dec", Value::Decimal(Decimal::new(1050, 2))),
+        ("c_dec_zero", Value::Decimal(Decimal::new(0, 3))),
+        ("c_money", Value::Money(Money::new(Decimal::new(120_000, 3), Currency::KWD))),
+        ("c_date", Value::Date(date(2024, 2, 29))),
+        ("c_dt", Value::DateTime(at(3_600))),
+        ("c_bool", Value::Bool(false)),
+        ("c_multi", Value::List(vec![Value::Text("ä".into()), Value::Text("B".into()), Value::Text("".into())])),
+        ("c_ref", Value::Id(Uuid::now_v7())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// A product with every field set: non-ASCII text, two external refs, trailing-zero decimals.
+pub fn full_product(tenant: TenantId, sku: &str) -> Product {
+    let mut p = product(tenant, sku);
+    p.name = format!("Überschall-Gerät {sku} «deluxe»");
+    p.description = Some("Line one\nLine two: 'quotes' and \"doubles\"; 100 % ✓".into());
+    p.unit_price = eur(1050);
+    p.tax_rate = Decimal::new(7_700, 3);
+    p.active = false;
+    p.external_refs =
+        vec![ExternalRef::new("xero", format!("item-{sku}")), ExternalRef::new("shopify", format!("gid://ü/{sku}"))];
+    p.tags = vec!["catalogue".into(), "späti".into()];
+    p.custom = sample_custom();
+    p
+}
+
+/// Lines with a product, a SKU, discounts with trailing zeros and tax.
+pub fn full_lines(product: &Product) -> Vec<LineItem> {
+    vec![
+        LineItem::for_product(product, Decimal::new(2_50, 2)).discount(Decimal::new(12_50, 2)),
+        LineItem::new("Beratung — Stunde", Decimal::new(15, 1), eur(8_000))
+            .discount(Decimal::new(100, 1))
+            .tax_rate(Decimal::new(19_00, 2)),
+    ]
+}
+
+/// An order with every optional field set.
+pub fn full_order(tenant: TenantId, contact: ContactId, product: &Product, number: &str) -> Order {
+    let mut o = order(tenant, contact, number);
+    o.lines = full_lines(product);
+    let t = Totals::of(&o.lines, Currency::EUR).expect("one currency");
+    (o.subtotal, o.tax, o.total) = (t.subtotal, t.tax, t.total);
+    o.company_id = Some(CompanyId::from_uuid(Uuid::now_v7()));
+    o.status = OrderStatus::Returned;
+    o.payment_method = Some(PaymentMethod::PayPal);
+    o.placed_at = Some(at(60));
+    o.paid_at = Some(at(120));
+    o.fulfilled_at = Some(at(180));
+    o.cancelled_at = Some(at(240));
+    o.returned_at = Some(at(300));
+    o.deal_id = Some(DealId::from_uuid(Uuid::now_v7()));
+    o.campaign_id = Some(CampaignId::from_uuid(Uuid::now_v7()));
+    o.owner_id = Some(UserId::from_uuid(Uuid::now_v7()));
+    o.notes = Some("Lieferung an Tür 3 — «fragile»".into());
+    o.external_refs = vec![ExternalRef::new("shop", format!("order-{number}"))];
+    o.tags = vec!["rush".into(), "ünïcode".into()];
+    o.custom = sample_custom();
+    o
+}
+
+/// An invoice with every optional field set: two applied payments, lines with discount and tax.
+pub fn full_invoice(tenant: TenantId, contact: ContactId, product: &Product, number: &str) -> Invoice {
+    let mut i = invoice(tenant, contact, number, 0);
+    i.lines = full_lines(product);
+    let t = Totals::of(&i.lines, Currency::EUR).expect("one currency");
+    (i.subtotal, i.tax, i.total) = (t.subtotal, t.tax, t.total);
+    i.company_id = Some(CompanyId::from_uuid(Uuid::now_v7()));
+    i.order_id = Some(OrderId::from_uuid(Uuid::now_v7()));
+    i.deal_id = Some(DealId::from_uuid(Uuid::now_v7()));
+    i.status = InvoiceStatus::PartiallyPaid;
+    i.payments = vec![
+        AppliedPayment {
+            payment_id: PaymentId::from_uuid(Uuid::now_v7()),
+            paid_on: date(2026, 1, 10),
+            amount: eur(1_000),
+            method: PaymentMethod::Card,
+        },
+        AppliedPayment {
+            payment_id: PaymentId::from_uuid(Uuid::now_v7()),
+            paid_on: date(2026, 1, 12),
+            amount: eur(2_050),
+            method: PaymentMethod::Cheque,
+        },
+    ];
+    i.amount_paid = eur(3_050);
+    i.sent_at = Some(at(100));
+    i.paid_on = Some(date(2026, 1, 12));
+    i.voided_at = Some(at(200));
+    i.notes = Some("Zahlbar ohne Abzug — merci ✓".into());
+    i.external_refs =
+        vec![ExternalRef::new("quickbooks", format!("inv-{number}")), ExternalRef::new("xero", format!("Ä-{number}"))];
+    i.custom = sample_custom();
+    i
+}
+
+/// A payment with every optional field set, applied to two invoices with money left over.
+pub fn full_payment(tenant: TenantId, contact: ContactId, invoices: [InvoiceId; 2]) -> Payment {
+    let mut p = payment(tenant, contact, 10_000);
+    p.company_id = Some(CompanyId::from_uuid(Uuid::now_v7()));
+    p.method = PaymentMethod::Other;
+    p.reference = Some("Überweisung 'Nr. 42'".into());
+    p.applications = vec![
+        PaymentApplication { invoice_id: invoices[0], amount: eur(2_050) },
+        PaymentApplication { invoice_id: invoices[1], amount: Money::new(Decimal::new(30_000, 3), Currency::EUR) },
+    ];
+    p.external_refs =
+        vec![ExternalRef::new("stripe", format!("ch_ü{}", p.id)), ExternalRef::new("bank", format!("77/{}", p.id))];
+    p.notes = Some("Teilzahlung\tmit Tab".into());
+    p
+}
+
+/// A resolved, closed return case with every optional field set.
+pub fn full_case(tenant: TenantId, contact: ContactId, product: ProductId) -> Case {
+    let mut c = case(tenant, contact, "Gerät kaputt — «dringend»");
+    c.description = Some("Es summt.\nDann: Stille.".into());
+    c.channel = CaseChannel::InPerson;
+    c.case_type = CaseType::Return;
+    c.priority = Priority::Urgent;
+    c.status = CaseStatus::Closed;
+    c.owner_id = Some(UserId::from_uuid(Uuid::now_v7()));
+    c.company_id = Some(CompanyId::from_uuid(Uuid::now_v7()));
+    c.order_id = Some(OrderId::from_uuid(Uuid::now_v7()));
+    c.product_id = Some(product);
+    c.return_reason = Some("Falsche Farbe 🎨".into());
+    c.sla_breached = true;
+    c.resolved_at = Some(at(90_000));
+    c.closed_at = Some(at(90_500));
+    c.resolution = Some("Ersetzt".into());
+    c.satisfaction = Some(5);
+    c.survey_comment = Some("Très bien ✓".into());
+    c.tags = vec!["rma".into(), "größe".into()];
+    c.custom = sample_custom();
+    c
+}
+
+/// Feedback with every optional field set.
+pub fn full_feedback(tenant: TenantId, contact: ContactId, case: CaseId, product: ProductId) -> Feedback {
+    let mut f = feedback(tenant, contact);
+    f.kind = FeedbackKind::LostToCompetitor;
+    f.company_id = Some(CompanyId::from_uuid(Uuid::now_v7()));
+    f.case_id = Some(case);
+    f.deal_id = Some(DealId::from_uuid(Uuid::now_v7()));
+    f.order_id = Some(OrderId::from_uuid(Uuid::now_v7()));
+    f.product_id = Some(product);
+    f.rating = Some(1);
+    f.source = Some("exit survey «Q1»".into());
+    f.text = Some("Zu teuer; 'too' expensive".into());
+    f.competitor = Some("Müller & Söhne".into());
+    f.reason = Some("price".into());
+    f.tags = vec!["churn".into()];
+    f
+}
+
+/// A segment whose filter nests and/or/not around operands of several types.
+pub fn full_segment(tenant: TenantId, name: &str) -> Segment {
+    use crate::query::Filter;
+    let mut s = segment(tenant, name);
+    s.description = Some("Führungskräfte — «VIP» ✓".into());
+    s.filter = Filter::And(vec![
+        Filter::Or(vec![
+            Filter::eq("lifecycle_stage", LifecycleStage::Lead),
+            Filter::Not(Box::new(Filter::is_null("custom.budget"))),
+            Filter::And(vec![
+                Filter::gte("custom.budget", Decimal::new(1050, 2)),
+                Filter::lt("birthday", date(1990, 1, 1)),
+            ]),
+        ]),
+        Filter::Not(Box::new(Filter::Or(vec![
+            Filter::contains("tags", "ex-Kunde ✗"),
+            Filter::starts_with("family_name", "Ö'"),
+        ]))),
+        Filter::is_in("custom.sports", ["golf", "échecs"]),
+        Filter::ne("custom.rank", Value::Int(0)),
+        Filter::gt("updated_at", at(42)),
+        Filter::eq("company_id", Uuid::now_v7()),
+        Filter::lte("custom.fee", Money::new(Decimal::new(9_990, 3), Currency::EUR)),
+        Filter::Or(vec![]),
+        Filter::And(vec![Filter::All]),
+    ]);
+    s
+}
+
+/// A completed campaign with every optional field set.
+pub fn full_campaign(tenant: TenantId, name: &str, segment: SegmentId) -> Campaign {
+    let mut c = campaign(tenant, name, Some(segment));
+    c.channel = CampaignChannel::DirectMail;
+    c.status = CampaignStatus::Completed;
+    c.budget = Some(eur(100_050));
+    c.actual_cost = Some(Money::new(Decimal::new(99_990, 2), Currency::EUR));
+    c.goal = Some("Anmeldungen ↑ 10 %".into());
+    c.owner_id = Some(UserId::from_uuid(Uuid::now_v7()));
+    c.tags = vec!["q1".into(), "frühling".into()];
+    c.custom = sample_custom();
+    c
+}
+
+/// A member with a response of every kind.
+pub fn full_campaign_member(tenant: TenantId, campaign: CampaignId, contact: ContactId) -> CampaignMember {
+    let mut m = campaign_member(tenant, campaign, contact);
+    m.added_at = at(5);
+    m.responses = ResponseKind::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| CampaignResponse { kind: *kind, at: at(10 + i as i64) })
+        .collect();
+    m
+}
