@@ -554,3 +554,171 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Line and document totals
+// ---------------------------------------------------------------------------------------------
+
+/// Currencies with 0, 2 and 3 minor digits, with their digits written out independently of the
+/// library.
+const TOTALS_CURRENCIES: [(Currency, u32); 3] = [(Currency::JPY, 0), (Currency::EUR, 2), (Currency::KWD, 3)];
+
+/// A decimal as integers: `units / 10^scale`.
+type Scaled = (i64, u32);
+
+/// A line with every number as integers.
+#[derive(Clone, Copy, Debug)]
+struct IntLine {
+    quantity: Scaled,
+    price: Scaled,
+    discount: Scaled,
+    tax: Scaled,
+}
+
+fn pow10(n: u32) -> i128 {
+    10i128.pow(n)
+}
+
+/// `n / d` rounded half away from zero, in integers.
+fn div_round(n: i128, d: i128) -> i128 {
+    assert!(d > 0);
+    let (q, r) = (n / d, n % d);
+    if 2 * r.abs() >= d { q + n.signum() } else { q }
+}
+
+/// The reference: a line's net and tax in minor units of a currency with `digits` minor digits.
+///
+/// net = quantity × price × (100 − discount) / 100, rounded to the minor unit;
+/// tax = net × rate / 100, rounded to the minor unit.
+fn reference_line(l: &IntLine, digits: u32) -> (i128, i128) {
+    let ((q, qs), (p, ps), (d, ds), (t, ts)) = (l.quantity, l.price, l.discount, l.tax);
+    let hundred_d = 100 * pow10(ds);
+    let num = i128::from(q) * i128::from(p) * (hundred_d - i128::from(d)) * pow10(digits);
+    let net = div_round(num, pow10(qs) * pow10(ps) * hundred_d);
+    let tax = div_round(net * i128::from(t), 100 * pow10(ts));
+    (net, tax)
+}
+
+fn minor(units: i128, digits: u32, currency: Currency) -> Money {
+    Money::new(Decimal::from_i128_with_scale(units, digits), currency)
+}
+
+fn to_decimal((units, scale): Scaled) -> Decimal {
+    Decimal::new(units, scale)
+}
+
+fn int_item(i: usize, l: &IntLine, currency: Currency) -> LineItem {
+    LineItem::new(format!("Line {i}"), to_decimal(l.quantity), Money::new(to_decimal(l.price), currency))
+        .discount(to_decimal(l.discount))
+        .tax_rate(to_decimal(l.tax))
+}
+
+/// A percentage 0–100: common rates, whole numbers and up to two decimals.
+fn percent() -> impl Strategy<Value = Scaled> {
+    prop_oneof![
+        prop::sample::select(vec![0i64, 5, 7, 10, 15, 19, 20, 21, 25, 33, 50, 100]).prop_map(|p| (p, 0)),
+        (0i64..=100).prop_map(|p| (p, 0)),
+        (1u32..=2).prop_flat_map(|s| (0i64..=100 * 10i64.pow(s), Just(s))),
+    ]
+}
+
+/// A positive quantity: whole, fractional (to 0.001), or an exact half (to provoke ties).
+fn quantity() -> impl Strategy<Value = Scaled> {
+    prop_oneof![
+        (1i64..=1_000).prop_map(|q| (q, 0)),
+        (1u32..=3).prop_flat_map(|s| (1i64..=1_000_000, Just(s))),
+        (0i64..=999).prop_map(|q| (q * 10 + 5, 1)),
+    ]
+}
+
+/// A unit price with the currency's minor digits or up to two more (e.g. 0.125 EUR a unit).
+fn price(digits: u32) -> impl Strategy<Value = Scaled> {
+    prop_oneof![
+        (0i64..=1_000_000_000).prop_map(move |p| (p, digits)),
+        (0u32..=2).prop_flat_map(move |extra| (0i64..=1_000_000_000, Just(digits + extra))),
+        (0i64..=10_000).prop_map(move |p| (2 * p + 1, digits)), // odd minor units: halves round
+    ]
+}
+
+fn int_line(digits: u32) -> impl Strategy<Value = IntLine> {
+    (quantity(), price(digits), percent(), percent()).prop_map(|(quantity, price, discount, tax)| IntLine {
+        quantity,
+        price,
+        discount,
+        tax,
+    })
+}
+
+fn totals_case(lines: std::ops::Range<usize>) -> impl Strategy<Value = (Currency, u32, Vec<IntLine>)> {
+    prop::sample::select(TOTALS_CURRENCIES.to_vec()).prop_flat_map(move |(currency, digits)| {
+        (Just(currency), Just(digits), prop::collection::vec(int_line(digits), lines.clone()))
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    #[test]
+    fn line_and_document_totals_match_an_integer_reference(
+        (currency, digits, lines) in totals_case(0..8),
+        foreign in (any::<prop::sample::Index>(), prop::sample::select(vec![Currency::USD, Currency::GBP, Currency::BHD])),
+    ) {
+        prop_assert_eq!(Money::zero(currency).minor_digits(), digits, "the reference's digits are ISO 4217's");
+        let items: Vec<LineItem> = lines.iter().enumerate().map(|(i, l)| int_item(i, l, currency)).collect();
+        let (mut subtotal, mut tax) = (0i128, 0i128);
+        for (item, l) in items.iter().zip(&lines) {
+            let (n, t) = reference_line(l, digits);
+            prop_assert_eq!(item.total(), minor(n, digits, currency), "net of {:?}", l);
+            prop_assert_eq!(item.total().amount.scale(), digits, "rounded to the minor unit");
+            prop_assert_eq!(item.tax(), minor(t, digits, currency), "tax of {:?}", l);
+            prop_assert_eq!(item.tax().amount.scale(), digits);
+            prop_assert_eq!(item.gross(), minor(n + t, digits, currency));
+            subtotal += n;
+            tax += t;
+        }
+        let t = Totals::of(&items, currency).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(t.subtotal, minor(subtotal, digits, currency));
+        prop_assert_eq!(t.tax, minor(tax, digits, currency));
+        prop_assert_eq!(t.total, minor(subtotal + tax, digits, currency));
+        prop_assert!([t.subtotal, t.tax, t.total].iter().all(|m| m.currency == currency));
+
+        // One line in another currency anywhere: refused, naming that line.
+        let (at, other) = foreign;
+        let at = at.index(items.len() + 1);
+        let mut mixed = items.clone();
+        mixed.insert(at, LineItem::new("Foreign", Decimal::ONE, Money::new(Decimal::ONE, other)));
+        let err = Totals::of(&mixed, currency).unwrap_err();
+        prop_assert_eq!(err.field, format!("lines[{at}].unit_price"));
+        prop_assert_eq!(err.code, FieldErrorCode::CurrencyMismatch);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn orders_and_invoices_store_the_reference_totals((currency, digits, lines) in totals_case(1..6)) {
+        let items: Vec<LineItem> = lines.iter().enumerate().map(|(i, l)| int_item(i, l, currency)).collect();
+        let (subtotal, tax) = lines
+            .iter()
+            .map(|l| reference_line(l, digits))
+            .fold((0i128, 0i128), |(s, t), (n, x)| (s + n, t + x));
+        let want = (minor(subtotal, digits, currency), minor(tax, digits, currency), minor(subtotal + tax, digits, currency));
+
+        let cx = Crm::new(MemoryStore::new()).as_actor(&Actor::system(tenant()));
+        let (order, invoice, deal) = block_on(async {
+            let ann = cx.contacts().create(NewContact::new("Ann", "Lee")).await.unwrap();
+            let input = NewOrder { lines: items.clone(), ..NewOrder::for_contact(ann.id) }.placed();
+            let order = cx.orders().create(input).await.unwrap();
+            let invoice = cx.invoices().from_order(order.id).await.unwrap();
+            let mut deal = NewDeal::new("Deal").contact(ann.id);
+            deal.line_items = items.clone();
+            let deal = cx.deals().create(deal).await.unwrap();
+            (order, invoice, deal)
+        });
+        prop_assert_eq!((order.subtotal, order.tax, order.total), want);
+        prop_assert_eq!((invoice.subtotal, invoice.tax, invoice.total), want);
+        prop_assert_eq!(invoice.balance_due(), want.2);
+        prop_assert_eq!(deal.amount, Some(want.0), "a deal's amount is its lines' net total");
+    }
+}

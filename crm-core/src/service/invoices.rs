@@ -127,10 +127,12 @@ async fn check_invoice_refs(
     uow: &mut Uow<'_>,
     i: &mut Invoice,
     before: Option<&Invoice>,
+    inherited: &[LineItem],
     ch: &mut Checks,
 ) -> Result<()> {
     check_customer(uow, i.contact_id, i.company_id, before.map(|b| (b.contact_id, b.company_id)), true, ch).await?;
-    let before_lines = before.map(|b| b.lines.as_slice()).unwrap_or_default();
+    // Lines copied from the billed order may keep products retired since.
+    let before_lines = before.map(|b| b.lines.as_slice()).unwrap_or(inherited);
     check_line_products(uow, "lines", &mut i.lines, before_lines, ch).await?;
     let order = |i: &Invoice| i.order_id.map(|o| EntityRef::new(EntityKind::Order, o));
     let deal = |i: &Invoice| i.deal_id.map(|d| EntityRef::new(EntityKind::Deal, d));
@@ -152,7 +154,7 @@ impl Invoices<'_> {
     /// Creates a draft invoice. The due date defaults to the customer's terms.
     pub async fn create(&self, input: NewInvoice) -> Result<Invoice> {
         let mut uow = Uow::write(self.s).await?;
-        let invoice = new_invoice(&mut uow, input).await?;
+        let invoice = new_invoice(&mut uow, input, &[]).await?;
         uow.commit().await?;
         Ok(invoice)
     }
@@ -177,7 +179,7 @@ impl Invoices<'_> {
             lines: order.lines.clone(),
             ..Default::default()
         };
-        let invoice = new_invoice(&mut uow, input).await?;
+        let invoice = new_invoice(&mut uow, input, &order.lines).await?;
         uow.commit().await?;
         Ok(invoice)
     }
@@ -230,7 +232,7 @@ impl Invoices<'_> {
             }
         }
         check_invoice(&mut invoice, &mut ch);
-        check_invoice_refs(&mut uow, &mut invoice, Some(&before), &mut ch).await?;
+        check_invoice_refs(&mut uow, &mut invoice, Some(&before), &[], &mut ch).await?;
         let saved = uow.save(&before, invoice, ch.errs, &["subtotal", "tax", "total"]).await?;
         uow.commit().await?;
         Ok(saved)
@@ -330,7 +332,7 @@ fn emit_status(uow: &mut Uow<'_>, invoice: &Invoice, from: InvoiceStatus) {
     );
 }
 
-async fn new_invoice(uow: &mut Uow<'_>, input: NewInvoice) -> Result<Invoice> {
+async fn new_invoice(uow: &mut Uow<'_>, input: NewInvoice, inherited: &[LineItem]) -> Result<Invoice> {
     let mut ch = Checks::default();
     let Some(currency) = document_currency(&mut ch, input.currency, &input.lines) else {
         Error::check(ch.errs)?;
@@ -376,7 +378,7 @@ async fn new_invoice(uow: &mut Uow<'_>, input: NewInvoice) -> Result<Invoice> {
         custom: input.custom,
     };
     check_invoice(&mut invoice, &mut ch);
-    check_invoice_refs(uow, &mut invoice, None, &mut ch).await?;
+    check_invoice_refs(uow, &mut invoice, None, inherited, &mut ch).await?;
     uow.create(invoice, ch.errs).await
 }
 

@@ -155,9 +155,17 @@ fn check_order(o: &mut Order, ch: &mut Checks) {
     ch.tags(&mut o.tags);
 }
 
-async fn check_order_refs(uow: &mut Uow<'_>, o: &mut Order, before: Option<&Order>, ch: &mut Checks) -> Result<()> {
+/// `inherited`: lines copied from a source document (a won deal), whose products may have been
+/// retired since and still carry over.
+async fn check_order_refs(
+    uow: &mut Uow<'_>,
+    o: &mut Order,
+    before: Option<&Order>,
+    inherited: &[LineItem],
+    ch: &mut Checks,
+) -> Result<()> {
     check_customer(uow, o.contact_id, o.company_id, before.map(|b| (b.contact_id, b.company_id)), true, ch).await?;
-    let before_lines = before.map(|b| b.lines.as_slice()).unwrap_or_default();
+    let before_lines = before.map(|b| b.lines.as_slice()).unwrap_or(inherited);
     check_line_products(uow, "lines", &mut o.lines, before_lines, ch).await?;
     let deal = |o: &Order| o.deal_id.map(|d| EntityRef::new(EntityKind::Deal, d));
     let campaign = |o: &Order| o.campaign_id.map(|c| EntityRef::new(EntityKind::Campaign, c));
@@ -186,7 +194,7 @@ impl Orders<'_> {
     /// customer's credit limit.
     pub async fn create(&self, input: NewOrder) -> Result<Order> {
         let mut uow = Uow::write(self.s).await?;
-        let order = new_order(&mut uow, input).await?;
+        let order = new_order(&mut uow, input, &[]).await?;
         uow.commit().await?;
         Ok(order)
     }
@@ -232,7 +240,7 @@ impl Orders<'_> {
             owner_id: deal.owner_id,
             ..Default::default()
         };
-        let order = new_order(&mut uow, input).await?;
+        let order = new_order(&mut uow, input, &deal.line_items).await?;
         uow.commit().await?;
         Ok(order)
     }
@@ -268,7 +276,7 @@ impl Orders<'_> {
             ch.push("lines", FieldErrorCode::ReadOnly, format!("the order is {}; its lines are fixed", before.status));
         }
         check_order(&mut order, &mut ch);
-        check_order_refs(&mut uow, &mut order, Some(&before), &mut ch).await?;
+        check_order_refs(&mut uow, &mut order, Some(&before), &[], &mut ch).await?;
         let saved = uow.save(&before, order, ch.errs, &["subtotal", "tax", "total"]).await?;
         uow.commit().await?;
         Ok(saved)
@@ -335,7 +343,7 @@ impl Orders<'_> {
     }
 }
 
-pub(crate) async fn new_order(uow: &mut Uow<'_>, input: NewOrder) -> Result<Order> {
+pub(crate) async fn new_order(uow: &mut Uow<'_>, input: NewOrder, inherited: &[LineItem]) -> Result<Order> {
     let mut ch = Checks::default();
     let currency = document_currency(&mut ch, input.currency, &input.lines);
     let Some(currency) = currency else {
@@ -375,7 +383,7 @@ pub(crate) async fn new_order(uow: &mut Uow<'_>, input: NewOrder) -> Result<Orde
         custom: input.custom,
     };
     check_order(&mut order, &mut ch);
-    check_order_refs(uow, &mut order, None, &mut ch).await?;
+    check_order_refs(uow, &mut order, None, inherited, &mut ch).await?;
     if placed {
         if let Some(at) = input.placed_at
             && at > uow.now
