@@ -5,185 +5,21 @@
 //! Every rejection is checked for its error variant and the field it names and — through
 //! [`Env::refused`] — that the refused call wrote nothing: no record changed, no event appended.
 
-use std::future::Future;
-use std::sync::Arc;
-
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{Duration, NaiveDate};
 use crm_core::query::{Filter, Query};
 use crm_core::*;
-use rust_decimal::Decimal;
 use uuid::Uuid;
+
+mod common;
+use common::*;
 
 // ---------------------------------------------------------------------------------------------
 // Harness
 // ---------------------------------------------------------------------------------------------
 
-/// 2026-03-02T09:00:00Z, a Monday.
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
-}
-
-fn tenant_a() -> TenantId {
-    TenantId::from_uuid(Uuid::from_u128(0xA))
-}
-
-fn tenant_b() -> TenantId {
-    TenantId::from_uuid(Uuid::from_u128(0xB))
-}
-
-struct Env {
-    crm: Crm,
-    clock: Arc<ManualClock>,
-}
-
-/// Everything one tenant has stored: every record of every kind, and every event.
-#[derive(Debug, PartialEq)]
-struct State {
-    records: Vec<Record>,
-    events: Vec<StoredEvent>,
-}
-
-fn env() -> Env {
-    let clock = Arc::new(ManualClock::new(t0()));
-    let crm = Crm::builder(MemoryStore::new())
-        .clock(clock.clone())
-        .ids(SequentialIds::default())
-        .default_region("US")
-        .build()
-        .expect("valid configuration");
-    Env { crm, clock }
-}
-
-impl Env {
-    /// The system actor of tenant A.
-    fn cx(&self) -> Session {
-        self.crm.as_actor(&Actor::system(tenant_a()))
-    }
-
-    fn cx_of(&self, tenant: TenantId) -> Session {
-        self.crm.as_actor(&Actor::system(tenant))
-    }
-
-    fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-
-    fn today(&self) -> NaiveDate {
-        self.now().date_naive()
-    }
-
-    fn advance(&self, by: Duration) {
-        self.clock.advance(by);
-    }
-
-    async fn state_of(&self, tenant: TenantId) -> State {
-        let mut tx = self.crm.store().begin(tenant, TxMode::ReadOnly).await.unwrap();
-        let mut records = Vec::new();
-        for kind in EntityKind::ALL {
-            let page = tx.query(*kind, &Query::new(Filter::All).limit(1000)).await.unwrap();
-            assert!(page.next.is_none(), "test data sets stay below one page");
-            records.extend(page.items);
-        }
-        let events = self.cx_of(tenant).events(&EventQuery::after(0, 1000)).await.unwrap();
-        State { records, events }
-    }
-
-    /// Runs a call that must fail, and checks that it wrote nothing in tenant A nor in tenant B.
-    async fn refused<T: std::fmt::Debug>(&self, call: impl Future<Output = Result<T>>) -> Error {
-        let (a, b) = (self.state_of(tenant_a()).await, self.state_of(tenant_b()).await);
-        let err = match call.await {
-            Ok(v) => panic!("expected the call to be refused, got {v:?}"),
-            Err(e) => e,
-        };
-        assert_eq!(self.state_of(tenant_a()).await, a, "a refused call changed tenant A: {err}");
-        assert_eq!(self.state_of(tenant_b()).await, b, "a refused call changed tenant B: {err}");
-        err
-    }
-
-    /// Events appended since `seq`.
-    async fn events_since(&self, seq: u64) -> Vec<StoredEvent> {
-        self.cx().events(&EventQuery::after(seq, 1000)).await.unwrap()
-    }
-
-    async fn last_seq(&self) -> u64 {
-        self.cx().events(&EventQuery::after(0, 1000)).await.unwrap().last().map(|e| e.seq).unwrap_or(0)
-    }
-}
-
-/// The error is a validation error with an error of `code` about `field`.
-#[track_caller]
-fn assert_field(err: &Error, field: &str, code: FieldErrorCode) {
-    assert!(matches!(err, Error::Validation(_)), "expected a validation error, got {err:?}");
-    assert!(err.names_field(field), "expected an error about `{field}`, got {err}");
-    assert!(
-        err.field_errors().iter().any(|e| e.field == field && e.code == code),
-        "expected `{field}` to be refused with {code:?}, got {err}"
-    );
-}
-
-/// The error is a validation error with exactly one error: `code` about `field`.
-#[track_caller]
-fn assert_only_field(err: &Error, field: &str, code: FieldErrorCode) {
-    assert_field(err, field, code);
-    assert_eq!(err.field_errors().len(), 1, "expected only `{field}` to be refused, got {err}");
-}
-
-/// The error is an invalid transition of `field` from `from` to `to`.
-#[track_caller]
-fn assert_transition(err: &Error, field: &str, from: &str, to: &str) {
-    match err {
-        Error::InvalidTransition { field: f, from: a, to: b, .. } => {
-            assert_eq!((f.as_str(), a.as_str(), b.as_str()), (field, from, to), "wrong transition in {err}")
-        }
-        other => panic!("expected an invalid transition of `{field}`, got {other:?}"),
-    }
-    assert!(err.names_field(field));
-}
-
-#[track_caller]
-fn assert_not_found(err: &Error, kind: EntityKind, id: impl Into<Uuid>) {
-    let id = id.into();
-    match err {
-        Error::NotFound { kind: k, id: i } => assert_eq!((*k, *i), (kind, id)),
-        other => panic!("expected {kind} {id} not found, got {other:?}"),
-    }
-}
-
-fn dec(s: &str) -> Decimal {
-    s.parse().unwrap()
-}
-
-fn usd(amount: &str) -> Money {
-    Money::new(dec(amount), Currency::USD)
-}
-
-fn eur(amount: &str) -> Money {
-    Money::new(dec(amount), Currency::EUR)
-}
-
-fn date(y: i32, m: u32, d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(y, m, d).unwrap()
-}
-
-fn changes(events: &[StoredEvent]) -> Vec<(EntityKind, Change)> {
-    events.iter().map(|e| (e.event.subject.kind, e.event.change.clone())).collect()
-}
-
-fn status_changed(from: &str, to: &str) -> Change {
-    Change::StatusChanged { from: from.into(), to: to.into() }
-}
-
-fn line(name: &str, qty: &str, price: Money) -> LineItem {
-    LineItem::new(name, dec(qty), price)
-}
-
 /// 2 × 50.00 USD at 19 % tax: 100.00 + 19.00 = 119.00.
 fn widgets() -> LineItem {
     line("Widget", "2", usd("50.00")).tax_rate(dec("19"))
-}
-
-async fn contact(cx: &Session, given: &str) -> Contact {
-    cx.contacts().create(NewContact::new(given, "Buyer")).await.unwrap()
 }
 
 /// A sent invoice of 119.00 USD to `who`.

@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 
 use super::Session;
-use super::checks::Checks;
+use super::checks::{Checks, refuse_guarded};
 use super::lines::{check_customer, check_links};
 use super::uow::Uow;
 use super::uow::{count, delete, list};
@@ -237,14 +237,8 @@ impl Cases<'_> {
             ("satisfaction", before.satisfaction != case.satisfaction),
             ("survey_comment", before.survey_comment != case.survey_comment),
         ];
-        if let Some((field, _)) = guarded.iter().find(|g| g.1) {
-            return Err(Error::InvalidTransition {
-                field: (*field).into(),
-                from: before.status.to_string(),
-                to: case.status.to_string(),
-                reason: "changes only through set_status, resolve, close, reopen and rate".into(),
-            });
-        }
+        let how = "set_status, resolve, close, reopen and rate";
+        refuse_guarded(&guarded, before.status.as_str(), case.status.as_str(), how)?;
         case.sla_due_at = case.opened_at + self.s.crm.inner.sla.target(case.priority);
         let mut ch = Checks::default();
         check_case(&mut case, &mut ch);

@@ -2,7 +2,7 @@ use chrono::{Days, NaiveDate};
 use rust_decimal::Decimal;
 
 use super::Session;
-use super::checks::Checks;
+use super::checks::{Checks, refuse_guarded};
 use super::lines::{
     check_customer, check_line_products, check_lines, check_links, document_currency, terms_for, totals,
 };
@@ -202,14 +202,7 @@ impl Invoices<'_> {
             ("paid_on", before.paid_on != invoice.paid_on),
             ("voided_at", before.voided_at != invoice.voided_at),
         ];
-        if let Some((field, _)) = guarded.iter().find(|g| g.1) {
-            return Err(refuse(
-                field,
-                before.status,
-                invoice.status.as_str(),
-                "changes only through send, void and payments",
-            ));
-        }
+        refuse_guarded(&guarded, before.status.as_str(), invoice.status.as_str(), "send, void and payments")?;
         let mut ch = Checks::default();
         if before.status != InvoiceStatus::Draft {
             let fixed = [

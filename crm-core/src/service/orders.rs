@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 
 use super::Session;
-use super::checks::Checks;
+use super::checks::{Checks, refuse_guarded};
 use super::lines::{
     check_credit_limit, check_customer, check_line_products, check_lines, check_links, document_currency, totals,
 };
@@ -263,14 +263,8 @@ impl Orders<'_> {
             ("cancelled_at", before.cancelled_at != order.cancelled_at),
             ("returned_at", before.returned_at != order.returned_at),
         ];
-        if let Some((field, _)) = guarded.iter().find(|g| g.1) {
-            return Err(Error::InvalidTransition {
-                field: (*field).into(),
-                from: before.status.to_string(),
-                to: order.status.to_string(),
-                reason: "changes only through place, mark_paid, fulfil, cancel or mark_returned".into(),
-            });
-        }
+        let how = "place, mark_paid, fulfil, cancel or mark_returned";
+        refuse_guarded(&guarded, before.status.as_str(), order.status.as_str(), how)?;
         let mut ch = Checks::default();
         if before.status != OrderStatus::Draft && (order.lines != before.lines || order.currency != before.currency) {
             ch.push("lines", FieldErrorCode::ReadOnly, format!("the order is {}; its lines are fixed", before.status));
