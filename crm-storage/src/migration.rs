@@ -1,0 +1,151 @@
+//! Schema versions, applied on open with sea-orm-migration, then the record tables synced
+//! with crm-core's field catalogue ([`sync_record_tables`]).
+//!
+//! Versioned migrations own the system tables and every change that needs a hand-written
+//! transformation. The per-kind record tables are *derived* from `EntityKind::std_fields()`:
+//! on open, a missing table, column or index is created and a new column is backfilled from
+//! the stored records, so a field added to crm-core needs no migration of its own.
+//! Everything runs in one transaction (under an advisory lock on PostgreSQL), so concurrent
+//! opens and crashes never leave a half-migrated database.
+
+use std::collections::HashSet;
+
+use crm_core::{EntityKind, Record};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement};
+use sea_orm_migration::{MigrationName, MigrationTrait, MigratorTrait, SchemaManager, async_trait};
+
+use crate::schema::{self, quote};
+
+/// The versioned migrations of crm-storage.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(M0001SystemTables)]
+    }
+
+    fn migration_table_name() -> sea_orm::DynIden {
+        "crm_migrations".into()
+    }
+}
+
+fn types(backend: DbBackend) -> (&'static str, &'static str) {
+    match backend {
+        DbBackend::Postgres => ("UUID", "JSONB"),
+        _ => ("BLOB", "TEXT"),
+    }
+}
+
+/// Version 1: the outbox, per-tenant event counters, unique keys.
+struct M0001SystemTables;
+
+impl MigrationName for M0001SystemTables {
+    fn name(&self) -> &str {
+        "m0001_system_tables"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0001SystemTables {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        let (uuid, _) = types(db.get_database_backend());
+        let text = if db.get_database_backend() == DbBackend::Postgres { "TEXT COLLATE \"C\"" } else { "TEXT" };
+        for sql in [
+            format!(
+                "CREATE TABLE IF NOT EXISTS crm_tenants (tenant_id {uuid} NOT NULL PRIMARY KEY, last_seq BIGINT NOT NULL)"
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS crm_events (tenant_id {uuid} NOT NULL, seq BIGINT NOT NULL, \
+                 event_id {uuid} NOT NULL, data TEXT NOT NULL, PRIMARY KEY (tenant_id, seq))"
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS crm_event_touches (tenant_id {uuid} NOT NULL, kind {text} NOT NULL, \
+                 ref_id {uuid} NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (tenant_id, kind, ref_id, seq))"
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS crm_unique (tenant_id {uuid} NOT NULL, kind {text} NOT NULL, \
+                 field {text} NOT NULL, value {text} NOT NULL, owner_id {uuid} NOT NULL, \
+                 PRIMARY KEY (tenant_id, kind, field, value))"
+            ),
+            "CREATE INDEX IF NOT EXISTS ix_crm_unique_owner ON crm_unique (tenant_id, kind, owner_id)".to_owned(),
+        ] {
+            db.execute_unprepared(&sql).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Creates missing record tables, columns and indexes; backfills new columns.
+/// Returns the tables whose columns were added.
+pub(crate) async fn sync_record_tables(tx: &DatabaseTransaction) -> Result<Vec<&'static str>, DbErr> {
+    let backend = tx.get_database_backend();
+    let pg = backend == DbBackend::Postgres;
+    let (uuid, json) = types(backend);
+    let mut changed = Vec::new();
+    for kind in EntityKind::ALL.iter().copied() {
+        let table = schema::table(kind);
+        let t = quote(table);
+        tx.execute_unprepared(&format!(
+            "CREATE TABLE IF NOT EXISTS {t} (tenant_id {uuid} NOT NULL, id {uuid} NOT NULL, version BIGINT NOT NULL, \
+             data TEXT NOT NULL, custom {json}, PRIMARY KEY (tenant_id, id))"
+        ))
+        .await?;
+        let existing = existing_columns(tx, table).await?;
+        let mut added = Vec::new();
+        for c in schema::columns(kind) {
+            if !existing.contains(c.name.as_ref()) {
+                tx.execute_unprepared(&format!(
+                    "ALTER TABLE {t} ADD COLUMN {} {}",
+                    quote(&c.name),
+                    schema::sql_type(c.ty, pg)
+                ))
+                .await?;
+                added.push(c);
+            }
+        }
+        if !added.is_empty() && !existing.is_empty() {
+            backfill(tx, kind).await?;
+            changed.push(table);
+        }
+        for cols in schema::indexes(kind) {
+            let name = schema::index_name(table, &cols);
+            let list: Vec<String> =
+                std::iter::once("tenant_id".to_owned()).chain(cols.iter().map(|c| quote(c))).collect();
+            tx.execute_unprepared(&format!("CREATE INDEX IF NOT EXISTS {} ON {t} ({})", quote(&name), list.join(", ")))
+                .await?;
+        }
+    }
+    Ok(changed)
+}
+
+async fn existing_columns(tx: &DatabaseTransaction, table: &str) -> Result<HashSet<String>, DbErr> {
+    let backend = tx.get_database_backend();
+    let stmt = match backend {
+        DbBackend::Postgres => Statement::from_sql_and_values(
+            backend,
+            "SELECT column_name AS name FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1",
+            [table.into()],
+        ),
+        _ => Statement::from_sql_and_values(backend, "SELECT name FROM pragma_table_info(?)", [table.into()]),
+    };
+    let rows = tx.query_all_raw(stmt).await?;
+    rows.iter().map(|r| r.try_get::<String>("", "name")).collect()
+}
+
+/// Recomputes every derived column of `kind` from the stored records.
+async fn backfill(tx: &DatabaseTransaction, kind: EntityKind) -> Result<(), DbErr> {
+    let backend = tx.get_database_backend();
+    let table = quote(schema::table(kind));
+    let rows = tx.query_all_raw(Statement::from_string(backend, format!("SELECT data FROM {table}"))).await?;
+    for row in rows {
+        let data: String = row.try_get("", "data")?;
+        let record: Record = serde_json::from_str(&data)
+            .map_err(|e| DbErr::Custom(format!("a stored {kind} does not decode during backfill: {e}")))?;
+        let stmt = crate::store::update_derived(backend, &record).map_err(|e| DbErr::Custom(e.to_string()))?;
+        tx.execute_raw(stmt).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,626 @@
+//! [`SqlStore`]: crm-core's `Store` on SQL, through sea-orm.
+
+use std::sync::Arc;
+#[cfg(feature = "sqlite")]
+use std::time::Duration;
+
+use async_trait::async_trait;
+use crm_core::query::{Cursor, Filter, MAX_PAGE_SIZE, Page, Query};
+use crm_core::{
+    EntityKind, EntityRef, Error, Event, EventQuery, Record, Result, Store, StoredEvent, TenantId, Transaction, TxMode,
+};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Order, Query as Sql, Value as SqlValue};
+use sea_orm::{
+    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode,
+    Statement, TransactionOptions, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+use uuid::Uuid;
+
+use crate::encode::custom_json;
+use crate::filter::{Compiler, Dialect};
+use crate::migration::{Migrator, sync_record_tables};
+use crate::schema::{self, columns, derived_values, table};
+
+/// A [`Store`] on SQLite (embedded, the default) or PostgreSQL.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> crm_core::Result<()> {
+/// use crm_core::{Actor, Crm, NewContact, TenantId};
+/// use crm_storage::SqlStore;
+///
+/// let dir = tempfile::tempdir().map_err(|e| crm_core::Error::storage(e.to_string()))?;
+/// let store = SqlStore::sqlite(dir.path().join("crm.db")).await?;
+/// let crm = Crm::new(store);
+/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let ada = cx.contacts().create(NewContact::new("Ada", "Lovelace").email("ada@example.com")).await?;
+/// assert_eq!(cx.contacts().get(ada.id).await?.full_name(), "Ada Lovelace");
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct SqlStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Write transactions (on SQLite: one connection, so writers queue instead of failing).
+    write: DatabaseConnection,
+    /// Read-only transactions and outbox reads.
+    read: DatabaseConnection,
+    dialect: Dialect,
+}
+
+fn aborted(why: &str) -> Error {
+    Error::storage(format!("the transaction was aborted by an earlier failed write: {why}"))
+}
+
+pub(crate) fn db_err(e: DbErr) -> Error {
+    Error::Storage(Box::new(e))
+}
+
+impl SqlStore {
+    /// Opens (creating if needed) the SQLite database file at `path`: WAL journal, foreign
+    /// keys, a 10 s busy timeout, one writer connection (write transactions queue rather than
+    /// fail with "database is locked") and four reader connections. Migrates it to the
+    /// current schema.
+    #[cfg(feature = "sqlite")]
+    pub async fn sqlite(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+        let opts = SqliteConnectOptions::new()
+            .filename(path.as_ref())
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let write = sqlite_pool(opts.clone(), 1).await?;
+        // Migrate before the readers connect, so they see the final schema.
+        let dialect = Dialect::Sqlite;
+        migrate(&write).await?;
+        let read = sqlite_pool(opts.create_if_missing(false).read_only(true), 4).await?;
+        Ok(SqlStore { inner: Arc::new(Inner { write, read, dialect }) })
+    }
+
+    /// A private in-memory SQLite database (one connection; gone when the store is dropped).
+    #[cfg(feature = "sqlite")]
+    pub async fn sqlite_in_memory() -> Result<Self> {
+        use sea_orm::sqlx::sqlite::SqliteConnectOptions;
+        let opts = SqliteConnectOptions::new().in_memory(true).foreign_keys(true);
+        let db = sqlite_pool(opts, 1).await?;
+        migrate(&db).await?;
+        Ok(SqlStore { inner: Arc::new(Inner { write: db.clone(), read: db, dialect: Dialect::Sqlite }) })
+    }
+
+    /// Connects to PostgreSQL at `url` (`postgres://user:pass@host:port/db`) with a pool of
+    /// `max_connections` and migrates the database (or the schema named by `search_path`).
+    #[cfg(feature = "postgres")]
+    pub async fn postgres(url: &str) -> Result<Self> {
+        Self::postgres_with(url, 10).await
+    }
+
+    /// [`postgres`](Self::postgres) with a chosen pool size.
+    #[cfg(feature = "postgres")]
+    pub async fn postgres_with(url: &str, max_connections: u32) -> Result<Self> {
+        let mut opt = sea_orm::ConnectOptions::new(url.to_owned());
+        opt.max_connections(max_connections.max(1)).sqlx_logging(false);
+        let db = sea_orm::Database::connect(opt).await.map_err(db_err)?;
+        migrate(&db).await?;
+        Ok(SqlStore { inner: Arc::new(Inner { write: db.clone(), read: db, dialect: Dialect::Postgres }) })
+    }
+
+    /// The sea-orm connection writes go through (for reports, backups, custom SQL).
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.inner.write
+    }
+}
+
+#[cfg(feature = "sqlite")]
+async fn sqlite_pool(opts: sea_orm::sqlx::sqlite::SqliteConnectOptions, max: u32) -> Result<DatabaseConnection> {
+    use sea_orm::sqlx::sqlite::SqlitePoolOptions;
+    let pool = SqlitePoolOptions::new()
+        .max_connections(max)
+        .min_connections(1)
+        // An in-memory database lives as long as its connection: never recycle it.
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .acquire_timeout(Duration::from_secs(120))
+        .connect_with(opts)
+        .await
+        .map_err(|e| Error::storage(format!("cannot open the SQLite database: {e}")))?;
+    Ok(sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+}
+
+/// Applies pending migrations and syncs the record tables, in one transaction.
+async fn migrate(db: &DatabaseConnection) -> Result<()> {
+    let tx = begin_write(db).await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        // Concurrent opens (several app instances) migrate one at a time.
+        tx.execute_unprepared("SELECT pg_advisory_xact_lock(7243198211)").await.map_err(db_err)?;
+    }
+    Migrator::up(&tx, None).await.map_err(db_err)?;
+    sync_record_tables(&tx).await.map_err(db_err)?;
+    tx.commit().await.map_err(db_err)
+}
+
+async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
+    let opts = match db.get_database_backend() {
+        DbBackend::Sqlite => {
+            TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() }
+        }
+        _ => TransactionOptions::default(),
+    };
+    db.begin_with_options(opts).await.map_err(db_err)
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn begin(&self, tenant: TenantId, mode: TxMode) -> Result<Box<dyn Transaction>> {
+        Ok(Box::new(SqlTx { inner: self.inner.clone(), tenant, mode, tx: None, poisoned: None, events: Vec::new() }))
+    }
+
+    async fn read_events(&self, tenant: TenantId, query: &EventQuery) -> Result<Vec<StoredEvent>> {
+        let d = self.inner.dialect;
+        let db = &self.inner.read;
+        let limit = query.limit.min(100_000) as u64;
+        let mut q = Sql::select();
+        q.columns([Alias::new("seq"), Alias::new("data")]).from(Alias::new("crm_events"));
+        q.and_where(Expr::col(Alias::new("tenant_id")).eq(tenant.as_uuid()));
+        q.and_where(Expr::col(Alias::new("seq")).gt(i64::try_from(query.after).unwrap_or(i64::MAX)));
+        if let Some(r) = &query.touching {
+            let mut sub = Sql::select();
+            sub.column(Alias::new("seq")).from(Alias::new("crm_event_touches"));
+            sub.and_where(Expr::col(Alias::new("tenant_id")).eq(tenant.as_uuid()));
+            sub.and_where(Expr::col(Alias::new("kind")).eq(r.kind.as_str()));
+            sub.and_where(Expr::col(Alias::new("ref_id")).eq(r.id));
+            sub.and_where(Expr::col(Alias::new("seq")).gt(i64::try_from(query.after).unwrap_or(i64::MAX)));
+            q.and_where(Expr::col(Alias::new("seq")).in_subquery(sub));
+        }
+        q.order_by(Alias::new("seq"), Order::Asc).limit(limit);
+        let _ = d;
+        let rows = db.query_all(&q).await.map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                let seq: i64 = row.try_get("", "seq").map_err(db_err)?;
+                let data: String = row.try_get("", "data").map_err(db_err)?;
+                let event: Event = serde_json::from_str(&data)
+                    .map_err(|e| Error::storage(format!("stored event {seq} does not decode: {e}")))?;
+                Ok(StoredEvent { seq: seq as u64, event })
+            })
+            .collect()
+    }
+}
+
+struct SqlTx {
+    inner: Arc<Inner>,
+    tenant: TenantId,
+    mode: TxMode,
+    /// Begun at the first statement, so an idle transaction holds no connection or lock.
+    tx: Option<DatabaseTransaction>,
+    /// Why the transaction can no longer commit (a write failed).
+    poisoned: Option<String>,
+    /// Events to write at commit.
+    events: Vec<Event>,
+}
+
+impl SqlTx {
+    async fn db(&mut self) -> Result<&DatabaseTransaction> {
+        // After a failed write the SQL transaction was rolled back; later statements run in a
+        // fresh one (so they still report NotFound, Conflict…), which commit never commits.
+        if self.tx.is_none() {
+            let tx = match self.mode {
+                TxMode::ReadWrite => begin_write(&self.inner.write).await?,
+                TxMode::ReadOnly => {
+                    let access = match self.inner.dialect {
+                        Dialect::Postgres => Some(AccessMode::ReadOnly),
+                        Dialect::Sqlite => None,
+                    };
+                    self.inner.read.begin_with_config(None, access).await.map_err(db_err)?
+                }
+            };
+            self.tx = Some(tx);
+        }
+        self.tx.as_ref().ok_or_else(|| Error::storage("transaction not started"))
+    }
+
+    fn writable(&self) -> Result<()> {
+        match self.mode {
+            TxMode::ReadWrite => Ok(()),
+            TxMode::ReadOnly => Err(Error::Forbidden("write in a read-only transaction".into())),
+        }
+    }
+
+    fn own_tenant(&self, record: &Record) -> Result<()> {
+        if record.tenant_id() != self.tenant {
+            return Err(Error::Forbidden(format!(
+                "{} {} belongs to another tenant than this transaction",
+                record.kind(),
+                record.id()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Marks the transaction failed if `res` is an error, and rolls the SQL transaction back
+    /// at once, so its connection (on SQLite, the one writer) is free for others at once.
+    async fn track<T>(&mut self, res: Result<T>) -> Result<T> {
+        if let Err(e) = &res
+            && self.poisoned.is_none()
+        {
+            self.poisoned = Some(e.to_string());
+            if let Some(tx) = self.tx.take() {
+                let _ = tx.rollback().await;
+            }
+        }
+        res
+    }
+
+    fn backend(&self) -> DbBackend {
+        match self.inner.dialect {
+            Dialect::Sqlite => DbBackend::Sqlite,
+            Dialect::Postgres => DbBackend::Postgres,
+        }
+    }
+
+    async fn stored_version(&mut self, kind: EntityKind, id: Uuid) -> Result<Option<u64>> {
+        let mut q = Sql::select();
+        q.column(Alias::new("version")).from(Alias::new(table(kind)));
+        q.and_where(Expr::col(Alias::new("tenant_id")).eq(self.tenant.as_uuid()));
+        q.and_where(Expr::col(Alias::new("id")).eq(id));
+        let row = self.db().await?.query_one(&q).await.map_err(db_err)?;
+        match row {
+            Some(r) => Ok(Some(r.try_get::<i64>("", "version").map_err(db_err)? as u64)),
+            None => Ok(None),
+        }
+    }
+
+    async fn claim_keys(&mut self, record: &Record) -> Result<()> {
+        let kind = record.kind();
+        for key in record.unique_keys() {
+            let mut q = Sql::insert();
+            q.into_table(Alias::new("crm_unique"))
+                .columns(["tenant_id", "kind", "field", "value", "owner_id"].map(Alias::new))
+                .values_panic([
+                    self.tenant.as_uuid().into(),
+                    kind.as_str().into(),
+                    key.field.into(),
+                    key.value.clone().into(),
+                    record.id().into(),
+                ])
+                .on_conflict(
+                    OnConflict::columns(["tenant_id", "kind", "field", "value"].map(Alias::new))
+                        .do_nothing()
+                        .to_owned(),
+                );
+            let res = self.db().await?.execute(&q).await.map_err(db_err)?;
+            if res.rows_affected() == 0 {
+                return Err(key.duplicate_error(kind));
+            }
+        }
+        Ok(())
+    }
+
+    async fn release_keys(&mut self, kind: EntityKind, id: Uuid) -> Result<()> {
+        let mut q = Sql::delete();
+        q.from_table(Alias::new("crm_unique"));
+        q.and_where(Expr::col(Alias::new("tenant_id")).eq(self.tenant.as_uuid()));
+        q.and_where(Expr::col(Alias::new("kind")).eq(kind.as_str()));
+        q.and_where(Expr::col(Alias::new("owner_id")).eq(id));
+        self.db().await?.execute(&q).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn insert_inner(&mut self, record: Record) -> Result<()> {
+        self.writable()?;
+        self.own_tenant(&record)?;
+        let (kind, id) = (record.kind(), record.id());
+        if record.version() != 1 {
+            let found = self.stored_version(kind, id).await?;
+            return Err(Error::Conflict { kind, id, expected: 0, found });
+        }
+        let stmt = insert_stmt(self.backend(), std::slice::from_ref(&record), true)?;
+        let res = self.db().await?.execute_raw(stmt).await.map_err(db_err)?;
+        if res.rows_affected() == 0 {
+            let found = self.stored_version(kind, id).await?;
+            return Err(Error::Conflict { kind, id, expected: 0, found });
+        }
+        self.claim_keys(&record).await
+    }
+
+    async fn update_inner(&mut self, record: Record) -> Result<()> {
+        self.writable()?;
+        self.own_tenant(&record)?;
+        let (kind, id) = (record.kind(), record.id());
+        let expected = record.version().saturating_sub(1);
+        if record.version() == 0 {
+            let found = self.stored_version(kind, id).await?;
+            return Err(Error::Conflict { kind, id, expected, found });
+        }
+        let mut stmt = update_derived_query(&record)?;
+        stmt.and_where(Expr::col(Alias::new("version")).eq(expected as i64));
+        let stmt = self.backend().build(&stmt);
+        let res = self.db().await?.execute_raw(stmt).await.map_err(db_err)?;
+        if res.rows_affected() == 0 {
+            let found = self.stored_version(kind, id).await?;
+            return Err(Error::Conflict { kind, id, expected, found });
+        }
+        self.release_keys(kind, id).await?;
+        self.claim_keys(&record).await
+    }
+
+    async fn delete_inner(&mut self, kind: EntityKind, id: Uuid, version: u64) -> Result<()> {
+        self.writable()?;
+        let mut q = Sql::delete();
+        q.from_table(Alias::new(table(kind)));
+        q.and_where(Expr::col(Alias::new("tenant_id")).eq(self.tenant.as_uuid()));
+        q.and_where(Expr::col(Alias::new("id")).eq(id));
+        q.and_where(Expr::col(Alias::new("version")).eq(i64::try_from(version).unwrap_or(i64::MAX)));
+        let res = self.db().await?.execute(&q).await.map_err(db_err)?;
+        if res.rows_affected() == 0 {
+            return match self.stored_version(kind, id).await? {
+                None => Err(Error::NotFound { kind, id }),
+                Some(v) => Err(Error::Conflict { kind, id, expected: version, found: Some(v) }),
+            };
+        }
+        self.release_keys(kind, id).await
+    }
+
+    /// `WHERE tenant AND filter` for a kind.
+    fn select_base(&self, kind: EntityKind, filter: &Filter) -> (Compiler, sea_orm::sea_query::SelectStatement) {
+        let c = Compiler::new(self.inner.dialect, kind);
+        let mut q = Sql::select();
+        q.from(Alias::new(table(kind)));
+        q.and_where(Expr::col(Alias::new("tenant_id")).eq(self.tenant.as_uuid()));
+        if *filter != Filter::All {
+            q.and_where(c.filter(filter));
+        }
+        (c, q)
+    }
+
+    async fn commit_inner(&mut self) -> Result<Vec<StoredEvent>> {
+        if let Some(why) = &self.poisoned {
+            return Err(aborted(why));
+        }
+        let events = std::mem::take(&mut self.events);
+        let mut stored = Vec::with_capacity(events.len());
+        if !events.is_empty() {
+            let backend = self.backend();
+            let tenant = self.tenant.as_uuid();
+            let n = events.len() as i64;
+            // The per-tenant counter row is locked until commit, so seqs follow commit order.
+            let stmt = Statement::from_sql_and_values(
+                backend,
+                match backend {
+                    DbBackend::Postgres => {
+                        "INSERT INTO crm_tenants (tenant_id, last_seq) VALUES ($1, $2) ON CONFLICT (tenant_id) \
+                         DO UPDATE SET last_seq = crm_tenants.last_seq + excluded.last_seq RETURNING last_seq"
+                    }
+                    _ => {
+                        "INSERT INTO crm_tenants (tenant_id, last_seq) VALUES (?, ?) ON CONFLICT (tenant_id) \
+                         DO UPDATE SET last_seq = crm_tenants.last_seq + excluded.last_seq RETURNING last_seq"
+                    }
+                },
+                [tenant.into(), n.into()],
+            );
+            let db = self.db().await?;
+            let row =
+                db.query_one_raw(stmt).await.map_err(db_err)?.ok_or_else(|| Error::storage("no event counter"))?;
+            let last: i64 = row.try_get("", "last_seq").map_err(db_err)?;
+            let first = last - n + 1;
+            for (i, event) in events.into_iter().enumerate() {
+                stored.push(StoredEvent { seq: (first + i as i64) as u64, event });
+            }
+            for chunk in stored.chunks(200) {
+                let mut q = Sql::insert();
+                q.into_table(Alias::new("crm_events"))
+                    .columns(["tenant_id", "seq", "event_id", "data"].map(Alias::new));
+                let mut t = Sql::insert();
+                t.into_table(Alias::new("crm_event_touches"))
+                    .columns(["tenant_id", "kind", "ref_id", "seq"].map(Alias::new))
+                    .on_conflict(
+                        OnConflict::columns(["tenant_id", "kind", "ref_id", "seq"].map(Alias::new))
+                            .do_nothing()
+                            .to_owned(),
+                    );
+                for s in chunk {
+                    let data = serde_json::to_string(&s.event).map_err(|e| Error::storage(e.to_string()))?;
+                    q.values_panic([tenant.into(), (s.seq as i64).into(), s.event.id.as_uuid().into(), data.into()]);
+                    let mut refs: Vec<EntityRef> =
+                        std::iter::once(s.event.subject).chain(s.event.related.iter().copied()).collect();
+                    refs.sort();
+                    refs.dedup();
+                    for r in refs {
+                        t.values_panic([tenant.into(), r.kind.as_str().into(), r.id.into(), (s.seq as i64).into()]);
+                    }
+                }
+                db.execute(&q).await.map_err(db_err)?;
+                db.execute(&t).await.map_err(db_err)?;
+            }
+        }
+        match self.tx.take() {
+            Some(tx) => tx.commit().await.map_err(db_err)?,
+            None => {}
+        }
+        Ok(stored)
+    }
+}
+
+/// `INSERT` of records of one kind (all of `records` must share kind and tenant).
+pub(crate) fn insert_stmt(backend: DbBackend, records: &[Record], ignore_existing: bool) -> Result<Statement> {
+    let Some(first) = records.first() else { return Err(Error::storage("insert of no records")) };
+    let kind = first.kind();
+    let mut q = Sql::insert();
+    q.into_table(Alias::new(table(kind)));
+    let mut cols = vec![
+        Alias::new("tenant_id"),
+        Alias::new("id"),
+        Alias::new("version"),
+        Alias::new("data"),
+        Alias::new("custom"),
+    ];
+    cols.extend(columns(kind).iter().map(|c| Alias::new(c.name.as_ref())));
+    q.columns(cols);
+    for r in records {
+        let mut vals: Vec<Expr> = vec![
+            Expr::val(r.tenant_id().as_uuid()),
+            Expr::val(r.id()),
+            Expr::val(r.version() as i64),
+            Expr::val(serde_json::to_string(r).map_err(|e| Error::storage(e.to_string()))?),
+            Expr::val(SqlValue::Json(custom_json(r.custom()).map(Box::new))),
+        ];
+        vals.extend(derived_values(r).into_iter().map(Expr::val));
+        q.values(vals).map_err(|e| Error::storage(e.to_string()))?;
+    }
+    if ignore_existing {
+        q.on_conflict(OnConflict::columns([Alias::new("tenant_id"), Alias::new("id")]).do_nothing().to_owned());
+    }
+    Ok(backend.build(&q))
+}
+
+/// `UPDATE` of a record's version, data and derived columns (by tenant and id).
+fn update_derived_query(record: &Record) -> Result<sea_orm::sea_query::UpdateStatement> {
+    let kind = record.kind();
+    let mut q = Sql::update();
+    q.table(Alias::new(table(kind)));
+    q.value(Alias::new("version"), record.version() as i64);
+    q.value(Alias::new("data"), serde_json::to_string(record).map_err(|e| Error::storage(e.to_string()))?);
+    q.value(Alias::new("custom"), SqlValue::Json(custom_json(record.custom()).map(Box::new)));
+    for (c, v) in columns(kind).iter().zip(derived_values(record)) {
+        q.value(Alias::new(c.name.as_ref()), v);
+    }
+    q.and_where(Expr::col(Alias::new("tenant_id")).eq(record.tenant_id().as_uuid()));
+    q.and_where(Expr::col(Alias::new("id")).eq(record.id()));
+    Ok(q)
+}
+
+/// The backfill statement of a record (rewrites its derived columns as stored).
+pub(crate) fn update_derived(backend: DbBackend, record: &Record) -> Result<Statement> {
+    Ok(backend.build(&update_derived_query(record)?))
+}
+
+fn decode(data: &str, kind: EntityKind) -> Result<Record> {
+    let r: Record =
+        serde_json::from_str(data).map_err(|e| Error::storage(format!("a stored {kind} does not decode: {e}")))?;
+    if r.kind() != kind {
+        return Err(Error::storage(format!("a {} is stored among {kind} records", r.kind())));
+    }
+    Ok(r)
+}
+
+#[async_trait]
+impl Transaction for SqlTx {
+    fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+
+    async fn get(&mut self, kind: EntityKind, id: Uuid) -> Result<Option<Record>> {
+        let mut q = Sql::select();
+        q.column(Alias::new("data")).from(Alias::new(table(kind)));
+        q.and_where(Expr::col(Alias::new("tenant_id")).eq(self.tenant.as_uuid()));
+        q.and_where(Expr::col(Alias::new("id")).eq(id));
+        let row = self.db().await?.query_one(&q).await.map_err(db_err)?;
+        match row {
+            Some(r) => Ok(Some(decode(&r.try_get::<String>("", "data").map_err(db_err)?, kind)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn insert(&mut self, record: Record) -> Result<()> {
+        let res = self.insert_inner(record).await;
+        self.track(res).await
+    }
+
+    async fn update(&mut self, record: Record) -> Result<()> {
+        let res = self.update_inner(record).await;
+        self.track(res).await
+    }
+
+    async fn delete(&mut self, kind: EntityKind, id: Uuid, version: u64) -> Result<()> {
+        let res = self.delete_inner(kind, id, version).await;
+        self.track(res).await
+    }
+
+    async fn query(&mut self, kind: EntityKind, query: &Query) -> Result<Page<Record>> {
+        let after = match &query.after {
+            Some(c) => Some(c.decode(&query.sort)?),
+            None => None,
+        };
+        let limit = query.limit.clamp(1, MAX_PAGE_SIZE);
+        let (c, mut q) = self.select_base(kind, &query.filter);
+        q.column(Alias::new("data"));
+        if let Some((values, id)) = &after {
+            q.and_where(c.after(&query.sort, values, *id));
+        }
+        for key in &query.sort {
+            let desc = key.order == crm_core::query::SortOrder::Desc;
+            for e in c.sort_exprs(key) {
+                let order = if desc { Order::Desc } else { Order::Asc };
+                match self.inner.dialect {
+                    // SQLite's natural order already puts NULLs first ascending, last descending.
+                    Dialect::Sqlite => q.order_by_expr(e, order),
+                    Dialect::Postgres => {
+                        use sea_orm::sea_query::NullOrdering;
+                        let nulls = if desc { NullOrdering::Last } else { NullOrdering::First };
+                        q.order_by_expr_with_nulls(e, order, nulls)
+                    }
+                };
+            }
+        }
+        q.order_by(Alias::new("id"), Order::Asc);
+        q.limit(limit as u64 + 1);
+        let rows = self.db().await?.query_all(&q).await.map_err(db_err)?;
+        let mut items = rows
+            .iter()
+            .map(|r| decode(&r.try_get::<String>("", "data").map_err(db_err)?, kind))
+            .collect::<Result<Vec<Record>>>()?;
+        let has_more = items.len() > limit;
+        items.truncate(limit);
+        let next = if has_more { items.last().map(|r| Cursor::after(r, &query.sort)) } else { None };
+        Ok(Page { items, next })
+    }
+
+    async fn count(&mut self, kind: EntityKind, filter: &Filter) -> Result<u64> {
+        let (_, mut q) = self.select_base(kind, filter);
+        q.expr_as(Expr::cust("COUNT(*)"), Alias::new("n"));
+        let row = self.db().await?.query_one(&q).await.map_err(db_err)?;
+        let n: i64 = match row {
+            Some(r) => r.try_get("", "n").map_err(db_err)?,
+            None => 0,
+        };
+        Ok(n as u64)
+    }
+
+    async fn append_events(&mut self, events: Vec<Event>) -> Result<()> {
+        self.writable()?;
+        if let Some(e) = events.iter().find(|e| e.tenant_id != self.tenant) {
+            return Err(Error::Forbidden(format!("event {} belongs to another tenant", e.id)));
+        }
+        self.events.extend(events);
+        Ok(())
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<Vec<StoredEvent>> {
+        let res = self.commit_inner().await;
+        if res.is_err()
+            && let Some(tx) = self.tx.take()
+        {
+            let _ = tx.rollback().await;
+        }
+        res
+    }
+
+    async fn rollback(mut self: Box<Self>) -> Result<()> {
+        match self.tx.take() {
+            Some(tx) => tx.rollback().await.map_err(db_err),
+            None => Ok(()),
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_send() {
+    fn is_send<T: Send>() {}
+    is_send::<SqlTx>();
+    let _ = schema::quote;
+}
