@@ -1,24 +1,61 @@
-//! A small, realistic CRM in memory: companies, contacts, the default sales pipeline, deals moved
-//! through their stages (one won, one lost), calls, emails and meetings, a pipeline report with
-//! the probability-weighted forecast, and one contact's timeline.
+//! A small, realistic CRM on the embedded SQLite store: companies, contacts, the default sales
+//! pipeline, deals moved through their stages (one won, one lost), calls, emails and meetings, a
+//! pipeline report with the probability-weighted forecast, and one contact's timeline.
 //!
-//! Run with `cargo run --example quickstart`.
+//! `cargo run --example quickstart` runs it in an in-memory SQLite database;
+//! `cargo run --example quickstart -- --db crm.db` keeps it in a file: run it again and it
+//! reopens the same CRM and reports on it, without recording the story twice.
 
 use chrono::{Duration, TimeZone, Utc};
 use crm::query::{Filter, Query};
 use crm::*;
 use rust_decimal::Decimal;
 
+/// The demo's tenant and user: fixed, so a database file can be reopened.
+const TENANT: u128 = 0x0190_0000_0000_7000_8000_0000_0000_0001;
+const SAM: u128 = 0x0190_0000_0000_7000_8000_0000_0000_0002;
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().collect();
+    let db = match args.iter().position(|a| a == "--db") {
+        Some(i) => Some(args.get(i + 1).ok_or_else(|| Error::storage("--db needs a file path"))?.clone()),
+        None => None,
+    };
     // A clock we move by hand, so the story spans a few weeks.
     let start = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).single().expect("valid date");
     let clock = std::sync::Arc::new(ManualClock::new(start));
-    let crm = Crm::builder(MemoryStore::new()).clock(clock.clone()).default_region("US").build()?;
+    let store = match &db {
+        Some(path) => SqlStore::sqlite(path).await?,
+        None => SqlStore::sqlite_in_memory().await?,
+    };
+    let crm = Crm::builder(store).clock(clock.clone()).default_region("US").build()?;
+    let cx = crm.as_actor(&Actor::user(
+        TenantId::from_uuid(uuid::Uuid::from_u128(TENANT)),
+        UserId::from_uuid(uuid::Uuid::from_u128(SAM)),
+    ));
 
-    let tenant = TenantId::from_uuid(uuid::Uuid::now_v7());
-    let sam = UserId::from_uuid(uuid::Uuid::now_v7());
-    let cx = crm.as_actor(&Actor::user(tenant, sam));
+    let existing = cx.companies().count(&Filter::All).await?;
+    if existing > 0 {
+        println!(
+            "Reopened {}: {existing} companies, {} contacts, {} deals, {} activities already there.",
+            db.as_deref().unwrap_or("the database"),
+            cx.contacts().count(&Filter::All).await?,
+            cx.deals().count(&Filter::All).await?,
+            cx.activities().count(&Filter::All).await?,
+        );
+    } else {
+        story(&cx, &clock).await?;
+        if let Some(path) = &db {
+            println!("Recorded the story in {path}; run again to reopen it.");
+        }
+    }
+    report(&cx).await
+}
+
+/// Three weeks of selling, recorded through the API.
+async fn story(cx: &Session, clock: &ManualClock) -> Result<(), Error> {
+    let sam = UserId::from_uuid(uuid::Uuid::from_u128(SAM));
     let usd = |n: i64| Money::new(Decimal::from(n), Currency::USD);
 
     // Companies and the people we talk to there.
@@ -165,7 +202,16 @@ async fn main() -> Result<(), Error> {
         .log(NewActivity::task("Send Jane the onboarding plan", clock.now() + Duration::days(3)).contact(jane.id))
         .await?;
 
-    // The pipeline report.
+    Ok(())
+}
+
+/// The pipeline report, the contacts at Acme and Jane's timeline, read back from the store.
+async fn report(cx: &Session) -> Result<(), Error> {
+    let pipeline = cx.pipelines().default_pipeline().await?;
+    let acme = cx.companies().list(&Query::new(Filter::eq("name", "Acme Logistics"))).await?;
+    let acme = acme.items.into_iter().next().ok_or_else(|| Error::storage("Acme is missing"))?;
+    let jane = cx.contacts().list(&Query::new(Filter::eq("email", "jane.cooper@acme-logistics.com"))).await?;
+    let jane = jane.items.into_iter().next().ok_or_else(|| Error::storage("Jane is missing"))?;
     let report = cx.deals().pipeline_report(pipeline.id).await?;
     println!("\nPipeline “{}”", report.pipeline.name);
     println!("{:<22} {:>5} {:>13} {:>13}", "stage", "deals", "total", "weighted");

@@ -16,15 +16,25 @@ rustc --version
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 
-log "build"
-cargo build --workspace --all-targets --locked
+log "PostgreSQL (a throw-away cluster on 127.0.0.1 for the storage tests)"
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+fi
+eval "$(scripts/pg.sh start)"
+trap 'scripts/pg.sh stop' EXIT
+echo "PostgreSQL at $CRM_PG_URL"
 
-log "tests (unit, conformance kit on MemoryStore, rules, property tests, doc tests)"
-cargo test --workspace --all-targets --locked
-cargo test --workspace --doc --locked
+log "build (every backend: SQLite and PostgreSQL)"
+cargo build --workspace --all-targets --all-features --locked
+
+log "tests (unit, conformance kit on memory/SQLite/PostgreSQL, rules, storage, property tests, doc tests)"
+cargo test --workspace --all-targets --all-features --locked
+cargo test --workspace --doc --all-features --locked
 
 log "docs build without warnings"
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
 
 log "plugin guests: build the WebAssembly components, check them, run their native tests"
 plugins/build-guests.sh
@@ -32,5 +42,14 @@ plugins/build-guests.sh
 log "examples run"
 cargo run --quiet --locked --example quickstart >/dev/null
 cargo run --quiet --locked --example customer_360 >/dev/null
+# On a SQLite file, the quickstart's CRM survives a restart.
+qs_dir=$(mktemp -d)
+cargo run --quiet --locked --example quickstart -- --db "$qs_dir/crm.db" >"$qs_dir/first.txt"
+cargo run --quiet --locked --example quickstart -- --db "$qs_dir/crm.db" >"$qs_dir/second.txt"
+grep -q "^Reopened .*: 3 companies, 5 contacts, 4 deals" "$qs_dir/second.txt" \
+  || { echo "the quickstart did not reopen its database" >&2; cat "$qs_dir/second.txt" >&2; exit 1; }
+diff <(sed -n '/^Pipeline/,$p' "$qs_dir/first.txt") <(sed -n '/^Pipeline/,$p' "$qs_dir/second.txt") \
+  || { echo "the reopened CRM reports differently" >&2; exit 1; }
+rm -rf "$qs_dir"
 
 log "all tests passed"

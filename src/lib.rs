@@ -9,3 +9,40 @@ pub use chrono;
 pub use rust_decimal::Decimal;
 /// UUIDs (re-exported crate).
 pub use uuid;
+
+/// The SQL stores (SQLite, PostgreSQL): see [`SqlStore`].
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use crm_storage as storage;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use crm_storage::SqlStore;
+
+/// A CRM on the SQLite database file at `path` (created and migrated as needed), with default
+/// settings. For a clock, region or SLA policy of your own, use
+/// `Crm::builder(SqlStore::sqlite(path).await?)`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> crm::Result<()> {
+/// let dir = tempfile::tempdir().map_err(|e| crm::Error::storage(e.to_string()))?;
+/// let crm = crm::sqlite(dir.path().join("crm.db")).await?;
+/// let cx = crm.as_actor(&crm::Actor::system(crm::TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// cx.contacts().create(crm::NewContact::new("Ada", "Lovelace")).await?;
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "sqlite")]
+pub async fn sqlite(path: impl AsRef<std::path::Path>) -> Result<Crm> {
+    Ok(Crm::new(SqlStore::sqlite(path).await?))
+}
+
+/// A CRM on a private in-memory SQLite database (gone when dropped).
+#[cfg(feature = "sqlite")]
+pub async fn sqlite_in_memory() -> Result<Crm> {
+    Ok(Crm::new(SqlStore::sqlite_in_memory().await?))
+}
+
+/// A CRM on the PostgreSQL database at `url` (`postgres://user:pass@host:port/db`), migrated
+/// as needed.
+#[cfg(feature = "postgres")]
+pub async fn postgres(url: &str) -> Result<Crm> {
+    Ok(Crm::new(SqlStore::postgres(url).await?))
+}

@@ -104,7 +104,7 @@ impl SqlStore {
     #[cfg(feature = "postgres")]
     pub async fn postgres_with(url: &str, max_connections: u32) -> Result<Self> {
         let mut opt = sea_orm::ConnectOptions::new(url.to_owned());
-        opt.max_connections(max_connections.max(1)).sqlx_logging(false);
+        opt.max_connections(Ord::max(max_connections, 1)).sqlx_logging(false);
         let db = sea_orm::Database::connect(opt).await.map_err(db_err)?;
         migrate(&db).await?;
         Ok(SqlStore { inner: Arc::new(Inner { write: db.clone(), read: db, dialect: Dialect::Postgres }) })
