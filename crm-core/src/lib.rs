@@ -55,6 +55,7 @@ pub mod model;
 pub mod money;
 pub mod profile;
 pub mod query;
+pub mod search;
 pub mod service;
 pub mod store;
 pub mod value;

@@ -314,6 +314,19 @@ impl Transaction for MemoryTx {
         Ok(self.visible(kind)?.iter().filter(|r| filter.matches(r)).count() as u64)
     }
 
+    async fn search(&mut self, kinds: &[EntityKind], terms: &[String], limit: usize) -> Result<Vec<Record>> {
+        let mut hits: Vec<(usize, Record)> = Vec::new();
+        for kind in kinds {
+            for r in self.visible(*kind)? {
+                if let Some(score) = crate::search::search_text(&r).and_then(|t| crate::search::score(&t, terms)) {
+                    hits.push((score, r));
+                }
+            }
+        }
+        hits.sort_by(|(sa, a), (sb, b)| sb.cmp(sa).then(a.id().cmp(&b.id())));
+        Ok(hits.into_iter().take(limit).map(|(_, r)| r).collect())
+    }
+
     async fn append_events(&mut self, events: Vec<Event>) -> Result<()> {
         self.writable()?;
         if let Some(e) = events.iter().find(|e| e.tenant_id != self.tenant) {

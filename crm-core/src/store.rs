@@ -69,6 +69,11 @@ pub trait Transaction: Send {
     /// How many records of `kind` match.
     async fn count(&mut self, kind: EntityKind, filter: &Filter) -> Result<u64>;
 
+    /// Full-text search over records of `kinds` (see [`crate::search`]): the records in which
+    /// every term is a prefix of a token of their search text, best match first, at most
+    /// `limit`. Empty `terms` find nothing. The index follows this transaction's own writes.
+    async fn search(&mut self, kinds: &[EntityKind], terms: &[String], limit: usize) -> Result<Vec<Record>>;
+
     /// Adds events to the outbox, committed with this transaction.
     async fn append_events(&mut self, events: Vec<Event>) -> Result<()>;
 

@@ -36,6 +36,7 @@ pub mod encode;
 mod filter;
 pub mod migration;
 pub mod schema;
+mod search;
 mod store;
 
 pub use store::SqlStore;

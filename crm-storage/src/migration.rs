@@ -22,7 +22,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001SystemTables)]
+        vec![Box::new(M0001SystemTables), Box::new(M0002Search)]
     }
 
     fn migration_table_name() -> sea_orm::DynIden {
@@ -74,6 +74,26 @@ impl MigrationTrait for M0001SystemTables {
             db.execute_unprepared(&sql).await?;
         }
         Ok(())
+    }
+}
+
+/// Version 2: full-text search over contacts, companies and deals (indexing what is stored).
+struct M0002Search;
+
+impl MigrationName for M0002Search {
+    fn name(&self) -> &str {
+        "m0002_search"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0002Search {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for sql in crate::search::ddl(db.get_database_backend()) {
+            db.execute_unprepared(sql).await?;
+        }
+        crate::search::backfill(db).await
     }
 }
 

@@ -139,8 +139,9 @@ async fn migrate(db: &DatabaseConnection) -> Result<()> {
         // Concurrent opens (several app instances) migrate one at a time.
         tx.execute_unprepared("SELECT pg_advisory_xact_lock(7243198211)").await.map_err(db_err)?;
     }
-    Migrator::up(&tx, None).await.map_err(db_err)?;
+    // Record tables first: they derive from crm-core, and migrations may read them.
     sync_record_tables(&tx).await.map_err(db_err)?;
+    Migrator::up(&tx, None).await.map_err(db_err)?;
     tx.commit().await.map_err(db_err)
 }
 
@@ -325,6 +326,7 @@ impl SqlTx {
             let found = self.stored_version(kind, id).await?;
             return Err(Error::Conflict { kind, id, expected: 0, found });
         }
+        crate::search::index(self.db().await?, &record, true).await.map_err(db_err)?;
         self.claim_keys(&record).await
     }
 
@@ -345,6 +347,7 @@ impl SqlTx {
             let found = self.stored_version(kind, id).await?;
             return Err(Error::Conflict { kind, id, expected, found });
         }
+        crate::search::index(self.db().await?, &record, false).await.map_err(db_err)?;
         self.release_keys(kind, id).await?;
         self.claim_keys(&record).await
     }
@@ -363,6 +366,8 @@ impl SqlTx {
                 Some(v) => Err(Error::Conflict { kind, id, expected: version, found: Some(v) }),
             };
         }
+        let tenant = self.tenant.as_uuid();
+        crate::search::unindex(self.db().await?, tenant, kind, id).await.map_err(db_err)?;
         self.release_keys(kind, id).await
     }
 
@@ -589,6 +594,29 @@ impl Transaction for SqlTx {
             None => 0,
         };
         Ok(n as u64)
+    }
+
+    async fn search(&mut self, kinds: &[EntityKind], terms: &[String], limit: usize) -> Result<Vec<Record>> {
+        let tenant = self.tenant.as_uuid();
+        let limit = limit.min(MAX_PAGE_SIZE);
+        let hits = crate::search::search(self.db().await?, tenant, kinds, terms, limit).await.map_err(db_err)?;
+        // Load the records, kind by kind, and return them in rank order.
+        let mut found: std::collections::HashMap<(EntityKind, Uuid), Record> = std::collections::HashMap::new();
+        for kind in crm_core::search::SEARCHABLE {
+            let ids: Vec<Uuid> = hits.iter().filter(|(k, _)| k == kind).map(|(_, id)| *id).collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let mut q = Sql::select();
+            q.column(Alias::new("data")).from(Alias::new(table(*kind)));
+            q.and_where(Expr::col(Alias::new("tenant_id")).eq(tenant));
+            q.and_where(Expr::col(Alias::new("id")).is_in(ids));
+            for row in self.db().await?.query_all(&q).await.map_err(db_err)? {
+                let r = decode(&row.try_get::<String>("", "data").map_err(db_err)?, *kind)?;
+                found.insert((*kind, r.id()), r);
+            }
+        }
+        Ok(hits.iter().filter_map(|key| found.remove(key)).collect())
     }
 
     async fn append_events(&mut self, events: Vec<Event>) -> Result<()> {

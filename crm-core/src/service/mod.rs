@@ -283,6 +283,50 @@ pub struct Session {
 }
 
 impl Session {
+    /// Full-text search over contacts, companies and deals: the records in which every word of
+    /// `text` starts a word of their names, e-mails, phones, notes or tags, best match first
+    /// (at most 20; see [`search_in`](Self::search_in)).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use crm_core::*;
+    /// let crm = Crm::new(MemoryStore::new());
+    /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+    /// let acme = cx.companies().create(NewCompany::new("Acme Logistics")).await?;
+    /// cx.contacts().create(NewContact::new("Jane", "Cooper").email("jane@acme-logistics.com").works_at(acme.id, None, None)).await?;
+    /// let hits = cx.search("jane acme").await?;
+    /// assert!(matches!(&hits[..], [Record::Contact(c)] if c.given_name == "Jane"));
+    /// # Ok::<_, Error>(()) }).unwrap();
+    /// ```
+    pub async fn search(&self, text: &str) -> Result<Vec<crate::Record>> {
+        self.search_in(text, crate::search::SEARCHABLE, 20).await
+    }
+
+    /// [`search`](Self::search) over chosen kinds (of [`SEARCHABLE`](crate::search::SEARCHABLE))
+    /// with a chosen limit (1–[`MAX_PAGE_SIZE`](crate::query::MAX_PAGE_SIZE)).
+    pub async fn search_in(&self, text: &str, kinds: &[crate::EntityKind], limit: usize) -> Result<Vec<crate::Record>> {
+        if limit == 0 || limit > crate::query::MAX_PAGE_SIZE {
+            return Err(Error::invalid(
+                "limit",
+                FieldErrorCode::OutOfRange,
+                format!("limit must be 1–{}", crate::query::MAX_PAGE_SIZE),
+            ));
+        }
+        if let Some(k) = kinds.iter().find(|k| !crate::search::SEARCHABLE.contains(k)) {
+            return Err(Error::invalid(
+                "kinds",
+                FieldErrorCode::NotAnOption,
+                format!("{k} records are not searchable"),
+            ));
+        }
+        let terms = crate::search::terms(text);
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut uow = uow::Uow::read(self).await?;
+        uow.tx.search(kinds, &terms, limit).await
+    }
+
     /// The actor.
     pub fn actor(&self) -> &Actor {
         &self.actor
