@@ -240,6 +240,19 @@ async fn report(cx: &Session) -> Result<(), Error> {
         at_acme.items.iter().map(Contact::full_name).collect::<Vec<_>>().join(", ")
     );
 
+    // Full-text search: every word starts a word of a name, e-mail, phone, note or tag.
+    let hits = cx.search("jane acme").await?;
+    let names: Vec<String> = hits
+        .iter()
+        .map(|r| match r {
+            Record::Contact(c) => format!("contact {}", c.full_name()),
+            Record::Company(c) => format!("company {}", c.name),
+            Record::Deal(d) => format!("deal {}", d.name),
+            other => format!("{} {}", other.kind(), other.id()),
+        })
+        .collect();
+    println!("Search “jane acme”: {}", names.join("; "));
+
     // Jane's timeline, newest first.
     let jane = cx.contacts().get(jane.id).await?;
     println!(
