@@ -105,6 +105,12 @@ pub(crate) fn literal_key(key: &str) -> bool {
     !key.is_empty() && key.len() <= 64 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// The SQLite JSON path of a custom key: `$."<key>"` with `\\` and `"` escaped, so any key
+/// (quotes, backslashes, dots, `$`) names exactly that member.
+fn json_path(key: &str) -> String {
+    format!("$.\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
 /// Compiles filters, sorts and cursors for one kind in one dialect.
 pub(crate) struct Compiler {
     pub d: Dialect,
@@ -140,10 +146,7 @@ impl Compiler {
     fn custom_scalar(&self, key: &str) -> Expr {
         match (self.d, literal_key(key)) {
             (Dialect::Sqlite, true) => Expr::cust(format!("(\"custom\" ->> '$.{key}')")),
-            (Dialect::Sqlite, false) if !key.contains('"') => {
-                tpl(self.d, "json_extract(\"custom\", {})", vec![val(format!("$.\"{key}\""))])
-            }
-            (Dialect::Sqlite, false) => Expr::cust("(NULL)"),
+            (Dialect::Sqlite, false) => tpl(self.d, "json_extract(\"custom\", {})", vec![val(json_path(key))]),
             (Dialect::Postgres, true) => Expr::cust(format!("((\"custom\" ->> '{key}') COLLATE \"C\")")),
             (Dialect::Postgres, false) => tpl(self.d, "((\"custom\" ->> {}) COLLATE \"C\")", vec![val(key.to_owned())]),
         }
@@ -156,10 +159,15 @@ impl Compiler {
             (Dialect::Postgres, Source::Std(c)) => {
                 Some((format!("jsonb_array_elements_text({}) AS e(value)", schema::quote(&c.name)), vec![]))
             }
-            (Dialect::Sqlite, Source::Custom(k)) if literal_key(k) => Some((format!("json_each(\"custom\", '$.{k}') AS e"), vec![])),
-            (Dialect::Sqlite, Source::Custom(k)) if !k.contains('"') => {
-                Some(("json_each(\"custom\", {}) AS e".into(), vec![val(format!("$.\"{k}\""))]))
-            }
+            // Only arrays have elements (json_each of a scalar would yield the scalar itself).
+            (Dialect::Sqlite, Source::Custom(k)) if literal_key(k) => Some((
+                format!("json_each(CASE WHEN json_type(\"custom\", '$.{k}') = 'array' THEN \"custom\" END, '$.{k}') AS e"),
+                vec![],
+            )),
+            (Dialect::Sqlite, Source::Custom(k)) => Some((
+                "json_each(CASE WHEN json_type(\"custom\", {}) = 'array' THEN \"custom\" END, {}) AS e".into(),
+                vec![val(json_path(k)), val(json_path(k))],
+            )),
             (Dialect::Postgres, Source::Custom(k)) => Some((
                 "jsonb_array_elements_text(CASE WHEN jsonb_typeof(\"custom\" -> {}) = 'array' THEN \"custom\" -> {} END) AS e(value)"
                     .into(),

@@ -23,7 +23,7 @@
 //! let crm = Crm::new(SqlStore::sqlite_in_memory().await?);
 //! let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
 //! cx.contacts().create(NewContact::new("Grace", "Hopper")).await?;
-//! assert_eq!(cx.contacts().count(crm_core::query::Filter::All).await?, 1);
+//! assert_eq!(cx.contacts().count(&crm_core::query::Filter::All).await?, 1);
 //! # Ok(()) }
 //! ```
 

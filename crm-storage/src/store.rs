@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::encode::custom_json;
 use crate::filter::{Compiler, Dialect};
 use crate::migration::{Migrator, sync_record_tables};
-use crate::schema::{self, columns, derived_values, table};
+use crate::schema::{columns, derived_values, table};
 
 /// A [`Store`] on SQLite (embedded, the default) or PostgreSQL.
 ///
@@ -162,7 +162,6 @@ impl Store for SqlStore {
     }
 
     async fn read_events(&self, tenant: TenantId, query: &EventQuery) -> Result<Vec<StoredEvent>> {
-        let d = self.inner.dialect;
         let db = &self.inner.read;
         let limit = query.limit.min(100_000) as u64;
         let mut q = Sql::select();
@@ -179,7 +178,6 @@ impl Store for SqlStore {
             q.and_where(Expr::col(Alias::new("seq")).in_subquery(sub));
         }
         q.order_by(Alias::new("seq"), Order::Asc).limit(limit);
-        let _ = d;
         let rows = db.query_all(&q).await.map_err(db_err)?;
         rows.iter()
             .map(|row| {
@@ -443,9 +441,8 @@ impl SqlTx {
                 db.execute(&t).await.map_err(db_err)?;
             }
         }
-        match self.tx.take() {
-            Some(tx) => tx.commit().await.map_err(db_err)?,
-            None => {}
+        if let Some(tx) = self.tx.take() {
+            tx.commit().await.map_err(db_err)?;
         }
         Ok(stored)
     }
@@ -644,11 +641,4 @@ impl Transaction for SqlTx {
             None => Ok(()),
         }
     }
-}
-
-#[allow(dead_code)]
-fn _assert_send() {
-    fn is_send<T: Send>() {}
-    is_send::<SqlTx>();
-    let _ = schema::quote;
 }
