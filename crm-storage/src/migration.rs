@@ -1,5 +1,5 @@
 //! Schema versions, applied on open with sea-orm-migration, then the record tables synced
-//! with crm-core's field catalogue ([`sync_record_tables`]).
+//! with crm-core's field catalogue.
 //!
 //! Versioned migrations own the system tables and every change that needs a hand-written
 //! transformation. The per-kind record tables are *derived* from `EntityKind::std_fields()`:
