@@ -158,14 +158,55 @@ async fn existing_columns(tx: &DatabaseTransaction, table: &str) -> Result<HashS
 /// Recomputes every derived column of `kind` from the stored records.
 async fn backfill(tx: &DatabaseTransaction, kind: EntityKind) -> Result<(), DbErr> {
     let backend = tx.get_database_backend();
-    let table = quote(schema::table(kind));
-    let rows = tx.query_all_raw(Statement::from_string(backend, format!("SELECT data FROM {table}"))).await?;
-    for row in rows {
-        let data: String = row.try_get("", "data")?;
-        let record: Record = serde_json::from_str(&data)
-            .map_err(|e| DbErr::Custom(format!("a stored {kind} does not decode during backfill: {e}")))?;
-        let stmt = crate::store::update_derived(backend, &record).map_err(|e| DbErr::Custom(e.to_string()))?;
-        tx.execute_raw(stmt).await?;
+    let mut after = None;
+    while let Some(page) = stored_page(tx, kind, after).await? {
+        for record in &page {
+            let stmt = crate::store::update_derived(backend, record).map_err(|e| DbErr::Custom(e.to_string()))?;
+            tx.execute_raw(stmt).await?;
+        }
+        after = page.last().map(|r| (r.tenant_id().as_uuid(), r.id()));
     }
     Ok(())
+}
+
+/// Rows per page when a migration walks a table.
+const PAGE: i64 = 500;
+
+/// The next page of stored records of `kind` after the key `after` (in key order), or `None`
+/// past the end: migrations walk tables of any size in bounded memory.
+pub(crate) async fn stored_page(
+    db: &impl ConnectionTrait,
+    kind: EntityKind,
+    after: Option<(uuid::Uuid, uuid::Uuid)>,
+) -> Result<Option<Vec<Record>>, DbErr> {
+    let backend = db.get_database_backend();
+    let table = quote(schema::table(kind));
+    let pg = backend == DbBackend::Postgres;
+    let stmt = match after {
+        None => Statement::from_sql_and_values(
+            backend,
+            format!("SELECT data FROM {table} ORDER BY tenant_id, id LIMIT {}", if pg { "$1" } else { "?" }),
+            [PAGE.into()],
+        ),
+        Some((tenant, id)) => Statement::from_sql_and_values(
+            backend,
+            if pg {
+                format!("SELECT data FROM {table} WHERE (tenant_id, id) > ($1, $2) ORDER BY tenant_id, id LIMIT $3")
+            } else {
+                format!("SELECT data FROM {table} WHERE (tenant_id, id) > (?, ?) ORDER BY tenant_id, id LIMIT ?")
+            },
+            [tenant.into(), id.into(), PAGE.into()],
+        ),
+    };
+    let rows = db.query_all_raw(stmt).await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    rows.iter()
+        .map(|row| {
+            let data: String = row.try_get("", "data")?;
+            crate::store::decode(&data, kind).map_err(|e| DbErr::Custom(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }

@@ -168,15 +168,13 @@ pub(crate) async fn search(
 
 /// Indexes every stored record of the searchable kinds (migration 2 on an existing database).
 pub(crate) async fn backfill(db: &impl ConnectionTrait) -> Result<(), DbErr> {
-    let b = db.get_database_backend();
     for kind in SEARCHABLE {
-        let table = crate::schema::quote(crate::schema::table(*kind));
-        let rows = db.query_all_raw(Statement::from_string(b, format!("SELECT data FROM {table}"))).await?;
-        for row in rows {
-            let data: String = row.try_get("", "data")?;
-            let record: Record = serde_json::from_str(&data)
-                .map_err(|e| DbErr::Custom(format!("a stored {kind} does not decode during search backfill: {e}")))?;
-            index(db, &record, false).await?;
+        let mut after = None;
+        while let Some(page) = crate::migration::stored_page(db, *kind, after).await? {
+            for record in &page {
+                index(db, record, false).await?;
+            }
+            after = page.last().map(|r| (r.tenant_id().as_uuid(), r.id()));
         }
     }
     Ok(())

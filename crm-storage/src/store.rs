@@ -501,7 +501,7 @@ pub(crate) fn update_derived(backend: DbBackend, record: &Record) -> Result<Stat
     Ok(backend.build(&update_derived_query(record)?))
 }
 
-fn decode(data: &str, kind: EntityKind) -> Result<Record> {
+pub(crate) fn decode(data: &str, kind: EntityKind) -> Result<Record> {
     let r: Record =
         serde_json::from_str(data).map_err(|e| Error::storage(format!("a stored {kind} does not decode: {e}")))?;
     if r.kind() != kind {
