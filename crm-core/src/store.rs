@@ -57,6 +57,16 @@ pub trait Transaction: Send {
     /// Adds a new record (version 1, tenant = this transaction's tenant).
     async fn insert(&mut self, record: Record) -> Result<()>;
 
+    /// Adds many new records, as [`Transaction::insert`] of each in order would. Stores
+    /// override this with a batched write; if one record fails, the error is the one its
+    /// `insert` would return and the transaction can no longer commit.
+    async fn insert_many(&mut self, records: &[Record]) -> Result<()> {
+        for r in records {
+            self.insert(r.clone()).await?;
+        }
+        Ok(())
+    }
+
     /// Replaces a record; `record.version()` must be the stored version + 1.
     async fn update(&mut self, record: Record) -> Result<()>;
 

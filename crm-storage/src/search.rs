@@ -79,6 +79,59 @@ pub(crate) async fn index(db: &impl ConnectionTrait, record: &Record, fresh: boo
     Ok(())
 }
 
+/// Indexes records that are new to the index (a multi-row insert's; at most a few thousand).
+pub(crate) async fn index_new(db: &impl ConnectionTrait, records: &[&Record]) -> Result<(), DbErr> {
+    let docs: Vec<(&Record, String)> = records.iter().filter_map(|r| Some((*r, search_text(r)?))).collect();
+    if docs.is_empty() {
+        return Ok(());
+    }
+    let b = db.get_database_backend();
+    let key =
+        |r: &Record| -> [SqlValue; 3] { [r.tenant_id().as_uuid().into(), r.kind().as_str().into(), r.id().into()] };
+    if b == DbBackend::Postgres {
+        let mut values = Vec::with_capacity(docs.len() * 4);
+        let rows: Vec<String> = docs
+            .into_iter()
+            .enumerate()
+            .map(|(i, (r, body))| {
+                values.extend(key(r));
+                values.push(body.into());
+                let n = i * 4;
+                format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4)
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO crm_search (tenant_id, kind, id, body) VALUES {} \
+             ON CONFLICT (tenant_id, kind, id) DO UPDATE SET body = excluded.body",
+            rows.join(", ")
+        );
+        db.execute_raw(Statement::from_sql_and_values(b, sql, values)).await?;
+        return Ok(());
+    }
+    // The writer holds SQLite's write lock, so the next keys are free until commit.
+    let row = db
+        .query_one_raw(Statement::from_string(b, "SELECT coalesce(max(doc), 0) AS last FROM crm_search_docs"))
+        .await?
+        .ok_or_else(|| DbErr::Custom("no search document count".into()))?;
+    let last: i64 = row.try_get("", "last")?;
+    let n = docs.len();
+    let mut keys = Vec::with_capacity(n * 4);
+    let mut bodies = Vec::with_capacity(n * 2);
+    for (i, (r, body)) in docs.into_iter().enumerate() {
+        let doc = last + 1 + i as i64;
+        keys.push(doc.into());
+        keys.extend(key(r));
+        bodies.push(doc.into());
+        bodies.push(body.into());
+    }
+    let sql =
+        format!("INSERT INTO crm_search_docs (doc, tenant_id, kind, id) VALUES {}", vec!["(?, ?, ?, ?)"; n].join(", "));
+    db.execute_raw(Statement::from_sql_and_values(b, sql, keys)).await?;
+    let sql = format!("INSERT INTO crm_search (rowid, body) VALUES {}", vec!["(?, ?)"; n].join(", "));
+    db.execute_raw(Statement::from_sql_and_values(b, sql, bodies)).await?;
+    Ok(())
+}
+
 /// Removes a record from the index.
 pub(crate) async fn unindex(db: &impl ConnectionTrait, tenant: Uuid, kind: EntityKind, id: Uuid) -> Result<(), DbErr> {
     if !SEARCHABLE.contains(&kind) {

@@ -318,7 +318,7 @@ impl SqlTx {
             let found = self.stored_version(kind, id).await?;
             return Err(Error::Conflict { kind, id, expected: 0, found });
         }
-        let stmt = insert_stmt(self.backend(), std::slice::from_ref(&record), true)?;
+        let stmt = insert_stmt(self.backend(), &[&record], true)?;
         let res = self.db().await?.execute_raw(stmt).await.map_err(db_err)?;
         if res.rows_affected() == 0 {
             let found = self.stored_version(kind, id).await?;
@@ -326,6 +326,68 @@ impl SqlTx {
         }
         crate::search::index(self.db().await?, &record, true).await.map_err(db_err)?;
         self.claim_keys(&record).await
+    }
+
+    /// Multi-row inserts, per kind in statements of as many rows as the engine's bound-variable
+    /// limit allows (SQLite 32766, PostgreSQL 65535), then the search rows and unique keys.
+    async fn insert_many_inner(&mut self, records: &[Record]) -> Result<()> {
+        self.writable()?;
+        for r in records {
+            self.own_tenant(r)?;
+            if r.version() != 1 {
+                let found = self.stored_version(r.kind(), r.id()).await?;
+                return Err(Error::Conflict { kind: r.kind(), id: r.id(), expected: 0, found });
+            }
+        }
+        let mut seen = std::collections::HashSet::with_capacity(records.len());
+        for r in records {
+            if !seen.insert((r.kind(), r.id())) {
+                return Err(Error::Conflict { kind: r.kind(), id: r.id(), expected: 0, found: Some(1) });
+            }
+        }
+        let mut kinds: Vec<EntityKind> = records.iter().map(Record::kind).collect();
+        kinds.sort();
+        kinds.dedup();
+        let backend = self.backend();
+        for kind in kinds {
+            let group: Vec<&Record> = records.iter().filter(|r| r.kind() == kind).collect();
+            for chunk in group.chunks(rows_per_statement(backend, 5 + columns(kind).len())) {
+                // A savepoint keeps the transaction usable after a clash (PostgreSQL aborts
+                // it otherwise), so the clashing id can be looked up and reported.
+                let stmt = insert_stmt(backend, chunk, false)?;
+                let db = self.db().await?;
+                db.execute_unprepared("SAVEPOINT crm_insert_many").await.map_err(db_err)?;
+                match db.execute_raw(stmt).await {
+                    Ok(_) => {
+                        db.execute_unprepared("RELEASE SAVEPOINT crm_insert_many").await.map_err(db_err)?;
+                    }
+                    Err(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
+                        db.execute_unprepared("ROLLBACK TO SAVEPOINT crm_insert_many").await.map_err(db_err)?;
+                        return Err(self.first_clash(chunk).await);
+                    }
+                    Err(e) => return Err(db_err(e)),
+                }
+                crate::search::index_new(self.db().await?, chunk).await.map_err(db_err)?;
+            }
+        }
+        for r in records {
+            self.claim_keys(r).await?;
+        }
+        Ok(())
+    }
+
+    /// The `Conflict` of the first record of a refused multi-row insert whose id is stored.
+    async fn first_clash(&mut self, chunk: &[&Record]) -> Error {
+        for r in chunk {
+            match self.stored_version(r.kind(), r.id()).await {
+                Ok(Some(found)) => {
+                    return Error::Conflict { kind: r.kind(), id: r.id(), expected: 0, found: Some(found) };
+                }
+                Ok(None) => {}
+                Err(e) => return e,
+            }
+        }
+        Error::storage("a multi-row insert was refused as a duplicate, but no id of it is stored")
     }
 
     async fn update_inner(&mut self, record: Record) -> Result<()> {
@@ -448,8 +510,15 @@ impl SqlTx {
     }
 }
 
+/// Rows per multi-row statement with `cols` bound values per row: as many as the engine's
+/// variable limit allows (SQLite 32766, PostgreSQL 65535), at most 1000.
+pub(crate) fn rows_per_statement(backend: DbBackend, cols: usize) -> usize {
+    let limit = if backend == DbBackend::Postgres { 65_535 } else { 32_766 };
+    (limit / cols.max(1)).clamp(1, 1000)
+}
+
 /// `INSERT` of records of one kind (all of `records` must share kind and tenant).
-pub(crate) fn insert_stmt(backend: DbBackend, records: &[Record], ignore_existing: bool) -> Result<Statement> {
+pub(crate) fn insert_stmt(backend: DbBackend, records: &[&Record], ignore_existing: bool) -> Result<Statement> {
     let Some(first) = records.first() else { return Err(Error::storage("insert of no records")) };
     let kind = first.kind();
     let mut q = Sql::insert();
@@ -530,6 +599,11 @@ impl Transaction for SqlTx {
 
     async fn insert(&mut self, record: Record) -> Result<()> {
         let res = self.insert_inner(record).await;
+        self.track(res).await
+    }
+
+    async fn insert_many(&mut self, records: &[Record]) -> Result<()> {
+        let res = self.insert_many_inner(records).await;
         self.track(res).await
     }
 

@@ -1,8 +1,10 @@
 use super::Session;
 use super::checks::Checks;
+use super::import::{ImportOptions, ImportProgress, ImportReport, Importable};
 use super::uow::Uow;
 use super::uow::{count, delete, list};
-use crate::error::Result;
+use crate::entity::EntityRef;
+use crate::error::{FieldError, Result};
 use crate::ids::{CompanyId, UserId};
 use crate::model::Company;
 use crate::profile::*;
@@ -102,24 +104,18 @@ fn check_company(c: &mut Company, ch: &mut Checks) {
     ch.tags(&mut c.tags);
 }
 
-/// Companies: organisations the business deals with.
-#[derive(Clone, Copy, Debug)]
-pub struct Companies<'s> {
-    pub(crate) s: &'s Session,
-}
+impl Importable for NewCompany {
+    type Entity = Company;
 
-impl Companies<'_> {
-    /// Creates a company.
-    pub async fn create(&self, input: NewCompany) -> Result<Company> {
-        let mut uow = Uow::write(self.s).await?;
+    fn build(self, uow: &Uow<'_>) -> (Company, Vec<FieldError>) {
+        let input = self;
         let mut ch = Checks::default();
         let domain = input.domain.as_deref().and_then(|d| ch.parse("domain", d, Domain::parse));
         let website = input.website.as_deref().and_then(|w| ch.parse("website", w, Website::parse));
-        let region = uow.default_region().map(str::to_owned);
-        let phones = ch.phones(&input.phones, region.as_deref());
+        let phones = ch.phones(&input.phones, uow.default_region());
         let mut company = Company {
             id: uow.new_id(),
-            tenant_id: self.s.tenant(),
+            tenant_id: uow.s.tenant(),
             version: 1,
             created_at: uow.now,
             updated_at: uow.now,
@@ -136,9 +132,39 @@ impl Companies<'_> {
             custom: input.custom,
         };
         check_company(&mut company, &mut ch);
-        let company = uow.create(company, ch.errs).await?;
+        (company, ch.errs)
+    }
+
+    fn refs(_: &Company) -> Vec<(String, EntityRef)> {
+        Vec::new()
+    }
+}
+
+/// Companies: organisations the business deals with.
+#[derive(Clone, Copy, Debug)]
+pub struct Companies<'s> {
+    pub(crate) s: &'s Session,
+}
+
+impl Companies<'_> {
+    /// Creates a company.
+    pub async fn create(&self, input: NewCompany) -> Result<Company> {
+        let mut uow = Uow::write(self.s).await?;
+        let (company, errs) = input.build(&uow);
+        let company = uow.create(company, errs).await?;
         uow.commit().await?;
         Ok(company)
+    }
+
+    /// Imports many companies in batches, one transaction per batch, reporting progress after
+    /// each commit (see [`Contacts::import`](super::Contacts::import)).
+    pub async fn import<I, F>(&self, rows: I, options: &ImportOptions, progress: F) -> Result<ImportReport<CompanyId>>
+    where
+        I: IntoIterator<Item = NewCompany>,
+        I::IntoIter: Send,
+        F: FnMut(&ImportProgress) + Send,
+    {
+        super::import::import(self.s, rows, options, progress).await
     }
 
     /// The company with this id.

@@ -2,9 +2,10 @@ use chrono::NaiveDate;
 
 use super::Session;
 use super::checks::Checks;
+use super::import::{ImportOptions, ImportProgress, ImportReport, Importable};
 use super::uow::{Uow, count, delete, list};
 use crate::entity::{Entity, EntityKind, EntityRef};
-use crate::error::{Error, FieldErrorCode, Result};
+use crate::error::{Error, FieldError, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CompanyId, ContactId, UserId};
 use crate::model::Contact;
@@ -229,17 +230,12 @@ pub(crate) fn check_contact(c: &mut Contact, today: NaiveDate, ch: &mut Checks) 
     ch.opt_name("department", &mut c.department);
 }
 
-/// Contacts: people the business deals with.
-#[derive(Clone, Copy, Debug)]
-pub struct Contacts<'s> {
-    pub(crate) s: &'s Session,
-}
+impl Importable for NewContact {
+    type Entity = Contact;
 
-impl Contacts<'_> {
-    /// Creates a contact. Emails are syntax-checked, phones normalised to E.164 (numbers
-    /// without `+country` need the CRM's default region), custom values type-checked.
-    pub async fn create(&self, input: NewContact) -> Result<Contact> {
-        let mut uow = Uow::write(self.s).await?;
+    /// The contact as input says, normalised, with every problem with its standard fields.
+    fn build(self, uow: &Uow<'_>) -> (Contact, Vec<FieldError>) {
+        let input = self;
         let mut ch = Checks::default();
         let mut emails = Vec::new();
         for (i, (raw, label)) in input.emails.iter().enumerate() {
@@ -247,8 +243,7 @@ impl Contacts<'_> {
                 emails.push(EmailEntry { address, label: *label });
             }
         }
-        let region = uow.default_region().map(str::to_owned);
-        let phones = ch.phones(&input.phones, region.as_deref());
+        let phones = ch.phones(&input.phones, uow.default_region());
         let website = input.website.as_deref().and_then(|w| ch.parse("website", w, Website::parse));
         let now = uow.now;
         let marketing_consent = match input.consent {
@@ -257,7 +252,7 @@ impl Contacts<'_> {
         };
         let mut contact = Contact {
             id: uow.new_id(),
-            tenant_id: self.s.tenant(),
+            tenant_id: uow.s.tenant(),
             version: 1,
             created_at: now,
             updated_at: now,
@@ -286,13 +281,59 @@ impl Contacts<'_> {
             custom: input.custom,
         };
         check_contact(&mut contact, now.date_naive(), &mut ch);
-        if let Some(company) = contact.company_id {
-            uow.check_refs(&[("company_id".into(), EntityRef::new(EntityKind::Company, company))], &mut ch.errs)
-                .await?;
-        }
-        let contact = uow.create(contact, ch.errs).await?;
+        (contact, ch.errs)
+    }
+
+    fn refs(c: &Contact) -> Vec<(String, EntityRef)> {
+        c.company_id.iter().map(|c| ("company_id".into(), EntityRef::new(EntityKind::Company, *c))).collect()
+    }
+}
+
+/// Contacts: people the business deals with.
+#[derive(Clone, Copy, Debug)]
+pub struct Contacts<'s> {
+    pub(crate) s: &'s Session,
+}
+
+impl Contacts<'_> {
+    /// Creates a contact. Emails are syntax-checked, phones normalised to E.164 (numbers
+    /// without `+country` need the CRM's default region), custom values type-checked.
+    pub async fn create(&self, input: NewContact) -> Result<Contact> {
+        let mut uow = Uow::write(self.s).await?;
+        let (contact, mut errs) = input.build(&uow);
+        uow.check_refs(&NewContact::refs(&contact), &mut errs).await?;
+        let contact = uow.create(contact, errs).await?;
         uow.commit().await?;
         Ok(contact)
+    }
+
+    /// Imports many contacts in batches, one transaction per batch, reporting progress after
+    /// each commit. Each contact is checked as by [`Contacts::create`]; invalid ones are
+    /// skipped and listed in the report (or stop the import, see [`ImportOptions`]).
+    ///
+    /// ```
+    /// # use crm_core::*;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<()> {
+    /// let crm = Crm::new(MemoryStore::new());
+    /// let cx = crm.as_actor(&Actor::system(TenantId::new()));
+    /// let rows = (0..1200).map(|i| NewContact::new("Ada", format!("Nr {i}")));
+    /// let mut seen = Vec::new();
+    /// let report = cx
+    ///     .contacts()
+    ///     .import(rows, &ImportOptions::default().batch_size(500), |p| seen.push(p.imported))
+    ///     .await?;
+    /// assert_eq!(report.imported.len(), 1200);
+    /// assert_eq!(seen, [500, 1000, 1200]);
+    /// # Ok(()) }
+    /// ```
+    pub async fn import<I, F>(&self, rows: I, options: &ImportOptions, progress: F) -> Result<ImportReport<ContactId>>
+    where
+        I: IntoIterator<Item = NewContact>,
+        I::IntoIter: Send,
+        F: FnMut(&ImportProgress) + Send,
+    {
+        super::import::import(self.s, rows, options, progress).await
     }
 
     /// The contact with this id.

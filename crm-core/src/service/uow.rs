@@ -1,7 +1,7 @@
 //! The unit of work behind every service call: one store transaction, the events it
 //! produces, custom-field validation and extension hooks.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -22,13 +22,15 @@ pub(crate) struct Uow<'s> {
     pub(crate) now: DateTime<Utc>,
     events: Vec<Event>,
     registries: HashMap<EntityKind, FieldRegistry>,
+    /// References seen to exist in this transaction (deletes clear it).
+    known: HashSet<EntityRef>,
 }
 
 impl<'s> Uow<'s> {
     async fn begin(s: &'s Session, mode: TxMode) -> Result<Self> {
         let tx = s.crm.inner.store.begin(s.tenant(), mode).await?;
         let now = storage_precision(s.crm.inner.clock.now());
-        Ok(Uow { s, tx, now, events: Vec::new(), registries: HashMap::new() })
+        Ok(Uow { s, tx, now, events: Vec::new(), registries: HashMap::new(), known: HashSet::new() })
     }
 
     pub(crate) async fn write(s: &'s Session) -> Result<Self> {
@@ -90,7 +92,14 @@ impl<'s> Uow<'s> {
     }
 
     pub(crate) async fn exists(&mut self, r: EntityRef) -> Result<bool> {
-        Ok(self.tx.get(r.kind, r.id).await?.is_some())
+        if self.known.contains(&r) {
+            return Ok(true);
+        }
+        let found = self.tx.get(r.kind, r.id).await?.is_some();
+        if found {
+            self.known.insert(r);
+        }
+        Ok(found)
     }
 
     /// Records an error for every reference that does not exist in this tenant.
@@ -190,6 +199,42 @@ impl<'s> Uow<'s> {
         E::from_record(rec).ok_or_else(|| Error::storage("record kind changed during create"))
     }
 
+    /// Validates each new record and inserts the valid ones in one batched write, emitting
+    /// `Created` for each. Per item: the record as written, or why it was refused (validation
+    /// and plugin rules); any other failure fails the whole call.
+    pub(crate) async fn create_many<E: Entity>(&mut self, items: Vec<(E, Vec<FieldError>)>) -> Result<Vec<Result<E>>> {
+        let mut out = Vec::with_capacity(items.len());
+        let mut valid = Vec::with_capacity(items.len());
+        for (entity, errs) in items {
+            let mut rec = entity.into_record();
+            match self.prepare(WriteOp::Create, None, &mut rec, errs).await {
+                Ok(()) => {
+                    valid.push(rec);
+                    out.push(Ok(()));
+                }
+                Err(e @ (Error::Validation(_) | Error::InvalidTransition { .. } | Error::Plugin { .. })) => {
+                    out.push(Err(e))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        for rec in &valid {
+            self.emit(rec.entity_ref(), rec.related(), Change::Created);
+        }
+        self.tx.insert_many(&valid).await?;
+        let mut written = valid.into_iter();
+        out.into_iter()
+            .map(|r| match r {
+                Ok(_) => written
+                    .next()
+                    .and_then(E::from_record)
+                    .map(Ok)
+                    .ok_or_else(|| Error::storage("record kind changed during create")),
+                Err(e) => Ok(Err(e)),
+            })
+            .collect()
+    }
+
     /// Validates and writes a user's change to `before`, emitting `Updated` with the changed
     /// fields other than `quiet` ones (which have their own events). A no-op writes nothing.
     pub(crate) async fn save<E: Entity>(
@@ -230,6 +275,7 @@ impl<'s> Uow<'s> {
 
     /// Deletes a record at `version`, emitting `Deleted`.
     pub(crate) async fn remove(&mut self, rec: &Record, version: u64) -> Result<()> {
+        self.known.clear();
         self.tx.delete(rec.kind(), rec.id(), version).await?;
         self.emit(rec.entity_ref(), rec.related(), Change::Deleted);
         Ok(())

@@ -59,6 +59,7 @@ pub const CASES: &[&str] = &[
     "count_and_query_agree_for_every_kind",
     "failed_write_poisons_the_transaction",
     "search_matches_every_term_as_a_prefix",
+    "insert_many_is_insert_of_each",
 ];
 
 /// Generates one `#[tokio::test]` per conformance case for the store made by `$make`
@@ -74,7 +75,8 @@ macro_rules! store_conformance_tests {
             pagination_has_no_gaps_or_duplicates_under_inserts, count_agrees_with_query,
             events_are_numbered_in_commit_order, unique_keys_are_enforced, concurrent_unique_claims_admit_one,
             every_kind_round_trips_exactly, filters_on_commerce_fields, count_and_query_agree_for_every_kind,
-            failed_write_poisons_the_transaction, search_matches_every_term_as_a_prefix
+            failed_write_poisons_the_transaction, search_matches_every_term_as_a_prefix,
+            insert_many_is_insert_of_each
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -1846,4 +1848,59 @@ pub async fn search_matches_every_term_as_a_prefix(store: Arc<dyn Store>) {
     tx.insert(ghost.into_record()).await.expect("insert");
     tx.rollback().await.expect("rollback");
     assert!(search_ids(&store, t, "phantom", 10).await.is_empty(), "rolled back inserts are not found");
+}
+
+/// `insert_many` writes every record exactly as `insert` would: more rows than one SQL
+/// statement can carry, several kinds in one call, searchable and counted at once. A clash
+/// with a stored id gives that id's `Conflict`, a taken unique key `Duplicate`, a record of
+/// another tenant `Forbidden`; after any of them the transaction does not commit and none of
+/// its records lands.
+pub async fn insert_many_is_insert_of_each(store: Arc<dyn Store>) {
+    let t = tenant();
+    let mut records: Vec<Record> = (0..2500)
+        .map(|i| {
+            let mut c = contact(t, "Bulk", &format!("Person{i}"));
+            c.custom = sample_custom();
+            c.into_record()
+        })
+        .collect();
+    records.push(company(t, "Bulkco Holdings").into_record());
+    records.push(bare_product(t, "BULK-1").into_record());
+    let mut tx = begin(&store, t).await;
+    tx.insert_many(&records).await.expect("insert_many");
+    assert_eq!(tx.count(EntityKind::Contact, &Filter::All).await.expect("count"), 2500, "own writes");
+    tx.commit().await.expect("commit");
+    for r in [&records[0], &records[1234], &records[2499], &records[2500], &records[2501]] {
+        assert_eq!(get(&store, t, r.kind(), r.id()).await.as_ref(), Some(r), "round trip of {} {}", r.kind(), r.id());
+    }
+    assert_eq!(search_ids(&store, t, "bulkco", 10).await, vec![records[2500].id()]);
+    assert_eq!(search_ids(&store, t, "person2499", 10).await, vec![records[2499].id()]);
+    let listed = select(&store, t, EntityKind::Contact, Query::new(Filter::All).limit(1000)).await;
+    assert_eq!(listed.len(), 2500);
+
+    let fresh = contact(t, "Fresh", "Before");
+    let mut stale = records[7].clone();
+    stale.set_updated_at(at(99));
+    let mut tx = begin(&store, t).await;
+    let err = tx.insert_many(&[fresh.clone().into_record(), stale]).await.expect_err("existing id");
+    assert!(matches!(err, Error::Conflict { id, expected: 0, found: Some(1), .. } if id == records[7].id()), "{err:?}");
+    assert!(tx.commit().await.is_err(), "a failed insert_many must not commit");
+    assert_eq!(get(&store, t, EntityKind::Contact, fresh.id.as_uuid()).await, None);
+    assert_eq!(get(&store, t, EntityKind::Contact, records[7].id()).await.as_ref(), Some(&records[7]));
+
+    let mut tx = begin(&store, t).await;
+    let dup = [fresh.clone().into_record(), bare_product(t, "bulk-1").into_record()];
+    let res = tx.insert_many(&dup).await;
+    assert_duplicate(&res, "sku", "insert_many of a taken SKU");
+    assert!(tx.commit().await.is_err());
+    assert_eq!(get(&store, t, EntityKind::Contact, fresh.id.as_uuid()).await, None);
+
+    let mut tx = begin(&store, t).await;
+    let other = contact(tenant(), "Other", "Tenant").into_record();
+    let err = tx.insert_many(&[fresh.clone().into_record(), other]).await.expect_err("other tenant");
+    assert!(matches!(err, Error::Forbidden(_)), "{err:?}");
+    assert!(tx.commit().await.is_err());
+    assert_eq!(get(&store, t, EntityKind::Contact, fresh.id.as_uuid()).await, None);
+    let n = store.begin(t, TxMode::ReadOnly).await.expect("begin").count(EntityKind::Contact, &Filter::All).await;
+    assert_eq!(n.expect("count"), 2500);
 }

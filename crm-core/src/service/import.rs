@@ -1,0 +1,169 @@
+//! Bulk import: many new records in batches, one transaction per batch.
+
+use super::Session;
+use super::uow::Uow;
+use crate::entity::{Entity, EntityRef};
+use crate::error::{Error, FieldError, FieldErrorCode, Result};
+
+/// How an import runs.
+///
+/// ```
+/// use crm_core::ImportOptions;
+/// let opts = ImportOptions::default().batch_size(1000).stop_on_invalid(true);
+/// assert_eq!(opts.batch(), 1000);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportOptions {
+    batch_size: usize,
+    stop_on_invalid: bool,
+}
+
+impl Default for ImportOptions {
+    /// Batches of 500 rows; invalid rows are skipped and reported.
+    fn default() -> Self {
+        Self { batch_size: 500, stop_on_invalid: false }
+    }
+}
+
+impl ImportOptions {
+    /// Rows per batch (one transaction each; 1 to 100,000). Larger batches import faster
+    /// and hold the write lock longer.
+    pub fn batch_size(mut self, rows: usize) -> Self {
+        self.batch_size = rows;
+        self
+    }
+
+    /// Whether an invalid row stops the import (its batch is not written) instead of being
+    /// skipped and listed in [`ImportReport::rejected`].
+    pub fn stop_on_invalid(mut self, stop: bool) -> Self {
+        self.stop_on_invalid = stop;
+        self
+    }
+
+    /// Rows per batch.
+    pub fn batch(&self) -> usize {
+        self.batch_size
+    }
+
+    fn check(&self) -> Result<()> {
+        if !(1..=100_000).contains(&self.batch_size) {
+            return Err(Error::invalid(
+                "batch_size",
+                FieldErrorCode::OutOfRange,
+                format!("is {}; it must be 1 to 100000", self.batch_size),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Where an import stands, reported after each committed batch.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ImportProgress {
+    /// Input rows handled so far (all of them in committed batches).
+    pub rows_read: usize,
+    /// Records written so far.
+    pub imported: usize,
+    /// Rows skipped as invalid so far.
+    pub rejected: usize,
+    /// Batches committed so far.
+    pub batches: usize,
+}
+
+/// An input row that was not imported, and why.
+#[derive(Debug)]
+pub struct Rejected {
+    /// Position of the row in the input (from 0).
+    pub row: usize,
+    /// Why it was refused (usually [`Error::Validation`], naming the fields).
+    pub error: Error,
+}
+
+/// What an import did.
+#[derive(Debug)]
+pub struct ImportReport<Id> {
+    /// Ids of the records written, in input order.
+    pub imported: Vec<Id>,
+    /// Rows skipped as invalid, in input order.
+    pub rejected: Vec<Rejected>,
+    /// Batches committed.
+    pub batches: usize,
+}
+
+/// An input type that can be imported in bulk.
+pub(crate) trait Importable: Send + Sized {
+    type Entity: Entity;
+
+    /// The new record (id and times from the unit of work), with the problems found.
+    fn build(self, uow: &Uow<'_>) -> (Self::Entity, Vec<FieldError>);
+
+    /// References that must exist, by field.
+    fn refs(entity: &Self::Entity) -> Vec<(String, EntityRef)>;
+}
+
+/// Imports `rows` in batches; see [`Contacts::import`](super::Contacts::import).
+pub(crate) async fn import<T, I, F>(
+    s: &Session,
+    rows: I,
+    options: &ImportOptions,
+    mut progress: F,
+) -> Result<ImportReport<<T::Entity as Entity>::Id>>
+where
+    T: Importable,
+    I: IntoIterator<Item = T>,
+    I::IntoIter: Send,
+    F: FnMut(&ImportProgress) + Send,
+{
+    options.check()?;
+    let mut rows = rows.into_iter();
+    let mut report = ImportReport { imported: Vec::new(), rejected: Vec::new(), batches: 0 };
+    let mut at = ImportProgress::default();
+    loop {
+        let batch: Vec<T> = rows.by_ref().take(options.batch_size).collect();
+        if batch.is_empty() {
+            return Ok(report);
+        }
+        let start = at.rows_read;
+        let stopped = |row: Option<usize>, e: Error, imported: usize| Error::Import {
+            resume_at: start,
+            imported,
+            row,
+            source: Box::new(e),
+        };
+        let written = async {
+            let mut uow = Uow::write(s).await?;
+            let mut items = Vec::with_capacity(batch.len());
+            for t in batch {
+                let (entity, mut errs) = t.build(&uow);
+                uow.check_refs(&T::refs(&entity), &mut errs).await?;
+                items.push((entity, errs));
+            }
+            let results = uow.create_many(items).await?;
+            Ok::<_, Error>((uow, results))
+        }
+        .await;
+        let (uow, results) = written.map_err(|e| stopped(None, e, at.imported))?;
+        let n = results.len();
+        let mut ids = Vec::with_capacity(n);
+        let mut rejected = Vec::new();
+        for (i, r) in results.into_iter().enumerate() {
+            match r {
+                Ok(e) => ids.push(e.id()),
+                Err(error) if options.stop_on_invalid => return Err(stopped(Some(start + i), error, at.imported)),
+                Err(error) => rejected.push(Rejected { row: start + i, error }),
+            }
+        }
+        if !ids.is_empty() {
+            uow.commit().await.map_err(|e| stopped(None, e, at.imported))?;
+        }
+        at.rows_read += n;
+        at.imported += ids.len();
+        at.rejected += rejected.len();
+        at.batches += 1;
+        report.imported.extend(ids);
+        report.rejected.extend(rejected);
+        report.batches = at.batches;
+        progress(&at);
+    }
+}
