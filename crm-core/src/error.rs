@@ -144,16 +144,17 @@ pub enum Error {
     /// The storage backend failed.
     #[error("storage error: {0}")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// A bulk import stopped. Batches before input row `resume_at` are committed; nothing
-    /// from that row on was written, so re-running the import from there completes it.
-    #[error("import stopped at input row {resume_at} after importing {imported} records: {source}")]
+    /// A bulk import stopped. Batches before input row `resume_at` are committed (`report`
+    /// says what they wrote and rejected); nothing from that row on was written, so importing
+    /// the rest of the input from there completes it.
+    #[error("import stopped at input row {resume_at} after importing {} records: {source}", report.imported.len())]
     Import {
         /// The first input row not written (the start of the failed batch).
         resume_at: usize,
-        /// Records committed before the stop.
-        imported: usize,
         /// The input row to blame, if one is (an invalid row with `stop_on_invalid`).
         row: Option<usize>,
+        /// What the committed batches did.
+        report: Box<crate::service::ImportReport<Uuid>>,
         /// What went wrong.
         #[source]
         source: Box<Error>,

@@ -186,8 +186,9 @@ async fn stop_on_invalid_stops_at_the_failing_batch_and_the_import_resumes_from_
 
     // The second batch (rows 10..20) failed because of row 13; the first was committed.
     match result.unwrap_err() {
-        Error::Import { resume_at, imported, row: bad, source } => {
-            assert_eq!((resume_at, imported, bad), (10, 10, Some(13)));
+        Error::Import { resume_at, row: bad, report, source } => {
+            assert_eq!((resume_at, report.imported.len(), bad), (10, 10, Some(13)));
+            assert!(report.rejected.is_empty());
             assert!(matches!(*source, Error::Validation(_)), "source: {source:?}");
             assert_eq!(fields(&source), [("emails[0]", FieldErrorCode::InvalidFormat)]);
         }
@@ -200,12 +201,13 @@ async fn stop_on_invalid_stops_at_the_failing_batch_and_the_import_resumes_from_
     assert_eq!(stored_family_names(&cx).await, (0..10).map(|i| format!("Row {i:04}")).collect());
     assert_eq!(created(&cx, EntityKind::Contact).await.len(), 10);
 
-    // Fixing row 13 and re-running from `resume_at` completes the import.
+    // Fixing row 13 and re-running from `resume_at` completes the import; `first_row` keeps
+    // the row numbers of the whole input.
     rows[13] = row(13);
-    let (report, seen) = import_contacts(&cx, rows.split_off(10), &options).await;
+    let (report, seen) = import_contacts(&cx, rows.split_off(10), &options.clone().first_row(10)).await;
     let report = report.unwrap();
     assert_eq!(report.imported.len(), 15);
-    assert_eq!(progress_tuples(&seen), [(10, 10, 0, 1), (15, 15, 0, 2)]);
+    assert_eq!(progress_tuples(&seen), [(20, 10, 0, 1), (25, 15, 0, 2)]);
     assert_eq!(contact_count(&cx).await, 25);
     assert_eq!(stored_family_names(&cx).await, (0..25).map(|i| format!("Row {i:04}")).collect());
     assert_eq!(created(&cx, EntityKind::Contact).await.len(), 25);
@@ -443,29 +445,38 @@ async fn a_failed_commit_stops_the_import_after_the_committed_batches() {
     let cx = session(&crm);
     let options = ImportOptions::default().batch_size(50);
     let mut rows: Vec<_> = (0..150).map(row).collect();
+    rows[7] = NewContact::new("Ada", "Row 0007").email("nope"); // skipped, so 49 records per first batch
 
     let (result, seen) = import_contacts(&cx, rows.clone(), &options).await;
 
     // The second batch's commit failed: no row to blame, resume at the start of that batch.
     match result.unwrap_err() {
-        Error::Import { resume_at, imported, row: bad, source } => {
-            assert_eq!((resume_at, imported, bad), (50, 50, None));
+        Error::Import { resume_at, row: bad, report, source } => {
+            assert_eq!((resume_at, report.imported.len(), bad), (50, 49, None));
             assert!(matches!(*source, Error::Storage(_)), "source: {source:?}");
+            // The report of the committed batch: its ids and its rejected row.
+            assert_eq!(report.rejected.iter().map(|r| r.row).collect::<Vec<_>>(), [7]);
+            for id in &report.imported {
+                let c = cx.contacts().get(ContactId::from_uuid(*id)).await.unwrap();
+                assert_ne!(c.family_name, "Row 0007");
+            }
         }
         other => panic!("expected Error::Import, got {other:?}"),
     }
     assert_eq!(commits.load(Ordering::SeqCst), 2, "the third batch must not be attempted");
-    assert_eq!(progress_tuples(&seen), [(50, 50, 0, 1)]);
+    assert_eq!(progress_tuples(&seen), [(50, 49, 1, 1)]);
 
-    // The store holds exactly the first batch and its events.
-    assert_eq!(contact_count(&cx).await, 50);
-    assert_eq!(stored_family_names(&cx).await, (0..50).map(|i| format!("Row {i:04}")).collect());
+    // The store holds exactly the first batch's valid rows and their events (read past the wrapper).
+    let first: BTreeSet<String> = (0..50).filter(|i| *i != 7).map(|i| format!("Row {i:04}")).collect();
+    assert_eq!(contact_count(&cx).await, 49);
+    assert_eq!(stored_family_names(&cx).await, first);
     let plain = Crm::new(store).as_actor(cx.actor());
-    assert_eq!(created(&plain, EntityKind::Contact).await.len(), 50);
+    assert_eq!(created(&plain, EntityKind::Contact).await.len(), 49);
 
     // The failure was transient: resuming from `resume_at` completes the import.
     let (report, _) = import_contacts(&cx, rows.split_off(50), &options).await;
     assert_eq!(report.unwrap().imported.len(), 100);
-    assert_eq!(stored_family_names(&cx).await, (0..150).map(|i| format!("Row {i:04}")).collect());
-    assert_eq!(created(&cx, EntityKind::Contact).await.len(), 150);
+    let all: BTreeSet<String> = (0..150).filter(|i| *i != 7).map(|i| format!("Row {i:04}")).collect();
+    assert_eq!(stored_family_names(&cx).await, all);
+    assert_eq!(created(&cx, EntityKind::Contact).await.len(), 149);
 }

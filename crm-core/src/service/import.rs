@@ -16,12 +16,13 @@ use crate::error::{Error, FieldError, FieldErrorCode, Result};
 pub struct ImportOptions {
     batch_size: usize,
     stop_on_invalid: bool,
+    first_row: usize,
 }
 
 impl Default for ImportOptions {
     /// Batches of 500 rows; invalid rows are skipped and reported.
     fn default() -> Self {
-        Self { batch_size: 500, stop_on_invalid: false }
+        Self { batch_size: 500, stop_on_invalid: false, first_row: 0 }
     }
 }
 
@@ -37,6 +38,13 @@ impl ImportOptions {
     /// skipped and listed in [`ImportReport::rejected`].
     pub fn stop_on_invalid(mut self, stop: bool) -> Self {
         self.stop_on_invalid = stop;
+        self
+    }
+
+    /// The number of the first input row (default 0). When resuming after
+    /// [`Error::Import`], pass its `resume_at` so row numbers stay those of the whole input.
+    pub fn first_row(mut self, row: usize) -> Self {
+        self.first_row = row;
         self
     }
 
@@ -61,20 +69,21 @@ impl ImportOptions {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ImportProgress {
-    /// Input rows handled so far (all of them in committed batches).
+    /// Input rows handled so far (all of them in finished batches), counted from
+    /// [`ImportOptions::first_row`].
     pub rows_read: usize,
     /// Records written so far.
     pub imported: usize,
     /// Rows skipped as invalid so far.
     pub rejected: usize,
-    /// Batches committed so far.
+    /// Batches finished so far (committed, or wholly rejected so nothing was to commit).
     pub batches: usize,
 }
 
 /// An input row that was not imported, and why.
 #[derive(Debug)]
 pub struct Rejected {
-    /// Position of the row in the input (from 0).
+    /// Position of the row in the input (from [`ImportOptions::first_row`]).
     pub row: usize,
     /// Why it was refused (usually [`Error::Validation`], naming the fields).
     pub error: Error,
@@ -87,8 +96,14 @@ pub struct ImportReport<Id> {
     pub imported: Vec<Id>,
     /// Rows skipped as invalid, in input order.
     pub rejected: Vec<Rejected>,
-    /// Batches committed.
+    /// Batches finished (committed, or wholly rejected).
     pub batches: usize,
+}
+
+impl<Id> Default for ImportReport<Id> {
+    fn default() -> Self {
+        Self { imported: Vec::new(), rejected: Vec::new(), batches: 0 }
+    }
 }
 
 /// An input type that can be imported in bulk.
@@ -117,19 +132,23 @@ where
 {
     options.check()?;
     let mut rows = rows.into_iter();
-    let mut report = ImportReport { imported: Vec::new(), rejected: Vec::new(), batches: 0 };
-    let mut at = ImportProgress::default();
+    let mut report = ImportReport::default();
+    let mut at = ImportProgress { rows_read: options.first_row, ..ImportProgress::default() };
     loop {
         let batch: Vec<T> = rows.by_ref().take(options.batch_size).collect();
         if batch.is_empty() {
             return Ok(report);
         }
         let start = at.rows_read;
-        let stopped = |row: Option<usize>, e: Error, imported: usize| Error::Import {
-            resume_at: start,
-            imported,
-            row,
-            source: Box::new(e),
+        let stopped = |row: Option<usize>, e: Error, report: ImportReport<<T::Entity as Entity>::Id>| {
+            let ImportReport { imported, rejected, batches } = report;
+            let imported = imported.into_iter().map(Into::into).collect();
+            Error::Import {
+                resume_at: start,
+                row,
+                report: Box::new(ImportReport { imported, rejected, batches }),
+                source: Box::new(e),
+            }
         };
         let written = async {
             let mut uow = Uow::write(s).await?;
@@ -143,19 +162,24 @@ where
             Ok::<_, Error>((uow, results))
         }
         .await;
-        let (uow, results) = written.map_err(|e| stopped(None, e, at.imported))?;
+        let (uow, results) = match written {
+            Ok(w) => w,
+            Err(e) => return Err(stopped(None, e, report)),
+        };
         let n = results.len();
         let mut ids = Vec::with_capacity(n);
         let mut rejected = Vec::new();
         for (i, r) in results.into_iter().enumerate() {
             match r {
                 Ok(e) => ids.push(e.id()),
-                Err(error) if options.stop_on_invalid => return Err(stopped(Some(start + i), error, at.imported)),
+                Err(error) if options.stop_on_invalid => return Err(stopped(Some(start + i), error, report)),
                 Err(error) => rejected.push(Rejected { row: start + i, error }),
             }
         }
         if !ids.is_empty() {
-            uow.commit().await.map_err(|e| stopped(None, e, at.imported))?;
+            if let Err(e) = uow.commit().await {
+                return Err(stopped(None, e, report));
+            }
         }
         at.rows_read += n;
         at.imported += ids.len();
