@@ -316,7 +316,7 @@ impl Contacts<'_> {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<()> {
     /// let crm = Crm::new(MemoryStore::new());
-    /// let cx = crm.as_actor(&Actor::system(TenantId::new()));
+    /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
     /// let rows = (0..1200).map(|i| NewContact::new("Ada", format!("Nr {i}")));
     /// let mut seen = Vec::new();
     /// let report = cx
