@@ -143,7 +143,7 @@ const STAGES: [LifecycleStage; 6] = [
 ];
 const REGIONS: [&str; 5] = ["north", "south", "east", "west", "central"];
 /// Tables a contact import writes (SQLite), in insert order.
-const SQLITE_TABLES: [&str; 5] = ["crm_contacts", "crm_search_docs", "crm_search", "crm_events", "crm_event_touches"];
+const SQLITE_TABLES: [&str; 5] = ["contacts", "crm_search_docs", "crm_search", "crm_events", "crm_event_touches"];
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -448,7 +448,7 @@ mod pg {
 
     /// Tables a contact import writes on PostgreSQL, with the columns COPY carries.
     const TABLES: [(&str, &str); 4] = [
-        ("crm_contacts", "*"),
+        ("contacts", "*"),
         ("crm_search", "tenant_id, kind, id, body"),
         ("crm_events", "*"),
         ("crm_event_touches", "*"),

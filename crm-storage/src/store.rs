@@ -517,36 +517,50 @@ pub(crate) fn rows_per_statement(backend: DbBackend, cols: usize) -> usize {
     (limit / cols.max(1)).clamp(1, 1000)
 }
 
-/// `INSERT` of records of one kind (all of `records` must share kind and tenant).
+/// `INSERT` of records of one kind (all of `records` must share kind and tenant). Written
+/// directly rather than through a sea-query AST: for bulk imports this is the hot path, and
+/// only placeholders and schema names go into the text (every value is bound).
 pub(crate) fn insert_stmt(backend: DbBackend, records: &[&Record], ignore_existing: bool) -> Result<Statement> {
+    use std::fmt::Write;
     let Some(first) = records.first() else { return Err(Error::storage("insert of no records")) };
     let kind = first.kind();
-    let mut q = Sql::insert();
-    q.into_table(Alias::new(table(kind)));
-    let mut cols = vec![
-        Alias::new("tenant_id"),
-        Alias::new("id"),
-        Alias::new("version"),
-        Alias::new("data"),
-        Alias::new("custom"),
-    ];
-    cols.extend(columns(kind).iter().map(|c| Alias::new(c.name.as_ref())));
-    q.columns(cols);
-    for r in records {
-        let mut vals: Vec<Expr> = vec![
-            Expr::val(r.tenant_id().as_uuid()),
-            Expr::val(r.id()),
-            Expr::val(r.version() as i64),
-            Expr::val(serde_json::to_string(r).map_err(|e| Error::storage(e.to_string()))?),
-            Expr::val(SqlValue::Json(custom_json(r.custom()).map(Box::new))),
-        ];
-        vals.extend(derived_values(r).into_iter().map(Expr::val));
-        q.values(vals).map_err(|e| Error::storage(e.to_string()))?;
+    let cols = columns(kind);
+    let width = 5 + cols.len();
+    let mut sql = String::with_capacity(64 + width * 24 + records.len() * width * 6);
+    let _ = write!(sql, "INSERT INTO \"{}\" (\"tenant_id\", \"id\", \"version\", \"data\", \"custom\"", table(kind));
+    for c in cols.iter() {
+        let _ = write!(sql, ", \"{}\"", c.name);
+    }
+    sql.push_str(") VALUES ");
+    let mut values: Vec<SqlValue> = Vec::with_capacity(records.len() * width);
+    for (i, r) in records.iter().enumerate() {
+        if r.kind() != kind {
+            return Err(Error::storage("insert of records of several kinds in one statement"));
+        }
+        sql.push_str(if i == 0 { "(" } else { ", (" });
+        for j in 0..width {
+            if j > 0 {
+                sql.push_str(", ");
+            }
+            match backend {
+                DbBackend::Postgres => {
+                    let _ = write!(sql, "${}", i * width + j + 1);
+                }
+                _ => sql.push('?'),
+            }
+        }
+        sql.push(')');
+        values.push(r.tenant_id().as_uuid().into());
+        values.push(r.id().into());
+        values.push((r.version() as i64).into());
+        values.push(serde_json::to_string(r).map_err(|e| Error::storage(e.to_string()))?.into());
+        values.push(SqlValue::Json(custom_json(r.custom()).map(Box::new)));
+        values.extend(derived_values(r));
     }
     if ignore_existing {
-        q.on_conflict(OnConflict::columns([Alias::new("tenant_id"), Alias::new("id")]).do_nothing().to_owned());
+        sql.push_str(" ON CONFLICT (\"tenant_id\", \"id\") DO NOTHING");
     }
-    Ok(backend.build(&q))
+    Ok(Statement::from_sql_and_values(backend, sql, values))
 }
 
 /// `UPDATE` of a record's version, data and derived columns (by tenant and id).

@@ -1,6 +1,6 @@
 use super::Session;
 use super::checks::Checks;
-use super::import::{ImportOptions, ImportProgress, ImportReport, Importable};
+use super::import::{Draft, ImportOptions, ImportProgress, ImportReport, Importable};
 use super::uow::Uow;
 use super::uow::{count, delete, list};
 use crate::entity::EntityRef;
@@ -107,7 +107,7 @@ fn check_company(c: &mut Company, ch: &mut Checks) {
 impl Importable for NewCompany {
     type Entity = Company;
 
-    fn build(self, uow: &Uow<'_>) -> (Company, Vec<FieldError>) {
+    fn build(self, uow: &Draft<'_>) -> (Company, Vec<FieldError>) {
         let input = self;
         let mut ch = Checks::default();
         let domain = input.domain.as_deref().and_then(|d| ch.parse("domain", d, Domain::parse));
@@ -115,7 +115,7 @@ impl Importable for NewCompany {
         let phones = ch.phones(&input.phones, uow.default_region());
         let mut company = Company {
             id: uow.new_id(),
-            tenant_id: uow.s.tenant(),
+            tenant_id: uow.tenant(),
             version: 1,
             created_at: uow.now,
             updated_at: uow.now,
@@ -150,7 +150,7 @@ impl Companies<'_> {
     /// Creates a company.
     pub async fn create(&self, input: NewCompany) -> Result<Company> {
         let mut uow = Uow::write(self.s).await?;
-        let (company, errs) = input.build(&uow);
+        let (company, errs) = input.build(&uow.draft());
         let company = uow.create(company, errs).await?;
         uow.commit().await?;
         Ok(company)

@@ -2,7 +2,7 @@ use chrono::NaiveDate;
 
 use super::Session;
 use super::checks::Checks;
-use super::import::{ImportOptions, ImportProgress, ImportReport, Importable};
+use super::import::{Draft, ImportOptions, ImportProgress, ImportReport, Importable};
 use super::uow::{Uow, count, delete, list};
 use crate::entity::{Entity, EntityKind, EntityRef};
 use crate::error::{Error, FieldError, FieldErrorCode, Result};
@@ -234,7 +234,7 @@ impl Importable for NewContact {
     type Entity = Contact;
 
     /// The contact as input says, normalised, with every problem with its standard fields.
-    fn build(self, uow: &Uow<'_>) -> (Contact, Vec<FieldError>) {
+    fn build(self, uow: &Draft<'_>) -> (Contact, Vec<FieldError>) {
         let input = self;
         let mut ch = Checks::default();
         let mut emails = Vec::new();
@@ -252,7 +252,7 @@ impl Importable for NewContact {
         };
         let mut contact = Contact {
             id: uow.new_id(),
-            tenant_id: uow.s.tenant(),
+            tenant_id: uow.tenant(),
             version: 1,
             created_at: now,
             updated_at: now,
@@ -300,7 +300,7 @@ impl Contacts<'_> {
     /// without `+country` need the CRM's default region), custom values type-checked.
     pub async fn create(&self, input: NewContact) -> Result<Contact> {
         let mut uow = Uow::write(self.s).await?;
-        let (contact, mut errs) = input.build(&uow);
+        let (contact, mut errs) = input.build(&uow.draft());
         uow.check_refs(&NewContact::refs(&contact), &mut errs).await?;
         let contact = uow.create(contact, errs).await?;
         uow.commit().await?;

@@ -1,9 +1,17 @@
 //! Bulk import: many new records in batches, one transaction per batch.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
 use super::Session;
 use super::uow::Uow;
 use crate::entity::{Entity, EntityRef};
 use crate::error::{Error, FieldError, FieldErrorCode, Result};
+use crate::ids::{TenantId, storage_precision};
 
 /// How an import runs.
 ///
@@ -106,15 +114,94 @@ impl<Id> Default for ImportReport<Id> {
     }
 }
 
+/// What building a new record needs: the session, the time it is stamped with, new ids.
+pub(crate) struct Draft<'s> {
+    pub(crate) s: &'s Session,
+    pub(crate) now: DateTime<Utc>,
+}
+
+impl Draft<'_> {
+    pub(crate) fn new_id<I: From<Uuid>>(&self) -> I {
+        I::from(self.s.crm.inner.ids.next_uuid())
+    }
+
+    pub(crate) fn default_region(&self) -> Option<&str> {
+        self.s.crm.inner.default_region.as_deref()
+    }
+
+    pub(crate) fn tenant(&self) -> TenantId {
+        self.s.tenant()
+    }
+}
+
 /// An input type that can be imported in bulk.
 pub(crate) trait Importable: Send + Sized {
     type Entity: Entity;
 
-    /// The new record (id and times from the unit of work), with the problems found.
-    fn build(self, uow: &Uow<'_>) -> (Self::Entity, Vec<FieldError>);
+    /// The new record (id and times from the draft), with the problems found.
+    fn build(self, draft: &Draft<'_>) -> (Self::Entity, Vec<FieldError>);
 
     /// References that must exist, by field.
     fn refs(entity: &Self::Entity) -> Vec<(String, EntityRef)>;
+}
+
+/// A batch of built records, stamped with one time.
+struct Built<E> {
+    now: DateTime<Utc>,
+    items: Vec<(E, Vec<FieldError>)>,
+}
+
+/// Builds (parses, normalises, checks) a batch, yielding now and then so that the write of
+/// the previous batch, awaited alongside, makes progress meanwhile: on a store whose driver
+/// works on its own thread, checking batch k+1 overlaps with writing batch k.
+async fn build<T: Importable>(s: &Session, rows: Vec<T>) -> Built<T::Entity> {
+    let draft = Draft { s, now: storage_precision(s.crm.inner.clock.now()) };
+    let mut items = Vec::with_capacity(rows.len());
+    for (i, t) in rows.into_iter().enumerate() {
+        if i % 16 == 15 {
+            YieldNow(false).await;
+        }
+        items.push(t.build(&draft));
+    }
+    Built { now: draft.now, items }
+}
+
+/// Checks references and custom values, writes the valid records and commits, unless an
+/// invalid row must stop the import. Per row: the record written, or why it was refused.
+async fn write<T: Importable>(
+    s: &Session,
+    built: Built<T::Entity>,
+    stop_on_invalid: bool,
+) -> Result<Vec<Result<T::Entity>>> {
+    let mut uow = Uow::write(s).await?;
+    uow.now = built.now;
+    let mut items = built.items;
+    for (entity, errs) in &mut items {
+        uow.check_refs(&T::refs(entity), errs).await?;
+    }
+    let results = uow.create_many(items).await?;
+    let invalid = results.iter().any(Result::is_err);
+    // Nothing to commit when all rows were refused; nothing may be when one stops the import.
+    if !(stop_on_invalid && invalid) && results.iter().any(Result::is_ok) {
+        uow.commit().await?;
+    }
+    Ok(results)
+}
+
+/// Resolves after yielding to the executor once.
+struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
 }
 
 /// Imports `rows` in batches; see [`Contacts::import`](super::Contacts::import).
@@ -134,11 +221,9 @@ where
     let mut rows = rows.into_iter();
     let mut report = ImportReport::default();
     let mut at = ImportProgress { rows_read: options.first_row, ..ImportProgress::default() };
-    loop {
-        let batch: Vec<T> = rows.by_ref().take(options.batch_size).collect();
-        if batch.is_empty() {
-            return Ok(report);
-        }
+    let first: Vec<T> = rows.by_ref().take(options.batch_size).collect();
+    let mut built = build(s, first).await;
+    while !built.items.is_empty() {
         let start = at.rows_read;
         let stopped = |row: Option<usize>, e: Error, report: ImportReport<<T::Entity as Entity>::Id>| {
             let ImportReport { imported, rejected, batches } = report;
@@ -150,20 +235,11 @@ where
                 source: Box::new(e),
             }
         };
-        let written = async {
-            let mut uow = Uow::write(s).await?;
-            let mut items = Vec::with_capacity(batch.len());
-            for t in batch {
-                let (entity, mut errs) = t.build(&uow);
-                uow.check_refs(&T::refs(&entity), &mut errs).await?;
-                items.push((entity, errs));
-            }
-            let results = uow.create_many(items).await?;
-            Ok::<_, Error>((uow, results))
-        }
-        .await;
-        let (uow, results) = match written {
-            Ok(w) => w,
+        let next: Vec<T> = rows.by_ref().take(options.batch_size).collect();
+        let (written, next) = futures::join!(write::<T>(s, built, options.stop_on_invalid), build(s, next));
+        built = next;
+        let results = match written {
+            Ok(r) => r,
             Err(e) => return Err(stopped(None, e, report)),
         };
         let n = results.len();
@@ -176,11 +252,6 @@ where
                 Err(error) => rejected.push(Rejected { row: start + i, error }),
             }
         }
-        if !ids.is_empty() {
-            if let Err(e) = uow.commit().await {
-                return Err(stopped(None, e, report));
-            }
-        }
         at.rows_read += n;
         at.imported += ids.len();
         at.rejected += rejected.len();
@@ -190,4 +261,5 @@ where
         report.batches = at.batches;
         progress(&at);
     }
+    Ok(report)
 }

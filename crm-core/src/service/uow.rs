@@ -41,6 +41,11 @@ impl<'s> Uow<'s> {
         Self::begin(s, TxMode::ReadOnly).await
     }
 
+    /// Building new records at this unit of work's time.
+    pub(crate) fn draft(&self) -> super::import::Draft<'s> {
+        super::import::Draft { s: self.s, now: self.now }
+    }
+
     pub(crate) fn new_id<I: From<Uuid>>(&self) -> I {
         I::from(self.s.crm.inner.ids.next_uuid())
     }
