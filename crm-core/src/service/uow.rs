@@ -2,6 +2,7 @@
 //! produces, custom-field validation and extension hooks.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -21,7 +22,7 @@ pub(crate) struct Uow<'s> {
     pub(crate) tx: Box<dyn Transaction>,
     pub(crate) now: DateTime<Utc>,
     events: Vec<Event>,
-    registries: HashMap<EntityKind, FieldRegistry>,
+    registries: HashMap<EntityKind, Arc<FieldRegistry>>,
     /// References seen to exist in this transaction (deletes clear it).
     known: HashSet<EntityRef>,
 }
@@ -68,7 +69,7 @@ impl<'s> Uow<'s> {
     }
 
     /// Custom fields in force for `kind`: the tenant's definitions plus the extensions'.
-    pub(crate) async fn registry(&mut self, kind: EntityKind) -> Result<FieldRegistry> {
+    pub(crate) async fn registry(&mut self, kind: EntityKind) -> Result<Arc<FieldRegistry>> {
         if let Some(r) = self.registries.get(&kind) {
             return Ok(r.clone());
         }
@@ -88,6 +89,7 @@ impl<'s> Uow<'s> {
         for d in defs {
             reg.insert(RegisteredField { definition: d.definition, source: FieldSource::Tenant });
         }
+        let reg = Arc::new(reg);
         self.registries.insert(kind, reg.clone());
         Ok(reg)
     }
