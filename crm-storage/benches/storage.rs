@@ -162,7 +162,7 @@ fn contact(i: usize) -> NewContact {
         .email(format!("{}.{}{i}@example{}.com", given.to_lowercase(), family.to_lowercase(), i % 50))
         .phone(format!("+44 20 7946 0{:03}", i % 1000))
         .lifecycle_stage(STAGES[i % STAGES.len()])
-        .tag(if i % 3 == 0 { "newsletter" } else { "trade-show" })
+        .tag(if i.is_multiple_of(3) { "newsletter" } else { "trade-show" })
         .custom("region", REGIONS[(i / 7) % REGIONS.len()])
 }
 
