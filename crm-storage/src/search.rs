@@ -14,6 +14,8 @@ use crm_core::{EntityKind, Record};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value as SqlValue};
 use uuid::Uuid;
 
+use crate::store::values_sql;
+
 /// DDL of the search tables (migration 2).
 pub(crate) fn ddl(backend: DbBackend) -> Vec<&'static str> {
     match backend {
@@ -89,21 +91,18 @@ pub(crate) async fn index_new(db: &impl ConnectionTrait, records: &[&Record]) ->
     let key =
         |r: &Record| -> [SqlValue; 3] { [r.tenant_id().as_uuid().into(), r.kind().as_str().into(), r.id().into()] };
     if b == DbBackend::Postgres {
-        let mut values = Vec::with_capacity(docs.len() * 4);
-        let rows: Vec<String> = docs
-            .into_iter()
-            .enumerate()
-            .map(|(i, (r, body))| {
-                values.extend(key(r));
-                values.push(body.into());
-                let n = i * 4;
-                format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4)
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO crm_search (tenant_id, kind, id, body) VALUES {} \
-             ON CONFLICT (tenant_id, kind, id) DO UPDATE SET body = excluded.body",
-            rows.join(", ")
+        let n = docs.len();
+        let mut values = Vec::with_capacity(n * 4);
+        for (r, body) in docs {
+            values.extend(key(r));
+            values.push(body.into());
+        }
+        let sql = values_sql(
+            b,
+            "crm_search (tenant_id, kind, id, body)",
+            4,
+            n,
+            " ON CONFLICT (tenant_id, kind, id) DO UPDATE SET body = excluded.body",
         );
         db.execute_raw(Statement::from_sql_and_values(b, sql, values)).await?;
         return Ok(());
@@ -124,10 +123,9 @@ pub(crate) async fn index_new(db: &impl ConnectionTrait, records: &[&Record]) ->
         bodies.push(doc.into());
         bodies.push(body.into());
     }
-    let sql =
-        format!("INSERT INTO crm_search_docs (doc, tenant_id, kind, id) VALUES {}", vec!["(?, ?, ?, ?)"; n].join(", "));
+    let sql = values_sql(b, "crm_search_docs (doc, tenant_id, kind, id)", 4, n, "");
     db.execute_raw(Statement::from_sql_and_values(b, sql, keys)).await?;
-    let sql = format!("INSERT INTO crm_search (rowid, body) VALUES {}", vec!["(?, ?)"; n].join(", "));
+    let sql = values_sql(b, "crm_search (rowid, body)", 2, n, "");
     db.execute_raw(Statement::from_sql_and_values(b, sql, bodies)).await?;
     Ok(())
 }

@@ -518,7 +518,7 @@ impl SqlTx {
 }
 
 /// `INSERT INTO <into> VALUES (…), …` with `rows` rows of `width` placeholders, then `tail`.
-fn values_sql(backend: DbBackend, into: &str, width: usize, rows: usize, tail: &str) -> String {
+pub(crate) fn values_sql(backend: DbBackend, into: &str, width: usize, rows: usize, tail: &str) -> String {
     use std::fmt::Write;
     let mut sql = String::with_capacity(32 + into.len() + rows * width * 6 + tail.len());
     let _ = write!(sql, "INSERT INTO {into} VALUES ");

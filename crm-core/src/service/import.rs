@@ -120,12 +120,12 @@ pub(crate) struct Draft<'s> {
     pub(crate) now: DateTime<Utc>,
 }
 
-impl Draft<'_> {
+impl<'s> Draft<'s> {
     pub(crate) fn new_id<I: From<Uuid>>(&self) -> I {
         I::from(self.s.crm.inner.ids.next_uuid())
     }
 
-    pub(crate) fn default_region(&self) -> Option<&str> {
+    pub(crate) fn default_region(&self) -> Option<&'s str> {
         self.s.crm.inner.default_region.as_deref()
     }
 

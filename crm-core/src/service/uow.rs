@@ -48,11 +48,11 @@ impl<'s> Uow<'s> {
     }
 
     pub(crate) fn new_id<I: From<Uuid>>(&self) -> I {
-        I::from(self.s.crm.inner.ids.next_uuid())
+        self.draft().new_id()
     }
 
-    pub(crate) fn default_region(&self) -> Option<&str> {
-        self.s.crm.inner.default_region.as_deref()
+    pub(crate) fn default_region(&self) -> Option<&'s str> {
+        self.draft().default_region()
     }
 
     pub(crate) fn emit(&mut self, subject: EntityRef, related: Vec<EntityRef>, change: Change) {
