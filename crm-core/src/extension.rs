@@ -2,16 +2,87 @@
 //! host) adds custom fields, validates and computes fields before commit, and reacts to
 //! committed events. crm-core never depends on how an extension is implemented.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::entity::Record;
 use crate::error::Result;
 use crate::event::StoredEvent;
-use crate::ids::TenantId;
+use crate::ids::{EventId, TenantId};
 use crate::model::FieldDefinition;
-use crate::service::Actor;
+use crate::service::{Actor, Crm, Session};
 use crate::value::Value;
+
+/// How deep changes made by extensions in reaction to events may nest: a user's change (depth
+/// 0) may trigger an extension's change (depth 1), which may trigger another extension's change,
+/// up to this depth; events of a change at this depth are not dispatched (a warning is logged).
+pub const MAX_EXTENSION_DEPTH: u8 = 3;
+
+/// The records an event was about, as the committing transaction saw them.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Snapshot {
+    pub(crate) before: Option<Record>,
+    pub(crate) after: Option<Record>,
+}
+
+/// What [`Extension::on_events`] knows about a commit: the CRM, who committed, and the records
+/// the events are about as they were written.
+#[derive(Clone, Copy)]
+pub struct EventContext<'a> {
+    pub(crate) crm: &'a Crm,
+    pub(crate) actor: &'a Actor,
+    pub(crate) snapshots: &'a HashMap<EventId, Snapshot>,
+}
+
+impl std::fmt::Debug for EventContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventContext").field("actor", self.actor).finish_non_exhaustive()
+    }
+}
+
+impl<'a> EventContext<'a> {
+    /// The CRM the events were committed in.
+    pub fn crm(&self) -> &'a Crm {
+        self.crm
+    }
+
+    /// Who committed the change.
+    pub fn actor(&self) -> &'a Actor {
+        self.actor
+    }
+
+    /// The tenant of the events.
+    pub fn tenant(&self) -> TenantId {
+        self.actor.tenant_id
+    }
+
+    /// The subject as stored before the change, for `Updated` events of a user's change.
+    pub fn before(&self, event: &StoredEvent) -> Option<&'a Record> {
+        self.snapshots.get(&event.event.id).and_then(|s| s.before.as_ref())
+    }
+
+    /// The subject as written by the change, for `Created` and `Updated` events (other events:
+    /// read the record's current state through [`crm`](Self::crm)).
+    pub fn after(&self, event: &StoredEvent) -> Option<&'a Record> {
+        self.snapshots.get(&event.event.id).and_then(|s| s.after.as_ref())
+    }
+
+    /// A session acting as extension `id` in reaction to these events: its changes are
+    /// attributed to the extension, are not dispatched back to it, and nest one level deeper
+    /// (see [`MAX_EXTENSION_DEPTH`]).
+    pub fn act_as(&self, id: &str) -> Session {
+        let actor = Actor {
+            tenant_id: self.actor.tenant_id,
+            user_id: None,
+            roles: Vec::new(),
+            origin: Some(id.to_owned()),
+            depth: self.actor.depth.saturating_add(1),
+        };
+        self.crm.as_actor(&actor)
+    }
+}
 
 /// Whether a record is being created or updated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,7 +160,10 @@ pub trait Extension: Send + Sync + 'static {
     }
 
     /// Sees events after they are committed. Errors are logged, never undo the write.
-    async fn on_events(&self, _tenant: TenantId, _events: &[StoredEvent]) -> Result<()> {
+    ///
+    /// Changes the extension makes in reaction go through [`EventContext::act_as`]; their
+    /// events are not sent back to it, and nesting stops at [`MAX_EXTENSION_DEPTH`].
+    async fn on_events(&self, _cx: &EventContext<'_>, _events: &[StoredEvent]) -> Result<()> {
         Ok(())
     }
 }

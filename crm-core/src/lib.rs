@@ -66,7 +66,7 @@ pub mod testkit;
 pub use entity::{Entity, EntityKind, EntityRef, Record};
 pub use error::{Error, FieldError, FieldErrorCode, Result, ValidationErrors};
 pub use event::{Change, Event, EventQuery, StoredEvent};
-pub use extension::{Extension, HookContext, WriteOp};
+pub use extension::{EventContext, Extension, HookContext, MAX_EXTENSION_DEPTH, WriteOp};
 pub use ids::*;
 pub use memory::MemoryStore;
 pub use model::*;

@@ -1838,7 +1838,8 @@ impl Extension for Scoring {
         }
     }
 
-    async fn on_events(&self, tenant: TenantId, events: &[StoredEvent]) -> Result<()> {
+    async fn on_events(&self, cx: &EventContext<'_>, events: &[StoredEvent]) -> Result<()> {
+        let tenant = cx.tenant();
         self.seen.lock().unwrap().extend(events.iter().map(|e| (tenant, e.clone())));
         Ok(())
     }
@@ -1882,7 +1883,7 @@ impl Extension for Faulty {
         }
     }
 
-    async fn on_events(&self, _tenant: TenantId, _events: &[StoredEvent]) -> Result<()> {
+    async fn on_events(&self, _cx: &EventContext<'_>, _events: &[StoredEvent]) -> Result<()> {
         match self.fault {
             Fault::OnEventsFails => Err(Error::Integration { system: "webhook".into(), message: "timeout".into() }),
             _ => Ok(()),

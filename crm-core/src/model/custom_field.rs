@@ -47,6 +47,13 @@ pub enum FieldType {
         /// The kind of record referenced.
         to: EntityKind,
     },
+    /// An email address ([`Value::Text`], checked and lower-cased like a contact's email).
+    Email,
+    /// An absolute `http`/`https` web address ([`Value::Text`], normalised).
+    Url,
+    /// A phone number ([`Value::Text`], normalised to E.164; numbers without `+country` use
+    /// the CRM's default region).
+    Phone,
 }
 
 impl FieldType {
@@ -54,7 +61,7 @@ impl FieldType {
     pub fn value_type(&self) -> crate::value::ValueType {
         use crate::value::ValueType as T;
         match self {
-            FieldType::Text | FieldType::Enum { .. } => T::Text,
+            FieldType::Text | FieldType::Enum { .. } | FieldType::Email | FieldType::Url | FieldType::Phone => T::Text,
             FieldType::Number => T::Int,
             FieldType::Decimal => T::Decimal,
             FieldType::Money => T::Money,
@@ -65,6 +72,93 @@ impl FieldType {
             FieldType::Reference { .. } => T::Id,
         }
     }
+}
+
+/// Declarative limits on a custom field's values, enforced on every write of the field
+/// (by the core itself, before any extension rule runs). Absent limits are unlimited.
+///
+/// ```
+/// use crm_core::model::Constraints;
+/// use rust_decimal::Decimal;
+/// let c = Constraints::default().range(Decimal::ZERO, Decimal::from(50)).length(1, 20).pattern("[A-Z]{3}-[0-9]+");
+/// assert_eq!(c.max, Some(Decimal::from(50)));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Constraints {
+    /// Smallest allowed value, inclusive (number, decimal and money fields; for money, the amount).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<rust_decimal::Decimal>,
+    /// Largest allowed value, inclusive (number, decimal and money fields; for money, the amount).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<rust_decimal::Decimal>,
+    /// Fewest characters (Unicode scalar values) of a text-valued field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<u32>,
+    /// Most characters (Unicode scalar values) of a text-valued field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
+    /// A regular expression the whole text must match (anchored for you), in the syntax of the
+    /// linear-time `regex` crate (no look-around, no back-references).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+}
+
+impl Constraints {
+    /// Whether no limit is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Constraints::default()
+    }
+
+    /// Sets `min` and `max`.
+    pub fn range(mut self, min: rust_decimal::Decimal, max: rust_decimal::Decimal) -> Self {
+        self.min = Some(min);
+        self.max = Some(max);
+        self
+    }
+
+    /// Sets `min_length` and `max_length`.
+    pub fn length(mut self, min: u32, max: u32) -> Self {
+        self.min_length = Some(min);
+        self.max_length = Some(max);
+        self
+    }
+
+    /// Sets `pattern`.
+    pub fn pattern(mut self, pattern: impl Into<String>) -> Self {
+        self.pattern = Some(pattern.into());
+        self
+    }
+}
+
+/// Longest `pattern` accepted in [`Constraints`], in bytes.
+pub const MAX_PATTERN_LEN: usize = 1_000;
+
+/// Compiles an anchored constraint pattern, with a size limit so no pattern can blow up
+/// memory; compiled patterns are cached process-wide (the cache is bounded).
+fn compiled_pattern(pattern: &str) -> Result<std::sync::Arc<regex::Regex>, String> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<regex::Regex>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(re) = cache.lock().ok().and_then(|c| c.get(pattern).cloned()) {
+        return Ok(re);
+    }
+    if pattern.len() > MAX_PATTERN_LEN {
+        return Err(format!("the pattern is {} bytes long; the limit is {MAX_PATTERN_LEN}", pattern.len()));
+    }
+    let re = regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+        .size_limit(1 << 20)
+        .dfa_size_limit(1 << 20)
+        .build()
+        .map_err(|e| format!("`{pattern}` is not a valid pattern: {e}"))?;
+    let re = Arc::new(re);
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= 1024 {
+            c.clear();
+        }
+        c.insert(pattern.to_owned(), re.clone());
+    }
+    Ok(re)
 }
 
 /// The definition of a custom field: what it is called, on which kind of record, and its type.
@@ -83,6 +177,16 @@ pub struct FieldDefinition {
     pub required: bool,
     /// Help text.
     pub description: Option<String>,
+    /// Limits on the values, checked on every write.
+    #[serde(default, skip_serializing_if = "Constraints::is_empty")]
+    pub constraints: Constraints,
+    /// Whether the value is computed by the extension that declares the field: users cannot
+    /// set it (an unchanged value is accepted), only the extension's `compute` does.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub computed: bool,
+    /// Whether the SQL stores should index the field for fast filters and sorts.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub indexed: bool,
 }
 
 impl FieldDefinition {
@@ -93,12 +197,46 @@ impl FieldDefinition {
         label: impl Into<String>,
         field_type: FieldType,
     ) -> Self {
-        Self { entity_kind, key: key.into(), label: label.into(), field_type, required: false, description: None }
+        Self {
+            entity_kind,
+            key: key.into(),
+            label: label.into(),
+            field_type,
+            required: false,
+            description: None,
+            constraints: Constraints::default(),
+            computed: false,
+            indexed: false,
+        }
     }
 
     /// Marks the field required.
     pub fn required(mut self) -> Self {
         self.required = true;
+        self
+    }
+
+    /// Sets the limits on its values.
+    pub fn constraints(mut self, constraints: Constraints) -> Self {
+        self.constraints = constraints;
+        self
+    }
+
+    /// Marks the field computed (set only by its extension's `compute`).
+    pub fn computed(mut self) -> Self {
+        self.computed = true;
+        self
+    }
+
+    /// Asks the SQL stores to index the field.
+    pub fn indexed(mut self) -> Self {
+        self.indexed = true;
+        self
+    }
+
+    /// Sets the help text.
+    pub fn description(mut self, text: impl Into<String>) -> Self {
+        self.description = Some(text.into());
         self
     }
 
@@ -150,6 +288,65 @@ impl FieldDefinition {
                     ));
                 }
             }
+        }
+        let c = &self.constraints;
+        let numeric = matches!(self.field_type, FieldType::Number | FieldType::Decimal | FieldType::Money);
+        let textual = matches!(
+            self.field_type,
+            FieldType::Text | FieldType::Email | FieldType::Url | FieldType::Phone | FieldType::Enum { .. }
+        );
+        if (c.min.is_some() || c.max.is_some()) && !numeric {
+            errs.push(FieldError::new(
+                at("constraints.min"),
+                FieldErrorCode::Rule,
+                "min and max apply only to number, decimal and money fields",
+            ));
+        }
+        if let (Some(lo), Some(hi)) = (c.min, c.max)
+            && lo > hi
+        {
+            errs.push(FieldError::new(
+                at("constraints.max"),
+                FieldErrorCode::OutOfRange,
+                format!("max {hi} is below min {lo}"),
+            ));
+        }
+        if (c.min_length.is_some() || c.max_length.is_some() || c.pattern.is_some()) && !textual {
+            errs.push(FieldError::new(
+                at("constraints"),
+                FieldErrorCode::Rule,
+                "lengths and patterns apply only to text-valued fields",
+            ));
+        }
+        if let (Some(lo), Some(hi)) = (c.min_length, c.max_length)
+            && lo > hi
+        {
+            errs.push(FieldError::new(
+                at("constraints.max_length"),
+                FieldErrorCode::OutOfRange,
+                format!("max_length {hi} is below min_length {lo}"),
+            ));
+        }
+        if let Some(hi) = c.max_length
+            && hi as usize > MAX_TEXT_LEN
+        {
+            errs.push(FieldError::new(
+                at("constraints.max_length"),
+                FieldErrorCode::OutOfRange,
+                format!("max_length is at most {MAX_TEXT_LEN}"),
+            ));
+        }
+        if let Some(p) = &c.pattern
+            && let Err(m) = compiled_pattern(p)
+        {
+            errs.push(FieldError::new(at("constraints.pattern"), FieldErrorCode::InvalidFormat, m));
+        }
+        if self.computed && self.required {
+            errs.push(FieldError::new(
+                at("required"),
+                FieldErrorCode::Rule,
+                "a computed field cannot be required: users never enter it",
+            ));
         }
         if let FieldType::Reference { to } = &self.field_type
             && !matches!(to, EntityKind::Contact | EntityKind::Company | EntityKind::Deal | EntityKind::Activity)
@@ -227,9 +424,15 @@ pub struct RegisteredField {
 #[derive(Clone, Debug, Default)]
 pub struct FieldRegistry {
     fields: BTreeMap<String, RegisteredField>,
+    region: Option<String>,
 }
 
 impl FieldRegistry {
+    /// An empty registry whose phone fields read numbers without `+country` in `region`.
+    pub fn with_region(region: Option<String>) -> Self {
+        FieldRegistry { fields: BTreeMap::new(), region }
+    }
+
     /// Adds a field (later additions with the same key replace earlier ones).
     pub fn insert(&mut self, field: RegisteredField) {
         self.fields.insert(field.definition.key.clone(), field);
@@ -258,7 +461,8 @@ impl FieldRegistry {
         if value.is_null() {
             return Ok(());
         }
-        check_value(&def.definition.field_type, value).map_err(|(code, msg)| FieldError::new(field, code, msg))
+        check_value(&def.definition, self.region.as_deref(), value)
+            .map_err(|(code, msg)| FieldError::new(field, code, msg))
     }
 
     /// Checks and normalises custom values against the definitions: unknown keys, wrong
@@ -278,7 +482,7 @@ impl FieldRegistry {
                 ));
                 continue;
             };
-            if let Err(e) = check_value(&def.definition.field_type, value) {
+            if let Err(e) = check_value(&def.definition, self.region.as_deref(), value) {
                 errs.push(FieldError::new(field, e.0, e.1));
             } else if let (FieldType::Reference { to }, Value::Id(id)) = (&def.definition.field_type, &*value) {
                 refs.push((field, EntityRef::new(*to, *id)));
@@ -297,8 +501,56 @@ impl FieldRegistry {
     }
 }
 
+/// Checks one value against a definition (type, then constraints), normalising where the
+/// conversion is lossless.
+fn check_value(def: &FieldDefinition, region: Option<&str>, value: &mut Value) -> Result<(), (FieldErrorCode, String)> {
+    check_type(&def.field_type, region, value)?;
+    check_constraints(&def.constraints, value)
+}
+
+fn check_constraints(c: &Constraints, value: &Value) -> Result<(), (FieldErrorCode, String)> {
+    let number = match value {
+        Value::Int(i) => Some(rust_decimal::Decimal::from(*i)),
+        Value::Decimal(d) => Some(*d),
+        Value::Money(m) => Some(m.amount),
+        _ => None,
+    };
+    if let Some(n) = number {
+        if let Some(min) = c.min
+            && n < min
+        {
+            return Err((FieldErrorCode::OutOfRange, format!("{n} is below the minimum {min}")));
+        }
+        if let Some(max) = c.max
+            && n > max
+        {
+            return Err((FieldErrorCode::OutOfRange, format!("{n} is above the maximum {max}")));
+        }
+    }
+    if let Value::Text(s) = value {
+        let len = s.chars().count();
+        if let Some(min) = c.min_length
+            && len < min as usize
+        {
+            return Err((FieldErrorCode::OutOfRange, format!("is {len} characters long; at least {min} are needed")));
+        }
+        if let Some(max) = c.max_length
+            && len > max as usize
+        {
+            return Err((FieldErrorCode::OutOfRange, format!("is {len} characters long; at most {max} are allowed")));
+        }
+        if let Some(p) = &c.pattern {
+            let re = compiled_pattern(p).map_err(|m| (FieldErrorCode::Rule, m))?;
+            if !re.is_match(s) {
+                return Err((FieldErrorCode::InvalidFormat, format!("`{s}` does not match the pattern `{p}`")));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Checks one value against a field type, normalising where the conversion is lossless.
-fn check_value(ty: &FieldType, value: &mut Value) -> Result<(), (FieldErrorCode, String)> {
+fn check_type(ty: &FieldType, region: Option<&str>, value: &mut Value) -> Result<(), (FieldErrorCode, String)> {
     let mismatch =
         |v: &Value, want: &str| (FieldErrorCode::TypeMismatch, format!("expected {want}, got {}", v.type_name()));
     match (ty, &*value) {
@@ -344,6 +596,24 @@ fn check_value(ty: &FieldType, value: &mut Value) -> Result<(), (FieldErrorCode,
             Ok(())
         }
         (FieldType::Reference { .. }, Value::Id(_)) => Ok(()),
+        (FieldType::Email, Value::Text(s)) => {
+            let e = crate::profile::Email::parse(s).map_err(|m| (FieldErrorCode::InvalidFormat, m))?;
+            *value = Value::Text(e.as_str().to_owned());
+            Ok(())
+        }
+        (FieldType::Url, Value::Text(s)) => {
+            if !s.trim_start().starts_with("http://") && !s.trim_start().starts_with("https://") {
+                return Err((FieldErrorCode::InvalidFormat, format!("`{s}` must start with http:// or https://")));
+            }
+            let w = crate::profile::Website::parse(s).map_err(|m| (FieldErrorCode::InvalidFormat, m))?;
+            *value = Value::Text(w.as_str().to_owned());
+            Ok(())
+        }
+        (FieldType::Phone, Value::Text(s)) => {
+            let p = crate::profile::PhoneNumber::parse(s, region).map_err(|m| (FieldErrorCode::InvalidFormat, m))?;
+            *value = Value::Text(p.as_str().to_owned());
+            Ok(())
+        }
         (t, v) => Err(mismatch(v, type_label(t))),
     }
 }
@@ -360,6 +630,9 @@ fn type_label(t: &FieldType) -> &'static str {
         FieldType::Enum { .. } => "one option (text)",
         FieldType::MultiEnum { .. } => "a list of options",
         FieldType::Reference { .. } => "a record id",
+        FieldType::Email => "an email address (text)",
+        FieldType::Url => "a web address (text)",
+        FieldType::Phone => "a phone number (text)",
     }
 }
 

@@ -14,6 +14,7 @@ mod lines;
 mod orders;
 mod pipelines;
 mod products;
+mod records;
 mod relations;
 mod timeline;
 mod uow;
@@ -52,17 +53,32 @@ pub struct Actor {
     pub user_id: Option<UserId>,
     /// Roles, for extensions and embedders that authorise by role.
     pub roles: Vec<String>,
+    /// The extension acting, for changes an extension makes in reaction to events.
+    pub(crate) origin: Option<String>,
+    /// How many extension reactions deep this change is (0 for a user's change).
+    pub(crate) depth: u8,
 }
 
 impl Actor {
     /// A user of a tenant.
     pub fn user(tenant_id: TenantId, user_id: UserId) -> Self {
-        Self { tenant_id, user_id: Some(user_id), roles: Vec::new() }
+        Self { tenant_id, user_id: Some(user_id), roles: Vec::new(), origin: None, depth: 0 }
     }
 
     /// The system itself (imports, automations).
     pub fn system(tenant_id: TenantId) -> Self {
-        Self { tenant_id, user_id: None, roles: Vec::new() }
+        Self { tenant_id, user_id: None, roles: Vec::new(), origin: None, depth: 0 }
+    }
+
+    /// The extension this actor is, when an extension reacts to events
+    /// ([`EventContext::act_as`](crate::EventContext::act_as)).
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
+    /// How many extension reactions deep a change by this actor is (0 for users and the system).
+    pub fn depth(&self) -> u8 {
+        self.depth
     }
 
     /// Adds a role.
@@ -197,6 +213,12 @@ impl CrmBuilder {
     /// Adds a shared extension.
     pub fn extension_arc(mut self, extension: Arc<dyn Extension>) -> Self {
         self.extensions.push(extension);
+        self
+    }
+
+    /// Adds several shared extensions (e.g. every plugin a plugin host has installed).
+    pub fn extensions(mut self, extensions: impl IntoIterator<Item = Arc<dyn Extension>>) -> Self {
+        self.extensions.extend(extensions);
         self
     }
 

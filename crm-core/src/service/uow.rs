@@ -11,7 +11,7 @@ use super::Session;
 use crate::entity::{Entity, EntityKind, EntityRef, Record};
 use crate::error::{Error, FieldError, FieldErrorCode, Result};
 use crate::event::{Change, Event, StoredEvent};
-use crate::extension::{HookContext, WriteOp};
+use crate::extension::{EventContext, HookContext, MAX_EXTENSION_DEPTH, Snapshot, WriteOp};
 use crate::ids::{EventId, storage_precision};
 use crate::model::{CustomField, FieldRegistry, FieldSource, RegisteredField, Relation};
 use crate::query::{Filter, Page, Query};
@@ -25,13 +25,23 @@ pub(crate) struct Uow<'s> {
     registries: HashMap<EntityKind, Arc<FieldRegistry>>,
     /// References seen to exist in this transaction (deletes clear it).
     known: HashSet<EntityRef>,
+    /// Records as written, by event, for extensions (kept only when there are extensions).
+    snapshots: HashMap<EventId, Snapshot>,
 }
 
 impl<'s> Uow<'s> {
     async fn begin(s: &'s Session, mode: TxMode) -> Result<Self> {
         let tx = s.crm.inner.store.begin(s.tenant(), mode).await?;
         let now = storage_precision(s.crm.inner.clock.now());
-        Ok(Uow { s, tx, now, events: Vec::new(), registries: HashMap::new(), known: HashSet::new() })
+        Ok(Uow {
+            s,
+            tx,
+            now,
+            events: Vec::new(),
+            registries: HashMap::new(),
+            known: HashSet::new(),
+            snapshots: HashMap::new(),
+        })
     }
 
     pub(crate) async fn write(s: &'s Session) -> Result<Self> {
@@ -68,12 +78,22 @@ impl<'s> Uow<'s> {
         self.events.push(event);
     }
 
+    /// Keeps the records the last emitted event is about, for extensions' `on_events`.
+    fn snapshot(&mut self, before: Option<&Record>, after: &Record) {
+        if self.s.crm.inner.extensions.is_empty() {
+            return;
+        }
+        if let Some(e) = self.events.last() {
+            self.snapshots.insert(e.id, Snapshot { before: before.cloned(), after: Some(after.clone()) });
+        }
+    }
+
     /// Custom fields in force for `kind`: the tenant's definitions plus the extensions'.
     pub(crate) async fn registry(&mut self, kind: EntityKind) -> Result<Arc<FieldRegistry>> {
         if let Some(r) = self.registries.get(&kind) {
             return Ok(r.clone());
         }
-        let mut reg = FieldRegistry::default();
+        let mut reg = FieldRegistry::with_region(self.s.crm.inner.default_region.clone());
         for ext in &self.s.crm.inner.extensions {
             for mut def in ext.fields() {
                 if def.entity_kind == kind {
@@ -144,6 +164,19 @@ impl<'s> Uow<'s> {
             errs.extend(
                 custom_errs.into_iter().filter(|e| !(e.code == FieldErrorCode::UnknownField && unchanged(&e.field))),
             );
+            // Computed values are the extensions' to set; a user may only pass them back unchanged.
+            for (key, _) in custom.iter() {
+                if let Some(f) = reg.get(key)
+                    && f.definition.computed
+                    && !unchanged(key)
+                {
+                    errs.push(FieldError::new(
+                        format!("custom.{key}"),
+                        FieldErrorCode::ReadOnly,
+                        format!("`{}` is computed and cannot be set", f.definition.label),
+                    ));
+                }
+            }
             // Only new references are checked (as for `company_id` or `contact_ids`): a stored one
             // may point at a record deleted since, which must not block unrelated changes.
             let refs: Vec<_> = refs.into_iter().filter(|(field, _)| !unchanged(field)).collect();
@@ -203,6 +236,7 @@ impl<'s> Uow<'s> {
         self.prepare(WriteOp::Create, None, &mut rec, errs).await?;
         self.tx.insert(rec.clone()).await?;
         self.emit(rec.entity_ref(), rec.related(), change);
+        self.snapshot(None, &rec);
         E::from_record(rec).ok_or_else(|| Error::storage("record kind changed during create"))
     }
 
@@ -227,6 +261,7 @@ impl<'s> Uow<'s> {
         }
         for rec in &valid {
             self.emit(rec.entity_ref(), rec.related(), Change::Created);
+            self.snapshot(None, rec);
         }
         self.tx.insert_many(&valid).await?;
         let mut written = valid.into_iter();
@@ -252,19 +287,30 @@ impl<'s> Uow<'s> {
         quiet: &[&str],
     ) -> Result<E> {
         after.keep_identity(before);
-        let before_rec = before.clone().into_record();
-        let mut rec = after.into_record();
-        self.prepare(WriteOp::Update, Some(&before_rec), &mut rec, errs).await?;
-        let changed = changed_fields(&before_rec, &rec);
+        let rec = self.save_record(&before.clone().into_record(), after.into_record(), errs, quiet).await?;
+        E::from_record(rec).ok_or_else(|| Error::storage("record kind changed during update"))
+    }
+
+    /// [`save`](Self::save) for a record of any kind (identity fields already kept).
+    pub(crate) async fn save_record(
+        &mut self,
+        before_rec: &Record,
+        mut rec: Record,
+        errs: Vec<FieldError>,
+        quiet: &[&str],
+    ) -> Result<Record> {
+        self.prepare(WriteOp::Update, Some(before_rec), &mut rec, errs).await?;
+        let changed = changed_fields(before_rec, &rec);
         if changed.is_empty() {
-            return Ok(before.clone());
+            return Ok(before_rec.clone());
         }
         let announced: Vec<String> = changed.into_iter().filter(|f| !quiet.contains(&f.as_str())).collect();
         let rec = self.put(rec).await?;
         if !announced.is_empty() {
             self.emit(rec.entity_ref(), rec.related(), Change::Updated { fields: announced });
+            self.snapshot(Some(before_rec), &rec);
         }
-        E::from_record(rec).ok_or_else(|| Error::storage("record kind changed during update"))
+        Ok(rec)
     }
 
     /// Writes a change made by the rules themselves (no validation hooks, no `Updated` event).
@@ -309,9 +355,22 @@ impl<'s> Uow<'s> {
             self.tx.append_events(events).await?;
         }
         let stored = self.tx.commit().await?;
-        if !stored.is_empty() {
+        let actor = &self.s.actor;
+        if !stored.is_empty() && !self.s.crm.inner.extensions.is_empty() {
+            if actor.depth >= MAX_EXTENSION_DEPTH {
+                tracing::warn!(
+                    extension = actor.origin.as_deref().unwrap_or(""),
+                    depth = actor.depth,
+                    "events of an extension's change are not dispatched: the reaction depth limit is reached"
+                );
+                return Ok(stored);
+            }
+            let cx = EventContext { crm: &self.s.crm, actor, snapshots: &self.snapshots };
             for ext in &self.s.crm.inner.extensions {
-                if let Err(e) = ext.on_events(self.s.tenant(), &stored).await {
+                if actor.origin.as_deref() == Some(ext.id()) {
+                    continue;
+                }
+                if let Err(e) = ext.on_events(&cx, &stored).await {
                     tracing::warn!(extension = ext.id(), error = %e, "extension failed to handle committed events");
                 }
             }
