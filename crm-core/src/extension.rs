@@ -163,6 +163,11 @@ pub trait Extension: Send + Sync + 'static {
     ///
     /// Changes the extension makes in reaction go through [`EventContext::act_as`]; their
     /// events are not sent back to it, and nesting stops at [`MAX_EXTENSION_DEPTH`].
+    ///
+    /// Reactions are dispatched as they commit, so an extension registered after a reacting
+    /// one may see the reaction's events (higher `seq`) before the events that caused them.
+    /// An extension that tracks its position in the outbox should keep the highest `seq` it
+    /// has seen rather than the last.
     async fn on_events(&self, _cx: &EventContext<'_>, _events: &[StoredEvent]) -> Result<()> {
         Ok(())
     }

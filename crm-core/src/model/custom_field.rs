@@ -146,6 +146,11 @@ fn compiled_pattern(pattern: &str) -> Result<std::sync::Arc<regex::Regex>, Strin
     if pattern.len() > MAX_PATTERN_LEN {
         return Err(format!("the pattern is {} bytes long; the limit is {MAX_PATTERN_LEN}", pattern.len()));
     }
+    // Compiled alone first, so a pattern cannot close the anchoring group (`a)|(?:b`).
+    regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| format!("`{pattern}` is not a valid pattern: {e}"))?;
     let re = regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
         .size_limit(1 << 20)
         .dfa_size_limit(1 << 20)
@@ -602,7 +607,8 @@ fn check_type(ty: &FieldType, region: Option<&str>, value: &mut Value) -> Result
             Ok(())
         }
         (FieldType::Url, Value::Text(s)) => {
-            if !s.trim_start().starts_with("http://") && !s.trim_start().starts_with("https://") {
+            let lower = s.trim_start().to_ascii_lowercase();
+            if !lower.starts_with("http://") && !lower.starts_with("https://") {
                 return Err((FieldErrorCode::InvalidFormat, format!("`{s}` must start with http:// or https://")));
             }
             let w = crate::profile::Website::parse(s).map_err(|m| (FieldErrorCode::InvalidFormat, m))?;

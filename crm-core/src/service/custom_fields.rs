@@ -25,6 +25,13 @@ impl CustomFields<'_> {
                 "`namespace.key` keys are reserved for extensions",
             ));
         }
+        if definition.computed {
+            errs.push(crate::error::FieldError::new(
+                "computed",
+                FieldErrorCode::Rule,
+                "only an extension's own fields can be computed (by its `compute`)",
+            ));
+        }
         Error::check(errs)?;
         let taken = uow.registry(definition.entity_kind).await?.get(&definition.key).is_some();
         if taken {

@@ -1,0 +1,60 @@
+//! The compiled-artifact cache: `<dir>/<sha256 of the wasm>-<engine compatibility hash>.cwasm`.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::Write;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use crate::error::InstallError;
+
+pub(crate) fn ensure_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Only the owner may write artifacts: loading one runs its native code.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compiles `wasm`, or loads the artifact cached for it. Returns the component, the wasm's
+/// SHA-256 and whether it came from the cache.
+pub(crate) fn load(engine: &Engine, dir: Option<&Path>, wasm: &[u8]) -> Result<(Component, String, bool), InstallError> {
+    let sha = hex(&Sha256::digest(wasm));
+    let Some(dir) = dir else {
+        let c = Component::new(engine, wasm).map_err(|e| InstallError::InvalidComponent(format!("{e:#}")))?;
+        return Ok((c, sha, false));
+    };
+    let mut h = DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut h);
+    let path = dir.join(format!("{sha}-{:016x}.cwasm", h.finish()));
+    if path.is_file() {
+        // SAFETY: the artifact was written by `serialize` below into a directory only this
+        // user can write, under a name that binds it to the wasm's hash and this engine's
+        // configuration; wasmtime also checks the engine compatibility header on load.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(c) => return Ok((c, sha, true)),
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "unusable cached plugin artifact; recompiling"),
+        }
+    }
+    let c = Component::new(engine, wasm).map_err(|e| InstallError::InvalidComponent(format!("{e:#}")))?;
+    match c.serialize() {
+        Ok(bytes) => {
+            let tmp = dir.join(format!(".{sha}.{}.tmp", std::process::id()));
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+        }
+        Err(e) => tracing::warn!(error = %e, "could not serialize a compiled plugin; not cached"),
+    }
+    Ok((c, sha, false))
+}

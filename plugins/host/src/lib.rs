@@ -1,0 +1,434 @@
+//! Sandboxed WebAssembly plugins for the `crm` library.
+//!
+//! A plugin is a WebAssembly component built against the `crm:plugin@0.1.0` contract
+//! (`plugins/wit/crm-plugin.wit`, usually through the `crm-plugin-sdk` crate). It adds typed
+//! custom fields to CRM records, checks cross-field rules before a save, computes derived
+//! fields, and reacts to committed events with a few well-defined actions.
+//!
+//! [`PluginHost`] runs plugins on wasmtime with no ambient authority: every call gets a fresh
+//! instance in a fresh store with a memory limit, a CPU budget (fuel), a wall-clock deadline,
+//! a stack limit and an empty WASI context (no files, environment, network; stderr captured).
+//! A plugin that traps, loops, exhausts memory or returns oversized or ill-typed results
+//! fails that call with [`crm_core::Error::Plugin`] naming it; the host keeps running, and a
+//! plugin failing repeatedly is disabled until re-enabled.
+//!
+//! Each installed plugin is a [`crm_core::Extension`]: pass [`PluginHost::extensions`] to the
+//! [`CrmBuilder`](crm_core::CrmBuilder) and its fields, rules and reactions apply like built-in ones.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use crm_core::{Crm, MemoryStore};
+//! use crm_plugins::{Grants, HostConfig, PluginHost};
+//!
+//! let host = PluginHost::new(HostConfig::default().cache_dir("/var/cache/my-app/plugins"))?;
+//! let wasm = std::fs::read("plugins/dist/real-estate.wasm")?;
+//! let info = host.install(&wasm, Grants::all())?;
+//! assert_eq!(info.id, "real_estate");
+//! let crm = Crm::builder(MemoryStore::new()).extensions(host.extensions()).build()?;
+//! # Ok(()) }
+//! ```
+
+mod bindings;
+mod cache;
+mod config;
+mod convert;
+mod error;
+mod ext;
+mod manifest;
+mod sandbox;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use crm_core::model::FieldDefinition;
+use crm_core::{EntityRef, Extension};
+
+pub use config::{Capability, Grants, HostConfig};
+pub use error::{InstallError, PluginFailure};
+pub use manifest::{MAX_FIELDS, MAX_SUBSCRIPTIONS};
+pub use sandbox::LogLine;
+
+use bindings::{CrmPluginPre, wit};
+use sandbox::{Sandbox, State};
+
+/// The contract version this host serves (`crm:plugin@0.1.x`).
+pub const CONTRACT_VERSION: &str = "0.1.0";
+
+/// Severity of a plugin's log line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogSeverity {
+    /// Very detailed tracing.
+    Trace,
+    /// Debugging detail.
+    Debug,
+    /// Normal operation.
+    Info,
+    /// Something unexpected the plugin handled.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+impl From<bindings::LogLevel> for LogSeverity {
+    fn from(l: bindings::LogLevel) -> Self {
+        use bindings::LogLevel as L;
+        match l {
+            L::Trace => LogSeverity::Trace,
+            L::Debug => LogSeverity::Debug,
+            L::Info => LogSeverity::Info,
+            L::Warn => LogSeverity::Warn,
+            L::Error => LogSeverity::Error,
+        }
+    }
+}
+
+/// Truncates untrusted text for error messages.
+pub(crate) fn sandbox_trunc(s: &str) -> String {
+    if s.chars().count() > 80 { format!("{}…", s.chars().take(80).collect::<String>()) } else { s.to_owned() }
+}
+
+/// What an installed plugin is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginInfo {
+    /// Its id, which namespaces its fields (`real_estate.bedrooms`).
+    pub id: String,
+    /// Its human-readable name.
+    pub name: String,
+    /// Its own version.
+    pub version: String,
+    /// Its fields, with namespaced keys, as registered in the CRM.
+    pub fields: Vec<FieldDefinition>,
+    /// The capabilities it asked for.
+    pub requested: BTreeSet<Capability>,
+    /// The capabilities it has (asked for and granted).
+    pub effective: BTreeSet<Capability>,
+    /// Fields of the previous version that this version no longer declares (hidden; their
+    /// stored values are kept).
+    pub hidden_fields: Vec<String>,
+    /// The SHA-256 of its wasm, hex.
+    pub sha256: String,
+    /// Whether it was loaded from the compiled-artifact cache.
+    pub from_cache: bool,
+}
+
+/// A notification a plugin sent with the `notify` action.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notification {
+    /// The plugin.
+    pub plugin: String,
+    /// The message.
+    pub message: String,
+    /// The record it concerns.
+    pub about: Option<EntityRef>,
+}
+
+/// One action a plugin asked for in `on-event`, and what the host did with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppliedAction {
+    /// The plugin.
+    pub plugin: String,
+    /// What was asked (e.g. `set-field real_estate.listing_status = sold on deal 0190…`).
+    pub action: String,
+    /// `Ok` when applied, else why it was skipped.
+    pub outcome: Result<(), String>,
+}
+
+pub(crate) struct Installed {
+    pub(crate) info: PluginInfo,
+    /// Field definitions with bare keys.
+    pub(crate) defs: Vec<FieldDefinition>,
+    pub(crate) subscriptions: Vec<wit::Subscription>,
+    pub(crate) pre: CrmPluginPre<State>,
+    pub(crate) failures: AtomicU32,
+    pub(crate) disabled: AtomicBool,
+}
+
+impl Installed {
+    pub(crate) fn can(&self, c: Capability) -> bool {
+        self.info.effective.contains(&c)
+    }
+
+    pub(crate) fn own_field(&self, kind: crm_core::EntityKind, key: &str) -> Option<&FieldDefinition> {
+        self.defs.iter().find(|d| d.entity_kind == kind && d.key == key)
+    }
+}
+
+pub(crate) struct HostInner {
+    pub(crate) sandbox: Sandbox,
+    pub(crate) plugins: RwLock<BTreeMap<String, Arc<Installed>>>,
+    pub(crate) notifications: Mutex<VecDeque<Notification>>,
+    pub(crate) actions: Mutex<VecDeque<AppliedAction>>,
+}
+
+/// Most notifications and applied actions kept for [`PluginHost::take_notifications`] and
+/// [`PluginHost::take_actions`] (older ones are dropped).
+pub const MAX_KEPT: usize = 1_000;
+
+impl HostInner {
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<Installed>> {
+        self.plugins.read().ok()?.get(id).cloned()
+    }
+
+    /// Runs one call against `p`, counting failures and disabling it past the threshold.
+    pub(crate) fn run<T, R>(
+        &self,
+        p: &Installed,
+        reader: Option<sandbox::RelatedReader>,
+        f: impl FnOnce(&bindings::CrmPlugin, &mut wasmtime::Store<State>) -> wasmtime::Result<T>,
+        post: impl FnOnce(T) -> Result<R, PluginFailure>,
+    ) -> Result<R, PluginFailure> {
+        let max = self.sandbox.config.max_consecutive_failures;
+        if p.disabled.load(Ordering::Relaxed) {
+            return Err(PluginFailure::Disabled(max));
+        }
+        let (raw, _logs) = self.sandbox.call(
+            &p.pre,
+            &p.info.id,
+            p.can(Capability::Log),
+            p.can(Capability::ReadRelated),
+            reader,
+            f,
+        );
+        let result = raw.and_then(post);
+        match &result {
+            Ok(_) => p.failures.store(0, Ordering::Relaxed),
+            Err(e) => {
+                let n = p.failures.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::warn!(plugin = %p.info.id, failures = n, error = %e, "plugin call failed");
+                if n >= max && !p.disabled.swap(true, Ordering::Relaxed) {
+                    tracing::error!(plugin = %p.info.id, failures = n, "plugin disabled after repeated failures");
+                }
+            }
+        }
+        result
+    }
+
+    pub(crate) fn record_action(&self, a: AppliedAction) {
+        match &a.outcome {
+            Ok(()) => tracing::info!(plugin = %a.plugin, action = %a.action, "plugin action applied"),
+            Err(e) => tracing::warn!(plugin = %a.plugin, action = %a.action, error = %e, "plugin action skipped"),
+        }
+        if let Ok(mut q) = self.actions.lock() {
+            if q.len() >= MAX_KEPT {
+                q.pop_front();
+            }
+            q.push_back(a);
+        }
+    }
+}
+
+/// Loads, sandboxes and runs plugins. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct PluginHost {
+    inner: Arc<HostInner>,
+}
+
+impl std::fmt::Debug for PluginHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<String> = self.plugins().into_iter().map(|p| p.id).collect();
+        f.debug_struct("PluginHost").field("plugins", &ids).finish_non_exhaustive()
+    }
+}
+
+impl PluginHost {
+    /// A host with one wasmtime engine (fuel and epoch interruption on) and an epoch ticker thread.
+    pub fn new(config: HostConfig) -> Result<PluginHost, InstallError> {
+        if let Some(dir) = &config.cache_dir {
+            cache::ensure_dir(dir)?;
+        }
+        let sandbox = Sandbox::new(config).map_err(|e| InstallError::Instantiate(format!("{e:#}")))?;
+        Ok(PluginHost {
+            inner: Arc::new(HostInner {
+                sandbox,
+                plugins: RwLock::new(BTreeMap::new()),
+                notifications: Mutex::new(VecDeque::new()),
+                actions: Mutex::new(VecDeque::new()),
+            }),
+        })
+    }
+
+    /// Installs a plugin from its component bytes, or upgrades the installed plugin with the
+    /// same id. The component is validated (imports, exports, contract version), compiled (or
+    /// loaded from the artifact cache), asked to `describe` itself under the sandbox limits,
+    /// and its manifest checked. An upgrade may add fields freely; fields it no longer declares
+    /// are hidden (their stored values stay); a field whose type changes is refused.
+    ///
+    /// `grants` caps what the plugin may do: it gets only the capabilities it asked for *and*
+    /// that are granted here.
+    pub fn install(&self, wasm: &[u8], grants: Grants) -> Result<PluginInfo, InstallError> {
+        let sb = &self.inner.sandbox;
+        let (component, sha256, from_cache) = cache::load(&sb.engine, sb.config.cache_dir.as_deref(), wasm)?;
+        check_world(&sb.engine, &component)?;
+        let pre = sb.prepare(&component).map_err(|e| InstallError::Instantiate(format!("{e:#}")))?;
+        let (manifest, _) = sb.call(&pre, "(installing)", false, false, None, |inst, store| {
+            inst.crm_plugin_plugin().call_describe(store)
+        });
+        let manifest = manifest.map_err(InstallError::Describe)?;
+        let size = ext::manifest_size(&manifest);
+        if size > sb.config.max_output_bytes {
+            return Err(InstallError::Describe(PluginFailure::OutputTooLarge(format!(
+                "the manifest is {size} bytes; the limit is {}",
+                sb.config.max_output_bytes
+            ))));
+        }
+        let defs = manifest::check(&manifest).map_err(InstallError::Manifest)?;
+        let requested: BTreeSet<Capability> = manifest
+            .capabilities
+            .iter()
+            .map(|c| match c {
+                wit::Capability::ReadRelated => Capability::ReadRelated,
+                wit::Capability::Log => Capability::Log,
+            })
+            .collect();
+        let effective = requested.iter().copied().filter(|c| grants.allows(*c)).collect();
+        let id = manifest.id.clone();
+        let mut hidden = Vec::new();
+        if let Some(old) = self.inner.get(&id) {
+            for od in &old.defs {
+                match defs.iter().find(|d| d.entity_kind == od.entity_kind && d.key == od.key) {
+                    Some(nd) if manifest::type_family(nd) != manifest::type_family(od) => {
+                        return Err(InstallError::TypeChange {
+                            plugin: id,
+                            field: format!("{} {}", od.entity_kind, od.key),
+                            from: manifest::type_family(od),
+                            to: manifest::type_family(nd),
+                        });
+                    }
+                    Some(_) => {}
+                    None => hidden.push(format!("{id}.{}", od.key)),
+                }
+            }
+            hidden.extend(old.info.hidden_fields.iter().filter(|h| !defs.iter().any(|d| format!("{id}.{}", d.key) == **h)).cloned());
+            hidden.sort();
+            hidden.dedup();
+        }
+        let fields = defs
+            .iter()
+            .map(|d| {
+                let mut d = d.clone();
+                d.key = format!("{id}.{}", d.key);
+                d
+            })
+            .collect();
+        let info = PluginInfo {
+            id: id.clone(),
+            name: manifest.name.clone(),
+            version: manifest.version.clone(),
+            fields,
+            requested,
+            effective,
+            hidden_fields: hidden,
+            sha256,
+            from_cache,
+        };
+        let installed = Installed {
+            info: info.clone(),
+            defs,
+            subscriptions: manifest.subscriptions,
+            pre,
+            failures: AtomicU32::new(0),
+            disabled: AtomicBool::new(false),
+        };
+        if let Ok(mut map) = self.inner.plugins.write() {
+            map.insert(id, Arc::new(installed));
+        }
+        Ok(info)
+    }
+
+    /// Reads and installs a plugin file (see [`install`](Self::install)).
+    pub fn install_file(&self, path: impl AsRef<std::path::Path>, grants: Grants) -> Result<PluginInfo, InstallError> {
+        let wasm = std::fs::read(path)?;
+        self.install(&wasm, grants)
+    }
+
+    /// The installed plugins.
+    pub fn plugins(&self) -> Vec<PluginInfo> {
+        self.inner.plugins.read().map(|m| m.values().map(|p| p.info.clone()).collect()).unwrap_or_default()
+    }
+
+    /// Whether plugin `id` is installed and enabled.
+    pub fn is_enabled(&self, id: &str) -> bool {
+        self.inner.get(id).is_some_and(|p| !p.disabled.load(Ordering::Relaxed))
+    }
+
+    /// Re-enables a plugin disabled after repeated failures (and resets its failure count).
+    /// Returns false when no such plugin is installed.
+    pub fn enable(&self, id: &str) -> bool {
+        self.inner
+            .get(id)
+            .map(|p| {
+                p.failures.store(0, Ordering::Relaxed);
+                p.disabled.store(false, Ordering::Relaxed);
+            })
+            .is_some()
+    }
+
+    /// Disables a plugin: its fields stay registered (and their declarative constraints
+    /// enforced), but its rules, computations and reactions do not run.
+    pub fn disable(&self, id: &str) -> bool {
+        self.inner.get(id).map(|p| p.disabled.store(true, Ordering::Relaxed)).is_some()
+    }
+
+    /// The CRM extension of one installed plugin: it reads the plugin's current version, so
+    /// upgrades apply to a CRM already built.
+    pub fn extension(&self, id: &str) -> Option<Arc<dyn Extension>> {
+        self.inner.get(id).map(|_| Arc::new(ext::PluginExtension { host: self.inner.clone(), id: id.to_owned() }) as _)
+    }
+
+    /// The CRM extensions of every installed plugin, for
+    /// [`CrmBuilder::extensions`](crm_core::CrmBuilder::extensions). Install plugins before
+    /// building the CRM; a plugin installed later needs a new `Crm`.
+    pub fn extensions(&self) -> Vec<Arc<dyn Extension>> {
+        self.plugins().iter().filter_map(|p| self.extension(&p.id)).collect()
+    }
+
+    /// Takes the notifications plugins sent (oldest first).
+    pub fn take_notifications(&self) -> Vec<Notification> {
+        self.inner.notifications.lock().map(|mut q| q.drain(..).collect()).unwrap_or_default()
+    }
+
+    /// Takes the record of actions plugins asked for and what became of them (oldest first).
+    pub fn take_actions(&self) -> Vec<AppliedAction> {
+        self.inner.actions.lock().map(|mut q| q.drain(..).collect()).unwrap_or_default()
+    }
+
+    /// Calls a plugin's `validate` directly on a record (outside any save), e.g. to test a
+    /// plugin or to check a draft in a form. Errors come back as they would from a save.
+    pub fn validate(&self, id: &str, record: &crm_core::Record) -> crm_core::Result<()> {
+        let p = self.inner.get(id).ok_or_else(|| crm_core::Error::Plugin {
+            plugin: id.to_owned(),
+            message: "is not installed".into(),
+        })?;
+        ext::validate(&self.inner, &p, record, None)
+    }
+}
+
+/// Checks what a component imports and exports before anything of it runs.
+fn check_world(engine: &wasmtime::Engine, component: &wasmtime::component::Component) -> Result<(), InstallError> {
+    const ALLOWED_WASI: [&str; 5] = ["wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:filesystem/"];
+    let ty = component.component_type();
+    let supported = format!("{}.x", CONTRACT_VERSION.rsplit_once('.').map(|(a, _)| a).unwrap_or(CONTRACT_VERSION));
+    let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_owned()).collect();
+    let ours = exports.iter().find(|n| n.starts_with("crm:plugin/plugin"));
+    match ours {
+        Some(n) if n.starts_with("crm:plugin/plugin@0.1.") => {}
+        Some(n) => return Err(InstallError::UnsupportedVersion { found: n.clone(), supported }),
+        None => {
+            return Err(InstallError::UnsupportedVersion {
+                found: if exports.is_empty() { "nothing".into() } else { exports.join(", ") },
+                supported,
+            });
+        }
+    }
+    for (name, _) in ty.imports(engine) {
+        if name.starts_with("crm:plugin/") {
+            if !(name.starts_with("crm:plugin/host@0.1.") || name.starts_with("crm:plugin/types@0.1.")) {
+                return Err(InstallError::UnsupportedVersion { found: name.to_owned(), supported });
+            }
+        } else if !ALLOWED_WASI.iter().any(|p| name.starts_with(p)) {
+            return Err(InstallError::ForbiddenImport(name.to_owned()));
+        }
+    }
+    Ok(())
+}

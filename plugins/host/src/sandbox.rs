@@ -1,0 +1,230 @@
+//! The wasmtime side: one engine with fuel and epoch interruption, one linker, and a fresh
+//! store per call with memory, instance and table limits and an empty WASI context.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::{CrmPlugin, CrmPluginPre, LogLevel, wit};
+use crate::config::HostConfig;
+use crate::error::PluginFailure;
+
+/// How often the epoch advances.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Most log lines kept per call (later ones are counted, not kept).
+const MAX_LOG_LINES: usize = 100;
+/// Longest log line kept, in bytes.
+const MAX_LOG_LINE: usize = 2_000;
+/// Captured stderr per call, in bytes.
+const STDERR_CAPACITY: usize = 16 * 1024;
+
+/// Reads a related record for `get-related` (set only during `on-event`).
+pub(crate) type RelatedReader = Box<dyn FnMut(wit::EntityKind, &str) -> Result<Option<wit::Entity>, String> + Send>;
+
+/// A log line a plugin wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    /// Severity.
+    pub level: crate::LogSeverity,
+    /// The text (truncated to 2,000 bytes).
+    pub message: String,
+}
+
+/// Per-call state of one store.
+pub(crate) struct State {
+    limits: StoreLimits,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) plugin: String,
+    pub(crate) can_log: bool,
+    pub(crate) can_read: bool,
+    pub(crate) reader: Option<RelatedReader>,
+    pub(crate) logs: VecDeque<LogLine>,
+    pub(crate) dropped_logs: usize,
+    pub(crate) last_error: Option<String>,
+    stderr: MemoryOutputPipe,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+impl crate::bindings::crm::plugin::types::Host for State {}
+
+impl crate::bindings::crm::plugin::host::Host for State {
+    fn log(&mut self, level: LogLevel, message: String) {
+        let message = truncate(message, MAX_LOG_LINE);
+        if matches!(level, LogLevel::Error) {
+            // Kept even without the `log` capability: the SDK's panic hook reports panics here.
+            self.last_error = Some(message.clone());
+        }
+        if !self.can_log {
+            return;
+        }
+        if self.logs.len() >= MAX_LOG_LINES {
+            self.dropped_logs += 1;
+            return;
+        }
+        let level = crate::LogSeverity::from(level);
+        match level {
+            crate::LogSeverity::Error => tracing::error!(plugin = %self.plugin, "{message}"),
+            crate::LogSeverity::Warn => tracing::warn!(plugin = %self.plugin, "{message}"),
+            crate::LogSeverity::Info => tracing::info!(plugin = %self.plugin, "{message}"),
+            _ => tracing::debug!(plugin = %self.plugin, "{message}"),
+        }
+        self.logs.push_back(LogLine { level, message });
+    }
+
+    fn get_related(&mut self, kind: wit::EntityKind, id: String) -> Result<Option<wit::Entity>, String> {
+        if !self.can_read {
+            return Err("the read-related capability was not granted to this plugin".into());
+        }
+        match self.reader.as_mut() {
+            Some(read) => read(kind, &id),
+            None => Err("get-related is available only in on-event".into()),
+        }
+    }
+}
+
+/// The engine, the linker and the epoch ticker shared by every plugin of a host.
+pub(crate) struct Sandbox {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<State>,
+    pub(crate) config: HostConfig,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Sandbox {
+    pub(crate) fn new(config: HostConfig) -> wasmtime::Result<Self> {
+        let mut c = Config::new();
+        c.wasm_component_model(true);
+        c.consume_fuel(config.fuel_per_call.is_some());
+        c.epoch_interruption(true);
+        c.max_wasm_stack(config.max_stack_bytes);
+        let engine = Engine::new(&c)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        CrmPlugin::add_to_linker::<State, wasmtime::component::HasSelf<State>>(&mut linker, |s| s)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (e, flag) = (engine.clone(), stop.clone());
+        std::thread::Builder::new().name("crm-plugins-epoch".into()).spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                e.increment_epoch();
+            }
+        })?;
+        Ok(Sandbox { engine, linker, config, stop })
+    }
+
+    /// Ticks of the epoch deadline for one call.
+    fn deadline_ticks(&self) -> u64 {
+        (self.config.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+    }
+
+    /// Compiles (or loads from the artifact cache) and links a component.
+    pub(crate) fn prepare(&self, component: &Component) -> wasmtime::Result<CrmPluginPre<State>> {
+        CrmPluginPre::new(self.linker.instantiate_pre(component)?)
+    }
+
+    /// Runs `f` against a fresh instance in a fresh store, under every limit.
+    pub(crate) fn call<R>(
+        &self,
+        pre: &CrmPluginPre<State>,
+        plugin: &str,
+        can_log: bool,
+        can_read: bool,
+        reader: Option<RelatedReader>,
+        f: impl FnOnce(&CrmPlugin, &mut Store<State>) -> wasmtime::Result<R>,
+    ) -> (Result<R, PluginFailure>, Vec<LogLine>) {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        let wasi = wasmtime_wasi::WasiCtxBuilder::new().stderr(stderr.clone()).build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.config.memory_limit_bytes)
+            .instances(16)
+            .memories(8)
+            .tables(16)
+            .table_elements(100_000)
+            .trap_on_grow_failure(true)
+            .build();
+        let state = State {
+            limits,
+            wasi,
+            table: ResourceTable::new(),
+            plugin: plugin.to_owned(),
+            can_log,
+            can_read,
+            reader,
+            logs: VecDeque::new(),
+            dropped_logs: 0,
+            last_error: None,
+            stderr: stderr.clone(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        if let Some(fuel) = self.config.fuel_per_call {
+            // Cannot fail: fuel is enabled on the engine whenever a budget is configured.
+            let _ = store.set_fuel(fuel);
+        }
+        store.set_epoch_deadline(self.deadline_ticks());
+        store.epoch_deadline_trap();
+        let result = pre.instantiate(&mut store).and_then(|inst| f(&inst, &mut store));
+        let result = result.map_err(|e| self.classify(e, store.data()));
+        let state = store.into_data();
+        if state.dropped_logs > 0 && state.can_log {
+            tracing::warn!(plugin = %state.plugin, dropped = state.dropped_logs, "plugin log lines dropped");
+        }
+        (result, state.logs.into_iter().collect())
+    }
+
+    fn classify(&self, e: wasmtime::Error, state: &State) -> PluginFailure {
+        let panic_text = || {
+            let stderr = String::from_utf8_lossy(&state.stderr.contents()).trim().to_owned();
+            state.last_error.clone().or((!stderr.is_empty()).then(|| truncate(stderr, MAX_LOG_LINE)))
+        };
+        if let Some(trap) = e.downcast_ref::<Trap>() {
+            return match trap {
+                Trap::OutOfFuel => PluginFailure::OutOfFuel(self.config.fuel_per_call.unwrap_or(0)),
+                Trap::Interrupt => PluginFailure::Timeout(self.config.deadline.as_millis() as u64),
+                Trap::StackOverflow => PluginFailure::StackOverflow,
+                other => PluginFailure::Trap(match panic_text() {
+                    Some(p) => format!("{other}: {p}"),
+                    None => other.to_string(),
+                }),
+            };
+        }
+        let text = format!("{e:#}");
+        if text.contains("forcing trap when growing memory") || text.contains("memory") && text.contains("limit") {
+            return PluginFailure::MemoryLimit(self.config.memory_limit_bytes);
+        }
+        PluginFailure::Trap(match panic_text() {
+            Some(p) => format!("{text}: {p}"),
+            None => text,
+        })
+    }
+}
