@@ -43,6 +43,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Reads committed events of `tenant` in commit order.
     async fn read_events(&self, tenant: TenantId, query: &EventQuery) -> Result<Vec<StoredEvent>>;
+
+    /// Makes filters and sorts on the custom field `key` of `kind` fast (an index, for stores
+    /// that have them). Idempotent; the default does nothing, which suits in-memory stores.
+    async fn ensure_custom_index(&self, _kind: EntityKind, _key: &str) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A unit of work on one tenant's records.

@@ -838,9 +838,8 @@ async fn reaction_chains_stop_at_the_depth_limit() {
     assert_eq!(updates, 1 + expected.len());
     let stored = cx.contacts().get(c.id).await.unwrap();
     assert_eq!(stored.version, 2 + expected.len() as u64);
-    let last = |who: &str| {
-        expected.iter().enumerate().filter(|(_, (w, _))| *w == who).map(|(i, _)| i as i64 + 1).next_back()
-    };
+    let last =
+        |who: &str| expected.iter().enumerate().filter(|(_, (w, _))| *w == who).map(|(i, _)| i as i64 + 1).next_back();
     assert_eq!(stored.custom.get("ping.n"), last("ping").map(Value::Int).as_ref());
     assert_eq!(stored.custom.get("pong.n"), last("pong").map(Value::Int).as_ref());
     assert_eq!(stored.custom.get("pong.n"), Some(&Value::Int(6)));

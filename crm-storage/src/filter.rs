@@ -1,7 +1,7 @@
 //! Compiles crm-core's query language (filter AST, sort, keyset cursor) to SQL expressions
 //! with sea-query. User values are always bound parameters; the only names written into SQL
 //! are column names from [`schema`](crate::schema) and custom-field keys that passed
-//! [`literal_key`] (letters, digits and `_`).
+//! [`literal_key`] (letters, digits, `_` and `.`).
 //!
 //! Semantics follow `crm_core::query` exactly: two-valued logic (every atomic predicate is
 //! false, never NULL, on a null field), ASCII-only case folding for `contains`/`starts_with`,
@@ -100,9 +100,20 @@ fn op_sql(op: CmpOp) -> &'static str {
     }
 }
 
-/// A custom-field key safe to write into SQL as a literal (so expression indexes apply).
+/// A custom-field key safe to write into SQL as a literal (so expression indexes apply):
+/// letters, digits, `_` and `.` (extension fields are `namespace.key`), at most 128 bytes.
 pub(crate) fn literal_key(key: &str) -> bool {
-    !key.is_empty() && key.len() <= 64 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    !key.is_empty() && key.len() <= 128 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+}
+
+/// The expression [`Compiler`] uses for the scalar value of a literal custom key; an index
+/// on exactly this expression serves filters and sorts on the field.
+pub(crate) fn custom_scalar_sql(d: Dialect, key: &str) -> String {
+    match d {
+        // Quoted member name: `real_estate.bedrooms` is one key, not a nested path.
+        Dialect::Sqlite => format!("(\"custom\" ->> '$.\"{key}\"')"),
+        Dialect::Postgres => format!("((\"custom\" ->> '{key}') COLLATE \"C\")"),
+    }
 }
 
 /// The SQLite JSON path of a custom key: `$."<key>"` with `\\` and `"` escaped, so any key
@@ -145,9 +156,8 @@ impl Compiler {
     /// The custom value of `key` as text (a tagged string, or a JSON array's text), or NULL.
     fn custom_scalar(&self, key: &str) -> Expr {
         match (self.d, literal_key(key)) {
-            (Dialect::Sqlite, true) => Expr::cust(format!("(\"custom\" ->> '$.{key}')")),
+            (d, true) => Expr::cust(custom_scalar_sql(d, key)),
             (Dialect::Sqlite, false) => tpl(self.d, "json_extract(\"custom\", {})", vec![val(json_path(key))]),
-            (Dialect::Postgres, true) => Expr::cust(format!("((\"custom\" ->> '{key}') COLLATE \"C\")")),
             (Dialect::Postgres, false) => tpl(self.d, "((\"custom\" ->> {}) COLLATE \"C\")", vec![val(key.to_owned())]),
         }
     }
@@ -161,7 +171,9 @@ impl Compiler {
             }
             // Only arrays have elements (json_each of a scalar would yield the scalar itself).
             (Dialect::Sqlite, Source::Custom(k)) if literal_key(k) => Some((
-                format!("json_each(CASE WHEN json_type(\"custom\", '$.{k}') = 'array' THEN \"custom\" END, '$.{k}') AS e"),
+                format!(
+                    "json_each(CASE WHEN json_type(\"custom\", '$.\"{k}\"') = 'array' THEN \"custom\" END, '$.\"{k}\"') AS e"
+                ),
                 vec![],
             )),
             (Dialect::Sqlite, Source::Custom(k)) => Some((

@@ -192,6 +192,28 @@ impl Store for SqlStore {
             })
             .collect()
     }
+
+    async fn ensure_custom_index(&self, kind: EntityKind, key: &str) -> Result<()> {
+        if !kind.has_custom_fields() || !crate::filter::literal_key(key) {
+            return Err(Error::invalid(
+                "key",
+                crm_core::FieldErrorCode::InvalidFormat,
+                format!("custom field `{key}` of {kind} records cannot be indexed"),
+            ));
+        }
+        let t = table(kind);
+        let mut name = format!("ix_{t}_cf_{}", key.replace('.', "__"));
+        if name.len() > 60 {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            key.hash(&mut h);
+            name = format!("ix_{t}_cf_{:016x}", h.finish());
+        }
+        let expr = crate::filter::custom_scalar_sql(self.inner.dialect, key);
+        let sql = format!("CREATE INDEX IF NOT EXISTS \"{name}\" ON \"{t}\" (\"tenant_id\", {expr})");
+        self.inner.write.execute_unprepared(&sql).await.map_err(db_err)?;
+        Ok(())
+    }
 }
 
 struct SqlTx {

@@ -53,6 +53,9 @@ impl CustomFields<'_> {
         let field = uow.create(field, Vec::new()).await?;
         uow.forget_registry(kind);
         uow.commit().await?;
+        if field.definition.indexed {
+            self.s.crm.inner.store.ensure_custom_index(kind, &field.definition.key).await?;
+        }
         Ok(field)
     }
 

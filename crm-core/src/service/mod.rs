@@ -157,6 +157,19 @@ impl Crm {
         Session { crm: self.clone(), actor: actor.clone() }
     }
 
+    /// Creates the store's indexes for every custom field its extensions mark `indexed`
+    /// (tenant fields get theirs when defined). Idempotent; call it once after building the
+    /// CRM over a SQL store.
+    pub async fn ensure_indexes(&self) -> Result<()> {
+        for ext in &self.inner.extensions {
+            for def in ext.fields().into_iter().filter(|d| d.indexed) {
+                let key = format!("{}.{}", ext.id(), def.key);
+                self.inner.store.ensure_custom_index(def.entity_kind, &key).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// The store underneath.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store

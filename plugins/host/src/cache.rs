@@ -27,7 +27,11 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Compiles `wasm`, or loads the artifact cached for it. Returns the component, the wasm's
 /// SHA-256 and whether it came from the cache.
-pub(crate) fn load(engine: &Engine, dir: Option<&Path>, wasm: &[u8]) -> Result<(Component, String, bool), InstallError> {
+pub(crate) fn load(
+    engine: &Engine,
+    dir: Option<&Path>,
+    wasm: &[u8],
+) -> Result<(Component, String, bool), InstallError> {
     let sha = hex(&Sha256::digest(wasm));
     let Some(dir) = dir else {
         let c = Component::new(engine, wasm).map_err(|e| InstallError::InvalidComponent(format!("{e:#}")))?;
@@ -42,7 +46,9 @@ pub(crate) fn load(engine: &Engine, dir: Option<&Path>, wasm: &[u8]) -> Result<(
         // configuration; wasmtime also checks the engine compatibility header on load.
         match unsafe { Component::deserialize_file(engine, &path) } {
             Ok(c) => return Ok((c, sha, true)),
-            Err(e) => tracing::warn!(path = %path.display(), error = %e, "unusable cached plugin artifact; recompiling"),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "unusable cached plugin artifact; recompiling")
+            }
         }
     }
     let c = Component::new(engine, wasm).map_err(|e| InstallError::InvalidComponent(format!("{e:#}")))?;

@@ -60,14 +60,21 @@ pub(crate) fn value_to_wit(v: &Value) -> wit::FieldValue {
         Value::Bool(b) => F::Boolean(*b),
         Value::Int(i) => F::Integer(*i),
         Value::Decimal(d) => F::Decimal(d.normalize().to_string()),
-        Value::Money(m) => F::Money(wit::Money { amount: m.amount.to_string(), currency: m.currency.code().to_owned() }),
+        Value::Money(m) => {
+            F::Money(wit::Money { amount: m.amount.to_string(), currency: m.currency.code().to_owned() })
+        }
         Value::Text(s) => F::Text(s.clone()),
         Value::Date(d) => F::Date(d.format("%Y-%m-%d").to_string()),
         Value::DateTime(t) => F::Datetime(t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
         Value::Id(id) => F::Id(id.to_string()),
         Value::List(items) => {
             if items.iter().all(|i| matches!(i, Value::Id(_))) && !items.is_empty() {
-                F::IdList(items.iter().filter_map(|i| if let Value::Id(u) = i { Some(u.to_string()) } else { None }).collect())
+                F::IdList(
+                    items
+                        .iter()
+                        .filter_map(|i| if let Value::Id(u) = i { Some(u.to_string()) } else { None })
+                        .collect(),
+                )
             } else {
                 F::TextList(
                     items
@@ -105,7 +112,9 @@ pub(crate) fn value_from_wit(v: wit::FieldValue) -> Result<Value, String> {
                 .ok()
                 .filter(|_| s.ends_with('Z'))
                 .map(|t| t.with_timezone(&Utc))
-                .ok_or_else(|| format!("`{}` is not an RFC 3339 UTC date-time ending in Z", crate::sandbox_trunc(&s)))?,
+                .ok_or_else(|| {
+                    format!("`{}` is not an RFC 3339 UTC date-time ending in Z", crate::sandbox_trunc(&s))
+                })?,
         ),
         F::Id(s) => Value::Id(parse_id(&s)?),
         F::TextList(items) => Value::List(items.into_iter().map(Value::Text).collect()),
@@ -121,7 +130,7 @@ pub(crate) fn parse_id(s: &str) -> Result<Uuid, String> {
 /// (bare keys).
 pub(crate) fn entity_to_wit(rec: &Record, plugin: &str) -> Option<wit::Entity> {
     let kind = kind_to_wit(rec.kind())?;
-    let core = rec
+    let mut core: Vec<wit::Field> = rec
         .kind()
         .std_fields()
         .iter()
@@ -130,6 +139,23 @@ pub(crate) fn entity_to_wit(rec: &Record, plugin: &str) -> Option<wit::Entity> {
             (!v.is_null()).then(|| wit::Field { name: f.name.to_owned(), value: value_to_wit(&v) })
         })
         .collect();
+    // Line items, which have no filterable field: aligned lists of product ids (empty text for
+    // a line without a product), SKUs and quantities (decimal strings).
+    let lines = match rec {
+        Record::Order(o) => Some(&o.lines),
+        Record::Deal(d) => Some(&d.line_items),
+        _ => None,
+    };
+    if let Some(lines) = lines.filter(|l| !l.is_empty()) {
+        let list =
+            |name: &str, items: Vec<String>| wit::Field { name: name.into(), value: wit::FieldValue::TextList(items) };
+        core.push(list(
+            "line_product_ids",
+            lines.iter().map(|l| l.product_id.map(|p| p.to_string()).unwrap_or_default()).collect(),
+        ));
+        core.push(list("line_skus", lines.iter().map(|l| l.sku.clone().unwrap_or_default()).collect()));
+        core.push(list("line_quantities", lines.iter().map(|l| l.quantity.normalize().to_string()).collect()));
+    }
     let prefix = format!("{plugin}.");
     let custom = rec
         .custom()

@@ -45,8 +45,7 @@ pub(crate) fn manifest_size(m: &wit::Manifest) -> usize {
     m.id.len()
         + m.name.len()
         + m.version.len()
-        + m
-            .fields
+        + m.fields
             .iter()
             .map(|f| {
                 f.name.len()
@@ -221,7 +220,9 @@ impl Extension for PluginExtension {
                 Ok(Err(message)) => {
                     tracing::warn!(plugin = %self.id, error = %sandbox_trunc(&message), "plugin on-event returned an error")
                 }
-                Err(f) => tracing::warn!(plugin = %self.id, error = %f, "plugin on-event failed; its actions are skipped"),
+                Err(f) => {
+                    tracing::warn!(plugin = %self.id, error = %f, "plugin on-event failed; its actions are skipped")
+                }
             }
         }
         Ok(())
@@ -283,8 +284,9 @@ impl PluginExtension {
                     _ => wit::DealStatus::Open,
                 };
                 let (from_stage, to_stage) = (stage(*from), stage(*to));
-                current(Some(&Record::Deal(deal)))
-                    .map(|deal| wit::Event::DealStageChanged(wit::StageChange { deal, from_stage, to_stage, to_status }))
+                current(Some(&Record::Deal(deal))).map(|deal| {
+                    wit::Event::DealStageChanged(wit::StageChange { deal, from_stage, to_stage, to_status })
+                })
             }
             Change::OrderPlaced { .. } if subscribed(p, wit::EventKind::OrderPlaced, subject.kind) => {
                 current(session.record(subject).await?.as_ref()).map(wit::Event::OrderPlaced)
@@ -383,11 +385,21 @@ impl PluginExtension {
         }
     }
 
-    async fn apply_one(&self, session: &Session, p: &Installed, a: wit::Action) -> (String, std::result::Result<(), Violation>) {
+    async fn apply_one(
+        &self,
+        session: &Session,
+        p: &Installed,
+        a: wit::Action,
+    ) -> (String, std::result::Result<(), Violation>) {
         let id = &p.info.id;
         match a {
             wit::Action::SetField(s) => {
-                let desc = format!("set-field {} on {:?} {}", sandbox_trunc(&s.field.name), s.entity.kind, sandbox_trunc(&s.entity.id));
+                let desc = format!(
+                    "set-field {} on {:?} {}",
+                    sandbox_trunc(&s.field.name),
+                    s.entity.kind,
+                    sandbox_trunc(&s.entity.id)
+                );
                 let r = match ref_from_wit(&s.entity) {
                     Err(e) => Err(Violation::Contract(e)),
                     Ok(r) => match p.own_field(r.kind, &s.field.name) {
@@ -412,14 +424,21 @@ impl PluginExtension {
                 (desc, r)
             }
             wit::Action::AddTag(t) => {
-                let desc = format!("add-tag `{}` on {:?} {}", sandbox_trunc(&t.tag), t.entity.kind, sandbox_trunc(&t.entity.id));
+                let desc = format!(
+                    "add-tag `{}` on {:?} {}",
+                    sandbox_trunc(&t.tag),
+                    t.entity.kind,
+                    sandbox_trunc(&t.entity.id)
+                );
                 let tag = t.tag.trim();
                 let r = if tag.is_empty() || tag.chars().count() > 64 {
                     Err(Violation::Contract("a tag is 1–64 characters".into()))
                 } else {
                     match ref_from_wit(&t.entity) {
                         Err(e) => Err(Violation::Contract(e)),
-                        Ok(r) => session.add_tag(r, tag).await.map(|_| ()).map_err(|e| Violation::Refused(e.to_string())),
+                        Ok(r) => {
+                            session.add_tag(r, tag).await.map(|_| ()).map_err(|e| Violation::Refused(e.to_string()))
+                        }
                     }
                 };
                 (desc, r)

@@ -182,14 +182,8 @@ impl HostInner {
         if p.disabled.load(Ordering::Relaxed) {
             return Err(PluginFailure::Disabled(max));
         }
-        let (raw, _logs) = self.sandbox.call(
-            &p.pre,
-            &p.info.id,
-            p.can(Capability::Log),
-            p.can(Capability::ReadRelated),
-            reader,
-            f,
-        );
+        let (raw, _logs) =
+            self.sandbox.call(&p.pre, &p.info.id, p.can(Capability::Log), p.can(Capability::ReadRelated), reader, f);
         let result = raw.and_then(post);
         match &result {
             Ok(_) => p.failures.store(0, Ordering::Relaxed),
@@ -299,7 +293,13 @@ impl PluginHost {
                     None => hidden.push(format!("{id}.{}", od.key)),
                 }
             }
-            hidden.extend(old.info.hidden_fields.iter().filter(|h| !defs.iter().any(|d| format!("{id}.{}", d.key) == **h)).cloned());
+            hidden.extend(
+                old.info
+                    .hidden_fields
+                    .iter()
+                    .filter(|h| !defs.iter().any(|d| format!("{id}.{}", d.key) == **h))
+                    .cloned(),
+            );
             hidden.sort();
             hidden.dedup();
         }
@@ -396,10 +396,10 @@ impl PluginHost {
     /// Calls a plugin's `validate` directly on a record (outside any save), e.g. to test a
     /// plugin or to check a draft in a form. Errors come back as they would from a save.
     pub fn validate(&self, id: &str, record: &crm_core::Record) -> crm_core::Result<()> {
-        let p = self.inner.get(id).ok_or_else(|| crm_core::Error::Plugin {
-            plugin: id.to_owned(),
-            message: "is not installed".into(),
-        })?;
+        let p = self
+            .inner
+            .get(id)
+            .ok_or_else(|| crm_core::Error::Plugin { plugin: id.to_owned(), message: "is not installed".into() })?;
         ext::validate(&self.inner, &p, record, None)
     }
 }

@@ -19,7 +19,8 @@ fn plain_key(s: &str) -> bool {
 fn semver(s: &str) -> bool {
     let core = s.split(['-', '+']).next().unwrap_or("");
     let parts: Vec<&str> = core.split('.').collect();
-    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()))
+    parts.len() == 3
+        && parts.iter().all(|p| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()))
         && s.len() <= 64
 }
 
@@ -61,7 +62,8 @@ pub(crate) fn check(m: &wit::Manifest) -> Result<Vec<FieldDefinition>, Vec<Strin
         }
         if let wit::FieldType::SingleSelect(opts) | wit::FieldType::MultiSelect(opts) = &f.field_type {
             for (j, o) in opts.iter().enumerate() {
-                if !plain_key(&o.value) && !o.value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                if !plain_key(&o.value)
+                    && !o.value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
                 {
                     errs.push(format!("{at}.options[{j}].value: use lower-case letters, digits and `_`"));
                 }
