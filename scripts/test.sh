@@ -26,7 +26,10 @@ eval "$(scripts/pg.sh start)"
 trap 'scripts/pg.sh stop' EXIT
 echo "PostgreSQL at $CRM_PG_URL"
 
-log "build (every backend: SQLite and PostgreSQL)"
+log "plugin guests: build the WebAssembly components (the host's tests load them), run their native tests"
+plugins/build-guests.sh
+
+log "build (every backend: SQLite and PostgreSQL; the plugin host)"
 cargo build --workspace --all-targets --all-features --locked
 
 log "tests (unit, conformance kit on memory/SQLite/PostgreSQL, rules, storage, property tests, doc tests)"
@@ -35,9 +38,6 @@ cargo test --workspace --doc --all-features --locked
 
 log "docs build without warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
-
-log "plugin guests: build the WebAssembly components, check them, run their native tests"
-plugins/build-guests.sh
 
 log "examples run"
 cargo run --quiet --locked --example quickstart >/dev/null

@@ -16,6 +16,10 @@ pub use crm_storage as storage;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use crm_storage::SqlStore;
 
+/// Sandboxed WebAssembly plugins: [`PluginHost`](crm_plugins::PluginHost) and the contract's types.
+#[cfg(feature = "plugins")]
+pub use crm_plugins as plugins;
+
 /// A CRM on the SQLite database file at `path` (created and migrated as needed), with default
 /// settings. For a clock, region or SLA policy of your own, use
 /// `Crm::builder(SqlStore::sqlite(path).await?)`.
