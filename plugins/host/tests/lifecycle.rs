@@ -1,0 +1,169 @@
+//! The plugin lifecycle: contract versions, the compiled-artifact cache, capability grants,
+//! and the retail plugin's reactions (stock, reorder tasks, loyalty) through a real CRM.
+
+use crm_core::query::{Filter, Query};
+use crm_core::*;
+use crm_plugins::{Capability, Grants, HostConfig, InstallError, PluginHost};
+use rust_decimal::Decimal;
+
+fn dist(name: &str) -> Vec<u8> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist").join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e} (run plugins/build-guests.sh first)", p.display()))
+}
+
+fn eur(n: i64) -> Money {
+    Money::new(Decimal::from(n), Currency::EUR)
+}
+
+#[test]
+fn a_component_built_against_another_major_is_refused_by_name() {
+    let host = PluginHost::new(HostConfig::default()).unwrap();
+    let err = host.install(&dist("future-major.wasm"), Grants::all()).unwrap_err();
+    match &err {
+        InstallError::UnsupportedVersion { found, supported } => {
+            assert_eq!(found, "crm:plugin/plugin@2.0.0");
+            assert_eq!(supported, "0.1.x");
+        }
+        other => panic!("expected UnsupportedVersion, got {other:?}"),
+    }
+    assert!(err.to_string().contains("crm:plugin@0.1.x"), "{err}");
+    assert!(host.plugins().is_empty(), "nothing is installed");
+    // The current contract loads.
+    let info = host.install(&dist("retail.wasm"), Grants::all()).unwrap();
+    assert_eq!(info.id, "retail");
+}
+
+#[test]
+fn compiled_plugins_are_cached_by_hash_and_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let wasm = dist("real-estate.wasm");
+    let first = PluginHost::new(HostConfig::default().cache_dir(&cache)).unwrap().install(&wasm, Grants::none()).unwrap();
+    assert!(!first.from_cache);
+    let files: Vec<_> = std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].starts_with(&first.sha256) && files[0].ends_with(".cwasm"), "{files:?}");
+    // A new host (a restarted process) loads the artifact instead of compiling.
+    let second = PluginHost::new(HostConfig::default().cache_dir(&cache)).unwrap().install(&wasm, Grants::none()).unwrap();
+    assert!(second.from_cache);
+    assert_eq!(second.fields, first.fields);
+    // A corrupted artifact is not trusted blindly: it is recompiled and rewritten.
+    std::fs::write(cache.join(&files[0]), b"garbage").unwrap();
+    let third = PluginHost::new(HostConfig::default().cache_dir(&cache)).unwrap().install(&wasm, Grants::none()).unwrap();
+    assert!(!third.from_cache);
+    assert!(std::fs::metadata(cache.join(&files[0])).unwrap().len() > 1000);
+}
+
+#[test]
+fn capabilities_need_both_the_manifest_and_the_grant() {
+    let host = PluginHost::new(HostConfig::default()).unwrap();
+    let info = host.install(&dist("retail.wasm"), Grants::none().allow(Capability::Log)).unwrap();
+    assert_eq!(info.requested, [Capability::ReadRelated, Capability::Log].into());
+    assert_eq!(info.effective, [Capability::Log].into());
+    // The real-estate plugin does not ask for read-related: granting it gives nothing.
+    let info = host.install(&dist("real-estate.wasm"), Grants::all()).unwrap();
+    assert!(!info.effective.contains(&Capability::ReadRelated));
+}
+
+#[test]
+fn reinstalling_the_same_plugin_is_an_upgrade_that_keeps_its_fields() {
+    let host = PluginHost::new(HostConfig::default()).unwrap();
+    let a = host.install(&dist("real-estate.wasm"), Grants::none()).unwrap();
+    let b = host.install(&dist("real-estate.wasm"), Grants::none()).unwrap();
+    assert_eq!(a.fields, b.fields);
+    assert!(b.hidden_fields.is_empty());
+    assert_eq!(host.plugins().len(), 1);
+}
+
+#[test]
+fn garbage_is_not_a_component() {
+    let host = PluginHost::new(HostConfig::default()).unwrap();
+    for bytes in [&b"not wasm at all"[..], b"\0asm\x01\0\0\0", b""] {
+        let err = host.install(bytes, Grants::all()).unwrap_err();
+        assert!(matches!(err, InstallError::InvalidComponent(_)), "{err:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_order_placed_lowers_stock_creates_reorder_tasks_and_raises_loyalty() {
+    let host = PluginHost::new(HostConfig::default()).unwrap();
+    host.install(&dist("retail.wasm"), Grants::all()).unwrap();
+    let crm = Crm::builder(MemoryStore::new()).extensions(host.extensions()).build().unwrap();
+    let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+
+    // The declarative constraints and the plugin's checksum rule guard product fields.
+    let bad = cx
+        .products()
+        .create(NewProduct::new("MUG-1", "Mug", eur(12)).custom("retail.barcode", "4006381333932"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&bad, Error::Validation(v) if v.0.iter().any(|e| e.field == "custom.retail.barcode" && e.message.contains("check digit"))),
+        "{bad:?}"
+    );
+    let bad = cx
+        .products()
+        .create(NewProduct::new("MUG-1", "Mug", eur(12)).custom("retail.supplier_sku", "mug-1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&bad, Error::Validation(v) if v.0[0].field == "custom.retail.supplier_sku" && v.0[0].code == FieldErrorCode::InvalidFormat),
+        "{bad:?}"
+    );
+
+    let mug = cx
+        .products()
+        .create(
+            NewProduct::new("MUG-1", "Mug", eur(12))
+                .custom("retail.barcode", "4006381333931")
+                .custom("retail.supplier_sku", "ACM-1234")
+                .custom("retail.stock_on_hand", 10i64)
+                .custom("retail.reorder_level", 5i64),
+        )
+        .await
+        .unwrap();
+    assert_eq!(mug.custom.get("retail.needs_reorder"), Some(&Value::Bool(false)), "computed at create");
+    let tee = cx
+        .products()
+        .create(
+            NewProduct::new("TEE-1", "T-shirt", eur(20))
+                .custom("retail.stock_on_hand", 100i64)
+                .custom("retail.reorder_level", 10i64),
+        )
+        .await
+        .unwrap();
+    let ada = cx.contacts().create(NewContact::new("Ada", "Lovelace")).await.unwrap();
+
+    let order = cx
+        .orders()
+        .create(
+            NewOrder::for_contact(ada.id)
+                .currency(Currency::EUR)
+                .line(LineItem::for_product(&mug, Decimal::from(6)))
+                .line(LineItem::for_product(&tee, Decimal::from(2)))
+                .placed(),
+        )
+        .await
+        .unwrap();
+
+    let mug = cx.products().get(mug.id).await.unwrap();
+    assert_eq!(mug.custom.get("retail.stock_on_hand"), Some(&Value::Int(4)));
+    assert_eq!(mug.custom.get("retail.needs_reorder"), Some(&Value::Bool(true)), "recomputed on the plugin's write");
+    assert!(mug.tags.contains(&"reorder".to_owned()), "{:?}", mug.tags);
+    let tee = cx.products().get(tee.id).await.unwrap();
+    assert_eq!(tee.custom.get("retail.stock_on_hand"), Some(&Value::Int(98)));
+    assert!(!tee.tags.contains(&"reorder".to_owned()));
+
+    let tasks = cx.activities().list(&Query::new(Filter::eq("kind", "task"))).await.unwrap();
+    let titles: Vec<&str> = tasks.items.iter().map(|t| t.subject.as_str()).collect();
+    assert_eq!(titles, ["Reorder MUG-1"]);
+
+    let ada = cx.contacts().get(ada.id).await.unwrap();
+    assert_eq!(ada.custom.get("retail.lifetime_value"), Some(&Value::Money(order.total)));
+    assert_eq!(ada.custom.get("retail.loyalty_tier"), Some(&Value::Text("bronze".into())), "{:?}", ada.custom);
+    let actions = host.take_actions();
+    assert!(actions.iter().all(|a| a.outcome.is_ok()), "{actions:?}");
+    // The plugin's own writes did not re-trigger it: one stock update per product, one
+    // lifetime-value update.
+    assert_eq!(actions.iter().filter(|a| a.action.starts_with("set-field")).count(), 3, "{actions:?}");
+}
