@@ -314,8 +314,18 @@ async fn definitions_with_inconsistent_constraints_are_refused() {
             "constraints.pattern",
             FieldErrorCode::InvalidFormat,
         ),
-        (contact_field("t", FieldType::Number).computed().required(), "required", FieldErrorCode::Rule),
+        // A pattern cannot close the anchoring group and match part of the text.
+        (
+            contact_field("t", FieldType::Text).constraints(c().pattern("a)|(?:b")),
+            "constraints.pattern",
+            FieldErrorCode::InvalidFormat,
+        ),
+        // Tenant fields cannot be computed: only an extension's compute sets such values.
+        (contact_field("t", FieldType::Number).computed(), "computed", FieldErrorCode::Rule),
     ];
+    let both = contact_field("t", FieldType::Number).computed().required().validate("");
+    assert_eq!(both.len(), 1, "{both:?}");
+    assert_eq!((both[0].field.as_str(), both[0].code), ("required", FieldErrorCode::Rule));
     for (definition, field, code) in cases {
         let why = format!("{definition:?}");
         let err = env.refused(cx.custom_fields().define(definition)).await;
@@ -394,6 +404,9 @@ async fn email_url_and_phone_fields_are_checked_and_normalised() {
     assert_eq!(r.custom().and_then(|c| c.get("mobile")), Some(&text("+442079460958")));
     let r = cx.set_custom_value(contact_ref(jane.id), "homepage", text("http://www.acme.com/about")).await.unwrap();
     assert_eq!(r.custom().and_then(|c| c.get("homepage")), Some(&text("http://www.acme.com/about")));
+    // The scheme is case-insensitive, as for a contact's website.
+    let r = cx.set_custom_value(contact_ref(jane.id), "homepage", text("HTTPS://Acme.COM")).await.unwrap();
+    assert_eq!(r.custom().and_then(|c| c.get("homepage")), Some(&text("https://acme.com/")));
 
     for (key, value, code) in [
         ("work_email", text("jane@@acme"), FieldErrorCode::InvalidFormat),
