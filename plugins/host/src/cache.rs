@@ -54,7 +54,7 @@ pub(crate) fn load(
     let c = Component::new(engine, wasm).map_err(|e| InstallError::InvalidComponent(format!("{e:#}")))?;
     match c.serialize() {
         Ok(bytes) => {
-            let tmp = dir.join(format!(".{sha}.{}.tmp", std::process::id()));
+            let tmp = dir.join(format!(".{sha}.{}.{}.tmp", std::process::id(), uuid::Uuid::now_v7().simple()));
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(&bytes)?;
             f.sync_all()?;

@@ -171,19 +171,31 @@ impl HostInner {
     }
 
     /// Runs one call against `p`, counting failures and disabling it past the threshold.
-    pub(crate) fn run<T, R>(
+    pub(crate) fn run<T: Send, R>(
         &self,
         p: &Installed,
         reader: Option<sandbox::RelatedReader>,
-        f: impl FnOnce(&bindings::CrmPlugin, &mut wasmtime::Store<State>) -> wasmtime::Result<T>,
+        f: impl FnOnce(&bindings::CrmPlugin, &mut wasmtime::Store<State>) -> wasmtime::Result<T> + Send,
         post: impl FnOnce(T) -> Result<R, PluginFailure>,
     ) -> Result<R, PluginFailure> {
         let max = self.sandbox.config.max_consecutive_failures;
         if p.disabled.load(Ordering::Relaxed) {
             return Err(PluginFailure::Disabled(max));
         }
-        let (raw, _logs) =
-            self.sandbox.call(&p.pre, &p.info.id, p.can(Capability::Log), p.can(Capability::ReadRelated), reader, f);
+        let call =
+            || self.sandbox.call(&p.pre, &p.info.id, p.can(Capability::Log), p.can(Capability::ReadRelated), reader, f);
+        // wasmtime-wasi's synchronous WASI (a guest writing to stderr, e.g. std's panic
+        // message) blocks on the ambient tokio runtime, which panics on a runtime thread: run
+        // the call on a thread of its own there.
+        let (raw, _logs) = if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::scope(|s| {
+                s.spawn(call)
+                    .join()
+                    .unwrap_or_else(|_| (Err(PluginFailure::Trap("the call's thread failed".into())), Vec::new()))
+            })
+        } else {
+            call()
+        };
         let result = raw.and_then(post);
         match &result {
             Ok(_) => p.failures.store(0, Ordering::Relaxed),

@@ -212,6 +212,12 @@ impl Sandbox {
                 Trap::OutOfFuel => PluginFailure::OutOfFuel(self.config.fuel_per_call.unwrap_or(0)),
                 Trap::Interrupt => PluginFailure::Timeout(self.config.deadline.as_millis() as u64),
                 Trap::StackOverflow => PluginFailure::StackOverflow,
+                // A Rust guest keeps its own stack in linear memory; running off its start (deep
+                // recursion) is an out-of-bounds access before the native stack guard fires.
+                Trap::MemoryOutOfBounds => PluginFailure::Trap(format!(
+                    "{trap} (likely the plugin's own stack overflowing, e.g. unbounded recursion){}",
+                    panic_text().map(|p| format!(": {p}")).unwrap_or_default()
+                )),
                 other => PluginFailure::Trap(match panic_text() {
                     Some(p) => format!("{other}: {p}"),
                     None => other.to_string(),

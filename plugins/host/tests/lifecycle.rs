@@ -38,18 +38,22 @@ fn compiled_plugins_are_cached_by_hash_and_reused() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let wasm = dist("real-estate.wasm");
-    let first = PluginHost::new(HostConfig::default().cache_dir(&cache)).unwrap().install(&wasm, Grants::none()).unwrap();
+    let first =
+        PluginHost::new(HostConfig::default().cache_dir(&cache)).unwrap().install(&wasm, Grants::none()).unwrap();
     assert!(!first.from_cache);
-    let files: Vec<_> = std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let files: Vec<_> =
+        std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].starts_with(&first.sha256) && files[0].ends_with(".cwasm"), "{files:?}");
     // A new host (a restarted process) loads the artifact instead of compiling.
-    let second = PluginHost::new(HostConfig::default().cache_dir(&cache)).unwrap().install(&wasm, Grants::none()).unwrap();
+    let second =
+        PluginHost::new(HostConfig::default().cache_dir(&cache)).unwrap().install(&wasm, Grants::none()).unwrap();
     assert!(second.from_cache);
     assert_eq!(second.fields, first.fields);
     // A corrupted artifact is not trusted blindly: it is recompiled and rewritten.
     std::fs::write(cache.join(&files[0]), b"garbage").unwrap();
-    let third = PluginHost::new(HostConfig::default().cache_dir(&cache)).unwrap().install(&wasm, Grants::none()).unwrap();
+    let third =
+        PluginHost::new(HostConfig::default().cache_dir(&cache)).unwrap().install(&wasm, Grants::none()).unwrap();
     assert!(!third.from_cache);
     assert!(std::fs::metadata(cache.join(&files[0])).unwrap().len() > 1000);
 }
