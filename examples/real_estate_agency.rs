@@ -40,7 +40,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let info = host
         .install_file(&wasm, Grants::all())
         .map_err(|e| format!("{}: {e} (build it with plugins/build-guests.sh)", wasm.display()))?;
-    println!("Loaded plugin `{}` {} ({} fields, from cache: {})", info.id, info.version, info.fields.len(), info.from_cache);
+    println!(
+        "Loaded plugin `{}` {} ({} fields, from cache: {})",
+        info.id,
+        info.version,
+        info.fields.len(),
+        info.from_cache
+    );
     for f in &info.fields {
         println!("  {:<9} {:<34} {}", f.entity_kind.as_str(), f.key, f.label);
     }
@@ -126,7 +132,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\nWon `{}`: listing status is now `{}`", sold.name, custom_text(&sold, "real_estate.listing_status"));
     println!("The plugin's actions:");
     for a in host.take_actions() {
-        println!("  {} -> {}", a.action, if a.outcome.is_ok() { "applied".to_owned() } else { format!("{:?}", a.outcome) });
+        println!(
+            "  {} -> {}",
+            a.action,
+            if a.outcome.is_ok() { "applied".to_owned() } else { format!("{:?}", a.outcome) }
+        );
     }
     let tasks = cx.activities().list(&Query::new(Filter::eq("kind", "task"))).await?;
     for t in &tasks.items {
