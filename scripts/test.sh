@@ -42,6 +42,10 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --lock
 log "examples run"
 cargo run --quiet --locked --example quickstart >/dev/null
 cargo run --quiet --locked --example customer_360 >/dev/null
+# The plugin demo: the real-estate plugin refuses a bad listing and reacts to a won deal.
+re_out=$(cargo run --quiet --locked --example real_estate_agency --features plugins)
+grep -q "listing status is now \`sold\`" <<<"$re_out" && grep -q "task: Hand over keys" <<<"$re_out" \
+  || { echo "the real-estate plugin demo did not show the plugin's reaction" >&2; echo "$re_out" >&2; exit 1; }
 # On a SQLite file, the quickstart's CRM survives a restart.
 qs_dir=$(mktemp -d)
 cargo run --quiet --locked --example quickstart -- --db "$qs_dir/crm.db" >"$qs_dir/first.txt"
