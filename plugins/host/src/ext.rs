@@ -187,7 +187,7 @@ impl Extension for PluginExtension {
 
     fn validate(&self, cx: &HookContext<'_>, record: &Record) -> Result<()> {
         let Some(p) = self.host.get(&self.id) else { return Ok(()) };
-        if !has_fields_on(&p, record.kind()) || p.disabled.load(std::sync::atomic::Ordering::Relaxed) {
+        if !has_fields_on(&p, record.kind()) || p.is_disabled() {
             return Ok(());
         }
         validate(&self.host, &p, record, cx.before)
@@ -195,9 +195,7 @@ impl Extension for PluginExtension {
 
     fn compute(&self, _cx: &HookContext<'_>, record: &Record) -> Result<Vec<(String, Value)>> {
         let Some(p) = self.host.get(&self.id) else { return Ok(Vec::new()) };
-        if !p.defs.iter().any(|d| d.entity_kind == record.kind() && d.computed)
-            || p.disabled.load(std::sync::atomic::Ordering::Relaxed)
-        {
+        if !p.defs.iter().any(|d| d.entity_kind == record.kind() && d.computed) || p.is_disabled() {
             return Ok(Vec::new());
         }
         let values = compute(&self.host, &p, record)?;
@@ -208,7 +206,7 @@ impl Extension for PluginExtension {
 
     async fn on_events(&self, cx: &EventContext<'_>, events: &[StoredEvent]) -> Result<()> {
         let Some(p) = self.host.get(&self.id) else { return Ok(()) };
-        if p.disabled.load(std::sync::atomic::Ordering::Relaxed) {
+        if p.is_disabled() {
             return Ok(());
         }
         let session = cx.crm().as_actor(cx.actor());
@@ -381,7 +379,7 @@ impl PluginExtension {
         }
         if let Some(m) = violated {
             // A reaction that breaks the contract counts as a failed call.
-            let _ = self.host.run(p, None, |_, _| Ok(()), |()| Err::<(), _>(PluginFailure::Contract(m)));
+            self.host.failed(p, &PluginFailure::Contract(m));
         }
     }
 

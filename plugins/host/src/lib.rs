@@ -145,6 +145,10 @@ pub(crate) struct Installed {
 }
 
 impl Installed {
+    pub(crate) fn is_disabled(&self) -> bool {
+        self.disabled.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn can(&self, c: Capability) -> bool {
         self.info.effective.contains(&c)
     }
@@ -178,9 +182,8 @@ impl HostInner {
         f: impl FnOnce(&bindings::CrmPlugin, &mut wasmtime::Store<State>) -> wasmtime::Result<T> + Send,
         post: impl FnOnce(T) -> Result<R, PluginFailure>,
     ) -> Result<R, PluginFailure> {
-        let max = self.sandbox.config.max_consecutive_failures;
-        if p.disabled.load(Ordering::Relaxed) {
-            return Err(PluginFailure::Disabled(max));
+        if p.is_disabled() {
+            return Err(PluginFailure::Disabled(self.sandbox.config.max_consecutive_failures));
         }
         let call =
             || self.sandbox.call(&p.pre, &p.info.id, p.can(Capability::Log), p.can(Capability::ReadRelated), reader, f);
@@ -199,15 +202,20 @@ impl HostInner {
         let result = raw.and_then(post);
         match &result {
             Ok(_) => p.failures.store(0, Ordering::Relaxed),
-            Err(e) => {
-                let n = p.failures.fetch_add(1, Ordering::Relaxed) + 1;
-                tracing::warn!(plugin = %p.info.id, failures = n, error = %e, "plugin call failed");
-                if n >= max && !p.disabled.swap(true, Ordering::Relaxed) {
-                    tracing::error!(plugin = %p.info.id, failures = n, "plugin disabled after repeated failures");
-                }
-            }
+            Err(e) => self.failed(p, e),
         }
         result
+    }
+
+    /// Counts a failure of `p` (a failed call, or a reaction that broke the contract) and
+    /// disables it past the threshold.
+    pub(crate) fn failed(&self, p: &Installed, e: &PluginFailure) {
+        let max = self.sandbox.config.max_consecutive_failures;
+        let n = p.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::warn!(plugin = %p.info.id, failures = n, error = %e, "plugin call failed");
+        if n >= max && !p.disabled.swap(true, Ordering::Relaxed) {
+            tracing::error!(plugin = %p.info.id, failures = n, "plugin disabled after repeated failures");
+        }
     }
 
     pub(crate) fn record_action(&self, a: AppliedAction) {
@@ -361,7 +369,7 @@ impl PluginHost {
 
     /// Whether plugin `id` is installed and enabled.
     pub fn is_enabled(&self, id: &str) -> bool {
-        self.inner.get(id).is_some_and(|p| !p.disabled.load(Ordering::Relaxed))
+        self.inner.get(id).is_some_and(|p| !p.is_disabled())
     }
 
     /// Re-enables a plugin disabled after repeated failures (and resets its failure count).

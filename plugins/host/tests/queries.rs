@@ -16,6 +16,13 @@ fn dist(name: &str) -> Vec<u8> {
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e} (run plugins/build-guests.sh first)", p.display()))
 }
 
+/// One text column of every row `sql` returns.
+async fn column(store: &SqlStore, sql: &str, col: &str) -> Vec<String> {
+    let db = store.connection();
+    let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+    rows.iter().map(|r| r.try_get("", col).unwrap()).collect()
+}
+
 fn eur(n: i64) -> Money {
     Money::new(Decimal::from(n), Currency::EUR)
 }
@@ -87,25 +94,20 @@ async fn plugin_fields_filter_and_sort_on_sqlite_with_an_index() {
     let store = SqlStore::sqlite(dir.path().join("crm.db")).await.unwrap();
     let crm = scenario(Arc::new(store.clone())).await;
     check_queries(&crm).await;
-    let db = store.connection();
-    let rows = db
-        .query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix_deals_cf_%' ORDER BY name",
-        ))
-        .await
-        .unwrap();
-    let names: Vec<String> = rows.iter().map(|r| r.try_get("", "name").unwrap()).collect();
+    let names = column(
+        &store,
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix_deals_cf_%' ORDER BY name",
+        "name",
+    )
+    .await;
     assert!(names.contains(&"ix_deals_cf_real_estate__listing_status".to_owned()), "{names:?}");
     // SQLite's planner uses the index for the expression the query compiler writes.
-    let plan = db
-        .query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            "EXPLAIN QUERY PLAN SELECT id FROM deals WHERE tenant_id = x'00' AND (\"custom\" ->> '$.\"real_estate.listing_status\"') = 'x'",
-        ))
-        .await
-        .unwrap();
-    let detail: Vec<String> = plan.iter().map(|r| r.try_get("", "detail").unwrap()).collect();
+    let detail = column(
+        &store,
+        "EXPLAIN QUERY PLAN SELECT id FROM deals WHERE tenant_id = x'00' AND (\"custom\" ->> '$.\"real_estate.listing_status\"') = 'x'",
+        "detail",
+    )
+    .await;
     assert!(detail.iter().any(|d| d.contains("ix_deals_cf_real_estate__listing_status")), "{detail:?}");
 }
 
@@ -116,14 +118,12 @@ async fn plugin_fields_filter_and_sort_on_postgres_with_an_index() {
     let store = SqlStore::postgres_with(&url, 4).await.unwrap();
     let crm = scenario(Arc::new(store.clone())).await;
     check_queries(&crm).await;
-    let db = store.connection();
-    let rows = db
-        .query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_deals_cf_real_estate__listing_status'",
-        ))
-        .await
-        .unwrap();
-    let def: String = rows.first().expect("the index exists").try_get("", "indexdef").unwrap();
+    let defs = column(
+        &store,
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_deals_cf_real_estate__listing_status'",
+        "indexdef",
+    )
+    .await;
+    let def = defs.first().expect("the index exists");
     assert!(def.contains("real_estate.listing_status"), "{def}");
 }
