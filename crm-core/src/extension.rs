@@ -159,6 +159,20 @@ pub trait Extension: Send + Sync + 'static {
         Ok(Vec::new())
     }
 
+    /// [`validate`](Extension::validate) for many new records of one write (a batch of a bulk
+    /// import; `cx.before` is `None`). Returns one result per record, in order. The default
+    /// calls `validate` for each; override it when checking a batch at once is cheaper (the
+    /// plugin host runs a whole batch in one sandboxed instance).
+    fn validate_many(&self, cx: &HookContext<'_>, records: &[&Record]) -> Vec<Result<()>> {
+        records.iter().map(|r| self.validate(cx, r)).collect()
+    }
+
+    /// [`compute`](Extension::compute) for many new records of one write, one result per
+    /// record, in order (see [`validate_many`](Extension::validate_many)).
+    fn compute_many(&self, cx: &HookContext<'_>, records: &[&Record]) -> Vec<Result<Vec<(String, Value)>>> {
+        records.iter().map(|r| self.compute(cx, r)).collect()
+    }
+
     /// Sees events after they are committed. Errors are logged, never undo the write.
     ///
     /// Changes the extension makes in reaction go through [`EventContext::act_as`]; their

@@ -480,3 +480,146 @@ async fn a_failed_commit_stops_the_import_after_the_committed_batches() {
     assert_eq!(stored_family_names(&cx).await, all);
     assert_eq!(created(&cx, EntityKind::Contact).await.len(), 149);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Extensions see a batch at once
+// ---------------------------------------------------------------------------------------------
+
+/// Checks and scores whole batches: refuses contacts whose family name starts with `Bad`,
+/// computes `batch.initials`, and records the size of every batch it was given.
+#[derive(Default)]
+struct Batcher {
+    validate_batches: std::sync::Mutex<Vec<usize>>,
+    compute_batches: std::sync::Mutex<Vec<usize>>,
+    single_calls: AtomicUsize,
+    /// Returns one result too few from `validate_many`.
+    miscount: bool,
+}
+
+fn family(r: &Record) -> &str {
+    match r {
+        Record::Contact(c) => &c.family_name,
+        _ => "",
+    }
+}
+
+#[async_trait]
+impl Extension for Batcher {
+    fn id(&self) -> &str {
+        "batch"
+    }
+
+    fn fields(&self) -> Vec<FieldDefinition> {
+        let mut d = FieldDefinition::new(EntityKind::Contact, "initials", "Initials", FieldType::Text);
+        d.computed = true;
+        vec![d]
+    }
+
+    fn validate(&self, _cx: &HookContext<'_>, _record: &Record) -> Result<()> {
+        self.single_calls.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn validate_many(&self, cx: &HookContext<'_>, records: &[&Record]) -> Vec<Result<()>> {
+        assert_eq!(cx.op, WriteOp::Create);
+        assert!(cx.before.is_none());
+        self.validate_batches.lock().unwrap().push(records.len());
+        let mut out: Vec<Result<()>> = records
+            .iter()
+            .map(|r| match family(r).starts_with("Bad") {
+                true => Err(Error::invalid("family_name", FieldErrorCode::Rule, "bad family")),
+                false => Ok(()),
+            })
+            .collect();
+        if self.miscount {
+            out.pop();
+        }
+        out
+    }
+
+    fn compute_many(&self, _cx: &HookContext<'_>, records: &[&Record]) -> Vec<Result<Vec<(String, Value)>>> {
+        self.compute_batches.lock().unwrap().push(records.len());
+        records
+            .iter()
+            .map(|r| {
+                let initials: String = family(r).split_whitespace().filter_map(|w| w.chars().next()).collect();
+                Ok(vec![("initials".to_owned(), Value::Text(initials))])
+            })
+            .collect()
+    }
+}
+
+/// Refuses contacts whose family name ends in `7`, one at a time (the default batch methods).
+struct OneByOne(AtomicUsize);
+
+#[async_trait]
+impl Extension for OneByOne {
+    fn id(&self) -> &str {
+        "single"
+    }
+
+    fn fields(&self) -> Vec<FieldDefinition> {
+        vec![FieldDefinition::new(EntityKind::Contact, "unused", "Unused", FieldType::Text)]
+    }
+
+    fn validate(&self, _cx: &HookContext<'_>, record: &Record) -> Result<()> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        if family(record).ends_with('7') {
+            return Err(Error::invalid("family_name", FieldErrorCode::Rule, "no sevens"));
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn extensions_check_and_compute_each_batch_in_one_call_and_refuse_single_rows() {
+    let batcher = Arc::new(Batcher::default());
+    let single = Arc::new(OneByOne(AtomicUsize::new(0)));
+    let crm =
+        Crm::builder(MemoryStore::new()).extension_arc(batcher.clone()).extension_arc(single.clone()).build().unwrap();
+    let cx = session(&crm);
+    // Rows 0..10 in batches of 4; row 2 fails the core's checks, row 5 the batcher's rule,
+    // row 7 the one-by-one extension's rule.
+    let mut rows: Vec<NewContact> = (0..10).map(row).collect();
+    rows[2] = NewContact::new("Ada", "Row 0002").email("not-an-email");
+    rows[5] = NewContact::new("Ada", "Bad Row").email("bad@example.com");
+    let (report, _) = import_contacts(&cx, rows, &ImportOptions::default().batch_size(4)).await;
+    let report = report.unwrap();
+
+    let rejected = rejections(&report.rejected);
+    assert_eq!(rejected.iter().map(|(r, _)| *r).collect::<Vec<_>>(), vec![2, 5, 7], "{rejected:?}");
+    assert_eq!(rejected[1].1, vec![("family_name", FieldErrorCode::Rule)]);
+    assert_eq!(rejected[2].1, vec![("family_name", FieldErrorCode::Rule)]);
+    // One call per batch and hook, with the rows still valid at that point.
+    assert_eq!(*batcher.validate_batches.lock().unwrap(), vec![3, 4, 2]);
+    assert_eq!(*batcher.compute_batches.lock().unwrap(), vec![3, 2, 2]);
+    assert_eq!(batcher.single_calls.load(Ordering::SeqCst), 0, "the batch method replaces per-row calls");
+    assert_eq!(single.0.load(Ordering::SeqCst), 3 + 3 + 2, "the default runs validate per row");
+    // Computed values are type-checked and stored on the written rows.
+    assert_eq!(report.imported.len(), 7);
+    for id in &report.imported {
+        let c = cx.contacts().get(*id).await.unwrap();
+        assert_eq!(c.custom.get("batch.initials"), Some(&Value::Text("R0".into())), "{c:?}");
+    }
+    assert_eq!(created(&cx, EntityKind::Contact).await.len(), 7);
+}
+
+#[tokio::test]
+async fn an_extension_answering_for_the_wrong_number_of_rows_refuses_its_batch() {
+    let batcher = Arc::new(Batcher { miscount: true, ..Batcher::default() });
+    let crm = Crm::builder(MemoryStore::new()).extension_arc(batcher.clone()).build().unwrap();
+    let cx = session(&crm);
+    let (report, _) = import_contacts(&cx, (0..3).map(row).collect(), &ImportOptions::default()).await;
+    let report = report.unwrap();
+    assert!(report.imported.is_empty());
+    assert_eq!(report.rejected.len(), 3);
+    for r in &report.rejected {
+        assert!(
+            matches!(&r.error, Error::Plugin { plugin, message } if plugin == "batch" && message.contains("2 results for 3")),
+            "{:?}",
+            r.error
+        );
+    }
+    assert_eq!(contact_count(&cx).await, 0);
+    assert!(all_events(&cx).await.is_empty());
+}

@@ -16,6 +16,7 @@ use crate::ids::{EventId, storage_precision};
 use crate::model::{CustomField, FieldRegistry, FieldSource, RegisteredField, Relation};
 use crate::query::{Filter, Page, Query};
 use crate::store::{Transaction, TxMode};
+use crate::value::Value;
 
 pub(crate) struct Uow<'s> {
     pub(crate) s: &'s Session,
@@ -143,14 +144,14 @@ impl<'s> Uow<'s> {
         Ok(())
     }
 
-    /// Custom values, then extension rules and computed fields. Fails with every field error found.
-    async fn prepare(
+    /// Custom values against their definitions and the references they make. Fails with every
+    /// field error found; on success, the registry the record was checked against.
+    async fn check(
         &mut self,
-        op: WriteOp,
         before: Option<&Record>,
         rec: &mut Record,
         mut errs: Vec<FieldError>,
-    ) -> Result<()> {
+    ) -> Result<Arc<FieldRegistry>> {
         let kind = rec.kind();
         let reg = self.registry(kind).await?;
         if let Some(custom) = rec.custom_mut() {
@@ -183,6 +184,18 @@ impl<'s> Uow<'s> {
             self.check_refs(&refs, &mut errs).await?;
         }
         Error::check(errs)?;
+        Ok(reg)
+    }
+
+    /// Custom values, then extension rules and computed fields. Fails with every field error found.
+    async fn prepare(
+        &mut self,
+        op: WriteOp,
+        before: Option<&Record>,
+        rec: &mut Record,
+        errs: Vec<FieldError>,
+    ) -> Result<()> {
+        let reg = self.check(before, rec, errs).await?;
         if rec.custom().is_none() {
             return Ok(());
         }
@@ -193,31 +206,67 @@ impl<'s> Uow<'s> {
         }
         for ext in &inner.extensions {
             let values = ext.compute(&cx, rec).map_err(|e| plugin_error(ext.id(), e))?;
-            for (key, mut value) in values {
-                let full = format!("{}.{}", ext.id(), key);
-                match reg.get(&full) {
-                    Some(f) if f.source == FieldSource::Extension(ext.id().to_owned()) => {}
-                    _ => {
-                        return Err(Error::Plugin {
-                            plugin: ext.id().to_owned(),
-                            message: format!("computed `{key}`, which is not one of its fields"),
-                        });
-                    }
-                }
-                reg.check(&full, &mut value).map_err(|e| Error::Plugin {
-                    plugin: ext.id().to_owned(),
-                    message: format!("computed a bad value: {e}"),
-                })?;
-                if let Some(custom) = rec.custom_mut() {
-                    if value.is_null() {
-                        custom.remove(&full);
-                    } else {
-                        custom.insert(full, value);
-                    }
+            apply_computed(&reg, ext.id(), rec, values)?;
+        }
+        Ok(())
+    }
+
+    /// [`prepare`](Self::prepare) for many new records at once: each extension sees the
+    /// records that are still valid in one [`validate_many`](crate::Extension::validate_many)
+    /// and one [`compute_many`](crate::Extension::compute_many) call. A record an extension
+    /// refuses gets that error in `out` and leaves the batch (`None` in `recs`).
+    fn hooks_many(&self, reg: &FieldRegistry, recs: &mut [Option<Record>], out: &mut [Result<()>]) {
+        let inner = self.s.crm.inner.clone();
+        let cx = HookContext { actor: &self.s.actor, now: self.now, op: WriteOp::Create, before: None };
+        let alive = |recs: &[Option<Record>]| -> Vec<usize> {
+            (0..recs.len()).filter(|&i| recs[i].as_ref().is_some_and(|r| r.custom().is_some())).collect()
+        };
+        let miscount = |id: &str, got: usize, want: usize| Error::Plugin {
+            plugin: id.to_owned(),
+            message: format!("returned {got} results for {want} records"),
+        };
+        for ext in &inner.extensions {
+            let idx = alive(recs);
+            if idx.is_empty() {
+                return;
+            }
+            let batch: Vec<&Record> = idx.iter().filter_map(|&i| recs[i].as_ref()).collect();
+            let results = ext.validate_many(&cx, &batch);
+            let (got, want) = (results.len(), batch.len());
+            let mut results = results.into_iter();
+            for &i in &idx {
+                let r = if got == want { results.next().unwrap_or(Ok(())) } else { Err(miscount(ext.id(), got, want)) };
+                if let Err(e) = r {
+                    out[i] = Err(plugin_error(ext.id(), e));
+                    recs[i] = None;
                 }
             }
         }
-        Ok(())
+        for ext in &inner.extensions {
+            let idx = alive(recs);
+            if idx.is_empty() {
+                return;
+            }
+            let batch: Vec<&Record> = idx.iter().filter_map(|&i| recs[i].as_ref()).collect();
+            let results = ext.compute_many(&cx, &batch);
+            let (got, want) = (results.len(), batch.len());
+            let mut results = results.into_iter();
+            for &i in &idx {
+                let r = if got == want {
+                    results.next().unwrap_or(Ok(Vec::new()))
+                } else {
+                    Err(miscount(ext.id(), got, want))
+                };
+                let applied = r.map_err(|e| plugin_error(ext.id(), e)).and_then(|values| match recs[i].as_mut() {
+                    Some(rec) => apply_computed(reg, ext.id(), rec, values),
+                    None => Ok(()),
+                });
+                if let Err(e) = applied {
+                    out[i] = Err(e);
+                    recs[i] = None;
+                }
+            }
+        }
     }
 
     /// Validates and inserts a new record, emitting `Created`.
@@ -241,24 +290,32 @@ impl<'s> Uow<'s> {
     }
 
     /// Validates each new record and inserts the valid ones in one batched write, emitting
-    /// `Created` for each. Per item: the record as written, or why it was refused (validation
-    /// and plugin rules); any other failure fails the whole call.
+    /// `Created` for each. Extensions see the batch at once (`validate_many`, `compute_many`).
+    /// Per item: the record as written, or why it was refused (validation and plugin rules);
+    /// any other failure fails the whole call.
     pub(crate) async fn create_many<E: Entity>(&mut self, items: Vec<(E, Vec<FieldError>)>) -> Result<Vec<Result<E>>> {
-        let mut out = Vec::with_capacity(items.len());
-        let mut valid = Vec::with_capacity(items.len());
+        let mut out: Vec<Result<()>> = Vec::with_capacity(items.len());
+        let mut recs: Vec<Option<Record>> = Vec::with_capacity(items.len());
+        let mut reg = None;
         for (entity, errs) in items {
             let mut rec = entity.into_record();
-            match self.prepare(WriteOp::Create, None, &mut rec, errs).await {
-                Ok(()) => {
-                    valid.push(rec);
+            match self.check(None, &mut rec, errs).await {
+                Ok(r) => {
+                    reg.get_or_insert(r);
+                    recs.push(Some(rec));
                     out.push(Ok(()));
                 }
                 Err(e @ (Error::Validation(_) | Error::InvalidTransition { .. } | Error::Plugin { .. })) => {
-                    out.push(Err(e))
+                    recs.push(None);
+                    out.push(Err(e));
                 }
                 Err(e) => return Err(e),
             }
         }
+        if let Some(reg) = reg {
+            self.hooks_many(&reg, &mut recs, &mut out);
+        }
+        let valid: Vec<Record> = recs.into_iter().flatten().collect();
         for rec in &valid {
             self.emit(rec.entity_ref(), rec.related(), Change::Created);
             self.snapshot(None, rec);
@@ -267,7 +324,7 @@ impl<'s> Uow<'s> {
         let mut written = valid.into_iter();
         out.into_iter()
             .map(|r| match r {
-                Ok(_) => written
+                Ok(()) => written
                     .next()
                     .and_then(E::from_record)
                     .map(Ok)
@@ -377,6 +434,33 @@ impl<'s> Uow<'s> {
         }
         Ok(stored)
     }
+}
+
+/// Type-checks an extension's computed values against its own field definitions and stores
+/// them in the record (a null value removes the field).
+fn apply_computed(reg: &FieldRegistry, ext: &str, rec: &mut Record, values: Vec<(String, Value)>) -> Result<()> {
+    for (key, mut value) in values {
+        let full = format!("{ext}.{key}");
+        match reg.get(&full) {
+            Some(f) if f.source == FieldSource::Extension(ext.to_owned()) => {}
+            _ => {
+                return Err(Error::Plugin {
+                    plugin: ext.to_owned(),
+                    message: format!("computed `{key}`, which is not one of its fields"),
+                });
+            }
+        }
+        reg.check(&full, &mut value)
+            .map_err(|e| Error::Plugin { plugin: ext.to_owned(), message: format!("computed a bad value: {e}") })?;
+        if let Some(custom) = rec.custom_mut() {
+            if value.is_null() {
+                custom.remove(&full);
+            } else {
+                custom.insert(full, value);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn plugin_error(id: &str, e: Error) -> Error {

@@ -27,6 +27,10 @@ pub enum PluginFailure {
     /// of the wrong type, a malformed decimal…).
     #[error("broke the contract: {0}")]
     Contract(String),
+    /// It used a capability it does not have (not declared in its manifest, or not granted by
+    /// the embedder); the call is refused even if the plugin carried on.
+    #[error("used a capability it does not have: {0}")]
+    Capability(String),
     /// It is disabled after failing repeatedly; re-enable it with `PluginHost::enable`.
     #[error("is disabled after {0} consecutive failures")]
     Disabled(u32),
@@ -40,7 +44,9 @@ pub enum InstallError {
     #[error("not a valid WebAssembly component: {0}")]
     InvalidComponent(String),
     /// The component imports something the host does not provide (files, sockets, HTTP…).
-    #[error("imports `{0}`, which plugins may not use (allowed: crm:plugin/host and WASI cli/io/clocks/random)")]
+    #[error(
+        "imports `{0}`, which plugins may not use (allowed: crm:plugin/host and WASI cli/io/clocks/random/filesystem, which the host serves empty)"
+    )]
     ForbiddenImport(String),
     /// The component was built against a contract version this host does not serve.
     #[error("was built against {found}; this host supports crm:plugin@{supported}")]

@@ -103,21 +103,46 @@ fn has_fields_on(p: &Installed, kind: EntityKind) -> bool {
 /// Runs `validate`; plugin errors become a validation error naming `custom.<plugin>.<key>`
 /// (or the standard field for `core.<name>`).
 pub(crate) fn validate(host: &HostInner, p: &Installed, rec: &Record, before: Option<&Record>) -> Result<()> {
+    validate_all(host, p, &[(rec, before)]).pop().unwrap_or(Ok(()))
+}
+
+/// [`validate`] for many records (with what each was before) on one instance; records of a
+/// kind the plugin has no fields on pass without a call.
+fn validate_all(host: &HostInner, p: &Installed, recs: &[(&Record, Option<&Record>)]) -> Vec<Result<()>> {
     let id = &p.info.id;
-    let Some(entity) = entity_to_wit(rec, id) else { return Ok(()) };
-    let before = before.and_then(|b| entity_to_wit(b, id));
-    let errors = host
-        .run(
+    let entities: Vec<Option<(wit::Entity, Option<wit::Entity>)>> = recs
+        .iter()
+        .map(|(rec, before)| {
+            let entity = has_fields_on(p, rec.kind()).then(|| entity_to_wit(rec, id)).flatten()?;
+            Some((entity, before.and_then(|b| entity_to_wit(b, id))))
+        })
+        .collect();
+    let calls: Vec<&(wit::Entity, Option<wit::Entity>)> = entities.iter().flatten().collect();
+    let mut results = host
+        .run_many(
             p,
             None,
-            |inst, store| inst.crm_plugin_plugin().call_validate(store, &entity, before.as_ref()),
+            &calls,
+            |inst, store, (entity, before)| inst.crm_plugin_plugin().call_validate(store, entity, before.as_ref()),
             |errs: Vec<wit::FieldError>| {
                 let bytes = errs.iter().map(|e| e.field.len() + e.message.len()).sum();
                 check_output(host, errs.len(), bytes)?;
                 Ok(errs)
             },
         )
-        .map_err(|f| plugin_err(id, f))?;
+        .into_iter();
+    entities
+        .iter()
+        .map(|e| match e.as_ref().and_then(|_| results.next()) {
+            None => Ok(()),
+            Some(Err(f)) => Err(plugin_err(id, f)),
+            Some(Ok(errors)) => validation_error(id, errors),
+        })
+        .collect()
+}
+
+/// The plugin's field errors as the CRM's validation error (`Ok` when there are none).
+fn validation_error(id: &str, errors: Vec<wit::FieldError>) -> Result<()> {
     if errors.is_empty() {
         return Ok(());
     }
@@ -137,42 +162,62 @@ pub(crate) fn validate(host: &HostInner, p: &Installed, rec: &Record, before: Op
     Err(Error::Validation(crm_core::ValidationErrors(errs)))
 }
 
-/// Runs `compute`; every value must be for one of the plugin's computed fields on that kind.
-fn compute(host: &HostInner, p: &Installed, rec: &Record) -> Result<Vec<(String, Value)>> {
+/// Runs `compute` on many records on one instance; every value must be for one of the
+/// plugin's computed fields on that kind. Records of a kind without computed fields of the
+/// plugin get no values, without a call.
+fn compute_all(host: &HostInner, p: &Installed, recs: &[&Record]) -> Vec<Result<Vec<(String, Value)>>> {
     let id = &p.info.id;
-    let Some(entity) = entity_to_wit(rec, id) else { return Ok(Vec::new()) };
-    let kind = rec.kind();
-    host.run(
-        p,
-        None,
-        |inst, store| inst.crm_plugin_plugin().call_compute(store, &entity),
-        |fields: Vec<wit::Field>| {
-            check_output(host, fields.len(), fields.iter().map(field_size).sum())?;
-            let mut out = Vec::with_capacity(fields.len());
-            for f in fields {
-                match p.own_field(kind, &f.name) {
-                    Some(d) if d.computed => {}
-                    Some(_) => {
-                        return Err(PluginFailure::Contract(format!(
-                            "computed `{}`, which is not declared computed",
-                            sandbox_trunc(&f.name)
-                        )));
+    let entities: Vec<Option<(EntityKind, wit::Entity)>> = recs
+        .iter()
+        .map(|rec| {
+            let kind = rec.kind();
+            let computes = p.defs.iter().any(|d| d.entity_kind == kind && d.computed);
+            Some((kind, computes.then(|| entity_to_wit(rec, id)).flatten()?))
+        })
+        .collect();
+    let calls: Vec<&(EntityKind, wit::Entity)> = entities.iter().flatten().collect();
+    let mut results = host
+        .run_many(
+            p,
+            None,
+            &calls,
+            |inst, store, (kind, entity)| Ok((*kind, inst.crm_plugin_plugin().call_compute(store, entity)?)),
+            |(kind, fields): (EntityKind, Vec<wit::Field>)| {
+                check_output(host, fields.len(), fields.iter().map(field_size).sum())?;
+                let mut out = Vec::with_capacity(fields.len());
+                for f in fields {
+                    match p.own_field(kind, &f.name) {
+                        Some(d) if d.computed => {}
+                        Some(_) => {
+                            return Err(PluginFailure::Contract(format!(
+                                "computed `{}`, which is not declared computed",
+                                sandbox_trunc(&f.name)
+                            )));
+                        }
+                        None => {
+                            return Err(PluginFailure::Contract(format!(
+                                "computed `{}`, which is not one of its {kind} fields",
+                                sandbox_trunc(&f.name)
+                            )));
+                        }
                     }
-                    None => {
-                        return Err(PluginFailure::Contract(format!(
-                            "computed `{}`, which is not one of its {kind} fields",
-                            sandbox_trunc(&f.name)
-                        )));
-                    }
+                    let v = value_from_wit(f.value)
+                        .map_err(|e| PluginFailure::Contract(format!("computed `{}`: {e}", f.name)))?;
+                    out.push((f.name, v));
                 }
-                let v = value_from_wit(f.value)
-                    .map_err(|e| PluginFailure::Contract(format!("computed `{}`: {e}", f.name)))?;
-                out.push((f.name, v));
-            }
-            Ok(out)
-        },
-    )
-    .map_err(|f| plugin_err(id, f))
+                // A value the plugin's manifest types differently fails the core's check and
+                // is reported there as this plugin's error.
+                Ok(out)
+            },
+        )
+        .into_iter();
+    entities
+        .iter()
+        .map(|e| match e.as_ref().and_then(|_| results.next()) {
+            None => Ok(Vec::new()),
+            Some(r) => r.map_err(|f| plugin_err(id, f)),
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -186,22 +231,34 @@ impl Extension for PluginExtension {
     }
 
     fn validate(&self, cx: &HookContext<'_>, record: &Record) -> Result<()> {
-        let Some(p) = self.host.get(&self.id) else { return Ok(()) };
-        if !has_fields_on(&p, record.kind()) || p.is_disabled() {
-            return Ok(());
+        match self.host.get(&self.id) {
+            Some(p) if !p.is_disabled() => validate(&self.host, &p, record, cx.before),
+            _ => Ok(()),
         }
-        validate(&self.host, &p, record, cx.before)
+    }
+
+    fn validate_many(&self, _cx: &HookContext<'_>, records: &[&Record]) -> Vec<Result<()>> {
+        match self.host.get(&self.id) {
+            Some(p) if !p.is_disabled() => {
+                let recs: Vec<(&Record, Option<&Record>)> = records.iter().map(|r| (*r, None)).collect();
+                validate_all(&self.host, &p, &recs)
+            }
+            _ => records.iter().map(|_| Ok(())).collect(),
+        }
     }
 
     fn compute(&self, _cx: &HookContext<'_>, record: &Record) -> Result<Vec<(String, Value)>> {
-        let Some(p) = self.host.get(&self.id) else { return Ok(Vec::new()) };
-        if !p.defs.iter().any(|d| d.entity_kind == record.kind() && d.computed) || p.is_disabled() {
-            return Ok(Vec::new());
+        match self.host.get(&self.id) {
+            Some(p) if !p.is_disabled() => compute_all(&self.host, &p, &[record]).pop().unwrap_or(Ok(Vec::new())),
+            _ => Ok(Vec::new()),
         }
-        let values = compute(&self.host, &p, record)?;
-        // A value the plugin's manifest types differently fails the core's check and is
-        // reported there as this plugin's error.
-        Ok(values)
+    }
+
+    fn compute_many(&self, _cx: &HookContext<'_>, records: &[&Record]) -> Vec<Result<Vec<(String, Value)>>> {
+        match self.host.get(&self.id) {
+            Some(p) if !p.is_disabled() => compute_all(&self.host, &p, records),
+            _ => records.iter().map(|_| Ok(Vec::new())).collect(),
+        }
     }
 
     async fn on_events(&self, cx: &EventContext<'_>, events: &[StoredEvent]) -> Result<()> {

@@ -175,36 +175,51 @@ impl HostInner {
     }
 
     /// Runs one call against `p`, counting failures and disabling it past the threshold.
-    pub(crate) fn run<T: Send, R>(
+    pub(crate) fn run<T: Send, R: Send>(
         &self,
         p: &Installed,
         reader: Option<sandbox::RelatedReader>,
-        f: impl FnOnce(&bindings::CrmPlugin, &mut wasmtime::Store<State>) -> wasmtime::Result<T> + Send,
-        post: impl FnOnce(T) -> Result<R, PluginFailure>,
+        f: impl Fn(&bindings::CrmPlugin, &mut wasmtime::Store<State>) -> wasmtime::Result<T> + Sync,
+        post: impl Fn(T) -> Result<R, PluginFailure> + Sync,
     ) -> Result<R, PluginFailure> {
-        if p.is_disabled() {
-            return Err(PluginFailure::Disabled(self.sandbox.config.max_consecutive_failures));
-        }
-        let call =
-            || self.sandbox.call(&p.pre, &p.info.id, p.can(Capability::Log), p.can(Capability::ReadRelated), reader, f);
-        // wasmtime-wasi's synchronous WASI (a guest writing to stderr, e.g. std's panic
-        // message) blocks on the ambient tokio runtime, which panics on a runtime thread: run
-        // the call on a thread of its own there.
-        let (raw, _logs) = if tokio::runtime::Handle::try_current().is_ok() {
-            std::thread::scope(|s| {
-                s.spawn(call)
-                    .join()
-                    .unwrap_or_else(|_| (Err(PluginFailure::Trap("the call's thread failed".into())), Vec::new()))
-            })
-        } else {
-            call()
+        let mut results = self.run_many(p, reader, &[()], |inst, store, ()| f(inst, store), post);
+        results.pop().unwrap_or_else(|| Err(PluginFailure::Trap("no result".into())))
+    }
+
+    /// Runs one call per item against `p` on one instance (replaced after a failed call),
+    /// counting failures and disabling the plugin past the threshold; once it is disabled the
+    /// remaining items fail with [`PluginFailure::Disabled`].
+    pub(crate) fn run_many<I: Sync, T: Send, R: Send>(
+        &self,
+        p: &Installed,
+        reader: Option<sandbox::RelatedReader>,
+        items: &[I],
+        f: impl Fn(&bindings::CrmPlugin, &mut wasmtime::Store<State>, &I) -> wasmtime::Result<T> + Sync,
+        post: impl Fn(T) -> Result<R, PluginFailure> + Sync,
+    ) -> Vec<Result<R, PluginFailure>> {
+        let max = self.sandbox.config.max_consecutive_failures;
+        let work = || {
+            let mut runner =
+                self.sandbox.runner(&p.pre, &p.info.id, p.can(Capability::Log), p.can(Capability::ReadRelated), reader);
+            items
+                .iter()
+                .map(|item| {
+                    if p.is_disabled() {
+                        return Err(PluginFailure::Disabled(max));
+                    }
+                    let (raw, _logs) = runner.call(|inst, store| f(inst, store, item));
+                    let result = raw.and_then(&post);
+                    match &result {
+                        Ok(_) => p.failures.store(0, Ordering::Relaxed),
+                        Err(e) => self.failed(p, e),
+                    }
+                    result
+                })
+                .collect::<Vec<_>>()
         };
-        let result = raw.and_then(post);
-        match &result {
-            Ok(_) => p.failures.store(0, Ordering::Relaxed),
-            Err(e) => self.failed(p, e),
-        }
-        result
+        off_runtime(work, || {
+            items.iter().map(|_| Err(PluginFailure::Trap("the call's thread failed".into()))).collect()
+        })
     }
 
     /// Counts a failure of `p` (a failed call, or a reaction that broke the contract) and
@@ -275,9 +290,14 @@ impl PluginHost {
         let (component, sha256, from_cache) = cache::load(&sb.engine, sb.config.cache_dir.as_deref(), wasm)?;
         check_world(&sb.engine, &component)?;
         let pre = sb.prepare(&component).map_err(|e| InstallError::Instantiate(format!("{e:#}")))?;
-        let (manifest, _) = sb.call(&pre, "(installing)", false, false, None, |inst, store| {
-            inst.crm_plugin_plugin().call_describe(store)
-        });
+        let (manifest, _) = off_runtime(
+            || {
+                sb.call(&pre, "(installing)", false, false, None, |inst, store| {
+                    inst.crm_plugin_plugin().call_describe(store)
+                })
+            },
+            || (Err(PluginFailure::Trap("the call's thread failed".into())), Vec::new()),
+        );
         let manifest = manifest.map_err(InstallError::Describe)?;
         let size = ext::manifest_size(&manifest);
         if size > sb.config.max_output_bytes {
@@ -421,6 +441,18 @@ impl PluginHost {
             .get(id)
             .ok_or_else(|| crm_core::Error::Plugin { plugin: id.to_owned(), message: "is not installed".into() })?;
         ext::validate(&self.inner, &p, record, None)
+    }
+}
+
+/// Runs `work` on a thread of its own when called on a tokio runtime thread, else inline:
+/// wasmtime-wasi's synchronous WASI (a guest writing to stderr, e.g. std's panic message)
+/// blocks on the ambient runtime, which panics on a runtime thread. `failed` answers when the
+/// thread itself fails.
+fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send, failed: impl FnOnce() -> T) -> T {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        std::thread::scope(|s| s.spawn(work).join().unwrap_or_else(|_| failed()))
+    } else {
+        work()
     }
 }
 

@@ -48,6 +48,8 @@ pub(crate) struct State {
     pub(crate) logs: VecDeque<LogLine>,
     pub(crate) dropped_logs: usize,
     pub(crate) last_error: Option<String>,
+    /// A capability the plugin used without having it, during the current call.
+    violation: Option<String>,
     stderr: MemoryOutputPipe,
 }
 
@@ -97,7 +99,9 @@ impl crate::bindings::crm::plugin::host::Host for State {
 
     fn get_related(&mut self, kind: wit::EntityKind, id: String) -> Result<Option<wit::Entity>, String> {
         if !self.can_read {
-            return Err("the read-related capability was not granted to this plugin".into());
+            let refusal = "the read-related capability was not granted to this plugin";
+            self.violation.get_or_insert_with(|| format!("get-related ({refusal}, or not declared in its manifest)"));
+            return Err(refusal.into());
         }
         match self.reader.as_mut() {
             Some(read) => read(kind, &id),
@@ -162,6 +166,24 @@ impl Sandbox {
         reader: Option<RelatedReader>,
         f: impl FnOnce(&CrmPlugin, &mut Store<State>) -> wasmtime::Result<R>,
     ) -> (Result<R, PluginFailure>, Vec<LogLine>) {
+        self.runner(pre, plugin, can_log, can_read, reader).call(f)
+    }
+
+    /// A runner for several calls in a row (one batch of one tenant's write): they share an
+    /// instance until one fails, which is then replaced by a fresh one.
+    pub(crate) fn runner<'a>(
+        &'a self,
+        pre: &'a CrmPluginPre<State>,
+        plugin: &'a str,
+        can_log: bool,
+        can_read: bool,
+        reader: Option<RelatedReader>,
+    ) -> Runner<'a> {
+        Runner { sandbox: self, pre, plugin, can_log, can_read, reader, live: None }
+    }
+
+    /// A fresh store under every limit, with an empty WASI context.
+    fn new_store(&self, plugin: &str, can_log: bool, can_read: bool, reader: Option<RelatedReader>) -> Store<State> {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let wasi = wasmtime_wasi::WasiCtxBuilder::new().stderr(stderr.clone()).build();
         let limits = StoreLimitsBuilder::new()
@@ -183,23 +205,22 @@ impl Sandbox {
             logs: VecDeque::new(),
             dropped_logs: 0,
             last_error: None,
-            stderr: stderr.clone(),
+            violation: None,
+            stderr,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
+        store.epoch_deadline_trap();
+        store
+    }
+
+    /// Gives a store the full budget of one call: fuel and the wall-clock deadline.
+    fn budget(&self, store: &mut Store<State>) {
         if let Some(fuel) = self.config.fuel_per_call {
             // Cannot fail: fuel is enabled on the engine whenever a budget is configured.
             let _ = store.set_fuel(fuel);
         }
         store.set_epoch_deadline(self.deadline_ticks());
-        store.epoch_deadline_trap();
-        let result = pre.instantiate(&mut store).and_then(|inst| f(&inst, &mut store));
-        let result = result.map_err(|e| self.classify(e, store.data()));
-        let state = store.into_data();
-        if state.dropped_logs > 0 && state.can_log {
-            tracing::warn!(plugin = %state.plugin, dropped = state.dropped_logs, "plugin log lines dropped");
-        }
-        (result, state.logs.into_iter().collect())
     }
 
     fn classify(&self, e: wasmtime::Error, state: &State) -> PluginFailure {
@@ -232,5 +253,81 @@ impl Sandbox {
             Some(p) => format!("{text}: {p}"),
             None => text,
         })
+    }
+}
+
+/// Calls into one plugin, reusing its instance from call to call until a call fails (a trap
+/// poisons the whole store) or the plugin writes to stderr (kept for the failure's message);
+/// each call gets the full fuel budget and wall-clock deadline again.
+pub(crate) struct Runner<'a> {
+    sandbox: &'a Sandbox,
+    pre: &'a CrmPluginPre<State>,
+    plugin: &'a str,
+    can_log: bool,
+    can_read: bool,
+    reader: Option<RelatedReader>,
+    live: Option<(Store<State>, CrmPlugin)>,
+}
+
+impl Runner<'_> {
+    /// Runs `f` under every limit, on the live instance or a fresh one.
+    pub(crate) fn call<R>(
+        &mut self,
+        f: impl FnOnce(&CrmPlugin, &mut Store<State>) -> wasmtime::Result<R>,
+    ) -> (Result<R, PluginFailure>, Vec<LogLine>) {
+        let sb = self.sandbox;
+        let (mut store, inst) = match self.live.take() {
+            Some(live) => live,
+            None => {
+                let mut store = sb.new_store(self.plugin, self.can_log, self.can_read, self.reader.take());
+                sb.budget(&mut store);
+                match self.pre.instantiate(&mut store) {
+                    Ok(inst) => (store, inst),
+                    Err(e) => {
+                        let failure = sb.classify(e, store.data());
+                        return (Err(failure), self.retire(store));
+                    }
+                }
+            }
+        };
+        sb.budget(&mut store);
+        store.data_mut().last_error = None;
+        match f(&inst, &mut store) {
+            Ok(_) if store.data().violation.is_some() => {
+                let used = store.data_mut().violation.take().unwrap_or_default();
+                (Err(PluginFailure::Capability(used)), self.retire(store))
+            }
+            Ok(v) => {
+                let logs: Vec<LogLine> = store.data_mut().logs.drain(..).collect();
+                if store.data().stderr.contents().is_empty() {
+                    self.live = Some((store, inst));
+                } else {
+                    self.retire(store);
+                }
+                (Ok(v), logs)
+            }
+            Err(e) => {
+                let failure = sb.classify(e, store.data());
+                (Err(failure), self.retire(store))
+            }
+        }
+    }
+
+    /// Drops a store, keeping its related-record reader for the next one; returns its logs.
+    fn retire(&mut self, store: Store<State>) -> Vec<LogLine> {
+        let state = store.into_data();
+        if state.dropped_logs > 0 && state.can_log {
+            tracing::warn!(plugin = %state.plugin, dropped = state.dropped_logs, "plugin log lines dropped");
+        }
+        self.reader = state.reader;
+        state.logs.into_iter().collect()
+    }
+}
+
+impl Drop for Runner<'_> {
+    fn drop(&mut self) {
+        if let Some((store, _)) = self.live.take() {
+            self.retire(store);
+        }
     }
 }

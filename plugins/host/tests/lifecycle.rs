@@ -171,3 +171,39 @@ async fn an_order_placed_lowers_stock_creates_reorder_tasks_and_raises_loyalty()
     // lifetime-value update.
     assert_eq!(actions.iter().filter(|a| a.action.starts_with("set-field")).count(), 3, "{actions:?}");
 }
+
+#[tokio::test]
+async fn a_declared_capability_the_embedder_did_not_grant_is_refused_at_call_time() {
+    // Retail asks for read-related (it reads the ordered products); this embedder grants only log.
+    let host = PluginHost::new(HostConfig::default()).unwrap();
+    host.install(&dist("retail.wasm"), Grants::none().allow(Capability::Log)).unwrap();
+    let crm = Crm::builder(MemoryStore::new()).extensions(host.extensions()).build().unwrap();
+    let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+    let mug = cx
+        .products()
+        .create(
+            NewProduct::new("MUG-1", "Mug", eur(12))
+                .custom("retail.stock_on_hand", 10i64)
+                .custom("retail.reorder_level", 5i64),
+        )
+        .await
+        .expect("save-path hooks need no capability");
+    let ada = cx.contacts().create(NewContact::new("Ada", "Lovelace")).await.unwrap();
+    cx.orders()
+        .create(
+            NewOrder::for_contact(ada.id)
+                .currency(Currency::EUR)
+                .line(LineItem::for_product(&mug, Decimal::from(6)))
+                .placed(),
+        )
+        .await
+        .expect("a failed reaction never undoes the order");
+    // The reaction was refused: no stock change, no task, no action applied.
+    let after = cx.products().get(mug.id).await.unwrap();
+    assert_eq!(after.custom.get("retail.stock_on_hand"), Some(&Value::Int(10)));
+    assert_eq!(after.version, mug.version);
+    let tasks = cx.activities().list(&Query::new(Filter::eq("kind", "task"))).await.unwrap();
+    assert!(tasks.items.is_empty(), "{:?}", tasks.items);
+    assert!(host.take_actions().is_empty());
+    assert!(host.is_enabled("retail"), "one refusal does not disable it");
+}

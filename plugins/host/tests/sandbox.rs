@@ -22,8 +22,25 @@ const ID: &str = "hostile";
 const PANIC_MESSAGE: &str = "hostile plugin panicked on purpose";
 /// A name no mode matches: the plugin behaves and computes `score` = its length.
 const BENIGN: &str = "Acme renewal";
-/// Generous bound on one failing call (the target is 150 ms; CI machines are slow).
+/// Generous bound on one failing call (CI machines are slow).
 const CALL_BOUND: Duration = Duration::from_secs(1);
+/// What a runaway loop may take before it is stopped (the deadline is 100 ms).
+const LOOP_BOUND: Duration = Duration::from_millis(150);
+
+/// Runs a `loop` deal and returns the plugin's message, checking the call was stopped within
+/// [`LOOP_BOUND`]; a second attempt absorbs one scheduling hiccup of a loaded machine.
+async fn stopped_loop(fx: &Fixture) -> String {
+    let started = Instant::now();
+    let message = failing_deal(fx, "loop").await;
+    if started.elapsed() >= LOOP_BOUND {
+        let again = Instant::now();
+        let message = failing_deal(fx, "loop").await;
+        let elapsed = again.elapsed();
+        assert!(elapsed < LOOP_BOUND, "the loop ran for {elapsed:?} twice");
+        return message;
+    }
+    message
+}
 
 fn dist(name: &str) -> Vec<u8> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist").join(name);
@@ -120,7 +137,7 @@ async fn benign_deal_works(fx: &Fixture) {
 #[tokio::test]
 async fn an_infinite_loop_is_stopped_by_fuel() {
     let fx = fixture(HostConfig::default());
-    let message = failing_deal(&fx, "loop").await;
+    let message = stopped_loop(&fx).await;
     assert!(message.contains("ran out of fuel"), "{message}");
     assert!(message.contains("100000000"), "the message names the budget: {message}");
     benign_deal_works(&fx).await;
@@ -129,7 +146,7 @@ async fn an_infinite_loop_is_stopped_by_fuel() {
 #[tokio::test]
 async fn an_infinite_loop_is_stopped_by_the_epoch_deadline_without_fuel() {
     let fx = fixture(HostConfig::default().fuel(None));
-    let message = failing_deal(&fx, "loop").await;
+    let message = stopped_loop(&fx).await;
     assert!(message.contains("timed out after 100 ms"), "{message}");
     benign_deal_works(&fx).await;
 }
@@ -206,7 +223,9 @@ async fn a_panic_in_on_event_skips_the_reaction_but_keeps_the_write() {
 
 #[tokio::test]
 async fn a_48_mib_string_is_refused_as_oversized() {
-    let fx = fixture(HostConfig::default());
+    // Filling 48 MiB of fresh guest memory can take longer than the default 100 ms deadline
+    // on a slow machine; this case is about size, so it gets more time.
+    let fx = fixture(HostConfig::default().deadline(Duration::from_secs(2)));
     let message = failing_deal(&fx, "huge-string:48").await;
     let size: usize = message
         .strip_prefix("returned an oversized result: ")
@@ -249,28 +268,21 @@ async fn an_oversized_on_event_error_skips_the_reaction_but_keeps_the_write() {
 // ---- capabilities ----
 
 #[tokio::test]
-async fn an_ungranted_capability_is_refused_at_call_time() {
+async fn an_undeclared_capability_is_refused_at_call_time() {
+    // The hostile plugin does not declare read-related; in `read` mode it calls get-related
+    // anyway and, when refused, reports a field error as if nothing happened. The host refuses
+    // the whole call.
     let fx = fixture(HostConfig::default());
-    let (deals, evs) = (deal_count(&fx.cx).await, events(&fx.cx).await.len());
-    match fx.cx.deals().create(NewDeal::new("read")).await {
-        Err(Error::Validation(errs)) => {
-            println!("read: {errs}");
-            assert_eq!(errs.0.len(), 1, "{errs}");
-            assert_eq!(
-                errs.0[0].message, "read refused: the read-related capability was not granted to this plugin",
-                "get-related returned err to the plugin"
-            );
-        }
-        other => panic!("read: expected the plugin's validation error, got {other:?}"),
-    }
-    assert_eq!(deal_count(&fx.cx).await, deals, "read: a deal was written");
-    assert_eq!(events(&fx.cx).await.len(), evs, "read: an event was written");
+    let message = failing_deal(&fx, "read").await;
+    assert!(message.contains("used a capability it does not have: get-related"), "{message}");
     benign_deal_works(&fx).await;
 
-    // In on-event too (a company: no save-path hooks): get-related errs, the plugin returns the
-    // error, no action runs, the write stands.
-    fx.cx.companies().create(NewCompany::new("read")).await.expect("events never undo a write");
+    // In on-event too (a company: no save-path hooks): the call fails, no action runs, the
+    // write stands.
+    let co = fx.cx.companies().create(NewCompany::new("read")).await.expect("events never undo a write");
     assert!(fx.host.take_actions().is_empty());
+    let stored = fx.cx.record(EntityRef::new(EntityKind::Company, co.id)).await.expect("read").expect("company");
+    assert_eq!(stored.version(), co.version, "nothing changed the company after its creation");
     benign_deal_works(&fx).await;
 }
 
@@ -298,7 +310,7 @@ async fn effective_capabilities_are_requested_and_granted() {
     let deal = cx.deals().create(NewDeal::new(BENIGN)).await.expect("benign");
     assert_eq!(deal.custom.get("hostile.score"), Some(&Value::Int(BENIGN.len() as i64)));
     let err = cx.deals().create(NewDeal::new("read")).await.expect_err("read is refused");
-    assert!(err.to_string().contains("read refused: the read-related capability was not granted"), "{err}");
+    assert!(err.to_string().contains("used a capability it does not have"), "{err}");
 }
 
 // ---- contract violations ----
