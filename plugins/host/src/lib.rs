@@ -8,6 +8,8 @@
 //! [`PluginHost`] runs plugins on wasmtime with no ambient authority: every call gets a fresh
 //! instance in a fresh store with a memory limit, a CPU budget (fuel), a wall-clock deadline,
 //! a stack limit and an empty WASI context (no files, environment, network; stderr captured).
+//! The rows of one batch of a bulk import share an instance (one tenant, one transaction; each
+//! call still gets the full budget), which is replaced after any failed call.
 //! A plugin that traps, loops, exhausts memory or returns oversized or ill-typed results
 //! fails that call with [`crm_core::Error::Plugin`] naming it; the host keeps running, and a
 //! plugin failing repeatedly is disabled until re-enabled.
@@ -138,6 +140,8 @@ pub(crate) struct Installed {
     pub(crate) info: PluginInfo,
     /// Field definitions with bare keys.
     pub(crate) defs: Vec<FieldDefinition>,
+    /// Fields earlier versions declared and this one does not (bare keys), with their types.
+    pub(crate) hidden_defs: Vec<FieldDefinition>,
     pub(crate) subscriptions: Vec<wit::Subscription>,
     pub(crate) pre: CrmPluginPre<State>,
     pub(crate) failures: AtomicU32,
@@ -317,9 +321,11 @@ impl PluginHost {
             .collect();
         let effective = requested.iter().copied().filter(|c| grants.allows(*c)).collect();
         let id = manifest.id.clone();
-        let mut hidden = Vec::new();
+        // Every field any earlier version declared, with its type: hidden ones are still stored,
+        // so a later version may bring one back only with the same type.
+        let mut hidden_defs = Vec::new();
         if let Some(old) = self.inner.get(&id) {
-            for od in &old.defs {
+            for od in old.defs.iter().chain(&old.hidden_defs) {
                 match defs.iter().find(|d| d.entity_kind == od.entity_kind && d.key == od.key) {
                     Some(nd) if manifest::type_family(nd) != manifest::type_family(od) => {
                         return Err(InstallError::TypeChange {
@@ -330,19 +336,13 @@ impl PluginHost {
                         });
                     }
                     Some(_) => {}
-                    None => hidden.push(format!("{id}.{}", od.key)),
+                    None => hidden_defs.push(od.clone()),
                 }
             }
-            hidden.extend(
-                old.info
-                    .hidden_fields
-                    .iter()
-                    .filter(|h| !defs.iter().any(|d| format!("{id}.{}", d.key) == **h))
-                    .cloned(),
-            );
-            hidden.sort();
-            hidden.dedup();
         }
+        let mut hidden: Vec<String> = hidden_defs.iter().map(|d| format!("{id}.{}", d.key)).collect();
+        hidden.sort();
+        hidden.dedup();
         let fields = defs
             .iter()
             .map(|d| {
@@ -365,6 +365,7 @@ impl PluginHost {
         let installed = Installed {
             info: info.clone(),
             defs,
+            hidden_defs,
             subscriptions: manifest.subscriptions,
             pre,
             failures: AtomicU32::new(0),

@@ -207,3 +207,67 @@ async fn a_declared_capability_the_embedder_did_not_grant_is_refused_at_call_tim
     assert!(host.take_actions().is_empty());
     assert!(host.is_enabled("retail"), "one refusal does not disable it");
 }
+
+#[test]
+fn the_sdk_embeds_the_contract_the_host_serves() {
+    // The SDK carries its own copy of the WIT (so it builds outside this repository); it must
+    // be the contract the host was generated from, byte for byte.
+    let host = include_str!("../../wit/crm-plugin.wit");
+    let sdk = include_str!("../../guests/sdk/wit/crm-plugin.wit");
+    assert!(host == sdk, "plugins/guests/sdk/wit/crm-plugin.wit differs from plugins/wit/crm-plugin.wit: copy it over");
+    assert!(host.contains(&format!("package crm:plugin@{};", crm_plugins::CONTRACT_VERSION)));
+}
+
+#[tokio::test]
+async fn upgrades_add_fields_hide_dropped_ones_and_refuse_type_changes_even_of_hidden_ones() {
+    let host = PluginHost::new(HostConfig::default()).unwrap();
+    let v1 = host.install(&dist("upgrade-v1.wasm"), Grants::none()).unwrap();
+    assert_eq!(v1.version, "0.1.0");
+    let keys: Vec<&str> = v1.fields.iter().map(|f| f.key.as_str()).collect();
+    assert_eq!(keys, ["upgrade.size", "upgrade.colour"]);
+    let crm = Crm::builder(MemoryStore::new()).extensions(host.extensions()).build().unwrap();
+    let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+    let deal = cx
+        .deals()
+        .create(NewDeal::new("Boat").custom("upgrade.size", 3i64).custom("upgrade.colour", "red"))
+        .await
+        .unwrap();
+    let at = EntityRef::new(EntityKind::Deal, deal.id.into());
+
+    // Version 2 drops `colour`: hidden, its stored value kept through later writes, new
+    // values refused.
+    let v2 = host.install(&dist("upgrade-v2.wasm"), Grants::none()).unwrap();
+    assert_eq!((v2.version.as_str(), v2.hidden_fields.as_slice()), ("0.2.0", &["upgrade.colour".to_owned()][..]));
+    cx.set_custom_value(at, "upgrade.size", Value::Int(4)).await.expect("the same CRM sees the upgrade");
+    let kept = cx.deals().get(deal.id).await.unwrap();
+    assert_eq!(kept.custom.get("upgrade.size"), Some(&Value::Int(4)));
+    assert_eq!(kept.custom.get("upgrade.colour"), Some(&Value::Text("red".into())), "hidden, not deleted");
+    let refused = cx.set_custom_value(at, "upgrade.colour", Value::Text("blue".into())).await.unwrap_err();
+    assert!(
+        matches!(&refused, Error::Validation(v) if v.0[0].field == "custom.upgrade.colour" && v.0[0].code == FieldErrorCode::UnknownField),
+        "{refused:?}"
+    );
+
+    // Version 3 brings `colour` back as an integer: refused, although v2 no longer declares it,
+    // and the installed version stays v2.
+    let err = host.install(&dist("upgrade-v3.wasm"), Grants::none()).unwrap_err();
+    match &err {
+        InstallError::TypeChange { plugin, field, from, to } => {
+            assert_eq!((plugin.as_str(), field.as_str()), ("upgrade", "deal colour"));
+            assert_eq!((from.as_str(), to.as_str()), ("text", "number"));
+        }
+        other => panic!("expected TypeChange, got {other:?}"),
+    }
+    assert_eq!(host.plugins()[0].version, "0.2.0");
+    // Straight from v1 it is refused too.
+    let fresh = PluginHost::new(HostConfig::default()).unwrap();
+    fresh.install(&dist("upgrade-v1.wasm"), Grants::none()).unwrap();
+    assert!(matches!(fresh.install(&dist("upgrade-v3.wasm"), Grants::none()), Err(InstallError::TypeChange { .. })));
+
+    // Reinstalling v1 brings `colour` back with its type and its stored value.
+    let again = host.install(&dist("upgrade-v1.wasm"), Grants::none()).unwrap();
+    assert!(again.hidden_fields.is_empty(), "{:?}", again.hidden_fields);
+    let deal = cx.deals().get(deal.id).await.unwrap();
+    assert_eq!(deal.custom.get("upgrade.colour"), Some(&Value::Text("red".into())));
+    cx.set_custom_value(at, "upgrade.colour", Value::Text("blue".into())).await.expect("writable again");
+}

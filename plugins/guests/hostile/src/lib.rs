@@ -26,7 +26,7 @@ use std::hint::black_box;
 
 use crm_plugin_sdk::{
     Action, Capability, Entity, EntityKind, EntityRef, ErrorCode, Event, EventKind, Field, FieldDef, FieldError, Host,
-    Manifest, Money, Plugin, export_plugin,
+    Manifest, Money, Plugin, register_plugin,
 };
 
 /// The plugin id.
@@ -196,7 +196,7 @@ impl Plugin for Hostile {
     }
 }
 
-export_plugin!(Hostile);
+register_plugin!(Hostile);
 
 /// Does the modes that never return normally, and floods the log.
 fn misbehave(host: &dyn Host, mode: Mode) {

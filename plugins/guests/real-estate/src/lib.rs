@@ -7,7 +7,7 @@
 
 use crm_plugin_sdk::{
     Action, Capability, DealStatus, Decimal, Entity, EntityKind, Event, EventKind, Field, FieldDef, FieldError, Host,
-    Manifest, Money, Plugin, StageChange, export_plugin,
+    Manifest, Money, Plugin, StageChange, register_plugin,
 };
 
 /// The plugin id, which namespaces its fields (`real_estate.bedrooms`).
@@ -93,7 +93,7 @@ impl Plugin for RealEstate {
     }
 }
 
-export_plugin!(RealEstate);
+register_plugin!(RealEstate);
 
 /// Whether records of `kind` carry the listing fields (deals and companies).
 pub fn has_listing(kind: EntityKind) -> bool {

@@ -9,7 +9,7 @@
 
 use crm_plugin_sdk::{
     Action, Capability, Decimal, Entity, EntityKind, Event, EventKind, Field, FieldDef, FieldError, Host, Manifest,
-    Money, Plugin, export_plugin,
+    Money, Plugin, register_plugin,
 };
 
 /// The plugin id, which namespaces its fields (`retail.stock_on_hand`).
@@ -97,7 +97,7 @@ impl Plugin for Retail {
     }
 }
 
-export_plugin!(Retail);
+register_plugin!(Retail);
 
 /// The fields on products.
 pub fn product_fields() -> Vec<FieldDef> {

@@ -1,12 +1,12 @@
-//! The bindings wit-bindgen generates for the `crm-plugin` world (see `plugins/wit/`).
+//! The bindings wit-bindgen generates for the `crm-plugin` world (the copy of `plugins/wit/` embedded in this crate, `wit/`).
 //!
 //! Plugin authors rarely need this module: the useful types are re-exported at the crate
-//! root and [`export_plugin!`](crate::export_plugin) does the exporting.
+//! root and [`register_plugin!`](crate::register_plugin) does the exporting.
 #![allow(missing_docs)]
 
 wit_bindgen::generate!({
     world: "crm-plugin",
-    path: "../../wit",
+    path: "wit",
     // The export macro is used from plugin crates, so it must be public, and it must find
     // the generated types here rather than in the plugin crate.
     pub_export_macro: true,

@@ -89,7 +89,7 @@ pub fn truncate(s: &str, max: usize) -> &str {
 
 /// Makes panics visible to the host: the panic message and location go to `host.log` at
 /// error level (when the `log` capability is granted), then to the default hook (stderr,
-/// which the host may capture). [`export_plugin!`](crate::export_plugin) installs it before
+/// which the host may capture). [`register_plugin!`](crate::register_plugin) installs it before
 /// the first call. Does nothing outside a WebAssembly component, so native tests keep the
 /// normal test-harness output.
 pub fn install_panic_hook() {

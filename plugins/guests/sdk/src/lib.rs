@@ -1,11 +1,11 @@
 //! Write CRM plugins in Rust.
 //!
 //! A plugin is a WebAssembly component implementing the `crm:plugin@0.1.0` contract
-//! (`plugins/wit/crm-plugin.wit`). This crate generates the bindings with `wit-bindgen`,
+//! (`plugins/wit/crm-plugin.wit`, embedded in this crate as `wit/crm-plugin.wit`). This crate generates the bindings with `wit-bindgen`,
 //! re-exports the contract's types, and adds what makes them pleasant to use: field
 //! builders ([`FieldDef`]), typed entity accessors ([`Entity::custom_int`], …), exact money
 //! ([`Money::div_rounded`]), a [`Host`] abstraction with a [`testing::MockHost`], and
-//! [`export_plugin!`], so a plugin is one [`Plugin`] impl.
+//! [`register_plugin!`], so a plugin is one [`Plugin`] impl.
 //!
 //! ```
 //! use crm_plugin_sdk::*;
@@ -30,7 +30,7 @@
 //!     }
 //! }
 //!
-//! export_plugin!(BigDeals);
+//! register_plugin!(BigDeals);
 //!
 //! // The rules are plain Rust: test them natively.
 //! let deal = Entity::new(EntityKind::Deal, "d1").with_custom("budget", Money::from_minor(25_000_000, "EUR"));
@@ -60,7 +60,7 @@ pub use decimal::{Decimal, NumberError};
 pub use host::{Host, WasmHost};
 pub use schema::{FieldDef, ManifestBuilder, valid_key};
 
-/// A plugin: implement this once and export it with [`export_plugin!`].
+/// A plugin: implement this once and export it with [`register_plugin!`].
 ///
 /// Every method gets the [`Host`] to log or read related records through, so the rules can
 /// be unit-tested natively with [`testing::MockHost`]. The host creates the plugin with
@@ -154,7 +154,7 @@ impl Event {
 ///
 /// It also installs a panic hook that forwards panic messages to the host's log.
 #[macro_export]
-macro_rules! export_plugin {
+macro_rules! register_plugin {
     ($plugin:ty) => {
         const _: () = {
             struct CrmPluginExports;
@@ -187,7 +187,7 @@ macro_rules! export_plugin {
     };
 }
 
-/// Glue used by [`export_plugin!`]; not a public API.
+/// Glue used by [`register_plugin!`]; not a public API.
 #[doc(hidden)]
 pub mod __private {
     use crate::{Action, Entity, Event, Field, FieldError, Manifest, Plugin, WasmHost, host};
@@ -212,3 +212,8 @@ pub mod __private {
         P::default().on_event(&WasmHost, &event)
     }
 }
+
+/// `plugins/README.md`, whose plugin is compiled as a doc test so the guide stays true.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeGuide;
