@@ -232,7 +232,7 @@ async fn upgrades_add_fields_hide_dropped_ones_and_refuse_type_changes_even_of_h
         .create(NewDeal::new("Boat").custom("upgrade.size", 3i64).custom("upgrade.colour", "red"))
         .await
         .unwrap();
-    let at = EntityRef::new(EntityKind::Deal, deal.id.into());
+    let at = EntityRef::new(EntityKind::Deal, deal.id);
 
     // Version 2 drops `colour`: hidden, its stored value kept through later writes, new
     // values refused.
