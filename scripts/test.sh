@@ -26,6 +26,15 @@ eval "$(scripts/pg.sh start)"
 trap 'scripts/pg.sh stop' EXIT
 echo "PostgreSQL at $CRM_PG_URL"
 
+log "aiosmtpd (the SMTP server the email tests start on 127.0.0.1)"
+if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check aiosmtpd 2>/dev/null || {
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-aiosmtpd >/dev/null
+  }
+fi
+python3 -c 'import aiosmtpd; print("aiosmtpd", aiosmtpd.__version__)'
+
 log "plugin guests: build the WebAssembly components (the host's tests load them), run their native tests"
 plugins/build-guests.sh
 

@@ -20,6 +20,10 @@ pub use crm_storage::SqlStore;
 #[cfg(feature = "plugins")]
 pub use crm_plugins as plugins;
 
+/// Connections to the outside world: email (feature `email`, part of `integrations`).
+#[cfg(feature = "email")]
+pub use crm_integrations as integrations;
+
 /// A CRM on the SQLite database file at `path` (created and migrated as needed), with default
 /// settings. For a clock, region or SLA policy of your own, use
 /// `Crm::builder(SqlStore::sqlite(path).await?)`.

@@ -1218,3 +1218,39 @@ async fn the_customer_360_of_a_company_covers_its_people() {
     assert_not_found(&cx.customer_360(missing).await.unwrap_err(), EntityKind::Company, missing);
     assert_not_found(&cx.company_timeline(missing).await.unwrap_err(), EntityKind::Company, missing);
 }
+
+#[tokio::test]
+async fn an_outbound_campaign_email_records_each_members_sent_response_in_the_same_write() {
+    let env = env();
+    let cx = env.cx();
+    let ada = cx.contacts().create(NewContact::new("Ada", "Lovelace").email("ada@example.com")).await.unwrap();
+    let bob = cx.contacts().create(NewContact::new("Bob", "Babbage").email("bob@example.com")).await.unwrap();
+    let camp = cx.campaigns().create(NewCampaign::new("Spring", CampaignChannel::Email)).await.unwrap();
+    cx.campaigns().add_contact(camp.id, ada.id).await.unwrap();
+    let mail = |to: ContactId| {
+        NewActivity::email("Spring offer")
+            .direction(Direction::Outbound)
+            .message_id(format!("{}@acme.example", Uuid::now_v7().simple()))
+            .contact(to)
+            .campaign(camp.id)
+    };
+
+    // To a non-member: refused, naming the contact, nothing written.
+    let err = env.refused(cx.activities().log(mail(bob.id))).await;
+    assert_only_field(&err, "contact_ids[0]", FieldErrorCode::Rule);
+    // To a campaign that does not exist: refused.
+    let err = env.refused(cx.activities().log(mail(ada.id).campaign(CampaignId::from_uuid(Uuid::now_v7())))).await;
+    assert_only_field(&err, "campaign_id", FieldErrorCode::NotFound);
+
+    let a = cx.activities().log(mail(ada.id)).await.unwrap();
+    assert_eq!(a.campaign_id, Some(camp.id));
+    let member = &cx.campaigns().members(camp.id, &Query::new(Filter::All)).await.unwrap().items[0];
+    assert_eq!(member.responded(ResponseKind::Sent), Some(a.occurred_at));
+    // One write: the activity's event and the response's event are consecutive.
+    let events = cx.events(&EventQuery::after(0, 1_000)).await.unwrap();
+    let tail: Vec<&Change> = events.iter().rev().take(2).map(|e| &e.event.change).collect();
+    assert!(matches!(tail[0], Change::CampaignResponded { kind: ResponseKind::Sent, .. }), "{tail:?}");
+    assert!(matches!(tail[1], Change::ActivityLogged { .. }), "{tail:?}");
+    // The campaign is touched by the activity: it is linked.
+    assert!(a.related().contains(&EntityRef::new(EntityKind::Campaign, camp.id)));
+}

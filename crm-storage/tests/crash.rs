@@ -96,6 +96,9 @@ fn row_name(run: usize, i: usize) -> String {
 async fn child(target: &str) {
     let run: usize = std::env::var("CRM_CRASH_RUN").expect("run").parse().expect("run number");
     let store = open(target).await.expect("child opens the store");
+    // The phone-number metadata loads on first use, which takes a while in a debug build:
+    // load it before saying the store is open, so kill times fall in the import itself.
+    crm_core::PhoneNumber::parse("+44 20 7946 0958", None).expect("a valid number");
     println!("open");
     let crm = Crm::new(store);
     let cx = crm.as_actor(&Actor::system(tenant()));
@@ -142,16 +145,33 @@ async fn crash_loop(target: &str, seed: u64) {
             .spawn()
             .expect("spawn child");
         let stdout = child.stdout.take().expect("child stdout");
-        let lines =
-            std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<_>>());
-        // A few kills land while the child opens and migrates; most during the import.
-        let delay = if run % 6 == 0 { rng.below(150) } else { 150 + rng.below(1000) };
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut lines = Vec::new();
         let started = Instant::now();
+        // A few kills land while the child opens and migrates; most during the import, timed
+        // from when the store is open (opening takes longer on a slow machine).
+        let delay = if run % 6 == 0 {
+            rng.below(150)
+        } else {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !lines.iter().any(|l| l == "open") && Instant::now() < deadline {
+                if let Ok(line) = rx.recv_timeout(Duration::from_millis(50)) {
+                    lines.push(line);
+                }
+            }
+            rng.below(1000)
+        };
         tokio::time::sleep(Duration::from_millis(delay)).await;
         let finished_first = child.try_wait().expect("poll child").is_some();
         child.kill().expect("SIGKILL the child");
         let status = child.wait().expect("reap child");
-        let lines = lines.join().expect("stdout reader");
+        reader.join().expect("stdout reader");
+        lines.extend(rx.try_iter());
         let committed = lines.iter().filter_map(|l| l.strip_prefix("committed ")).filter_map(|n| n.parse().ok()).max();
         let opened = lines.iter().any(|l| l == "open");
         assert!(!finished_first || status.success(), "child {run} failed on its own: {status:?}, output {lines:?}");

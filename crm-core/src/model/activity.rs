@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::entity::{EntityKind, EntityRef, id_list, impl_entity};
-use crate::ids::{ActivityId, CompanyId, ContactId, DealId, TenantId, UserId};
+use crate::ids::{ActivityId, CampaignId, CompanyId, ContactId, DealId, TenantId, UserId};
 use crate::macros::str_enum;
 use crate::profile::{Channel, Email, PhoneNumber};
 use crate::value::CustomFields;
@@ -105,6 +105,9 @@ pub struct Activity {
     pub in_reply_to: Option<String>,
     /// Email `References`, oldest first (without angle brackets).
     pub references: Vec<String>,
+    /// The campaign it belongs to (a campaign email, a call of a call campaign).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<CampaignId>,
     /// Custom field values.
     pub custom: CustomFields,
 }
@@ -114,6 +117,7 @@ impl_entity! {
     related: |a| a.contact_ids.iter().map(|c| EntityRef::new(EntityKind::Contact, *c))
         .chain(a.company_ids.iter().map(|c| EntityRef::new(EntityKind::Company, *c)))
         .chain(a.deal_ids.iter().map(|c| EntityRef::new(EntityKind::Deal, *c)))
+        .chain(a.campaign_id.map(|c| EntityRef::new(EntityKind::Campaign, c)))
         .collect();
     fields {
         "kind": Text => |a| a.kind,

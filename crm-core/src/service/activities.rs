@@ -7,8 +7,8 @@ use super::uow::{count, delete, list};
 use crate::entity::{Entity, EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
-use crate::ids::{ActivityId, CompanyId, ContactId, DealId, UserId};
-use crate::model::{Activity, ActivityKind, Contact, Direction, Outcome, Participant, ParticipantRole};
+use crate::ids::{ActivityId, CampaignId, CompanyId, ContactId, DealId, UserId};
+use crate::model::{Activity, ActivityKind, Contact, Direction, Outcome, Participant, ParticipantRole, ResponseKind};
 use crate::profile::{Channel, Email, PhoneNumber};
 use crate::query::{Filter, Page, Query};
 use crate::value::{CustomFields, Value};
@@ -80,6 +80,8 @@ pub struct NewActivity {
     pub in_reply_to: Option<String>,
     /// Email References.
     pub references: Vec<String>,
+    /// The campaign it belongs to.
+    pub campaign_id: Option<CampaignId>,
     /// Custom field values.
     pub custom: CustomFields,
 }
@@ -111,6 +113,7 @@ impl NewActivity {
             message_id: None,
             in_reply_to: None,
             references: Vec::new(),
+            campaign_id: None,
             custom: CustomFields::new(),
         }
     }
@@ -210,6 +213,17 @@ impl NewActivity {
         self.in_reply_to = Some(id.into());
         self
     }
+    /// Sets the email References (the thread's message ids, oldest first).
+    pub fn references(mut self, ids: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.references = ids.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Links the activity to a campaign. An outbound campaign email records each linked
+    /// contact's `sent` response in the same transaction; they must be members.
+    pub fn campaign(mut self, id: CampaignId) -> Self {
+        self.campaign_id = Some(id);
+        self
+    }
     /// Sets a custom field value.
     pub fn custom(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
         self.custom.insert(key.into(), value.into());
@@ -280,6 +294,10 @@ async fn check_links(uow: &mut Uow<'_>, a: &Activity, before: Option<&Activity>,
         let (field, idx) = match r.kind {
             EntityKind::Contact => ("contact_ids", a.contact_ids.iter().position(|c| c.as_uuid() == r.id)),
             EntityKind::Company => ("company_ids", a.company_ids.iter().position(|c| c.as_uuid() == r.id)),
+            EntityKind::Campaign => {
+                refs.push(("campaign_id".to_owned(), r));
+                continue;
+            }
             _ => ("deal_ids", a.deal_ids.iter().position(|c| c.as_uuid() == r.id)),
         };
         refs.push((format!("{field}[{}]", idx.unwrap_or(i)), r));
@@ -354,14 +372,45 @@ impl Activities<'_> {
             message_id: input.message_id,
             in_reply_to: input.in_reply_to,
             references: input.references,
+            campaign_id: input.campaign_id,
             custom: input.custom,
         };
         check_activity(&mut a, &mut ch);
         check_links(&mut uow, &a, None, &mut ch).await?;
+        // An outbound campaign email was sent to its contacts, who must be members.
+        let mut sent = Vec::new();
+        if let Some(campaign) = a.campaign_id
+            && a.kind == ActivityKind::Email
+            && a.direction == Some(Direction::Outbound)
+            && ch.errs.is_empty()
+        {
+            for (i, c) in a.contact_ids.iter().enumerate() {
+                match super::campaigns::member_of(&mut uow, campaign, *c).await? {
+                    Some(m) => sent.push(m),
+                    None => ch.push(
+                        format!("contact_ids[{i}]"),
+                        FieldErrorCode::Rule,
+                        "campaign mail goes to members of the campaign only",
+                    ),
+                }
+            }
+        }
         let kind = a.kind;
         let a = uow.create_with(a, ch.errs, Change::ActivityLogged { activity_kind: kind }).await?;
+        if let Some(campaign) = a.campaign_id {
+            for m in sent {
+                super::campaigns::record_in(&mut uow, m, campaign, ResponseKind::Sent, a.occurred_at).await?;
+            }
+        }
         uow.commit().await?;
         Ok(a)
+    }
+
+    /// The email activity with this Message-ID (angle brackets optional), if one is recorded.
+    pub async fn find_by_message_id(&self, message_id: &str) -> Result<Option<Activity>> {
+        let id = message_id.trim().trim_start_matches('<').trim_end_matches('>');
+        let q = Query::new(Filter::eq("message_id", id)).limit(1);
+        Ok(Uow::read(self.s).await?.tx.find::<Activity>(&q).await?.items.into_iter().next())
     }
 
     /// The activity with this id.

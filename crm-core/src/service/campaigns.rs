@@ -393,25 +393,10 @@ impl Campaigns<'_> {
             return Err(Error::invalid("at", FieldErrorCode::OutOfRange, "a response cannot happen in the future"));
         }
         uow.tx.require::<Campaign>(id).await?;
-        let Some(mut m) = member_of(&mut uow, id, contact).await? else {
+        let Some(m) = member_of(&mut uow, id, contact).await? else {
             return Err(Error::invalid("contact_id", FieldErrorCode::NotFound, "not a member of this campaign"));
         };
-        if m.responded(kind).is_some() {
-            return Ok(m);
-        }
-        m.responses.push(CampaignResponse { kind, at });
-        let m = uow.save_system(m).await?;
-        uow.emit(m.entity_ref(), m.related(), Change::CampaignResponded { campaign_id: id, kind });
-        if kind == ResponseKind::Unsubscribed
-            && let Some(mut c) = uow.tx.fetch::<Contact>(contact).await?
-            && c.marketing_consent.status != ConsentStatus::Withdrawn
-        {
-            c.marketing_consent.status = ConsentStatus::Withdrawn;
-            c.marketing_consent.changed_at = Some(at);
-            c.marketing_consent.method = Some(ConsentMethod::Unsubscribe);
-            let c = uow.save_system(c).await?;
-            uow.emit(c.entity_ref(), c.related(), Change::Updated { fields: vec!["marketing_consent".into()] });
-        }
+        let m = record_in(&mut uow, m, id, kind, at).await?;
         uow.commit().await?;
         Ok(m)
     }
@@ -501,7 +486,7 @@ fn check_open(c: &Campaign) -> Result<()> {
     Ok(())
 }
 
-async fn member_of(uow: &mut Uow<'_>, id: CampaignId, contact: ContactId) -> Result<Option<CampaignMember>> {
+pub(super) async fn member_of(uow: &mut Uow<'_>, id: CampaignId, contact: ContactId) -> Result<Option<CampaignMember>> {
     let f = Filter::eq("campaign_id", id.as_uuid()).and(Filter::eq("contact_id", contact.as_uuid()));
     Ok(uow.tx.find_all::<CampaignMember>(f).await?.into_iter().next())
 }
@@ -519,4 +504,33 @@ async fn add_member(uow: &mut Uow<'_>, campaign: &Campaign, contact: ContactId) 
         responses: Vec::new(),
     };
     uow.create(m, Vec::new()).await
+}
+
+/// Records `kind` for member `m` in `uow` (kept once, at its first occurrence); unsubscribing
+/// withdraws the contact's marketing consent.
+pub(super) async fn record_in(
+    uow: &mut Uow<'_>,
+    mut m: CampaignMember,
+    id: CampaignId,
+    kind: ResponseKind,
+    at: DateTime<Utc>,
+) -> Result<CampaignMember> {
+    if m.responded(kind).is_some() {
+        return Ok(m);
+    }
+    let contact = m.contact_id;
+    m.responses.push(CampaignResponse { kind, at });
+    let m = uow.save_system(m).await?;
+    uow.emit(m.entity_ref(), m.related(), Change::CampaignResponded { campaign_id: id, kind });
+    if kind == ResponseKind::Unsubscribed
+        && let Some(mut c) = uow.tx.fetch::<Contact>(contact).await?
+        && c.marketing_consent.status != ConsentStatus::Withdrawn
+    {
+        c.marketing_consent.status = ConsentStatus::Withdrawn;
+        c.marketing_consent.changed_at = Some(at);
+        c.marketing_consent.method = Some(ConsentMethod::Unsubscribe);
+        let c = uow.save_system(c).await?;
+        uow.emit(c.entity_ref(), c.related(), Change::Updated { fields: vec!["marketing_consent".into()] });
+    }
+    Ok(m)
 }

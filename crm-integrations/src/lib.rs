@@ -1,0 +1,13 @@
+//! The `crm` library's connections to the outside world.
+//!
+//! - [`email`] (feature `email`, default): send email to contacts from templates through SMTP,
+//!   every message filed as an email activity on the recipients, the deal and the campaign.
+//!
+//! Everything here sits on crm-core's public API (a [`Session`](crm_core::Session) acting for
+//! a user or the system); nothing here is needed to use the CRM itself.
+
+#[cfg(feature = "email")]
+pub mod email;
+mod error;
+
+pub use error::{IntegrationError, Result};
