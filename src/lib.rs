@@ -20,8 +20,9 @@ pub use crm_storage::SqlStore;
 #[cfg(feature = "plugins")]
 pub use crm_plugins as plugins;
 
-/// Connections to the outside world: email (feature `email`, part of `integrations`).
-#[cfg(feature = "email")]
+/// Connections to the outside world: email and webhooks (features `email`, `webhooks`; both
+/// in `integrations`).
+#[cfg(any(feature = "email", feature = "webhooks"))]
 pub use crm_integrations as integrations;
 
 /// A CRM on the SQLite database file at `path` (created and migrated as needed), with default
