@@ -8,6 +8,10 @@
 //!   campaign mail without marketing consent, renders, gives every message a Message-ID,
 //!   sends, and records the send as an outbound email [`Activity`] (in one transaction with
 //!   its outbox event), ready for replies to be threaded onto it.
+//! - [`Inbox`] files what comes back: a raw message (from IMAP, a `.eml` file, an mbox) is
+//!   parsed (mail-parser), matched to contacts by address and to companies by a non-free-mail
+//!   domain (unmatched mail goes to a review list), threaded by In-Reply-To/References and
+//!   then by subject and participants, and filed once per Message-ID.
 //!
 //! ```no_run
 //! # async fn demo(cx: crm_core::Session, jane: crm_core::ContactId) -> Result<(), crm_integrations::IntegrationError> {
@@ -21,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+mod inbound;
 mod smtp;
 mod template;
 
@@ -31,6 +36,10 @@ use crm_core::model::{Direction, ParticipantRole};
 use crm_core::{Activity, CampaignId, Channel, ConsentStatus, Contact, ContactId, DealId, NewActivity, Session};
 use serde_json::json;
 
+pub use inbound::{
+    Filed, Inbox, MAX_BODY_CHARS, MAX_MESSAGE_BYTES, SUBJECT_THREAD_WINDOW_DAYS, is_free_mail, normalise_subject,
+    split_mbox,
+};
 pub use smtp::{Security, SmtpConfig, SmtpSender};
 pub use template::{Rendered, Template};
 

@@ -1,0 +1,432 @@
+//! Inbound email: raw messages (from IMAP, a `.eml` file or an mbox) parsed, matched to
+//! contacts and companies, threaded onto earlier mail, and filed as email activities.
+
+use chrono::{DateTime, Duration, Utc};
+use crm_core::model::{Direction, ParticipantRole};
+use crm_core::{Activity, Channel, CompanyId, ContactId, Filter, NewActivity, Query, Session};
+use mail_parser::{Address as ParsedAddress, MessageParser};
+use sha2::{Digest, Sha256};
+
+use crate::error::{IntegrationError, Result};
+
+/// Largest message accepted, in bytes (attachments included).
+pub const MAX_MESSAGE_BYTES: usize = 25 << 20;
+/// Longest body kept on the activity, in characters (the rest is cut, marked `…`).
+pub const MAX_BODY_CHARS: usize = 100_000;
+/// How far back a reply without threading headers is matched by subject and participants.
+pub const SUBJECT_THREAD_WINDOW_DAYS: i64 = 30;
+
+/// Mail providers whose domain says nothing about a company.
+const FREE_MAIL: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "msn.com",
+    "yahoo.com",
+    "ymail.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "aol.com",
+    "gmx.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "proton.me",
+    "protonmail.com",
+    "pm.me",
+    "yandex.com",
+    "yandex.ru",
+    "mail.ru",
+    "qq.com",
+    "163.com",
+    "126.com",
+    "zoho.com",
+    "fastmail.com",
+    "hey.com",
+    "orange.fr",
+    "free.fr",
+    "t-online.de",
+    "btinternet.com",
+];
+
+/// Whether `domain` belongs to a free mail provider (`gmail.com`, `yahoo.co.uk`…).
+pub fn is_free_mail(domain: &str) -> bool {
+    let d = domain.to_ascii_lowercase();
+    FREE_MAIL.contains(&d.as_str()) || d.starts_with("yahoo.") || d.starts_with("hotmail.") || d.starts_with("outlook.")
+}
+
+/// Files incoming mail for one mailbox.
+#[derive(Clone, Debug)]
+pub struct Inbox {
+    own: Vec<String>,
+}
+
+/// What became of one message.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Filed {
+    /// Filed as a new activity on the contacts (and their companies, the thread's deals).
+    Matched(Activity),
+    /// Filed as a new activity that no contact or company matched: it is on the review list.
+    Unmatched(Activity),
+    /// Already filed (same Message-ID): nothing was written.
+    Duplicate(Activity),
+}
+
+impl Filed {
+    /// The activity, whichever way it was filed.
+    pub fn activity(&self) -> &Activity {
+        match self {
+            Filed::Matched(a) | Filed::Unmatched(a) | Filed::Duplicate(a) => a,
+        }
+    }
+}
+
+impl Inbox {
+    /// An inbox whose own addresses are `own` (the mailbox and its aliases): mail from them
+    /// is outbound, and they are never matched to contacts.
+    pub fn new<'a>(own: impl IntoIterator<Item = &'a str>) -> Result<Self> {
+        let own = own
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| {
+                crm_core::Email::parse(a)
+                    .map(|e| e.as_str().to_owned())
+                    .map_err(|e| IntegrationError::invalid(format!("own[{i}]"), e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if own.is_empty() {
+            return Err(IntegrationError::invalid("own", "an inbox needs its own address"));
+        }
+        Ok(Inbox { own })
+    }
+
+    fn is_own(&self, address: &str) -> bool {
+        self.own.iter().any(|o| o.eq_ignore_ascii_case(address))
+    }
+
+    /// Parses and files one raw RFC 5322 message. Filing the same message again (same
+    /// Message-ID) writes nothing. A message that is not mail (no From, unparsable) is an
+    /// [`IntegrationError::Invalid`] and writes nothing.
+    pub async fn file(&self, cx: &Session, raw: &[u8]) -> Result<Filed> {
+        if raw.len() > MAX_MESSAGE_BYTES {
+            return Err(IntegrationError::invalid(
+                "message",
+                format!("{} bytes; at most {MAX_MESSAGE_BYTES}", raw.len()),
+            ));
+        }
+        let msg = MessageParser::default()
+            .parse(raw)
+            .ok_or_else(|| IntegrationError::invalid("message", "not an RFC 5322 message"))?;
+        let from = addresses(msg.from());
+        let Some((from_name, from_email)) = from.first().cloned() else {
+            return Err(IntegrationError::invalid("from", "the message has no valid From address"));
+        };
+        let to = addresses(msg.to());
+        let cc = addresses(msg.cc());
+        let message_id = match msg.message_id().map(clean_id).filter(|id| valid_id(id)) {
+            Some(id) => id,
+            // No usable Message-ID: a stable one from what identifies the message.
+            None => synthetic_id(raw, &msg),
+        };
+        if let Some(existing) = cx.activities().find_by_message_id(&message_id).await? {
+            return Ok(Filed::Duplicate(existing));
+        }
+        let in_reply_to = msg.in_reply_to().as_text().map(clean_id).filter(|i| valid_id(i));
+        let mut references: Vec<String> = msg
+            .references()
+            .as_text_list()
+            .map(|l| l.iter().map(|r| clean_id(r)).filter(|r| valid_id(r)).collect())
+            .unwrap_or_default();
+        references.truncate(100);
+        let subject = msg.subject().map(one_line).filter(|s| !s.is_empty()).unwrap_or_else(|| "(no subject)".into());
+        let occurred_at = msg
+            .date()
+            .and_then(|d| DateTime::<Utc>::from_timestamp(d.to_timestamp(), 0))
+            .filter(|d| *d <= Utc::now() + Duration::minutes(5))
+            .unwrap_or_else(Utc::now);
+        let direction = if self.is_own(&from_email) { Direction::Outbound } else { Direction::Inbound };
+
+        // Contacts by address, then companies by the domain of addresses no contact has.
+        let mut contacts: Vec<ContactId> = Vec::new();
+        let mut companies: Vec<CompanyId> = Vec::new();
+        let everyone: Vec<&(Option<String>, String)> = from.iter().chain(&to).chain(&cc).collect();
+        for (_, email) in everyone.iter().filter(|(_, e)| !self.is_own(e)) {
+            let q = Query::new(Filter::contains("emails", email.as_str())).limit(2);
+            let found = cx.contacts().list(&q).await?.items;
+            if let Some(c) = found.first() {
+                if !contacts.contains(&c.id) {
+                    contacts.push(c.id);
+                }
+                if let Some(co) = c.company_id
+                    && !companies.contains(&co)
+                {
+                    companies.push(co);
+                }
+                continue;
+            }
+            let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+            if !domain.is_empty() && !is_free_mail(domain) {
+                let q = Query::new(Filter::eq("domain", domain)).limit(1);
+                if let Some(co) = cx.companies().list(&q).await?.items.first()
+                    && !companies.contains(&co.id)
+                {
+                    companies.push(co.id);
+                }
+            }
+        }
+
+        // The thread: by In-Reply-To, then References (newest first), then by subject and
+        // participants within the window.
+        let mut parent = None;
+        for id in in_reply_to.iter().chain(references.iter().rev()) {
+            if let Some(p) = cx.activities().find_by_message_id(id).await? {
+                parent = Some(p);
+                break;
+            }
+        }
+        if parent.is_none() && !contacts.is_empty() {
+            parent = self.by_subject(cx, &contacts, msg.thread_name().unwrap_or(&subject), occurred_at).await?;
+        }
+        let mut deals = Vec::new();
+        let mut campaign = None;
+        if let Some(p) = &parent {
+            deals = p.deal_ids.clone();
+            campaign = p.campaign_id;
+            for c in &p.company_ids {
+                if !companies.contains(c) {
+                    companies.push(*c);
+                }
+            }
+            if references.is_empty()
+                && let Some(pid) = &p.message_id
+            {
+                // Threaded by subject: the conversation's references, as a client would write them.
+                references = p.references.iter().cloned().chain(std::iter::once(pid.clone())).collect();
+            }
+        }
+
+        let body = msg.body_text(0).map(|b| cut(&b, MAX_BODY_CHARS));
+        let mut a = NewActivity::email(subject)
+            .direction(direction)
+            .channel(Channel::Email)
+            .at(occurred_at)
+            .message_id(message_id)
+            .references(references)
+            .participant(ParticipantRole::From, from_name.as_deref(), Some(&from_email));
+        if let Some(b) = body {
+            a = a.body(b);
+        }
+        if let Some(i) = in_reply_to {
+            a = a.in_reply_to(i);
+        }
+        for (role, list) in [(ParticipantRole::To, &to), (ParticipantRole::Cc, &cc)] {
+            for (name, email) in list.iter().take(50) {
+                a = a.participant(role, name.as_deref(), Some(email));
+            }
+        }
+        for c in &contacts {
+            a = a.contact(*c);
+        }
+        for c in &companies {
+            a = a.company(*c);
+        }
+        for d in &deals {
+            a = a.deal(*d);
+        }
+        if let Some(c) = campaign
+            && direction == Direction::Inbound
+        {
+            a = a.campaign(c);
+        }
+        let matched = !contacts.is_empty() || !companies.is_empty();
+        let activity = cx.activities().log(a).await?;
+        Ok(if matched { Filed::Matched(activity) } else { Filed::Unmatched(activity) })
+    }
+
+    /// The latest email with one of `contacts` whose normalised subject is `thread` and that
+    /// is at most the window older than `at`.
+    async fn by_subject(
+        &self,
+        cx: &Session,
+        contacts: &[ContactId],
+        thread: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Activity>> {
+        let since = at - Duration::days(SUBJECT_THREAD_WINDOW_DAYS);
+        let want = normalise_subject(thread);
+        let mut best: Option<Activity> = None;
+        for c in contacts {
+            let f = Filter::eq("kind", "email")
+                .and(Filter::contains("contact_ids", *c))
+                .and(Filter::gte("occurred_at", since));
+            let page = cx.activities().list(&Query::new(f).limit(200)).await?;
+            for a in page.items {
+                if a.message_id.is_some()
+                    && a.occurred_at <= at
+                    && normalise_subject(&a.subject) == want
+                    && best.as_ref().is_none_or(|b| a.occurred_at > b.occurred_at)
+                {
+                    best = Some(a);
+                }
+            }
+        }
+        Ok(best)
+    }
+
+    /// Filed mail that matched no contact or company, newest first (at most `limit`).
+    pub async fn review_list(&self, cx: &Session, limit: usize) -> Result<Vec<Activity>> {
+        let f = Filter::eq("kind", "email").and(Filter::eq("direction", "inbound"));
+        let mut out = Vec::new();
+        let mut q = Query::new(f).limit(200);
+        loop {
+            let page = cx.activities().list(&q).await?;
+            out.extend(page.items.into_iter().filter(|a| a.contact_ids.is_empty() && a.company_ids.is_empty()));
+            match page.next {
+                Some(next) if out.len() < limit => q = q.after(Some(next)),
+                _ => break,
+            }
+        }
+        out.sort_by_key(|a| std::cmp::Reverse(a.occurred_at));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// Files every message of an mbox file (`From ` separated), in order. Returns one result
+    /// per message: a bad message does not stop the others.
+    pub async fn file_mbox(&self, cx: &Session, mbox: &[u8]) -> Vec<Result<Filed>> {
+        let mut out = Vec::new();
+        for raw in split_mbox(mbox) {
+            out.push(self.file(cx, &raw).await);
+        }
+        out
+    }
+}
+
+/// The messages of an mbox (mboxrd: `>From ` lines unquoted one level).
+pub fn split_mbox(mbox: &[u8]) -> Vec<Vec<u8>> {
+    let mut messages = Vec::new();
+    let mut current: Option<Vec<u8>> = None;
+    for line in mbox.split_inclusive(|b| *b == b'\n') {
+        if line.starts_with(b"From ") {
+            if let Some(m) = current.take() {
+                messages.push(m);
+            }
+            current = Some(Vec::new());
+            continue;
+        }
+        if let Some(m) = current.as_mut() {
+            let unquoted =
+                if line.starts_with(b">") && line.iter().skip_while(|b| **b == b'>').take(5).eq(b"From ".iter()) {
+                    &line[1..]
+                } else {
+                    line
+                };
+            m.extend_from_slice(unquoted);
+        }
+    }
+    messages.extend(current);
+    messages.into_iter().filter(|m| !m.iter().all(u8::is_ascii_whitespace)).collect()
+}
+
+fn addresses(a: Option<&ParsedAddress<'_>>) -> Vec<(Option<String>, String)> {
+    let Some(a) = a else { return Vec::new() };
+    a.iter()
+        .filter_map(|addr| {
+            let email = crm_core::Email::parse(addr.address()?).ok()?;
+            let name = addr.name().map(one_line).filter(|n| !n.is_empty() && n.chars().count() <= 200);
+            Some((name, email.as_str().to_owned()))
+        })
+        .take(200)
+        .collect()
+}
+
+fn clean_id(id: &str) -> String {
+    id.trim().trim_start_matches('<').trim_end_matches('>').to_owned()
+}
+
+fn valid_id(id: &str) -> bool {
+    id.len() <= 250
+        && matches!(id.split_once('@'), Some((l, r)) if !l.is_empty() && !r.is_empty())
+        && id.bytes().all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>')
+}
+
+fn synthetic_id(raw: &[u8], msg: &mail_parser::Message<'_>) -> String {
+    let mut h = Sha256::new();
+    for name in ["From", "To", "Date", "Subject"] {
+        h.update(msg.header_raw(name).unwrap_or("").as_bytes());
+        h.update(b"\n");
+    }
+    if msg.header_raw("Date").is_none() {
+        h.update(raw);
+    }
+    let digest = h.finalize();
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("{hex}@no-message-id.invalid")
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(500).collect()
+}
+
+/// A subject without reply/forward prefixes, folded and lower-cased.
+pub fn normalise_subject(s: &str) -> String {
+    let mut s = one_line(s).to_lowercase();
+    loop {
+        let t = s.trim_start();
+        let stripped = ["re:", "fw:", "fwd:", "aw:", "wg:", "sv:", "vs:", "tr:", "rif:"]
+            .iter()
+            .find_map(|p| t.strip_prefix(p))
+            .or_else(|| {
+                // "Re[2]:" and "RE (2):"-style counters.
+                let rest = t.strip_prefix("re")?;
+                let close = rest.find(':')?;
+                rest[..close].chars().all(|c| c.is_ascii_digit() || "[]() ".contains(c)).then(|| &rest[close + 1..])
+            });
+        match stripped {
+            Some(rest) => s = rest.to_owned(),
+            None => return t.to_owned(),
+        }
+    }
+}
+
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_lose_reply_and_forward_prefixes() {
+        for s in
+            ["Quote", "Re: Quote", "RE: re: Quote", "Fwd: RE: Quote", "AW: Quote", "Re[2]: Quote", "  re:   quote "]
+        {
+            assert_eq!(normalise_subject(s), "quote", "{s}");
+        }
+        assert_eq!(normalise_subject("Rebate offer"), "rebate offer");
+    }
+
+    #[test]
+    fn mbox_splits_on_from_lines_and_unquotes() {
+        let mbox = b"From a@x Mon Jan  1 00:00:00 2026\nSubject: one\n\n>From here\nbody\nFrom b@y Mon Jan  1 00:00:00 2026\nSubject: two\n\nx\n";
+        let msgs = split_mbox(mbox);
+        assert_eq!(msgs.len(), 2);
+        assert_eq!(msgs[0], b"Subject: one\n\nFrom here\nbody\n");
+        assert_eq!(msgs[1], b"Subject: two\n\nx\n");
+    }
+
+    #[test]
+    fn free_mail_domains_are_known() {
+        assert!(is_free_mail("gmail.com") && is_free_mail("yahoo.co.uk") && is_free_mail("GMX.de"));
+        assert!(!is_free_mail("acme.example"));
+    }
+}

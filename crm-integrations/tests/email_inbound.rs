@@ -1,0 +1,324 @@
+//! Inbound email filed in the CRM: the full loop through a real SMTP server (the CRM's quote
+//! goes out, the customer's reply comes back through the same server and is filed from the
+//! raw message the server stored), threading by headers and by subject, matching contacts
+//! then companies by domain, the review list, duplicates, mbox files, and hostile input.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crm_core::*;
+use crm_integrations::IntegrationError;
+use crm_integrations::email::{
+    Address, EmailSender, Filed, Inbox, Mail, Mailer, OutgoingEmail, Security, SmtpConfig, SmtpSender, Template,
+};
+use crm_storage::SqlStore;
+
+/// aiosmtpd writing into a Maildir (plain SMTP on loopback); killed on drop.
+struct Server {
+    child: Child,
+    port: u16,
+    maildir: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = dir.path().join("maildir");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/smtp_server.py");
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .arg("--maildir")
+            .arg(&maildir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 with aiosmtpd (scripts/test.sh installs it)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port = line.strip_prefix("READY ").and_then(|p| p.trim().parse().ok()).expect("the SMTP server started");
+        Server { child, port, maildir, _dir: dir }
+    }
+
+    fn sender(&self) -> SmtpSender {
+        SmtpSender::new(&SmtpConfig::new("127.0.0.1").with_port(self.port).security(Security::None)).unwrap()
+    }
+
+    fn received(&self) -> Vec<Vec<u8>> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else { return Vec::new() };
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> =
+            entries.map(|e| e.unwrap()).map(|e| (e.metadata().unwrap().modified().unwrap(), e.path())).collect();
+        files.sort();
+        files.into_iter().map(|(_, p)| std::fs::read(p).unwrap()).collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct World {
+    cx: Session,
+    jane: Contact,
+    acme: Company,
+    deal: Deal,
+    inbox: Inbox,
+    _dir: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqlStore::sqlite(dir.path().join("crm.db").to_str().unwrap()).await.unwrap();
+    let crm = Crm::builder(store).build().unwrap();
+    let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+    let acme = cx.companies().create(NewCompany::new("Customer Ltd").domain("customer.example")).await.unwrap();
+    let jane = cx
+        .contacts()
+        .create(NewContact::new("Jane", "Doe").email("jane.doe@customer.example").works_at(acme.id, None, None))
+        .await
+        .unwrap();
+    let deal = cx.deals().create(NewDeal::new("Customer rollout").contact(jane.id)).await.unwrap();
+    let inbox = Inbox::new(["sam@acme.example", "sales@acme.example"]).unwrap();
+    World { cx, jane, acme, deal, inbox, _dir: dir }
+}
+
+async fn event_count(cx: &Session) -> usize {
+    cx.events(&EventQuery::after(0, 10_000)).await.unwrap().len()
+}
+
+fn raw(headers: &[(&str, &str)], body: &str) -> Vec<u8> {
+    let mut s = String::new();
+    for (k, v) in headers {
+        s.push_str(&format!("{k}: {v}\r\n"));
+    }
+    s.push_str("\r\n");
+    s.push_str(body);
+    s.into_bytes()
+}
+
+#[tokio::test]
+async fn a_customers_reply_comes_back_through_the_server_and_threads_onto_the_quote() {
+    let server = Server::start();
+    let w = world().await;
+    let sam = Address::new("Sam Seller", "sam@acme.example").unwrap();
+    let mailer = Mailer::new(server.sender(), sam.clone()).unwrap();
+    let quote =
+        Template::new("Your quote, {{ contact.given_name }}", "Hello {{ contact.given_name }}, the quote.").unwrap();
+    let sent = mailer.send(&w.cx, Mail::to(w.jane.id).deal(w.deal.id).template(&quote)).await.unwrap();
+    let sent_id = sent.message_id.clone().unwrap();
+
+    // Jane answers from her mail client, through the same server.
+    let reply = OutgoingEmail {
+        from: Address::new("Jane Doe", "jane.doe@customer.example").unwrap(),
+        to: vec![sam],
+        cc: Vec::new(),
+        reply_to: None,
+        subject: "Re: Your quote, Jane".into(),
+        text: "Thanks, looks good. Can we start in May?".into(),
+        html: None,
+        message_id: "reply-1@customer.example".into(),
+        in_reply_to: Some(sent_id.clone()),
+        references: vec![sent_id.clone()],
+    };
+    server.sender().send(&reply).await.unwrap();
+    let received = server.received();
+    assert_eq!(received.len(), 2);
+
+    // Filing what the server stored: our own copy is recognised, the reply is threaded.
+    let ours = w.inbox.file(&w.cx, &received[0]).await.unwrap();
+    assert!(matches!(&ours, Filed::Duplicate(a) if a.id == sent.id), "{ours:?}");
+    let before = event_count(&w.cx).await;
+    let filed = w.inbox.file(&w.cx, &received[1]).await.unwrap();
+    let Filed::Matched(a) = &filed else { panic!("expected a match, got {filed:?}") };
+    assert_eq!(a.direction, Some(Direction::Inbound));
+    assert_eq!(a.message_id.as_deref(), Some("reply-1@customer.example"));
+    assert_eq!(a.in_reply_to.as_deref(), Some(sent_id.as_str()));
+    assert_eq!(a.references, vec![sent_id.clone()]);
+    assert_eq!(a.contact_ids, vec![w.jane.id]);
+    assert_eq!(a.company_ids, vec![w.acme.id]);
+    assert_eq!(a.deal_ids, vec![w.deal.id], "the reply is on the quote's deal");
+    assert!(a.body.as_deref().unwrap_or("").contains("start in May"));
+    assert_eq!(event_count(&w.cx).await, before + 1);
+    // Both are on Jane's timeline.
+    let timeline = w.cx.timeline(w.jane.id).await.unwrap();
+    let mut emails: Vec<Option<&str>> = timeline
+        .iter()
+        .filter_map(|t| match t {
+            TimelineItem::Activity(a) => Some(a.message_id.as_deref()),
+            _ => None,
+        })
+        .collect();
+    emails.sort();
+    let mut want = vec![Some("reply-1@customer.example"), Some(sent_id.as_str())];
+    want.sort();
+    assert_eq!(emails, want);
+
+    // Filing it again changes nothing.
+    let again = w.inbox.file(&w.cx, &received[1]).await.unwrap();
+    assert!(matches!(&again, Filed::Duplicate(d) if d.id == a.id));
+    assert_eq!(event_count(&w.cx).await, before + 1);
+}
+
+#[tokio::test]
+async fn replies_without_threading_headers_thread_by_subject_and_participants() {
+    let w = world().await;
+    let first = w
+        .inbox
+        .file(
+            &w.cx,
+            &raw(
+                &[
+                    ("From", "Jane Doe <jane.doe@customer.example>"),
+                    ("To", "sales@acme.example"),
+                    ("Subject", "Delivery dates"),
+                    ("Message-ID", "<q1@customer.example>"),
+                    ("Date", "Mon, 30 Nov 2026 09:00:00 +0000"),
+                ],
+                "When can you deliver?",
+            ),
+        )
+        .await
+        .unwrap();
+    let Filed::Matched(first) = first else { panic!() };
+    // Sam's answer from his own client (outbound, from our address), no In-Reply-To.
+    let answer = w
+        .inbox
+        .file(
+            &w.cx,
+            &raw(
+                &[
+                    ("From", "sam@acme.example"),
+                    ("To", "jane.doe@customer.example"),
+                    ("Subject", "RE: Delivery dates"),
+                    ("Message-ID", "<a1@acme.example>"),
+                    ("Date", "Mon, 30 Nov 2026 10:00:00 +0000"),
+                ],
+                "Next week.",
+            ),
+        )
+        .await
+        .unwrap();
+    let Filed::Matched(answer) = answer else { panic!() };
+    assert_eq!(answer.direction, Some(Direction::Outbound));
+    assert_eq!(answer.in_reply_to, None, "no header claimed it");
+    assert_eq!(answer.references, vec!["q1@customer.example".to_owned()], "threaded by subject");
+    assert_eq!(answer.contact_ids, vec![w.jane.id]);
+    // Another subject is another conversation.
+    let other = w
+        .inbox
+        .file(
+            &w.cx,
+            &raw(
+                &[
+                    ("From", "jane.doe@customer.example"),
+                    ("To", "sales@acme.example"),
+                    ("Subject", "Invoice question"),
+                    ("Message-ID", "<q2@customer.example>"),
+                ],
+                "?",
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(other.activity().references.is_empty());
+    let _ = first;
+}
+
+#[tokio::test]
+async fn unknown_senders_match_their_company_by_domain_or_go_to_the_review_list() {
+    let w = world().await;
+    // A colleague of Jane's, not a contact: matched to the company by domain.
+    let colleague = w
+        .inbox
+        .file(
+            &w.cx,
+            &raw(
+                &[
+                    ("From", "Max <max@customer.example>"),
+                    ("To", "sales@acme.example"),
+                    ("Subject", "Hello"),
+                    ("Message-ID", "<m1@customer.example>"),
+                ],
+                "hi",
+            ),
+        )
+        .await
+        .unwrap();
+    let Filed::Matched(a) = colleague else { panic!("{colleague:?}") };
+    assert!(a.contact_ids.is_empty());
+    assert_eq!(a.company_ids, vec![w.acme.id]);
+    // A stranger on a free-mail domain (never matched by domain), and a stranger elsewhere.
+    for (from, id) in [("someone@gmail.com", "<s1@gmail.com>"), ("x@unknown.example", "<s2@unknown.example>")] {
+        let f = w
+            .inbox
+            .file(
+                &w.cx,
+                &raw(&[("From", from), ("To", "sales@acme.example"), ("Subject", "Offer"), ("Message-ID", id)], "buy"),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(f, Filed::Unmatched(_)), "{from}: {f:?}");
+    }
+    let review = w.inbox.review_list(&w.cx, 10).await.unwrap();
+    let subjects: Vec<&str> = review.iter().map(|a| a.message_id.as_deref().unwrap()).collect();
+    assert_eq!(review.len(), 2, "{subjects:?}");
+    assert!(subjects.contains(&"s1@gmail.com") && subjects.contains(&"s2@unknown.example"));
+}
+
+#[tokio::test]
+async fn an_mbox_files_every_message_and_hostile_input_is_refused_without_writing() {
+    let w = world().await;
+    let mbox = b"From jane Mon Nov 30 09:00:00 2026\nFrom: jane.doe@customer.example\nTo: sales@acme.example\nSubject: One\nMessage-ID: <mb1@customer.example>\n\nfirst\n>From the start\nFrom jane Mon Nov 30 09:05:00 2026\nFrom: jane.doe@customer.example\nTo: sales@acme.example\nSubject: Two\nMessage-ID: <mb2@customer.example>\n\nsecond\nFrom jane Mon Nov 30 09:06:00 2026\nFrom: jane.doe@customer.example\nTo: sales@acme.example\nSubject: One\nMessage-ID: <mb1@customer.example>\n\nfirst again\n";
+    let results = w.inbox.file_mbox(&w.cx, mbox).await;
+    assert_eq!(results.len(), 3);
+    assert!(matches!(results[0], Ok(Filed::Matched(_))));
+    assert!(matches!(results[1], Ok(Filed::Matched(_))));
+    assert!(matches!(results[2], Ok(Filed::Duplicate(_))));
+    let first = results[0].as_ref().unwrap().activity();
+    assert_eq!(first.body.as_deref(), Some("first\nFrom the start\n"));
+
+    let before = event_count(&w.cx).await;
+    // Not mail, no From, an unparsable From.
+    for bad in [
+        b"\x00\x01\x02 garbage".to_vec(),
+        raw(&[("Subject", "no sender")], "x"),
+        raw(&[("From", "not an address"), ("Subject", "x")], "x"),
+    ] {
+        let err = w.inbox.file(&w.cx, &bad).await.unwrap_err();
+        assert!(
+            matches!(&err, IntegrationError::Invalid { field, .. } if field == "from" || field == "message"),
+            "{err:?}"
+        );
+    }
+    // Too big.
+    let huge = vec![b'a'; crm_integrations::email::MAX_MESSAGE_BYTES + 1];
+    assert!(
+        matches!(w.inbox.file(&w.cx, &huge).await, Err(IntegrationError::Invalid { field, .. }) if field == "message")
+    );
+    assert_eq!(event_count(&w.cx).await, before, "nothing was written");
+
+    // Huge headers and bad UTF-8 are survived: the subject is cut to one line of 500
+    // characters, the body decoded lossily.
+    let long_subject = "x".repeat(200_000);
+    let mut weird = raw(
+        &[("From", "jane.doe@customer.example"), ("Subject", &long_subject), ("Message-ID", "<w1@customer.example>")],
+        "",
+    );
+    weird.extend_from_slice(b"caf\xe9 \xff\xfe ok");
+    let Filed::Matched(a) = w.inbox.file(&w.cx, &weird).await.unwrap() else { panic!() };
+    assert_eq!(a.subject.chars().count(), 500);
+    assert!(a.body.as_deref().unwrap_or("").contains("ok"));
+    // No Message-ID: a stable one is made, so filing twice is still one activity.
+    let anon = raw(
+        &[("From", "jane.doe@customer.example"), ("Subject", "anon"), ("Date", "Mon, 30 Nov 2026 09:00:00 +0000")],
+        "x",
+    );
+    let one = w.inbox.file(&w.cx, &anon).await.unwrap();
+    let two = w.inbox.file(&w.cx, &anon).await.unwrap();
+    assert!(matches!(&two, Filed::Duplicate(d) if d.id == one.activity().id));
+    assert!(one.activity().message_id.as_deref().unwrap().ends_with("@no-message-id.invalid"));
+}
