@@ -3,63 +3,12 @@
 //! raw message the server stored), threading by headers and by subject, matching contacts
 //! then companies by domain, the review list, duplicates, mbox files, and hostile input.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-
 use crm_core::*;
 use crm_integrations::IntegrationError;
-use crm_integrations::email::{
-    Address, EmailSender, Filed, Inbox, Mail, Mailer, OutgoingEmail, Security, SmtpConfig, SmtpSender, Template,
-};
-use crm_storage::SqlStore;
+use crm_integrations::email::{Address, EmailSender, Filed, Inbox, Mail, OutgoingEmail, Template};
 
-/// aiosmtpd writing into a Maildir (plain SMTP on loopback); killed on drop.
-struct Server {
-    child: Child,
-    port: u16,
-    maildir: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let maildir = dir.path().join("maildir");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/smtp_server.py");
-        let mut child = Command::new("python3")
-            .arg(&script)
-            .arg("--maildir")
-            .arg(&maildir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 with aiosmtpd (scripts/test.sh installs it)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = line.strip_prefix("READY ").and_then(|p| p.trim().parse().ok()).expect("the SMTP server started");
-        Server { child, port, maildir, _dir: dir }
-    }
-
-    fn sender(&self) -> SmtpSender {
-        SmtpSender::new(&SmtpConfig::new("127.0.0.1").with_port(self.port).security(Security::None)).unwrap()
-    }
-
-    fn received(&self) -> Vec<Vec<u8>> {
-        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else { return Vec::new() };
-        let mut files: Vec<(std::time::SystemTime, PathBuf)> =
-            entries.map(|e| e.unwrap()).map(|e| (e.metadata().unwrap().modified().unwrap(), e.path())).collect();
-        files.sort();
-        files.into_iter().map(|(_, p)| std::fs::read(p).unwrap()).collect()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod common;
+use common::{SmtpServer, event_count, sqlite_session};
 
 struct World {
     cx: Session,
@@ -72,9 +21,7 @@ struct World {
 
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqlStore::sqlite(dir.path().join("crm.db").to_str().unwrap()).await.unwrap();
-    let crm = Crm::builder(store).build().unwrap();
-    let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+    let cx = sqlite_session(dir.path()).await;
     let acme = cx.companies().create(NewCompany::new("Customer Ltd").domain("customer.example")).await.unwrap();
     let jane = cx
         .contacts()
@@ -84,10 +31,6 @@ async fn world() -> World {
     let deal = cx.deals().create(NewDeal::new("Customer rollout").contact(jane.id)).await.unwrap();
     let inbox = Inbox::new(["sam@acme.example", "sales@acme.example"]).unwrap();
     World { cx, jane, acme, deal, inbox, _dir: dir }
-}
-
-async fn event_count(cx: &Session) -> usize {
-    cx.events(&EventQuery::after(0, 10_000)).await.unwrap().len()
 }
 
 fn raw(headers: &[(&str, &str)], body: &str) -> Vec<u8> {
@@ -102,10 +45,10 @@ fn raw(headers: &[(&str, &str)], body: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_customers_reply_comes_back_through_the_server_and_threads_onto_the_quote() {
-    let server = Server::start();
+    let server = SmtpServer::plain();
     let w = world().await;
     let sam = Address::new("Sam Seller", "sam@acme.example").unwrap();
-    let mailer = Mailer::new(server.sender(), sam.clone()).unwrap();
+    let mailer = crm_integrations::email::Mailer::new(server.plain_sender(), sam.clone()).unwrap();
     let quote =
         Template::new("Your quote, {{ contact.given_name }}", "Hello {{ contact.given_name }}, the quote.").unwrap();
     let sent = mailer.send(&w.cx, Mail::to(w.jane.id).deal(w.deal.id).template(&quote)).await.unwrap();
@@ -124,7 +67,7 @@ async fn a_customers_reply_comes_back_through_the_server_and_threads_onto_the_qu
         in_reply_to: Some(sent_id.clone()),
         references: vec![sent_id.clone()],
     };
-    server.sender().send(&reply).await.unwrap();
+    server.plain_sender().send(&reply).await.unwrap();
     let received = server.received();
     assert_eq!(received.len(), 2);
 

@@ -3,79 +3,12 @@
 //! message the server received is parsed back and compared with what the CRM recorded, on a
 //! SQLite file.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-
 use crm_core::*;
 use crm_integrations::IntegrationError;
 use crm_integrations::email::{Address, Mail, Mailer, Security, SmtpConfig, SmtpSender, Template};
-use crm_storage::SqlStore;
 
-const USER: &str = "crm@acme.example";
-const PASSWORD: &str = "s3cret";
-
-/// A throw-away aiosmtpd writing what it accepts to a Maildir; killed on drop.
-struct SmtpServer {
-    child: Child,
-    port: u16,
-    maildir: PathBuf,
-    cert_pem: String,
-    _dir: tempfile::TempDir,
-}
-
-impl SmtpServer {
-    fn start(mode: &str, auth: bool) -> SmtpServer {
-        let dir = tempfile::tempdir().unwrap();
-        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-        let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-        std::fs::write(&cert_file, cert.cert.pem()).unwrap();
-        std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
-        let maildir = dir.path().join("maildir");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/smtp_server.py");
-        let mut cmd = Command::new("python3");
-        cmd.arg(&script).arg("--maildir").arg(&maildir).args(["--mode", mode]);
-        cmd.arg("--tls-cert").arg(&cert_file).arg("--tls-key").arg(&key_file);
-        if auth {
-            cmd.args(["--user", USER, "--password", PASSWORD]);
-        }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 runs tests/servers/smtp_server.py (scripts/test.sh installs aiosmtpd)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = line
-            .strip_prefix("READY ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("the SMTP server did not start (is aiosmtpd installed?): {line:?}"));
-        SmtpServer { child, port, maildir, cert_pem: cert.cert.pem(), _dir: dir }
-    }
-
-    fn config(&self, security: Security) -> SmtpConfig {
-        SmtpConfig::new("127.0.0.1")
-            .with_port(self.port)
-            .security(security)
-            .tls_server_name("localhost")
-            .add_root_certificate_pem(self.cert_pem.clone())
-    }
-
-    /// Every message the server accepted, raw.
-    fn received(&self) -> Vec<Vec<u8>> {
-        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else { return Vec::new() };
-        let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
-        files.sort();
-        files.into_iter().map(|p| std::fs::read(p).unwrap()).collect()
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod common;
+use common::{PASSWORD, SmtpServer, USER, event_count, sqlite_session};
 
 struct Crm360 {
     cx: Session,
@@ -87,9 +20,7 @@ struct Crm360 {
 
 async fn crm() -> Crm360 {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqlStore::sqlite(dir.path().join("crm.db").to_str().unwrap()).await.unwrap();
-    let crm = Crm::builder(store).build().unwrap();
-    let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+    let cx = sqlite_session(dir.path()).await;
     let acme = cx.companies().create(NewCompany::new("Acme Ltd")).await.unwrap();
     let jane = cx
         .contacts()
@@ -114,10 +45,6 @@ fn quote() -> Template {
 
 async fn email_activities(cx: &Session) -> Vec<Activity> {
     cx.activities().list(&Query::new(Filter::eq("kind", "email"))).await.unwrap().items
-}
-
-async fn event_count(cx: &Session) -> usize {
-    cx.events(&EventQuery::after(0, 10_000)).await.unwrap().len()
 }
 
 #[tokio::test]
@@ -186,13 +113,9 @@ async fn plain_and_implicit_tls_connections_deliver_too() {
 
 #[tokio::test]
 async fn a_reply_threads_onto_the_earlier_message() {
-    let server = SmtpServer::start("plain", false);
+    let server = SmtpServer::plain();
     let t = crm().await;
-    let mailer = Mailer::new(
-        SmtpSender::new(&server.config(Security::None)).unwrap(),
-        Address::bare("sam@acme.example").unwrap(),
-    )
-    .unwrap();
+    let mailer = server.plain_mailer("sam@acme.example");
     let first = mailer.send(&t.cx, Mail::to(t.jane.id).template(&quote()).deal(t.deal.id)).await.unwrap();
     let follow_up = Template::new("Re: {{ deal.name }}", "Any questions, {{ contact.given_name }}?").unwrap();
     let second =
@@ -235,13 +158,9 @@ async fn a_refused_login_or_a_dead_server_is_a_remote_error_and_writes_nothing()
 
 #[tokio::test]
 async fn campaign_mail_needs_granted_consent_and_membership_one_to_one_mail_does_not() {
-    let server = SmtpServer::start("plain", false);
+    let server = SmtpServer::plain();
     let t = crm().await;
-    let mailer = Mailer::new(
-        SmtpSender::new(&server.config(Security::None)).unwrap(),
-        Address::bare("news@acme.example").unwrap(),
-    )
-    .unwrap();
+    let mailer = server.plain_mailer("news@acme.example");
     let campaign = t.cx.campaigns().create(NewCampaign::new("Spring offer", CampaignChannel::Email)).await.unwrap();
     let news = Template::new("Spring offer for {{ company.name }}", "Hi {{ contact.given_name }}!").unwrap();
     let before = (email_activities(&t.cx).await.len(), event_count(&t.cx).await);
@@ -288,13 +207,9 @@ async fn campaign_mail_needs_granted_consent_and_membership_one_to_one_mail_does
 
 #[tokio::test]
 async fn bad_templates_and_recipients_without_an_address_are_typed_errors_before_sending() {
-    let server = SmtpServer::start("plain", false);
+    let server = SmtpServer::plain();
     let t = crm().await;
-    let mailer = Mailer::new(
-        SmtpSender::new(&server.config(Security::None)).unwrap(),
-        Address::bare("sam@acme.example").unwrap(),
-    )
-    .unwrap();
+    let mailer = server.plain_mailer("sam@acme.example");
     // Syntax errors are found when the template is made.
     assert!(matches!(
         Template::new("Hi {{ contact.given_name", "x"),

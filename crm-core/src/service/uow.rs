@@ -218,24 +218,8 @@ impl<'s> Uow<'s> {
     fn hooks_many(&self, reg: &FieldRegistry, recs: &mut [Option<Record>], out: &mut [Result<()>]) {
         let inner = self.s.crm.inner.clone();
         let cx = HookContext { actor: &self.s.actor, now: self.now, op: WriteOp::Create, before: None };
-        let alive = |recs: &[Option<Record>]| -> Vec<usize> {
-            (0..recs.len()).filter(|&i| recs[i].as_ref().is_some_and(|r| r.custom().is_some())).collect()
-        };
-        let miscount = |id: &str, got: usize, want: usize| Error::Plugin {
-            plugin: id.to_owned(),
-            message: format!("returned {got} results for {want} records"),
-        };
         for ext in &inner.extensions {
-            let idx = alive(recs);
-            if idx.is_empty() {
-                return;
-            }
-            let batch: Vec<&Record> = idx.iter().filter_map(|&i| recs[i].as_ref()).collect();
-            let results = ext.validate_many(&cx, &batch);
-            let (got, want) = (results.len(), batch.len());
-            let mut results = results.into_iter();
-            for &i in &idx {
-                let r = if got == want { results.next().unwrap_or(Ok(())) } else { Err(miscount(ext.id(), got, want)) };
+            for (i, r) in run_batch(ext.id(), recs, |batch| ext.validate_many(&cx, batch)) {
                 if let Err(e) = r {
                     out[i] = Err(plugin_error(ext.id(), e));
                     recs[i] = None;
@@ -243,20 +227,7 @@ impl<'s> Uow<'s> {
             }
         }
         for ext in &inner.extensions {
-            let idx = alive(recs);
-            if idx.is_empty() {
-                return;
-            }
-            let batch: Vec<&Record> = idx.iter().filter_map(|&i| recs[i].as_ref()).collect();
-            let results = ext.compute_many(&cx, &batch);
-            let (got, want) = (results.len(), batch.len());
-            let mut results = results.into_iter();
-            for &i in &idx {
-                let r = if got == want {
-                    results.next().unwrap_or(Ok(Vec::new()))
-                } else {
-                    Err(miscount(ext.id(), got, want))
-                };
+            for (i, r) in run_batch(ext.id(), recs, |batch| ext.compute_many(&cx, batch)) {
                 let applied = r.map_err(|e| plugin_error(ext.id(), e)).and_then(|values| match recs[i].as_mut() {
                     Some(rec) => apply_computed(reg, ext.id(), rec, values),
                     None => Ok(()),
@@ -434,6 +405,29 @@ impl<'s> Uow<'s> {
         }
         Ok(stored)
     }
+}
+
+/// Runs one extension hook over the records still in a batch (those with custom fields):
+/// each record's position and result, or an error for every one of them when the extension
+/// answered for another number of records.
+fn run_batch<T>(
+    ext: &str,
+    recs: &[Option<Record>],
+    hook: impl FnOnce(&[&Record]) -> Vec<Result<T>>,
+) -> Vec<(usize, Result<T>)> {
+    let idx: Vec<usize> = (0..recs.len()).filter(|&i| recs[i].as_ref().is_some_and(|r| r.custom().is_some())).collect();
+    if idx.is_empty() {
+        return Vec::new();
+    }
+    let batch: Vec<&Record> = idx.iter().filter_map(|&i| recs[i].as_ref()).collect();
+    let results = hook(&batch);
+    let (got, want) = (results.len(), batch.len());
+    if got != want {
+        let miscount =
+            || Error::Plugin { plugin: ext.to_owned(), message: format!("returned {got} results for {want} records") };
+        return idx.into_iter().map(|i| (i, Err(miscount()))).collect();
+    }
+    idx.into_iter().zip(results).collect()
 }
 
 /// Type-checks an extension's computed values against its own field definitions and stores
