@@ -7,6 +7,7 @@ use crm_core::{Activity, Channel, CompanyId, ContactId, Filter, NewActivity, Que
 use mail_parser::{Address as ParsedAddress, MessageParser};
 use sha2::{Digest, Sha256};
 
+use super::valid_message_id;
 use crate::error::{IntegrationError, Result};
 
 /// Largest message accepted, in bytes (attachments included).
@@ -126,7 +127,7 @@ impl Inbox {
         };
         let to = addresses(msg.to());
         let cc = addresses(msg.cc());
-        let message_id = match msg.message_id().map(clean_id).filter(|id| valid_id(id)) {
+        let message_id = match msg.message_id().map(clean_id).filter(|id| valid_message_id(id)) {
             Some(id) => id,
             // No usable Message-ID: a stable one from what identifies the message.
             None => synthetic_id(raw, &msg),
@@ -134,11 +135,11 @@ impl Inbox {
         if let Some(existing) = cx.activities().find_by_message_id(&message_id).await? {
             return Ok(Filed::Duplicate(existing));
         }
-        let in_reply_to = msg.in_reply_to().as_text().map(clean_id).filter(|i| valid_id(i));
+        let in_reply_to = msg.in_reply_to().as_text().map(clean_id).filter(|i| valid_message_id(i));
         let mut references: Vec<String> = msg
             .references()
             .as_text_list()
-            .map(|l| l.iter().map(|r| clean_id(r)).filter(|r| valid_id(r)).collect())
+            .map(|l| l.iter().map(|r| clean_id(r)).filter(|r| valid_message_id(r)).collect())
             .unwrap_or_default();
         references.truncate(100);
         let subject = msg.subject().map(one_line).filter(|s| !s.is_empty()).unwrap_or_else(|| "(no subject)".into());
@@ -345,12 +346,6 @@ fn addresses(a: Option<&ParsedAddress<'_>>) -> Vec<(Option<String>, String)> {
 
 fn clean_id(id: &str) -> String {
     id.trim().trim_start_matches('<').trim_end_matches('>').to_owned()
-}
-
-fn valid_id(id: &str) -> bool {
-    id.len() <= 250
-        && matches!(id.split_once('@'), Some((l, r)) if !l.is_empty() && !r.is_empty())
-        && id.bytes().all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>')
 }
 
 fn synthetic_id(raw: &[u8], msg: &mail_parser::Message<'_>) -> String {

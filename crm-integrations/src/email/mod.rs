@@ -121,10 +121,12 @@ impl OutgoingEmail {
     }
 }
 
-/// `left@right` of printable ASCII without spaces or brackets (RFC 5322 msg-id, unbracketed).
-fn valid_message_id(id: &str) -> bool {
-    let ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && !b"<>@\"\\()[],;:".contains(&b));
-    matches!(id.split_once('@'), Some((l, r)) if ok(l) && ok(r)) && id.len() <= 250
+/// `left@right` of printable ASCII without spaces or angle brackets, at most 250 bytes (an
+/// unbracketed RFC 5322 msg-id, read leniently: inbound mail is not always strict).
+pub(crate) fn valid_message_id(id: &str) -> bool {
+    id.len() <= 250
+        && matches!(id.split_once('@'), Some((l, r)) if !l.is_empty() && !r.is_empty())
+        && id.bytes().all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>')
 }
 
 /// What a sender reports for a message it handed over.
