@@ -155,7 +155,9 @@ async fn an_infinite_loop_is_stopped_by_the_epoch_deadline_without_fuel() {
 
 #[tokio::test]
 async fn a_memory_bomb_hits_the_memory_limit() {
-    let fx = fixture(HostConfig::default());
+    // Touching 64 MiB of fresh memory can outlast the default 100 ms deadline on a loaded
+    // machine; this case is about memory, so it gets more time.
+    let fx = fixture(HostConfig::default().deadline(Duration::from_secs(2)));
     let message = failing_deal(&fx, "alloc").await;
     assert!(message.contains(&format!("exceeded its memory limit of {} bytes", 64 << 20)), "{message}");
     benign_deal_works(&fx).await;
@@ -163,7 +165,7 @@ async fn a_memory_bomb_hits_the_memory_limit() {
 
 #[tokio::test]
 async fn the_memory_limit_is_the_configured_one() {
-    let fx = fixture(HostConfig::default().memory_limit(16 << 20));
+    let fx = fixture(HostConfig::default().memory_limit(16 << 20).deadline(Duration::from_secs(2)));
     let message = failing_deal(&fx, "alloc").await;
     assert!(message.contains(&format!("exceeded its memory limit of {} bytes", 16 << 20)), "{message}");
     benign_deal_works(&fx).await;
