@@ -11,7 +11,7 @@ use crate::ids::TenantId;
 use crate::macros::str_enum;
 use crate::model::{
     Activity, Campaign, CampaignMember, Case, Company, Contact, CustomField, Deal, Feedback, Invoice, Order, Payment,
-    Pipeline, Product, Relation, Segment,
+    Pipeline, Product, Relation, Segment, SyncLink, SyncState,
 };
 use crate::value::{CustomFields, Value, ValueType};
 
@@ -35,6 +35,8 @@ str_enum! {
         /** [`Campaign`]. */ Campaign = "campaign",
         /** [`CampaignMember`]. */ CampaignMember = "campaign_member",
         /** [`Segment`]. */ Segment = "segment",
+        /** [`SyncLink`]: a local record paired with a remote one. */ SyncLink = "sync_link",
+        /** [`SyncState`]: an integration's named state. */ SyncState = "sync_state",
     }
 }
 
@@ -58,6 +60,8 @@ impl EntityKind {
             EntityKind::Campaign => Campaign::std_fields(),
             EntityKind::CampaignMember => CampaignMember::std_fields(),
             EntityKind::Segment => Segment::std_fields(),
+            EntityKind::SyncLink => SyncLink::std_fields(),
+            EntityKind::SyncState => SyncState::std_fields(),
         }
     }
 
@@ -227,6 +231,10 @@ pub enum Record {
     CampaignMember(CampaignMember),
     /// A segment.
     Segment(Segment),
+    /// A sync link.
+    SyncLink(SyncLink),
+    /// An integration's state.
+    SyncState(SyncState),
 }
 
 macro_rules! dispatch {
@@ -248,6 +256,8 @@ macro_rules! dispatch {
             Record::Campaign($r) => $e,
             Record::CampaignMember($r) => $e,
             Record::Segment($r) => $e,
+            Record::SyncLink($r) => $e,
+            Record::SyncState($r) => $e,
         }
     };
 }

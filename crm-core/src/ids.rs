@@ -137,6 +137,14 @@ typed_id!(
     SegmentId
 );
 typed_id!(
+    /// Id of a [`SyncLink`](crate::SyncLink).
+    SyncLinkId
+);
+typed_id!(
+    /// Id of a [`SyncState`](crate::SyncState).
+    SyncStateId
+);
+typed_id!(
     /// Id of a domain [`Event`](crate::Event).
     EventId
 );

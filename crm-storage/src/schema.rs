@@ -80,6 +80,8 @@ pub fn table(kind: EntityKind) -> &'static str {
                     EntityKind::Campaign => "campaigns",
                     EntityKind::CampaignMember => "campaign_members",
                     EntityKind::Segment => "segments",
+                    EntityKind::SyncLink => "sync_links",
+                    EntityKind::SyncState => "sync_states",
                     // A kind added to crm-core later gets a table without an edit here.
                     other => Box::leak(format!("crm_{other}").into_boxed_str()),
                 };
@@ -160,6 +162,8 @@ pub(crate) fn indexes(kind: EntityKind) -> Vec<Vec<&'static str>> {
         EntityKind::Invoice => &[&["status", "due_date"]],
         EntityKind::Case => &[&["status", "priority"]],
         EntityKind::Product => &[&["name"]],
+        EntityKind::SyncLink => &[&["connection", "remote_kind", "conflicts"]],
+        EntityKind::SyncState => &[&["key"]],
         _ => &[],
     };
     out.extend(extra.iter().map(|e| e.to_vec()));

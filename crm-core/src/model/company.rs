@@ -40,6 +40,21 @@ pub struct Company {
     /// Payment terms and credit limit (usually owned by the accounting system).
     #[serde(default)]
     pub credit_terms: Option<crate::model::CreditTerms>,
+    /// The registered (legal) name, when it differs from the trading name (owned by accounting).
+    #[serde(default)]
+    pub legal_name: Option<String>,
+    /// Tax or VAT number (owned by accounting).
+    #[serde(default)]
+    pub tax_id: Option<String>,
+    /// Where invoices go.
+    #[serde(default)]
+    pub billing_email: Option<Email>,
+    /// What the accounting system says the company owes (owned by accounting; read-only here).
+    #[serde(default)]
+    pub account_balance: Option<crate::model::AccountBalance>,
+    /// Ids in other systems (e.g. the accounting package's contact id); unique per tenant.
+    #[serde(default)]
+    pub external_refs: Vec<crate::model::ExternalRef>,
     /// Custom field values.
     pub custom: CustomFields,
 }
@@ -47,6 +62,7 @@ pub struct Company {
 impl_entity! {
     Company, CompanyId, Company, custom: true;
     related: |_c| Vec::new();
+    unique: |c| crate::model::external_keys(&c.external_refs);
     fields {
         "name": Text => |c| c.name.clone(),
         "domain": Text => |c| c.domain.as_ref().map(|d| d.as_str().to_owned()),
@@ -57,5 +73,8 @@ impl_entity! {
         "country": Text => |c| c.addresses.first().and_then(|a| a.country.clone()),
         "owner_id": Id => |c| c.owner_id,
         "tags": TextList => |c| text_list(c.tags.iter().map(String::as_str)),
+        "tax_id": Text => |c| c.tax_id.clone(),
+        "billing_email": Text => |c| c.billing_email.as_ref().map(|e| e.as_str().to_owned()),
+        "external_refs": TextList => |c| crate::model::external_list(&c.external_refs),
     }
 }

@@ -33,6 +33,17 @@ impl CreditTerms {
     }
 }
 
+/// What a customer owes as the accounting system reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountBalance {
+    /// Owed in all (accounts receivable outstanding).
+    pub outstanding: Money,
+    /// The part of it past due.
+    pub overdue: Money,
+    /// When the accounting system reported it.
+    pub as_of: DateTime<Utc>,
+}
+
 /// Net days used when neither the company nor the contact has terms.
 pub const DEFAULT_NET_DAYS: u32 = 30;
 
@@ -121,6 +132,11 @@ pub struct Invoice {
     pub notes: Option<String>,
     /// Ids in other systems (the accounting package that owns it).
     pub external_refs: Vec<ExternalRef>,
+    /// The accounting system that owns this invoice (e.g. `xero`), when it is a mirror of
+    /// one kept there: it is then read-only in the CRM and changed only by
+    /// [`Invoices::mirror`](crate::Invoices::mirror).
+    #[serde(default)]
+    pub managed_by: Option<String>,
     /// Custom field values.
     pub custom: CustomFields,
 }
@@ -173,6 +189,7 @@ impl_entity! {
         "due_date": Date => |i| i.due_date,
         "paid_on": Date => |i| i.paid_on,
         "external_refs": TextList => |i| external_list(&i.external_refs),
+        "managed_by": Text => |i| i.managed_by.clone(),
     }
 }
 
@@ -217,6 +234,10 @@ pub struct Payment {
     pub external_refs: Vec<ExternalRef>,
     /// Notes.
     pub notes: Option<String>,
+    /// The accounting system that owns this payment, when it is a mirror of one kept there
+    /// (read-only in the CRM; see [`Payments::mirror`](crate::Payments::mirror)).
+    #[serde(default)]
+    pub managed_by: Option<String>,
 }
 
 impl Payment {
@@ -244,5 +265,6 @@ impl_entity! {
         "invoice_ids": IdList => |p| crate::value::Value::List(
             p.applications.iter().map(|a| crate::value::Value::Id(a.invoice_id.into())).collect()),
         "external_refs": TextList => |p| external_list(&p.external_refs),
+        "managed_by": Text => |p| p.managed_by.clone(),
     }
 }

@@ -12,6 +12,7 @@ mod order;
 mod pipeline;
 mod product;
 mod relation;
+mod sync;
 
 pub use activity::*;
 pub use campaign::*;
@@ -25,3 +26,4 @@ pub use order::*;
 pub use pipeline::*;
 pub use product::*;
 pub use relation::*;
+pub use sync::*;

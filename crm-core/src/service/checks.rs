@@ -212,6 +212,17 @@ impl Checks {
         }
     }
 
+    /// An optional short identifier (tax number): trimmed, blank becomes None, else as [`code`](Self::code).
+    pub(crate) fn opt_code(&mut self, field: &str, s: &mut Option<String>) {
+        if let Some(v) = s {
+            if v.trim().is_empty() {
+                *s = None;
+            } else {
+                self.code(field, v);
+            }
+        }
+    }
+
     /// External references: system and id required, system lower-cased, no duplicates.
     pub(crate) fn external_refs(&mut self, refs: &mut [crate::model::ExternalRef]) {
         for (i, r) in refs.iter_mut().enumerate() {

@@ -34,6 +34,14 @@ pub struct NewCompany {
     pub tags: Vec<String>,
     /// Payment terms and credit limit.
     pub credit_terms: Option<crate::model::CreditTerms>,
+    /// Registered (legal) name.
+    pub legal_name: Option<String>,
+    /// Tax or VAT number.
+    pub tax_id: Option<String>,
+    /// Where invoices go, as written (checked).
+    pub billing_email: Option<String>,
+    /// Ids in other systems.
+    pub external_refs: Vec<crate::model::ExternalRef>,
     /// Custom field values.
     pub custom: CustomFields,
 }
@@ -88,6 +96,26 @@ impl NewCompany {
         self.credit_terms = Some(terms);
         self
     }
+    /// Sets the registered (legal) name.
+    pub fn legal_name(mut self, name: impl Into<String>) -> Self {
+        self.legal_name = Some(name.into());
+        self
+    }
+    /// Sets the tax or VAT number.
+    pub fn tax_id(mut self, id: impl Into<String>) -> Self {
+        self.tax_id = Some(id.into());
+        self
+    }
+    /// Sets the billing email address.
+    pub fn billing_email(mut self, address: impl Into<String>) -> Self {
+        self.billing_email = Some(address.into());
+        self
+    }
+    /// Adds an id in another system.
+    pub fn external_ref(mut self, system: impl Into<String>, id: impl Into<String>) -> Self {
+        self.external_refs.push(crate::model::ExternalRef::new(system, id));
+        self
+    }
     /// Sets a custom field value.
     pub fn custom(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
         self.custom.insert(key.into(), value.into());
@@ -102,6 +130,9 @@ fn check_company(c: &mut Company, ch: &mut Checks) {
     ch.addresses("addresses", &mut c.addresses);
     ch.duplicates("phones", &c.phones.iter().map(|p| &p.number).collect::<Vec<_>>());
     ch.tags(&mut c.tags);
+    ch.opt_name("legal_name", &mut c.legal_name);
+    ch.opt_code("tax_id", &mut c.tax_id);
+    ch.external_refs(&mut c.external_refs);
 }
 
 impl Importable for NewCompany {
@@ -113,6 +144,7 @@ impl Importable for NewCompany {
         let domain = input.domain.as_deref().and_then(|d| ch.parse("domain", d, Domain::parse));
         let website = input.website.as_deref().and_then(|w| ch.parse("website", w, Website::parse));
         let phones = ch.phones(&input.phones, uow.default_region());
+        let billing_email = input.billing_email.as_deref().and_then(|e| ch.parse("billing_email", e, Email::parse));
         let mut company = Company {
             id: uow.new_id(),
             tenant_id: uow.tenant(),
@@ -129,6 +161,11 @@ impl Importable for NewCompany {
             owner_id: input.owner_id,
             tags: input.tags,
             credit_terms: input.credit_terms,
+            legal_name: input.legal_name,
+            tax_id: input.tax_id,
+            billing_email,
+            account_balance: None,
+            external_refs: input.external_refs,
             custom: input.custom,
         };
         check_company(&mut company, &mut ch);

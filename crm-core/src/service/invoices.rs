@@ -6,6 +6,7 @@ use super::checks::{Checks, refuse_guarded};
 use super::lines::{
     check_customer, check_line_products, check_lines, check_links, document_currency, terms_for, totals,
 };
+use super::mirror::refuse_managed;
 use super::orders::{number_from_id, set_status};
 use super::uow::Uow;
 use super::uow::{count, list};
@@ -194,6 +195,7 @@ impl Invoices<'_> {
     pub async fn update(&self, mut invoice: Invoice) -> Result<Invoice> {
         let mut uow = Uow::write(self.s).await?;
         let before = uow.load_for_update(&invoice).await?;
+        refuse_managed(&format!("invoice {}", before.number), &before.managed_by)?;
         let guarded = [
             ("status", before.status != invoice.status),
             ("payments", before.payments != invoice.payments),
@@ -235,6 +237,7 @@ impl Invoices<'_> {
     pub async fn send(&self, id: InvoiceId) -> Result<Invoice> {
         let mut uow = Uow::write(self.s).await?;
         let mut invoice = uow.tx.require::<Invoice>(id).await?;
+        refuse_managed(&format!("invoice {}", invoice.number), &invoice.managed_by)?;
         if invoice.status != InvoiceStatus::Draft {
             return Err(refuse("status", invoice.status, "sent", "only a draft is sent"));
         }
@@ -253,6 +256,7 @@ impl Invoices<'_> {
     pub async fn void(&self, id: InvoiceId) -> Result<Invoice> {
         let mut uow = Uow::write(self.s).await?;
         let mut invoice = uow.tx.require::<Invoice>(id).await?;
+        refuse_managed(&format!("invoice {}", invoice.number), &invoice.managed_by)?;
         let from = invoice.status;
         if from == InvoiceStatus::Void {
             return Ok(invoice);
@@ -276,7 +280,7 @@ impl Invoices<'_> {
             .and(Filter::lt("due_date", today));
         let mut out = Vec::new();
         for mut invoice in uow.tx.find_all::<Invoice>(due).await? {
-            if !invoice.is_overdue_on(today) {
+            if !invoice.is_overdue_on(today) || invoice.managed_by.is_some() {
                 continue;
             }
             let from = invoice.status;
@@ -303,6 +307,7 @@ impl Invoices<'_> {
     pub async fn delete(&self, id: InvoiceId, version: u64) -> Result<()> {
         let mut uow = Uow::write(self.s).await?;
         let invoice = uow.tx.require::<Invoice>(id).await?;
+        refuse_managed(&format!("invoice {}", invoice.number), &invoice.managed_by)?;
         if invoice.status != InvoiceStatus::Draft {
             return Err(Error::invalid(
                 "status",
@@ -317,7 +322,7 @@ impl Invoices<'_> {
     }
 }
 
-fn emit_status(uow: &mut Uow<'_>, invoice: &Invoice, from: InvoiceStatus) {
+pub(super) fn emit_status(uow: &mut Uow<'_>, invoice: &Invoice, from: InvoiceStatus) {
     uow.emit(
         invoice.entity_ref(),
         invoice.related(),
@@ -368,6 +373,7 @@ async fn new_invoice(uow: &mut Uow<'_>, input: NewInvoice, inherited: &[LineItem
         payments: Vec::new(),
         notes: input.notes,
         external_refs: input.external_refs,
+        managed_by: None,
         custom: input.custom,
     };
     check_invoice(&mut invoice, &mut ch);
@@ -475,6 +481,7 @@ impl Payments<'_> {
             applications: Vec::new(),
             external_refs: input.external_refs,
             notes: input.notes,
+            managed_by: None,
         };
         ch.opt_name("reference", &mut payment.reference);
         ch.opt_text("notes", &mut payment.notes);
@@ -491,6 +498,7 @@ impl Payments<'_> {
     pub async fn apply(&self, payment: PaymentId, invoice: InvoiceId, amount: Money) -> Result<Payment> {
         let mut uow = Uow::write(self.s).await?;
         let p = uow.tx.require::<Payment>(payment).await?;
+        refuse_managed("this payment", &p.managed_by)?;
         let p = apply_all(&mut uow, p, &[(invoice, amount)], "apply_to").await?;
         uow.commit().await?;
         Ok(p)
@@ -545,6 +553,14 @@ async fn apply_all(
             },
         };
         let invoice = &mut invoices[pos].0;
+        if let Some(system) = &invoice.managed_by {
+            ch.push(
+                at,
+                FieldErrorCode::ReadOnly,
+                format!("invoice {} is kept in {system}; record its payments there", invoice.number),
+            );
+            continue;
+        }
         if amount.amount <= Decimal::ZERO {
             ch.push(format!("{at}.amount"), FieldErrorCode::OutOfRange, "an applied amount must be greater than zero");
             continue;

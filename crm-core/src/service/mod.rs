@@ -11,11 +11,13 @@ mod deals;
 mod import;
 mod invoices;
 mod lines;
+mod mirror;
 mod orders;
 mod pipelines;
 mod products;
 mod records;
 mod relations;
+mod sync;
 mod timeline;
 mod uow;
 
@@ -31,10 +33,12 @@ pub use custom_fields::CustomFields;
 pub use deals::{Deals, NewDeal, PipelineReport, StageSummary};
 pub use import::{ImportOptions, ImportProgress, ImportReport, Rejected};
 pub use invoices::{Invoices, NewInvoice, NewPayment, Payments};
+pub use mirror::{ExternalInvoice, ExternalPayment, MirrorOutcome};
 pub use orders::{NewOrder, Orders};
 pub use pipelines::{NewPipeline, NewStage, Pipelines};
 pub use products::{NewProduct, Products};
 pub use relations::Relations;
+pub use sync::{LinkInput, Resolution, SyncRecords};
 pub use timeline::{Customer360, CustomerRef, CustomerSummary, TimelineItem};
 
 use crate::error::{Error, FieldErrorCode, Result};
@@ -372,6 +376,11 @@ impl Session {
     /// The tenant.
     pub fn tenant(&self) -> TenantId {
         self.actor.tenant_id
+    }
+
+    /// Integrations' bookkeeping: record links and named state.
+    pub fn sync(&self) -> SyncRecords<'_> {
+        SyncRecords { s: self }
     }
 
     /// People.

@@ -138,6 +138,11 @@ pub fn company(tenant: TenantId, name: &str) -> Company {
         owner_id: None,
         tags: vec!["key-account".into()],
         credit_terms: None,
+        legal_name: None,
+        tax_id: None,
+        billing_email: None,
+        account_balance: None,
+        external_refs: Vec::new(),
         custom: CustomFields::new(),
     }
 }
@@ -339,6 +344,7 @@ pub fn invoice(tenant: TenantId, contact: ContactId, number: &str, total_cents: 
         payments: Vec::new(),
         notes: None,
         external_refs: vec![ExternalRef::new("quickbooks", format!("inv-{number}"))],
+        managed_by: None,
         custom: CustomFields::new(),
     }
 }
@@ -360,6 +366,7 @@ pub fn payment(tenant: TenantId, contact: ContactId, cents: i64) -> Payment {
         applications: Vec::new(),
         external_refs: Vec::new(),
         notes: None,
+        managed_by: None,
     }
 }
 
@@ -573,6 +580,7 @@ pub fn full_invoice(tenant: TenantId, contact: ContactId, product: &Product, num
     i.paid_on = Some(date(2026, 1, 12));
     i.voided_at = Some(at(200));
     i.notes = Some("Zahlbar ohne Abzug — merci ✓".into());
+    i.managed_by = Some("quickbooks".into());
     i.external_refs =
         vec![ExternalRef::new("quickbooks", format!("inv-{number}")), ExternalRef::new("xero", format!("Ä-{number}"))];
     i.custom = sample_custom();
@@ -592,6 +600,7 @@ pub fn full_payment(tenant: TenantId, contact: ContactId, invoices: [InvoiceId; 
     p.external_refs =
         vec![ExternalRef::new("stripe", format!("ch_ü{}", p.id)), ExternalRef::new("bank", format!("77/{}", p.id))];
     p.notes = Some("Teilzahlung\tmit Tab".into());
+    p.managed_by = Some("xero".into());
     p
 }
 
@@ -690,4 +699,44 @@ pub fn full_campaign_member(tenant: TenantId, campaign: CampaignId, contact: Con
         .map(|(i, kind)| CampaignResponse { kind: *kind, at: at(10 + i as i64) })
         .collect();
     m
+}
+
+/// A sync link from `company` to a Xero contact, with a snapshot and an open conflict.
+pub fn full_sync_link(tenant: TenantId, company: CompanyId) -> SyncLink {
+    SyncLink {
+        id: SyncLinkId::from_uuid(Uuid::now_v7()),
+        tenant_id: tenant,
+        version: 1,
+        created_at: at(0),
+        updated_at: at(0),
+        connection: "xero:Démo Ltd".into(),
+        local: EntityRef::new(EntityKind::Company, company),
+        remote_kind: "Contact".into(),
+        remote_id: format!("ç-{company}"),
+        remote_version: Some("2026-11-02T10:00:00.123Z".into()),
+        snapshot: [("name".to_owned(), Some("Müller & Söhne".to_owned())), ("phone".to_owned(), None)]
+            .into_iter()
+            .collect(),
+        conflicts: vec![SyncConflict {
+            field: "name".into(),
+            base: Some("Müller & Söhne".into()),
+            local: Some("Müller und Söhne".into()),
+            remote: None,
+            detected_at: at(60),
+        }],
+        synced_at: at(30),
+    }
+}
+
+/// An integration's state: a mailbox cursor with nested JSON.
+pub fn sync_state(tenant: TenantId, key: &str) -> SyncState {
+    SyncState {
+        id: SyncStateId::from_uuid(Uuid::now_v7()),
+        tenant_id: tenant,
+        version: 1,
+        created_at: at(0),
+        updated_at: at(0),
+        key: key.into(),
+        value: serde_json::json!({"uid_validity": 1_700_000_001u64, "last_uid": 42, "folder": "Gesendete Objekte"}),
+    }
 }

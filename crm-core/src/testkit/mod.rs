@@ -233,6 +233,8 @@ fn one_of_each_numbered(tenant: TenantId, n: usize) -> Vec<Record> {
         member.into_record(),
         camp.into_record(),
         seg.into_record(),
+        full_sync_link(tenant, co.id).into_record(),
+        sync_state(tenant, &format!("cursor-{n}")).into_record(),
     ];
     let mut all = vec![
         c.into_record(),
@@ -278,6 +280,8 @@ pub async fn crud_every_kind(store: Arc<dyn Store>) {
             Record::Campaign(x) => x.name = "Changed".into(),
             Record::CampaignMember(x) => x.responses.push(CampaignResponse { kind: ResponseKind::Clicked, at: at(30) }),
             Record::Segment(x) => x.name = "Changed".into(),
+            Record::SyncLink(x) => x.remote_version = Some("Changed".into()),
+            Record::SyncState(x) => x.value = serde_json::json!({"state": "Changed"}),
         }
         tx.update(changed).await.expect("update");
     }
@@ -1297,7 +1301,11 @@ pub async fn every_kind_round_trips_exactly(store: Arc<dyn Store>) {
     let seg = full_segment(t, "Führungskräfte");
     let camp = full_campaign(t, "Frühling ✿", seg.id);
     let mem = full_campaign_member(t, camp.id, c.id);
+    let link = full_sync_link(t, co.id);
+    let state = sync_state(t, "imap:jane@example.com/INBOX");
     let records = vec![
+        link.into_record(),
+        state.into_record(),
         activity(t, c.id).into_record(),
         relation(t, c.id, co.id).into_record(),
         custom_field(t, EntityKind::Order, "größe", FieldType::Decimal).into_record(),
