@@ -42,6 +42,44 @@ pub enum IntegrationError {
         /// Whether a retry may succeed (a 4xx SMTP reply, a timeout) or not (a 5xx reply).
         transient: bool,
     },
+    /// The remote system answered with something that is not what its API documents
+    /// (malformed JSON, a missing field, an impossible value). Nothing was written.
+    #[error("{system}: unexpected response: {what}")]
+    Malformed {
+        /// The system.
+        system: &'static str,
+        /// What was wrong, naming the field.
+        what: String,
+    },
+    /// The remote system refused the request (a 4xx other than rate limits and expired
+    /// tokens), with the reasons it gave.
+    #[error("{system} refused the request ({status}): {}", reasons.join("; "))]
+    Rejected {
+        /// The system.
+        system: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// The system's messages (validation errors…).
+        reasons: Vec<String>,
+    },
+    /// The remote system asked to wait longer than the policy allows (`429` with a long
+    /// `Retry-After`, or every attempt rate-limited).
+    #[error("{system} is rate limiting; retry after {retry_after:?}")]
+    RateLimited {
+        /// The system.
+        system: &'static str,
+        /// How long it asked to wait.
+        retry_after: std::time::Duration,
+    },
+    /// The connection's authorisation is no longer valid (the refresh token was refused):
+    /// the user has to connect the system again.
+    #[error("{system}: authorisation failed: {message}")]
+    Auth {
+        /// The system.
+        system: &'static str,
+        /// What the authorisation server said (never a token).
+        message: String,
+    },
     /// The message went out but could not be recorded in the CRM; record it again with the
     /// same Message-ID (see [`Mailer::record`](crate::email::Mailer::record)).
     #[error("sent as <{message_id}> but not recorded: {source}")]
@@ -57,6 +95,18 @@ pub enum IntegrationError {
 }
 
 impl IntegrationError {
+    /// The remote system a failure came from, for failures of one.
+    pub fn system(&self) -> Option<&'static str> {
+        match self {
+            IntegrationError::Remote { system, .. }
+            | IntegrationError::Malformed { system, .. }
+            | IntegrationError::Rejected { system, .. }
+            | IntegrationError::RateLimited { system, .. }
+            | IntegrationError::Auth { system, .. } => Some(system),
+            _ => None,
+        }
+    }
+
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         IntegrationError::Invalid { field: field.into(), reason: reason.into() }
     }
@@ -72,6 +122,12 @@ impl From<IntegrationError> for crm_core::Error {
             }
             e @ IntegrationError::NoConsent { .. } => Error::invalid("to", FieldErrorCode::Rule, e.to_string()),
             IntegrationError::Remote { system, message, .. } => Error::Integration { system: system.into(), message },
+            e @ (IntegrationError::Malformed { .. }
+            | IntegrationError::Rejected { .. }
+            | IntegrationError::RateLimited { .. }
+            | IntegrationError::Auth { .. }) => {
+                Error::Integration { system: e.system().unwrap_or("remote").into(), message: e.to_string() }
+            }
             e @ IntegrationError::NotRecorded { .. } => {
                 Error::Integration { system: "email".into(), message: e.to_string() }
             }

@@ -9,6 +9,8 @@
 //! Everything here sits on crm-core's public API (a [`Session`](crm_core::Session) acting for
 //! a user or the system); nothing here is needed to use the CRM itself.
 
+#[cfg(feature = "accounting")]
+pub mod accounting;
 #[cfg(feature = "email")]
 pub mod email;
 mod error;

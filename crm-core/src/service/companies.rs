@@ -42,6 +42,8 @@ pub struct NewCompany {
     pub billing_email: Option<String>,
     /// Ids in other systems.
     pub external_refs: Vec<crate::model::ExternalRef>,
+    /// What the accounting system says it owes.
+    pub account_balance: Option<crate::model::AccountBalance>,
     /// Custom field values.
     pub custom: CustomFields,
 }
@@ -164,7 +166,7 @@ impl Importable for NewCompany {
             legal_name: input.legal_name,
             tax_id: input.tax_id,
             billing_email,
-            account_balance: None,
+            account_balance: input.account_balance,
             external_refs: input.external_refs,
             custom: input.custom,
         };

@@ -368,6 +368,11 @@ impl Session {
         uow.tx.search(kinds, &terms, limit).await
     }
 
+    /// The current time by the CRM's clock (what records are stamped with).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.crm.inner.clock.now()
+    }
+
     /// The actor.
     pub fn actor(&self) -> &Actor {
         &self.actor

@@ -1,0 +1,766 @@
+//! The sync engine: customers both ways, invoices and payments into the CRM.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use crm_core::query::{Filter, Query};
+use crm_core::{
+    AccountBalance, Address, AddressLabel, Company, CompanyId, CreditTerms, Email, Entity, EntityKind, EntityRef,
+    Error as CrmError, ExternalInvoice, ExternalPayment, ExternalRef, Invoice, InvoiceStatus, LineItem, LinkInput,
+    MirrorOutcome, Money, NewCompany, PaymentMethod, PhoneEntry, PhoneLabel, PhoneNumber, Session, SyncConflict,
+    SyncLink,
+};
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+
+use super::{
+    AccountingConnector, CustomerDraft, RemoteCustomer, RemoteInvoice, RemoteInvoiceStatus, RemotePayment, RemoteStatus,
+};
+use crate::error::{IntegrationError, Result};
+
+/// The remote kinds links are kept for.
+const CUSTOMER: &str = "Customer";
+const INVOICE: &str = "Invoice";
+const PAYMENT: &str = "Payment";
+
+/// The fields both sides edit, merged three ways.
+const SHARED: [&str; 2] = ["billing_email", "phone"];
+
+/// How a sync runs.
+#[derive(Clone, Debug)]
+pub struct SyncOptions {
+    /// Which CRM companies without a customer are created in the accounting system (None:
+    /// none; default: every company). Local edits of shared fields of linked companies are
+    /// always sent.
+    pub push: Option<Filter>,
+    /// The region for phone numbers written without `+country` (ISO 3166, e.g. `GB`).
+    pub default_region: Option<String>,
+    /// The day invoices are judged overdue on (default: today by the CRM's clock).
+    pub today: Option<NaiveDate>,
+    /// How far before the last cursor a pull starts again, to cover clock skew (default 1 s);
+    /// what it re-reads changes nothing.
+    pub overlap: Duration,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions { push: Some(Filter::All), default_region: None, today: None, overlap: Duration::seconds(1) }
+    }
+}
+
+/// Records written, per kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// New here (or there, for pushes).
+    pub created: u64,
+    /// Changed.
+    pub updated: u64,
+    /// Seen and already up to date.
+    pub unchanged: u64,
+}
+
+impl Counts {
+    fn add(&mut self, outcome: MirrorOutcome) {
+        match outcome {
+            MirrorOutcome::Created => self.created += 1,
+            MirrorOutcome::Updated => self.updated += 1,
+            MirrorOutcome::Unchanged => self.unchanged += 1,
+        }
+    }
+}
+
+/// A remote record the sync left alone, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// `Customer`, `Invoice` or `Payment`.
+    pub remote_kind: &'static str,
+    /// Its id there (`crm:<company id>` for a company the system refused to create).
+    pub remote_id: String,
+    /// Why (a supplier, a customer to be erased, ambiguous match, refused by the CRM's rules…).
+    pub reason: String,
+}
+
+/// What a sync did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Customers pulled into companies.
+    pub customers: Counts,
+    /// Companies sent to the accounting system (created there, or shared fields updated).
+    pub pushed: Counts,
+    /// Invoices mirrored.
+    pub invoices: Counts,
+    /// Payments mirrored.
+    pub payments: Counts,
+    /// Records left alone.
+    pub skipped: Vec<Skipped>,
+    /// Companies with fields both sides changed, waiting in their links (see
+    /// [`SyncRecords::resolve`](crm_core::SyncRecords::resolve)).
+    pub conflicts: Vec<(CompanyId, String)>,
+}
+
+/// Runs one sync of `connector`'s organisation into `cx`'s tenant: customers in, companies
+/// out, then invoices and payments in. Safe to run again at any time; safe to kill.
+pub async fn sync(cx: &Session, connector: &dyn AccountingConnector, options: &SyncOptions) -> Result<SyncReport> {
+    let mut run = Run {
+        cx,
+        connector,
+        conn: connector.connection(),
+        system: connector.system(),
+        options,
+        today: options.today.unwrap_or_else(|| cx.now().date_naive()),
+        report: SyncReport::default(),
+    };
+    let started = cx.now();
+    run.pull_customers().await?;
+    run.push_customers(started).await?;
+    run.pull_invoices().await?;
+    run.pull_payments().await?;
+    for link in cx.sync().conflicts(&run.conn).await? {
+        if link.local.kind == EntityKind::Company {
+            for c in &link.conflicts {
+                run.report.conflicts.push((CompanyId::from_uuid(link.local.id), c.field.clone()));
+            }
+        }
+    }
+    Ok(run.report)
+}
+
+struct Run<'a> {
+    cx: &'a Session,
+    connector: &'a dyn AccountingConnector,
+    conn: String,
+    system: &'static str,
+    options: &'a SyncOptions,
+    today: NaiveDate,
+    report: SyncReport,
+}
+
+/// The outcome of a three-way merge of one field.
+#[derive(Debug, PartialEq)]
+enum Merge {
+    /// Both sides hold this value.
+    Same(Option<String>),
+    /// Only the remote side changed: write this here.
+    TakeRemote(Option<String>),
+    /// Only the CRM changed: send it.
+    KeepLocal,
+    /// Both changed, differently.
+    Conflict,
+}
+
+fn merge(base: Option<&Option<String>>, local: &Option<String>, remote: &Option<String>) -> Merge {
+    if local == remote {
+        return Merge::Same(local.clone());
+    }
+    match base {
+        Some(b) if b == local => Merge::TakeRemote(remote.clone()),
+        Some(b) if b == remote => Merge::KeepLocal,
+        Some(_) => Merge::Conflict,
+        // Never synced: fill what the CRM lacks, otherwise it is a conflict to decide.
+        None if local.is_none() => Merge::TakeRemote(remote.clone()),
+        None if remote.is_none() => Merge::KeepLocal,
+        None => Merge::Conflict,
+    }
+}
+
+fn shared_local(c: &Company, field: &str) -> Option<String> {
+    match field {
+        "billing_email" => c.billing_email.as_ref().map(|e| e.as_str().to_owned()),
+        "phone" => c.phones.first().map(|p| p.number.as_str().to_owned()),
+        _ => None,
+    }
+}
+
+fn set_shared(c: &mut Company, field: &str, value: &Option<String>) {
+    match field {
+        "billing_email" => c.billing_email = value.as_deref().and_then(|v| Email::parse(v).ok()),
+        "phone" => {
+            let number = value.as_deref().and_then(|v| PhoneNumber::parse(v, None).ok());
+            match (number, c.phones.is_empty()) {
+                (Some(n), true) => c.phones.push(PhoneEntry { number: n, label: PhoneLabel::Main }),
+                (Some(n), false) => c.phones[0].number = n,
+                (None, _) => {
+                    if !c.phones.is_empty() {
+                        c.phones.remove(0);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn cursor_key(conn: &str, what: &str) -> String {
+    format!("{conn}/cursor/{what}")
+}
+
+/// A stable idempotency key (≤ 128 characters) for one write of one record version.
+fn idempotency_key(conn: &str, what: &str, id: impl std::fmt::Display, version: u64) -> String {
+    let digest = Sha256::digest(format!("{conn}|{what}|{id}|{version}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn is_refusal(e: &CrmError) -> bool {
+    matches!(e, CrmError::Validation(_) | CrmError::InvalidTransition { .. })
+}
+
+impl Run<'_> {
+    fn skip(&mut self, remote_kind: &'static str, remote_id: &str, reason: impl Into<String>) {
+        let reason = reason.into();
+        tracing::info!(connection = %self.conn, remote_kind, remote_id, %reason, "skipped");
+        self.report.skipped.push(Skipped { remote_kind, remote_id: remote_id.to_owned(), reason });
+    }
+
+    async fn cursor(&self, what: &str) -> Result<(Option<DateTime<Utc>>, Option<u64>)> {
+        let Some(state) = self.cx.sync().state(&cursor_key(&self.conn, what)).await? else {
+            return Ok((None, None));
+        };
+        let since = state
+            .value
+            .get("since")
+            .and_then(|v| v.as_str())
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|d| d.with_timezone(&Utc) - self.options.overlap);
+        Ok((since, Some(state.version)))
+    }
+
+    async fn advance(&self, what: &str, version: Option<u64>, seen: Option<DateTime<Utc>>) -> Result<()> {
+        let Some(seen) = seen else { return Ok(()) };
+        let value = serde_json::json!({ "since": seen.to_rfc3339_opts(SecondsFormat::Millis, true) });
+        self.cx.sync().put_state(&cursor_key(&self.conn, what), value, version).await?;
+        Ok(())
+    }
+
+    // --- customers in ----------------------------------------------------------------------
+
+    async fn pull_customers(&mut self) -> Result<()> {
+        let (since, version) = self.cursor("customers").await?;
+        let mut page: Option<String> = None;
+        let mut seen: Option<DateTime<Utc>> = None;
+        loop {
+            let got = self.connector.customers(since, page.as_deref()).await?;
+            for rc in got.items {
+                seen = seen.max(rc.updated_at);
+                self.pull_customer(rc).await?;
+            }
+            match got.next {
+                Some(n) => page = Some(n),
+                None => break,
+            }
+        }
+        self.advance("customers", version, seen).await
+    }
+
+    fn normalise_email(&self, v: &Option<String>) -> Option<String> {
+        v.as_deref().and_then(|e| Email::parse(e).ok()).map(|e| e.as_str().to_owned())
+    }
+
+    fn normalise_phone(&self, v: &Option<String>) -> Option<String> {
+        v.as_deref()
+            .and_then(|p| PhoneNumber::parse(p, self.options.default_region.as_deref()).ok())
+            .map(|p| p.as_str().to_owned())
+    }
+
+    /// The company a remote customer is, by link, external reference, the CRM id the CRM wrote
+    /// there, email, then phone. Never by name. Err(reason) when the match is ambiguous.
+    async fn find_company(
+        &mut self,
+        rc: &RemoteCustomer,
+        email: &Option<String>,
+        phone: &Option<String>,
+    ) -> Result<std::result::Result<(Option<Company>, Option<SyncLink>), String>> {
+        let sync = self.cx.sync();
+        if let Some(link) = sync.link_for_remote(&self.conn, CUSTOMER, &rc.id).await? {
+            match self.cx.companies().get(CompanyId::from_uuid(link.local.id)).await {
+                Ok(c) => return Ok(Ok((Some(c), Some(link)))),
+                // The company was deleted here: forget the pairing and match afresh.
+                Err(CrmError::NotFound { .. }) => sync.remove_link(link.id).await?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let by_ref = Filter::contains("external_refs", format!("{}:{}", self.system, rc.id));
+        if let Some(c) = self.cx.companies().list(&Query::new(by_ref).limit(1)).await?.items.into_iter().next() {
+            return Ok(Ok((Some(c), None)));
+        }
+        if let Some(id) = rc.reference.as_deref().and_then(|r| uuid::Uuid::parse_str(r).ok()) {
+            match self.cx.companies().get(CompanyId::from_uuid(id)).await {
+                Ok(c) => return self.unlinked(c).await.map(|c| Ok((c, None))),
+                Err(CrmError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let mut candidates: Vec<Company> = Vec::new();
+        if let Some(e) = email {
+            candidates.extend(
+                self.cx.companies().list(&Query::new(Filter::eq("billing_email", e.as_str())).limit(10)).await?.items,
+            );
+            for person in self.cx.contacts().list(&Query::new(Filter::eq("email", e.as_str())).limit(10)).await?.items {
+                if let Some(id) = person.company_id
+                    && !candidates.iter().any(|c| c.id == id)
+                {
+                    candidates.push(self.cx.companies().get(id).await?);
+                }
+            }
+        }
+        if candidates.is_empty()
+            && let Some(p) = phone
+        {
+            candidates
+                .extend(self.cx.companies().list(&Query::new(Filter::eq("phone", p.as_str())).limit(10)).await?.items);
+        }
+        candidates.dedup_by_key(|c| c.id);
+        let mut free = Vec::new();
+        for c in candidates {
+            if let Some(c) = self.unlinked(c).await? {
+                free.push(c);
+            }
+        }
+        match free.len() {
+            0 => Ok(Ok((None, None))),
+            1 => Ok(Ok((free.pop(), None))),
+            n => Ok(Err(format!("its email or phone matches {n} companies; link it by hand"))),
+        }
+    }
+
+    /// The company, unless it is already paired with another customer on this connection.
+    async fn unlinked(&self, c: Company) -> Result<Option<Company>> {
+        let linked = self.cx.sync().link_for_local(&self.conn, c.entity_ref()).await?;
+        Ok(if linked.is_some() { None } else { Some(c) })
+    }
+
+    async fn pull_customer(&mut self, rc: RemoteCustomer) -> Result<()> {
+        if rc.supplier_only {
+            self.skip(CUSTOMER, &rc.id, "a supplier, not a customer");
+            return Ok(());
+        }
+        if rc.status == RemoteStatus::ErasureRequested {
+            self.skip(CUSTOMER, &rc.id, "its data is to be erased (GDPR request); nothing is imported");
+            return Ok(());
+        }
+        let email = self.normalise_email(&rc.email);
+        let phone = self.normalise_phone(&rc.phone);
+        let (company, link) = match self.find_company(&rc, &email, &phone).await? {
+            Ok(found) => found,
+            Err(reason) => {
+                self.skip(CUSTOMER, &rc.id, reason);
+                return Ok(());
+            }
+        };
+        let remote: BTreeMap<&str, Option<String>> = [("billing_email", email), ("phone", phone)].into_iter().collect();
+        let balance = match (rc.balance, rc.currency) {
+            (Some((outstanding, overdue)), Some(cur)) => Some(AccountBalance {
+                outstanding: Money::new(outstanding, cur),
+                overdue: Money::new(overdue, cur),
+                as_of: rc.updated_at.unwrap_or_else(|| self.cx.now()),
+            }),
+            _ => None,
+        };
+        let Some(before) = company else {
+            let mut input = NewCompany::new(rc.name.clone()).external_ref(self.system, rc.id.clone());
+            input.legal_name = rc.legal_name.clone();
+            input.tax_id = rc.tax_id.clone();
+            input.billing_email = remote["billing_email"].clone();
+            input.phones = remote["phone"].iter().map(|p| (p.clone(), PhoneLabel::Main)).collect();
+            input.addresses = rc.billing_address.iter().cloned().collect();
+            input.credit_terms = rc.net_days.map(CreditTerms::net);
+            input.account_balance = balance;
+            let company = match self.cx.companies().create(input).await {
+                Ok(c) => c,
+                Err(e) if is_refusal(&e) => {
+                    self.skip(CUSTOMER, &rc.id, format!("the CRM refused it: {e}"));
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let snapshot = remote.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+            self.link(company.entity_ref(), CUSTOMER, &rc, snapshot, Vec::new()).await?;
+            self.report.customers.created += 1;
+            return Ok(());
+        };
+        let mut after = before.clone();
+        // What accounting owns is overwritten.
+        after.legal_name = rc.legal_name.clone();
+        after.tax_id = rc.tax_id.clone();
+        if let Some(addr) = &rc.billing_address {
+            set_billing_address(&mut after.addresses, addr.clone());
+        }
+        if let Some(days) = rc.net_days {
+            let limit = after.credit_terms.and_then(|t| t.credit_limit);
+            after.credit_terms = Some(CreditTerms { net_days: days, credit_limit: limit });
+        }
+        if balance.is_some() {
+            after.account_balance = balance;
+        }
+        let key = ExternalRef::new(self.system, rc.id.clone());
+        if !after.external_refs.contains(&key) {
+            after.external_refs.push(key);
+        }
+        // What both edit is merged against the last sync.
+        let mut snapshot = link.as_ref().map(|l| l.snapshot.clone()).unwrap_or_default();
+        let mut conflicts = link.as_ref().map(|l| l.conflicts.clone()).unwrap_or_default();
+        for field in SHARED {
+            let local = shared_local(&after, field);
+            let theirs = &remote[field];
+            match merge(snapshot.get(field), &local, theirs) {
+                Merge::Same(v) => {
+                    snapshot.insert(field.to_owned(), v);
+                    conflicts.retain(|c| c.field != field);
+                }
+                Merge::TakeRemote(v) => {
+                    set_shared(&mut after, field, &v);
+                    snapshot.insert(field.to_owned(), v);
+                    conflicts.retain(|c| c.field != field);
+                }
+                Merge::KeepLocal => {}
+                Merge::Conflict => {
+                    let base = snapshot.get(field).cloned().flatten();
+                    let c = SyncConflict {
+                        field: field.to_owned(),
+                        base,
+                        local,
+                        remote: theirs.clone(),
+                        detected_at: self.cx.now(),
+                    };
+                    match conflicts.iter_mut().find(|x| x.field == field) {
+                        Some(x) if x.local == c.local && x.remote == c.remote => {}
+                        Some(x) => *x = c,
+                        None => conflicts.push(c),
+                    }
+                }
+            }
+        }
+        let changed = after != before;
+        if changed {
+            if let Err(e) = self.cx.companies().update(after.clone()).await {
+                if is_refusal(&e) {
+                    self.skip(CUSTOMER, &rc.id, format!("the CRM refused the update: {e}"));
+                    return Ok(());
+                }
+                return Err(e.into());
+            }
+            self.report.customers.updated += 1;
+        } else {
+            self.report.customers.unchanged += 1;
+        }
+        let link_same = link
+            .as_ref()
+            .is_some_and(|l| l.snapshot == snapshot && l.conflicts == conflicts && l.remote_version == rc.version);
+        if !link_same {
+            self.link(before.entity_ref(), CUSTOMER, &rc, snapshot, conflicts).await?;
+        }
+        Ok(())
+    }
+
+    async fn link(
+        &self,
+        local: EntityRef,
+        remote_kind: &str,
+        rc: &RemoteCustomer,
+        snapshot: BTreeMap<String, Option<String>>,
+        conflicts: Vec<SyncConflict>,
+    ) -> Result<SyncLink> {
+        Ok(self
+            .cx
+            .sync()
+            .put_link(LinkInput {
+                connection: self.conn.clone(),
+                local,
+                remote_kind: remote_kind.into(),
+                remote_id: rc.id.clone(),
+                remote_version: rc.version.clone(),
+                snapshot,
+                conflicts,
+            })
+            .await?)
+    }
+
+    // --- companies out ----------------------------------------------------------------------
+
+    async fn push_customers(&mut self, started: DateTime<Utc>) -> Result<()> {
+        let (since, version) = self.cursor("push").await?;
+        let changed = match since {
+            Some(s) => Filter::gt("updated_at", s),
+            None => Filter::All,
+        };
+        let mut q = Query::new(changed).limit(100);
+        loop {
+            let page = self.cx.companies().list(&q).await?;
+            for company in page.items {
+                let id = company.id;
+                match self.push_company(company).await {
+                    Err(e @ IntegrationError::Rejected { .. }) => {
+                        self.skip(CUSTOMER, &format!("crm:{id}"), format!("not pushed: {e}"));
+                    }
+                    other => other?,
+                }
+            }
+            match page.next {
+                Some(c) => q.after = Some(c),
+                None => break,
+            }
+        }
+        self.advance("push", version, Some(started)).await
+    }
+
+    async fn push_company(&mut self, company: Company) -> Result<()> {
+        let link = self.cx.sync().link_for_local(&self.conn, company.entity_ref()).await?;
+        let values: BTreeMap<String, Option<String>> =
+            SHARED.iter().map(|f| ((*f).to_owned(), shared_local(&company, f))).collect();
+        let draft = |name: Option<String>| CustomerDraft {
+            name,
+            email: values["billing_email"].clone(),
+            phone: values["phone"].clone(),
+            reference: company.id.to_string(),
+        };
+        match link {
+            None => {
+                let Some(filter) = &self.options.push else { return Ok(()) };
+                // A company that came from this system keeps its customer, even unlinked.
+                if company.external_refs.iter().any(|r| r.system == self.system) {
+                    return Ok(());
+                }
+                let wanted = self.cx.companies().count(&Filter::eq("id", company.id).and(filter.clone())).await?;
+                if wanted == 0 {
+                    return Ok(());
+                }
+                let name = company.legal_name.clone().unwrap_or_else(|| company.name.clone());
+                let key = idempotency_key(&self.conn, "create-customer", company.id, company.version);
+                let rc = self.connector.create_customer(&draft(Some(name)), &key).await?;
+                let mut after = self.cx.companies().get(company.id).await?;
+                after.external_refs.push(ExternalRef::new(self.system, rc.id.clone()));
+                self.cx.companies().update(after.clone()).await?;
+                self.link(after.entity_ref(), CUSTOMER, &rc, values, Vec::new()).await?;
+                self.report.pushed.created += 1;
+            }
+            Some(link) => {
+                let pending: Vec<&str> = SHARED
+                    .iter()
+                    .copied()
+                    .filter(|f| {
+                        link.snapshot.get(*f).is_some_and(|base| *base != values[*f])
+                            && !link.conflicts.iter().any(|c| c.field == *f)
+                    })
+                    .collect();
+                if pending.is_empty() {
+                    return Ok(());
+                }
+                let key = idempotency_key(&self.conn, "update-customer", company.id, company.version);
+                let rc = self
+                    .connector
+                    .update_customer(&link.remote_id, link.remote_version.as_deref(), &draft(None), &key)
+                    .await?;
+                let mut snapshot = link.snapshot.clone();
+                for f in pending {
+                    snapshot.insert(f.to_owned(), values[f].clone());
+                }
+                self.link(link.local, CUSTOMER, &rc, snapshot, link.conflicts.clone()).await?;
+                self.report.pushed.updated += 1;
+            }
+        }
+        Ok(())
+    }
+
+    // --- invoices and payments in -----------------------------------------------------------
+
+    async fn pull_invoices(&mut self) -> Result<()> {
+        let (since, version) = self.cursor("invoices").await?;
+        let mut page: Option<String> = None;
+        let mut seen = None;
+        loop {
+            let got = self.connector.invoices(since, page.as_deref()).await?;
+            for ri in got.items {
+                seen = seen.max(ri.updated_at);
+                self.pull_invoice(ri).await?;
+            }
+            match got.next {
+                Some(n) => page = Some(n),
+                None => break,
+            }
+        }
+        self.advance("invoices", version, seen).await
+    }
+
+    fn status(&self, ri: &RemoteInvoice) -> InvoiceStatus {
+        match ri.status {
+            RemoteInvoiceStatus::Draft => InvoiceStatus::Draft,
+            RemoteInvoiceStatus::Paid => InvoiceStatus::Paid,
+            RemoteInvoiceStatus::Void => InvoiceStatus::Void,
+            RemoteInvoiceStatus::Issued if ri.due_date < self.today && ri.total > ri.amount_paid => {
+                InvoiceStatus::Overdue
+            }
+            RemoteInvoiceStatus::Issued if ri.amount_paid > Decimal::ZERO => InvoiceStatus::PartiallyPaid,
+            RemoteInvoiceStatus::Issued => InvoiceStatus::Sent,
+        }
+    }
+
+    async fn pull_invoice(&mut self, ri: RemoteInvoice) -> Result<()> {
+        let Some(customer) = self.cx.sync().link_for_remote(&self.conn, CUSTOMER, &ri.customer_id).await? else {
+            self.skip(INVOICE, &ri.id, format!("its customer {} is not synced", ri.customer_id));
+            return Ok(());
+        };
+        let lines = ri
+            .lines
+            .iter()
+            .map(|l| {
+                let mut line = LineItem::new(l.description.clone(), l.quantity, Money::new(l.unit_amount, ri.currency));
+                if l.line_amount > Decimal::ZERO {
+                    line.tax_rate = (l.tax_amount / l.line_amount * Decimal::ONE_HUNDRED).round_dp(2);
+                }
+                line
+            })
+            .collect();
+        let input = ExternalInvoice {
+            system: self.system.into(),
+            external_id: ri.id.clone(),
+            number: ri.number.clone(),
+            contact_id: None,
+            company_id: Some(CompanyId::from_uuid(customer.local.id)),
+            currency: ri.currency,
+            lines,
+            subtotal: ri.subtotal,
+            tax: ri.tax,
+            total: ri.total,
+            amount_paid: ri.amount_paid,
+            status: self.status(&ri),
+            issue_date: ri.issue_date,
+            due_date: ri.due_date,
+            paid_on: ri.paid_on,
+            notes: ri.reference.clone(),
+        };
+        let (invoice, outcome) = match self.cx.invoices().mirror(input).await {
+            Ok(r) => r,
+            Err(e) if is_refusal(&e) => {
+                self.skip(INVOICE, &ri.id, format!("the CRM refused it: {e}"));
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.report.invoices.add(outcome);
+        self.record_link(invoice.entity_ref(), INVOICE, &ri.id, ri.version.clone(), outcome).await
+    }
+
+    /// Keeps the mapping table in step with a mirror (also after a crash between the two).
+    async fn record_link(
+        &self,
+        local: EntityRef,
+        kind: &str,
+        id: &str,
+        version: Option<String>,
+        outcome: MirrorOutcome,
+    ) -> Result<()> {
+        if outcome == MirrorOutcome::Unchanged
+            && let Some(l) = self.cx.sync().link_for_remote(&self.conn, kind, id).await?
+            && l.remote_version == version
+        {
+            return Ok(());
+        }
+        self.cx
+            .sync()
+            .put_link(LinkInput {
+                connection: self.conn.clone(),
+                local,
+                remote_kind: kind.into(),
+                remote_id: id.into(),
+                remote_version: version,
+                snapshot: BTreeMap::new(),
+                conflicts: Vec::new(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn pull_payments(&mut self) -> Result<()> {
+        let (since, version) = self.cursor("payments").await?;
+        let mut page: Option<String> = None;
+        let mut seen = None;
+        loop {
+            let got = self.connector.payments(since, page.as_deref()).await?;
+            for rp in got.items {
+                seen = seen.max(rp.updated_at);
+                self.pull_payment(rp).await?;
+            }
+            match got.next {
+                Some(n) => page = Some(n),
+                None => break,
+            }
+        }
+        self.advance("payments", version, seen).await
+    }
+
+    async fn pull_payment(&mut self, rp: RemotePayment) -> Result<()> {
+        if rp.deleted {
+            self.skip(PAYMENT, &rp.id, "deleted in the accounting system");
+            return Ok(());
+        }
+        let by_ref = Filter::contains("external_refs", format!("{}:{}", self.system, rp.invoice_id));
+        let Some(invoice): Option<Invoice> =
+            self.cx.invoices().list(&Query::new(by_ref).limit(1)).await?.items.into_iter().next()
+        else {
+            self.skip(PAYMENT, &rp.id, format!("its invoice {} is not synced", rp.invoice_id));
+            return Ok(());
+        };
+        let currency = rp.currency.unwrap_or(invoice.currency);
+        let amount = Money::new(rp.amount, currency);
+        let input = ExternalPayment {
+            system: self.system.into(),
+            external_id: rp.id.clone(),
+            contact_id: invoice.contact_id,
+            company_id: invoice.company_id,
+            amount,
+            received_on: rp.received_on,
+            method: PaymentMethod::Other,
+            reference: rp.reference.clone(),
+            applications: vec![(invoice.id, amount)],
+        };
+        let (payment, outcome) = match self.cx.payments().mirror(input).await {
+            Ok(r) => r,
+            Err(e) if is_refusal(&e) => {
+                self.skip(PAYMENT, &rp.id, format!("the CRM refused it: {e}"));
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.report.payments.add(outcome);
+        self.record_link(payment.entity_ref(), PAYMENT, &rp.id, rp.version.clone(), outcome).await
+    }
+}
+
+/// Replaces the billing address (or adds one), keeping the others.
+fn set_billing_address(addresses: &mut Vec<Address>, billing: Address) {
+    match addresses.iter_mut().find(|a| a.label == Some(AddressLabel::Billing)) {
+        Some(a) => *a = billing,
+        None => addresses.push(billing),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Option<String> {
+        Some(v.to_owned())
+    }
+
+    #[test]
+    fn three_way_merge_takes_the_side_that_changed_and_flags_both() {
+        let base = Some(s("a"));
+        assert_eq!(merge(base.as_ref(), &s("a"), &s("b")), Merge::TakeRemote(s("b")));
+        assert_eq!(merge(base.as_ref(), &s("c"), &s("a")), Merge::KeepLocal);
+        assert_eq!(merge(base.as_ref(), &s("c"), &s("b")), Merge::Conflict);
+        assert_eq!(merge(base.as_ref(), &s("c"), &s("c")), Merge::Same(s("c")));
+        assert_eq!(merge(base.as_ref(), &None, &s("a")), Merge::KeepLocal, "cleared here");
+        // Never synced: fill the gap, or flag a disagreement.
+        assert_eq!(merge(None, &None, &s("b")), Merge::TakeRemote(s("b")));
+        assert_eq!(merge(None, &s("a"), &None), Merge::KeepLocal);
+        assert_eq!(merge(None, &s("a"), &s("b")), Merge::Conflict);
+    }
+
+    #[test]
+    fn idempotency_keys_are_stable_per_record_version_and_fit_xero() {
+        let k = idempotency_key("xero:t", "create-customer", "c1", 3);
+        assert_eq!(k, idempotency_key("xero:t", "create-customer", "c1", 3));
+        assert_ne!(k, idempotency_key("xero:t", "create-customer", "c1", 4));
+        assert_ne!(k, idempotency_key("xero:u", "create-customer", "c1", 3));
+        assert!(k.len() <= 128);
+    }
+}
