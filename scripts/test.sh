@@ -56,6 +56,11 @@ cargo run --quiet --locked --example customer_360 >/dev/null
 re_out=$(cargo run --quiet --locked --example real_estate_agency --features plugins)
 grep -q "listing status is now \`sold\`" <<<"$re_out" && grep -q "task: Hand over keys" <<<"$re_out" \
   || { echo "the real-estate plugin demo did not show the plugin's reaction" >&2; echo "$re_out" >&2; exit 1; }
+# The accounting module: a sync with the local Xero-shaped server fills the customer 360; a second sync writes nothing.
+acc_out=$(cargo run --quiet --locked --example accounting_module --features xero,email)
+grep -q "INV-1002  due 2026-12-02  590.00 GBP of 990.00 GBP" <<<"$acc_out" && grep -q "average days to pay: 24" <<<"$acc_out" \
+  && grep -q "Re: Cold storage renewal" <<<"$acc_out" && grep -q "^Second sync: 0 records written" <<<"$acc_out" \
+  || { echo "the accounting example did not show the synced customer 360" >&2; echo "$acc_out" >&2; exit 1; }
 # On a SQLite file, the quickstart's CRM survives a restart.
 qs_dir=$(mktemp -d)
 cargo run --quiet --locked --example quickstart -- --db "$qs_dir/crm.db" >"$qs_dir/first.txt"

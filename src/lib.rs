@@ -20,9 +20,9 @@ pub use crm_storage::SqlStore;
 #[cfg(feature = "plugins")]
 pub use crm_plugins as plugins;
 
-/// Connections to the outside world: email and webhooks (features `email`, `webhooks`; both
-/// in `integrations`).
-#[cfg(any(feature = "email", feature = "webhooks"))]
+/// Connections to the outside world: email, webhooks and accounting sync (features `email`,
+/// `webhooks`, `xero`; all in `integrations`).
+#[cfg(any(feature = "email", feature = "webhooks", feature = "xero"))]
 pub use crm_integrations as integrations;
 
 /// A CRM on the SQLite database file at `path` (created and migrated as needed), with default

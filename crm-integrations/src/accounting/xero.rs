@@ -138,13 +138,13 @@ impl Xero {
         Ok((parse_ok(resp, path)?, page))
     }
 
+    /// The next page: by the response's `pagination` when it has one, else while pages are full.
     fn next_page(&self, got: usize, page: u32, pagination: Option<&Pagination>) -> Option<String> {
-        let last_by_count = pagination.and_then(|p| p.page_count).is_some_and(|count| page >= count);
-        if got == 0 || last_by_count || got < self.config.page_size as usize {
-            None
-        } else {
-            Some((page + 1).to_string())
-        }
+        let more = match pagination.and_then(|p| p.page_count) {
+            Some(count) => page < count,
+            None => got >= self.config.page_size as usize,
+        };
+        (got > 0 && more).then(|| (page + 1).to_string())
     }
 
     async fn write_contact(
