@@ -36,6 +36,15 @@ if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
 fi
 python3 -c 'import aiosmtpd; print("aiosmtpd", aiosmtpd.__version__)'
 
+log "Dovecot (the IMAP server the mailbox-sync tests start on 127.0.0.1)"
+if ! [ -x /usr/sbin/dovecot ] && ! command -v dovecot >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  # Installed only as a program: the tests run their own throw-away instances.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dovecot-imapd >/dev/null
+fi
+{ [ -x /usr/sbin/dovecot ] && /usr/sbin/dovecot --version; } || dovecot --version
+
 log "plugin guests: build the WebAssembly components (the host's tests load them), run their native tests"
 plugins/build-guests.sh
 

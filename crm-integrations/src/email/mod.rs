@@ -25,6 +25,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "imap")]
+mod imap;
 mod inbound;
 mod smtp;
 mod template;
@@ -36,6 +38,8 @@ use crm_core::model::{Direction, ParticipantRole};
 use crm_core::{Activity, CampaignId, Channel, ConsentStatus, Contact, ContactId, DealId, NewActivity, Session};
 use serde_json::json;
 
+#[cfg(feature = "imap")]
+pub use imap::{ImapAuth, ImapConfig, ImapSecurity, MailboxReport, MailboxSync};
 pub use inbound::{
     Filed, Inbox, MAX_BODY_CHARS, MAX_MESSAGE_BYTES, SUBJECT_THREAD_WINDOW_DAYS, is_free_mail, normalise_subject,
     split_mbox,

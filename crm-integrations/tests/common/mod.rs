@@ -11,6 +11,8 @@ use crm_core::{Actor, Crm, Session, TenantId};
 use crm_integrations::email::{Address, Mailer, Security, SmtpConfig, SmtpSender};
 use crm_storage::SqlStore;
 
+pub mod dovecot;
+
 pub const USER: &str = "crm@acme.example";
 pub const PASSWORD: &str = "s3cret";
 
@@ -26,14 +28,22 @@ pub struct SmtpServer {
 impl SmtpServer {
     /// `mode`: `plain`, `starttls` or `tls`; with `auth`, only [`USER`]/[`PASSWORD`] may send.
     pub fn start(mode: &str, auth: bool) -> SmtpServer {
+        Self::start_into(mode, auth, None)
+    }
+
+    /// [`start`](Self::start), delivering into `maildir` (e.g. a Dovecot user's INBOX) instead
+    /// of a Maildir of its own. Files are written world-readable (umask 000) so a mail server
+    /// running as another user can read them.
+    pub fn start_into(mode: &str, auth: bool, maildir: Option<PathBuf>) -> SmtpServer {
         let dir = tempfile::tempdir().unwrap();
         let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
         let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
         std::fs::write(&cert_file, cert.cert.pem()).unwrap();
         std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
-        let maildir = dir.path().join("maildir");
+        let maildir = maildir.unwrap_or_else(|| dir.path().join("maildir"));
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/smtp_server.py");
-        let mut cmd = Command::new("python3");
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "umask 000; exec python3 \"$@\"", "sh"]);
         cmd.arg(&script).arg("--maildir").arg(&maildir).args(["--mode", mode]);
         cmd.arg("--tls-cert").arg(&cert_file).arg("--tls-key").arg(&key_file);
         if auth {
