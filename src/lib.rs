@@ -21,8 +21,8 @@ pub use crm_storage::SqlStore;
 pub use crm_plugins as plugins;
 
 /// Connections to the outside world: email, webhooks and accounting sync (features `email`,
-/// `webhooks`, `xero`; all in `integrations`).
-#[cfg(any(feature = "email", feature = "webhooks", feature = "xero"))]
+/// `imap`, `webhooks`, `xero`, `quickbooks`; all in `integrations`).
+#[cfg(any(feature = "email", feature = "webhooks", feature = "xero", feature = "quickbooks"))]
 pub use crm_integrations as integrations;
 
 /// A CRM on the SQLite database file at `path` (created and migrated as needed), with default

@@ -62,6 +62,15 @@ pub enum IntegrationError {
         /// The system's messages (validation errors…).
         reasons: Vec<String>,
     },
+    /// The remote record changed since the version the update was based on (QuickBooks'
+    /// stale `SyncToken`): read it again, merge, and retry.
+    #[error("{system}: {record} changed there since it was read")]
+    Stale {
+        /// The system.
+        system: &'static str,
+        /// Which record.
+        record: String,
+    },
     /// The remote system asked to wait longer than the policy allows (`429` with a long
     /// `Retry-After`, or every attempt rate-limited).
     #[error("{system} is rate limiting; retry after {retry_after:?}")]
@@ -101,6 +110,7 @@ impl IntegrationError {
             IntegrationError::Remote { system, .. }
             | IntegrationError::Malformed { system, .. }
             | IntegrationError::Rejected { system, .. }
+            | IntegrationError::Stale { system, .. }
             | IntegrationError::RateLimited { system, .. }
             | IntegrationError::Auth { system, .. } => Some(system),
             _ => None,
@@ -124,6 +134,7 @@ impl From<IntegrationError> for crm_core::Error {
             IntegrationError::Remote { system, message, .. } => Error::Integration { system: system.into(), message },
             e @ (IntegrationError::Malformed { .. }
             | IntegrationError::Rejected { .. }
+            | IntegrationError::Stale { .. }
             | IntegrationError::RateLimited { .. }
             | IntegrationError::Auth { .. }) => {
                 Error::Integration { system: e.system().unwrap_or("remote").into(), message: e.to_string() }

@@ -23,7 +23,10 @@
 
 mod http;
 mod oauth;
+#[cfg(feature = "quickbooks")]
+pub mod quickbooks;
 pub mod sync;
+mod wire;
 #[cfg(feature = "xero")]
 pub mod xero;
 
@@ -181,9 +184,9 @@ pub struct RemotePayment {
     pub version: Option<String>,
     /// When it last changed there.
     pub updated_at: Option<DateTime<Utc>>,
-    /// The invoice it paid (its id there).
-    pub invoice_id: String,
-    /// How much.
+    /// The invoices it paid (their ids there) and how much of it went to each.
+    pub applications: Vec<(String, Decimal)>,
+    /// How much was received.
     pub amount: Decimal,
     /// Currency (None: the invoice's).
     pub currency: Option<Currency>,
@@ -209,6 +212,9 @@ pub trait AccountingConnector: Send + Sync {
     /// Customers changed since `since` (all when None), one page at a time.
     async fn customers(&self, since: Option<DateTime<Utc>>, page: Option<&str>) -> Result<RemotePage<RemoteCustomer>>;
 
+    /// One customer as it is now (None: no such customer).
+    async fn customer(&self, id: &str) -> Result<Option<RemoteCustomer>>;
+
     /// Sales invoices changed since `since`.
     async fn invoices(&self, since: Option<DateTime<Utc>>, page: Option<&str>) -> Result<RemotePage<RemoteInvoice>>;
 
@@ -219,8 +225,8 @@ pub trait AccountingConnector: Send + Sync {
     /// second one.
     async fn create_customer(&self, draft: &CustomerDraft, idempotency_key: &str) -> Result<RemoteCustomer>;
 
-    /// Updates a customer's shared fields; `version` is the one the CRM last saw (stale
-    /// versions are refused by systems that check them).
+    /// Updates a customer's shared fields; `version` is the one the CRM last saw. Systems
+    /// that check versions refuse a stale one with [`IntegrationError::Stale`](crate::IntegrationError::Stale).
     async fn update_customer(
         &self,
         id: &str,

@@ -503,6 +503,10 @@ impl Run<'_> {
     }
 
     async fn push_company(&mut self, company: Company) -> Result<()> {
+        self.push_company_once(company, false).await
+    }
+
+    async fn push_company_once(&mut self, company: Company, retried: bool) -> Result<()> {
         let link = self.cx.sync().link_for_local(&self.conn, company.entity_ref()).await?;
         let values: BTreeMap<String, Option<String>> =
             SHARED.iter().map(|f| ((*f).to_owned(), shared_local(&company, f))).collect();
@@ -545,10 +549,22 @@ impl Run<'_> {
                     return Ok(());
                 }
                 let key = idempotency_key(&self.conn, "update-customer", company.id, company.version);
-                let rc = self
+                let sent = self
                     .connector
                     .update_customer(&link.remote_id, link.remote_version.as_deref(), &draft(None), &key)
-                    .await?;
+                    .await;
+                let rc = match sent {
+                    Err(IntegrationError::Stale { .. }) if !retried => {
+                        // Changed there meanwhile: merge the fresh record, then try once more.
+                        match self.connector.customer(&link.remote_id).await? {
+                            Some(fresh) => self.pull_customer(fresh).await?,
+                            None => self.skip(CUSTOMER, &link.remote_id, "gone from the accounting system"),
+                        }
+                        let company = self.cx.companies().get(company.id).await?;
+                        return Box::pin(self.push_company_once(company, true)).await;
+                    }
+                    other => other?,
+                };
                 let mut snapshot = link.snapshot.clone();
                 for f in pending {
                     snapshot.insert(f.to_owned(), values[f].clone());
@@ -692,25 +708,32 @@ impl Run<'_> {
             self.skip(PAYMENT, &rp.id, "deleted in the accounting system");
             return Ok(());
         }
-        let by_ref = Filter::contains("external_refs", format!("{}:{}", self.system, rp.invoice_id));
-        let Some(invoice): Option<Invoice> =
-            self.cx.invoices().list(&Query::new(by_ref).limit(1)).await?.items.into_iter().next()
-        else {
-            self.skip(PAYMENT, &rp.id, format!("its invoice {} is not synced", rp.invoice_id));
+        let mut invoices: Vec<(Invoice, Decimal)> = Vec::new();
+        for (remote_invoice, part) in &rp.applications {
+            match self.mirrored_invoice(remote_invoice).await? {
+                Some(inv) => invoices.push((inv, *part)),
+                None => {
+                    self.skip(PAYMENT, &rp.id, format!("its invoice {remote_invoice} is not synced"));
+                    return Ok(());
+                }
+            }
+        }
+        let Some((first, _)) = invoices.first() else {
+            self.skip(PAYMENT, &rp.id, "it is not applied to any invoice");
             return Ok(());
         };
-        let currency = rp.currency.unwrap_or(invoice.currency);
+        let currency = rp.currency.unwrap_or(first.currency);
         let amount = Money::new(rp.amount, currency);
         let input = ExternalPayment {
             system: self.system.into(),
             external_id: rp.id.clone(),
-            contact_id: invoice.contact_id,
-            company_id: invoice.company_id,
+            contact_id: first.contact_id,
+            company_id: first.company_id,
             amount,
             received_on: rp.received_on,
             method: PaymentMethod::Other,
             reference: rp.reference.clone(),
-            applications: vec![(invoice.id, amount)],
+            applications: invoices.iter().map(|(inv, part)| (inv.id, Money::new(*part, currency))).collect(),
         };
         let (payment, outcome) = match self.cx.payments().mirror(input).await {
             Ok(r) => r,
@@ -721,7 +744,41 @@ impl Run<'_> {
             Err(e) => return Err(e.into()),
         };
         self.report.payments.add(outcome);
-        self.record_link(payment.entity_ref(), PAYMENT, &rp.id, rp.version.clone(), outcome).await
+        self.record_link(payment.entity_ref(), PAYMENT, &rp.id, rp.version.clone(), outcome).await?;
+        // Systems that do not date full payment (QuickBooks): a paid invoice is paid on the
+        // day of its last payment.
+        for (inv, _) in invoices {
+            let inv = self.cx.invoices().get(inv.id).await?;
+            if inv.status == InvoiceStatus::Paid && inv.paid_on.is_none() {
+                let Some(on) = inv.payments.iter().map(|p| p.paid_on).max() else { continue };
+                let Some(ext) = inv.external_refs.iter().find(|r| r.system == self.system) else { continue };
+                let input = ExternalInvoice {
+                    system: self.system.into(),
+                    external_id: ext.id.clone(),
+                    number: inv.number.clone(),
+                    contact_id: inv.contact_id,
+                    company_id: inv.company_id,
+                    currency: inv.currency,
+                    lines: inv.lines.clone(),
+                    subtotal: inv.subtotal.amount,
+                    tax: inv.tax.amount,
+                    total: inv.total.amount,
+                    amount_paid: inv.amount_paid.amount,
+                    status: inv.status,
+                    issue_date: inv.issue_date,
+                    due_date: inv.due_date,
+                    paid_on: Some(on),
+                    notes: inv.notes.clone(),
+                };
+                self.cx.invoices().mirror(input).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn mirrored_invoice(&self, remote_id: &str) -> Result<Option<Invoice>> {
+        let by_ref = Filter::contains("external_refs", format!("{}:{}", self.system, remote_id));
+        Ok(self.cx.invoices().list(&Query::new(by_ref).limit(1)).await?.items.into_iter().next())
     }
 }
 

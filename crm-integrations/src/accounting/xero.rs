@@ -13,11 +13,11 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde::de::{Deserializer, Error as _};
 use serde_json::json;
-use serde_json::value::RawValue;
 use url::Url;
 
 use super::http::{Api, ApiPolicy, Response};
 use super::oauth::{OAuthConfig, TokenManager, TokenStore};
+use super::wire::{decimal, text};
 use super::{
     AccountingConnector, CustomerDraft, RemoteCustomer, RemoteInvoice, RemoteInvoiceStatus, RemoteLine, RemotePage,
     RemotePayment, RemoteStatus,
@@ -204,21 +204,6 @@ fn parse_ok<T: for<'de> Deserialize<'de>>(resp: Response, what: &str) -> Result<
 
 // --- Wire format -------------------------------------------------------------------------------
 
-/// A decimal read from the JSON number's text, exactly.
-fn decimal<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Decimal>, D::Error> {
-    let raw: Option<Box<RawValue>> = Option::deserialize(d)?;
-    let Some(raw) = raw else { return Ok(None) };
-    let t = raw.get().trim();
-    if t == "null" {
-        return Ok(None);
-    }
-    let t = t.trim_matches('"');
-    Decimal::from_str_exact(t)
-        .or_else(|_| Decimal::from_scientific(t))
-        .map(Some)
-        .map_err(|e| D::Error::custom(format!("`{t}` is not a decimal: {e}")))
-}
-
 /// A Xero date: `/Date(1539993600000+0000)/` (milliseconds since the epoch, UTC; the offset is
 /// informational) or an ISO date-time without zone.
 pub fn parse_xero_date(s: &str) -> std::result::Result<DateTime<Utc>, String> {
@@ -356,10 +341,6 @@ struct Balance {
     outstanding: Option<Decimal>,
     #[serde(deserialize_with = "decimal")]
     overdue: Option<Decimal>,
-}
-
-fn text(s: Option<String>) -> Option<String> {
-    s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
 fn currency(code: Option<&str>, field: &str) -> Result<Option<Currency>> {
@@ -617,12 +598,16 @@ impl Payment {
         }
         let at = |f: &str| format!("Payments[{i}].{f}");
         let invoice = self.invoice.ok_or_else(|| malformed(at("Invoice: missing")))?;
+        let amount = self.amount.ok_or_else(|| malformed(at("Amount: missing")))?;
         Ok(Some(RemotePayment {
             id: text(self.payment_id).ok_or_else(|| malformed(at("PaymentID: missing")))?,
             version: self.updated_date_utc.map(|d| d.to_rfc3339_opts(SecondsFormat::Millis, true)),
             updated_at: self.updated_date_utc,
-            invoice_id: text(invoice.invoice_id).ok_or_else(|| malformed(at("Invoice.InvoiceID: missing")))?,
-            amount: self.amount.ok_or_else(|| malformed(at("Amount: missing")))?,
+            applications: vec![(
+                text(invoice.invoice_id).ok_or_else(|| malformed(at("Invoice.InvoiceID: missing")))?,
+                amount,
+            )],
+            amount,
             currency: currency(invoice.currency_code.as_deref(), &at("Invoice.CurrencyCode"))?,
             received_on: self.date.ok_or_else(|| malformed(at("Date: missing")))?.date_naive(),
             reference: text(self.reference),
@@ -663,6 +648,25 @@ impl AccountingConnector for Xero {
         let next = self.next_page(list.contacts.len(), n, list.pagination.as_ref());
         let items = list.contacts.into_iter().enumerate().map(|(i, c)| c.into_remote(i)).collect::<Result<_>>()?;
         Ok(RemotePage { items, next })
+    }
+
+    async fn customer(&self, id: &str) -> Result<Option<RemoteCustomer>> {
+        if id.is_empty() || id.contains(['/', '?', '#']) {
+            return Err(IntegrationError::invalid("id", format!("`{id}` is not a Xero contact id")));
+        }
+        let path = format!("Contacts/{id}");
+        let url = self.url(&path)?;
+        let resp = self
+            .api
+            .send(|c| {
+                c.get(url.clone()).header("xero-tenant-id", &self.config.tenant_id).header("Accept", "application/json")
+            })
+            .await?;
+        if resp.status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let list: ContactList = parse_ok(resp, &path)?;
+        list.contacts.into_iter().next().map(|c| c.into_remote(0)).transpose()
     }
 
     async fn invoices(&self, since: Option<DateTime<Utc>>, page: Option<&str>) -> Result<RemotePage<RemoteInvoice>> {
