@@ -58,22 +58,22 @@ cargo test --workspace --doc --all-features --locked
 log "docs build without warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
 
-log "examples run"
-cargo run --quiet --locked --example quickstart >/dev/null
-cargo run --quiet --locked --example customer_360 >/dev/null
+log "examples run (with every feature: the build above already has them)"
+cargo run --quiet --locked --all-features --example quickstart >/dev/null
+cargo run --quiet --locked --all-features --example customer_360 >/dev/null
 # The plugin demo: the real-estate plugin refuses a bad listing and reacts to a won deal.
-re_out=$(cargo run --quiet --locked --example real_estate_agency --features plugins)
+re_out=$(cargo run --quiet --locked --all-features --example real_estate_agency)
 grep -q "listing status is now \`sold\`" <<<"$re_out" && grep -q "task: Hand over keys" <<<"$re_out" \
   || { echo "the real-estate plugin demo did not show the plugin's reaction" >&2; echo "$re_out" >&2; exit 1; }
 # The accounting module: a sync with the local Xero-shaped server fills the customer 360; a second sync writes nothing.
-acc_out=$(cargo run --quiet --locked --example accounting_module --features xero,email)
+acc_out=$(cargo run --quiet --locked --all-features --example accounting_module)
 grep -q "INV-1002  due 2026-12-02  590.00 GBP of 990.00 GBP" <<<"$acc_out" && grep -q "average days to pay: 24" <<<"$acc_out" \
   && grep -q "Re: Cold storage renewal" <<<"$acc_out" && grep -q "^Second sync: 0 records written" <<<"$acc_out" \
   || { echo "the accounting example did not show the synced customer 360" >&2; echo "$acc_out" >&2; exit 1; }
 # On a SQLite file, the quickstart's CRM survives a restart.
 qs_dir=$(mktemp -d)
-cargo run --quiet --locked --example quickstart -- --db "$qs_dir/crm.db" >"$qs_dir/first.txt"
-cargo run --quiet --locked --example quickstart -- --db "$qs_dir/crm.db" >"$qs_dir/second.txt"
+cargo run --quiet --locked --all-features --example quickstart -- --db "$qs_dir/crm.db" >"$qs_dir/first.txt"
+cargo run --quiet --locked --all-features --example quickstart -- --db "$qs_dir/crm.db" >"$qs_dir/second.txt"
 grep -q "^Reopened .*: 3 companies, 5 contacts, 4 deals" "$qs_dir/second.txt" \
   || { echo "the quickstart did not reopen its database" >&2; cat "$qs_dir/second.txt" >&2; exit 1; }
 diff <(sed -n '/^Pipeline/,$p' "$qs_dir/first.txt") <(sed -n '/^Pipeline/,$p' "$qs_dir/second.txt") \

@@ -28,6 +28,8 @@
 #[cfg(feature = "imap")]
 mod imap;
 mod inbound;
+#[cfg(feature = "postmark")]
+mod postmark;
 mod smtp;
 mod template;
 
@@ -44,6 +46,8 @@ pub use inbound::{
     Filed, Inbox, MAX_BODY_CHARS, MAX_MESSAGE_BYTES, SUBJECT_THREAD_WINDOW_DAYS, is_free_mail, normalise_subject,
     split_mbox,
 };
+#[cfg(feature = "postmark")]
+pub use postmark::PostmarkSender;
 pub use smtp::{Security, SmtpConfig, SmtpSender};
 pub use template::{Rendered, Template};
 
