@@ -11,6 +11,8 @@ use crm_integrations::webhooks::*;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+mod common;
+
 /// Answers 503 to the first `fail_first` requests, then 204 to requests whose signature
 /// verifies with `secret`, 401 to the rest.
 struct Receiver {
@@ -225,4 +227,43 @@ async fn a_dispatch_pass_delivers_the_outbox_in_order_and_resumes_from_its_curso
     assert_eq!(failed.dead_letters.len(), events.len() + 1);
     assert_eq!(failed.dead_letters[0].seq, events[0].seq);
     assert_eq!(failed.dead_letters[0].attempts, 2);
+}
+
+#[tokio::test]
+async fn kept_cursors_and_dead_letters_survive_between_passes_and_redelivery_clears_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = common::sqlite_session(dir.path()).await;
+    cx.companies().create(NewCompany::new("Acme")).await.unwrap();
+    cx.companies().create(NewCompany::new("Globex")).await.unwrap();
+    let secret = WebhookSecret::generate();
+    // The receiver is down for the first pass (every attempt fails), then recovers.
+    let (server, seen) = receiver(&secret, 2 * 2).await;
+    let hook = Endpoint::new("erp", &format!("{}/hooks", server.uri()), secret).unwrap();
+    let sender = WebhookSender::new(loopback_policy(2)).unwrap();
+
+    let first = dispatch_pending(&cx, &sender, std::slice::from_ref(&hook), 100).await.unwrap();
+    assert_eq!((first.delivered, first.dead_letters.len()), (0, 2));
+    let kept = dead_letters(&cx, &hook).await.unwrap();
+    assert_eq!(kept, first.dead_letters, "dead letters are kept in the CRM");
+    assert_eq!(seen.load(Ordering::SeqCst), 4);
+
+    // A later pass starts after the kept cursor: only the new event goes out.
+    cx.companies().create(NewCompany::new("Initech")).await.unwrap();
+    let second = dispatch_pending(&cx, &sender, std::slice::from_ref(&hook), 100).await.unwrap();
+    assert_eq!((second.delivered, second.dead_letters.len()), (1, 0));
+    // Redelivery gets the two dead letters through and clears them.
+    let redo = redeliver_dead_letters(&cx, &sender, &hook).await.unwrap();
+    assert_eq!(redo.delivered, 2);
+    assert!(dead_letters(&cx, &hook).await.unwrap().is_empty());
+    let third = dispatch_pending(&cx, &sender, std::slice::from_ref(&hook), 100).await.unwrap();
+    assert_eq!(third.delivered, 0, "nothing twice");
+    // Every delivery carried a distinct event.
+    let ids: std::collections::BTreeSet<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|r| header(r, "webhook-id").map(str::to_owned))
+        .collect();
+    assert_eq!(ids.len(), 3);
 }

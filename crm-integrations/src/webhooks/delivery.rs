@@ -279,7 +279,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// One event's delivery that failed for good.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DeadLetter {
     /// The endpoint's id.
     pub endpoint: String,
@@ -330,6 +330,114 @@ pub async fn dispatch(
         }
         report.cursor = event.seq;
     }
+    Ok(report)
+}
+
+/// An endpoint's delivery state as the CRM keeps it: its cursor and its dead letters.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+struct EndpointState {
+    cursor: u64,
+    dead: Vec<DeadLetter>,
+}
+
+fn state_key(endpoint: &Endpoint) -> String {
+    format!("webhooks/{}", endpoint.id)
+}
+
+async fn load_state(cx: &crm_core::Session, endpoint: &Endpoint) -> Result<(EndpointState, Option<u64>)> {
+    match cx.sync().state(&state_key(endpoint)).await? {
+        Some(s) => {
+            let state = serde_json::from_value(s.value)
+                .map_err(|e| IntegrationError::invalid("webhook state", format!("unreadable: {e}")))?;
+            Ok((state, Some(s.version)))
+        }
+        None => Ok((EndpointState::default(), None)),
+    }
+}
+
+async fn save_state(
+    cx: &crm_core::Session,
+    endpoint: &Endpoint,
+    state: &EndpointState,
+    version: Option<u64>,
+) -> Result<Option<u64>> {
+    let value = serde_json::to_value(state).map_err(|e| IntegrationError::invalid("webhook state", e.to_string()))?;
+    Ok(Some(cx.sync().put_state(&state_key(endpoint), value, version).await?.version))
+}
+
+/// [`dispatch`] with the bookkeeping kept in the CRM: each endpoint continues after its own
+/// cursor (an endpoint added later starts from the beginning of the outbox), and its dead
+/// letters are kept until [`redeliver_dead_letters`] gets them through. State is saved after
+/// each dead letter and at the end of each endpoint's pass, so an interrupted pass resends at
+/// most what it had not saved (at least once; receivers drop repeats by `webhook-id`).
+/// Two dispatchers racing on one endpoint: the second save fails with a conflict.
+pub async fn dispatch_pending(
+    cx: &crm_core::Session,
+    sender: &WebhookSender,
+    endpoints: &[Endpoint],
+    limit: usize,
+) -> Result<DispatchReport> {
+    let mut report = DispatchReport::default();
+    for endpoint in endpoints {
+        let (mut state, mut version) = load_state(cx, endpoint).await?;
+        let events = cx.events(&crm_core::EventQuery::after(state.cursor, limit)).await?;
+        let start = state.cursor;
+        for event in &events {
+            if endpoint.wants(event) {
+                match sender.deliver(endpoint, event).await {
+                    DeliveryOutcome::Delivered { .. } => report.delivered += 1,
+                    DeliveryOutcome::DeadLettered { attempts, last_error } => {
+                        let letter = DeadLetter { endpoint: endpoint.id.clone(), seq: event.seq, attempts, last_error };
+                        report.dead_letters.push(letter.clone());
+                        state.dead.push(letter);
+                        state.cursor = event.seq;
+                        version = save_state(cx, endpoint, &state, version).await?;
+                        continue;
+                    }
+                }
+            }
+            state.cursor = event.seq;
+        }
+        if state.cursor != start || version.is_none() {
+            save_state(cx, endpoint, &state, version).await?;
+        }
+        report.cursor = report.cursor.max(state.cursor);
+    }
+    Ok(report)
+}
+
+/// An endpoint's dead letters, oldest first.
+pub async fn dead_letters(cx: &crm_core::Session, endpoint: &Endpoint) -> Result<Vec<DeadLetter>> {
+    Ok(load_state(cx, endpoint).await?.0.dead)
+}
+
+/// Tries an endpoint's dead letters again (with the sender's full retry policy); those that
+/// get through leave the list, the others stay with their latest error.
+pub async fn redeliver_dead_letters(
+    cx: &crm_core::Session,
+    sender: &WebhookSender,
+    endpoint: &Endpoint,
+) -> Result<DispatchReport> {
+    let (mut state, version) = load_state(cx, endpoint).await?;
+    let mut report = DispatchReport { cursor: state.cursor, ..DispatchReport::default() };
+    let mut still = Vec::new();
+    for letter in std::mem::take(&mut state.dead) {
+        let found = cx.events(&crm_core::EventQuery::after(letter.seq.saturating_sub(1), 1)).await?;
+        let Some(event) = found.into_iter().find(|e| e.seq == letter.seq) else {
+            // The event is gone from the outbox (pruned): nothing left to send.
+            continue;
+        };
+        match sender.deliver(endpoint, &event).await {
+            DeliveryOutcome::Delivered { .. } => report.delivered += 1,
+            DeliveryOutcome::DeadLettered { attempts, last_error } => {
+                let l = DeadLetter { attempts: letter.attempts + attempts, last_error, ..letter };
+                report.dead_letters.push(l.clone());
+                still.push(l);
+            }
+        }
+    }
+    state.dead = still;
+    save_state(cx, endpoint, &state, version).await?;
     Ok(report)
 }
 

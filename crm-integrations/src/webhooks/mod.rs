@@ -16,9 +16,12 @@
 //! ```
 
 mod delivery;
+mod inbound;
 mod signing;
 
 pub use delivery::{
-    DeadLetter, DeliveryOutcome, DeliveryPolicy, DispatchReport, Endpoint, WebhookSender, dispatch, is_private,
+    DeadLetter, DeliveryOutcome, DeliveryPolicy, DispatchReport, Endpoint, WebhookSender, dead_letters, dispatch,
+    dispatch_pending, is_private, redeliver_dead_letters,
 };
+pub use inbound::{InboundError, VendorChange, parse_quickbooks_webhook, parse_xero_webhook};
 pub use signing::{SignatureError, WebhookSecret, standard_signature, verify_quickbooks, verify_standard, verify_xero};
