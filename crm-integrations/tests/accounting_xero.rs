@@ -320,7 +320,7 @@ async fn fields_both_sides_changed_become_a_conflict_until_resolved() {
     mount_reads(&server, "access-1").await;
 
     let report = sync(&cx, &xero(&server, memory_tokens(), fast()), &options()).await.unwrap();
-    assert_eq!(report.conflicts, vec![(harbour.id, "billing_email".to_owned())]);
+    assert_eq!(report.conflicts, vec![(harbour.entity_ref(), "billing_email".to_owned())]);
     assert_eq!(
         cx.companies().get(harbour.id).await.unwrap().billing_email.unwrap().as_str(),
         "ap@harbourfoods.co.uk",
@@ -578,4 +578,48 @@ fn xero_dates_are_read_with_and_without_offsets() {
     for bad in ["/Date()/", "/Date(12x)/", "/Date(1+00)/", "yesterday", "/Date(99999999999999999999)/"] {
         assert!(parse_xero_date(bad).is_err(), "{bad}");
     }
+}
+
+#[tokio::test]
+async fn people_without_a_company_are_matched_and_pushed_as_customers_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = sqlite_session(dir.path()).await;
+    // Finn buys on his own account with the address Xero has for Blue Fin Studio; Ola is new.
+    let finn = cx.contacts().create(NewContact::new("Finn", "Blue").email("hello@bluefin.example")).await.unwrap();
+    let ola = cx.contacts().create(NewContact::new("Ola", "Nordmann").email("ola@nordmann.example")).await.unwrap();
+    let employed = cx.companies().create(NewCompany::new("Somewhere Ltd")).await.unwrap();
+    cx.contacts()
+        .create(NewContact::new("Emma", "Employee").email("emma@somewhere.example").works_at(employed.id, None, None))
+        .await
+        .unwrap();
+    let server = MockServer::start().await;
+    mount_reads(&server, "access-1").await;
+    let mut created = fixture("contact_created.json");
+    created["Contacts"][0]["ContactID"] = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d".into();
+    created["Contacts"][0]["Name"] = "Ola Nordmann".into();
+    created["Contacts"][0]["EmailAddress"] = "ola@nordmann.example".into();
+    Mock::given(method("PUT"))
+        .and(path("/api.xro/2.0/Contacts"))
+        .and(body_string_contains("Ola Nordmann"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(created))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let opts = SyncOptions { push: None, push_contacts: Some(Filter::All), ..options() };
+    let report = sync(&cx, &xero(&server, memory_tokens(), fast()), &opts).await.unwrap();
+
+    let conn = format!("xero:{TENANT}");
+    let link =
+        cx.sync().link_for_remote(&conn, "Customer", "c4a1b2d3-e5f6-4a7b-8c9d-0e1f2a3b4c03").await.unwrap().unwrap();
+    assert_eq!(link.local, finn.entity_ref(), "matched to the person by email, no company made");
+    assert!(company_named(&cx, "Blue Fin Studio").await.is_empty());
+    let f = cx.contacts().get(finn.id).await.unwrap();
+    assert!(f.external_refs.contains(&ExternalRef::new("xero", "c4a1b2d3-e5f6-4a7b-8c9d-0e1f2a3b4c03")));
+    assert_eq!(f.phones.first().map(|p| p.number.as_str()), None, "Xero has no DEFAULT phone for it");
+    // Ola is pushed; Emma works for a company and is not a customer of her own.
+    assert_eq!(report.pushed.created, 1, "{report:#?}");
+    let o = cx.contacts().get(ola.id).await.unwrap();
+    assert!(o.external_refs.contains(&ExternalRef::new("xero", "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d")));
+    let puts = server.received_requests().await.unwrap().into_iter().filter(|r| r.method.as_str() == "PUT").count();
+    assert_eq!(puts, 1);
 }

@@ -64,6 +64,9 @@ pub struct Contact {
     /// Payment terms and credit limit (usually owned by the accounting system).
     #[serde(default)]
     pub credit_terms: Option<crate::model::CreditTerms>,
+    /// Ids in other systems (e.g. the accounting package's customer id); unique per tenant.
+    #[serde(default)]
+    pub external_refs: Vec<crate::model::ExternalRef>,
     /// Custom field values.
     pub custom: CustomFields,
 }
@@ -88,6 +91,7 @@ impl Contact {
 impl_entity! {
     Contact, ContactId, Contact, custom: true;
     related: |c| c.company_id.map(|id| EntityRef::new(EntityKind::Company, id)).into_iter().collect();
+    unique: |c| crate::model::external_keys(&c.external_refs);
     fields {
         "given_name": Text => |c| c.given_name.clone(),
         "family_name": Text => |c| c.family_name.clone(),
@@ -107,5 +111,6 @@ impl_entity! {
         "company_id": Id => |c| c.company_id,
         "job_title": Text => |c| c.job_title.clone(),
         "department": Text => |c| c.department.clone(),
+        "external_refs": TextList => |c| crate::model::external_list(&c.external_refs),
     }
 }

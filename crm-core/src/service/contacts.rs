@@ -72,11 +72,18 @@ pub struct NewContact {
     pub department: Option<String>,
     /// Payment terms and credit limit.
     pub credit_terms: Option<crate::model::CreditTerms>,
+    /// Ids in other systems.
+    pub external_refs: Vec<crate::model::ExternalRef>,
     /// Custom field values.
     pub custom: CustomFields,
 }
 
 impl NewContact {
+    /// Adds an id in another system.
+    pub fn external_ref(mut self, system: impl Into<String>, id: impl Into<String>) -> Self {
+        self.external_refs.push(crate::model::ExternalRef::new(system, id));
+        self
+    }
     /// A contact with a given and a family name (either may be empty, not both).
     pub fn new(given_name: impl Into<String>, family_name: impl Into<String>) -> Self {
         Self { given_name: given_name.into(), family_name: family_name.into(), ..Default::default() }
@@ -198,6 +205,7 @@ impl NewContact {
 /// Normalises a contact and returns every problem with its standard fields.
 pub(crate) fn check_contact(c: &mut Contact, today: NaiveDate, ch: &mut Checks) {
     ch.credit_terms(&c.credit_terms);
+    ch.external_refs(&mut c.external_refs);
     ch.name("given_name", &mut c.given_name, false);
     ch.name("family_name", &mut c.family_name, false);
     if c.given_name.is_empty() && c.family_name.is_empty() {
@@ -278,6 +286,7 @@ impl Importable for NewContact {
             job_title: input.job_title,
             department: input.department,
             credit_terms: input.credit_terms,
+            external_refs: input.external_refs,
             custom: input.custom,
         };
         check_contact(&mut contact, now.date_naive(), &mut ch);

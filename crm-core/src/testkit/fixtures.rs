@@ -56,6 +56,7 @@ pub fn contact(tenant: TenantId, given: &str, family: &str) -> Contact {
         job_title: None,
         department: None,
         credit_terms: None,
+        external_refs: Vec::new(),
         custom: CustomFields::new(),
     }
 }
@@ -117,6 +118,7 @@ pub fn full_contact(tenant: TenantId) -> Contact {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
+    c.external_refs = vec![ExternalRef::new("quickbooks", format!("kunde-{}", c.id))];
     c
 }
 

@@ -23,6 +23,7 @@
 
 mod http;
 mod oauth;
+mod party;
 #[cfg(feature = "quickbooks")]
 pub mod quickbooks;
 pub mod sync;

@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use crm_core::query::{Filter, Query};
 use crm_core::{
-    AccountBalance, Address, AddressLabel, Company, CompanyId, CreditTerms, Email, Entity, EntityKind, EntityRef,
-    Error as CrmError, ExternalInvoice, ExternalPayment, ExternalRef, Invoice, InvoiceStatus, LineItem, LinkInput,
-    MirrorOutcome, Money, NewCompany, PaymentMethod, PhoneEntry, PhoneLabel, PhoneNumber, Session, SyncConflict,
-    SyncLink,
+    AccountBalance, CompanyId, ContactId, CreditTerms, Email, Entity, EntityKind, EntityRef, Error as CrmError,
+    ExternalInvoice, ExternalPayment, ExternalRef, Invoice, InvoiceStatus, LineItem, LinkInput, MirrorOutcome, Money,
+    NewCompany, PaymentMethod, PhoneLabel, PhoneNumber, Session, SyncConflict, SyncLink,
 };
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
+use super::party::Party;
 use super::{
     AccountingConnector, CustomerDraft, RemoteCustomer, RemoteInvoice, RemoteInvoiceStatus, RemotePayment, RemoteStatus,
 };
@@ -33,6 +33,9 @@ pub struct SyncOptions {
     /// none; default: every company). Local edits of shared fields of linked companies are
     /// always sent.
     pub push: Option<Filter>,
+    /// Which CRM contacts without a company (people buying on their own account) are created
+    /// as customers there (default None: none). Local edits of linked contacts are always sent.
+    pub push_contacts: Option<Filter>,
     /// The region for phone numbers written without `+country` (ISO 3166, e.g. `GB`).
     pub default_region: Option<String>,
     /// The day invoices are judged overdue on (default: today by the CRM's clock).
@@ -44,7 +47,13 @@ pub struct SyncOptions {
 
 impl Default for SyncOptions {
     fn default() -> Self {
-        SyncOptions { push: Some(Filter::All), default_region: None, today: None, overlap: Duration::seconds(1) }
+        SyncOptions {
+            push: Some(Filter::All),
+            push_contacts: None,
+            default_region: None,
+            today: None,
+            overlap: Duration::seconds(1),
+        }
     }
 }
 
@@ -93,9 +102,9 @@ pub struct SyncReport {
     pub payments: Counts,
     /// Records left alone.
     pub skipped: Vec<Skipped>,
-    /// Companies with fields both sides changed, waiting in their links (see
-    /// [`SyncRecords::resolve`](crm_core::SyncRecords::resolve)).
-    pub conflicts: Vec<(CompanyId, String)>,
+    /// Records (companies, contacts) with fields both sides changed, waiting in their links
+    /// (see [`SyncRecords::resolve`](crm_core::SyncRecords::resolve)).
+    pub conflicts: Vec<(EntityRef, String)>,
 }
 
 /// Runs one sync of `connector`'s organisation into `cx`'s tenant: customers in, companies
@@ -116,10 +125,8 @@ pub async fn sync(cx: &Session, connector: &dyn AccountingConnector, options: &S
     run.pull_invoices().await?;
     run.pull_payments().await?;
     for link in cx.sync().conflicts(&run.conn).await? {
-        if link.local.kind == EntityKind::Company {
-            for c in &link.conflicts {
-                run.report.conflicts.push((CompanyId::from_uuid(link.local.id), c.field.clone()));
-            }
+        for c in &link.conflicts {
+            run.report.conflicts.push((link.local, c.field.clone()));
         }
     }
     Ok(run.report)
@@ -160,33 +167,6 @@ fn merge(base: Option<&Option<String>>, local: &Option<String>, remote: &Option<
         None if local.is_none() => Merge::TakeRemote(remote.clone()),
         None if remote.is_none() => Merge::KeepLocal,
         None => Merge::Conflict,
-    }
-}
-
-fn shared_local(c: &Company, field: &str) -> Option<String> {
-    match field {
-        "billing_email" => c.billing_email.as_ref().map(|e| e.as_str().to_owned()),
-        "phone" => c.phones.first().map(|p| p.number.as_str().to_owned()),
-        _ => None,
-    }
-}
-
-fn set_shared(c: &mut Company, field: &str, value: &Option<String>) {
-    match field {
-        "billing_email" => c.billing_email = value.as_deref().and_then(|v| Email::parse(v).ok()),
-        "phone" => {
-            let number = value.as_deref().and_then(|v| PhoneNumber::parse(v, None).ok());
-            match (number, c.phones.is_empty()) {
-                (Some(n), true) => c.phones.push(PhoneEntry { number: n, label: PhoneLabel::Main }),
-                (Some(n), false) => c.phones[0].number = n,
-                (None, _) => {
-                    if !c.phones.is_empty() {
-                        c.phones.remove(0);
-                    }
-                }
-            }
-        }
-        _ => {}
     }
 }
 
@@ -261,71 +241,80 @@ impl Run<'_> {
             .map(|p| p.as_str().to_owned())
     }
 
-    /// The company a remote customer is, by link, external reference, the CRM id the CRM wrote
-    /// there, email, then phone. Never by name. Err(reason) when the match is ambiguous.
-    async fn find_company(
+    /// The CRM record a remote customer is: by link, external reference, the CRM id the CRM
+    /// wrote there, email, then phone. Never by name. Err(reason) when the match is ambiguous.
+    async fn find_party(
         &mut self,
         rc: &RemoteCustomer,
         email: &Option<String>,
         phone: &Option<String>,
-    ) -> Result<std::result::Result<(Option<Company>, Option<SyncLink>), String>> {
+    ) -> Result<std::result::Result<(Option<Party>, Option<SyncLink>), String>> {
         let sync = self.cx.sync();
         if let Some(link) = sync.link_for_remote(&self.conn, CUSTOMER, &rc.id).await? {
-            match self.cx.companies().get(CompanyId::from_uuid(link.local.id)).await {
-                Ok(c) => return Ok(Ok((Some(c), Some(link)))),
-                // The company was deleted here: forget the pairing and match afresh.
-                Err(CrmError::NotFound { .. }) => sync.remove_link(link.id).await?,
-                Err(e) => return Err(e.into()),
+            match Party::load(self.cx, link.local).await? {
+                Some(p) => return Ok(Ok((Some(p), Some(link)))),
+                // The record was deleted here: forget the pairing and match afresh.
+                None => sync.remove_link(link.id).await?,
             }
         }
         let by_ref = Filter::contains("external_refs", format!("{}:{}", self.system, rc.id));
-        if let Some(c) = self.cx.companies().list(&Query::new(by_ref).limit(1)).await?.items.into_iter().next() {
-            return Ok(Ok((Some(c), None)));
+        if let Some(c) = self.cx.companies().list(&Query::new(by_ref.clone()).limit(1)).await?.items.into_iter().next()
+        {
+            return Ok(Ok((Some(Party::Company(c)), None)));
+        }
+        if let Some(c) = self.cx.contacts().list(&Query::new(by_ref).limit(1)).await?.items.into_iter().next() {
+            return Ok(Ok((Some(Party::Contact(c)), None)));
         }
         if let Some(id) = rc.reference.as_deref().and_then(|r| uuid::Uuid::parse_str(r).ok()) {
-            match self.cx.companies().get(CompanyId::from_uuid(id)).await {
-                Ok(c) => return self.unlinked(c).await.map(|c| Ok((c, None))),
-                Err(CrmError::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let mut candidates: Vec<Company> = Vec::new();
-        if let Some(e) = email {
-            candidates.extend(
-                self.cx.companies().list(&Query::new(Filter::eq("billing_email", e.as_str())).limit(10)).await?.items,
-            );
-            for person in self.cx.contacts().list(&Query::new(Filter::eq("email", e.as_str())).limit(10)).await?.items {
-                if let Some(id) = person.company_id
-                    && !candidates.iter().any(|c| c.id == id)
-                {
-                    candidates.push(self.cx.companies().get(id).await?);
+            for kind in [EntityKind::Company, EntityKind::Contact] {
+                if let Some(p) = Party::load(self.cx, EntityRef::new(kind, id)).await? {
+                    return self.unlinked(p).await.map(|p| Ok((p, None)));
                 }
             }
         }
-        if candidates.is_empty()
-            && let Some(p) = phone
-        {
-            candidates
-                .extend(self.cx.companies().list(&Query::new(Filter::eq("phone", p.as_str())).limit(10)).await?.items);
+        let mut candidates: Vec<Party> = Vec::new();
+        let add = |p: Party, all: &mut Vec<Party>| {
+            if !all.iter().any(|x| x.entity_ref() == p.entity_ref()) {
+                all.push(p);
+            }
+        };
+        for (field, value) in [("billing_email", email), ("phone", phone)] {
+            let Some(v) = value else { continue };
+            if !candidates.is_empty() {
+                break;
+            }
+            let company_field = field;
+            let contact_field = if field == "billing_email" { "email" } else { "phone" };
+            for c in self.cx.companies().list(&Query::new(Filter::eq(company_field, v.as_str())).limit(10)).await?.items
+            {
+                add(Party::Company(c), &mut candidates);
+            }
+            for person in
+                self.cx.contacts().list(&Query::new(Filter::eq(contact_field, v.as_str())).limit(10)).await?.items
+            {
+                match person.company_id {
+                    Some(id) => add(Party::Company(self.cx.companies().get(id).await?), &mut candidates),
+                    None => add(Party::Contact(person), &mut candidates),
+                }
+            }
         }
-        candidates.dedup_by_key(|c| c.id);
         let mut free = Vec::new();
-        for c in candidates {
-            if let Some(c) = self.unlinked(c).await? {
-                free.push(c);
+        for p in candidates {
+            if let Some(p) = self.unlinked(p).await? {
+                free.push(p);
             }
         }
         match free.len() {
             0 => Ok(Ok((None, None))),
             1 => Ok(Ok((free.pop(), None))),
-            n => Ok(Err(format!("its email or phone matches {n} companies; link it by hand"))),
+            n => Ok(Err(format!("its email or phone matches {n} CRM records; link it by hand"))),
         }
     }
 
-    /// The company, unless it is already paired with another customer on this connection.
-    async fn unlinked(&self, c: Company) -> Result<Option<Company>> {
-        let linked = self.cx.sync().link_for_local(&self.conn, c.entity_ref()).await?;
-        Ok(if linked.is_some() { None } else { Some(c) })
+    /// The record, unless it is already paired with another customer on this connection.
+    async fn unlinked(&self, p: Party) -> Result<Option<Party>> {
+        let linked = self.cx.sync().link_for_local(&self.conn, p.entity_ref()).await?;
+        Ok(if linked.is_some() { None } else { Some(p) })
     }
 
     async fn pull_customer(&mut self, rc: RemoteCustomer) -> Result<()> {
@@ -339,7 +328,7 @@ impl Run<'_> {
         }
         let email = self.normalise_email(&rc.email);
         let phone = self.normalise_phone(&rc.phone);
-        let (company, link) = match self.find_company(&rc, &email, &phone).await? {
+        let (party, link) = match self.find_party(&rc, &email, &phone).await? {
             Ok(found) => found,
             Err(reason) => {
                 self.skip(CUSTOMER, &rc.id, reason);
@@ -355,7 +344,7 @@ impl Run<'_> {
             }),
             _ => None,
         };
-        let Some(before) = company else {
+        let Some(before) = party else {
             let mut input = NewCompany::new(rc.name.clone()).external_ref(self.system, rc.id.clone());
             input.legal_name = rc.legal_name.clone();
             input.tax_id = rc.tax_id.clone();
@@ -379,27 +368,12 @@ impl Run<'_> {
         };
         let mut after = before.clone();
         // What accounting owns is overwritten.
-        after.legal_name = rc.legal_name.clone();
-        after.tax_id = rc.tax_id.clone();
-        if let Some(addr) = &rc.billing_address {
-            set_billing_address(&mut after.addresses, addr.clone());
-        }
-        if let Some(days) = rc.net_days {
-            let limit = after.credit_terms.and_then(|t| t.credit_limit);
-            after.credit_terms = Some(CreditTerms { net_days: days, credit_limit: limit });
-        }
-        if balance.is_some() {
-            after.account_balance = balance;
-        }
-        let key = ExternalRef::new(self.system, rc.id.clone());
-        if !after.external_refs.contains(&key) {
-            after.external_refs.push(key);
-        }
+        after.take_owned(self.system, &rc, balance);
         // What both edit is merged against the last sync.
         let mut snapshot = link.as_ref().map(|l| l.snapshot.clone()).unwrap_or_default();
         let mut conflicts = link.as_ref().map(|l| l.conflicts.clone()).unwrap_or_default();
         for field in SHARED {
-            let local = shared_local(&after, field);
+            let local = after.shared(field);
             let theirs = &remote[field];
             match merge(snapshot.get(field), &local, theirs) {
                 Merge::Same(v) => {
@@ -407,7 +381,7 @@ impl Run<'_> {
                     conflicts.retain(|c| c.field != field);
                 }
                 Merge::TakeRemote(v) => {
-                    set_shared(&mut after, field, &v);
+                    after.set_shared(field, &v);
                     snapshot.insert(field.to_owned(), v);
                     conflicts.retain(|c| c.field != field);
                 }
@@ -429,9 +403,8 @@ impl Run<'_> {
                 }
             }
         }
-        let changed = after != before;
-        if changed {
-            if let Err(e) = self.cx.companies().update(after.clone()).await {
+        if after != before {
+            if let Err(e) = after.save(self.cx).await {
                 if is_refusal(&e) {
                     self.skip(CUSTOMER, &rc.id, format!("the CRM refused the update: {e}"));
                     return Ok(());
@@ -482,17 +455,23 @@ impl Run<'_> {
             Some(s) => Filter::gt("updated_at", s),
             None => Filter::All,
         };
-        let mut q = Query::new(changed).limit(100);
+        let mut q = Query::new(changed.clone()).limit(100);
         loop {
             let page = self.cx.companies().list(&q).await?;
             for company in page.items {
-                let id = company.id;
-                match self.push_company(company).await {
-                    Err(e @ IntegrationError::Rejected { .. }) => {
-                        self.skip(CUSTOMER, &format!("crm:{id}"), format!("not pushed: {e}"));
-                    }
-                    other => other?,
-                }
+                self.push_or_report(Party::Company(company)).await?;
+            }
+            match page.next {
+                Some(c) => q.after = Some(c),
+                None => break,
+            }
+        }
+        // People buying on their own account (no company).
+        let mut q = Query::new(changed.and(Filter::is_null("company_id"))).limit(100);
+        loop {
+            let page = self.cx.contacts().list(&q).await?;
+            for contact in page.items {
+                self.push_or_report(Party::Contact(contact)).await?;
             }
             match page.next {
                 Some(c) => q.after = Some(c),
@@ -502,37 +481,58 @@ impl Run<'_> {
         self.advance("push", version, Some(started)).await
     }
 
-    async fn push_company(&mut self, company: Company) -> Result<()> {
-        self.push_company_once(company, false).await
+    async fn push_or_report(&mut self, party: Party) -> Result<()> {
+        let r = party.entity_ref();
+        match self.push_party(party, false).await {
+            Err(e @ IntegrationError::Rejected { .. }) => {
+                self.skip(CUSTOMER, &format!("crm:{}", r.id), format!("not pushed: {e}"));
+                Ok(())
+            }
+            other => other,
+        }
     }
 
-    async fn push_company_once(&mut self, company: Company, retried: bool) -> Result<()> {
-        let link = self.cx.sync().link_for_local(&self.conn, company.entity_ref()).await?;
+    /// Whether an unpaired record is one to create there.
+    async fn wanted(&self, party: &Party) -> Result<bool> {
+        let (filter, kind) = match party {
+            Party::Company(_) => (&self.options.push, EntityKind::Company),
+            Party::Contact(_) => (&self.options.push_contacts, EntityKind::Contact),
+        };
+        let Some(filter) = filter else { return Ok(false) };
+        // A record that came from this system keeps its customer, even unlinked.
+        if party.external_refs().iter().any(|r| r.system == self.system) {
+            return Ok(false);
+        }
+        let r = party.entity_ref();
+        let only = Filter::eq("id", r.id).and(filter.clone());
+        let n = match kind {
+            EntityKind::Company => self.cx.companies().count(&only).await?,
+            _ => self.cx.contacts().count(&only).await?,
+        };
+        Ok(n > 0)
+    }
+
+    async fn push_party(&mut self, party: Party, retried: bool) -> Result<()> {
+        let link = self.cx.sync().link_for_local(&self.conn, party.entity_ref()).await?;
         let values: BTreeMap<String, Option<String>> =
-            SHARED.iter().map(|f| ((*f).to_owned(), shared_local(&company, f))).collect();
+            SHARED.iter().map(|f| ((*f).to_owned(), party.shared(f))).collect();
+        let r = party.entity_ref();
         let draft = |name: Option<String>| CustomerDraft {
             name,
             email: values["billing_email"].clone(),
             phone: values["phone"].clone(),
-            reference: company.id.to_string(),
+            reference: r.id.to_string(),
         };
         match link {
             None => {
-                let Some(filter) = &self.options.push else { return Ok(()) };
-                // A company that came from this system keeps its customer, even unlinked.
-                if company.external_refs.iter().any(|r| r.system == self.system) {
+                if !self.wanted(&party).await? {
                     return Ok(());
                 }
-                let wanted = self.cx.companies().count(&Filter::eq("id", company.id).and(filter.clone())).await?;
-                if wanted == 0 {
-                    return Ok(());
-                }
-                let name = company.legal_name.clone().unwrap_or_else(|| company.name.clone());
-                let key = idempotency_key(&self.conn, "create-customer", company.id, company.version);
-                let rc = self.connector.create_customer(&draft(Some(name)), &key).await?;
-                let mut after = self.cx.companies().get(company.id).await?;
-                after.external_refs.push(ExternalRef::new(self.system, rc.id.clone()));
-                self.cx.companies().update(after.clone()).await?;
+                let key = idempotency_key(&self.conn, "create-customer", r, party.version());
+                let rc = self.connector.create_customer(&draft(Some(party.remote_name())), &key).await?;
+                let Some(mut after) = Party::load(self.cx, r).await? else { return Ok(()) };
+                after.add_external_ref(ExternalRef::new(self.system, rc.id.clone()));
+                let after = after.save(self.cx).await?;
                 self.link(after.entity_ref(), CUSTOMER, &rc, values, Vec::new()).await?;
                 self.report.pushed.created += 1;
             }
@@ -548,7 +548,7 @@ impl Run<'_> {
                 if pending.is_empty() {
                     return Ok(());
                 }
-                let key = idempotency_key(&self.conn, "update-customer", company.id, company.version);
+                let key = idempotency_key(&self.conn, "update-customer", r, party.version());
                 let sent = self
                     .connector
                     .update_customer(&link.remote_id, link.remote_version.as_deref(), &draft(None), &key)
@@ -560,8 +560,8 @@ impl Run<'_> {
                             Some(fresh) => self.pull_customer(fresh).await?,
                             None => self.skip(CUSTOMER, &link.remote_id, "gone from the accounting system"),
                         }
-                        let company = self.cx.companies().get(company.id).await?;
-                        return Box::pin(self.push_company_once(company, true)).await;
+                        let Some(party) = Party::load(self.cx, r).await? else { return Ok(()) };
+                        return Box::pin(self.push_party(party, true)).await;
                     }
                     other => other?,
                 };
@@ -629,8 +629,8 @@ impl Run<'_> {
             system: self.system.into(),
             external_id: ri.id.clone(),
             number: ri.number.clone(),
-            contact_id: None,
-            company_id: Some(CompanyId::from_uuid(customer.local.id)),
+            contact_id: (customer.local.kind == EntityKind::Contact).then(|| ContactId::from_uuid(customer.local.id)),
+            company_id: (customer.local.kind == EntityKind::Company).then(|| CompanyId::from_uuid(customer.local.id)),
             currency: ri.currency,
             lines,
             subtotal: ri.subtotal,
@@ -779,14 +779,6 @@ impl Run<'_> {
     async fn mirrored_invoice(&self, remote_id: &str) -> Result<Option<Invoice>> {
         let by_ref = Filter::contains("external_refs", format!("{}:{}", self.system, remote_id));
         Ok(self.cx.invoices().list(&Query::new(by_ref).limit(1)).await?.items.into_iter().next())
-    }
-}
-
-/// Replaces the billing address (or adds one), keeping the others.
-fn set_billing_address(addresses: &mut Vec<Address>, billing: Address) {
-    match addresses.iter_mut().find(|a| a.label == Some(AddressLabel::Billing)) {
-        Some(a) => *a = billing,
-        None => addresses.push(billing),
     }
 }
 
