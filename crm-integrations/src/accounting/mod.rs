@@ -20,6 +20,28 @@
 //! retries of `5xx` and timeouts with exponential backoff, and OAuth2 access tokens refreshed
 //! on expiry or on `401`, the rotating refresh token saved through a [`TokenStore`] (encrypted
 //! at rest by [`CrmTokenStore`]) before it is used.
+//!
+//! ```no_run
+//! # #[cfg(feature = "xero")]
+//! # async fn demo(cx: crm_core::Session, key: [u8; 32]) -> Result<(), crm_integrations::IntegrationError> {
+//! use std::sync::Arc;
+//! use crm_integrations::accounting::sync::{SyncOptions, sync};
+//! use crm_integrations::accounting::xero::{Xero, XeroConfig};
+//! use crm_integrations::accounting::{CrmTokenStore, OAuthConfig, Secret};
+//!
+//! let tenant = "4e3b2a10-5c6d-4e7f-8a9b-0c1d2e3f4a5b"; // from GET https://api.xero.com/connections
+//! let oauth = OAuthConfig {
+//!     client_id: "your-app".into(),
+//!     client_secret: Secret::from(std::env::var("XERO_CLIENT_SECRET").unwrap_or_default()),
+//!     token_url: url::Url::parse("https://identity.xero.com/connect/token").unwrap(),
+//! };
+//! // Tokens saved by `CrmTokenStore::connect` when the user authorised the app.
+//! let tokens = Arc::new(CrmTokenStore::new(cx.clone(), &format!("xero:{tenant}"), &key));
+//! let xero = Xero::new(XeroConfig::new(tenant), &oauth, tokens)?;
+//! let report = sync(&cx, &xero, &SyncOptions::default()).await?; // run it on a schedule
+//! println!("{} invoices new, {} conflicts to resolve", report.invoices.created, report.conflicts.len());
+//! # Ok(()) }
+//! ```
 
 mod http;
 mod oauth;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
-use crm_core::{Address, AddressLabel, Currency};
+use crm_core::Currency;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::json;
@@ -65,9 +65,7 @@ impl QuickBooksConfig {
 
     /// Another API host.
     pub fn base_url(mut self, url: &str) -> Result<Self> {
-        let with_slash = if url.ends_with('/') { url.to_owned() } else { format!("{url}/") };
-        self.base_url =
-            Url::parse(&with_slash).map_err(|e| IntegrationError::invalid("base_url", format!("`{url}`: {e}")))?;
+        self.base_url = super::wire::base_url(url)?;
         Ok(self)
     }
 
@@ -229,10 +227,8 @@ struct PhysicalAddress {
 }
 
 fn currency(r: &Option<Ref>, home: Currency, at: &str) -> Result<Currency> {
-    match r.as_ref().and_then(|r| text(r.value.clone())) {
-        None => Ok(home),
-        Some(c) => Currency::from_code(&c).ok_or_else(|| malformed(format!("{at}: `{c}` is not an ISO 4217 currency"))),
-    }
+    let code = r.as_ref().and_then(|r| r.value.as_deref());
+    Ok(super::wire::currency_code(code, at, SYSTEM)?.unwrap_or(home))
 }
 
 impl Customer {
@@ -241,24 +237,13 @@ impl Customer {
         let updated_at = instant(&self.meta.last_updated_time, &format!("{at}.MetaData.LastUpdatedTime"))?;
         let name = text(self.display_name).ok_or_else(|| malformed(format!("{at}.DisplayName: missing")))?;
         let billing_address = self.bill_addr.and_then(|a| {
-            let mut lines: Vec<String> = [a.line1, a.line2, a.line3].into_iter().filter_map(text).collect();
-            let country = match text(a.country) {
-                Some(c) if c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic()) => Some(c.to_ascii_uppercase()),
-                Some(c) => {
-                    lines.push(c);
-                    None
-                }
-                None => None,
-            };
-            let addr = Address {
-                label: Some(AddressLabel::Billing),
-                lines,
-                city: text(a.city),
-                region: text(a.country_sub_division_code),
-                postal_code: text(a.postal_code),
-                country,
-            };
-            (!addr.lines.is_empty() || addr.city.is_some() || addr.postal_code.is_some()).then_some(addr)
+            super::wire::billing_address(
+                [a.line1, a.line2, a.line3],
+                a.city,
+                a.country_sub_division_code,
+                a.postal_code,
+                a.country,
+            )
         });
         let currency = currency(&self.currency_ref, home, &format!("{at}.CurrencyRef"))?;
         Ok(RemoteCustomer {

@@ -120,10 +120,10 @@ pub async fn sync(cx: &Session, connector: &dyn AccountingConnector, options: &S
         report: SyncReport::default(),
     };
     let started = cx.now();
-    run.pull_customers().await?;
+    run.pull(Pull::Customers).await?;
     run.push_customers(started).await?;
-    run.pull_invoices().await?;
-    run.pull_payments().await?;
+    run.pull(Pull::Invoices).await?;
+    run.pull(Pull::Payments).await?;
     for link in cx.sync().conflicts(&run.conn).await? {
         for c in &link.conflicts {
             run.report.conflicts.push((link.local, c.field.clone()));
@@ -140,6 +140,14 @@ struct Run<'a> {
     options: &'a SyncOptions,
     today: NaiveDate,
     report: SyncReport,
+}
+
+/// What a pull pass reads.
+#[derive(Clone, Copy)]
+enum Pull {
+    Customers,
+    Invoices,
+    Payments,
 }
 
 /// The outcome of a three-way merge of one field.
@@ -213,22 +221,51 @@ impl Run<'_> {
 
     // --- customers in ----------------------------------------------------------------------
 
-    async fn pull_customers(&mut self) -> Result<()> {
-        let (since, version) = self.cursor("customers").await?;
+    /// Pulls every record of one kind changed since its cursor, page by page, and advances
+    /// the cursor to the newest change seen once the pass is complete.
+    async fn pull(&mut self, kind: Pull) -> Result<()> {
+        let key = match kind {
+            Pull::Customers => "customers",
+            Pull::Invoices => "invoices",
+            Pull::Payments => "payments",
+        };
+        let (since, version) = self.cursor(key).await?;
         let mut page: Option<String> = None;
         let mut seen: Option<DateTime<Utc>> = None;
         loop {
-            let got = self.connector.customers(since, page.as_deref()).await?;
-            for rc in got.items {
-                seen = seen.max(rc.updated_at);
-                self.pull_customer(rc).await?;
-            }
-            match got.next {
+            let at = page.as_deref();
+            let next = match kind {
+                Pull::Customers => {
+                    let got = self.connector.customers(since, at).await?;
+                    for rc in got.items {
+                        seen = seen.max(rc.updated_at);
+                        self.pull_customer(rc).await?;
+                    }
+                    got.next
+                }
+                Pull::Invoices => {
+                    let got = self.connector.invoices(since, at).await?;
+                    for ri in got.items {
+                        seen = seen.max(ri.updated_at);
+                        self.pull_invoice(ri).await?;
+                    }
+                    got.next
+                }
+                Pull::Payments => {
+                    let got = self.connector.payments(since, at).await?;
+                    for rp in got.items {
+                        seen = seen.max(rp.updated_at);
+                        self.pull_payment(rp).await?;
+                    }
+                    got.next
+                }
+            };
+            match next {
                 Some(n) => page = Some(n),
                 None => break,
             }
         }
-        self.advance("customers", version, seen).await
+        self.advance(key, version, seen).await
     }
 
     fn normalise_email(&self, v: &Option<String>) -> Option<String> {
@@ -578,24 +615,6 @@ impl Run<'_> {
 
     // --- invoices and payments in -----------------------------------------------------------
 
-    async fn pull_invoices(&mut self) -> Result<()> {
-        let (since, version) = self.cursor("invoices").await?;
-        let mut page: Option<String> = None;
-        let mut seen = None;
-        loop {
-            let got = self.connector.invoices(since, page.as_deref()).await?;
-            for ri in got.items {
-                seen = seen.max(ri.updated_at);
-                self.pull_invoice(ri).await?;
-            }
-            match got.next {
-                Some(n) => page = Some(n),
-                None => break,
-            }
-        }
-        self.advance("invoices", version, seen).await
-    }
-
     fn status(&self, ri: &RemoteInvoice) -> InvoiceStatus {
         match ri.status {
             RemoteInvoiceStatus::Draft => InvoiceStatus::Draft,
@@ -683,24 +702,6 @@ impl Run<'_> {
             })
             .await?;
         Ok(())
-    }
-
-    async fn pull_payments(&mut self) -> Result<()> {
-        let (since, version) = self.cursor("payments").await?;
-        let mut page: Option<String> = None;
-        let mut seen = None;
-        loop {
-            let got = self.connector.payments(since, page.as_deref()).await?;
-            for rp in got.items {
-                seen = seen.max(rp.updated_at);
-                self.pull_payment(rp).await?;
-            }
-            match got.next {
-                Some(n) => page = Some(n),
-                None => break,
-            }
-        }
-        self.advance("payments", version, seen).await
     }
 
     async fn pull_payment(&mut self, rp: RemotePayment) -> Result<()> {

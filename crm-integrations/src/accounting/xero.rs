@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use crm_core::{Address, AddressLabel, Currency};
+use crm_core::Currency;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde::de::{Deserializer, Error as _};
@@ -52,9 +52,7 @@ impl XeroConfig {
 
     /// Another API base (it must end in `/`; one is added if missing).
     pub fn base_url(mut self, url: &str) -> Result<Self> {
-        let with_slash = if url.ends_with('/') { url.to_owned() } else { format!("{url}/") };
-        self.base_url =
-            Url::parse(&with_slash).map_err(|e| IntegrationError::invalid("base_url", format!("`{url}`: {e}")))?;
+        self.base_url = super::wire::base_url(url)?;
         Ok(self)
     }
 
@@ -344,12 +342,7 @@ struct Balance {
 }
 
 fn currency(code: Option<&str>, field: &str) -> Result<Option<Currency>> {
-    match code.map(str::trim).filter(|c| !c.is_empty()) {
-        None => Ok(None),
-        Some(c) => Currency::from_code(c)
-            .map(Some)
-            .ok_or_else(|| malformed(format!("{field}: `{c}` is not an ISO 4217 currency"))),
-    }
+    super::wire::currency_code(code, field, SYSTEM)
 }
 
 impl Contact {
@@ -368,30 +361,13 @@ impl Contact {
         });
         let billing_address =
             self.addresses.into_iter().find(|a| a.address_type.as_deref() == Some("POBOX")).and_then(|a| {
-                let mut lines: Vec<String> = [a.address_line1, a.address_line2, a.address_line3, a.address_line4]
-                    .into_iter()
-                    .filter_map(text)
-                    .collect();
-                // Xero keeps the country as free text; the CRM wants ISO 3166 codes.
-                let country = match text(a.country) {
-                    Some(c) if c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic()) => {
-                        Some(c.to_ascii_uppercase())
-                    }
-                    Some(c) => {
-                        lines.push(c);
-                        None
-                    }
-                    None => None,
-                };
-                let addr = Address {
-                    label: Some(AddressLabel::Billing),
-                    lines,
-                    city: text(a.city),
-                    region: text(a.region),
-                    postal_code: text(a.postal_code),
-                    country,
-                };
-                (!addr.lines.is_empty() || addr.city.is_some() || addr.postal_code.is_some()).then_some(addr)
+                super::wire::billing_address(
+                    [a.address_line1, a.address_line2, a.address_line3, a.address_line4],
+                    a.city,
+                    a.region,
+                    a.postal_code,
+                    a.country,
+                )
             });
         let net_days = self
             .payment_terms

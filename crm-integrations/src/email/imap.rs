@@ -157,6 +157,19 @@ fn remote(message: impl std::fmt::Display, transient: bool) -> IntegrationError 
 }
 
 /// Syncs one mailbox into a tenant, filing messages through an [`Inbox`].
+///
+/// ```no_run
+/// # async fn demo(cx: crm_core::Session) -> Result<(), crm_integrations::IntegrationError> {
+/// use crm_integrations::email::{ImapAuth, ImapConfig, Inbox, MailboxSync};
+/// let password = ImapAuth::Password(std::env::var("IMAP_PASSWORD").unwrap_or_default().into());
+/// let sync = MailboxSync::new(
+///     ImapConfig::new("imap.example.com", "sales@example.com", password),
+///     Inbox::new(["sales@example.com"])?,
+/// )?;
+/// let report = sync.sync(&cx).await?; // again on a schedule: it continues after the last UID
+/// println!("{} filed, {} for review", report.matched, report.unmatched);
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct MailboxSync {
     config: ImapConfig,
