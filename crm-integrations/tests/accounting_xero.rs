@@ -345,23 +345,16 @@ async fn fields_both_sides_changed_become_a_conflict_until_resolved() {
         .expect(1)
         .mount(&server)
         .await;
-    // Xero still lists the old value on this read; the merge base says Xero did not change it.
-    let mut page1 = fixture("contacts_page1.json");
-    page1["Contacts"][0]["EmailAddress"] = "finance@harbourfoods.co.uk".into();
-    page1["Contacts"][0]["UpdatedDateUTC"] = "/Date(1795000000000+0000)/".into();
-    Mock::given(method("GET"))
-        .and(path("/api.xro/2.0/Contacts"))
-        .and(query_param("page", "1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(page1))
-        .with_priority(1)
-        .mount(&server)
-        .await;
+    // Xero still lists its value on this read (the mock above); after the resolution the merge
+    // base says Xero did not change it, so the CRM's value goes out.
     let report = sync(&cx, &xero(&server, memory_tokens(), fast()), &options()).await.unwrap();
     assert!(report.conflicts.is_empty(), "{report:#?}");
     assert_eq!(report.pushed.updated, 1);
     let post = server.received_requests().await.unwrap().into_iter().find(|r| r.method.as_str() == "POST").unwrap();
     let body: serde_json::Value = serde_json::from_slice(&post.body).unwrap();
     assert!(body["Contacts"][0].get("Name").is_none(), "an update never renames: accounting owns the name");
+    assert!(body["Contacts"][0].get("Phones").is_none(), "only the field changed here is sent");
+    assert!(body["Contacts"][0].get("ContactNumber").is_none(), "the user's own numbering is left alone");
     assert_eq!(cx.companies().get(harbour.id).await.unwrap().billing_email.unwrap().as_str(), "ap@harbourfoods.co.uk");
 }
 
@@ -622,4 +615,32 @@ async fn people_without_a_company_are_matched_and_pushed_as_customers_too() {
     assert!(o.external_refs.contains(&ExternalRef::new("xero", "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d")));
     let puts = server.received_requests().await.unwrap().into_iter().filter(|r| r.method.as_str() == "PUT").count();
     assert_eq!(puts, 1);
+}
+
+#[tokio::test]
+async fn a_pass_over_records_that_change_while_it_pages_keeps_its_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = sqlite_session(dir.path()).await;
+    let server = MockServer::start().await;
+    // Someone is editing in Xero right now: a record on page 1 changed moments ago, so a later
+    // record may have shifted onto a page already read.
+    let mut page1 = fixture("contacts_page1.json");
+    let now_ms = Utc::now().timestamp_millis();
+    page1["Contacts"][1]["UpdatedDateUTC"] = format!("/Date({now_ms}+0000)/").into();
+    Mock::given(method("GET"))
+        .and(path("/api.xro/2.0/Contacts"))
+        .and(query_param("page", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page1))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_reads(&server, "access-1").await;
+    let report =
+        sync(&cx, &xero(&server, memory_tokens(), fast()), &SyncOptions { push: None, ..options() }).await.unwrap();
+    assert_eq!(report.customers.created, 3);
+    assert!(
+        cx.sync().state(&format!("xero:{TENANT}/cursor/customers")).await.unwrap().is_none(),
+        "read again next run"
+    );
+    assert!(cx.sync().state(&format!("xero:{TENANT}/cursor/invoices")).await.unwrap().is_some(), "quiet kinds advance");
 }

@@ -56,6 +56,9 @@ pub struct SyncLink {
     pub snapshot: BTreeMap<String, Option<String>>,
     /// Fields both sides changed differently, waiting to be resolved.
     pub conflicts: Vec<SyncConflict>,
+    /// Fields resolved by hand that the next sync has yet to carry across.
+    #[serde(default)]
+    pub resolved: Vec<String>,
     /// When it was last synced.
     pub synced_at: DateTime<Utc>,
 }
@@ -86,6 +89,7 @@ impl_entity! {
         "remote_kind": Text => |l| l.remote_kind.clone(),
         "remote_id": Text => |l| l.remote_id.clone(),
         "conflicts": Int => |l| l.conflicts.len() as i64,
+        "resolved": Int => |l| l.resolved.len() as i64,
         "synced_at": DateTime => |l| l.synced_at,
     }
 }

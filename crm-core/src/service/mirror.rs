@@ -143,7 +143,7 @@ impl Invoices<'_> {
             money_ok(&mut ch, f, v);
         }
         money_ok(&mut ch, "amount_paid", input.amount_paid);
-        if input.subtotal + input.tax != input.total {
+        if input.subtotal.checked_add(input.tax) != Some(input.total) {
             ch.push(
                 "total",
                 FieldErrorCode::Rule,
@@ -295,7 +295,7 @@ impl Payments<'_> {
             {
                 ch.push(at, FieldErrorCode::Rule, format!("invoice {} belongs to another customer", inv.number));
             }
-            applied += amount.amount;
+            applied = applied.checked_add(amount.amount).unwrap_or(Decimal::MAX);
             if !invoices.iter().any(|x| x.id == inv.id) {
                 invoices.push(inv);
             }

@@ -117,6 +117,28 @@ impl SyncRecords<'_> {
         uow.tx.find_all::<SyncLink>(filter).await
     }
 
+    /// The links of a connection with conflicts resolved since the last sync handled them.
+    pub async fn resolved(&self, connection: &str) -> Result<Vec<SyncLink>> {
+        let filter = Filter::eq("connection", connection).and(Filter::gt("resolved", 0i64));
+        let mut uow = Uow::read(self.s).await?;
+        uow.tx.find_all::<SyncLink>(filter).await
+    }
+
+    /// Marks a link's resolutions as carried across (see [`resolved`](Self::resolved)).
+    pub async fn settle(&self, link: SyncLinkId) -> Result<()> {
+        let mut uow = Uow::write(self.s).await?;
+        let mut l = uow.tx.require::<SyncLink>(link).await?;
+        if l.resolved.is_empty() {
+            return Ok(());
+        }
+        l.resolved.clear();
+        l.version += 1;
+        l.updated_at = uow.now;
+        uow.tx.update(l.into_record()).await?;
+        uow.commit().await?;
+        Ok(())
+    }
+
     /// The links of a connection with conflicts waiting to be resolved.
     pub async fn conflicts(&self, connection: &str) -> Result<Vec<SyncLink>> {
         let filter = Filter::eq("connection", connection).and(Filter::gt("conflicts", 0i64));
@@ -174,6 +196,7 @@ impl SyncRecords<'_> {
                     remote_version: input.remote_version,
                     snapshot: input.snapshot,
                     conflicts: input.conflicts,
+                    resolved: Vec::new(),
                     synced_at: uow.now,
                 };
                 uow.tx.insert(l.clone().into_record()).await?;
@@ -197,6 +220,7 @@ impl SyncRecords<'_> {
             Resolution::KeepLocal => c.remote,
             Resolution::TakeRemote => c.local,
         };
+        l.resolved.push(c.field.clone());
         l.snapshot.insert(c.field, base);
         l.version += 1;
         l.updated_at = uow.now;

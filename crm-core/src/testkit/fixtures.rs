@@ -726,6 +726,7 @@ pub fn full_sync_link(tenant: TenantId, company: CompanyId) -> SyncLink {
             remote: None,
             detected_at: at(60),
         }],
+        resolved: vec!["phone".into()],
         synced_at: at(30),
     }
 }

@@ -93,7 +93,8 @@ impl Api {
         Ok(Api {
             system,
             client,
-            limiter: RateLimiter::direct(Quota::per_minute(per_minute)),
+            // No burst above the rate: a minute never sees more than the limit.
+            limiter: RateLimiter::direct(Quota::per_minute(per_minute).allow_burst(NonZeroU32::MIN)),
             permits: Semaphore::new(policy.max_concurrent),
             policy,
             tokens,

@@ -8,8 +8,8 @@
 //!   the CRM id the CRM wrote into the remote record, then email, then phone — **never by name
 //!   alone**; unmatched customers become companies;
 //! - accounting owns the legal name, billing address, tax id, terms and balances (the sync
-//!   overwrites them); the CRM owns owner, stage, tags and consent (the sync never touches them);
-//!   name, billing email and phone are shared: merged three ways against what both sides had at
+//!   overwrites them); the CRM owns name, owner, stage, tags and consent (the sync never
+//!   touches them); billing email and phone are shared: merged three ways against what both sides had at
 //!   the last sync, with real conflicts queued on the link instead of last-writer-wins;
 //! - CRM companies without a customer are pushed (with an idempotency key, so a retried push
 //!   cannot create two customers), and local edits of shared fields are sent back;
@@ -124,11 +124,12 @@ pub struct RemoteCustomer {
 pub struct CustomerDraft {
     /// Name (sent when creating; None on updates, which never rename: accounting owns it).
     pub name: Option<String>,
-    /// Billing email.
-    pub email: Option<String>,
-    /// Main phone (E.164).
-    pub phone: Option<String>,
-    /// The CRM's id, written where the system keeps an external reference.
+    /// Billing email: None leaves it as it is there, `Some(None)` clears it.
+    pub email: Option<Option<String>>,
+    /// Main phone (E.164): None leaves it as it is there, `Some(None)` clears it.
+    pub phone: Option<Option<String>>,
+    /// The CRM's id, written where the system keeps an external reference (on create only:
+    /// the accounting user's own numbering is never overwritten).
     pub reference: String,
 }
 

@@ -249,7 +249,7 @@ impl TokenManager {
                             .refresh_token()
                             .map(|r| SecretString::from(r.secret().clone()))
                             .unwrap_or(tokens.refresh_token.clone()),
-                        expires_at: Utc::now() + lifetime,
+                        expires_at: Utc::now().checked_add_signed(lifetime).unwrap_or(DateTime::<Utc>::MAX_UTC),
                     };
                     match self.store.save(&new, Some(version)).await? {
                         Some(v) => {
@@ -258,7 +258,12 @@ impl TokenManager {
                             return Ok(());
                         }
                         // Another process refreshed meanwhile; its tokens are the live ones.
-                        None => *cur = self.store.load().await?,
+                        None => {
+                            *cur = self.store.load().await?;
+                            if cur.as_ref().is_some_and(|(t, _)| t.expires_at - EARLY > Utc::now()) {
+                                return Ok(());
+                            }
+                        }
                     }
                 }
                 Err(RequestTokenError::ServerResponse(e)) if *e.error() == BasicErrorResponseType::InvalidGrant => {

@@ -130,7 +130,10 @@ impl Party {
         match self {
             Party::Company(c) => {
                 c.legal_name = rc.legal_name.clone();
-                c.tax_id = rc.tax_id.clone();
+                // Set, never cleared from here: QuickBooks masks the tax id it returns.
+                if rc.tax_id.is_some() {
+                    c.tax_id = rc.tax_id.clone();
+                }
                 if let Some(a) = &rc.billing_address {
                     set_billing_address(&mut c.addresses, a.clone());
                 }

@@ -353,8 +353,8 @@ impl Invoice {
                 let detail = l.sales_item_line_detail.unwrap_or_default();
                 let qty = detail.qty.filter(|q| !q.is_zero()).unwrap_or(Decimal::ONE);
                 let unit = match detail.unit_price {
-                    Some(u) if u * qty == amount => u,
-                    _ => (amount / qty).round_dp(4),
+                    Some(u) if u.checked_mul(qty) == Some(amount) => u,
+                    _ => amount.checked_div(qty).map(|u| u.round_dp(4)).unwrap_or(amount),
                 };
                 RemoteLine {
                     description: text(l.description).unwrap_or_else(|| "(no description)".into()),
@@ -379,10 +379,10 @@ impl Invoice {
             status,
             currency: currency(&self.currency_ref, home, &format!("{at}.CurrencyRef"))?,
             lines,
-            subtotal: total - tax,
+            subtotal: total.checked_sub(tax).ok_or_else(|| malformed(format!("{at}.TxnTaxDetail: out of range")))?,
             tax,
             total,
-            amount_paid: total - balance,
+            amount_paid: total.checked_sub(balance).ok_or_else(|| malformed(format!("{at}.Balance: out of range")))?,
             issue_date,
             due_date: day(&self.due_date, &format!("{at}.DueDate"))?.unwrap_or(issue_date),
             paid_on: None,
@@ -598,8 +598,12 @@ impl QuickBooks {
             c.insert("CompanyName".into(), json!(name));
             c.insert("AcctNum".into(), json!(draft.reference));
         }
-        c.insert("PrimaryEmailAddr".into(), json!({"Address": draft.email.clone().unwrap_or_default()}));
-        c.insert("PrimaryPhone".into(), json!({"FreeFormNumber": draft.phone.clone().unwrap_or_default()}));
+        if let Some(email) = &draft.email {
+            c.insert("PrimaryEmailAddr".into(), json!({"Address": email.clone().unwrap_or_default()}));
+        }
+        if let Some(phone) = &draft.phone {
+            c.insert("PrimaryPhone".into(), json!({"FreeFormNumber": phone.clone().unwrap_or_default()}));
+        }
         c
     }
 
@@ -640,6 +644,8 @@ impl AccountingConnector for QuickBooks {
         let terms = self.terms().await?;
         let items = objects::<Customer>(items, "Customer")?
             .into_iter()
+            // Customers are made inactive, not deleted; a deleted entry carries no data.
+            .filter(|(_, c)| c.status.as_deref() != Some("Deleted"))
             .map(|(at, c)| c.into_remote(&at, self.config.home_currency, &terms))
             .collect::<Result<_>>()?;
         Ok(RemotePage { items, next })

@@ -118,6 +118,7 @@ pub async fn sync(cx: &Session, connector: &dyn AccountingConnector, options: &S
         options,
         today: options.today.unwrap_or_else(|| cx.now().date_naive()),
         report: SyncReport::default(),
+        held: None,
     };
     let started = cx.now();
     run.pull(Pull::Customers).await?;
@@ -140,7 +141,15 @@ struct Run<'a> {
     options: &'a SyncOptions,
     today: NaiveDate,
     report: SyncReport,
+    /// The oldest change of this pass skipped for something not yet synced (a payment's
+    /// invoice): the cursor stays before it, so the next run reads it again.
+    held: Option<DateTime<Utc>>,
 }
+
+/// Changes this close to a pass (either side of it, for clock skew) mean the records were
+/// moving while they were paged: the pass then keeps its cursor, because a record edited on
+/// an early page shifts the later ones and one may have slipped between two pages.
+const MOVING: Duration = Duration::minutes(5);
 
 /// What a pull pass reads.
 #[derive(Clone, Copy)]
@@ -230,6 +239,8 @@ impl Run<'_> {
             Pull::Payments => "payments",
         };
         let (since, version) = self.cursor(key).await?;
+        let started = self.cx.now();
+        self.held = None;
         let mut page: Option<String> = None;
         let mut seen: Option<DateTime<Utc>> = None;
         loop {
@@ -265,7 +276,16 @@ impl Run<'_> {
                 None => break,
             }
         }
-        self.advance(key, version, seen).await
+        if seen.is_some_and(|s| s > started - MOVING) {
+            tracing::info!(connection = %self.conn, kind = key, "records changed during the pass; the cursor stays");
+            return Ok(());
+        }
+        // Before anything held back, else after the newest change seen.
+        let to = match self.held {
+            Some(h) => Some(h - Duration::milliseconds(1)).filter(|h| since.is_none_or(|s| *h > s)),
+            None => seen,
+        };
+        self.advance(key, version, to).await
     }
 
     fn normalise_email(&self, v: &Option<String>) -> Option<String> {
@@ -295,12 +315,17 @@ impl Run<'_> {
             }
         }
         let by_ref = Filter::contains("external_refs", format!("{}:{}", self.system, rc.id));
-        if let Some(c) = self.cx.companies().list(&Query::new(by_ref.clone()).limit(1)).await?.items.into_iter().next()
-        {
-            return Ok(Ok((Some(Party::Company(c)), None)));
-        }
-        if let Some(c) = self.cx.contacts().list(&Query::new(by_ref).limit(1)).await?.items.into_iter().next() {
-            return Ok(Ok((Some(Party::Contact(c)), None)));
+        let by_ref_found = match self.cx.companies().list(&Query::new(by_ref.clone()).limit(1)).await?.items.pop() {
+            Some(c) => Some(Party::Company(c)),
+            None => self.cx.contacts().list(&Query::new(by_ref).limit(1)).await?.items.pop().map(Party::Contact),
+        };
+        if let Some(p) = by_ref_found {
+            return match self.unlinked(p).await? {
+                Some(p) => Ok(Ok((Some(p), None))),
+                None => {
+                    Ok(Err("the CRM record carrying its id is paired with another customer; link it by hand".into()))
+                }
+            };
         }
         if let Some(id) = rc.reference.as_deref().and_then(|r| uuid::Uuid::parse_str(r).ok()) {
             for kind in [EntityKind::Company, EntityKind::Contact] {
@@ -409,7 +434,16 @@ impl Run<'_> {
         // What both edit is merged against the last sync.
         let mut snapshot = link.as_ref().map(|l| l.snapshot.clone()).unwrap_or_default();
         let mut conflicts = link.as_ref().map(|l| l.conflicts.clone()).unwrap_or_default();
+        // A value there that the CRM cannot read (a phone without a country and no default
+        // region) says nothing: that field is left out of the merge, never taken as cleared.
+        let unreadable = |f: &str| match f {
+            "billing_email" => rc.email.is_some() && remote[f].is_none(),
+            _ => rc.phone.is_some() && remote[f].is_none(),
+        };
         for field in SHARED {
+            if unreadable(field) {
+                continue;
+            }
             let local = after.shared(field);
             let theirs = &remote[field];
             match merge(snapshot.get(field), &local, theirs) {
@@ -422,7 +456,11 @@ impl Run<'_> {
                     snapshot.insert(field.to_owned(), v);
                     conflicts.retain(|c| c.field != field);
                 }
-                Merge::KeepLocal => {}
+                // Only the CRM has it (or changed it): the push sends it. A field never synced
+                // gets the remote value as its base, so the push sees it as changed here.
+                Merge::KeepLocal => {
+                    snapshot.entry(field.to_owned()).or_insert_with(|| theirs.clone());
+                }
                 Merge::Conflict => {
                     let base = snapshot.get(field).cloned().flatten();
                     let c = SyncConflict {
@@ -515,6 +553,17 @@ impl Run<'_> {
                 None => break,
             }
         }
+        // Conflicts resolved by hand since the last run: read the customer again (the remote
+        // side may be the winner) and send what is now the CRM's to send.
+        for link in self.cx.sync().resolved(&self.conn).await? {
+            if let Some(fresh) = self.connector.customer(&link.remote_id).await? {
+                self.pull_customer(fresh).await?;
+            }
+            if let Some(party) = Party::load(self.cx, link.local).await? {
+                self.push_or_report(party).await?;
+            }
+            self.cx.sync().settle(link.id).await?;
+        }
         self.advance("push", version, Some(started)).await
     }
 
@@ -554,11 +603,10 @@ impl Run<'_> {
         let values: BTreeMap<String, Option<String>> =
             SHARED.iter().map(|f| ((*f).to_owned(), party.shared(f))).collect();
         let r = party.entity_ref();
-        let draft = |name: Option<String>| CustomerDraft {
-            name,
-            email: values["billing_email"].clone(),
-            phone: values["phone"].clone(),
-            reference: r.id.to_string(),
+        // Creates send every shared field; updates only the ones changed here.
+        let draft = |name: Option<String>, only: Option<&[&str]>| {
+            let pick = |f: &str| only.is_none_or(|o| o.contains(&f)).then(|| values[f].clone());
+            CustomerDraft { name, email: pick("billing_email"), phone: pick("phone"), reference: r.id.to_string() }
         };
         match link {
             None => {
@@ -566,7 +614,7 @@ impl Run<'_> {
                     return Ok(());
                 }
                 let key = idempotency_key(&self.conn, "create-customer", r, party.version());
-                let rc = self.connector.create_customer(&draft(Some(party.remote_name())), &key).await?;
+                let rc = self.connector.create_customer(&draft(Some(party.remote_name()), None), &key).await?;
                 let Some(mut after) = Party::load(self.cx, r).await? else { return Ok(()) };
                 after.add_external_ref(ExternalRef::new(self.system, rc.id.clone()));
                 let after = after.save(self.cx).await?;
@@ -585,10 +633,21 @@ impl Run<'_> {
                 if pending.is_empty() {
                     return Ok(());
                 }
-                let key = idempotency_key(&self.conn, "update-customer", r, party.version());
+                // The remote version is in the key: a retry after a stale version is a new request.
+                let key = idempotency_key(
+                    &self.conn,
+                    "update-customer",
+                    format!("{r}@{}", link.remote_version.as_deref().unwrap_or("")),
+                    party.version(),
+                );
                 let sent = self
                     .connector
-                    .update_customer(&link.remote_id, link.remote_version.as_deref(), &draft(None), &key)
+                    .update_customer(
+                        &link.remote_id,
+                        link.remote_version.as_deref(),
+                        &draft(None, Some(&pending)),
+                        &key,
+                    )
                     .await;
                 let rc = match sent {
                     Err(IntegrationError::Stale { .. }) if !retried => {
@@ -629,7 +688,15 @@ impl Run<'_> {
     }
 
     async fn pull_invoice(&mut self, ri: RemoteInvoice) -> Result<()> {
-        let Some(customer) = self.cx.sync().link_for_remote(&self.conn, CUSTOMER, &ri.customer_id).await? else {
+        let mut customer = self.cx.sync().link_for_remote(&self.conn, CUSTOMER, &ri.customer_id).await?;
+        if customer.is_none() {
+            // Created there after the customer pass read its pages: read it now.
+            if let Some(rc) = self.connector.customer(&ri.customer_id).await? {
+                self.pull_customer(rc).await?;
+                customer = self.cx.sync().link_for_remote(&self.conn, CUSTOMER, &ri.customer_id).await?;
+            }
+        }
+        let Some(customer) = customer else {
             self.skip(INVOICE, &ri.id, format!("its customer {} is not synced", ri.customer_id));
             return Ok(());
         };
@@ -639,7 +706,12 @@ impl Run<'_> {
             .map(|l| {
                 let mut line = LineItem::new(l.description.clone(), l.quantity, Money::new(l.unit_amount, ri.currency));
                 if l.line_amount > Decimal::ZERO {
-                    line.tax_rate = (l.tax_amount / l.line_amount * Decimal::ONE_HUNDRED).round_dp(2);
+                    line.tax_rate = l
+                        .tax_amount
+                        .checked_div(l.line_amount)
+                        .and_then(|r| r.checked_mul(Decimal::ONE_HUNDRED))
+                        .map(|r| r.round_dp(2))
+                        .unwrap_or_default();
                 }
                 line
             })
@@ -715,6 +787,9 @@ impl Run<'_> {
                 Some(inv) => invoices.push((inv, *part)),
                 None => {
                     self.skip(PAYMENT, &rp.id, format!("its invoice {remote_invoice} is not synced"));
+                    if let Some(at) = rp.updated_at {
+                        self.held = Some(self.held.map_or(at, |h| h.min(at)));
+                    }
                     return Ok(());
                 }
             }

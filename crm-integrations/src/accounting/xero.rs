@@ -440,6 +440,8 @@ struct Invoice {
     total: Option<Decimal>,
     #[serde(deserialize_with = "decimal")]
     amount_paid: Option<Decimal>,
+    #[serde(deserialize_with = "decimal")]
+    amount_due: Option<Decimal>,
     currency_code: Option<String>,
     #[serde(deserialize_with = "date")]
     #[serde(rename = "UpdatedDateUTC")]
@@ -478,6 +480,7 @@ impl Invoice {
         let id = text(self.invoice_id).ok_or_else(|| malformed(at("InvoiceID: missing")))?;
         let customer_id =
             self.contact.and_then(|c| text(c.contact_id)).ok_or_else(|| malformed(at("Contact.ContactID: missing")))?;
+        let total = need(self.total, "Total")?;
         let status = match self.status.as_deref() {
             Some("DRAFT" | "SUBMITTED") => RemoteInvoiceStatus::Draft,
             Some("AUTHORISED") => RemoteInvoiceStatus::Issued,
@@ -493,10 +496,10 @@ impl Invoice {
                 let qty = l.quantity.unwrap_or(Decimal::ONE);
                 let tax = l.tax_amount.unwrap_or_default();
                 let amount = l.line_amount.unwrap_or_default();
-                let net = if inclusive { amount - tax } else { amount };
+                let net = if inclusive { amount.checked_sub(tax).unwrap_or(amount) } else { amount };
                 let unit = match l.unit_amount {
-                    Some(u) if !inclusive && u * qty == net => u,
-                    _ if !qty.is_zero() => (net / qty).round_dp(4),
+                    Some(u) if !inclusive && u.checked_mul(qty) == Some(net) => u,
+                    _ if !qty.is_zero() => net.checked_div(qty).map(|u| u.round_dp(4)).unwrap_or(net),
                     _ => net,
                 };
                 RemoteLine {
@@ -520,8 +523,12 @@ impl Invoice {
             lines,
             subtotal: need(self.sub_total, "SubTotal")?,
             tax: need(self.total_tax, "TotalTax")?,
-            total: need(self.total, "Total")?,
-            amount_paid: self.amount_paid.unwrap_or_default(),
+            total,
+            // Settled is what is no longer due: payments and credit notes alike.
+            amount_paid: match self.amount_due {
+                Some(due) => total.checked_sub(due).ok_or_else(|| malformed(at("AmountDue: out of range")))?,
+                None => self.amount_paid.unwrap_or_default(),
+            },
             issue_date: self.date.ok_or_else(|| malformed(at("Date: missing")))?.date_naive(),
             due_date: self
                 .due_date
@@ -600,12 +607,15 @@ fn contact_body(draft: &CustomerDraft, id: Option<&str>) -> serde_json::Value {
     if let Some(name) = &draft.name {
         c.insert("Name".into(), json!(name));
     }
-    c.insert("ContactNumber".into(), json!(draft.reference));
-    c.insert("EmailAddress".into(), json!(draft.email.clone().unwrap_or_default()));
-    c.insert(
-        "Phones".into(),
-        json!([{"PhoneType": "DEFAULT", "PhoneNumber": draft.phone.clone().unwrap_or_default()}]),
-    );
+    if id.is_none() {
+        c.insert("ContactNumber".into(), json!(draft.reference));
+    }
+    if let Some(email) = &draft.email {
+        c.insert("EmailAddress".into(), json!(email.clone().unwrap_or_default()));
+    }
+    if let Some(phone) = &draft.phone {
+        c.insert("Phones".into(), json!([{"PhoneType": "DEFAULT", "PhoneNumber": phone.clone().unwrap_or_default()}]));
+    }
     json!({ "Contacts": [serde_json::Value::Object(c)] })
 }
 
