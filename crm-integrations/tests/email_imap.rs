@@ -130,10 +130,14 @@ async fn messages_that_are_not_mail_are_reported_and_skipped_and_the_rest_is_fil
     let w = world().await;
     imap.deliver(MAILBOX, "1800000001.M1P1.test", b"this is not a mail message at all\r\n");
     imap.deliver(MAILBOX, "1800000002.M1P1.test", &raw("jane.doe@customer.example", "Real", "real@customer.example"));
+    // Over the size limit: refused by its size, without being downloaded.
+    let mut huge = raw("jane.doe@customer.example", "Huge", "huge@customer.example");
+    huge.resize(crm_integrations::email::MAX_MESSAGE_BYTES + 1024, b'x');
+    imap.deliver(MAILBOX, "1800000003.M1P1.test", &huge);
     let report = MailboxSync::new(plain(&imap, password()), inbox()).unwrap().sync(&w.cx).await.unwrap();
-    assert_eq!(report.failed.len(), 1, "{report:?}");
-    assert_eq!(report.failed[0].0, 1);
-    assert_eq!((report.matched, report.last_uid), (1, 2), "the bad one does not block the rest");
+    assert_eq!(report.failed.iter().map(|f| f.0).collect::<Vec<_>>(), vec![1, 3], "{report:?}");
+    assert!(report.failed[1].1.contains("limit"));
+    assert_eq!((report.matched, report.last_uid), (1, 3), "the bad ones do not block the rest");
 }
 
 #[tokio::test]

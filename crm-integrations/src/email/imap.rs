@@ -156,6 +156,36 @@ fn remote(message: impl std::fmt::Display, transient: bool) -> IntegrationError 
     IntegrationError::Remote { system: SYSTEM, message: message.to_string(), transient }
 }
 
+/// What a `UID FETCH` returned per requested UID: the body, if asked and sent, and the size.
+/// Responses for UIDs not asked for (unsolicited flag updates) are ignored; several responses
+/// for one UID are merged.
+async fn fetch<S>(
+    session: &mut async_imap::Session<S>,
+    set: &str,
+    query: &str,
+    wanted: &[u32],
+    t: Duration,
+) -> Result<std::collections::BTreeMap<u32, (Option<Vec<u8>>, Option<u32>)>>
+where
+    S: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
+{
+    let mut out: std::collections::BTreeMap<u32, (Option<Vec<u8>>, Option<u32>)> = Default::default();
+    let mut fetches = tokio::time::timeout(t, session.uid_fetch(set, query))
+        .await
+        .map_err(|_| remote("UID FETCH timed out", true))?
+        .map_err(|e| remote(format!("UID FETCH: {e}"), true))?;
+    while let Some(item) = tokio::time::timeout(t, fetches.next()).await.map_err(|_| remote("FETCH timed out", true))? {
+        let f = item.map_err(|e| remote(format!("FETCH: {e}"), true))?;
+        let Some(uid) = f.uid.filter(|u| wanted.contains(u)) else { continue };
+        let entry = out.entry(uid).or_default();
+        if entry.0.is_none() {
+            entry.0 = f.body().map(<[u8]>::to_vec);
+        }
+        entry.1 = entry.1.or(f.size);
+    }
+    Ok(out)
+}
+
 /// Syncs one mailbox into a tenant, filing messages through an [`Inbox`].
 ///
 /// ```no_run
@@ -316,31 +346,27 @@ impl MailboxSync {
             }
             uids.truncate(c.batch as usize);
             let set = uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-            let mut messages: Vec<(u32, Option<Vec<u8>>, u32)> = Vec::new();
-            {
-                let mut fetches = tokio::time::timeout(t, session.uid_fetch(&set, "(UID RFC822.SIZE BODY.PEEK[])"))
-                    .await
-                    .map_err(|_| remote("UID FETCH timed out", true))?
-                    .map_err(|e| remote(format!("UID FETCH: {e}"), true))?;
-                while let Some(item) =
-                    tokio::time::timeout(t, fetches.next()).await.map_err(|_| remote("FETCH timed out", true))?
-                {
-                    let f = item.map_err(|e| remote(format!("FETCH: {e}"), true))?;
-                    let Some(uid) = f.uid else { continue };
-                    messages.push((uid, f.body().map(<[u8]>::to_vec), f.size.unwrap_or(0)));
-                }
-            }
-            messages.sort_by_key(|m| m.0);
-            for (uid, body, size) in messages {
-                if uid <= last {
-                    continue;
-                }
-                match body {
-                    None => report.failed.push((uid, "the server sent no body".into())),
-                    Some(_) if size as usize > MAX_MESSAGE_BYTES => {
+            // Sizes first: a message over the limit is never downloaded.
+            let sizes = fetch(&mut session, &set, "(UID RFC822.SIZE)", &uids, t).await?;
+            let small: Vec<u32> = uids
+                .iter()
+                .copied()
+                .filter(|u| sizes.get(u).and_then(|f| f.1).is_none_or(|n| (n as usize) <= MAX_MESSAGE_BYTES))
+                .collect();
+            let bodies = if small.is_empty() {
+                Default::default()
+            } else {
+                let set = small.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+                fetch(&mut session, &set, "(UID BODY.PEEK[])", &small, t).await?
+            };
+            for uid in uids {
+                let size = sizes.get(&uid).and_then(|f| f.1).unwrap_or(0);
+                match bodies.get(&uid).and_then(|f| f.0.as_deref()) {
+                    _ if size as usize > MAX_MESSAGE_BYTES => {
                         report.failed.push((uid, format!("{size} bytes is over the {MAX_MESSAGE_BYTES}-byte limit")));
                     }
-                    Some(raw) => match self.inbox.file(cx, &raw).await {
+                    None => report.failed.push((uid, "the server sent no body".into())),
+                    Some(raw) => match self.inbox.file(cx, raw).await {
                         Ok(Filed::Matched(_)) => report.matched += 1,
                         Ok(Filed::Unmatched(_)) => report.unmatched += 1,
                         Ok(Filed::Duplicate(_)) => report.duplicates += 1,

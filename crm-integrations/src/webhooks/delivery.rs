@@ -124,13 +124,27 @@ pub fn is_private(ip: IpAddr) -> bool {
                 || v4.is_broadcast()
                 || v4.is_documentation()
                 || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (18..20).contains(&b))
+                || a >= 240
                 || a == 0
         }
         IpAddr::V6(v6) => {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_private(IpAddr::V4(v4));
             }
-            let seg0 = v6.segments()[0];
+            let seg = v6.segments();
+            let embedded = |hi: u16, lo: u16| {
+                IpAddr::V4(std::net::Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8))
+            };
+            // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) reach the IPv4 address inside them;
+            // IPv4-compatible addresses (::a.b.c.d) too.
+            if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || seg[..6] == [0; 6] && seg[6] != 0 {
+                return is_private(embedded(seg[6], seg[7]));
+            }
+            if seg[0] == 0x2002 {
+                return is_private(embedded(seg[1], seg[2]));
+            }
+            let seg0 = seg[0];
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
@@ -178,6 +192,8 @@ impl WebhookSender {
         }
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve the target itself, past the guarded resolver.
+            .no_proxy()
             .timeout(policy.timeout)
             .user_agent(concat!("crm-webhooks/", env!("CARGO_PKG_VERSION")))
             .dns_resolver(Arc::new(GuardedResolver { allow_private: policy.allow_private_targets }))
@@ -260,7 +276,8 @@ impl WebhookSender {
             .body(body.to_vec())
             .send()
             .await
-            .map_err(|e| error_chain(&e))?;
+            // Without the URL: subscriber URLs often carry a token in their path or query.
+            .map_err(|e| error_chain(&e.without_url()))?;
         let status = response.status();
         if status.is_success() { Ok(status.as_u16()) } else { Err(format!("the endpoint answered {status}")) }
     }
@@ -459,6 +476,11 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:127.0.0.1",
+            "64:ff9b::10.0.0.1",
+            "2002:7f00:1::",
+            "::192.168.0.1",
+            "198.18.0.1",
+            "240.0.0.1",
         ] {
             assert!(is_private(ip.parse().unwrap()), "{ip}");
         }

@@ -51,8 +51,23 @@ fn title(s: &str) -> String {
     c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
 }
 
-fn connected(tenant: &str, tenants: &[&str]) -> Result<(), InboundError> {
-    if tenants.contains(&tenant) { Ok(()) } else { Err(InboundError::UnknownTenant { found: tenant.to_owned() }) }
+/// Keeps the changes for connected organisations. Vendors send one payload for every
+/// organisation an app serves, so others are dropped (and logged); a payload with changes for
+/// none of ours is refused.
+fn for_connected(changes: Vec<VendorChange>, tenants: &[&str]) -> Result<Vec<VendorChange>, InboundError> {
+    let total = changes.len();
+    let (ours, others): (Vec<_>, Vec<_>) = changes.into_iter().partition(|c| tenants.contains(&c.tenant.as_str()));
+    if let Some(first) = others.first() {
+        if ours.is_empty() {
+            return Err(InboundError::UnknownTenant { found: first.tenant.clone() });
+        }
+        tracing::warn!(
+            dropped = others.len(),
+            total,
+            "webhook changes for organisations not connected here were dropped"
+        );
+    }
+    Ok(ours)
 }
 
 #[derive(Deserialize)]
@@ -90,23 +105,18 @@ pub fn parse_xero_webhook(
     if p.events.len() > MAX_CHANGES {
         return Err(InboundError::Malformed(format!("{} events in one payload", p.events.len())));
     }
-    p.events
+    let changes = p
+        .events
         .into_iter()
-        .map(|e| {
-            connected(&e.tenant_id, tenants)?;
-            Ok(VendorChange {
-                tenant: e.tenant_id,
-                entity: title(&e.event_category),
-                id: e.resource_id,
-                operation: title(&e.event_type),
-                at: e
-                    .event_date_utc
-                    .as_deref()
-                    .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
-                    .map(|d| d.with_timezone(&Utc)),
-            })
+        .map(|e| VendorChange {
+            tenant: e.tenant_id,
+            entity: title(&e.event_category),
+            id: e.resource_id,
+            operation: title(&e.event_type),
+            at: instant(e.event_date_utc.as_deref()),
         })
-        .collect()
+        .collect();
+    for_connected(changes, tenants)
 }
 
 #[derive(Deserialize)]
@@ -164,7 +174,6 @@ pub fn parse_quickbooks_webhook(
         let events: Vec<QboCloudEvent> =
             serde_json::from_value(value).map_err(|e| InboundError::Malformed(e.to_string()))?;
         for e in events {
-            connected(&e.intuitaccountid, realms)?;
             // qbo.<entity>.<operation>.v<n>
             let parts: Vec<&str> = e.kind.split('.').collect();
             let [_, entity, operation, _] = parts[..] else {
@@ -181,7 +190,6 @@ pub fn parse_quickbooks_webhook(
     } else {
         let p: QboLegacy = serde_json::from_value(value).map_err(|e| InboundError::Malformed(e.to_string()))?;
         for n in p.event_notifications {
-            connected(&n.realm_id, realms)?;
             for e in n.data_change_event.entities {
                 out.push(VendorChange {
                     tenant: n.realm_id.clone(),
@@ -196,7 +204,7 @@ pub fn parse_quickbooks_webhook(
     if out.len() > MAX_CHANGES {
         return Err(InboundError::Malformed(format!("{} changes in one payload", out.len())));
     }
-    Ok(out)
+    for_connected(out, realms)
 }
 
 #[cfg(test)]
@@ -243,6 +251,13 @@ mod tests {
             parse_xero_webhook(bad_utf8, Some(&sign("key", bad_utf8)), "key", &[]),
             Err(InboundError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn a_payload_for_several_organisations_yields_only_ours() {
+        let body = br#"{"events":[{"resourceId":"a1","eventCategory":"INVOICE","eventType":"CREATE","tenantId":"ours"},{"resourceId":"b2","eventCategory":"CONTACT","eventType":"UPDATE","tenantId":"someone-else"}],"firstEventSequence":1,"lastEventSequence":2,"entropy":"E"}"#;
+        let got = parse_xero_webhook(body, Some(&sign("key", body)), "key", &["ours"]).unwrap();
+        assert_eq!(got.iter().map(|c| (c.tenant.as_str(), c.id.as_str())).collect::<Vec<_>>(), vec![("ours", "a1")]);
     }
 
     #[test]
