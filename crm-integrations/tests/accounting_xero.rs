@@ -644,3 +644,30 @@ async fn a_pass_over_records_that_change_while_it_pages_keeps_its_cursor() {
     );
     assert!(cx.sync().state(&format!("xero:{TENANT}/cursor/invoices")).await.unwrap().is_some(), "quiet kinds advance");
 }
+
+#[tokio::test]
+async fn an_invoice_with_a_discount_line_is_mirrored_with_accountings_totals() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = sqlite_session(dir.path()).await;
+    let server = MockServer::start().await;
+    let mut invoices = fixture("invoices_page1.json");
+    // INV-1003 gets a discount line; its totals (Xero's) already include it.
+    invoices["Invoices"][2]["LineItems"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"Description": "Loyalty discount", "Quantity": 1.0, "UnitAmount": -10.0, "TaxAmount": 0.0, "LineAmount": -10.0}));
+    Mock::given(method("GET"))
+        .and(path("/api.xro/2.0/Invoices"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(invoices))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_reads(&server, "access-1").await;
+    let report =
+        sync(&cx, &xero(&server, memory_tokens(), fast()), &SyncOptions { push: None, ..options() }).await.unwrap();
+    assert_eq!(report.invoices.created, 3, "{report:#?}");
+    let inv = cx.invoices().list(&Query::new(Filter::eq("number", "INV-1003"))).await.unwrap().items.remove(0);
+    assert_eq!(inv.total, gbp("916.80"), "accounting's total");
+    assert!(inv.lines.iter().all(|l| l.unit_price.amount >= Decimal::ZERO));
+    assert!(inv.notes.as_deref().unwrap_or("").contains("1 discount or credit line(s) are kept in xero"));
+}

@@ -700,9 +700,12 @@ impl Run<'_> {
             self.skip(INVOICE, &ri.id, format!("its customer {} is not synced", ri.customer_id));
             return Ok(());
         };
-        let lines = ri
-            .lines
-            .iter()
+        // Discount and credit lines (negative amounts) have no place among the CRM's line
+        // items; the totals, which are accounting's, include them, and the notes say so.
+        let (lines, signed): (Vec<_>, Vec<_>) =
+            ri.lines.iter().partition(|l| l.quantity > Decimal::ZERO && l.unit_amount >= Decimal::ZERO);
+        let lines = lines
+            .into_iter()
             .map(|l| {
                 let mut line = LineItem::new(l.description.clone(), l.quantity, Money::new(l.unit_amount, ri.currency));
                 if l.line_amount > Decimal::ZERO {
@@ -732,7 +735,13 @@ impl Run<'_> {
             issue_date: ri.issue_date,
             due_date: ri.due_date,
             paid_on: ri.paid_on,
-            notes: ri.reference.clone(),
+            notes: match (ri.reference.clone(), signed.len()) {
+                (r, 0) => r,
+                (r, n) => Some(
+                    r.map(|r| format!("{r}\n")).unwrap_or_default()
+                        + &format!("{n} discount or credit line(s) are kept in {}", self.system),
+                ),
+            },
         };
         let (invoice, outcome) = match self.cx.invoices().mirror(input).await {
             Ok(r) => r,
