@@ -104,6 +104,19 @@ pub struct HookContext<'a> {
     pub op: WriteOp,
     /// The record as stored before this write (updates only).
     pub before: Option<&'a Record>,
+    /// Identifies this write's round of hooks: the same in the `validate` and `compute` calls
+    /// (or `validate_many` and `compute_many`) of one write, different for every other write
+    /// in the process. An extension whose `validate` already produced what its `compute`
+    /// returns can keep it under this number and the record's id, instead of working twice.
+    pub write: u64,
+}
+
+impl HookContext<'_> {
+    /// A fresh [`write`](HookContext::write) number (unique in this process).
+    pub(crate) fn next_write() -> u64 {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// An extension of the CRM, registered with [`CrmBuilder::extension`](crate::CrmBuilder::extension).

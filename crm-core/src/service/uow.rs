@@ -200,7 +200,7 @@ impl<'s> Uow<'s> {
             return Ok(());
         }
         let inner = self.s.crm.inner.clone();
-        let cx = HookContext { actor: &self.s.actor, now: self.now, op, before };
+        let cx = HookContext { actor: &self.s.actor, now: self.now, op, before, write: HookContext::next_write() };
         for ext in &inner.extensions {
             ext.validate(&cx, rec).map_err(|e| plugin_error(ext.id(), e))?;
         }
@@ -217,7 +217,13 @@ impl<'s> Uow<'s> {
     /// refuses gets that error in `out` and leaves the batch (`None` in `recs`).
     fn hooks_many(&self, reg: &FieldRegistry, recs: &mut [Option<Record>], out: &mut [Result<()>]) {
         let inner = self.s.crm.inner.clone();
-        let cx = HookContext { actor: &self.s.actor, now: self.now, op: WriteOp::Create, before: None };
+        let cx = HookContext {
+            actor: &self.s.actor,
+            now: self.now,
+            op: WriteOp::Create,
+            before: None,
+            write: HookContext::next_write(),
+        };
         for ext in &inner.extensions {
             for (i, r) in run_batch(ext.id(), recs, |batch| ext.validate_many(&cx, batch)) {
                 if let Err(e) = r {

@@ -2,12 +2,12 @@
 //!
 //! - **import**: `companies().import` of property listings (address, type, bedrooms,
 //!   bathrooms, floor area, price, status) on a `MemoryStore`, in one batch, with the
-//!   real-estate plugin (its `validate` and `compute` run for every row, in the sandbox) and
+//!   real-estate plugin (its `check`, rules and computed fields, runs for every row, in the sandbox) and
 //!   with a native extension that registers the same fields and runs no rules (the floor: the
 //!   core still checks every value against the field definitions). The difference divided by
 //!   the rows is the plugin's per-entity overhead.
-//! - **create**: one `companies().create` with and without the plugin (a fresh instance per
-//!   call, the path of interactive saves).
+//! - **create**: one `companies().create` with and without the plugin (a fresh instance for
+//!   the save's one `check`, the path of interactive saves).
 //! - **load**: installing the plugin on a new host, compiling it (cold) and from the
 //!   compiled-artifact cache (cached).
 //!

@@ -1,4 +1,4 @@
-//! Host bindings generated from `plugins/wit/crm-plugin.wit` (package `crm:plugin@0.1.0`).
+//! Host bindings generated from `plugins/wit/crm-plugin.wit` (package `crm:plugin@0.2.0`).
 
 wasmtime::component::bindgen!({
     world: "crm-plugin",

@@ -126,43 +126,43 @@ pub(crate) fn parse_id(s: &str) -> Result<Uuid, String> {
     Uuid::parse_str(s).map_err(|_| format!("`{}` is not a record id (a UUID)", crate::sandbox_trunc(s)))
 }
 
-/// A record as a plugin sees it: standard fields by name, and only `plugin`'s custom fields
-/// (bare keys).
-pub(crate) fn entity_to_wit(rec: &Record, plugin: &str) -> Option<wit::Entity> {
+/// A record as a plugin sees it: the standard fields it reads (`reads`, by name), and only
+/// `plugin`'s custom fields (bare keys).
+pub(crate) fn entity_to_wit(rec: &Record, plugin: &str, reads: &[&str]) -> Option<wit::Entity> {
     let kind = kind_to_wit(rec.kind())?;
-    let mut core: Vec<wit::Field> = rec
-        .kind()
-        .std_fields()
-        .iter()
-        .filter_map(|f| {
-            let v = rec.std_field(f.name)?;
-            (!v.is_null()).then(|| wit::Field { name: f.name.to_owned(), value: value_to_wit(&v) })
-        })
-        .collect();
-    // Line items, which have no filterable field: aligned lists of product ids (empty text for
-    // a line without a product), SKUs and quantities (decimal strings).
     let lines = match rec {
         Record::Order(o) => Some(&o.lines),
         Record::Deal(d) => Some(&d.line_items),
         _ => None,
-    };
-    if let Some(lines) = lines.filter(|l| !l.is_empty()) {
-        let list =
-            |name: &str, items: Vec<String>| wit::Field { name: name.into(), value: wit::FieldValue::TextList(items) };
-        core.push(list(
-            "line_product_ids",
-            lines.iter().map(|l| l.product_id.map(|p| p.to_string()).unwrap_or_default()).collect(),
-        ));
-        core.push(list("line_skus", lines.iter().map(|l| l.sku.clone().unwrap_or_default()).collect()));
-        core.push(list("line_quantities", lines.iter().map(|l| l.quantity.normalize().to_string()).collect()));
     }
-    let prefix = format!("{plugin}.");
+    .filter(|l| !l.is_empty());
+    let core = reads
+        .iter()
+        .filter_map(|&name| {
+            // Line items, which have no filterable field: aligned lists of product ids (empty
+            // text for a line without a product), SKUs and quantities (decimal strings).
+            let value = match (name, lines) {
+                ("line_product_ids", Some(l)) => wit::FieldValue::TextList(
+                    l.iter().map(|l| l.product_id.map(|p| p.to_string()).unwrap_or_default()).collect(),
+                ),
+                ("line_skus", Some(l)) => {
+                    wit::FieldValue::TextList(l.iter().map(|l| l.sku.clone().unwrap_or_default()).collect())
+                }
+                ("line_quantities", Some(l)) => {
+                    wit::FieldValue::TextList(l.iter().map(|l| l.quantity.normalize().to_string()).collect())
+                }
+                _ => value_to_wit(&rec.std_field(name).filter(|v| !v.is_null())?),
+            };
+            Some(wit::Field { name: name.to_owned(), value })
+        })
+        .collect();
     let custom = rec
         .custom()
         .map(|c| {
             c.iter()
                 .filter_map(|(k, v)| {
-                    k.strip_prefix(&prefix).map(|bare| wit::Field { name: bare.to_owned(), value: value_to_wit(v) })
+                    let bare = k.strip_prefix(plugin)?.strip_prefix('.')?;
+                    Some(wit::Field { name: bare.to_owned(), value: value_to_wit(v) })
                 })
                 .collect()
         })

@@ -1,6 +1,7 @@
 //! Each installed plugin as a crm-core [`Extension`]: fields, save-path hooks and reactions.
 
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use crm_core::model::FieldDefinition;
@@ -14,10 +15,13 @@ use crate::convert::{entity_to_wit, kind_from_wit, kind_to_wit, parse_id, ref_fr
 use crate::error::PluginFailure;
 use crate::sandbox::RelatedReader;
 use crate::{AppliedAction, HostInner, Installed, MAX_KEPT, Notification, sandbox_trunc};
+use uuid::Uuid;
 
 pub(crate) struct PluginExtension {
     pub(crate) host: Arc<HostInner>,
     pub(crate) id: String,
+    /// Computed values between a write's `validate` and its `compute`.
+    pub(crate) stash: Mutex<Stash>,
 }
 
 fn plugin_err(id: &str, f: PluginFailure) -> Error {
@@ -59,6 +63,7 @@ pub(crate) fn manifest_size(m: &wit::Manifest) -> usize {
             })
             .sum::<usize>()
         + m.subscriptions.iter().map(|s| 8 + s.kinds.len()).sum::<usize>()
+        + m.reads.iter().map(|r| 8 + r.fields.iter().map(|f| f.len() + 8).sum::<usize>()).sum::<usize>()
 }
 
 fn action_size(a: &wit::Action) -> usize {
@@ -100,45 +105,94 @@ fn has_fields_on(p: &Installed, kind: EntityKind) -> bool {
     p.defs.iter().any(|d| d.entity_kind == kind)
 }
 
-/// Runs `validate`; plugin errors become a validation error naming `custom.<plugin>.<key>`
-/// (or the standard field for `core.<name>`).
-pub(crate) fn validate(host: &HostInner, p: &Installed, rec: &Record, before: Option<&Record>) -> Result<()> {
-    validate_all(host, p, &[(rec, before)]).pop().unwrap_or(Ok(()))
+/// Whether `p` computes fields on `kind`.
+fn computes_on(p: &Installed, kind: EntityKind) -> bool {
+    p.defs.iter().any(|d| d.entity_kind == kind && d.computed)
 }
 
-/// [`validate`] for many records (with what each was before) on one instance; records of a
-/// kind the plugin has no fields on pass without a call.
-fn validate_all(host: &HostInner, p: &Installed, recs: &[(&Record, Option<&Record>)]) -> Vec<Result<()>> {
+/// Computed values by bare key.
+type Computed = Vec<(String, Value)>;
+
+/// What `check` said about one record: its computed values (namespaced by the caller), a
+/// validation error naming the plugin's fields, or the plugin's failure.
+type CheckOutcome = Result<Computed>;
+
+/// Runs `check` on each record (with what it was before) on one instance: the plugin's rules
+/// and its computed values in one call. Records of a kind the plugin has no fields on pass
+/// without a call.
+pub(crate) fn check_all(host: &HostInner, p: &Installed, recs: &[(&Record, Option<&Record>)]) -> Vec<CheckOutcome> {
     let id = &p.info.id;
-    let entities: Vec<Option<(wit::Entity, Option<wit::Entity>)>> = recs
+    let entities: Vec<Option<(EntityKind, wit::Entity, Option<wit::Entity>)>> = recs
         .iter()
         .map(|(rec, before)| {
-            let entity = has_fields_on(p, rec.kind()).then(|| entity_to_wit(rec, id)).flatten()?;
-            Some((entity, before.and_then(|b| entity_to_wit(b, id))))
+            let kind = rec.kind();
+            if !has_fields_on(p, kind) {
+                return None;
+            }
+            let entity = entity_to_wit(rec, id, p.reads(kind))?;
+            Some((kind, entity, before.and_then(|b| entity_to_wit(b, id, p.reads(kind)))))
         })
         .collect();
-    let calls: Vec<&(wit::Entity, Option<wit::Entity>)> = entities.iter().flatten().collect();
+    let calls: Vec<&(EntityKind, wit::Entity, Option<wit::Entity>)> = entities.iter().flatten().collect();
     let mut results = host
         .run_many(
             p,
             None,
             &calls,
-            |inst, store, (entity, before)| inst.crm_plugin_plugin().call_validate(store, entity, before.as_ref()),
-            |errs: Vec<wit::FieldError>| {
-                let bytes = errs.iter().map(|e| e.field.len() + e.message.len()).sum();
-                check_output(host, errs.len(), bytes)?;
-                Ok(errs)
+            |inst, store, (kind, entity, before)| {
+                Ok((*kind, inst.crm_plugin_plugin().call_check(store, entity, before.as_ref())?))
+            },
+            |(kind, r): (EntityKind, wit::CheckResult)| {
+                let bytes = r.errors.iter().map(|e| e.field.len() + e.message.len()).sum::<usize>()
+                    + r.computed.iter().map(field_size).sum::<usize>();
+                check_output(host, r.errors.len() + r.computed.len(), bytes)?;
+                if !r.errors.is_empty() {
+                    return Ok(Err(r.errors));
+                }
+                computed_values(p, kind, r.computed).map(Ok)
             },
         )
         .into_iter();
     entities
         .iter()
         .map(|e| match e.as_ref().and_then(|_| results.next()) {
-            None => Ok(()),
+            None => Ok(Vec::new()),
             Some(Err(f)) => Err(plugin_err(id, f)),
-            Some(Ok(errors)) => validation_error(id, errors),
+            Some(Ok(Err(errors))) => validation_error(id, errors).map(|()| Vec::new()),
+            Some(Ok(Ok(values))) => Ok(values),
         })
         .collect()
+}
+
+/// The computed values of a `check`: each must be for one of the plugin's computed fields on
+/// `kind`. (A value its manifest types differently fails the core's check, and is reported
+/// there as this plugin's error.)
+fn computed_values(
+    p: &Installed,
+    kind: EntityKind,
+    fields: Vec<wit::Field>,
+) -> std::result::Result<Vec<(String, Value)>, PluginFailure> {
+    let mut out = Vec::with_capacity(fields.len());
+    for f in fields {
+        match p.own_field(kind, &f.name) {
+            Some(d) if d.computed => {}
+            Some(_) => {
+                return Err(PluginFailure::Contract(format!(
+                    "computed `{}`, which is not declared computed",
+                    sandbox_trunc(&f.name)
+                )));
+            }
+            None => {
+                return Err(PluginFailure::Contract(format!(
+                    "computed `{}`, which is not one of its {kind} fields",
+                    sandbox_trunc(&f.name)
+                )));
+            }
+        }
+        let v = value_from_wit(f.value).map_err(|e| PluginFailure::Contract(format!("computed `{}`: {e}", f.name)))?;
+        out.push((f.name, v));
+    }
+    Ok(out)
 }
 
 /// The plugin's field errors as the CRM's validation error (`Ok` when there are none).
@@ -162,62 +216,98 @@ fn validation_error(id: &str, errors: Vec<wit::FieldError>) -> Result<()> {
     Err(Error::Validation(crm_core::ValidationErrors(errs)))
 }
 
-/// Runs `compute` on many records on one instance; every value must be for one of the
-/// plugin's computed fields on that kind. Records of a kind without computed fields of the
-/// plugin get no values, without a call.
-fn compute_all(host: &HostInner, p: &Installed, recs: &[&Record]) -> Vec<Result<Vec<(String, Value)>>> {
-    let id = &p.info.id;
-    let entities: Vec<Option<(EntityKind, wit::Entity)>> = recs
-        .iter()
-        .map(|rec| {
-            let kind = rec.kind();
-            let computes = p.defs.iter().any(|d| d.entity_kind == kind && d.computed);
-            Some((kind, computes.then(|| entity_to_wit(rec, id)).flatten()?))
-        })
-        .collect();
-    let calls: Vec<&(EntityKind, wit::Entity)> = entities.iter().flatten().collect();
-    let mut results = host
-        .run_many(
-            p,
-            None,
-            &calls,
-            |inst, store, (kind, entity)| Ok((*kind, inst.crm_plugin_plugin().call_compute(store, entity)?)),
-            |(kind, fields): (EntityKind, Vec<wit::Field>)| {
-                check_output(host, fields.len(), fields.iter().map(field_size).sum())?;
-                let mut out = Vec::with_capacity(fields.len());
-                for f in fields {
-                    match p.own_field(kind, &f.name) {
-                        Some(d) if d.computed => {}
-                        Some(_) => {
-                            return Err(PluginFailure::Contract(format!(
-                                "computed `{}`, which is not declared computed",
-                                sandbox_trunc(&f.name)
-                            )));
-                        }
-                        None => {
-                            return Err(PluginFailure::Contract(format!(
-                                "computed `{}`, which is not one of its {kind} fields",
-                                sandbox_trunc(&f.name)
-                            )));
-                        }
-                    }
-                    let v = value_from_wit(f.value)
-                        .map_err(|e| PluginFailure::Contract(format!("computed `{}`: {e}", f.name)))?;
-                    out.push((f.name, v));
+/// Most writes whose computed values are kept between `validate` and `compute`. A write
+/// takes its values back right after validating, so only writes refused in between (by
+/// another extension) leave values behind, and the oldest are dropped.
+const STASHED_WRITES: usize = 64;
+
+/// Computed values that `check` returned during a write's `validate`, kept for its
+/// `compute`: by write number ([`HookContext::write`]), then record id.
+#[derive(Default)]
+pub(crate) struct Stash {
+    writes: VecDeque<(u64, HashMap<Uuid, Computed>)>,
+}
+
+impl Stash {
+    fn put(&mut self, write: u64, values: impl IntoIterator<Item = (Uuid, Vec<(String, Value)>)>) {
+        let at = match self.writes.iter().position(|(w, _)| *w == write) {
+            Some(i) => i,
+            None => {
+                if self.writes.len() >= STASHED_WRITES {
+                    self.writes.pop_front();
                 }
-                // A value the plugin's manifest types differently fails the core's check and
-                // is reported there as this plugin's error.
-                Ok(out)
-            },
-        )
-        .into_iter();
-    entities
-        .iter()
-        .map(|e| match e.as_ref().and_then(|_| results.next()) {
-            None => Ok(Vec::new()),
-            Some(r) => r.map_err(|f| plugin_err(id, f)),
-        })
-        .collect()
+                self.writes.push_back((write, HashMap::new()));
+                self.writes.len() - 1
+            }
+        };
+        self.writes[at].1.extend(values);
+    }
+
+    fn take(&mut self, write: u64, id: Uuid) -> Option<Vec<(String, Value)>> {
+        let i = self.writes.iter().position(|(w, _)| *w == write)?;
+        let values = self.writes[i].1.remove(&id);
+        if self.writes[i].1.is_empty() {
+            self.writes.remove(i);
+        }
+        values
+    }
+}
+
+impl PluginExtension {
+    /// `validate(_many)`: runs `check` and keeps the computed values of the accepted records
+    /// for `compute(_many)`.
+    fn validate_and_keep(&self, cx: &HookContext<'_>, recs: &[(&Record, Option<&Record>)]) -> Vec<Result<()>> {
+        let Some(p) = self.host.get(&self.id).filter(|p| !p.is_disabled()) else {
+            return recs.iter().map(|_| Ok(())).collect();
+        };
+        let outcomes = check_all(&self.host, &p, recs);
+        let mut keep = Vec::new();
+        let results = outcomes
+            .into_iter()
+            .zip(recs)
+            .map(|(o, (rec, _))| {
+                o.map(|values| {
+                    if computes_on(&p, rec.kind()) {
+                        keep.push((rec.id(), values));
+                    }
+                })
+            })
+            .collect();
+        if !keep.is_empty()
+            && let Ok(mut stash) = self.stash.lock()
+        {
+            stash.put(cx.write, keep);
+        }
+        results
+    }
+
+    /// `compute(_many)`: the values `validate` kept, else (a record validated in another
+    /// write, or values dropped) a fresh `check`.
+    fn computed(&self, cx: &HookContext<'_>, recs: &[&Record]) -> Vec<Result<Vec<(String, Value)>>> {
+        let Some(p) = self.host.get(&self.id).filter(|p| !p.is_disabled()) else {
+            return recs.iter().map(|_| Ok(Vec::new())).collect();
+        };
+        let mut out: Vec<Option<CheckOutcome>> = {
+            let mut stash = self.stash.lock().ok();
+            recs.iter()
+                .map(|rec| {
+                    if !computes_on(&p, rec.kind()) {
+                        return Some(Ok(Vec::new()));
+                    }
+                    stash.as_mut().and_then(|s| s.take(cx.write, rec.id())).map(Ok)
+                })
+                .collect()
+        };
+        let missing: Vec<(&Record, Option<&Record>)> =
+            recs.iter().zip(&out).filter(|(_, o)| o.is_none()).map(|(r, _)| (*r, cx.before)).collect();
+        if !missing.is_empty() {
+            let mut fresh = check_all(&self.host, &p, &missing).into_iter();
+            for o in out.iter_mut().filter(|o| o.is_none()) {
+                *o = fresh.next();
+            }
+        }
+        out.into_iter().map(|o| o.unwrap_or_else(|| Ok(Vec::new()))).collect()
+    }
 }
 
 #[async_trait]
@@ -231,34 +321,20 @@ impl Extension for PluginExtension {
     }
 
     fn validate(&self, cx: &HookContext<'_>, record: &Record) -> Result<()> {
-        match self.host.get(&self.id) {
-            Some(p) if !p.is_disabled() => validate(&self.host, &p, record, cx.before),
-            _ => Ok(()),
-        }
+        self.validate_and_keep(cx, &[(record, cx.before)]).pop().unwrap_or(Ok(()))
     }
 
-    fn validate_many(&self, _cx: &HookContext<'_>, records: &[&Record]) -> Vec<Result<()>> {
-        match self.host.get(&self.id) {
-            Some(p) if !p.is_disabled() => {
-                let recs: Vec<(&Record, Option<&Record>)> = records.iter().map(|r| (*r, None)).collect();
-                validate_all(&self.host, &p, &recs)
-            }
-            _ => records.iter().map(|_| Ok(())).collect(),
-        }
+    fn validate_many(&self, cx: &HookContext<'_>, records: &[&Record]) -> Vec<Result<()>> {
+        let recs: Vec<(&Record, Option<&Record>)> = records.iter().map(|r| (*r, cx.before)).collect();
+        self.validate_and_keep(cx, &recs)
     }
 
-    fn compute(&self, _cx: &HookContext<'_>, record: &Record) -> Result<Vec<(String, Value)>> {
-        match self.host.get(&self.id) {
-            Some(p) if !p.is_disabled() => compute_all(&self.host, &p, &[record]).pop().unwrap_or(Ok(Vec::new())),
-            _ => Ok(Vec::new()),
-        }
+    fn compute(&self, cx: &HookContext<'_>, record: &Record) -> Result<Vec<(String, Value)>> {
+        self.computed(cx, &[record]).pop().unwrap_or(Ok(Vec::new()))
     }
 
-    fn compute_many(&self, _cx: &HookContext<'_>, records: &[&Record]) -> Vec<Result<Vec<(String, Value)>>> {
-        match self.host.get(&self.id) {
-            Some(p) if !p.is_disabled() => compute_all(&self.host, &p, records),
-            _ => records.iter().map(|_| Ok(Vec::new())).collect(),
-        }
+    fn compute_many(&self, cx: &HookContext<'_>, records: &[&Record]) -> Vec<Result<Vec<(String, Value)>>> {
+        self.computed(cx, records)
     }
 
     async fn on_events(&self, cx: &EventContext<'_>, events: &[StoredEvent]) -> Result<()> {
@@ -300,7 +376,7 @@ impl PluginExtension {
     ) -> Result<Option<wit::Event>> {
         let subject = ev.event.subject;
         let id = &p.info.id;
-        let current = |r: Option<&Record>| r.and_then(|r| entity_to_wit(r, id));
+        let current = |r: Option<&Record>| r.and_then(|r| entity_to_wit(r, id, p.reads(r.kind())));
         Ok(match &ev.event.change {
             Change::Created if subscribed(p, wit::EventKind::Created, subject.kind) => {
                 let rec = match cx.after(ev) {
@@ -314,12 +390,17 @@ impl PluginExtension {
                     return Ok(None);
                 };
                 let own = format!("custom.{id}.");
+                let reads = p.reads(subject.kind);
+                // Line items change as `lines` / `line_items`; a plugin sees them as its lists.
+                let shown = |f: &str| match f {
+                    "lines" | "line_items" => reads.iter().any(|r| crate::manifest::LINE_FIELDS.contains(r)),
+                    _ => reads.contains(&f),
+                };
                 let changed_fields = fields
                     .iter()
                     .filter_map(|f| match f.strip_prefix(&own) {
                         Some(k) => Some(format!("custom.{k}")),
-                        None if f.starts_with("custom.") => None,
-                        None => Some(f.clone()),
+                        None => shown(f).then(|| f.clone()),
                     })
                     .collect();
                 Some(wit::Event::Updated(wit::EntityUpdate { before, after, changed_fields }))
@@ -377,9 +458,9 @@ impl PluginExtension {
                 },
             )
         };
-        let id = p.info.id.clone();
+        let shown = p.clone();
         let reader_for = move |block: Arc<dyn Fn(EntityRef) -> Result<Option<Record>> + Send + Sync>| -> RelatedReader {
-            let id = id.clone();
+            let p = shown.clone();
             let mut reads = 0u32;
             Box::new(move |kind, rid| {
                 reads += 1;
@@ -388,7 +469,7 @@ impl PluginExtension {
                 }
                 let r = EntityRef::new(kind_from_wit(kind), parse_id(rid)?);
                 match block(r) {
-                    Ok(rec) => Ok(rec.and_then(|rec| entity_to_wit(&rec, &id))),
+                    Ok(rec) => Ok(rec.and_then(|rec| entity_to_wit(&rec, &p.info.id, p.reads(rec.kind())))),
                     Err(e) => Err(e.to_string()),
                 }
             })
@@ -567,4 +648,39 @@ enum Violation {
     Contract(String),
     /// The CRM refused the change (validation, a missing record…).
     Refused(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: i64) -> Vec<(String, Value)> {
+        vec![("score".to_owned(), Value::Int(n))]
+    }
+
+    #[test]
+    fn the_stash_gives_each_write_its_own_values_once() {
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let mut stash = Stash::default();
+        stash.put(1, [(a, values(1)), (b, values(2))]);
+        stash.put(2, [(a, values(3))]);
+        assert_eq!(stash.take(2, a), Some(values(3)), "the same record in another write keeps its own values");
+        assert_eq!(stash.take(1, a), Some(values(1)));
+        assert_eq!(stash.take(1, a), None, "taken once");
+        assert_eq!(stash.take(3, b), None, "another write finds nothing");
+        assert_eq!(stash.take(1, b), Some(values(2)));
+        assert!(stash.writes.is_empty(), "emptied writes are dropped");
+    }
+
+    #[test]
+    fn the_stash_keeps_only_the_latest_writes() {
+        let id = Uuid::now_v7();
+        let mut stash = Stash::default();
+        for w in 0..(STASHED_WRITES as u64 + 10) {
+            stash.put(w, [(id, values(w as i64))]);
+        }
+        assert_eq!(stash.writes.len(), STASHED_WRITES);
+        assert_eq!(stash.take(0, id), None, "the oldest were dropped");
+        assert_eq!(stash.take(STASHED_WRITES as u64 + 9, id), Some(values(STASHED_WRITES as i64 + 9)));
+    }
 }

@@ -1,6 +1,6 @@
 //! Sandboxed WebAssembly plugins for the `crm` library.
 //!
-//! A plugin is a WebAssembly component built against the `crm:plugin@0.1.0` contract
+//! A plugin is a WebAssembly component built against the `crm:plugin@0.2.0` contract
 //! (`plugins/wit/crm-plugin.wit`, usually through the `crm-plugin-sdk` crate). It adds typed
 //! custom fields to CRM records, checks cross-field rules before a save, computes derived
 //! fields, and reacts to committed events with a few well-defined actions.
@@ -54,8 +54,8 @@ pub use sandbox::LogLine;
 use bindings::{CrmPluginPre, wit};
 use sandbox::{Sandbox, State};
 
-/// The contract version this host serves (`crm:plugin@0.1.x`).
-pub const CONTRACT_VERSION: &str = "0.1.0";
+/// The contract version this host serves (`crm:plugin@0.2.x`).
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 /// Severity of a plugin's log line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -143,6 +143,8 @@ pub(crate) struct Installed {
     /// Fields earlier versions declared and this one does not (bare keys), with their types.
     pub(crate) hidden_defs: Vec<FieldDefinition>,
     pub(crate) subscriptions: Vec<wit::Subscription>,
+    /// The standard fields it reads, per kind.
+    pub(crate) reads: manifest::Reads,
     pub(crate) pre: CrmPluginPre<State>,
     pub(crate) failures: AtomicU32,
     pub(crate) disabled: AtomicBool,
@@ -159,6 +161,11 @@ impl Installed {
 
     pub(crate) fn own_field(&self, kind: crm_core::EntityKind, key: &str) -> Option<&FieldDefinition> {
         self.defs.iter().find(|d| d.entity_kind == kind && d.key == key)
+    }
+
+    /// The standard fields it reads on `kind` (none when it declared none).
+    pub(crate) fn reads(&self, kind: crm_core::EntityKind) -> &[&'static str] {
+        self.reads.get(&kind).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -310,7 +317,7 @@ impl PluginHost {
                 sb.config.max_output_bytes
             ))));
         }
-        let defs = manifest::check(&manifest).map_err(InstallError::Manifest)?;
+        let manifest::Checked { defs, reads } = manifest::check(&manifest).map_err(InstallError::Manifest)?;
         let requested: BTreeSet<Capability> = manifest
             .capabilities
             .iter()
@@ -367,6 +374,7 @@ impl PluginHost {
             defs,
             hidden_defs,
             subscriptions: manifest.subscriptions,
+            reads,
             pre,
             failures: AtomicU32::new(0),
             disabled: AtomicBool::new(false),
@@ -414,7 +422,10 @@ impl PluginHost {
     /// The CRM extension of one installed plugin: it reads the plugin's current version, so
     /// upgrades apply to a CRM already built.
     pub fn extension(&self, id: &str) -> Option<Arc<dyn Extension>> {
-        self.inner.get(id).map(|_| Arc::new(ext::PluginExtension { host: self.inner.clone(), id: id.to_owned() }) as _)
+        self.inner.get(id).map(|_| {
+            Arc::new(ext::PluginExtension { host: self.inner.clone(), id: id.to_owned(), stash: Default::default() })
+                as _
+        })
     }
 
     /// The CRM extensions of every installed plugin, for
@@ -434,14 +445,14 @@ impl PluginHost {
         self.inner.actions.lock().map(|mut q| q.drain(..).collect()).unwrap_or_default()
     }
 
-    /// Calls a plugin's `validate` directly on a record (outside any save), e.g. to test a
+    /// Runs a plugin's rules (its `check`) directly on a record, outside any save, e.g. to test a
     /// plugin or to check a draft in a form. Errors come back as they would from a save.
     pub fn validate(&self, id: &str, record: &crm_core::Record) -> crm_core::Result<()> {
         let p = self
             .inner
             .get(id)
             .ok_or_else(|| crm_core::Error::Plugin { plugin: id.to_owned(), message: "is not installed".into() })?;
-        ext::validate(&self.inner, &p, record, None)
+        ext::check_all(&self.inner, &p, &[(record, None)]).pop().unwrap_or(Ok(Vec::new())).map(|_| ())
     }
 }
 
@@ -461,11 +472,17 @@ fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send, failed: impl FnOnce() -
 fn check_world(engine: &wasmtime::Engine, component: &wasmtime::component::Component) -> Result<(), InstallError> {
     const ALLOWED_WASI: [&str; 5] = ["wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:filesystem/"];
     let ty = component.component_type();
-    let supported = format!("{}.x", CONTRACT_VERSION.rsplit_once('.').map(|(a, _)| a).unwrap_or(CONTRACT_VERSION));
+    // `0.x` versions are compatible within a minor, `1.x` and later within a major.
+    let series = match CONTRACT_VERSION.split_once('.') {
+        Some(("0", rest)) => format!("0.{}", rest.split('.').next().unwrap_or("0")),
+        Some((major, _)) => major.to_owned(),
+        None => CONTRACT_VERSION.to_owned(),
+    };
+    let supported = format!("{series}.x");
+    let ours = |interface: &str, name: &str| name.starts_with(&format!("crm:plugin/{interface}@{series}."));
     let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_owned()).collect();
-    let ours = exports.iter().find(|n| n.starts_with("crm:plugin/plugin"));
-    match ours {
-        Some(n) if n.starts_with("crm:plugin/plugin@0.1.") => {}
+    match exports.iter().find(|n| n.starts_with("crm:plugin/plugin")) {
+        Some(n) if ours("plugin", n) => {}
         Some(n) => return Err(InstallError::UnsupportedVersion { found: n.clone(), supported }),
         None => {
             return Err(InstallError::UnsupportedVersion {
@@ -476,7 +493,7 @@ fn check_world(engine: &wasmtime::Engine, component: &wasmtime::component::Compo
     }
     for (name, _) in ty.imports(engine) {
         if name.starts_with("crm:plugin/") {
-            if !(name.starts_with("crm:plugin/host@0.1.") || name.starts_with("crm:plugin/types@0.1.")) {
+            if !(ours("host", name) || ours("types", name)) {
                 return Err(InstallError::UnsupportedVersion { found: name.to_owned(), supported });
             }
         } else if !ALLOWED_WASI.iter().any(|p| name.starts_with(p)) {

@@ -1,7 +1,8 @@
 //! Install-time checks of a plugin's manifest.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use crm_core::EntityKind;
 use crm_core::model::{FieldDefinition, valid_key};
 
 use crate::bindings::wit;
@@ -24,9 +25,29 @@ fn semver(s: &str) -> bool {
         && s.len() <= 64
 }
 
-/// Checks a manifest; returns the field definitions (bare keys) or every problem found, each
-/// written `<where>: <what>`.
-pub(crate) fn check(m: &wit::Manifest) -> Result<Vec<FieldDefinition>, Vec<String>> {
+/// The aligned line-item lists orders and deals can show (`entity.core`), which are not
+/// filterable standard fields.
+pub(crate) const LINE_FIELDS: [&str; 3] = ["line_product_ids", "line_skus", "line_quantities"];
+
+/// Whether records of `kind` can show the line-item lists.
+pub(crate) fn has_lines(kind: EntityKind) -> bool {
+    matches!(kind, EntityKind::Order | EntityKind::Deal)
+}
+
+/// The standard fields a plugin reads, per kind, in the order it declared them.
+pub(crate) type Reads = BTreeMap<EntityKind, Vec<&'static str>>;
+
+/// A manifest's checked content.
+pub(crate) struct Checked {
+    /// Field definitions with bare keys.
+    pub(crate) defs: Vec<FieldDefinition>,
+    /// The standard fields it reads.
+    pub(crate) reads: Reads,
+}
+
+/// Checks a manifest; returns its field definitions (bare keys) and reads, or every problem
+/// found, each written `<where>: <what>`.
+pub(crate) fn check(m: &wit::Manifest) -> Result<Checked, Vec<String>> {
     let mut errs = Vec::new();
     if !plain_key(&m.id) {
         errs.push(format!(
@@ -92,7 +113,38 @@ pub(crate) fn check(m: &wit::Manifest) -> Result<Vec<FieldDefinition>, Vec<Strin
     if m.subscriptions.len() > MAX_SUBSCRIPTIONS {
         errs.push(format!("subscriptions: at most {MAX_SUBSCRIPTIONS} are allowed"));
     }
-    if errs.is_empty() { Ok(defs) } else { Err(errs) }
+    let reads = check_reads(&m.reads, &mut errs);
+    if errs.is_empty() { Ok(Checked { defs, reads }) } else { Err(errs) }
+}
+
+/// Each kind at most once; each name a standard field of that kind (or, on orders and deals,
+/// a line-item list), at most once.
+fn check_reads(reads: &[wit::CoreReads], errs: &mut Vec<String>) -> Reads {
+    let mut out = Reads::new();
+    for (i, r) in reads.iter().enumerate() {
+        let kind = kind_from_wit(r.entity);
+        if out.contains_key(&kind) {
+            errs.push(format!("reads[{i}].entity: {kind} is listed twice"));
+            continue;
+        }
+        let mut names: Vec<&'static str> = Vec::new();
+        for (j, name) in r.fields.iter().enumerate() {
+            let known = kind
+                .std_field(name)
+                .map(|f| f.name)
+                .or_else(|| has_lines(kind).then(|| LINE_FIELDS.into_iter().find(|l| l == name)).flatten());
+            match known {
+                Some(n) if names.contains(&n) => errs.push(format!("reads[{i}].fields[{j}]: `{n}` is listed twice")),
+                Some(n) => names.push(n),
+                None => errs.push(format!(
+                    "reads[{i}].fields[{j}]: `{}` is not a standard field of {kind} records",
+                    crate::sandbox_trunc(name)
+                )),
+            }
+        }
+        out.insert(kind, names);
+    }
+    out
 }
 
 /// A short description of a field type, for upgrade diffs.
@@ -103,5 +155,57 @@ pub(crate) fn type_family(def: &FieldDefinition) -> String {
         T::Enum { .. } => "single-select".into(),
         T::MultiEnum { .. } => "multi-select".into(),
         other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(reads: Vec<wit::CoreReads>) -> wit::Manifest {
+        wit::Manifest {
+            id: "shop".into(),
+            name: "Shop".into(),
+            version: "1.0.0".into(),
+            fields: Vec::new(),
+            subscriptions: Vec::new(),
+            capabilities: Vec::new(),
+            reads,
+        }
+    }
+
+    fn reads(entity: wit::EntityKind, fields: &[&str]) -> wit::CoreReads {
+        wit::CoreReads { entity, fields: fields.iter().map(|f| f.to_string()).collect() }
+    }
+
+    #[test]
+    fn reads_name_standard_fields_and_line_lists_per_kind() {
+        let m = manifest(vec![
+            reads(wit::EntityKind::Order, &["total", "line_quantities", "number"]),
+            reads(wit::EntityKind::Product, &["sku"]),
+        ]);
+        let checked = check(&m).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(checked.reads.get(&EntityKind::Order), Some(&vec!["total", "line_quantities", "number"]));
+        assert_eq!(checked.reads.get(&EntityKind::Product), Some(&vec!["sku"]));
+        assert_eq!(checked.reads.get(&EntityKind::Deal), None, "a kind not listed shows no standard field");
+    }
+
+    #[test]
+    fn unknown_repeated_and_misplaced_reads_are_refused_by_position() {
+        let m = manifest(vec![
+            reads(wit::EntityKind::Contact, &["given_name", "salary", "given_name"]),
+            reads(wit::EntityKind::Company, &["line_skus"]),
+            reads(wit::EntityKind::Contact, &["email"]),
+        ]);
+        let errs = check(&m).err().expect("refused");
+        assert_eq!(
+            errs,
+            [
+                "reads[0].fields[1]: `salary` is not a standard field of contact records",
+                "reads[0].fields[2]: `given_name` is listed twice",
+                "reads[1].fields[0]: `line_skus` is not a standard field of company records",
+                "reads[2].entity: contact is listed twice",
+            ]
+        );
     }
 }

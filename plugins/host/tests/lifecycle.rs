@@ -22,11 +22,11 @@ fn a_component_built_against_another_major_is_refused_by_name() {
     match &err {
         InstallError::UnsupportedVersion { found, supported } => {
             assert_eq!(found, "crm:plugin/plugin@2.0.0");
-            assert_eq!(supported, "0.1.x");
+            assert_eq!(supported, "0.2.x");
         }
         other => panic!("expected UnsupportedVersion, got {other:?}"),
     }
-    assert!(err.to_string().contains("crm:plugin@0.1.x"), "{err}");
+    assert!(err.to_string().contains("crm:plugin@0.2.x"), "{err}");
     assert!(host.plugins().is_empty(), "nothing is installed");
     // The current contract loads.
     let info = host.install(&dist("retail.wasm"), Grants::all()).unwrap();

@@ -517,3 +517,31 @@ fn a_core_module_is_not_a_component() {
     }
     assert!(host.plugins().is_empty());
 }
+
+// ---- what a plugin is shown ----
+
+#[tokio::test]
+async fn a_plugin_is_shown_only_the_standard_fields_it_reads_and_its_own_custom_fields() {
+    let fx = fixture_with(HostConfig::default(), &["hostile.wasm", "real-estate.wasm"]);
+    // The hostile plugin reads a deal's `name` only; this deal has an amount, an owner, a
+    // stage and tags too, and a real-estate field, none of which it may see.
+    let r = fx
+        .cx
+        .deals()
+        .create(
+            NewDeal::new("core-names")
+                .amount(Money::new(1_000.into(), Currency::EUR))
+                .tag("vip")
+                .custom("hostile.mode", "x")
+                .custom("real_estate.property_address", "12 Elm Street"),
+        )
+        .await;
+    match r {
+        Err(Error::Validation(errs)) => {
+            let messages: Vec<&str> = errs.0.iter().map(|e| e.message.as_str()).collect();
+            assert_eq!(messages, ["core [name] custom [mode]"], "{errs:?}");
+        }
+        other => panic!("expected the plugin's refusal naming what it saw, got {other:?}"),
+    }
+    assert_eq!(deal_count(&fx.cx).await, 0, "the refused deal was not written");
+}

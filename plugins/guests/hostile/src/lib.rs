@@ -20,6 +20,7 @@
 //! | `foreign-field` | computes and sets fields it does not own (`listing_status`, `real_estate.listing_status`) |
 //! | `set-computed` | asks the host to set its own computed field |
 //! | `wrong-kind` | sets its deal field on a contact |
+//! | `core-names` | refuses the record, naming the standard and custom fields it was shown |
 //! | anything else | behaves: no errors, `score` = length of the name, no actions |
 
 use std::hint::black_box;
@@ -69,6 +70,8 @@ pub enum Mode {
     SetComputed,
     /// Set a deal field on a contact.
     WrongKind,
+    /// Report the fields it was shown.
+    CoreNames,
     /// Behave.
     Benign,
 }
@@ -94,6 +97,7 @@ impl Mode {
             "foreign-field" => Mode::ForeignField,
             "set-computed" => Mode::SetComputed,
             "wrong-kind" => Mode::WrongKind,
+            "core-names" => Mode::CoreNames,
             _ => Mode::Benign,
         }
     }
@@ -125,6 +129,10 @@ impl Plugin for Hostile {
             .subscribe(EventKind::DealStageChanged, [])
             .subscribe(EventKind::OrderPlaced, [])
             .subscribe(EventKind::Deleted, [])
+            // The mode comes from the record's name (a company's drives `on-event` alone).
+            .reads(EntityKind::Deal, ["name"])
+            .reads(EntityKind::Product, ["name"])
+            .reads(EntityKind::Company, ["name"])
             // Deliberately no `read-related`: the `read` mode must be refused.
             .capability(Capability::Log)
             .build()
@@ -140,6 +148,7 @@ impl Plugin for Hostile {
                 Ok(_) => vec![FieldError::rule("", "get-related succeeded without the capability")],
                 Err(e) => vec![FieldError::new("", ErrorCode::Rule, format!("read refused: {e}"))],
             },
+            Mode::CoreNames => vec![FieldError::rule("", shown(entity))],
             _ => Vec::new(),
         }
     }
@@ -197,6 +206,12 @@ impl Plugin for Hostile {
 }
 
 register_plugin!(Hostile);
+
+/// The fields a record shows, e.g. `core [name] custom [mode]`.
+pub fn shown(entity: &Entity) -> String {
+    let names = |fields: &[Field]| fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ");
+    format!("core [{}] custom [{}]", names(&entity.core), names(&entity.custom))
+}
 
 /// Does the modes that never return normally, and floods the log.
 fn misbehave(host: &dyn Host, mode: Mode) {

@@ -67,6 +67,12 @@ impl Plugin for Retail {
             .fields(EntityKind::Product, product_fields())
             .fields(EntityKind::Contact, contact_fields())
             .subscribe(EventKind::OrderPlaced, [EntityKind::Order])
+            // What `on_event` looks at: the order's lines and total, and the products' names.
+            .reads(
+                EntityKind::Order,
+                ["number", "contact_id", "total", "currency", "line_product_ids", "line_quantities"],
+            )
+            .reads(EntityKind::Product, ["sku", "name"])
             .capability(Capability::ReadRelated)
             .capability(Capability::Log)
             .build()

@@ -1,6 +1,6 @@
 //! Write CRM plugins in Rust.
 //!
-//! A plugin is a WebAssembly component implementing the `crm:plugin@0.1.0` contract
+//! A plugin is a WebAssembly component implementing the `crm:plugin@0.2.0` contract
 //! (`plugins/wit/crm-plugin.wit`, embedded in this crate as `wit/crm-plugin.wit`). This crate generates the bindings with `wit-bindgen`,
 //! re-exports the contract's types, and adds what makes them pleasant to use: field
 //! builders ([`FieldDef`]), typed entity accessors ([`Entity::custom_int`], …), exact money
@@ -52,9 +52,9 @@ mod value;
 
 pub use bindings::crm::plugin::host::LogLevel;
 pub use bindings::crm::plugin::types::{
-    Action, AddTag, Capability, Constraints, CreateTask, DealStatus, Entity, EntityKind, EntityRef, EntityUpdate,
-    ErrorCode, Event, EventKind, Field, FieldDefinition, FieldError, FieldType, FieldValue, Manifest, Money, Notify,
-    SelectOption, SetField, Stage, StageChange, Subscription,
+    Action, AddTag, Capability, CheckResult, Constraints, CoreReads, CreateTask, DealStatus, Entity, EntityKind,
+    EntityRef, EntityUpdate, ErrorCode, Event, EventKind, Field, FieldDefinition, FieldError, FieldType, FieldValue,
+    Manifest, Money, Notify, SelectOption, SetField, Stage, StageChange, Subscription,
 };
 pub use decimal::{Decimal, NumberError};
 pub use host::{Host, WasmHost};
@@ -70,12 +70,16 @@ pub trait Plugin {
     fn describe(&self) -> Manifest;
 
     /// Cross-field rules for a record about to be saved (`before` is `None` on create).
-    /// The host has already checked each value against its field definition.
+    /// The host has already checked each value against its field definition. The record
+    /// shows the standard fields the manifest [reads](ManifestBuilder::reads) and this
+    /// plugin's custom fields.
     fn validate(&self, _host: &dyn Host, _entity: &Entity, _before: Option<&Entity>) -> Vec<FieldError> {
         Vec::new()
     }
 
-    /// The values of this plugin's computed fields for the record about to be saved.
+    /// The values of this plugin's computed fields for the record about to be saved, called
+    /// when [`validate`](Plugin::validate) found no problem (both run in one call into the
+    /// plugin, the contract's `check`).
     fn compute(&self, _host: &dyn Host, _entity: &Entity) -> Vec<Field> {
         Vec::new()
     }
@@ -164,15 +168,11 @@ macro_rules! register_plugin {
                     $crate::__private::describe::<$plugin>()
                 }
 
-                fn validate(
+                fn check(
                     entity: $crate::Entity,
                     before: ::core::option::Option<$crate::Entity>,
-                ) -> ::std::vec::Vec<$crate::FieldError> {
-                    $crate::__private::validate::<$plugin>(entity, before)
-                }
-
-                fn compute(entity: $crate::Entity) -> ::std::vec::Vec<$crate::Field> {
-                    $crate::__private::compute::<$plugin>(entity)
+                ) -> $crate::CheckResult {
+                    $crate::__private::check::<$plugin>(entity, before)
                 }
 
                 fn on_event(
@@ -190,21 +190,19 @@ macro_rules! register_plugin {
 /// Glue used by [`register_plugin!`]; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    use crate::{Action, Entity, Event, Field, FieldError, Manifest, Plugin, WasmHost, host};
+    use crate::{Action, CheckResult, Entity, Event, Manifest, Plugin, WasmHost, host};
 
     pub fn describe<P: Plugin + Default>() -> Manifest {
         host::install_panic_hook();
         P::default().describe()
     }
 
-    pub fn validate<P: Plugin + Default>(entity: Entity, before: Option<Entity>) -> Vec<FieldError> {
+    pub fn check<P: Plugin + Default>(entity: Entity, before: Option<Entity>) -> CheckResult {
         host::install_panic_hook();
-        P::default().validate(&WasmHost, &entity, before.as_ref())
-    }
-
-    pub fn compute<P: Plugin + Default>(entity: Entity) -> Vec<Field> {
-        host::install_panic_hook();
-        P::default().compute(&WasmHost, &entity)
+        let plugin = P::default();
+        let errors = plugin.validate(&WasmHost, &entity, before.as_ref());
+        let computed = if errors.is_empty() { plugin.compute(&WasmHost, &entity) } else { Vec::new() };
+        CheckResult { errors, computed }
     }
 
     pub fn on_event<P: Plugin + Default>(event: Event) -> Result<Vec<Action>, String> {

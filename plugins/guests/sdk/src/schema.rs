@@ -4,7 +4,8 @@ use core::fmt::Display;
 
 use crate::decimal::parse_decimal;
 use crate::{
-    Capability, Constraints, EntityKind, EventKind, FieldDefinition, FieldType, Manifest, SelectOption, Subscription,
+    Capability, Constraints, CoreReads, EntityKind, EventKind, FieldDefinition, FieldType, Manifest, SelectOption,
+    Subscription,
 };
 
 /// Most fields one plugin may declare (the host enforces the same limit).
@@ -237,6 +238,7 @@ impl Manifest {
     /// let m = Manifest::builder("boats", "Boats", "0.1.0")
     ///     .fields(EntityKind::Deal, [FieldDef::decimal("length_m").min("0.5")])
     ///     .subscribe(EventKind::Created, [EntityKind::Deal])
+    ///     .reads(EntityKind::Deal, ["name", "amount"])
     ///     .capability(Capability::Log)
     ///     .build();
     /// assert!(m.problems().is_empty());
@@ -251,6 +253,7 @@ impl Manifest {
                 fields: Vec::new(),
                 subscriptions: Vec::new(),
                 capabilities: Vec::new(),
+                reads: Vec::new(),
             },
         }
     }
@@ -289,6 +292,16 @@ impl Manifest {
         for (i, c) in self.capabilities.iter().enumerate() {
             if self.capabilities[..i].contains(c) {
                 out.push(format!("capability `{}` is listed twice", c.name()));
+            }
+        }
+        for (i, r) in self.reads.iter().enumerate() {
+            if self.reads[..i].iter().any(|q| q.entity == r.entity) {
+                out.push(format!("reads for {} are listed twice; list every field in one call", r.entity.name()));
+            }
+            for (j, f) in r.fields.iter().enumerate() {
+                if r.fields[..j].contains(f) {
+                    out.push(format!("`{f}` is read twice on {}", r.entity.name()));
+                }
             }
         }
         for (i, s) in self.subscriptions.iter().enumerate() {
@@ -381,6 +394,19 @@ impl ManifestBuilder {
     /// Subscribes `on-event` to `event` for records of `kinds` (empty: every kind).
     pub fn subscribe(mut self, event: EventKind, kinds: impl IntoIterator<Item = EntityKind>) -> Self {
         self.manifest.subscriptions.push(Subscription { event, kinds: kinds.into_iter().collect() });
+        self
+    }
+
+    /// Reads these standard fields of records of `kind` (`name`, `total`, `line_quantities`…).
+    /// Records the plugin is shown carry only the standard fields it reads, in
+    /// [`Entity::core`]; its own custom fields always. The host refuses a name the kind does
+    /// not have. Calling it again for the same kind adds to the list.
+    pub fn reads<'a>(mut self, kind: EntityKind, fields: impl IntoIterator<Item = &'a str>) -> Self {
+        let names = fields.into_iter().map(str::to_owned);
+        match self.manifest.reads.iter_mut().find(|r| r.entity == kind) {
+            Some(r) => r.fields.extend(names),
+            None => self.manifest.reads.push(CoreReads { entity: kind, fields: names.collect() }),
+        }
         self
     }
 
