@@ -2,9 +2,10 @@
 //! misbehaviour fails the one call with `Error::Plugin` naming the plugin, writes nothing, and
 //! leaves the host able to run the next call on a fresh instance.
 //!
-//! The hostile plugin declares fields on deals and products (so its `validate` and `compute` run
-//! for those) and subscribes to every event of every kind. A deal's `name` selects its mode; a
-//! company (no hostile fields, so no save-path hooks) named after a mode drives `on-event` alone.
+//! The hostile plugin declares fields on deals, products and contacts (so its `check` runs for
+//! those) and subscribes to every event of every kind. A deal's `name` (a contact's given name)
+//! selects its mode; a company (no hostile fields, so no save-path hooks) named after a mode
+//! drives `on-event` alone.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crm_core::{
     Actor, Change, Crm, Currency, EntityKind, EntityRef, Error, EventQuery, Filter, MemoryStore, Money, NewCompany,
-    NewDeal, Session, StageKind, StoredEvent, TenantId, Value,
+    NewContact, NewDeal, Session, StageKind, StoredEvent, TenantId, Value,
 };
 use crm_plugins::{Capability, Grants, HostConfig, InstallError, PluginHost, PluginInfo};
 
@@ -397,9 +398,9 @@ async fn setting_a_computed_field_or_a_field_of_another_kind_is_skipped() {
 
     let deal = fx.cx.deals().create(NewDeal::new("wrong-kind")).await.expect("deal");
     let actions = skipped_contract_violations(&fx.host, 1);
-    assert!(actions[0].outcome.as_ref().unwrap_err().contains("not one of its contact fields"), "{actions:?}");
+    assert!(actions[0].outcome.as_ref().unwrap_err().contains("not one of its company fields"), "{actions:?}");
     assert_eq!(fx.cx.deals().get(deal.id).await.expect("deal").version, deal.version);
-    assert_eq!(fx.cx.contacts().count(&Filter::All).await.expect("count"), 0, "no contact appeared");
+    assert_eq!(fx.cx.companies().count(&Filter::All).await.expect("count"), 0, "no company appeared");
     benign_deal_works(&fx).await;
 }
 
@@ -544,4 +545,32 @@ async fn a_plugin_is_shown_only_the_standard_fields_it_reads_and_its_own_custom_
         other => panic!("expected the plugin's refusal naming what it saw, got {other:?}"),
     }
     assert_eq!(deal_count(&fx.cx).await, 0, "the refused deal was not written");
+}
+
+// ---- batches: one misbehaving row fails alone ----
+
+#[tokio::test]
+async fn in_a_batch_import_only_the_misbehaving_rows_fail_and_the_rest_are_computed() {
+    let fx = fixture(HostConfig::default());
+    let names = ["Ada", "panic", "Grace", "wrong-type", "loop", "Edsger"];
+    let rows: Vec<NewContact> = names.iter().map(|n| NewContact::new(*n, "Tester")).collect();
+    let report = fx
+        .cx
+        .contacts()
+        .import(rows, &crm_core::ImportOptions::default().batch_size(names.len()), |_| {})
+        .await
+        .expect("the import runs");
+    let rejected: Vec<usize> = report.rejected.iter().map(|r| r.row).collect();
+    assert_eq!(rejected, [1, 3, 4], "{:?}", report.rejected);
+    for r in &report.rejected {
+        assert!(matches!(&r.error, Error::Plugin { plugin, .. } if plugin == ID), "row {}: {:?}", r.row, r.error);
+    }
+    assert_eq!(report.imported.len(), 3);
+    for (id, name) in report.imported.iter().zip(["Ada", "Grace", "Edsger"]) {
+        let c = fx.cx.contacts().get(*id).await.expect("imported");
+        assert_eq!(c.given_name, name);
+        assert_eq!(c.custom.get("hostile.score"), Some(&Value::Int(name.len() as i64)), "{name}: its own score");
+    }
+    assert_eq!(fx.cx.contacts().count(&Filter::All).await.expect("count"), 3, "nothing else was written");
+    assert!(fx.host.is_enabled(ID), "three failures, none in a row of five");
 }

@@ -1,8 +1,8 @@
 //! A deliberately hostile plugin: a test fixture for the host's sandbox, never for production.
 //!
 //! It implements the `crm-plugin` world and misbehaves on request. The behaviour is chosen by
-//! the record it is handed: its standard field `name` (a deal's or product's name), or else
-//! its own custom field `mode`. A mode may take a number after a colon (`huge-string:8`).
+//! the record it is handed: its standard field `name` (a deal's, product's or company's name)
+//! or `given_name` (a contact's), or else its own custom field `mode`. A mode may take a number after a colon (`huge-string:8`).
 //! `validate`, `compute` and `on-event` all obey the mode; `describe` is always well-behaved.
 //!
 //! | mode | behaviour |
@@ -19,9 +19,9 @@
 //! | `bad-money` | returns money with a malformed amount and currency |
 //! | `foreign-field` | computes and sets fields it does not own (`listing_status`, `real_estate.listing_status`) |
 //! | `set-computed` | asks the host to set its own computed field |
-//! | `wrong-kind` | sets its deal field on a contact |
+//! | `wrong-kind` | sets its deal field on a company |
 //! | `core-names` | refuses the record, naming the standard and custom fields it was shown |
-//! | anything else | behaves: no errors, `score` = length of the name, no actions |
+//! | anything else | behaves: no errors, `score` = length of the mode text (the name), no actions |
 
 use std::hint::black_box;
 
@@ -68,7 +68,7 @@ pub enum Mode {
     ForeignField,
     /// Set its own computed field.
     SetComputed,
-    /// Set a deal field on a contact.
+    /// Set a deal field on a company.
     WrongKind,
     /// Report the fields it was shown.
     CoreNames,
@@ -102,10 +102,15 @@ impl Mode {
         }
     }
 
-    /// The mode a record asks for: its `name`, else its own `mode` field.
+    /// The mode a record asks for: its `name` or `given_name`, else its own `mode` field.
     pub fn of(entity: &Entity) -> Mode {
-        entity.core_text("name").or_else(|| entity.custom_text("mode")).map_or(Mode::Benign, Mode::parse)
+        text(entity).map_or(Mode::Benign, Mode::parse)
     }
+}
+
+/// The text a record's mode is read from.
+fn text(entity: &Entity) -> Option<&str> {
+    entity.core_text("name").or_else(|| entity.core_text("given_name")).or_else(|| entity.custom_text("mode"))
 }
 
 /// The plugin.
@@ -124,6 +129,7 @@ impl Plugin for Hostile {
         Manifest::builder(ID, "Hostile test fixture", env!("CARGO_PKG_VERSION"))
             .fields(EntityKind::Deal, fields())
             .fields(EntityKind::Product, fields())
+            .fields(EntityKind::Contact, fields())
             .subscribe(EventKind::Created, [])
             .subscribe(EventKind::Updated, [])
             .subscribe(EventKind::DealStageChanged, [])
@@ -133,6 +139,7 @@ impl Plugin for Hostile {
             .reads(EntityKind::Deal, ["name"])
             .reads(EntityKind::Product, ["name"])
             .reads(EntityKind::Company, ["name"])
+            .reads(EntityKind::Contact, ["given_name"])
             // Deliberately no `read-related`: the `read` mode must be refused.
             .capability(Capability::Log)
             .build()
@@ -170,7 +177,7 @@ impl Plugin for Hostile {
             ],
             Mode::Read => vec![Field::new("score", i64::from(host.get_related(entity.kind, &entity.id).is_ok()))],
             _ => {
-                let len = entity.core_text("name").map_or(0, |n| n.chars().count());
+                let len = text(entity).map_or(0, |n| n.chars().count());
                 vec![Field::new("score", len as i64)]
             }
         }
@@ -198,7 +205,7 @@ impl Plugin for Hostile {
             ],
             Mode::SetComputed => vec![Action::set_field(me, "score", 99)],
             Mode::WrongKind => {
-                vec![Action::set_field(EntityRef::new(EntityKind::Contact, entity.id.clone()), "mode", "x")]
+                vec![Action::set_field(EntityRef::new(EntityKind::Company, entity.id.clone()), "mode", "x")]
             }
             _ => Vec::new(),
         })
@@ -324,7 +331,14 @@ mod tests {
         assert_eq!(actions, vec![Action::set_field(deal("x").reference(), "score", 99)]);
         let actions = Hostile.on_event(&host, &Event::Created(deal("wrong-kind"))).unwrap();
         let Action::SetField(s) = &actions[0] else { panic!("expected set-field") };
-        assert_eq!(s.entity.kind, EntityKind::Contact);
+        assert_eq!(s.entity.kind, EntityKind::Company);
+    }
+
+    #[test]
+    fn core_names_reports_what_the_record_shows() {
+        let host = MockHost::new();
+        let errors = Hostile.validate(&host, &deal("core-names").with_custom("mode", "x"), None);
+        assert_eq!(errors, vec![FieldError::rule("", "core [name] custom [mode]")]);
     }
 
     #[test]
