@@ -110,6 +110,9 @@ fn computes_on(p: &Installed, kind: EntityKind) -> bool {
     p.defs.iter().any(|d| d.entity_kind == kind && d.computed)
 }
 
+/// Records per `check-many` call in a batch.
+const CHECK_CHUNK: usize = 32;
+
 /// Computed values by bare key.
 type Computed = Vec<(String, Value)>;
 
@@ -122,40 +125,42 @@ type CheckOutcome = Result<Computed>;
 /// without a call.
 pub(crate) fn check_all(host: &HostInner, p: &Installed, recs: &[(&Record, Option<&Record>)]) -> Vec<CheckOutcome> {
     let id = &p.info.id;
-    let entities: Vec<Option<(EntityKind, wit::Entity, Option<wit::Entity>)>> = recs
+    // The records the plugin is asked about: their kinds and inputs, and where each result goes.
+    let mut kinds = Vec::new();
+    let mut inputs = Vec::new();
+    let called: Vec<bool> = recs
         .iter()
         .map(|(rec, before)| {
             let kind = rec.kind();
-            if !has_fields_on(p, kind) {
-                return None;
-            }
-            let entity = entity_to_wit(rec, id, p.reads(kind))?;
-            Some((kind, entity, before.and_then(|b| entity_to_wit(b, id, p.reads(kind)))))
+            let Some(entity) = has_fields_on(p, kind).then(|| entity_to_wit(rec, id, p.reads(kind))).flatten() else {
+                return false;
+            };
+            kinds.push(kind);
+            inputs.push(wit::CheckInput { entity, before: before.and_then(|b| entity_to_wit(b, id, p.reads(kind))) });
+            true
         })
         .collect();
-    let calls: Vec<&(EntityKind, wit::Entity, Option<wit::Entity>)> = entities.iter().flatten().collect();
     let mut results = host
-        .run_many(
+        .run_chunked(
             p,
-            None,
-            &calls,
-            |inst, store, (kind, entity, before)| {
-                Ok((*kind, inst.crm_plugin_plugin().call_check(store, entity, before.as_ref())?))
-            },
-            |(kind, r): (EntityKind, wit::CheckResult)| {
+            &inputs,
+            CHECK_CHUNK,
+            |inst, store, part| inst.crm_plugin_plugin().call_check_many(store, part),
+            |inst, store, input| inst.crm_plugin_plugin().call_check(store, &input.entity, input.before.as_ref()),
+            |i, r: wit::CheckResult| {
                 let bytes = r.errors.iter().map(|e| e.field.len() + e.message.len()).sum::<usize>()
                     + r.computed.iter().map(field_size).sum::<usize>();
                 check_output(host, r.errors.len() + r.computed.len(), bytes)?;
                 if !r.errors.is_empty() {
                     return Ok(Err(r.errors));
                 }
-                computed_values(p, kind, r.computed).map(Ok)
+                computed_values(p, kinds[i], r.computed).map(Ok)
             },
         )
         .into_iter();
-    entities
-        .iter()
-        .map(|e| match e.as_ref().and_then(|_| results.next()) {
+    called
+        .into_iter()
+        .map(|called| match called.then(|| results.next()).flatten() {
             None => Ok(Vec::new()),
             Some(Err(f)) => Err(plugin_err(id, f)),
             Some(Ok(Err(errors))) => validation_error(id, errors).map(|()| Vec::new()),

@@ -233,6 +233,71 @@ impl HostInner {
         })
     }
 
+    /// [`run_many`](Self::run_many) through a batch export: `many` handles up to `chunk` items
+    /// in one call (with the budget of that many calls) and must return one result per item.
+    /// A chunk whose call fails, or that answers for another number of items, is run again item
+    /// by item through `one` on a fresh instance, so each failure is that item's alone (and
+    /// counted once, as in `run_many`).
+    pub(crate) fn run_chunked<I: Sync, T: Send, R: Send>(
+        &self,
+        p: &Installed,
+        items: &[I],
+        chunk: usize,
+        many: impl Fn(&bindings::CrmPlugin, &mut wasmtime::Store<State>, &[I]) -> wasmtime::Result<Vec<T>> + Sync,
+        one: impl Fn(&bindings::CrmPlugin, &mut wasmtime::Store<State>, &I) -> wasmtime::Result<T> + Sync,
+        post: impl Fn(usize, T) -> Result<R, PluginFailure> + Sync,
+    ) -> Vec<Result<R, PluginFailure>> {
+        let max = self.sandbox.config.max_consecutive_failures;
+        let work = || {
+            let mut runner =
+                self.sandbox.runner(&p.pre, &p.info.id, p.can(Capability::Log), p.can(Capability::ReadRelated), None);
+            let mut out = Vec::with_capacity(items.len());
+            let settle = |i: usize, raw: Result<T, PluginFailure>| {
+                let result = raw.and_then(|t| post(i, t));
+                match &result {
+                    Ok(_) => p.failures.store(0, Ordering::Relaxed),
+                    Err(e) => self.failed(p, e),
+                }
+                result
+            };
+            for part in items.chunks(chunk.max(1)) {
+                if p.is_disabled() {
+                    out.extend(part.iter().map(|_| Err(PluginFailure::Disabled(max))));
+                    continue;
+                }
+                if part.len() > 1 {
+                    let (raw, _logs) = runner.call_for(part.len(), |inst, store| many(inst, store, part));
+                    match raw {
+                        Ok(results) if results.len() == part.len() => {
+                            let at = out.len();
+                            out.extend(results.into_iter().enumerate().map(|(k, r)| settle(at + k, Ok(r))));
+                            continue;
+                        }
+                        Ok(results) => {
+                            tracing::warn!(plugin = %p.info.id, got = results.len(), want = part.len(),
+                                "a batch call answered for another number of records; checking them one by one");
+                        }
+                        Err(e) => {
+                            tracing::debug!(plugin = %p.info.id, error = %e, "a batch call failed; checking its records one by one");
+                        }
+                    }
+                }
+                for item in part {
+                    if p.is_disabled() {
+                        out.push(Err(PluginFailure::Disabled(max)));
+                        continue;
+                    }
+                    let (raw, _logs) = runner.call(|inst, store| one(inst, store, item));
+                    out.push(settle(out.len(), raw));
+                }
+            }
+            out
+        };
+        off_runtime(work, || {
+            items.iter().map(|_| Err(PluginFailure::Trap("the call's thread failed".into()))).collect()
+        })
+    }
+
     /// Counts a failure of `p` (a failed call, or a reaction that broke the contract) and
     /// disables it past the threshold.
     pub(crate) fn failed(&self, p: &Installed, e: &PluginFailure) {

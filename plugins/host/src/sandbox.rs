@@ -214,13 +214,14 @@ impl Sandbox {
         store
     }
 
-    /// Gives a store the full budget of one call: fuel and the wall-clock deadline.
-    fn budget(&self, store: &mut Store<State>) {
+    /// Gives a store the full budget of `calls` calls: fuel and the wall-clock deadline.
+    fn budget(&self, store: &mut Store<State>, calls: usize) {
+        let calls = calls.max(1) as u64;
         if let Some(fuel) = self.config.fuel_per_call {
             // Cannot fail: fuel is enabled on the engine whenever a budget is configured.
-            let _ = store.set_fuel(fuel);
+            let _ = store.set_fuel(fuel.saturating_mul(calls));
         }
-        store.set_epoch_deadline(self.deadline_ticks());
+        store.set_epoch_deadline(self.deadline_ticks().saturating_mul(calls));
     }
 
     fn classify(&self, e: wasmtime::Error, state: &State) -> PluginFailure {
@@ -275,12 +276,22 @@ impl Runner<'_> {
         &mut self,
         f: impl FnOnce(&CrmPlugin, &mut Store<State>) -> wasmtime::Result<R>,
     ) -> (Result<R, PluginFailure>, Vec<LogLine>) {
+        self.call_for(1, f)
+    }
+
+    /// [`call`](Self::call) for a call doing the work of `calls` calls (a batch export): it
+    /// gets that many times the budget of one.
+    pub(crate) fn call_for<R>(
+        &mut self,
+        calls: usize,
+        f: impl FnOnce(&CrmPlugin, &mut Store<State>) -> wasmtime::Result<R>,
+    ) -> (Result<R, PluginFailure>, Vec<LogLine>) {
         let sb = self.sandbox;
         let (mut store, inst) = match self.live.take() {
             Some(live) => live,
             None => {
                 let mut store = sb.new_store(self.plugin, self.can_log, self.can_read, self.reader.take());
-                sb.budget(&mut store);
+                sb.budget(&mut store, 1);
                 match self.pre.instantiate(&mut store) {
                     Ok(inst) => (store, inst),
                     Err(e) => {
@@ -290,7 +301,7 @@ impl Runner<'_> {
                 }
             }
         };
-        sb.budget(&mut store);
+        sb.budget(&mut store, calls);
         store.data_mut().last_error = None;
         match f(&inst, &mut store) {
             Ok(_) if store.data().violation.is_some() => {

@@ -52,7 +52,7 @@ mod value;
 
 pub use bindings::crm::plugin::host::LogLevel;
 pub use bindings::crm::plugin::types::{
-    Action, AddTag, Capability, CheckResult, Constraints, CoreReads, CreateTask, DealStatus, Entity, EntityKind,
+    Action, AddTag, Capability, CheckInput, CheckResult, Constraints, CoreReads, CreateTask, DealStatus, Entity, EntityKind,
     EntityRef, EntityUpdate, ErrorCode, Event, EventKind, Field, FieldDefinition, FieldError, FieldType, FieldValue,
     Manifest, Money, Notify, SelectOption, SetField, Stage, StageChange, Subscription,
 };
@@ -173,6 +173,10 @@ macro_rules! register_plugin {
                     before: ::core::option::Option<$crate::Entity>,
                 ) -> $crate::CheckResult {
                     $crate::__private::check::<$plugin>(entity, before)
+                }
+
+                fn check_many(items: ::std::vec::Vec<$crate::CheckInput>) -> ::std::vec::Vec<$crate::CheckResult> {
+                    items.into_iter().map(|i| $crate::__private::check::<$plugin>(i.entity, i.before)).collect()
                 }
 
                 fn on_event(
