@@ -52,9 +52,9 @@ mod value;
 
 pub use bindings::crm::plugin::host::LogLevel;
 pub use bindings::crm::plugin::types::{
-    Action, AddTag, Capability, CheckInput, CheckResult, Constraints, CoreReads, CreateTask, DealStatus, Entity, EntityKind,
-    EntityRef, EntityUpdate, ErrorCode, Event, EventKind, Field, FieldDefinition, FieldError, FieldType, FieldValue,
-    Manifest, Money, Notify, SelectOption, SetField, Stage, StageChange, Subscription,
+    Action, AddTag, Capability, CheckInput, CheckResult, Constraints, CoreReads, CreateTask, DealStatus, Entity,
+    EntityKind, EntityRef, EntityUpdate, ErrorCode, Event, EventKind, Field, FieldDefinition, FieldError, FieldType,
+    FieldValue, Manifest, Money, Notify, SelectOption, SetField, Stage, StageChange, Subscription,
 };
 pub use decimal::{Decimal, NumberError};
 pub use host::{Host, WasmHost};
@@ -212,6 +212,42 @@ pub mod __private {
     pub fn on_event<P: Plugin + Default>(event: Event) -> Result<Vec<Action>, String> {
         host::install_panic_hook();
         P::default().on_event(&WasmHost, &event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Refuses records without `size` and computes `double`; its `compute` must not run on a
+    /// refused record.
+    #[derive(Default)]
+    struct Strict;
+
+    impl Plugin for Strict {
+        fn describe(&self) -> Manifest {
+            Manifest::builder("strict", "Strict", "1.0.0").build()
+        }
+
+        fn validate(&self, _host: &dyn Host, e: &Entity, _before: Option<&Entity>) -> Vec<FieldError> {
+            if e.custom_int("size").is_some() { Vec::new() } else { vec![FieldError::required("size", "needed")] }
+        }
+
+        fn compute(&self, _host: &dyn Host, e: &Entity) -> Vec<Field> {
+            let size = e.custom_int("size").expect("compute runs only on valid records");
+            vec![Field::new("double", size * 2)]
+        }
+    }
+
+    #[test]
+    fn check_runs_compute_only_when_validate_accepts() {
+        let deal = |size: Option<i64>| Entity::new(EntityKind::Deal, "d1").with_custom("size", size);
+        let ok = __private::check::<Strict>(deal(Some(21)), None);
+        assert!(ok.errors.is_empty());
+        assert_eq!(ok.computed, vec![Field::new("double", 42)]);
+        let refused = __private::check::<Strict>(deal(None), None);
+        assert_eq!(refused.errors, vec![FieldError::required("size", "needed")]);
+        assert!(refused.computed.is_empty());
     }
 }
 

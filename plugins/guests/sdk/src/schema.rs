@@ -427,6 +427,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reads_gather_per_kind_and_repeats_are_problems() {
+        let m = Manifest::builder("shop", "Shop", "1.0.0")
+            .reads(EntityKind::Order, ["total", "currency"])
+            .reads(EntityKind::Product, ["sku"])
+            .reads(EntityKind::Order, ["line_quantities"])
+            .build();
+        assert_eq!(m.reads.len(), 2, "one entry per kind");
+        assert_eq!(m.reads[0].entity, EntityKind::Order);
+        assert_eq!(m.reads[0].fields, ["total", "currency", "line_quantities"]);
+        assert!(m.problems().is_empty(), "{:?}", m.problems());
+        let twice = Manifest::builder("shop", "Shop", "1.0.0").reads(EntityKind::Order, ["total", "total"]).build();
+        assert_eq!(twice.problems(), ["`total` is read twice on order"]);
+    }
+
+    #[test]
     fn builder_fills_every_part_of_the_definition() {
         let f = FieldDef::text("property_address")
             .label("Address")
