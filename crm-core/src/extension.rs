@@ -95,6 +95,7 @@ pub enum WriteOp {
 
 /// What an extension hook knows about the write in progress.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct HookContext<'a> {
     /// Who is writing.
     pub actor: &'a Actor,

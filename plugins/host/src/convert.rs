@@ -170,6 +170,20 @@ pub(crate) fn entity_to_wit(rec: &Record, plugin: &str, reads: &[&str]) -> Optio
     Some(wit::Entity { kind, id: rec.id().to_string(), version: rec.version(), core, custom })
 }
 
+/// Whether the standard field (or line-item list) `name` differs between two versions of a
+/// record, as a plugin reading it would see.
+pub(crate) fn core_changed(before: &Record, after: &Record, name: &str) -> bool {
+    let lines = |r: &Record| match r {
+        Record::Order(o) => Some(o.lines.iter().map(|l| (l.product_id, l.sku.clone(), l.quantity)).collect::<Vec<_>>()),
+        Record::Deal(d) => Some(d.line_items.iter().map(|l| (l.product_id, l.sku.clone(), l.quantity)).collect()),
+        _ => None,
+    };
+    match name {
+        "line_product_ids" | "line_skus" | "line_quantities" => lines(before) != lines(after),
+        _ => before.std_field(name) != after.std_field(name),
+    }
+}
+
 pub(crate) fn ref_to_wit(r: EntityRef) -> Option<wit::EntityRef> {
     Some(wit::EntityRef { kind: kind_to_wit(r.kind)?, id: r.id.to_string() })
 }

@@ -11,7 +11,9 @@ use crm_core::{
 };
 
 use crate::bindings::wit;
-use crate::convert::{entity_to_wit, kind_from_wit, kind_to_wit, parse_id, ref_from_wit, ref_to_wit, value_from_wit};
+use crate::convert::{
+    core_changed, entity_to_wit, kind_from_wit, kind_to_wit, parse_id, ref_from_wit, ref_to_wit, value_from_wit,
+};
 use crate::error::PluginFailure;
 use crate::sandbox::RelatedReader;
 use crate::{AppliedAction, HostInner, Installed, MAX_KEPT, Notification, sandbox_trunc};
@@ -223,7 +225,7 @@ fn validation_error(id: &str, errors: Vec<wit::FieldError>) -> Result<()> {
 
 /// Most writes whose computed values are kept between `validate` and `compute`. A write
 /// takes its values back right after validating, so only writes refused in between (by
-/// another extension) leave values behind, and the oldest are dropped.
+/// another extension's rules) leave values behind, and the oldest are dropped.
 const STASHED_WRITES: usize = 64;
 
 /// Computed values that `check` returned during a write's `validate`, kept for its
@@ -248,13 +250,13 @@ impl Stash {
         self.writes[at].1.extend(values);
     }
 
-    fn take(&mut self, write: u64, id: Uuid) -> Option<Vec<(String, Value)>> {
-        let i = self.writes.iter().position(|(w, _)| *w == write)?;
-        let values = self.writes[i].1.remove(&id);
-        if self.writes[i].1.is_empty() {
-            self.writes.remove(i);
+    /// Everything kept for `write` (a write computes once per extension, so the values of
+    /// records refused since its validation are dropped with the rest).
+    fn take_write(&mut self, write: u64) -> HashMap<Uuid, Computed> {
+        match self.writes.iter().position(|(w, _)| *w == write) {
+            Some(i) => self.writes.remove(i).map(|(_, kept)| kept).unwrap_or_default(),
+            None => HashMap::new(),
         }
-        values
     }
 }
 
@@ -289,20 +291,17 @@ impl PluginExtension {
     /// `compute(_many)`: the values `validate` kept, else (a record validated in another
     /// write, or values dropped) a fresh `check`.
     fn computed(&self, cx: &HookContext<'_>, recs: &[&Record]) -> Vec<Result<Vec<(String, Value)>>> {
+        let mut kept = self.stash.lock().map(|mut s| s.take_write(cx.write)).unwrap_or_default();
         let Some(p) = self.host.get(&self.id).filter(|p| !p.is_disabled()) else {
             return recs.iter().map(|_| Ok(Vec::new())).collect();
         };
-        let mut out: Vec<Option<CheckOutcome>> = {
-            let mut stash = self.stash.lock().ok();
-            recs.iter()
-                .map(|rec| {
-                    if !computes_on(&p, rec.kind()) {
-                        return Some(Ok(Vec::new()));
-                    }
-                    stash.as_mut().and_then(|s| s.take(cx.write, rec.id())).map(Ok)
-                })
-                .collect()
-        };
+        let mut out: Vec<Option<CheckOutcome>> = recs
+            .iter()
+            .map(|rec| match computes_on(&p, rec.kind()) {
+                false => Some(Ok(Vec::new())),
+                true => kept.remove(&rec.id()).map(Ok),
+            })
+            .collect();
         let missing: Vec<(&Record, Option<&Record>)> =
             recs.iter().zip(&out).filter(|(_, o)| o.is_none()).map(|(r, _)| (*r, cx.before)).collect();
         if !missing.is_empty() {
@@ -391,22 +390,19 @@ impl PluginExtension {
                 current(rec.as_ref()).map(wit::Event::Created)
             }
             Change::Updated { fields } if subscribed(p, wit::EventKind::Updated, subject.kind) => {
-                let (Some(before), Some(after)) = (current(cx.before(ev)), current(cx.after(ev))) else {
+                let (Some(old), Some(new)) = (cx.before(ev), cx.after(ev)) else { return Ok(None) };
+                let (Some(before), Some(after)) = (current(Some(old)), current(Some(new))) else {
                     return Ok(None);
                 };
+                // The standard fields it reads that differ (compared as it sees them: a contact's
+                // `city` is stored in its addresses), then its own custom fields that changed.
                 let own = format!("custom.{id}.");
-                let reads = p.reads(subject.kind);
-                // Line items change as `lines` / `line_items`; a plugin sees them as its lists.
-                let shown = |f: &str| match f {
-                    "lines" | "line_items" => reads.iter().any(|r| crate::manifest::LINE_FIELDS.contains(r)),
-                    _ => reads.contains(&f),
-                };
-                let changed_fields = fields
+                let changed_fields = p
+                    .reads(subject.kind)
                     .iter()
-                    .filter_map(|f| match f.strip_prefix(&own) {
-                        Some(k) => Some(format!("custom.{k}")),
-                        None => shown(f).then(|| f.clone()),
-                    })
+                    .filter(|name| core_changed(old, new, name))
+                    .map(|name| (*name).to_owned())
+                    .chain(fields.iter().filter_map(|f| f.strip_prefix(&own).map(|k| format!("custom.{k}"))))
                     .collect();
                 Some(wit::Event::Updated(wit::EntityUpdate { before, after, changed_fields }))
             }
@@ -667,14 +663,16 @@ mod tests {
     fn the_stash_gives_each_write_its_own_values_once() {
         let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
         let mut stash = Stash::default();
-        stash.put(1, [(a, values(1)), (b, values(2))]);
+        stash.put(1, [(a, values(1))]);
         stash.put(2, [(a, values(3))]);
-        assert_eq!(stash.take(2, a), Some(values(3)), "the same record in another write keeps its own values");
-        assert_eq!(stash.take(1, a), Some(values(1)));
-        assert_eq!(stash.take(1, a), None, "taken once");
-        assert_eq!(stash.take(3, b), None, "another write finds nothing");
-        assert_eq!(stash.take(1, b), Some(values(2)));
-        assert!(stash.writes.is_empty(), "emptied writes are dropped");
+        stash.put(1, [(b, values(2))]);
+        let two = stash.take_write(2);
+        assert_eq!(two.get(&a), Some(&values(3)), "the same record in another write keeps its own values");
+        assert_eq!(two.len(), 1);
+        let one = stash.take_write(1);
+        assert_eq!((one.get(&a), one.get(&b)), (Some(&values(1)), Some(&values(2))));
+        assert!(stash.take_write(1).is_empty(), "taken once, with the values of records never computed");
+        assert!(stash.writes.is_empty());
     }
 
     #[test]
@@ -685,7 +683,8 @@ mod tests {
             stash.put(w, [(id, values(w as i64))]);
         }
         assert_eq!(stash.writes.len(), STASHED_WRITES);
-        assert_eq!(stash.take(0, id), None, "the oldest were dropped");
-        assert_eq!(stash.take(STASHED_WRITES as u64 + 9, id), Some(values(STASHED_WRITES as i64 + 9)));
+        assert!(stash.take_write(0).is_empty(), "the oldest were dropped");
+        let last = STASHED_WRITES as u64 + 9;
+        assert_eq!(stash.take_write(last).get(&id), Some(&values(last as i64)));
     }
 }

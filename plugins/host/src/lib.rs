@@ -105,6 +105,8 @@ pub struct PluginInfo {
     pub requested: BTreeSet<Capability>,
     /// The capabilities it has (asked for and granted).
     pub effective: BTreeSet<Capability>,
+    /// The standard fields it reads, per kind (the only ones the records it is shown carry).
+    pub reads: BTreeMap<crm_core::EntityKind, Vec<String>>,
     /// Fields of the previous version that this version no longer declares (hidden; their
     /// stored values are kept).
     pub hidden_fields: Vec<String>,
@@ -148,6 +150,9 @@ pub(crate) struct Installed {
     pub(crate) pre: CrmPluginPre<State>,
     pub(crate) failures: AtomicU32,
     pub(crate) disabled: AtomicBool,
+    /// Set when its batch export failed where single calls succeed: it is called one record
+    /// at a time.
+    pub(crate) batch_off: AtomicBool,
 }
 
 impl Installed {
@@ -175,6 +180,10 @@ pub(crate) struct HostInner {
     pub(crate) notifications: Mutex<VecDeque<Notification>>,
     pub(crate) actions: Mutex<VecDeque<AppliedAction>>,
 }
+
+/// The most calls' budget (fuel and deadline) one batch call gets, however many records it
+/// checks.
+pub const BATCH_BUDGET_CALLS: usize = 4;
 
 /// Most notifications and applied actions kept for [`PluginHost::take_notifications`] and
 /// [`PluginHost::take_actions`] (older ones are dropped).
@@ -234,10 +243,15 @@ impl HostInner {
     }
 
     /// [`run_many`](Self::run_many) through a batch export: `many` handles up to `chunk` items
-    /// in one call (with the budget of that many calls) and must return one result per item.
+    /// in one call and must return one result per item. The call gets the budget of
+    /// [`BATCH_BUDGET_CALLS`] calls at most (of fewer when the chunk is smaller), so a stalled
+    /// batch call costs little more than a stalled single one.
+    ///
     /// A chunk whose call fails, or that answers for another number of items, is run again item
-    /// by item through `one` on a fresh instance, so each failure is that item's alone (and
-    /// counted once, as in `run_many`).
+    /// by item through `one` (on a fresh instance after a failure), so each failure is that
+    /// item's alone and counted once, as in `run_many`; the rest of the items go one by one
+    /// too. When every item of such a chunk then succeeds, the batch export itself misbehaves
+    /// (or needs more than its budget): the plugin is called one item at a time from then on.
     pub(crate) fn run_chunked<I: Sync, T: Send, R: Send>(
         &self,
         p: &Installed,
@@ -253,6 +267,9 @@ impl HostInner {
                 self.sandbox.runner(&p.pre, &p.info.id, p.can(Capability::Log), p.can(Capability::ReadRelated), None);
             let mut out = Vec::with_capacity(items.len());
             let settle = |i: usize, raw: Result<T, PluginFailure>| {
+                if p.is_disabled() {
+                    return Err(PluginFailure::Disabled(max));
+                }
                 let result = raw.and_then(|t| post(i, t));
                 match &result {
                     Ok(_) => p.failures.store(0, Ordering::Relaxed),
@@ -260,28 +277,31 @@ impl HostInner {
                 }
                 result
             };
+            let mut batched = !p.batch_off.load(Ordering::Relaxed);
             for part in items.chunks(chunk.max(1)) {
                 if p.is_disabled() {
                     out.extend(part.iter().map(|_| Err(PluginFailure::Disabled(max))));
                     continue;
                 }
-                if part.len() > 1 {
-                    let (raw, _logs) = runner.call_for(part.len(), |inst, store| many(inst, store, part));
+                let mut retried = false;
+                if batched && part.len() > 1 {
+                    let calls = part.len().min(BATCH_BUDGET_CALLS);
+                    let (raw, _logs) = runner.call_for(calls, |inst, store| many(inst, store, part));
                     match raw {
                         Ok(results) if results.len() == part.len() => {
                             let at = out.len();
                             out.extend(results.into_iter().enumerate().map(|(k, r)| settle(at + k, Ok(r))));
                             continue;
                         }
-                        Ok(results) => {
-                            tracing::warn!(plugin = %p.info.id, got = results.len(), want = part.len(),
-                                "a batch call answered for another number of records; checking them one by one");
-                        }
-                        Err(e) => {
-                            tracing::debug!(plugin = %p.info.id, error = %e, "a batch call failed; checking its records one by one");
-                        }
+                        Ok(results) => tracing::warn!(plugin = %p.info.id, got = results.len(), want = part.len(),
+                            "a batch call answered for another number of records; checking them one by one"),
+                        Err(e) => tracing::debug!(plugin = %p.info.id, error = %e,
+                            "a batch call failed; checking its records one by one"),
                     }
+                    batched = false;
+                    retried = true;
                 }
+                let at = out.len();
                 for item in part {
                     if p.is_disabled() {
                         out.push(Err(PluginFailure::Disabled(max)));
@@ -289,6 +309,11 @@ impl HostInner {
                     }
                     let (raw, _logs) = runner.call(|inst, store| one(inst, store, item));
                     out.push(settle(out.len(), raw));
+                }
+                if retried && out[at..].iter().all(Result::is_ok) {
+                    tracing::warn!(plugin = %p.info.id,
+                        "the plugin's batch export failed where its single calls succeed; calling it one record at a time");
+                    p.batch_off.store(true, Ordering::Relaxed);
                 }
             }
             out
@@ -430,6 +455,7 @@ impl PluginHost {
             fields,
             requested,
             effective,
+            reads: reads.iter().map(|(k, names)| (*k, names.iter().map(|n| (*n).to_owned()).collect())).collect(),
             hidden_fields: hidden,
             sha256,
             from_cache,
@@ -443,6 +469,7 @@ impl PluginHost {
             pre,
             failures: AtomicU32::new(0),
             disabled: AtomicBool::new(false),
+            batch_off: AtomicBool::new(false),
         };
         if let Ok(mut map) = self.inner.plugins.write() {
             map.insert(id, Arc::new(installed));
@@ -474,6 +501,7 @@ impl PluginHost {
             .map(|p| {
                 p.failures.store(0, Ordering::Relaxed);
                 p.disabled.store(false, Ordering::Relaxed);
+                p.batch_off.store(false, Ordering::Relaxed);
             })
             .is_some()
     }
@@ -510,8 +538,9 @@ impl PluginHost {
         self.inner.actions.lock().map(|mut q| q.drain(..).collect()).unwrap_or_default()
     }
 
-    /// Runs a plugin's rules (its `check`) directly on a record, outside any save, e.g. to test a
-    /// plugin or to check a draft in a form. Errors come back as they would from a save.
+    /// Runs a plugin's `check` directly on a record, outside any save, e.g. to test a plugin or
+    /// to check a draft in a form: its rules, and its computed values against its contract.
+    /// Errors come back as they would from a save (and failures count as in a save).
     pub fn validate(&self, id: &str, record: &crm_core::Record) -> crm_core::Result<()> {
         let p = self
             .inner

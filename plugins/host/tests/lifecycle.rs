@@ -31,6 +31,9 @@ fn a_component_built_against_another_major_is_refused_by_name() {
     // The current contract loads.
     let info = host.install(&dist("retail.wasm"), Grants::all()).unwrap();
     assert_eq!(info.id, "retail");
+    // What it is shown of records is part of what it is.
+    assert_eq!(info.reads.get(&EntityKind::Product), Some(&vec!["sku".to_owned(), "name".to_owned()]));
+    assert_eq!(info.reads.get(&EntityKind::Contact), None, "it reads no standard field of contacts");
 }
 
 #[test]
