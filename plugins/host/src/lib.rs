@@ -506,6 +506,13 @@ impl PluginHost {
             .is_some()
     }
 
+    /// Whether batches (bulk imports) reach plugin `id` through its batch export, `check-many`.
+    /// False once that export failed where the plugin's single `check` calls succeeded on the
+    /// same records: it is then called one record at a time, until [`enable`](Self::enable).
+    pub fn is_batched(&self, id: &str) -> bool {
+        self.inner.get(id).is_some_and(|p| !p.batch_off.load(Ordering::Relaxed))
+    }
+
     /// Disables a plugin: its fields stay registered (and their declarative constraints
     /// enforced), but its rules, computations and reactions do not run.
     pub fn disable(&self, id: &str) -> bool {

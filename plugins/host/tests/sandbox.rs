@@ -574,3 +574,32 @@ async fn in_a_batch_import_only_the_misbehaving_rows_fail_and_the_rest_are_compu
     assert_eq!(fx.cx.contacts().count(&Filter::All).await.expect("count"), 3, "nothing else was written");
     assert!(fx.host.is_enabled(ID), "three failures, none in a row of five");
 }
+
+#[tokio::test]
+async fn a_broken_batch_export_falls_back_to_single_checks_and_is_then_left_alone() {
+    // `batch-broken` traps in every `check-many`; its `check` doubles a contact's `size`.
+    let fx = fixture_with(HostConfig::default(), &["batch-broken.wasm"]);
+    let plugin = "batch_broken";
+    assert!(fx.host.is_batched(plugin));
+    for round in 0..2 {
+        let rows: Vec<NewContact> = (0..40i64)
+            .map(|i| NewContact::new(format!("Row {i}"), format!("Round {round}")).custom("batch_broken.size", i))
+            .collect();
+        let report = fx
+            .cx
+            .contacts()
+            .import(rows, &crm_core::ImportOptions::default().batch_size(40), |_| {})
+            .await
+            .expect("the import runs");
+        assert!(report.rejected.is_empty(), "round {round}: {:?}", report.rejected);
+        assert_eq!(report.imported.len(), 40);
+        for (i, id) in report.imported.iter().enumerate() {
+            let c = fx.cx.contacts().get(*id).await.expect("imported");
+            assert_eq!(c.custom.get("batch_broken.double"), Some(&Value::Int(2 * i as i64)), "round {round} row {i}");
+        }
+        assert!(!fx.host.is_batched(plugin), "round {round}: the broken export is no longer called");
+        assert!(fx.host.is_enabled(plugin), "round {round}: a broken batch export is not a failure of the records");
+    }
+    assert!(fx.host.enable(plugin));
+    assert!(fx.host.is_batched(plugin), "re-enabling tries the batch export again");
+}
