@@ -3,12 +3,13 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use crm_core::model::{Constraints, FieldDefinition, FieldType};
+use crm_core::model::{Constraints, FieldDefinition, FieldType, LineItem};
 use crm_core::{EntityKind, EntityRef, Money, Record, Value};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::bindings::wit;
+use crate::manifest::LINE_FIELDS;
 
 pub(crate) fn kind_to_wit(k: EntityKind) -> Option<wit::EntityKind> {
     Some(match k {
@@ -130,12 +131,7 @@ pub(crate) fn parse_id(s: &str) -> Result<Uuid, String> {
 /// `plugin`'s custom fields (bare keys).
 pub(crate) fn entity_to_wit(rec: &Record, plugin: &str, reads: &[&str]) -> Option<wit::Entity> {
     let kind = kind_to_wit(rec.kind())?;
-    let lines = match rec {
-        Record::Order(o) => Some(&o.lines),
-        Record::Deal(d) => Some(&d.line_items),
-        _ => None,
-    }
-    .filter(|l| !l.is_empty());
+    let lines = lines_of(rec).filter(|l| !l.is_empty());
     let core = reads
         .iter()
         .filter_map(|&name| {
@@ -173,14 +169,23 @@ pub(crate) fn entity_to_wit(rec: &Record, plugin: &str, reads: &[&str]) -> Optio
 /// Whether the standard field (or line-item list) `name` differs between two versions of a
 /// record, as a plugin reading it would see.
 pub(crate) fn core_changed(before: &Record, after: &Record, name: &str) -> bool {
-    let lines = |r: &Record| match r {
-        Record::Order(o) => Some(o.lines.iter().map(|l| (l.product_id, l.sku.clone(), l.quantity)).collect::<Vec<_>>()),
-        Record::Deal(d) => Some(d.line_items.iter().map(|l| (l.product_id, l.sku.clone(), l.quantity)).collect()),
+    if LINE_FIELDS.contains(&name) {
+        // What the three lists show of each line.
+        type Shown<'a> = Vec<(Option<crm_core::ProductId>, Option<&'a str>, Decimal)>;
+        fn shown(r: &Record) -> Option<Shown<'_>> {
+            lines_of(r).map(|l| l.iter().map(|l| (l.product_id, l.sku.as_deref(), l.quantity)).collect())
+        }
+        return shown(before) != shown(after);
+    }
+    before.std_field(name) != after.std_field(name)
+}
+
+/// The line items of orders and deals, the records that show the line-item lists.
+fn lines_of(rec: &Record) -> Option<&[LineItem]> {
+    match rec {
+        Record::Order(o) => Some(&o.lines),
+        Record::Deal(d) => Some(&d.line_items),
         _ => None,
-    };
-    match name {
-        "line_product_ids" | "line_skus" | "line_quantities" => lines(before) != lines(after),
-        _ => before.std_field(name) != after.std_field(name),
     }
 }
 

@@ -178,7 +178,7 @@ fn computed_values(
     p: &Installed,
     kind: EntityKind,
     fields: Vec<wit::Field>,
-) -> std::result::Result<Vec<(String, Value)>, PluginFailure> {
+) -> std::result::Result<Computed, PluginFailure> {
     let mut out = Vec::with_capacity(fields.len());
     for f in fields {
         match p.own_field(kind, &f.name) {
@@ -236,7 +236,7 @@ pub(crate) struct Stash {
 }
 
 impl Stash {
-    fn put(&mut self, write: u64, values: impl IntoIterator<Item = (Uuid, Vec<(String, Value)>)>) {
+    fn put(&mut self, write: u64, values: impl IntoIterator<Item = (Uuid, Computed)>) {
         let at = match self.writes.iter().position(|(w, _)| *w == write) {
             Some(i) => i,
             None => {

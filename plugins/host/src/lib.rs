@@ -194,7 +194,8 @@ impl HostInner {
         self.plugins.read().ok()?.get(id).cloned()
     }
 
-    /// Runs one call against `p`, counting failures and disabling it past the threshold.
+    /// Runs one call against `p` (unless it is disabled), counting failures and disabling it
+    /// past the threshold.
     pub(crate) fn run<T: Send, R: Send>(
         &self,
         p: &Installed,
@@ -202,54 +203,39 @@ impl HostInner {
         f: impl Fn(&bindings::CrmPlugin, &mut wasmtime::Store<State>) -> wasmtime::Result<T> + Sync,
         post: impl Fn(T) -> Result<R, PluginFailure> + Sync,
     ) -> Result<R, PluginFailure> {
-        let mut results = self.run_many(p, reader, &[()], |inst, store, ()| f(inst, store), post);
-        results.pop().unwrap_or_else(|| Err(PluginFailure::Trap("no result".into())))
-    }
-
-    /// Runs one call per item against `p` on one instance (replaced after a failed call),
-    /// counting failures and disabling the plugin past the threshold; once it is disabled the
-    /// remaining items fail with [`PluginFailure::Disabled`].
-    pub(crate) fn run_many<I: Sync, T: Send, R: Send>(
-        &self,
-        p: &Installed,
-        reader: Option<sandbox::RelatedReader>,
-        items: &[I],
-        f: impl Fn(&bindings::CrmPlugin, &mut wasmtime::Store<State>, &I) -> wasmtime::Result<T> + Sync,
-        post: impl Fn(T) -> Result<R, PluginFailure> + Sync,
-    ) -> Vec<Result<R, PluginFailure>> {
-        let max = self.sandbox.config.max_consecutive_failures;
+        if p.is_disabled() {
+            return Err(PluginFailure::Disabled(self.sandbox.config.max_consecutive_failures));
+        }
         let work = || {
             let mut runner =
                 self.sandbox.runner(&p.pre, &p.info.id, p.can(Capability::Log), p.can(Capability::ReadRelated), reader);
-            items
-                .iter()
-                .map(|item| {
-                    if p.is_disabled() {
-                        return Err(PluginFailure::Disabled(max));
-                    }
-                    let (raw, _logs) = runner.call(|inst, store| f(inst, store, item));
-                    let result = raw.and_then(&post);
-                    match &result {
-                        Ok(_) => p.failures.store(0, Ordering::Relaxed),
-                        Err(e) => self.failed(p, e),
-                    }
-                    result
-                })
-                .collect::<Vec<_>>()
+            let (raw, _logs) = runner.call(&f);
+            self.settle(p, raw.and_then(&post))
         };
-        off_runtime(work, || {
-            items.iter().map(|_| Err(PluginFailure::Trap("the call's thread failed".into()))).collect()
-        })
+        off_runtime(work, || Err(PluginFailure::Trap("the call's thread failed".into())))
     }
 
-    /// [`run_many`](Self::run_many) through a batch export: `many` handles up to `chunk` items
-    /// in one call and must return one result per item. The call gets the budget of
+    /// Books the outcome of one call of `p`: a success resets its failure count, a failure
+    /// counts (see [`failed`](Self::failed)). Once `p` is disabled, results are refused.
+    fn settle<R>(&self, p: &Installed, result: Result<R, PluginFailure>) -> Result<R, PluginFailure> {
+        if p.is_disabled() {
+            return Err(PluginFailure::Disabled(self.sandbox.config.max_consecutive_failures));
+        }
+        match &result {
+            Ok(_) => p.failures.store(0, Ordering::Relaxed),
+            Err(e) => self.failed(p, e),
+        }
+        result
+    }
+
+    /// Runs `p` on many items on one instance, through a batch export: `many` handles up to
+    /// `chunk` items in one call and must return one result per item. The call gets the budget of
     /// [`BATCH_BUDGET_CALLS`] calls at most (of fewer when the chunk is smaller), so a stalled
     /// batch call costs little more than a stalled single one.
     ///
     /// A chunk whose call fails, or that answers for another number of items, is run again item
     /// by item through `one` (on a fresh instance after a failure), so each failure is that
-    /// item's alone and counted once, as in `run_many`; the rest of the items go one by one
+    /// item's alone and counted once; the rest of the items go one by one
     /// too. When every item of such a chunk then succeeds, the batch export itself misbehaves
     /// (or needs more than its budget): the plugin is called one item at a time from then on.
     pub(crate) fn run_chunked<I: Sync, T: Send, R: Send>(
@@ -266,17 +252,7 @@ impl HostInner {
             let mut runner =
                 self.sandbox.runner(&p.pre, &p.info.id, p.can(Capability::Log), p.can(Capability::ReadRelated), None);
             let mut out = Vec::with_capacity(items.len());
-            let settle = |i: usize, raw: Result<T, PluginFailure>| {
-                if p.is_disabled() {
-                    return Err(PluginFailure::Disabled(max));
-                }
-                let result = raw.and_then(|t| post(i, t));
-                match &result {
-                    Ok(_) => p.failures.store(0, Ordering::Relaxed),
-                    Err(e) => self.failed(p, e),
-                }
-                result
-            };
+            let settle = |i: usize, raw: Result<T, PluginFailure>| self.settle(p, raw.and_then(|t| post(i, t)));
             let mut batched = !p.batch_off.load(Ordering::Relaxed);
             for part in items.chunks(chunk.max(1)) {
                 if p.is_disabled() {
