@@ -23,8 +23,9 @@ pub const MAX_EXTENSION_DEPTH: u8 = 3;
 /// The records an event was about, as the committing transaction saw them.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Snapshot {
-    pub(crate) before: Option<Record>,
-    pub(crate) after: Option<Record>,
+    // Boxed: a batch keeps one per record, and the table moves its entries as it grows.
+    pub(crate) before: Option<Box<Record>>,
+    pub(crate) after: Option<Box<Record>>,
 }
 
 /// What [`Extension::on_events`] knows about a commit: the CRM, who committed, and the records
@@ -60,13 +61,13 @@ impl<'a> EventContext<'a> {
 
     /// The subject as stored before the change, for `Updated` events of a user's change.
     pub fn before(&self, event: &StoredEvent) -> Option<&'a Record> {
-        self.snapshots.get(&event.event.id).and_then(|s| s.before.as_ref())
+        self.snapshots.get(&event.event.id).and_then(|s| s.before.as_deref())
     }
 
     /// The subject as written by the change, for `Created` and `Updated` events (other events:
     /// read the record's current state through [`crm`](Self::crm)).
     pub fn after(&self, event: &StoredEvent) -> Option<&'a Record> {
-        self.snapshots.get(&event.event.id).and_then(|s| s.after.as_ref())
+        self.snapshots.get(&event.event.id).and_then(|s| s.after.as_deref())
     }
 
     /// A session acting as extension `id` in reaction to these events: its changes are

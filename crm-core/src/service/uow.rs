@@ -85,7 +85,10 @@ impl<'s> Uow<'s> {
             return;
         }
         if let Some(e) = self.events.last() {
-            self.snapshots.insert(e.id, Snapshot { before: before.cloned(), after: Some(after.clone()) });
+            self.snapshots.insert(
+                e.id,
+                Snapshot { before: before.map(|b| Box::new(b.clone())), after: Some(Box::new(after.clone())) },
+            );
         }
     }
 
@@ -293,6 +296,9 @@ impl<'s> Uow<'s> {
             self.hooks_many(&reg, &mut recs, &mut out);
         }
         let valid: Vec<Record> = recs.into_iter().flatten().collect();
+        if !self.s.crm.inner.extensions.is_empty() {
+            self.snapshots.reserve(valid.len());
+        }
         for rec in &valid {
             self.emit(rec.entity_ref(), rec.related(), Change::Created);
             self.snapshot(None, rec);
@@ -442,7 +448,7 @@ fn apply_computed(reg: &FieldRegistry, ext: &str, rec: &mut Record, values: Vec<
     for (key, mut value) in values {
         let full = format!("{ext}.{key}");
         match reg.get(&full) {
-            Some(f) if f.source == FieldSource::Extension(ext.to_owned()) => {}
+            Some(f) if matches!(&f.source, FieldSource::Extension(id) if id == ext) => {}
             _ => {
                 return Err(Error::Plugin {
                     plugin: ext.to_owned(),

@@ -11,12 +11,19 @@
 //! - **load**: installing the plugin on a new host, compiling it (cold) and from the
 //!   compiled-artifact cache (cached).
 //!
+//! The import's per-entity overhead is also measured in **paired rounds**: each round imports
+//! the same listings once with each extension, in alternating order, and the summary takes the
+//! medians. Memory-allocator effects (pages returned to the OS and faulted back, which depend
+//! on what the previous import left behind) swing single figures by tens of percent on a
+//! small machine; the paired medians are what `BENCHMARKS.md` records. The summary is printed
+//! and written to `target/crm-bench/plugins-summary.md`.
+//!
 //! `cargo bench -p crm-plugins --bench plugins` (needs `plugins/build-guests.sh --no-test`
 //! first). Under `cargo test --all-targets` every benchmark runs once, on a few rows.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use crm_core::model::FieldDefinition;
@@ -106,13 +113,65 @@ fn bench_import(c: &mut Criterion) {
                     let report = cx.companies().import(rows, &ImportOptions::default().batch_size(n), |_| {}).await;
                     let report = report.expect("import");
                     assert_eq!(report.imported.len(), n, "every listing is valid: {:?}", report.rejected);
+                    cx // dropped after the timing: freeing the database is not the import
                 },
                 BatchSize::PerIteration,
             )
         });
     }
     g.finish();
+    paired_rounds(&rt, &s, n);
     drop(s.host);
+}
+
+/// Median of `v` (sorted in place).
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 0 { (v[m - 1] + v[m]) / 2.0 } else { v[m] }
+}
+
+/// The import with each extension in alternating order, round after round; the summary gives
+/// each one's median and the median of the per-round differences.
+fn paired_rounds(rt: &tokio::runtime::Runtime, s: &Setup, n: usize) {
+    let rounds = if smoke() { 2 } else { 60 };
+    let time_one = |ext: &Arc<dyn Extension>| -> f64 {
+        let (cx, rows) = (session(ext.clone()), (0..n).map(listing).collect::<Vec<_>>());
+        let start = Instant::now();
+        let report = rt.block_on(cx.companies().import(rows, &ImportOptions::default().batch_size(n), |_| {}));
+        let took = start.elapsed().as_secs_f64();
+        assert_eq!(report.expect("import").imported.len(), n);
+        drop(cx);
+        took
+    };
+    let (mut native, mut plugin, mut diff) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let (a, b) = if round % 2 == 0 {
+            let a = time_one(&s.native);
+            (a, time_one(&s.plugin))
+        } else {
+            let b = time_one(&s.plugin);
+            (time_one(&s.native), b)
+        };
+        native.push(a);
+        plugin.push(b);
+        diff.push(b - a);
+    }
+    let (native, plugin, diff) = (median(&mut native), median(&mut plugin), median(&mut diff));
+    let per = |secs: f64| secs * 1e6 / n as f64;
+    let summary = format!(
+        "| import {n} listings ({rounds} paired rounds, medians) | {:.2} ms | native fields: {:.2} ms | \
+         **{:.1} µs per entity** (median of differences: {:.1} µs) |\n",
+        plugin * 1e3,
+        native * 1e3,
+        per(plugin - native),
+        per(diff),
+    );
+    println!("\n{summary}");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/crm-bench");
+    if !smoke() && std::fs::create_dir_all(&dir).is_ok() {
+        let _ = std::fs::write(dir.join("plugins-summary.md"), &summary);
+    }
 }
 
 fn bench_create(c: &mut Criterion) {

@@ -1,9 +1,11 @@
-//! The compiled-artifact cache: `<dir>/<sha256 of the wasm>-<engine compatibility hash>.cwasm`.
+//! The compiled-artifact cache: `<dir>/<sha256 of the wasm>-<engine compatibility hash>.cwasm`,
+//! and the fields each installed plugin has declared: `<dir>/<plugin id>.fields.json`.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
 use std::path::Path;
 
+use crm_core::model::FieldDefinition;
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -63,4 +65,37 @@ pub(crate) fn load(
         Err(e) => tracing::warn!(error = %e, "could not serialize a compiled plugin; not cached"),
     }
     Ok((c, sha, false))
+}
+
+fn history_path(dir: &Path, id: &str) -> std::path::PathBuf {
+    // Plugin ids are lower-case letters, digits and `_` (checked before this is called).
+    dir.join(format!("{id}.fields.json"))
+}
+
+/// The fields (bare keys) the versions of plugin `id` installed with this cache declared, kept
+/// so that an upgrade after a restart is checked as in the same process. Empty when none was
+/// kept or the file is unreadable (then logged).
+pub(crate) fn field_history(dir: &Path, id: &str) -> Vec<FieldDefinition> {
+    let path = history_path(dir, id);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            tracing::warn!(path = %path.display(), error = %e, "unreadable plugin field history; ignored");
+            Vec::new()
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "unreadable plugin field history; ignored");
+            Vec::new()
+        }
+    }
+}
+
+/// Replaces the field history of plugin `id` (written aside, then renamed into place).
+pub(crate) fn save_field_history(dir: &Path, id: &str, defs: &[FieldDefinition]) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec_pretty(defs).map_err(std::io::Error::other)?;
+    let tmp = dir.join(format!(".{id}.fields.{}.{}.tmp", std::process::id(), uuid::Uuid::now_v7().simple()));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(&bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, history_path(dir, id))
 }

@@ -46,7 +46,9 @@ impl Default for HostConfig {
 }
 
 impl HostConfig {
-    /// Caches compiled plugins in `dir` (created when missing).
+    /// Caches compiled plugins in `dir` (created when missing). The directory also remembers
+    /// the fields each plugin declared, so an upgrade after a restart is checked against them
+    /// (a field dropped by an earlier version is still known, and may not change type).
     pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
         self

@@ -49,7 +49,7 @@ use crm_core::{EntityRef, Extension};
 pub use config::{Capability, Grants, HostConfig};
 pub use error::{InstallError, PluginFailure};
 pub use manifest::{MAX_FIELDS, MAX_SUBSCRIPTIONS};
-pub use sandbox::LogLine;
+pub use sandbox::{LogLine, MAX_KEPT_LOG_LINES};
 
 use bindings::{CrmPluginPre, wit};
 use sandbox::{Sandbox, State};
@@ -209,7 +209,7 @@ impl HostInner {
         let work = || {
             let mut runner =
                 self.sandbox.runner(&p.pre, &p.info.id, p.can(Capability::Log), p.can(Capability::ReadRelated), reader);
-            let (raw, _logs) = runner.call(&f);
+            let raw = runner.call(&f);
             self.settle(p, raw.and_then(&post))
         };
         off_runtime(work, || Err(PluginFailure::Trap("the call's thread failed".into())))
@@ -262,7 +262,7 @@ impl HostInner {
                 let mut retried = false;
                 if batched && part.len() > 1 {
                     let calls = part.len().min(BATCH_BUDGET_CALLS);
-                    let (raw, _logs) = runner.call_for(calls, |inst, store| many(inst, store, part));
+                    let raw = runner.call_for(calls, |inst, store| many(inst, store, part));
                     match raw {
                         Ok(results) if results.len() == part.len() => {
                             let at = out.len();
@@ -283,7 +283,7 @@ impl HostInner {
                         out.push(Err(PluginFailure::Disabled(max)));
                         continue;
                     }
-                    let (raw, _logs) = runner.call(|inst, store| one(inst, store, item));
+                    let raw = runner.call(|inst, store| one(inst, store, item));
                     out.push(settle(out.len(), raw));
                 }
                 if retried && out[at..].iter().all(Result::is_ok) {
@@ -367,13 +367,13 @@ impl PluginHost {
         let (component, sha256, from_cache) = cache::load(&sb.engine, sb.config.cache_dir.as_deref(), wasm)?;
         check_world(&sb.engine, &component)?;
         let pre = sb.prepare(&component).map_err(|e| InstallError::Instantiate(format!("{e:#}")))?;
-        let (manifest, _) = off_runtime(
+        let manifest = off_runtime(
             || {
                 sb.call(&pre, "(installing)", false, false, None, |inst, store| {
                     inst.crm_plugin_plugin().call_describe(store)
                 })
             },
-            || (Err(PluginFailure::Trap("the call's thread failed".into())), Vec::new()),
+            || Err(PluginFailure::Trap("the call's thread failed".into())),
         );
         let manifest = manifest.map_err(InstallError::Describe)?;
         let size = ext::manifest_size(&manifest);
@@ -395,22 +395,25 @@ impl PluginHost {
         let effective = requested.iter().copied().filter(|c| grants.allows(*c)).collect();
         let id = manifest.id.clone();
         // Every field any earlier version declared, with its type: hidden ones are still stored,
-        // so a later version may bring one back only with the same type.
+        // so a later version may bring one back only with the same type. A host with a cache
+        // directory remembers them across restarts.
         let mut hidden_defs = Vec::new();
-        if let Some(old) = self.inner.get(&id) {
-            for od in old.defs.iter().chain(&old.hidden_defs) {
-                match defs.iter().find(|d| d.entity_kind == od.entity_kind && d.key == od.key) {
-                    Some(nd) if manifest::type_family(nd) != manifest::type_family(od) => {
-                        return Err(InstallError::TypeChange {
-                            plugin: id,
-                            field: format!("{} {}", od.entity_kind, od.key),
-                            from: manifest::type_family(od),
-                            to: manifest::type_family(nd),
-                        });
-                    }
-                    Some(_) => {}
-                    None => hidden_defs.push(od.clone()),
+        let earlier: Vec<FieldDefinition> = match self.inner.get(&id) {
+            Some(old) => old.defs.iter().chain(&old.hidden_defs).cloned().collect(),
+            None => sb.config.cache_dir.as_deref().map(|dir| cache::field_history(dir, &id)).unwrap_or_default(),
+        };
+        for od in &earlier {
+            match defs.iter().find(|d| d.entity_kind == od.entity_kind && d.key == od.key) {
+                Some(nd) if manifest::type_family(nd) != manifest::type_family(od) => {
+                    return Err(InstallError::TypeChange {
+                        plugin: id,
+                        field: format!("{} {}", od.entity_kind, od.key),
+                        from: manifest::type_family(od),
+                        to: manifest::type_family(nd),
+                    });
                 }
+                Some(_) => {}
+                None => hidden_defs.push(od.clone()),
             }
         }
         let mut hidden: Vec<String> = hidden_defs.iter().map(|d| format!("{id}.{}", d.key)).collect();
@@ -447,6 +450,12 @@ impl PluginHost {
             disabled: AtomicBool::new(false),
             batch_off: AtomicBool::new(false),
         };
+        if let Some(dir) = sb.config.cache_dir.as_deref() {
+            let all: Vec<FieldDefinition> = installed.defs.iter().chain(&installed.hidden_defs).cloned().collect();
+            if let Err(e) = cache::save_field_history(dir, &id, &all) {
+                tracing::warn!(plugin = %id, error = %e, "could not keep the plugin's field history");
+            }
+        }
         if let Ok(mut map) = self.inner.plugins.write() {
             map.insert(id, Arc::new(installed));
         }
@@ -516,6 +525,13 @@ impl PluginHost {
         self.inner.notifications.lock().map(|mut q| q.drain(..).collect()).unwrap_or_default()
     }
 
+    /// Takes the latest lines plugins logged, oldest first (at most [`MAX_KEPT_LOG_LINES`]):
+    /// what they wrote with `host.log` when granted the `log` capability, and whatever they
+    /// wrote to stderr (a panic's message, say). Each line is also emitted as a `tracing` event.
+    pub fn take_logs(&self) -> Vec<LogLine> {
+        self.inner.sandbox.logs.lock().map(|mut q| q.drain(..).collect()).unwrap_or_default()
+    }
+
     /// Takes the record of actions plugins asked for and what became of them (oldest first).
     pub fn take_actions(&self) -> Vec<AppliedAction> {
         self.inner.actions.lock().map(|mut q| q.drain(..).collect()).unwrap_or_default()
@@ -530,18 +546,6 @@ impl PluginHost {
             .get(id)
             .ok_or_else(|| crm_core::Error::Plugin { plugin: id.to_owned(), message: "is not installed".into() })?;
         ext::check_all(&self.inner, &p, &[(record, None)]).pop().unwrap_or(Ok(Vec::new())).map(|_| ())
-    }
-}
-
-/// Runs `work` on a thread of its own when called on a tokio runtime thread, else inline:
-/// wasmtime-wasi's synchronous WASI (a guest writing to stderr, e.g. std's panic message)
-/// blocks on the ambient runtime, which panics on a runtime thread. `failed` answers when the
-/// thread itself fails.
-fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send, failed: impl FnOnce() -> T) -> T {
-    if tokio::runtime::Handle::try_current().is_ok() {
-        std::thread::scope(|s| s.spawn(work).join().unwrap_or_else(|_| failed()))
-    } else {
-        work()
     }
 }
 
@@ -578,4 +582,22 @@ fn check_world(engine: &wasmtime::Engine, component: &wasmtime::component::Compo
         }
     }
     Ok(())
+}
+
+/// Runs `work` where WebAssembly may block. wasmtime-wasi's synchronous WASI (a guest writing
+/// to stderr, e.g. std's panic message) blocks on the ambient tokio runtime, which panics on a
+/// runtime thread. On a multi-thread runtime, `work` runs right here under
+/// [`block_in_place`](tokio::task::block_in_place) (the runtime's other tasks move to another
+/// thread); on a current-thread runtime, on a thread of its own; outside a runtime, inline.
+/// `failed` answers when `work` panics.
+fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send, failed: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Err(_) => work(),
+        Ok(RuntimeFlavor::MultiThread) => {
+            let work = std::panic::AssertUnwindSafe(work);
+            std::panic::catch_unwind(move || tokio::task::block_in_place(work)).unwrap_or_else(|_| failed())
+        }
+        Ok(_) => std::thread::scope(|s| s.spawn(work).join().unwrap_or_else(|_| failed())),
+    }
 }

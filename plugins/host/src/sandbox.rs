@@ -2,8 +2,8 @@
 //! store per call with memory, instance and table limits and an empty WASI context.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wasmtime::component::{Component, Linker, ResourceTable};
@@ -27,14 +27,24 @@ const STDERR_CAPACITY: usize = 16 * 1024;
 /// Reads a related record for `get-related` (set only during `on-event`).
 pub(crate) type RelatedReader = Box<dyn FnMut(wit::EntityKind, &str) -> Result<Option<wit::Entity>, String> + Send>;
 
-/// A log line a plugin wrote.
+/// A line a plugin wrote to the host's log (`host.log`, with the `log` capability), or what
+/// it wrote to stderr during a call (a panic's message, say), which the host captures whatever
+/// the plugin's capabilities.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LogLine {
-    /// Severity.
+    /// The plugin's id (`(installing)` while it describes itself at install).
+    pub plugin: String,
+    /// Severity (`Warn` for stderr).
     pub level: crate::LogSeverity,
     /// The text (truncated to 2,000 bytes).
     pub message: String,
+    /// Whether the plugin wrote it to stderr rather than through `host.log`.
+    pub stderr: bool,
 }
+
+/// Most log lines the host keeps for [`PluginHost::take_logs`](crate::PluginHost::take_logs).
+pub const MAX_KEPT_LOG_LINES: usize = 1_000;
 
 /// Per-call state of one store.
 pub(crate) struct State {
@@ -94,7 +104,7 @@ impl crate::bindings::crm::plugin::host::Host for State {
             crate::LogSeverity::Info => tracing::info!(plugin = %self.plugin, "{message}"),
             _ => tracing::debug!(plugin = %self.plugin, "{message}"),
         }
-        self.logs.push_back(LogLine { level, message });
+        self.logs.push_back(LogLine { plugin: self.plugin.clone(), level, message, stderr: false });
     }
 
     fn get_related(&mut self, kind: wit::EntityKind, id: String) -> Result<Option<wit::Entity>, String> {
@@ -115,6 +125,8 @@ pub(crate) struct Sandbox {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<State>,
     pub(crate) config: HostConfig,
+    /// The latest log lines of every plugin, oldest first.
+    pub(crate) logs: Mutex<VecDeque<LogLine>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -143,7 +155,7 @@ impl Sandbox {
                 e.increment_epoch();
             }
         })?;
-        Ok(Sandbox { engine, linker, config, stop })
+        Ok(Sandbox { engine, linker, config, logs: Mutex::default(), stop })
     }
 
     /// Ticks of the epoch deadline for one call.
@@ -165,8 +177,24 @@ impl Sandbox {
         can_read: bool,
         reader: Option<RelatedReader>,
         f: impl FnOnce(&CrmPlugin, &mut Store<State>) -> wasmtime::Result<R>,
-    ) -> (Result<R, PluginFailure>, Vec<LogLine>) {
+    ) -> Result<R, PluginFailure> {
         self.runner(pre, plugin, can_log, can_read, reader).call(f)
+    }
+
+    /// Keeps `lines` for [`PluginHost::take_logs`](crate::PluginHost::take_logs), dropping the oldest beyond the limit.
+    fn keep_logs(&self, lines: impl IntoIterator<Item = LogLine>) {
+        let mut lines = lines.into_iter().peekable();
+        if lines.peek().is_none() {
+            return;
+        }
+        if let Ok(mut kept) = self.logs.lock() {
+            for line in lines {
+                if kept.len() >= MAX_KEPT_LOG_LINES {
+                    kept.pop_front();
+                }
+                kept.push_back(line);
+            }
+        }
     }
 
     /// A runner for several calls in a row (one batch of one tenant's write): they share an
@@ -275,7 +303,7 @@ impl Runner<'_> {
     pub(crate) fn call<R>(
         &mut self,
         f: impl FnOnce(&CrmPlugin, &mut Store<State>) -> wasmtime::Result<R>,
-    ) -> (Result<R, PluginFailure>, Vec<LogLine>) {
+    ) -> Result<R, PluginFailure> {
         self.call_for(1, f)
     }
 
@@ -285,7 +313,7 @@ impl Runner<'_> {
         &mut self,
         calls: usize,
         f: impl FnOnce(&CrmPlugin, &mut Store<State>) -> wasmtime::Result<R>,
-    ) -> (Result<R, PluginFailure>, Vec<LogLine>) {
+    ) -> Result<R, PluginFailure> {
         let sb = self.sandbox;
         let (mut store, inst) = match self.live.take() {
             Some(live) => live,
@@ -296,7 +324,8 @@ impl Runner<'_> {
                     Ok(inst) => (store, inst),
                     Err(e) => {
                         let failure = sb.classify(e, store.data());
-                        return (Err(failure), self.retire(store));
+                        self.retire(store);
+                        return Err(failure);
                     }
                 }
             }
@@ -306,32 +335,41 @@ impl Runner<'_> {
         match f(&inst, &mut store) {
             Ok(_) if store.data().violation.is_some() => {
                 let used = store.data_mut().violation.take().unwrap_or_default();
-                (Err(PluginFailure::Capability(used)), self.retire(store))
+                self.retire(store);
+                Err(PluginFailure::Capability(used))
             }
             Ok(v) => {
-                let logs: Vec<LogLine> = store.data_mut().logs.drain(..).collect();
                 if store.data().stderr.contents().is_empty() {
+                    sb.keep_logs(store.data_mut().logs.drain(..));
                     self.live = Some((store, inst));
                 } else {
                     self.retire(store);
                 }
-                (Ok(v), logs)
+                Ok(v)
             }
             Err(e) => {
                 let failure = sb.classify(e, store.data());
-                (Err(failure), self.retire(store))
+                self.retire(store);
+                Err(failure)
             }
         }
     }
 
-    /// Drops a store, keeping its related-record reader for the next one; returns its logs.
-    fn retire(&mut self, store: Store<State>) -> Vec<LogLine> {
+    /// Drops a store, keeping its related-record reader for the next one, and its log lines and
+    /// stderr for [`PluginHost::take_logs`](crate::PluginHost::take_logs).
+    fn retire(&mut self, store: Store<State>) {
         let state = store.into_data();
         if state.dropped_logs > 0 && state.can_log {
             tracing::warn!(plugin = %state.plugin, dropped = state.dropped_logs, "plugin log lines dropped");
         }
         self.reader = state.reader;
-        state.logs.into_iter().collect()
+        let stderr = String::from_utf8_lossy(&state.stderr.contents()).trim().to_owned();
+        let stderr = (!stderr.is_empty()).then(|| {
+            let message = truncate(stderr, MAX_LOG_LINE);
+            tracing::warn!(plugin = %state.plugin, "plugin stderr: {message}");
+            LogLine { plugin: state.plugin.clone(), level: crate::LogSeverity::Warn, message, stderr: true }
+        });
+        self.sandbox.keep_logs(state.logs.into_iter().chain(stderr));
     }
 }
 

@@ -44,9 +44,11 @@ fn compiled_plugins_are_cached_by_hash_and_reused() {
     let first =
         PluginHost::new(HostConfig::default().cache_dir(&cache)).unwrap().install(&wasm, Grants::none()).unwrap();
     assert!(!first.from_cache);
-    let files: Vec<_> =
+    let mut files: Vec<_> =
         std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    assert_eq!(files.len(), 1, "{files:?}");
+    files.sort_by_key(|f| !f.ends_with(".cwasm"));
+    assert_eq!(files.len(), 2, "the artifact and the plugin's field history: {files:?}");
+    assert_eq!(files[1], "real_estate.fields.json");
     assert!(files[0].starts_with(&first.sha256) && files[0].ends_with(".cwasm"), "{files:?}");
     // A new host (a restarted process) loads the artifact instead of compiling.
     let second =
@@ -273,4 +275,69 @@ async fn upgrades_add_fields_hide_dropped_ones_and_refuse_type_changes_even_of_h
     let deal = cx.deals().get(deal.id).await.unwrap();
     assert_eq!(deal.custom.get("upgrade.colour"), Some(&Value::Text("red".into())));
     cx.set_custom_value(at, "upgrade.colour", Value::Text("blue".into())).await.expect("writable again");
+}
+
+/// A host with a cache directory remembers every field a plugin declared, so a restart (a new
+/// host on the same directory) refuses a type change of a hidden field as the same host would,
+/// and reports the hidden field.
+#[test]
+fn the_field_history_survives_a_restart_through_the_cache_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = || PluginHost::new(HostConfig::default().cache_dir(dir.path())).unwrap();
+    host().install(&dist("upgrade-v1.wasm"), Grants::none()).unwrap();
+    let v2 = host().install(&dist("upgrade-v2.wasm"), Grants::none()).unwrap();
+    assert_eq!(v2.hidden_fields, ["upgrade.colour"], "v1's field is hidden after a restart too");
+    let err = host().install(&dist("upgrade-v3.wasm"), Grants::none()).unwrap_err();
+    assert!(
+        matches!(&err, InstallError::TypeChange { field, from, to, .. } if field == "deal colour" && from == "text" && to == "number"),
+        "{err:?}"
+    );
+    // Without the directory's memory the type change would have gone through.
+    assert!(PluginHost::new(HostConfig::default()).unwrap().install(&dist("upgrade-v3.wasm"), Grants::none()).is_ok());
+}
+
+/// The plugin of `plugins/README.md`, built from the guide's own text (`guests/readme-example`,
+/// whose build fails if the code reaches 40 lines), loads and does what the guide says: the host
+/// enforces its declared range and `required`, it computes the price per metre, and a won deal
+/// gets the sea-trial task.
+#[tokio::test]
+async fn the_plugin_of_the_guide_builds_loads_and_works() {
+    let host = PluginHost::new(HostConfig::default()).unwrap();
+    let info = host.install(&dist("readme-example.wasm"), Grants::none()).unwrap();
+    assert_eq!(info.id, "boats");
+    let crm = Crm::builder(MemoryStore::new()).extensions(host.extensions()).build().unwrap();
+    let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+    let metres = |m: i64, tenths: u32| Value::Decimal(Decimal::new(m, tenths));
+
+    let err = cx.deals().create(NewDeal::new("Sloop").custom("boats.length_m", metres(9, 0))).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Validation(v) if v.0.iter().any(|e| e.field == "custom.boats.price" && e.code == FieldErrorCode::Required)),
+        "{err:?}"
+    );
+    let err = cx
+        .deals()
+        .create(NewDeal::new("Dinghy").custom("boats.length_m", metres(15, 1)).custom("boats.price", eur(900)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Validation(v) if v.0.iter().any(|e| e.field == "custom.boats.length_m" && e.code == FieldErrorCode::OutOfRange)),
+        "{err:?}"
+    );
+
+    let yacht = cx
+        .deals()
+        .create(
+            NewDeal::new("Yacht")
+                .amount(eur(250_000))
+                .custom("boats.length_m", metres(125, 1))
+                .custom("boats.price", eur(250_000)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(yacht.custom.get("boats.price_per_metre"), Some(&Value::Money(eur(20_000))), "250,000 / 12.5");
+    cx.deals().win(yacht.id).await.unwrap();
+    let tasks = cx.activities().list(&Query::new(Filter::eq("kind", "task"))).await.unwrap();
+    let titles: Vec<&str> = tasks.items.iter().map(|t| t.subject.as_str()).collect();
+    assert_eq!(titles, ["Book the sea trial"]);
+    assert_eq!(tasks.items[0].deal_ids, [yacht.id], "the task is on the won deal");
 }

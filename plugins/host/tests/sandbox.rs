@@ -21,6 +21,8 @@ use crm_plugins::{Capability, Grants, HostConfig, InstallError, PluginHost, Plug
 const ID: &str = "hostile";
 /// `PANIC_MESSAGE` of `plugins/guests/hostile/src/lib.rs`.
 const PANIC_MESSAGE: &str = "hostile plugin panicked on purpose";
+/// `STDERR_MESSAGE` of `plugins/guests/hostile/src/lib.rs`.
+const STDERR_MESSAGE: &str = "hostile plugin wrote to stderr";
 /// A name no mode matches: the plugin behaves and computes `score` = its length.
 const BENIGN: &str = "Acme renewal";
 /// Generous bound on one failing call (CI machines are slow).
@@ -196,7 +198,39 @@ async fn panic_case(fx: &Fixture) {
     let message = failing_deal(fx, "panic").await;
     assert!(message.starts_with("trapped"), "{message}");
     assert!(message.contains(PANIC_MESSAGE), "the guest's panic text is reported: {message}");
+    let stderr: Vec<_> = fx.host.take_logs().into_iter().filter(|l| l.stderr).collect();
+    assert_eq!(stderr.len(), 1, "the panic's stderr output is logged once: {stderr:?}");
+    assert_eq!(stderr[0].plugin, ID);
+    assert!(stderr[0].message.contains(PANIC_MESSAGE), "{:?}", stderr[0]);
     benign_deal_works(fx).await;
+}
+
+/// Save-path calls made on a multi-thread runtime run on the caller's thread (the runtime's
+/// other tasks move away); a panic's stderr output still reaches the host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_traps_with_the_panic_message_on_a_multi_thread_runtime() {
+    panic_case(&fixture(HostConfig::default())).await;
+}
+
+/// What a plugin writes to stderr without failing is captured into the host's log, attributed
+/// to the plugin, whatever its capabilities; the write goes through.
+#[tokio::test]
+async fn what_a_plugin_writes_to_stderr_reaches_the_log() {
+    let host = PluginHost::new(HostConfig::default().cache_dir(cache_dir())).expect("host");
+    install(&host, "hostile.wasm", Grants::none());
+    let crm = Crm::builder(MemoryStore::new()).extensions(host.extensions()).build().expect("crm");
+    let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+    let deal = cx.deals().create(NewDeal::new("stderr")).await.expect("writing to stderr is no failure");
+    assert_eq!(deal.custom.get("hostile.score"), Some(&Value::Int(6)), "the plugin computed its score");
+    let logs = host.take_logs();
+    let stderr: Vec<_> = logs.iter().filter(|l| l.stderr).collect();
+    assert_eq!(stderr.len(), 1, "{logs:?}");
+    assert_eq!((stderr[0].plugin.as_str(), stderr[0].message.as_str()), (ID, STDERR_MESSAGE));
+    assert_eq!(stderr[0].level, crm_plugins::LogSeverity::Warn);
+    assert!(logs.iter().all(|l| l.stderr), "without the log capability, host.log lines are dropped: {logs:?}");
+    assert!(host.take_logs().is_empty(), "taken once");
+    cx.deals().create(NewDeal::new(BENIGN)).await.expect("the next call works");
+    assert!(host.take_logs().is_empty(), "a quiet call logs nothing");
 }
 
 /// The save path inside a tokio runtime, as embedders run it.

@@ -11,6 +11,7 @@
 //! | `alloc` | allocates 1 MiB chunks until memory runs out (memory limit) |
 //! | `recurse` | recurses without bound (stack limit) |
 //! | `panic` | panics with [`PANIC_MESSAGE`] (trap; message via `host.log` and stderr) |
+//! | `stderr` | writes [`STDERR_MESSAGE`] to stderr in `validate`, then behaves |
 //! | `huge-string[:MiB]` | returns a string of that many MiB (default 48) in an error message, a text value or an `err` |
 //! | `huge-list[:n]` | returns `n` errors / fields / actions (default 1,000,000) |
 //! | `log-flood[:n]` | calls `host.log` `n` times with 1 KiB lines (default 100,000) |
@@ -34,6 +35,8 @@ use crm_plugin_sdk::{
 pub const ID: &str = "hostile";
 /// The message of the `panic` mode.
 pub const PANIC_MESSAGE: &str = "hostile plugin panicked on purpose";
+/// What the `stderr` mode writes to stderr.
+pub const STDERR_MESSAGE: &str = "hostile plugin wrote to stderr";
 /// Default size of `huge-string`, in MiB.
 pub const DEFAULT_HUGE_MIB: usize = 48;
 /// Default length of `huge-list`.
@@ -52,6 +55,8 @@ pub enum Mode {
     Recurse,
     /// Panic.
     Panic,
+    /// Write to stderr, then behave.
+    Stderr,
     /// Return a string of this many MiB.
     HugeString(usize),
     /// Return a list of this many items.
@@ -88,6 +93,7 @@ impl Mode {
             "alloc" => Mode::Alloc,
             "recurse" => Mode::Recurse,
             "panic" => Mode::Panic,
+            "stderr" => Mode::Stderr,
             "huge-string" => Mode::HugeString(arg.unwrap_or(DEFAULT_HUGE_MIB)),
             "huge-list" => Mode::HugeList(arg.unwrap_or(DEFAULT_HUGE_LEN)),
             "log-flood" => Mode::LogFlood(arg.unwrap_or(DEFAULT_LOG_LINES)),
@@ -149,6 +155,10 @@ impl Plugin for Hostile {
         let mode = Mode::of(entity);
         misbehave(host, mode);
         match mode {
+            Mode::Stderr => {
+                eprintln!("{STDERR_MESSAGE}");
+                Vec::new()
+            }
             Mode::HugeString(mib) => vec![FieldError::rule("mode", huge_string(mib))],
             Mode::HugeList(n) => (0..n).map(|i| FieldError::rule("mode", format!("error {i}"))).collect(),
             Mode::Read => match host.get_related(entity.kind, &entity.id) {
