@@ -109,6 +109,19 @@ async fn plugin_fields_filter_and_sort_on_sqlite_with_an_index() {
     )
     .await;
     assert!(detail.iter().any(|d| d.contains("ix_deals_cf_real_estate__listing_status")), "{detail:?}");
+    // Ranges, as the compiler writes them for integers and money: the tagged value within its
+    // tag's range (`i:` to `i;`, `m:EUR:` to `m:EUR;`), which the index serves as a range search.
+    for (key, lo, hi) in [("bedrooms", "i:", "i;"), ("list_price", "m:EUR:", "m:EUR;")] {
+        let e = format!("(\"custom\" ->> '$.\"real_estate.{key}\"')");
+        let detail = column(
+            &store,
+            &format!("EXPLAIN QUERY PLAN SELECT id FROM deals WHERE tenant_id = x'00' AND ({e} IS NOT NULL AND {e} >= '{lo}' AND {e} < '{hi}')"),
+            "detail",
+        )
+        .await;
+        let index = format!("ix_deals_cf_real_estate__{key}");
+        assert!(detail.iter().any(|d| d.contains(&index) && d.contains('>') && d.contains('<')), "{key}: {detail:?}");
+    }
 }
 
 #[tokio::test]
