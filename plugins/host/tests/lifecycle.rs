@@ -1,5 +1,6 @@
 //! The plugin lifecycle: contract versions, the compiled-artifact cache, capability grants,
-//! and the retail plugin's reactions (stock, reorder tasks, loyalty) through a real CRM.
+//! the field history across restarts, manifests refused at install, and the real-estate, retail
+//! and guide (`plugins/README.md`) plugins through a real CRM.
 
 use crm_core::query::{Filter, Query};
 use crm_core::*;
@@ -340,4 +341,83 @@ async fn the_plugin_of_the_guide_builds_loads_and_works() {
     let titles: Vec<&str> = tasks.items.iter().map(|t| t.subject.as_str()).collect();
     assert_eq!(titles, ["Book the sea trial"]);
     assert_eq!(tasks.items[0].deal_ids, [yacht.id], "the task is on the won deal");
+}
+
+/// A component whose manifest breaks the rules is refused at install with every problem
+/// listed by where it is, and nothing is installed.
+#[test]
+fn an_invalid_manifest_is_refused_with_every_problem_listed() {
+    let host = PluginHost::new(HostConfig::default()).unwrap();
+    let err = host.install(&dist("bad-manifest.wasm"), Grants::all()).unwrap_err();
+    let InstallError::Manifest(problems) = &err else { panic!("expected InstallError::Manifest, got {err:?}") };
+    for at in [
+        "id:",
+        "version:",
+        "fields[1].name:",
+        "fields[2].",
+        "fields[3].",
+        "fields[4].",
+        "fields[5].",
+        "reads[0].fields[0]:",
+    ] {
+        assert!(problems.iter().any(|p| p.starts_with(at)), "no problem at `{at}` in {problems:#?}");
+    }
+    assert!(problems.iter().any(|p| p.contains("declared twice")), "{problems:#?}");
+    assert!(problems.iter().all(|p| !p.starts_with("fields[0]")), "the first `colour` is fine: {problems:#?}");
+    assert!(err.to_string().starts_with("invalid manifest: "), "{err}");
+    assert!(host.plugins().is_empty(), "nothing is installed");
+}
+
+/// The real-estate plugin through a real CRM: the host's own checks and the plugin's rules
+/// refuse bad listings with the plugin's messages, the price per m² is computed and follows
+/// edits, and a won deal's listing becomes sold with a hand-over task.
+#[tokio::test]
+async fn the_real_estate_plugin_checks_listings_computes_the_price_per_m2_and_closes_won_deals() {
+    let host = PluginHost::new(HostConfig::default()).unwrap();
+    host.install(&dist("real-estate.wasm"), Grants::all()).unwrap();
+    let crm = Crm::builder(MemoryStore::new()).extensions(host.extensions()).build().unwrap();
+    let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+    let listing = |name: &str| {
+        NewDeal::new(name)
+            .amount(eur(450_000))
+            .custom("real_estate.property_address", format!("{name}, Springfield"))
+            .custom("real_estate.bedrooms", 3i64)
+            .custom("real_estate.bathrooms", 2i64)
+            .custom("real_estate.floor_area_m2", Value::Decimal(Decimal::new(1205, 1)))
+            .custom("real_estate.listing_status", "active")
+    };
+    let refused = |e: Error, field: &str, code: FieldErrorCode| {
+        assert!(
+            matches!(&e, Error::Validation(v) if v.0.iter().any(|f| f.field == field && f.code == code)),
+            "{field}: {e:?}"
+        );
+        e.to_string()
+    };
+
+    // The plugin's rules: a sold listing needs a price; at most two bathrooms beyond the bedrooms.
+    let e = cx.deals().create(listing("12 Elm St").custom("real_estate.listing_status", "sold")).await.unwrap_err();
+    assert!(refused(e, "custom.real_estate.list_price", FieldErrorCode::Required).contains("sold listing"));
+    let e = cx.deals().create(listing("3 Oak Ave").custom("real_estate.bathrooms", 6i64)).await.unwrap_err();
+    assert!(refused(e, "custom.real_estate.bathrooms", FieldErrorCode::Rule).contains("at most 5"));
+    // The host's own check of the declared range, before the plugin is asked.
+    let e = cx.deals().create(listing("4 Ash Rd").custom("real_estate.bedrooms", 51i64)).await.unwrap_err();
+    refused(e, "custom.real_estate.bedrooms", FieldErrorCode::OutOfRange);
+    assert_eq!(cx.deals().count(&Filter::All).await.unwrap(), 0, "nothing refused was written");
+
+    // 450,000 / 120.5 m² = 3,734.439… → 3,734.44 EUR.
+    let deal = cx.deals().create(listing("12 Elm St").custom("real_estate.list_price", eur(450_000))).await.unwrap();
+    let per_m2 = |d: &Deal| d.custom.get("real_estate.price_per_m2").cloned();
+    assert_eq!(per_m2(&deal), Some(Value::Money(Money::new(Decimal::new(373_444, 2), Currency::EUR))));
+    let at = EntityRef::new(EntityKind::Deal, deal.id);
+    cx.set_custom_value(at, "real_estate.floor_area_m2", Value::Decimal(Decimal::from(100))).await.unwrap();
+    let deal = cx.deals().get(deal.id).await.unwrap();
+    assert_eq!(per_m2(&deal), Some(Value::Money(eur(4_500))), "recomputed on update");
+
+    cx.deals().win(deal.id).await.unwrap();
+    let deal = cx.deals().get(deal.id).await.unwrap();
+    assert_eq!(deal.custom.get("real_estate.listing_status"), Some(&Value::Text("sold".into())));
+    let tasks = cx.activities().list(&Query::new(Filter::eq("kind", "task"))).await.unwrap();
+    let titles: Vec<&str> = tasks.items.iter().map(|t| t.subject.as_str()).collect();
+    assert_eq!(titles, ["Hand over keys"]);
+    assert_eq!(tasks.items[0].deal_ids, [deal.id]);
 }
