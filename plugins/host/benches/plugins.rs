@@ -7,7 +7,8 @@
 //!   core still checks every value against the field definitions). The difference divided by
 //!   the rows is the plugin's per-entity overhead.
 //! - **create**: one `companies().create` with and without the plugin (a fresh instance for
-//!   the save's one `check`, the path of interactive saves).
+//!   the save's one `check`, the path of interactive saves), called from the runtime's
+//!   `block_on` and from a task on a worker thread.
 //! - **load**: installing the plugin on a new host, compiling it (cold) and from the
 //!   compiled-artifact cache (cached).
 //!
@@ -187,6 +188,18 @@ fn bench_create(c: &mut Criterion) {
                 let row = listing(i);
                 let cx = &cx;
                 async move { cx.companies().create(row).await.expect("create") }
+            })
+        });
+        // The same from a task on one of the runtime's worker threads, as a server handler
+        // runs it (`block_in_place` there hands the worker's other tasks to another thread).
+        let mut j = 0;
+        g.bench_function(format!("one_listing_on_a_worker/{name}"), |b| {
+            b.to_async(&rt).iter(|| {
+                j += 1;
+                let (row, cx) = (listing(j), cx.clone());
+                async move {
+                    tokio::spawn(async move { cx.companies().create(row).await.expect("create") }).await.expect("task")
+                }
             })
         });
     }
