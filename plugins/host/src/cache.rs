@@ -55,13 +55,7 @@ pub(crate) fn load(
     }
     let c = Component::new(engine, wasm).map_err(|e| InstallError::InvalidComponent(format!("{e:#}")))?;
     match c.serialize() {
-        Ok(bytes) => {
-            let tmp = dir.join(format!(".{sha}.{}.{}.tmp", std::process::id(), uuid::Uuid::now_v7().simple()));
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-        }
+        Ok(bytes) => write_aside_then_rename(&path, &bytes)?,
         Err(e) => tracing::warn!(error = %e, "could not serialize a compiled plugin; not cached"),
     }
     Ok((c, sha, false))
@@ -77,25 +71,29 @@ fn history_path(dir: &Path, id: &str) -> std::path::PathBuf {
 /// kept or the file is unreadable (then logged).
 pub(crate) fn field_history(dir: &Path, id: &str) -> Vec<FieldDefinition> {
     let path = history_path(dir, id);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            tracing::warn!(path = %path.display(), error = %e, "unreadable plugin field history; ignored");
-            Vec::new()
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e, "unreadable plugin field history; ignored");
-            Vec::new()
-        }
-    }
+    let read = match std::fs::read(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        read => read.map_err(|e| e.to_string()),
+    };
+    read.and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string())).unwrap_or_else(|e| {
+        tracing::warn!(path = %path.display(), error = %e, "unreadable plugin field history; ignored");
+        Vec::new()
+    })
 }
 
-/// Replaces the field history of plugin `id` (written aside, then renamed into place).
+/// Replaces the field history of plugin `id`.
 pub(crate) fn save_field_history(dir: &Path, id: &str, defs: &[FieldDefinition]) -> std::io::Result<()> {
     let bytes = serde_json::to_vec_pretty(defs).map_err(std::io::Error::other)?;
-    let tmp = dir.join(format!(".{id}.fields.{}.{}.tmp", std::process::id(), uuid::Uuid::now_v7().simple()));
+    write_aside_then_rename(&history_path(dir, id), &bytes)
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it into place, so a
+/// reader sees the old file or the whole new one.
+fn write_aside_then_rename(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = path.with_file_name(format!(".{name}.{}.{}.tmp", std::process::id(), uuid::Uuid::now_v7().simple()));
     let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(&bytes)?;
+    f.write_all(bytes)?;
     f.sync_all()?;
-    std::fs::rename(&tmp, history_path(dir, id))
+    std::fs::rename(&tmp, path)
 }

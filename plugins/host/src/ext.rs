@@ -16,7 +16,7 @@ use crate::convert::{
 };
 use crate::error::PluginFailure;
 use crate::sandbox::RelatedReader;
-use crate::{AppliedAction, HostInner, Installed, MAX_KEPT, Notification, sandbox_trunc};
+use crate::{AppliedAction, HostInner, Installed, Notification, sandbox_trunc};
 use uuid::Uuid;
 
 pub(crate) struct PluginExtension {
@@ -592,12 +592,10 @@ impl PluginExtension {
                     match n.about.as_ref().map(ref_from_wit).transpose() {
                         Err(e) => Err(Violation::Contract(e)),
                         Ok(about) => {
-                            if let Ok(mut q) = self.host.notifications.lock() {
-                                if q.len() >= MAX_KEPT {
-                                    q.pop_front();
-                                }
-                                q.push_back(Notification { plugin: id.clone(), message: n.message, about });
-                            }
+                            crate::keep(
+                                &self.host.notifications,
+                                [Notification { plugin: id.clone(), message: n.message, about }],
+                            );
                             Ok(())
                         }
                     }

@@ -49,7 +49,7 @@ use crm_core::{EntityRef, Extension};
 pub use config::{Capability, Grants, HostConfig};
 pub use error::{InstallError, PluginFailure};
 pub use manifest::{MAX_FIELDS, MAX_SUBSCRIPTIONS};
-pub use sandbox::{LogLine, MAX_KEPT_LOG_LINES};
+pub use sandbox::LogLine;
 
 use bindings::{CrmPluginPre, wit};
 use sandbox::{Sandbox, State};
@@ -185,9 +185,31 @@ pub(crate) struct HostInner {
 /// checks.
 pub const BATCH_BUDGET_CALLS: usize = 4;
 
-/// Most notifications and applied actions kept for [`PluginHost::take_notifications`] and
-/// [`PluginHost::take_actions`] (older ones are dropped).
+/// Most notifications, applied actions and log lines kept for
+/// [`PluginHost::take_notifications`], [`PluginHost::take_actions`] and
+/// [`PluginHost::take_logs`] (older ones are dropped).
 pub const MAX_KEPT: usize = 1_000;
+
+/// Appends to one of the host's kept queues, dropping the oldest beyond [`MAX_KEPT`].
+pub(crate) fn keep<T>(queue: &Mutex<VecDeque<T>>, items: impl IntoIterator<Item = T>) {
+    let mut items = items.into_iter().peekable();
+    if items.peek().is_none() {
+        return;
+    }
+    if let Ok(mut q) = queue.lock() {
+        for item in items {
+            if q.len() >= MAX_KEPT {
+                q.pop_front();
+            }
+            q.push_back(item);
+        }
+    }
+}
+
+/// Empties one of the host's kept queues, oldest first.
+fn take<T>(queue: &Mutex<VecDeque<T>>) -> Vec<T> {
+    queue.lock().map(|mut q| q.drain(..).collect()).unwrap_or_default()
+}
 
 impl HostInner {
     pub(crate) fn get(&self, id: &str) -> Option<Arc<Installed>> {
@@ -315,12 +337,7 @@ impl HostInner {
             Ok(()) => tracing::info!(plugin = %a.plugin, action = %a.action, "plugin action applied"),
             Err(e) => tracing::warn!(plugin = %a.plugin, action = %a.action, error = %e, "plugin action skipped"),
         }
-        if let Ok(mut q) = self.actions.lock() {
-            if q.len() >= MAX_KEPT {
-                q.pop_front();
-            }
-            q.push_back(a);
-        }
+        keep(&self.actions, [a]);
     }
 }
 
@@ -522,19 +539,19 @@ impl PluginHost {
 
     /// Takes the notifications plugins sent (oldest first).
     pub fn take_notifications(&self) -> Vec<Notification> {
-        self.inner.notifications.lock().map(|mut q| q.drain(..).collect()).unwrap_or_default()
+        take(&self.inner.notifications)
     }
 
-    /// Takes the latest lines plugins logged, oldest first (at most [`MAX_KEPT_LOG_LINES`]):
+    /// Takes the latest lines plugins logged, oldest first (at most [`MAX_KEPT`]):
     /// what they wrote with `host.log` when granted the `log` capability, and whatever they
     /// wrote to stderr (a panic's message, say). Each line is also emitted as a `tracing` event.
     pub fn take_logs(&self) -> Vec<LogLine> {
-        self.inner.sandbox.logs.lock().map(|mut q| q.drain(..).collect()).unwrap_or_default()
+        take(&self.inner.sandbox.logs)
     }
 
     /// Takes the record of actions plugins asked for and what became of them (oldest first).
     pub fn take_actions(&self) -> Vec<AppliedAction> {
-        self.inner.actions.lock().map(|mut q| q.drain(..).collect()).unwrap_or_default()
+        take(&self.inner.actions)
     }
 
     /// Runs a plugin's `check` directly on a record, outside any save, e.g. to test a plugin or

@@ -43,9 +43,6 @@ pub struct LogLine {
     pub stderr: bool,
 }
 
-/// Most log lines the host keeps for [`PluginHost::take_logs`](crate::PluginHost::take_logs).
-pub const MAX_KEPT_LOG_LINES: usize = 1_000;
-
 /// Per-call state of one store.
 pub(crate) struct State {
     limits: StoreLimits,
@@ -179,22 +176,6 @@ impl Sandbox {
         f: impl FnOnce(&CrmPlugin, &mut Store<State>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginFailure> {
         self.runner(pre, plugin, can_log, can_read, reader).call(f)
-    }
-
-    /// Keeps `lines` for [`PluginHost::take_logs`](crate::PluginHost::take_logs), dropping the oldest beyond the limit.
-    fn keep_logs(&self, lines: impl IntoIterator<Item = LogLine>) {
-        let mut lines = lines.into_iter().peekable();
-        if lines.peek().is_none() {
-            return;
-        }
-        if let Ok(mut kept) = self.logs.lock() {
-            for line in lines {
-                if kept.len() >= MAX_KEPT_LOG_LINES {
-                    kept.pop_front();
-                }
-                kept.push_back(line);
-            }
-        }
     }
 
     /// A runner for several calls in a row (one batch of one tenant's write): they share an
@@ -340,7 +321,7 @@ impl Runner<'_> {
             }
             Ok(v) => {
                 if store.data().stderr.contents().is_empty() {
-                    sb.keep_logs(store.data_mut().logs.drain(..));
+                    crate::keep(&sb.logs, store.data_mut().logs.drain(..));
                     self.live = Some((store, inst));
                 } else {
                     self.retire(store);
@@ -369,7 +350,7 @@ impl Runner<'_> {
             tracing::warn!(plugin = %state.plugin, "plugin stderr: {message}");
             LogLine { plugin: state.plugin.clone(), level: crate::LogSeverity::Warn, message, stderr: true }
         });
-        self.sandbox.keep_logs(state.logs.into_iter().chain(stderr));
+        crate::keep(&self.sandbox.logs, state.logs.into_iter().chain(stderr));
     }
 }
 

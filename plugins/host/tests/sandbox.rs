@@ -227,7 +227,6 @@ async fn what_a_plugin_writes_to_stderr_reaches_the_log() {
     assert_eq!(stderr.len(), 1, "{logs:?}");
     assert_eq!((stderr[0].plugin.as_str(), stderr[0].message.as_str()), (ID, STDERR_MESSAGE));
     assert_eq!(stderr[0].level, crm_plugins::LogSeverity::Warn);
-    assert!(logs.iter().all(|l| l.stderr), "without the log capability, host.log lines are dropped: {logs:?}");
     assert!(host.take_logs().is_empty(), "taken once");
     cx.deals().create(NewDeal::new(BENIGN)).await.expect("the next call works");
     assert!(host.take_logs().is_empty(), "a quiet call logs nothing");

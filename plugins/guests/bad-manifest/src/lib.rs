@@ -1,57 +1,42 @@
-//! A test fixture: a plugin whose manifest the host must refuse at install. It is built from
-//! the contract's raw types, past the SDK's builders (which would catch most of these), and
-//! breaks the rules in several ways at once: a bad id, a version that is not semver, a field
-//! declared twice, a pattern that is not a regular expression, a select without options, a
-//! required computed field, a bound that is not a decimal, and a read of an unknown field.
+//! A test fixture: a plugin whose manifest the host must refuse at install. The SDK's builders
+//! check nothing (`Manifest::problems` is a separate call), so this one breaks the rules in
+//! several ways at once: a bad id, a version that is not semver, a field declared twice, a
+//! pattern that is not a regular expression, a select without options, a required computed
+//! field, a bound that is not a decimal, and a read of an unknown field.
 
-use crm_plugin_sdk::{
-    Constraints, CoreReads, EntityKind, FieldDefinition, FieldType, Manifest, Plugin, register_plugin,
-};
+use crm_plugin_sdk::{EntityKind, FieldDef, Manifest, Plugin, SelectOption, register_plugin};
 
 /// The plugin.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BadManifest;
 
-fn field(name: &str, field_type: FieldType) -> FieldDefinition {
-    FieldDefinition {
-        name: name.into(),
-        label: String::new(),
-        entity: EntityKind::Deal,
-        field_type,
-        required: false,
-        constraints: Constraints { min: None, max: None, min_length: None, max_length: None, pattern: None },
-        computed: false,
-        indexed: false,
-        help: None,
-    }
-}
-
 impl Plugin for BadManifest {
     fn describe(&self) -> Manifest {
-        let mut pattern = field("code", FieldType::Text);
-        pattern.constraints.pattern = Some("(unclosed".into());
-        let mut computed = field("total", FieldType::Integer);
-        computed.computed = true;
-        computed.required = true;
-        let mut bound = field("size", FieldType::Integer);
-        bound.constraints.min = Some("ten".into());
-        Manifest {
-            id: "Bad-Id".into(),
-            name: "Bad manifest".into(),
-            version: "1.0".into(),
-            fields: vec![
-                field("colour", FieldType::Text),
-                field("colour", FieldType::Text),
-                pattern,
-                field("grade", FieldType::SingleSelect(Vec::new())),
-                computed,
-                bound,
-            ],
-            subscriptions: Vec::new(),
-            capabilities: Vec::new(),
-            reads: vec![CoreReads { entity: EntityKind::Deal, fields: vec!["no_such_field".into()] }],
-        }
+        Manifest::builder("Bad-Id", "Bad manifest", "1.0")
+            .fields(
+                EntityKind::Deal,
+                [
+                    FieldDef::text("colour"),
+                    FieldDef::text("colour"),
+                    FieldDef::text("code").pattern("(unclosed"),
+                    FieldDef::single_select("grade", Vec::<SelectOption>::new()),
+                    FieldDef::integer("total").computed().required(),
+                    FieldDef::integer("size").min("ten"),
+                ],
+            )
+            .reads(EntityKind::Deal, ["no_such_field"])
+            .build()
     }
 }
 
 register_plugin!(BadManifest);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sdk_sees_the_problems_the_host_refuses() {
+        assert!(BadManifest.describe().problems().len() >= 6, "{:?}", BadManifest.describe().problems());
+    }
+}
