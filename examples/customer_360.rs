@@ -144,7 +144,10 @@ async fn main() -> Result<(), Error> {
         .await?;
 
     // A campaign to every customer; Maria opens, clicks and converts.
-    let customers = cx.segments().create("Customers", Filter::eq("lifecycle_stage", LifecycleStage::Customer)).await?;
+    let customers = cx
+        .segments()
+        .create(NewSegment::new("Customers", Filter::eq("lifecycle_stage", LifecycleStage::Customer)))
+        .await?;
     let spring = cx
         .campaigns()
         .create(

@@ -191,6 +191,40 @@ pub trait Entity: Clone + Debug + Serialize + DeserializeOwned + Send + Sync + '
     fn entity_ref(&self) -> EntityRef {
         EntityRef { kind: Self::KIND, id: self.id().into() }
     }
+    /// What deleting a record of this kind does to the records of other kinds that point at it
+    /// (the [`Relation`]s at either end are always deleted with it).
+    const ON_DELETE: &'static [OnDelete] = &[];
+    /// Refuses to delete this record in its present state (a placed order is history, an
+    /// accounting-managed invoice belongs to accounting), naming the field and why.
+    fn check_delete(&self) -> crate::Result<()> {
+        Ok(())
+    }
+}
+
+/// What deleting a record does to the records of one other kind that point at it through a
+/// field: the declarative counterpart of SQL's `ON DELETE CASCADE` and `ON DELETE RESTRICT`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnDelete {
+    /// They are deleted with it (a campaign's members).
+    Cascade {
+        /// Their kind.
+        kind: EntityKind,
+        /// Their field holding the deleted record's id.
+        field: &'static str,
+    },
+    /// While any of them exists the delete is refused: [`Error::Validation`](crate::Error::Validation)
+    /// with code [`Rule`](crate::FieldErrorCode::Rule) on `reported`, saying how many and `what`
+    /// (a pipeline that still holds deals).
+    Restrict {
+        /// Their kind.
+        kind: EntityKind,
+        /// Their field holding the deleted record's id.
+        field: &'static str,
+        /// The field the refusal names.
+        reported: &'static str,
+        /// What they do, after their count: `deals are still in it`.
+        what: &'static str,
+    },
 }
 
 /// A record of any kind, as stores hold it.
@@ -342,6 +376,8 @@ macro_rules! impl_entity {
         $ty:ident, $id:ty, $kind:ident, custom: $custom:tt;
         related: |$rs:ident| $related:expr;
         $( unique: |$us:ident| $unique:expr; )?
+        $( on_delete: [ $( $od:expr ),* $(,)? ]; )?
+        $( deletable: |$ds:ident| $deletable:expr; )?
         fields { $( $fname:literal : $fty:ident => |$s:ident| $fexpr:expr ),* $(,)? }
     ) => {
         impl $crate::entity::Entity for $ty {
@@ -395,6 +431,13 @@ macro_rules! impl_entity {
             fn from_record_ref(record: &$crate::entity::Record) -> Option<&Self> {
                 match record { $crate::entity::Record::$kind(x) => Some(x), _ => None }
             }
+            $( const ON_DELETE: &'static [$crate::entity::OnDelete] = &[ $( $od ),* ]; )?
+            $(
+                fn check_delete(&self) -> $crate::error::Result<()> {
+                    let $ds = self;
+                    $deletable
+                }
+            )?
         }
     };
     (@unique $s:ident) => { Vec::new() };

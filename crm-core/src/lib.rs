@@ -63,7 +63,7 @@ pub mod value;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use entity::{Entity, EntityKind, EntityRef, Record};
+pub use entity::{Entity, EntityKind, EntityRef, OnDelete, Record};
 pub use error::{Error, FieldError, FieldErrorCode, Result, ValidationErrors};
 pub use event::{Change, Event, EventQuery, StoredEvent};
 pub use extension::{EventContext, Extension, HookContext, MAX_EXTENSION_DEPTH, WriteOp};

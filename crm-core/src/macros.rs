@@ -63,3 +63,83 @@ macro_rules! str_enum {
 }
 
 pub(crate) use str_enum;
+
+/// Declares the input struct for a new record (`NewOrder`, `NewCase`…) and its builder setters
+/// from one list, so that no field can lack its setter. Each field says how it is set:
+///
+/// - `some name(T)`: an `Option<T>` field; `name(value: impl Into<T>)` sets `Some(value)`;
+/// - `some_exact name(T)`: as `some`, taking a `T` itself (numbers, so that a literal such as
+///   `90` takes the field's type);
+/// - `set name(T)`: a plain field; `name(value: impl Into<T>)` replaces it;
+/// - `push name(T)`: a `Vec<T>` field; `name(value: impl Into<T>)` appends one;
+/// - `custom`: the custom values; `custom(key, value)` sets one;
+/// - `refs`: the ids in other systems; `external_ref(system, id)` adds one;
+/// - `manual`: set by the constructor or by a hand-written method beside the declaration
+///   (a setter that fills several fields, or takes something other than the field's value).
+///
+/// Each generated setter's documentation is the field's own.
+macro_rules! new_input {
+    (
+        $(#[$m:meta])*
+        pub struct $name:ident {
+            $(
+                $(#[doc = $doc:literal])*
+                pub $field:ident : $ty:ty => $how:ident $( $setter:ident )? $( ( $arg:ty ) )?
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$m])*
+        pub struct $name {
+            $( $(#[doc = $doc])* pub $field: $ty, )*
+        }
+
+        impl $name {
+            $( $crate::macros::new_input!(@setter [$($doc)*] $field $how $($setter)? $(($arg))?); )*
+        }
+    };
+    (@setter [$($doc:literal)*] $field:ident some $setter:ident ($arg:ty)) => {
+        $(#[doc = $doc])*
+        pub fn $setter(mut self, value: impl Into<$arg>) -> Self {
+            self.$field = Some(value.into());
+            self
+        }
+    };
+    (@setter [$($doc:literal)*] $field:ident some_exact $setter:ident ($arg:ty)) => {
+        $(#[doc = $doc])*
+        pub fn $setter(mut self, value: $arg) -> Self {
+            self.$field = Some(value);
+            self
+        }
+    };
+    (@setter [$($doc:literal)*] $field:ident set $setter:ident ($arg:ty)) => {
+        $(#[doc = $doc])*
+        pub fn $setter(mut self, value: impl Into<$arg>) -> Self {
+            self.$field = value.into();
+            self
+        }
+    };
+    (@setter [$($doc:literal)*] $field:ident push $setter:ident ($arg:ty)) => {
+        $(#[doc = $doc])* #[doc = ""] #[doc = "Adds one; call it again for more."]
+        pub fn $setter(mut self, value: impl Into<$arg>) -> Self {
+            self.$field.push(value.into());
+            self
+        }
+    };
+    (@setter [$($doc:literal)*] $field:ident custom) => {
+        /// Sets a custom field value (`key` as defined, e.g. `budget_code` or `real_estate.rooms`).
+        pub fn custom(mut self, key: impl Into<String>, value: impl Into<$crate::value::Value>) -> Self {
+            self.$field.insert(key.into(), value.into());
+            self
+        }
+    };
+    (@setter [$($doc:literal)*] $field:ident refs) => {
+        /// Adds an id in another system (`system` such as `xero`, and the id there).
+        pub fn external_ref(mut self, system: impl Into<String>, id: impl Into<String>) -> Self {
+            self.$field.push($crate::model::ExternalRef::new(system, id));
+            self
+        }
+    };
+    (@setter [$($doc:literal)*] $field:ident manual) => {};
+}
+
+pub(crate) use new_input;

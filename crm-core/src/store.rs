@@ -120,10 +120,15 @@ impl dyn Transaction + '_ {
 
     /// Every matching typed record, walking all pages.
     pub async fn find_all<E: Entity>(&mut self, filter: Filter) -> Result<Vec<E>> {
+        Ok(self.query_all(E::KIND, filter).await?.into_iter().filter_map(E::from_record).collect())
+    }
+
+    /// Every matching record of `kind`, walking all pages.
+    pub async fn query_all(&mut self, kind: EntityKind, filter: Filter) -> Result<Vec<Record>> {
         let mut q = Query::new(filter).limit(crate::query::MAX_PAGE_SIZE);
         let mut out = Vec::new();
         loop {
-            let page = self.find::<E>(&q).await?;
+            let page = self.query(kind, &q).await?;
             out.extend(page.items);
             match page.next {
                 Some(c) => q.after = Some(c),

@@ -460,26 +460,29 @@ async fn segments_are_saved_filters_evaluated_live() {
     let vip = cx.contacts().create(NewContact::new("Vera", "Important").tag("vip")).await.unwrap();
     cx.contacts().create(NewContact::new("Norm", "Al")).await.unwrap();
 
-    let err = env.refused(cx.segments().create("  ", Filter::All)).await;
+    let err = env.refused(cx.segments().create(NewSegment::new("  ", Filter::All))).await;
     assert_only_field(&err, "name", FieldErrorCode::Required);
-    let err = env.refused(cx.segments().create("Bad", Filter::eq("nope", 1))).await;
+    let err = env.refused(cx.segments().create(NewSegment::new("Bad", Filter::eq("nope", 1)))).await;
     assert_only_field(&err, "filter.nope", FieldErrorCode::UnknownField);
-    let err = env.refused(cx.segments().create("Bad", Filter::eq("custom.score", 1))).await;
+    let err = env.refused(cx.segments().create(NewSegment::new("Bad", Filter::eq("custom.score", 1)))).await;
     assert_only_field(&err, "filter.custom.score", FieldErrorCode::UnknownField);
-    let err = env.refused(cx.segments().create("Bad", Filter::starts_with("tags", "v"))).await;
+    let err = env.refused(cx.segments().create(NewSegment::new("Bad", Filter::starts_with("tags", "v")))).await;
     assert_only_field(&err, "filter.tags", FieldErrorCode::TypeMismatch);
 
-    let seg = cx.segments().create(" VIPs ", Filter::contains("tags", "vip")).await.unwrap();
+    let seg = cx.segments().create(NewSegment::new(" VIPs ", Filter::contains("tags", "vip"))).await.unwrap();
     assert_eq!(seg.name, "VIPs");
-    let err = env.refused(cx.segments().create("vips", Filter::All)).await;
+    let err = env.refused(cx.segments().create(NewSegment::new("vips", Filter::All))).await;
     assert_only_field(&err, "name", FieldErrorCode::Duplicate);
-    assert_eq!(env.cx_of(tenant_b()).segments().create("VIPs", Filter::All).await.unwrap().name, "VIPs");
+    assert_eq!(
+        env.cx_of(tenant_b()).segments().create(NewSegment::new("VIPs", Filter::All)).await.unwrap().name,
+        "VIPs"
+    );
 
     assert_eq!(segment_members(&cx, seg.id).await, vec![vip.id]);
     // Who belongs is decided when asked.
     let later = cx.contacts().create(NewContact::new("Lara", "Later").tag("VIP")).await.unwrap();
     assert_eq!(segment_members(&cx, seg.id).await, vec![vip.id, later.id]);
-    assert_eq!(cx.segments().count(seg.id).await.unwrap(), 2);
+    assert_eq!(cx.segments().member_count(seg.id).await.unwrap(), 2);
     let mut dropped = cx.contacts().get(vip.id).await.unwrap();
     dropped.tags.clear();
     cx.contacts().update(dropped).await.unwrap();
@@ -532,7 +535,7 @@ async fn campaigns_are_checked_and_move_through_their_statuses() {
     assert_only_field(&err, "end_date", FieldErrorCode::OutOfRange);
     let err = env.refused(cx.campaigns().create(new().segment(SegmentId::from_uuid(Uuid::from_u128(9))))).await;
     assert_only_field(&err, "segment_id", FieldErrorCode::NotFound);
-    let theirs = env.cx_of(tenant_b()).segments().create("All", Filter::All).await.unwrap();
+    let theirs = env.cx_of(tenant_b()).segments().create(NewSegment::new("All", Filter::All)).await.unwrap();
     let err = env.refused(cx.campaigns().create(new().segment(theirs.id))).await;
     assert_only_field(&err, "segment_id", FieldErrorCode::NotFound);
 
@@ -618,7 +621,7 @@ async fn campaign_members_come_from_the_segment_and_respect_consent() {
         .await
         .unwrap();
     let out = cx.contacts().create(NewContact::new("Out", "Side")).await.unwrap();
-    let seg = cx.segments().create("Tea lovers", Filter::contains("tags", "tea")).await.unwrap();
+    let seg = cx.segments().create(NewSegment::new("Tea lovers", Filter::contains("tags", "tea"))).await.unwrap();
     let camp =
         cx.campaigns().create(NewCampaign::new("Tea week", CampaignChannel::Email).segment(seg.id)).await.unwrap();
 
@@ -741,7 +744,7 @@ async fn responses_are_recorded_once_at_their_first_time_and_unsubscribing_withd
         ]
     );
     // …so the next campaign skips her.
-    let seg = cx.segments().create("Everyone", Filter::All).await.unwrap();
+    let seg = cx.segments().create(NewSegment::new("Everyone", Filter::All)).await.unwrap();
     let next = cx.campaigns().create(NewCampaign::new("Next", CampaignChannel::Email).segment(seg.id)).await.unwrap();
     assert_eq!(cx.campaigns().add_segment_members(next.id).await.unwrap(), 1, "only Bob");
     assert_only_field(
@@ -755,7 +758,7 @@ async fn responses_are_recorded_once_at_their_first_time_and_unsubscribing_withd
 async fn campaign_results_give_counts_rates_cost_per_conversion_and_revenue() {
     let env = env();
     let cx = env.cx();
-    let seg = cx.segments().create("Tea", Filter::contains("tags", "tea")).await.unwrap();
+    let seg = cx.segments().create(NewSegment::new("Tea", Filter::contains("tags", "tea"))).await.unwrap();
     let camp = cx
         .campaigns()
         .create(NewCampaign::new("Tea week", CampaignChannel::Email).segment(seg.id).budget(usd("1000")))

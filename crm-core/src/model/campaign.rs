@@ -33,6 +33,12 @@ impl_entity! {
     Segment, SegmentId, Segment, custom: false;
     related: |_s| Vec::new();
     unique: |s| vec![UniqueKey::new("name", s.name.to_lowercase())];
+    on_delete: [crate::entity::OnDelete::Restrict {
+        kind: EntityKind::Campaign,
+        field: "segment_id",
+        reported: "id",
+        what: "campaigns draw members from the segment",
+    }];
     fields {
         "name": Text => |s| s.name.clone(),
     }
@@ -109,6 +115,7 @@ pub struct Campaign {
 impl_entity! {
     Campaign, CampaignId, Campaign, custom: true;
     related: |c| c.segment_id.map(|s| EntityRef::new(EntityKind::Segment, s)).into_iter().collect();
+    on_delete: [crate::entity::OnDelete::Cascade { kind: EntityKind::CampaignMember, field: "campaign_id" }];
     fields {
         "name": Text => |c| c.name.clone(),
         "channel": Text => |c| c.channel,

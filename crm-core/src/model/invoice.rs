@@ -174,6 +174,17 @@ impl_entity! {
         keys.extend(external_keys(&i.external_refs));
         keys
     };
+    deletable: |i| {
+        refuse_managed(&format!("invoice {}", i.number), &i.managed_by)?;
+        if i.status != InvoiceStatus::Draft {
+            return Err(crate::Error::invalid(
+                "status",
+                crate::FieldErrorCode::Rule,
+                "only a draft invoice is deleted; void it instead",
+            ));
+        }
+        Ok(())
+    };
     fields {
         "number": Text => |i| i.number.clone(),
         "contact_id": Id => |i| i.contact_id,
@@ -253,6 +264,17 @@ impl_entity! {
     related: |p| customer_refs(p.contact_id, p.company_id,
         p.applications.iter().map(|a| EntityRef::new(EntityKind::Invoice, a.invoice_id)));
     unique: |p| external_keys(&p.external_refs);
+    deletable: |p| {
+        refuse_managed("this payment", &p.managed_by)?;
+        if !p.applications.is_empty() {
+            return Err(crate::Error::invalid(
+                "applications",
+                crate::FieldErrorCode::Rule,
+                format!("the payment is applied to {} invoices; only an unapplied payment is deleted", p.applications.len()),
+            ));
+        }
+        Ok(())
+    };
     fields {
         "contact_id": Id => |p| p.contact_id,
         "company_id": Id => |p| p.company_id,
@@ -266,5 +288,18 @@ impl_entity! {
             p.applications.iter().map(|a| crate::value::Value::Id(a.invoice_id.into())).collect()),
         "external_refs": TextList => |p| external_list(&p.external_refs),
         "managed_by": Text => |p| p.managed_by.clone(),
+    }
+}
+
+/// Refuses a change to a record an accounting system keeps (`managed_by`): it is changed there,
+/// and the next sync brings the change here.
+pub(crate) fn refuse_managed(what: &str, managed_by: &Option<String>) -> crate::Result<()> {
+    match managed_by {
+        Some(system) => Err(crate::Error::invalid(
+            "managed_by",
+            crate::FieldErrorCode::ReadOnly,
+            format!("{what} is kept in {system}; change it there (the next sync brings the change here)"),
+        )),
+        None => Ok(()),
     }
 }

@@ -137,6 +137,14 @@ impl_entity! {
         keys.extend(external_keys(&o.external_refs));
         keys
     };
+    deletable: |o| match o.status {
+        OrderStatus::Draft | OrderStatus::Cancelled => Ok(()),
+        other => Err(crate::Error::invalid(
+            "status",
+            crate::FieldErrorCode::Rule,
+            format!("the order is {other}; only draft or cancelled orders are deleted (placed orders are history: cancel them)"),
+        )),
+    };
     fields {
         "number": Text => |o| o.number.clone(),
         "contact_id": Id => |o| o.contact_id,

@@ -116,6 +116,12 @@ impl_entity! {
     Pipeline, PipelineId, Pipeline, custom: false;
     related: |_p| Vec::new();
     unique: |p| if p.is_default { vec![crate::entity::UniqueKey::new("is_default", "default")] } else { Vec::new() };
+    on_delete: [crate::entity::OnDelete::Restrict {
+        kind: crate::entity::EntityKind::Deal,
+        field: "pipeline_id",
+        reported: "pipeline_id",
+        what: "deals are still in the pipeline",
+    }];
     fields {
         "name": Text => |p| p.name.clone(),
         "is_default": Bool => |p| p.is_default,

@@ -1,17 +1,20 @@
+//! Activities: calls, emails, meetings, notes and tasks.
+
 use chrono::{DateTime, Utc};
 
-use super::Session;
+use super::Records;
 use super::checks::Checks;
+use super::records::Guard;
 use super::uow::Uow;
-use super::uow::{count, delete, list};
 use crate::entity::{Entity, EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{ActivityId, CampaignId, CompanyId, ContactId, DealId, UserId};
+use crate::macros::new_input;
 use crate::model::{Activity, ActivityKind, Contact, Direction, Outcome, Participant, ParticipantRole, ResponseKind};
 use crate::profile::{Channel, Email, PhoneNumber};
-use crate::query::{Filter, Page, Query};
-use crate::value::{CustomFields, Value};
+use crate::query::{Filter, Query};
+use crate::value::CustomFields;
 
 /// Longest activity body (an email or transcript), in characters.
 pub const MAX_BODY_LEN: usize = 1_000_000;
@@ -31,59 +34,63 @@ pub struct NewParticipant {
     pub contact_id: Option<ContactId>,
 }
 
-/// Input for logging an activity.
-///
-/// ```
-/// use crm_core::{NewActivity, Direction, Outcome, ParticipantRole};
-/// let call = NewActivity::call("Discovery call")
-///     .direction(Direction::Outbound)
-///     .duration_secs(25 * 60)
-///     .outcome(Outcome::Connected)
-///     .participant(ParticipantRole::Attendee, Some("Jane Doe"), Some("jane@acme.com"));
-/// # let _ = call;
-/// ```
-#[derive(Clone, Debug, PartialEq)]
-pub struct NewActivity {
-    /// Call, email, meeting, note or task.
-    pub kind: ActivityKind,
-    /// Subject or title.
-    pub subject: String,
-    /// Body.
-    pub body: Option<String>,
-    /// Who started it.
-    pub direction: Option<Direction>,
-    /// Channel (default: phone for calls, email for emails).
-    pub channel: Option<Channel>,
-    /// When it happened (default: now).
-    pub occurred_at: Option<DateTime<Utc>>,
-    /// When it is due (tasks and meetings).
-    pub due_at: Option<DateTime<Utc>>,
-    /// When it was completed (tasks).
-    pub completed_at: Option<DateTime<Utc>>,
-    /// Length in seconds (calls and meetings).
-    pub duration_secs: Option<u32>,
-    /// How it ended.
-    pub outcome: Option<Outcome>,
-    /// Who took part.
-    pub participants: Vec<NewParticipant>,
-    /// Contacts it is about.
-    pub contact_ids: Vec<ContactId>,
-    /// Companies it is about.
-    pub company_ids: Vec<CompanyId>,
-    /// Deals it is about.
-    pub deal_ids: Vec<DealId>,
-    /// Responsible user.
-    pub owner_id: Option<UserId>,
-    /// Email Message-ID.
-    pub message_id: Option<String>,
-    /// Email In-Reply-To.
-    pub in_reply_to: Option<String>,
-    /// Email References.
-    pub references: Vec<String>,
-    /// The campaign it belongs to.
-    pub campaign_id: Option<CampaignId>,
-    /// Custom field values.
-    pub custom: CustomFields,
+new_input! {
+    /// Input for logging an activity.
+    ///
+    /// ```
+    /// use crm_core::{NewActivity, Direction, Outcome, ParticipantRole};
+    /// let call = NewActivity::call("Discovery call")
+    ///     .direction(Direction::Outbound)
+    ///     .duration_secs(25 * 60)
+    ///     .outcome(Outcome::Connected)
+    ///     .participant(ParticipantRole::Attendee, Some("Jane Doe"), Some("jane@acme.com"));
+    /// # let _ = call;
+    /// ```
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct NewActivity {
+        /// Call, email, meeting, note or task.
+        pub kind: ActivityKind => manual,
+        /// Subject or title.
+        pub subject: String => manual,
+        /// Body.
+        pub body: Option<String> => some body(String),
+        /// Who started it.
+        pub direction: Option<Direction> => some direction(Direction),
+        /// Channel (default: phone for calls, email for emails).
+        pub channel: Option<Channel> => some channel(Channel),
+        /// When it happened (default: now).
+        pub occurred_at: Option<DateTime<Utc>> => some at(DateTime<Utc>),
+        /// When it is due (tasks and meetings).
+        pub due_at: Option<DateTime<Utc>> => some due(DateTime<Utc>),
+        /// When it was completed (tasks logged as done).
+        pub completed_at: Option<DateTime<Utc>> => some completed(DateTime<Utc>),
+        /// Length in seconds (calls and meetings).
+        pub duration_secs: Option<u32> => some_exact duration_secs(u32),
+        /// How it ended.
+        pub outcome: Option<Outcome> => some outcome(Outcome),
+        /// Who took part (see [`participant`](Self::participant)).
+        pub participants: Vec<NewParticipant> => manual,
+        /// A contact it is about.
+        pub contact_ids: Vec<ContactId> => push contact(ContactId),
+        /// A company it is about.
+        pub company_ids: Vec<CompanyId> => push company(CompanyId),
+        /// A deal it is about.
+        pub deal_ids: Vec<DealId> => push deal(DealId),
+        /// Responsible user.
+        pub owner_id: Option<UserId> => some owner(UserId),
+        /// Email Message-ID (angle brackets optional).
+        pub message_id: Option<String> => some message_id(String),
+        /// Email In-Reply-To.
+        pub in_reply_to: Option<String> => some in_reply_to(String),
+        /// Email References: the thread's message ids, oldest first (see
+        /// [`references`](Self::references)).
+        pub references: Vec<String> => push reference(String),
+        /// The campaign it belongs to. An outbound campaign email records each linked
+        /// contact's `sent` response in the same transaction; they must be members.
+        pub campaign_id: Option<CampaignId> => some campaign(CampaignId),
+        /// Custom field values.
+        pub custom: CustomFields => custom,
+    }
 }
 
 impl NewActivity {
@@ -137,41 +144,6 @@ impl NewActivity {
     pub fn task(subject: impl Into<String>, due: DateTime<Utc>) -> Self {
         Self { due_at: Some(due), ..Self::new(ActivityKind::Task, subject) }
     }
-    /// Sets the body.
-    pub fn body(mut self, body: impl Into<String>) -> Self {
-        self.body = Some(body.into());
-        self
-    }
-    /// Sets the direction.
-    pub fn direction(mut self, d: Direction) -> Self {
-        self.direction = Some(d);
-        self
-    }
-    /// Sets the channel.
-    pub fn channel(mut self, c: Channel) -> Self {
-        self.channel = Some(c);
-        self
-    }
-    /// Sets when it happened.
-    pub fn at(mut self, t: DateTime<Utc>) -> Self {
-        self.occurred_at = Some(t);
-        self
-    }
-    /// Sets when it is due.
-    pub fn due(mut self, t: DateTime<Utc>) -> Self {
-        self.due_at = Some(t);
-        self
-    }
-    /// Sets the length.
-    pub fn duration_secs(mut self, secs: u32) -> Self {
-        self.duration_secs = Some(secs);
-        self
-    }
-    /// Sets the outcome.
-    pub fn outcome(mut self, o: Outcome) -> Self {
-        self.outcome = Some(o);
-        self
-    }
     /// Adds a participant by name and/or email.
     pub fn participant(mut self, role: ParticipantRole, name: Option<&str>, email: Option<&str>) -> Self {
         self.participants.push(NewParticipant {
@@ -183,50 +155,9 @@ impl NewActivity {
         });
         self
     }
-    /// Links a contact.
-    pub fn contact(mut self, id: ContactId) -> Self {
-        self.contact_ids.push(id);
-        self
-    }
-    /// Links a company.
-    pub fn company(mut self, id: CompanyId) -> Self {
-        self.company_ids.push(id);
-        self
-    }
-    /// Links a deal.
-    pub fn deal(mut self, id: DealId) -> Self {
-        self.deal_ids.push(id);
-        self
-    }
-    /// Sets the responsible user.
-    pub fn owner(mut self, id: UserId) -> Self {
-        self.owner_id = Some(id);
-        self
-    }
-    /// Sets the email Message-ID (angle brackets optional).
-    pub fn message_id(mut self, id: impl Into<String>) -> Self {
-        self.message_id = Some(id.into());
-        self
-    }
-    /// Sets the email In-Reply-To.
-    pub fn in_reply_to(mut self, id: impl Into<String>) -> Self {
-        self.in_reply_to = Some(id.into());
-        self
-    }
     /// Sets the email References (the thread's message ids, oldest first).
     pub fn references(mut self, ids: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.references = ids.into_iter().map(Into::into).collect();
-        self
-    }
-    /// Links the activity to a campaign. An outbound campaign email records each linked
-    /// contact's `sent` response in the same transaction; they must be members.
-    pub fn campaign(mut self, id: CampaignId) -> Self {
-        self.campaign_id = Some(id);
-        self
-    }
-    /// Sets a custom field value.
-    pub fn custom(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.custom.insert(key.into(), value.into());
         self
     }
 }
@@ -313,97 +244,39 @@ async fn check_links(uow: &mut Uow<'_>, a: &Activity, before: Option<&Activity>,
     uow.check_refs(&refs, &mut ch.errs).await
 }
 
-/// Activities: every interaction with a customer, recorded.
-#[derive(Clone, Copy, Debug)]
-pub struct Activities<'s> {
-    pub(crate) s: &'s Session,
-}
+/// Activities: every interaction with a customer, recorded: calls, emails, meetings, notes
+/// and tasks.
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use crm_core::*;
+/// let crm = Crm::new(MemoryStore::new());
+/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let jane = cx.contacts().create(NewContact::new("Jane", "Doe").email("jane@acme.com")).await?;
+/// // A participant's email finds the contact, who is linked.
+/// let call = cx.activities().create(
+///     NewActivity::call("Discovery call").participant(ParticipantRole::Attendee, None, Some("jane@acme.com")),
+/// ).await?;
+/// assert_eq!(call.contact_ids, [jane.id]);
+/// let task = cx.activities().log(NewActivity::task("Send the quote", cx.now())).await?;
+/// assert!(cx.activities().complete(task.id).await?.completed_at.is_some());
+/// # Ok::<_, Error>(()) }).unwrap();
+/// ```
+pub type Activities<'s> = Records<'s, Activity>;
 
-impl Activities<'_> {
-    /// Logs an activity. Participants' emails are matched to contacts, who are then linked.
+/// An activity's kind is fixed.
+const GUARD: Guard = Guard { fields: &["kind"], through: "logging a new activity" };
+
+impl Records<'_, Activity> {
+    /// Records an activity. Participants' emails are matched to contacts, who are then linked.
     /// Emits `ActivityLogged` (in place of `Created`), touching every linked record.
+    pub async fn create(&self, input: NewActivity) -> Result<Activity> {
+        self.write(|uow| Box::pin(async move { log_in(uow, input).await })).await
+    }
+
+    /// [`create`](Self::create), by the name a CRM user gives it: a call or meeting is logged.
     pub async fn log(&self, input: NewActivity) -> Result<Activity> {
-        let mut uow = Uow::write(self.s).await?;
-        let mut ch = Checks::default();
-        let region = uow.default_region().map(str::to_owned);
-        let mut participants = Vec::new();
-        let mut contact_ids = input.contact_ids;
-        for (i, p) in input.participants.into_iter().enumerate() {
-            let email = p.email.as_deref().and_then(|e| ch.parse(&format!("participants[{i}].email"), e, Email::parse));
-            let phone = p.phone.as_deref().and_then(|n| {
-                ch.parse(&format!("participants[{i}].phone"), n, |s| PhoneNumber::parse(s, region.as_deref()))
-            });
-            let mut contact_id = p.contact_id;
-            if contact_id.is_none()
-                && let Some(e) = &email
-            {
-                let q = Query::new(Filter::contains("emails", e.as_str())).limit(1);
-                contact_id = uow.tx.find::<Contact>(&q).await?.items.first().map(|c| c.id);
-            }
-            if let Some(c) = contact_id
-                && !contact_ids.contains(&c)
-            {
-                contact_ids.push(c);
-            }
-            participants.push(Participant { role: p.role, name: p.name, email, phone, contact_id });
-        }
-        let now = uow.now;
-        let mut a = Activity {
-            id: uow.new_id(),
-            tenant_id: self.s.tenant(),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-            kind: input.kind,
-            subject: input.subject,
-            body: input.body,
-            direction: input.direction,
-            channel: input.channel,
-            occurred_at: input.occurred_at.map(crate::ids::storage_precision).unwrap_or(now),
-            due_at: input.due_at.map(crate::ids::storage_precision),
-            completed_at: input.completed_at.map(crate::ids::storage_precision),
-            duration_secs: input.duration_secs,
-            outcome: input.outcome,
-            participants,
-            contact_ids,
-            company_ids: input.company_ids,
-            deal_ids: input.deal_ids,
-            owner_id: input.owner_id,
-            message_id: input.message_id,
-            in_reply_to: input.in_reply_to,
-            references: input.references,
-            campaign_id: input.campaign_id,
-            custom: input.custom,
-        };
-        check_activity(&mut a, &mut ch);
-        check_links(&mut uow, &a, None, &mut ch).await?;
-        // An outbound campaign email was sent to its contacts, who must be members.
-        let mut sent = Vec::new();
-        if let Some(campaign) = a.campaign_id
-            && a.kind == ActivityKind::Email
-            && a.direction == Some(Direction::Outbound)
-            && ch.errs.is_empty()
-        {
-            for (i, c) in a.contact_ids.iter().enumerate() {
-                match super::campaigns::member_of(&mut uow, campaign, *c).await? {
-                    Some(m) => sent.push(m),
-                    None => ch.push(
-                        format!("contact_ids[{i}]"),
-                        FieldErrorCode::Rule,
-                        "campaign mail goes to members of the campaign only",
-                    ),
-                }
-            }
-        }
-        let kind = a.kind;
-        let a = uow.create_with(a, ch.errs, Change::ActivityLogged { activity_kind: kind }).await?;
-        if let Some(campaign) = a.campaign_id {
-            for m in sent {
-                super::campaigns::record_in(&mut uow, m, campaign, ResponseKind::Sent, a.occurred_at).await?;
-            }
-        }
-        uow.commit().await?;
-        Ok(a)
+        self.create(input).await
     }
 
     /// The email activity with this Message-ID (angle brackets optional), if one is recorded.
@@ -413,70 +286,126 @@ impl Activities<'_> {
         Ok(Uow::read(self.s).await?.tx.find::<Activity>(&q).await?.items.into_iter().next())
     }
 
-    /// The activity with this id.
-    pub async fn get(&self, id: ActivityId) -> Result<Activity> {
-        Uow::read(self.s).await?.tx.require::<Activity>(id).await
-    }
-
     /// Marks a task done now. Emits `TaskCompleted`.
     pub async fn complete(&self, id: ActivityId) -> Result<Activity> {
-        let mut uow = Uow::write(self.s).await?;
-        let mut a = uow.tx.require::<Activity>(id).await?;
-        if a.kind != ActivityKind::Task {
-            return Err(Error::InvalidTransition {
-                field: "completed_at".into(),
-                from: "none".into(),
-                to: "now".into(),
-                reason: format!("a {} cannot be completed; only tasks can", a.kind),
-            });
-        }
-        if let Some(done) = a.completed_at {
-            return Err(Error::InvalidTransition {
-                field: "completed_at".into(),
-                from: done.to_rfc3339(),
-                to: "now".into(),
-                reason: "the task is already completed".into(),
-            });
-        }
-        a.completed_at = Some(uow.now);
-        let a = uow.save_system(a).await?;
-        uow.emit(a.entity_ref(), a.related(), Change::TaskCompleted);
-        uow.commit().await?;
-        Ok(a)
+        self.change(id, |uow, mut a| {
+            Box::pin(async move {
+                if a.kind != ActivityKind::Task {
+                    return Err(Error::InvalidTransition {
+                        field: "completed_at".into(),
+                        from: "none".into(),
+                        to: "now".into(),
+                        reason: format!("a {} cannot be completed; only tasks can", a.kind),
+                    });
+                }
+                if let Some(done) = a.completed_at {
+                    return Err(Error::InvalidTransition {
+                        field: "completed_at".into(),
+                        from: done.to_rfc3339(),
+                        to: "now".into(),
+                        reason: "the task is already completed".into(),
+                    });
+                }
+                a.completed_at = Some(uow.now);
+                let a = uow.save_system(a).await?;
+                uow.emit(a.entity_ref(), a.related(), Change::TaskCompleted);
+                Ok(a)
+            })
+        })
+        .await
     }
 
     /// Saves changes to an activity read earlier (the kind cannot change).
-    pub async fn update(&self, mut activity: Activity) -> Result<Activity> {
-        let mut uow = Uow::write(self.s).await?;
-        let before = uow.load_for_update(&activity).await?;
-        if activity.kind != before.kind {
-            return Err(Error::InvalidTransition {
-                field: "kind".into(),
-                from: before.kind.to_string(),
-                to: activity.kind.to_string(),
-                reason: "an activity's kind is fixed; log a new one".into(),
-            });
+    pub async fn update(&self, activity: Activity) -> Result<Activity> {
+        self.update_with(activity, &GUARD, &[], |uow, before, activity, ch| {
+            Box::pin(async move {
+                check_activity(activity, ch);
+                check_links(uow, activity, Some(before), ch).await
+            })
+        })
+        .await
+    }
+}
+
+/// Logs an activity in `uow` (see [`Activities::create`](Records::create)).
+async fn log_in(uow: &mut Uow<'_>, input: NewActivity) -> Result<Activity> {
+    let mut ch = Checks::default();
+    let region = uow.default_region().map(str::to_owned);
+    let mut participants = Vec::new();
+    let mut contact_ids = input.contact_ids;
+    for (i, p) in input.participants.into_iter().enumerate() {
+        let email = p.email.as_deref().and_then(|e| ch.parse(&format!("participants[{i}].email"), e, Email::parse));
+        let phone = p.phone.as_deref().and_then(|n| {
+            ch.parse(&format!("participants[{i}].phone"), n, |s| PhoneNumber::parse(s, region.as_deref()))
+        });
+        let mut contact_id = p.contact_id;
+        if contact_id.is_none()
+            && let Some(e) = &email
+        {
+            let q = Query::new(Filter::contains("emails", e.as_str())).limit(1);
+            contact_id = uow.tx.find::<Contact>(&q).await?.items.first().map(|c| c.id);
         }
-        let mut ch = Checks::default();
-        check_activity(&mut activity, &mut ch);
-        check_links(&mut uow, &activity, Some(&before), &mut ch).await?;
-        let saved = uow.save(&before, activity, ch.errs, &[]).await?;
-        uow.commit().await?;
-        Ok(saved)
+        if let Some(c) = contact_id
+            && !contact_ids.contains(&c)
+        {
+            contact_ids.push(c);
+        }
+        participants.push(Participant { role: p.role, name: p.name, email, phone, contact_id });
     }
-
-    /// Deletes an activity at `version`.
-    pub async fn delete(&self, id: ActivityId, version: u64) -> Result<()> {
-        delete::<Activity>(self.s, id, version).await
+    let now = uow.now;
+    let mut a = Activity {
+        id: uow.new_id(),
+        tenant_id: uow.s.tenant(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        kind: input.kind,
+        subject: input.subject,
+        body: input.body,
+        direction: input.direction,
+        channel: input.channel,
+        occurred_at: input.occurred_at.map(crate::ids::storage_precision).unwrap_or(now),
+        due_at: input.due_at.map(crate::ids::storage_precision),
+        completed_at: input.completed_at.map(crate::ids::storage_precision),
+        duration_secs: input.duration_secs,
+        outcome: input.outcome,
+        participants,
+        contact_ids,
+        company_ids: input.company_ids,
+        deal_ids: input.deal_ids,
+        owner_id: input.owner_id,
+        message_id: input.message_id,
+        in_reply_to: input.in_reply_to,
+        references: input.references,
+        campaign_id: input.campaign_id,
+        custom: input.custom,
+    };
+    check_activity(&mut a, &mut ch);
+    check_links(uow, &a, None, &mut ch).await?;
+    // An outbound campaign email was sent to its contacts, who must be members.
+    let mut sent = Vec::new();
+    if let Some(campaign) = a.campaign_id
+        && a.kind == ActivityKind::Email
+        && a.direction == Some(Direction::Outbound)
+        && ch.errs.is_empty()
+    {
+        for (i, c) in a.contact_ids.iter().enumerate() {
+            match super::campaigns::member_of(uow, campaign, *c).await? {
+                Some(m) => sent.push(m),
+                None => ch.push(
+                    format!("contact_ids[{i}]"),
+                    FieldErrorCode::Rule,
+                    "campaign mail goes to members of the campaign only",
+                ),
+            }
+        }
     }
-
-    /// A page of activities.
-    pub async fn list(&self, query: &Query) -> Result<Page<Activity>> {
-        list::<Activity>(self.s, query).await
+    let kind = a.kind;
+    let a = uow.create_with(a, ch.errs, Change::ActivityLogged { activity_kind: kind }).await?;
+    if let Some(campaign) = a.campaign_id {
+        for m in sent {
+            super::campaigns::record_in(uow, m, campaign, ResponseKind::Sent, a.occurred_at).await?;
+        }
     }
-
-    /// How many activities match.
-    pub async fn count(&self, filter: &Filter) -> Result<u64> {
-        count::<Activity>(self.s, filter).await
-    }
+    Ok(a)
 }

@@ -1,139 +1,52 @@
+//! Campaigns, their members and responses.
+
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
-use super::Session;
+use super::Records;
 use super::checks::Checks;
+use super::records::Guard;
 use super::uow::Uow;
-use super::uow::{count, list};
 use crate::entity::{Entity, EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CampaignId, ContactId, SegmentId, UserId, storage_precision};
+use crate::macros::new_input;
 use crate::model::{
     Campaign, CampaignChannel, CampaignMember, CampaignResponse, CampaignStatus, Contact, Order, ResponseKind, Segment,
 };
 use crate::money::{Currency, Money};
 use crate::profile::{ConsentMethod, ConsentStatus};
 use crate::query::{Filter, Page, Query};
-use crate::value::{CustomFields, Value};
+use crate::value::CustomFields;
 
-/// Segments: saved filters over contacts, evaluated live.
-#[derive(Clone, Copy, Debug)]
-pub struct Segments<'s> {
-    pub(crate) s: &'s Session,
-}
-
-async fn check_segment(uow: &mut Uow<'_>, seg: &mut Segment, ch: &mut Checks) -> Result<()> {
-    ch.name("name", &mut seg.name, true);
-    ch.opt_text("description", &mut seg.description);
-    let reg = uow.registry(EntityKind::Contact).await?;
-    // Filter errors already name `filter.<field>`.
-    if let Err(Error::Validation(v)) = seg.filter.validate(EntityKind::Contact, &reg) {
-        ch.errs.extend(v.0);
+new_input! {
+    /// Input for a new campaign.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct NewCampaign {
+        /// Name (required).
+        pub name: String => manual,
+        /// Channel.
+        pub channel: CampaignChannel => manual,
+        /// Budget.
+        pub budget: Option<Money> => some budget(Money),
+        /// First day (see [`dates`](Self::dates)).
+        pub start_date: Option<NaiveDate> => some start_date(NaiveDate),
+        /// Last day.
+        pub end_date: Option<NaiveDate> => some end_date(NaiveDate),
+        /// Goal.
+        pub goal: Option<String> => some goal(String),
+        /// The segment members are drawn from.
+        pub segment_id: Option<SegmentId> => some segment(SegmentId),
+        /// Owner.
+        pub owner_id: Option<UserId> => some owner(UserId),
+        /// Tags.
+        pub tags: Vec<String> => push tag(String),
+        /// Custom field values.
+        pub custom: CustomFields => custom,
     }
-    let same = uow.tx.find_all::<Segment>(Filter::starts_with("name", seg.name.clone())).await?;
-    if same.iter().any(|o| o.id != seg.id && o.name.to_lowercase() == seg.name.to_lowercase()) {
-        ch.push("name", FieldErrorCode::Duplicate, format!("another segment is called `{}`", seg.name));
-    }
-    Ok(())
-}
-
-impl Segments<'_> {
-    /// Saves a filter over contacts as a named segment (names are unique per tenant, ignoring
-    /// case). The filter is checked against the contact fields, custom ones included.
-    pub async fn create(&self, name: impl Into<String>, filter: Filter) -> Result<Segment> {
-        let mut uow = Uow::write(self.s).await?;
-        let mut seg = Segment {
-            id: uow.new_id(),
-            tenant_id: self.s.tenant(),
-            version: 1,
-            created_at: uow.now,
-            updated_at: uow.now,
-            name: name.into(),
-            description: None,
-            filter,
-        };
-        let mut ch = Checks::default();
-        check_segment(&mut uow, &mut seg, &mut ch).await?;
-        let seg = uow.create(seg, ch.errs).await?;
-        uow.commit().await?;
-        Ok(seg)
-    }
-
-    /// The segment with this id.
-    pub async fn get(&self, id: SegmentId) -> Result<Segment> {
-        Uow::read(self.s).await?.tx.require::<Segment>(id).await
-    }
-
-    /// Saves changes to a segment read earlier.
-    pub async fn update(&self, mut seg: Segment) -> Result<Segment> {
-        let mut uow = Uow::write(self.s).await?;
-        let before = uow.load_for_update(&seg).await?;
-        let mut ch = Checks::default();
-        check_segment(&mut uow, &mut seg, &mut ch).await?;
-        let saved = uow.save(&before, seg, ch.errs, &[]).await?;
-        uow.commit().await?;
-        Ok(saved)
-    }
-
-    /// Deletes a segment no campaign uses.
-    pub async fn delete(&self, id: SegmentId, version: u64) -> Result<()> {
-        let mut uow = Uow::write(self.s).await?;
-        let seg = uow.tx.require::<Segment>(id).await?;
-        let used = uow.tx.count(EntityKind::Campaign, &Filter::eq("segment_id", id.as_uuid())).await?;
-        if used > 0 {
-            return Err(Error::invalid("id", FieldErrorCode::Rule, format!("{used} campaigns draw members from it")));
-        }
-        uow.remove(&seg.into_record(), version).await?;
-        uow.commit().await?;
-        Ok(())
-    }
-
-    /// A page of segments.
-    pub async fn list(&self, query: &Query) -> Result<Page<Segment>> {
-        list::<Segment>(self.s, query).await
-    }
-
-    /// The contacts in the segment now: its filter and the query's, sorted and paged by the query.
-    pub async fn members(&self, id: SegmentId, query: &Query) -> Result<Page<Contact>> {
-        let seg = self.get(id).await?;
-        let mut q = query.clone();
-        q.filter = seg.filter.and(query.filter.clone());
-        self.s.contacts().list(&q).await
-    }
-
-    /// How many contacts are in the segment now.
-    pub async fn count(&self, id: SegmentId) -> Result<u64> {
-        let seg = self.get(id).await?;
-        self.s.contacts().count(&seg.filter).await
-    }
-}
-
-/// Input for a new campaign.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NewCampaign {
-    /// Name (required).
-    pub name: String,
-    /// Channel.
-    pub channel: CampaignChannel,
-    /// Budget.
-    pub budget: Option<Money>,
-    /// First day.
-    pub start_date: Option<NaiveDate>,
-    /// Last day.
-    pub end_date: Option<NaiveDate>,
-    /// Goal.
-    pub goal: Option<String>,
-    /// Segment members are drawn from.
-    pub segment_id: Option<SegmentId>,
-    /// Owner.
-    pub owner_id: Option<UserId>,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// Custom field values.
-    pub custom: CustomFields,
 }
 
 impl NewCampaign {
@@ -152,40 +65,10 @@ impl NewCampaign {
             custom: CustomFields::new(),
         }
     }
-    /// Sets the budget.
-    pub fn budget(mut self, budget: Money) -> Self {
-        self.budget = Some(budget);
-        self
-    }
-    /// Sets the dates.
+    /// Sets the first and last day.
     pub fn dates(mut self, start: NaiveDate, end: NaiveDate) -> Self {
         self.start_date = Some(start);
         self.end_date = Some(end);
-        self
-    }
-    /// Sets the goal.
-    pub fn goal(mut self, goal: impl Into<String>) -> Self {
-        self.goal = Some(goal.into());
-        self
-    }
-    /// Draws members from a segment.
-    pub fn segment(mut self, id: SegmentId) -> Self {
-        self.segment_id = Some(id);
-        self
-    }
-    /// Sets the owner.
-    pub fn owner(mut self, id: UserId) -> Self {
-        self.owner_id = Some(id);
-        self
-    }
-    /// Adds a tag.
-    pub fn tag(mut self, tag: impl Into<String>) -> Self {
-        self.tags.push(tag.into());
-        self
-    }
-    /// Sets a custom field value.
-    pub fn custom(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.custom.insert(key.into(), value.into());
         self
     }
 }
@@ -240,141 +123,161 @@ pub struct CampaignResults {
     pub revenue: BTreeMap<Currency, Decimal>,
 }
 
-/// Campaigns, their members and responses.
-#[derive(Clone, Copy, Debug)]
-pub struct Campaigns<'s> {
-    pub(crate) s: &'s Session,
-}
+/// Campaigns, their members and responses. Deleting a campaign deletes its members.
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use crm_core::*;
+/// use crm_core::model::{CampaignChannel, ResponseKind};
+/// let crm = Crm::new(MemoryStore::new());
+/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let ada = cx.contacts().create(NewContact::new("Ada", "Lovelace")).await?;
+/// let spring = cx.campaigns().create(NewCampaign::new("Spring sale", CampaignChannel::Email)).await?;
+/// cx.campaigns().add_contact(spring.id, ada.id).await?;
+/// cx.campaigns().record_response(spring.id, ada.id, ResponseKind::Opened, None).await?;
+/// let results = cx.campaigns().results(spring.id).await?;
+/// assert_eq!(results.members, 1);
+/// assert_eq!(results.counts[&ResponseKind::Opened], 1);
+/// # Ok::<_, Error>(()) }).unwrap();
+/// ```
+pub type Campaigns<'s> = Records<'s, Campaign>;
 
-impl Campaigns<'_> {
+/// A campaign's status moves through `set_status`.
+const GUARD: Guard = Guard { fields: &["status"], through: "set_status" };
+
+impl Records<'_, Campaign> {
     /// Creates a planned campaign.
     pub async fn create(&self, input: NewCampaign) -> Result<Campaign> {
-        let mut uow = Uow::write(self.s).await?;
-        let mut c = Campaign {
-            id: uow.new_id(),
-            tenant_id: self.s.tenant(),
-            version: 1,
-            created_at: uow.now,
-            updated_at: uow.now,
-            name: input.name,
-            channel: input.channel,
-            status: CampaignStatus::Planned,
-            budget: input.budget,
-            actual_cost: None,
-            start_date: input.start_date,
-            end_date: input.end_date,
-            goal: input.goal,
-            segment_id: input.segment_id,
-            owner_id: input.owner_id,
-            tags: input.tags,
-            custom: input.custom,
-        };
-        let mut ch = Checks::default();
-        check_campaign(&mut uow, &mut c, None, &mut ch).await?;
-        let c = uow.create(c, ch.errs).await?;
-        uow.commit().await?;
-        Ok(c)
-    }
-
-    /// The campaign with this id.
-    pub async fn get(&self, id: CampaignId) -> Result<Campaign> {
-        Uow::read(self.s).await?.tx.require::<Campaign>(id).await
+        self.write(|uow| {
+            Box::pin(async move {
+                let mut c = Campaign {
+                    id: uow.new_id(),
+                    tenant_id: self.s.tenant(),
+                    version: 1,
+                    created_at: uow.now,
+                    updated_at: uow.now,
+                    name: input.name,
+                    channel: input.channel,
+                    status: CampaignStatus::Planned,
+                    budget: input.budget,
+                    actual_cost: None,
+                    start_date: input.start_date,
+                    end_date: input.end_date,
+                    goal: input.goal,
+                    segment_id: input.segment_id,
+                    owner_id: input.owner_id,
+                    tags: input.tags,
+                    custom: input.custom,
+                };
+                let mut ch = Checks::default();
+                check_campaign(uow, &mut c, None, &mut ch).await?;
+                let c = uow.create(c, ch.errs).await?;
+                Ok(c)
+            })
+        })
+        .await
     }
 
     /// Saves changes to a campaign read earlier (status only through [`set_status`](Self::set_status)).
-    pub async fn update(&self, mut c: Campaign) -> Result<Campaign> {
-        let mut uow = Uow::write(self.s).await?;
-        let before = uow.load_for_update(&c).await?;
-        if before.status != c.status {
-            return Err(Error::InvalidTransition {
-                field: "status".into(),
-                from: before.status.to_string(),
-                to: c.status.to_string(),
-                reason: "changes only through set_status".into(),
-            });
-        }
-        let mut ch = Checks::default();
-        check_campaign(&mut uow, &mut c, Some(&before), &mut ch).await?;
-        let saved = uow.save(&before, c, ch.errs, &[]).await?;
-        uow.commit().await?;
-        Ok(saved)
+    pub async fn update(&self, c: Campaign) -> Result<Campaign> {
+        self.update_with(c, &GUARD, &[], |uow, before, c, ch| {
+            Box::pin(async move { check_campaign(uow, c, Some(before), ch).await })
+        })
+        .await
     }
 
     /// Moves a campaign: planned → active → paused ⇄ active → completed; cancelled from any
     /// but completed.
     pub async fn set_status(&self, id: CampaignId, to: CampaignStatus) -> Result<Campaign> {
-        let mut uow = Uow::write(self.s).await?;
-        let mut c = uow.tx.require::<Campaign>(id).await?;
-        let from = c.status;
-        if from == to {
-            return Ok(c);
-        }
-        if !from.can_become(to) {
-            return Err(Error::InvalidTransition {
-                field: "status".into(),
-                from: from.to_string(),
-                to: to.to_string(),
-                reason: format!("a {from} campaign cannot become {to}"),
-            });
-        }
-        c.status = to;
-        let c = uow.save_system(c).await?;
-        uow.emit(c.entity_ref(), c.related(), Change::StatusChanged { from: from.to_string(), to: to.to_string() });
-        uow.commit().await?;
-        Ok(c)
+        self.write(|uow| {
+            Box::pin(async move {
+                let mut c = uow.tx.require::<Campaign>(id).await?;
+                let from = c.status;
+                if from == to {
+                    return Ok(c);
+                }
+                if !from.can_become(to) {
+                    return Err(Error::InvalidTransition {
+                        field: "status".into(),
+                        from: from.to_string(),
+                        to: to.to_string(),
+                        reason: format!("a {from} campaign cannot become {to}"),
+                    });
+                }
+                c.status = to;
+                let c = uow.save_system(c).await?;
+                uow.emit(
+                    c.entity_ref(),
+                    c.related(),
+                    Change::StatusChanged { from: from.to_string(), to: to.to_string() },
+                );
+                Ok(c)
+            })
+        })
+        .await
     }
 
     /// Adds every contact now in the campaign's segment who is not yet a member, skipping
     /// contacts who refused or withdrew marketing consent. Returns how many were added.
     pub async fn add_segment_members(&self, id: CampaignId) -> Result<u64> {
-        let mut uow = Uow::write(self.s).await?;
-        let campaign = uow.tx.require::<Campaign>(id).await?;
-        let Some(seg_id) = campaign.segment_id else {
-            return Err(Error::invalid("segment_id", FieldErrorCode::Required, "the campaign has no segment"));
-        };
-        check_open(&campaign)?;
-        let seg = uow.tx.require::<Segment>(seg_id).await?;
-        let contacts = uow.tx.find_all::<Contact>(seg.filter.clone()).await?;
-        let existing: HashSet<ContactId> = uow
-            .tx
-            .find_all::<CampaignMember>(Filter::eq("campaign_id", id.as_uuid()))
-            .await?
-            .into_iter()
-            .map(|m| m.contact_id)
-            .collect();
-        let mut added = 0;
-        for c in contacts {
-            if existing.contains(&c.id) || refused(&c) {
-                continue;
-            }
-            add_member(&mut uow, &campaign, c.id).await?;
-            added += 1;
-        }
-        uow.commit().await?;
-        Ok(added)
+        self.write(|uow| {
+            Box::pin(async move {
+                let campaign = uow.tx.require::<Campaign>(id).await?;
+                let Some(seg_id) = campaign.segment_id else {
+                    return Err(Error::invalid("segment_id", FieldErrorCode::Required, "the campaign has no segment"));
+                };
+                check_open(&campaign)?;
+                let seg = uow.tx.require::<Segment>(seg_id).await?;
+                let contacts = uow.tx.find_all::<Contact>(seg.filter.clone()).await?;
+                let existing: HashSet<ContactId> = uow
+                    .tx
+                    .find_all::<CampaignMember>(Filter::eq("campaign_id", id.as_uuid()))
+                    .await?
+                    .into_iter()
+                    .map(|m| m.contact_id)
+                    .collect();
+                let mut added = 0;
+                for c in contacts {
+                    if existing.contains(&c.id) || refused(&c) {
+                        continue;
+                    }
+                    add_member(uow, &campaign, c.id).await?;
+                    added += 1;
+                }
+                Ok(added)
+            })
+        })
+        .await
     }
 
     /// Adds one contact (refused if they declined marketing or are already a member).
     pub async fn add_contact(&self, id: CampaignId, contact: ContactId) -> Result<CampaignMember> {
-        let mut uow = Uow::write(self.s).await?;
-        let campaign = uow.tx.require::<Campaign>(id).await?;
-        check_open(&campaign)?;
-        let c = uow.tx.fetch::<Contact>(contact).await?.ok_or_else(|| {
-            Error::invalid("contact_id", FieldErrorCode::NotFound, format!("no contact with id {contact}"))
-        })?;
-        if refused(&c) {
-            return Err(Error::invalid(
-                "contact_id",
-                FieldErrorCode::Rule,
-                format!("{} has {} marketing consent", c.full_name(), c.marketing_consent.status),
-            ));
-        }
-        if member_of(&mut uow, id, contact).await?.is_some() {
-            return Err(Error::invalid("contact_id", FieldErrorCode::Duplicate, "already a member of this campaign"));
-        }
-        let m = add_member(&mut uow, &campaign, contact).await?;
-        uow.commit().await?;
-        Ok(m)
+        self.write(|uow| {
+            Box::pin(async move {
+                let campaign = uow.tx.require::<Campaign>(id).await?;
+                check_open(&campaign)?;
+                let c = uow.tx.fetch::<Contact>(contact).await?.ok_or_else(|| {
+                    Error::invalid("contact_id", FieldErrorCode::NotFound, format!("no contact with id {contact}"))
+                })?;
+                if refused(&c) {
+                    return Err(Error::invalid(
+                        "contact_id",
+                        FieldErrorCode::Rule,
+                        format!("{} has {} marketing consent", c.full_name(), c.marketing_consent.status),
+                    ));
+                }
+                if member_of(uow, id, contact).await?.is_some() {
+                    return Err(Error::invalid(
+                        "contact_id",
+                        FieldErrorCode::Duplicate,
+                        "already a member of this campaign",
+                    ));
+                }
+                let m = add_member(uow, &campaign, contact).await?;
+                Ok(m)
+            })
+        })
+        .await
     }
 
     /// Records a member's response (`at` defaults to now). Each kind is kept once, at its first
@@ -387,25 +290,36 @@ impl Campaigns<'_> {
         kind: ResponseKind,
         at: Option<DateTime<Utc>>,
     ) -> Result<CampaignMember> {
-        let mut uow = Uow::write(self.s).await?;
-        let at = at.map(storage_precision).unwrap_or(uow.now);
-        if at > uow.now {
-            return Err(Error::invalid("at", FieldErrorCode::OutOfRange, "a response cannot happen in the future"));
-        }
-        uow.tx.require::<Campaign>(id).await?;
-        let Some(m) = member_of(&mut uow, id, contact).await? else {
-            return Err(Error::invalid("contact_id", FieldErrorCode::NotFound, "not a member of this campaign"));
-        };
-        let m = record_in(&mut uow, m, id, kind, at).await?;
-        uow.commit().await?;
-        Ok(m)
+        self.write(|uow| {
+            Box::pin(async move {
+                let at = at.map(storage_precision).unwrap_or(uow.now);
+                if at > uow.now {
+                    return Err(Error::invalid(
+                        "at",
+                        FieldErrorCode::OutOfRange,
+                        "a response cannot happen in the future",
+                    ));
+                }
+                uow.tx.require::<Campaign>(id).await?;
+                let Some(m) = member_of(uow, id, contact).await? else {
+                    return Err(Error::invalid(
+                        "contact_id",
+                        FieldErrorCode::NotFound,
+                        "not a member of this campaign",
+                    ));
+                };
+                let m = record_in(uow, m, id, kind, at).await?;
+                Ok(m)
+            })
+        })
+        .await
     }
 
     /// A page of a campaign's members.
     pub async fn members(&self, id: CampaignId, query: &Query) -> Result<Page<CampaignMember>> {
         let mut q = query.clone();
         q.filter = Filter::eq("campaign_id", id.as_uuid()).and(query.filter.clone());
-        list::<CampaignMember>(self.s, &q).await
+        Records::<CampaignMember>::new(self.s).list(&q).await
     }
 
     /// Counts and rates per response, cost per conversion and revenue from converted members.
@@ -448,30 +362,6 @@ impl Campaigns<'_> {
             }
         }
         Ok(CampaignResults { campaign, members: n, counts, rates, cost_per_conversion, revenue })
-    }
-
-    /// A page of campaigns.
-    pub async fn list(&self, query: &Query) -> Result<Page<Campaign>> {
-        list::<Campaign>(self.s, query).await
-    }
-
-    /// How many campaigns match.
-    pub async fn count(&self, filter: &Filter) -> Result<u64> {
-        count::<Campaign>(self.s, filter).await
-    }
-
-    /// Deletes a campaign at `version` with its members.
-    pub async fn delete(&self, id: CampaignId, version: u64) -> Result<()> {
-        let mut uow = Uow::write(self.s).await?;
-        let c = uow.tx.require::<Campaign>(id).await?;
-        for m in uow.tx.find_all::<CampaignMember>(Filter::eq("campaign_id", id.as_uuid())).await? {
-            let v = m.version;
-            uow.remove(&m.into_record(), v).await?;
-        }
-        super::uow::delete_relations(&mut uow, c.entity_ref()).await?;
-        uow.remove(&c.into_record(), version).await?;
-        uow.commit().await?;
-        Ok(())
     }
 }
 

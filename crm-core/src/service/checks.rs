@@ -241,17 +241,3 @@ impl Checks {
         }
     }
 }
-
-/// Refuses a user's update that changed a field only the service's own methods may change:
-/// the first changed one of `fields` is reported as an invalid transition `from` → `to`.
-pub(crate) fn refuse_guarded(fields: &[(&str, bool)], from: &str, to: &str, how: &str) -> crate::error::Result<()> {
-    match fields.iter().find(|(_, changed)| *changed) {
-        Some((field, _)) => Err(crate::error::Error::InvalidTransition {
-            field: (*field).into(),
-            from: from.into(),
-            to: to.into(),
-            reason: format!("changes only through {how}"),
-        }),
-        None => Ok(()),
-    }
-}

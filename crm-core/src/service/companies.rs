@@ -1,51 +1,54 @@
-use super::Session;
+//! Companies: organisations the business deals with.
+
+use super::Records;
 use super::checks::Checks;
 use super::import::{Draft, ImportOptions, ImportProgress, ImportReport, Importable};
-use super::uow::Uow;
-use super::uow::{count, delete, list};
+use super::records::Guard;
 use crate::entity::EntityRef;
 use crate::error::{FieldError, Result};
 use crate::ids::{CompanyId, UserId};
-use crate::model::Company;
+use crate::macros::new_input;
+use crate::model::{AccountBalance, Company, CreditTerms, ExternalRef};
 use crate::profile::*;
-use crate::query::{Filter, Page, Query};
-use crate::value::{CustomFields, Value};
+use crate::value::CustomFields;
 
-/// Input for a new company; domain, phones and website are given as text and checked.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct NewCompany {
-    /// Name (required).
-    pub name: String,
-    /// Domain, e.g. `acme.com`.
-    pub domain: Option<String>,
-    /// Industry.
-    pub industry: Option<String>,
-    /// Head-count band.
-    pub size: Option<CompanySize>,
-    /// Addresses.
-    pub addresses: Vec<Address>,
-    /// Phone numbers as written (first = main).
-    pub phones: Vec<(String, PhoneLabel)>,
-    /// Web site.
-    pub website: Option<String>,
-    /// Owner.
-    pub owner_id: Option<UserId>,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// Payment terms and credit limit.
-    pub credit_terms: Option<crate::model::CreditTerms>,
-    /// Registered (legal) name.
-    pub legal_name: Option<String>,
-    /// Tax or VAT number.
-    pub tax_id: Option<String>,
-    /// Where invoices go, as written (checked).
-    pub billing_email: Option<String>,
-    /// Ids in other systems.
-    pub external_refs: Vec<crate::model::ExternalRef>,
-    /// What the accounting system says it owes.
-    pub account_balance: Option<crate::model::AccountBalance>,
-    /// Custom field values.
-    pub custom: CustomFields,
+new_input! {
+    /// Input for a new company; domain, phones and website are given as text and checked.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct NewCompany {
+        /// Name (required).
+        pub name: String => manual,
+        /// Domain, e.g. `acme.com`.
+        pub domain: Option<String> => some domain(String),
+        /// Industry.
+        pub industry: Option<String> => some industry(String),
+        /// Head-count band.
+        pub size: Option<CompanySize> => some size(CompanySize),
+        /// A postal address.
+        pub addresses: Vec<Address> => push address(Address),
+        /// Phone numbers as written (first = main; see [`phone`](Self::phone)).
+        pub phones: Vec<(String, PhoneLabel)> => manual,
+        /// Web site.
+        pub website: Option<String> => some website(String),
+        /// Owner.
+        pub owner_id: Option<UserId> => some owner(UserId),
+        /// Tags.
+        pub tags: Vec<String> => push tag(String),
+        /// Payment terms and credit limit.
+        pub credit_terms: Option<CreditTerms> => some credit_terms(CreditTerms),
+        /// Registered (legal) name.
+        pub legal_name: Option<String> => some legal_name(String),
+        /// Tax or VAT number.
+        pub tax_id: Option<String> => some tax_id(String),
+        /// Where invoices go, as written (checked).
+        pub billing_email: Option<String> => some billing_email(String),
+        /// Ids in other systems.
+        pub external_refs: Vec<ExternalRef> => refs,
+        /// What the accounting system says it owes.
+        pub account_balance: Option<AccountBalance> => some account_balance(AccountBalance),
+        /// Custom field values.
+        pub custom: CustomFields => custom,
+    }
 }
 
 impl NewCompany {
@@ -53,74 +56,9 @@ impl NewCompany {
     pub fn new(name: impl Into<String>) -> Self {
         Self { name: name.into(), ..Default::default() }
     }
-    /// Sets the domain.
-    pub fn domain(mut self, domain: impl Into<String>) -> Self {
-        self.domain = Some(domain.into());
-        self
-    }
-    /// Sets the industry.
-    pub fn industry(mut self, industry: impl Into<String>) -> Self {
-        self.industry = Some(industry.into());
-        self
-    }
-    /// Sets the size band.
-    pub fn size(mut self, size: CompanySize) -> Self {
-        self.size = Some(size);
-        self
-    }
-    /// Adds an address.
-    pub fn address(mut self, address: Address) -> Self {
-        self.addresses.push(address);
-        self
-    }
-    /// Adds a main phone number.
+    /// Adds a main phone number, as written.
     pub fn phone(mut self, number: impl Into<String>) -> Self {
         self.phones.push((number.into(), PhoneLabel::Main));
-        self
-    }
-    /// Sets the web site.
-    pub fn website(mut self, url: impl Into<String>) -> Self {
-        self.website = Some(url.into());
-        self
-    }
-    /// Sets the owner.
-    pub fn owner(mut self, user: UserId) -> Self {
-        self.owner_id = Some(user);
-        self
-    }
-    /// Adds a tag.
-    pub fn tag(mut self, tag: impl Into<String>) -> Self {
-        self.tags.push(tag.into());
-        self
-    }
-    /// Sets payment terms and credit limit.
-    pub fn credit_terms(mut self, terms: crate::model::CreditTerms) -> Self {
-        self.credit_terms = Some(terms);
-        self
-    }
-    /// Sets the registered (legal) name.
-    pub fn legal_name(mut self, name: impl Into<String>) -> Self {
-        self.legal_name = Some(name.into());
-        self
-    }
-    /// Sets the tax or VAT number.
-    pub fn tax_id(mut self, id: impl Into<String>) -> Self {
-        self.tax_id = Some(id.into());
-        self
-    }
-    /// Sets the billing email address.
-    pub fn billing_email(mut self, address: impl Into<String>) -> Self {
-        self.billing_email = Some(address.into());
-        self
-    }
-    /// Adds an id in another system.
-    pub fn external_ref(mut self, system: impl Into<String>, id: impl Into<String>) -> Self {
-        self.external_refs.push(crate::model::ExternalRef::new(system, id));
-        self
-    }
-    /// Sets a custom field value.
-    pub fn custom(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.custom.insert(key.into(), value.into());
         self
     }
 }
@@ -179,20 +117,34 @@ impl Importable for NewCompany {
     }
 }
 
-/// Companies: organisations the business deals with.
-#[derive(Clone, Copy, Debug)]
-pub struct Companies<'s> {
-    pub(crate) s: &'s Session,
-}
+/// Companies: organisations the business deals with. Deleting one deletes the relations at
+/// either end of it; contacts, deals and documents keep its id.
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use crm_core::*;
+/// let crm = Crm::builder(MemoryStore::new()).default_region("GB").build()?;
+/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let acme = cx.companies().create(NewCompany::new("Acme Ltd").domain("acme.co.uk").phone("020 7946 0958")).await?;
+/// assert_eq!(acme.phones[0].number.as_str(), "+442079460958");
+/// let mut renamed = acme.clone();
+/// renamed.name = "Acme Group".into();
+/// assert_eq!(cx.companies().update(renamed).await?.version, 2);
+/// # Ok::<_, Error>(()) }).unwrap();
+/// ```
+pub type Companies<'s> = Records<'s, Company>;
 
-impl Companies<'_> {
+impl Records<'_, Company> {
     /// Creates a company.
     pub async fn create(&self, input: NewCompany) -> Result<Company> {
-        let mut uow = Uow::write(self.s).await?;
-        let (company, errs) = input.build(&uow.draft());
-        let company = uow.create(company, errs).await?;
-        uow.commit().await?;
-        Ok(company)
+        self.create_with(|uow, ch| {
+            Box::pin(async move {
+                let (company, errs) = input.build(&uow.draft());
+                ch.errs = errs;
+                Ok(company)
+            })
+        })
+        .await
     }
 
     /// Imports many companies in batches, one transaction per batch, reporting progress after
@@ -206,34 +158,14 @@ impl Companies<'_> {
         super::import::import(self.s, rows, options, progress).await
     }
 
-    /// The company with this id.
-    pub async fn get(&self, id: CompanyId) -> Result<Company> {
-        Uow::read(self.s).await?.tx.require::<Company>(id).await
-    }
-
     /// Saves changes to a company read earlier ([`Error::Conflict`](crate::Error::Conflict) if it changed since).
-    pub async fn update(&self, mut company: Company) -> Result<Company> {
-        let mut uow = Uow::write(self.s).await?;
-        let before = uow.load_for_update(&company).await?;
-        let mut ch = Checks::default();
-        check_company(&mut company, &mut ch);
-        let saved = uow.save(&before, company, ch.errs, &[]).await?;
-        uow.commit().await?;
-        Ok(saved)
-    }
-
-    /// Deletes a company at `version`, with its relations.
-    pub async fn delete(&self, id: CompanyId, version: u64) -> Result<()> {
-        delete::<Company>(self.s, id, version).await
-    }
-
-    /// A page of companies.
-    pub async fn list(&self, query: &Query) -> Result<Page<Company>> {
-        list::<Company>(self.s, query).await
-    }
-
-    /// How many companies match.
-    pub async fn count(&self, filter: &Filter) -> Result<u64> {
-        count::<Company>(self.s, filter).await
+    pub async fn update(&self, company: Company) -> Result<Company> {
+        self.update_with(company, &Guard::NONE, &[], |_, _, company, ch| {
+            Box::pin(async move {
+                check_company(company, ch);
+                Ok(())
+            })
+        })
+        .await
     }
 }

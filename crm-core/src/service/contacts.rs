@@ -1,89 +1,88 @@
+//! Contacts: people the business deals with.
+
 use chrono::NaiveDate;
 
-use super::Session;
+use super::Records;
 use super::checks::Checks;
 use super::import::{Draft, ImportOptions, ImportProgress, ImportReport, Importable};
-use super::uow::{Uow, count, delete, list};
 use crate::entity::{Entity, EntityKind, EntityRef};
 use crate::error::{Error, FieldError, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CompanyId, ContactId, UserId};
-use crate::model::Contact;
+use crate::macros::new_input;
+use crate::model::{Contact, CreditTerms, ExternalRef};
 use crate::profile::*;
-use crate::query::{Filter, Page, Query};
-use crate::value::{CustomFields, Value};
+use crate::query::{Filter, Query};
+use crate::value::CustomFields;
 
-/// Input for a new contact. Emails, phones and the website are given as text and checked
-/// on create; every problem is reported at once, naming the field.
-///
-/// ```
-/// use crm_core::{NewContact, LeadSource, LifecycleStage};
-/// let c = NewContact::new("Ada", "Lovelace")
-///     .email("ada@analytical.co.uk")
-///     .phone("+44 20 7946 0958")
-///     .lead_source(LeadSource::Referral)
-///     .lifecycle_stage(LifecycleStage::Lead)
-///     .tag("vip");
-/// # let _ = c;
-/// ```
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct NewContact {
-    /// Given name.
-    pub given_name: String,
-    /// Family name.
-    pub family_name: String,
-    /// Email addresses (first = primary).
-    pub emails: Vec<(String, EmailLabel)>,
-    /// Phone numbers as written (first = primary).
-    pub phones: Vec<(String, PhoneLabel)>,
-    /// Postal addresses.
-    pub addresses: Vec<Address>,
-    /// Web site.
-    pub website: Option<String>,
-    /// Social profiles.
-    pub social_profiles: Vec<SocialProfile>,
-    /// Preferred channel.
-    pub preferred_channel: Option<Channel>,
-    /// Lead source.
-    pub lead_source: Option<LeadSource>,
-    /// Birthday.
-    pub birthday: Option<NaiveDate>,
-    /// Important dates.
-    pub important_dates: Vec<ImportantDate>,
-    /// Family notes.
-    pub family_notes: Option<String>,
-    /// Hobbies.
-    pub hobbies: Vec<String>,
-    /// Memberships.
-    pub memberships: Vec<Membership>,
-    /// Marketing consent status and how it was given.
-    pub consent: Option<(ConsentStatus, ConsentMethod)>,
-    /// Lifecycle stage (default: lead).
-    pub lifecycle_stage: Option<LifecycleStage>,
-    /// Owner.
-    pub owner_id: Option<UserId>,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// Main company.
-    pub company_id: Option<CompanyId>,
-    /// Job title.
-    pub job_title: Option<String>,
-    /// Department.
-    pub department: Option<String>,
-    /// Payment terms and credit limit.
-    pub credit_terms: Option<crate::model::CreditTerms>,
-    /// Ids in other systems.
-    pub external_refs: Vec<crate::model::ExternalRef>,
-    /// Custom field values.
-    pub custom: CustomFields,
+new_input! {
+    /// Input for a new contact. Emails, phones and the website are given as text and checked
+    /// on create; every problem is reported at once, naming the field.
+    ///
+    /// ```
+    /// use crm_core::{NewContact, LeadSource, LifecycleStage};
+    /// let c = NewContact::new("Ada", "Lovelace")
+    ///     .email("ada@analytical.co.uk")
+    ///     .phone("+44 20 7946 0958")
+    ///     .lead_source(LeadSource::Referral)
+    ///     .lifecycle_stage(LifecycleStage::Lead)
+    ///     .tag("vip");
+    /// # let _ = c;
+    /// ```
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct NewContact {
+        /// Given name.
+        pub given_name: String => manual,
+        /// Family name.
+        pub family_name: String => manual,
+        /// Email addresses (first = primary; see [`email`](Self::email), [`email_labeled`](Self::email_labeled)).
+        pub emails: Vec<(String, EmailLabel)> => manual,
+        /// Phone numbers as written (first = primary; see [`phone`](Self::phone), [`phone_labeled`](Self::phone_labeled)).
+        pub phones: Vec<(String, PhoneLabel)> => manual,
+        /// A postal address.
+        pub addresses: Vec<Address> => push address(Address),
+        /// Web site.
+        pub website: Option<String> => some website(String),
+        /// Social profiles (see [`social`](Self::social)).
+        pub social_profiles: Vec<SocialProfile> => manual,
+        /// Preferred channel.
+        pub preferred_channel: Option<Channel> => some preferred_channel(Channel),
+        /// Lead source.
+        pub lead_source: Option<LeadSource> => some lead_source(LeadSource),
+        /// Birthday.
+        pub birthday: Option<NaiveDate> => some birthday(NaiveDate),
+        /// Important dates (see [`important_date`](Self::important_date)).
+        pub important_dates: Vec<ImportantDate> => manual,
+        /// Family notes.
+        pub family_notes: Option<String> => some family_notes(String),
+        /// A hobby.
+        pub hobbies: Vec<String> => push hobby(String),
+        /// Memberships (see [`membership`](Self::membership)).
+        pub memberships: Vec<Membership> => manual,
+        /// Marketing consent status and how it was given (see [`consent`](Self::consent)).
+        pub consent: Option<(ConsentStatus, ConsentMethod)> => manual,
+        /// Lifecycle stage (default: lead).
+        pub lifecycle_stage: Option<LifecycleStage> => some lifecycle_stage(LifecycleStage),
+        /// Owner.
+        pub owner_id: Option<UserId> => some owner(UserId),
+        /// Tags.
+        pub tags: Vec<String> => push tag(String),
+        /// Main company (see also [`works_at`](Self::works_at)).
+        pub company_id: Option<CompanyId> => some company(CompanyId),
+        /// Job title.
+        pub job_title: Option<String> => some job_title(String),
+        /// Department.
+        pub department: Option<String> => some department(String),
+        /// Payment terms and credit limit.
+        pub credit_terms: Option<CreditTerms> => some credit_terms(CreditTerms),
+        /// Ids in other systems.
+        pub external_refs: Vec<ExternalRef> => refs,
+        /// Custom field values.
+        pub custom: CustomFields => custom,
+    }
 }
 
 impl NewContact {
-    /// Adds an id in another system.
-    pub fn external_ref(mut self, system: impl Into<String>, id: impl Into<String>) -> Self {
-        self.external_refs.push(crate::model::ExternalRef::new(system, id));
-        self
-    }
     /// A contact with a given and a family name (either may be empty, not both).
     pub fn new(given_name: impl Into<String>, family_name: impl Into<String>) -> Self {
         Self { given_name: given_name.into(), family_name: family_name.into(), ..Default::default() }
@@ -108,49 +107,14 @@ impl NewContact {
         self.phones.push((number.into(), label));
         self
     }
-    /// Adds a postal address.
-    pub fn address(mut self, address: Address) -> Self {
-        self.addresses.push(address);
-        self
-    }
-    /// Sets the web site.
-    pub fn website(mut self, url: impl Into<String>) -> Self {
-        self.website = Some(url.into());
-        self
-    }
     /// Adds a social profile.
     pub fn social(mut self, network: SocialNetwork, handle: impl Into<String>) -> Self {
         self.social_profiles.push(SocialProfile { network, handle: handle.into() });
         self
     }
-    /// Sets the preferred channel.
-    pub fn preferred_channel(mut self, channel: Channel) -> Self {
-        self.preferred_channel = Some(channel);
-        self
-    }
-    /// Sets the lead source.
-    pub fn lead_source(mut self, source: LeadSource) -> Self {
-        self.lead_source = Some(source);
-        self
-    }
-    /// Sets the birthday.
-    pub fn birthday(mut self, date: NaiveDate) -> Self {
-        self.birthday = Some(date);
-        self
-    }
     /// Adds an important date.
     pub fn important_date(mut self, label: impl Into<String>, date: NaiveDate) -> Self {
         self.important_dates.push(ImportantDate { label: label.into(), date });
-        self
-    }
-    /// Sets the family notes.
-    pub fn family_notes(mut self, notes: impl Into<String>) -> Self {
-        self.family_notes = Some(notes.into());
-        self
-    }
-    /// Adds a hobby.
-    pub fn hobby(mut self, hobby: impl Into<String>) -> Self {
-        self.hobbies.push(hobby.into());
         self
     }
     /// Adds a membership.
@@ -168,36 +132,11 @@ impl NewContact {
         self.consent = Some((status, method));
         self
     }
-    /// Sets the lifecycle stage.
-    pub fn lifecycle_stage(mut self, stage: LifecycleStage) -> Self {
-        self.lifecycle_stage = Some(stage);
-        self
-    }
-    /// Sets the owner.
-    pub fn owner(mut self, user: UserId) -> Self {
-        self.owner_id = Some(user);
-        self
-    }
-    /// Adds a tag.
-    pub fn tag(mut self, tag: impl Into<String>) -> Self {
-        self.tags.push(tag.into());
-        self
-    }
     /// Sets the main company, job title and department.
     pub fn works_at(mut self, company: CompanyId, job_title: Option<&str>, department: Option<&str>) -> Self {
         self.company_id = Some(company);
         self.job_title = job_title.map(str::to_owned);
         self.department = department.map(str::to_owned);
-        self
-    }
-    /// Sets payment terms and credit limit.
-    pub fn credit_terms(mut self, terms: crate::model::CreditTerms) -> Self {
-        self.credit_terms = Some(terms);
-        self
-    }
-    /// Sets a custom field value.
-    pub fn custom(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.custom.insert(key.into(), value.into());
         self
     }
 }
@@ -298,22 +237,23 @@ impl Importable for NewContact {
     }
 }
 
-/// Contacts: people the business deals with.
-#[derive(Clone, Copy, Debug)]
-pub struct Contacts<'s> {
-    pub(crate) s: &'s Session,
-}
+/// Contacts: people the business deals with. Deleting one deletes the relations at either
+/// end of it.
+pub type Contacts<'s> = Records<'s, Contact>;
 
-impl Contacts<'_> {
+impl Records<'_, Contact> {
     /// Creates a contact. Emails are syntax-checked, phones normalised to E.164 (numbers
     /// without `+country` need the CRM's default region), custom values type-checked.
     pub async fn create(&self, input: NewContact) -> Result<Contact> {
-        let mut uow = Uow::write(self.s).await?;
-        let (contact, mut errs) = input.build(&uow.draft());
-        uow.check_refs(&NewContact::refs(&contact), &mut errs).await?;
-        let contact = uow.create(contact, errs).await?;
-        uow.commit().await?;
-        Ok(contact)
+        self.create_with(|uow, ch| {
+            Box::pin(async move {
+                let (contact, errs) = input.build(&uow.draft());
+                ch.errs = errs;
+                uow.check_refs(&NewContact::refs(&contact), &mut ch.errs).await?;
+                Ok(contact)
+            })
+        })
+        .await
     }
 
     /// Imports many contacts in batches, one transaction per batch, reporting progress after
@@ -345,75 +285,63 @@ impl Contacts<'_> {
         super::import::import(self.s, rows, options, progress).await
     }
 
-    /// The contact with this id.
-    pub async fn get(&self, id: ContactId) -> Result<Contact> {
-        Uow::read(self.s).await?.tx.require::<Contact>(id).await
-    }
-
     /// Saves changes to a contact read earlier. Fails with [`Error::Conflict`] if it changed
     /// since; the lifecycle stage may only move forward (see [`Contacts::reset_lifecycle`]).
     pub async fn update(&self, mut contact: Contact) -> Result<Contact> {
-        let mut uow = Uow::write(self.s).await?;
-        let before = uow.load_for_update(&contact).await?;
-        if contact.lifecycle_stage < before.lifecycle_stage {
-            return Err(Error::InvalidTransition {
-                field: "lifecycle_stage".into(),
-                from: before.lifecycle_stage.to_string(),
-                to: contact.lifecycle_stage.to_string(),
-                reason: "the lifecycle only moves forward; use reset_lifecycle to move it back".into(),
-            });
-        }
-        if contact.marketing_consent.status != before.marketing_consent.status
-            && contact.marketing_consent.changed_at == before.marketing_consent.changed_at
-        {
-            contact.marketing_consent.changed_at = Some(uow.now);
-        }
-        let mut ch = Checks::default();
-        check_contact(&mut contact, uow.now.date_naive(), &mut ch);
-        if let Some(company) = contact.company_id
-            && Some(company) != before.company_id
-        {
-            uow.check_refs(&[("company_id".into(), EntityRef::new(EntityKind::Company, company))], &mut ch.errs)
-                .await?;
-        }
-        let (from, to) = (before.lifecycle_stage, contact.lifecycle_stage);
-        let saved = uow.save(&before, contact, ch.errs, &["lifecycle_stage"]).await?;
-        if from != to {
-            uow.emit(saved.entity_ref(), saved.related(), Change::LifecycleChanged { from, to, reset: false });
-        }
-        uow.commit().await?;
-        Ok(saved)
+        self.write(|uow| {
+            Box::pin(async move {
+                let before = uow.load_for_update(&contact).await?;
+                if contact.lifecycle_stage < before.lifecycle_stage {
+                    return Err(Error::InvalidTransition {
+                        field: "lifecycle_stage".into(),
+                        from: before.lifecycle_stage.to_string(),
+                        to: contact.lifecycle_stage.to_string(),
+                        reason: "the lifecycle only moves forward; use reset_lifecycle to move it back".into(),
+                    });
+                }
+                if contact.marketing_consent.status != before.marketing_consent.status
+                    && contact.marketing_consent.changed_at == before.marketing_consent.changed_at
+                {
+                    contact.marketing_consent.changed_at = Some(uow.now);
+                }
+                let mut ch = Checks::default();
+                check_contact(&mut contact, uow.now.date_naive(), &mut ch);
+                if let Some(company) = contact.company_id
+                    && Some(company) != before.company_id
+                {
+                    uow.check_refs(
+                        &[("company_id".into(), EntityRef::new(EntityKind::Company, company))],
+                        &mut ch.errs,
+                    )
+                    .await?;
+                }
+                let (from, to) = (before.lifecycle_stage, contact.lifecycle_stage);
+                let saved = uow.save(&before, contact, ch.errs, &["lifecycle_stage"]).await?;
+                if from != to {
+                    uow.emit(saved.entity_ref(), saved.related(), Change::LifecycleChanged { from, to, reset: false });
+                }
+                Ok(saved)
+            })
+        })
+        .await
     }
 
     /// Moves the lifecycle stage to any stage, backwards included (e.g. a churned customer
     /// back to lead). Emits `LifecycleChanged` with `reset: true`.
     pub async fn reset_lifecycle(&self, id: ContactId, stage: LifecycleStage) -> Result<Contact> {
-        let mut uow = Uow::write(self.s).await?;
-        let mut c = uow.tx.require::<Contact>(id).await?;
-        let from = c.lifecycle_stage;
-        if from == stage {
-            return Ok(c);
-        }
-        c.lifecycle_stage = stage;
-        let c = uow.save_system(c).await?;
-        uow.emit(c.entity_ref(), c.related(), Change::LifecycleChanged { from, to: stage, reset: true });
-        uow.commit().await?;
-        Ok(c)
-    }
-
-    /// Deletes a contact at `version`, with its relations.
-    pub async fn delete(&self, id: ContactId, version: u64) -> Result<()> {
-        delete::<Contact>(self.s, id, version).await
-    }
-
-    /// A page of contacts. Fields and operands are checked against the standard and custom fields.
-    pub async fn list(&self, query: &Query) -> Result<Page<Contact>> {
-        list::<Contact>(self.s, query).await
-    }
-
-    /// How many contacts match.
-    pub async fn count(&self, filter: &Filter) -> Result<u64> {
-        count::<Contact>(self.s, filter).await
+        self.change(id, |uow, mut c| {
+            Box::pin(async move {
+                let from = c.lifecycle_stage;
+                if from == stage {
+                    return Ok(c);
+                }
+                c.lifecycle_stage = stage;
+                let c = uow.save_system(c).await?;
+                uow.emit(c.entity_ref(), c.related(), Change::LifecycleChanged { from, to: stage, reset: true });
+                Ok(c)
+            })
+        })
+        .await
     }
 
     /// The contact with this email address (any of their addresses), if there is one.

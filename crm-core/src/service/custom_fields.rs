@@ -1,5 +1,6 @@
+use super::Records;
 use super::Session;
-use super::uow::{Uow, delete};
+use super::uow::Uow;
 use crate::entity::EntityKind;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::ids::CustomFieldId;
@@ -74,6 +75,6 @@ impl CustomFields<'_> {
     /// Removes a definition at `version`. Values already stored are kept as they are (and
     /// survive later updates of their records) but new values for the key are refused.
     pub async fn remove(&self, id: CustomFieldId, version: u64) -> Result<()> {
-        delete::<CustomField>(self.s, id, version).await
+        Records::<CustomField>::new(self.s).delete(id, version).await
     }
 }

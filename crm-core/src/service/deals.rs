@@ -1,105 +1,60 @@
+//! Deals: sales opportunities and their moves through a pipeline.
+
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::Session;
+use super::Records;
 use super::checks::Checks;
 use super::lines::{check_line_products, check_lines};
 use super::pipelines::{default_pipeline, missing_for_stage};
+use super::records::Guard;
 use super::uow::Uow;
-use super::uow::{count, delete, list};
 use crate::entity::{Entity, EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CompanyId, ContactId, DealId, PipelineId, StageId, UserId};
+use crate::macros::new_input;
 use crate::model::{Contact, Deal, DealStatus, LineItem, Pipeline, Stage, StageKind, StageVisit};
 use crate::money::{Currency, Money};
 use crate::profile::LifecycleStage;
-use crate::query::{Filter, Page, Query};
-use crate::value::{CustomFields, Value};
+use crate::query::Filter;
+use crate::value::CustomFields;
 
-/// Input for a new deal.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct NewDeal {
-    /// Name (required).
-    pub name: String,
-    /// Pipeline (default: the tenant's default pipeline).
-    pub pipeline_id: Option<PipelineId>,
-    /// Open stage to start in (default: the pipeline's first open stage).
-    pub stage_id: Option<StageId>,
-    /// Expected value (default: the sum of the line items, if any).
-    pub amount: Option<Money>,
-    /// Expected close date.
-    pub expected_close_date: Option<NaiveDate>,
-    /// People involved.
-    pub contact_ids: Vec<ContactId>,
-    /// Buying company.
-    pub company_id: Option<CompanyId>,
-    /// Owner.
-    pub owner_id: Option<UserId>,
-    /// Products and services.
-    pub line_items: Vec<LineItem>,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// Custom field values.
-    pub custom: CustomFields,
+new_input! {
+    /// Input for a new deal.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct NewDeal {
+        /// Name (required).
+        pub name: String => manual,
+        /// Pipeline (default: the tenant's default pipeline).
+        pub pipeline_id: Option<PipelineId> => some pipeline(PipelineId),
+        /// Open stage to start in (default: the pipeline's first open stage).
+        pub stage_id: Option<StageId> => some stage(StageId),
+        /// Expected value (default: the sum of the line items, if any).
+        pub amount: Option<Money> => some amount(Money),
+        /// Expected close date.
+        pub expected_close_date: Option<NaiveDate> => some expected_close(NaiveDate),
+        /// A person involved.
+        pub contact_ids: Vec<ContactId> => push contact(ContactId),
+        /// Buying company.
+        pub company_id: Option<CompanyId> => some company(CompanyId),
+        /// Owner.
+        pub owner_id: Option<UserId> => some owner(UserId),
+        /// A product or service sold.
+        pub line_items: Vec<LineItem> => push line_item(LineItem),
+        /// Tags.
+        pub tags: Vec<String> => push tag(String),
+        /// Custom field values.
+        pub custom: CustomFields => custom,
+    }
 }
 
 impl NewDeal {
     /// A deal with this name in the default pipeline's first stage.
     pub fn new(name: impl Into<String>) -> Self {
         Self { name: name.into(), ..Default::default() }
-    }
-    /// Puts it in a pipeline.
-    pub fn pipeline(mut self, id: PipelineId) -> Self {
-        self.pipeline_id = Some(id);
-        self
-    }
-    /// Starts it in an open stage.
-    pub fn stage(mut self, id: StageId) -> Self {
-        self.stage_id = Some(id);
-        self
-    }
-    /// Sets the amount.
-    pub fn amount(mut self, amount: Money) -> Self {
-        self.amount = Some(amount);
-        self
-    }
-    /// Sets the expected close date.
-    pub fn expected_close(mut self, date: NaiveDate) -> Self {
-        self.expected_close_date = Some(date);
-        self
-    }
-    /// Adds a contact.
-    pub fn contact(mut self, id: ContactId) -> Self {
-        self.contact_ids.push(id);
-        self
-    }
-    /// Sets the company.
-    pub fn company(mut self, id: CompanyId) -> Self {
-        self.company_id = Some(id);
-        self
-    }
-    /// Sets the owner.
-    pub fn owner(mut self, id: UserId) -> Self {
-        self.owner_id = Some(id);
-        self
-    }
-    /// Adds a line item.
-    pub fn line_item(mut self, item: LineItem) -> Self {
-        self.line_items.push(item);
-        self
-    }
-    /// Adds a tag.
-    pub fn tag(mut self, tag: impl Into<String>) -> Self {
-        self.tags.push(tag.into());
-        self
-    }
-    /// Sets a custom field value.
-    pub fn custom(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.custom.insert(key.into(), value.into());
-        self
     }
 }
 
@@ -197,152 +152,125 @@ pub struct PipelineReport {
     pub forecast: BTreeMap<Currency, Decimal>,
 }
 
-/// Deals: sales opportunities and their moves through a pipeline.
-#[derive(Clone, Copy, Debug)]
-pub struct Deals<'s> {
-    pub(crate) s: &'s Session,
-}
+/// Deals: sales opportunities and their moves through a pipeline. Deleting one deletes the
+/// relations at either end of it.
+pub type Deals<'s> = Records<'s, Deal>;
 
-impl Deals<'_> {
+/// Fields an edit may not change: they move through the stage verbs.
+const GUARD: Guard = Guard {
+    fields: &["pipeline_id", "stage_id", "status", "closed_at", "stage_history"],
+    through: "move_to_stage, win, lose or reopen",
+};
+
+impl Records<'_, Deal> {
     /// Creates a deal in an open stage. The stage must belong to the pipeline and the deal must
     /// have the fields the stage requires. Its contacts become opportunities.
     pub async fn create(&self, input: NewDeal) -> Result<Deal> {
-        let mut uow = Uow::write(self.s).await?;
-        let pipeline = match input.pipeline_id {
-            Some(id) => uow.tx.fetch::<Pipeline>(id).await?.ok_or_else(|| {
-                Error::invalid("pipeline_id", FieldErrorCode::NotFound, format!("no pipeline with id {id}"))
-            })?,
-            None => default_pipeline(&mut uow).await?,
-        };
-        let stage = match input.stage_id {
-            Some(id) => pipeline.stage(id).cloned().ok_or_else(|| {
-                Error::invalid(
-                    "stage_id",
-                    FieldErrorCode::NotFound,
-                    format!("stage {id} is not in pipeline `{}`", pipeline.name),
-                )
-            })?,
-            None => pipeline
-                .first_open_stage()
-                .cloned()
-                .ok_or_else(|| Error::invalid("pipeline_id", FieldErrorCode::Rule, "the pipeline has no open stage"))?,
-        };
-        if stage.kind != StageKind::Open {
-            return Err(Error::InvalidTransition {
-                field: "stage_id".into(),
-                from: "(new)".into(),
-                to: stage.name.clone(),
-                reason: "a deal starts in an open stage; create it, then win or lose it".into(),
-            });
-        }
-        let now = uow.now;
-        let mut deal = Deal {
-            id: uow.new_id(),
-            tenant_id: self.s.tenant(),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-            name: input.name,
-            pipeline_id: pipeline.id,
-            stage_id: stage.id,
-            status: DealStatus::Open,
-            amount: input.amount,
-            expected_close_date: input.expected_close_date,
-            closed_at: None,
-            contact_ids: input.contact_ids,
-            company_id: input.company_id,
-            owner_id: input.owner_id,
-            line_items: input.line_items,
-            lost_reason: None,
-            stage_history: vec![StageVisit { stage_id: stage.id, entered_at: now, left_at: None }],
-            tags: input.tags,
-            custom: input.custom,
-        };
-        let mut ch = Checks::default();
-        check_deal(&mut deal, &mut ch);
-        missing_for_stage(&deal, &stage, &mut ch);
-        check_deal_refs(&mut uow, &mut deal, None, &mut ch).await?;
-        let deal = uow.create(deal, ch.errs).await?;
-        promote(&mut uow, &deal.contact_ids, LifecycleStage::Opportunity).await?;
-        uow.commit().await?;
-        Ok(deal)
-    }
-
-    /// The deal with this id.
-    pub async fn get(&self, id: DealId) -> Result<Deal> {
-        Uow::read(self.s).await?.tx.require::<Deal>(id).await
-    }
-
-    /// A page of deals.
-    pub async fn list(&self, query: &Query) -> Result<Page<Deal>> {
-        list::<Deal>(self.s, query).await
-    }
-
-    /// How many deals match.
-    pub async fn count(&self, filter: &Filter) -> Result<u64> {
-        count::<Deal>(self.s, filter).await
+        self.write(|uow| {
+            Box::pin(async move {
+                let pipeline = match input.pipeline_id {
+                    Some(id) => uow.tx.fetch::<Pipeline>(id).await?.ok_or_else(|| {
+                        Error::invalid("pipeline_id", FieldErrorCode::NotFound, format!("no pipeline with id {id}"))
+                    })?,
+                    None => default_pipeline(uow).await?,
+                };
+                let stage = match input.stage_id {
+                    Some(id) => pipeline.stage(id).cloned().ok_or_else(|| {
+                        Error::invalid(
+                            "stage_id",
+                            FieldErrorCode::NotFound,
+                            format!("stage {id} is not in pipeline `{}`", pipeline.name),
+                        )
+                    })?,
+                    None => pipeline.first_open_stage().cloned().ok_or_else(|| {
+                        Error::invalid("pipeline_id", FieldErrorCode::Rule, "the pipeline has no open stage")
+                    })?,
+                };
+                if stage.kind != StageKind::Open {
+                    return Err(Error::InvalidTransition {
+                        field: "stage_id".into(),
+                        from: "(new)".into(),
+                        to: stage.name.clone(),
+                        reason: "a deal starts in an open stage; create it, then win or lose it".into(),
+                    });
+                }
+                let now = uow.now;
+                let mut deal = Deal {
+                    id: uow.new_id(),
+                    tenant_id: self.s.tenant(),
+                    version: 1,
+                    created_at: now,
+                    updated_at: now,
+                    name: input.name,
+                    pipeline_id: pipeline.id,
+                    stage_id: stage.id,
+                    status: DealStatus::Open,
+                    amount: input.amount,
+                    expected_close_date: input.expected_close_date,
+                    closed_at: None,
+                    contact_ids: input.contact_ids,
+                    company_id: input.company_id,
+                    owner_id: input.owner_id,
+                    line_items: input.line_items,
+                    lost_reason: None,
+                    stage_history: vec![StageVisit { stage_id: stage.id, entered_at: now, left_at: None }],
+                    tags: input.tags,
+                    custom: input.custom,
+                };
+                let mut ch = Checks::default();
+                check_deal(&mut deal, &mut ch);
+                missing_for_stage(&deal, &stage, &mut ch);
+                check_deal_refs(uow, &mut deal, None, &mut ch).await?;
+                let deal = uow.create(deal, ch.errs).await?;
+                promote(uow, &deal.contact_ids, LifecycleStage::Opportunity).await?;
+                Ok(deal)
+            })
+        })
+        .await
     }
 
     /// Saves changes to a deal read earlier. The pipeline, stage, status, close time, stage
     /// history and lost reason change only through the stage methods. An amount that was the
     /// sum of the line items is recomputed when they change (unless the amount is changed too).
     pub async fn update(&self, mut deal: Deal) -> Result<Deal> {
-        let mut uow = Uow::write(self.s).await?;
-        let before = uow.load_for_update(&deal).await?;
-        let guarded: [(&str, bool, String, String); 6] = [
-            (
-                "pipeline_id",
-                before.pipeline_id != deal.pipeline_id,
-                before.pipeline_id.to_string(),
-                deal.pipeline_id.to_string(),
-            ),
-            ("stage_id", before.stage_id != deal.stage_id, before.stage_id.to_string(), deal.stage_id.to_string()),
-            ("status", before.status != deal.status, before.status.to_string(), deal.status.to_string()),
-            (
-                "closed_at",
-                before.closed_at != deal.closed_at,
-                format!("{:?}", before.closed_at),
-                format!("{:?}", deal.closed_at),
-            ),
-            ("stage_history", before.stage_history != deal.stage_history, "…".into(), "…".into()),
-            (
-                "lost_reason",
-                before.lost_reason != deal.lost_reason && before.status != DealStatus::Lost,
-                format!("{:?}", before.lost_reason),
-                format!("{:?}", deal.lost_reason),
-            ),
-        ];
-        if let Some((field, _, from, to)) = guarded.into_iter().find(|g| g.1) {
-            return Err(Error::InvalidTransition {
-                field: field.into(),
-                from,
-                to,
-                reason: "changes only through move_to_stage, win, lose or reopen".into(),
-            });
-        }
-        // An amount that came from the line items follows them when they change.
-        let derived = !before.line_items.is_empty() && before.line_items_total().ok().flatten() == before.amount;
-        if derived && deal.line_items != before.line_items && deal.amount == before.amount {
-            deal.amount = None;
-        }
-        let mut ch = Checks::default();
-        check_deal(&mut deal, &mut ch);
-        if before.status == DealStatus::Lost && deal.lost_reason.is_none() {
-            ch.push("lost_reason", FieldErrorCode::Required, "a lost deal keeps its reason");
-        }
-        let pipeline = uow.tx.require::<Pipeline>(before.pipeline_id).await?;
-        if let Some(stage) = pipeline.stage(before.stage_id) {
-            missing_for_stage(&deal, stage, &mut ch);
-        }
-        check_deal_refs(&mut uow, &mut deal, Some(&before), &mut ch).await?;
-        let added: Vec<ContactId> =
-            deal.contact_ids.iter().filter(|c| !before.contact_ids.contains(c)).copied().collect();
-        let saved = uow.save(&before, deal, ch.errs, &[]).await?;
-        if let Some(target) = lifecycle_for(saved.status) {
-            promote(&mut uow, &added, target).await?;
-        }
-        uow.commit().await?;
-        Ok(saved)
+        self.write(|uow| {
+            Box::pin(async move {
+                let before = uow.load_for_update(&deal).await?;
+                GUARD.check(&before, &deal)?;
+                if before.lost_reason != deal.lost_reason && before.status != DealStatus::Lost {
+                    return Err(Error::InvalidTransition {
+                        field: "lost_reason".into(),
+                        from: before.lost_reason.clone().unwrap_or_else(|| "none".into()),
+                        to: deal.lost_reason.clone().unwrap_or_else(|| "none".into()),
+                        reason: "only a lost deal has a reason, given by lose".into(),
+                    });
+                }
+                // An amount that came from the line items follows them when they change.
+                let derived =
+                    !before.line_items.is_empty() && before.line_items_total().ok().flatten() == before.amount;
+                if derived && deal.line_items != before.line_items && deal.amount == before.amount {
+                    deal.amount = None;
+                }
+                let mut ch = Checks::default();
+                check_deal(&mut deal, &mut ch);
+                if before.status == DealStatus::Lost && deal.lost_reason.is_none() {
+                    ch.push("lost_reason", FieldErrorCode::Required, "a lost deal keeps its reason");
+                }
+                let pipeline = uow.tx.require::<Pipeline>(before.pipeline_id).await?;
+                if let Some(stage) = pipeline.stage(before.stage_id) {
+                    missing_for_stage(&deal, stage, &mut ch);
+                }
+                check_deal_refs(uow, &mut deal, Some(&before), &mut ch).await?;
+                let added: Vec<ContactId> =
+                    deal.contact_ids.iter().filter(|c| !before.contact_ids.contains(c)).copied().collect();
+                let saved = uow.save(&before, deal, ch.errs, &[]).await?;
+                if let Some(target) = lifecycle_for(saved.status) {
+                    promote(uow, &added, target).await?;
+                }
+                Ok(saved)
+            })
+        })
+        .await
     }
 
     /// Moves an open deal to another stage of its pipeline (forwards or backwards). The stage
@@ -368,91 +296,100 @@ impl Deals<'_> {
     }
 
     async fn transition(&self, id: DealId, target: Target) -> Result<Deal> {
-        let mut uow = Uow::write(self.s).await?;
-        let mut deal = uow.tx.require::<Deal>(id).await?;
-        let pipeline = uow.tx.require::<Pipeline>(deal.pipeline_id).await?;
-        let current =
-            pipeline.stage(deal.stage_id).map(|s| s.name.clone()).unwrap_or_else(|| deal.stage_id.to_string());
-        let in_pipeline = |sid: StageId| {
-            pipeline.stage(sid).cloned().ok_or_else(|| {
-                Error::invalid(
-                    "stage_id",
-                    FieldErrorCode::NotFound,
-                    format!("stage {sid} is not in pipeline `{}`", pipeline.name),
-                )
+        self.write(|uow| {
+            Box::pin(async move {
+                let mut deal = uow.tx.require::<Deal>(id).await?;
+                let pipeline = uow.tx.require::<Pipeline>(deal.pipeline_id).await?;
+                let current =
+                    pipeline.stage(deal.stage_id).map(|s| s.name.clone()).unwrap_or_else(|| deal.stage_id.to_string());
+                let in_pipeline = |sid: StageId| {
+                    pipeline.stage(sid).cloned().ok_or_else(|| {
+                        Error::invalid(
+                            "stage_id",
+                            FieldErrorCode::NotFound,
+                            format!("stage {sid} is not in pipeline `{}`", pipeline.name),
+                        )
+                    })
+                };
+                let no_stage = |what: &str| {
+                    Error::invalid("stage_id", FieldErrorCode::Rule, format!("the pipeline has no {what} stage"))
+                };
+                let (stage, reason, reopen) = match target {
+                    Target::Stage(sid) => (in_pipeline(sid)?, None, false),
+                    Target::Won => (pipeline.won_stage().cloned().ok_or_else(|| no_stage("won"))?, None, false),
+                    Target::Lost(r) => {
+                        (pipeline.lost_stage().cloned().ok_or_else(|| no_stage("lost"))?, Some(r), false)
+                    }
+                    Target::Reopen(sid) => (in_pipeline(sid)?, None, true),
+                };
+                let refuse = |reason: &str| Error::InvalidTransition {
+                    field: "stage_id".into(),
+                    from: current.clone(),
+                    to: stage.name.clone(),
+                    reason: reason.into(),
+                };
+                if reopen {
+                    if deal.status == DealStatus::Open {
+                        return Err(refuse("only a won or lost deal can be reopened"));
+                    }
+                    if stage.kind != StageKind::Open {
+                        return Err(refuse("a deal is reopened into an open stage"));
+                    }
+                } else if deal.status != DealStatus::Open {
+                    return Err(refuse(&format!("the deal is {}; reopen it first", deal.status)));
+                }
+                if stage.id == deal.stage_id {
+                    return Ok(deal);
+                }
+                let mut ch = Checks::default();
+                let lost_reason = match (stage.kind, reason) {
+                    (StageKind::Lost, Some(r)) if !r.trim().is_empty() => Some(r.trim().to_owned()),
+                    (StageKind::Lost, _) => {
+                        ch.push(
+                            "lost_reason",
+                            FieldErrorCode::Required,
+                            "say why the deal was lost (use `lose(id, reason)`)",
+                        );
+                        None
+                    }
+                    _ => None,
+                };
+                missing_for_stage(&deal, &stage, &mut ch);
+                Error::check(ch.errs)?;
+                let now = uow.now;
+                let from = deal.stage_id;
+                if let Some(last) = deal.stage_history.last_mut()
+                    && last.left_at.is_none()
+                {
+                    last.left_at = Some(now);
+                }
+                deal.stage_history.push(StageVisit { stage_id: stage.id, entered_at: now, left_at: None });
+                deal.stage_id = stage.id;
+                deal.status = status_of(stage.kind);
+                deal.closed_at = if stage.kind == StageKind::Open { None } else { Some(now) };
+                deal.lost_reason = lost_reason.clone();
+                let deal = uow.save_system(deal).await?;
+                let (subject, related) = (deal.entity_ref(), deal.related());
+                uow.emit(
+                    subject,
+                    related.clone(),
+                    Change::StageChanged { pipeline_id: pipeline.id, from, to: stage.id },
+                );
+                match (stage.kind, reopen) {
+                    (_, true) => uow.emit(subject, related, Change::DealReopened { to: stage.id }),
+                    (StageKind::Won, _) => uow.emit(subject, related, Change::DealWon),
+                    (StageKind::Lost, _) => {
+                        uow.emit(subject, related, Change::DealLost { reason: lost_reason.unwrap_or_default() })
+                    }
+                    (StageKind::Open, false) => {}
+                }
+                if let Some(target) = lifecycle_for(deal.status) {
+                    promote(uow, &deal.contact_ids, target).await?;
+                }
+                Ok(deal)
             })
-        };
-        let no_stage =
-            |what: &str| Error::invalid("stage_id", FieldErrorCode::Rule, format!("the pipeline has no {what} stage"));
-        let (stage, reason, reopen) = match target {
-            Target::Stage(sid) => (in_pipeline(sid)?, None, false),
-            Target::Won => (pipeline.won_stage().cloned().ok_or_else(|| no_stage("won"))?, None, false),
-            Target::Lost(r) => (pipeline.lost_stage().cloned().ok_or_else(|| no_stage("lost"))?, Some(r), false),
-            Target::Reopen(sid) => (in_pipeline(sid)?, None, true),
-        };
-        let refuse = |reason: &str| Error::InvalidTransition {
-            field: "stage_id".into(),
-            from: current.clone(),
-            to: stage.name.clone(),
-            reason: reason.into(),
-        };
-        if reopen {
-            if deal.status == DealStatus::Open {
-                return Err(refuse("only a won or lost deal can be reopened"));
-            }
-            if stage.kind != StageKind::Open {
-                return Err(refuse("a deal is reopened into an open stage"));
-            }
-        } else if deal.status != DealStatus::Open {
-            return Err(refuse(&format!("the deal is {}; reopen it first", deal.status)));
-        }
-        if stage.id == deal.stage_id {
-            return Ok(deal);
-        }
-        let mut ch = Checks::default();
-        let lost_reason = match (stage.kind, reason) {
-            (StageKind::Lost, Some(r)) if !r.trim().is_empty() => Some(r.trim().to_owned()),
-            (StageKind::Lost, _) => {
-                ch.push("lost_reason", FieldErrorCode::Required, "say why the deal was lost (use `lose(id, reason)`)");
-                None
-            }
-            _ => None,
-        };
-        missing_for_stage(&deal, &stage, &mut ch);
-        Error::check(ch.errs)?;
-        let now = uow.now;
-        let from = deal.stage_id;
-        if let Some(last) = deal.stage_history.last_mut()
-            && last.left_at.is_none()
-        {
-            last.left_at = Some(now);
-        }
-        deal.stage_history.push(StageVisit { stage_id: stage.id, entered_at: now, left_at: None });
-        deal.stage_id = stage.id;
-        deal.status = status_of(stage.kind);
-        deal.closed_at = if stage.kind == StageKind::Open { None } else { Some(now) };
-        deal.lost_reason = lost_reason.clone();
-        let deal = uow.save_system(deal).await?;
-        let (subject, related) = (deal.entity_ref(), deal.related());
-        uow.emit(subject, related.clone(), Change::StageChanged { pipeline_id: pipeline.id, from, to: stage.id });
-        match (stage.kind, reopen) {
-            (_, true) => uow.emit(subject, related, Change::DealReopened { to: stage.id }),
-            (StageKind::Won, _) => uow.emit(subject, related, Change::DealWon),
-            (StageKind::Lost, _) => {
-                uow.emit(subject, related, Change::DealLost { reason: lost_reason.unwrap_or_default() })
-            }
-            (StageKind::Open, false) => {}
-        }
-        if let Some(target) = lifecycle_for(deal.status) {
-            promote(&mut uow, &deal.contact_ids, target).await?;
-        }
-        uow.commit().await?;
-        Ok(deal)
-    }
-
-    /// Deletes a deal at `version`, with its relations.
-    pub async fn delete(&self, id: DealId, version: u64) -> Result<()> {
-        delete::<Deal>(self.s, id, version).await
+        })
+        .await
     }
 
     /// Deals per stage with counts, totals, rotting deals and the probability-weighted forecast.

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use super::checks::Checks;
-use super::invoices::{Invoices, Payments, emit_status};
+use super::invoices::emit_status;
 use super::lines::{check_customer, check_lines};
 use super::uow::Uow;
 use crate::entity::{Entity, EntityKind, EntityRef};
@@ -94,17 +94,6 @@ pub struct ExternalPayment {
 }
 
 /// Refuses a change through the CRM's own operations to a record accounting owns.
-pub(crate) fn refuse_managed(what: &str, managed_by: &Option<String>) -> Result<()> {
-    match managed_by {
-        Some(system) => Err(Error::invalid(
-            "managed_by",
-            FieldErrorCode::ReadOnly,
-            format!("{what} is kept in {system}; change it there (the next sync brings the change here)"),
-        )),
-        None => Ok(()),
-    }
-}
-
 fn check_system(ch: &mut Checks, system: &mut String, id: &mut String) {
     *system = system.trim().to_ascii_lowercase();
     ch.code("system", system);
@@ -127,252 +116,230 @@ fn money_ok(ch: &mut Checks, field: &str, v: Decimal) {
     }
 }
 
-impl Invoices<'_> {
-    /// Writes the CRM's read-only mirror of an invoice kept in an accounting system: creates
-    /// it, updates it, or leaves it as it is when nothing changed. The amounts are taken as
-    /// given (the accounting system's rounding rules), after checking they add up.
-    ///
-    /// Refused with a typed error, writing nothing: a bad number, a customer who does not
-    /// exist, amounts that don't add up, a record of the same id kept by another system or
-    /// by the CRM itself, a number another invoice has.
-    pub async fn mirror(&self, mut input: ExternalInvoice) -> Result<(Invoice, MirrorOutcome)> {
-        let mut uow = Uow::write(self.s).await?;
-        let mut ch = Checks::default();
-        check_system(&mut ch, &mut input.system, &mut input.external_id);
-        for (f, v) in [("subtotal", input.subtotal), ("tax", input.tax), ("total", input.total)] {
-            money_ok(&mut ch, f, v);
-        }
-        money_ok(&mut ch, "amount_paid", input.amount_paid);
-        if input.subtotal.checked_add(input.tax) != Some(input.total) {
-            ch.push(
-                "total",
-                FieldErrorCode::Rule,
-                format!("{} + {} tax is not {}", input.subtotal, input.tax, input.total),
-            );
-        }
-        if input.amount_paid > input.total {
-            ch.push("amount_paid", FieldErrorCode::OutOfRange, "more than the invoice's total");
-        }
-        if input.status == InvoiceStatus::Paid && input.amount_paid != input.total {
-            ch.push("status", FieldErrorCode::Rule, "a paid invoice has its total paid");
-        }
-        if input.due_date < input.issue_date {
-            ch.push("due_date", FieldErrorCode::OutOfRange, "an invoice cannot fall due before it is issued");
-        }
-        let existing: Option<Invoice> = find_mirrored(&mut uow, &input.system, &input.external_id).await?;
-        if let Some(e) = &existing
-            && e.managed_by.as_deref() != Some(input.system.as_str())
-        {
-            let owner = e.managed_by.as_deref().unwrap_or("the CRM");
-            return Err(Error::invalid(
-                "external_id",
-                FieldErrorCode::Rule,
-                format!("invoice {} with this id is kept by {owner}, not {}", e.number, input.system),
-            ));
-        }
-        let money = |v: Decimal| Money::new(v, input.currency);
-        let now = uow.now;
-        let mut invoice = existing.clone().unwrap_or_else(|| Invoice {
-            id: uow.new_id(),
-            tenant_id: self.s.tenant(),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-            number: String::new(),
-            contact_id: None,
-            company_id: None,
-            order_id: None,
-            deal_id: None,
-            status: input.status,
-            currency: input.currency,
-            lines: Vec::new(),
-            subtotal: money(Decimal::ZERO),
-            tax: money(Decimal::ZERO),
-            total: money(Decimal::ZERO),
-            amount_paid: money(Decimal::ZERO),
-            issue_date: input.issue_date,
-            due_date: input.due_date,
-            sent_at: None,
-            paid_on: None,
-            voided_at: None,
-            payments: Vec::new(),
-            notes: None,
-            external_refs: vec![ExternalRef::new(input.system.clone(), input.external_id.clone())],
-            managed_by: Some(input.system.clone()),
-            custom: CustomFields::new(),
-        });
-        let from = invoice.status;
-        invoice.number = input.number;
-        ch.code("number", &mut invoice.number);
-        invoice.contact_id = input.contact_id;
-        invoice.company_id = input.company_id;
-        invoice.currency = input.currency;
-        invoice.lines = input.lines;
-        check_lines(&mut ch, "lines", &mut invoice.lines, Some(input.currency));
-        (invoice.subtotal, invoice.tax, invoice.total) = (money(input.subtotal), money(input.tax), money(input.total));
-        invoice.amount_paid = money(input.amount_paid);
-        invoice.status = input.status;
-        invoice.issue_date = input.issue_date;
-        invoice.due_date = input.due_date;
-        invoice.paid_on = if input.status == InvoiceStatus::Paid { input.paid_on.or(invoice.paid_on) } else { None };
-        if input.status != InvoiceStatus::Draft && invoice.sent_at.is_none() {
-            invoice.sent_at = Some(now);
-        }
-        if input.status == InvoiceStatus::Void && invoice.voided_at.is_none() {
-            invoice.voided_at = Some(now);
-        }
-        invoice.notes = input.notes;
-        ch.opt_text("notes", &mut invoice.notes);
-        let before = existing.as_ref().map(|b| (b.contact_id, b.company_id));
-        check_customer(&mut uow, invoice.contact_id, invoice.company_id, before, true, &mut ch).await?;
-        let outcome = match existing {
-            None => {
-                let invoice = uow.create(invoice, ch.errs).await?;
-                (invoice, MirrorOutcome::Created)
-            }
-            Some(before) => {
-                Error::check(std::mem::take(&mut ch.errs))?;
-                let rec = uow
-                    .save_record(&before.clone().into_record(), invoice.into_record(), Vec::new(), &["status"])
-                    .await?;
-                let saved = Invoice::from_record(rec).ok_or_else(|| Error::storage("record kind changed"))?;
-                if saved.version == before.version {
-                    return Ok((saved, MirrorOutcome::Unchanged));
-                }
-                if saved.status != from {
-                    emit_status(&mut uow, &saved, from);
-                }
-                (saved, MirrorOutcome::Updated)
-            }
-        };
-        uow.commit().await?;
-        Ok(outcome)
+/// [`Invoices::mirror`](super::Invoices::mirror), in the caller's unit of work.
+pub(super) async fn mirror_invoice(uow: &mut Uow<'_>, mut input: ExternalInvoice) -> Result<(Invoice, MirrorOutcome)> {
+    let mut ch = Checks::default();
+    check_system(&mut ch, &mut input.system, &mut input.external_id);
+    for (f, v) in [("subtotal", input.subtotal), ("tax", input.tax), ("total", input.total)] {
+        money_ok(&mut ch, f, v);
     }
+    money_ok(&mut ch, "amount_paid", input.amount_paid);
+    if input.subtotal.checked_add(input.tax) != Some(input.total) {
+        ch.push(
+            "total",
+            FieldErrorCode::Rule,
+            format!("{} + {} tax is not {}", input.subtotal, input.tax, input.total),
+        );
+    }
+    if input.amount_paid > input.total {
+        ch.push("amount_paid", FieldErrorCode::OutOfRange, "more than the invoice's total");
+    }
+    if input.status == InvoiceStatus::Paid && input.amount_paid != input.total {
+        ch.push("status", FieldErrorCode::Rule, "a paid invoice has its total paid");
+    }
+    if input.due_date < input.issue_date {
+        ch.push("due_date", FieldErrorCode::OutOfRange, "an invoice cannot fall due before it is issued");
+    }
+    let existing: Option<Invoice> = find_mirrored(uow, &input.system, &input.external_id).await?;
+    if let Some(e) = &existing
+        && e.managed_by.as_deref() != Some(input.system.as_str())
+    {
+        let owner = e.managed_by.as_deref().unwrap_or("the CRM");
+        return Err(Error::invalid(
+            "external_id",
+            FieldErrorCode::Rule,
+            format!("invoice {} with this id is kept by {owner}, not {}", e.number, input.system),
+        ));
+    }
+    let money = |v: Decimal| Money::new(v, input.currency);
+    let now = uow.now;
+    let mut invoice = existing.clone().unwrap_or_else(|| Invoice {
+        id: uow.new_id(),
+        tenant_id: uow.s.tenant(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        number: String::new(),
+        contact_id: None,
+        company_id: None,
+        order_id: None,
+        deal_id: None,
+        status: input.status,
+        currency: input.currency,
+        lines: Vec::new(),
+        subtotal: money(Decimal::ZERO),
+        tax: money(Decimal::ZERO),
+        total: money(Decimal::ZERO),
+        amount_paid: money(Decimal::ZERO),
+        issue_date: input.issue_date,
+        due_date: input.due_date,
+        sent_at: None,
+        paid_on: None,
+        voided_at: None,
+        payments: Vec::new(),
+        notes: None,
+        external_refs: vec![ExternalRef::new(input.system.clone(), input.external_id.clone())],
+        managed_by: Some(input.system.clone()),
+        custom: CustomFields::new(),
+    });
+    let from = invoice.status;
+    invoice.number = input.number;
+    ch.code("number", &mut invoice.number);
+    invoice.contact_id = input.contact_id;
+    invoice.company_id = input.company_id;
+    invoice.currency = input.currency;
+    invoice.lines = input.lines;
+    check_lines(&mut ch, "lines", &mut invoice.lines, Some(input.currency));
+    (invoice.subtotal, invoice.tax, invoice.total) = (money(input.subtotal), money(input.tax), money(input.total));
+    invoice.amount_paid = money(input.amount_paid);
+    invoice.status = input.status;
+    invoice.issue_date = input.issue_date;
+    invoice.due_date = input.due_date;
+    invoice.paid_on = if input.status == InvoiceStatus::Paid { input.paid_on.or(invoice.paid_on) } else { None };
+    if input.status != InvoiceStatus::Draft && invoice.sent_at.is_none() {
+        invoice.sent_at = Some(now);
+    }
+    if input.status == InvoiceStatus::Void && invoice.voided_at.is_none() {
+        invoice.voided_at = Some(now);
+    }
+    invoice.notes = input.notes;
+    ch.opt_text("notes", &mut invoice.notes);
+    let before = existing.as_ref().map(|b| (b.contact_id, b.company_id));
+    check_customer(uow, invoice.contact_id, invoice.company_id, before, true, &mut ch).await?;
+    let outcome = match existing {
+        None => {
+            let invoice = uow.create(invoice, ch.errs).await?;
+            (invoice, MirrorOutcome::Created)
+        }
+        Some(before) => {
+            Error::check(std::mem::take(&mut ch.errs))?;
+            let rec =
+                uow.save_record(&before.clone().into_record(), invoice.into_record(), Vec::new(), &["status"]).await?;
+            let saved = Invoice::from_record(rec).ok_or_else(|| Error::storage("record kind changed"))?;
+            if saved.version == before.version {
+                return Ok((saved, MirrorOutcome::Unchanged));
+            }
+            if saved.status != from {
+                emit_status(uow, &saved, from);
+            }
+            (saved, MirrorOutcome::Updated)
+        }
+    };
+    Ok(outcome)
 }
 
-impl Payments<'_> {
-    /// Writes the CRM's read-only mirror of a payment kept in an accounting system, and lists
-    /// it on the mirrored invoices it paid (their totals and status stay as accounting reported
-    /// them). Applications must be to invoices mirrored from the same system, of the same
-    /// customer and currency, and add up to at most the payment.
-    pub async fn mirror(&self, mut input: ExternalPayment) -> Result<(Payment, MirrorOutcome)> {
-        let mut uow = Uow::write(self.s).await?;
-        let mut ch = Checks::default();
-        check_system(&mut ch, &mut input.system, &mut input.external_id);
-        ch.positive("amount", input.amount.amount);
-        let existing: Option<Payment> = find_mirrored(&mut uow, &input.system, &input.external_id).await?;
-        if let Some(e) = &existing
-            && e.managed_by.as_deref() != Some(input.system.as_str())
-        {
-            return Err(Error::invalid(
-                "external_id",
-                FieldErrorCode::Rule,
-                format!("a payment with this id is kept by {}", e.managed_by.as_deref().unwrap_or("the CRM")),
-            ));
-        }
-        let before = existing.as_ref().map(|b| (b.contact_id, b.company_id));
-        check_customer(&mut uow, input.contact_id, input.company_id, before, true, &mut ch).await?;
-        let mut applied = Decimal::ZERO;
-        let mut invoices: Vec<Invoice> = Vec::new();
-        for (i, (invoice_id, amount)) in input.applications.iter().enumerate() {
-            let at = format!("applications[{i}]");
-            let Some(inv) = uow.tx.fetch::<Invoice>(*invoice_id).await? else {
-                ch.push(at, FieldErrorCode::NotFound, format!("no invoice with id {invoice_id}"));
-                continue;
-            };
-            if inv.managed_by.as_deref() != Some(input.system.as_str()) {
-                ch.push(at, FieldErrorCode::Rule, format!("invoice {} is not kept in {}", inv.number, input.system));
-            } else if amount.currency != inv.currency || amount.currency != input.amount.currency {
-                ch.push(
-                    format!("{at}.amount"),
-                    FieldErrorCode::CurrencyMismatch,
-                    "payment and invoice currencies differ",
-                );
-            } else if amount.amount <= Decimal::ZERO {
-                ch.push(format!("{at}.amount"), FieldErrorCode::OutOfRange, "must be greater than zero");
-            } else if !((inv.company_id.is_some() && inv.company_id == input.company_id)
-                || (inv.contact_id.is_some() && inv.contact_id == input.contact_id))
-            {
-                ch.push(at, FieldErrorCode::Rule, format!("invoice {} belongs to another customer", inv.number));
-            }
-            applied = applied.checked_add(amount.amount).unwrap_or(Decimal::MAX);
-            if !invoices.iter().any(|x| x.id == inv.id) {
-                invoices.push(inv);
-            }
-        }
-        if applied > input.amount.amount {
-            ch.push("applications", FieldErrorCode::OutOfRange, "more is applied than was paid");
-        }
-        let now = uow.now;
-        let mut payment = existing.clone().unwrap_or_else(|| Payment {
-            id: uow.new_id(),
-            tenant_id: self.s.tenant(),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-            contact_id: None,
-            company_id: None,
-            amount: input.amount,
-            received_on: input.received_on,
-            method: input.method,
-            reference: None,
-            applications: Vec::new(),
-            external_refs: vec![ExternalRef::new(input.system.clone(), input.external_id.clone())],
-            notes: None,
-            managed_by: Some(input.system.clone()),
-        });
-        let old_invoices: Vec<InvoiceId> = payment.applications.iter().map(|a| a.invoice_id).collect();
-        payment.contact_id = input.contact_id;
-        payment.company_id = input.company_id;
-        payment.amount = input.amount;
-        payment.received_on = input.received_on;
-        payment.method = input.method;
-        payment.reference = input.reference;
-        ch.opt_name("reference", &mut payment.reference);
-        payment.applications = input
-            .applications
-            .iter()
-            .map(|(invoice_id, amount)| PaymentApplication { invoice_id: *invoice_id, amount: *amount })
-            .collect();
-        Error::check(std::mem::take(&mut ch.errs))?;
-        let (payment, outcome) = match &existing {
-            None => (uow.create(payment, Vec::new()).await?, MirrorOutcome::Created),
-            Some(before) => {
-                let saved = uow.save(before, payment, Vec::new(), &[]).await?;
-                if saved.version == before.version {
-                    return Ok((saved, MirrorOutcome::Unchanged));
-                }
-                (saved, MirrorOutcome::Updated)
-            }
-        };
-        // The invoices it no longer pays lose their entry; the ones it pays list it.
-        for id in old_invoices {
-            if !invoices.iter().any(|i| i.id == id)
-                && let Some(inv) = uow.tx.fetch::<Invoice>(id).await?
-            {
-                invoices.push(inv);
-            }
-        }
-        for mut inv in invoices {
-            let before = inv.payments.clone();
-            inv.payments.retain(|p| p.payment_id != payment.id);
-            for a in payment.applications.iter().filter(|a| a.invoice_id == inv.id) {
-                inv.payments.push(AppliedPayment {
-                    payment_id: payment.id,
-                    paid_on: payment.received_on,
-                    amount: a.amount,
-                    method: payment.method,
-                });
-            }
-            inv.payments.sort_by_key(|p| (p.paid_on, p.payment_id));
-            if inv.payments != before {
-                let subject = EntityRef::new(EntityKind::Invoice, inv.id);
-                let related = inv.related();
-                uow.save_system(inv).await?;
-                uow.emit(subject, related, crate::event::Change::Updated { fields: vec!["payments".into()] });
-            }
-        }
-        uow.commit().await?;
-        Ok((payment, outcome))
+/// [`Payments::mirror`](super::Payments::mirror), in the caller's unit of work.
+pub(super) async fn mirror_payment(uow: &mut Uow<'_>, mut input: ExternalPayment) -> Result<(Payment, MirrorOutcome)> {
+    let mut ch = Checks::default();
+    check_system(&mut ch, &mut input.system, &mut input.external_id);
+    ch.positive("amount", input.amount.amount);
+    let existing: Option<Payment> = find_mirrored(uow, &input.system, &input.external_id).await?;
+    if let Some(e) = &existing
+        && e.managed_by.as_deref() != Some(input.system.as_str())
+    {
+        return Err(Error::invalid(
+            "external_id",
+            FieldErrorCode::Rule,
+            format!("a payment with this id is kept by {}", e.managed_by.as_deref().unwrap_or("the CRM")),
+        ));
     }
+    let before = existing.as_ref().map(|b| (b.contact_id, b.company_id));
+    check_customer(uow, input.contact_id, input.company_id, before, true, &mut ch).await?;
+    let mut applied = Decimal::ZERO;
+    let mut invoices: Vec<Invoice> = Vec::new();
+    for (i, (invoice_id, amount)) in input.applications.iter().enumerate() {
+        let at = format!("applications[{i}]");
+        let Some(inv) = uow.tx.fetch::<Invoice>(*invoice_id).await? else {
+            ch.push(at, FieldErrorCode::NotFound, format!("no invoice with id {invoice_id}"));
+            continue;
+        };
+        if inv.managed_by.as_deref() != Some(input.system.as_str()) {
+            ch.push(at, FieldErrorCode::Rule, format!("invoice {} is not kept in {}", inv.number, input.system));
+        } else if amount.currency != inv.currency || amount.currency != input.amount.currency {
+            ch.push(format!("{at}.amount"), FieldErrorCode::CurrencyMismatch, "payment and invoice currencies differ");
+        } else if amount.amount <= Decimal::ZERO {
+            ch.push(format!("{at}.amount"), FieldErrorCode::OutOfRange, "must be greater than zero");
+        } else if !((inv.company_id.is_some() && inv.company_id == input.company_id)
+            || (inv.contact_id.is_some() && inv.contact_id == input.contact_id))
+        {
+            ch.push(at, FieldErrorCode::Rule, format!("invoice {} belongs to another customer", inv.number));
+        }
+        applied = applied.checked_add(amount.amount).unwrap_or(Decimal::MAX);
+        if !invoices.iter().any(|x| x.id == inv.id) {
+            invoices.push(inv);
+        }
+    }
+    if applied > input.amount.amount {
+        ch.push("applications", FieldErrorCode::OutOfRange, "more is applied than was paid");
+    }
+    let now = uow.now;
+    let mut payment = existing.clone().unwrap_or_else(|| Payment {
+        id: uow.new_id(),
+        tenant_id: uow.s.tenant(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        contact_id: None,
+        company_id: None,
+        amount: input.amount,
+        received_on: input.received_on,
+        method: input.method,
+        reference: None,
+        applications: Vec::new(),
+        external_refs: vec![ExternalRef::new(input.system.clone(), input.external_id.clone())],
+        notes: None,
+        managed_by: Some(input.system.clone()),
+    });
+    let old_invoices: Vec<InvoiceId> = payment.applications.iter().map(|a| a.invoice_id).collect();
+    payment.contact_id = input.contact_id;
+    payment.company_id = input.company_id;
+    payment.amount = input.amount;
+    payment.received_on = input.received_on;
+    payment.method = input.method;
+    payment.reference = input.reference;
+    ch.opt_name("reference", &mut payment.reference);
+    payment.applications = input
+        .applications
+        .iter()
+        .map(|(invoice_id, amount)| PaymentApplication { invoice_id: *invoice_id, amount: *amount })
+        .collect();
+    Error::check(std::mem::take(&mut ch.errs))?;
+    let (payment, outcome) = match &existing {
+        None => (uow.create(payment, Vec::new()).await?, MirrorOutcome::Created),
+        Some(before) => {
+            let saved = uow.save(before, payment, Vec::new(), &[]).await?;
+            if saved.version == before.version {
+                return Ok((saved, MirrorOutcome::Unchanged));
+            }
+            (saved, MirrorOutcome::Updated)
+        }
+    };
+    // The invoices it no longer pays lose their entry; the ones it pays list it.
+    for id in old_invoices {
+        if !invoices.iter().any(|i| i.id == id)
+            && let Some(inv) = uow.tx.fetch::<Invoice>(id).await?
+        {
+            invoices.push(inv);
+        }
+    }
+    for mut inv in invoices {
+        let before = inv.payments.clone();
+        inv.payments.retain(|p| p.payment_id != payment.id);
+        for a in payment.applications.iter().filter(|a| a.invoice_id == inv.id) {
+            inv.payments.push(AppliedPayment {
+                payment_id: payment.id,
+                paid_on: payment.received_on,
+                amount: a.amount,
+                method: payment.method,
+            });
+        }
+        inv.payments.sort_by_key(|p| (p.paid_on, p.payment_id));
+        if inv.payments != before {
+            let subject = EntityRef::new(EntityKind::Invoice, inv.id);
+            let related = inv.related();
+            uow.save_system(inv).await?;
+            uow.emit(subject, related, crate::event::Change::Updated { fields: vec!["payments".into()] });
+        }
+    }
+    Ok((payment, outcome))
 }

@@ -1,6 +1,7 @@
 //! The service API an application embeds: [`Crm`], [`Session`] and the per-entity services.
 
 mod activities;
+mod any_record;
 mod campaigns;
 mod cases;
 mod checks;
@@ -8,15 +9,18 @@ mod companies;
 mod contacts;
 mod custom_fields;
 mod deals;
+mod feedback;
 mod import;
 mod invoices;
 mod lines;
 mod mirror;
 mod orders;
+mod payments;
 mod pipelines;
 mod products;
-mod records;
+pub(crate) mod records;
 mod relations;
+mod segments;
 mod sync;
 mod timeline;
 mod uow;
@@ -25,19 +29,23 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 pub use activities::{Activities, NewActivity};
-pub use campaigns::{CampaignResults, Campaigns, NewCampaign, Segments};
-pub use cases::{Cases, Feedbacks, NewCase, NewFeedback};
+pub use campaigns::{CampaignResults, Campaigns, NewCampaign};
+pub use cases::{Cases, NewCase};
 pub use companies::{Companies, NewCompany};
 pub use contacts::{Contacts, NewContact};
 pub use custom_fields::CustomFields;
 pub use deals::{Deals, NewDeal, PipelineReport, StageSummary};
+pub use feedback::{Feedbacks, NewFeedback};
 pub use import::{ImportOptions, ImportProgress, ImportReport, Rejected};
-pub use invoices::{Invoices, NewInvoice, NewPayment, Payments};
+pub use invoices::{Invoices, NewInvoice};
 pub use mirror::{ExternalInvoice, ExternalPayment, MirrorOutcome};
 pub use orders::{NewOrder, Orders};
+pub use payments::{NewPayment, Payments};
 pub use pipelines::{NewPipeline, NewStage, Pipelines};
 pub use products::{NewProduct, Products};
+pub use records::Records;
 pub use relations::Relations;
+pub use segments::{NewSegment, Segments};
 pub use sync::{LinkInput, Resolution, SyncRecords};
 pub use timeline::{Customer360, CustomerRef, CustomerSummary, TimelineItem};
 
@@ -390,72 +398,72 @@ impl Session {
 
     /// People.
     pub fn contacts(&self) -> Contacts<'_> {
-        Contacts { s: self }
+        Records::new(self)
     }
 
     /// Organisations.
     pub fn companies(&self) -> Companies<'_> {
-        Companies { s: self }
+        Records::new(self)
     }
 
     /// Sales opportunities and their stage moves.
     pub fn deals(&self) -> Deals<'_> {
-        Deals { s: self }
+        Records::new(self)
     }
 
     /// Pipelines and their stages.
     pub fn pipelines(&self) -> Pipelines<'_> {
-        Pipelines { s: self }
+        Records::new(self)
     }
 
     /// Calls, emails, meetings, notes and tasks.
     pub fn activities(&self) -> Activities<'_> {
-        Activities { s: self }
+        Records::new(self)
     }
 
     /// Labelled links between records.
     pub fn relations(&self) -> Relations<'_> {
-        Relations { s: self }
+        Records::new(self)
     }
 
     /// The product catalogue.
     pub fn products(&self) -> Products<'_> {
-        Products { s: self }
+        Records::new(self)
     }
 
     /// Orders: the purchase history.
     pub fn orders(&self) -> Orders<'_> {
-        Orders { s: self }
+        Records::new(self)
     }
 
     /// Invoices.
     pub fn invoices(&self) -> Invoices<'_> {
-        Invoices { s: self }
+        Records::new(self)
     }
 
     /// Payments received.
     pub fn payments(&self) -> Payments<'_> {
-        Payments { s: self }
+        Records::new(self)
     }
 
     /// Customer service cases.
     pub fn cases(&self) -> Cases<'_> {
-        Cases { s: self }
+        Records::new(self)
     }
 
     /// Survey answers, reviews, suggestions and lost-to-competitor notes.
     pub fn feedback(&self) -> Feedbacks<'_> {
-        Feedbacks { s: self }
+        Records::new(self)
     }
 
     /// Marketing campaigns, their members and responses.
     pub fn campaigns(&self) -> Campaigns<'_> {
-        Campaigns { s: self }
+        Records::new(self)
     }
 
     /// Saved contact filters.
     pub fn segments(&self) -> Segments<'_> {
-        Segments { s: self }
+        Records::new(self)
     }
 
     /// Custom field definitions.

@@ -1,54 +1,59 @@
+//! Orders: the purchase history.
+
 use chrono::{DateTime, Utc};
 
-use super::Session;
-use super::checks::{Checks, refuse_guarded};
+use super::Records;
+use super::checks::Checks;
 use super::lines::{
     check_credit_limit, check_customer, check_line_products, check_lines, check_links, document_currency, totals,
 };
+use super::records::Guard;
 use super::uow::Uow;
-use super::uow::{count, list};
 use crate::entity::{Entity, EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CampaignId, CompanyId, ContactId, DealId, OrderId, UserId};
+use crate::macros::new_input;
 use crate::model::{Deal, DealStatus, ExternalRef, LineItem, Order, OrderStatus, PaymentMethod};
 use crate::money::Currency;
-use crate::query::{Filter, Page, Query};
-use crate::value::{CustomFields, Value};
+use crate::query::Filter;
+use crate::value::CustomFields;
 
-/// Input for a new order.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct NewOrder {
-    /// Order number (default: `SO-` and a unique suffix). Unique per tenant.
-    pub number: Option<String>,
-    /// The buying person.
-    pub contact_id: Option<ContactId>,
-    /// The buying company.
-    pub company_id: Option<CompanyId>,
-    /// Currency (default: the first line's).
-    pub currency: Option<Currency>,
-    /// What is bought.
-    pub lines: Vec<LineItem>,
-    /// How it is paid.
-    pub payment_method: Option<PaymentMethod>,
-    /// Create it placed rather than draft.
-    pub placed: bool,
-    /// When it was placed (for importing history; default now). Implies `placed`.
-    pub placed_at: Option<DateTime<Utc>>,
-    /// The deal it comes from.
-    pub deal_id: Option<DealId>,
-    /// The campaign it is attributed to.
-    pub campaign_id: Option<CampaignId>,
-    /// The user responsible.
-    pub owner_id: Option<UserId>,
-    /// Notes.
-    pub notes: Option<String>,
-    /// Ids in other systems.
-    pub external_refs: Vec<ExternalRef>,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// Custom field values.
-    pub custom: CustomFields,
+new_input! {
+    /// Input for a new order.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct NewOrder {
+        /// Order number (default: `SO-` and a unique suffix). Unique per tenant.
+        pub number: Option<String> => some number(String),
+        /// The buying person.
+        pub contact_id: Option<ContactId> => some contact(ContactId),
+        /// The buying company.
+        pub company_id: Option<CompanyId> => some company(CompanyId),
+        /// Currency (default: the first line's).
+        pub currency: Option<Currency> => some currency(Currency),
+        /// What is bought.
+        pub lines: Vec<LineItem> => push line(LineItem),
+        /// How it is paid.
+        pub payment_method: Option<PaymentMethod> => some paid_by(PaymentMethod),
+        /// Create it placed (now) rather than draft.
+        pub placed: bool => manual,
+        /// When it was placed (for importing purchase history; default now). Implies `placed`.
+        pub placed_at: Option<DateTime<Utc>> => manual,
+        /// The deal it comes from.
+        pub deal_id: Option<DealId> => some deal(DealId),
+        /// The campaign it is attributed to.
+        pub campaign_id: Option<CampaignId> => some campaign(CampaignId),
+        /// The user responsible.
+        pub owner_id: Option<UserId> => some owner(UserId),
+        /// Notes.
+        pub notes: Option<String> => some notes(String),
+        /// Ids in other systems.
+        pub external_refs: Vec<ExternalRef> => refs,
+        /// Tags.
+        pub tags: Vec<String> => push tag(String),
+        /// Custom field values.
+        pub custom: CustomFields => custom,
+    }
 }
 
 impl NewOrder {
@@ -60,36 +65,6 @@ impl NewOrder {
     pub fn for_company(company: CompanyId) -> Self {
         Self { company_id: Some(company), ..Default::default() }
     }
-    /// Sets the contact.
-    pub fn contact(mut self, id: ContactId) -> Self {
-        self.contact_id = Some(id);
-        self
-    }
-    /// Sets the company.
-    pub fn company(mut self, id: CompanyId) -> Self {
-        self.company_id = Some(id);
-        self
-    }
-    /// Sets the order number.
-    pub fn number(mut self, number: impl Into<String>) -> Self {
-        self.number = Some(number.into());
-        self
-    }
-    /// Sets the currency.
-    pub fn currency(mut self, currency: Currency) -> Self {
-        self.currency = Some(currency);
-        self
-    }
-    /// Adds a line.
-    pub fn line(mut self, line: LineItem) -> Self {
-        self.lines.push(line);
-        self
-    }
-    /// Sets the payment method.
-    pub fn paid_by(mut self, method: PaymentMethod) -> Self {
-        self.payment_method = Some(method);
-        self
-    }
     /// Creates it placed (now).
     pub fn placed(mut self) -> Self {
         self.placed = true;
@@ -99,41 +74,6 @@ impl NewOrder {
     pub fn placed_at(mut self, at: DateTime<Utc>) -> Self {
         self.placed = true;
         self.placed_at = Some(at);
-        self
-    }
-    /// Links the deal it comes from.
-    pub fn deal(mut self, id: DealId) -> Self {
-        self.deal_id = Some(id);
-        self
-    }
-    /// Attributes it to a campaign.
-    pub fn campaign(mut self, id: CampaignId) -> Self {
-        self.campaign_id = Some(id);
-        self
-    }
-    /// Sets the owner.
-    pub fn owner(mut self, id: UserId) -> Self {
-        self.owner_id = Some(id);
-        self
-    }
-    /// Sets the notes.
-    pub fn notes(mut self, text: impl Into<String>) -> Self {
-        self.notes = Some(text.into());
-        self
-    }
-    /// Adds an id in another system.
-    pub fn external_ref(mut self, system: impl Into<String>, id: impl Into<String>) -> Self {
-        self.external_refs.push(ExternalRef::new(system, id));
-        self
-    }
-    /// Adds a tag.
-    pub fn tag(mut self, tag: impl Into<String>) -> Self {
-        self.tags.push(tag.into());
-        self
-    }
-    /// Sets a custom field value.
-    pub fn custom(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.custom.insert(key.into(), value.into());
         self
     }
 }
@@ -183,97 +123,64 @@ fn paid_on_the_spot(m: Option<PaymentMethod>) -> bool {
 }
 
 /// Orders: the purchase history.
-#[derive(Clone, Copy, Debug)]
-pub struct Orders<'s> {
-    pub(crate) s: &'s Session,
-}
+/// Draft and cancelled orders may be deleted; placed ones are history (cancel them).
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use crm_core::*;
+/// use crm_core::model::{LineItem, PaymentMethod};
+/// use rust_decimal::Decimal;
+/// let crm = Crm::new(MemoryStore::new());
+/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let ann = cx.contacts().create(NewContact::new("Ann", "Lee")).await?;
+/// let mugs = LineItem::new("Mug", Decimal::from(3), Money::new(Decimal::new(1250, 2), Currency::GBP));
+/// let order = cx.orders().create(NewOrder::for_contact(ann.id).line(mugs).paid_by(PaymentMethod::Card).placed()).await?;
+/// assert_eq!(order.total.amount, Decimal::new(3750, 2));
+/// let order = cx.orders().mark_paid(order.id, None).await?;
+/// assert_eq!(order.status, OrderStatus::Paid);
+/// # Ok::<_, Error>(()) }).unwrap();
+/// ```
+pub type Orders<'s> = Records<'s, Order>;
 
-impl Orders<'_> {
+/// Fields an edit may not change: they move through the status verbs.
+const GUARD: Guard = Guard {
+    fields: &["status", "placed_at", "paid_at", "fulfilled_at", "cancelled_at", "returned_at"],
+    through: "place, mark_paid, fulfil, cancel or mark_returned",
+};
+
+impl Records<'_, Order> {
     /// Creates an order, draft or placed. Totals come from the lines. A placed order needs at
     /// least one line, and unless paid on the spot (cash, card, PayPal) must fit within the
     /// customer's credit limit.
     pub async fn create(&self, input: NewOrder) -> Result<Order> {
-        let mut uow = Uow::write(self.s).await?;
-        let order = new_order(&mut uow, input, &[]).await?;
-        uow.commit().await?;
-        Ok(order)
+        self.write(|uow| Box::pin(async move { new_order(uow, input, &[]).await })).await
     }
 
     /// Turns a won deal into a placed order for its company (else its first contact): its line
     /// items become the order's lines (or one line for the deal's amount when it has none).
     pub async fn from_deal(&self, deal_id: DealId) -> Result<Order> {
-        let mut uow = Uow::write(self.s).await?;
-        let deal = uow.tx.require::<Deal>(deal_id).await?;
-        if deal.status != DealStatus::Won {
-            return Err(Error::InvalidTransition {
-                field: "deal_id".into(),
-                from: deal.status.to_string(),
-                to: "order".into(),
-                reason: "only a won deal becomes an order".into(),
-            });
-        }
-        let existing = uow.tx.find_all::<Order>(Filter::eq("deal_id", deal_id.as_uuid())).await?;
-        if let Some(o) = existing.iter().find(|o| o.status != OrderStatus::Cancelled) {
-            return Err(Error::invalid(
-                "deal_id",
-                FieldErrorCode::Duplicate,
-                format!("the deal already became order {}", o.number),
-            ));
-        }
-        let lines = if deal.line_items.is_empty() {
-            match deal.amount {
-                Some(a) => vec![LineItem::new(deal.name.clone(), rust_decimal::Decimal::ONE, a)],
-                None => {
-                    return Err(Error::invalid("amount", FieldErrorCode::Required, "the deal has no amount or lines"));
-                }
-            }
-        } else {
-            deal.line_items.clone()
-        };
-        let input = NewOrder {
-            contact_id: deal.contact_ids.first().copied(),
-            company_id: deal.company_id,
-            currency: deal.amount.map(|a| a.currency),
-            lines,
-            placed: true,
-            deal_id: Some(deal.id),
-            owner_id: deal.owner_id,
-            ..Default::default()
-        };
-        let order = new_order(&mut uow, input, &deal.line_items).await?;
-        uow.commit().await?;
-        Ok(order)
-    }
-
-    /// The order with this id.
-    pub async fn get(&self, id: OrderId) -> Result<Order> {
-        Uow::read(self.s).await?.tx.require::<Order>(id).await
+        self.write(|uow| Box::pin(async move { order_from_deal(uow, deal_id).await })).await
     }
 
     /// Saves changes to an order read earlier. Lines (and so totals) and currency change only
     /// while it is a draft; status and its times only through the status methods.
-    pub async fn update(&self, mut order: Order) -> Result<Order> {
-        let mut uow = Uow::write(self.s).await?;
-        let before = uow.load_for_update(&order).await?;
-        let guarded = [
-            ("status", before.status != order.status),
-            ("placed_at", before.placed_at != order.placed_at),
-            ("paid_at", before.paid_at != order.paid_at),
-            ("fulfilled_at", before.fulfilled_at != order.fulfilled_at),
-            ("cancelled_at", before.cancelled_at != order.cancelled_at),
-            ("returned_at", before.returned_at != order.returned_at),
-        ];
-        let how = "place, mark_paid, fulfil, cancel or mark_returned";
-        refuse_guarded(&guarded, before.status.as_str(), order.status.as_str(), how)?;
-        let mut ch = Checks::default();
-        if before.status != OrderStatus::Draft && (order.lines != before.lines || order.currency != before.currency) {
-            ch.push("lines", FieldErrorCode::ReadOnly, format!("the order is {}; its lines are fixed", before.status));
-        }
-        check_order(&mut order, &mut ch);
-        check_order_refs(&mut uow, &mut order, Some(&before), &[], &mut ch).await?;
-        let saved = uow.save(&before, order, ch.errs, &["subtotal", "tax", "total"]).await?;
-        uow.commit().await?;
-        Ok(saved)
+    pub async fn update(&self, order: Order) -> Result<Order> {
+        self.update_with(order, &GUARD, &["subtotal", "tax", "total"], |uow, before, order, ch| {
+            Box::pin(async move {
+                if before.status != OrderStatus::Draft
+                    && (order.lines != before.lines || order.currency != before.currency)
+                {
+                    ch.push(
+                        "lines",
+                        FieldErrorCode::ReadOnly,
+                        format!("the order is {}; its lines are fixed", before.status),
+                    );
+                }
+                check_order(order, ch);
+                check_order_refs(uow, order, Some(before), &[], ch).await
+            })
+        })
+        .await
     }
 
     /// Places a draft order.
@@ -302,39 +209,49 @@ impl Orders<'_> {
     }
 
     async fn transition(&self, id: OrderId, to: OrderStatus, method: Option<PaymentMethod>) -> Result<Order> {
-        let mut uow = Uow::write(self.s).await?;
-        let order = uow.tx.require::<Order>(id).await?;
-        let order = set_status(&mut uow, order, to, method).await?;
-        uow.commit().await?;
-        Ok(order)
+        self.change(id, |uow, order| Box::pin(async move { set_status(uow, order, to, method).await })).await
     }
+}
 
-    /// A page of orders.
-    pub async fn list(&self, query: &Query) -> Result<Page<Order>> {
-        list::<Order>(self.s, query).await
+async fn order_from_deal(uow: &mut Uow<'_>, deal_id: DealId) -> Result<Order> {
+    let deal = uow.tx.require::<Deal>(deal_id).await?;
+    if deal.status != DealStatus::Won {
+        return Err(Error::InvalidTransition {
+            field: "deal_id".into(),
+            from: deal.status.to_string(),
+            to: "order".into(),
+            reason: "only a won deal becomes an order".into(),
+        });
     }
-
-    /// How many orders match.
-    pub async fn count(&self, filter: &Filter) -> Result<u64> {
-        count::<Order>(self.s, filter).await
+    let existing = uow.tx.find_all::<Order>(Filter::eq("deal_id", deal_id.as_uuid())).await?;
+    if let Some(o) = existing.iter().find(|o| o.status != OrderStatus::Cancelled) {
+        return Err(Error::invalid(
+            "deal_id",
+            FieldErrorCode::Duplicate,
+            format!("the deal already became order {}", o.number),
+        ));
     }
-
-    /// Deletes a draft or cancelled order at `version` (placed orders are history: cancel them).
-    pub async fn delete(&self, id: OrderId, version: u64) -> Result<()> {
-        let mut uow = Uow::write(self.s).await?;
-        let order = uow.tx.require::<Order>(id).await?;
-        if !matches!(order.status, OrderStatus::Draft | OrderStatus::Cancelled) {
-            return Err(Error::invalid(
-                "status",
-                FieldErrorCode::Rule,
-                format!("the order is {}; only draft or cancelled orders are deleted", order.status),
-            ));
+    let lines = if deal.line_items.is_empty() {
+        match deal.amount {
+            Some(a) => vec![LineItem::new(deal.name.clone(), rust_decimal::Decimal::ONE, a)],
+            None => {
+                return Err(Error::invalid("amount", FieldErrorCode::Required, "the deal has no amount or lines"));
+            }
         }
-        super::uow::delete_relations(&mut uow, order.entity_ref()).await?;
-        uow.remove(&order.into_record(), version).await?;
-        uow.commit().await?;
-        Ok(())
-    }
+    } else {
+        deal.line_items.clone()
+    };
+    let input = NewOrder {
+        contact_id: deal.contact_ids.first().copied(),
+        company_id: deal.company_id,
+        currency: deal.amount.map(|a| a.currency),
+        lines,
+        placed: true,
+        deal_id: Some(deal.id),
+        owner_id: deal.owner_id,
+        ..Default::default()
+    };
+    new_order(uow, input, &deal.line_items).await
 }
 
 pub(crate) async fn new_order(uow: &mut Uow<'_>, input: NewOrder, inherited: &[LineItem]) -> Result<Order> {

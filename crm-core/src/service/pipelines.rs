@@ -1,31 +1,34 @@
 use std::collections::BTreeSet;
 
-use super::Session;
+use super::Records;
 use super::checks::Checks;
+use super::records::Guard;
 use super::uow::Uow;
-use super::uow::list;
-use crate::entity::Entity;
+use crate::entity::EntityKind;
 use crate::error::{Error, FieldErrorCode, Result};
-use crate::ids::{PipelineId, StageId};
+use crate::ids::StageId;
+use crate::macros::new_input;
 use crate::model::{Deal, Pipeline, Stage, StageKind, default_sales_stages, valid_key};
-use crate::query::{Filter, Page, Query};
+use crate::query::{Filter, Query};
 
 /// Deal fields a stage may require.
 pub(crate) const REQUIRABLE: &[&str] = &["amount", "expected_close_date", "company_id", "contact_ids", "owner_id"];
 
-/// Input for a new stage.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NewStage {
-    /// Name.
-    pub name: String,
-    /// Win probability in percent.
-    pub probability: u8,
-    /// Open, won or lost.
-    pub kind: StageKind,
-    /// Rotting limit in days.
-    pub rotting_days: Option<u32>,
-    /// Deal fields required to enter.
-    pub required_fields: Vec<String>,
+new_input! {
+    /// Input for a new stage.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct NewStage {
+        /// Name.
+        pub name: String => manual,
+        /// Win probability in percent.
+        pub probability: u8 => manual,
+        /// Open, won or lost.
+        pub kind: StageKind => manual,
+        /// Rotting limit in days: a deal that stays longer in the stage is rotting.
+        pub rotting_days: Option<u32> => some_exact rotting_after(u32),
+        /// Deal fields required to enter the stage (see [`Pipeline`]).
+        pub required_fields: Vec<String> => push requires(String),
+    }
 }
 
 impl NewStage {
@@ -41,27 +44,19 @@ impl NewStage {
     pub fn lost(name: impl Into<String>) -> Self {
         Self { kind: StageKind::Lost, ..Self::open(name, 0) }
     }
-    /// Sets the rotting limit.
-    pub fn rotting_after(mut self, days: u32) -> Self {
-        self.rotting_days = Some(days);
-        self
-    }
-    /// Requires a deal field to enter.
-    pub fn requires(mut self, field: impl Into<String>) -> Self {
-        self.required_fields.push(field.into());
-        self
-    }
 }
 
-/// Input for a new pipeline.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NewPipeline {
-    /// Name.
-    pub name: String,
-    /// Stages in order.
-    pub stages: Vec<NewStage>,
-    /// Make it the tenant's default (the previous default stops being one).
-    pub is_default: bool,
+new_input! {
+    /// Input for a new pipeline.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct NewPipeline {
+        /// Name.
+        pub name: String => manual,
+        /// Stages in order.
+        pub stages: Vec<NewStage> => push stage(NewStage),
+        /// Make it the tenant's default (the previous default stops being one).
+        pub is_default: bool => manual,
+    }
 }
 
 impl NewPipeline {
@@ -69,7 +64,7 @@ impl NewPipeline {
     pub fn new(name: impl Into<String>, stages: Vec<NewStage>) -> Self {
         Self { name: name.into(), stages, is_default: false }
     }
-    /// Makes it the default.
+    /// Makes it the tenant's default pipeline.
     pub fn default_pipeline(mut self) -> Self {
         self.is_default = true;
         self
@@ -125,110 +120,101 @@ fn check_pipeline(p: &mut Pipeline, ch: &mut Checks) {
 }
 
 /// Pipelines: the stages deals move through. A tenant may have several; one is the default.
-#[derive(Clone, Copy, Debug)]
-pub struct Pipelines<'s> {
-    pub(crate) s: &'s Session,
-}
+/// A pipeline that still holds deals is not deleted.
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use crm_core::*;
+/// let crm = Crm::new(MemoryStore::new());
+/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let stages = vec![
+///     NewStage::open("Viewing", 20).rotting_after(14),
+///     NewStage::open("Offer", 60).requires("amount"),
+///     NewStage::won("Sold"),
+///     NewStage::lost("Withdrawn"),
+/// ];
+/// let homes = cx.pipelines().create(NewPipeline::new("Homes", stages)).await?;
+/// assert_eq!(homes.stages.len(), 4);
+/// // The tenant's default pipeline is made on first use, with the classic sales stages.
+/// assert_ne!(cx.pipelines().default_pipeline().await?.id, homes.id);
+/// # Ok::<_, Error>(()) }).unwrap();
+/// ```
+pub type Pipelines<'s> = Records<'s, Pipeline>;
 
-impl Pipelines<'_> {
+impl Records<'_, Pipeline> {
     /// Creates a pipeline.
     pub async fn create(&self, input: NewPipeline) -> Result<Pipeline> {
-        let mut uow = Uow::write(self.s).await?;
-        let stages = input
-            .stages
-            .into_iter()
-            .map(|s| Stage {
-                id: uow.new_id(),
-                name: s.name,
-                probability: s.probability,
-                kind: s.kind,
-                rotting_days: s.rotting_days,
-                required_fields: s.required_fields,
+        self.write(|uow| {
+            Box::pin(async move {
+                let stages = input
+                    .stages
+                    .into_iter()
+                    .map(|s| Stage {
+                        id: uow.new_id(),
+                        name: s.name,
+                        probability: s.probability,
+                        kind: s.kind,
+                        rotting_days: s.rotting_days,
+                        required_fields: s.required_fields,
+                    })
+                    .collect();
+                new_pipeline(uow, input.name, stages, input.is_default).await
             })
-            .collect();
-        let p = new_pipeline(&mut uow, input.name, stages, input.is_default).await?;
-        uow.commit().await?;
-        Ok(p)
+        })
+        .await
     }
 
     /// The tenant's default pipeline, created with the classic sales stages if there is none.
     pub async fn default_pipeline(&self) -> Result<Pipeline> {
-        let mut uow = Uow::write(self.s).await?;
-        let p = default_pipeline(&mut uow).await?;
-        uow.commit().await?;
-        Ok(p)
+        self.write(|uow| Box::pin(async move { default_pipeline(uow).await })).await
     }
 
-    /// The pipeline with this id.
-    pub async fn get(&self, id: PipelineId) -> Result<Pipeline> {
-        Uow::read(self.s).await?.tx.require::<Pipeline>(id).await
-    }
-
-    /// A page of pipelines.
-    pub async fn list(&self, query: &Query) -> Result<Page<Pipeline>> {
-        list::<Pipeline>(self.s, query).await
-    }
-
-    /// A new stage id, for adding a stage to a pipeline before [`Pipelines::update`].
+    /// A new stage id, for adding a stage to a pipeline before [`update`](Self::update).
     pub fn new_stage_id(&self) -> StageId {
         StageId::from_uuid(self.s.crm.inner.ids.next_uuid())
     }
 
     /// Saves changes (rename, reorder, add stages, change probabilities or rules). A stage
     /// that still holds deals cannot be removed.
-    pub async fn update(&self, mut pipeline: Pipeline) -> Result<Pipeline> {
-        let mut uow = Uow::write(self.s).await?;
-        let before = uow.load_for_update(&pipeline).await?;
-        let mut ch = Checks::default();
-        check_pipeline(&mut pipeline, &mut ch);
-        for removed in before.stages.iter().filter(|s| pipeline.stage(s.id).is_none()) {
-            let n = uow.tx.count(crate::EntityKind::Deal, &Filter::eq("stage_id", removed.id)).await?;
-            if n > 0 {
-                ch.push(
-                    "stages",
-                    FieldErrorCode::Rule,
-                    format!("stage `{}` still holds {n} deals; move them first", removed.name),
-                );
-            }
-        }
-        // A deal's status is its stage's kind: a stage holding deals keeps its kind.
-        for (i, stage) in pipeline.stages.iter().enumerate() {
-            if let Some(old) = before.stage(stage.id)
-                && old.kind != stage.kind
-            {
-                let n = uow.tx.count(crate::EntityKind::Deal, &Filter::eq("stage_id", stage.id)).await?;
-                if n > 0 {
-                    ch.push(
-                        format!("stages[{i}].kind"),
-                        FieldErrorCode::Rule,
-                        format!("stage `{}` holds {n} deals; its kind changes only while it is empty", old.name),
-                    );
+    pub async fn update(&self, pipeline: Pipeline) -> Result<Pipeline> {
+        self.update_with(pipeline, &Guard::NONE, &[], |uow, before, pipeline, ch| {
+            Box::pin(async move {
+                check_pipeline(pipeline, ch);
+                for removed in before.stages.iter().filter(|s| pipeline.stage(s.id).is_none()) {
+                    let n = uow.tx.count(EntityKind::Deal, &Filter::eq("stage_id", removed.id)).await?;
+                    if n > 0 {
+                        ch.push(
+                            "stages",
+                            FieldErrorCode::Rule,
+                            format!("stage `{}` still holds {n} deals; move them first", removed.name),
+                        );
+                    }
                 }
-            }
-        }
-        if pipeline.is_default && !before.is_default {
-            unset_default(&mut uow).await?;
-        }
-        let saved = uow.save(&before, pipeline, ch.errs, &[]).await?;
-        uow.commit().await?;
-        Ok(saved)
-    }
-
-    /// Deletes an empty pipeline at `version`.
-    pub async fn delete(&self, id: PipelineId, version: u64) -> Result<()> {
-        let mut uow = Uow::write(self.s).await?;
-        let p = uow.tx.require::<Pipeline>(id).await?;
-        let n = uow.tx.count(crate::EntityKind::Deal, &Filter::eq("pipeline_id", id)).await?;
-        if n > 0 {
-            return Err(Error::invalid(
-                "pipeline_id",
-                FieldErrorCode::Rule,
-                format!("the pipeline still holds {n} deals"),
-            ));
-        }
-        uow.remove(&p.into_record(), version).await?;
-        uow.commit().await?;
-        Ok(())
+                // A deal's status is its stage's kind: a stage holding deals keeps its kind.
+                for (i, stage) in pipeline.stages.iter().enumerate() {
+                    if let Some(old) = before.stage(stage.id)
+                        && old.kind != stage.kind
+                    {
+                        let n = uow.tx.count(EntityKind::Deal, &Filter::eq("stage_id", stage.id)).await?;
+                        if n > 0 {
+                            ch.push(
+                                format!("stages[{i}].kind"),
+                                FieldErrorCode::Rule,
+                                format!(
+                                    "stage `{}` holds {n} deals; its kind changes only while it is empty",
+                                    old.name
+                                ),
+                            );
+                        }
+                    }
+                }
+                if pipeline.is_default && !before.is_default {
+                    unset_default(uow).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
     }
 }
 

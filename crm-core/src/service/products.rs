@@ -1,37 +1,41 @@
+//! The product catalogue.
+
 use rust_decimal::Decimal;
 
-use super::Session;
+use super::Records;
 use super::checks::Checks;
+use super::records::Guard;
 use super::uow::Uow;
-use super::uow::{count, delete, list};
 use crate::error::{FieldErrorCode, Result};
-use crate::ids::ProductId;
+use crate::macros::new_input;
 use crate::model::{ExternalRef, Product};
 use crate::money::Money;
-use crate::query::{Filter, Page, Query};
-use crate::value::{CustomFields, Value};
+use crate::query::Filter;
+use crate::value::CustomFields;
 
-/// Input for a new product.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NewProduct {
-    /// SKU (required, unique per tenant regardless of ASCII case).
-    pub sku: String,
-    /// Name (required).
-    pub name: String,
-    /// Description.
-    pub description: Option<String>,
-    /// Price of one unit before tax.
-    pub unit_price: Money,
-    /// Tax rate in percent (default 0).
-    pub tax_rate: Decimal,
-    /// Whether it can go on new lines (default true).
-    pub active: bool,
-    /// Ids in other systems.
-    pub external_refs: Vec<ExternalRef>,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// Custom field values.
-    pub custom: CustomFields,
+new_input! {
+    /// Input for a new product.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct NewProduct {
+        /// SKU (required, unique per tenant regardless of ASCII case).
+        pub sku: String => manual,
+        /// Name (required).
+        pub name: String => manual,
+        /// Description.
+        pub description: Option<String> => some description(String),
+        /// Price of one unit before tax.
+        pub unit_price: Money => manual,
+        /// Tax rate in percent (default 0).
+        pub tax_rate: Decimal => set tax_rate(Decimal),
+        /// Whether it can go on new lines (default true; see [`inactive`](Self::inactive)).
+        pub active: bool => manual,
+        /// Ids in other systems.
+        pub external_refs: Vec<ExternalRef> => refs,
+        /// Tags.
+        pub tags: Vec<String> => push tag(String),
+        /// Custom field values.
+        pub custom: CustomFields => custom,
+    }
 }
 
 impl NewProduct {
@@ -49,34 +53,9 @@ impl NewProduct {
             custom: CustomFields::new(),
         }
     }
-    /// Sets the description.
-    pub fn description(mut self, text: impl Into<String>) -> Self {
-        self.description = Some(text.into());
-        self
-    }
-    /// Sets the tax rate in percent.
-    pub fn tax_rate(mut self, percent: Decimal) -> Self {
-        self.tax_rate = percent;
-        self
-    }
-    /// Makes it inactive.
+    /// Makes it inactive: it cannot go on new lines.
     pub fn inactive(mut self) -> Self {
         self.active = false;
-        self
-    }
-    /// Adds an id in another system.
-    pub fn external_ref(mut self, system: impl Into<String>, id: impl Into<String>) -> Self {
-        self.external_refs.push(ExternalRef::new(system, id));
-        self
-    }
-    /// Adds a tag.
-    pub fn tag(mut self, tag: impl Into<String>) -> Self {
-        self.tags.push(tag.into());
-        self
-    }
-    /// Sets a custom field value.
-    pub fn custom(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.custom.insert(key.into(), value.into());
         self
     }
 }
@@ -106,43 +85,51 @@ async fn check_sku_free(uow: &mut Uow<'_>, p: &Product, ch: &mut Checks) -> Resu
     Ok(())
 }
 
-/// Products: the catalogue deals, orders and invoices draw their lines from.
-#[derive(Clone, Copy, Debug)]
-pub struct Products<'s> {
-    pub(crate) s: &'s Session,
-}
+/// Products: the catalogue deals, orders and invoices draw their lines from. Deleting a
+/// product leaves the lines that used it as they are (SKU and name included).
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use crm_core::*;
+/// use rust_decimal::Decimal;
+/// let crm = Crm::new(MemoryStore::new());
+/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let price = Money::new(Decimal::new(1999, 2), Currency::EUR);
+/// let mug = cx.products().create(NewProduct::new("MUG-01", "Mug", price).tag("kitchen")).await?;
+/// assert_eq!(cx.products().by_sku("mug-01").await?.map(|p| p.id), Some(mug.id));
+/// // SKUs are unique per tenant, whatever their case.
+/// assert!(cx.products().create(NewProduct::new("mug-01", "Other mug", price)).await.is_err());
+/// # Ok::<_, Error>(()) }).unwrap();
+/// ```
+pub type Products<'s> = Records<'s, Product>;
 
-impl Products<'_> {
+impl Records<'_, Product> {
     /// Adds a product. Its SKU must not be in use by another product of the tenant.
     pub async fn create(&self, input: NewProduct) -> Result<Product> {
-        let mut uow = Uow::write(self.s).await?;
-        let mut product = Product {
-            id: uow.new_id(),
-            tenant_id: self.s.tenant(),
-            version: 1,
-            created_at: uow.now,
-            updated_at: uow.now,
-            sku: input.sku,
-            name: input.name,
-            description: input.description,
-            unit_price: input.unit_price,
-            tax_rate: input.tax_rate,
-            active: input.active,
-            external_refs: input.external_refs,
-            tags: input.tags,
-            custom: input.custom,
-        };
-        let mut ch = Checks::default();
-        check_product(&mut product, &mut ch);
-        check_sku_free(&mut uow, &product, &mut ch).await?;
-        let product = uow.create(product, ch.errs).await?;
-        uow.commit().await?;
-        Ok(product)
-    }
-
-    /// The product with this id.
-    pub async fn get(&self, id: ProductId) -> Result<Product> {
-        Uow::read(self.s).await?.tx.require::<Product>(id).await
+        self.create_with(|uow, ch| {
+            Box::pin(async move {
+                let mut product = Product {
+                    id: uow.new_id(),
+                    tenant_id: uow.s.tenant(),
+                    version: 1,
+                    created_at: uow.now,
+                    updated_at: uow.now,
+                    sku: input.sku,
+                    name: input.name,
+                    description: input.description,
+                    unit_price: input.unit_price,
+                    tax_rate: input.tax_rate,
+                    active: input.active,
+                    external_refs: input.external_refs,
+                    tags: input.tags,
+                    custom: input.custom,
+                };
+                check_product(&mut product, ch);
+                check_sku_free(uow, &product, ch).await?;
+                Ok(product)
+            })
+        })
+        .await
     }
 
     /// The product with this SKU (ASCII case does not matter), if any.
@@ -155,31 +142,16 @@ impl Products<'_> {
 
     /// Saves changes to a product read earlier. Lines already on deals, orders and invoices
     /// keep the price and name they were made with.
-    pub async fn update(&self, mut product: Product) -> Result<Product> {
-        let mut uow = Uow::write(self.s).await?;
-        let before = uow.load_for_update(&product).await?;
-        let mut ch = Checks::default();
-        check_product(&mut product, &mut ch);
-        if Product::sku_key(&product.sku) != Product::sku_key(&before.sku) {
-            check_sku_free(&mut uow, &product, &mut ch).await?;
-        }
-        let saved = uow.save(&before, product, ch.errs, &[]).await?;
-        uow.commit().await?;
-        Ok(saved)
-    }
-
-    /// Deletes a product at `version`. Lines that used it keep its SKU and name.
-    pub async fn delete(&self, id: ProductId, version: u64) -> Result<()> {
-        delete::<Product>(self.s, id, version).await
-    }
-
-    /// A page of products.
-    pub async fn list(&self, query: &Query) -> Result<Page<Product>> {
-        list::<Product>(self.s, query).await
-    }
-
-    /// How many products match.
-    pub async fn count(&self, filter: &Filter) -> Result<u64> {
-        count::<Product>(self.s, filter).await
+    pub async fn update(&self, product: Product) -> Result<Product> {
+        self.update_with(product, &Guard::NONE, &[], |uow, before, product, ch| {
+            Box::pin(async move {
+                check_product(product, ch);
+                if Product::sku_key(&product.sku) != Product::sku_key(&before.sku) {
+                    check_sku_free(uow, product, ch).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
     }
 }

@@ -1,90 +1,248 @@
-//! Operations on a record of any kind, addressed by [`EntityRef`]: what extensions and
-//! integrations need when they act on whatever record an event was about.
+//! The service skeleton: what the service of every record kind shares, written once.
+//!
+//! [`Records<E>`](Records) is the handle a [`Session`] gives for the records of one kind
+//! (`cx.orders()` is a `Records<'_, Order>`, also named [`Orders`](super::Orders)). Reading,
+//! listing, counting and deleting are the same for every kind; the kind's own file adds its
+//! rules and verbs (`create`, `update`, `place`, `win`…) in an `impl Records<'_, Kind>` block,
+//! built on the plumbing here: [`write`](Records::write) for one unit of work,
+//! [`update_with`](Records::update_with) for a user's edit behind a [`Guard`], and
+//! [`change`](Records::change) for a verb that moves one record.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
 
 use super::Session;
 use super::checks::Checks;
-use super::uow::Uow;
-use crate::entity::{EntityRef, Record};
+use super::uow::{Uow, delete_relations};
+use crate::entity::{Entity, OnDelete};
 use crate::error::{Error, FieldErrorCode, Result};
-use crate::value::Value;
+use crate::query::{Filter, Page, Query};
 
-/// The tags of the kinds of record that have them.
-fn tags_mut(rec: &mut Record) -> Option<&mut Vec<String>> {
-    match rec {
-        Record::Contact(r) => Some(&mut r.tags),
-        Record::Company(r) => Some(&mut r.tags),
-        Record::Deal(r) => Some(&mut r.tags),
-        Record::Product(r) => Some(&mut r.tags),
-        Record::Order(r) => Some(&mut r.tags),
-        Record::Case(r) => Some(&mut r.tags),
-        Record::Feedback(r) => Some(&mut r.tags),
-        Record::Campaign(r) => Some(&mut r.tags),
-        _ => None,
+/// The records of one kind as one [`Session`] sees them: every call is scoped to the
+/// session's tenant and runs as its actor.
+///
+/// Every kind's handle reads, lists, counts and deletes the same way:
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use crm_core::*;
+/// use crm_core::query::{Filter, Query};
+/// let crm = Crm::new(MemoryStore::new());
+/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let ada = cx.contacts().create(NewContact::new("Ada", "Lovelace")).await?;
+/// assert_eq!(cx.contacts().get(ada.id).await?.family_name, "Lovelace");
+/// assert_eq!(cx.contacts().count(&Filter::eq("family_name", "Lovelace")).await?, 1);
+/// let page = cx.contacts().list(&Query::new(Filter::eq("given_name", "Ada")).limit(10)).await?;
+/// assert_eq!(page.items.len(), 1);
+/// cx.contacts().delete(ada.id, ada.version).await?;
+/// assert!(matches!(cx.contacts().get(ada.id).await, Err(Error::NotFound { .. })));
+/// # Ok::<_, Error>(()) }).unwrap();
+/// ```
+pub struct Records<'s, E> {
+    pub(crate) s: &'s Session,
+    kind: PhantomData<fn() -> E>,
+}
+
+impl<E> Clone for Records<'_, E> {
+    fn clone(&self) -> Self {
+        *self
     }
 }
 
-impl Session {
-    /// The record `r` refers to, if it exists in this tenant.
-    ///
-    /// ```
-    /// # futures::executor::block_on(async {
-    /// use crm_core::*;
-    /// let crm = Crm::new(MemoryStore::new());
-    /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
-    /// let ada = cx.contacts().create(NewContact::new("Ada", "Lovelace")).await?;
-    /// let found = cx.record(EntityRef::new(EntityKind::Contact, ada.id)).await?;
-    /// assert!(matches!(found, Some(Record::Contact(c)) if c.given_name == "Ada"));
-    /// # Ok::<_, Error>(()) }).unwrap();
-    /// ```
-    pub async fn record(&self, r: EntityRef) -> Result<Option<Record>> {
-        Uow::read(self).await?.tx.get(r.kind, r.id).await
+impl<E> Copy for Records<'_, E> {}
+
+impl<E: Entity> fmt::Debug for Records<'_, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Records").field("kind", &E::KIND).field("tenant", &self.s.tenant()).finish()
+    }
+}
+
+impl<'s, E: Entity> Records<'s, E> {
+    pub(crate) fn new(s: &'s Session) -> Self {
+        Records { s, kind: PhantomData }
     }
 
-    /// Sets one custom value (`key` as registered, e.g. `real_estate.listing_status`; `Value::Null`
-    /// clears it) on the current version of a record, as an update by this session's actor:
-    /// the value is checked against its definition and every extension's rules run.
-    pub async fn set_custom_value(&self, r: EntityRef, key: &str, value: Value) -> Result<Record> {
-        self.patch(r, |rec, _| {
-            let Some(custom) = rec.custom_mut() else {
-                return Err(Error::invalid(
-                    format!("custom.{key}"),
-                    FieldErrorCode::Rule,
-                    format!("{} records have no custom fields", r.kind),
-                ));
-            };
-            if value.is_null() {
-                custom.remove(key);
-            } else {
-                custom.insert(key.to_owned(), value);
+    /// The record with this id, or [`Error::NotFound`].
+    //
+    // The shared operations name their futures `Send` instead of being `async fn`s: a future
+    // that holds one across an await of its own (an extension's `on_events`, a server's
+    // handler) is then `Send` without the compiler having to see through a generic future,
+    // which it cannot always do for references held across the await.
+    pub fn get(&self, id: E::Id) -> impl Future<Output = Result<E>> + Send + 's {
+        let s = self.s;
+        async move { Uow::read(s).await?.tx.require::<E>(id).await }
+    }
+
+    /// A page of records. The filter's and sort's fields and operands are checked against the
+    /// kind's standard and custom fields first; see [`Query`].
+    pub fn list<'q>(&self, query: &'q Query) -> impl Future<Output = Result<Page<E>>> + Send + use<'s, 'q, E> {
+        let s = self.s;
+        async move {
+            let mut uow = Uow::read(s).await?;
+            let reg = uow.registry(E::KIND).await?;
+            query.validate(E::KIND, &reg)?;
+            uow.tx.find::<E>(query).await
+        }
+    }
+
+    /// How many records match `filter` (checked as [`list`](Self::list) checks it).
+    pub fn count<'f>(&self, filter: &'f Filter) -> impl Future<Output = Result<u64>> + Send + use<'s, 'f, E> {
+        let s = self.s;
+        async move {
+            let mut uow = Uow::read(s).await?;
+            let reg = uow.registry(E::KIND).await?;
+            filter.validate(E::KIND, &reg)?;
+            uow.tx.count(E::KIND, filter).await
+        }
+    }
+
+    /// Deletes the record at `version` (else [`Error::Conflict`]) with the relations at either
+    /// end of it. The kind's rules come first: some records are history and are not deleted
+    /// (a placed order, an issued invoice: [`Entity::check_delete`]), and records that others
+    /// depend on are refused or take their dependents with them ([`Entity::ON_DELETE`]).
+    /// A refused delete writes nothing.
+    pub fn delete(&self, id: E::Id, version: u64) -> impl Future<Output = Result<()>> + Send + 's {
+        let s = self.s;
+        async move {
+            let mut uow = Uow::write(s).await?;
+            let record = uow.tx.require::<E>(id).await?;
+            record.check_delete()?;
+            let me = record.entity_ref();
+            for rule in E::ON_DELETE {
+                match *rule {
+                    OnDelete::Cascade { kind, field } => {
+                        for dep in uow.tx.query_all(kind, Filter::eq(field, me.id)).await? {
+                            let v = dep.version();
+                            uow.remove(&dep, v).await?;
+                        }
+                    }
+                    OnDelete::Restrict { kind, field, reported, what } => {
+                        let n = uow.tx.count(kind, &Filter::eq(field, me.id)).await?;
+                        if n > 0 {
+                            return Err(Error::invalid(reported, FieldErrorCode::Rule, format!("{n} {what}")));
+                        }
+                    }
+                }
             }
+            delete_relations(&mut uow, me).await?;
+            uow.remove(&record.into_record(), version).await?;
+            uow.commit().await?;
             Ok(())
-        })
-        .await
+        }
     }
 
-    /// Adds a tag (trimmed, 1–100 characters) to the current version of a record; a tag it
-    /// already has changes nothing.
-    pub async fn add_tag(&self, r: EntityRef, tag: &str) -> Result<Record> {
-        self.patch(r, |rec, ch| {
-            let Some(tags) = tags_mut(rec) else {
-                return Err(Error::invalid("tags", FieldErrorCode::Rule, format!("{} records have no tags", r.kind)));
-            };
-            tags.push(tag.to_owned());
-            ch.tags(tags);
-            Ok(())
-        })
-        .await
+    /// Runs `work` in one writing unit of work and commits it: everything `work` wrote, or
+    /// nothing when it fails. `work` returns its future boxed and `Send`
+    /// (`|uow| Box::pin(async move { … })`), so that every service call stays `Send` for the
+    /// callers that need it, whatever it borrows.
+    pub(crate) async fn write<T>(&self, work: impl for<'u> FnOnce(&'u mut Uow<'s>) -> Work<'u, T>) -> Result<T> {
+        let mut uow = Uow::write(self.s).await?;
+        let out = work(&mut uow).await?;
+        uow.commit().await?;
+        Ok(out)
     }
 
-    /// Applies `change` to the current version of `r` and saves it as a user's update.
-    async fn patch(&self, r: EntityRef, change: impl FnOnce(&mut Record, &mut Checks) -> Result<()>) -> Result<Record> {
-        let mut uow = Uow::write(self).await?;
-        let before = uow.tx.get(r.kind, r.id).await?.ok_or(Error::NotFound { kind: r.kind, id: r.id })?;
-        let mut after = before.clone();
+    /// Creates one record: `build` makes it from the input and collects the problems with its
+    /// standard fields; custom values, extensions and the `Created` event follow.
+    pub(crate) async fn create_with(
+        &self,
+        build: impl for<'u> FnOnce(&'u mut Uow<'s>, &'u mut Checks) -> Work<'u, E>,
+    ) -> Result<E> {
+        let mut uow = Uow::write(self.s).await?;
         let mut ch = Checks::default();
-        change(&mut after, &mut ch)?;
-        let saved = uow.save_record(&before, after, ch.errs, &[]).await?;
+        let record = build(&mut uow, &mut ch).await?;
+        let record = uow.create(record, ch.errs).await?;
+        uow.commit().await?;
+        Ok(record)
+    }
+
+    /// Saves a user's edit of a record read earlier: refuses a stale version
+    /// ([`Error::Conflict`]) and a change to a field `guard` keeps for the kind's own verbs,
+    /// then `rules` normalise and check the edit (seeing the stored version), and the change is
+    /// written with an `Updated` event naming the fields changed (but `quiet` ones).
+    pub(crate) async fn update_with(
+        &self,
+        mut changed: E,
+        guard: &Guard,
+        quiet: &[&str],
+        rules: impl for<'u> FnOnce(&'u mut Uow<'s>, &'u E, &'u mut E, &'u mut Checks) -> Work<'u, ()>,
+    ) -> Result<E> {
+        let mut uow = Uow::write(self.s).await?;
+        let before = uow.load_for_update(&changed).await?;
+        guard.check(&before, &changed)?;
+        let mut ch = Checks::default();
+        rules(&mut uow, &before, &mut changed, &mut ch).await?;
+        let saved = uow.save(&before, changed, ch.errs, quiet).await?;
         uow.commit().await?;
         Ok(saved)
     }
+
+    /// Applies a verb to the current version of record `id` in one unit of work.
+    pub(crate) async fn change(
+        &self,
+        id: E::Id,
+        verb: impl for<'u> FnOnce(&'u mut Uow<'s>, E) -> Work<'u, E>,
+    ) -> Result<E> {
+        let mut uow = Uow::write(self.s).await?;
+        let record = uow.tx.require::<E>(id).await?;
+        let out = verb(&mut uow, record).await?;
+        uow.commit().await?;
+        Ok(out)
+    }
+}
+
+/// The boxed, `Send` future of a service's part of a unit of work.
+pub(crate) type Work<'u, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'u>>;
+
+/// Fields of a kind that a user's `update` may not change: they move only through the kind's
+/// own verbs (an order's status and its times through `place`, `mark_paid`…). A change to one
+/// is refused as [`Error::InvalidTransition`] of that field, from its stored value to the new one.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Guard {
+    /// The guarded fields, by their serialized names.
+    pub(crate) fields: &'static [&'static str],
+    /// The verbs that change them, for the error's reason.
+    pub(crate) through: &'static str,
+}
+
+impl Guard {
+    /// No field is guarded.
+    pub(crate) const NONE: Guard = Guard { fields: &[], through: "" };
+
+    /// Refuses `after` when it changed a guarded field of `before` (the first one, in the
+    /// declared order).
+    pub(crate) fn check<E: Entity>(&self, before: &E, after: &E) -> Result<()> {
+        if self.fields.is_empty() {
+            return Ok(());
+        }
+        let (Ok(old), Ok(new)) = (serde_json::to_value(before), serde_json::to_value(after)) else {
+            return Err(Error::storage("a record did not serialize"));
+        };
+        for field in self.fields {
+            let (a, b) = (old.get(field), new.get(field));
+            if a != b {
+                return Err(Error::InvalidTransition {
+                    field: (*field).into(),
+                    from: shown(a),
+                    to: shown(b),
+                    reason: format!("changes only through {}", self.through),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A field's value as an error shows it: text as it is, nothing as `none`, anything else as
+/// compact JSON, cut at 80 characters.
+fn shown(v: Option<&serde_json::Value>) -> String {
+    const MAX: usize = 80;
+    let s = match v {
+        None | Some(serde_json::Value::Null) => return "none".into(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    if s.chars().count() > MAX { format!("{}…", s.chars().take(MAX).collect::<String>()) } else { s }
 }

@@ -14,7 +14,7 @@ use crate::event::{Change, Event, StoredEvent};
 use crate::extension::{EventContext, HookContext, MAX_EXTENSION_DEPTH, Snapshot, WriteOp};
 use crate::ids::{EventId, storage_precision};
 use crate::model::{CustomField, FieldRegistry, FieldSource, RegisteredField, Relation};
-use crate::query::{Filter, Page, Query};
+use crate::query::Filter;
 use crate::store::{Transaction, TxMode};
 use crate::value::Value;
 
@@ -515,31 +515,5 @@ pub(crate) async fn delete_relations(uow: &mut Uow<'_>, r: EntityRef) -> Result<
         let v = rel.version;
         uow.remove(&rel.into_record(), v).await?;
     }
-    Ok(())
-}
-
-/// A checked page of typed records.
-pub(crate) async fn list<E: Entity>(s: &Session, query: &Query) -> Result<Page<E>> {
-    let mut uow = Uow::read(s).await?;
-    let reg = uow.registry(E::KIND).await?;
-    query.validate(E::KIND, &reg)?;
-    uow.tx.find::<E>(query).await
-}
-
-/// A checked count of typed records.
-pub(crate) async fn count<E: Entity>(s: &Session, filter: &Filter) -> Result<u64> {
-    let mut uow = Uow::read(s).await?;
-    let reg = uow.registry(E::KIND).await?;
-    filter.validate(E::KIND, &reg)?;
-    uow.tx.count(E::KIND, filter).await
-}
-
-/// Deletes a record at `version` together with every relation pointing at it.
-pub(crate) async fn delete<E: Entity>(s: &Session, id: E::Id, version: u64) -> Result<()> {
-    let mut uow = Uow::write(s).await?;
-    let record = uow.tx.require::<E>(id).await?;
-    delete_relations(&mut uow, record.entity_ref()).await?;
-    uow.remove(&record.into_record(), version).await?;
-    uow.commit().await?;
     Ok(())
 }
