@@ -475,6 +475,11 @@ async fn an_order_totals_its_lines_and_fixes_them_once_placed() {
     let mut stamp = draft.clone();
     stamp.placed_at = Some(env.now());
     assert!(env.refused(cx.orders().update(stamp)).await.names_field("placed_at"));
+    // Each guarded field is reported with its own old and new value, not the status.
+    let mut paid_at = draft.clone();
+    paid_at.paid_at = Some(t0());
+    let at = serde_json::to_value(t0()).unwrap();
+    assert_transition(&env.refused(cx.orders().update(paid_at)).await, "paid_at", "none", at.as_str().unwrap());
 
     env.advance(Duration::hours(1));
     let seq = env.last_seq().await;
@@ -1314,4 +1319,93 @@ async fn lines_carried_from_a_source_document_keep_retired_products() {
         .refused(cx.orders().create(NewOrder::for_contact(ann.id).line(LineItem::for_product(&retired, dec("1")))))
         .await;
     assert!(err.names_field("lines[0].product_id"), "{err:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The shared record operations and input builders
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_payment_is_deleted_only_while_nothing_of_it_is_applied() {
+    let env = env();
+    let cx = env.cx();
+    let ann = contact(&cx, "Ann").await;
+    let inv = sent_invoice(&cx, ann.id).await;
+    let today = env.today();
+    let applied =
+        cx.payments().record(payment(usd("50"), today).from_contact(ann.id).apply(inv.id, usd("50"))).await.unwrap();
+    let err = env.refused(cx.payments().delete(applied.id, applied.version)).await;
+    assert_only_field(&err, "applications", FieldErrorCode::Rule);
+    assert_eq!(cx.invoices().get(inv.id).await.unwrap().amount_paid, usd("50"), "the invoice keeps its payment");
+
+    // Credit nobody used yet may be taken back; the payment is gone and counted no more.
+    let credit = cx.payments().record(payment(usd("20"), today).from_contact(ann.id)).await.unwrap();
+    let seq = env.last_seq().await;
+    cx.payments().delete(credit.id, credit.version).await.unwrap();
+    assert_not_found(&cx.payments().get(credit.id).await.unwrap_err(), EntityKind::Payment, credit.id);
+    assert_eq!(changes(&env.events_since(seq).await), vec![(EntityKind::Payment, Change::Deleted)]);
+    assert_eq!(cx.payments().count(&Filter::eq("contact_id", ann.id)).await.unwrap(), 1);
+    // A stale version is a conflict, and writes nothing.
+    let other = cx.payments().record(payment(usd("5"), today).from_contact(ann.id)).await.unwrap();
+    let err = env.refused(cx.payments().delete(other.id, other.version + 1)).await;
+    assert!(matches!(err, Error::Conflict { .. }), "got {err:?}");
+}
+
+#[tokio::test]
+async fn every_input_field_has_its_setter() {
+    let env = env();
+    let cx = env.cx();
+    let ann = contact(&cx, "Ann").await;
+    let acme = cx.companies().create(NewCompany::new("Acme")).await.unwrap();
+    let order = cx.orders().create(NewOrder::for_contact(ann.id).line(widgets()).placed()).await.unwrap();
+    // The company and order of an invoice had no setters before the inputs were declared once.
+    let input = NewInvoice::for_contact(ann.id).company(acme.id).order(order.id).line(widgets()).notes("Q3");
+    assert_eq!((input.company_id, input.order_id), (Some(acme.id), Some(order.id)));
+    let inv = cx.invoices().create(input).await.unwrap();
+    assert_eq!((inv.company_id, inv.order_id, inv.notes.as_deref()), (Some(acme.id), Some(order.id), Some("Q3")));
+    // A task logged as done, and a company's balance as accounting reports it.
+    let done = cx.activities().create(NewActivity::task("Call back", t0()).completed(t0())).await.unwrap();
+    assert_eq!(done.completed_at, Some(t0()));
+    let balance = AccountBalance { outstanding: usd("10"), overdue: usd("0"), as_of: t0() };
+    let with = NewCompany::new("Initech").account_balance(balance);
+    assert_eq!(cx.companies().create(with).await.unwrap().account_balance, Some(balance));
+}
+
+#[tokio::test]
+async fn deleting_a_campaign_takes_its_members_with_it() {
+    let env = env();
+    let cx = env.cx();
+    let ann = contact(&cx, "Ann").await;
+    let spring = cx.campaigns().create(NewCampaign::new("Spring", CampaignChannel::Email)).await.unwrap();
+    let member = cx.campaigns().add_contact(spring.id, ann.id).await.unwrap();
+    let seq = env.last_seq().await;
+    cx.campaigns().delete(spring.id, spring.version).await.unwrap();
+    assert_eq!(
+        changes(&env.events_since(seq).await),
+        vec![(EntityKind::CampaignMember, Change::Deleted), (EntityKind::Campaign, Change::Deleted)]
+    );
+    assert!(cx.record(member.entity_ref()).await.unwrap().is_none());
+    assert!(cx.contacts().get(ann.id).await.is_ok(), "the contact stays");
+}
+
+/// Every service call is `Send`, also inside a future that holds references across it (an
+/// extension's `on_events`, a web handler): such a future can be spawned on a multi-thread runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_calls_can_be_spawned_while_borrowing() {
+    let env = env();
+    let cx = env.cx();
+    let ann = contact(&cx, "Ann").await;
+    let task = tokio::spawn(async move {
+        let who = &ann.id;
+        let c = cx.contacts().get(*who).await?;
+        let deal = cx.deals().create(NewDeal::new("Rollout").contact(*who).amount(usd("900"))).await?;
+        let deal = cx.deals().win(deal.id).await?;
+        cx.activities().log(NewActivity::note("Signed").deal(deal.id).contact(c.id)).await?;
+        let order = cx.orders().from_deal(deal.id).await?;
+        let n = cx.activities().count(&Filter::eq("kind", ActivityKind::Note)).await?;
+        let page = cx.contacts().list(&Query::new(Filter::All)).await?;
+        cx.segments().create(NewSegment::new("All", Filter::All)).await?;
+        Ok::<_, Error>((n, page.items.len(), order.total))
+    });
+    assert_eq!(task.await.unwrap().unwrap(), (1, 1, usd("900")));
 }
