@@ -1,7 +1,7 @@
 //! Accounting connectors and the sync engine on top of them.
 //!
-//! An [`AccountingConnector`] speaks one accounting system's API ([`xero::Xero`];
-//! QuickBooks Online follows the same trait). [`sync`](sync::sync) pairs the CRM's companies
+//! An [`AccountingConnector`] speaks one accounting system's API: Xero (`xero::Xero`, feature
+//! `xero`) or QuickBooks Online (`quickbooks::QuickBooks`, feature `quickbooks`). [`sync`](sync::sync) pairs the CRM's companies
 //! with the system's customers and mirrors invoices and payments into the CRM, read-only there:
 //!
 //! - customers are matched by the stored link, then the external reference on the company, then
