@@ -104,15 +104,21 @@ pub(crate) async fn sync_record_tables(tx: &DatabaseTransaction) -> Result<Vec<&
     let pg = backend == DbBackend::Postgres;
     let (uuid, json) = types(backend);
     let mut changed = Vec::new();
+    // Only what is missing is created: even `CREATE INDEX IF NOT EXISTS` on an index that exists
+    // takes a share lock on its table until commit on PostgreSQL, which waits for (and can
+    // deadlock with) any write transaction open on that table in another connection.
+    let indexes = existing_indexes(tx).await?;
     for kind in EntityKind::ALL.iter().copied() {
         let table = schema::table(kind);
         let t = quote(table);
-        tx.execute_unprepared(&format!(
-            "CREATE TABLE IF NOT EXISTS {t} (tenant_id {uuid} NOT NULL, id {uuid} NOT NULL, version BIGINT NOT NULL, \
-             data TEXT NOT NULL, custom {json}, PRIMARY KEY (tenant_id, id))"
-        ))
-        .await?;
         let existing = existing_columns(tx, table).await?;
+        if existing.is_empty() {
+            tx.execute_unprepared(&format!(
+                "CREATE TABLE IF NOT EXISTS {t} (tenant_id {uuid} NOT NULL, id {uuid} NOT NULL, version BIGINT NOT NULL, \
+                 data TEXT NOT NULL, custom {json}, PRIMARY KEY (tenant_id, id))"
+            ))
+            .await?;
+        }
         let mut added = Vec::new();
         for c in schema::columns(kind) {
             if !existing.contains(c.name.as_ref()) {
@@ -131,6 +137,9 @@ pub(crate) async fn sync_record_tables(tx: &DatabaseTransaction) -> Result<Vec<&
         }
         for cols in schema::indexes(kind) {
             let name = schema::index_name(table, &cols);
+            if indexes.contains(&name) {
+                continue;
+            }
             let list: Vec<String> =
                 std::iter::once("tenant_id".to_owned()).chain(cols.iter().map(|c| quote(c))).collect();
             tx.execute_unprepared(&format!("CREATE INDEX IF NOT EXISTS {} ON {t} ({})", quote(&name), list.join(", ")))
@@ -138,6 +147,17 @@ pub(crate) async fn sync_record_tables(tx: &DatabaseTransaction) -> Result<Vec<&
         }
     }
     Ok(changed)
+}
+
+/// The names of the indexes in the current schema (every table's).
+pub(crate) async fn existing_indexes(conn: &impl ConnectionTrait) -> Result<HashSet<String>, DbErr> {
+    let backend = conn.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => "SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema()",
+        _ => "SELECT name FROM sqlite_master WHERE type = 'index'",
+    };
+    let rows = conn.query_all_raw(Statement::from_string(backend, sql)).await?;
+    rows.iter().map(|r| r.try_get::<String>("", "name")).collect()
 }
 
 async fn existing_columns(tx: &DatabaseTransaction, table: &str) -> Result<HashSet<String>, DbErr> {

@@ -216,6 +216,10 @@ impl Store for SqlStore {
             key.hash(&mut h);
             name = format!("ix_{t}_cf_{:016x}", h.finish());
         }
+        // Only a missing index is created (see `sync_record_tables` for why).
+        if crate::migration::existing_indexes(&self.inner.write).await.map_err(db_err)?.contains(&name) {
+            return Ok(());
+        }
         let expr = crate::filter::custom_scalar_sql(self.inner.dialect, key);
         let sql = format!("CREATE INDEX IF NOT EXISTS \"{name}\" ON \"{t}\" (\"tenant_id\", {expr})");
         self.inner.write.execute_unprepared(&sql).await.map_err(db_err)?;

@@ -214,4 +214,28 @@ mod postgres {
         let t = fresh_tenant();
         race_on_one_deal(&[client(a, t), client(b, t)], store_writer).await;
     }
+
+    /// Opening a store while another connection holds a write transaction open neither waits
+    /// for it nor deadlocks with it: an open re-creates nothing that exists (an existing index
+    /// re-declared with `IF NOT EXISTS` would take a share lock on its table until commit).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres_opening_a_store_waits_for_no_writer() {
+        let [a, _] = pools().await;
+        let t = fresh_tenant();
+        let crm = Crm::new(a);
+        let s = crm.as_actor(&Actor::system(t));
+        let deal = s.deals().create(NewDeal::new("open while writing")).await.expect("a deal");
+        // A write transaction that has written to the deals table and stays open.
+        let mut tx = crm.store().begin(t, TxMode::ReadWrite).await.expect("begin");
+        let mut d = deal.clone();
+        d.name = "held".into();
+        d.version += 1;
+        tx.update(d.into_record()).await.expect("update inside the open transaction");
+        let url = std::env::var("CRM_PG_URL").expect("CRM_PG_URL");
+        let opened = tokio::time::timeout(std::time::Duration::from_secs(10), SqlStore::postgres_with(&url, 2)).await;
+        assert!(matches!(opened, Ok(Ok(_))), "the open waited for the writer or failed: {opened:?}");
+        // The writer is unharmed and commits.
+        tx.commit().await.expect("the writer commits");
+        assert_eq!(s.deals().get(deal.id).await.expect("the deal").name, "held");
+    }
 }
