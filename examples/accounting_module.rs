@@ -17,7 +17,10 @@ use crm::integrations::accounting::xero::{Xero, XeroConfig};
 use crm::integrations::accounting::{CrmTokenStore, OAuthConfig, OAuthTokens, Secret};
 use crm::integrations::email::Inbox;
 use crm::query::{Filter, Query};
-use crm::{Actor, Currency, InvoiceStatus, NewCompany, NewContact, TenantId, TimelineItem};
+use crm::{
+    actor::Actor, ids::TenantId, model::InvoiceStatus, money::Currency, service::NewCompany, service::NewContact,
+    service::TimelineItem,
+};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -143,19 +146,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let overdue = if inv.status == InvoiceStatus::Overdue { " (overdue)" } else { "" };
         println!("    {}  due {}  {} of {}{}", inv.number, inv.due_date, inv.balance_due(), inv.total, overdue);
     }
-    let gbp =
-        |m: &std::collections::BTreeMap<Currency, crm::Decimal>| m.get(&Currency::GBP).copied().unwrap_or_default();
+    let gbp = |m: &std::collections::BTreeMap<Currency, crm::prelude::Decimal>| {
+        m.get(&Currency::GBP).copied().unwrap_or_default()
+    };
     println!("  balance due: {} GBP (overdue {} GBP)", gbp(&c360.summary.balance_due), gbp(&c360.summary.overdue));
     match c360.summary.average_days_to_pay {
         Some(days) => println!("  average days to pay: {}", days.round_dp(1)),
         None => println!("  average days to pay: no paid invoices yet"),
     }
     println!("  last emails:");
-    let mut emails: Vec<&crm::Activity> = c360
+    let mut emails: Vec<&crm::model::Activity> = c360
         .timeline
         .iter()
         .filter_map(|t| match t {
-            TimelineItem::Activity(a) if a.kind == crm::ActivityKind::Email => Some(a),
+            TimelineItem::Activity(a) if a.kind == crm::model::ActivityKind::Email => Some(a),
             _ => None,
         })
         .collect();

@@ -7,8 +7,12 @@
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use crm::ids::{Clock, ManualClock};
+use crm::model::{CampaignStatus, CreditTerms};
+use crm::prelude::*;
+use crm::profile::{ConsentMethod, ConsentStatus};
 use crm::query::Filter;
-use crm::*;
+use crm::service::TimelineItem;
 use rust_decimal::Decimal;
 
 fn eur(cents: i64) -> Money {

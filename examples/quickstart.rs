@@ -7,8 +7,13 @@
 //! reopens the same CRM and reports on it, without recording the story twice.
 
 use chrono::{Duration, TimeZone, Utc};
+use crm::event::Event;
+use crm::ids::{Clock, ManualClock};
+use crm::model::{Direction, Outcome, ParticipantRole};
+use crm::prelude::*;
+use crm::profile::{Channel, CompanySize, ConsentMethod, ConsentStatus, LeadSource};
 use crm::query::{Filter, Query};
-use crm::*;
+use crm::service::TimelineItem;
 use rust_decimal::Decimal;
 
 /// The demo's tenant and user: fixed, so a database file can be reopened.

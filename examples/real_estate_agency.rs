@@ -11,9 +11,10 @@
 //! cargo run --example real_estate_agency --features plugins
 //! ```
 
+use crm::model::StageKind;
 use crm::plugins::{Grants, HostConfig, PluginHost};
+use crm::prelude::*;
 use crm::query::{Filter, Query};
-use crm::*;
 use rust_decimal::Decimal;
 
 fn eur(n: i64) -> Money {

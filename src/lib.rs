@@ -1,20 +1,29 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
-pub use crm_core::*;
+pub use crm_core::{
+    actor, entity, error, event, extension, ids, memory, model, money, profile, query, search, service, store, value,
+};
+
+/// What an embedder needs every day, in one import: `use crm::prelude::*;` — the core's
+/// [prelude](crm_core::prelude), the SQL store, and `Decimal` for money amounts.
+pub mod prelude {
+    pub use crm_core::prelude::*;
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub use crm_storage::SqlStore;
+    pub use rust_decimal::Decimal;
+}
 
 /// Date and time types (re-exported crate).
 pub use chrono;
-/// Decimal numbers for money amounts (re-exported from `rust_decimal`).
-pub use rust_decimal::Decimal;
+/// Decimal numbers for money amounts (re-exported crate).
+pub use rust_decimal;
 /// UUIDs (re-exported crate).
 pub use uuid;
 
-/// The SQL stores (SQLite, PostgreSQL): see [`SqlStore`].
+/// The SQL stores (SQLite, PostgreSQL): see [`SqlStore`](crm_storage::SqlStore).
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use crm_storage as storage;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use crm_storage::SqlStore;
 
 /// Sandboxed WebAssembly plugins: [`PluginHost`](crm_plugins::PluginHost) and the contract's types.
 #[cfg(feature = "plugins")]
@@ -31,27 +40,27 @@ pub use crm_integrations as integrations;
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> crm::Result<()> {
-/// let dir = tempfile::tempdir().map_err(|e| crm::Error::storage(e.to_string()))?;
+/// # async fn main() -> crm::error::Result<()> {
+/// let dir = tempfile::tempdir().map_err(|e| crm::error::Error::storage(e.to_string()))?;
 /// let crm = crm::sqlite(dir.path().join("crm.db")).await?;
-/// let cx = crm.as_actor(&crm::Actor::system(crm::TenantId::from_uuid(uuid::Uuid::now_v7())));
-/// cx.contacts().create(crm::NewContact::new("Ada", "Lovelace")).await?;
+/// let cx = crm.as_actor(&crm::actor::Actor::system(crm::ids::TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// cx.contacts().create(crm::service::NewContact::new("Ada", "Lovelace")).await?;
 /// # Ok(()) }
 /// ```
 #[cfg(feature = "sqlite")]
-pub async fn sqlite(path: impl AsRef<std::path::Path>) -> Result<Crm> {
-    Ok(Crm::new(SqlStore::sqlite(path).await?))
+pub async fn sqlite(path: impl AsRef<std::path::Path>) -> error::Result<service::Crm> {
+    Ok(service::Crm::new(crm_storage::SqlStore::sqlite(path).await?))
 }
 
 /// A CRM on a private in-memory SQLite database (gone when dropped).
 #[cfg(feature = "sqlite")]
-pub async fn sqlite_in_memory() -> Result<Crm> {
-    Ok(Crm::new(SqlStore::sqlite_in_memory().await?))
+pub async fn sqlite_in_memory() -> error::Result<service::Crm> {
+    Ok(service::Crm::new(crm_storage::SqlStore::sqlite_in_memory().await?))
 }
 
 /// A CRM on the PostgreSQL database at `url` (`postgres://user:pass@host:port/db`), migrated
 /// as needed.
 #[cfg(feature = "postgres")]
-pub async fn postgres(url: &str) -> Result<Crm> {
-    Ok(Crm::new(SqlStore::postgres(url).await?))
+pub async fn postgres(url: &str) -> error::Result<service::Crm> {
+    Ok(service::Crm::new(crm_storage::SqlStore::postgres(url).await?))
 }

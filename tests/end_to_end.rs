@@ -2,8 +2,11 @@
 
 use std::sync::Arc;
 
+use crm::model::{FieldDefinition, FieldType};
+use crm::prelude::*;
 use crm::query::{Filter, Query};
-use crm::*;
+use crm::service::CrmBuilder;
+use crm::store::TxMode;
 
 fn eur(n: i64) -> Money {
     Money::new(Decimal::from(n), Currency::EUR)

@@ -1,8 +1,8 @@
 //! The embedded default end to end: a CRM on a SQLite file is closed and reopened, and
 //! everything — records, rules' results, search, the outbox — is still there.
 
+use crm::prelude::*;
 use crm::query::{Filter, Query};
-use crm::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sqlite_crm_survives_a_restart() {

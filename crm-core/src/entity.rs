@@ -13,7 +13,7 @@ use crate::model::{
     Activity, Campaign, CampaignMember, Case, Company, Contact, CustomField, Deal, Feedback, Invoice, Order, Payment,
     Pipeline, Product, Relation, Segment, SyncLink, SyncState,
 };
-use crate::value::{CustomFields, Value, ValueType};
+use crate::value::{CustomValues, Value, ValueType};
 
 str_enum! {
     /// The kinds of record a store holds.
@@ -111,8 +111,8 @@ impl std::fmt::Display for EntityRef {
 
 /// A value that must be unique among a tenant's records of one kind (a product's SKU, an
 /// invoice's number). Stores enforce these: a write that would give two records of the same
-/// kind and tenant the same key fails with [`Error::Validation`](crate::Error::Validation),
-/// code [`Duplicate`](crate::FieldErrorCode::Duplicate), naming `field`, and writes nothing.
+/// kind and tenant the same key fails with [`Error::Validation`](crate::error::Error::Validation),
+/// code [`Duplicate`](crate::error::FieldErrorCode::Duplicate), naming `field`, and writes nothing.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct UniqueKey {
     /// The field the key comes from (reported in the error), e.g. `sku`.
@@ -128,10 +128,10 @@ impl UniqueKey {
     }
 
     /// The error a store returns when another record holds this key.
-    pub fn duplicate_error(&self, kind: EntityKind) -> crate::Error {
-        crate::Error::invalid(
+    pub fn duplicate_error(&self, kind: EntityKind) -> crate::error::Error {
+        crate::error::Error::invalid(
             self.field,
-            crate::FieldErrorCode::Duplicate,
+            crate::error::FieldErrorCode::Duplicate,
             format!("another {kind} already has {} `{}`", self.field, self.value),
         )
     }
@@ -170,9 +170,9 @@ pub trait Entity: Clone + Debug + Serialize + DeserializeOwned + Send + Sync + '
     /// Copies the fields no update may change (id, tenant, creation time) from `stored`.
     fn keep_identity(&mut self, stored: &Self);
     /// Custom field values (None for kinds without custom fields).
-    fn custom(&self) -> Option<&CustomFields>;
+    fn custom(&self) -> Option<&CustomValues>;
     /// Custom field values, mutable.
-    fn custom_mut(&mut self) -> Option<&mut CustomFields>;
+    fn custom_mut(&mut self) -> Option<&mut CustomValues>;
     /// The standard fields that filters and sorts may name.
     fn std_fields() -> &'static [StdField];
     /// The value of standard field `name` (None if no such field).
@@ -196,7 +196,7 @@ pub trait Entity: Clone + Debug + Serialize + DeserializeOwned + Send + Sync + '
     const ON_DELETE: &'static [OnDelete] = &[];
     /// Refuses to delete this record in its present state (a placed order is history, an
     /// accounting-managed invoice belongs to accounting), naming the field and why.
-    fn check_delete(&self) -> crate::Result<()> {
+    fn check_delete(&self) -> crate::error::Result<()> {
         Ok(())
     }
 }
@@ -212,8 +212,8 @@ pub enum OnDelete {
         /// Their field holding the deleted record's id.
         field: &'static str,
     },
-    /// While any of them exists the delete is refused: [`Error::Validation`](crate::Error::Validation)
-    /// with code [`Rule`](crate::FieldErrorCode::Rule) on `reported`, saying how many and `what`
+    /// While any of them exists the delete is refused: [`Error::Validation`](crate::error::Error::Validation)
+    /// with code [`Rule`](crate::error::FieldErrorCode::Rule) on `reported`, saying how many and `what`
     /// (a pipeline that still holds deals).
     Restrict {
         /// Their kind.
@@ -333,11 +333,11 @@ impl Record {
         dispatch!(self, r => r.updated_at())
     }
     /// Custom field values.
-    pub fn custom(&self) -> Option<&CustomFields> {
+    pub fn custom(&self) -> Option<&CustomValues> {
         dispatch!(self, r => r.custom())
     }
     /// Custom field values, mutable.
-    pub fn custom_mut(&mut self) -> Option<&mut CustomFields> {
+    pub fn custom_mut(&mut self) -> Option<&mut CustomValues> {
         dispatch!(self, r => r.custom_mut())
     }
     /// A reference to this record.
@@ -395,8 +395,8 @@ macro_rules! impl_entity {
                 self.tenant_id = stored.tenant_id;
                 self.created_at = stored.created_at;
             }
-            fn custom(&self) -> Option<&$crate::value::CustomFields> { impl_entity!(@custom_ref self, $custom) }
-            fn custom_mut(&mut self) -> Option<&mut $crate::value::CustomFields> { impl_entity!(@custom_mut self, $custom) }
+            fn custom(&self) -> Option<&$crate::value::CustomValues> { impl_entity!(@custom_ref self, $custom) }
+            fn custom_mut(&mut self) -> Option<&mut $crate::value::CustomValues> { impl_entity!(@custom_mut self, $custom) }
             fn std_fields() -> &'static [$crate::entity::StdField] {
                 &[
                     $crate::entity::StdField { name: "id", ty: $crate::value::ValueType::Id },

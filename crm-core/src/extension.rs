@@ -7,12 +7,13 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::actor::Actor;
 use crate::entity::Record;
 use crate::error::Result;
 use crate::event::StoredEvent;
 use crate::ids::{EventId, TenantId};
 use crate::model::FieldDefinition;
-use crate::service::{Actor, Crm, Session};
+use crate::service::{Crm, Session};
 use crate::value::Value;
 
 /// How deep changes made by extensions in reaction to events may nest: a user's change (depth
@@ -121,7 +122,7 @@ impl HookContext<'_> {
     }
 }
 
-/// An extension of the CRM, registered with [`CrmBuilder::extension`](crate::CrmBuilder::extension).
+/// An extension of the CRM, registered with [`CrmBuilder::extension`](crate::service::CrmBuilder::extension).
 ///
 /// Hooks run in this order on every create and update a user makes (through `create`, `log`,
 /// `update`, `define`…) of a record with custom fields:
@@ -133,9 +134,9 @@ impl HookContext<'_> {
 /// completion) skip `validate`/`compute`; extensions see them as events.
 ///
 /// ```
-/// use crm_core::{Extension, HookContext, Record, Result, Error, FieldErrorCode, Value};
+/// use crm_core::{extension::Extension, extension::HookContext, entity::Record, error::Result, error::Error, error::FieldErrorCode, value::Value};
 /// use crm_core::model::{FieldDefinition, FieldType};
-/// use crm_core::EntityKind;
+/// use crm_core::entity::EntityKind;
 ///
 /// /// Scores contacts: 10 points per email address.
 /// struct Scoring;
@@ -164,7 +165,7 @@ pub trait Extension: Send + Sync + 'static {
         Vec::new()
     }
 
-    /// Cross-field rules. Return [`Error::Validation`](crate::Error::Validation) to refuse the write.
+    /// Cross-field rules. Return [`Error::Validation`](crate::error::Error::Validation) to refuse the write.
     fn validate(&self, _cx: &HookContext<'_>, _record: &Record) -> Result<()> {
         Ok(())
     }

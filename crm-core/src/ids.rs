@@ -17,6 +17,11 @@ macro_rules! typed_id {
         pub struct $name(Uuid);
 
         impl $name {
+            /// A new id: a UUIDv7, time-ordered, unique.
+            #[allow(clippy::new_without_default)] // a default that differs on every call would surprise
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
             /// Wraps an existing UUID.
             pub const fn from_uuid(uuid: Uuid) -> Self {
                 Self(uuid)
@@ -69,83 +74,83 @@ typed_id!(
     UserId
 );
 typed_id!(
-    /// Id of a [`Contact`](crate::Contact).
+    /// Id of a [`Contact`](crate::model::Contact).
     ContactId
 );
 typed_id!(
-    /// Id of a [`Company`](crate::Company).
+    /// Id of a [`Company`](crate::model::Company).
     CompanyId
 );
 typed_id!(
-    /// Id of a [`Deal`](crate::Deal).
+    /// Id of a [`Deal`](crate::model::Deal).
     DealId
 );
 typed_id!(
-    /// Id of a [`Pipeline`](crate::Pipeline).
+    /// Id of a [`Pipeline`](crate::model::Pipeline).
     PipelineId
 );
 typed_id!(
-    /// Id of a [`Stage`](crate::Stage) within a pipeline.
+    /// Id of a [`Stage`](crate::model::Stage) within a pipeline.
     StageId
 );
 typed_id!(
-    /// Id of an [`Activity`](crate::Activity).
+    /// Id of an [`Activity`](crate::model::Activity).
     ActivityId
 );
 typed_id!(
-    /// Id of a [`Relation`](crate::Relation).
+    /// Id of a [`Relation`](crate::model::Relation).
     RelationId
 );
 typed_id!(
-    /// Id of a [`CustomField`](crate::CustomField) definition.
+    /// Id of a [`CustomField`](crate::model::CustomField) definition.
     CustomFieldId
 );
 typed_id!(
-    /// Id of a [`Product`](crate::Product).
+    /// Id of a [`Product`](crate::model::Product).
     ProductId
 );
 typed_id!(
-    /// Id of an [`Order`](crate::Order).
+    /// Id of an [`Order`](crate::model::Order).
     OrderId
 );
 typed_id!(
-    /// Id of an [`Invoice`](crate::Invoice).
+    /// Id of an [`Invoice`](crate::model::Invoice).
     InvoiceId
 );
 typed_id!(
-    /// Id of a [`Payment`](crate::Payment).
+    /// Id of a [`Payment`](crate::model::Payment).
     PaymentId
 );
 typed_id!(
-    /// Id of a service [`Case`](crate::Case).
+    /// Id of a service [`Case`](crate::model::Case).
     CaseId
 );
 typed_id!(
-    /// Id of a [`Feedback`](crate::Feedback) record.
+    /// Id of a [`Feedback`](crate::model::Feedback) record.
     FeedbackId
 );
 typed_id!(
-    /// Id of a [`Campaign`](crate::Campaign).
+    /// Id of a [`Campaign`](crate::model::Campaign).
     CampaignId
 );
 typed_id!(
-    /// Id of a [`CampaignMember`](crate::CampaignMember).
+    /// Id of a [`CampaignMember`](crate::model::CampaignMember).
     CampaignMemberId
 );
 typed_id!(
-    /// Id of a [`Segment`](crate::Segment).
+    /// Id of a [`Segment`](crate::model::Segment).
     SegmentId
 );
 typed_id!(
-    /// Id of a [`SyncLink`](crate::SyncLink).
+    /// Id of a [`SyncLink`](crate::model::SyncLink).
     SyncLinkId
 );
 typed_id!(
-    /// Id of a [`SyncState`](crate::SyncState).
+    /// Id of a [`SyncState`](crate::model::SyncState).
     SyncStateId
 );
 typed_id!(
-    /// Id of a domain [`Event`](crate::Event).
+    /// Id of a domain [`Event`](crate::event::Event).
     EventId
 );
 

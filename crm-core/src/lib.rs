@@ -3,16 +3,16 @@
 //! The storage-agnostic core of the `crm` library: the records a CRM keeps (contacts with their
 //! full profile, companies, pipelines, deals, activities, relations, custom fields), the rules
 //! that keep them consistent (pipeline and lifecycle rules, validation), domain events written
-//! through a transactional outbox, a typed query language, and the [`Store`] trait with a
-//! complete in-memory implementation, [`MemoryStore`].
+//! through a transactional outbox, a typed query language, and the [`Store`](crate::store::Store) trait with a
+//! complete in-memory implementation, [`MemoryStore`](crate::memory::MemoryStore).
 //!
 //! crm-core does no I/O of its own: SQL backends live in `crm-storage`, plugins in
-//! `crm-plugins`, and every one of them plugs in through [`Store`] or [`Extension`].
+//! `crm-plugins`, and every one of them plugs in through [`Store`](crate::store::Store) or [`Extension`](crate::extension::Extension).
 //!
 //! ```
 //! # futures::executor::block_on(async {
-//! use crm_core::{Actor, Crm, MemoryStore, NewActivity, NewCompany, NewContact, NewDeal, TenantId, UserId};
-//! use crm_core::{Currency, Money, LifecycleStage, query::{Filter, Query}};
+//! use crm_core::{actor::Actor, service::Crm, memory::MemoryStore, service::NewActivity, service::NewCompany, service::NewContact, service::NewDeal, ids::TenantId, ids::UserId};
+//! use crm_core::{money::Currency, money::Money, profile::LifecycleStage, query::{Filter, Query}};
 //! use rust_decimal::Decimal;
 //!
 //! let crm = Crm::builder(MemoryStore::new()).default_region("US").build()?;
@@ -32,19 +32,20 @@
 //! ).await?;
 //! cx.activities().log(NewActivity::call("Discovery call").contact(jane.id).deal(deal.id)).await?;
 //! let deal = cx.deals().win(deal.id).await?;
-//! assert_eq!(deal.status, crm_core::DealStatus::Won);
+//! assert_eq!(deal.status, crm_core::model::DealStatus::Won);
 //!
 //! // Winning the deal made Jane a customer.
 //! let customers = cx.contacts().list(&Query::new(Filter::eq("lifecycle_stage", LifecycleStage::Customer))).await?;
 //! assert_eq!(customers.items.len(), 1);
 //! // Her timeline holds the call and the deal's stage changes, newest first.
 //! assert!(cx.timeline(jane.id).await?.len() >= 3);
-//! # Ok::<_, crm_core::Error>(()) }).unwrap();
+//! # Ok::<_, crm_core::error::Error>(()) }).unwrap();
 //! ```
 #![warn(missing_docs)]
 
 mod macros;
 
+pub mod actor;
 pub mod entity;
 pub mod error;
 pub mod event;
@@ -53,6 +54,7 @@ pub mod ids;
 pub mod memory;
 pub mod model;
 pub mod money;
+pub mod prelude;
 pub mod profile;
 pub mod query;
 pub mod search;
@@ -62,17 +64,3 @@ pub mod value;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
-
-pub use entity::{Entity, EntityKind, EntityRef, OnDelete, Record};
-pub use error::{Error, FieldError, FieldErrorCode, Result, ValidationErrors};
-pub use event::{Change, Event, EventQuery, StoredEvent};
-pub use extension::{EventContext, Extension, HookContext, MAX_EXTENSION_DEPTH, WriteOp};
-pub use ids::*;
-pub use memory::MemoryStore;
-pub use model::*;
-pub use money::{Currency, Money};
-pub use profile::*;
-pub use query::{Cursor, Filter, Page, Query};
-pub use service::*;
-pub use store::{Store, Transaction, TxMode};
-pub use value::{CustomFields as CustomValues, Value, ValueType};

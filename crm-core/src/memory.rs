@@ -18,12 +18,12 @@ use crate::store::{Store, Transaction, TxMode};
 ///
 /// ```
 /// # tokio_test_shim::block_on(async {
-/// use crm_core::{Actor, Crm, MemoryStore, NewContact, TenantId};
+/// use crm_core::{actor::Actor, service::Crm, memory::MemoryStore, service::NewContact, ids::TenantId};
 /// let crm = Crm::new(MemoryStore::new());
 /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
 /// let ada = cx.contacts().create(NewContact::new("Ada", "Lovelace").email("ada@example.com")).await?;
 /// assert_eq!(cx.contacts().get(ada.id).await?.full_name(), "Ada Lovelace");
-/// # Ok::<_, crm_core::Error>(()) }).unwrap();
+/// # Ok::<_, crm_core::error::Error>(()) }).unwrap();
 /// # mod tokio_test_shim { pub fn block_on<F: std::future::Future>(f: F) -> F::Output { futures::executor::block_on(f) } }
 /// ```
 #[derive(Clone, Debug, Default)]

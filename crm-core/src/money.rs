@@ -12,7 +12,7 @@ use crate::error::{Error, FieldErrorCode, Result};
 /// An amount of money in one currency.
 ///
 /// ```
-/// use crm_core::{Money, Currency};
+/// use crm_core::{money::Money, money::Currency};
 /// use rust_decimal::Decimal;
 /// let a = Money::new(Decimal::new(1999, 2), Currency::EUR);
 /// let b = Money::new(Decimal::new(1, 2), Currency::EUR);

@@ -10,7 +10,7 @@ use crate::macros::str_enum;
 /// A syntax-checked email address, stored lower-cased so matching is case-insensitive.
 ///
 /// ```
-/// use crm_core::Email;
+/// use crm_core::profile::Email;
 /// assert_eq!(Email::parse(" Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
 /// assert!(Email::parse("ada@@example").is_err());
 /// ```
@@ -53,7 +53,7 @@ impl fmt::Display for Email {
 /// A phone number normalised to E.164 (`+14155550123`).
 ///
 /// ```
-/// use crm_core::PhoneNumber;
+/// use crm_core::profile::PhoneNumber;
 /// let p = PhoneNumber::parse("(415) 555-2671", Some("US")).unwrap();
 /// assert_eq!(p.as_str(), "+14155552671");
 /// assert_eq!(PhoneNumber::parse("+44 20 7946 0958", None).unwrap().as_str(), "+442079460958");

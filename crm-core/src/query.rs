@@ -1,5 +1,5 @@
 //! The typed query language: filters over standard and custom fields, sorting, keyset
-//! pagination. [`MemoryStore`](crate::MemoryStore) evaluates it here; SQL stores compile it.
+//! pagination. [`MemoryStore`](crate::memory::MemoryStore) evaluates it here; SQL stores compile it.
 //!
 //! Semantics every store must follow (the conformance kit checks them):
 //! - Logic is two-valued: a filter is true or false for every record; `not` is the complement.
@@ -80,7 +80,7 @@ pub enum CmpOp {
 ///
 /// ```
 /// use crm_core::query::Filter;
-/// use crm_core::LifecycleStage;
+/// use crm_core::profile::LifecycleStage;
 /// let f = Filter::eq("lifecycle_stage", LifecycleStage::Lead)
 ///     .and(Filter::gte("custom.budget", 1000))
 ///     .and(Filter::contains("tags", "vip").not());

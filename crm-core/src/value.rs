@@ -40,7 +40,7 @@ pub enum Value {
 }
 
 /// Custom field values of a record, keyed by field key.
-pub type CustomFields = BTreeMap<String, Value>;
+pub type CustomValues = BTreeMap<String, Value>;
 
 /// The type of a standard field, used to check filters and sorts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

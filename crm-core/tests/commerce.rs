@@ -6,12 +6,16 @@
 //! [`Env::refused`] — that the refused call wrote nothing: no record changed, no event appended.
 
 use chrono::{Duration, NaiveDate};
+use crm_core::prelude::*;
 use crm_core::query::{Filter, Query};
-use crm_core::*;
 use uuid::Uuid;
 
 mod common;
 use common::*;
+use crm_core::model::{
+    AccountBalance, AppliedPayment, CreditTerms, DEFAULT_NET_DAYS, ExternalRef, FieldDefinition, FieldType,
+    PaymentApplication, Totals,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Harness

@@ -6,8 +6,11 @@ use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use crm_core::model::{FieldDefinition, FieldRegistry, FieldSource, FieldType, RegisteredField, Totals};
+use crm_core::prelude::*;
+use crm_core::profile::PhoneNumber;
 use crm_core::query::{CmpOp, Field, Filter, Query};
-use crm_core::*;
+use crm_core::store::TxMode;
 use futures::executor::block_on;
 use proptest::prelude::*;
 use rust_decimal::Decimal;

@@ -5,12 +5,15 @@
 //! [`Env::refused`] — that the refused call wrote nothing: no record changed, no event appended.
 
 use chrono::Duration;
+use crm_core::prelude::*;
 use crm_core::query::{Filter, Query};
-use crm_core::*;
 use uuid::Uuid;
 
 mod common;
 use common::*;
+use crm_core::model::{CampaignStatus, CreditTerms, Direction, FieldDefinition, FieldType, SlaPolicy};
+use crm_core::profile::{Channel, ConsentMethod, ConsentStatus, MarketingConsent};
+use crm_core::service::{CustomerSummary, TimelineItem};
 
 // ---------------------------------------------------------------------------------------------
 // Harness

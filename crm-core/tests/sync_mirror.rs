@@ -2,10 +2,12 @@
 //! uniqueness, conflicts and their resolution), compare-and-set state, and invoices/payments
 //! mirrored read-only from an accounting system.
 
-use crm_core::*;
+use crm_core::prelude::*;
 
 mod common;
 use common::*;
+use crm_core::model::{ExternalRef, SyncConflict};
+use crm_core::service::{ExternalInvoice, ExternalPayment, LinkInput, MirrorOutcome, Resolution};
 
 fn link(connection: &str, local: EntityRef, remote_id: &str) -> LinkInput {
     LinkInput {
@@ -158,7 +160,7 @@ async fn mirrored_invoices_are_written_once_updated_in_place_and_read_only_in_th
     let (inv, outcome) = cx.invoices().mirror(paid).await.unwrap();
     assert_eq!((outcome, inv.status, inv.days_to_pay()), (MirrorOutcome::Updated, InvoiceStatus::Paid, Some(20)));
     assert!(changes(&env.events_since(seq).await).contains(&(EntityKind::Invoice, status_changed("sent", "paid"))));
-    assert_eq!(cx.invoices().count(&query::Filter::All).await.unwrap(), 1);
+    assert_eq!(cx.invoices().count(&crm_core::query::Filter::All).await.unwrap(), 1);
 
     // The CRM's own operations refuse to touch it.
     let err = env.refused(cx.invoices().void(inv.id)).await;

@@ -1,7 +1,7 @@
 //! What can go wrong talking to the outside world.
 
 /// An error of an integration: bad input (named field and reason), a refused operation, or a
-/// failure of the remote system. Converts into [`crm_core::Error`] (bad input and rule
+/// failure of the remote system. Converts into [`crm_core::error::Error`] (bad input and rule
 /// violations as `Validation`, remote failures as `Integration`).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -27,7 +27,7 @@ pub enum IntegrationError {
     #[error("contact {contact} has {status} marketing consent; campaign mail needs it granted")]
     NoConsent {
         /// The contact.
-        contact: crm_core::ContactId,
+        contact: crm_core::ids::ContactId,
         /// Their consent status.
         status: String,
     },
@@ -96,11 +96,11 @@ pub enum IntegrationError {
         /// The sent message's id.
         message_id: String,
         /// Why recording failed.
-        source: Box<crm_core::Error>,
+        source: Box<crm_core::error::Error>,
     },
     /// The CRM refused or failed (a missing contact, storage…).
     #[error(transparent)]
-    Crm(#[from] crm_core::Error),
+    Crm(#[from] crm_core::error::Error),
 }
 
 impl IntegrationError {
@@ -122,9 +122,9 @@ impl IntegrationError {
     }
 }
 
-impl From<IntegrationError> for crm_core::Error {
+impl From<IntegrationError> for crm_core::error::Error {
     fn from(e: IntegrationError) -> Self {
-        use crm_core::{Error, FieldErrorCode};
+        use crm_core::{error::Error, error::FieldErrorCode};
         match e {
             IntegrationError::Invalid { field, reason } => Error::invalid(field, FieldErrorCode::InvalidFormat, reason),
             IntegrationError::Template { part, reason } => {

@@ -6,7 +6,7 @@
 //!   signed by the Standard Webhooks scheme, with retries, a dead-letter state and refusal of
 //!   private targets; checks of Xero's and QuickBooks Online's webhook signatures.
 //!
-//! Everything here sits on crm-core's public API (a [`Session`](crm_core::Session) acting for
+//! Everything here sits on crm-core's public API (a [`Session`](crm_core::service::Session) acting for
 //! a user or the system); nothing here is needed to use the CRM itself.
 
 #[cfg(feature = "accounting")]

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
+use crm_core::prelude::*;
 use crm_core::query::{Filter, Query};
-use crm_core::*;
 use crm_integrations::IntegrationError;
 use crm_integrations::accounting::quickbooks::{QuickBooks, QuickBooksConfig};
 use crm_integrations::accounting::sync::{SyncOptions, sync};
@@ -22,6 +22,8 @@ use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
 mod common;
 use common::{event_count, sqlite_session};
+use crm_core::model::ExternalRef;
+use crm_core::profile::Email;
 
 const REALM: &str = "9130357766123456";
 

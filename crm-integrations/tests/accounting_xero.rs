@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
+use crm_core::prelude::*;
 use crm_core::query::{Filter, Query};
-use crm_core::*;
 use crm_integrations::IntegrationError;
 use crm_integrations::accounting::sync::{SyncOptions, SyncReport, sync};
 use crm_integrations::accounting::xero::{Xero, XeroConfig, parse_xero_date};
@@ -22,6 +22,9 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 mod common;
 use common::{event_count, sqlite_session};
+use crm_core::model::ExternalRef;
+use crm_core::profile::{AddressLabel, Email};
+use crm_core::service::Resolution;
 
 const TENANT: &str = "4e3b2a10-5c6d-4e7f-8a9b-0c1d2e3f4a5b";
 const HARBOUR: &str = "7b1e2c4a-3f5d-4e8a-9c21-5a6b7c8d9e01";

@@ -4,7 +4,7 @@
 //! resuming by UID, a changed UIDVALIDITY, implicit TLS, XOAUTH2, refused logins, and
 //! messages that are not mail.
 
-use crm_core::*;
+use crm_core::prelude::*;
 use crm_integrations::IntegrationError;
 use crm_integrations::email::{
     Address, EmailSender, ImapAuth, ImapConfig, ImapSecurity, Inbox, Mail, MailboxSync, OutgoingEmail, Template,
@@ -16,6 +16,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 mod common;
 use common::dovecot::{Dovecot, PASSWORD};
 use common::{SmtpServer, event_count, sqlite_session};
+use crm_core::model::Direction;
 
 const MAILBOX: &str = "sales";
 

@@ -3,12 +3,14 @@
 //! raw message the server stored), threading by headers and by subject, matching contacts
 //! then companies by domain, the review list, duplicates, mbox files, and hostile input.
 
-use crm_core::*;
+use crm_core::prelude::*;
 use crm_integrations::IntegrationError;
 use crm_integrations::email::{Address, EmailSender, Filed, Inbox, Mail, OutgoingEmail, Template};
 
 mod common;
 use common::{SmtpServer, event_count, sqlite_session};
+use crm_core::model::Direction;
+use crm_core::service::TimelineItem;
 
 struct World {
     cx: Session,

@@ -2,7 +2,7 @@
 //! (wiremock): the body Postmark documents, the CRM's Message-ID and threading headers kept,
 //! the send filed as an activity; refusals typed, and nothing filed when a send fails.
 
-use crm_core::*;
+use crm_core::prelude::*;
 use crm_integrations::IntegrationError;
 use crm_integrations::email::{Address, Mail, Mailer, PostmarkSender, Template};
 use secrecy::SecretString;
@@ -12,6 +12,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 mod common;
 use common::{event_count, sqlite_session};
+use crm_core::model::Direction;
 
 async fn mailer(server: &MockServer) -> Mailer {
     let sender =

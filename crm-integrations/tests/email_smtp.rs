@@ -3,12 +3,14 @@
 //! message the server received is parsed back and compared with what the CRM recorded, on a
 //! SQLite file.
 
-use crm_core::*;
+use crm_core::prelude::*;
 use crm_integrations::IntegrationError;
 use crm_integrations::email::{Address, Mail, Mailer, Security, SmtpConfig, SmtpSender, Template};
 
 mod common;
 use common::{PASSWORD, SmtpServer, USER, event_count, sqlite_session};
+use crm_core::model::Direction;
+use crm_core::profile::ConsentStatus;
 
 struct Crm360 {
     cx: Session,
@@ -172,7 +174,10 @@ async fn campaign_mail_needs_granted_consent_and_membership_one_to_one_mail_does
         "{err:?}"
     );
     assert!(
-        crm_core::Error::from(err).field_errors().iter().any(|e| e.field == "to" && e.code == FieldErrorCode::Rule)
+        crm_core::error::Error::from(err)
+            .field_errors()
+            .iter()
+            .any(|e| e.field == "to" && e.code == FieldErrorCode::Rule)
     );
     assert!(server.received().is_empty());
     assert_eq!((email_activities(&t.cx).await.len(), event_count(&t.cx).await), before);

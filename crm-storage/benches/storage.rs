@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use crm_core::query::Query;
 use crm_core::{
-    Actor, Crm, EntityKind, FieldDefinition, FieldType, Filter, ImportOptions, LifecycleStage, NewContact, Session,
-    TenantId,
+    actor::Actor, entity::EntityKind, ids::TenantId, model::FieldDefinition, model::FieldType, profile::LifecycleStage,
+    query::Filter, service::Crm, service::ImportOptions, service::NewContact, service::Session,
 };
 use crm_storage::SqlStore;
 use rusqlite::types::Value as RValue;

@@ -7,8 +7,8 @@
 //!   column holds these, while the exact record lives in `data`.
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use crm_core::value::CustomFields;
-use crm_core::{Money, Value};
+use crm_core::value::CustomValues;
+use crm_core::{money::Money, value::Value};
 use rust_decimal::Decimal;
 
 /// Byte-order-preserving text for a decimal: `decimal_key(a) < decimal_key(b)` ⇔ `a < b`, and
@@ -84,7 +84,7 @@ pub fn tagged_list(v: &Value) -> Option<serde_json::Value> {
 
 /// The query form of a record's custom fields: `{key: tagged}` for scalars, `{key: [tagged…]}`
 /// for lists; nulls and empty lists are left out (so a missing key means null).
-pub fn custom_json(custom: Option<&CustomFields>) -> Option<serde_json::Value> {
+pub fn custom_json(custom: Option<&CustomValues>) -> Option<serde_json::Value> {
     let custom = custom?;
     let mut map = serde_json::Map::new();
     for (k, v) in custom {

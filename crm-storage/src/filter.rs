@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 
 use crm_core::query::{CmpOp, Field, Filter, SortKey, SortOrder};
-use crm_core::{EntityKind, Value};
+use crm_core::{entity::EntityKind, value::Value};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use sea_orm::sea_query::{Expr, ExprTrait, Value as SqlValue};

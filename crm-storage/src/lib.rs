@@ -1,7 +1,7 @@
 //! SQL backends for the crm library, on [sea-orm](https://www.sea-ql.org/SeaORM/):
 //! **SQLite** (embedded, the default; feature `sqlite`) and **PostgreSQL** (feature `postgres`).
 //!
-//! [`SqlStore`] implements crm-core's [`Store`](crm_core::Store) contract — transactions,
+//! [`SqlStore`] implements crm-core's [`Store`](crm_core::store::Store) contract — transactions,
 //! optimistic concurrency, unique keys, tenant isolation and the transactional outbox — and
 //! passes the same conformance kit as the in-memory store.
 //!
@@ -16,8 +16,8 @@
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> crm_core::Result<()> {
-//! use crm_core::{Actor, Crm, NewContact, TenantId};
+//! # async fn main() -> crm_core::error::Result<()> {
+//! use crm_core::{actor::Actor, service::Crm, service::NewContact, ids::TenantId};
 //! use crm_storage::SqlStore;
 //!
 //! let crm = Crm::new(SqlStore::sqlite_in_memory().await?);

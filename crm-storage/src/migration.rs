@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 
-use crm_core::{EntityKind, Record};
+use crm_core::{entity::EntityKind, entity::Record};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement};
 use sea_orm_migration::{MigrationName, MigrationTrait, MigratorTrait, SchemaManager, async_trait};
 

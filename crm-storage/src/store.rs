@@ -7,7 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use crm_core::query::{Cursor, Filter, MAX_PAGE_SIZE, Page, Query};
 use crm_core::{
-    EntityKind, EntityRef, Error, Event, EventQuery, Record, Result, Store, StoredEvent, TenantId, Transaction, TxMode,
+    entity::EntityKind, entity::EntityRef, entity::Record, error::Error, error::Result, event::Event,
+    event::EventQuery, event::StoredEvent, ids::TenantId, store::Store, store::Transaction, store::TxMode,
 };
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Order, Query as Sql, Value as SqlValue};
 use sea_orm::{
@@ -26,11 +27,11 @@ use crate::schema::{columns, derived_values, table};
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> crm_core::Result<()> {
-/// use crm_core::{Actor, Crm, NewContact, TenantId};
+/// # async fn main() -> crm_core::error::Result<()> {
+/// use crm_core::{actor::Actor, service::Crm, service::NewContact, ids::TenantId};
 /// use crm_storage::SqlStore;
 ///
-/// let dir = tempfile::tempdir().map_err(|e| crm_core::Error::storage(e.to_string()))?;
+/// let dir = tempfile::tempdir().map_err(|e| crm_core::error::Error::storage(e.to_string()))?;
 /// let store = SqlStore::sqlite(dir.path().join("crm.db")).await?;
 /// let crm = Crm::new(store);
 /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
@@ -204,7 +205,7 @@ impl Store for SqlStore {
         if !kind.has_custom_fields() || !crate::filter::literal_key(key) {
             return Err(Error::invalid(
                 "key",
-                crm_core::FieldErrorCode::InvalidFormat,
+                crm_core::error::FieldErrorCode::InvalidFormat,
                 format!("custom field `{key}` of {kind} records cannot be indexed"),
             ));
         }

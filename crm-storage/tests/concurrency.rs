@@ -14,8 +14,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crm_core::{
-    Actor, Change, Crm, Currency, Deal, DealId, Entity, EntityKind, Error, EventQuery, Money, NewDeal, Session, Store,
-    TenantId, TxMode,
+    actor::Actor, entity::Entity, entity::EntityKind, error::Error, event::Change, event::EventQuery, ids::DealId,
+    ids::TenantId, model::Deal, money::Currency, money::Money, service::Crm, service::NewDeal, service::Session,
+    store::Store, store::TxMode,
 };
 use crm_storage::SqlStore;
 use rust_decimal::Decimal;
@@ -45,7 +46,7 @@ async fn service_writer(
     barrier: Arc<Barrier>,
     round: usize,
     i: usize,
-) -> crm_core::Result<Deal> {
+) -> crm_core::error::Result<Deal> {
     let early = if reads_early(i) { Some(s.deals().get(id).await) } else { None };
     barrier.wait().await;
     let mut d = match early {
@@ -57,7 +58,13 @@ async fn service_writer(
 }
 
 /// Straight through the store: read in one transaction, write `version + 1` in another.
-async fn store_writer(c: Client, id: DealId, barrier: Arc<Barrier>, round: usize, i: usize) -> crm_core::Result<Deal> {
+async fn store_writer(
+    c: Client,
+    id: DealId,
+    barrier: Arc<Barrier>,
+    round: usize,
+    i: usize,
+) -> crm_core::error::Result<Deal> {
     let (store, t) = (c.store, c.s.tenant());
     let read = || async {
         let mut tx = store.begin(t, TxMode::ReadOnly).await?;
@@ -94,7 +101,7 @@ fn client(store: SqlStore, tenant: TenantId) -> Client {
 async fn race_on_one_deal<W, F>(clients: &[Client], writer: W)
 where
     W: Fn(Client, DealId, Arc<Barrier>, usize, usize) -> F,
-    F: Future<Output = crm_core::Result<Deal>> + Send + 'static,
+    F: Future<Output = crm_core::error::Result<Deal>> + Send + 'static,
 {
     assert!(!clients.is_empty());
     for round in 0..ROUNDS {
@@ -148,7 +155,11 @@ where
 async fn service_race(clients: &[Client]) {
     race_on_one_deal(clients, service_writer).await;
     let s = &clients[0].s;
-    let deals = s.deals().list(&crm_core::Query::new(crm_core::Filter::All).limit(100)).await.expect("list deals");
+    let deals = s
+        .deals()
+        .list(&crm_core::query::Query::new(crm_core::query::Filter::All).limit(100))
+        .await
+        .expect("list deals");
     assert_eq!(deals.items.len(), ROUNDS);
     for deal in deals.items {
         let events = s

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crm_core::Store;
+use crm_core::store::Store;
 use crm_storage::SqlStore;
 
 fn url() -> String {

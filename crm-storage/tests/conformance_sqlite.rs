@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crm_core::Store;
+use crm_core::store::Store;
 use crm_storage::SqlStore;
 
 mod memory {

@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 
 use crm_core::query::Query;
 use crm_core::{
-    Actor, Change, Contact, Crm, CrmBuilder, Entity, EntityKind, EventQuery, Filter, ImportOptions, NewContact, Store,
-    TenantId, TxMode,
+    actor::Actor, entity::Entity, entity::EntityKind, event::Change, event::EventQuery, ids::TenantId, model::Contact,
+    query::Filter, service::Crm, service::CrmBuilder, service::ImportOptions, service::NewContact, store::Store,
+    store::TxMode,
 };
 use crm_storage::SqlStore;
 use sea_orm::ConnectionTrait;
@@ -73,7 +74,7 @@ fn with_schema(rt: &tokio::runtime::Runtime, url: &str, schema: &str) -> String 
     format!("{url}{sep}options=-csearch_path%3D{schema}")
 }
 
-async fn open(target: &str) -> crm_core::Result<SqlStore> {
+async fn open(target: &str) -> crm_core::error::Result<SqlStore> {
     match target.split_once(':') {
         Some(("sqlite", path)) => SqlStore::sqlite(path).await,
         #[cfg(feature = "postgres")]
@@ -98,7 +99,7 @@ async fn child(target: &str) {
     let store = open(target).await.expect("child opens the store");
     // The phone-number metadata loads on first use, which takes a while in a debug build:
     // load it before saying the store is open, so kill times fall in the import itself.
-    crm_core::PhoneNumber::parse("+44 20 7946 0958", None).expect("a valid number");
+    crm_core::profile::PhoneNumber::parse("+44 20 7946 0958", None).expect("a valid number");
     println!("open");
     let crm = Crm::new(store);
     let cx = crm.as_actor(&Actor::system(tenant()));
@@ -235,7 +236,7 @@ async fn verify(target: &str, last: usize, reported: &BTreeMap<usize, usize>) ->
     // The outbox: 1..=n, one Created per stored contact.
     let mut events = Vec::new();
     loop {
-        let after = events.last().map_or(0, |e: &crm_core::StoredEvent| e.seq);
+        let after = events.last().map_or(0, |e: &crm_core::event::StoredEvent| e.seq);
         let page = store.read_events(t, &EventQuery::after(after, 5000)).await.expect("read events");
         if page.is_empty() {
             break;

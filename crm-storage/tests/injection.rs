@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 
 use crm_core::query::{Field, Filter, Query};
 use crm_core::testkit::fixtures;
-use crm_core::{Entity, EntityKind, Record, Store, TenantId, TxMode, Value};
+use crm_core::{
+    entity::Entity, entity::EntityKind, entity::Record, ids::TenantId, store::Store, store::TxMode, value::Value,
+};
 use crm_storage::SqlStore;
 use rust_decimal::Decimal;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
@@ -179,9 +181,10 @@ fn records(t: TenantId, corpus: &[String], keys: &[String]) -> Vec<Record> {
     odd.custom.insert("labels".into(), Value::List(vec![]));
     out.push(odd.into_record());
     let mut money = fixtures::contact(t, "Money", "Values");
-    money
-        .custom
-        .insert("note".into(), Value::Money(crm_core::Money::new(Decimal::new(2004, 2), crm_core::Currency::USD)));
+    money.custom.insert(
+        "note".into(),
+        Value::Money(crm_core::money::Money::new(Decimal::new(2004, 2), crm_core::money::Currency::USD)),
+    );
     money.tags = Vec::new();
     out.push(money.into_record());
     out.push(fixtures::contact(t, "Plain", "Nothing").into_record());
@@ -223,7 +226,7 @@ fn filters(corpus: &[String], keys: &[String]) -> Vec<Filter> {
         Value::Int(2500),
         Value::Decimal(Decimal::new(250_000, 2)),
         Value::Decimal(Decimal::new(2004, 2)),
-        Value::Money(crm_core::Money::new(Decimal::new(2004, 2), crm_core::Currency::USD)),
+        Value::Money(crm_core::money::Money::new(Decimal::new(2004, 2), crm_core::money::Currency::USD)),
         Value::Bool(true),
     ];
     for k in ["note", "a'b", "$.z", "labels"] {

@@ -9,7 +9,10 @@
 
 use crm_core::query::{Filter, Query};
 use crm_core::testkit::fixtures::{self, at};
-use crm_core::{Entity, EntityKind, LifecycleStage, Record, Store, TenantId, TxMode, Value};
+use crm_core::{
+    entity::Entity, entity::EntityKind, entity::Record, ids::TenantId, profile::LifecycleStage, store::Store,
+    store::TxMode, value::Value,
+};
 use crm_storage::SqlStore;
 use crm_storage::encode::custom_json;
 use crm_storage::migration::Migrator;
@@ -236,7 +239,7 @@ fn expected_migrations() -> Vec<String> {
 async fn open_three_times<F, Fut>(open: F, t: TenantId, other: TenantId, records: &[Record]) -> Shape
 where
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = crm_core::Result<SqlStore>>,
+    Fut: std::future::Future<Output = crm_core::error::Result<SqlStore>>,
 {
     let mut first: Option<Shape> = None;
     for n in 1..=3 {

@@ -5,7 +5,7 @@ use crate::entity::{EntityKind, EntityRef, id_list, impl_entity};
 use crate::ids::{ActivityId, CampaignId, CompanyId, ContactId, DealId, TenantId, UserId};
 use crate::macros::str_enum;
 use crate::profile::{Channel, Email, PhoneNumber};
-use crate::value::CustomFields;
+use crate::value::CustomValues;
 
 str_enum! {
     /// What kind of interaction an activity records.
@@ -109,7 +109,7 @@ pub struct Activity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub campaign_id: Option<CampaignId>,
     /// Custom field values.
-    pub custom: CustomFields,
+    pub custom: CustomValues,
 }
 
 impl_entity! {

@@ -6,7 +6,7 @@ use crate::ids::{CampaignId, CampaignMemberId, ContactId, SegmentId, TenantId, U
 use crate::macros::str_enum;
 use crate::money::Money;
 use crate::query::Filter;
-use crate::value::CustomFields;
+use crate::value::CustomValues;
 
 /// A saved filter over contacts, evaluated live: its members are whoever matches now.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -109,7 +109,7 @@ pub struct Campaign {
     /// Free tags.
     pub tags: Vec<String>,
     /// Custom field values.
-    pub custom: CustomFields,
+    pub custom: CustomValues,
 }
 
 impl_entity! {

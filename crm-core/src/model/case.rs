@@ -5,7 +5,7 @@ use super::order::customer_refs;
 use crate::entity::{EntityKind, EntityRef, impl_entity, text_list};
 use crate::ids::{CaseId, CompanyId, ContactId, DealId, FeedbackId, OrderId, ProductId, TenantId, UserId};
 use crate::macros::str_enum;
-use crate::value::CustomFields;
+use crate::value::CustomValues;
 
 str_enum! {
     /// How a case reached the business.
@@ -152,7 +152,7 @@ pub struct Case {
     /// Free tags.
     pub tags: Vec<String>,
     /// Custom field values.
-    pub custom: CustomFields,
+    pub custom: CustomValues,
 }
 
 impl Case {

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use crate::entity::{impl_entity, text_list};
 use crate::ids::{CompanyId, TenantId, UserId};
 use crate::profile::*;
-use crate::value::CustomFields;
+use crate::value::CustomValues;
 
 /// An organisation: a customer, prospect, partner or supplier.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -56,7 +56,7 @@ pub struct Company {
     #[serde(default)]
     pub external_refs: Vec<crate::model::ExternalRef>,
     /// Custom field values.
-    pub custom: CustomFields,
+    pub custom: CustomValues,
 }
 
 impl_entity! {

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use crate::entity::{EntityKind, EntityRef, impl_entity, text_list};
 use crate::ids::{CompanyId, ContactId, TenantId, UserId};
 use crate::profile::*;
-use crate::value::CustomFields;
+use crate::value::CustomValues;
 
 /// A person the business deals with, with the full profile a CRM records.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -55,7 +55,7 @@ pub struct Contact {
     pub owner_id: Option<UserId>,
     /// Free tags (trimmed, unique).
     pub tags: Vec<String>,
-    /// Their main company (more companies through [`Relation`](crate::Relation)s).
+    /// Their main company (more companies through [`Relation`](crate::model::Relation)s).
     pub company_id: Option<CompanyId>,
     /// Job title at the main company.
     pub job_title: Option<String>,
@@ -68,7 +68,7 @@ pub struct Contact {
     #[serde(default)]
     pub external_refs: Vec<crate::model::ExternalRef>,
     /// Custom field values.
-    pub custom: CustomFields,
+    pub custom: CustomValues,
 }
 
 impl Contact {

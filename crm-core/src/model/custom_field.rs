@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::entity::{EntityKind, EntityRef, impl_entity};
 use crate::error::{FieldError, FieldErrorCode};
 use crate::ids::{CustomFieldId, TenantId};
-use crate::value::{CustomFields, Value};
+use crate::value::{CustomValues, Value};
 
 /// Longest text a text field (standard or custom) may hold, in characters.
 pub const MAX_TEXT_LEN: usize = 10_000;
@@ -473,7 +473,7 @@ impl FieldRegistry {
     /// Checks and normalises custom values against the definitions: unknown keys, wrong
     /// types, options, text length and required fields. Nulls are removed. Returns the
     /// errors and the references that must be checked for existence.
-    pub fn validate(&self, values: &mut CustomFields) -> (Vec<FieldError>, Vec<(String, EntityRef)>) {
+    pub fn validate(&self, values: &mut CustomValues) -> (Vec<FieldError>, Vec<(String, EntityRef)>) {
         let mut errs = Vec::new();
         let mut refs = Vec::new();
         values.retain(|_, v| !v.is_null());
@@ -689,7 +689,7 @@ mod tests {
 
     #[test]
     fn accepts_and_normalises_valid_values() {
-        let mut v = CustomFields::new();
+        let mut v = CustomValues::new();
         v.insert("budget".into(), Value::Int(5));
         v.insert("tier".into(), Value::Text("gold".into()));
         v.insert("visits".into(), Value::Null);
@@ -704,7 +704,7 @@ mod tests {
 
     #[test]
     fn rejects_each_kind_of_bad_value_naming_the_field() {
-        let mut v = CustomFields::new();
+        let mut v = CustomValues::new();
         v.insert("visits".into(), Value::Text("3".into()));
         v.insert("sports".into(), Value::List(vec![Value::Text("golf".into()), Value::Text("chess".into())]));
         v.insert("nope".into(), Value::Bool(true));

@@ -19,7 +19,7 @@ str_enum! {
 /// net ([`tax`](Self::tax)). Document totals are sums of the rounded line figures.
 ///
 /// ```
-/// use crm_core::{Currency, LineItem, Money};
+/// use crm_core::{money::Currency, model::LineItem, money::Money};
 /// use rust_decimal::Decimal;
 /// let line = LineItem::new("Widget", Decimal::new(3, 0), Money::new(Decimal::new(1999, 2), Currency::EUR))
 ///     .discount(Decimal::new(10, 0))
@@ -202,7 +202,7 @@ pub struct Deal {
     /// Free tags.
     pub tags: Vec<String>,
     /// Custom field values.
-    pub custom: crate::value::CustomFields,
+    pub custom: crate::value::CustomValues,
 }
 
 impl Deal {
@@ -212,7 +212,7 @@ impl Deal {
     }
 
     /// Sum of the line items' totals, if there are any (refuses mixed currencies).
-    pub fn line_items_total(&self) -> crate::Result<Option<Money>> {
+    pub fn line_items_total(&self) -> crate::error::Result<Option<Money>> {
         let mut total: Option<Money> = None;
         for item in &self.line_items {
             total = Some(match total {

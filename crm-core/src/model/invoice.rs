@@ -9,7 +9,7 @@ use crate::ids::{CompanyId, ContactId, DealId, InvoiceId, OrderId, PaymentId, Te
 use crate::macros::str_enum;
 use crate::model::{LineItem, PaymentMethod};
 use crate::money::{Currency, Money};
-use crate::value::CustomFields;
+use crate::value::CustomValues;
 
 /// What a customer is allowed: how long they have to pay and how much they may owe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,11 +134,11 @@ pub struct Invoice {
     pub external_refs: Vec<ExternalRef>,
     /// The accounting system that owns this invoice (e.g. `xero`), when it is a mirror of
     /// one kept there: it is then read-only in the CRM and changed only by
-    /// [`Invoices::mirror`](crate::Invoices::mirror).
+    /// [`Invoices::mirror`](crate::service::Invoices::mirror).
     #[serde(default)]
     pub managed_by: Option<String>,
     /// Custom field values.
-    pub custom: CustomFields,
+    pub custom: CustomValues,
 }
 
 impl Invoice {
@@ -177,9 +177,9 @@ impl_entity! {
     deletable: |i| {
         refuse_managed(&format!("invoice {}", i.number), &i.managed_by)?;
         if i.status != InvoiceStatus::Draft {
-            return Err(crate::Error::invalid(
+            return Err(crate::error::Error::invalid(
                 "status",
-                crate::FieldErrorCode::Rule,
+                crate::error::FieldErrorCode::Rule,
                 "only a draft invoice is deleted; void it instead",
             ));
         }
@@ -246,7 +246,7 @@ pub struct Payment {
     /// Notes.
     pub notes: Option<String>,
     /// The accounting system that owns this payment, when it is a mirror of one kept there
-    /// (read-only in the CRM; see [`Payments::mirror`](crate::Payments::mirror)).
+    /// (read-only in the CRM; see [`Payments::mirror`](crate::service::Payments::mirror)).
     #[serde(default)]
     pub managed_by: Option<String>,
 }
@@ -267,9 +267,9 @@ impl_entity! {
     deletable: |p| {
         refuse_managed("this payment", &p.managed_by)?;
         if !p.applications.is_empty() {
-            return Err(crate::Error::invalid(
+            return Err(crate::error::Error::invalid(
                 "applications",
-                crate::FieldErrorCode::Rule,
+                crate::error::FieldErrorCode::Rule,
                 format!("the payment is applied to {} invoices; only an unapplied payment is deleted", p.applications.len()),
             ));
         }
@@ -293,11 +293,11 @@ impl_entity! {
 
 /// Refuses a change to a record an accounting system keeps (`managed_by`): it is changed there,
 /// and the next sync brings the change here.
-pub(crate) fn refuse_managed(what: &str, managed_by: &Option<String>) -> crate::Result<()> {
+pub(crate) fn refuse_managed(what: &str, managed_by: &Option<String>) -> crate::error::Result<()> {
     match managed_by {
-        Some(system) => Err(crate::Error::invalid(
+        Some(system) => Err(crate::error::Error::invalid(
             "managed_by",
-            crate::FieldErrorCode::ReadOnly,
+            crate::error::FieldErrorCode::ReadOnly,
             format!("{what} is kept in {system}; change it there (the next sync brings the change here)"),
         )),
         None => Ok(()),

@@ -7,7 +7,7 @@ use crate::ids::{CampaignId, CompanyId, ContactId, DealId, OrderId, TenantId, Us
 use crate::macros::str_enum;
 use crate::model::LineItem;
 use crate::money::{Currency, Money};
-use crate::value::CustomFields;
+use crate::value::CustomValues;
 
 str_enum! {
     /// How a customer paid.
@@ -110,7 +110,7 @@ pub struct Order {
     /// Free tags.
     pub tags: Vec<String>,
     /// Custom field values.
-    pub custom: CustomFields,
+    pub custom: CustomValues,
 }
 
 /// The records a customer document points at: its contact, company and deal.
@@ -139,9 +139,9 @@ impl_entity! {
     };
     deletable: |o| match o.status {
         OrderStatus::Draft | OrderStatus::Cancelled => Ok(()),
-        other => Err(crate::Error::invalid(
+        other => Err(crate::error::Error::invalid(
             "status",
-            crate::FieldErrorCode::Rule,
+            crate::error::FieldErrorCode::Rule,
             format!("the order is {other}; only draft or cancelled orders are deleted (placed orders are history: cancel them)"),
         )),
     };

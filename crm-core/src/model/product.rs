@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::entity::{UniqueKey, impl_entity, text_list};
 use crate::ids::{ProductId, TenantId};
 use crate::money::Money;
-use crate::value::CustomFields;
+use crate::value::CustomValues;
 
 /// An id a record has in another system (an accounting package, a shop), so that system can
 /// own the record and a sync can find it again.
@@ -65,7 +65,7 @@ pub struct Product {
     /// Free tags.
     pub tags: Vec<String>,
     /// Custom field values.
-    pub custom: CustomFields,
+    pub custom: CustomValues,
 }
 
 impl Product {

@@ -2,7 +2,7 @@
 //! ([`SyncLink`]), and named state such as cursors ([`SyncState`]).
 //!
 //! These records are written by integrations (crm-integrations' accounting sync, the IMAP
-//! mailbox sync, webhook dispatch) through [`SyncRecords`](crate::SyncRecords). They emit no domain events:
+//! mailbox sync, webhook dispatch) through [`SyncRecords`](crate::service::SyncRecords). They emit no domain events:
 //! they are bookkeeping, not customer data.
 
 use std::collections::BTreeMap;

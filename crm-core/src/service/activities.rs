@@ -14,7 +14,7 @@ use crate::macros::new_input;
 use crate::model::{Activity, ActivityKind, Contact, Direction, Outcome, Participant, ParticipantRole, ResponseKind};
 use crate::profile::{Channel, Email, PhoneNumber};
 use crate::query::{Filter, Query};
-use crate::value::CustomFields;
+use crate::value::CustomValues;
 
 /// Longest activity body (an email or transcript), in characters.
 pub const MAX_BODY_LEN: usize = 1_000_000;
@@ -38,7 +38,7 @@ new_input! {
     /// Input for logging an activity.
     ///
     /// ```
-    /// use crm_core::{NewActivity, Direction, Outcome, ParticipantRole};
+    /// use crm_core::{service::NewActivity, model::Direction, model::Outcome, model::ParticipantRole};
     /// let call = NewActivity::call("Discovery call")
     ///     .direction(Direction::Outbound)
     ///     .duration_secs(25 * 60)
@@ -89,7 +89,7 @@ new_input! {
         /// contact's `sent` response in the same transaction; they must be members.
         pub campaign_id: Option<CampaignId> => some campaign(CampaignId),
         /// Custom field values.
-        pub custom: CustomFields => custom,
+        pub custom: CustomValues => custom,
     }
 }
 
@@ -121,7 +121,7 @@ impl NewActivity {
             in_reply_to: None,
             references: Vec::new(),
             campaign_id: None,
-            custom: CustomFields::new(),
+            custom: CustomValues::new(),
         }
     }
     /// A call.
@@ -249,7 +249,8 @@ async fn check_links(uow: &mut Uow<'_>, a: &Activity, before: Option<&Activity>,
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use crm_core::*;
+/// use crm_core::prelude::*;
+/// use crm_core::model::ParticipantRole;
 /// let crm = Crm::new(MemoryStore::new());
 /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
 /// let jane = cx.contacts().create(NewContact::new("Jane", "Doe").email("jane@acme.com")).await?;

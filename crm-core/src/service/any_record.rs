@@ -28,7 +28,7 @@ impl Session {
     ///
     /// ```
     /// # futures::executor::block_on(async {
-    /// use crm_core::*;
+    /// use crm_core::prelude::*;
     /// let crm = Crm::new(MemoryStore::new());
     /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
     /// let ada = cx.contacts().create(NewContact::new("Ada", "Lovelace")).await?;

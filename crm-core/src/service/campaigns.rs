@@ -20,7 +20,7 @@ use crate::model::{
 use crate::money::{Currency, Money};
 use crate::profile::{ConsentMethod, ConsentStatus};
 use crate::query::{Filter, Page, Query};
-use crate::value::CustomFields;
+use crate::value::CustomValues;
 
 new_input! {
     /// Input for a new campaign.
@@ -45,7 +45,7 @@ new_input! {
         /// Tags.
         pub tags: Vec<String> => push tag(String),
         /// Custom field values.
-        pub custom: CustomFields => custom,
+        pub custom: CustomValues => custom,
     }
 }
 
@@ -62,7 +62,7 @@ impl NewCampaign {
             segment_id: None,
             owner_id: None,
             tags: Vec::new(),
-            custom: CustomFields::new(),
+            custom: CustomValues::new(),
         }
     }
     /// Sets the first and last day.
@@ -127,7 +127,7 @@ pub struct CampaignResults {
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use crm_core::*;
+/// use crm_core::prelude::*;
 /// use crm_core::model::{CampaignChannel, ResponseKind};
 /// let crm = Crm::new(MemoryStore::new());
 /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));

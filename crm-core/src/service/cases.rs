@@ -14,7 +14,7 @@ use crate::ids::{CaseId, CompanyId, ContactId, OrderId, ProductId, UserId, stora
 use crate::macros::new_input;
 use crate::model::{Case, CaseChannel, CaseStatus, CaseType, Feedback, FeedbackKind, Priority};
 use crate::query::Filter;
-use crate::value::CustomFields;
+use crate::value::CustomValues;
 
 /// The source of the survey feedback filed when a case is rated.
 const CASE_SURVEY: &str = "case satisfaction survey";
@@ -50,7 +50,7 @@ new_input! {
         /// Tags.
         pub tags: Vec<String> => push tag(String),
         /// Custom field values.
-        pub custom: CustomFields => custom,
+        pub custom: CustomValues => custom,
     }
 }
 
@@ -71,7 +71,7 @@ impl NewCase {
             return_reason: None,
             opened_at: None,
             tags: Vec::new(),
-            custom: CustomFields::new(),
+            custom: CustomValues::new(),
         }
     }
     /// A return (RMA) of `product` for `reason`.
@@ -117,7 +117,7 @@ async fn check_case_refs(uow: &mut Uow<'_>, c: &Case, before: Option<&Case>, ch:
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use crm_core::*;
+/// use crm_core::prelude::*;
 /// let crm = Crm::new(MemoryStore::new());
 /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
 /// let ann = cx.contacts().create(NewContact::new("Ann", "Lee")).await?;

@@ -10,7 +10,7 @@ use crate::ids::{CompanyId, UserId};
 use crate::macros::new_input;
 use crate::model::{AccountBalance, Company, CreditTerms, ExternalRef};
 use crate::profile::*;
-use crate::value::CustomFields;
+use crate::value::CustomValues;
 
 new_input! {
     /// Input for a new company; domain, phones and website are given as text and checked.
@@ -47,7 +47,7 @@ new_input! {
         /// What the accounting system says it owes.
         pub account_balance: Option<AccountBalance> => some account_balance(AccountBalance),
         /// Custom field values.
-        pub custom: CustomFields => custom,
+        pub custom: CustomValues => custom,
     }
 }
 
@@ -122,7 +122,7 @@ impl Importable for NewCompany {
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use crm_core::*;
+/// use crm_core::prelude::*;
 /// let crm = Crm::builder(MemoryStore::new()).default_region("GB").build()?;
 /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
 /// let acme = cx.companies().create(NewCompany::new("Acme Ltd").domain("acme.co.uk").phone("020 7946 0958")).await?;
@@ -158,7 +158,7 @@ impl Records<'_, Company> {
         super::import::import(self.s, rows, options, progress).await
     }
 
-    /// Saves changes to a company read earlier ([`Error::Conflict`](crate::Error::Conflict) if it changed since).
+    /// Saves changes to a company read earlier ([`Error::Conflict`](crate::error::Error::Conflict) if it changed since).
     pub async fn update(&self, company: Company) -> Result<Company> {
         self.update_with(company, &Guard::NONE, &[], |_, _, company, ch| {
             Box::pin(async move {

@@ -13,14 +13,14 @@ use crate::macros::new_input;
 use crate::model::{Contact, CreditTerms, ExternalRef};
 use crate::profile::*;
 use crate::query::{Filter, Query};
-use crate::value::CustomFields;
+use crate::value::CustomValues;
 
 new_input! {
     /// Input for a new contact. Emails, phones and the website are given as text and checked
     /// on create; every problem is reported at once, naming the field.
     ///
     /// ```
-    /// use crm_core::{NewContact, LeadSource, LifecycleStage};
+    /// use crm_core::{service::NewContact, profile::LeadSource, profile::LifecycleStage};
     /// let c = NewContact::new("Ada", "Lovelace")
     ///     .email("ada@analytical.co.uk")
     ///     .phone("+44 20 7946 0958")
@@ -78,7 +78,7 @@ new_input! {
         /// Ids in other systems.
         pub external_refs: Vec<ExternalRef> => refs,
         /// Custom field values.
-        pub custom: CustomFields => custom,
+        pub custom: CustomValues => custom,
     }
 }
 
@@ -261,7 +261,8 @@ impl Records<'_, Contact> {
     /// skipped and listed in the report (or stop the import, see [`ImportOptions`]).
     ///
     /// ```
-    /// # use crm_core::*;
+    /// # use crm_core::prelude::*;
+    /// # use crm_core::service::ImportOptions;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<()> {
     /// let crm = Crm::new(MemoryStore::new());

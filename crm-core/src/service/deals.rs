@@ -20,7 +20,7 @@ use crate::model::{Contact, Deal, DealStatus, LineItem, Pipeline, Stage, StageKi
 use crate::money::{Currency, Money};
 use crate::profile::LifecycleStage;
 use crate::query::Filter;
-use crate::value::CustomFields;
+use crate::value::CustomValues;
 
 new_input! {
     /// Input for a new deal.
@@ -47,7 +47,7 @@ new_input! {
         /// Tags.
         pub tags: Vec<String> => push tag(String),
         /// Custom field values.
-        pub custom: CustomFields => custom,
+        pub custom: CustomValues => custom,
     }
 }
 

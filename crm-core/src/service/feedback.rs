@@ -97,7 +97,7 @@ impl NewFeedback {
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use crm_core::*;
+/// use crm_core::prelude::*;
 /// let crm = Crm::new(MemoryStore::new());
 /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
 /// let ann = cx.contacts().create(NewContact::new("Ann", "Lee")).await?;

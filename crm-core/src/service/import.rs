@@ -16,7 +16,7 @@ use crate::ids::{TenantId, storage_precision};
 /// How an import runs.
 ///
 /// ```
-/// use crm_core::ImportOptions;
+/// use crm_core::service::ImportOptions;
 /// let opts = ImportOptions::default().batch_size(1000).stop_on_invalid(true);
 /// assert_eq!(opts.batch(), 1000);
 /// ```

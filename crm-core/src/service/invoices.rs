@@ -21,7 +21,7 @@ use crate::model::{
 };
 use crate::money::{Currency, Money};
 use crate::query::Filter;
-use crate::value::CustomFields;
+use crate::value::CustomValues;
 
 new_input! {
     /// Input for a new (draft) invoice.
@@ -50,7 +50,7 @@ new_input! {
         /// Ids in other systems.
         pub external_refs: Vec<ExternalRef> => refs,
         /// Custom field values.
-        pub custom: CustomFields => custom,
+        pub custom: CustomValues => custom,
     }
 }
 
@@ -109,7 +109,7 @@ const GUARD: Guard = Guard {
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use crm_core::*;
+/// use crm_core::prelude::*;
 /// use crm_core::model::LineItem;
 /// use rust_decimal::Decimal;
 /// let crm = Crm::new(MemoryStore::new());

@@ -20,7 +20,7 @@ use crate::model::{
 };
 use crate::money::{Currency, Money};
 use crate::query::Filter;
-use crate::value::CustomFields;
+use crate::value::CustomValues;
 
 /// What a mirror call did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,7 +180,7 @@ pub(super) async fn mirror_invoice(uow: &mut Uow<'_>, mut input: ExternalInvoice
         notes: None,
         external_refs: vec![ExternalRef::new(input.system.clone(), input.external_id.clone())],
         managed_by: Some(input.system.clone()),
-        custom: CustomFields::new(),
+        custom: CustomValues::new(),
     });
     let from = invoice.status;
     invoice.number = input.number;

@@ -49,56 +49,13 @@ pub use segments::{NewSegment, Segments};
 pub use sync::{LinkInput, Resolution, SyncRecords};
 pub use timeline::{Customer360, CustomerRef, CustomerSummary, TimelineItem};
 
+use crate::actor::Actor;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::{EventQuery, StoredEvent};
 use crate::extension::Extension;
-use crate::ids::{Clock, IdGenerator, SystemClock, TenantId, UserId, UuidV7Generator};
+use crate::ids::{Clock, IdGenerator, SystemClock, TenantId, UuidV7Generator};
 use crate::model::{SlaPolicy, valid_key};
 use crate::store::Store;
-
-/// Who performs an operation: a tenant, optionally a user, and roles.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Actor {
-    /// The tenant every operation is scoped to.
-    pub tenant_id: TenantId,
-    /// The user (None for the system or an integration).
-    pub user_id: Option<UserId>,
-    /// Roles, for extensions and embedders that authorise by role.
-    pub roles: Vec<String>,
-    /// The extension acting, for changes an extension makes in reaction to events.
-    pub(crate) origin: Option<String>,
-    /// How many extension reactions deep this change is (0 for a user's change).
-    pub(crate) depth: u8,
-}
-
-impl Actor {
-    /// A user of a tenant.
-    pub fn user(tenant_id: TenantId, user_id: UserId) -> Self {
-        Self { tenant_id, user_id: Some(user_id), roles: Vec::new(), origin: None, depth: 0 }
-    }
-
-    /// The system itself (imports, automations).
-    pub fn system(tenant_id: TenantId) -> Self {
-        Self { tenant_id, user_id: None, roles: Vec::new(), origin: None, depth: 0 }
-    }
-
-    /// The extension this actor is, when an extension reacts to events
-    /// ([`EventContext::act_as`](crate::EventContext::act_as)).
-    pub fn origin(&self) -> Option<&str> {
-        self.origin.as_deref()
-    }
-
-    /// How many extension reactions deep a change by this actor is (0 for users and the system).
-    pub fn depth(&self) -> u8 {
-        self.depth
-    }
-
-    /// Adds a role.
-    pub fn with_role(mut self, role: impl Into<String>) -> Self {
-        self.roles.push(role.into());
-        self
-    }
-}
 
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
@@ -113,7 +70,7 @@ pub(crate) struct Inner {
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use crm_core::{Actor, Crm, MemoryStore, NewContact, NewDeal, TenantId, Money, Currency};
+/// use crm_core::{actor::Actor, service::Crm, memory::MemoryStore, service::NewContact, service::NewDeal, ids::TenantId, money::Money, money::Currency};
 /// use rust_decimal::Decimal;
 ///
 /// let crm = Crm::new(MemoryStore::new());
@@ -127,8 +84,8 @@ pub(crate) struct Inner {
 /// let deal = cx.deals().move_to_stage(deal.id, proposal).await?;
 /// assert_eq!(deal.stage_history.len(), 2);
 /// // Being on an open deal made Jane an opportunity.
-/// assert_eq!(cx.contacts().get(jane.id).await?.lifecycle_stage, crm_core::LifecycleStage::Opportunity);
-/// # Ok::<_, crm_core::Error>(()) }).unwrap();
+/// assert_eq!(cx.contacts().get(jane.id).await?.lifecycle_stage, crm_core::profile::LifecycleStage::Opportunity);
+/// # Ok::<_, crm_core::error::Error>(()) }).unwrap();
 /// ```
 #[derive(Clone)]
 pub struct Crm {
@@ -217,13 +174,13 @@ impl CrmBuilder {
         self
     }
 
-    /// Uses this clock (e.g. [`ManualClock`](crate::ManualClock) in tests).
+    /// Uses this clock (e.g. [`ManualClock`](crate::ids::ManualClock) in tests).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
         self
     }
 
-    /// Uses this id generator (e.g. [`SequentialIds`](crate::SequentialIds) in tests).
+    /// Uses this id generator (e.g. [`SequentialIds`](crate::ids::SequentialIds) in tests).
     pub fn ids(mut self, ids: impl IdGenerator) -> Self {
         self.ids = Arc::new(ids);
         self
@@ -338,7 +295,7 @@ impl Session {
     ///
     /// ```
     /// # futures::executor::block_on(async {
-    /// use crm_core::*;
+    /// use crm_core::prelude::*;
     /// let crm = Crm::new(MemoryStore::new());
     /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
     /// let acme = cx.companies().create(NewCompany::new("Acme Logistics")).await?;
@@ -347,13 +304,18 @@ impl Session {
     /// assert!(matches!(&hits[..], [Record::Contact(c)] if c.given_name == "Jane"));
     /// # Ok::<_, Error>(()) }).unwrap();
     /// ```
-    pub async fn search(&self, text: &str) -> Result<Vec<crate::Record>> {
+    pub async fn search(&self, text: &str) -> Result<Vec<crate::entity::Record>> {
         self.search_in(text, crate::search::SEARCHABLE, 20).await
     }
 
     /// [`search`](Self::search) over chosen kinds (of [`SEARCHABLE`](crate::search::SEARCHABLE))
     /// with a chosen limit (1–[`MAX_PAGE_SIZE`](crate::query::MAX_PAGE_SIZE)).
-    pub async fn search_in(&self, text: &str, kinds: &[crate::EntityKind], limit: usize) -> Result<Vec<crate::Record>> {
+    pub async fn search_in(
+        &self,
+        text: &str,
+        kinds: &[crate::entity::EntityKind],
+        limit: usize,
+    ) -> Result<Vec<crate::entity::Record>> {
         if limit == 0 || limit > crate::query::MAX_PAGE_SIZE {
             return Err(Error::invalid(
                 "limit",

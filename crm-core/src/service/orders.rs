@@ -17,7 +17,7 @@ use crate::macros::new_input;
 use crate::model::{Deal, DealStatus, ExternalRef, LineItem, Order, OrderStatus, PaymentMethod};
 use crate::money::Currency;
 use crate::query::Filter;
-use crate::value::CustomFields;
+use crate::value::CustomValues;
 
 new_input! {
     /// Input for a new order.
@@ -52,7 +52,7 @@ new_input! {
         /// Tags.
         pub tags: Vec<String> => push tag(String),
         /// Custom field values.
-        pub custom: CustomFields => custom,
+        pub custom: CustomValues => custom,
     }
 }
 
@@ -127,7 +127,7 @@ fn paid_on_the_spot(m: Option<PaymentMethod>) -> bool {
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use crm_core::*;
+/// use crm_core::prelude::*;
 /// use crm_core::model::{LineItem, PaymentMethod};
 /// use rust_decimal::Decimal;
 /// let crm = Crm::new(MemoryStore::new());

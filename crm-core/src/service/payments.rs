@@ -74,7 +74,7 @@ impl NewPayment {
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use crm_core::*;
+/// use crm_core::prelude::*;
 /// use crm_core::model::{LineItem, PaymentMethod};
 /// use rust_decimal::Decimal;
 /// let crm = Crm::new(MemoryStore::new());

@@ -11,7 +11,7 @@ use crate::macros::new_input;
 use crate::model::{ExternalRef, Product};
 use crate::money::Money;
 use crate::query::Filter;
-use crate::value::CustomFields;
+use crate::value::CustomValues;
 
 new_input! {
     /// Input for a new product.
@@ -34,7 +34,7 @@ new_input! {
         /// Tags.
         pub tags: Vec<String> => push tag(String),
         /// Custom field values.
-        pub custom: CustomFields => custom,
+        pub custom: CustomValues => custom,
     }
 }
 
@@ -50,7 +50,7 @@ impl NewProduct {
             active: true,
             external_refs: Vec::new(),
             tags: Vec::new(),
-            custom: CustomFields::new(),
+            custom: CustomValues::new(),
         }
     }
     /// Makes it inactive: it cannot go on new lines.
@@ -90,7 +90,7 @@ async fn check_sku_free(uow: &mut Uow<'_>, p: &Product, ch: &mut Checks) -> Resu
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use crm_core::*;
+/// use crm_core::prelude::*;
 /// use rust_decimal::Decimal;
 /// let crm = Crm::new(MemoryStore::new());
 /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));

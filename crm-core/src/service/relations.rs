@@ -13,7 +13,7 @@ use crate::query::Filter;
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use crm_core::*;
+/// use crm_core::prelude::*;
 /// use crm_core::model::RelationLabel;
 /// let crm = Crm::new(MemoryStore::new());
 /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
@@ -61,7 +61,7 @@ impl Records<'_, Relation> {
                 let existing = uow
                     .tx
                     .count(
-                        crate::EntityKind::Relation,
+                        crate::entity::EntityKind::Relation,
                         &Filter::eq("from_id", from.id).and(Filter::eq("to_id", to.id)).and(Filter::eq("label", label)),
                     )
                     .await?;
@@ -69,7 +69,7 @@ impl Records<'_, Relation> {
                 let reverse = if label.is_symmetric() {
                     uow.tx
                         .count(
-                            crate::EntityKind::Relation,
+                            crate::entity::EntityKind::Relation,
                             &Filter::eq("from_id", to.id)
                                 .and(Filter::eq("to_id", from.id))
                                 .and(Filter::eq("label", label)),

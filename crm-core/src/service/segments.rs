@@ -51,7 +51,7 @@ async fn check_segment(uow: &mut Uow<'_>, seg: &mut Segment, ch: &mut Checks) ->
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use crm_core::*;
+/// use crm_core::prelude::*;
 /// use crm_core::query::{Filter, Query};
 /// let crm = Crm::new(MemoryStore::new());
 /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));

@@ -49,7 +49,7 @@ pub enum Resolution {
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use crm_core::{Actor, Crm, Entity, MemoryStore, NewCompany, TenantId, LinkInput};
+/// use crm_core::{actor::Actor, service::Crm, entity::Entity, memory::MemoryStore, service::NewCompany, ids::TenantId, service::LinkInput};
 /// let crm = Crm::new(MemoryStore::new());
 /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
 /// let acme = cx.companies().create(NewCompany::new("Acme")).await?;
@@ -68,7 +68,7 @@ pub enum Resolution {
 /// let s = cx.sync().put_state("xero:demo/cursor/Contacts", serde_json::json!("2026-11-01T00:00:00Z"), None).await?;
 /// assert!(cx.sync().put_state("xero:demo/cursor/Contacts", serde_json::json!("x"), None).await.is_err());
 /// cx.sync().put_state("xero:demo/cursor/Contacts", serde_json::json!("x"), Some(s.version)).await?;
-/// # Ok::<_, crm_core::Error>(()) }).unwrap();
+/// # Ok::<_, crm_core::error::Error>(()) }).unwrap();
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct SyncRecords<'s> {

@@ -414,7 +414,7 @@ impl Session {
     ///
     /// ```
     /// # futures::executor::block_on(async {
-    /// use crm_core::*;
+    /// use crm_core::prelude::*;
     /// use rust_decimal::Decimal;
     /// let crm = Crm::new(MemoryStore::new());
     /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
@@ -426,7 +426,7 @@ impl Session {
     /// let view = cx.customer_360(ann.id).await?;
     /// assert_eq!(view.summary.lifetime_revenue[&Currency::EUR], Decimal::new(36, 0));
     /// assert_eq!(view.orders.len(), 1);
-    /// # Ok::<_, crm_core::Error>(()) }).unwrap();
+    /// # Ok::<_, crm_core::error::Error>(()) }).unwrap();
     /// ```
     pub async fn customer_360(&self, who: impl Into<CustomerRef>) -> Result<Customer360> {
         let mut g = gather(self, who.into()).await?;

@@ -215,8 +215,8 @@ impl<'s> Uow<'s> {
     }
 
     /// [`prepare`](Self::prepare) for many new records at once: each extension sees the
-    /// records that are still valid in one [`validate_many`](crate::Extension::validate_many)
-    /// and one [`compute_many`](crate::Extension::compute_many) call. A record an extension
+    /// records that are still valid in one [`validate_many`](crate::extension::Extension::validate_many)
+    /// and one [`compute_many`](crate::extension::Extension::compute_many) call. A record an extension
     /// refuses gets that error in `out` and leaves the batch (`None` in `recs`).
     fn hooks_many(&self, reg: &FieldRegistry, recs: &mut [Option<Record>], out: &mut [Result<()>]) {
         let inner = self.s.crm.inner.clone();

@@ -9,7 +9,7 @@ use crate::ids::*;
 use crate::model::*;
 use crate::money::{Currency, Money};
 use crate::profile::*;
-use crate::value::{CustomFields, Value};
+use crate::value::{CustomValues, Value};
 
 /// A fresh tenant.
 pub fn tenant() -> TenantId {
@@ -57,7 +57,7 @@ pub fn contact(tenant: TenantId, given: &str, family: &str) -> Contact {
         department: None,
         credit_terms: None,
         external_refs: Vec::new(),
-        custom: CustomFields::new(),
+        custom: CustomValues::new(),
     }
 }
 
@@ -145,7 +145,7 @@ pub fn company(tenant: TenantId, name: &str) -> Company {
         billing_email: None,
         account_balance: None,
         external_refs: Vec::new(),
-        custom: CustomFields::new(),
+        custom: CustomValues::new(),
     }
 }
 
@@ -186,7 +186,7 @@ pub fn deal(tenant: TenantId, p: &Pipeline, name: &str, amount: Option<Money>) -
         lost_reason: None,
         stage_history: vec![StageVisit { stage_id: stage, entered_at: at(0), left_at: None }],
         tags: Vec::new(),
-        custom: CustomFields::new(),
+        custom: CustomValues::new(),
     }
 }
 
@@ -223,7 +223,7 @@ pub fn activity(tenant: TenantId, contact: ContactId) -> Activity {
         in_reply_to: Some("xyz@mail.example".into()),
         references: vec!["xyz@mail.example".into()],
         campaign_id: None,
-        custom: CustomFields::new(),
+        custom: CustomValues::new(),
     }
 }
 
@@ -274,7 +274,7 @@ pub fn product(tenant: TenantId, sku: &str) -> Product {
         active: true,
         external_refs: vec![ExternalRef::new("xero", format!("item-{sku}"))],
         tags: vec!["catalogue".into()],
-        custom: CustomFields::new(),
+        custom: CustomValues::new(),
     }
 }
 
@@ -312,7 +312,7 @@ pub fn order(tenant: TenantId, contact: ContactId, number: &str) -> Order {
         notes: None,
         external_refs: Vec::new(),
         tags: Vec::new(),
-        custom: CustomFields::new(),
+        custom: CustomValues::new(),
     }
 }
 
@@ -347,7 +347,7 @@ pub fn invoice(tenant: TenantId, contact: ContactId, number: &str, total_cents: 
         notes: None,
         external_refs: vec![ExternalRef::new("quickbooks", format!("inv-{number}"))],
         managed_by: None,
-        custom: CustomFields::new(),
+        custom: CustomValues::new(),
     }
 }
 
@@ -401,7 +401,7 @@ pub fn case(tenant: TenantId, contact: ContactId, subject: &str) -> Case {
         satisfaction: None,
         survey_comment: None,
         tags: Vec::new(),
-        custom: CustomFields::new(),
+        custom: CustomValues::new(),
     }
 }
 
@@ -463,7 +463,7 @@ pub fn campaign(tenant: TenantId, name: &str, segment: Option<SegmentId>) -> Cam
         segment_id: segment,
         owner_id: None,
         tags: Vec::new(),
-        custom: CustomFields::new(),
+        custom: CustomValues::new(),
     }
 }
 
@@ -486,7 +486,7 @@ pub fn campaign_member(tenant: TenantId, campaign: CampaignId, contact: ContactI
 }
 
 /// Custom values of several types, with awkward text and decimals that keep trailing zeros.
-pub fn sample_custom() -> CustomFields {
+pub fn sample_custom() -> CustomValues {
     [
         ("c_text", Value::Text("Grüße, 'world' \"quoted\" \\ back — 日本語 ✓ 🦀".into())),
         ("c_int", Value::Int(i64::MIN + 1)),

@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! crm_core::store_conformance_tests!(|| async {
-//!     std::sync::Arc::new(crm_core::MemoryStore::new()) as std::sync::Arc<dyn crm_core::Store>
+//!     std::sync::Arc::new(crm_core::memory::MemoryStore::new()) as std::sync::Arc<dyn crm_core::store::Store>
 //! });
 //! ```
 //!
@@ -83,7 +83,7 @@ macro_rules! store_conformance_tests {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                let store: ::std::sync::Arc<dyn $crate::Store> = ($make)().await;
+                let store: ::std::sync::Arc<dyn $crate::store::Store> = ($make)().await;
                 $crate::testkit::$case(store).await;
             }
         )*

@@ -8,8 +8,11 @@ use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use crm_core::ids::{Clock, ManualClock, SequentialIds};
+use crm_core::prelude::*;
 use crm_core::query::{Filter, Query};
-use crm_core::*;
+use crm_core::service::CrmBuilder;
+use crm_core::store::TxMode;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 

@@ -23,7 +23,7 @@
 //!
 //! ```no_run
 //! # #[cfg(feature = "xero")]
-//! # async fn demo(cx: crm_core::Session, key: [u8; 32]) -> Result<(), crm_integrations::IntegrationError> {
+//! # async fn demo(cx: crm_core::service::Session, key: [u8; 32]) -> Result<(), crm_integrations::IntegrationError> {
 //! use std::sync::Arc;
 //! use crm_integrations::accounting::sync::{SyncOptions, sync};
 //! use crm_integrations::accounting::xero::{Xero, XeroConfig};
@@ -55,7 +55,7 @@ pub mod xero;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use crm_core::{Address, Currency};
+use crm_core::{money::Currency, profile::Address};
 use rust_decimal::Decimal;
 
 pub use http::ApiPolicy;

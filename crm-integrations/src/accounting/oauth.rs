@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use chrono::{DateTime, Duration, Utc};
-use crm_core::Session;
+use crm_core::service::Session;
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{ClientId, ClientSecret, RefreshToken, RequestTokenError, TokenResponse, TokenUrl};
 pub use secrecy::SecretString as Secret;
@@ -87,7 +87,7 @@ impl TokenStore for MemoryTokenStore {
     }
 }
 
-/// Tokens kept in the CRM itself (a [`SyncState`](crm_core::SyncState) per connection),
+/// Tokens kept in the CRM itself (a [`SyncState`](crm_core::model::SyncState) per connection),
 /// encrypted with ChaCha20-Poly1305 under a key only the application holds, so a copy of the
 /// database does not give API access. The connection name is authenticated with them: tokens
 /// copied to another connection's entry do not decrypt.
@@ -169,7 +169,7 @@ impl TokenStore for CrmTokenStore {
         let sealed = self.seal(tokens)?;
         match self.cx.sync().put_state(&self.key, sealed, expected).await {
             Ok(s) => Ok(Some(s.version)),
-            Err(crm_core::Error::Conflict { .. }) => Ok(None),
+            Err(crm_core::error::Error::Conflict { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }

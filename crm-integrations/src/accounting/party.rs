@@ -1,8 +1,10 @@
 //! The CRM record an accounting customer is paired with: a company, or a person without one.
 
 use crm_core::{
-    AccountBalance, Address, AddressLabel, Company, CompanyId, Contact, ContactId, CreditTerms, Email, EmailEntry,
-    EmailLabel, Entity, EntityKind, EntityRef, ExternalRef, PhoneEntry, PhoneLabel, PhoneNumber, Session,
+    entity::Entity, entity::EntityKind, entity::EntityRef, ids::CompanyId, ids::ContactId, model::AccountBalance,
+    model::Company, model::Contact, model::CreditTerms, model::ExternalRef, profile::Address, profile::AddressLabel,
+    profile::Email, profile::EmailEntry, profile::EmailLabel, profile::PhoneEntry, profile::PhoneLabel,
+    profile::PhoneNumber, service::Session,
 };
 
 use super::RemoteCustomer;
@@ -35,7 +37,7 @@ fn set_billing_address(addresses: &mut Vec<Address>, billing: Address) {
 
 impl Party {
     /// Loads the record a link points at (None when it is gone or not a customer kind).
-    pub(crate) async fn load(cx: &Session, r: EntityRef) -> crm_core::Result<Option<Party>> {
+    pub(crate) async fn load(cx: &Session, r: EntityRef) -> crm_core::error::Result<Option<Party>> {
         let found = match r.kind {
             EntityKind::Company => cx.companies().get(CompanyId::from_uuid(r.id)).await.map(Party::Company),
             EntityKind::Contact => cx.contacts().get(ContactId::from_uuid(r.id)).await.map(Party::Contact),
@@ -43,7 +45,7 @@ impl Party {
         };
         match found {
             Ok(p) => Ok(Some(p)),
-            Err(crm_core::Error::NotFound { .. }) => Ok(None),
+            Err(crm_core::error::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -153,7 +155,7 @@ impl Party {
     }
 
     /// Saves it through the CRM's own rules.
-    pub(crate) async fn save(self, cx: &Session) -> crm_core::Result<Party> {
+    pub(crate) async fn save(self, cx: &Session) -> crm_core::error::Result<Party> {
         match self {
             Party::Company(c) => cx.companies().update(c).await.map(Party::Company),
             Party::Contact(c) => cx.contacts().update(c).await.map(Party::Contact),

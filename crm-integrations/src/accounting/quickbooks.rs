@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
-use crm_core::Currency;
+use crm_core::money::Currency;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::json;

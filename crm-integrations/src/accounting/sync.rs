@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use crm_core::query::{Filter, Query};
 use crm_core::{
-    AccountBalance, CompanyId, ContactId, CreditTerms, Email, Entity, EntityKind, EntityRef, Error as CrmError,
-    ExternalInvoice, ExternalPayment, ExternalRef, Invoice, InvoiceStatus, LineItem, LinkInput, MirrorOutcome, Money,
-    NewCompany, PaymentMethod, PhoneLabel, PhoneNumber, Session, SyncConflict, SyncLink,
+    entity::Entity, entity::EntityKind, entity::EntityRef, error::Error as CrmError, ids::CompanyId, ids::ContactId,
+    model::AccountBalance, model::CreditTerms, model::ExternalRef, model::Invoice, model::InvoiceStatus,
+    model::LineItem, model::PaymentMethod, model::SyncConflict, model::SyncLink, money::Money, profile::Email,
+    profile::PhoneLabel, profile::PhoneNumber, service::ExternalInvoice, service::ExternalPayment, service::LinkInput,
+    service::MirrorOutcome, service::NewCompany, service::Session,
 };
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
@@ -103,7 +105,7 @@ pub struct SyncReport {
     /// Records left alone.
     pub skipped: Vec<Skipped>,
     /// Records (companies, contacts) with fields both sides changed, waiting in their links
-    /// (see [`SyncRecords::resolve`](crm_core::SyncRecords::resolve)).
+    /// (see [`SyncRecords::resolve`](crm_core::service::SyncRecords::resolve)).
     pub conflicts: Vec<(EntityRef, String)>,
 }
 

@@ -1,6 +1,6 @@
 //! What the connectors' wire formats share.
 
-use crm_core::{Address, AddressLabel, Currency};
+use crm_core::{money::Currency, profile::Address, profile::AddressLabel};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde::de::{Deserializer, Error as _};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use crm_core::Currency;
+use crm_core::money::Currency;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde::de::{Deserializer, Error as _};

@@ -1,7 +1,7 @@
 //! Mailbox sync over IMAP: new messages fetched by UID and filed through [`Inbox`], resumable.
 //!
 //! Per mailbox the CRM keeps the server's `UIDVALIDITY` and the highest UID filed (a
-//! [`SyncState`](crm_core::SyncState), compare-and-set), so each run fetches only what is new;
+//! [`SyncState`](crm_core::model::SyncState), compare-and-set), so each run fetches only what is new;
 //! when the server's `UIDVALIDITY` changes, the mailbox is read again from the start and the
 //! per-Message-ID dedupe keeps it from filing anything twice.
 
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_imap::Client;
-use crm_core::Session;
+use crm_core::service::Session;
 use futures_util::StreamExt;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -189,7 +189,7 @@ where
 /// Syncs one mailbox into a tenant, filing messages through an [`Inbox`].
 ///
 /// ```no_run
-/// # async fn demo(cx: crm_core::Session) -> Result<(), crm_integrations::IntegrationError> {
+/// # async fn demo(cx: crm_core::service::Session) -> Result<(), crm_integrations::IntegrationError> {
 /// use crm_integrations::email::{ImapAuth, ImapConfig, Inbox, MailboxSync};
 /// let password = ImapAuth::Password(std::env::var("IMAP_PASSWORD").unwrap_or_default().into());
 /// let sync = MailboxSync::new(

@@ -3,7 +3,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use crm_core::model::{Direction, ParticipantRole};
-use crm_core::{Activity, Channel, CompanyId, ContactId, Filter, NewActivity, Query, Session};
+use crm_core::{
+    ids::CompanyId, ids::ContactId, model::Activity, profile::Channel, query::Filter, query::Query,
+    service::NewActivity, service::Session,
+};
 use mail_parser::{Address as ParsedAddress, MessageParser};
 use sha2::{Digest, Sha256};
 
@@ -93,7 +96,7 @@ impl Inbox {
             .into_iter()
             .enumerate()
             .map(|(i, a)| {
-                crm_core::Email::parse(a)
+                crm_core::profile::Email::parse(a)
                     .map(|e| e.as_str().to_owned())
                     .map_err(|e| IntegrationError::invalid(format!("own[{i}]"), e))
             })
@@ -336,7 +339,7 @@ fn addresses(a: Option<&ParsedAddress<'_>>) -> Vec<(Option<String>, String)> {
     let Some(a) = a else { return Vec::new() };
     a.iter()
         .filter_map(|addr| {
-            let email = crm_core::Email::parse(addr.address()?).ok()?;
+            let email = crm_core::profile::Email::parse(addr.address()?).ok()?;
             let name = addr.name().map(one_line).filter(|n| !n.is_empty() && n.chars().count() <= 200);
             Some((name, email.as_str().to_owned()))
         })

@@ -14,7 +14,7 @@
 //!   then by subject and participants, and filed once per Message-ID.
 //!
 //! ```no_run
-//! # async fn demo(cx: crm_core::Session, jane: crm_core::ContactId) -> Result<(), crm_integrations::IntegrationError> {
+//! # async fn demo(cx: crm_core::service::Session, jane: crm_core::ids::ContactId) -> Result<(), crm_integrations::IntegrationError> {
 //! use crm_integrations::email::{Address, Mail, Mailer, SmtpConfig, SmtpSender, Template};
 //!
 //! let smtp = SmtpSender::new(&SmtpConfig::new("smtp.example.com").credentials("crm@example.com", "secret"))?;
@@ -37,7 +37,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use crm_core::model::{Direction, ParticipantRole};
-use crm_core::{Activity, CampaignId, Channel, ConsentStatus, Contact, ContactId, DealId, NewActivity, Session};
+use crm_core::{
+    ids::CampaignId, ids::ContactId, ids::DealId, model::Activity, model::Contact, profile::Channel,
+    profile::ConsentStatus, service::NewActivity, service::Session,
+};
 use serde_json::json;
 
 #[cfg(feature = "imap")]
@@ -77,7 +80,9 @@ impl Address {
 }
 
 fn checked_email(field: &str, email: &str) -> Result<String> {
-    crm_core::Email::parse(email).map(|e| e.as_str().to_owned()).map_err(|e| IntegrationError::invalid(field, e))
+    crm_core::profile::Email::parse(email)
+        .map(|e| e.as_str().to_owned())
+        .map_err(|e| IntegrationError::invalid(field, e))
 }
 
 /// A message ready to send.
@@ -365,7 +370,7 @@ impl Mailer {
                     status: contact.marketing_consent.status.to_string(),
                 });
             }
-            let q = crm_core::Query::new(crm_core::Filter::eq("contact_id", id)).limit(1);
+            let q = crm_core::query::Query::new(crm_core::query::Filter::eq("contact_id", id)).limit(1);
             if cx.campaigns().members(campaign, &q).await?.items.is_empty() {
                 return Err(IntegrationError::invalid(
                     field,
@@ -424,7 +429,7 @@ pub struct Recipients {
     /// Contacts copied.
     pub cc: Vec<ContactId>,
     /// The first recipient's company.
-    pub company: Option<crm_core::CompanyId>,
+    pub company: Option<crm_core::ids::CompanyId>,
     /// The deal it is about.
     pub deal: Option<DealId>,
     /// The campaign it belongs to.

@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crm_core::{EntityKind, StoredEvent};
+use crm_core::{entity::EntityKind, event::StoredEvent};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde_json::json;
 use url::Url;
@@ -325,13 +325,13 @@ pub struct DispatchReport {
 /// delivered at least once: persist [`DispatchReport::cursor`] after the pass, and a pass that
 /// is interrupted is simply run again (receivers drop repeats by `webhook-id`).
 pub async fn dispatch(
-    cx: &crm_core::Session,
+    cx: &crm_core::service::Session,
     sender: &WebhookSender,
     endpoints: &[Endpoint],
     cursor: u64,
     limit: usize,
 ) -> Result<DispatchReport> {
-    let events = cx.events(&crm_core::EventQuery::after(cursor, limit)).await?;
+    let events = cx.events(&crm_core::event::EventQuery::after(cursor, limit)).await?;
     let mut report = DispatchReport { cursor, ..DispatchReport::default() };
     for event in &events {
         for endpoint in endpoints.iter().filter(|e| e.wants(event)) {
@@ -361,7 +361,7 @@ fn state_key(endpoint: &Endpoint) -> String {
     format!("webhooks/{}", endpoint.id)
 }
 
-async fn load_state(cx: &crm_core::Session, endpoint: &Endpoint) -> Result<(EndpointState, Option<u64>)> {
+async fn load_state(cx: &crm_core::service::Session, endpoint: &Endpoint) -> Result<(EndpointState, Option<u64>)> {
     match cx.sync().state(&state_key(endpoint)).await? {
         Some(s) => {
             let state = serde_json::from_value(s.value)
@@ -373,7 +373,7 @@ async fn load_state(cx: &crm_core::Session, endpoint: &Endpoint) -> Result<(Endp
 }
 
 async fn save_state(
-    cx: &crm_core::Session,
+    cx: &crm_core::service::Session,
     endpoint: &Endpoint,
     state: &EndpointState,
     version: Option<u64>,
@@ -389,7 +389,7 @@ async fn save_state(
 /// most what it had not saved (at least once; receivers drop repeats by `webhook-id`).
 /// Two dispatchers racing on one endpoint: the second save fails with a conflict.
 pub async fn dispatch_pending(
-    cx: &crm_core::Session,
+    cx: &crm_core::service::Session,
     sender: &WebhookSender,
     endpoints: &[Endpoint],
     limit: usize,
@@ -397,7 +397,7 @@ pub async fn dispatch_pending(
     let mut report = DispatchReport::default();
     for endpoint in endpoints {
         let (mut state, mut version) = load_state(cx, endpoint).await?;
-        let events = cx.events(&crm_core::EventQuery::after(state.cursor, limit)).await?;
+        let events = cx.events(&crm_core::event::EventQuery::after(state.cursor, limit)).await?;
         let start = state.cursor;
         for event in &events {
             if endpoint.wants(event) {
@@ -424,14 +424,14 @@ pub async fn dispatch_pending(
 }
 
 /// An endpoint's dead letters, oldest first.
-pub async fn dead_letters(cx: &crm_core::Session, endpoint: &Endpoint) -> Result<Vec<DeadLetter>> {
+pub async fn dead_letters(cx: &crm_core::service::Session, endpoint: &Endpoint) -> Result<Vec<DeadLetter>> {
     Ok(load_state(cx, endpoint).await?.0.dead)
 }
 
 /// Tries an endpoint's dead letters again (with the sender's full retry policy); those that
 /// get through leave the list, the others stay with their latest error.
 pub async fn redeliver_dead_letters(
-    cx: &crm_core::Session,
+    cx: &crm_core::service::Session,
     sender: &WebhookSender,
     endpoint: &Endpoint,
 ) -> Result<DispatchReport> {
@@ -439,7 +439,7 @@ pub async fn redeliver_dead_letters(
     let mut report = DispatchReport { cursor: state.cursor, ..DispatchReport::default() };
     let mut still = Vec::new();
     for letter in std::mem::take(&mut state.dead) {
-        let found = cx.events(&crm_core::EventQuery::after(letter.seq.saturating_sub(1), 1)).await?;
+        let found = cx.events(&crm_core::event::EventQuery::after(letter.seq.saturating_sub(1), 1)).await?;
         let Some(event) = found.into_iter().find(|e| e.seq == letter.seq) else {
             // The event is gone from the outbox (pruned): nothing left to send.
             continue;

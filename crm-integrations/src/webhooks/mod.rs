@@ -3,7 +3,7 @@
 //! the webhooks Xero and QuickBooks Online send.
 //!
 //! ```no_run
-//! # async fn demo(cx: crm_core::Session) -> Result<(), crm_integrations::IntegrationError> {
+//! # async fn demo(cx: crm_core::service::Session) -> Result<(), crm_integrations::IntegrationError> {
 //! use crm_integrations::webhooks::{DeliveryPolicy, Endpoint, WebhookSecret, WebhookSender, dispatch};
 //!
 //! let secret = WebhookSecret::generate();            // give `secret.expose()` to the receiver

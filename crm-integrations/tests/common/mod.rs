@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use crm_core::{Actor, Crm, Session, TenantId};
+use crm_core::{actor::Actor, ids::TenantId, service::Crm, service::Session};
 use crm_integrations::email::{Address, Mailer, Security, SmtpConfig, SmtpSender};
 use crm_storage::SqlStore;
 
@@ -113,5 +113,5 @@ pub async fn sqlite_session(dir: &Path) -> Session {
 
 /// Every committed event of the session's tenant.
 pub async fn event_count(cx: &Session) -> usize {
-    cx.events(&crm_core::EventQuery::after(0, 10_000)).await.unwrap().len()
+    cx.events(&crm_core::event::EventQuery::after(0, 10_000)).await.unwrap().len()
 }

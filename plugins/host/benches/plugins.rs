@@ -29,7 +29,8 @@ use std::time::{Duration, Instant};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use crm_core::model::FieldDefinition;
 use crm_core::{
-    Actor, Crm, Currency, Extension, ImportOptions, MemoryStore, Money, NewCompany, Session, TenantId, Value,
+    actor::Actor, extension::Extension, ids::TenantId, memory::MemoryStore, money::Currency, money::Money,
+    service::Crm, service::ImportOptions, service::NewCompany, service::Session, value::Value,
 };
 use crm_plugins::{Grants, HostConfig, PluginHost};
 use rust_decimal::Decimal;

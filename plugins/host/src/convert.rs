@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use crm_core::model::{Constraints, FieldDefinition, FieldType, LineItem};
-use crm_core::{EntityKind, EntityRef, Money, Record, Value};
+use crm_core::{entity::EntityKind, entity::EntityRef, entity::Record, money::Money, value::Value};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -171,7 +171,7 @@ pub(crate) fn entity_to_wit(rec: &Record, plugin: &str, reads: &[&str]) -> Optio
 pub(crate) fn core_changed(before: &Record, after: &Record, name: &str) -> bool {
     if LINE_FIELDS.contains(&name) {
         // What the three lists show of each line.
-        type Shown<'a> = Vec<(Option<crm_core::ProductId>, Option<&'a str>, Decimal)>;
+        type Shown<'a> = Vec<(Option<crm_core::ids::ProductId>, Option<&'a str>, Decimal)>;
         fn shown(r: &Record) -> Option<Shown<'_>> {
             lines_of(r).map(|l| l.iter().map(|l| (l.product_id, l.sku.as_deref(), l.quantity)).collect())
         }

@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use crm_core::model::FieldDefinition;
 use crm_core::{
-    Change, DealStatus, EntityKind, EntityRef, Error, EventContext, Extension, FieldError, FieldErrorCode, HookContext,
-    NewActivity, Record, Result, Session, StoredEvent, Value,
+    entity::EntityKind, entity::EntityRef, entity::Record, error::Error, error::FieldError, error::FieldErrorCode,
+    error::Result, event::Change, event::StoredEvent, extension::EventContext, extension::Extension,
+    extension::HookContext, model::DealStatus, service::NewActivity, service::Session, value::Value,
 };
 
 use crate::bindings::wit;
@@ -220,7 +221,7 @@ fn validation_error(id: &str, errors: Vec<wit::FieldError>) -> Result<()> {
             FieldError::new(field, code_from_wit(e.code), e.message)
         })
         .collect();
-    Err(Error::Validation(crm_core::ValidationErrors(errs)))
+    Err(Error::Validation(crm_core::error::ValidationErrors(errs)))
 }
 
 /// Most writes whose computed values are kept between `validate` and `compute`. A write
@@ -411,7 +412,7 @@ impl PluginExtension {
             {
                 let Some(Record::Deal(deal)) = session.record(subject).await? else { return Ok(None) };
                 let pipeline = session.pipelines().get(*pipeline_id).await?;
-                let stage = |sid: crm_core::StageId| wit::Stage {
+                let stage = |sid: crm_core::ids::StageId| wit::Stage {
                     id: sid.to_string(),
                     name: pipeline.stage(sid).map(|s| s.name.clone()).unwrap_or_default(),
                 };

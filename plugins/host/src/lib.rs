@@ -11,15 +11,15 @@
 //! The rows of one batch of a bulk import share an instance (one tenant, one transaction; each
 //! call still gets the full budget), which is replaced after any failed call.
 //! A plugin that traps, loops, exhausts memory or returns oversized or ill-typed results
-//! fails that call with [`crm_core::Error::Plugin`] naming it; the host keeps running, and a
+//! fails that call with [`crm_core::error::Error::Plugin`] naming it; the host keeps running, and a
 //! plugin failing repeatedly is disabled until re-enabled.
 //!
-//! Each installed plugin is a [`crm_core::Extension`]: pass [`PluginHost::extensions`] to the
-//! [`CrmBuilder`](crm_core::CrmBuilder) and its fields, rules and reactions apply like built-in ones.
+//! Each installed plugin is a [`crm_core::extension::Extension`]: pass [`PluginHost::extensions`] to the
+//! [`CrmBuilder`](crm_core::service::CrmBuilder) and its fields, rules and reactions apply like built-in ones.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use crm_core::{Crm, MemoryStore};
+//! use crm_core::{service::Crm, memory::MemoryStore};
 //! use crm_plugins::{Grants, HostConfig, PluginHost};
 //!
 //! let host = PluginHost::new(HostConfig::default().cache_dir("/var/cache/my-app/plugins"))?;
@@ -44,7 +44,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crm_core::model::FieldDefinition;
-use crm_core::{EntityRef, Extension};
+use crm_core::{entity::EntityRef, extension::Extension};
 
 pub use config::{Capability, Grants, HostConfig};
 pub use error::{InstallError, PluginFailure};
@@ -106,7 +106,7 @@ pub struct PluginInfo {
     /// The capabilities it has (asked for and granted).
     pub effective: BTreeSet<Capability>,
     /// The standard fields it reads, per kind (the only ones the records it is shown carry).
-    pub reads: BTreeMap<crm_core::EntityKind, Vec<String>>,
+    pub reads: BTreeMap<crm_core::entity::EntityKind, Vec<String>>,
     /// Fields of the previous version that this version no longer declares (hidden; their
     /// stored values are kept).
     pub hidden_fields: Vec<String>,
@@ -164,12 +164,12 @@ impl Installed {
         self.info.effective.contains(&c)
     }
 
-    pub(crate) fn own_field(&self, kind: crm_core::EntityKind, key: &str) -> Option<&FieldDefinition> {
+    pub(crate) fn own_field(&self, kind: crm_core::entity::EntityKind, key: &str) -> Option<&FieldDefinition> {
         self.defs.iter().find(|d| d.entity_kind == kind && d.key == key)
     }
 
     /// The standard fields it reads on `kind` (none when it declared none).
-    pub(crate) fn reads(&self, kind: crm_core::EntityKind) -> &[&'static str] {
+    pub(crate) fn reads(&self, kind: crm_core::entity::EntityKind) -> &[&'static str] {
         self.reads.get(&kind).map_or(&[], Vec::as_slice)
     }
 }
@@ -531,7 +531,7 @@ impl PluginHost {
     }
 
     /// The CRM extensions of every installed plugin, for
-    /// [`CrmBuilder::extensions`](crm_core::CrmBuilder::extensions). Install plugins before
+    /// [`CrmBuilder::extensions`](crm_core::service::CrmBuilder::extensions). Install plugins before
     /// building the CRM; a plugin installed later needs a new `Crm`.
     pub fn extensions(&self) -> Vec<Arc<dyn Extension>> {
         self.plugins().iter().filter_map(|p| self.extension(&p.id)).collect()
@@ -557,11 +557,11 @@ impl PluginHost {
     /// Runs a plugin's `check` directly on a record, outside any save, e.g. to test a plugin or
     /// to check a draft in a form: its rules, and its computed values against its contract.
     /// Errors come back as they would from a save (and failures count as in a save).
-    pub fn validate(&self, id: &str, record: &crm_core::Record) -> crm_core::Result<()> {
-        let p = self
-            .inner
-            .get(id)
-            .ok_or_else(|| crm_core::Error::Plugin { plugin: id.to_owned(), message: "is not installed".into() })?;
+    pub fn validate(&self, id: &str, record: &crm_core::entity::Record) -> crm_core::error::Result<()> {
+        let p = self.inner.get(id).ok_or_else(|| crm_core::error::Error::Plugin {
+            plugin: id.to_owned(),
+            message: "is not installed".into(),
+        })?;
         ext::check_all(&self.inner, &p, &[(record, None)]).pop().unwrap_or(Ok(Vec::new())).map(|_| ())
     }
 }

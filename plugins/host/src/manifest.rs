@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crm_core::EntityKind;
+use crm_core::entity::EntityKind;
 use crm_core::model::{FieldDefinition, valid_key};
 
 use crate::bindings::wit;

@@ -2,8 +2,8 @@
 //! the field history across restarts, manifests refused at install, and the real-estate, retail
 //! and guide (`plugins/README.md`) plugins through a real CRM.
 
+use crm_core::prelude::*;
 use crm_core::query::{Filter, Query};
-use crm_core::*;
 use crm_plugins::{Capability, Grants, HostConfig, InstallError, PluginHost};
 use rust_decimal::Decimal;
 

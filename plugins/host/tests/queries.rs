@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use crm_core::prelude::*;
 use crm_core::query::{Filter, Query};
-use crm_core::*;
+use crm_core::service::CrmBuilder;
 use crm_plugins::{Grants, HostConfig, PluginHost};
 use crm_storage::SqlStore;
 use rust_decimal::Decimal;

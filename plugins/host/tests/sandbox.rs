@@ -13,8 +13,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crm_core::{
-    Actor, Change, Crm, Currency, EntityKind, EntityRef, Error, EventQuery, Filter, MemoryStore, Money, NewCompany,
-    NewContact, NewDeal, Session, StageKind, StoredEvent, TenantId, Value,
+    actor::Actor, entity::EntityKind, entity::EntityRef, error::Error, event::Change, event::EventQuery,
+    event::StoredEvent, ids::TenantId, memory::MemoryStore, model::StageKind, money::Currency, money::Money,
+    query::Filter, service::Crm, service::NewCompany, service::NewContact, service::NewDeal, service::Session,
+    value::Value,
 };
 use crm_plugins::{Capability, Grants, HostConfig, InstallError, PluginHost, PluginInfo};
 
@@ -86,7 +88,7 @@ fn fixture(config: HostConfig) -> Fixture {
 }
 
 /// The message of an `Error::Plugin` from the hostile plugin; anything else fails the test.
-fn plugin_message<T: std::fmt::Debug>(what: &str, r: crm_core::Result<T>) -> String {
+fn plugin_message<T: std::fmt::Debug>(what: &str, r: crm_core::error::Result<T>) -> String {
     match r {
         Err(Error::Plugin { plugin, message }) => {
             assert_eq!(plugin, ID, "{what}: the error names the plugin");
@@ -273,8 +275,8 @@ async fn a_48_mib_string_is_refused_as_oversized() {
 
     // The same through the direct validation entry point.
     let draft = fx.cx.deals().create(NewDeal::new("draft")).await.expect("deal");
-    let mut rec = crm_core::Record::Deal(draft);
-    if let crm_core::Record::Deal(d) = &mut rec {
+    let mut rec = crm_core::entity::Record::Deal(draft);
+    if let crm_core::entity::Record::Deal(d) = &mut rec {
         d.name = "huge-string:48".into();
     }
     let message = plugin_message("host.validate huge-string:48", fx.host.validate(ID, &rec));
@@ -451,7 +453,7 @@ async fn a_plugins_own_change_is_not_dispatched_back_to_it() {
     assert_eq!(actions.len(), 1, "one reaction, to the creation only: {actions:#?}");
     assert_eq!(actions[0].outcome, Ok(()), "{actions:#?}");
     let stored = fx.cx.record(EntityRef::new(EntityKind::Company, co.id)).await.expect("read").expect("company");
-    let crm_core::Record::Company(stored) = stored else { panic!("not a company") };
+    let crm_core::entity::Record::Company(stored) = stored else { panic!("not a company") };
     assert_eq!(stored.tags, vec!["t0".to_owned()]);
     assert_eq!(stored.version, co.version + 1, "written once by the reaction");
     let about: Vec<Change> = events(&fx.cx)
@@ -590,7 +592,7 @@ async fn in_a_batch_import_only_the_misbehaving_rows_fail_and_the_rest_are_compu
     let report = fx
         .cx
         .contacts()
-        .import(rows, &crm_core::ImportOptions::default().batch_size(names.len()), |_| {})
+        .import(rows, &crm_core::service::ImportOptions::default().batch_size(names.len()), |_| {})
         .await
         .expect("the import runs");
     let rejected: Vec<usize> = report.rejected.iter().map(|r| r.row).collect();
@@ -621,7 +623,7 @@ async fn a_broken_batch_export_falls_back_to_single_checks_and_is_then_left_alon
         let report = fx
             .cx
             .contacts()
-            .import(rows, &crm_core::ImportOptions::default().batch_size(40), |_| {})
+            .import(rows, &crm_core::service::ImportOptions::default().batch_size(40), |_| {})
             .await
             .expect("the import runs");
         assert!(report.rejected.is_empty(), "round {round}: {:?}", report.rejected);

@@ -1,0 +1,47 @@
+//! Who performs an operation: [`Actor`].
+
+use crate::ids::{TenantId, UserId};
+
+/// Who performs an operation: a tenant, optionally a user, and roles.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    /// The tenant every operation is scoped to.
+    pub tenant_id: TenantId,
+    /// The user (None for the system or an integration).
+    pub user_id: Option<UserId>,
+    /// Roles, for extensions and embedders that authorise by role.
+    pub roles: Vec<String>,
+    /// The extension acting, for changes an extension makes in reaction to events.
+    pub(crate) origin: Option<String>,
+    /// How many extension reactions deep this change is (0 for a user's change).
+    pub(crate) depth: u8,
+}
+
+impl Actor {
+    /// A user of a tenant.
+    pub fn user(tenant_id: TenantId, user_id: UserId) -> Self {
+        Self { tenant_id, user_id: Some(user_id), roles: Vec::new(), origin: None, depth: 0 }
+    }
+
+    /// The system itself (imports, automations).
+    pub fn system(tenant_id: TenantId) -> Self {
+        Self { tenant_id, user_id: None, roles: Vec::new(), origin: None, depth: 0 }
+    }
+
+    /// The extension this actor is, when an extension reacts to events
+    /// ([`EventContext::act_as`](crate::extension::EventContext::act_as)).
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
+    /// How many extension reactions deep a change by this actor is (0 for users and the system).
+    pub fn depth(&self) -> u8 {
+        self.depth
+    }
+
+    /// Adds a role.
+    pub fn with_role(mut self, role: impl Into<String>) -> Self {
+        self.roles.push(role.into());
+        self
+    }
+}
