@@ -35,6 +35,7 @@ compile_error!("crm-storage needs at least one backend feature: `sqlite` or `pos
 pub mod encode;
 mod filter;
 pub mod migration;
+mod rows;
 pub mod schema;
 mod search;
 mod store;

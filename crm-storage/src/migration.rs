@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 
-use crm_core::{entity::EntityKind, entity::Record};
+use crm_core::entity::EntityKind;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement};
 use sea_orm_migration::{MigrationName, MigrationTrait, MigratorTrait, SchemaManager, async_trait};
 
@@ -179,54 +179,12 @@ async fn existing_columns(tx: &DatabaseTransaction, table: &str) -> Result<HashS
 async fn backfill(tx: &DatabaseTransaction, kind: EntityKind) -> Result<(), DbErr> {
     let backend = tx.get_database_backend();
     let mut after = None;
-    while let Some(page) = stored_page(tx, kind, after).await? {
+    while let Some(page) = crate::rows::stored_page(tx, kind, after).await? {
         for record in &page {
-            let stmt = crate::store::update_derived(backend, record).map_err(|e| DbErr::Custom(e.to_string()))?;
+            let stmt = crate::rows::update_derived(backend, record).map_err(|e| DbErr::Custom(e.to_string()))?;
             tx.execute_raw(stmt).await?;
         }
         after = page.last().map(|r| (r.tenant_id().as_uuid(), r.id()));
     }
     Ok(())
-}
-
-/// Rows per page when a migration walks a table.
-const PAGE: i64 = 500;
-
-/// The next page of stored records of `kind` after the key `after` (in key order), or `None`
-/// past the end: migrations walk tables of any size in bounded memory.
-pub(crate) async fn stored_page(
-    db: &impl ConnectionTrait,
-    kind: EntityKind,
-    after: Option<(uuid::Uuid, uuid::Uuid)>,
-) -> Result<Option<Vec<Record>>, DbErr> {
-    let backend = db.get_database_backend();
-    let table = quote(schema::table(kind));
-    let pg = backend == DbBackend::Postgres;
-    let stmt = match after {
-        None => Statement::from_sql_and_values(
-            backend,
-            format!("SELECT data FROM {table} ORDER BY tenant_id, id LIMIT {}", if pg { "$1" } else { "?" }),
-            [PAGE.into()],
-        ),
-        Some((tenant, id)) => Statement::from_sql_and_values(
-            backend,
-            if pg {
-                format!("SELECT data FROM {table} WHERE (tenant_id, id) > ($1, $2) ORDER BY tenant_id, id LIMIT $3")
-            } else {
-                format!("SELECT data FROM {table} WHERE (tenant_id, id) > (?, ?) ORDER BY tenant_id, id LIMIT ?")
-            },
-            [tenant.into(), id.into(), PAGE.into()],
-        ),
-    };
-    let rows = db.query_all_raw(stmt).await?;
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    rows.iter()
-        .map(|row| {
-            let data: String = row.try_get("", "data")?;
-            crate::store::decode(&data, kind).map_err(|e| DbErr::Custom(e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
 }

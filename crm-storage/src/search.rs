@@ -14,7 +14,7 @@ use crm_core::{entity::EntityKind, entity::Record};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value as SqlValue};
 use uuid::Uuid;
 
-use crate::store::values_sql;
+use crate::rows::values_sql;
 
 /// DDL of the search tables (migration 2).
 pub(crate) fn ddl(backend: DbBackend) -> Vec<&'static str> {
@@ -221,7 +221,7 @@ pub(crate) async fn search(
 pub(crate) async fn backfill(db: &impl ConnectionTrait) -> Result<(), DbErr> {
     for kind in SEARCHABLE {
         let mut after = None;
-        while let Some(page) = crate::migration::stored_page(db, *kind, after).await? {
+        while let Some(page) = crate::rows::stored_page(db, *kind, after).await? {
             for record in &page {
                 index(db, record, false).await?;
             }

@@ -18,10 +18,10 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 use uuid::Uuid;
 
-use crate::encode::custom_json;
 use crate::filter::{Compiler, Dialect};
 use crate::migration::{Migrator, sync_record_tables};
-use crate::schema::{columns, derived_values, table};
+use crate::rows::{decode, insert_stmt, rows_per_statement, update_derived_query, values_sql};
+use crate::schema::{columns, table};
 
 /// A [`Store`] on SQLite (embedded, the default) or PostgreSQL.
 ///
@@ -549,107 +549,6 @@ impl SqlTx {
         }
         Ok(stored)
     }
-}
-
-/// `INSERT INTO <into> VALUES (…), …` with `rows` rows of `width` placeholders, then `tail`.
-pub(crate) fn values_sql(backend: DbBackend, into: &str, width: usize, rows: usize, tail: &str) -> String {
-    use std::fmt::Write;
-    let mut sql = String::with_capacity(32 + into.len() + rows * width * 6 + tail.len());
-    let _ = write!(sql, "INSERT INTO {into} VALUES ");
-    push_placeholders(&mut sql, backend, width, rows);
-    sql.push_str(tail);
-    sql
-}
-
-/// `(?, ?), (?, ?)…` (SQLite) or `($1, $2), ($3, $4)…` (PostgreSQL).
-fn push_placeholders(sql: &mut String, backend: DbBackend, width: usize, rows: usize) {
-    use std::fmt::Write;
-    for i in 0..rows {
-        sql.push_str(if i == 0 { "(" } else { ", (" });
-        for j in 0..width {
-            if j > 0 {
-                sql.push_str(", ");
-            }
-            match backend {
-                DbBackend::Postgres => {
-                    let _ = write!(sql, "${}", i * width + j + 1);
-                }
-                _ => sql.push('?'),
-            }
-        }
-        sql.push(')');
-    }
-}
-
-/// Rows per multi-row statement with `cols` bound values per row: as many as the engine's
-/// variable limit allows (SQLite 32766, PostgreSQL 65535), at most 1000.
-pub(crate) fn rows_per_statement(backend: DbBackend, cols: usize) -> usize {
-    let limit = if backend == DbBackend::Postgres { 65_535 } else { 32_766 };
-    (limit / cols.max(1)).clamp(1, 1000)
-}
-
-/// `INSERT` of records of one kind (all of `records` must share kind and tenant). Written
-/// directly rather than through a sea-query AST: for bulk imports this is the hot path, and
-/// only placeholders and schema names go into the text (every value is bound).
-pub(crate) fn insert_stmt(backend: DbBackend, records: &[&Record], ignore_existing: bool) -> Result<Statement> {
-    use std::fmt::Write;
-    let Some(first) = records.first() else { return Err(Error::storage("insert of no records")) };
-    let kind = first.kind();
-    let cols = columns(kind);
-    let width = 5 + cols.len();
-    let mut sql = String::with_capacity(64 + width * 24 + records.len() * width * 6);
-    let _ = write!(sql, "INSERT INTO \"{}\" (\"tenant_id\", \"id\", \"version\", \"data\", \"custom\"", table(kind));
-    for c in cols.iter() {
-        let _ = write!(sql, ", \"{}\"", c.name);
-    }
-    sql.push_str(") VALUES ");
-    let mut values: Vec<SqlValue> = Vec::with_capacity(records.len() * width);
-    push_placeholders(&mut sql, backend, width, records.len());
-    for r in records {
-        if r.kind() != kind {
-            return Err(Error::storage("insert of records of several kinds in one statement"));
-        }
-        values.push(r.tenant_id().as_uuid().into());
-        values.push(r.id().into());
-        values.push((r.version() as i64).into());
-        values.push(serde_json::to_string(r).map_err(|e| Error::storage(e.to_string()))?.into());
-        values.push(SqlValue::Json(custom_json(r.custom()).map(Box::new)));
-        values.extend(derived_values(r));
-    }
-    if ignore_existing {
-        sql.push_str(" ON CONFLICT (\"tenant_id\", \"id\") DO NOTHING");
-    }
-    Ok(Statement::from_sql_and_values(backend, sql, values))
-}
-
-/// `UPDATE` of a record's version, data and derived columns (by tenant and id).
-fn update_derived_query(record: &Record) -> Result<sea_orm::sea_query::UpdateStatement> {
-    let kind = record.kind();
-    let mut q = Sql::update();
-    q.table(Alias::new(table(kind)));
-    q.value(Alias::new("version"), record.version() as i64);
-    q.value(Alias::new("data"), serde_json::to_string(record).map_err(|e| Error::storage(e.to_string()))?);
-    q.value(Alias::new("custom"), SqlValue::Json(custom_json(record.custom()).map(Box::new)));
-    for (c, v) in columns(kind).iter().zip(derived_values(record)) {
-        q.value(Alias::new(c.name.as_ref()), v);
-    }
-    q.and_where(Expr::col(Alias::new("tenant_id")).eq(record.tenant_id().as_uuid()));
-    q.and_where(Expr::col(Alias::new("id")).eq(record.id()));
-    Ok(q)
-}
-
-/// The backfill statement of a record (rewrites its derived columns as stored).
-pub(crate) fn update_derived(backend: DbBackend, record: &Record) -> Result<Statement> {
-    Ok(backend.build(&update_derived_query(record)?))
-}
-
-pub(crate) fn decode(data: &str, kind: EntityKind) -> Result<Record> {
-    let r: Record =
-        serde_json::from_str(data).map_err(|e| Error::storage(format!("a stored {kind} does not decode: {e}")))?;
-    if r.kind() != kind {
-        return Err(Error::storage(format!("a {} is stored among {kind} records", r.kind())));
-    }
-    Ok(r)
 }
 
 #[async_trait]

@@ -9,7 +9,15 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::bindings::wit;
-use crate::manifest::LINE_FIELDS;
+
+/// The aligned line-item lists orders and deals can show (`entity.core`), which are not
+/// filterable standard fields.
+pub(crate) const LINE_FIELDS: [&str; 3] = ["line_product_ids", "line_skus", "line_quantities"];
+
+/// Whether records of `kind` can show the line-item lists.
+pub(crate) fn has_lines(kind: EntityKind) -> bool {
+    matches!(kind, EntityKind::Order | EntityKind::Deal)
+}
 
 pub(crate) fn kind_to_wit(k: EntityKind) -> Option<wit::EntityKind> {
     Some(match k {

@@ -6,7 +6,7 @@ use crm_core::entity::EntityKind;
 use crm_core::model::{FieldDefinition, valid_key};
 
 use crate::bindings::wit;
-use crate::convert::{field_from_wit, kind_from_wit};
+use crate::convert::{LINE_FIELDS, field_from_wit, has_lines, kind_from_wit};
 
 /// Most fields one plugin may declare.
 pub const MAX_FIELDS: usize = 200;
@@ -23,15 +23,6 @@ fn semver(s: &str) -> bool {
     parts.len() == 3
         && parts.iter().all(|p| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()))
         && s.len() <= 64
-}
-
-/// The aligned line-item lists orders and deals can show (`entity.core`), which are not
-/// filterable standard fields.
-pub(crate) const LINE_FIELDS: [&str; 3] = ["line_product_ids", "line_skus", "line_quantities"];
-
-/// Whether records of `kind` can show the line-item lists.
-pub(crate) fn has_lines(kind: EntityKind) -> bool {
-    matches!(kind, EntityKind::Order | EntityKind::Deal)
 }
 
 /// The standard fields a plugin reads, per kind, in the order it declared them.
