@@ -154,7 +154,7 @@ pub enum Error {
         /// The input row to blame, if one is (an invalid row with `stop_on_invalid`).
         row: Option<usize>,
         /// What the committed batches did.
-        report: Box<crate::service::ImportReport<Uuid>>,
+        report: Box<ImportReport<Uuid>>,
         /// What went wrong.
         #[source]
         source: Box<Error>,
@@ -205,5 +205,31 @@ impl Error {
     /// True for [`Error::Conflict`].
     pub fn is_conflict(&self) -> bool {
         matches!(self, Error::Conflict { .. })
+    }
+}
+
+/// An input row that was not imported, and why.
+#[derive(Debug)]
+pub struct Rejected {
+    /// Position of the row in the input (from [`ImportOptions::first_row`](crate::service::ImportOptions::first_row)).
+    pub row: usize,
+    /// Why it was refused (usually [`Error::Validation`], naming the fields).
+    pub error: Error,
+}
+
+/// What an import did.
+#[derive(Debug)]
+pub struct ImportReport<Id> {
+    /// Ids of the records written, in input order.
+    pub imported: Vec<Id>,
+    /// Rows skipped as invalid, in input order.
+    pub rejected: Vec<Rejected>,
+    /// Batches finished (committed, or wholly rejected).
+    pub batches: usize,
+}
+
+impl<Id> Default for ImportReport<Id> {
+    fn default() -> Self {
+        Self { imported: Vec::new(), rejected: Vec::new(), batches: 0 }
     }
 }

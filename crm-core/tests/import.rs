@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
+use crm_core::error::{ImportReport, Rejected};
 use crm_core::event::Event;
 use crm_core::extension::{Extension, HookContext, WriteOp};
 use crm_core::model::{FieldDefinition, FieldType};
 use crm_core::prelude::*;
 use crm_core::query::{Filter, Page, Query};
-use crm_core::service::{ImportOptions, ImportProgress, ImportReport, Rejected};
+use crm_core::service::{ImportOptions, ImportProgress};
 use crm_core::store::{Transaction, TxMode};
 use uuid::Uuid;
 

@@ -2,9 +2,10 @@
 
 use super::Records;
 use super::checks::Checks;
-use super::import::{Draft, ImportOptions, ImportProgress, ImportReport, Importable};
+use super::import::{Draft, ImportOptions, ImportProgress, Importable};
 use super::records::Guard;
 use crate::entity::EntityRef;
+use crate::error::ImportReport;
 use crate::error::{FieldError, Result};
 use crate::ids::{CompanyId, UserId};
 use crate::macros::new_input;

@@ -4,8 +4,9 @@ use chrono::NaiveDate;
 
 use super::Records;
 use super::checks::Checks;
-use super::import::{Draft, ImportOptions, ImportProgress, ImportReport, Importable};
+use super::import::{Draft, ImportOptions, ImportProgress, Importable};
 use crate::entity::{Entity, EntityKind, EntityRef};
+use crate::error::ImportReport;
 use crate::error::{Error, FieldError, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CompanyId, ContactId, UserId};

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::Session;
 use super::uow::Uow;
 use crate::entity::{Entity, EntityRef};
-use crate::error::{Error, FieldError, FieldErrorCode, Result};
+use crate::error::{Error, FieldError, FieldErrorCode, ImportReport, Rejected, Result};
 use crate::ids::{TenantId, storage_precision};
 
 /// How an import runs.
@@ -86,32 +86,6 @@ pub struct ImportProgress {
     pub rejected: usize,
     /// Batches finished so far (committed, or wholly rejected so nothing was to commit).
     pub batches: usize,
-}
-
-/// An input row that was not imported, and why.
-#[derive(Debug)]
-pub struct Rejected {
-    /// Position of the row in the input (from [`ImportOptions::first_row`]).
-    pub row: usize,
-    /// Why it was refused (usually [`Error::Validation`], naming the fields).
-    pub error: Error,
-}
-
-/// What an import did.
-#[derive(Debug)]
-pub struct ImportReport<Id> {
-    /// Ids of the records written, in input order.
-    pub imported: Vec<Id>,
-    /// Rows skipped as invalid, in input order.
-    pub rejected: Vec<Rejected>,
-    /// Batches finished (committed, or wholly rejected).
-    pub batches: usize,
-}
-
-impl<Id> Default for ImportReport<Id> {
-    fn default() -> Self {
-        Self { imported: Vec::new(), rejected: Vec::new(), batches: 0 }
-    }
 }
 
 /// What building a new record needs: the session, the time it is stamped with, new ids.

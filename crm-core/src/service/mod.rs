@@ -36,7 +36,7 @@ pub use contacts::{Contacts, NewContact};
 pub use custom_fields::CustomFields;
 pub use deals::{Deals, NewDeal, PipelineReport, StageSummary};
 pub use feedback::{Feedbacks, NewFeedback};
-pub use import::{ImportOptions, ImportProgress, ImportReport, Rejected};
+pub use import::{ImportOptions, ImportProgress};
 pub use invoices::{Invoices, NewInvoice};
 pub use mirror::{ExternalInvoice, ExternalPayment, MirrorOutcome};
 pub use orders::{NewOrder, Orders};
