@@ -1,5 +1,5 @@
 //! A real-estate agency on the embedded SQLite store, extended by the `real_estate` plugin
-//! (a sandboxed WebAssembly component built from `plugins/guests/real-estate`).
+//! (a sandboxed WebAssembly component built from `plugins/guests/examples/real-estate`).
 //!
 //! It loads the plugin, records a few property listings as deals with the plugin's fields,
 //! shows a bad listing refused with the plugin's own message, queries listings by plugin

@@ -1,7 +1,7 @@
 //! Sandboxed WebAssembly plugins for the `crm` library.
 //!
 //! A plugin is a WebAssembly component built against the `crm:plugin@0.2.0` contract
-//! (`plugins/wit/crm-plugin.wit`, usually through the `crm-plugin-sdk` crate). It adds typed
+//! (`plugins/guests/sdk/wit/since_v0.2.0/crm-plugin.wit`, usually through the `crm-plugin-sdk` crate). It adds typed
 //! custom fields to CRM records, checks cross-field rules before a save, computes derived
 //! fields, and reacts to committed events with a few well-defined actions.
 //!

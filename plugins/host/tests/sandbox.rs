@@ -1,4 +1,4 @@
-//! The sandbox against the hostile fixture plugin (`plugins/guests/hostile`): every kind of
+//! The sandbox against the hostile fixture plugin (`plugins/guests/fixtures/hostile`): every kind of
 //! misbehaviour fails the one call with `Error::Plugin` naming the plugin, writes nothing, and
 //! leaves the host able to run the next call on a fresh instance.
 //!
@@ -21,9 +21,9 @@ use crm_core::{
 use crm_plugins::{Capability, Grants, HostConfig, InstallError, PluginHost, PluginInfo};
 
 const ID: &str = "hostile";
-/// `PANIC_MESSAGE` of `plugins/guests/hostile/src/lib.rs`.
+/// `PANIC_MESSAGE` of `plugins/guests/fixtures/hostile/src/lib.rs`.
 const PANIC_MESSAGE: &str = "hostile plugin panicked on purpose";
-/// `STDERR_MESSAGE` of `plugins/guests/hostile/src/lib.rs`.
+/// `STDERR_MESSAGE` of `plugins/guests/fixtures/hostile/src/lib.rs`.
 const STDERR_MESSAGE: &str = "hostile plugin wrote to stderr";
 /// A name no mode matches: the plugin behaves and computes `score` = its length.
 const BENIGN: &str = "Acme renewal";

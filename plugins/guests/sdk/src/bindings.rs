@@ -1,4 +1,5 @@
-//! The bindings wit-bindgen generates for the `crm-plugin` world (the copy of `plugins/wit/` embedded in this crate, `wit/`).
+//! The bindings wit-bindgen generates for the `crm-plugin` world of the contract this crate owns
+//! (`wit/since_v0.2.0/`, the one WIT source the host is generated from too).
 //!
 //! Plugin authors rarely need this module: the useful types are re-exported at the crate
 //! root and [`register_plugin!`](crate::register_plugin) does the exporting.
@@ -6,7 +7,7 @@
 
 wit_bindgen::generate!({
     world: "crm-plugin",
-    path: "wit",
+    path: "wit/since_v0.2.0",
     // The export macro is used from plugin crates, so it must be public, and it must find
     // the generated types here rather than in the plugin crate.
     pub_export_macro: true,

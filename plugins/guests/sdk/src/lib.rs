@@ -1,7 +1,8 @@
 //! Write CRM plugins in Rust.
 //!
 //! A plugin is a WebAssembly component implementing the `crm:plugin@0.2.0` contract
-//! (`plugins/wit/crm-plugin.wit`, embedded in this crate as `wit/crm-plugin.wit`). This crate generates the bindings with `wit-bindgen`,
+//! (`wit/since_v0.2.0/crm-plugin.wit` in this crate, the one source the host is generated from
+//! too). This crate generates the bindings with `wit-bindgen`,
 //! re-exports the contract's types, and adds what makes them pleasant to use: field
 //! builders ([`FieldDef`]), typed entity accessors ([`Entity::custom_int`], …), exact money
 //! ([`Money::div_rounded`]), a [`Host`] abstraction with a [`testing::MockHost`], and

@@ -8,7 +8,7 @@ use std::path::Path;
 const MAX_LINES: usize = 40;
 
 fn main() {
-    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../README.md");
     println!("cargo::rerun-if-changed={}", readme.display());
     let text = std::fs::read_to_string(&readme).unwrap_or_else(|e| panic!("{}: {e}", readme.display()));
     let start = text.find("```rust\n").expect("plugins/README.md has a ```rust block") + "```rust\n".len();
