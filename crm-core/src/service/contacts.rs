@@ -240,6 +240,21 @@ impl Importable for NewContact {
 
 /// Contacts: people the business deals with. Deleting one deletes the relations at either
 /// end of it.
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use crm_core::prelude::*;
+/// let crm = Crm::builder(MemoryStore::new()).default_region("US").build()?;
+/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
+/// let jane = cx.contacts().create(NewContact::new("Jane", "Doe").email("Jane@Acme.com").phone("(415) 555-2671")).await?;
+/// assert_eq!(jane.primary_phone().map(|p| p.as_str()), Some("+14155552671"));
+/// assert_eq!(cx.contacts().find_by_email("jane@acme.com").await?.map(|c| c.id), Some(jane.id));
+/// // The lifecycle only moves forward through an edit; reset_lifecycle moves it anywhere.
+/// let mut back = jane.clone();
+/// back.lifecycle_stage = LifecycleStage::Subscriber;
+/// assert!(matches!(cx.contacts().update(back).await, Err(Error::InvalidTransition { .. })));
+/// # Ok::<_, Error>(()) }).unwrap();
+/// ```
 pub type Contacts<'s> = Records<'s, Contact>;
 
 impl Records<'_, Contact> {

@@ -8,6 +8,20 @@ use crate::model::{CustomField, FieldDefinition, RegisteredField};
 use crate::query::Filter;
 
 /// Custom field definitions of the tenant (plus those extensions register).
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use crm_core::prelude::*;
+/// use crm_core::model::{FieldDefinition, FieldType};
+/// let crm = Crm::new(MemoryStore::new());
+/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
+/// cx.custom_fields().define(FieldDefinition::new(EntityKind::Contact, "shoe_size", "Shoe size", FieldType::Number)).await?;
+/// let ada = cx.contacts().create(NewContact::new("Ada", "Lovelace").custom("shoe_size", 38)).await?;
+/// assert_eq!(ada.custom.get("shoe_size"), Some(&Value::Int(38)));
+/// // Values are checked against their definition.
+/// assert!(cx.contacts().create(NewContact::new("Bob", "Jones").custom("shoe_size", "big")).await.is_err());
+/// # Ok::<_, Error>(()) }).unwrap();
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct CustomFields<'s> {
     pub(crate) s: &'s Session,

@@ -154,6 +154,20 @@ pub struct PipelineReport {
 
 /// Deals: sales opportunities and their moves through a pipeline. Deleting one deletes the
 /// relations at either end of it.
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use crm_core::prelude::*;
+/// use rust_decimal::Decimal;
+/// let crm = Crm::new(MemoryStore::new());
+/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
+/// let deal = cx.deals().create(NewDeal::new("Fleet renewal").amount(Money::new(Decimal::from(9_000), Currency::EUR))).await?;
+/// let lost = cx.deals().lose(deal.id, "went with a competitor").await?;
+/// assert_eq!((lost.status, lost.lost_reason.as_deref()), (DealStatus::Lost, Some("went with a competitor")));
+/// // Won and lost deals are closed until reopened.
+/// assert!(cx.deals().win(deal.id).await.is_err());
+/// # Ok::<_, Error>(()) }).unwrap();
+/// ```
 pub type Deals<'s> = Records<'s, Deal>;
 
 /// Fields an edit may not change: they move through the stage verbs.
