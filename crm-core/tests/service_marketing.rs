@@ -1200,7 +1200,7 @@ async fn the_customer_360_of_a_company_covers_its_people() {
     assert_eq!(s.preferred_channel, Some(Channel::Phone), "two calls against one video meeting");
     assert_eq!(s.last_contacted_at, Some(t0()));
 
-    let items = cx.company_timeline(acme.id).await.unwrap();
+    let items = cx.timeline(acme.id).await.unwrap();
     for w in items.windows(2) {
         assert!(w[0].at() >= w[1].at());
     }
@@ -1222,7 +1222,7 @@ async fn the_customer_360_of_a_company_covers_its_people() {
 
     let missing = CompanyId::from_uuid(Uuid::from_u128(404));
     assert_not_found(&cx.customer_360(missing).await.unwrap_err(), EntityKind::Company, missing);
-    assert_not_found(&cx.company_timeline(missing).await.unwrap_err(), EntityKind::Company, missing);
+    assert_not_found(&cx.timeline(missing).await.unwrap_err(), EntityKind::Company, missing);
 }
 
 #[tokio::test]

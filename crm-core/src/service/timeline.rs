@@ -395,17 +395,12 @@ fn newest_first<T: crate::entity::Entity>(v: &mut [T], key: impl Fn(&T) -> DateT
 }
 
 impl Session {
-    /// Everything that touched a contact, newest first: activities, orders, invoices, payments,
-    /// cases, feedback, campaign responses, and every other event about them or a record that
-    /// involves them (deals, relations, status changes…).
-    pub async fn timeline(&self, contact: ContactId) -> Result<Vec<TimelineItem>> {
-        let g = gather(self, CustomerRef::Contact(contact)).await?;
-        Ok(build_timeline(&g))
-    }
-
-    /// The same for a company: its own records and those of everyone working there.
-    pub async fn company_timeline(&self, company: CompanyId) -> Result<Vec<TimelineItem>> {
-        let g = gather(self, CustomerRef::Company(company)).await?;
+    /// Everything that touched a contact or a company, newest first: activities, orders,
+    /// invoices, payments, cases, feedback, campaign responses, and every other event about them
+    /// or a record that involves them (deals, relations, status changes…). A company's timeline
+    /// holds its own records and those of everyone working there.
+    pub async fn timeline(&self, who: impl Into<CustomerRef>) -> Result<Vec<TimelineItem>> {
+        let g = gather(self, who.into()).await?;
         Ok(build_timeline(&g))
     }
 
