@@ -2,7 +2,7 @@
 #![warn(missing_docs)]
 
 pub use crm_core::{
-    actor, entity, error, event, extension, ids, memory, model, money, profile, query, search, service, store, value,
+    actor, entity, error, event, ids, memory, model, money, profile, query, search, service, store, value,
 };
 
 /// What an embedder needs every day, in one import: `use crm::prelude::*;` — the core's

@@ -29,7 +29,7 @@ impl Actor {
     }
 
     /// The extension this actor is, when an extension reacts to events
-    /// ([`EventContext::act_as`](crate::extension::EventContext::act_as)).
+    /// ([`EventContext::act_as`](crate::service::extension::EventContext::act_as)).
     pub fn origin(&self) -> Option<&str> {
         self.origin.as_deref()
     }

@@ -233,3 +233,14 @@ impl<Id> Default for ImportReport<Id> {
         Self { imported: Vec::new(), rejected: Vec::new(), batches: 0 }
     }
 }
+
+impl crate::entity::UniqueKey {
+    /// The error a store returns when another record holds this key.
+    pub fn duplicate_error(&self, kind: EntityKind) -> Error {
+        Error::invalid(
+            self.field,
+            FieldErrorCode::Duplicate,
+            format!("another {kind} already has {} `{}`", self.field, self.value),
+        )
+    }
+}

@@ -44,12 +44,6 @@ macro_rules! typed_id {
             }
         }
 
-        impl From<$name> for $crate::value::Value {
-            fn from(id: $name) -> Self {
-                $crate::value::Value::Id(id.0)
-            }
-        }
-
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 fmt::Display::fmt(&self.0, f)

@@ -7,7 +7,7 @@
 //! complete in-memory implementation, [`MemoryStore`](crate::memory::MemoryStore).
 //!
 //! crm-core does no I/O of its own: SQL backends live in `crm-storage`, plugins in
-//! `crm-plugins`, and every one of them plugs in through [`Store`](crate::store::Store) or [`Extension`](crate::extension::Extension).
+//! `crm-plugins`, and every one of them plugs in through [`Store`](crate::store::Store) or [`Extension`](crate::service::extension::Extension).
 //!
 //! ```
 //! # futures::executor::block_on(async {
@@ -49,7 +49,7 @@ pub mod actor;
 pub mod entity;
 pub mod error;
 pub mod event;
-pub mod extension;
+
 pub mod ids;
 pub mod memory;
 pub mod model;

@@ -1,8 +1,8 @@
 //! Internal macros.
 
-/// Declares a fieldless enum with a stable string form used by serde, `Display`,
-/// `FromStr`, filters and storage.
-macro_rules! str_enum {
+/// [`str_enum!`] without the conversion into a filter value, for enums of the modules
+/// [`value`](crate::value) itself builds on (`EntityKind`; `value` converts it).
+macro_rules! str_enum_core {
     (
         $(#[$m:meta])*
         pub enum $name:ident { $( $(#[$vm:meta])* $var:ident = $s:literal ),* $(,)? }
@@ -52,6 +52,22 @@ macro_rules! str_enum {
                 let s = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(d)?;
                 s.parse().map_err(::serde::de::Error::custom)
             }
+        }
+    };
+}
+
+pub(crate) use str_enum_core;
+
+/// Declares a fieldless enum with a stable string form used by serde, `Display`,
+/// `FromStr`, filters and storage.
+macro_rules! str_enum {
+    (
+        $(#[$m:meta])*
+        pub enum $name:ident { $( $(#[$vm:meta])* $var:ident = $s:literal ),* $(,)? }
+    ) => {
+        $crate::macros::str_enum_core! {
+            $(#[$m])*
+            pub enum $name { $( $(#[$vm])* $var = $s ),* }
         }
 
         impl From<$name> for $crate::value::Value {

@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::entity::{EntityKind, Record, UniqueKey};
+use crate::entity::{EntityKind, UniqueKey};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventQuery, StoredEvent};
 use crate::ids::TenantId;
+use crate::model::Record;
 use crate::query::{Filter, Page, Query};
 use crate::store::{Store, Transaction, TxMode};
 

@@ -13,11 +13,11 @@
 //!
 //! Everything else lives in its module, by one path: the record types' parts in
 //! [`model`](crate::model) and [`profile`](crate::profile), the service handles in
-//! [`service`](crate::service), extension hooks in [`extension`](crate::extension), the storage
+//! [`service`](crate::service), extension hooks in [`service::extension`](crate::service::extension), the storage
 //! contract in [`store`](crate::store).
 
 pub use crate::actor::Actor;
-pub use crate::entity::{Entity, EntityKind, EntityRef, Record};
+pub use crate::entity::{EntityKind, EntityRef};
 pub use crate::error::{Error, FieldErrorCode, Result};
 pub use crate::event::{Change, EventQuery, StoredEvent};
 pub use crate::ids::{
@@ -30,6 +30,7 @@ pub use crate::model::{
     DealStatus, Feedback, FeedbackKind, Invoice, InvoiceStatus, LineItem, Order, OrderStatus, Payment, PaymentMethod,
     Pipeline, Priority, Product, Relation, RelationLabel, ResponseKind, Segment, Stage,
 };
+pub use crate::model::{Entity, Record};
 pub use crate::money::{Currency, Money};
 pub use crate::profile::LifecycleStage;
 pub use crate::query::{Filter, Page, Query};

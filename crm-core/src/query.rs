@@ -1,5 +1,7 @@
 //! The typed query language: filters over standard and custom fields, sorting, keyset
-//! pagination. [`MemoryStore`](crate::memory::MemoryStore) evaluates it here; SQL stores compile it.
+//! pagination. How records answer it, the reference semantics [`MemoryStore`](crate::memory::MemoryStore)
+//! runs (`Filter::matches`, `Query::apply`) and the checks against a kind's fields
+//! (`Filter::validate`), are beside the records, in `model/query_eval.rs`; SQL stores compile it.
 //!
 //! Semantics every store must follow (the conformance kit checks them):
 //! - Logic is two-valued: a filter is true or false for every record; `not` is the complement.
@@ -9,15 +11,11 @@
 //! - `is_null` is true for null and for an empty list.
 //! - Sorting: null first ascending (last descending); text by bytes; the record id breaks ties.
 
-use std::cmp::Ordering;
-
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::entity::{EntityKind, Record};
-use crate::error::{Error, FieldError, FieldErrorCode, Result};
-use crate::model::FieldRegistry;
-use crate::value::{Value, ValueType};
+use crate::error::{Error, FieldErrorCode, Result};
+use crate::value::Value;
 
 /// Largest page a query may ask for.
 pub const MAX_PAGE_SIZE: usize = 1000;
@@ -205,127 +203,6 @@ impl Filter {
     pub fn not(self) -> Filter {
         Filter::Not(Box::new(self))
     }
-
-    /// Whether `record` matches. This is the reference semantics.
-    pub fn matches(&self, record: &Record) -> bool {
-        match self {
-            Filter::All => true,
-            Filter::And(fs) => fs.iter().all(|f| f.matches(record)),
-            Filter::Or(fs) => fs.iter().any(|f| f.matches(record)),
-            Filter::Not(f) => !f.matches(record),
-            Filter::Cmp { field, op, value } => {
-                let v = record.field(field);
-                match op {
-                    CmpOp::Eq => eq(&v, value),
-                    CmpOp::Ne => !eq(&v, value),
-                    CmpOp::Lt => v.compare(value) == Some(Ordering::Less),
-                    CmpOp::Lte => matches!(v.compare(value), Some(Ordering::Less | Ordering::Equal)),
-                    CmpOp::Gt => v.compare(value) == Some(Ordering::Greater),
-                    CmpOp::Gte => matches!(v.compare(value), Some(Ordering::Greater | Ordering::Equal)),
-                }
-            }
-            Filter::In { field, values } => {
-                let v = record.field(field);
-                match &v {
-                    Value::List(items) => items.iter().any(|i| values.iter().any(|x| eq(i, x))),
-                    _ => values.iter().any(|x| eq(&v, x)),
-                }
-            }
-            Filter::Contains { field, value } => match (record.field(field), value) {
-                (Value::Text(s), Value::Text(needle)) => s.to_ascii_lowercase().contains(&needle.to_ascii_lowercase()),
-                (Value::List(items), needle) => items.iter().any(|i| match (i, needle) {
-                    (Value::Text(a), Value::Text(b)) => a.eq_ignore_ascii_case(b),
-                    (a, b) => eq(a, b),
-                }),
-                _ => false,
-            },
-            Filter::StartsWith { field, value } => match record.field(field) {
-                Value::Text(s) => s.to_ascii_lowercase().starts_with(&value.to_ascii_lowercase()),
-                _ => false,
-            },
-            Filter::IsNull { field } => record.field(field).is_null(),
-        }
-    }
-
-    /// Checks every field name and operand type for `kind`; errors name `filter.<field>`.
-    pub fn validate(&self, kind: EntityKind, registry: &FieldRegistry) -> Result<()> {
-        let mut errs = Vec::new();
-        self.collect_errors(kind, registry, &mut errs);
-        Error::check(errs)
-    }
-
-    fn collect_errors(&self, kind: EntityKind, reg: &FieldRegistry, errs: &mut Vec<FieldError>) {
-        let mut check = |field: &Field, operands: &[&Value], op: &str| {
-            let path = format!("filter.{}", field.path());
-            let Some(ty) = field_type(kind, reg, field) else {
-                errs.push(FieldError::new(
-                    path,
-                    FieldErrorCode::UnknownField,
-                    format!("{kind} has no field `{}`", field.path()),
-                ));
-                return;
-            };
-            if ty.is_list() && matches!(op, "lt" | "lte" | "gt" | "gte" | "eq" | "ne" | "starts_with") {
-                errs.push(FieldError::new(
-                    path,
-                    FieldErrorCode::TypeMismatch,
-                    format!("`{op}` is not defined on a list; use `contains` or `in`"),
-                ));
-                return;
-            }
-            if matches!(op, "starts_with") && ty != ValueType::Text {
-                errs.push(FieldError::new(path, FieldErrorCode::TypeMismatch, "`starts_with` needs a text field"));
-                return;
-            }
-            if matches!(op, "contains") && !ty.is_list() && ty != ValueType::Text {
-                errs.push(FieldError::new(path, FieldErrorCode::TypeMismatch, "`contains` needs a text or list field"));
-                return;
-            }
-            for v in operands {
-                if !ty.accepts(v) {
-                    errs.push(FieldError::new(
-                        path.clone(),
-                        FieldErrorCode::TypeMismatch,
-                        format!("cannot compare a {:?} field with a {} value", ty, v.type_name()),
-                    ));
-                    return;
-                }
-            }
-        };
-        match self {
-            Filter::All => {}
-            Filter::And(fs) | Filter::Or(fs) => fs.iter().for_each(|f| f.collect_errors(kind, reg, errs)),
-            Filter::Not(f) => f.collect_errors(kind, reg, errs),
-            Filter::Cmp { field, op, value } => {
-                let name = match op {
-                    CmpOp::Eq => "eq",
-                    CmpOp::Ne => "ne",
-                    CmpOp::Lt => "lt",
-                    CmpOp::Lte => "lte",
-                    CmpOp::Gt => "gt",
-                    CmpOp::Gte => "gte",
-                };
-                check(field, &[value], name)
-            }
-            Filter::In { field, values } => check(field, &values.iter().collect::<Vec<_>>(), "in"),
-            Filter::Contains { field, value } => check(field, &[value], "contains"),
-            Filter::StartsWith { field, .. } => check(field, &[], "starts_with"),
-            Filter::IsNull { field } => check(field, &[], "is_null"),
-        }
-    }
-}
-
-/// Equality for filters: null never equals anything; numbers compare numerically.
-fn eq(a: &Value, b: &Value) -> bool {
-    !a.is_null() && a.compare(b) == Some(Ordering::Equal)
-}
-
-/// The type of `field` on `kind`, standard or custom.
-pub fn field_type(kind: EntityKind, registry: &FieldRegistry, field: &Field) -> Option<ValueType> {
-    match field {
-        Field::Std(n) => kind.std_field(n).map(|f| f.ty),
-        Field::Custom(k) => registry.get(k).map(|f| f.definition.field_type.value_type()),
-    }
 }
 
 /// Sort direction.
@@ -353,18 +230,12 @@ pub struct SortKey {
 pub struct Cursor(String);
 
 #[derive(Serialize, Deserialize)]
-struct CursorData {
-    k: Vec<Value>,
-    id: Uuid,
+pub(crate) struct CursorData {
+    pub(crate) k: Vec<Value>,
+    pub(crate) id: Uuid,
 }
 
 impl Cursor {
-    /// The cursor after `record` in a query sorted by `sort`.
-    pub fn after(record: &Record, sort: &[SortKey]) -> Cursor {
-        let data = CursorData { k: sort.iter().map(|s| record.field(&s.field)).collect(), id: record.id() };
-        Cursor(serde_json::to_string(&data).unwrap_or_default())
-    }
-
     /// The sort-key values and id this cursor points after.
     pub fn decode(&self, sort: &[SortKey]) -> Result<(Vec<Value>, Uuid)> {
         let bad = || Error::invalid("cursor", FieldErrorCode::InvalidFormat, "not a cursor returned by this query");
@@ -436,86 +307,6 @@ impl Query {
         self.after = cursor;
         self
     }
-
-    /// Checks fields, operand types, sort keys, page size and cursor.
-    pub fn validate(&self, kind: EntityKind, registry: &FieldRegistry) -> Result<()> {
-        let mut errs = Vec::new();
-        if let Err(Error::Validation(v)) = self.filter.validate(kind, registry) {
-            errs.extend(v.0);
-        }
-        for (i, s) in self.sort.iter().enumerate() {
-            match field_type(kind, registry, &s.field) {
-                None => errs.push(FieldError::new(
-                    format!("sort[{i}]"),
-                    FieldErrorCode::UnknownField,
-                    format!("{kind} has no field `{}`", s.field.path()),
-                )),
-                Some(t) if t.is_list() => errs.push(FieldError::new(
-                    format!("sort[{i}]"),
-                    FieldErrorCode::TypeMismatch,
-                    format!("cannot sort by the list field `{}`", s.field.path()),
-                )),
-                _ => {}
-            }
-        }
-        if self.limit == 0 || self.limit > MAX_PAGE_SIZE {
-            errs.push(FieldError::new(
-                "limit",
-                FieldErrorCode::OutOfRange,
-                format!("page size must be 1–{MAX_PAGE_SIZE}"),
-            ));
-        }
-        if let Some(c) = &self.after
-            && let Err(Error::Validation(v)) = c.decode(&self.sort)
-        {
-            errs.extend(v.0);
-        }
-        Error::check(errs)
-    }
-
-    /// Orders two records by this query's sort, then by id.
-    pub fn compare(&self, a: &Record, b: &Record) -> Ordering {
-        compare_keys(&self.sort, &sort_values(&self.sort, a), a.id(), &sort_values(&self.sort, b), b.id())
-    }
-
-    /// Applies the query to records in memory: filter, sort, keyset position, page.
-    pub fn apply<'a>(&self, records: impl IntoIterator<Item = &'a Record>) -> Result<Page<Record>> {
-        let after = match &self.after {
-            Some(c) => Some(c.decode(&self.sort)?),
-            None => None,
-        };
-        let mut rows: Vec<(Vec<Value>, &Record)> = records
-            .into_iter()
-            .filter(|r| self.filter.matches(r))
-            .map(|r| (sort_values(&self.sort, r), r))
-            .filter(|(k, r)| match &after {
-                Some((ak, aid)) => compare_keys(&self.sort, k, r.id(), ak, *aid) == Ordering::Greater,
-                None => true,
-            })
-            .collect();
-        rows.sort_by(|(ka, a), (kb, b)| compare_keys(&self.sort, ka, a.id(), kb, b.id()));
-        let limit = self.limit.clamp(1, MAX_PAGE_SIZE);
-        let has_more = rows.len() > limit;
-        rows.truncate(limit);
-        let items: Vec<Record> = rows.into_iter().map(|(_, r)| r.clone()).collect();
-        let next = if has_more { items.last().map(|r| Cursor::after(r, &self.sort)) } else { None };
-        Ok(Page { items, next })
-    }
-}
-
-fn sort_values(sort: &[SortKey], r: &Record) -> Vec<Value> {
-    sort.iter().map(|s| r.field(&s.field)).collect()
-}
-
-fn compare_keys(sort: &[SortKey], ka: &[Value], ida: Uuid, kb: &[Value], idb: Uuid) -> Ordering {
-    for ((s, a), b) in sort.iter().zip(ka).zip(kb) {
-        let o = a.sort_cmp(b);
-        let o = if s.order == SortOrder::Desc { o.reverse() } else { o };
-        if o != Ordering::Equal {
-            return o;
-        }
-    }
-    ida.cmp(&idb)
 }
 
 /// One page of results.

@@ -6,7 +6,8 @@
 //! lowercased; e-mail addresses and domains are split at `.`, `@` and `-`, phone numbers are
 //! kept as digits.
 
-use crate::entity::{EntityKind, Record};
+use crate::entity::EntityKind;
+use crate::model::Record;
 
 /// The kinds full-text search covers.
 pub const SEARCHABLE: &[EntityKind] = &[EntityKind::Contact, EntityKind::Company, EntityKind::Deal];

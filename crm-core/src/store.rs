@@ -3,10 +3,11 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::entity::{Entity, EntityKind, Record};
+use crate::entity::EntityKind;
 use crate::error::{Error, Result};
 use crate::event::{Event, EventQuery, StoredEvent};
 use crate::ids::TenantId;
+use crate::model::{Entity, Record};
 use crate::query::{Filter, Page, Query};
 
 /// Whether a transaction may write.

@@ -210,6 +210,50 @@ impl<T: Into<Value>> From<Vec<T>> for Value {
     }
 }
 
+/// Ids filter as [`Value::Id`].
+macro_rules! value_from_ids {
+    ($($id:ident),* $(,)?) => {
+        $(
+            impl From<crate::ids::$id> for Value {
+                fn from(id: crate::ids::$id) -> Self {
+                    Value::Id(id.as_uuid())
+                }
+            }
+        )*
+    };
+}
+
+value_from_ids!(
+    TenantId,
+    UserId,
+    ContactId,
+    CompanyId,
+    DealId,
+    PipelineId,
+    StageId,
+    ActivityId,
+    RelationId,
+    CustomFieldId,
+    ProductId,
+    OrderId,
+    InvoiceId,
+    PaymentId,
+    CaseId,
+    FeedbackId,
+    CampaignId,
+    CampaignMemberId,
+    SegmentId,
+    SyncLinkId,
+    SyncStateId,
+    EventId
+);
+
+impl From<crate::entity::EntityKind> for Value {
+    fn from(k: crate::entity::EntityKind) -> Self {
+        Value::Text(k.as_str().to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,13 +6,13 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
-use crm_core::extension::{EventContext, Extension, HookContext, MAX_EXTENSION_DEPTH};
 use crm_core::ids::{ManualClock, SequentialIds};
 use crm_core::model::{Constraints, FieldDefinition, FieldSource, FieldType, MAX_PATTERN_LEN};
 use crm_core::prelude::*;
 use crm_core::profile::{Email, EmailEntry, EmailLabel};
 use crm_core::query::{Filter, Query};
 use crm_core::service::CrmBuilder;
+use crm_core::service::extension::{EventContext, Extension, HookContext, MAX_EXTENSION_DEPTH};
 use crm_core::store::TxMode;
 use rust_decimal::Decimal;
 use uuid::Uuid;

@@ -9,7 +9,6 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use crm_core::extension::{EventContext, Extension, HookContext, WriteOp};
 use crm_core::ids::{Clock, ManualClock, SequentialIds};
 use crm_core::model::{
     Direction, FieldDefinition, FieldSource, FieldType, Outcome, ParticipantRole, StageKind, StageVisit,
@@ -17,6 +16,7 @@ use crm_core::model::{
 use crm_core::prelude::*;
 use crm_core::profile::{Address, Channel, ConsentMethod, ConsentStatus, Email, EmailEntry, EmailLabel, PhoneLabel};
 use crm_core::query::{Filter, Query};
+use crm_core::service::extension::{EventContext, Extension, HookContext, WriteOp};
 use crm_core::service::{CrmBuilder, TimelineItem};
 use crm_core::store::TxMode;
 use rust_decimal::Decimal;

@@ -2,8 +2,9 @@
 //! statements, the insert and derived-column update of records, decoding a stored record, and
 //! walking a table page by page. A leaf of the crate: it uses the schema, never the store.
 
-use crm_core::entity::{EntityKind, Record};
+use crm_core::entity::EntityKind;
 use crm_core::error::{Error, Result};
+use crm_core::model::Record;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query as Sql};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value as SqlValue};
 

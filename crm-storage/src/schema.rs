@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use crm_core::{entity::EntityKind, entity::Record, value::Value, value::ValueType};
+use crm_core::{entity::EntityKind, model::Record, value::Value, value::ValueType};
 use sea_orm::sea_query::Value as SqlValue;
 
 use crate::encode::{date_key, datetime_key, decimal_key, money_parts, tagged_list};

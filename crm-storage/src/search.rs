@@ -10,7 +10,7 @@
 //! [`terms`](crm_core::search::terms) (letters and digits only) and always bound.
 
 use crm_core::search::{SEARCHABLE, search_text};
-use crm_core::{entity::EntityKind, entity::Record};
+use crm_core::{entity::EntityKind, model::Record};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value as SqlValue};
 use uuid::Uuid;
 

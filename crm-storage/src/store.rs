@@ -7,8 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use crm_core::query::{Cursor, Filter, MAX_PAGE_SIZE, Page, Query};
 use crm_core::{
-    entity::EntityKind, entity::EntityRef, entity::Record, error::Error, error::Result, event::Event,
-    event::EventQuery, event::StoredEvent, ids::TenantId, store::Store, store::Transaction, store::TxMode,
+    entity::EntityKind, entity::EntityRef, error::Error, error::Result, event::Event, event::EventQuery,
+    event::StoredEvent, ids::TenantId, model::Record, store::Store, store::Transaction, store::TxMode,
 };
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Order, Query as Sql, Value as SqlValue};
 use sea_orm::{

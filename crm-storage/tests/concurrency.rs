@@ -14,8 +14,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crm_core::{
-    actor::Actor, entity::Entity, entity::EntityKind, error::Error, event::Change, event::EventQuery, ids::DealId,
-    ids::TenantId, model::Deal, money::Currency, money::Money, service::Crm, service::NewDeal, service::Session,
+    actor::Actor, entity::EntityKind, error::Error, event::Change, event::EventQuery, ids::DealId, ids::TenantId,
+    model::Deal, model::Entity, money::Currency, money::Money, service::Crm, service::NewDeal, service::Session,
     store::Store, store::TxMode,
 };
 use crm_storage::SqlStore;

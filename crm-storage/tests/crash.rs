@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use crm_core::query::Query;
 use crm_core::{
-    actor::Actor, entity::Entity, entity::EntityKind, event::Change, event::EventQuery, ids::TenantId, model::Contact,
+    actor::Actor, entity::EntityKind, event::Change, event::EventQuery, ids::TenantId, model::Contact, model::Entity,
     query::Filter, service::Crm, service::CrmBuilder, service::ImportOptions, service::NewContact, store::Store,
     store::TxMode,
 };

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use crm_core::query::{Field, Filter, Query};
 use crm_core::testkit::fixtures;
 use crm_core::{
-    entity::Entity, entity::EntityKind, entity::Record, ids::TenantId, store::Store, store::TxMode, value::Value,
+    entity::EntityKind, ids::TenantId, model::Entity, model::Record, store::Store, store::TxMode, value::Value,
 };
 use crm_storage::SqlStore;
 use rust_decimal::Decimal;

@@ -10,7 +10,7 @@
 use crm_core::query::{Filter, Query};
 use crm_core::testkit::fixtures::{self, at};
 use crm_core::{
-    entity::Entity, entity::EntityKind, entity::Record, ids::TenantId, profile::LifecycleStage, store::Store,
+    entity::EntityKind, ids::TenantId, model::Entity, model::Record, profile::LifecycleStage, store::Store,
     store::TxMode, value::Value,
 };
 use crm_storage::SqlStore;

@@ -1,9 +1,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::entity::{EntityKind, EntityRef, id_list, impl_entity};
+use crate::entity::{EntityKind, EntityRef};
 use crate::ids::{ActivityId, CampaignId, CompanyId, ContactId, DealId, TenantId, UserId};
 use crate::macros::str_enum;
+use crate::model::{id_list, impl_entity};
 use crate::profile::{Channel, Email, PhoneNumber};
 use crate::value::CustomValues;
 

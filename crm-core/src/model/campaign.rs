@@ -1,9 +1,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::entity::{EntityKind, EntityRef, UniqueKey, impl_entity, text_list};
+use crate::entity::{EntityKind, EntityRef, UniqueKey};
 use crate::ids::{CampaignId, CampaignMemberId, ContactId, SegmentId, TenantId, UserId};
 use crate::macros::str_enum;
+use crate::model::{impl_entity, text_list};
 use crate::money::Money;
 use crate::query::Filter;
 use crate::value::CustomValues;

@@ -2,9 +2,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::order::customer_refs;
-use crate::entity::{EntityKind, EntityRef, impl_entity, text_list};
+use crate::entity::{EntityKind, EntityRef};
 use crate::ids::{CaseId, CompanyId, ContactId, DealId, FeedbackId, OrderId, ProductId, TenantId, UserId};
 use crate::macros::str_enum;
+use crate::model::{impl_entity, text_list};
 use crate::value::CustomValues;
 
 str_enum! {

@@ -1,8 +1,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::entity::{impl_entity, text_list};
 use crate::ids::{CompanyId, TenantId, UserId};
+use crate::model::{impl_entity, text_list};
 use crate::profile::*;
 use crate::value::CustomValues;
 

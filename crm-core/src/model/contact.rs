@@ -1,8 +1,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::entity::{EntityKind, EntityRef, impl_entity, text_list};
+use crate::entity::{EntityKind, EntityRef};
 use crate::ids::{CompanyId, ContactId, TenantId, UserId};
+use crate::model::{impl_entity, text_list};
 use crate::profile::*;
 use crate::value::CustomValues;
 

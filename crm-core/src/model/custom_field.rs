@@ -3,9 +3,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::entity::{EntityKind, EntityRef, impl_entity};
+use crate::entity::{EntityKind, EntityRef};
 use crate::error::{FieldError, FieldErrorCode};
 use crate::ids::{CustomFieldId, TenantId};
+use crate::model::impl_entity;
 use crate::value::{CustomValues, Value};
 
 /// Longest text a text field (standard or custom) may hold, in characters.

@@ -2,9 +2,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::entity::{EntityKind, EntityRef, id_list, impl_entity, text_list};
+use crate::entity::{EntityKind, EntityRef};
 use crate::ids::{CompanyId, ContactId, DealId, PipelineId, ProductId, StageId, TenantId, UserId};
 use crate::macros::str_enum;
+use crate::model::{id_list, impl_entity, text_list};
 use crate::money::Money;
 
 str_enum! {

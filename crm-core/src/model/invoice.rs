@@ -4,9 +4,10 @@ use serde::{Deserialize, Serialize};
 
 use super::order::customer_refs;
 use super::product::{ExternalRef, external_keys, external_list};
-use crate::entity::{EntityKind, EntityRef, UniqueKey, impl_entity};
+use crate::entity::{EntityKind, EntityRef, UniqueKey};
 use crate::ids::{CompanyId, ContactId, DealId, InvoiceId, OrderId, PaymentId, TenantId};
 use crate::macros::str_enum;
+use crate::model::impl_entity;
 use crate::model::{LineItem, PaymentMethod};
 use crate::money::{Currency, Money};
 use crate::value::CustomValues;

@@ -11,6 +11,8 @@ mod invoice;
 mod order;
 mod pipeline;
 mod product;
+mod query_eval;
+mod record;
 mod relation;
 mod sync;
 
@@ -25,5 +27,7 @@ pub use invoice::*;
 pub use order::*;
 pub use pipeline::*;
 pub use product::*;
+pub use query_eval::*;
+pub use record::*;
 pub use relation::*;
 pub use sync::*;

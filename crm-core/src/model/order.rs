@@ -2,10 +2,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::product::{ExternalRef, external_keys, external_list};
-use crate::entity::{EntityKind, EntityRef, UniqueKey, impl_entity, text_list};
+use crate::entity::{EntityKind, EntityRef, UniqueKey};
 use crate::ids::{CampaignId, CompanyId, ContactId, DealId, OrderId, TenantId, UserId};
 use crate::macros::str_enum;
 use crate::model::LineItem;
+use crate::model::{impl_entity, text_list};
 use crate::money::{Currency, Money};
 use crate::value::CustomValues;
 

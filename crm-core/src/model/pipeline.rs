@@ -1,9 +1,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::entity::impl_entity;
 use crate::ids::{IdGenerator, PipelineId, StageId, TenantId};
 use crate::macros::str_enum;
+use crate::model::impl_entity;
 
 str_enum! {
     /// Whether deals in a stage are still open, won or lost.

@@ -2,8 +2,9 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::entity::{UniqueKey, impl_entity, text_list};
+use crate::entity::UniqueKey;
 use crate::ids::{ProductId, TenantId};
+use crate::model::{impl_entity, text_list};
 use crate::money::Money;
 use crate::value::CustomValues;
 

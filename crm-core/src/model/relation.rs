@@ -1,9 +1,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::entity::{EntityKind, EntityRef, impl_entity};
+use crate::entity::{EntityKind, EntityRef};
 use crate::ids::{RelationId, TenantId};
 use crate::macros::str_enum;
+use crate::model::impl_entity;
 
 str_enum! {
     /// The meaning of a link between two records. Each label allows certain record kinds

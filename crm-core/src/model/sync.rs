@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::entity::{EntityRef, UniqueKey, impl_entity};
+use crate::entity::{EntityRef, UniqueKey};
 use crate::ids::{SyncLinkId, SyncStateId, TenantId};
+use crate::model::impl_entity;
 
 /// A field both the CRM and the other system changed since the last sync, to different values.
 /// Neither side is overwritten until someone resolves it.

@@ -4,8 +4,9 @@
 use super::Session;
 use super::checks::Checks;
 use super::uow::Uow;
-use crate::entity::{EntityRef, Record};
+use crate::entity::EntityRef;
 use crate::error::{Error, FieldErrorCode, Result};
+use crate::model::Record;
 use crate::value::Value;
 
 /// The tags of the kinds of record that have them.

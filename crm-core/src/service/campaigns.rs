@@ -9,11 +9,12 @@ use super::Records;
 use super::checks::Checks;
 use super::records::Guard;
 use super::uow::Uow;
-use crate::entity::{Entity, EntityKind, EntityRef};
+use crate::entity::{EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CampaignId, ContactId, SegmentId, UserId, storage_precision};
 use crate::macros::new_input;
+use crate::model::Entity;
 use crate::model::{
     Campaign, CampaignChannel, CampaignMember, CampaignResponse, CampaignStatus, Contact, Order, ResponseKind, Segment,
 };

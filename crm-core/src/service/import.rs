@@ -9,9 +9,10 @@ use uuid::Uuid;
 
 use super::Session;
 use super::uow::Uow;
-use crate::entity::{Entity, EntityRef};
+use crate::entity::EntityRef;
 use crate::error::{Error, FieldError, FieldErrorCode, ImportReport, Rejected, Result};
 use crate::ids::{TenantId, storage_precision};
+use crate::model::Entity;
 
 /// How an import runs.
 ///

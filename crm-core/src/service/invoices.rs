@@ -11,11 +11,12 @@ use super::mirror::{ExternalInvoice, MirrorOutcome, mirror_invoice};
 use super::orders::number_from_id;
 use super::records::Guard;
 use super::uow::Uow;
-use crate::entity::{Entity, EntityKind, EntityRef};
+use crate::entity::{EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CompanyId, ContactId, DealId, InvoiceId, OrderId};
 use crate::macros::new_input;
+use crate::model::Entity;
 use crate::model::{
     DEFAULT_NET_DAYS, ExternalRef, Invoice, InvoiceStatus, LineItem, Order, OrderStatus, refuse_managed,
 };

@@ -12,9 +12,10 @@ use super::checks::Checks;
 use super::invoices::emit_status;
 use super::lines::{check_customer, check_lines};
 use super::uow::Uow;
-use crate::entity::{Entity, EntityKind, EntityRef};
+use crate::entity::{EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::ids::{CompanyId, ContactId, InvoiceId};
+use crate::model::Entity;
 use crate::model::{
     AppliedPayment, ExternalRef, Invoice, InvoiceStatus, LineItem, Payment, PaymentApplication, PaymentMethod,
 };

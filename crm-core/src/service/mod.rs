@@ -9,6 +9,7 @@ mod companies;
 mod contacts;
 mod custom_fields;
 mod deals;
+pub mod extension;
 mod feedback;
 mod import;
 mod invoices;
@@ -52,9 +53,9 @@ pub use timeline::{Customer360, CustomerRef, CustomerSummary, TimelineItem};
 use crate::actor::Actor;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::{EventQuery, StoredEvent};
-use crate::extension::Extension;
 use crate::ids::{Clock, IdGenerator, SystemClock, TenantId, UuidV7Generator};
 use crate::model::{SlaPolicy, valid_key};
+use crate::service::extension::Extension;
 use crate::store::Store;
 
 pub(crate) struct Inner {
@@ -304,7 +305,7 @@ impl Session {
     /// assert!(matches!(&hits[..], [Record::Contact(c)] if c.given_name == "Jane"));
     /// # Ok::<_, Error>(()) }).unwrap();
     /// ```
-    pub async fn search(&self, text: &str) -> Result<Vec<crate::entity::Record>> {
+    pub async fn search(&self, text: &str) -> Result<Vec<crate::model::Record>> {
         self.search_in(text, crate::search::SEARCHABLE, 20).await
     }
 
@@ -315,7 +316,7 @@ impl Session {
         text: &str,
         kinds: &[crate::entity::EntityKind],
         limit: usize,
-    ) -> Result<Vec<crate::entity::Record>> {
+    ) -> Result<Vec<crate::model::Record>> {
         if limit == 0 || limit > crate::query::MAX_PAGE_SIZE {
             return Err(Error::invalid(
                 "limit",

@@ -9,11 +9,12 @@ use super::lines::{
 };
 use super::records::Guard;
 use super::uow::Uow;
-use crate::entity::{Entity, EntityKind, EntityRef};
+use crate::entity::{EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CampaignId, CompanyId, ContactId, DealId, OrderId, UserId};
 use crate::macros::new_input;
+use crate::model::Entity;
 use crate::model::{Deal, DealStatus, ExternalRef, LineItem, Order, OrderStatus, PaymentMethod};
 use crate::money::Currency;
 use crate::query::Filter;

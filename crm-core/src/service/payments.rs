@@ -10,11 +10,11 @@ use super::lines::check_customer;
 use super::mirror::{ExternalPayment, MirrorOutcome, mirror_payment};
 use super::orders::set_status;
 use super::uow::Uow;
-use crate::entity::Entity;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CompanyId, ContactId, InvoiceId, PaymentId};
 use crate::macros::new_input;
+use crate::model::Entity;
 use crate::model::{
     AppliedPayment, ExternalRef, Invoice, InvoiceStatus, Order, OrderStatus, Payment, PaymentApplication,
     PaymentMethod, refuse_managed,

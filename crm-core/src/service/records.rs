@@ -16,8 +16,9 @@ use std::pin::Pin;
 use super::Session;
 use super::checks::Checks;
 use super::uow::{Uow, delete_relations};
-use crate::entity::{Entity, OnDelete};
+use crate::entity::OnDelete;
 use crate::error::{Error, FieldErrorCode, Result};
+use crate::model::Entity;
 use crate::query::{Filter, Page, Query};
 
 /// The records of one kind as one [`Session`] sees them: every call is scoped to the

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use super::Session;
 use super::checks::Checks;
 use super::uow::Uow;
-use crate::entity::{Entity, EntityRef};
+use crate::entity::EntityRef;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::ids::SyncLinkId;
+use crate::model::Entity;
 use crate::model::{SyncConflict, SyncLink, SyncState};
 use crate::query::Filter;
 
@@ -49,7 +50,7 @@ pub enum Resolution {
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use crm_core::{actor::Actor, service::Crm, entity::Entity, memory::MemoryStore, service::NewCompany, ids::TenantId, service::LinkInput};
+/// use crm_core::{actor::Actor, service::Crm, model::Entity, memory::MemoryStore, service::NewCompany, ids::TenantId, service::LinkInput};
 /// let crm = Crm::new(MemoryStore::new());
 /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
 /// let acme = cx.companies().create(NewCompany::new("Acme")).await?;

@@ -390,7 +390,7 @@ fn summarise(g: &Gathered, now: DateTime<Utc>) -> CustomerSummary {
 }
 
 /// Sorts newest first; records of the same time newest id first, as in the timeline.
-fn newest_first<T: crate::entity::Entity>(v: &mut [T], key: impl Fn(&T) -> DateTime<Utc>) {
+fn newest_first<T: crate::model::Entity>(v: &mut [T], key: impl Fn(&T) -> DateTime<Utc>) {
     v.sort_by_key(|x| std::cmp::Reverse((key(x), Into::<uuid::Uuid>::into(x.id()))));
 }
 

@@ -8,13 +8,14 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::Session;
-use crate::entity::{Entity, EntityKind, EntityRef, Record};
+use crate::entity::{EntityKind, EntityRef};
 use crate::error::{Error, FieldError, FieldErrorCode, Result};
 use crate::event::{Change, Event, StoredEvent};
-use crate::extension::{EventContext, HookContext, MAX_EXTENSION_DEPTH, Snapshot, WriteOp};
 use crate::ids::{EventId, storage_precision};
 use crate::model::{CustomField, FieldRegistry, FieldSource, RegisteredField, Relation};
+use crate::model::{Entity, Record};
 use crate::query::Filter;
+use crate::service::extension::{EventContext, HookContext, MAX_EXTENSION_DEPTH, Snapshot, WriteOp};
 use crate::store::{Transaction, TxMode};
 use crate::value::Value;
 
@@ -215,8 +216,8 @@ impl<'s> Uow<'s> {
     }
 
     /// [`prepare`](Self::prepare) for many new records at once: each extension sees the
-    /// records that are still valid in one [`validate_many`](crate::extension::Extension::validate_many)
-    /// and one [`compute_many`](crate::extension::Extension::compute_many) call. A record an extension
+    /// records that are still valid in one [`validate_many`](crate::service::extension::Extension::validate_many)
+    /// and one [`compute_many`](crate::service::extension::Extension::compute_many) call. A record an extension
     /// refuses gets that error in `out` and leaves the batch (`None` in `recs`).
     fn hooks_many(&self, reg: &FieldRegistry, recs: &mut [Option<Record>], out: &mut [Result<()>]) {
         let inner = self.s.crm.inner.clone();

@@ -37,11 +37,12 @@ use std::time::{Duration, Instant};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use crate::entity::{Entity, EntityKind, EntityRef, Record};
+use crate::entity::{EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode};
 use crate::event::{Change, Event, EventQuery, StoredEvent};
 use crate::ids::{ContactId, EventId, InvoiceId, PipelineId, TenantId};
 use crate::model::*;
+use crate::model::{Entity, Record};
 use crate::money::{Currency, Money};
 use crate::profile::LifecycleStage;
 use crate::query::{Filter, Query};

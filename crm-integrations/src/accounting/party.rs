@@ -1,8 +1,8 @@
 //! The CRM record an accounting customer is paired with: a company, or a person without one.
 
 use crm_core::{
-    entity::Entity, entity::EntityKind, entity::EntityRef, ids::CompanyId, ids::ContactId, model::AccountBalance,
-    model::Company, model::Contact, model::CreditTerms, model::ExternalRef, profile::Address, profile::AddressLabel,
+    entity::EntityKind, entity::EntityRef, ids::CompanyId, ids::ContactId, model::AccountBalance, model::Company,
+    model::Contact, model::CreditTerms, model::Entity, model::ExternalRef, profile::Address, profile::AddressLabel,
     profile::Email, profile::EmailEntry, profile::EmailLabel, profile::PhoneEntry, profile::PhoneLabel,
     profile::PhoneNumber, service::Session,
 };

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use crm_core::query::{Filter, Query};
 use crm_core::{
-    entity::Entity, entity::EntityKind, entity::EntityRef, error::Error as CrmError, ids::CompanyId, ids::ContactId,
-    model::AccountBalance, model::CreditTerms, model::ExternalRef, model::Invoice, model::InvoiceStatus,
+    entity::EntityKind, entity::EntityRef, error::Error as CrmError, ids::CompanyId, ids::ContactId,
+    model::AccountBalance, model::CreditTerms, model::Entity, model::ExternalRef, model::Invoice, model::InvoiceStatus,
     model::LineItem, model::PaymentMethod, model::SyncConflict, model::SyncLink, money::Money, profile::Email,
     profile::PhoneLabel, profile::PhoneNumber, service::ExternalInvoice, service::ExternalPayment, service::LinkInput,
     service::MirrorOutcome, service::NewCompany, service::Session,

@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use crm_core::model::FieldDefinition;
 use crm_core::{
-    actor::Actor, extension::Extension, ids::TenantId, memory::MemoryStore, money::Currency, money::Money,
-    service::Crm, service::ImportOptions, service::NewCompany, service::Session, value::Value,
+    actor::Actor, ids::TenantId, memory::MemoryStore, money::Currency, money::Money, service::Crm,
+    service::ImportOptions, service::NewCompany, service::Session, service::extension::Extension, value::Value,
 };
 use crm_plugins::{Grants, HostConfig, PluginHost};
 use rust_decimal::Decimal;

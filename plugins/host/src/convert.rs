@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use crm_core::model::{Constraints, FieldDefinition, FieldType, LineItem};
-use crm_core::{entity::EntityKind, entity::EntityRef, entity::Record, money::Money, value::Value};
+use crm_core::{entity::EntityKind, entity::EntityRef, model::Record, money::Money, value::Value};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 

@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use crm_core::model::FieldDefinition;
 use crm_core::{
-    entity::EntityKind, entity::EntityRef, entity::Record, error::Error, error::FieldError, error::FieldErrorCode,
-    error::Result, event::Change, event::StoredEvent, extension::EventContext, extension::Extension,
-    extension::HookContext, model::DealStatus, service::NewActivity, service::Session, value::Value,
+    entity::EntityKind, entity::EntityRef, error::Error, error::FieldError, error::FieldErrorCode, error::Result,
+    event::Change, event::StoredEvent, model::DealStatus, model::Record, service::NewActivity, service::Session,
+    service::extension::EventContext, service::extension::Extension, service::extension::HookContext, value::Value,
 };
 
 use crate::bindings::wit;

@@ -14,7 +14,7 @@
 //! fails that call with [`crm_core::error::Error::Plugin`] naming it; the host keeps running, and a
 //! plugin failing repeatedly is disabled until re-enabled.
 //!
-//! Each installed plugin is a [`crm_core::extension::Extension`]: pass [`PluginHost::extensions`] to the
+//! Each installed plugin is a [`crm_core::service::extension::Extension`]: pass [`PluginHost::extensions`] to the
 //! [`CrmBuilder`](crm_core::service::CrmBuilder) and its fields, rules and reactions apply like built-in ones.
 //!
 //! ```no_run
@@ -44,7 +44,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crm_core::model::FieldDefinition;
-use crm_core::{entity::EntityRef, extension::Extension};
+use crm_core::{entity::EntityRef, service::extension::Extension};
 
 pub use config::{Capability, Grants, HostConfig};
 pub use error::{InstallError, PluginFailure};
@@ -557,7 +557,7 @@ impl PluginHost {
     /// Runs a plugin's `check` directly on a record, outside any save, e.g. to test a plugin or
     /// to check a draft in a form: its rules, and its computed values against its contract.
     /// Errors come back as they would from a save (and failures count as in a save).
-    pub fn validate(&self, id: &str, record: &crm_core::entity::Record) -> crm_core::error::Result<()> {
+    pub fn validate(&self, id: &str, record: &crm_core::model::Record) -> crm_core::error::Result<()> {
         let p = self.inner.get(id).ok_or_else(|| crm_core::error::Error::Plugin {
             plugin: id.to_owned(),
             message: "is not installed".into(),

@@ -275,8 +275,8 @@ async fn a_48_mib_string_is_refused_as_oversized() {
 
     // The same through the direct validation entry point.
     let draft = fx.cx.deals().create(NewDeal::new("draft")).await.expect("deal");
-    let mut rec = crm_core::entity::Record::Deal(draft);
-    if let crm_core::entity::Record::Deal(d) = &mut rec {
+    let mut rec = crm_core::model::Record::Deal(draft);
+    if let crm_core::model::Record::Deal(d) = &mut rec {
         d.name = "huge-string:48".into();
     }
     let message = plugin_message("host.validate huge-string:48", fx.host.validate(ID, &rec));
@@ -453,7 +453,7 @@ async fn a_plugins_own_change_is_not_dispatched_back_to_it() {
     assert_eq!(actions.len(), 1, "one reaction, to the creation only: {actions:#?}");
     assert_eq!(actions[0].outcome, Ok(()), "{actions:#?}");
     let stored = fx.cx.record(EntityRef::new(EntityKind::Company, co.id)).await.expect("read").expect("company");
-    let crm_core::entity::Record::Company(stored) = stored else { panic!("not a company") };
+    let crm_core::model::Record::Company(stored) = stored else { panic!("not a company") };
     assert_eq!(stored.tags, vec!["t0".to_owned()]);
     assert_eq!(stored.version, co.version + 1, "written once by the reaction");
     let about: Vec<Change> = events(&fx.cx)

@@ -8,11 +8,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::actor::Actor;
-use crate::entity::Record;
 use crate::error::Result;
 use crate::event::StoredEvent;
 use crate::ids::{EventId, TenantId};
 use crate::model::FieldDefinition;
+use crate::model::Record;
 use crate::service::{Crm, Session};
 use crate::value::Value;
 
@@ -134,7 +134,7 @@ impl HookContext<'_> {
 /// completion) skip `validate`/`compute`; extensions see them as events.
 ///
 /// ```
-/// use crm_core::{extension::Extension, extension::HookContext, entity::Record, error::Result, error::Error, error::FieldErrorCode, value::Value};
+/// use crm_core::{service::extension::Extension, service::extension::HookContext, model::Record, error::Result, error::Error, error::FieldErrorCode, value::Value};
 /// use crm_core::model::{FieldDefinition, FieldType};
 /// use crm_core::entity::EntityKind;
 ///
