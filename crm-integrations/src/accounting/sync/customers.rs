@@ -94,6 +94,18 @@ impl Run<'_> {
         Ok(if linked.is_some() { None } else { Some(p) })
     }
 
+    /// The customer's accounts receivable, when the system tells it.
+    fn balance(&self, rc: &RemoteCustomer) -> Option<AccountBalance> {
+        match (rc.balance, rc.currency) {
+            (Some((outstanding, overdue)), Some(cur)) => Some(AccountBalance {
+                outstanding: Money::new(outstanding, cur),
+                overdue: Money::new(overdue, cur),
+                as_of: rc.updated_at.unwrap_or_else(|| self.cx.now()),
+            }),
+            _ => None,
+        }
+    }
+
     pub(super) async fn pull_customer(&mut self, rc: RemoteCustomer) -> Result<()> {
         if rc.supplier_only {
             self.skip(CUSTOMER, &rc.id, "a supplier, not a customer");
@@ -113,14 +125,7 @@ impl Run<'_> {
             }
         };
         let remote: BTreeMap<&str, Option<String>> = [("billing_email", email), ("phone", phone)].into_iter().collect();
-        let balance = match (rc.balance, rc.currency) {
-            (Some((outstanding, overdue)), Some(cur)) => Some(AccountBalance {
-                outstanding: Money::new(outstanding, cur),
-                overdue: Money::new(overdue, cur),
-                as_of: rc.updated_at.unwrap_or_else(|| self.cx.now()),
-            }),
-            _ => None,
-        };
+        let balance = self.balance(&rc);
         let Some(before) = party else {
             let mut input = NewCompany::new(rc.name.clone()).external_ref(self.system, rc.id.clone());
             input.legal_name = rc.legal_name.clone();
@@ -329,7 +334,9 @@ impl Run<'_> {
                 let key = idempotency_key(&self.conn, "create-customer", r, party.version());
                 let rc = self.connector.create_customer(&draft(Some(party.remote_name()), None), &key).await?;
                 let Some(mut after) = Party::load(self.cx, r).await? else { return Ok(()) };
-                after.add_external_ref(ExternalRef::new(self.system, rc.id.clone()));
+                // What accounting owns comes back with the answer (the name it keeps as the
+                // legal name, its terms): taken now, so the next pull finds nothing to change.
+                after.take_owned(self.system, &rc, self.balance(&rc));
                 let after = after.save(self.cx).await?;
                 self.link(after.entity_ref(), CUSTOMER, &rc, values, Vec::new()).await?;
                 self.report.pushed.created += 1;

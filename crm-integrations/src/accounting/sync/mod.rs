@@ -6,9 +6,9 @@ use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use crm_core::query::{Filter, Query};
 use crm_core::{
     entity::EntityKind, entity::EntityRef, error::Error as CrmError, ids::CompanyId, ids::ContactId,
-    model::AccountBalance, model::CreditTerms, model::Entity, model::ExternalRef, model::Invoice, model::InvoiceStatus,
-    model::LineItem, model::PaymentMethod, model::SyncConflict, model::SyncLink, money::Money, profile::Email,
-    profile::PhoneLabel, profile::PhoneNumber, service::ExternalInvoice, service::ExternalPayment, service::LinkInput,
+    model::AccountBalance, model::CreditTerms, model::Entity, model::Invoice, model::InvoiceStatus, model::LineItem,
+    model::PaymentMethod, model::SyncConflict, model::SyncLink, money::Money, profile::Email, profile::PhoneLabel,
+    profile::PhoneNumber, service::ExternalInvoice, service::ExternalPayment, service::LinkInput,
     service::MirrorOutcome, service::NewCompany, service::Session,
 };
 use rust_decimal::Decimal;

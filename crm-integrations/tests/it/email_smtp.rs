@@ -7,8 +7,7 @@ use crm_core::prelude::*;
 use crm_integrations::IntegrationError;
 use crm_integrations::email::{Address, Mail, Mailer, Security, SmtpConfig, SmtpSender, Template};
 
-mod common;
-use common::{PASSWORD, SmtpServer, USER, event_count, sqlite_session};
+use crate::common::{PASSWORD, SmtpServer, USER, event_count, sqlite_session};
 use crm_core::model::Direction;
 use crm_core::profile::ConsentStatus;
 

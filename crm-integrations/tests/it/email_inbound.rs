@@ -7,8 +7,7 @@ use crm_core::prelude::*;
 use crm_integrations::IntegrationError;
 use crm_integrations::email::{Address, EmailSender, Filed, Inbox, Mail, OutgoingEmail, Template};
 
-mod common;
-use common::{SmtpServer, event_count, sqlite_session};
+use crate::common::{SmtpServer, event_count, sqlite_session};
 use crm_core::model::Direction;
 use crm_core::service::TimelineItem;
 

@@ -20,8 +20,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, header, method, path, query_param, query_param_contains};
 use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
-mod common;
-use common::{event_count, sqlite_session};
+use crate::common::{event_count, sqlite_session};
 use crm_core::model::ExternalRef;
 use crm_core::profile::Email;
 

@@ -10,8 +10,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-mod common;
-use common::{event_count, sqlite_session};
+use crate::common::{event_count, sqlite_session};
 use crm_core::model::Direction;
 
 async fn mailer(server: &MockServer) -> Mailer {

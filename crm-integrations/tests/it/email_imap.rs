@@ -13,9 +13,8 @@ use secrecy::SecretString;
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-mod common;
-use common::dovecot::{Dovecot, PASSWORD};
-use common::{SmtpServer, event_count, sqlite_session};
+use crate::common::dovecot::{Dovecot, PASSWORD};
+use crate::common::{SmtpServer, event_count, sqlite_session};
 use crm_core::model::Direction;
 
 const MAILBOX: &str = "sales";

@@ -20,8 +20,7 @@ use secrecy::ExposeSecret;
 use wiremock::matchers::{body_string_contains, header, header_exists, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-mod common;
-use common::{event_count, sqlite_session};
+use crate::common::{event_count, sqlite_session};
 use crm_core::model::ExternalRef;
 use crm_core::profile::{AddressLabel, Email};
 use crm_core::service::Resolution;

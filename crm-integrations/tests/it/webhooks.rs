@@ -11,8 +11,6 @@ use crm_integrations::webhooks::*;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-mod common;
-
 /// Answers 503 to the first `fail_first` requests, then 204 to requests whose signature
 /// verifies with `secret`, 401 to the rest.
 struct Receiver {
@@ -232,7 +230,7 @@ async fn a_dispatch_pass_delivers_the_outbox_in_order_and_resumes_from_its_curso
 #[tokio::test]
 async fn kept_cursors_and_dead_letters_survive_between_passes_and_redelivery_clears_them() {
     let dir = tempfile::tempdir().unwrap();
-    let cx = common::sqlite_session(dir.path()).await;
+    let cx = crate::common::sqlite_session(dir.path()).await;
     cx.companies().create(NewCompany::new("Acme")).await.unwrap();
     cx.companies().create(NewCompany::new("Globex")).await.unwrap();
     let secret = WebhookSecret::generate();
