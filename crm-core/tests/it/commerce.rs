@@ -10,8 +10,7 @@ use crm_core::prelude::*;
 use crm_core::query::{Filter, Query};
 use uuid::Uuid;
 
-mod common;
-use common::*;
+use crate::common::*;
 use crm_core::model::{
     AccountBalance, AppliedPayment, CreditTerms, DEFAULT_NET_DAYS, ExternalRef, FieldDefinition, FieldType,
     PaymentApplication, Totals,

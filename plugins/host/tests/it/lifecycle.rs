@@ -7,14 +7,7 @@ use crm_core::query::{Filter, Query};
 use crm_plugins::{Capability, Grants, HostConfig, InstallError, PluginHost};
 use rust_decimal::Decimal;
 
-fn dist(name: &str) -> Vec<u8> {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist").join(name);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e} (run plugins/build-guests.sh first)", p.display()))
-}
-
-fn eur(n: i64) -> Money {
-    Money::new(Decimal::from(n), Currency::EUR)
-}
+use crate::common::{dist, eur};
 
 #[test]
 fn a_component_built_against_another_major_is_refused_by_name() {
@@ -218,7 +211,7 @@ async fn a_declared_capability_the_embedder_did_not_grant_is_refused_at_call_tim
 fn the_contract_the_host_serves_is_the_sdks_released_folder() {
     // One WIT source, owned by the SDK, in the folder of the release it was frozen at; the host
     // is generated from it and serves that version.
-    let wit = include_str!("../../guests/sdk/wit/since_v0.2.0/crm-plugin.wit");
+    let wit = include_str!("../../../guests/sdk/wit/since_v0.2.0/crm-plugin.wit");
     assert!(wit.contains(&format!("package crm:plugin@{};", crm_plugins::CONTRACT_VERSION)));
     assert!(
         crm_plugins::CONTRACT_VERSION.starts_with("0.2."),

@@ -4,8 +4,7 @@
 
 use crm_core::prelude::*;
 
-mod common;
-use common::*;
+use crate::common::*;
 use crm_core::model::{ExternalRef, SyncConflict};
 use crm_core::service::{ExternalInvoice, ExternalPayment, LinkInput, MirrorOutcome, Resolution};
 

@@ -9,23 +9,15 @@ use crm_core::query::{Filter, Query};
 use crm_core::service::CrmBuilder;
 use crm_plugins::{Grants, HostConfig, PluginHost};
 use crm_storage::SqlStore;
-use rust_decimal::Decimal;
-use sea_orm::{ConnectionTrait, Statement};
 
-fn dist(name: &str) -> Vec<u8> {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist").join(name);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e} (run plugins/build-guests.sh first)", p.display()))
-}
+use crate::common::{dist, eur};
+use sea_orm::{ConnectionTrait, Statement};
 
 /// One text column of every row `sql` returns.
 async fn column(store: &SqlStore, sql: &str, col: &str) -> Vec<String> {
     let db = store.connection();
     let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
     rows.iter().map(|r| r.try_get("", col).unwrap()).collect()
-}
-
-fn eur(n: i64) -> Money {
-    Money::new(Decimal::from(n), Currency::EUR)
 }
 
 /// (name, bedrooms, list price, status)

@@ -20,6 +20,8 @@ use crm_core::{
 };
 use crm_plugins::{Capability, Grants, HostConfig, InstallError, PluginHost, PluginInfo};
 
+use crate::common::dist;
+
 const ID: &str = "hostile";
 /// `PANIC_MESSAGE` of `plugins/guests/fixtures/hostile/src/lib.rs`.
 const PANIC_MESSAGE: &str = "hostile plugin panicked on purpose";
@@ -45,13 +47,6 @@ async fn stopped_loop(fx: &Fixture) -> String {
         return message;
     }
     message
-}
-
-fn dist(name: &str) -> Vec<u8> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist").join(name);
-    std::fs::read(&p).unwrap_or_else(|e| {
-        panic!("cannot read the fixture plugin {}: {e}; build it first with plugins/build-guests.sh", p.display())
-    })
 }
 
 /// Compiled plugins are cached across tests and runs; installs are serialized so that only the

@@ -9,8 +9,7 @@ use crm_core::prelude::*;
 use crm_core::query::{Filter, Query};
 use uuid::Uuid;
 
-mod common;
-use common::*;
+use crate::common::*;
 use crm_core::model::{CampaignStatus, CreditTerms, Direction, FieldDefinition, FieldType, SlaPolicy};
 use crm_core::profile::{Channel, ConsentMethod, ConsentStatus, MarketingConsent};
 use crm_core::service::{CustomerSummary, TimelineItem};

@@ -1,0 +1,11 @@
+//! crm-core's integration tests, one binary: every module links against the same build.
+
+mod commerce;
+mod common;
+mod conformance_memory;
+mod extension_reactions;
+mod import;
+mod props;
+mod rules;
+mod service_marketing;
+mod sync_mirror;

@@ -1,0 +1,7 @@
+//! crm-storage's integration tests, one binary (the crash test, which kills child processes of itself, has its own).
+
+mod concurrency;
+mod conformance_postgres;
+mod conformance_sqlite;
+mod injection;
+mod migrations;

@@ -1,0 +1,6 @@
+//! The plugin host's integration tests, one binary: every module links against the same build.
+
+mod common;
+mod lifecycle;
+mod queries;
+mod sandbox;
