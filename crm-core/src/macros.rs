@@ -159,3 +159,41 @@ macro_rules! new_input {
 }
 
 pub(crate) use new_input;
+
+/// Declares a stored record: the struct with the header every record kind carries (its id,
+/// tenant, version and times), then the kind's own fields as written.
+///
+/// ```text
+/// record! {
+///     /// A thing the business keeps.
+///     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///     pub struct Thing(ThingId) {
+///         /// Its name.
+///         pub name: String,
+///     }
+/// }
+/// ```
+macro_rules! record {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident($id:ty) {
+            $($body:tt)*
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            /// Id (UUIDv7).
+            pub id: $id,
+            /// Owning tenant.
+            pub tenant_id: $crate::ids::TenantId,
+            /// Version for optimistic concurrency: every write compares it.
+            pub version: u64,
+            /// Creation time.
+            pub created_at: chrono::DateTime<chrono::Utc>,
+            /// Last change.
+            pub updated_at: chrono::DateTime<chrono::Utc>,
+            $($body)*
+        }
+    };
+}
+pub(crate) use record;

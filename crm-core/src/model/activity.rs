@@ -2,7 +2,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::entity::{EntityKind, EntityRef};
-use crate::ids::{ActivityId, CampaignId, CompanyId, ContactId, DealId, TenantId, UserId};
+use crate::ids::{ActivityId, CampaignId, CompanyId, ContactId, DealId, UserId};
+use crate::macros::record;
 use crate::macros::str_enum;
 use crate::model::{id_list, impl_entity};
 use crate::profile::{Channel, Email, PhoneNumber};
@@ -57,60 +58,52 @@ pub struct Participant {
     pub contact_id: Option<ContactId>,
 }
 
-/// A recorded interaction: call, email, meeting, note or task.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Activity {
-    /// Id (UUIDv7).
-    pub id: ActivityId,
-    /// Owning tenant.
-    pub tenant_id: TenantId,
-    /// Version for optimistic concurrency.
-    pub version: u64,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    /// Call, email, meeting, note or task.
-    pub kind: ActivityKind,
-    /// Subject line or title (required).
-    pub subject: String,
-    /// Body text, notes or transcript.
-    pub body: Option<String>,
-    /// Who started it.
-    pub direction: Option<Direction>,
-    /// The channel it used.
-    pub channel: Option<Channel>,
-    /// When it happened (for tasks: when it was created).
-    pub occurred_at: DateTime<Utc>,
-    /// When a task or meeting is due.
-    pub due_at: Option<DateTime<Utc>>,
-    /// When a task was completed.
-    pub completed_at: Option<DateTime<Utc>>,
-    /// Length of a call or meeting, in seconds.
-    pub duration_secs: Option<u32>,
-    /// How it ended.
-    pub outcome: Option<Outcome>,
-    /// Who took part.
-    pub participants: Vec<Participant>,
-    /// Contacts it is about.
-    pub contact_ids: Vec<ContactId>,
-    /// Companies it is about.
-    pub company_ids: Vec<CompanyId>,
-    /// Deals it is about.
-    pub deal_ids: Vec<DealId>,
-    /// The user responsible.
-    pub owner_id: Option<UserId>,
-    /// Email `Message-ID` (without angle brackets), for threading.
-    pub message_id: Option<String>,
-    /// Email `In-Reply-To` (without angle brackets).
-    pub in_reply_to: Option<String>,
-    /// Email `References`, oldest first (without angle brackets).
-    pub references: Vec<String>,
-    /// The campaign it belongs to (a campaign email, a call of a call campaign).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub campaign_id: Option<CampaignId>,
-    /// Custom field values.
-    pub custom: CustomValues,
+record! {
+    /// A recorded interaction: call, email, meeting, note or task.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Activity(ActivityId) {
+        /// Call, email, meeting, note or task.
+        pub kind: ActivityKind,
+        /// Subject line or title (required).
+        pub subject: String,
+        /// Body text, notes or transcript.
+        pub body: Option<String>,
+        /// Who started it.
+        pub direction: Option<Direction>,
+        /// The channel it used.
+        pub channel: Option<Channel>,
+        /// When it happened (for tasks: when it was created).
+        pub occurred_at: DateTime<Utc>,
+        /// When a task or meeting is due.
+        pub due_at: Option<DateTime<Utc>>,
+        /// When a task was completed.
+        pub completed_at: Option<DateTime<Utc>>,
+        /// Length of a call or meeting, in seconds.
+        pub duration_secs: Option<u32>,
+        /// How it ended.
+        pub outcome: Option<Outcome>,
+        /// Who took part.
+        pub participants: Vec<Participant>,
+        /// Contacts it is about.
+        pub contact_ids: Vec<ContactId>,
+        /// Companies it is about.
+        pub company_ids: Vec<CompanyId>,
+        /// Deals it is about.
+        pub deal_ids: Vec<DealId>,
+        /// The user responsible.
+        pub owner_id: Option<UserId>,
+        /// Email `Message-ID` (without angle brackets), for threading.
+        pub message_id: Option<String>,
+        /// Email `In-Reply-To` (without angle brackets).
+        pub in_reply_to: Option<String>,
+        /// Email `References`, oldest first (without angle brackets).
+        pub references: Vec<String>,
+        /// The campaign it belongs to (a campaign email, a call of a call campaign).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub campaign_id: Option<CampaignId>,
+        /// Custom field values.
+        pub custom: CustomValues,
+    }
 }
 
 impl_entity! {

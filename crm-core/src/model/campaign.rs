@@ -2,32 +2,25 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::entity::{EntityKind, EntityRef, UniqueKey};
-use crate::ids::{CampaignId, CampaignMemberId, ContactId, SegmentId, TenantId, UserId};
+use crate::ids::{CampaignId, CampaignMemberId, ContactId, SegmentId, UserId};
+use crate::macros::record;
 use crate::macros::str_enum;
 use crate::model::{impl_entity, text_list};
 use crate::money::Money;
 use crate::query::Filter;
 use crate::value::CustomValues;
 
-/// A saved filter over contacts, evaluated live: its members are whoever matches now.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Segment {
-    /// Id (UUIDv7).
-    pub id: SegmentId,
-    /// Owning tenant.
-    pub tenant_id: TenantId,
-    /// Version for optimistic concurrency.
-    pub version: u64,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    /// Name (required, unique per tenant).
-    pub name: String,
-    /// What it is for.
-    pub description: Option<String>,
-    /// Which contacts belong (checked against the contact schema when saved).
-    pub filter: Filter,
+record! {
+    /// A saved filter over contacts, evaluated live: its members are whoever matches now.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Segment(SegmentId) {
+        /// Name (required, unique per tenant).
+        pub name: String,
+        /// What it is for.
+        pub description: Option<String>,
+        /// Which contacts belong (checked against the contact schema when saved).
+        pub filter: Filter,
+    }
 }
 
 impl_entity! {
@@ -74,43 +67,35 @@ impl CampaignStatus {
     }
 }
 
-/// A marketing campaign: a message to a segment over a channel, with a budget and a goal.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Campaign {
-    /// Id (UUIDv7).
-    pub id: CampaignId,
-    /// Owning tenant.
-    pub tenant_id: TenantId,
-    /// Version for optimistic concurrency.
-    pub version: u64,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    /// Name (required).
-    pub name: String,
-    /// How it reaches people.
-    pub channel: CampaignChannel,
-    /// Where it is. Changed only by the campaign service's status methods.
-    pub status: CampaignStatus,
-    /// What it may spend.
-    pub budget: Option<Money>,
-    /// What it did spend (cost per conversion uses this, else the budget).
-    pub actual_cost: Option<Money>,
-    /// First day.
-    pub start_date: Option<NaiveDate>,
-    /// Last day.
-    pub end_date: Option<NaiveDate>,
-    /// What it should achieve.
-    pub goal: Option<String>,
-    /// The segment its members are drawn from.
-    pub segment_id: Option<SegmentId>,
-    /// The user responsible.
-    pub owner_id: Option<UserId>,
-    /// Free tags.
-    pub tags: Vec<String>,
-    /// Custom field values.
-    pub custom: CustomValues,
+record! {
+    /// A marketing campaign: a message to a segment over a channel, with a budget and a goal.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Campaign(CampaignId) {
+        /// Name (required).
+        pub name: String,
+        /// How it reaches people.
+        pub channel: CampaignChannel,
+        /// Where it is. Changed only by the campaign service's status methods.
+        pub status: CampaignStatus,
+        /// What it may spend.
+        pub budget: Option<Money>,
+        /// What it did spend (cost per conversion uses this, else the budget).
+        pub actual_cost: Option<Money>,
+        /// First day.
+        pub start_date: Option<NaiveDate>,
+        /// Last day.
+        pub end_date: Option<NaiveDate>,
+        /// What it should achieve.
+        pub goal: Option<String>,
+        /// The segment its members are drawn from.
+        pub segment_id: Option<SegmentId>,
+        /// The user responsible.
+        pub owner_id: Option<UserId>,
+        /// Free tags.
+        pub tags: Vec<String>,
+        /// Custom field values.
+        pub custom: CustomValues,
+    }
 }
 
 impl_entity! {
@@ -150,28 +135,20 @@ pub struct CampaignResponse {
     pub at: DateTime<Utc>,
 }
 
-/// A contact in a campaign and how they responded. Each kind of response is recorded once,
-/// at its first occurrence.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CampaignMember {
-    /// Id (UUIDv7).
-    pub id: CampaignMemberId,
-    /// Owning tenant.
-    pub tenant_id: TenantId,
-    /// Version for optimistic concurrency.
-    pub version: u64,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    /// The campaign.
-    pub campaign_id: CampaignId,
-    /// The contact (a contact is in a campaign at most once).
-    pub contact_id: ContactId,
-    /// When they were added.
-    pub added_at: DateTime<Utc>,
-    /// Their responses, in the order recorded.
-    pub responses: Vec<CampaignResponse>,
+record! {
+    /// A contact in a campaign and how they responded. Each kind of response is recorded once,
+    /// at its first occurrence.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct CampaignMember(CampaignMemberId) {
+        /// The campaign.
+        pub campaign_id: CampaignId,
+        /// The contact (a contact is in a campaign at most once).
+        pub contact_id: ContactId,
+        /// When they were added.
+        pub added_at: DateTime<Utc>,
+        /// Their responses, in the order recorded.
+        pub responses: Vec<CampaignResponse>,
+    }
 }
 
 impl CampaignMember {

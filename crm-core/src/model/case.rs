@@ -3,7 +3,8 @@ use serde::{Deserialize, Serialize};
 
 use super::order::customer_refs;
 use crate::entity::{EntityKind, EntityRef};
-use crate::ids::{CaseId, CompanyId, ContactId, DealId, FeedbackId, OrderId, ProductId, TenantId, UserId};
+use crate::ids::{CaseId, CompanyId, ContactId, DealId, FeedbackId, OrderId, ProductId, UserId};
+use crate::macros::record;
 use crate::macros::str_enum;
 use crate::model::{impl_entity, text_list};
 use crate::value::CustomValues;
@@ -96,64 +97,56 @@ impl SlaPolicy {
     }
 }
 
-/// A customer service case: a question, problem, complaint, return or request, worked to a
-/// resolution within its SLA.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Case {
-    /// Id (UUIDv7).
-    pub id: CaseId,
-    /// Owning tenant.
-    pub tenant_id: TenantId,
-    /// Version for optimistic concurrency.
-    pub version: u64,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    /// One-line summary (required).
-    pub subject: String,
-    /// The customer's account of it.
-    pub description: Option<String>,
-    /// How it came in.
-    pub channel: CaseChannel,
-    /// What it is about.
-    pub case_type: CaseType,
-    /// How urgent it is.
-    pub priority: Priority,
-    /// Where it is. Changed only by the case service's status methods.
-    pub status: CaseStatus,
-    /// The user working it.
-    pub owner_id: Option<UserId>,
-    /// The customer (at least one of contact and company is set).
-    pub contact_id: Option<ContactId>,
-    /// The customer's company.
-    pub company_id: Option<CompanyId>,
-    /// The order it concerns.
-    pub order_id: Option<OrderId>,
-    /// The product it concerns (required for returns).
-    pub product_id: Option<ProductId>,
-    /// Why the product comes back (required for returns).
-    pub return_reason: Option<String>,
-    /// When it came in (SLA clock start).
-    pub opened_at: DateTime<Utc>,
-    /// When it must be resolved by (from the SLA policy and the priority).
-    pub sla_due_at: DateTime<Utc>,
-    /// Whether it was (or is) resolved late. Set when resolved late or found late by a sweep.
-    pub sla_breached: bool,
-    /// When it was resolved.
-    pub resolved_at: Option<DateTime<Utc>>,
-    /// When it was closed.
-    pub closed_at: Option<DateTime<Utc>>,
-    /// How it was solved (required to resolve).
-    pub resolution: Option<String>,
-    /// The customer's satisfaction, 1 (worst) to 5 (best).
-    pub satisfaction: Option<u8>,
-    /// The customer's comment in the satisfaction survey.
-    pub survey_comment: Option<String>,
-    /// Free tags.
-    pub tags: Vec<String>,
-    /// Custom field values.
-    pub custom: CustomValues,
+record! {
+    /// A customer service case: a question, problem, complaint, return or request, worked to a
+    /// resolution within its SLA.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Case(CaseId) {
+        /// One-line summary (required).
+        pub subject: String,
+        /// The customer's account of it.
+        pub description: Option<String>,
+        /// How it came in.
+        pub channel: CaseChannel,
+        /// What it is about.
+        pub case_type: CaseType,
+        /// How urgent it is.
+        pub priority: Priority,
+        /// Where it is. Changed only by the case service's status methods.
+        pub status: CaseStatus,
+        /// The user working it.
+        pub owner_id: Option<UserId>,
+        /// The customer (at least one of contact and company is set).
+        pub contact_id: Option<ContactId>,
+        /// The customer's company.
+        pub company_id: Option<CompanyId>,
+        /// The order it concerns.
+        pub order_id: Option<OrderId>,
+        /// The product it concerns (required for returns).
+        pub product_id: Option<ProductId>,
+        /// Why the product comes back (required for returns).
+        pub return_reason: Option<String>,
+        /// When it came in (SLA clock start).
+        pub opened_at: DateTime<Utc>,
+        /// When it must be resolved by (from the SLA policy and the priority).
+        pub sla_due_at: DateTime<Utc>,
+        /// Whether it was (or is) resolved late. Set when resolved late or found late by a sweep.
+        pub sla_breached: bool,
+        /// When it was resolved.
+        pub resolved_at: Option<DateTime<Utc>>,
+        /// When it was closed.
+        pub closed_at: Option<DateTime<Utc>>,
+        /// How it was solved (required to resolve).
+        pub resolution: Option<String>,
+        /// The customer's satisfaction, 1 (worst) to 5 (best).
+        pub satisfaction: Option<u8>,
+        /// The customer's comment in the satisfaction survey.
+        pub survey_comment: Option<String>,
+        /// Free tags.
+        pub tags: Vec<String>,
+        /// Custom field values.
+        pub custom: CustomValues,
+    }
 }
 
 impl Case {
@@ -207,48 +200,40 @@ str_enum! {
     }
 }
 
-/// What a customer said: a survey answer, a public review, a suggestion, or why business was
-/// lost to a competitor.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Feedback {
-    /// Id (UUIDv7).
-    pub id: FeedbackId,
-    /// Owning tenant.
-    pub tenant_id: TenantId,
-    /// Version for optimistic concurrency.
-    pub version: u64,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    /// What it is.
-    pub kind: FeedbackKind,
-    /// Who said it.
-    pub contact_id: Option<ContactId>,
-    /// Their company.
-    pub company_id: Option<CompanyId>,
-    /// The case it is about.
-    pub case_id: Option<CaseId>,
-    /// The deal it is about.
-    pub deal_id: Option<DealId>,
-    /// The order it is about.
-    pub order_id: Option<OrderId>,
-    /// The product it is about.
-    pub product_id: Option<ProductId>,
-    /// Rating, 1 (worst) to 5 (best).
-    pub rating: Option<u8>,
-    /// Where it came from: a survey name, a review site…
-    pub source: Option<String>,
-    /// The text.
-    pub text: Option<String>,
-    /// The competitor business went to.
-    pub competitor: Option<String>,
-    /// Why.
-    pub reason: Option<String>,
-    /// When it was given.
-    pub received_at: DateTime<Utc>,
-    /// Free tags.
-    pub tags: Vec<String>,
+record! {
+    /// What a customer said: a survey answer, a public review, a suggestion, or why business was
+    /// lost to a competitor.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Feedback(FeedbackId) {
+        /// What it is.
+        pub kind: FeedbackKind,
+        /// Who said it.
+        pub contact_id: Option<ContactId>,
+        /// Their company.
+        pub company_id: Option<CompanyId>,
+        /// The case it is about.
+        pub case_id: Option<CaseId>,
+        /// The deal it is about.
+        pub deal_id: Option<DealId>,
+        /// The order it is about.
+        pub order_id: Option<OrderId>,
+        /// The product it is about.
+        pub product_id: Option<ProductId>,
+        /// Rating, 1 (worst) to 5 (best).
+        pub rating: Option<u8>,
+        /// Where it came from: a survey name, a review site…
+        pub source: Option<String>,
+        /// The text.
+        pub text: Option<String>,
+        /// The competitor business went to.
+        pub competitor: Option<String>,
+        /// Why.
+        pub reason: Option<String>,
+        /// When it was given.
+        pub received_at: DateTime<Utc>,
+        /// Free tags.
+        pub tags: Vec<String>,
+    }
 }
 
 impl_entity! {

@@ -1,62 +1,54 @@
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{CompanyId, TenantId, UserId};
+use crate::ids::{CompanyId, UserId};
+use crate::macros::record;
 use crate::model::{impl_entity, text_list};
 use crate::profile::*;
 use crate::value::CustomValues;
 
-/// An organisation: a customer, prospect, partner or supplier.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Company {
-    /// Id (UUIDv7).
-    pub id: CompanyId,
-    /// Owning tenant.
-    pub tenant_id: TenantId,
-    /// Version for optimistic concurrency.
-    pub version: u64,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    /// Name (required).
-    pub name: String,
-    /// Internet domain, e.g. `acme.com`.
-    pub domain: Option<Domain>,
-    /// Industry, free text (e.g. "Real estate").
-    pub industry: Option<String>,
-    /// Head-count band.
-    pub size: Option<CompanySize>,
-    /// Postal addresses.
-    pub addresses: Vec<Address>,
-    /// Phone numbers in E.164; the first is the main one.
-    pub phones: Vec<PhoneEntry>,
-    /// Web site.
-    pub website: Option<Website>,
-    /// The user who owns the account.
-    pub owner_id: Option<UserId>,
-    /// Free tags (trimmed, unique).
-    pub tags: Vec<String>,
-    /// Payment terms and credit limit (usually owned by the accounting system).
-    #[serde(default)]
-    pub credit_terms: Option<crate::model::CreditTerms>,
-    /// The registered (legal) name, when it differs from the trading name (owned by accounting).
-    #[serde(default)]
-    pub legal_name: Option<String>,
-    /// Tax or VAT number (owned by accounting).
-    #[serde(default)]
-    pub tax_id: Option<String>,
-    /// Where invoices go.
-    #[serde(default)]
-    pub billing_email: Option<Email>,
-    /// What the accounting system says the company owes (owned by accounting; read-only here).
-    #[serde(default)]
-    pub account_balance: Option<crate::model::AccountBalance>,
-    /// Ids in other systems (e.g. the accounting package's contact id); unique per tenant.
-    #[serde(default)]
-    pub external_refs: Vec<crate::model::ExternalRef>,
-    /// Custom field values.
-    pub custom: CustomValues,
+record! {
+    /// An organisation: a customer, prospect, partner or supplier.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Company(CompanyId) {
+        /// Name (required).
+        pub name: String,
+        /// Internet domain, e.g. `acme.com`.
+        pub domain: Option<Domain>,
+        /// Industry, free text (e.g. "Real estate").
+        pub industry: Option<String>,
+        /// Head-count band.
+        pub size: Option<CompanySize>,
+        /// Postal addresses.
+        pub addresses: Vec<Address>,
+        /// Phone numbers in E.164; the first is the main one.
+        pub phones: Vec<PhoneEntry>,
+        /// Web site.
+        pub website: Option<Website>,
+        /// The user who owns the account.
+        pub owner_id: Option<UserId>,
+        /// Free tags (trimmed, unique).
+        pub tags: Vec<String>,
+        /// Payment terms and credit limit (usually owned by the accounting system).
+        #[serde(default)]
+        pub credit_terms: Option<crate::model::CreditTerms>,
+        /// The registered (legal) name, when it differs from the trading name (owned by accounting).
+        #[serde(default)]
+        pub legal_name: Option<String>,
+        /// Tax or VAT number (owned by accounting).
+        #[serde(default)]
+        pub tax_id: Option<String>,
+        /// Where invoices go.
+        #[serde(default)]
+        pub billing_email: Option<Email>,
+        /// What the accounting system says the company owes (owned by accounting; read-only here).
+        #[serde(default)]
+        pub account_balance: Option<crate::model::AccountBalance>,
+        /// Ids in other systems (e.g. the accounting package's contact id); unique per tenant.
+        #[serde(default)]
+        pub external_refs: Vec<crate::model::ExternalRef>,
+        /// Custom field values.
+        pub custom: CustomValues,
+    }
 }
 
 impl_entity! {

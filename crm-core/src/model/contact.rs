@@ -1,75 +1,68 @@
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::entity::{EntityKind, EntityRef};
-use crate::ids::{CompanyId, ContactId, TenantId, UserId};
+use crate::ids::{CompanyId, ContactId, UserId};
+use crate::macros::record;
 use crate::model::{impl_entity, text_list};
 use crate::profile::*;
 use crate::value::CustomValues;
 
-/// A person the business deals with, with the full profile a CRM records.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Contact {
-    /// Id (UUIDv7).
-    pub id: ContactId,
-    /// Owning tenant.
-    pub tenant_id: TenantId,
-    /// Version for optimistic concurrency.
-    pub version: u64,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    /// Given (first) name. At least one of given and family name is required.
-    pub given_name: String,
-    /// Family (last) name.
-    pub family_name: String,
-    /// Email addresses; the first is the primary one.
-    pub emails: Vec<EmailEntry>,
-    /// Phone numbers in E.164; the first is the primary one.
-    pub phones: Vec<PhoneEntry>,
-    /// Postal addresses.
-    pub addresses: Vec<Address>,
-    /// Personal or professional web site.
-    pub website: Option<Website>,
-    /// Social network profiles.
-    pub social_profiles: Vec<SocialProfile>,
-    /// How they prefer to be contacted.
-    pub preferred_channel: Option<Channel>,
-    /// How they found us.
-    pub lead_source: Option<LeadSource>,
-    /// Birthday.
-    pub birthday: Option<NaiveDate>,
-    /// Other dates worth remembering.
-    pub important_dates: Vec<ImportantDate>,
-    /// Notes about family (partner, children, pets…).
-    pub family_notes: Option<String>,
-    /// Hobbies and interests.
-    pub hobbies: Vec<String>,
-    /// Clubs, associations, loyalty programmes.
-    pub memberships: Vec<Membership>,
-    /// Marketing consent.
-    pub marketing_consent: MarketingConsent,
-    /// Where they are in the customer lifecycle.
-    pub lifecycle_stage: LifecycleStage,
-    /// The user who owns the relationship.
-    pub owner_id: Option<UserId>,
-    /// Free tags (trimmed, unique).
-    pub tags: Vec<String>,
-    /// Their main company (more companies through [`Relation`](crate::model::Relation)s).
-    pub company_id: Option<CompanyId>,
-    /// Job title at the main company.
-    pub job_title: Option<String>,
-    /// Department at the main company.
-    pub department: Option<String>,
-    /// Payment terms and credit limit (usually owned by the accounting system).
-    #[serde(default)]
-    pub credit_terms: Option<crate::model::CreditTerms>,
-    /// Ids in other systems (e.g. the accounting package's customer id); unique per tenant.
-    #[serde(default)]
-    pub external_refs: Vec<crate::model::ExternalRef>,
-    /// Custom field values.
-    pub custom: CustomValues,
+record! {
+    /// A person the business deals with, with the full profile a CRM records.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Contact(ContactId) {
+        /// Given (first) name. At least one of given and family name is required.
+        pub given_name: String,
+        /// Family (last) name.
+        pub family_name: String,
+        /// Email addresses; the first is the primary one.
+        pub emails: Vec<EmailEntry>,
+        /// Phone numbers in E.164; the first is the primary one.
+        pub phones: Vec<PhoneEntry>,
+        /// Postal addresses.
+        pub addresses: Vec<Address>,
+        /// Personal or professional web site.
+        pub website: Option<Website>,
+        /// Social network profiles.
+        pub social_profiles: Vec<SocialProfile>,
+        /// How they prefer to be contacted.
+        pub preferred_channel: Option<Channel>,
+        /// How they found us.
+        pub lead_source: Option<LeadSource>,
+        /// Birthday.
+        pub birthday: Option<NaiveDate>,
+        /// Other dates worth remembering.
+        pub important_dates: Vec<ImportantDate>,
+        /// Notes about family (partner, children, pets…).
+        pub family_notes: Option<String>,
+        /// Hobbies and interests.
+        pub hobbies: Vec<String>,
+        /// Clubs, associations, loyalty programmes.
+        pub memberships: Vec<Membership>,
+        /// Marketing consent.
+        pub marketing_consent: MarketingConsent,
+        /// Where they are in the customer lifecycle.
+        pub lifecycle_stage: LifecycleStage,
+        /// The user who owns the relationship.
+        pub owner_id: Option<UserId>,
+        /// Free tags (trimmed, unique).
+        pub tags: Vec<String>,
+        /// Their main company (more companies through [`Relation`](crate::model::Relation)s).
+        pub company_id: Option<CompanyId>,
+        /// Job title at the main company.
+        pub job_title: Option<String>,
+        /// Department at the main company.
+        pub department: Option<String>,
+        /// Payment terms and credit limit (usually owned by the accounting system).
+        #[serde(default)]
+        pub credit_terms: Option<crate::model::CreditTerms>,
+        /// Ids in other systems (e.g. the accounting package's customer id); unique per tenant.
+        #[serde(default)]
+        pub external_refs: Vec<crate::model::ExternalRef>,
+        /// Custom field values.
+        pub custom: CustomValues,
+    }
 }
 
 impl Contact {

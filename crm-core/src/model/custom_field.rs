@@ -1,11 +1,11 @@
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::entity::{EntityKind, EntityRef};
 use crate::error::{FieldError, FieldErrorCode};
-use crate::ids::{CustomFieldId, TenantId};
+use crate::ids::CustomFieldId;
+use crate::macros::record;
 use crate::model::impl_entity;
 use crate::value::{CustomValues, Value};
 
@@ -381,21 +381,13 @@ pub fn valid_key(key: &str) -> bool {
     }
 }
 
-/// A tenant's custom field definition, stored as a record.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CustomField {
-    /// Id (UUIDv7).
-    pub id: CustomFieldId,
-    /// Owning tenant.
-    pub tenant_id: TenantId,
-    /// Version for optimistic concurrency.
-    pub version: u64,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    /// The definition.
-    pub definition: FieldDefinition,
+record! {
+    /// A tenant's custom field definition, stored as a record.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct CustomField(CustomFieldId) {
+        /// The definition.
+        pub definition: FieldDefinition,
+    }
 }
 
 impl_entity! {

@@ -3,7 +3,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::entity::{EntityKind, EntityRef};
-use crate::ids::{CompanyId, ContactId, DealId, PipelineId, ProductId, StageId, TenantId, UserId};
+use crate::ids::{CompanyId, ContactId, DealId, PipelineId, ProductId, StageId, UserId};
+use crate::macros::record;
 use crate::macros::str_enum;
 use crate::model::{id_list, impl_entity, text_list};
 use crate::money::Money;
@@ -161,49 +162,41 @@ pub struct StageVisit {
     pub left_at: Option<DateTime<Utc>>,
 }
 
-/// A sales opportunity moving through a pipeline.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Deal {
-    /// Id (UUIDv7).
-    pub id: DealId,
-    /// Owning tenant.
-    pub tenant_id: TenantId,
-    /// Version for optimistic concurrency.
-    pub version: u64,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    /// Name, e.g. "Acme — 50 seats".
-    pub name: String,
-    /// The pipeline. Changed only by the deal service.
-    pub pipeline_id: PipelineId,
-    /// The current stage. Changed only by `move_to_stage`, `win`, `lose`, `reopen`.
-    pub stage_id: StageId,
-    /// Open, won or lost (the current stage's kind).
-    pub status: DealStatus,
-    /// Expected value.
-    pub amount: Option<Money>,
-    /// When it is expected to close.
-    pub expected_close_date: Option<NaiveDate>,
-    /// When it was won or lost.
-    pub closed_at: Option<DateTime<Utc>>,
-    /// The people involved.
-    pub contact_ids: Vec<ContactId>,
-    /// The buying company.
-    pub company_id: Option<CompanyId>,
-    /// The user who owns the deal.
-    pub owner_id: Option<UserId>,
-    /// Products and services on the deal.
-    pub line_items: Vec<LineItem>,
-    /// Why it was lost (required to lose a deal).
-    pub lost_reason: Option<String>,
-    /// Every stage the deal has been in, oldest first.
-    pub stage_history: Vec<StageVisit>,
-    /// Free tags.
-    pub tags: Vec<String>,
-    /// Custom field values.
-    pub custom: crate::value::CustomValues,
+record! {
+    /// A sales opportunity moving through a pipeline.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Deal(DealId) {
+        /// Name, e.g. "Acme — 50 seats".
+        pub name: String,
+        /// The pipeline. Changed only by the deal service.
+        pub pipeline_id: PipelineId,
+        /// The current stage. Changed only by `move_to_stage`, `win`, `lose`, `reopen`.
+        pub stage_id: StageId,
+        /// Open, won or lost (the current stage's kind).
+        pub status: DealStatus,
+        /// Expected value.
+        pub amount: Option<Money>,
+        /// When it is expected to close.
+        pub expected_close_date: Option<NaiveDate>,
+        /// When it was won or lost.
+        pub closed_at: Option<DateTime<Utc>>,
+        /// The people involved.
+        pub contact_ids: Vec<ContactId>,
+        /// The buying company.
+        pub company_id: Option<CompanyId>,
+        /// The user who owns the deal.
+        pub owner_id: Option<UserId>,
+        /// Products and services on the deal.
+        pub line_items: Vec<LineItem>,
+        /// Why it was lost (required to lose a deal).
+        pub lost_reason: Option<String>,
+        /// Every stage the deal has been in, oldest first.
+        pub stage_history: Vec<StageVisit>,
+        /// Free tags.
+        pub tags: Vec<String>,
+        /// Custom field values.
+        pub custom: crate::value::CustomValues,
+    }
 }
 
 impl Deal {

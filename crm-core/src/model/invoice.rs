@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use super::order::customer_refs;
 use super::product::{ExternalRef, external_keys, external_list};
 use crate::entity::{EntityKind, EntityRef, UniqueKey};
-use crate::ids::{CompanyId, ContactId, DealId, InvoiceId, OrderId, PaymentId, TenantId};
+use crate::ids::{CompanyId, ContactId, DealId, InvoiceId, OrderId, PaymentId};
+use crate::macros::record;
 use crate::macros::str_enum;
 use crate::model::impl_entity;
 use crate::model::{LineItem, PaymentMethod};
@@ -80,66 +81,58 @@ pub struct AppliedPayment {
     pub method: PaymentMethod,
 }
 
-/// A bill: what a customer owes, when, and what they have paid against it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Invoice {
-    /// Id (UUIDv7).
-    pub id: InvoiceId,
-    /// Owning tenant.
-    pub tenant_id: TenantId,
-    /// Version for optimistic concurrency.
-    pub version: u64,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    /// Invoice number, unique per tenant.
-    pub number: String,
-    /// The billed person (at least one of contact and company is set).
-    pub contact_id: Option<ContactId>,
-    /// The billed company.
-    pub company_id: Option<CompanyId>,
-    /// The order it bills.
-    pub order_id: Option<OrderId>,
-    /// The deal it bills.
-    pub deal_id: Option<DealId>,
-    /// Where it is in its life. Changed only by the invoice service.
-    pub status: InvoiceStatus,
-    /// The currency of every line and payment.
-    pub currency: Currency,
-    /// What is billed.
-    pub lines: Vec<LineItem>,
-    /// Sum of the lines' net totals (computed).
-    pub subtotal: Money,
-    /// Sum of the lines' taxes (computed).
-    pub tax: Money,
-    /// Subtotal plus tax (computed).
-    pub total: Money,
-    /// Sum of the payments applied (computed).
-    pub amount_paid: Money,
-    /// When it was issued.
-    pub issue_date: NaiveDate,
-    /// When payment is due.
-    pub due_date: NaiveDate,
-    /// When it was sent.
-    pub sent_at: Option<DateTime<Utc>>,
-    /// The day the last payment settled it.
-    pub paid_on: Option<NaiveDate>,
-    /// When it was voided.
-    pub voided_at: Option<DateTime<Utc>>,
-    /// Payments applied to it, oldest first.
-    pub payments: Vec<AppliedPayment>,
-    /// Notes.
-    pub notes: Option<String>,
-    /// Ids in other systems (the accounting package that owns it).
-    pub external_refs: Vec<ExternalRef>,
-    /// The accounting system that owns this invoice (e.g. `xero`), when it is a mirror of
-    /// one kept there: it is then read-only in the CRM and changed only by
-    /// [`Invoices::mirror`](crate::service::Invoices::mirror).
-    #[serde(default)]
-    pub managed_by: Option<String>,
-    /// Custom field values.
-    pub custom: CustomValues,
+record! {
+    /// A bill: what a customer owes, when, and what they have paid against it.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Invoice(InvoiceId) {
+        /// Invoice number, unique per tenant.
+        pub number: String,
+        /// The billed person (at least one of contact and company is set).
+        pub contact_id: Option<ContactId>,
+        /// The billed company.
+        pub company_id: Option<CompanyId>,
+        /// The order it bills.
+        pub order_id: Option<OrderId>,
+        /// The deal it bills.
+        pub deal_id: Option<DealId>,
+        /// Where it is in its life. Changed only by the invoice service.
+        pub status: InvoiceStatus,
+        /// The currency of every line and payment.
+        pub currency: Currency,
+        /// What is billed.
+        pub lines: Vec<LineItem>,
+        /// Sum of the lines' net totals (computed).
+        pub subtotal: Money,
+        /// Sum of the lines' taxes (computed).
+        pub tax: Money,
+        /// Subtotal plus tax (computed).
+        pub total: Money,
+        /// Sum of the payments applied (computed).
+        pub amount_paid: Money,
+        /// When it was issued.
+        pub issue_date: NaiveDate,
+        /// When payment is due.
+        pub due_date: NaiveDate,
+        /// When it was sent.
+        pub sent_at: Option<DateTime<Utc>>,
+        /// The day the last payment settled it.
+        pub paid_on: Option<NaiveDate>,
+        /// When it was voided.
+        pub voided_at: Option<DateTime<Utc>>,
+        /// Payments applied to it, oldest first.
+        pub payments: Vec<AppliedPayment>,
+        /// Notes.
+        pub notes: Option<String>,
+        /// Ids in other systems (the accounting package that owns it).
+        pub external_refs: Vec<ExternalRef>,
+        /// The accounting system that owns this invoice (e.g. `xero`), when it is a mirror of
+        /// one kept there: it is then read-only in the CRM and changed only by
+        /// [`Invoices::mirror`](crate::service::Invoices::mirror).
+        #[serde(default)]
+        pub managed_by: Option<String>,
+        /// Custom field values.
+        pub custom: CustomValues,
+    }
 }
 
 impl Invoice {
@@ -214,42 +207,34 @@ pub struct PaymentApplication {
     pub amount: Money,
 }
 
-/// Money received from a customer, applied to invoices; what is not applied is the customer's
-/// credit.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Payment {
-    /// Id (UUIDv7).
-    pub id: PaymentId,
-    /// Owning tenant.
-    pub tenant_id: TenantId,
-    /// Version for optimistic concurrency.
-    pub version: u64,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    /// The paying person (at least one of contact and company is set).
-    pub contact_id: Option<ContactId>,
-    /// The paying company.
-    pub company_id: Option<CompanyId>,
-    /// How much was received.
-    pub amount: Money,
-    /// When it was received.
-    pub received_on: NaiveDate,
-    /// How it was paid.
-    pub method: PaymentMethod,
-    /// The bank or card reference.
-    pub reference: Option<String>,
-    /// Where it went, oldest first.
-    pub applications: Vec<PaymentApplication>,
-    /// Ids in other systems.
-    pub external_refs: Vec<ExternalRef>,
-    /// Notes.
-    pub notes: Option<String>,
-    /// The accounting system that owns this payment, when it is a mirror of one kept there
-    /// (read-only in the CRM; see [`Payments::mirror`](crate::service::Payments::mirror)).
-    #[serde(default)]
-    pub managed_by: Option<String>,
+record! {
+    /// Money received from a customer, applied to invoices; what is not applied is the customer's
+    /// credit.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Payment(PaymentId) {
+        /// The paying person (at least one of contact and company is set).
+        pub contact_id: Option<ContactId>,
+        /// The paying company.
+        pub company_id: Option<CompanyId>,
+        /// How much was received.
+        pub amount: Money,
+        /// When it was received.
+        pub received_on: NaiveDate,
+        /// How it was paid.
+        pub method: PaymentMethod,
+        /// The bank or card reference.
+        pub reference: Option<String>,
+        /// Where it went, oldest first.
+        pub applications: Vec<PaymentApplication>,
+        /// Ids in other systems.
+        pub external_refs: Vec<ExternalRef>,
+        /// Notes.
+        pub notes: Option<String>,
+        /// The accounting system that owns this payment, when it is a mirror of one kept there
+        /// (read-only in the CRM; see [`Payments::mirror`](crate::service::Payments::mirror)).
+        #[serde(default)]
+        pub managed_by: Option<String>,
+    }
 }
 
 impl Payment {

@@ -3,7 +3,8 @@ use serde::{Deserialize, Serialize};
 
 use super::product::{ExternalRef, external_keys, external_list};
 use crate::entity::{EntityKind, EntityRef, UniqueKey};
-use crate::ids::{CampaignId, CompanyId, ContactId, DealId, OrderId, TenantId, UserId};
+use crate::ids::{CampaignId, CompanyId, ContactId, DealId, OrderId, UserId};
+use crate::macros::record;
 use crate::macros::str_enum;
 use crate::model::LineItem;
 use crate::model::{impl_entity, text_list};
@@ -55,63 +56,55 @@ impl OrderStatus {
     }
 }
 
-/// A purchase: what a customer bought, for how much, and how it went.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Order {
-    /// Id (UUIDv7).
-    pub id: OrderId,
-    /// Owning tenant.
-    pub tenant_id: TenantId,
-    /// Version for optimistic concurrency.
-    pub version: u64,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    /// Order number, unique per tenant.
-    pub number: String,
-    /// The buying person (at least one of contact and company is set).
-    pub contact_id: Option<ContactId>,
-    /// The buying company.
-    pub company_id: Option<CompanyId>,
-    /// Where it is in its life. Changed only by the order service's status methods.
-    pub status: OrderStatus,
-    /// The currency every line is priced in.
-    pub currency: Currency,
-    /// What was bought.
-    pub lines: Vec<LineItem>,
-    /// Sum of the lines' net totals (computed).
-    pub subtotal: Money,
-    /// Sum of the lines' taxes (computed).
-    pub tax: Money,
-    /// Subtotal plus tax (computed).
-    pub total: Money,
-    /// How it was (or will be) paid.
-    pub payment_method: Option<PaymentMethod>,
-    /// When it was placed.
-    pub placed_at: Option<DateTime<Utc>>,
-    /// When it was paid.
-    pub paid_at: Option<DateTime<Utc>>,
-    /// When it was delivered.
-    pub fulfilled_at: Option<DateTime<Utc>>,
-    /// When it was cancelled.
-    pub cancelled_at: Option<DateTime<Utc>>,
-    /// When it came back.
-    pub returned_at: Option<DateTime<Utc>>,
-    /// The deal it came from.
-    pub deal_id: Option<DealId>,
-    /// The campaign it is attributed to.
-    pub campaign_id: Option<CampaignId>,
-    /// The user responsible.
-    pub owner_id: Option<UserId>,
-    /// Notes.
-    pub notes: Option<String>,
-    /// Ids in other systems.
-    pub external_refs: Vec<ExternalRef>,
-    /// Free tags.
-    pub tags: Vec<String>,
-    /// Custom field values.
-    pub custom: CustomValues,
+record! {
+    /// A purchase: what a customer bought, for how much, and how it went.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Order(OrderId) {
+        /// Order number, unique per tenant.
+        pub number: String,
+        /// The buying person (at least one of contact and company is set).
+        pub contact_id: Option<ContactId>,
+        /// The buying company.
+        pub company_id: Option<CompanyId>,
+        /// Where it is in its life. Changed only by the order service's status methods.
+        pub status: OrderStatus,
+        /// The currency every line is priced in.
+        pub currency: Currency,
+        /// What was bought.
+        pub lines: Vec<LineItem>,
+        /// Sum of the lines' net totals (computed).
+        pub subtotal: Money,
+        /// Sum of the lines' taxes (computed).
+        pub tax: Money,
+        /// Subtotal plus tax (computed).
+        pub total: Money,
+        /// How it was (or will be) paid.
+        pub payment_method: Option<PaymentMethod>,
+        /// When it was placed.
+        pub placed_at: Option<DateTime<Utc>>,
+        /// When it was paid.
+        pub paid_at: Option<DateTime<Utc>>,
+        /// When it was delivered.
+        pub fulfilled_at: Option<DateTime<Utc>>,
+        /// When it was cancelled.
+        pub cancelled_at: Option<DateTime<Utc>>,
+        /// When it came back.
+        pub returned_at: Option<DateTime<Utc>>,
+        /// The deal it came from.
+        pub deal_id: Option<DealId>,
+        /// The campaign it is attributed to.
+        pub campaign_id: Option<CampaignId>,
+        /// The user responsible.
+        pub owner_id: Option<UserId>,
+        /// Notes.
+        pub notes: Option<String>,
+        /// Ids in other systems.
+        pub external_refs: Vec<ExternalRef>,
+        /// Free tags.
+        pub tags: Vec<String>,
+        /// Custom field values.
+        pub custom: CustomValues,
+    }
 }
 
 /// The records a customer document points at: its contact, company and deal.

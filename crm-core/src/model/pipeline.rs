@@ -1,7 +1,7 @@
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{IdGenerator, PipelineId, StageId, TenantId};
+use crate::ids::{IdGenerator, PipelineId, StageId};
+use crate::macros::record;
 use crate::macros::str_enum;
 use crate::model::impl_entity;
 
@@ -47,25 +47,17 @@ impl Stage {
     }
 }
 
-/// An ordered sequence of stages deals move through. A tenant may have several.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Pipeline {
-    /// Id (UUIDv7).
-    pub id: PipelineId,
-    /// Owning tenant.
-    pub tenant_id: TenantId,
-    /// Version for optimistic concurrency.
-    pub version: u64,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    /// Name, e.g. "Sales".
-    pub name: String,
-    /// Whether new deals go here when no pipeline is named.
-    pub is_default: bool,
-    /// Stages in order.
-    pub stages: Vec<Stage>,
+record! {
+    /// An ordered sequence of stages deals move through. A tenant may have several.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Pipeline(PipelineId) {
+        /// Name, e.g. "Sales".
+        pub name: String,
+        /// Whether new deals go here when no pipeline is named.
+        pub is_default: bool,
+        /// Stages in order.
+        pub stages: Vec<Stage>,
+    }
 }
 
 impl Pipeline {

@@ -1,9 +1,9 @@
-use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::entity::UniqueKey;
-use crate::ids::{ProductId, TenantId};
+use crate::ids::ProductId;
+use crate::macros::record;
 use crate::model::{impl_entity, text_list};
 use crate::money::Money;
 use crate::value::CustomValues;
@@ -36,37 +36,29 @@ pub(crate) fn external_list(refs: &[ExternalRef]) -> crate::value::Value {
     text_list(items.iter().map(String::as_str))
 }
 
-/// Something the business sells: a catalogue entry with a SKU unique within the tenant.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Product {
-    /// Id (UUIDv7).
-    pub id: ProductId,
-    /// Owning tenant.
-    pub tenant_id: TenantId,
-    /// Version for optimistic concurrency.
-    pub version: u64,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    /// Stock-keeping unit: unique per tenant, compared without regard to ASCII case.
-    pub sku: String,
-    /// Name (required).
-    pub name: String,
-    /// Description.
-    pub description: Option<String>,
-    /// Price of one unit, before tax.
-    pub unit_price: Money,
-    /// Tax rate in percent (0–100).
-    pub tax_rate: Decimal,
-    /// Whether it can be put on new lines.
-    pub active: bool,
-    /// Ids in other systems.
-    pub external_refs: Vec<ExternalRef>,
-    /// Free tags.
-    pub tags: Vec<String>,
-    /// Custom field values.
-    pub custom: CustomValues,
+record! {
+    /// Something the business sells: a catalogue entry with a SKU unique within the tenant.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Product(ProductId) {
+        /// Stock-keeping unit: unique per tenant, compared without regard to ASCII case.
+        pub sku: String,
+        /// Name (required).
+        pub name: String,
+        /// Description.
+        pub description: Option<String>,
+        /// Price of one unit, before tax.
+        pub unit_price: Money,
+        /// Tax rate in percent (0–100).
+        pub tax_rate: Decimal,
+        /// Whether it can be put on new lines.
+        pub active: bool,
+        /// Ids in other systems.
+        pub external_refs: Vec<ExternalRef>,
+        /// Free tags.
+        pub tags: Vec<String>,
+        /// Custom field values.
+        pub custom: CustomValues,
+    }
 }
 
 impl Product {

@@ -1,8 +1,8 @@
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::entity::{EntityKind, EntityRef};
-use crate::ids::{RelationId, TenantId};
+use crate::ids::RelationId;
+use crate::macros::record;
 use crate::macros::str_enum;
 use crate::model::impl_entity;
 
@@ -48,27 +48,19 @@ impl RelationLabel {
     }
 }
 
-/// A typed, labelled link between two records, queryable from both ends.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Relation {
-    /// Id (UUIDv7).
-    pub id: RelationId,
-    /// Owning tenant.
-    pub tenant_id: TenantId,
-    /// Version for optimistic concurrency.
-    pub version: u64,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    /// One end.
-    pub from: EntityRef,
-    /// The other end.
-    pub to: EntityRef,
-    /// What the link means.
-    pub label: RelationLabel,
-    /// A role on the link, e.g. "CFO" for `works_at`.
-    pub role: Option<String>,
+record! {
+    /// A typed, labelled link between two records, queryable from both ends.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Relation(RelationId) {
+        /// One end.
+        pub from: EntityRef,
+        /// The other end.
+        pub to: EntityRef,
+        /// What the link means.
+        pub label: RelationLabel,
+        /// A role on the link, e.g. "CFO" for `works_at`.
+        pub role: Option<String>,
+    }
 }
 
 impl Relation {

@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::entity::{EntityRef, UniqueKey};
-use crate::ids::{SyncLinkId, SyncStateId, TenantId};
+use crate::ids::{SyncLinkId, SyncStateId};
+use crate::macros::record;
 use crate::model::impl_entity;
 
 /// A field both the CRM and the other system changed since the last sync, to different values.
@@ -30,38 +31,30 @@ pub struct SyncConflict {
     pub detected_at: DateTime<Utc>,
 }
 
-/// One local record paired with one record in another system, for one connection.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SyncLink {
-    /// Id (UUIDv7).
-    pub id: SyncLinkId,
-    /// Owning tenant.
-    pub tenant_id: TenantId,
-    /// Version for optimistic concurrency.
-    pub version: u64,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    /// The connection: the system and its account, e.g. `xero:2a1f…` (the Xero tenant).
-    pub connection: String,
-    /// The local record.
-    pub local: EntityRef,
-    /// The remote record's type, e.g. `Contact`, `Invoice`.
-    pub remote_kind: String,
-    /// The remote record's id.
-    pub remote_id: String,
-    /// The remote record's version when last synced (Xero `UpdatedDateUTC`, QuickBooks `SyncToken`).
-    pub remote_version: Option<String>,
-    /// The shared fields' values both sides had at the last sync: the base of the three-way merge.
-    pub snapshot: BTreeMap<String, Option<String>>,
-    /// Fields both sides changed differently, waiting to be resolved.
-    pub conflicts: Vec<SyncConflict>,
-    /// Fields resolved by hand that the next sync has yet to carry across.
-    #[serde(default)]
-    pub resolved: Vec<String>,
-    /// When it was last synced.
-    pub synced_at: DateTime<Utc>,
+record! {
+    /// One local record paired with one record in another system, for one connection.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct SyncLink(SyncLinkId) {
+        /// The connection: the system and its account, e.g. `xero:2a1f…` (the Xero tenant).
+        pub connection: String,
+        /// The local record.
+        pub local: EntityRef,
+        /// The remote record's type, e.g. `Contact`, `Invoice`.
+        pub remote_kind: String,
+        /// The remote record's id.
+        pub remote_id: String,
+        /// The remote record's version when last synced (Xero `UpdatedDateUTC`, QuickBooks `SyncToken`).
+        pub remote_version: Option<String>,
+        /// The shared fields' values both sides had at the last sync: the base of the three-way merge.
+        pub snapshot: BTreeMap<String, Option<String>>,
+        /// Fields both sides changed differently, waiting to be resolved.
+        pub conflicts: Vec<SyncConflict>,
+        /// Fields resolved by hand that the next sync has yet to carry across.
+        #[serde(default)]
+        pub resolved: Vec<String>,
+        /// When it was last synced.
+        pub synced_at: DateTime<Utc>,
+    }
 }
 
 impl SyncLink {
@@ -95,24 +88,16 @@ impl_entity! {
     }
 }
 
-/// A named piece of an integration's state (a cursor, a mailbox's UIDVALIDITY and last UID,
-/// a connection's tokens), as JSON. Keys are unique per tenant.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SyncState {
-    /// Id (UUIDv7).
-    pub id: SyncStateId,
-    /// Owning tenant.
-    pub tenant_id: TenantId,
-    /// Version for optimistic concurrency: writes compare it.
-    pub version: u64,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    /// The key, e.g. `xero:2a1f…/cursor/Contacts`.
-    pub key: String,
-    /// The value.
-    pub value: serde_json::Value,
+record! {
+    /// A named piece of an integration's state (a cursor, a mailbox's UIDVALIDITY and last UID,
+    /// a connection's tokens), as JSON. Keys are unique per tenant.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct SyncState(SyncStateId) {
+        /// The key, e.g. `xero:2a1f…/cursor/Contacts`.
+        pub key: String,
+        /// The value.
+        pub value: serde_json::Value,
+    }
 }
 
 impl_entity! {
