@@ -27,38 +27,49 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Where the artifact compiled from the wasm with this SHA-256 is kept for this engine.
+fn artifact_path(engine: &Engine, dir: &Path, sha: &str) -> std::path::PathBuf {
+    let mut h = DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut h);
+    dir.join(format!("{sha}-{:016x}.cwasm", h.finish()))
+}
+
 /// Compiles `wasm`, or loads the artifact cached for it. Returns the component, the wasm's
-/// SHA-256 and whether it came from the cache.
+/// SHA-256 and whether it came from the cache. Nothing is written: [`keep`] caches a
+/// component once it has installed.
 pub(crate) fn load(
     engine: &Engine,
     dir: Option<&Path>,
     wasm: &[u8],
 ) -> Result<(Component, String, bool), InstallError> {
     let sha = hex(&Sha256::digest(wasm));
-    let Some(dir) = dir else {
-        let c = Component::new(engine, wasm).map_err(|e| InstallError::InvalidComponent(format!("{e:#}")))?;
-        return Ok((c, sha, false));
-    };
-    let mut h = DefaultHasher::new();
-    engine.precompile_compatibility_hash().hash(&mut h);
-    let path = dir.join(format!("{sha}-{:016x}.cwasm", h.finish()));
-    if path.is_file() {
-        // SAFETY: the artifact was written by `serialize` below into a directory only this
-        // user can write, under a name that binds it to the wasm's hash and this engine's
-        // configuration; wasmtime also checks the engine compatibility header on load.
-        match unsafe { Component::deserialize_file(engine, &path) } {
-            Ok(c) => return Ok((c, sha, true)),
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "unusable cached plugin artifact; recompiling")
+    if let Some(dir) = dir {
+        let path = artifact_path(engine, dir, &sha);
+        if path.is_file() {
+            // SAFETY: the artifact was written by `keep` below into a directory only this
+            // user can write, under a name that binds it to the wasm's hash and this engine's
+            // configuration; wasmtime also checks the engine compatibility header on load.
+            match unsafe { Component::deserialize_file(engine, &path) } {
+                Ok(c) => return Ok((c, sha, true)),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "unusable cached plugin artifact; recompiling")
+                }
             }
         }
     }
     let c = Component::new(engine, wasm).map_err(|e| InstallError::InvalidComponent(format!("{e:#}")))?;
-    match c.serialize() {
-        Ok(bytes) => write_aside_then_rename(&path, &bytes)?,
-        Err(e) => tracing::warn!(error = %e, "could not serialize a compiled plugin; not cached"),
-    }
     Ok((c, sha, false))
+}
+
+/// Caches the compiled artifact of an installed component (a failure is logged, not fatal).
+pub(crate) fn keep(dir: &Path, sha: &str, engine: &Engine, component: &Component) {
+    let written = component
+        .serialize()
+        .map_err(|e| std::io::Error::other(e.to_string()))
+        .and_then(|bytes| write_aside_then_rename(&artifact_path(engine, dir, sha), &bytes));
+    if let Err(e) = written {
+        tracing::warn!(error = %e, "could not cache a compiled plugin");
+    }
 }
 
 fn history_path(dir: &Path, id: &str) -> std::path::PathBuf {

@@ -5,8 +5,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Limits and settings of a [`PluginHost`](crate::PluginHost). The defaults suit plugins that
-/// check and compute fields: 64 MiB of memory, 100 million fuel units (a few milliseconds of
-/// CPU) and a 100 ms wall-clock deadline per call, a 512 KiB stack.
+/// check and compute fields: 64 MiB of memory, 100 million fuel units (tens of milliseconds of
+/// CPU) per call, a 512 KiB stack, and a 1 s wall-clock deadline as a backstop.
+///
+/// Fuel is the CPU budget: it counts the plugin's own work, so a plugin stops at the same point
+/// however loaded the machine is, and the failure names it (`ran out of fuel`). The deadline is
+/// kept well above what the fuel takes, for time fuel does not count (host calls); a call may
+/// never wait (see [`PluginFailure::Waited`](crate::PluginFailure::Waited)), so neither limit is
+/// needed to end a sleep.
 #[derive(Clone, Debug)]
 pub struct HostConfig {
     /// Linear memory a plugin may use per call, in bytes.
@@ -15,7 +21,8 @@ pub struct HostConfig {
     /// turns fuel off and leaves only the deadline.
     pub fuel_per_call: Option<u64>,
     /// Wall-clock deadline per call (measured in 10 ms epoch ticks), a backstop for time spent
-    /// outside fuel accounting.
+    /// outside fuel accounting; keep it well above what the fuel takes, or a loaded machine
+    /// reports deadlines where the plugin only used its budget.
     pub deadline: Duration,
     /// Most WebAssembly stack per call, in bytes.
     pub max_stack_bytes: usize,
@@ -35,7 +42,7 @@ impl Default for HostConfig {
         HostConfig {
             memory_limit_bytes: 64 << 20,
             fuel_per_call: Some(100_000_000),
-            deadline: Duration::from_millis(100),
+            deadline: Duration::from_secs(1),
             max_stack_bytes: 512 << 10,
             cache_dir: None,
             max_consecutive_failures: 5,

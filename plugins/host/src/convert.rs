@@ -1,7 +1,5 @@
 //! Conversions between crm-core's records and values and the contract's WIT types.
 
-use std::str::FromStr;
-
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use crm_core::model::{Constraints, FieldDefinition, FieldType, LineItem};
 use crm_core::{entity::EntityKind, entity::EntityRef, model::Record, money::Money, value::Value};
@@ -59,7 +57,15 @@ pub(crate) fn parse_decimal(s: &str) -> Result<Decimal, String> {
     if !digits(int) || frac.is_some_and(|f| !digits(f)) {
         return Err(format!("`{}` is not a decimal string (like `-12.50`)", crate::sandbox_trunc(s)));
     }
-    Decimal::from_str(s).map_err(|e| format!("`{}` is out of range for a decimal: {e}", crate::sandbox_trunc(s)))
+    // Exact or refused: never rounded (a decimal keeps 28 significant fractional digits at most).
+    Decimal::from_str_exact(s).map_err(|e| {
+        let why = if frac.is_some_and(|f| f.len() > 28) {
+            "more than 28 decimal places (a decimal is exact to 28 places; round it in the plugin)".to_owned()
+        } else {
+            format!("out of range for a decimal: {e}")
+        };
+        format!("`{}`: {why}", crate::sandbox_trunc(s))
+    })
 }
 
 pub(crate) fn value_to_wit(v: &Value) -> wit::FieldValue {

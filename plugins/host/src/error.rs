@@ -8,8 +8,12 @@ pub enum PluginFailure {
     #[error("ran out of fuel (its CPU budget of {0} units per call)")]
     OutOfFuel(u64),
     /// It ran past its wall-clock deadline for one call.
-    #[error("timed out after {0} ms")]
+    #[error("timed out after {0} ms (its wall-clock deadline, not its CPU budget)")]
     Timeout(u64),
+    /// It tried to wait (sleep, or poll something not ready): a call may not block, since
+    /// neither fuel nor the deadline can stop a thread waiting in the host.
+    #[error("tried to wait (a sleep or a blocking poll); a plugin call may not block")]
+    Waited,
     /// It exhausted its call stack (e.g. unbounded recursion).
     #[error("overflowed its call stack")]
     StackOverflow,
@@ -48,6 +52,12 @@ pub enum InstallError {
         "imports `{0}`, which plugins may not use (allowed: crm:plugin/host and WASI cli/io/clocks/random/filesystem, which the host serves empty)"
     )]
     ForbiddenImport(String),
+    /// The component imports a `crm:plugin` interface the contract does not have (only
+    /// `crm:plugin/host` and `crm:plugin/types` are served).
+    #[error(
+        "imports `{0}`, an interface the crm:plugin contract does not have (it serves crm:plugin/host and crm:plugin/types)"
+    )]
+    UnknownInterface(String),
     /// The component was built against a contract version this host does not serve.
     #[error("was built against {found}; this host supports crm:plugin@{supported}")]
     UnsupportedVersion {

@@ -38,6 +38,7 @@ mod error;
 mod ext;
 mod manifest;
 mod sandbox;
+mod waits;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -381,8 +382,9 @@ impl PluginHost {
     /// that are granted here.
     pub fn install(&self, wasm: &[u8], grants: Grants) -> Result<PluginInfo, InstallError> {
         let sb = &self.inner.sandbox;
+        // The cheap checks first: nothing is compiled for a component refused by its imports.
+        check_world(wasm)?;
         let (component, sha256, from_cache) = cache::load(&sb.engine, sb.config.cache_dir.as_deref(), wasm)?;
-        check_world(&sb.engine, &component)?;
         let pre = sb.prepare(&component).map_err(|e| InstallError::Instantiate(format!("{e:#}")))?;
         let manifest = off_runtime(
             || {
@@ -468,6 +470,10 @@ impl PluginHost {
             batch_off: AtomicBool::new(false),
         };
         if let Some(dir) = sb.config.cache_dir.as_deref() {
+            // Only what installed is cached: a refused component leaves nothing behind.
+            if !from_cache {
+                cache::keep(dir, &info.sha256, &sb.engine, &component);
+            }
             let all: Vec<FieldDefinition> = installed.defs.iter().chain(&installed.hidden_defs).cloned().collect();
             if let Err(e) = cache::save_field_history(dir, &id, &all) {
                 tracing::warn!(plugin = %id, error = %e, "could not keep the plugin's field history");
@@ -567,9 +573,11 @@ impl PluginHost {
 }
 
 /// Checks what a component imports and exports before anything of it runs.
-fn check_world(engine: &wasmtime::Engine, component: &wasmtime::component::Component) -> Result<(), InstallError> {
+fn check_world(wasm: &[u8]) -> Result<(), InstallError> {
     const ALLOWED_WASI: [&str; 5] = ["wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:filesystem/"];
-    let ty = component.component_type();
+    /// The contract's interfaces a plugin may import.
+    const HOST_INTERFACES: [&str; 2] = ["host", "types"];
+    let (imports, exports) = component_names(wasm)?;
     // `0.x` versions are compatible within a minor, `1.x` and later within a major.
     let series = match CONTRACT_VERSION.split_once('.') {
         Some(("0", rest)) => format!("0.{}", rest.split('.').next().unwrap_or("0")),
@@ -578,27 +586,58 @@ fn check_world(engine: &wasmtime::Engine, component: &wasmtime::component::Compo
     };
     let supported = format!("{series}.x");
     let ours = |interface: &str, name: &str| name.starts_with(&format!("crm:plugin/{interface}@{series}."));
-    let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_owned()).collect();
-    match exports.iter().find(|n| n.starts_with("crm:plugin/plugin")) {
-        Some(n) if ours("plugin", n) => {}
-        Some(n) => return Err(InstallError::UnsupportedVersion { found: n.clone(), supported }),
-        None => {
-            return Err(InstallError::UnsupportedVersion {
-                found: if exports.is_empty() { "nothing".into() } else { exports.join(", ") },
-                supported,
-            });
-        }
-    }
-    for (name, _) in ty.imports(engine) {
-        if name.starts_with("crm:plugin/") {
-            if !(ours("host", name) || ours("types", name)) {
-                return Err(InstallError::UnsupportedVersion { found: name.to_owned(), supported });
+    for name in &imports {
+        if let Some(rest) = name.strip_prefix("crm:plugin/") {
+            let interface = rest.split('@').next().unwrap_or(rest);
+            if !HOST_INTERFACES.contains(&interface) {
+                return Err(InstallError::UnknownInterface(name.clone()));
+            }
+            if !ours(interface, name) {
+                return Err(InstallError::UnsupportedVersion { found: name.clone(), supported });
             }
         } else if !ALLOWED_WASI.iter().any(|p| name.starts_with(p)) {
-            return Err(InstallError::ForbiddenImport(name.to_owned()));
+            return Err(InstallError::ForbiddenImport(name.clone()));
         }
     }
-    Ok(())
+    match exports.iter().find(|n| n.starts_with("crm:plugin/plugin")) {
+        Some(n) if ours("plugin", n) => Ok(()),
+        Some(n) => Err(InstallError::UnsupportedVersion { found: n.clone(), supported }),
+        None => Err(InstallError::UnsupportedVersion {
+            found: if exports.is_empty() { "nothing".into() } else { exports.join(", ") },
+            supported,
+        }),
+    }
+}
+
+/// The names a component imports and exports at its top level, read without compiling it.
+fn component_names(wasm: &[u8]) -> Result<(Vec<String>, Vec<String>), InstallError> {
+    use wasmparser::{Encoding, Parser, Payload};
+    let invalid = |e: wasmparser::BinaryReaderError| InstallError::InvalidComponent(e.to_string());
+    let (mut imports, mut exports, mut depth) = (Vec::new(), Vec::new(), 0usize);
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.map_err(invalid)? {
+            Payload::Version { encoding, .. } if depth == 0 && encoding != Encoding::Component => {
+                return Err(InstallError::InvalidComponent(
+                    "a core WebAssembly module, not a component (build for wasm32-wasip2)".into(),
+                ));
+            }
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+            Payload::End(_) if depth == 0 => break,
+            Payload::End(_) => depth -= 1,
+            Payload::ComponentImportSection(section) if depth == 0 => {
+                for import in section {
+                    imports.push(import.map_err(invalid)?.name.name.to_owned());
+                }
+            }
+            Payload::ComponentExportSection(section) if depth == 0 => {
+                for export in section {
+                    exports.push(export.map_err(invalid)?.name.name.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok((imports, exports))
 }
 
 /// Runs `work` where WebAssembly may block. wasmtime-wasi's synchronous WASI (a guest writing

@@ -66,16 +66,21 @@ impl WasiView for State {
     }
 }
 
+/// At most `max` bytes of `s` (cut at a character boundary, marked `…`), in a string of its
+/// own: a kept line never holds on to the memory of the whole message.
 fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut cut = max;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push('…');
+    if s.len() <= max {
+        s.shrink_to_fit();
+        return s;
     }
-    s
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut kept = String::with_capacity(cut + '…'.len_utf8());
+    kept.push_str(&s[..cut]);
+    kept.push('…');
+    kept
 }
 
 impl crate::bindings::crm::plugin::types::Host for State {}
@@ -143,6 +148,12 @@ impl Sandbox {
         let engine = Engine::new(&c)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        // wasi:io/poll without blocking (see `waits`).
+        linker.allow_shadowing(true);
+        crate::waits::sync_poll::add_to_linker::<State, crate::waits::HasNoWait>(&mut linker, |s| {
+            crate::waits::NoWait(&mut s.table)
+        })?;
+        linker.allow_shadowing(false);
         CrmPlugin::add_to_linker::<State, wasmtime::component::HasSelf<State>>(&mut linker, |s| s)?;
         let stop = Arc::new(AtomicBool::new(false));
         let (e, flag) = (engine.clone(), stop.clone());
@@ -254,6 +265,9 @@ impl Sandbox {
                     None => other.to_string(),
                 }),
             };
+        }
+        if e.downcast_ref::<crate::waits::WouldWait>().is_some() {
+            return PluginFailure::Waited;
         }
         let text = format!("{e:#}");
         if text.contains("forcing trap when growing memory") || text.contains("memory") && text.contains("limit") {
