@@ -73,6 +73,39 @@ for guest in "${guests[@]}"; do
 done
 [ "$status" -eq 0 ] || exit "$status"
 
+echo "==> an outside plugin: the packaged SDK (as crates.io would serve it) and the guide's plugin, in a fresh directory"
+cargo package --manifest-path "$guests_dir/Cargo.toml" -p crm-plugin-sdk --allow-dirty --target-dir "$target_dir" --quiet
+sdk_pkg="$(ls -d "$target_dir"/package/crm-plugin-sdk-*/ | head -n 1)"
+outside="$(mktemp -d)"
+trap 'rm -rf "$outside"' EXIT
+mkdir -p "$outside/src"
+cat >"$outside/Cargo.toml" <<TOML
+[package]
+name = "boats"
+version = "0.1.0"
+edition = "2024"
+
+[lib]
+crate-type = ["cdylib"]
+
+[dependencies]
+crm-plugin-sdk = { path = "$sdk_pkg" }
+
+[profile.release]
+opt-level = "s"
+lto = true
+strip = true
+TOML
+# The versions the guests are built and tested with (an author's build would resolve the same).
+cp "$guests_dir/Cargo.lock" "$outside/Cargo.lock"
+# The guide's first Rust block, as an author would copy it.
+awk '/^```rust$/ { n++; if (n == 1) { inside = 1; next } } /^```$/ { inside = 0 } inside' "$here/README.md" >"$outside/src/lib.rs"
+cargo build --manifest-path "$outside/Cargo.toml" --release --target "$target" --target-dir "$target_dir/outside" --quiet
+built_outside="$target_dir/outside/$target/release/boats.wasm"
+[ "$(head -c 8 "$built_outside" | od -An -tx1 | tr -d ' \n')" = "$component_header" ] \
+    || { echo "error: the outside plugin is not a component" >&2; exit 1; }
+printf '    %-32s %8d bytes\n' "outside/boats.wasm" "$(wc -c <"$built_outside")"
+
 if [ "$run_tests" -eq 1 ]; then
     echo "==> native tests of the guest workspace"
     cargo test --manifest-path "$guests_dir/Cargo.toml" --locked --target-dir "$target_dir" --workspace

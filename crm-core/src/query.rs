@@ -22,7 +22,8 @@ pub const MAX_PAGE_SIZE: usize = 1000;
 /// Page size when none is given.
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 
-/// A field named in a filter or sort: standard (`lifecycle_stage`) or custom (`custom.budget`).
+/// A field named in a filter or sort: standard (`lifecycle_stage`) or custom (`custom.budget`, or a
+/// plugin's `boats.price`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
@@ -33,10 +34,20 @@ pub enum Field {
 }
 
 impl Field {
-    /// Parses `"name"` as standard and `"custom.key"` as custom.
+    /// Parses `"name"` as standard and `"custom.key"` as custom. A plugin's field may also be
+    /// named as `"plugin.key"` (`"boats.price"` is `"custom.boats.price"`): no standard field has a
+    /// dot in its name.
+    ///
+    /// ```
+    /// use crm_core::query::Field;
+    /// assert_eq!(Field::parse("boats.price"), Field::parse("custom.boats.price"));
+    /// assert_eq!(Field::parse("custom.budget"), Field::Custom("budget".into()));
+    /// assert_eq!(Field::parse("name"), Field::Std("name".into()));
+    /// ```
     pub fn parse(s: &str) -> Field {
         match s.strip_prefix("custom.") {
             Some(k) => Field::Custom(k.to_owned()),
+            None if s.contains('.') => Field::Custom(s.to_owned()),
             None => Field::Std(s.to_owned()),
         }
     }

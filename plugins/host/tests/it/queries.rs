@@ -63,6 +63,12 @@ async fn check_queries(crm: &Crm) {
     let names: Vec<&str> = page.items.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(names, ["Cedar Close 7", "Oak Lane 1", "Oak Lane 2"]);
     assert_eq!(cx.deals().count(&filter).await.unwrap(), 3);
+    // The guide's short form (`plugin.field`) names the same fields.
+    let short = Filter::gte("real_estate.bedrooms", 3i64)
+        .and(Filter::lt("real_estate.list_price", eur(900_000)))
+        .and(Filter::eq("real_estate.listing_status", "active"));
+    let page = cx.deals().list(&Query::new(short).sort_desc("real_estate.list_price")).await.unwrap();
+    assert_eq!(page.items.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), names);
     // Sorting by a plugin integer field (ascending, ties by id) and a computed field.
     let page =
         cx.deals().list(&Query::new(Filter::All).sort_asc("custom.real_estate.bedrooms").limit(2)).await.unwrap();
