@@ -15,7 +15,7 @@ dist_dir="$here/dist"
 target_dir="${CARGO_TARGET_DIR:-$guests_dir/target}"
 target=wasm32-wasip2
 # Guest directories; each builds crm_plugin_<name with - as _>.wasm.
-guests=(real-estate retail hostile future-major upgrade-v1 upgrade-v2 upgrade-v3 batch-broken readme-example bad-manifest slow-describe)
+guests=(real-estate retail automotive hostile future-major upgrade-v1 upgrade-v2 upgrade-v3 batch-broken readme-example bad-manifest slow-describe)
 
 run_tests=1
 for arg in "$@"; do

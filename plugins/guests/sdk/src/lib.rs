@@ -44,6 +44,7 @@
 //! `cdylib`); the `.wasm` in `target/wasm32-wasip2/release/` is the plugin.
 
 pub mod bindings;
+mod checks;
 pub mod decimal;
 mod entity;
 pub mod host;
@@ -57,6 +58,7 @@ pub use bindings::crm::plugin::types::{
     EntityKind, EntityRef, EntityUpdate, ErrorCode, Event, EventKind, Field, FieldDefinition, FieldError, FieldType,
     FieldValue, Manifest, Money, Notify, SelectOption, SetField, Stage, StageChange, Subscription,
 };
+pub use checks::{Check, field_checks};
 pub use decimal::{Decimal, NumberError};
 pub use host::{Host, WasmHost};
 pub use schema::{FieldDef, ManifestBuilder, valid_key};
@@ -205,7 +207,8 @@ pub mod __private {
     pub fn check<P: Plugin + Default>(entity: Entity, before: Option<Entity>) -> CheckResult {
         host::install_panic_hook();
         let plugin = P::default();
-        let errors = plugin.validate(&WasmHost, &entity, before.as_ref());
+        let mut errors = crate::field_checks(&plugin, &entity);
+        errors.extend(plugin.validate(&WasmHost, &entity, before.as_ref()));
         let computed = if errors.is_empty() { plugin.compute(&WasmHost, &entity) } else { Vec::new() };
         CheckResult { errors, computed }
     }
@@ -251,8 +254,3 @@ mod tests {
         assert!(refused.computed.is_empty());
     }
 }
-
-/// `plugins/README.md`, whose plugin is compiled as a doc test so the guide stays true.
-#[doc = include_str!("../../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeGuide;

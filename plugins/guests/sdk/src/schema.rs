@@ -69,6 +69,7 @@ pub struct FieldDef {
     computed: bool,
     indexed: bool,
     help: Option<String>,
+    checks: Vec<crate::checks::Check>,
 }
 
 macro_rules! simple_types {
@@ -92,6 +93,7 @@ impl FieldDef {
             computed: false,
             indexed: false,
             help: None,
+            checks: Vec::new(),
         }
     }
 
@@ -206,6 +208,14 @@ impl FieldDef {
         self
     }
 
+    /// Adds a rule on the field's value that the definition cannot express (a check digit):
+    /// the SDK runs it before [`validate`](crate::Plugin::validate) and refuses the record with
+    /// its reason (see [`field_checks`](crate::field_checks)).
+    pub fn check(mut self, rule: crate::checks::Check) -> Self {
+        self.checks.push(rule);
+        self
+    }
+
     /// The finished definition for records of `kind`.
     pub fn on(self, kind: EntityKind) -> FieldDefinition {
         FieldDefinition {
@@ -227,6 +237,7 @@ impl FieldDef {
 #[must_use = "call .build() to get the manifest"]
 pub struct ManifestBuilder {
     manifest: Manifest,
+    checks: Vec<(EntityKind, String, crate::checks::Check)>,
 }
 
 impl Manifest {
@@ -255,6 +266,7 @@ impl Manifest {
                 capabilities: Vec::new(),
                 reads: Vec::new(),
             },
+            checks: Vec::new(),
         }
     }
 
@@ -387,7 +399,10 @@ fn field_problems(f: &FieldDefinition, out: &mut Vec<String>) {
 impl ManifestBuilder {
     /// Adds fields on records of `kind`.
     pub fn fields(mut self, kind: EntityKind, fields: impl IntoIterator<Item = FieldDef>) -> Self {
-        self.manifest.fields.extend(fields.into_iter().map(|f| f.on(kind)));
+        for f in fields {
+            self.checks.extend(f.checks.iter().map(|c| (kind, f.name.clone(), *c)));
+            self.manifest.fields.push(f.on(kind));
+        }
         self
     }
 
@@ -418,6 +433,7 @@ impl ManifestBuilder {
 
     /// The manifest.
     pub fn build(self) -> Manifest {
+        crate::checks::register(self.checks);
         self.manifest
     }
 }

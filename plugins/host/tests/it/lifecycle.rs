@@ -416,3 +416,35 @@ async fn the_real_estate_plugin_checks_listings_computes_the_price_per_m2_and_cl
     assert_eq!(titles, ["Hand over keys"]);
     assert_eq!(tasks.items[0].deal_ids, [deal.id]);
 }
+
+/// The realistic plugin the guide's size claim is held to (`guests/examples/automotive`): a
+/// single-field rule (the VIN's check digit) declared with the field, no `validate` written.
+#[tokio::test]
+async fn the_automotive_plugin_checks_the_vin_computes_the_price_per_km_and_hands_over_won_cars() {
+    let host = PluginHost::new(HostConfig::default()).unwrap();
+    host.install(&dist("automotive.wasm"), Grants::none()).unwrap();
+    let crm = Crm::builder(MemoryStore::new()).extensions(host.extensions()).build().unwrap();
+    let cx = crm.as_actor(&Actor::system(TenantId::new()));
+    let car = |vin: &str| {
+        NewDeal::new("Estate car")
+            .amount(eur(18_000))
+            .custom("automotive.vin", vin)
+            .custom("automotive.mileage_km", 60_000i64)
+            .custom("automotive.make", "ford")
+            .custom("automotive.price", eur(18_000))
+    };
+
+    let err = cx.deals().create(car("1M8GDM9A1KP042788")).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Validation(v) if v.0.iter().any(|e| e.field == "custom.automotive.vin" && e.message.contains("check digit should be X"))),
+        "{err:?}"
+    );
+    let deal = cx.deals().create(car("1M8GDM9AXKP042788")).await.unwrap();
+    assert_eq!(
+        deal.custom.get("automotive.price_per_km"),
+        Some(&Value::Money(Money::new(Decimal::new(30, 2), Currency::EUR)))
+    );
+    cx.deals().win(deal.id).await.unwrap();
+    let tasks = cx.activities().list(&Query::new(Filter::eq("kind", "task"))).await.unwrap();
+    assert_eq!(tasks.items.iter().map(|t| t.subject.as_str()).collect::<Vec<_>>(), ["Prepare the handover"]);
+}
