@@ -37,6 +37,9 @@ pub struct XeroConfig {
     pub page_size: u32,
     /// Rate limits and retries.
     pub policy: ApiPolicy,
+    /// The organisation's base currency, for contacts without a `DefaultCurrency` (an optional
+    /// field). None: read once from `GET /Organisation` when a contact needs it.
+    pub base_currency: Option<Currency>,
 }
 
 impl XeroConfig {
@@ -47,6 +50,7 @@ impl XeroConfig {
             tenant_id: tenant_id.into(),
             page_size: 100,
             policy: ApiPolicy::default(),
+            base_currency: None,
         }
     }
 
@@ -67,12 +71,20 @@ impl XeroConfig {
         self.policy = policy;
         self
     }
+
+    /// The organisation's base currency, known beforehand (saves reading it from Xero).
+    pub fn base_currency(mut self, currency: Currency) -> Self {
+        self.base_currency = Some(currency);
+        self
+    }
 }
 
 /// A connection to one Xero organisation.
 pub struct Xero {
     api: Api,
     config: XeroConfig,
+    /// The base currency, once read.
+    base: tokio::sync::OnceCell<Currency>,
 }
 
 impl std::fmt::Debug for Xero {
@@ -91,11 +103,42 @@ impl Xero {
             return Err(IntegrationError::invalid("page_size", "must be 1–1000"));
         }
         let tokens = Arc::new(TokenManager::new(SYSTEM, oauth, tokens)?);
-        Ok(Xero { api: Api::new(SYSTEM, config.policy.clone(), tokens)?, config })
+        Ok(Xero { api: Api::new(SYSTEM, config.policy.clone(), tokens)?, config, base: tokio::sync::OnceCell::new() })
     }
 
     fn url(&self, path: &str) -> Result<Url> {
         self.config.base_url.join(path).map_err(|e| IntegrationError::invalid("base_url", e.to_string()))
+    }
+
+    /// The organisation's base currency: configured, or read once from `GET /Organisation`.
+    async fn base_currency(&self) -> Result<Currency> {
+        if let Some(c) = self.config.base_currency {
+            return Ok(c);
+        }
+        let read = || async {
+            let url = self.url("Organisation")?;
+            let resp = self
+                .api
+                .send(|c| {
+                    c.get(url.clone())
+                        .header("xero-tenant-id", &self.config.tenant_id)
+                        .header("Accept", "application/json")
+                })
+                .await?;
+            let orgs: OrganisationList = parse_ok(resp, "Organisation")?;
+            let code = orgs.organisations.into_iter().next().and_then(|o| o.base_currency);
+            currency(code.as_deref(), "Organisations[0].BaseCurrency")?
+                .ok_or_else(|| malformed("Organisations[0].BaseCurrency: missing"))
+        };
+        self.base.get_or_try_init(read).await.copied()
+    }
+
+    /// A contact's balances are in its default currency, else in the organisation's.
+    async fn with_currency(&self, mut c: RemoteCustomer) -> Result<RemoteCustomer> {
+        if c.currency.is_none() && c.balance.is_some() {
+            c.currency = Some(self.base_currency().await?);
+        }
+        Ok(c)
     }
 
     async fn list<T: for<'de> Deserialize<'de>>(
@@ -170,7 +213,7 @@ impl Xero {
         let list: ContactList = parse_ok(resp, path)?;
         let contact =
             list.contacts.into_iter().next().ok_or_else(|| malformed("Contacts: empty in a write's response"))?;
-        contact.into_remote(0)
+        self.with_currency(contact.into_remote(0)?).await
     }
 }
 
@@ -258,6 +301,18 @@ struct ErrorElement {
 #[serde(rename_all = "PascalCase")]
 struct ValidationError {
     message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct OrganisationList {
+    #[serde(rename = "Organisations", default)]
+    organisations: Vec<Organisation>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Organisation {
+    base_currency: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -525,7 +580,9 @@ impl Invoice {
             tax: need(self.total_tax, "TotalTax")?,
             total,
             // Settled is what is no longer due: payments and credit notes alike.
+            // A voided invoice is due nothing and was paid only what AmountPaid says.
             amount_paid: match self.amount_due {
+                _ if status == RemoteInvoiceStatus::Void => self.amount_paid.unwrap_or_default(),
                 Some(due) => total.checked_sub(due).ok_or_else(|| malformed(at("AmountDue: out of range")))?,
                 None => self.amount_paid.unwrap_or_default(),
             },
@@ -632,7 +689,10 @@ impl AccountingConnector for Xero {
     async fn customers(&self, since: Option<DateTime<Utc>>, page: Option<&str>) -> Result<RemotePage<RemoteCustomer>> {
         let (list, n): (ContactList, u32) = self.list("Contacts", since, page, &[("includeArchived", "true")]).await?;
         let next = self.next_page(list.contacts.len(), n, list.pagination.as_ref());
-        let items = list.contacts.into_iter().enumerate().map(|(i, c)| c.into_remote(i)).collect::<Result<_>>()?;
+        let mut items = Vec::with_capacity(list.contacts.len());
+        for (i, c) in list.contacts.into_iter().enumerate() {
+            items.push(self.with_currency(c.into_remote(i)?).await?);
+        }
         Ok(RemotePage { items, next })
     }
 
@@ -652,7 +712,10 @@ impl AccountingConnector for Xero {
             return Ok(None);
         }
         let list: ContactList = parse_ok(resp, &path)?;
-        list.contacts.into_iter().next().map(|c| c.into_remote(0)).transpose()
+        match list.contacts.into_iter().next() {
+            Some(c) => Ok(Some(self.with_currency(c.into_remote(0)?).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn invoices(&self, since: Option<DateTime<Utc>>, page: Option<&str>) -> Result<RemotePage<RemoteInvoice>> {
@@ -693,6 +756,11 @@ impl AccountingConnector for Xero {
             return Err(IntegrationError::invalid("id", format!("`{id}` is not a Xero contact id")));
         }
         let path = format!("Contacts/{id}");
-        self.write_contact(reqwest::Method::POST, &path, contact_body(draft, Some(id)), idempotency_key).await
+        let rc =
+            self.write_contact(reqwest::Method::POST, &path, contact_body(draft, Some(id)), idempotency_key).await?;
+        if rc.id != id {
+            return Err(malformed(format!("Contacts[0].ContactID: the update of {id} was answered for {}", rc.id)));
+        }
+        Ok(rc)
     }
 }

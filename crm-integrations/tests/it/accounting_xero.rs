@@ -673,3 +673,97 @@ async fn an_invoice_with_a_discount_line_is_mirrored_with_accountings_totals() {
     assert!(inv.lines.iter().all(|l| l.unit_price.amount >= Decimal::ZERO));
     assert!(inv.notes.as_deref().unwrap_or("").contains("1 discount or credit line(s) are kept in xero"));
 }
+
+/// Shapes from real Xero data the spec allows: a voided invoice (AmountDue 0, nothing paid) is
+/// mirrored void with nothing paid, not as paid in full; a contact without `DefaultCurrency`
+/// (optional, and absent from the spec's own contact-list example) keeps its balances, in the
+/// organisation's base currency read once from `GET /Organisation`.
+#[tokio::test]
+async fn a_voided_invoice_is_not_paid_and_balances_without_a_default_currency_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = sqlite_session(dir.path()).await;
+    let server = MockServer::start().await;
+    let mut invoices = fixture("invoices_page1.json");
+    let void = &mut invoices["Invoices"][2];
+    void["Status"] = "VOIDED".into();
+    void["AmountDue"] = 0.into();
+    void["AmountPaid"] = 0.into();
+    let mut contacts = fixture("contacts_page1.json");
+    for c in contacts["Contacts"].as_array_mut().unwrap() {
+        c.as_object_mut().unwrap().remove("DefaultCurrency");
+    }
+    for (p, body) in [("Invoices", invoices), ("Contacts", contacts)] {
+        Mock::given(method("GET"))
+            .and(path(format!("/api.xro/2.0/{p}")))
+            .and(query_param("page", "1"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .with_priority(1)
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/api.xro/2.0/Organisation"))
+        .and(header("xero-tenant-id", TENANT))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "Status": "OK", "Organisations": [{"Name": "Demo Company (UK)", "BaseCurrency": "GBP", "CountryCode": "GB"}]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_reads(&server, "access-1").await;
+    sync(&cx, &xero(&server, memory_tokens(), fast()), &SyncOptions { push: None, ..options() }).await.unwrap();
+
+    let void = cx.invoices().list(&Query::new(Filter::eq("number", "INV-1003"))).await.unwrap().items.remove(0);
+    assert_eq!((void.status, void.amount_paid), (InvoiceStatus::Void, gbp("0")));
+    let all = cx.companies().list(&Query::new(Filter::All)).await.unwrap().items;
+    let harbour = all.into_iter().find(|c| c.external_refs.contains(&ExternalRef::new("xero", HARBOUR))).unwrap();
+    let bal = harbour.account_balance.expect("the balance is kept without a DefaultCurrency");
+    assert_eq!((bal.outstanding, bal.overdue), (gbp("590.00"), gbp("0")));
+}
+
+/// An answer that does not fit one record (an update answered for another contact; a created
+/// contact the CRM refuses to link, its id being another company's) is reported and skipped:
+/// the rest of the run goes on, and so do later runs.
+#[tokio::test]
+async fn one_record_answered_inconsistently_is_skipped_and_stops_nothing() {
+    let (_dir, server, cx, _, (harbour, _, kestrel)) = first_sync().await;
+    let mut h = cx.companies().get(harbour.id).await.unwrap();
+    h.billing_email = Some(Email::parse("ap@harbourfoods.co.uk").unwrap());
+    cx.companies().update(h).await.unwrap();
+    let other =
+        cx.companies().create(NewCompany::new("Osprey Marine").billing_email("ops@osprey.example")).await.unwrap();
+    server.reset().await;
+    let mut wrong = fixture("contacts_page1.json")["Contacts"][1].clone();
+    wrong["EmailAddress"] = "ap@harbourfoods.co.uk".into();
+    Mock::given(method("POST"))
+        .and(path(format!("/api.xro/2.0/Contacts/{HARBOUR}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"Contacts": [wrong]})))
+        .mount(&server)
+        .await;
+    // Osprey's create is answered with Kestrel's contact: its id is already Kestrel's here.
+    Mock::given(method("PUT"))
+        .and(path("/api.xro/2.0/Contacts"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("contact_created.json")))
+        .mount(&server)
+        .await;
+    mount_reads(&server, "access-1").await;
+
+    for run in 0..2 {
+        let report = sync(&cx, &xero(&server, memory_tokens(), fast()), &options()).await.unwrap();
+        let reasons = |id: String| {
+            report.skipped.iter().filter(|s| s.remote_id == id).map(|s| s.reason.clone()).collect::<Vec<_>>()
+        };
+        let h = reasons(format!("crm:{}", harbour.id));
+        assert!(h.iter().any(|r| r.contains("was answered for")), "run {run}: {report:#?}");
+        assert!(
+            report.skipped.iter().any(|s| s.remote_id == KESTREL && s.reason.contains("refused")),
+            "run {run}: {report:#?}"
+        );
+        assert_eq!(report.invoices.unchanged + report.invoices.updated, 3, "run {run}: the rest of the run went on");
+    }
+    assert!(
+        cx.companies().get(other.id).await.unwrap().external_refs.is_empty(),
+        "Osprey was not linked to Kestrel's contact"
+    );
+    assert!(cx.companies().get(kestrel.id).await.unwrap().external_refs.contains(&ExternalRef::new("xero", KESTREL)));
+}

@@ -288,7 +288,18 @@ impl Run<'_> {
     pub(super) async fn push_or_report(&mut self, party: Party) -> Result<()> {
         let r = party.entity_ref();
         match self.push_party(party, false).await {
-            Err(e @ IntegrationError::Rejected { .. }) => {
+            // What concerns this record only (a refusal there or here, an answer that does not
+            // fit, a version that stayed stale) is reported; the run and later runs go on.
+            Err(
+                e @ (IntegrationError::Rejected { .. }
+                | IntegrationError::Malformed { .. }
+                | IntegrationError::Stale { .. }
+                | IntegrationError::Invalid { .. }),
+            ) => {
+                self.skip(CUSTOMER, &format!("crm:{}", r.id), format!("not pushed: {e}"));
+                Ok(())
+            }
+            Err(IntegrationError::Crm(e)) if is_refusal(&e) => {
                 self.skip(CUSTOMER, &format!("crm:{}", r.id), format!("not pushed: {e}"));
                 Ok(())
             }
@@ -337,7 +348,17 @@ impl Run<'_> {
                 // What accounting owns comes back with the answer (the name it keeps as the
                 // legal name, its terms): taken now, so the next pull finds nothing to change.
                 after.take_owned(self.system, &rc, self.balance(&rc));
-                let after = after.save(self.cx).await?;
+                let after = match after.save(self.cx).await {
+                    Ok(after) => after,
+                    // Created there, refused here (the answer names a customer another record
+                    // holds, a rule of the CRM's): reported, and the run goes on. A later run
+                    // sends the same idempotency key, so no second customer is made.
+                    Err(e) if is_refusal(&e) => {
+                        self.skip(CUSTOMER, &rc.id, format!("created there, but the CRM refused the link: {e}"));
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 self.link(after.entity_ref(), CUSTOMER, &rc, values, Vec::new()).await?;
                 self.report.pushed.created += 1;
             }
