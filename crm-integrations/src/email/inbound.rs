@@ -133,7 +133,7 @@ impl Inbox {
         let message_id = match msg.message_id().map(clean_id).filter(|id| valid_message_id(id)) {
             Some(id) => id,
             // No usable Message-ID: a stable one from what identifies the message.
-            None => synthetic_id(raw, &msg),
+            None => synthetic_id(raw),
         };
         if let Some(existing) = cx.activities().find_by_message_id(&message_id).await? {
             return Ok(Filed::Duplicate(existing));
@@ -191,8 +191,11 @@ impl Inbox {
                 break;
             }
         }
-        if parent.is_none() && !contacts.is_empty() {
-            parent = self.by_subject(cx, &contacts, msg.thread_name().unwrap_or(&subject), occurred_at).await?;
+        let body = msg.body_text(0).map(|b| cut(&b, MAX_BODY_CHARS));
+        // By subject only what looks like a reply: a statement sent every month with the same
+        // subject is a new message each time.
+        if parent.is_none() && !contacts.is_empty() && looks_like_reply(&subject, body.as_deref()) {
+            parent = self.by_subject(cx, &contacts, &subject, occurred_at).await?;
         }
         let mut deals = Vec::new();
         let mut campaign = None;
@@ -204,15 +207,10 @@ impl Inbox {
                     companies.push(*c);
                 }
             }
-            if references.is_empty()
-                && let Some(pid) = &p.message_id
-            {
-                // Threaded by subject: the conversation's references, as a client would write them.
-                references = p.references.iter().cloned().chain(std::iter::once(pid.clone())).collect();
-            }
+            // The message's own References are kept as it carried them: none is invented, since
+            // a reply sent from the CRM would carry them on.
         }
 
-        let body = msg.body_text(0).map(|b| cut(&b, MAX_BODY_CHARS));
         let mut a = NewActivity::email(subject)
             .direction(direction)
             .channel(Channel::Email)
@@ -351,15 +349,10 @@ fn clean_id(id: &str) -> String {
     id.trim().trim_start_matches('<').trim_end_matches('>').to_owned()
 }
 
-fn synthetic_id(raw: &[u8], msg: &mail_parser::Message<'_>) -> String {
+fn synthetic_id(raw: &[u8]) -> String {
+    // The whole message: two messages that share From, To, Date and Subject are still two.
     let mut h = Sha256::new();
-    for name in ["From", "To", "Date", "Subject"] {
-        h.update(msg.header_raw(name).unwrap_or("").as_bytes());
-        h.update(b"\n");
-    }
-    if msg.header_raw("Date").is_none() {
-        h.update(raw);
-    }
+    h.update(raw);
     let digest = h.finalize();
     let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     format!("{hex}@no-message-id.invalid")
@@ -369,25 +362,51 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(500).collect()
 }
 
-/// A subject without reply/forward prefixes, folded and lower-cased.
+/// Reply prefixes, in the languages mail clients write them.
+const REPLY_PREFIXES: [&str; 6] = ["re:", "aw:", "sv:", "vs:", "rif:", "antw:"];
+/// Forward prefixes.
+const FORWARD_PREFIXES: [&str; 4] = ["fw:", "fwd:", "wg:", "tr:"];
+
+/// One leading reply or forward prefix (`Re:`, `Re[2]:`, `RE (2):`, `Fwd:`…) or list tag
+/// (`[acme-sales]`, `[Ticket #4711]`) of a lower-cased subject: what follows it, and whether it
+/// was a reply prefix.
+fn strip_one(t: &str) -> Option<(&str, bool)> {
+    if let Some(rest) = REPLY_PREFIXES.iter().find_map(|p| t.strip_prefix(p)) {
+        return Some((rest, true));
+    }
+    if let Some(rest) = FORWARD_PREFIXES.iter().find_map(|p| t.strip_prefix(p)) {
+        return Some((rest, false));
+    }
+    if let Some(tag) = t.strip_prefix('[') {
+        let close = tag.find(']')?;
+        return Some((&tag[close + 1..], false));
+    }
+    let rest = t.strip_prefix("re")?;
+    let close = rest.find(':')?;
+    rest[..close].chars().all(|c| c.is_ascii_digit() || "[]() ".contains(c)).then(|| (&rest[close + 1..], true))
+}
+
+/// A subject without reply/forward prefixes and list tags, folded and lower-cased: the one
+/// normalisation both a new message's subject and filed ones go through.
 pub fn normalise_subject(s: &str) -> String {
     let mut s = one_line(s).to_lowercase();
-    loop {
-        let t = s.trim_start();
-        let stripped = ["re:", "fw:", "fwd:", "aw:", "wg:", "sv:", "vs:", "tr:", "rif:"]
-            .iter()
-            .find_map(|p| t.strip_prefix(p))
-            .or_else(|| {
-                // "Re[2]:" and "RE (2):"-style counters.
-                let rest = t.strip_prefix("re")?;
-                let close = rest.find(':')?;
-                rest[..close].chars().all(|c| c.is_ascii_digit() || "[]() ".contains(c)).then(|| &rest[close + 1..])
-            });
-        match stripped {
-            Some(rest) => s = rest.to_owned(),
-            None => return t.to_owned(),
-        }
+    while let Some((rest, _)) = strip_one(s.trim_start()) {
+        s = rest.to_owned();
     }
+    s.trim().to_owned()
+}
+
+/// Whether a message without threading headers looks like a reply: a reply prefix on its
+/// subject (behind any list tags), or a quoted line (`> …`) in its body.
+fn looks_like_reply(subject: &str, body: Option<&str>) -> bool {
+    let mut s = one_line(subject).to_lowercase();
+    while let Some((rest, reply)) = strip_one(s.trim_start()) {
+        if reply {
+            return true;
+        }
+        s = rest.to_owned();
+    }
+    body.is_some_and(|b| b.lines().any(|l| l.trim_start().starts_with('>')))
 }
 
 fn cut(s: &str, max: usize) -> String {
@@ -402,6 +421,20 @@ fn cut(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_tags_go_the_same_way_on_both_sides_and_only_replies_look_like_replies() {
+        for s in ["[acme-sales] Delivery dates", "Re: [acme-sales] Delivery dates", "[Ticket #4711] RE: Delivery dates"]
+        {
+            assert_eq!(normalise_subject(s), "delivery dates", "{s}");
+        }
+        assert!(looks_like_reply("[acme-sales] Re: Delivery dates", None));
+        assert!(looks_like_reply("SV: Leverans", None));
+        assert!(!looks_like_reply("[Ticket #4711] Delivery dates", None));
+        assert!(!looks_like_reply("Monthly statement", Some("Your balance is 0.")));
+        assert!(looks_like_reply("Delivery dates", Some("Fine.\n\n> When can you deliver?")));
+        assert!(!looks_like_reply("Fwd: Delivery dates", None), "a forward is not a reply");
+    }
 
     #[test]
     fn subjects_lose_reply_and_forward_prefixes() {

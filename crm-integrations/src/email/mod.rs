@@ -10,8 +10,10 @@
 //!   its outbox event), ready for replies to be threaded onto it.
 //! - [`Inbox`] files what comes back: a raw message (from IMAP, a `.eml` file, an mbox) is
 //!   parsed (mail-parser), matched to contacts by address and to companies by a non-free-mail
-//!   domain (unmatched mail goes to a review list), threaded by In-Reply-To/References and
-//!   then by subject and participants, and filed once per Message-ID.
+//!   domain (unmatched mail goes to a review list), threaded by In-Reply-To/References and,
+//!   for what looks like a reply (a reply prefix, a quoted line), by subject (list tags and
+//!   prefixes aside) and participants, and filed once per Message-ID (one made from the whole
+//!   message when it has none). Subject threading never invents References.
 //!
 //! ```no_run
 //! # async fn demo(cx: crm_core::service::Session, jane: crm_core::ids::ContactId) -> Result<(), crm_integrations::IntegrationError> {
