@@ -19,6 +19,12 @@ pub const MAX_MESSAGE_BYTES: usize = 25 << 20;
 pub const MAX_BODY_CHARS: usize = 100_000;
 /// How far back a reply without threading headers is matched by subject and participants.
 pub const SUBJECT_THREAD_WINDOW_DAYS: i64 = 30;
+/// Addresses read from each of From, To and Cc and matched to contacts and companies; more
+/// are left out, with a warning in the log.
+pub const MAX_ADDRESSES_PER_HEADER: usize = 1_000;
+/// To and Cc recipients kept as the activity's participants (each); all the addresses read are
+/// still matched to contacts, so a contact past this is linked, only not listed.
+pub const MAX_PARTICIPANTS_PER_ROLE: usize = 50;
 
 /// Mail providers whose domain says nothing about a company.
 const FREE_MAIL: &[&str] = &[
@@ -124,12 +130,12 @@ impl Inbox {
         let msg = MessageParser::default()
             .parse(raw)
             .ok_or_else(|| IntegrationError::invalid("message", "not an RFC 5322 message"))?;
-        let from = addresses(msg.from());
+        let from = at_most(addresses(msg.from()), "From");
         let Some((from_name, from_email)) = from.first().cloned() else {
             return Err(IntegrationError::invalid("from", "the message has no valid From address"));
         };
-        let to = addresses(msg.to());
-        let cc = addresses(msg.cc());
+        let to = at_most(addresses(msg.to()), "To");
+        let cc = at_most(addresses(msg.cc()), "Cc");
         let message_id = match msg.message_id().map(clean_id).filter(|id| valid_message_id(id)) {
             Some(id) => id,
             // No usable Message-ID: a stable one from what identifies the message.
@@ -225,7 +231,10 @@ impl Inbox {
             a = a.in_reply_to(i);
         }
         for (role, list) in [(ParticipantRole::To, &to), (ParticipantRole::Cc, &cc)] {
-            for (name, email) in list.iter().take(50) {
+            if list.len() > MAX_PARTICIPANTS_PER_ROLE {
+                tracing::info!(?role, kept = MAX_PARTICIPANTS_PER_ROLE, of = list.len(), "participants listed in part");
+            }
+            for (name, email) in list.iter().take(MAX_PARTICIPANTS_PER_ROLE) {
                 a = a.participant(role, name.as_deref(), Some(email));
             }
         }
@@ -341,8 +350,17 @@ fn addresses(a: Option<&ParsedAddress<'_>>) -> Vec<(Option<String>, String)> {
             let name = addr.name().map(one_line).filter(|n| !n.is_empty() && n.chars().count() <= 200);
             Some((name, email.as_str().to_owned()))
         })
-        .take(200)
+        .take(MAX_ADDRESSES_PER_HEADER + 1)
         .collect()
+}
+
+/// Cuts `list` to [`MAX_ADDRESSES_PER_HEADER`], saying so.
+fn at_most(mut list: Vec<(Option<String>, String)>, header: &str) -> Vec<(Option<String>, String)> {
+    if list.len() > MAX_ADDRESSES_PER_HEADER {
+        tracing::warn!(header, kept = MAX_ADDRESSES_PER_HEADER, "addresses past the limit were not matched");
+        list.truncate(MAX_ADDRESSES_PER_HEADER);
+    }
+    list
 }
 
 fn clean_id(id: &str) -> String {

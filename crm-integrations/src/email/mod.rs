@@ -48,8 +48,8 @@ use serde_json::json;
 #[cfg(feature = "imap")]
 pub use imap::{ImapAuth, ImapConfig, ImapSecurity, MailboxReport, MailboxSync};
 pub use inbound::{
-    Filed, Inbox, MAX_BODY_CHARS, MAX_MESSAGE_BYTES, SUBJECT_THREAD_WINDOW_DAYS, is_free_mail, normalise_subject,
-    split_mbox,
+    Filed, Inbox, MAX_ADDRESSES_PER_HEADER, MAX_BODY_CHARS, MAX_MESSAGE_BYTES, MAX_PARTICIPANTS_PER_ROLE,
+    SUBJECT_THREAD_WINDOW_DAYS, is_free_mail, normalise_subject, split_mbox,
 };
 #[cfg(feature = "postmark")]
 pub use postmark::PostmarkSender;

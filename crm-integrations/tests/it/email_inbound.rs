@@ -343,3 +343,27 @@ async fn messages_without_a_message_id_are_told_apart_by_their_content() {
     let again = w.inbox.file(&w.cx, &raw(&headers, "Ten boxes, please.")).await.unwrap();
     assert!(matches!(&again, Filed::Duplicate(d) if d.id == one.activity().id));
 }
+
+/// A message to many people: every address read (up to [`MAX_ADDRESSES_PER_HEADER`] per
+/// header) is matched, so a contact far down the list is linked; the participants listed are cut
+/// to [`MAX_PARTICIPANTS_PER_ROLE`] per role.
+#[tokio::test]
+async fn a_contact_far_down_a_long_recipient_list_is_still_matched() {
+    use crm_integrations::email::{MAX_ADDRESSES_PER_HEADER, MAX_PARTICIPANTS_PER_ROLE};
+    let w = world().await;
+    let mut to: Vec<String> = (0..299).map(|i| format!("person{i}@list.example")).collect();
+    to.push("jane.doe@customer.example".into());
+    assert!(to.len() <= MAX_ADDRESSES_PER_HEADER);
+    let to = to.join(", ");
+    let headers = [
+        ("From", "newsletter@list.example"),
+        ("To", to.as_str()),
+        ("Subject", "Announcement"),
+        ("Message-ID", "<big1@list.example>"),
+    ];
+    let filed = w.inbox.file(&w.cx, &raw(&headers, "Hello all.")).await.unwrap();
+    let a = filed.activity();
+    assert_eq!(a.contact_ids, vec![w.jane.id], "the 300th recipient is matched");
+    let listed = a.participants.iter().filter(|p| p.role == crm_core::model::ParticipantRole::To).count();
+    assert_eq!(listed, MAX_PARTICIPANTS_PER_ROLE);
+}
