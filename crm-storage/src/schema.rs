@@ -157,7 +157,7 @@ pub(crate) fn indexes(kind: EntityKind) -> Vec<Vec<&'static str>> {
         EntityKind::Contact => &[&["lifecycle_stage", "updated_at"], &["email"], &["family_name", "given_name"]],
         EntityKind::Company => &[&["name"], &["domain"]],
         EntityKind::Deal => &[&["status", "updated_at"]],
-        EntityKind::Activity => &[&["occurred_at"], &["message_id"]],
+        EntityKind::Activity => &[&["occurred_at"], &["message_id"], &["thread_id"]],
         EntityKind::Order => &[&["status", "updated_at"]],
         EntityKind::Invoice => &[&["status", "due_date"]],
         EntityKind::Case => &[&["status", "priority"]],

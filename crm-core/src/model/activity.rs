@@ -5,7 +5,7 @@ use crate::entity::{EntityKind, EntityRef};
 use crate::ids::{ActivityId, CampaignId, CompanyId, ContactId, DealId, UserId};
 use crate::macros::record;
 use crate::macros::str_enum;
-use crate::model::{id_list, impl_entity};
+use crate::model::{id_list, impl_entity, text_list};
 use crate::profile::{Channel, Email, PhoneNumber};
 use crate::value::CustomValues;
 
@@ -98,6 +98,12 @@ record! {
         pub in_reply_to: Option<String>,
         /// Email `References`, oldest first (without angle brackets).
         pub references: Vec<String>,
+        /// The conversation an email belongs to: its root, the oldest Message-ID the
+        /// conversation's chains name (which may be one never filed here). Set when the
+        /// email is logged, and changed only when a later message shows two conversations to
+        /// be one (see [`Activities::thread`](crate::service::Activities::thread)).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub thread_id: Option<String>,
         /// The campaign it belongs to (a campaign email, a call of a call campaign).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub campaign_id: Option<CampaignId>,
@@ -128,5 +134,7 @@ impl_entity! {
         "deal_ids": IdList => |a| id_list(&a.deal_ids),
         "message_id": Text => |a| a.message_id.clone(),
         "in_reply_to": Text => |a| a.in_reply_to.clone(),
+        "references": TextList => |a| text_list(a.references.iter().map(String::as_str)),
+        "thread_id": Text => |a| a.thread_id.clone(),
     }
 }

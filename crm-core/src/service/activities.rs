@@ -86,6 +86,10 @@ new_input! {
         /// Email References: the thread's message ids, oldest first (see
         /// [`references`](Self::references)).
         pub references: Vec<String> => push reference(String),
+        /// The conversation an email continues when its headers do not say so (a reply
+        /// matched by its subject): that conversation's `thread_id`. Emails are otherwise
+        /// threaded by their headers.
+        pub thread_id: Option<String> => some thread(String),
         /// The campaign it belongs to. An outbound campaign email records each linked
         /// contact's `sent` response in the same transaction; they must be members.
         pub campaign_id: Option<CampaignId> => some campaign(CampaignId),
@@ -121,6 +125,7 @@ impl NewActivity {
             message_id: None,
             in_reply_to: None,
             references: Vec::new(),
+            thread_id: None,
             campaign_id: None,
             custom: CustomValues::new(),
         }
@@ -196,7 +201,9 @@ fn check_activity(a: &mut Activity, ch: &mut Checks) {
     if a.duration_secs.is_some() && !matches!(a.kind, K::Call | K::Meeting) {
         ch.push("duration_secs", FieldErrorCode::Rule, format!("a {} has no duration", a.kind));
     }
-    if a.kind != K::Email && (a.message_id.is_some() || a.in_reply_to.is_some() || !a.references.is_empty()) {
+    if a.kind != K::Email
+        && (a.message_id.is_some() || a.in_reply_to.is_some() || !a.references.is_empty() || a.thread_id.is_some())
+    {
         ch.push("message_id", FieldErrorCode::Rule, "only emails carry message ids");
     }
     if let Some(m) = &mut a.message_id {
@@ -204,6 +211,9 @@ fn check_activity(a: &mut Activity, ch: &mut Checks) {
     }
     if let Some(m) = &mut a.in_reply_to {
         normalise_msg_id(ch, "in_reply_to", m);
+    }
+    if let Some(m) = &mut a.thread_id {
+        normalise_msg_id(ch, "thread_id", m);
     }
     for (i, r) in a.references.iter_mut().enumerate() {
         normalise_msg_id(ch, &format!("references[{i}]"), r);
@@ -266,8 +276,12 @@ async fn check_links(uow: &mut Uow<'_>, a: &Activity, before: Option<&Activity>,
 /// ```
 pub type Activities<'s> = Records<'s, Activity>;
 
-/// An activity's kind is fixed.
-const GUARD: Guard = Guard { fields: &["kind"], through: "logging a new activity" };
+/// An activity's kind is fixed, and so are an email's headers and conversation (kept by the
+/// threading as later mail comes in).
+const GUARD: Guard = Guard {
+    fields: &["kind", "message_id", "in_reply_to", "references", "thread_id"],
+    through: "logging a new activity",
+};
 
 impl Records<'_, Activity> {
     /// Records an activity. Participants' emails are matched to contacts, who are then linked.
@@ -286,6 +300,14 @@ impl Records<'_, Activity> {
         let id = message_id.trim().trim_start_matches('<').trim_end_matches('>');
         let q = Query::new(Filter::eq("message_id", id)).limit(1);
         Ok(Uow::read(self.s).await?.tx.find::<Activity>(&q).await?.items.into_iter().next())
+    }
+
+    /// The emails of one conversation (a [`thread_id`](Activity::thread_id)), oldest first.
+    pub async fn thread(&self, thread_id: &str) -> Result<Vec<Activity>> {
+        let id = thread_id.trim().trim_start_matches('<').trim_end_matches('>');
+        let mut all = Uow::read(self.s).await?.tx.find_all::<Activity>(Filter::eq("thread_id", id)).await?;
+        all.sort_by_key(|a| (a.occurred_at, a.id));
+        Ok(all)
     }
 
     /// Marks a task done now. Emits `TaskCompleted`.
@@ -379,11 +401,16 @@ async fn log_in(uow: &mut Uow<'_>, input: NewActivity) -> Result<Activity> {
         message_id: input.message_id,
         in_reply_to: input.in_reply_to,
         references: input.references,
+        thread_id: input.thread_id,
         campaign_id: input.campaign_id,
         custom: input.custom,
     };
     check_activity(&mut a, &mut ch);
     check_links(uow, &a, None, &mut ch).await?;
+    if ch.errs.is_empty() {
+        let hint = a.thread_id.take();
+        super::threads::join(uow, &mut a, hint).await?;
+    }
     // An outbound campaign email was sent to its contacts, who must be members.
     let mut sent = Vec::new();
     if let Some(campaign) = a.campaign_id

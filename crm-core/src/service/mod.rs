@@ -23,6 +23,7 @@ pub(crate) mod records;
 mod relations;
 mod segments;
 mod sync;
+mod threads;
 mod timeline;
 mod uow;
 
@@ -48,6 +49,7 @@ pub use records::Records;
 pub use relations::Relations;
 pub use segments::{NewSegment, Segments};
 pub use sync::{LinkInput, Resolution, SyncRecords};
+pub use threads::MISSING_PARENT_WINDOW_DAYS;
 pub use timeline::{Customer360, CustomerRef, CustomerSummary, TimelineItem};
 
 use crate::actor::Actor;

@@ -222,6 +222,7 @@ pub fn activity(tenant: TenantId, contact: ContactId) -> Activity {
         message_id: Some("abc@mail.example".into()),
         in_reply_to: Some("xyz@mail.example".into()),
         references: vec!["xyz@mail.example".into()],
+        thread_id: Some("xyz@mail.example".into()),
         campaign_id: None,
         custom: CustomValues::new(),
     }

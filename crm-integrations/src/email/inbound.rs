@@ -188,8 +188,9 @@ impl Inbox {
             }
         }
 
-        // The thread: by In-Reply-To, then References (newest first), then by subject and
-        // participants within the window.
+        // The parent, whose deals and campaign it carries on: by In-Reply-To, then References
+        // (newest first), then by subject and participants within the window. Its conversation
+        // is kept by the activities service from the whole chain (see `Activity::thread_id`).
         let mut parent = None;
         for id in in_reply_to.iter().chain(references.iter().rev()) {
             if let Some(p) = cx.activities().find_by_message_id(id).await? {
@@ -200,8 +201,11 @@ impl Inbox {
         let body = msg.body_text(0).map(|b| cut(&b, MAX_BODY_CHARS));
         // By subject only what looks like a reply: a statement sent every month with the same
         // subject is a new message each time.
+        let mut by_subject = None;
         if parent.is_none() && !contacts.is_empty() && looks_like_reply(&subject, body.as_deref()) {
             parent = self.by_subject(cx, &contacts, &subject, occurred_at).await?;
+            // It continues that conversation: the headers it lacks are not invented.
+            by_subject = parent.as_ref().and_then(|p| p.thread_id.clone());
         }
         let mut deals = Vec::new();
         let mut campaign = None;
@@ -229,6 +233,9 @@ impl Inbox {
         }
         if let Some(i) = in_reply_to {
             a = a.in_reply_to(i);
+        }
+        if let Some(t) = by_subject {
+            a = a.thread(t);
         }
         for (role, list) in [(ParticipantRole::To, &to), (ParticipantRole::Cc, &cc)] {
             if list.len() > MAX_PARTICIPANTS_PER_ROLE {

@@ -8,4 +8,5 @@ mod email_imap;
 mod email_inbound;
 mod email_postmark;
 mod email_smtp;
+mod email_threading;
 mod webhooks;
