@@ -64,7 +64,9 @@ pub(crate) async fn join(uow: &mut Uow<'_>, a: &mut Activity, hint: Option<Strin
         }
         // Read unindexed: bounded to the mail of the year either side.
         let window = Duration::days(MISSING_PARENT_WINDOW_DAYS);
-        f = f.and(Filter::gte("occurred_at", a.occurred_at - window)).and(Filter::lte("occurred_at", a.occurred_at + window));
+        f = f
+            .and(Filter::gte("occurred_at", a.occurred_at - window))
+            .and(Filter::lte("occurred_at", a.occurred_at + window));
         if !known.is_empty() {
             f = f.and(Filter::is_in("thread_id", known.clone()).not().or(Filter::is_null("thread_id")));
         }

@@ -150,6 +150,7 @@ async fn replies_without_threading_headers_thread_by_subject_and_participants() 
     assert_eq!(answer.direction, Some(Direction::Outbound));
     assert_eq!(answer.in_reply_to, None, "no header claimed it");
     assert!(answer.references.is_empty(), "threaded by subject, without inventing References");
+    assert_eq!(answer.thread_id.as_deref(), Some("q1@customer.example"), "in the question's conversation");
     assert_eq!(answer.contact_ids, vec![w.jane.id]);
     // Another subject is another conversation.
     let other = w
@@ -169,6 +170,7 @@ async fn replies_without_threading_headers_thread_by_subject_and_participants() 
         .await
         .unwrap();
     assert!(other.activity().references.is_empty());
+    assert_eq!(other.activity().thread_id.as_deref(), Some("q2@customer.example"), "a conversation of its own");
 }
 
 #[tokio::test]

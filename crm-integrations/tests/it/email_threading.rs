@@ -223,9 +223,9 @@ async fn conversations_are_the_published_algorithms_threads_in_any_arrival_order
         for order in 0..3 {
             let mut arrival = mail.clone();
             match order {
-                0 => {}                           // date order
-                1 => arrival.reverse(),           // every reply before its parent
-                _ => rng.shuffle(&mut arrival),   // any order
+                0 => {}                         // date order
+                1 => arrival.reverse(),         // every reply before its parent
+                _ => rng.shuffle(&mut arrival), // any order
             }
             let dir = tempfile::tempdir().unwrap();
             let cx = sqlite_session(dir.path()).await;
@@ -253,7 +253,10 @@ async fn a_parent_filed_after_its_replies_joins_them_and_the_conversation_reads_
     let moved = cx.activities().get(fc.id).await.unwrap();
     assert_eq!(moved.thread_id.as_deref(), Some("a@corpus.example"));
     assert_eq!(moved.version, fc.version + 1);
-    assert_eq!((moved.subject.as_str(), moved.in_reply_to.as_deref()), (fc.subject.as_str(), fc.in_reply_to.as_deref()));
+    assert_eq!(
+        (moved.subject.as_str(), moved.in_reply_to.as_deref()),
+        (fc.subject.as_str(), fc.in_reply_to.as_deref())
+    );
     let events = cx.events(&crm_core::event::EventQuery::after(0, 10_000)).await.unwrap();
     let relinked = events[events_before..]
         .iter()
@@ -277,13 +280,18 @@ async fn the_conversation_is_kept_by_the_threading_and_refused_to_an_edit() {
     edited.thread_id = Some("elsewhere@corpus.example".into());
     match cx.activities().update(edited).await {
         Err(Error::InvalidTransition { field, from, to, .. }) => {
-            assert_eq!((field.as_str(), from.as_str(), to.as_str()), ("thread_id", "a@corpus.example", "elsewhere@corpus.example"));
+            assert_eq!(
+                (field.as_str(), from.as_str(), to.as_str()),
+                ("thread_id", "a@corpus.example", "elsewhere@corpus.example")
+            );
         }
         other => panic!("expected the edit refused, got {other:?}"),
     }
     let mut edited = b.clone();
     edited.references = vec!["other@corpus.example".into()];
-    assert!(matches!(cx.activities().update(edited).await, Err(Error::InvalidTransition { field, .. }) if field == "references"));
+    assert!(
+        matches!(cx.activities().update(edited).await, Err(Error::InvalidTransition { field, .. }) if field == "references")
+    );
     assert_eq!(cx.activities().get(b.id).await.unwrap(), b, "nothing was written");
     // Only email has a conversation; a bad one is named.
     let err = cx.activities().log(NewActivity::call("Follow-up").thread("a@corpus.example")).await.unwrap_err();
