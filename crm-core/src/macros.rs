@@ -197,3 +197,19 @@ macro_rules! record {
     };
 }
 pub(crate) use record;
+
+/// A new record's struct literal with its header (see [`record!`]) filled in: a fresh id, the
+/// tenant, version 1, created and updated at one instant. In a service,
+/// `new_record!(uow, Product { sku, name, … })` takes all three from the unit of work;
+/// `new_record!(id, tenant, at, Product { … })` gives them.
+macro_rules! new_record {
+    ($uow:ident, $ty:ident { $($rest:tt)* }) => {
+        $crate::macros::new_record!($uow.new_id(), $uow.s.tenant(), $uow.now, $ty { $($rest)* })
+    };
+    ($id:expr, $tenant:expr, $at:expr, $ty:ident { $($rest:tt)* }) => {{
+        let at = $at;
+        $ty { id: $id, tenant_id: $tenant, version: 1, created_at: at, updated_at: at, $($rest)* }
+    }};
+}
+
+pub(crate) use new_record;

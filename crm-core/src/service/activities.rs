@@ -11,6 +11,7 @@ use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{ActivityId, CampaignId, CompanyId, ContactId, DealId, UserId};
 use crate::macros::new_input;
+use crate::macros::new_record;
 use crate::model::Entity;
 use crate::model::{Activity, ActivityKind, Contact, Direction, Outcome, Participant, ParticipantRole, ResponseKind};
 use crate::profile::{Channel, Email, PhoneNumber};
@@ -377,34 +378,34 @@ async fn log_in(uow: &mut Uow<'_>, input: NewActivity) -> Result<Activity> {
         participants.push(Participant { role: p.role, name: p.name, email, phone, contact_id });
     }
     let now = uow.now;
-    let mut a = Activity {
-        id: uow.new_id(),
-        tenant_id: uow.s.tenant(),
-        version: 1,
-        created_at: now,
-        updated_at: now,
-        kind: input.kind,
-        subject: input.subject,
-        body: input.body,
-        direction: input.direction,
-        channel: input.channel,
-        occurred_at: input.occurred_at.map(crate::ids::storage_precision).unwrap_or(now),
-        due_at: input.due_at.map(crate::ids::storage_precision),
-        completed_at: input.completed_at.map(crate::ids::storage_precision),
-        duration_secs: input.duration_secs,
-        outcome: input.outcome,
-        participants,
-        contact_ids,
-        company_ids: input.company_ids,
-        deal_ids: input.deal_ids,
-        owner_id: input.owner_id,
-        message_id: input.message_id,
-        in_reply_to: input.in_reply_to,
-        references: input.references,
-        thread_id: input.thread_id,
-        campaign_id: input.campaign_id,
-        custom: input.custom,
-    };
+    let mut a = new_record!(
+        uow.new_id(),
+        uow.s.tenant(),
+        now,
+        Activity {
+            kind: input.kind,
+            subject: input.subject,
+            body: input.body,
+            direction: input.direction,
+            channel: input.channel,
+            occurred_at: input.occurred_at.map(crate::ids::storage_precision).unwrap_or(now),
+            due_at: input.due_at.map(crate::ids::storage_precision),
+            completed_at: input.completed_at.map(crate::ids::storage_precision),
+            duration_secs: input.duration_secs,
+            outcome: input.outcome,
+            participants,
+            contact_ids,
+            company_ids: input.company_ids,
+            deal_ids: input.deal_ids,
+            owner_id: input.owner_id,
+            message_id: input.message_id,
+            in_reply_to: input.in_reply_to,
+            references: input.references,
+            thread_id: input.thread_id,
+            campaign_id: input.campaign_id,
+            custom: input.custom,
+        }
+    );
     check_activity(&mut a, &mut ch);
     check_links(uow, &a, None, &mut ch).await?;
     if ch.errs.is_empty() {

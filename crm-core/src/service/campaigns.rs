@@ -14,6 +14,7 @@ use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CampaignId, ContactId, SegmentId, UserId, storage_precision};
 use crate::macros::new_input;
+use crate::macros::new_record;
 use crate::model::Entity;
 use crate::model::{
     Campaign, CampaignChannel, CampaignMember, CampaignResponse, CampaignStatus, Contact, Order, ResponseKind, Segment,
@@ -151,25 +152,25 @@ impl Records<'_, Campaign> {
     pub async fn create(&self, input: NewCampaign) -> Result<Campaign> {
         self.write(|uow| {
             Box::pin(async move {
-                let mut c = Campaign {
-                    id: uow.new_id(),
-                    tenant_id: self.s.tenant(),
-                    version: 1,
-                    created_at: uow.now,
-                    updated_at: uow.now,
-                    name: input.name,
-                    channel: input.channel,
-                    status: CampaignStatus::Planned,
-                    budget: input.budget,
-                    actual_cost: None,
-                    start_date: input.start_date,
-                    end_date: input.end_date,
-                    goal: input.goal,
-                    segment_id: input.segment_id,
-                    owner_id: input.owner_id,
-                    tags: input.tags,
-                    custom: input.custom,
-                };
+                let mut c = new_record!(
+                    uow.new_id(),
+                    self.s.tenant(),
+                    uow.now,
+                    Campaign {
+                        name: input.name,
+                        channel: input.channel,
+                        status: CampaignStatus::Planned,
+                        budget: input.budget,
+                        actual_cost: None,
+                        start_date: input.start_date,
+                        end_date: input.end_date,
+                        goal: input.goal,
+                        segment_id: input.segment_id,
+                        owner_id: input.owner_id,
+                        tags: input.tags,
+                        custom: input.custom,
+                    }
+                );
                 let mut ch = Checks::default();
                 check_campaign(uow, &mut c, None, &mut ch).await?;
                 let c = uow.create(c, ch.errs).await?;
@@ -383,17 +384,10 @@ pub(super) async fn member_of(uow: &mut Uow<'_>, id: CampaignId, contact: Contac
 }
 
 async fn add_member(uow: &mut Uow<'_>, campaign: &Campaign, contact: ContactId) -> Result<CampaignMember> {
-    let m = CampaignMember {
-        id: uow.new_id(),
-        tenant_id: uow.s.tenant(),
-        version: 1,
-        created_at: uow.now,
-        updated_at: uow.now,
-        campaign_id: campaign.id,
-        contact_id: contact,
-        added_at: uow.now,
-        responses: Vec::new(),
-    };
+    let m = new_record!(
+        uow,
+        CampaignMember { campaign_id: campaign.id, contact_id: contact, added_at: uow.now, responses: Vec::new() }
+    );
     uow.create(m, Vec::new()).await
 }
 

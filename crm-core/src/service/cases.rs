@@ -12,6 +12,7 @@ use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CaseId, CompanyId, ContactId, OrderId, ProductId, UserId, storage_precision};
 use crate::macros::new_input;
+use crate::macros::new_record;
 use crate::model::Entity;
 use crate::model::{Case, CaseChannel, CaseStatus, CaseType, Feedback, FeedbackKind, Priority};
 use crate::query::Filter;
@@ -159,35 +160,35 @@ impl Records<'_, Case> {
                     ch.push("opened_at", FieldErrorCode::OutOfRange, "a case cannot be opened in the future");
                 }
                 let sla = self.s.crm.inner.sla.target(input.priority);
-                let mut case = Case {
-                    id: uow.new_id(),
-                    tenant_id: self.s.tenant(),
-                    version: 1,
-                    created_at: uow.now,
-                    updated_at: uow.now,
-                    subject: input.subject,
-                    description: input.description,
-                    channel: input.channel,
-                    case_type: input.case_type,
-                    priority: input.priority,
-                    status: CaseStatus::New,
-                    owner_id: input.owner_id,
-                    contact_id: input.contact_id,
-                    company_id: input.company_id,
-                    order_id: input.order_id,
-                    product_id: input.product_id,
-                    return_reason: input.return_reason,
-                    opened_at,
-                    sla_due_at: opened_at + sla,
-                    sla_breached: false,
-                    resolved_at: None,
-                    closed_at: None,
-                    resolution: None,
-                    satisfaction: None,
-                    survey_comment: None,
-                    tags: input.tags,
-                    custom: input.custom,
-                };
+                let mut case = new_record!(
+                    uow.new_id(),
+                    self.s.tenant(),
+                    uow.now,
+                    Case {
+                        subject: input.subject,
+                        description: input.description,
+                        channel: input.channel,
+                        case_type: input.case_type,
+                        priority: input.priority,
+                        status: CaseStatus::New,
+                        owner_id: input.owner_id,
+                        contact_id: input.contact_id,
+                        company_id: input.company_id,
+                        order_id: input.order_id,
+                        product_id: input.product_id,
+                        return_reason: input.return_reason,
+                        opened_at,
+                        sla_due_at: opened_at + sla,
+                        sla_breached: false,
+                        resolved_at: None,
+                        closed_at: None,
+                        resolution: None,
+                        satisfaction: None,
+                        survey_comment: None,
+                        tags: input.tags,
+                        custom: input.custom,
+                    }
+                );
                 check_case(&mut case, &mut ch);
                 check_case_refs(uow, &case, None, &mut ch).await?;
                 let case = uow.create(case, ch.errs).await?;
@@ -350,27 +351,27 @@ impl Records<'_, Case> {
                     }
                     return Ok(case);
                 }
-                let feedback = Feedback {
-                    id: uow.new_id(),
-                    tenant_id: self.s.tenant(),
-                    version: 1,
-                    created_at: uow.now,
-                    updated_at: uow.now,
-                    kind: FeedbackKind::Survey,
-                    contact_id: case.contact_id,
-                    company_id: case.company_id,
-                    case_id: Some(case.id),
-                    deal_id: None,
-                    order_id: case.order_id,
-                    product_id: case.product_id,
-                    rating: case.satisfaction,
-                    source: Some(CASE_SURVEY.into()),
-                    text: case.survey_comment.clone(),
-                    competitor: None,
-                    reason: None,
-                    received_at: uow.now,
-                    tags: Vec::new(),
-                };
+                let feedback = new_record!(
+                    uow.new_id(),
+                    self.s.tenant(),
+                    uow.now,
+                    Feedback {
+                        kind: FeedbackKind::Survey,
+                        contact_id: case.contact_id,
+                        company_id: case.company_id,
+                        case_id: Some(case.id),
+                        deal_id: None,
+                        order_id: case.order_id,
+                        product_id: case.product_id,
+                        rating: case.satisfaction,
+                        source: Some(CASE_SURVEY.into()),
+                        text: case.survey_comment.clone(),
+                        competitor: None,
+                        reason: None,
+                        received_at: uow.now,
+                        tags: Vec::new(),
+                    }
+                );
                 uow.create(feedback, Vec::new()).await?;
                 Ok(case)
             })

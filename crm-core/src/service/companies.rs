@@ -9,6 +9,7 @@ use crate::error::ImportReport;
 use crate::error::{FieldError, Result};
 use crate::ids::{CompanyId, UserId};
 use crate::macros::new_input;
+use crate::macros::new_record;
 use crate::model::{AccountBalance, Company, CreditTerms, ExternalRef};
 use crate::profile::*;
 use crate::value::CustomValues;
@@ -86,29 +87,27 @@ impl Importable for NewCompany {
         let website = input.website.as_deref().and_then(|w| ch.parse("website", w, Website::parse));
         let phones = ch.phones(&input.phones, uow.default_region());
         let billing_email = input.billing_email.as_deref().and_then(|e| ch.parse("billing_email", e, Email::parse));
-        let mut company = Company {
-            id: uow.new_id(),
-            tenant_id: uow.tenant(),
-            version: 1,
-            created_at: uow.now,
-            updated_at: uow.now,
-            name: input.name,
-            domain,
-            industry: input.industry,
-            size: input.size,
-            addresses: input.addresses,
-            phones,
-            website,
-            owner_id: input.owner_id,
-            tags: input.tags,
-            credit_terms: input.credit_terms,
-            legal_name: input.legal_name,
-            tax_id: input.tax_id,
-            billing_email,
-            account_balance: input.account_balance,
-            external_refs: input.external_refs,
-            custom: input.custom,
-        };
+        let mut company = new_record!(
+            uow,
+            Company {
+                name: input.name,
+                domain,
+                industry: input.industry,
+                size: input.size,
+                addresses: input.addresses,
+                phones,
+                website,
+                owner_id: input.owner_id,
+                tags: input.tags,
+                credit_terms: input.credit_terms,
+                legal_name: input.legal_name,
+                tax_id: input.tax_id,
+                billing_email,
+                account_balance: input.account_balance,
+                external_refs: input.external_refs,
+                custom: input.custom,
+            }
+        );
         check_company(&mut company, &mut ch);
         (company, ch.errs)
     }

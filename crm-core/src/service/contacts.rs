@@ -11,6 +11,7 @@ use crate::error::{Error, FieldError, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CompanyId, ContactId, UserId};
 use crate::macros::new_input;
+use crate::macros::new_record;
 use crate::model::Entity;
 use crate::model::{Contact, CreditTerms, ExternalRef};
 use crate::profile::*;
@@ -199,37 +200,37 @@ impl Importable for NewContact {
             Some((status, method)) => MarketingConsent { status, changed_at: Some(now), method: Some(method) },
             None => MarketingConsent::default(),
         };
-        let mut contact = Contact {
-            id: uow.new_id(),
-            tenant_id: uow.tenant(),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-            given_name: input.given_name,
-            family_name: input.family_name,
-            emails,
-            phones,
-            addresses: input.addresses,
-            website,
-            social_profiles: input.social_profiles,
-            preferred_channel: input.preferred_channel,
-            lead_source: input.lead_source,
-            birthday: input.birthday,
-            important_dates: input.important_dates,
-            family_notes: input.family_notes,
-            hobbies: input.hobbies,
-            memberships: input.memberships,
-            marketing_consent,
-            lifecycle_stage: input.lifecycle_stage.unwrap_or(LifecycleStage::Lead),
-            owner_id: input.owner_id,
-            tags: input.tags,
-            company_id: input.company_id,
-            job_title: input.job_title,
-            department: input.department,
-            credit_terms: input.credit_terms,
-            external_refs: input.external_refs,
-            custom: input.custom,
-        };
+        let mut contact = new_record!(
+            uow.new_id(),
+            uow.tenant(),
+            now,
+            Contact {
+                given_name: input.given_name,
+                family_name: input.family_name,
+                emails,
+                phones,
+                addresses: input.addresses,
+                website,
+                social_profiles: input.social_profiles,
+                preferred_channel: input.preferred_channel,
+                lead_source: input.lead_source,
+                birthday: input.birthday,
+                important_dates: input.important_dates,
+                family_notes: input.family_notes,
+                hobbies: input.hobbies,
+                memberships: input.memberships,
+                marketing_consent,
+                lifecycle_stage: input.lifecycle_stage.unwrap_or(LifecycleStage::Lead),
+                owner_id: input.owner_id,
+                tags: input.tags,
+                company_id: input.company_id,
+                job_title: input.job_title,
+                department: input.department,
+                credit_terms: input.credit_terms,
+                external_refs: input.external_refs,
+                custom: input.custom,
+            }
+        );
         check_contact(&mut contact, now.date_naive(), &mut ch);
         (contact, ch.errs)
     }

@@ -4,6 +4,7 @@ use super::uow::Uow;
 use crate::entity::EntityKind;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::ids::CustomFieldId;
+use crate::macros::new_record;
 use crate::model::{CustomField, FieldDefinition, RegisteredField};
 use crate::query::Filter;
 
@@ -57,14 +58,7 @@ impl CustomFields<'_> {
             ));
         }
         let kind = definition.entity_kind;
-        let field = CustomField {
-            id: uow.new_id(),
-            tenant_id: self.s.tenant(),
-            version: 1,
-            created_at: uow.now,
-            updated_at: uow.now,
-            definition,
-        };
+        let field = new_record!(uow.new_id(), self.s.tenant(), uow.now, CustomField { definition });
         let field = uow.create(field, Vec::new()).await?;
         uow.forget_registry(kind);
         uow.commit().await?;

@@ -16,6 +16,7 @@ use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CompanyId, ContactId, DealId, PipelineId, StageId, UserId};
 use crate::macros::new_input;
+use crate::macros::new_record;
 use crate::model::Entity;
 use crate::model::{Contact, Deal, DealStatus, LineItem, Pipeline, Stage, StageKind, StageVisit};
 use crate::money::{Currency, Money};
@@ -210,28 +211,28 @@ impl Records<'_, Deal> {
                     });
                 }
                 let now = uow.now;
-                let mut deal = Deal {
-                    id: uow.new_id(),
-                    tenant_id: self.s.tenant(),
-                    version: 1,
-                    created_at: now,
-                    updated_at: now,
-                    name: input.name,
-                    pipeline_id: pipeline.id,
-                    stage_id: stage.id,
-                    status: DealStatus::Open,
-                    amount: input.amount,
-                    expected_close_date: input.expected_close_date,
-                    closed_at: None,
-                    contact_ids: input.contact_ids,
-                    company_id: input.company_id,
-                    owner_id: input.owner_id,
-                    line_items: input.line_items,
-                    lost_reason: None,
-                    stage_history: vec![StageVisit { stage_id: stage.id, entered_at: now, left_at: None }],
-                    tags: input.tags,
-                    custom: input.custom,
-                };
+                let mut deal = new_record!(
+                    uow.new_id(),
+                    self.s.tenant(),
+                    now,
+                    Deal {
+                        name: input.name,
+                        pipeline_id: pipeline.id,
+                        stage_id: stage.id,
+                        status: DealStatus::Open,
+                        amount: input.amount,
+                        expected_close_date: input.expected_close_date,
+                        closed_at: None,
+                        contact_ids: input.contact_ids,
+                        company_id: input.company_id,
+                        owner_id: input.owner_id,
+                        line_items: input.line_items,
+                        lost_reason: None,
+                        stage_history: vec![StageVisit { stage_id: stage.id, entered_at: now, left_at: None }],
+                        tags: input.tags,
+                        custom: input.custom,
+                    }
+                );
                 let mut ch = Checks::default();
                 check_deal(&mut deal, &mut ch);
                 missing_for_stage(&deal, &stage, &mut ch);

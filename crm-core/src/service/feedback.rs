@@ -10,6 +10,7 @@ use crate::entity::{EntityKind, EntityRef};
 use crate::error::{FieldErrorCode, Result};
 use crate::ids::{CaseId, CompanyId, ContactId, DealId, OrderId, ProductId, storage_precision};
 use crate::macros::new_input;
+use crate::macros::new_record;
 use crate::model::{Feedback, FeedbackKind};
 
 new_input! {
@@ -129,27 +130,25 @@ async fn record_in(uow: &mut Uow<'_>, input: NewFeedback) -> Result<Feedback> {
     if received_at > uow.now {
         ch.push("received_at", FieldErrorCode::OutOfRange, "feedback cannot be given in the future");
     }
-    let mut f = Feedback {
-        id: uow.new_id(),
-        tenant_id: uow.s.tenant(),
-        version: 1,
-        created_at: uow.now,
-        updated_at: uow.now,
-        kind: input.kind,
-        contact_id: input.contact_id,
-        company_id: input.company_id,
-        case_id: input.case_id,
-        deal_id: input.deal_id,
-        order_id: input.order_id,
-        product_id: input.product_id,
-        rating: input.rating,
-        source: input.source,
-        text: input.text,
-        competitor: input.competitor,
-        reason: input.reason,
-        received_at,
-        tags: input.tags,
-    };
+    let mut f = new_record!(
+        uow,
+        Feedback {
+            kind: input.kind,
+            contact_id: input.contact_id,
+            company_id: input.company_id,
+            case_id: input.case_id,
+            deal_id: input.deal_id,
+            order_id: input.order_id,
+            product_id: input.product_id,
+            rating: input.rating,
+            source: input.source,
+            text: input.text,
+            competitor: input.competitor,
+            reason: input.reason,
+            received_at,
+            tags: input.tags,
+        }
+    );
     ch.rating("rating", f.rating);
     ch.opt_name("source", &mut f.source);
     ch.opt_text("text", &mut f.text);

@@ -15,6 +15,7 @@ use super::uow::Uow;
 use crate::entity::{EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::ids::{CompanyId, ContactId, InvoiceId};
+use crate::macros::new_record;
 use crate::model::Entity;
 use crate::model::{
     AppliedPayment, ExternalRef, Invoice, InvoiceStatus, LineItem, Payment, PaymentApplication, PaymentMethod,
@@ -154,34 +155,36 @@ pub(super) async fn mirror_invoice(uow: &mut Uow<'_>, mut input: ExternalInvoice
     }
     let money = |v: Decimal| Money::new(v, input.currency);
     let now = uow.now;
-    let mut invoice = existing.clone().unwrap_or_else(|| Invoice {
-        id: uow.new_id(),
-        tenant_id: uow.s.tenant(),
-        version: 1,
-        created_at: now,
-        updated_at: now,
-        number: String::new(),
-        contact_id: None,
-        company_id: None,
-        order_id: None,
-        deal_id: None,
-        status: input.status,
-        currency: input.currency,
-        lines: Vec::new(),
-        subtotal: money(Decimal::ZERO),
-        tax: money(Decimal::ZERO),
-        total: money(Decimal::ZERO),
-        amount_paid: money(Decimal::ZERO),
-        issue_date: input.issue_date,
-        due_date: input.due_date,
-        sent_at: None,
-        paid_on: None,
-        voided_at: None,
-        payments: Vec::new(),
-        notes: None,
-        external_refs: vec![ExternalRef::new(input.system.clone(), input.external_id.clone())],
-        managed_by: Some(input.system.clone()),
-        custom: CustomValues::new(),
+    let mut invoice = existing.clone().unwrap_or_else(|| {
+        new_record!(
+            uow.new_id(),
+            uow.s.tenant(),
+            now,
+            Invoice {
+                number: String::new(),
+                contact_id: None,
+                company_id: None,
+                order_id: None,
+                deal_id: None,
+                status: input.status,
+                currency: input.currency,
+                lines: Vec::new(),
+                subtotal: money(Decimal::ZERO),
+                tax: money(Decimal::ZERO),
+                total: money(Decimal::ZERO),
+                amount_paid: money(Decimal::ZERO),
+                issue_date: input.issue_date,
+                due_date: input.due_date,
+                sent_at: None,
+                paid_on: None,
+                voided_at: None,
+                payments: Vec::new(),
+                notes: None,
+                external_refs: vec![ExternalRef::new(input.system.clone(), input.external_id.clone())],
+                managed_by: Some(input.system.clone()),
+                custom: CustomValues::new(),
+            }
+        )
     });
     let from = invoice.status;
     invoice.number = input.number;
@@ -274,22 +277,24 @@ pub(super) async fn mirror_payment(uow: &mut Uow<'_>, mut input: ExternalPayment
         ch.push("applications", FieldErrorCode::OutOfRange, "more is applied than was paid");
     }
     let now = uow.now;
-    let mut payment = existing.clone().unwrap_or_else(|| Payment {
-        id: uow.new_id(),
-        tenant_id: uow.s.tenant(),
-        version: 1,
-        created_at: now,
-        updated_at: now,
-        contact_id: None,
-        company_id: None,
-        amount: input.amount,
-        received_on: input.received_on,
-        method: input.method,
-        reference: None,
-        applications: Vec::new(),
-        external_refs: vec![ExternalRef::new(input.system.clone(), input.external_id.clone())],
-        notes: None,
-        managed_by: Some(input.system.clone()),
+    let mut payment = existing.clone().unwrap_or_else(|| {
+        new_record!(
+            uow.new_id(),
+            uow.s.tenant(),
+            now,
+            Payment {
+                contact_id: None,
+                company_id: None,
+                amount: input.amount,
+                received_on: input.received_on,
+                method: input.method,
+                reference: None,
+                applications: Vec::new(),
+                external_refs: vec![ExternalRef::new(input.system.clone(), input.external_id.clone())],
+                notes: None,
+                managed_by: Some(input.system.clone()),
+            }
+        )
     });
     let old_invoices: Vec<InvoiceId> = payment.applications.iter().map(|a| a.invoice_id).collect();
     payment.contact_id = input.contact_id;

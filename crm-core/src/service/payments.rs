@@ -14,6 +14,7 @@ use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CompanyId, ContactId, InvoiceId, PaymentId};
 use crate::macros::new_input;
+use crate::macros::new_record;
 use crate::model::Entity;
 use crate::model::{
     AppliedPayment, ExternalRef, Invoice, InvoiceStatus, Order, OrderStatus, Payment, PaymentApplication,
@@ -108,23 +109,21 @@ impl Records<'_, Payment> {
                     ch.push("received_on", FieldErrorCode::OutOfRange, "a payment cannot be received in the future");
                 }
                 check_customer(uow, input.contact_id, input.company_id, None, true, &mut ch).await?;
-                let mut payment = Payment {
-                    id: uow.new_id(),
-                    tenant_id: uow.s.tenant(),
-                    version: 1,
-                    created_at: uow.now,
-                    updated_at: uow.now,
-                    contact_id: input.contact_id,
-                    company_id: input.company_id,
-                    amount: input.amount,
-                    received_on: input.received_on,
-                    method: input.method,
-                    reference: input.reference,
-                    applications: Vec::new(),
-                    external_refs: input.external_refs,
-                    notes: input.notes,
-                    managed_by: None,
-                };
+                let mut payment = new_record!(
+                    uow,
+                    Payment {
+                        contact_id: input.contact_id,
+                        company_id: input.company_id,
+                        amount: input.amount,
+                        received_on: input.received_on,
+                        method: input.method,
+                        reference: input.reference,
+                        applications: Vec::new(),
+                        external_refs: input.external_refs,
+                        notes: input.notes,
+                        managed_by: None,
+                    }
+                );
                 ch.opt_name("reference", &mut payment.reference);
                 ch.opt_text("notes", &mut payment.notes);
                 ch.external_refs(&mut payment.external_refs);

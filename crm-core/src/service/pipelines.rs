@@ -8,6 +8,7 @@ use crate::entity::EntityKind;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::ids::StageId;
 use crate::macros::new_input;
+use crate::macros::new_record;
 use crate::model::{Deal, Pipeline, Stage, StageKind, default_sales_stages, valid_key};
 use crate::query::{Filter, Query};
 
@@ -228,16 +229,7 @@ async fn unset_default(uow: &mut Uow<'_>) -> Result<()> {
 }
 
 async fn new_pipeline(uow: &mut Uow<'_>, name: String, stages: Vec<Stage>, is_default: bool) -> Result<Pipeline> {
-    let mut p = Pipeline {
-        id: uow.new_id(),
-        tenant_id: uow.s.tenant(),
-        version: 1,
-        created_at: uow.now,
-        updated_at: uow.now,
-        name,
-        is_default,
-        stages,
-    };
+    let mut p = new_record!(uow, Pipeline { name, is_default, stages });
     let mut ch = Checks::default();
     check_pipeline(&mut p, &mut ch);
     Error::check(std::mem::take(&mut ch.errs))?;

@@ -8,6 +8,7 @@ use super::records::Guard;
 use super::uow::Uow;
 use crate::error::{FieldErrorCode, Result};
 use crate::macros::new_input;
+use crate::macros::new_record;
 use crate::model::{ExternalRef, Product};
 use crate::money::Money;
 use crate::query::Filter;
@@ -108,22 +109,20 @@ impl Records<'_, Product> {
     pub async fn create(&self, input: NewProduct) -> Result<Product> {
         self.create_with(|uow, ch| {
             Box::pin(async move {
-                let mut product = Product {
-                    id: uow.new_id(),
-                    tenant_id: uow.s.tenant(),
-                    version: 1,
-                    created_at: uow.now,
-                    updated_at: uow.now,
-                    sku: input.sku,
-                    name: input.name,
-                    description: input.description,
-                    unit_price: input.unit_price,
-                    tax_rate: input.tax_rate,
-                    active: input.active,
-                    external_refs: input.external_refs,
-                    tags: input.tags,
-                    custom: input.custom,
-                };
+                let mut product = new_record!(
+                    uow,
+                    Product {
+                        sku: input.sku,
+                        name: input.name,
+                        description: input.description,
+                        unit_price: input.unit_price,
+                        tax_rate: input.tax_rate,
+                        active: input.active,
+                        external_refs: input.external_refs,
+                        tags: input.tags,
+                        custom: input.custom,
+                    }
+                );
                 check_product(&mut product, ch);
                 check_sku_free(uow, &product, ch).await?;
                 Ok(product)

@@ -5,6 +5,7 @@ use super::uow::Uow;
 use crate::entity::EntityRef;
 use crate::error::{Error, FieldError, FieldErrorCode, Result};
 use crate::ids::RelationId;
+use crate::macros::new_record;
 use crate::model::{Relation, RelationLabel};
 use crate::query::Filter;
 
@@ -85,17 +86,7 @@ impl Records<'_, Relation> {
                         format!("{from} is already linked to {to} as `{label}`"),
                     ));
                 }
-                let rel = Relation {
-                    id: uow.new_id(),
-                    tenant_id: self.s.tenant(),
-                    version: 1,
-                    created_at: uow.now,
-                    updated_at: uow.now,
-                    from,
-                    to,
-                    label,
-                    role,
-                };
+                let rel = new_record!(uow.new_id(), self.s.tenant(), uow.now, Relation { from, to, label, role });
                 let rel = uow.create(rel, Vec::new()).await?;
                 Ok(rel)
             })

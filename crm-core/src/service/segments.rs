@@ -8,6 +8,7 @@ use crate::entity::EntityKind;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::ids::SegmentId;
 use crate::macros::new_input;
+use crate::macros::new_record;
 use crate::model::{Contact, Segment};
 use crate::query::{Filter, Page, Query};
 
@@ -71,16 +72,10 @@ impl Records<'_, Segment> {
     pub async fn create(&self, input: NewSegment) -> Result<Segment> {
         self.create_with(|uow, ch| {
             Box::pin(async move {
-                let mut seg = Segment {
-                    id: uow.new_id(),
-                    tenant_id: uow.s.tenant(),
-                    version: 1,
-                    created_at: uow.now,
-                    updated_at: uow.now,
-                    name: input.name,
-                    description: input.description,
-                    filter: input.filter,
-                };
+                let mut seg = new_record!(
+                    uow,
+                    Segment { name: input.name, description: input.description, filter: input.filter }
+                );
                 check_segment(uow, &mut seg, ch).await?;
                 Ok(seg)
             })

@@ -8,6 +8,7 @@ use super::uow::Uow;
 use crate::entity::EntityRef;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::ids::SyncLinkId;
+use crate::macros::new_record;
 use crate::model::Entity;
 use crate::model::{SyncConflict, SyncLink, SyncState};
 use crate::query::Filter;
@@ -184,22 +185,22 @@ impl SyncRecords<'_> {
                 l
             }
             None => {
-                let l = SyncLink {
-                    id: uow.new_id(),
-                    tenant_id: self.s.tenant(),
-                    version: 1,
-                    created_at: uow.now,
-                    updated_at: uow.now,
-                    connection: input.connection,
-                    local: input.local,
-                    remote_kind: input.remote_kind,
-                    remote_id: input.remote_id,
-                    remote_version: input.remote_version,
-                    snapshot: input.snapshot,
-                    conflicts: input.conflicts,
-                    resolved: Vec::new(),
-                    synced_at: uow.now,
-                };
+                let l = new_record!(
+                    uow.new_id(),
+                    self.s.tenant(),
+                    uow.now,
+                    SyncLink {
+                        connection: input.connection,
+                        local: input.local,
+                        remote_kind: input.remote_kind,
+                        remote_id: input.remote_id,
+                        remote_version: input.remote_version,
+                        snapshot: input.snapshot,
+                        conflicts: input.conflicts,
+                        resolved: Vec::new(),
+                        synced_at: uow.now,
+                    }
+                );
                 uow.tx.insert(l.clone().into_record()).await?;
                 l
             }
@@ -263,15 +264,7 @@ impl SyncRecords<'_> {
                 s
             }
             (None, None) => {
-                let s = SyncState {
-                    id: uow.new_id(),
-                    tenant_id: self.s.tenant(),
-                    version: 1,
-                    created_at: uow.now,
-                    updated_at: uow.now,
-                    key,
-                    value,
-                };
+                let s = new_record!(uow.new_id(), self.s.tenant(), uow.now, SyncState { key, value });
                 uow.tx.insert(s.clone().into_record()).await?;
                 s
             }

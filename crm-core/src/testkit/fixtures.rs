@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::entity::{EntityKind, EntityRef};
 use crate::ids::*;
+use crate::macros::new_record;
 use crate::model::*;
 use crate::money::{Currency, Money};
 use crate::profile::*;
@@ -28,37 +29,37 @@ pub fn date(y: i32, m: u32, d: u32) -> NaiveDate {
 
 /// A minimal contact.
 pub fn contact(tenant: TenantId, given: &str, family: &str) -> Contact {
-    Contact {
-        id: ContactId::from_uuid(Uuid::now_v7()),
-        tenant_id: tenant,
-        version: 1,
-        created_at: at(0),
-        updated_at: at(0),
-        given_name: given.into(),
-        family_name: family.into(),
-        emails: Vec::new(),
-        phones: Vec::new(),
-        addresses: Vec::new(),
-        website: None,
-        social_profiles: Vec::new(),
-        preferred_channel: None,
-        lead_source: None,
-        birthday: None,
-        important_dates: Vec::new(),
-        family_notes: None,
-        hobbies: Vec::new(),
-        memberships: Vec::new(),
-        marketing_consent: MarketingConsent::default(),
-        lifecycle_stage: LifecycleStage::Lead,
-        owner_id: None,
-        tags: Vec::new(),
-        company_id: None,
-        job_title: None,
-        department: None,
-        credit_terms: None,
-        external_refs: Vec::new(),
-        custom: CustomValues::new(),
-    }
+    new_record!(
+        ContactId::from_uuid(Uuid::now_v7()),
+        tenant,
+        at(0),
+        Contact {
+            given_name: given.into(),
+            family_name: family.into(),
+            emails: Vec::new(),
+            phones: Vec::new(),
+            addresses: Vec::new(),
+            website: None,
+            social_profiles: Vec::new(),
+            preferred_channel: None,
+            lead_source: None,
+            birthday: None,
+            important_dates: Vec::new(),
+            family_notes: None,
+            hobbies: Vec::new(),
+            memberships: Vec::new(),
+            marketing_consent: MarketingConsent::default(),
+            lifecycle_stage: LifecycleStage::Lead,
+            owner_id: None,
+            tags: Vec::new(),
+            company_id: None,
+            job_title: None,
+            department: None,
+            credit_terms: None,
+            external_refs: Vec::new(),
+            custom: CustomValues::new(),
+        }
+    )
 }
 
 /// A contact with every profile field and a custom value of every type filled in.
@@ -124,135 +125,133 @@ pub fn full_contact(tenant: TenantId) -> Contact {
 
 /// A company.
 pub fn company(tenant: TenantId, name: &str) -> Company {
-    Company {
-        id: CompanyId::from_uuid(Uuid::now_v7()),
-        tenant_id: tenant,
-        version: 1,
-        created_at: at(0),
-        updated_at: at(0),
-        name: name.into(),
-        domain: Domain::parse("acme.com").ok(),
-        industry: Some("Manufacturing".into()),
-        size: Some(CompanySize::Medium),
-        addresses: Vec::new(),
-        phones: Vec::new(),
-        website: None,
-        owner_id: None,
-        tags: vec!["key-account".into()],
-        credit_terms: None,
-        legal_name: None,
-        tax_id: None,
-        billing_email: None,
-        account_balance: None,
-        external_refs: Vec::new(),
-        custom: CustomValues::new(),
-    }
+    new_record!(
+        CompanyId::from_uuid(Uuid::now_v7()),
+        tenant,
+        at(0),
+        Company {
+            name: name.into(),
+            domain: Domain::parse("acme.com").ok(),
+            industry: Some("Manufacturing".into()),
+            size: Some(CompanySize::Medium),
+            addresses: Vec::new(),
+            phones: Vec::new(),
+            website: None,
+            owner_id: None,
+            tags: vec!["key-account".into()],
+            credit_terms: None,
+            legal_name: None,
+            tax_id: None,
+            billing_email: None,
+            account_balance: None,
+            external_refs: Vec::new(),
+            custom: CustomValues::new(),
+        }
+    )
 }
 
 /// A pipeline with the default sales stages.
 pub fn pipeline(tenant: TenantId) -> Pipeline {
-    Pipeline {
-        id: PipelineId::from_uuid(Uuid::now_v7()),
-        tenant_id: tenant,
-        version: 1,
-        created_at: at(0),
-        updated_at: at(0),
-        name: "Sales".into(),
-        is_default: true,
-        stages: default_sales_stages(&UuidV7Generator),
-    }
+    new_record!(
+        PipelineId::from_uuid(Uuid::now_v7()),
+        tenant,
+        at(0),
+        Pipeline { name: "Sales".into(), is_default: true, stages: default_sales_stages(&UuidV7Generator) }
+    )
 }
 
 /// A deal in the pipeline's first stage.
 pub fn deal(tenant: TenantId, p: &Pipeline, name: &str, amount: Option<Money>) -> Deal {
     let stage = p.stages[0].id;
-    Deal {
-        id: DealId::from_uuid(Uuid::now_v7()),
-        tenant_id: tenant,
-        version: 1,
-        created_at: at(0),
-        updated_at: at(0),
-        name: name.into(),
-        pipeline_id: p.id,
-        stage_id: stage,
-        status: DealStatus::Open,
-        amount,
-        expected_close_date: Some(date(2026, 6, 30)),
-        closed_at: None,
-        contact_ids: Vec::new(),
-        company_id: None,
-        owner_id: None,
-        line_items: vec![LineItem::new("Seats", Decimal::new(15, 1), Money::new(Decimal::new(1999, 2), Currency::EUR))],
-        lost_reason: None,
-        stage_history: vec![StageVisit { stage_id: stage, entered_at: at(0), left_at: None }],
-        tags: Vec::new(),
-        custom: CustomValues::new(),
-    }
+    new_record!(
+        DealId::from_uuid(Uuid::now_v7()),
+        tenant,
+        at(0),
+        Deal {
+            name: name.into(),
+            pipeline_id: p.id,
+            stage_id: stage,
+            status: DealStatus::Open,
+            amount,
+            expected_close_date: Some(date(2026, 6, 30)),
+            closed_at: None,
+            contact_ids: Vec::new(),
+            company_id: None,
+            owner_id: None,
+            line_items: vec![LineItem::new(
+                "Seats",
+                Decimal::new(15, 1),
+                Money::new(Decimal::new(1999, 2), Currency::EUR)
+            )],
+            lost_reason: None,
+            stage_history: vec![StageVisit { stage_id: stage, entered_at: at(0), left_at: None }],
+            tags: Vec::new(),
+            custom: CustomValues::new(),
+        }
+    )
 }
 
 /// A call about a contact.
 pub fn activity(tenant: TenantId, contact: ContactId) -> Activity {
-    Activity {
-        id: ActivityId::from_uuid(Uuid::now_v7()),
-        tenant_id: tenant,
-        version: 1,
-        created_at: at(0),
-        updated_at: at(0),
-        kind: ActivityKind::Email,
-        subject: "Re: proposal".into(),
-        body: Some("Thanks!\nSee attached.".into()),
-        direction: Some(Direction::Inbound),
-        channel: Some(Channel::Email),
-        occurred_at: at(10),
-        due_at: None,
-        completed_at: None,
-        duration_secs: None,
-        outcome: Some(Outcome::Replied),
-        participants: vec![Participant {
-            role: ParticipantRole::From,
-            name: Some("Ada".into()),
-            email: Email::parse("ada@analytical.co.uk").ok(),
-            phone: None,
-            contact_id: Some(contact),
-        }],
-        contact_ids: vec![contact],
-        company_ids: Vec::new(),
-        deal_ids: Vec::new(),
-        owner_id: None,
-        message_id: Some("abc@mail.example".into()),
-        in_reply_to: Some("xyz@mail.example".into()),
-        references: vec!["xyz@mail.example".into()],
-        thread_id: Some("xyz@mail.example".into()),
-        campaign_id: None,
-        custom: CustomValues::new(),
-    }
+    new_record!(
+        ActivityId::from_uuid(Uuid::now_v7()),
+        tenant,
+        at(0),
+        Activity {
+            kind: ActivityKind::Email,
+            subject: "Re: proposal".into(),
+            body: Some("Thanks!\nSee attached.".into()),
+            direction: Some(Direction::Inbound),
+            channel: Some(Channel::Email),
+            occurred_at: at(10),
+            due_at: None,
+            completed_at: None,
+            duration_secs: None,
+            outcome: Some(Outcome::Replied),
+            participants: vec![Participant {
+                role: ParticipantRole::From,
+                name: Some("Ada".into()),
+                email: Email::parse("ada@analytical.co.uk").ok(),
+                phone: None,
+                contact_id: Some(contact),
+            }],
+            contact_ids: vec![contact],
+            company_ids: Vec::new(),
+            deal_ids: Vec::new(),
+            owner_id: None,
+            message_id: Some("abc@mail.example".into()),
+            in_reply_to: Some("xyz@mail.example".into()),
+            references: vec!["xyz@mail.example".into()],
+            thread_id: Some("xyz@mail.example".into()),
+            campaign_id: None,
+            custom: CustomValues::new(),
+        }
+    )
 }
 
 /// A `works_at` relation.
 pub fn relation(tenant: TenantId, contact: ContactId, company: CompanyId) -> Relation {
-    Relation {
-        id: RelationId::from_uuid(Uuid::now_v7()),
-        tenant_id: tenant,
-        version: 1,
-        created_at: at(0),
-        updated_at: at(0),
-        from: EntityRef::new(EntityKind::Contact, contact),
-        to: EntityRef::new(EntityKind::Company, company),
-        label: RelationLabel::WorksAt,
-        role: Some("CFO".into()),
-    }
+    new_record!(
+        RelationId::from_uuid(Uuid::now_v7()),
+        tenant,
+        at(0),
+        Relation {
+            from: EntityRef::new(EntityKind::Contact, contact),
+            to: EntityRef::new(EntityKind::Company, company),
+            label: RelationLabel::WorksAt,
+            role: Some("CFO".into()),
+        }
+    )
 }
 
 /// A custom field definition.
 pub fn custom_field(tenant: TenantId, kind: EntityKind, key: &str, ty: FieldType) -> CustomField {
-    CustomField {
-        id: CustomFieldId::from_uuid(Uuid::now_v7()),
-        tenant_id: tenant,
-        version: 1,
-        created_at: at(0),
-        updated_at: at(0),
-        definition: FieldDefinition::new(kind, key, key, ty),
-    }
+    new_record!(
+        CustomFieldId::from_uuid(Uuid::now_v7()),
+        tenant,
+        at(0),
+        CustomField { definition: FieldDefinition::new(kind, key, key, ty) }
+    )
 }
 
 fn eur(cents: i64) -> Money {
@@ -261,22 +260,22 @@ fn eur(cents: i64) -> Money {
 
 /// An active product priced in EUR with 19 % tax.
 pub fn product(tenant: TenantId, sku: &str) -> Product {
-    Product {
-        id: ProductId::from_uuid(Uuid::now_v7()),
-        tenant_id: tenant,
-        version: 1,
-        created_at: at(0),
-        updated_at: at(0),
-        sku: sku.into(),
-        name: format!("Product {sku}"),
-        description: Some("A fine thing".into()),
-        unit_price: eur(1999),
-        tax_rate: Decimal::new(19, 0),
-        active: true,
-        external_refs: vec![ExternalRef::new("xero", format!("item-{sku}"))],
-        tags: vec!["catalogue".into()],
-        custom: CustomValues::new(),
-    }
+    new_record!(
+        ProductId::from_uuid(Uuid::now_v7()),
+        tenant,
+        at(0),
+        Product {
+            sku: sku.into(),
+            name: format!("Product {sku}"),
+            description: Some("A fine thing".into()),
+            unit_price: eur(1999),
+            tax_rate: Decimal::new(19, 0),
+            active: true,
+            external_refs: vec![ExternalRef::new("xero", format!("item-{sku}"))],
+            tags: vec!["catalogue".into()],
+            custom: CustomValues::new(),
+        }
+    )
 }
 
 /// A placed order for a contact: two lines with totals computed.
@@ -286,204 +285,204 @@ pub fn order(tenant: TenantId, contact: ContactId, number: &str) -> Order {
         LineItem::new("Service", Decimal::new(15, 1), eur(8000)).discount(Decimal::new(10, 0)),
     ];
     let t = Totals::of(&lines, Currency::EUR).expect("one currency");
-    Order {
-        id: OrderId::from_uuid(Uuid::now_v7()),
-        tenant_id: tenant,
-        version: 1,
-        created_at: at(0),
-        updated_at: at(0),
-        number: number.into(),
-        contact_id: Some(contact),
-        company_id: None,
-        status: OrderStatus::Placed,
-        currency: Currency::EUR,
-        lines,
-        subtotal: t.subtotal,
-        tax: t.tax,
-        total: t.total,
-        payment_method: Some(PaymentMethod::BankTransfer),
-        placed_at: Some(at(60)),
-        paid_at: None,
-        fulfilled_at: None,
-        cancelled_at: None,
-        returned_at: None,
-        deal_id: None,
-        campaign_id: None,
-        owner_id: None,
-        notes: None,
-        external_refs: Vec::new(),
-        tags: Vec::new(),
-        custom: CustomValues::new(),
-    }
+    new_record!(
+        OrderId::from_uuid(Uuid::now_v7()),
+        tenant,
+        at(0),
+        Order {
+            number: number.into(),
+            contact_id: Some(contact),
+            company_id: None,
+            status: OrderStatus::Placed,
+            currency: Currency::EUR,
+            lines,
+            subtotal: t.subtotal,
+            tax: t.tax,
+            total: t.total,
+            payment_method: Some(PaymentMethod::BankTransfer),
+            placed_at: Some(at(60)),
+            paid_at: None,
+            fulfilled_at: None,
+            cancelled_at: None,
+            returned_at: None,
+            deal_id: None,
+            campaign_id: None,
+            owner_id: None,
+            notes: None,
+            external_refs: Vec::new(),
+            tags: Vec::new(),
+            custom: CustomValues::new(),
+        }
+    )
 }
 
 /// A sent invoice for a contact with one line.
 pub fn invoice(tenant: TenantId, contact: ContactId, number: &str, total_cents: i64) -> Invoice {
     let lines = vec![LineItem::new("Consulting", Decimal::ONE, eur(total_cents))];
     let t = Totals::of(&lines, Currency::EUR).expect("one currency");
-    Invoice {
-        id: InvoiceId::from_uuid(Uuid::now_v7()),
-        tenant_id: tenant,
-        version: 1,
-        created_at: at(0),
-        updated_at: at(0),
-        number: number.into(),
-        contact_id: Some(contact),
-        company_id: None,
-        order_id: None,
-        deal_id: None,
-        status: InvoiceStatus::Sent,
-        currency: Currency::EUR,
-        lines,
-        subtotal: t.subtotal,
-        tax: t.tax,
-        total: t.total,
-        amount_paid: Money::zero(Currency::EUR),
-        issue_date: date(2026, 1, 5),
-        due_date: date(2026, 2, 4),
-        sent_at: Some(at(100)),
-        paid_on: None,
-        voided_at: None,
-        payments: Vec::new(),
-        notes: None,
-        external_refs: vec![ExternalRef::new("quickbooks", format!("inv-{number}"))],
-        managed_by: None,
-        custom: CustomValues::new(),
-    }
+    new_record!(
+        InvoiceId::from_uuid(Uuid::now_v7()),
+        tenant,
+        at(0),
+        Invoice {
+            number: number.into(),
+            contact_id: Some(contact),
+            company_id: None,
+            order_id: None,
+            deal_id: None,
+            status: InvoiceStatus::Sent,
+            currency: Currency::EUR,
+            lines,
+            subtotal: t.subtotal,
+            tax: t.tax,
+            total: t.total,
+            amount_paid: Money::zero(Currency::EUR),
+            issue_date: date(2026, 1, 5),
+            due_date: date(2026, 2, 4),
+            sent_at: Some(at(100)),
+            paid_on: None,
+            voided_at: None,
+            payments: Vec::new(),
+            notes: None,
+            external_refs: vec![ExternalRef::new("quickbooks", format!("inv-{number}"))],
+            managed_by: None,
+            custom: CustomValues::new(),
+        }
+    )
 }
 
 /// An unapplied bank transfer from a contact.
 pub fn payment(tenant: TenantId, contact: ContactId, cents: i64) -> Payment {
-    Payment {
-        id: PaymentId::from_uuid(Uuid::now_v7()),
-        tenant_id: tenant,
-        version: 1,
-        created_at: at(0),
-        updated_at: at(0),
-        contact_id: Some(contact),
-        company_id: None,
-        amount: eur(cents),
-        received_on: date(2026, 1, 20),
-        method: PaymentMethod::BankTransfer,
-        reference: Some("TRX-1".into()),
-        applications: Vec::new(),
-        external_refs: Vec::new(),
-        notes: None,
-        managed_by: None,
-    }
+    new_record!(
+        PaymentId::from_uuid(Uuid::now_v7()),
+        tenant,
+        at(0),
+        Payment {
+            contact_id: Some(contact),
+            company_id: None,
+            amount: eur(cents),
+            received_on: date(2026, 1, 20),
+            method: PaymentMethod::BankTransfer,
+            reference: Some("TRX-1".into()),
+            applications: Vec::new(),
+            external_refs: Vec::new(),
+            notes: None,
+            managed_by: None,
+        }
+    )
 }
 
 /// An open problem case for a contact, due a day after opening.
 pub fn case(tenant: TenantId, contact: ContactId, subject: &str) -> Case {
-    Case {
-        id: CaseId::from_uuid(Uuid::now_v7()),
-        tenant_id: tenant,
-        version: 1,
-        created_at: at(0),
-        updated_at: at(0),
-        subject: subject.into(),
-        description: Some("It stopped working".into()),
-        channel: CaseChannel::Email,
-        case_type: CaseType::Problem,
-        priority: Priority::High,
-        status: CaseStatus::Open,
-        owner_id: None,
-        contact_id: Some(contact),
-        company_id: None,
-        order_id: None,
-        product_id: None,
-        return_reason: None,
-        opened_at: at(0),
-        sla_due_at: at(86_400),
-        sla_breached: false,
-        resolved_at: None,
-        closed_at: None,
-        resolution: None,
-        satisfaction: None,
-        survey_comment: None,
-        tags: Vec::new(),
-        custom: CustomValues::new(),
-    }
+    new_record!(
+        CaseId::from_uuid(Uuid::now_v7()),
+        tenant,
+        at(0),
+        Case {
+            subject: subject.into(),
+            description: Some("It stopped working".into()),
+            channel: CaseChannel::Email,
+            case_type: CaseType::Problem,
+            priority: Priority::High,
+            status: CaseStatus::Open,
+            owner_id: None,
+            contact_id: Some(contact),
+            company_id: None,
+            order_id: None,
+            product_id: None,
+            return_reason: None,
+            opened_at: at(0),
+            sla_due_at: at(86_400),
+            sla_breached: false,
+            resolved_at: None,
+            closed_at: None,
+            resolution: None,
+            satisfaction: None,
+            survey_comment: None,
+            tags: Vec::new(),
+            custom: CustomValues::new(),
+        }
+    )
 }
 
 /// A 4-star review from a contact.
 pub fn feedback(tenant: TenantId, contact: ContactId) -> Feedback {
-    Feedback {
-        id: FeedbackId::from_uuid(Uuid::now_v7()),
-        tenant_id: tenant,
-        version: 1,
-        created_at: at(0),
-        updated_at: at(0),
-        kind: FeedbackKind::Review,
-        contact_id: Some(contact),
-        company_id: None,
-        case_id: None,
-        deal_id: None,
-        order_id: None,
-        product_id: None,
-        rating: Some(4),
-        source: Some("trustpilot".into()),
-        text: Some("Great service, slow delivery".into()),
-        competitor: None,
-        reason: None,
-        received_at: at(500),
-        tags: Vec::new(),
-    }
+    new_record!(
+        FeedbackId::from_uuid(Uuid::now_v7()),
+        tenant,
+        at(0),
+        Feedback {
+            kind: FeedbackKind::Review,
+            contact_id: Some(contact),
+            company_id: None,
+            case_id: None,
+            deal_id: None,
+            order_id: None,
+            product_id: None,
+            rating: Some(4),
+            source: Some("trustpilot".into()),
+            text: Some("Great service, slow delivery".into()),
+            competitor: None,
+            reason: None,
+            received_at: at(500),
+            tags: Vec::new(),
+        }
+    )
 }
 
 /// A segment of leads.
 pub fn segment(tenant: TenantId, name: &str) -> Segment {
-    Segment {
-        id: SegmentId::from_uuid(Uuid::now_v7()),
-        tenant_id: tenant,
-        version: 1,
-        created_at: at(0),
-        updated_at: at(0),
-        name: name.into(),
-        description: None,
-        filter: crate::query::Filter::eq("lifecycle_stage", LifecycleStage::Lead),
-    }
+    new_record!(
+        SegmentId::from_uuid(Uuid::now_v7()),
+        tenant,
+        at(0),
+        Segment {
+            name: name.into(),
+            description: None,
+            filter: crate::query::Filter::eq("lifecycle_stage", LifecycleStage::Lead),
+        }
+    )
 }
 
 /// An active email campaign with a budget.
 pub fn campaign(tenant: TenantId, name: &str, segment: Option<SegmentId>) -> Campaign {
-    Campaign {
-        id: CampaignId::from_uuid(Uuid::now_v7()),
-        tenant_id: tenant,
-        version: 1,
-        created_at: at(0),
-        updated_at: at(0),
-        name: name.into(),
-        channel: CampaignChannel::Email,
-        status: CampaignStatus::Active,
-        budget: Some(eur(500_000)),
-        actual_cost: None,
-        start_date: Some(date(2026, 1, 1)),
-        end_date: Some(date(2026, 3, 31)),
-        goal: Some("Sign-ups".into()),
-        segment_id: segment,
-        owner_id: None,
-        tags: Vec::new(),
-        custom: CustomValues::new(),
-    }
+    new_record!(
+        CampaignId::from_uuid(Uuid::now_v7()),
+        tenant,
+        at(0),
+        Campaign {
+            name: name.into(),
+            channel: CampaignChannel::Email,
+            status: CampaignStatus::Active,
+            budget: Some(eur(500_000)),
+            actual_cost: None,
+            start_date: Some(date(2026, 1, 1)),
+            end_date: Some(date(2026, 3, 31)),
+            goal: Some("Sign-ups".into()),
+            segment_id: segment,
+            owner_id: None,
+            tags: Vec::new(),
+            custom: CustomValues::new(),
+        }
+    )
 }
 
 /// A member who was sent the campaign and opened it.
 pub fn campaign_member(tenant: TenantId, campaign: CampaignId, contact: ContactId) -> CampaignMember {
-    CampaignMember {
-        id: CampaignMemberId::from_uuid(Uuid::now_v7()),
-        tenant_id: tenant,
-        version: 1,
-        created_at: at(0),
-        updated_at: at(0),
-        campaign_id: campaign,
-        contact_id: contact,
-        added_at: at(0),
-        responses: vec![
-            CampaignResponse { kind: ResponseKind::Sent, at: at(10) },
-            CampaignResponse { kind: ResponseKind::Opened, at: at(20) },
-        ],
-    }
+    new_record!(
+        CampaignMemberId::from_uuid(Uuid::now_v7()),
+        tenant,
+        at(0),
+        CampaignMember {
+            campaign_id: campaign,
+            contact_id: contact,
+            added_at: at(0),
+            responses: vec![
+                CampaignResponse { kind: ResponseKind::Sent, at: at(10) },
+                CampaignResponse { kind: ResponseKind::Opened, at: at(20) },
+            ],
+        }
+    )
 }
 
 /// Custom values of several types, with awkward text and decimals that keep trailing zeros.
@@ -706,41 +705,41 @@ pub fn full_campaign_member(tenant: TenantId, campaign: CampaignId, contact: Con
 
 /// A sync link from `company` to a Xero contact, with a snapshot and an open conflict.
 pub fn full_sync_link(tenant: TenantId, company: CompanyId) -> SyncLink {
-    SyncLink {
-        id: SyncLinkId::from_uuid(Uuid::now_v7()),
-        tenant_id: tenant,
-        version: 1,
-        created_at: at(0),
-        updated_at: at(0),
-        connection: "xero:Démo Ltd".into(),
-        local: EntityRef::new(EntityKind::Company, company),
-        remote_kind: "Contact".into(),
-        remote_id: format!("ç-{company}"),
-        remote_version: Some("2026-11-02T10:00:00.123Z".into()),
-        snapshot: [("name".to_owned(), Some("Müller & Söhne".to_owned())), ("phone".to_owned(), None)]
-            .into_iter()
-            .collect(),
-        conflicts: vec![SyncConflict {
-            field: "name".into(),
-            base: Some("Müller & Söhne".into()),
-            local: Some("Müller und Söhne".into()),
-            remote: None,
-            detected_at: at(60),
-        }],
-        resolved: vec!["phone".into()],
-        synced_at: at(30),
-    }
+    new_record!(
+        SyncLinkId::from_uuid(Uuid::now_v7()),
+        tenant,
+        at(0),
+        SyncLink {
+            connection: "xero:Démo Ltd".into(),
+            local: EntityRef::new(EntityKind::Company, company),
+            remote_kind: "Contact".into(),
+            remote_id: format!("ç-{company}"),
+            remote_version: Some("2026-11-02T10:00:00.123Z".into()),
+            snapshot: [("name".to_owned(), Some("Müller & Söhne".to_owned())), ("phone".to_owned(), None)]
+                .into_iter()
+                .collect(),
+            conflicts: vec![SyncConflict {
+                field: "name".into(),
+                base: Some("Müller & Söhne".into()),
+                local: Some("Müller und Söhne".into()),
+                remote: None,
+                detected_at: at(60),
+            }],
+            resolved: vec!["phone".into()],
+            synced_at: at(30),
+        }
+    )
 }
 
 /// An integration's state: a mailbox cursor with nested JSON.
 pub fn sync_state(tenant: TenantId, key: &str) -> SyncState {
-    SyncState {
-        id: SyncStateId::from_uuid(Uuid::now_v7()),
-        tenant_id: tenant,
-        version: 1,
-        created_at: at(0),
-        updated_at: at(0),
-        key: key.into(),
-        value: serde_json::json!({"uid_validity": 1_700_000_001u64, "last_uid": 42, "folder": "Gesendete Objekte"}),
-    }
+    new_record!(
+        SyncStateId::from_uuid(Uuid::now_v7()),
+        tenant,
+        at(0),
+        SyncState {
+            key: key.into(),
+            value: serde_json::json!({"uid_validity": 1_700_000_001u64, "last_uid": 42, "folder": "Gesendete Objekte"}),
+        }
+    )
 }
