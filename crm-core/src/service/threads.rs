@@ -53,10 +53,14 @@ pub(crate) async fn join(uow: &mut Uow<'_>, a: &mut Activity, hint: Option<Strin
     let named = Filter::is_in("message_id", chain.clone()).or(Filter::is_in("thread_id", chain.clone()));
     let mut related = uow.tx.find_all::<Activity>(named).await?;
     // Names of messages never filed connect whoever else names them.
+    // A conversation keyed by such a name already holds every email naming it (it is the root
+    // of all their chains), so only the other names are read for.
     let filed: BTreeSet<&str> = related.iter().filter_map(|r| r.message_id.as_deref()).collect();
-    let missing: Vec<&String> =
-        chain.iter().filter(|id| !filed.contains(id.as_str()) && a.message_id.as_ref() != Some(*id)).collect();
     let known: Vec<String> = related.iter().filter_map(|r| r.thread_id.clone()).collect();
+    let missing: Vec<&String> = chain
+        .iter()
+        .filter(|id| !filed.contains(id.as_str()) && !known.contains(id) && a.message_id.as_ref() != Some(*id))
+        .collect();
     if !missing.is_empty() {
         let mut f = Filter::is_in("in_reply_to", missing.iter().map(|m| m.as_str()).collect::<Vec<_>>());
         for m in &missing {

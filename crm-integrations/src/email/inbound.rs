@@ -191,12 +191,13 @@ impl Inbox {
         // The parent, whose deals and campaign it carries on: by In-Reply-To, then References
         // (newest first), then by subject and participants within the window. Its conversation
         // is kept by the activities service from the whole chain (see `Activity::thread_id`).
+        let named: Vec<&String> = in_reply_to.iter().chain(references.iter().rev()).collect();
         let mut parent = None;
-        for id in in_reply_to.iter().chain(references.iter().rev()) {
-            if let Some(p) = cx.activities().find_by_message_id(id).await? {
-                parent = Some(p);
-                break;
-            }
+        if !named.is_empty() {
+            let q = Query::new(Filter::is_in("message_id", named.iter().map(|n| n.as_str()).collect::<Vec<_>>()));
+            let found = cx.activities().list(&q.limit(named.len())).await?.items;
+            // The nearest: In-Reply-To, then References newest first.
+            parent = named.iter().find_map(|n| found.iter().find(|f| f.message_id.as_ref() == Some(*n)).cloned());
         }
         let body = msg.body_text(0).map(|b| cut(&b, MAX_BODY_CHARS));
         // By subject only what looks like a reply: a statement sent every month with the same
