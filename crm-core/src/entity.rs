@@ -1,4 +1,4 @@
-//! Record kinds and references: [`EntityKind`], [`EntityRef`], the [`UniqueKey`]s stores
+//! Record kinds and references: [`EntityKind`], [`EntityRef`], the [`Links`] of a record, the [`UniqueKey`]s stores
 //! enforce and the [`OnDelete`] rules of dependent records. A leaf of the crate: the records
 //! themselves, the [`Entity`](crate::model::Entity) trait and [`Record`](crate::model::Record)
 //! are in [`model`](crate::model).
@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::ids::{CompanyId, ContactId};
 use crate::macros::str_enum_core;
 
 str_enum_core! {
@@ -52,6 +53,113 @@ impl EntityRef {
 impl std::fmt::Display for EntityRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}", self.kind, self.id)
+    }
+}
+
+/// One record named by a field of another.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    /// The field naming it, as errors report it: `company_id`, `contact_ids[1]`,
+    /// `participants[0].contact_id`.
+    pub field: String,
+    /// The record named.
+    pub to: EntityRef,
+}
+
+/// The records a record names, each with the field naming it, in field order: what
+/// [`Entity::links`](crate::model::Entity::links) declares once per record kind. Events list
+/// them as the records a change touches, and services check that every record a write newly
+/// names exists ([`Links::added_since`]).
+///
+/// ```
+/// use crm_core::entity::{EntityKind, Links};
+/// use crm_core::ids::{CompanyId, ContactId};
+/// let (ann, bob, acme) = (ContactId::new(), ContactId::new(), CompanyId::new());
+/// let before = Links::default().each("contact_ids", EntityKind::Contact, &[ann]);
+/// let after = Links::default()
+///     .each("contact_ids", EntityKind::Contact, &[ann, bob])
+///     .one("company_id", EntityKind::Company, Some(acme));
+/// let fields: Vec<String> = after.added_since(Some(&before)).into_iter().map(|l| l.field).collect();
+/// assert_eq!(fields, ["contact_ids[1]", "company_id"]);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Links(Vec<Link>);
+
+impl Links {
+    /// A field holding at most one id.
+    pub fn one(mut self, field: &str, kind: EntityKind, id: Option<impl Into<Uuid>>) -> Self {
+        if let Some(id) = id {
+            self.0.push(Link { field: field.to_owned(), to: EntityRef::new(kind, id) });
+        }
+        self
+    }
+
+    /// A field holding a list of ids: `field[i]`.
+    pub fn each<I: Copy + Into<Uuid>>(mut self, field: &str, kind: EntityKind, ids: &[I]) -> Self {
+        let links = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| Link { field: format!("{field}[{i}]"), to: EntityRef::new(kind, *id) });
+        self.0.extend(links);
+        self
+    }
+
+    /// A field of each item of a list: `list[i].field`.
+    pub fn each_in<T, I: Into<Uuid>>(
+        mut self,
+        list: &str,
+        field: &str,
+        kind: EntityKind,
+        items: &[T],
+        id: impl Fn(&T) -> Option<I>,
+    ) -> Self {
+        for (i, item) in items.iter().enumerate() {
+            if let Some(id) = id(item) {
+                self.0.push(Link { field: format!("{list}[{i}].{field}"), to: EntityRef::new(kind, id) });
+            }
+        }
+        self
+    }
+
+    /// The customer of a document: `contact_id` and `company_id`.
+    pub fn customer(self, contact: Option<ContactId>, company: Option<CompanyId>) -> Self {
+        self.one("contact_id", EntityKind::Contact, contact).one("company_id", EntityKind::Company, company)
+    }
+
+    /// A field naming a record of any kind.
+    pub fn any(mut self, field: &str, to: EntityRef) -> Self {
+        self.0.push(Link { field: field.to_owned(), to });
+        self
+    }
+
+    /// The links, in field order.
+    pub fn iter(&self) -> impl Iterator<Item = &Link> {
+        self.0.iter()
+    }
+
+    /// The records named, each once, in field order.
+    pub fn refs(&self) -> Vec<EntityRef> {
+        let mut out: Vec<EntityRef> = Vec::with_capacity(self.0.len());
+        for l in &self.0 {
+            if !out.contains(&l.to) {
+                out.push(l.to);
+            }
+        }
+        out
+    }
+
+    /// The links to records `before` did not name (all of them without a `before`), each record
+    /// once, under the first field naming it. A record named before is not checked again: it
+    /// may have been deleted since, which must not block unrelated changes.
+    pub fn added_since(self, before: Option<&Links>) -> Vec<Link> {
+        let old = before.map(Links::refs).unwrap_or_default();
+        let mut out: Vec<Link> = Vec::new();
+        for l in self.0 {
+            if !old.contains(&l.to) && !out.iter().any(|o| o.to == l.to) {
+                out.push(l);
+            }
+        }
+        out
     }
 }
 

@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::entity::{EntityKind, EntityRef};
+use crate::entity::{EntityKind, Links};
 use crate::ids::{ActivityId, CampaignId, CompanyId, ContactId, DealId, UserId};
 use crate::macros::record;
 use crate::macros::str_enum;
@@ -114,11 +114,12 @@ record! {
 
 impl_entity! {
     Activity, ActivityId, Activity, custom: true;
-    related: |a| a.contact_ids.iter().map(|c| EntityRef::new(EntityKind::Contact, *c))
-        .chain(a.company_ids.iter().map(|c| EntityRef::new(EntityKind::Company, *c)))
-        .chain(a.deal_ids.iter().map(|c| EntityRef::new(EntityKind::Deal, *c)))
-        .chain(a.campaign_id.map(|c| EntityRef::new(EntityKind::Campaign, c)))
-        .collect();
+    links: |a| Links::default()
+        .each("contact_ids", EntityKind::Contact, &a.contact_ids)
+        .each("company_ids", EntityKind::Company, &a.company_ids)
+        .each("deal_ids", EntityKind::Deal, &a.deal_ids)
+        .one("campaign_id", EntityKind::Campaign, a.campaign_id)
+        .each_in("participants", "contact_id", EntityKind::Contact, &a.participants, |p| p.contact_id);
     fields {
         "kind": Text => |a| a.kind,
         "subject": Text => |a| a.subject.clone(),

@@ -1,7 +1,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::entity::{EntityKind, EntityRef, UniqueKey};
+use crate::entity::{EntityKind, Links, UniqueKey};
 use crate::ids::{CampaignId, CampaignMemberId, ContactId, SegmentId, UserId};
 use crate::macros::record;
 use crate::macros::str_enum;
@@ -25,7 +25,6 @@ record! {
 
 impl_entity! {
     Segment, SegmentId, Segment, custom: false;
-    related: |_s| Vec::new();
     unique: |s| vec![UniqueKey::new("name", s.name.to_lowercase())];
     on_delete: [crate::entity::OnDelete::Restrict {
         kind: EntityKind::Campaign,
@@ -100,7 +99,7 @@ record! {
 
 impl_entity! {
     Campaign, CampaignId, Campaign, custom: true;
-    related: |c| c.segment_id.map(|s| EntityRef::new(EntityKind::Segment, s)).into_iter().collect();
+    links: |c| Links::default().one("segment_id", EntityKind::Segment, c.segment_id);
     on_delete: [crate::entity::OnDelete::Cascade { kind: EntityKind::CampaignMember, field: "campaign_id" }];
     fields {
         "name": Text => |c| c.name.clone(),
@@ -160,7 +159,9 @@ impl CampaignMember {
 
 impl_entity! {
     CampaignMember, CampaignMemberId, CampaignMember, custom: false;
-    related: |m| vec![EntityRef::new(EntityKind::Campaign, m.campaign_id), EntityRef::new(EntityKind::Contact, m.contact_id)];
+    links: |m| Links::default()
+        .one("campaign_id", EntityKind::Campaign, Some(m.campaign_id))
+        .one("contact_id", EntityKind::Contact, Some(m.contact_id));
     unique: |m| vec![UniqueKey::new("contact_id", format!("{}:{}", m.campaign_id, m.contact_id))];
     fields {
         "campaign_id": Id => |m| m.campaign_id,

@@ -1,8 +1,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::order::customer_refs;
-use crate::entity::{EntityKind, EntityRef};
+use crate::entity::{EntityKind, Links};
 use crate::ids::{CaseId, CompanyId, ContactId, DealId, FeedbackId, OrderId, ProductId, UserId};
 use crate::macros::record;
 use crate::macros::str_enum;
@@ -166,9 +165,10 @@ impl Case {
 
 impl_entity! {
     Case, CaseId, Case, custom: true;
-    related: |c| customer_refs(c.contact_id, c.company_id,
-        c.order_id.map(|o| EntityRef::new(EntityKind::Order, o)).into_iter()
-            .chain(c.product_id.map(|p| EntityRef::new(EntityKind::Product, p))));
+    links: |c| Links::default()
+        .customer(c.contact_id, c.company_id)
+        .one("order_id", EntityKind::Order, c.order_id)
+        .one("product_id", EntityKind::Product, c.product_id);
     fields {
         "subject": Text => |c| c.subject.clone(),
         "channel": Text => |c| c.channel,
@@ -238,11 +238,12 @@ record! {
 
 impl_entity! {
     Feedback, FeedbackId, Feedback, custom: false;
-    related: |f| customer_refs(f.contact_id, f.company_id,
-        f.case_id.map(|c| EntityRef::new(EntityKind::Case, c)).into_iter()
-            .chain(f.deal_id.map(|d| EntityRef::new(EntityKind::Deal, d)))
-            .chain(f.order_id.map(|o| EntityRef::new(EntityKind::Order, o)))
-            .chain(f.product_id.map(|p| EntityRef::new(EntityKind::Product, p))));
+    links: |f| Links::default()
+        .customer(f.contact_id, f.company_id)
+        .one("case_id", EntityKind::Case, f.case_id)
+        .one("deal_id", EntityKind::Deal, f.deal_id)
+        .one("order_id", EntityKind::Order, f.order_id)
+        .one("product_id", EntityKind::Product, f.product_id);
     fields {
         "kind": Text => |f| f.kind,
         "contact_id": Id => |f| f.contact_id,

@@ -53,7 +53,6 @@ record! {
 
 impl_entity! {
     Company, CompanyId, Company, custom: true;
-    related: |_c| Vec::new();
     unique: |c| crate::model::external_keys(&c.external_refs);
     fields {
         "name": Text => |c| c.name.clone(),

@@ -1,7 +1,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::entity::{EntityKind, EntityRef};
+use crate::entity::{EntityKind, Links};
 use crate::ids::{CompanyId, ContactId, UserId};
 use crate::macros::record;
 use crate::model::{impl_entity, text_list};
@@ -84,7 +84,7 @@ impl Contact {
 
 impl_entity! {
     Contact, ContactId, Contact, custom: true;
-    related: |c| c.company_id.map(|id| EntityRef::new(EntityKind::Company, id)).into_iter().collect();
+    links: |c| Links::default().one("company_id", EntityKind::Company, c.company_id);
     unique: |c| crate::model::external_keys(&c.external_refs);
     fields {
         "given_name": Text => |c| c.given_name.clone(),

@@ -392,7 +392,6 @@ record! {
 
 impl_entity! {
     CustomField, CustomFieldId, CustomField, custom: false;
-    related: |_f| Vec::new();
     fields {
         "entity_kind": Text => |f| f.definition.entity_kind,
         "key": Text => |f| f.definition.key.clone(),

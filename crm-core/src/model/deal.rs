@@ -2,7 +2,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::entity::{EntityKind, EntityRef};
+use crate::entity::{EntityKind, Links};
 use crate::ids::{CompanyId, ContactId, DealId, PipelineId, ProductId, StageId, UserId};
 use crate::macros::record;
 use crate::macros::str_enum;
@@ -220,9 +220,9 @@ impl Deal {
 
 impl_entity! {
     Deal, DealId, Deal, custom: true;
-    related: |d| d.contact_ids.iter().map(|c| EntityRef::new(EntityKind::Contact, *c))
-        .chain(d.company_id.map(|c| EntityRef::new(EntityKind::Company, c)))
-        .collect();
+    links: |d| Links::default()
+        .each("contact_ids", EntityKind::Contact, &d.contact_ids)
+        .one("company_id", EntityKind::Company, d.company_id);
     fields {
         "name": Text => |d| d.name.clone(),
         "pipeline_id": Id => |d| d.pipeline_id,

@@ -2,9 +2,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::order::customer_refs;
 use super::product::{ExternalRef, external_keys, external_list};
-use crate::entity::{EntityKind, EntityRef, UniqueKey};
+use crate::entity::{EntityKind, Links, UniqueKey};
 use crate::ids::{CompanyId, ContactId, DealId, InvoiceId, OrderId, PaymentId};
 use crate::macros::record;
 use crate::macros::str_enum;
@@ -160,9 +159,10 @@ impl Invoice {
 
 impl_entity! {
     Invoice, InvoiceId, Invoice, custom: true;
-    related: |i| customer_refs(i.contact_id, i.company_id,
-        i.order_id.map(|o| EntityRef::new(EntityKind::Order, o)).into_iter()
-            .chain(i.deal_id.map(|d| EntityRef::new(EntityKind::Deal, d))));
+    links: |i| Links::default()
+        .customer(i.contact_id, i.company_id)
+        .one("order_id", EntityKind::Order, i.order_id)
+        .one("deal_id", EntityKind::Deal, i.deal_id);
     unique: |i| {
         let mut keys = vec![UniqueKey::new("number", i.number.clone())];
         keys.extend(external_keys(&i.external_refs));
@@ -247,8 +247,9 @@ impl Payment {
 
 impl_entity! {
     Payment, PaymentId, Payment, custom: false;
-    related: |p| customer_refs(p.contact_id, p.company_id,
-        p.applications.iter().map(|a| EntityRef::new(EntityKind::Invoice, a.invoice_id)));
+    links: |p| Links::default()
+        .customer(p.contact_id, p.company_id)
+        .each_in("applications", "invoice_id", EntityKind::Invoice, &p.applications, |a| Some(a.invoice_id));
     unique: |p| external_keys(&p.external_refs);
     deletable: |p| {
         refuse_managed("this payment", &p.managed_by)?;

@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::product::{ExternalRef, external_keys, external_list};
-use crate::entity::{EntityKind, EntityRef, UniqueKey};
+use crate::entity::{EntityKind, Links, UniqueKey};
 use crate::ids::{CampaignId, CompanyId, ContactId, DealId, OrderId, UserId};
 use crate::macros::record;
 use crate::macros::str_enum;
@@ -107,25 +107,12 @@ record! {
     }
 }
 
-/// The records a customer document points at: its contact, company and deal.
-pub(crate) fn customer_refs(
-    contact: Option<ContactId>,
-    company: Option<CompanyId>,
-    extra: impl IntoIterator<Item = EntityRef>,
-) -> Vec<EntityRef> {
-    contact
-        .map(|c| EntityRef::new(EntityKind::Contact, c))
-        .into_iter()
-        .chain(company.map(|c| EntityRef::new(EntityKind::Company, c)))
-        .chain(extra)
-        .collect()
-}
-
 impl_entity! {
     Order, OrderId, Order, custom: true;
-    related: |o| customer_refs(o.contact_id, o.company_id,
-        o.deal_id.map(|d| EntityRef::new(EntityKind::Deal, d)).into_iter()
-            .chain(o.campaign_id.map(|c| EntityRef::new(EntityKind::Campaign, c))));
+    links: |o| Links::default()
+        .customer(o.contact_id, o.company_id)
+        .one("deal_id", EntityKind::Deal, o.deal_id)
+        .one("campaign_id", EntityKind::Campaign, o.campaign_id);
     unique: |o| {
         let mut keys = vec![UniqueKey::new("number", o.number.clone())];
         keys.extend(external_keys(&o.external_refs));

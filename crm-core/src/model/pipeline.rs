@@ -106,7 +106,6 @@ pub fn default_sales_stages(ids: &dyn IdGenerator) -> Vec<Stage> {
 
 impl_entity! {
     Pipeline, PipelineId, Pipeline, custom: false;
-    related: |_p| Vec::new();
     unique: |p| if p.is_default { vec![crate::entity::UniqueKey::new("is_default", "default")] } else { Vec::new() };
     on_delete: [crate::entity::OnDelete::Restrict {
         kind: crate::entity::EntityKind::Deal,

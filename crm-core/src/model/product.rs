@@ -70,7 +70,6 @@ impl Product {
 
 impl_entity! {
     Product, ProductId, Product, custom: true;
-    related: |_p| Vec::new();
     unique: |p| {
         let mut keys = vec![UniqueKey::new("sku", Product::sku_key(&p.sku))];
         keys.extend(external_keys(&p.external_refs));

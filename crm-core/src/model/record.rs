@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::entity::{EntityKind, EntityRef, OnDelete, UniqueKey};
+use crate::entity::{EntityKind, EntityRef, Links, OnDelete, UniqueKey};
 use crate::ids::TenantId;
 use crate::model::{
     Activity, Campaign, CampaignMember, Case, Company, Contact, CustomField, Deal, Feedback, Invoice, Order, Payment,
@@ -103,8 +103,12 @@ pub trait Entity: Clone + Debug + Serialize + DeserializeOwned + Send + Sync + '
     fn std_fields() -> &'static [StdField];
     /// The value of standard field `name` (None if no such field).
     fn std_field(&self, name: &str) -> Option<Value>;
-    /// Other records this one points at (an event about it "touches" them too).
-    fn related(&self) -> Vec<EntityRef>;
+    /// The records this one names, each with the field naming it.
+    fn links(&self) -> Links;
+    /// The records this one names, each once (an event about it "touches" them too).
+    fn related(&self) -> Vec<EntityRef> {
+        self.links().refs()
+    }
     /// Values that must be unique among the tenant's records of this kind.
     fn unique_keys(&self) -> Vec<UniqueKey>;
     /// Wraps into a [`Record`].
@@ -244,7 +248,11 @@ impl Record {
     pub fn entity_ref(&self) -> EntityRef {
         EntityRef { kind: self.kind(), id: self.id() }
     }
-    /// Records this one points at.
+    /// The records this one names, each with the field naming it.
+    pub fn links(&self) -> Links {
+        dispatch!(self, r => r.links())
+    }
+    /// The records this one names, each once.
     pub fn related(&self) -> Vec<EntityRef> {
         dispatch!(self, r => r.related())
     }
@@ -274,7 +282,7 @@ impl Record {
 macro_rules! impl_entity {
     (
         $ty:ident, $id:ty, $kind:ident, custom: $custom:tt;
-        related: |$rs:ident| $related:expr;
+        $( links: |$rs:ident| $links:expr; )?
         $( unique: |$us:ident| $unique:expr; )?
         $( on_delete: [ $( $od:expr ),* $(,)? ]; )?
         $( deletable: |$ds:ident| $deletable:expr; )?
@@ -317,9 +325,8 @@ macro_rules! impl_entity {
                     _ => return None,
                 })
             }
-            fn related(&self) -> Vec<$crate::entity::EntityRef> {
-                let $rs = self;
-                $related
+            fn links(&self) -> $crate::entity::Links {
+                impl_entity!(@links self $(, |$rs| $links)?)
             }
             fn unique_keys(&self) -> Vec<$crate::entity::UniqueKey> {
                 impl_entity!(@unique self $(, |$us| $unique)?)
@@ -340,6 +347,11 @@ macro_rules! impl_entity {
             )?
         }
     };
+    (@links $s:ident) => { $crate::entity::Links::default() };
+    (@links $s:ident, |$rs:ident| $links:expr) => {{
+        let $rs = $s;
+        $links
+    }};
     (@unique $s:ident) => { Vec::new() };
     (@unique $s:ident, |$us:ident| $unique:expr) => {{
         let $us = $s;

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::entity::{EntityKind, EntityRef};
+use crate::entity::{EntityKind, EntityRef, Links};
 use crate::ids::RelationId;
 use crate::macros::record;
 use crate::macros::str_enum;
@@ -78,7 +78,7 @@ impl Relation {
 
 impl_entity! {
     Relation, RelationId, Relation, custom: false;
-    related: |r| vec![r.from, r.to];
+    links: |r| Links::default().any("from", r.from).any("to", r.to);
     fields {
         "from_kind": Text => |r| r.from.kind,
         "from_id": Id => |r| r.from.id,

@@ -71,7 +71,6 @@ impl SyncLink {
 
 impl_entity! {
     SyncLink, SyncLinkId, SyncLink, custom: false;
-    related: |_l| Vec::new();
     unique: |l| vec![
         UniqueKey::new("remote", SyncLink::remote_key(&l.connection, &l.remote_kind, &l.remote_id)),
         UniqueKey::new("local", SyncLink::local_key(&l.connection, l.local)),
@@ -102,7 +101,6 @@ record! {
 
 impl_entity! {
     SyncState, SyncStateId, SyncState, custom: false;
-    related: |_s| Vec::new();
     unique: |s| vec![UniqueKey::new("key", s.key.clone())];
     fields {
         "key": Text => |s| s.key.clone(),

@@ -6,7 +6,6 @@ use super::Records;
 use super::checks::Checks;
 use super::records::Guard;
 use super::uow::Uow;
-use crate::entity::{EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{ActivityId, CampaignId, CompanyId, ContactId, DealId, UserId};
@@ -227,35 +226,6 @@ fn check_activity(a: &mut Activity, ch: &mut Checks) {
     ch.duplicates("deal_ids", &a.deal_ids);
 }
 
-async fn check_links(uow: &mut Uow<'_>, a: &Activity, before: Option<&Activity>, ch: &mut Checks) -> Result<()> {
-    let mut refs = Vec::new();
-    let old = before.map(|b| b.related()).unwrap_or_default();
-    for (i, r) in a.related().into_iter().enumerate() {
-        if old.contains(&r) {
-            continue;
-        }
-        let (field, idx) = match r.kind {
-            EntityKind::Contact => ("contact_ids", a.contact_ids.iter().position(|c| c.as_uuid() == r.id)),
-            EntityKind::Company => ("company_ids", a.company_ids.iter().position(|c| c.as_uuid() == r.id)),
-            EntityKind::Campaign => {
-                refs.push(("campaign_id".to_owned(), r));
-                continue;
-            }
-            _ => ("deal_ids", a.deal_ids.iter().position(|c| c.as_uuid() == r.id)),
-        };
-        refs.push((format!("{field}[{}]", idx.unwrap_or(i)), r));
-    }
-    for (i, p) in a.participants.iter().enumerate() {
-        if let Some(c) = p.contact_id
-            && !old.contains(&EntityRef::new(EntityKind::Contact, c))
-        {
-            refs.push((format!("participants[{i}].contact_id"), EntityRef::new(EntityKind::Contact, c)));
-        }
-    }
-    refs.dedup_by(|x, y| x.1 == y.1);
-    uow.check_refs(&refs, &mut ch.errs).await
-}
-
 /// Activities: every interaction with a customer, recorded: calls, emails, meetings, notes
 /// and tasks.
 ///
@@ -345,7 +315,7 @@ impl Records<'_, Activity> {
         self.update_with(activity, &GUARD, &[], |uow, before, activity, ch| {
             Box::pin(async move {
                 check_activity(activity, ch);
-                check_links(uow, activity, Some(before), ch).await
+                uow.check_links(activity, Some(before), &mut ch.errs).await
             })
         })
         .await
@@ -407,7 +377,7 @@ async fn log_in(uow: &mut Uow<'_>, input: NewActivity) -> Result<Activity> {
         }
     );
     check_activity(&mut a, &mut ch);
-    check_links(uow, &a, None, &mut ch).await?;
+    uow.check_links(&a, None, &mut ch.errs).await?;
     if ch.errs.is_empty() {
         let hint = a.thread_id.take();
         super::threads::join(uow, &mut a, hint).await?;

@@ -9,7 +9,6 @@ use super::Records;
 use super::checks::Checks;
 use super::records::Guard;
 use super::uow::Uow;
-use crate::entity::{EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CampaignId, ContactId, SegmentId, UserId, storage_precision};
@@ -99,12 +98,7 @@ async fn check_campaign(uow: &mut Uow<'_>, c: &mut Campaign, before: Option<&Cam
     {
         ch.push("end_date", FieldErrorCode::OutOfRange, "a campaign cannot end before it starts");
     }
-    if let Some(s) = c.segment_id
-        && before.is_none_or(|b| b.segment_id != Some(s))
-    {
-        uow.check_refs(&[("segment_id".into(), EntityRef::new(EntityKind::Segment, s))], &mut ch.errs).await?;
-    }
-    Ok(())
+    uow.check_links(c, before, &mut ch.errs).await
 }
 
 /// How a campaign did.

@@ -4,10 +4,8 @@ use chrono::{DateTime, Utc};
 
 use super::Records;
 use super::checks::Checks;
-use super::lines::{check_customer, check_links};
 use super::records::Guard;
 use super::uow::Uow;
-use crate::entity::{EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CaseId, CompanyId, ContactId, OrderId, ProductId, UserId, storage_precision};
@@ -104,15 +102,8 @@ fn check_case(c: &mut Case, ch: &mut Checks) {
 }
 
 async fn check_case_refs(uow: &mut Uow<'_>, c: &Case, before: Option<&Case>, ch: &mut Checks) -> Result<()> {
-    check_customer(uow, c.contact_id, c.company_id, before.map(|b| (b.contact_id, b.company_id)), true, ch).await?;
-    let order = |c: &Case| c.order_id.map(|o| EntityRef::new(EntityKind::Order, o));
-    let product = |c: &Case| c.product_id.map(|p| EntityRef::new(EntityKind::Product, p));
-    check_links(
-        uow,
-        &[("order_id", order(c), before.and_then(order)), ("product_id", product(c), before.and_then(product))],
-        ch,
-    )
-    .await
+    ch.customer(c.contact_id, c.company_id);
+    uow.check_links(c, before, &mut ch.errs).await
 }
 
 /// Cases: customer service work, from first contact to resolution, within the SLA.

@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 
 use crate::error::{FieldError, FieldErrorCode};
+use crate::ids::{CompanyId, ContactId};
 use crate::model::check_len;
 use crate::profile::{Address, PhoneEntry, PhoneLabel, PhoneNumber, parse_region};
 
@@ -85,6 +86,13 @@ impl Checks {
             }
         }
         *items = out;
+    }
+
+    /// A customer document (order, invoice, payment, case) names a contact, a company or both.
+    pub(crate) fn customer(&mut self, contact: Option<ContactId>, company: Option<CompanyId>) {
+        if contact.is_none() && company.is_none() {
+            self.push("contact_id", FieldErrorCode::Required, "name the customer: a contact, a company or both");
+        }
     }
 
     pub(crate) fn tags(&mut self, items: &mut Vec<String>) {

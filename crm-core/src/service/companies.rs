@@ -4,7 +4,6 @@ use super::Records;
 use super::checks::Checks;
 use super::import::{Draft, ImportOptions, ImportProgress, Importable};
 use super::records::Guard;
-use crate::entity::EntityRef;
 use crate::error::ImportReport;
 use crate::error::{FieldError, Result};
 use crate::ids::{CompanyId, UserId};
@@ -110,10 +109,6 @@ impl Importable for NewCompany {
         );
         check_company(&mut company, &mut ch);
         (company, ch.errs)
-    }
-
-    fn refs(_: &Company) -> Vec<(String, EntityRef)> {
-        Vec::new()
     }
 }
 

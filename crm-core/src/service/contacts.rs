@@ -5,7 +5,6 @@ use chrono::NaiveDate;
 use super::Records;
 use super::checks::Checks;
 use super::import::{Draft, ImportOptions, ImportProgress, Importable};
-use crate::entity::{EntityKind, EntityRef};
 use crate::error::ImportReport;
 use crate::error::{Error, FieldError, FieldErrorCode, Result};
 use crate::event::Change;
@@ -234,10 +233,6 @@ impl Importable for NewContact {
         check_contact(&mut contact, now.date_naive(), &mut ch);
         (contact, ch.errs)
     }
-
-    fn refs(c: &Contact) -> Vec<(String, EntityRef)> {
-        c.company_id.iter().map(|c| ("company_id".into(), EntityRef::new(EntityKind::Company, *c))).collect()
-    }
 }
 
 /// Contacts: people the business deals with. Deleting one deletes the relations at either
@@ -267,7 +262,7 @@ impl Records<'_, Contact> {
             Box::pin(async move {
                 let (contact, errs) = input.build(&uow.draft());
                 ch.errs = errs;
-                uow.check_refs(&NewContact::refs(&contact), &mut ch.errs).await?;
+                uow.check_links(&contact, None, &mut ch.errs).await?;
                 Ok(contact)
             })
         })
@@ -325,15 +320,7 @@ impl Records<'_, Contact> {
                 }
                 let mut ch = Checks::default();
                 check_contact(&mut contact, uow.now.date_naive(), &mut ch);
-                if let Some(company) = contact.company_id
-                    && Some(company) != before.company_id
-                {
-                    uow.check_refs(
-                        &[("company_id".into(), EntityRef::new(EntityKind::Company, company))],
-                        &mut ch.errs,
-                    )
-                    .await?;
-                }
+                uow.check_links(&contact, Some(&before), &mut ch.errs).await?;
                 let (from, to) = (before.lifecycle_stage, contact.lifecycle_stage);
                 let saved = uow.save(&before, contact, ch.errs, &["lifecycle_stage"]).await?;
                 if from != to {

@@ -11,7 +11,6 @@ use super::lines::{check_line_products, check_lines};
 use super::pipelines::{default_pipeline, missing_for_stage};
 use super::records::Guard;
 use super::uow::Uow;
-use crate::entity::{EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CompanyId, ContactId, DealId, PipelineId, StageId, UserId};
@@ -84,18 +83,7 @@ fn check_deal(d: &mut Deal, ch: &mut Checks) {
 async fn check_deal_refs(uow: &mut Uow<'_>, d: &mut Deal, before: Option<&Deal>, ch: &mut Checks) -> Result<()> {
     let before_lines = before.map(|b| b.line_items.as_slice()).unwrap_or_default();
     check_line_products(uow, "line_items", &mut d.line_items, before_lines, ch).await?;
-    let mut refs = Vec::new();
-    for (i, c) in d.contact_ids.iter().enumerate() {
-        if !before.is_some_and(|b| b.contact_ids.contains(c)) {
-            refs.push((format!("contact_ids[{i}]"), EntityRef::new(EntityKind::Contact, *c)));
-        }
-    }
-    if let Some(c) = d.company_id
-        && before.is_none_or(|b| b.company_id != Some(c))
-    {
-        refs.push(("company_id".into(), EntityRef::new(EntityKind::Company, c)));
-    }
-    uow.check_refs(&refs, &mut ch.errs).await
+    uow.check_links(d, before, &mut ch.errs).await
 }
 
 /// Moves contacts up the lifecycle to `target` if they are behind it (never back).

@@ -4,9 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::Records;
 use super::checks::Checks;
-use super::lines::{check_customer, check_links};
 use super::uow::Uow;
-use crate::entity::{EntityKind, EntityRef};
 use crate::error::{FieldErrorCode, Result};
 use crate::ids::{CaseId, CompanyId, ContactId, DealId, OrderId, ProductId, storage_precision};
 use crate::macros::new_input;
@@ -180,19 +178,9 @@ async fn record_in(uow: &mut Uow<'_>, input: NewFeedback) -> Result<Feedback> {
         }
         _ => {}
     }
-    let required = f.kind != FeedbackKind::Review;
-    check_customer(uow, f.contact_id, f.company_id, None, required, &mut ch).await?;
-    let link = |kind: EntityKind, id: Option<uuid::Uuid>| id.map(|i| EntityRef::new(kind, i));
-    check_links(
-        uow,
-        &[
-            ("case_id", link(EntityKind::Case, f.case_id.map(Into::into)), None),
-            ("deal_id", link(EntityKind::Deal, f.deal_id.map(Into::into)), None),
-            ("order_id", link(EntityKind::Order, f.order_id.map(Into::into)), None),
-            ("product_id", link(EntityKind::Product, f.product_id.map(Into::into)), None),
-        ],
-        &mut ch,
-    )
-    .await?;
+    if f.kind != FeedbackKind::Review {
+        ch.customer(f.contact_id, f.company_id);
+    }
+    uow.check_links(&f, None, &mut ch.errs).await?;
     uow.create(f, ch.errs).await
 }

@@ -9,7 +9,6 @@ use uuid::Uuid;
 
 use super::Session;
 use super::uow::Uow;
-use crate::entity::EntityRef;
 use crate::error::{Error, FieldError, FieldErrorCode, ImportReport, Rejected, Result};
 use crate::ids::{TenantId, storage_precision};
 use crate::model::Entity;
@@ -115,9 +114,6 @@ pub(crate) trait Importable: Send + Sized {
 
     /// The new record (id and times from the draft), with the problems found.
     fn build(self, draft: &Draft<'_>) -> (Self::Entity, Vec<FieldError>);
-
-    /// References that must exist, by field.
-    fn refs(entity: &Self::Entity) -> Vec<(String, EntityRef)>;
 }
 
 /// A batch of built records, stamped with one time.
@@ -152,7 +148,7 @@ async fn write<T: Importable>(
     uow.now = built.now;
     let mut items = built.items;
     for (entity, errs) in &mut items {
-        uow.check_refs(&T::refs(entity), errs).await?;
+        uow.check_links(entity, None, errs).await?;
     }
     let results = uow.create_many(items).await?;
     let invalid = results.iter().any(Result::is_err);

@@ -4,14 +4,11 @@ use chrono::{Days, NaiveDate};
 
 use super::Records;
 use super::checks::Checks;
-use super::lines::{
-    check_customer, check_line_products, check_lines, check_links, document_currency, terms_for, totals,
-};
+use super::lines::{check_line_products, check_lines, document_currency, terms_for, totals};
 use super::mirror::{ExternalInvoice, MirrorOutcome, mirror_invoice};
 use super::orders::number_from_id;
 use super::records::Guard;
 use super::uow::Uow;
-use crate::entity::{EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CompanyId, ContactId, DealId, InvoiceId, OrderId};
@@ -85,14 +82,11 @@ async fn check_invoice_refs(
     inherited: &[LineItem],
     ch: &mut Checks,
 ) -> Result<()> {
-    check_customer(uow, i.contact_id, i.company_id, before.map(|b| (b.contact_id, b.company_id)), true, ch).await?;
+    ch.customer(i.contact_id, i.company_id);
+    uow.check_links(i, before, &mut ch.errs).await?;
     // Lines copied from the billed order may keep products retired since.
     let before_lines = before.map(|b| b.lines.as_slice()).unwrap_or(inherited);
-    check_line_products(uow, "lines", &mut i.lines, before_lines, ch).await?;
-    let order = |i: &Invoice| i.order_id.map(|o| EntityRef::new(EntityKind::Order, o));
-    let deal = |i: &Invoice| i.deal_id.map(|d| EntityRef::new(EntityKind::Deal, d));
-    check_links(uow, &[("order_id", order(i), before.and_then(order)), ("deal_id", deal(i), before.and_then(deal))], ch)
-        .await
+    check_line_products(uow, "lines", &mut i.lines, before_lines, ch).await
 }
 
 fn refuse(field: &str, from: InvoiceStatus, to: &str, reason: impl Into<String>) -> Error {

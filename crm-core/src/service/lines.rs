@@ -6,7 +6,6 @@ use super::checks::Checks;
 use super::uow::Uow;
 use rust_decimal::Decimal;
 
-use crate::entity::{EntityKind, EntityRef};
 use crate::error::{FieldErrorCode, Result};
 use crate::ids::{CompanyId, ContactId, ProductId};
 use crate::model::{Company, Contact, CreditTerms, Invoice, InvoiceStatus, LineItem, Product, Totals};
@@ -97,49 +96,6 @@ pub(crate) fn document_currency(ch: &mut Checks, given: Option<Currency>, lines:
         ch.push("currency", FieldErrorCode::Required, "give a currency or at least one line");
     }
     c
-}
-
-/// A customer document (order, invoice, payment, case, feedback) names a contact, a company,
-/// or both; every one it newly names must exist.
-pub(crate) async fn check_customer(
-    uow: &mut Uow<'_>,
-    contact: Option<ContactId>,
-    company: Option<CompanyId>,
-    before: Option<(Option<ContactId>, Option<CompanyId>)>,
-    required: bool,
-    ch: &mut Checks,
-) -> Result<()> {
-    if required && contact.is_none() && company.is_none() {
-        ch.push("contact_id", FieldErrorCode::Required, "name the customer: a contact, a company or both");
-    }
-    let mut refs = Vec::new();
-    if let Some(c) = contact
-        && before.is_none_or(|b| b.0 != Some(c))
-    {
-        refs.push(("contact_id".to_owned(), EntityRef::new(EntityKind::Contact, c)));
-    }
-    if let Some(c) = company
-        && before.is_none_or(|b| b.1 != Some(c))
-    {
-        refs.push(("company_id".to_owned(), EntityRef::new(EntityKind::Company, c)));
-    }
-    uow.check_refs(&refs, &mut ch.errs).await
-}
-
-/// Checks that each newly named record exists: `(field, new, old)`.
-pub(crate) async fn check_links(
-    uow: &mut Uow<'_>,
-    links: &[(&str, Option<EntityRef>, Option<EntityRef>)],
-    ch: &mut Checks,
-) -> Result<()> {
-    let refs: Vec<(String, EntityRef)> = links
-        .iter()
-        .filter_map(|(field, new, old)| match new {
-            Some(r) if Some(*r) != *old => Some(((*field).to_owned(), *r)),
-            _ => None,
-        })
-        .collect();
-    uow.check_refs(&refs, &mut ch.errs).await
 }
 
 /// The credit terms in force for a customer: the company's, else the contact's.

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 
 use super::checks::Checks;
 use super::invoices::emit_status;
-use super::lines::{check_customer, check_lines};
+use super::lines::check_lines;
 use super::uow::Uow;
 use crate::entity::{EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode, Result};
@@ -208,8 +208,8 @@ pub(super) async fn mirror_invoice(uow: &mut Uow<'_>, mut input: ExternalInvoice
     }
     invoice.notes = input.notes;
     ch.opt_text("notes", &mut invoice.notes);
-    let before = existing.as_ref().map(|b| (b.contact_id, b.company_id));
-    check_customer(uow, invoice.contact_id, invoice.company_id, before, true, &mut ch).await?;
+    ch.customer(invoice.contact_id, invoice.company_id);
+    uow.check_links(&invoice, existing.as_ref(), &mut ch.errs).await?;
     let outcome = match existing {
         None => {
             let invoice = uow.create(invoice, ch.errs).await?;
@@ -247,8 +247,7 @@ pub(super) async fn mirror_payment(uow: &mut Uow<'_>, mut input: ExternalPayment
             format!("a payment with this id is kept by {}", e.managed_by.as_deref().unwrap_or("the CRM")),
         ));
     }
-    let before = existing.as_ref().map(|b| (b.contact_id, b.company_id));
-    check_customer(uow, input.contact_id, input.company_id, before, true, &mut ch).await?;
+    ch.customer(input.contact_id, input.company_id);
     let mut applied = Decimal::ZERO;
     let mut invoices: Vec<Invoice> = Vec::new();
     for (i, (invoice_id, amount)) in input.applications.iter().enumerate() {
@@ -304,6 +303,8 @@ pub(super) async fn mirror_payment(uow: &mut Uow<'_>, mut input: ExternalPayment
     payment.method = input.method;
     payment.reference = input.reference;
     ch.opt_name("reference", &mut payment.reference);
+    // The invoices applied to were checked above, so before the new applications are set.
+    uow.check_links(&payment, existing.as_ref(), &mut ch.errs).await?;
     payment.applications = input
         .applications
         .iter()

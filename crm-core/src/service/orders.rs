@@ -4,12 +4,9 @@ use chrono::{DateTime, Utc};
 
 use super::Records;
 use super::checks::Checks;
-use super::lines::{
-    check_credit_limit, check_customer, check_line_products, check_lines, check_links, document_currency, totals,
-};
+use super::lines::{check_credit_limit, check_line_products, check_lines, document_currency, totals};
 use super::records::Guard;
 use super::uow::Uow;
-use crate::entity::{EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CampaignId, CompanyId, ContactId, DealId, OrderId, UserId};
@@ -105,17 +102,10 @@ async fn check_order_refs(
     inherited: &[LineItem],
     ch: &mut Checks,
 ) -> Result<()> {
-    check_customer(uow, o.contact_id, o.company_id, before.map(|b| (b.contact_id, b.company_id)), true, ch).await?;
+    ch.customer(o.contact_id, o.company_id);
+    uow.check_links(o, before, &mut ch.errs).await?;
     let before_lines = before.map(|b| b.lines.as_slice()).unwrap_or(inherited);
-    check_line_products(uow, "lines", &mut o.lines, before_lines, ch).await?;
-    let deal = |o: &Order| o.deal_id.map(|d| EntityRef::new(EntityKind::Deal, d));
-    let campaign = |o: &Order| o.campaign_id.map(|c| EntityRef::new(EntityKind::Campaign, c));
-    check_links(
-        uow,
-        &[("deal_id", deal(o), before.and_then(deal)), ("campaign_id", campaign(o), before.and_then(campaign))],
-        ch,
-    )
-    .await
+    check_line_products(uow, "lines", &mut o.lines, before_lines, ch).await
 }
 
 /// Immediate payment methods: an order paid this way creates no debt, so no credit check.

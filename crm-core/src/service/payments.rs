@@ -6,7 +6,6 @@ use rust_decimal::Decimal;
 use super::Records;
 use super::checks::Checks;
 use super::invoices::emit_status;
-use super::lines::check_customer;
 use super::mirror::{ExternalPayment, MirrorOutcome, mirror_payment};
 use super::orders::set_status;
 use super::uow::Uow;
@@ -108,7 +107,7 @@ impl Records<'_, Payment> {
                 if input.received_on > uow.now.date_naive() {
                     ch.push("received_on", FieldErrorCode::OutOfRange, "a payment cannot be received in the future");
                 }
-                check_customer(uow, input.contact_id, input.company_id, None, true, &mut ch).await?;
+                ch.customer(input.contact_id, input.company_id);
                 let mut payment = new_record!(
                     uow,
                     Payment {
@@ -127,6 +126,7 @@ impl Records<'_, Payment> {
                 ch.opt_name("reference", &mut payment.reference);
                 ch.opt_text("notes", &mut payment.notes);
                 ch.external_refs(&mut payment.external_refs);
+                uow.check_links(&payment, None, &mut ch.errs).await?;
                 Error::check(std::mem::take(&mut ch.errs))?;
                 let payment = uow.create(payment, Vec::new()).await?;
                 apply_all(uow, payment, &input.apply_to, "apply_to").await

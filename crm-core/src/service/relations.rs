@@ -3,6 +3,7 @@
 use super::Records;
 use super::uow::Uow;
 use crate::entity::EntityRef;
+use crate::entity::Links;
 use crate::error::{Error, FieldError, FieldErrorCode, Result};
 use crate::ids::RelationId;
 use crate::macros::new_record;
@@ -51,7 +52,7 @@ impl Records<'_, Relation> {
                 if from == to {
                     errs.push(FieldError::new("to", FieldErrorCode::Rule, "a record cannot be linked to itself"));
                 }
-                uow.check_refs(&[("from".into(), from), ("to".into(), to)], &mut errs).await?;
+                uow.check_refs(Links::default().any("from", from).any("to", to).added_since(None), &mut errs).await?;
                 let role = role.map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
                 if let Some(r) = &role
                     && r.chars().count() > 200

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::Session;
-use crate::entity::{EntityKind, EntityRef};
+use crate::entity::{EntityKind, EntityRef, Link};
 use crate::error::{Error, FieldError, FieldErrorCode, Result};
 use crate::event::{Change, Event, StoredEvent};
 use crate::ids::{EventId, storage_precision};
@@ -134,14 +134,26 @@ impl<'s> Uow<'s> {
         Ok(found)
     }
 
-    /// Records an error for every reference that does not exist in this tenant.
-    pub(crate) async fn check_refs(&mut self, refs: &[(String, EntityRef)], errs: &mut Vec<FieldError>) -> Result<()> {
-        for (field, r) in refs {
-            if !self.exists(*r).await? {
+    /// Records an error for every record `after` newly names (see [`Links::added_since`]) that
+    /// does not exist in this tenant.
+    pub(crate) async fn check_links<E: Entity>(
+        &mut self,
+        after: &E,
+        before: Option<&E>,
+        errs: &mut Vec<FieldError>,
+    ) -> Result<()> {
+        let links = after.links().added_since(before.map(E::links).as_ref());
+        self.check_refs(links, errs).await
+    }
+
+    /// Records an error for every link to a record that does not exist in this tenant.
+    pub(crate) async fn check_refs(&mut self, links: Vec<Link>, errs: &mut Vec<FieldError>) -> Result<()> {
+        for Link { field, to } in links {
+            if !self.exists(to).await? {
                 errs.push(FieldError::new(
-                    field.clone(),
+                    field,
                     FieldErrorCode::NotFound,
-                    format!("no {} with id {}", r.kind, r.id),
+                    format!("no {} with id {}", to.kind, to.id),
                 ));
             }
         }
@@ -184,8 +196,8 @@ impl<'s> Uow<'s> {
             }
             // Only new references are checked (as for `company_id` or `contact_ids`): a stored one
             // may point at a record deleted since, which must not block unrelated changes.
-            let refs: Vec<_> = refs.into_iter().filter(|(field, _)| !unchanged(field)).collect();
-            self.check_refs(&refs, &mut errs).await?;
+            let refs = refs.into_iter().filter(|(field, _)| !unchanged(field)).map(|(field, to)| Link { field, to });
+            self.check_refs(refs.collect(), &mut errs).await?;
         }
         Error::check(errs)?;
         Ok(reg)
