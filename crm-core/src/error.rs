@@ -175,6 +175,21 @@ impl Error {
         Error::Validation(ValidationErrors(vec![FieldError::new(field, code, message)]))
     }
 
+    /// An [`InvalidTransition`](Error::InvalidTransition) of `field` from `from` to `to`, and why.
+    pub fn transition(
+        field: impl Into<String>,
+        from: impl std::fmt::Display,
+        to: impl std::fmt::Display,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::InvalidTransition {
+            field: field.into(),
+            from: from.to_string(),
+            to: to.to_string(),
+            reason: reason.into(),
+        }
+    }
+
     /// A validation error from a list; `Ok(())` when the list is empty.
     pub fn check(errors: Vec<FieldError>) -> Result<()> {
         if errors.is_empty() { Ok(()) } else { Err(Error::Validation(ValidationErrors(errors))) }

@@ -144,33 +144,24 @@ pub enum Filter {
     },
 }
 
+/// The comparison constructors of [`Filter`], one per [`CmpOp`].
+macro_rules! cmp_constructors {
+    ($( $doc:literal $name:ident => $op:ident ),* $(,)?) => {$(
+        #[doc = $doc]
+        pub fn $name(field: impl Into<Field>, value: impl Into<Value>) -> Filter {
+            Filter::Cmp { field: field.into(), op: CmpOp::$op, value: value.into() }
+        }
+    )*};
+}
+
 impl Filter {
-    fn cmp(field: impl Into<Field>, op: CmpOp, value: impl Into<Value>) -> Filter {
-        Filter::Cmp { field: field.into(), op, value: value.into() }
-    }
-    /// `field = value`.
-    pub fn eq(field: impl Into<Field>, value: impl Into<Value>) -> Filter {
-        Self::cmp(field, CmpOp::Eq, value)
-    }
-    /// `field != value` (null fields match).
-    pub fn ne(field: impl Into<Field>, value: impl Into<Value>) -> Filter {
-        Self::cmp(field, CmpOp::Ne, value)
-    }
-    /// `field < value`.
-    pub fn lt(field: impl Into<Field>, value: impl Into<Value>) -> Filter {
-        Self::cmp(field, CmpOp::Lt, value)
-    }
-    /// `field <= value`.
-    pub fn lte(field: impl Into<Field>, value: impl Into<Value>) -> Filter {
-        Self::cmp(field, CmpOp::Lte, value)
-    }
-    /// `field > value`.
-    pub fn gt(field: impl Into<Field>, value: impl Into<Value>) -> Filter {
-        Self::cmp(field, CmpOp::Gt, value)
-    }
-    /// `field >= value`.
-    pub fn gte(field: impl Into<Field>, value: impl Into<Value>) -> Filter {
-        Self::cmp(field, CmpOp::Gte, value)
+    cmp_constructors! {
+        "`field = value`." eq => Eq,
+        "`field != value` (null fields match)." ne => Ne,
+        "`field < value`." lt => Lt,
+        "`field <= value`." lte => Lte,
+        "`field > value`." gt => Gt,
+        "`field >= value`." gte => Gte,
     }
     /// `field in (values…)`.
     pub fn is_in<V: Into<Value>>(field: impl Into<Field>, values: impl IntoIterator<Item = V>) -> Filter {

@@ -250,48 +250,46 @@ impl FieldDefinition {
     pub fn validate(&self, field_prefix: &str) -> Vec<FieldError> {
         let mut errs = Vec::new();
         let at = |p: &str| if field_prefix.is_empty() { p.to_owned() } else { format!("{field_prefix}.{p}") };
+        let mut push =
+            |p: &str, code: FieldErrorCode, message: String| errs.push(FieldError::new(at(p), code, message));
         if !self.entity_kind.has_custom_fields() {
-            errs.push(FieldError::new(
-                at("entity_kind"),
-                FieldErrorCode::Rule,
-                format!("{} records have no custom fields", self.entity_kind),
-            ));
+            push("entity_kind", FieldErrorCode::Rule, format!("{} records have no custom fields", self.entity_kind));
         }
         if !valid_key(&self.key) {
-            errs.push(FieldError::new(
-                at("key"),
+            push(
+                "key",
                 FieldErrorCode::InvalidFormat,
                 format!(
                     "`{}` is not a valid key: use 1–63 lower-case letters, digits or `_`, starting with a letter (optionally `namespace.key`)",
                     self.key
                 ),
-            ));
+            );
         }
         if self.label.trim().is_empty() {
-            errs.push(FieldError::new(at("label"), FieldErrorCode::Required, "a label is required"));
+            push("label", FieldErrorCode::Required, "a label is required".into());
         }
         if let FieldType::Enum { options } | FieldType::MultiEnum { options } = &self.field_type {
             if options.is_empty() || options.len() > MAX_OPTIONS {
-                errs.push(FieldError::new(
-                    at("field_type.options"),
+                push(
+                    "field_type.options",
                     FieldErrorCode::OutOfRange,
                     format!("an enum needs 1–{MAX_OPTIONS} options"),
-                ));
+                );
             }
             let mut seen = std::collections::BTreeSet::new();
             for (i, o) in options.iter().enumerate() {
                 if o.trim().is_empty() || o.trim() != o {
-                    errs.push(FieldError::new(
-                        at(&format!("field_type.options[{i}]")),
+                    push(
+                        &format!("field_type.options[{i}]"),
                         FieldErrorCode::InvalidFormat,
-                        "options must be non-empty and have no surrounding spaces",
-                    ));
+                        "options must be non-empty and have no surrounding spaces".into(),
+                    );
                 } else if !seen.insert(o) {
-                    errs.push(FieldError::new(
-                        at(&format!("field_type.options[{i}]")),
+                    push(
+                        &format!("field_type.options[{i}]"),
                         FieldErrorCode::Duplicate,
                         format!("option `{o}` appears twice"),
-                    ));
+                    );
                 }
             }
         }
@@ -302,66 +300,46 @@ impl FieldDefinition {
             FieldType::Text | FieldType::Email | FieldType::Url | FieldType::Phone | FieldType::Enum { .. }
         );
         if (c.min.is_some() || c.max.is_some()) && !numeric {
-            errs.push(FieldError::new(
-                at("constraints.min"),
+            push(
+                "constraints.min",
                 FieldErrorCode::Rule,
-                "min and max apply only to number, decimal and money fields",
-            ));
+                "min and max apply only to number, decimal and money fields".into(),
+            );
         }
         if let (Some(lo), Some(hi)) = (c.min, c.max)
             && lo > hi
         {
-            errs.push(FieldError::new(
-                at("constraints.max"),
-                FieldErrorCode::OutOfRange,
-                format!("max {hi} is below min {lo}"),
-            ));
+            push("constraints.max", FieldErrorCode::OutOfRange, format!("max {hi} is below min {lo}"));
         }
         if (c.min_length.is_some() || c.max_length.is_some() || c.pattern.is_some()) && !textual {
-            errs.push(FieldError::new(
-                at("constraints"),
-                FieldErrorCode::Rule,
-                "lengths and patterns apply only to text-valued fields",
-            ));
+            push("constraints", FieldErrorCode::Rule, "lengths and patterns apply only to text-valued fields".into());
         }
         if let (Some(lo), Some(hi)) = (c.min_length, c.max_length)
             && lo > hi
         {
-            errs.push(FieldError::new(
-                at("constraints.max_length"),
+            push(
+                "constraints.max_length",
                 FieldErrorCode::OutOfRange,
                 format!("max_length {hi} is below min_length {lo}"),
-            ));
+            );
         }
         if let Some(hi) = c.max_length
             && hi as usize > MAX_TEXT_LEN
         {
-            errs.push(FieldError::new(
-                at("constraints.max_length"),
-                FieldErrorCode::OutOfRange,
-                format!("max_length is at most {MAX_TEXT_LEN}"),
-            ));
+            push("constraints.max_length", FieldErrorCode::OutOfRange, format!("max_length is at most {MAX_TEXT_LEN}"));
         }
         if let Some(p) = &c.pattern
             && let Err(m) = compiled_pattern(p)
         {
-            errs.push(FieldError::new(at("constraints.pattern"), FieldErrorCode::InvalidFormat, m));
+            push("constraints.pattern", FieldErrorCode::InvalidFormat, m);
         }
         if self.computed && self.required {
-            errs.push(FieldError::new(
-                at("required"),
-                FieldErrorCode::Rule,
-                "a computed field cannot be required: users never enter it",
-            ));
+            push("required", FieldErrorCode::Rule, "a computed field cannot be required: users never enter it".into());
         }
         if let FieldType::Reference { to } = &self.field_type
             && !matches!(to, EntityKind::Contact | EntityKind::Company | EntityKind::Deal | EntityKind::Activity)
         {
-            errs.push(FieldError::new(
-                at("field_type.to"),
-                FieldErrorCode::Rule,
-                format!("a reference field cannot point at {to} records"),
-            ));
+            push("field_type.to", FieldErrorCode::Rule, format!("a reference field cannot point at {to} records"));
         }
         errs
     }

@@ -286,20 +286,20 @@ impl Records<'_, Activity> {
         self.change(id, |uow, mut a| {
             Box::pin(async move {
                 if a.kind != ActivityKind::Task {
-                    return Err(Error::InvalidTransition {
-                        field: "completed_at".into(),
-                        from: "none".into(),
-                        to: "now".into(),
-                        reason: format!("a {} cannot be completed; only tasks can", a.kind),
-                    });
+                    return Err(Error::transition(
+                        "completed_at",
+                        "none",
+                        "now",
+                        format!("a {} cannot be completed; only tasks can", a.kind),
+                    ));
                 }
                 if let Some(done) = a.completed_at {
-                    return Err(Error::InvalidTransition {
-                        field: "completed_at".into(),
-                        from: done.to_rfc3339(),
-                        to: "now".into(),
-                        reason: "the task is already completed".into(),
-                    });
+                    return Err(Error::transition(
+                        "completed_at",
+                        done.to_rfc3339(),
+                        "now",
+                        "the task is already completed",
+                    ));
                 }
                 a.completed_at = Some(uow.now);
                 let a = uow.save_system(a).await?;
@@ -349,9 +349,7 @@ async fn log_in(uow: &mut Uow<'_>, input: NewActivity) -> Result<Activity> {
     }
     let now = uow.now;
     let mut a = new_record!(
-        uow.new_id(),
-        uow.s.tenant(),
-        now,
+        uow,
         Activity {
             kind: input.kind,
             subject: input.subject,

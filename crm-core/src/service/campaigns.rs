@@ -147,9 +147,7 @@ impl Records<'_, Campaign> {
         self.write(|uow| {
             Box::pin(async move {
                 let mut c = new_record!(
-                    uow.new_id(),
-                    self.s.tenant(),
-                    uow.now,
+                    uow,
                     Campaign {
                         name: input.name,
                         channel: input.channel,
@@ -193,12 +191,7 @@ impl Records<'_, Campaign> {
                     return Ok(c);
                 }
                 if !from.can_become(to) {
-                    return Err(Error::InvalidTransition {
-                        field: "status".into(),
-                        from: from.to_string(),
-                        to: to.to_string(),
-                        reason: format!("a {from} campaign cannot become {to}"),
-                    });
+                    return Err(Error::transition("status", from, to, format!("a {from} campaign cannot become {to}")));
                 }
                 c.status = to;
                 let c = uow.save_system(c).await?;

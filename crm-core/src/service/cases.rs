@@ -152,9 +152,7 @@ impl Records<'_, Case> {
                 }
                 let sla = self.s.crm.inner.sla.target(input.priority);
                 let mut case = new_record!(
-                    uow.new_id(),
-                    self.s.tenant(),
-                    uow.now,
+                    uow,
                     Case {
                         subject: input.subject,
                         description: input.description,
@@ -244,12 +242,12 @@ impl Records<'_, Case> {
                 let mut case = uow.tx.require::<Case>(id).await?;
                 let from = case.status;
                 if from.is_active() {
-                    return Err(Error::InvalidTransition {
-                        field: "status".into(),
-                        from: from.to_string(),
-                        to: CaseStatus::Open.to_string(),
-                        reason: "only a resolved or closed case is reopened".into(),
-                    });
+                    return Err(Error::transition(
+                        "status",
+                        from,
+                        CaseStatus::Open,
+                        "only a resolved or closed case is reopened",
+                    ));
                 }
                 case.status = CaseStatus::Open;
                 case.resolved_at = None;
@@ -272,16 +270,16 @@ impl Records<'_, Case> {
                     return Ok(case);
                 }
                 if !from.can_become(to) {
-                    return Err(Error::InvalidTransition {
-                        field: "status".into(),
-                        from: from.to_string(),
-                        to: to.to_string(),
-                        reason: if from.is_active() {
+                    return Err(Error::transition(
+                        "status",
+                        from,
+                        to,
+                        if from.is_active() {
                             format!("a {from} case cannot become {to}")
                         } else {
                             format!("the case is {from}; reopen it first")
                         },
-                    });
+                    ));
                 }
                 let now = uow.now;
                 match to {
@@ -343,9 +341,7 @@ impl Records<'_, Case> {
                     return Ok(case);
                 }
                 let feedback = new_record!(
-                    uow.new_id(),
-                    self.s.tenant(),
-                    uow.now,
+                    uow,
                     Feedback {
                         kind: FeedbackKind::Survey,
                         contact_id: case.contact_id,

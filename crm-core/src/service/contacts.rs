@@ -90,9 +90,8 @@ impl NewContact {
         Self { given_name: given_name.into(), family_name: family_name.into(), ..Default::default() }
     }
     /// Adds a work email.
-    pub fn email(mut self, address: impl Into<String>) -> Self {
-        self.emails.push((address.into(), EmailLabel::Work));
-        self
+    pub fn email(self, address: impl Into<String>) -> Self {
+        self.email_labeled(address, EmailLabel::Work)
     }
     /// Adds an email with a label.
     pub fn email_labeled(mut self, address: impl Into<String>, label: EmailLabel) -> Self {
@@ -100,9 +99,8 @@ impl NewContact {
         self
     }
     /// Adds a mobile phone number.
-    pub fn phone(mut self, number: impl Into<String>) -> Self {
-        self.phones.push((number.into(), PhoneLabel::Mobile));
-        self
+    pub fn phone(self, number: impl Into<String>) -> Self {
+        self.phone_labeled(number, PhoneLabel::Mobile)
     }
     /// Adds a phone number with a label.
     pub fn phone_labeled(mut self, number: impl Into<String>, label: PhoneLabel) -> Self {
@@ -306,12 +304,12 @@ impl Records<'_, Contact> {
             Box::pin(async move {
                 let before = uow.load_for_update(&contact).await?;
                 if contact.lifecycle_stage < before.lifecycle_stage {
-                    return Err(Error::InvalidTransition {
-                        field: "lifecycle_stage".into(),
-                        from: before.lifecycle_stage.to_string(),
-                        to: contact.lifecycle_stage.to_string(),
-                        reason: "the lifecycle only moves forward; use reset_lifecycle to move it back".into(),
-                    });
+                    return Err(Error::transition(
+                        "lifecycle_stage",
+                        before.lifecycle_stage,
+                        contact.lifecycle_stage,
+                        "the lifecycle only moves forward; use reset_lifecycle to move it back",
+                    ));
                 }
                 if contact.marketing_consent.status != before.marketing_consent.status
                     && contact.marketing_consent.changed_at == before.marketing_consent.changed_at

@@ -191,18 +191,16 @@ impl Records<'_, Deal> {
                     })?,
                 };
                 if stage.kind != StageKind::Open {
-                    return Err(Error::InvalidTransition {
-                        field: "stage_id".into(),
-                        from: "(new)".into(),
-                        to: stage.name.clone(),
-                        reason: "a deal starts in an open stage; create it, then win or lose it".into(),
-                    });
+                    return Err(Error::transition(
+                        "stage_id",
+                        "(new)",
+                        stage.name.clone(),
+                        "a deal starts in an open stage; create it, then win or lose it",
+                    ));
                 }
                 let now = uow.now;
                 let mut deal = new_record!(
-                    uow.new_id(),
-                    self.s.tenant(),
-                    now,
+                    uow,
                     Deal {
                         name: input.name,
                         pipeline_id: pipeline.id,
@@ -242,12 +240,12 @@ impl Records<'_, Deal> {
                 let before = uow.load_for_update(&deal).await?;
                 GUARD.check(&before, &deal)?;
                 if before.lost_reason != deal.lost_reason && before.status != DealStatus::Lost {
-                    return Err(Error::InvalidTransition {
-                        field: "lost_reason".into(),
-                        from: before.lost_reason.clone().unwrap_or_else(|| "none".into()),
-                        to: deal.lost_reason.clone().unwrap_or_else(|| "none".into()),
-                        reason: "only a lost deal has a reason, given by lose".into(),
-                    });
+                    return Err(Error::transition(
+                        "lost_reason",
+                        before.lost_reason.clone().unwrap_or_else(|| "none".into()),
+                        deal.lost_reason.clone().unwrap_or_else(|| "none".into()),
+                        "only a lost deal has a reason, given by lose",
+                    ));
                 }
                 // An amount that came from the line items follows them when they change.
                 let derived =
@@ -326,12 +324,7 @@ impl Records<'_, Deal> {
                     }
                     Target::Reopen(sid) => (in_pipeline(sid)?, None, true),
                 };
-                let refuse = |reason: &str| Error::InvalidTransition {
-                    field: "stage_id".into(),
-                    from: current.clone(),
-                    to: stage.name.clone(),
-                    reason: reason.into(),
-                };
+                let refuse = |reason: &str| Error::transition("stage_id", current.clone(), stage.name.clone(), reason);
                 if reopen {
                     if deal.status == DealStatus::Open {
                         return Err(refuse("only a won or lost deal can be reopened"));

@@ -89,10 +89,6 @@ async fn check_invoice_refs(
     check_line_products(uow, "lines", &mut i.lines, before_lines, ch).await
 }
 
-fn refuse(field: &str, from: InvoiceStatus, to: &str, reason: impl Into<String>) -> Error {
-    Error::InvalidTransition { field: field.into(), from: from.to_string(), to: to.into(), reason: reason.into() }
-}
-
 /// Fields an edit may not change: they move through `send`, `void` and payments.
 const GUARD: Guard = Guard {
     fields: &["status", "payments", "amount_paid", "sent_at", "paid_on", "voided_at"],
@@ -189,7 +185,7 @@ impl Records<'_, Invoice> {
             Box::pin(async move {
                 refuse_managed(&format!("invoice {}", invoice.number), &invoice.managed_by)?;
                 if invoice.status != InvoiceStatus::Draft {
-                    return Err(refuse("status", invoice.status, "sent", "only a draft is sent"));
+                    return Err(Error::transition("status", invoice.status, "sent", "only a draft is sent"));
                 }
                 if invoice.lines.is_empty() {
                     return Err(Error::invalid(
@@ -218,7 +214,12 @@ impl Records<'_, Invoice> {
                     return Ok(invoice);
                 }
                 if !invoice.payments.is_empty() {
-                    return Err(refuse("status", from, "void", "payments were applied to it; it cannot be voided"));
+                    return Err(Error::transition(
+                        "status",
+                        from,
+                        "void",
+                        "payments were applied to it; it cannot be voided",
+                    ));
                 }
                 invoice.status = InvoiceStatus::Void;
                 invoice.voided_at = Some(uow.now);

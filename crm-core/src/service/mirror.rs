@@ -157,9 +157,7 @@ pub(super) async fn mirror_invoice(uow: &mut Uow<'_>, mut input: ExternalInvoice
     let now = uow.now;
     let mut invoice = existing.clone().unwrap_or_else(|| {
         new_record!(
-            uow.new_id(),
-            uow.s.tenant(),
-            now,
+            uow,
             Invoice {
                 number: String::new(),
                 contact_id: None,
@@ -216,10 +214,7 @@ pub(super) async fn mirror_invoice(uow: &mut Uow<'_>, mut input: ExternalInvoice
             (invoice, MirrorOutcome::Created)
         }
         Some(before) => {
-            Error::check(std::mem::take(&mut ch.errs))?;
-            let rec =
-                uow.save_record(&before.clone().into_record(), invoice.into_record(), Vec::new(), &["status"]).await?;
-            let saved = Invoice::from_record(rec).ok_or_else(|| Error::storage("record kind changed"))?;
+            let saved = uow.save(&before, invoice, std::mem::take(&mut ch.errs), &["status"]).await?;
             if saved.version == before.version {
                 return Ok((saved, MirrorOutcome::Unchanged));
             }
@@ -275,12 +270,9 @@ pub(super) async fn mirror_payment(uow: &mut Uow<'_>, mut input: ExternalPayment
     if applied > input.amount.amount {
         ch.push("applications", FieldErrorCode::OutOfRange, "more is applied than was paid");
     }
-    let now = uow.now;
     let mut payment = existing.clone().unwrap_or_else(|| {
         new_record!(
-            uow.new_id(),
-            uow.s.tenant(),
-            now,
+            uow,
             Payment {
                 contact_id: None,
                 company_id: None,

@@ -207,12 +207,7 @@ impl Records<'_, Order> {
 async fn order_from_deal(uow: &mut Uow<'_>, deal_id: DealId) -> Result<Order> {
     let deal = uow.tx.require::<Deal>(deal_id).await?;
     if deal.status != DealStatus::Won {
-        return Err(Error::InvalidTransition {
-            field: "deal_id".into(),
-            from: deal.status.to_string(),
-            to: "order".into(),
-            reason: "only a won deal becomes an order".into(),
-        });
+        return Err(Error::transition("deal_id", deal.status, "order", "only a won deal becomes an order"));
     }
     let existing = uow.tx.find_all::<Order>(Filter::eq("deal_id", deal_id.as_uuid())).await?;
     if let Some(o) = existing.iter().find(|o| o.status != OrderStatus::Cancelled) {
@@ -325,12 +320,7 @@ pub(crate) async fn set_status(
         return Ok(order);
     }
     if !from.can_become(to) {
-        return Err(Error::InvalidTransition {
-            field: "status".into(),
-            from: from.to_string(),
-            to: to.to_string(),
-            reason: format!("an order that is {from} cannot become {to}"),
-        });
+        return Err(Error::transition("status", from, to, format!("an order that is {from} cannot become {to}")));
     }
     let now = uow.now;
     match to {

@@ -224,12 +224,12 @@ impl Guard {
         for field in self.fields {
             let (a, b) = (old.get(field), new.get(field));
             if a != b {
-                return Err(Error::InvalidTransition {
-                    field: (*field).into(),
-                    from: shown(a),
-                    to: shown(b),
-                    reason: format!("changes only through {}", self.through),
-                });
+                return Err(Error::transition(
+                    *field,
+                    shown(a),
+                    shown(b),
+                    format!("changes only through {}", self.through),
+                ));
             }
         }
         Ok(())

@@ -186,9 +186,7 @@ impl SyncRecords<'_> {
             }
             None => {
                 let l = new_record!(
-                    uow.new_id(),
-                    self.s.tenant(),
-                    uow.now,
+                    uow,
                     SyncLink {
                         connection: input.connection,
                         local: input.local,
