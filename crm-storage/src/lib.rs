@@ -34,6 +34,7 @@ compile_error!("crm-storage needs at least one backend feature: `sqlite` or `pos
 
 pub mod encode;
 mod filter;
+mod list;
 pub mod migration;
 mod rows;
 pub mod schema;

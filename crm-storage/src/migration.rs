@@ -136,17 +136,29 @@ pub(crate) async fn sync_record_tables(tx: &DatabaseTransaction) -> Result<Vec<&
             changed.push(table);
         }
         for cols in schema::indexes(kind) {
-            let name = schema::index_name(table, &cols);
-            if indexes.contains(&name) {
-                continue;
-            }
-            let list: Vec<String> =
-                std::iter::once("tenant_id".to_owned()).chain(cols.iter().map(|c| quote(c))).collect();
-            tx.execute_unprepared(&format!("CREATE INDEX IF NOT EXISTS {} ON {t} ({})", quote(&name), list.join(", ")))
-                .await?;
+            let exprs: Vec<String> = cols.iter().map(|c| quote(c)).collect();
+            let def = schema::index_def(schema::index_name(table, &cols), &exprs, pg);
+            create_index(tx, &indexes, table, &def).await?;
         }
     }
     Ok(changed)
+}
+
+/// Creates the index `def` on `table` unless it exists (`existing`), and drops the one it replaces.
+pub(crate) async fn create_index(
+    conn: &impl ConnectionTrait,
+    existing: &HashSet<String>,
+    table: &str,
+    def: &schema::IndexDef,
+) -> Result<(), DbErr> {
+    if !existing.contains(&def.name) {
+        let sql = format!("CREATE INDEX IF NOT EXISTS {} ON {} ({})", quote(&def.name), quote(table), def.columns);
+        conn.execute_unprepared(&sql).await?;
+    }
+    if let Some(old) = def.replaces.as_ref().filter(|old| existing.contains(*old)) {
+        conn.execute_unprepared(&format!("DROP INDEX IF EXISTS {}", quote(old))).await?;
+    }
+    Ok(())
 }
 
 /// The names of the indexes in the current schema (every table's).

@@ -146,7 +146,7 @@ pub(crate) fn currency_column(kind: EntityKind, field: &str) -> Option<&'static 
 ///
 /// Every table gets `updated_at` and one index per id column (the links queries follow);
 /// the fields lists, boards and lookups filter on get theirs here.
-pub(crate) fn indexes(kind: EntityKind) -> Vec<Vec<&'static str>> {
+pub fn indexes(kind: EntityKind) -> Vec<Vec<&'static str>> {
     let mut out: Vec<Vec<&'static str>> = vec![vec!["updated_at"]];
     for c in columns(kind) {
         if c.ty == ColType::Id {
@@ -238,4 +238,31 @@ pub(crate) fn index_name(table: &str, cols: &[&str]) -> String {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
     format!("{}_{h:016x}", &name[..40])
+}
+
+/// An index as it is created: its name, the earlier name it replaces, and its column list.
+pub(crate) struct IndexDef {
+    /// Its name.
+    pub name: String,
+    /// The name the same index had before its columns were `NULLS FIRST` (PostgreSQL only):
+    /// dropped once this one exists.
+    pub replaces: Option<String>,
+    /// `tenant_id` and the columns (or expressions), comma-separated, in SQL.
+    pub columns: String,
+}
+
+/// The definition of an index called `base` over `tenant_id` and `exprs` (quoted columns or
+/// expressions). On PostgreSQL each expression is `NULLS FIRST`, the null order of an ascending
+/// list, so that one index also serves the descending list backwards (`DESC NULLS LAST`; see
+/// `list`); its name gets `_nf` (at most 63 bytes, as `base` is at most 60).
+pub(crate) fn index_def(base: String, exprs: &[String], postgres: bool) -> IndexDef {
+    let suffix = if postgres { " NULLS FIRST" } else { "" };
+    let columns =
+        std::iter::once("tenant_id".to_owned()).chain(exprs.iter().map(|e| format!("{e}{suffix}"))).collect::<Vec<_>>();
+    let columns = columns.join(", ");
+    if postgres {
+        IndexDef { name: format!("{base}_nf"), replaces: Some(base), columns }
+    } else {
+        IndexDef { name: base, replaces: None, columns }
+    }
 }

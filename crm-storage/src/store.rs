@@ -118,6 +118,38 @@ impl SqlStore {
     pub fn connection(&self) -> &DatabaseConnection {
         &self.inner.write
     }
+
+    /// The database's plan for the page of `kind` records that `query` asks for in `tenant`,
+    /// one line per plan node: `EXPLAIN` on PostgreSQL, `EXPLAIN QUERY PLAN` on SQLite. For
+    /// seeing which index serves a list: standard fields are indexed as [`schema::indexes`]
+    /// lists, custom fields when defined `indexed`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> crm_core::error::Result<()> {
+    /// use crm_core::{entity::EntityKind, ids::TenantId, query::{Filter, Query}};
+    /// let store = crm_storage::SqlStore::sqlite_in_memory().await?;
+    /// let newest = Query::new(Filter::All).sort_desc("updated_at");
+    /// let plan = store.explain(TenantId::new(), EntityKind::Contact, &newest).await?;
+    /// assert!(plan.contains("ix_contacts_updated_at"), "{plan}");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [`schema::indexes`]: crate::schema::indexes
+    pub async fn explain(&self, tenant: TenantId, kind: EntityKind, query: &Query) -> Result<String> {
+        let (q, _) = crate::list::page(self.inner.dialect, tenant, kind, query)?;
+        let db = &self.inner.read;
+        let backend = db.get_database_backend();
+        let mut stmt = backend.build(&q);
+        let (prefix, column) = match self.inner.dialect {
+            Dialect::Postgres => ("EXPLAIN ", "QUERY PLAN"),
+            Dialect::Sqlite => ("EXPLAIN QUERY PLAN ", "detail"),
+        };
+        stmt.sql = format!("{prefix}{}", stmt.sql);
+        let rows = db.query_all_raw(stmt).await.map_err(db_err)?;
+        let lines = rows.iter().map(|r| r.try_get::<String>("", column).map_err(db_err)).collect::<Result<Vec<_>>>()?;
+        Ok(lines.join("\n"))
+    }
 }
 
 #[cfg(feature = "sqlite")]
@@ -217,14 +249,11 @@ impl Store for SqlStore {
             key.hash(&mut h);
             name = format!("ix_{t}_cf_{:016x}", h.finish());
         }
-        // Only a missing index is created (see `sync_record_tables` for why).
-        if crate::migration::existing_indexes(&self.inner.write).await.map_err(db_err)?.contains(&name) {
-            return Ok(());
-        }
         let expr = crate::filter::custom_scalar_sql(self.inner.dialect, key);
-        let sql = format!("CREATE INDEX IF NOT EXISTS \"{name}\" ON \"{t}\" (\"tenant_id\", {expr})");
-        self.inner.write.execute_unprepared(&sql).await.map_err(db_err)?;
-        Ok(())
+        let def = crate::schema::index_def(name, &[expr], self.inner.dialect == Dialect::Postgres);
+        // Only a missing index is created (see `sync_record_tables` for why).
+        let existing = crate::migration::existing_indexes(&self.inner.write).await.map_err(db_err)?;
+        crate::migration::create_index(&self.inner.write, &existing, t, &def).await.map_err(db_err)
     }
 }
 
@@ -470,14 +499,7 @@ impl SqlTx {
 
     /// `WHERE tenant AND filter` for a kind.
     fn select_base(&self, kind: EntityKind, filter: &Filter) -> (Compiler, sea_orm::sea_query::SelectStatement) {
-        let c = Compiler::new(self.inner.dialect, kind);
-        let mut q = Sql::select();
-        q.from(Alias::new(table(kind)));
-        q.and_where(Expr::col(Alias::new("tenant_id")).eq(self.tenant.as_uuid()));
-        if *filter != Filter::All {
-            q.and_where(c.filter(filter));
-        }
-        (c, q)
+        crate::list::select(self.inner.dialect, self.tenant, kind, filter)
     }
 
     async fn commit_inner(&mut self) -> Result<Vec<StoredEvent>> {
@@ -590,33 +612,7 @@ impl Transaction for SqlTx {
     }
 
     async fn query(&mut self, kind: EntityKind, query: &Query) -> Result<Page<Record>> {
-        let after = match &query.after {
-            Some(c) => Some(c.decode(&query.sort)?),
-            None => None,
-        };
-        let limit = query.limit.clamp(1, MAX_PAGE_SIZE);
-        let (c, mut q) = self.select_base(kind, &query.filter);
-        q.column(Alias::new("data"));
-        if let Some((values, id)) = &after {
-            q.and_where(c.after(&query.sort, values, *id));
-        }
-        for key in &query.sort {
-            let desc = key.order == crm_core::query::SortOrder::Desc;
-            for e in c.sort_exprs(key) {
-                let order = if desc { Order::Desc } else { Order::Asc };
-                match self.inner.dialect {
-                    // SQLite's natural order already puts NULLs first ascending, last descending.
-                    Dialect::Sqlite => q.order_by_expr(e, order),
-                    Dialect::Postgres => {
-                        use sea_orm::sea_query::NullOrdering;
-                        let nulls = if desc { NullOrdering::Last } else { NullOrdering::First };
-                        q.order_by_expr_with_nulls(e, order, nulls)
-                    }
-                };
-            }
-        }
-        q.order_by(Alias::new("id"), Order::Asc);
-        q.limit(limit as u64 + 1);
+        let (q, limit) = crate::list::page(self.inner.dialect, self.tenant, kind, query)?;
         let rows = self.db().await?.query_all(&q).await.map_err(db_err)?;
         let mut items = rows
             .iter()

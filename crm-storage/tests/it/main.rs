@@ -4,4 +4,5 @@ mod concurrency;
 mod conformance_postgres;
 mod conformance_sqlite;
 mod injection;
+mod list_plans;
 mod migrations;

@@ -1,0 +1,112 @@
+//! Lists are served by an index, in the documented null order, on every SQL backend: the
+//! newest-first and oldest-first lists, a filtered list, a keyset page, a name sort and a sort
+//! on an indexed custom field each read an index in order, without sorting the tenant's rows
+//! (on PostgreSQL an `Incremental Sort` for the id tie-break within equal values is fine; a full
+//! `Sort` is not). Checked through [`SqlStore::explain`], on a SQLite file and, with the
+//! `postgres` feature, on the server `CRM_PG_URL` names.
+
+use crm_core::entity::EntityKind;
+use crm_core::model::{FieldDefinition, FieldType};
+use crm_core::profile::LifecycleStage;
+use crm_core::prelude::*;
+use crm_core::query::{Filter, Query};
+use crm_core::service::ImportOptions;
+use crm_storage::SqlStore;
+use sea_orm::ConnectionTrait;
+
+const ROWS: usize = 3_000;
+
+/// A tenant with `ROWS` contacts (stages, names and an indexed custom `region` varied), and the
+/// queries whose plans are checked, by name.
+async fn scenario(store: &SqlStore) -> (TenantId, Vec<(&'static str, Query)>) {
+    let crm = Crm::new(store.clone());
+    let tenant = TenantId::new();
+    let cx = crm.as_actor(&Actor::system(tenant));
+    let region = FieldDefinition::new(EntityKind::Contact, "region", "Region", FieldType::Text).indexed();
+    cx.custom_fields().define(region).await.expect("define region");
+    let stages = [LifecycleStage::Lead, LifecycleStage::Customer, LifecycleStage::Subscriber];
+    let rows = (0..ROWS).map(|i| {
+        let c = NewContact::new(format!("Given{i}"), format!("Family{:04}", (i * 7919) % ROWS))
+            .lifecycle_stage(stages[i % stages.len()]);
+        if i % 5 == 0 { c } else { c.custom("region", format!("R{:03}", i % 97)) }
+    });
+    let report = cx.contacts().import(rows, &ImportOptions::default().batch_size(500), |_| {}).await.expect("import");
+    assert_eq!(report.imported.len(), ROWS, "{:?}", report.rejected);
+    let db = store.connection();
+    db.execute_unprepared("ANALYZE").await.expect("analyze");
+
+    let newest = Query::new(Filter::All).sort_desc("updated_at").limit(50);
+    let first = cx.contacts().list(&newest).await.expect("first page");
+    let mut second = newest.clone();
+    second.after = Some(first.next.expect("a second page"));
+    let queries = vec![
+        ("newest first", newest),
+        ("oldest first", Query::new(Filter::All).sort_asc("updated_at").limit(50)),
+        ("keyset page", second),
+        ("leads, newest first", Query::new(Filter::eq("lifecycle_stage", "lead")).sort_desc("updated_at").limit(50)),
+        ("by family name", Query::new(Filter::All).sort_asc("family_name").limit(50)),
+        ("by region", Query::new(Filter::All).sort_asc("custom.region").limit(50)),
+        ("by region, descending", Query::new(Filter::All).sort_desc("custom.region").limit(50)),
+    ];
+    (tenant, queries)
+}
+
+/// The plan of every query, with its name.
+async fn plans(store: &SqlStore) -> Vec<(&'static str, String)> {
+    let (tenant, queries) = scenario(store).await;
+    let mut out = Vec::new();
+    for (name, q) in queries {
+        out.push((name, store.explain(tenant, EntityKind::Contact, &q).await.expect("explain")));
+    }
+    out
+}
+
+#[tokio::test]
+async fn sqlite_lists_read_an_index_in_order() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqlStore::sqlite(dir.path().join("crm.db")).await.expect("open");
+    for (name, plan) in plans(&store).await {
+        assert!(plan.contains("INDEX ix_contacts_"), "{name}: no contacts index in\n{plan}");
+        assert!(!plan.contains("TEMP B-TREE FOR ORDER BY"), "{name}: rows sorted in\n{plan}");
+    }
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn postgres_lists_read_an_index_in_order() {
+    let url = std::env::var("CRM_PG_URL").expect("CRM_PG_URL must name a PostgreSQL database (see scripts/pg.sh)");
+    let store = SqlStore::postgres_with(&url, 4).await.expect("connect");
+    for (name, plan) in plans(&store).await {
+        assert!(plan.contains("Index Scan") && plan.contains("ix_contacts_"), "{name}: no contacts index in\n{plan}");
+        let full_sort = plan.lines().any(|l| l.trim_start().trim_start_matches("->").trim_start().starts_with("Sort  ("));
+        assert!(!full_sort, "{name}: rows sorted in\n{plan}");
+        assert!(!plan.contains("Seq Scan"), "{name}: table scanned in\n{plan}");
+    }
+}
+
+/// Stores built before the indexes were `NULLS FIRST` get them at the next open, and lose the
+/// old ones.
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn postgres_replaces_indexes_built_without_nulls_first() {
+    let url = std::env::var("CRM_PG_URL").expect("CRM_PG_URL");
+    let store = SqlStore::postgres_with(&url, 2).await.expect("connect");
+    let db = store.connection();
+    // An index as the store used to create it, under the old name.
+    db.execute_unprepared("DROP INDEX IF EXISTS ix_companies_name_nf").await.expect("drop new");
+    db.execute_unprepared("CREATE INDEX IF NOT EXISTS ix_companies_name ON companies (tenant_id, name)")
+        .await
+        .expect("old index");
+    let store = SqlStore::postgres_with(&url, 2).await.expect("reopen");
+    let names = index_names(&store, "companies").await;
+    assert!(names.contains(&"ix_companies_name_nf".to_owned()), "{names:?}");
+    assert!(!names.contains(&"ix_companies_name".to_owned()), "{names:?}");
+}
+
+#[cfg(feature = "postgres")]
+async fn index_names(store: &SqlStore, table: &str) -> Vec<String> {
+    let db = store.connection();
+    let sql = format!("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = '{table}'");
+    let rows = db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.expect("indexes");
+    rows.iter().map(|r| r.try_get::<String>("", "indexname").expect("name")).collect()
+}
