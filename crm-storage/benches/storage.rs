@@ -507,7 +507,7 @@ mod pg {
         let n = env_usize("CRM_BENCH_ROWS", 100_000);
         let rt = rt();
         // The floor's input: the rows a library import wrote, as COPY text.
-        let dump: Vec<(String, String, Vec<u8>)> = rt.block_on(async {
+        let (source, source_url, dump): (Session, String, Vec<(String, String, Vec<u8>)>) = rt.block_on(async {
             let (cx, url) = fresh_pg(&base, "bench_source").await;
             import(&cx, n).await;
             let mut conn = PgConnection::connect(&url).await.expect("connect");
@@ -524,7 +524,7 @@ mod pg {
                 drop(stream);
                 out.push((table.to_string(), cols, bytes));
             }
-            out
+            (cx, url, out)
         });
         let events = dump[2].2.iter().filter(|b| **b == b'\n').count() as i64;
         let mut g = c.benchmark_group("import");
@@ -577,6 +577,84 @@ mod pg {
         });
         g.finish();
         report_import("PostgreSQL", "import_pg_library", "import_pg_floor", "COPY FROM STDIN, one transaction", n);
+        lists(&rt, source, &source_url, n);
+    }
+
+    /// The hand-written floor of a list: the same page's rows (`data`, one more than the page)
+    /// straight from SQL, undecoded.
+    const NEWEST_SQL: &str = "SELECT data FROM contacts WHERE tenant_id = $1 \
+                              ORDER BY updated_at DESC NULLS LAST, id LIMIT 51";
+    const STAGE_REGION_SQL: &str = "SELECT data FROM contacts WHERE tenant_id = $1 AND lifecycle_stage = $2 \
+                                    AND (custom ->> 'region') COLLATE \"C\" = $3 \
+                                    ORDER BY updated_at DESC NULLS LAST, id LIMIT 51";
+
+    /// Lists of 50 at `n` contacts through the library and by hand-written SQL, alternating, in
+    /// one run: newest first over all contacts, and one stage and region newest first.
+    fn lists(rt: &Runtime, cx: Session, url: &str, n: usize) {
+        let cx = Arc::new(cx);
+        let conn =
+            Arc::new(tokio::sync::Mutex::new(rt.block_on(PgConnection::connect(url)).expect("connect for the floor")));
+        rt.block_on(async {
+            sea_orm::sqlx::query("ANALYZE").execute(&mut *conn.lock().await).await.expect("analyze");
+        });
+        let newest = Query::new(Filter::All).sort_desc("updated_at").limit(50);
+        let runs = if benchmarking() { 2000 } else { 20 };
+        for round in 0..2 {
+            let (lib50, lib99) = percentiles(rt, runs, |_| {
+                let (cx, q) = (cx.clone(), newest.clone());
+                async move { cx.contacts().list(&q).await.expect("list").items.len() }
+            });
+            let (raw50, raw99) = percentiles(rt, runs, |_| {
+                let conn = conn.clone();
+                async move {
+                    let mut conn = conn.lock().await;
+                    let rows: Vec<(String,)> = sea_orm::sqlx::query_as(NEWEST_SQL)
+                        .bind(tenant().as_uuid())
+                        .fetch_all(&mut *conn)
+                        .await
+                        .expect("floor");
+                    rows.len()
+                }
+            });
+            summary(format!(
+                "| list (all, updated_at desc, 50) at {n} contacts, PostgreSQL, round {} | p50 {:.2} ms | p99 {:.2} ms | hand-written SQL p50 {:.2} ms, p99 {:.2} ms | p50 ratio {:.2} |",
+                round + 1,
+                ms(lib50),
+                ms(lib99),
+                ms(raw50),
+                ms(raw99),
+                ms(lib50) / ms(raw50)
+            ));
+            let (lib50, lib99) = percentiles(rt, runs, |i| {
+                let (cx, q) = (cx.clone(), list_query(i));
+                async move { cx.contacts().list(&q).await.expect("list").items.len() }
+            });
+            let (raw50, raw99) = percentiles(rt, runs, |i| {
+                let conn = conn.clone();
+                async move {
+                    let mut conn = conn.lock().await;
+                    let stage = STAGES[i % STAGES.len()].as_str();
+                    let region = REGIONS[(i / STAGES.len()) % REGIONS.len()];
+                    let rows: Vec<(String,)> = sea_orm::sqlx::query_as(STAGE_REGION_SQL)
+                        .bind(tenant().as_uuid())
+                        .bind(stage)
+                        .bind(format!("t:{region}"))
+                        .fetch_all(&mut *conn)
+                        .await
+                        .expect("floor");
+                    rows.len()
+                }
+            });
+            summary(format!(
+                "| list (stage + custom region, updated_at desc, 50) at {n} contacts, PostgreSQL, round {} | p50 {:.2} ms | p99 {:.2} ms | hand-written SQL p50 {:.2} ms, p99 {:.2} ms | p50 ratio {:.2} |",
+                round + 1,
+                ms(lib50),
+                ms(lib99),
+                ms(raw50),
+                ms(raw99),
+                ms(lib50) / ms(raw50)
+            ));
+        }
     }
 }
 

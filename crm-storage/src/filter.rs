@@ -387,8 +387,14 @@ impl Compiler {
     fn custom_cmp(&self, key: &str, op: CmpOp, value: &Value) -> Expr {
         let e = self.custom_scalar(key);
         let o = op_sql(op);
-        // Compares the tagged value within the range of its tag.
+        // Compares the tagged value within the range of its tag. Equality with a whole tagged
+        // value implies the range: it is left out, as PostgreSQL, which has no statistics on
+        // the expression, would take each bound for another filter and expect next to no rows
+        // (then sort every match rather than read an index in order).
         let ranged = |lo: String, hi: String, body: &str, arg: String| {
+            if op == CmpOp::Eq && body == "{}" {
+                return tpl(self.d, "({} IS NOT NULL AND {} = {})", vec![e.clone(), e.clone(), val(arg)]);
+            }
             tpl(
                 self.d,
                 &format!("({{}} IS NOT NULL AND {{}} >= {{}} AND {{}} < {{}} AND {body} {o} {{}})"),

@@ -1,14 +1,15 @@
 //! Lists are served by an index, in the documented null order, on every SQL backend: the
-//! newest-first and oldest-first lists, a filtered list, a keyset page, a name sort and a sort
-//! on an indexed custom field each read an index in order, without sorting the tenant's rows
+//! newest-first and oldest-first lists, lists filtered on a stage (and on a custom field without
+//! an index), a keyset page, a name sort and a sort on an indexed custom field each read an
+//! index in order, without sorting the tenant's rows
 //! (on PostgreSQL an `Incremental Sort` for the id tie-break within equal values is fine; a full
 //! `Sort` is not). Checked through [`SqlStore::explain`], on a SQLite file and, with the
 //! `postgres` feature, on the server `CRM_PG_URL` names.
 
 use crm_core::entity::EntityKind;
 use crm_core::model::{FieldDefinition, FieldType};
-use crm_core::profile::LifecycleStage;
 use crm_core::prelude::*;
+use crm_core::profile::LifecycleStage;
 use crm_core::query::{Filter, Query};
 use crm_core::service::ImportOptions;
 use crm_storage::SqlStore;
@@ -24,10 +25,14 @@ async fn scenario(store: &SqlStore) -> (TenantId, Vec<(&'static str, Query)>) {
     let cx = crm.as_actor(&Actor::system(tenant));
     let region = FieldDefinition::new(EntityKind::Contact, "region", "Region", FieldType::Text).indexed();
     cx.custom_fields().define(region).await.expect("define region");
+    // Not indexed: a third of the contacts in each tier.
+    let tier = FieldDefinition::new(EntityKind::Contact, "tier", "Tier", FieldType::Text);
+    cx.custom_fields().define(tier).await.expect("define tier");
     let stages = [LifecycleStage::Lead, LifecycleStage::Customer, LifecycleStage::Subscriber];
     let rows = (0..ROWS).map(|i| {
         let c = NewContact::new(format!("Given{i}"), format!("Family{:04}", (i * 7919) % ROWS))
             .lifecycle_stage(stages[i % stages.len()]);
+        let c = c.custom("tier", ["gold", "silver", "bronze"][(i / 3) % 3]);
         if i % 5 == 0 { c } else { c.custom("region", format!("R{:03}", i % 97)) }
     });
     let report = cx.contacts().import(rows, &ImportOptions::default().batch_size(500), |_| {}).await.expect("import");
@@ -44,6 +49,12 @@ async fn scenario(store: &SqlStore) -> (TenantId, Vec<(&'static str, Query)>) {
         ("oldest first", Query::new(Filter::All).sort_asc("updated_at").limit(50)),
         ("keyset page", second),
         ("leads, newest first", Query::new(Filter::eq("lifecycle_stage", "lead")).sort_desc("updated_at").limit(50)),
+        (
+            "gold leads, newest first",
+            Query::new(Filter::eq("lifecycle_stage", "lead").and(Filter::eq("custom.tier", "gold")))
+                .sort_desc("updated_at")
+                .limit(50),
+        ),
         ("by family name", Query::new(Filter::All).sort_asc("family_name").limit(50)),
         ("by region", Query::new(Filter::All).sort_asc("custom.region").limit(50)),
         ("by region, descending", Query::new(Filter::All).sort_desc("custom.region").limit(50)),
@@ -78,7 +89,8 @@ async fn postgres_lists_read_an_index_in_order() {
     let store = SqlStore::postgres_with(&url, 4).await.expect("connect");
     for (name, plan) in plans(&store).await {
         assert!(plan.contains("Index Scan") && plan.contains("ix_contacts_"), "{name}: no contacts index in\n{plan}");
-        let full_sort = plan.lines().any(|l| l.trim_start().trim_start_matches("->").trim_start().starts_with("Sort  ("));
+        let full_sort =
+            plan.lines().any(|l| l.trim_start().trim_start_matches("->").trim_start().starts_with("Sort  ("));
         assert!(!full_sort, "{name}: rows sorted in\n{plan}");
         assert!(!plan.contains("Seq Scan"), "{name}: table scanned in\n{plan}");
     }
@@ -107,6 +119,7 @@ async fn postgres_replaces_indexes_built_without_nulls_first() {
 async fn index_names(store: &SqlStore, table: &str) -> Vec<String> {
     let db = store.connection();
     let sql = format!("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = '{table}'");
-    let rows = db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.expect("indexes");
+    let rows =
+        db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.expect("indexes");
     rows.iter().map(|r| r.try_get::<String>("", "indexname").expect("name")).collect()
 }
