@@ -75,7 +75,7 @@ impl PhoneNumber {
             Some(r) => Some(parse_region(r)?),
             None => None,
         };
-        let number = phonenumber::parse(region, s).map_err(|e| format!("`{s}` is not a phone number ({e})"))?;
+        let number = parse_international(s, region).map_err(|e| format!("`{s}` is not a phone number ({e})"))?;
         if !number.is_valid() {
             return Err(format!("`{s}` is not a valid phone number for its region"));
         }
@@ -92,6 +92,37 @@ impl fmt::Display for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// Parses a number the way libphonenumber does: the trunk prefix of the number's own country is
+/// dropped, so `+44 (0)20 8592 4242` and `0044 (0)20 8592 4242` are the London number
+/// `+442085924242`, and Italy's leading zero stays, whatever `region` is. (The `phonenumber`
+/// crate takes the trunk prefix of `region` instead whenever one is given.) `region` serves
+/// numbers written without a country code, and names the international call prefix.
+fn parse_international(
+    s: &str,
+    region: Option<phonenumber::country::Id>,
+) -> Result<phonenumber::PhoneNumber, phonenumber::ParseError> {
+    use phonenumber::country::Source;
+    // Written with a `+`: the number names its country, whose rules apply.
+    let plus_first = s.chars().find(|c| c.is_ascii_digit() || matches!(c, '+' | '\u{FF0B}'));
+    if matches!(plus_first, Some('+' | '\u{FF0B}')) || region.is_none() {
+        return phonenumber::parse(None, s);
+    }
+    let number = phonenumber::parse(region, s)?;
+    if number.is_valid() || number.code().source() != Source::Idd {
+        return Ok(number);
+    }
+    // Dialled with the international call prefix of `region` (`00`, `011`…): the same digits
+    // after that prefix, read as `+<country code>…`.
+    let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+    let code = number.code().value().to_string();
+    let international = (2..digits.len().min(6))
+        .find(|k| digits[*k..].starts_with(&code))
+        .map(|k| format!("+{}", &digits[k..]))
+        .and_then(|plus| phonenumber::parse(None, plus).ok())
+        .filter(|n| n.is_valid());
+    Ok(international.unwrap_or(number))
 }
 
 /// Parses an ISO 3166 alpha-2 region code known to the phone-number database.
@@ -353,6 +384,44 @@ mod tests {
         assert!(PhoneNumber::parse("415 555 2671", None).is_err(), "national number without region");
         assert!(PhoneNumber::parse("415 555 2671", Some("XX")).is_err(), "unknown region");
         assert!(PhoneNumber::parse("not a phone", Some("US")).is_err());
+    }
+
+    /// libphonenumber's parsing examples (PhoneNumberUtilTest: numbers with `+`, international
+    /// call prefixes, national numbers) and the trunk prefix in brackets it accepts, each with
+    /// several default regions: the result depends on the number, not on the default.
+    #[test]
+    fn phones_parse_as_libphonenumber_does() {
+        let cases: &[(&str, &[Option<&str>], &str)] = &[
+            ("+64 3 331 6005", &[None, Some("US"), Some("GB")], "+6433316005"),
+            ("\u{FF0B}64 3 331 6005", &[None, Some("DE")], "+6433316005"),
+            ("Tel: +64 3 331 6005", &[None, Some("US")], "+6433316005"),
+            ("03-331 6005", &[Some("NZ")], "+6433316005"),
+            ("tel:03-331-6005;phone-context=+64", &[Some("NZ")], "+6433316005"),
+            ("+1 (650) 253-0000", &[None, Some("NZ"), Some("GB")], "+16502530000"),
+            ("1-650-253-0000", &[Some("US")], "+16502530000"),
+            ("0011-650-253-0000", &[Some("SG")], "+16502530000"),
+            ("011 64 3 331 6005", &[Some("US")], "+6433316005"),
+            ("+44 (0)20 8592 4242", &[None, Some("GB"), Some("US"), Some("DE")], "+442085924242"),
+            ("+44(0)2085924242", &[None, Some("US")], "+442085924242"),
+            ("+44 (0) 20 7946 0958", &[None, Some("US"), Some("FR")], "+442079460958"),
+            ("+49 (0)89 5796379", &[None, Some("DE"), Some("US"), Some("GB")], "+49895796379"),
+            ("+49 (0) 30 901820", &[None, Some("US")], "+4930901820"),
+            ("+33 (0)1 42 68 53 00", &[None, Some("GB"), Some("US")], "+33142685300"),
+            ("0044 (0)20 8592 4242", &[Some("DE"), Some("FR"), Some("GB")], "+442085924242"),
+            ("011 44 (0)20 8592 4242", &[Some("US")], "+442085924242"),
+            // Italy keeps its leading zero: it is part of the number, not a trunk prefix.
+            ("+39 02 1234 5678", &[None, Some("GB"), Some("DE"), Some("US")], "+390212345678"),
+            ("0039 02 1234 5678", &[Some("DE"), Some("GB")], "+390212345678"),
+        ];
+        for (input, regions, want) in cases {
+            for region in *regions {
+                let got = PhoneNumber::parse(input, *region).map(|p| p.0);
+                assert_eq!(got.as_deref(), Ok(*want), "{input:?} with default region {region:?}");
+            }
+        }
+        // Still refused: a trunk prefix where the country has none, and numbers too short.
+        assert!(PhoneNumber::parse("+1 (0)650 253 0000", None).is_err());
+        assert!(PhoneNumber::parse("+44 (0)20", Some("GB")).is_err());
     }
 
     #[test]

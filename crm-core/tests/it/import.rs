@@ -141,6 +141,36 @@ async fn an_empty_input_imports_nothing_and_reports_no_progress() {
 // Invalid rows
 // ---------------------------------------------------------------------------------------------
 
+/// UK and German numbers written the international way with the trunk prefix in brackets
+/// import under a US default region as their own country's numbers; a number that is not one
+/// is reported on its row, with the field and the reason.
+#[tokio::test]
+async fn international_spellings_with_the_trunk_prefix_import() {
+    let crm = crm_over(MemoryStore::new());
+    let cx = session(&crm);
+    let written =
+        ["+44 (0)20 8592 4242", "+44 (0) 20 7946 0958", "+49 (0)89 5796379", "0044 (0)20 8592 4242", "+44 (0)20"];
+    let rows: Vec<_> = written.iter().enumerate().map(|(i, p)| row(i).phone(*p)).collect();
+    let (report, _) = import_contacts(&cx, rows, &ImportOptions::default()).await;
+    let report = report.unwrap();
+    assert_eq!(report.imported.len(), 3, "{:?}", report.rejected);
+    let mut stored = Vec::new();
+    for id in &report.imported {
+        stored.push(cx.contacts().get(*id).await.unwrap().phones[0].number.as_str().to_owned());
+    }
+    assert_eq!(stored, ["+442085924242", "+442079460958", "+49895796379"]);
+    // `0044` is the international call prefix of Europe, not of the US default region.
+    assert_eq!(
+        rejections(&report.rejected),
+        [
+            (3, vec![("phones[0]", FieldErrorCode::InvalidFormat)]),
+            (4, vec![("phones[0]", FieldErrorCode::InvalidFormat)])
+        ]
+    );
+    let reason = &report.rejected[1].error.field_errors()[0].message;
+    assert!(reason.contains("+44 (0)20") && reason.contains("not a valid phone number"), "{reason}");
+}
+
 #[tokio::test]
 async fn invalid_rows_are_skipped_and_reported_with_the_field_at_fault() {
     let crm = crm_over(MemoryStore::new());
