@@ -68,13 +68,14 @@ impl SqlStore {
     /// current schema.
     #[cfg(feature = "sqlite")]
     pub async fn sqlite(path: impl AsRef<std::path::Path>) -> Result<Self> {
-        use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+        use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteSynchronous};
+        // No `journal_mode` here: WAL is set once per file by `ensure_wal`, which waits for
+        // another process opening the file at the same moment.
         let opts = SqliteConnectOptions::new()
             .filename(path.as_ref())
             .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .foreign_keys(true);
         // Checkpoint the WAL every ~40 MB instead of SQLite's 4 MB: bulk writes then copy a
         // hot index page to the database once per checkpoint rather than once per batch
@@ -82,6 +83,7 @@ impl SqlStore {
         let write = sqlite_pool(opts.clone().pragma("wal_autocheckpoint", "10000"), 1).await?;
         // Migrate before the readers connect, so they see the final schema.
         let dialect = Dialect::Sqlite;
+        ensure_wal(&write).await?;
         migrate(&write).await?;
         let read = sqlite_pool(opts.create_if_missing(false).read_only(true), 4).await?;
         Ok(SqlStore { inner: Arc::new(Inner { write, read, dialect }) })
@@ -149,6 +151,54 @@ impl SqlStore {
         let rows = db.query_all_raw(stmt).await.map_err(db_err)?;
         let lines = rows.iter().map(|r| r.try_get::<String>("", column).map_err(db_err)).collect::<Result<Vec<_>>>()?;
         Ok(lines.join("\n"))
+    }
+}
+
+/// How long a SQLite connection waits for a lock another connection or process holds.
+#[cfg(feature = "sqlite")]
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Puts the database file in WAL mode, which it keeps, unless it is in it already. The switch
+/// needs a lock SQLite does not wait for with its busy timeout, so when another process holds
+/// it (opening the same new file at the same moment) it is tried again, within the busy
+/// timeout, instead of failing with "database is locked".
+#[cfg(feature = "sqlite")]
+async fn ensure_wal(db: &DatabaseConnection) -> Result<()> {
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let stmt = Statement::from_string(DbBackend::Sqlite, "PRAGMA journal_mode = WAL");
+        let outcome = match db.query_one_raw(stmt).await {
+            Ok(Some(row)) => row.try_get::<String>("", "journal_mode").map(|m| m.eq_ignore_ascii_case("wal")),
+            Ok(None) => Ok(false),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(true) => return Ok(()),
+            Err(e) if !is_busy(&e) => return Err(db_err(e)),
+            // Busy, or the mode stayed as it was (the lock was not to be had).
+            still => {
+                if started.elapsed() >= SQLITE_BUSY_TIMEOUT {
+                    let why =
+                        still.err().map_or_else(|| "the journal mode did not change".to_owned(), |e| e.to_string());
+                    return Err(Error::storage(format!("cannot switch the SQLite database to WAL: {why}")));
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// Whether a database error is SQLite's "database is locked" (SQLITE_BUSY, code 5).
+#[cfg(feature = "sqlite")]
+fn is_busy(e: &DbErr) -> bool {
+    use sea_orm::RuntimeErr::SqlxError;
+    match e {
+        DbErr::Query(SqlxError(x)) | DbErr::Exec(SqlxError(x)) | DbErr::Conn(SqlxError(x)) => {
+            matches!(&**x, sea_orm::sqlx::Error::Database(d) if d.code().as_deref() == Some("5"))
+        }
+        _ => false,
     }
 }
 

@@ -11,8 +11,8 @@
 //! - on SQLite, `PRAGMA integrity_check` and the FTS5 integrity check pass.
 //!
 //! It runs on a SQLite file and, with feature `postgres` and `CRM_PG_URL` set, on PostgreSQL.
-//! This file is its own test harness (`harness = false`): run with `CRM_CRASH_CHILD` set it
-//! is the child. `CRM_CRASH_SEED` replays a run's random kill times.
+//! Run with `CRM_CRASH_CHILD` set, the binary is the child. `CRM_CRASH_SEED` replays a run's
+//! random kill times.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
@@ -37,12 +37,15 @@ const BATCH: usize = 100;
 /// Batches a child imports at most (so a kill that comes late still finds it working).
 const MAX_BATCHES: usize = 40;
 
-fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    if let Ok(target) = std::env::var("CRM_CRASH_CHILD") {
-        rt.block_on(child(&target));
-        return;
-    }
+/// The child's part, when this process is one (`CRM_CRASH_CHILD` names the target).
+pub fn as_child(rt: &tokio::runtime::Runtime) -> bool {
+    let Ok(target) = std::env::var("CRM_CRASH_CHILD") else { return false };
+    rt.block_on(child(&target));
+    true
+}
+
+/// The parent's part: kills children on SQLite and (when configured) PostgreSQL.
+pub fn run(rt: &tokio::runtime::Runtime) {
     let seed = std::env::var("CRM_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1
     });
@@ -55,7 +58,7 @@ fn main() {
     match std::env::var("CRM_PG_URL") {
         Ok(url) => {
             let schema = format!("crash_{}", Uuid::now_v7().simple());
-            let url = with_schema(&rt, &url, &schema);
+            let url = with_schema(rt, &url, &schema);
             rt.block_on(crash_loop(&format!("pg:{url}"), seed.rotate_left(17)));
         }
         Err(_) => println!("CRM_PG_URL not set: PostgreSQL crash test skipped"),
