@@ -466,6 +466,9 @@ mod pg {
         ("crm_event_touches", "*"),
     ];
 
+    /// One table's rows as COPY text: table, columns, bytes.
+    type Dump = (String, String, Vec<u8>);
+
     /// A URL whose connections use `schema`, made fresh.
     async fn schema_url(base: &str, schema: &str) -> String {
         let db = sea_orm::Database::connect(base).await.expect("connect");
@@ -507,7 +510,7 @@ mod pg {
         let n = env_usize("CRM_BENCH_ROWS", 100_000);
         let rt = rt();
         // The floor's input: the rows a library import wrote, as COPY text.
-        let (source, source_url, dump): (Session, String, Vec<(String, String, Vec<u8>)>) = rt.block_on(async {
+        let (source, source_url, dump): (Session, String, Vec<Dump>) = rt.block_on(async {
             let (cx, url) = fresh_pg(&base, "bench_source").await;
             import(&cx, n).await;
             let mut conn = PgConnection::connect(&url).await.expect("connect");
