@@ -144,6 +144,11 @@ pub enum Error {
     /// The storage backend failed.
     #[error("storage error: {0}")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Another process kept the store locked for longer than a write may wait for it (a SQLite
+    /// file shared by processes; see crm-storage's `SqliteOptions::write_wait`). Nothing was
+    /// written: the same call can be made again ([`is_retryable`](Error::is_retryable)).
+    #[error("the store is busy: {0}; nothing was written, try again")]
+    Busy(String),
     /// A bulk import stopped. Batches before input row `resume_at` are committed (`report`
     /// says what they wrote and rejected); nothing from that row on was written, so importing
     /// the rest of the input from there completes it.
@@ -188,6 +193,12 @@ impl Error {
             to: to.to_string(),
             reason: reason.into(),
         }
+    }
+
+    /// Whether the same call may succeed if simply made again: the store was [busy](Error::Busy).
+    /// (A [`Conflict`](Error::Conflict) needs the record read again first.)
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Busy(_))
     }
 
     /// A validation error from a list; `Ok(())` when the list is empty.

@@ -39,6 +39,10 @@ pub mod migration;
 mod rows;
 pub mod schema;
 mod search;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod store;
 
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteOptions;
 pub use store::SqlStore;

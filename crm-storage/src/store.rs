@@ -1,7 +1,6 @@
 //! [`SqlStore`]: crm-core's `Store` on SQL, through sea-orm.
 
 use std::sync::Arc;
-#[cfg(feature = "sqlite")]
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,8 +11,8 @@ use crm_core::{
 };
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Order, Query as Sql, Value as SqlValue};
 use sea_orm::{
-    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode,
-    Statement, TransactionOptions, TransactionTrait,
+    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
+    TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 use uuid::Uuid;
@@ -22,6 +21,8 @@ use crate::filter::{Compiler, Dialect};
 use crate::migration::{Migrator, sync_record_tables};
 use crate::rows::{decode, insert_stmt, rows_per_statement, update_derived_query, values_sql};
 use crate::schema::{columns, table};
+#[cfg(feature = "sqlite")]
+use crate::sqlite::SqliteOptions;
 
 /// A [`Store`] on SQLite (embedded, the default) or PostgreSQL.
 ///
@@ -51,6 +52,8 @@ struct Inner {
     /// Read-only transactions and outbox reads.
     read: DatabaseConnection,
     dialect: Dialect,
+    /// On a SQLite file: how long a write waits for another process's write lock.
+    lock_wait: Option<Duration>,
 }
 
 fn aborted(why: &str) -> Error {
@@ -62,41 +65,32 @@ pub(crate) fn db_err(e: DbErr) -> Error {
 }
 
 impl SqlStore {
-    /// Opens (creating if needed) the SQLite database file at `path`: WAL journal, foreign
-    /// keys, a 10 s busy timeout, one writer connection (write transactions queue rather than
-    /// fail with "database is locked") and four reader connections. Migrates it to the
+    /// Opens (creating if needed) the SQLite database file at `path` with the default
+    /// [`SqliteOptions`]: WAL journal, foreign keys, one writer connection (write transactions
+    /// of this process queue rather than fail with "database is locked"), four reader
+    /// connections; writes wait up to two minutes for another process's. Migrates it to the
     /// current schema.
     #[cfg(feature = "sqlite")]
     pub async fn sqlite(path: impl AsRef<std::path::Path>) -> Result<Self> {
-        use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteSynchronous};
-        // No `journal_mode` here: WAL is set once per file by `ensure_wal`, which waits for
-        // another process opening the file at the same moment.
-        let opts = SqliteConnectOptions::new()
-            .filename(path.as_ref())
-            .create_if_missing(true)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(SQLITE_BUSY_TIMEOUT)
-            .foreign_keys(true);
-        // Checkpoint the WAL every ~40 MB instead of SQLite's 4 MB: bulk writes then copy a
-        // hot index page to the database once per checkpoint rather than once per batch
-        // (measured: imports ~20 % faster); the WAL file may grow to that size.
-        let write = sqlite_pool(opts.clone().pragma("wal_autocheckpoint", "10000"), 1).await?;
-        // Migrate before the readers connect, so they see the final schema.
-        let dialect = Dialect::Sqlite;
-        ensure_wal(&write).await?;
-        migrate(&write).await?;
-        let read = sqlite_pool(opts.create_if_missing(false).read_only(true), 4).await?;
-        Ok(SqlStore { inner: Arc::new(Inner { write, read, dialect }) })
+        Self::sqlite_with(path, &SqliteOptions::default()).await
+    }
+
+    /// [`sqlite`](Self::sqlite) with chosen [`SqliteOptions`].
+    #[cfg(feature = "sqlite")]
+    pub async fn sqlite_with(path: impl AsRef<std::path::Path>, options: &SqliteOptions) -> Result<Self> {
+        let (write, read) = crate::sqlite::open(path.as_ref(), options).await?;
+        let lock_wait = Some(options.write_wait_time());
+        Ok(SqlStore { inner: Arc::new(Inner { write, read, dialect: Dialect::Sqlite, lock_wait }) })
     }
 
     /// A private in-memory SQLite database (one connection; gone when the store is dropped).
     #[cfg(feature = "sqlite")]
     pub async fn sqlite_in_memory() -> Result<Self> {
-        use sea_orm::sqlx::sqlite::SqliteConnectOptions;
-        let opts = SqliteConnectOptions::new().in_memory(true).foreign_keys(true);
-        let db = sqlite_pool(opts, 1).await?;
-        migrate(&db).await?;
-        Ok(SqlStore { inner: Arc::new(Inner { write: db.clone(), read: db, dialect: Dialect::Sqlite }) })
+        let db = crate::sqlite::open_in_memory().await?;
+        migrate(&db, None).await?;
+        Ok(SqlStore {
+            inner: Arc::new(Inner { write: db.clone(), read: db, dialect: Dialect::Sqlite, lock_wait: None }),
+        })
     }
 
     /// Connects to PostgreSQL at `url` (`postgres://user:pass@host:port/db`) with a pool of
@@ -112,8 +106,10 @@ impl SqlStore {
         let mut opt = sea_orm::ConnectOptions::new(url.to_owned());
         opt.max_connections(Ord::max(max_connections, 1)).sqlx_logging(false);
         let db = sea_orm::Database::connect(opt).await.map_err(db_err)?;
-        migrate(&db).await?;
-        Ok(SqlStore { inner: Arc::new(Inner { write: db.clone(), read: db, dialect: Dialect::Postgres }) })
+        migrate(&db, None).await?;
+        Ok(SqlStore {
+            inner: Arc::new(Inner { write: db.clone(), read: db, dialect: Dialect::Postgres, lock_wait: None }),
+        })
     }
 
     /// The sea-orm connection writes go through (for reports, backups, custom SQL).
@@ -154,73 +150,9 @@ impl SqlStore {
     }
 }
 
-/// How long a SQLite connection waits for a lock another connection or process holds.
-#[cfg(feature = "sqlite")]
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Puts the database file in WAL mode, which it keeps, unless it is in it already. The switch
-/// needs a lock SQLite does not wait for with its busy timeout, so when another process holds
-/// it (opening the same new file at the same moment) it is tried again, within the busy
-/// timeout, instead of failing with "database is locked".
-#[cfg(feature = "sqlite")]
-async fn ensure_wal(db: &DatabaseConnection) -> Result<()> {
-    let started = std::time::Instant::now();
-    let mut pause = Duration::from_millis(5);
-    loop {
-        let stmt = Statement::from_string(DbBackend::Sqlite, "PRAGMA journal_mode = WAL");
-        let outcome = match db.query_one_raw(stmt).await {
-            Ok(Some(row)) => row.try_get::<String>("", "journal_mode").map(|m| m.eq_ignore_ascii_case("wal")),
-            Ok(None) => Ok(false),
-            Err(e) => Err(e),
-        };
-        match outcome {
-            Ok(true) => return Ok(()),
-            Err(e) if !is_busy(&e) => return Err(db_err(e)),
-            // Busy, or the mode stayed as it was (the lock was not to be had).
-            still => {
-                if started.elapsed() >= SQLITE_BUSY_TIMEOUT {
-                    let why =
-                        still.err().map_or_else(|| "the journal mode did not change".to_owned(), |e| e.to_string());
-                    return Err(Error::storage(format!("cannot switch the SQLite database to WAL: {why}")));
-                }
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_millis(100));
-            }
-        }
-    }
-}
-
-/// Whether a database error is SQLite's "database is locked" (SQLITE_BUSY, code 5).
-#[cfg(feature = "sqlite")]
-fn is_busy(e: &DbErr) -> bool {
-    use sea_orm::RuntimeErr::SqlxError;
-    match e {
-        DbErr::Query(SqlxError(x)) | DbErr::Exec(SqlxError(x)) | DbErr::Conn(SqlxError(x)) => {
-            matches!(&**x, sea_orm::sqlx::Error::Database(d) if d.code().as_deref() == Some("5"))
-        }
-        _ => false,
-    }
-}
-
-#[cfg(feature = "sqlite")]
-async fn sqlite_pool(opts: sea_orm::sqlx::sqlite::SqliteConnectOptions, max: u32) -> Result<DatabaseConnection> {
-    use sea_orm::sqlx::sqlite::SqlitePoolOptions;
-    let pool = SqlitePoolOptions::new()
-        .max_connections(max)
-        .min_connections(1)
-        // An in-memory database lives as long as its connection: never recycle it.
-        .idle_timeout(None)
-        .max_lifetime(None)
-        .acquire_timeout(Duration::from_secs(120))
-        .connect_with(opts)
-        .await
-        .map_err(|e| Error::storage(format!("cannot open the SQLite database: {e}")))?;
-    Ok(sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
-}
-
 /// Applies pending migrations and syncs the record tables, in one transaction.
-async fn migrate(db: &DatabaseConnection) -> Result<()> {
-    let tx = begin_write(db).await?;
+pub(crate) async fn migrate(db: &DatabaseConnection, lock_wait: Option<Duration>) -> Result<()> {
+    let tx = begin_write(db, lock_wait).await?;
     if db.get_database_backend() == DbBackend::Postgres {
         // Concurrent opens (several app instances) migrate one at a time.
         tx.execute_unprepared("SELECT pg_advisory_xact_lock(7243198211)").await.map_err(db_err)?;
@@ -231,14 +163,18 @@ async fn migrate(db: &DatabaseConnection) -> Result<()> {
     tx.commit().await.map_err(db_err)
 }
 
-async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
-    let opts = match db.get_database_backend() {
-        DbBackend::Sqlite => {
-            TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() }
+/// A write transaction: on SQLite `BEGIN IMMEDIATE`, taken at once so that writers queue on
+/// the lock rather than fail on upgrading a read; with `lock_wait` (a file other processes may
+/// write), tried again while another process holds the lock, for that long in all.
+async fn begin_write(db: &DatabaseConnection, lock_wait: Option<Duration>) -> Result<DatabaseTransaction> {
+    match db.get_database_backend() {
+        #[cfg(feature = "sqlite")]
+        DbBackend::Sqlite => crate::sqlite::begin_immediate(db, lock_wait).await,
+        _ => {
+            let _ = lock_wait;
+            db.begin_with_options(TransactionOptions::default()).await.map_err(db_err)
         }
-        _ => TransactionOptions::default(),
-    };
-    db.begin_with_options(opts).await.map_err(db_err)
+    }
 }
 
 #[async_trait]
@@ -325,7 +261,7 @@ impl SqlTx {
         // fresh one (so they still report NotFound, Conflict…), which commit never commits.
         if self.tx.is_none() {
             let tx = match self.mode {
-                TxMode::ReadWrite => begin_write(&self.inner.write).await?,
+                TxMode::ReadWrite => begin_write(&self.inner.write, self.inner.lock_wait).await?,
                 TxMode::ReadOnly => {
                     let access = match self.inner.dialect {
                         Dialect::Postgres => Some(AccessMode::ReadOnly),

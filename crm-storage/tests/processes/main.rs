@@ -4,15 +4,18 @@
 //!
 //! - [`crash`]: bulk import killed with SIGKILL again and again, on SQLite and PostgreSQL.
 //! - [`open_race`]: processes opening one new SQLite file at the same moment.
+//! - [`shared_writes`]: a bulk importer and an editor writing one SQLite file.
 
 mod crash;
 mod open_race;
+mod shared_writes;
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    if crash::as_child(&rt) || open_race::as_child(&rt) {
+    if crash::as_child(&rt) || open_race::as_child(&rt) || shared_writes::as_child(&rt) {
         return;
     }
     open_race::run(&rt);
+    shared_writes::run(&rt);
     crash::run(&rt);
 }
