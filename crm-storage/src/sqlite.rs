@@ -152,8 +152,7 @@ async fn ensure_wal(db: &DatabaseConnection, wait: Duration) -> Result<()> {
 pub(crate) async fn begin_immediate(db: &DatabaseConnection, wait: Option<Duration>) -> Result<DatabaseTransaction> {
     let opts =
         TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
-    retry_busy(wait.unwrap_or_default(), "a write", || async { db.begin_with_options(opts.clone()).await.map(Some) })
-        .await
+    retry_busy(wait.unwrap_or_default(), "a write", || async { db.begin_with_options(opts).await.map(Some) }).await
 }
 
 /// Whether a database error is SQLite's "database is locked" (SQLITE_BUSY, code 5).
