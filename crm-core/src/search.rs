@@ -15,13 +15,23 @@ pub const SEARCHABLE: &[EntityKind] = &[EntityKind::Contact, EntityKind::Company
 /// Most terms a query may have (more are ignored).
 pub const MAX_TERMS: usize = 16;
 
-/// Cuts text into lowercase tokens of letters and digits.
+/// The longest search term, in characters: a longer one is refused (searching for it would
+/// otherwise have to be cut or dropped, widening the search). Indexed words are kept to this
+/// length, which changes no search for a term within it.
+pub const MAX_TERM_CHARS: usize = 256;
+
+/// Cuts text into lowercase tokens of letters and digits, after Unicode compatibility
+/// normalisation (NFKC: `²` is `2`, `ﬁ` is `fi`, full-width letters are letters), so every
+/// backend's index sees the same words.
 ///
 /// ```
 /// assert_eq!(crm_core::search::tokens("Jane.Cooper@acme-logistics.com +1 415"), ["jane", "cooper", "acme", "logistics", "com", "1", "415"]);
+/// assert_eq!(crm_core::search::tokens("x²³ ﬁle"), ["x23", "file"]);
 /// ```
 pub fn tokens(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).map(str::to_lowercase).collect()
+    use unicode_normalization::UnicodeNormalization;
+    let folded: String = text.nfkc().collect();
+    folded.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).map(str::to_lowercase).collect()
 }
 
 /// The terms of a search query (at most [`MAX_TERMS`], duplicates removed, order kept).
@@ -68,7 +78,11 @@ pub fn search_text(record: &Record) -> Option<String> {
         }
         _ => return None,
     }
-    Some(parts.iter().flat_map(|p| tokens(p)).collect::<Vec<_>>().join(" "))
+    let cut = |t: String| match t.char_indices().nth(MAX_TERM_CHARS) {
+        Some((end, _)) => t[..end].to_owned(),
+        None => t,
+    };
+    Some(parts.iter().flat_map(|p| tokens(p)).map(cut).collect::<Vec<_>>().join(" "))
 }
 
 /// Whether a record's [`search_text`] has, for every term, a token starting with it; the

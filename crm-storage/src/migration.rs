@@ -22,7 +22,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001SystemTables), Box::new(M0002Search)]
+        vec![Box::new(M0001SystemTables), Box::new(M0002Search), Box::new(M0003SearchWords)]
     }
 
     fn migration_table_name() -> sea_orm::DynIden {
@@ -94,6 +94,23 @@ impl MigrationTrait for M0002Search {
             db.execute_unprepared(sql).await?;
         }
         crate::search::backfill(db).await
+    }
+}
+
+/// Version 3: searchable words are NFKC-normalised (`²` is `2`) and cut to
+/// `crm_core::search::MAX_TERM_CHARS` characters; the index is rebuilt in those words.
+struct M0003SearchWords;
+
+impl MigrationName for M0003SearchWords {
+    fn name(&self) -> &str {
+        "m0003_search_words"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0003SearchWords {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        crate::search::backfill(manager.get_connection()).await
     }
 }
 

@@ -12,6 +12,7 @@ mod order;
 mod pipeline;
 mod product;
 mod query_eval;
+pub(crate) use query_eval::NUL_REFUSED;
 mod record;
 mod relation;
 mod sync;

@@ -88,6 +88,10 @@ impl Filter {
                 errs.push(FieldError::new(path, FieldErrorCode::TypeMismatch, "`contains` needs a text or list field"));
                 return;
             }
+            if operands.iter().any(|v| has_nul(v)) {
+                errs.push(FieldError::new(path, FieldErrorCode::InvalidFormat, NUL_REFUSED));
+                return;
+            }
             for v in operands {
                 if !ty.accepts(v) {
                     errs.push(FieldError::new(
@@ -116,9 +120,22 @@ impl Filter {
             }
             Filter::In { field, values } => check(field, &values.iter().collect::<Vec<_>>(), "in"),
             Filter::Contains { field, value } => check(field, &[value], "contains"),
-            Filter::StartsWith { field, .. } => check(field, &[], "starts_with"),
+            Filter::StartsWith { field, value } => check(field, &[&Value::Text(value.clone())], "starts_with"),
             Filter::IsNull { field } => check(field, &[], "is_null"),
         }
+    }
+}
+
+/// Why text with a NUL character is refused, in stored values and in filters alike: no SQL
+/// backend can hold or compare it faithfully (PostgreSQL text cannot contain it at all).
+pub(crate) const NUL_REFUSED: &str = "text cannot contain the NUL character (U+0000)";
+
+/// Whether a value is, or holds, text with a NUL character.
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::Text(s) => s.contains('\0'),
+        Value::List(items) => items.iter().any(has_nul),
+        _ => false,
     }
 }
 

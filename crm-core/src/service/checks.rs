@@ -4,6 +4,8 @@ use chrono::NaiveDate;
 
 use crate::error::{FieldError, FieldErrorCode};
 use crate::ids::{CompanyId, ContactId};
+use crate::model::NUL_REFUSED;
+use crate::model::Record;
 use crate::model::check_len;
 use crate::profile::{Address, PhoneEntry, PhoneLabel, PhoneNumber, parse_region};
 
@@ -248,4 +250,52 @@ impl Checks {
             }
         }
     }
+}
+
+/// Every field of `record` holding text with a NUL character, as errors naming it
+/// (`given_name`, `custom.note`, `participants[0].name`): no SQL backend can hold such text
+/// faithfully, so no backend is given it. Cheap when there is none: one serialization,
+/// searched for the escape.
+pub(crate) fn nul_fields(record: &Record) -> Vec<FieldError> {
+    fn any(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().any(any),
+            serde_json::Value::Object(map) => map.iter().any(|(k, x)| k.contains('\0') || any(x)),
+            _ => false,
+        }
+    }
+    fn walk(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+        let at = |k: &str| if path.is_empty() { k.to_owned() } else { format!("{path}.{k}") };
+        match v {
+            serde_json::Value::String(s) if s.contains('\0') => out.push(path.to_owned()),
+            serde_json::Value::Array(items) => {
+                items.iter().enumerate().for_each(|(i, x)| walk(x, &format!("{path}[{i}]"), out));
+            }
+            serde_json::Value::Object(map) => {
+                for (k, x) in map {
+                    // A key with NUL names its map; a custom value (`{"<type>": …}`) its key.
+                    if k.contains('\0') {
+                        out.push(path.to_owned());
+                    } else if path == "custom" {
+                        if any(x) {
+                            out.push(at(k));
+                        }
+                    } else {
+                        walk(x, &at(k), out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    match serde_json::to_string(record) {
+        Ok(json) if json.contains("\\u0000") => {}
+        _ => return Vec::new(),
+    }
+    let Ok(value) = serde_json::to_value(record) else { return Vec::new() };
+    let mut paths = Vec::new();
+    walk(value.get("record").unwrap_or(&value), "", &mut paths);
+    paths.dedup();
+    paths.into_iter().map(|p| FieldError::new(p, FieldErrorCode::InvalidFormat, NUL_REFUSED)).collect()
 }

@@ -334,6 +334,13 @@ impl Session {
             ));
         }
         let terms = crate::search::terms(text);
+        if terms.iter().any(|t| t.chars().count() > crate::search::MAX_TERM_CHARS) {
+            return Err(Error::invalid(
+                "text",
+                FieldErrorCode::OutOfRange,
+                format!("a search term is at most {} characters", crate::search::MAX_TERM_CHARS),
+            ));
+        }
         if terms.is_empty() {
             return Ok(Vec::new());
         }

@@ -168,6 +168,8 @@ impl<'s> Uow<'s> {
         rec: &mut Record,
         mut errs: Vec<FieldError>,
     ) -> Result<Arc<FieldRegistry>> {
+        let nul = super::checks::nul_fields(rec);
+        errs.extend(nul.into_iter().filter(|n| !errs.iter().any(|e| e.field == n.field)).collect::<Vec<_>>());
         let kind = rec.kind();
         let reg = self.registry(kind).await?;
         if let Some(custom) = rec.custom_mut() {

@@ -16,6 +16,7 @@
 pub mod fixtures;
 
 mod events;
+mod hostile;
 mod queries;
 mod records;
 mod search;
@@ -23,6 +24,7 @@ mod transactions;
 mod unique_keys;
 
 pub use events::*;
+pub use hostile::*;
 pub use queries::*;
 pub use records::*;
 pub use search::*;
@@ -69,7 +71,8 @@ macro_rules! store_conformance_tests {
             events_are_numbered_in_commit_order, unique_keys_are_enforced, concurrent_unique_claims_admit_one,
             every_kind_round_trips_exactly, filters_on_commerce_fields, count_and_query_agree_for_every_kind,
             failed_write_poisons_the_transaction, search_matches_every_term_as_a_prefix,
-            insert_many_is_insert_of_each
+            insert_many_is_insert_of_each, hostile_strings_filter_and_search_as_the_reference,
+            text_with_nul_is_refused
         }
     };
     (@names; $($case:ident),* $(,)?) => {

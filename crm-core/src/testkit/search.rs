@@ -3,7 +3,7 @@
 use super::*;
 
 /// The records a search must find among `records`: every term a prefix of a token.
-fn expected_hits(records: &[Record], query: &str) -> BTreeSet<Uuid> {
+pub(super) fn expected_hits(records: &[Record], query: &str) -> BTreeSet<Uuid> {
     let terms = crate::search::terms(query);
     records
         .iter()
