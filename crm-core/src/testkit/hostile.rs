@@ -25,7 +25,7 @@ pub fn noise(n: usize, seed: u64) -> String {
 /// The hostile strings: SQL-injection classics, LIKE wildcards, placeholder look-alikes,
 /// JSON-path and search-engine syntax, our own tag prefixes, odd unicode (confusables,
 /// superscripts, direction marks, emoji), blank and long strings. No NUL: text with NUL is
-/// refused before it reaches a store (see [`text_with_nul_is_refused`]).
+/// refused before it reaches a store (see [`hostile_input_is_refused_naming_the_field`]).
 pub fn hostile_corpus() -> Vec<String> {
     let mut c: Vec<String> = [
         "'; DROP TABLE contacts; --",
@@ -352,8 +352,9 @@ pub async fn hostile_strings_filter_and_search_as_the_reference(store: Arc<dyn S
 
 /// Text with a NUL character is refused with a validation error naming the field (code
 /// `InvalidFormat`), in every text field of a new record or an edit (nothing is written) and
-/// in every filter operand, whatever the backend.
-pub async fn text_with_nul_is_refused(store: Arc<dyn Store>) {
+/// in every filter operand; a search term longer than [`MAX_TERM_CHARS`](crate::search::MAX_TERM_CHARS)
+/// is refused rather than cut; whatever the backend.
+pub async fn hostile_input_is_refused_naming_the_field(store: Arc<dyn Store>) {
     use crate::service::{CrmBuilder, NewContact};
     let crm = CrmBuilder::from_arc(store).build().expect("crm");
     let cx = crm.as_actor(&crate::actor::Actor::system(tenant()));
@@ -390,4 +391,9 @@ pub async fn text_with_nul_is_refused(store: Arc<dyn Store>) {
     for (f, field) in filters {
         refused(cx.contacts().list(&Query::new(f)).await.expect_err(field), field);
     }
+    let long = "y".repeat(crate::search::MAX_TERM_CHARS + 1);
+    let err = cx.search(&format!("ada {long}")).await.expect_err("an over-long term");
+    assert!(matches!(err.field_errors(), [e] if e.field == "text" && e.code == FieldErrorCode::OutOfRange), "{err:?}");
+    let at_limit = "y".repeat(crate::search::MAX_TERM_CHARS);
+    assert!(cx.search(&at_limit).await.expect("a term at the limit").is_empty());
 }

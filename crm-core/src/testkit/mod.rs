@@ -72,7 +72,7 @@ macro_rules! store_conformance_tests {
             every_kind_round_trips_exactly, filters_on_commerce_fields, count_and_query_agree_for_every_kind,
             failed_write_poisons_the_transaction, search_matches_every_term_as_a_prefix,
             insert_many_is_insert_of_each, hostile_strings_filter_and_search_as_the_reference,
-            text_with_nul_is_refused
+            hostile_input_is_refused_naming_the_field
         }
     };
     (@names; $($case:ident),* $(,)?) => {
