@@ -11,6 +11,10 @@ use crate::value::{CustomValues, Value};
 
 /// Longest text a text field (standard or custom) may hold, in characters.
 pub const MAX_TEXT_LEN: usize = 10_000;
+
+/// The most bytes of text an `indexed` field's value holds: an index entry must fit in a
+/// PostgreSQL b-tree page (about 2.7 kB), so every backend refuses more, naming the field.
+pub const MAX_INDEXED_TEXT_BYTES: usize = 2_000;
 /// Most options an enum field may have.
 pub const MAX_OPTIONS: usize = 500;
 
@@ -480,6 +484,15 @@ impl FieldRegistry {
 /// conversion is lossless.
 fn check_value(def: &FieldDefinition, region: Option<&str>, value: &mut Value) -> Result<(), (FieldErrorCode, String)> {
     check_type(&def.field_type, region, value)?;
+    if let Value::Text(t) = value
+        && def.indexed
+        && t.len() > MAX_INDEXED_TEXT_BYTES
+    {
+        return Err((
+            FieldErrorCode::OutOfRange,
+            format!("an indexed field holds at most {MAX_INDEXED_TEXT_BYTES} bytes of text; this is {}", t.len()),
+        ));
+    }
     check_constraints(&def.constraints, value)
 }
 

@@ -353,13 +353,16 @@ pub async fn hostile_strings_filter_and_search_as_the_reference(store: Arc<dyn S
 /// Text with a NUL character is refused with a validation error naming the field (code
 /// `InvalidFormat`), in every text field of a new record or an edit (nothing is written) and
 /// in every filter operand; a search term longer than [`MAX_TERM_CHARS`](crate::search::MAX_TERM_CHARS)
-/// is refused rather than cut; whatever the backend.
+/// is refused rather than cut; an indexed text value over [`MAX_INDEXED_TEXT_BYTES`] is refused
+/// (one at the limit is stored, also on PostgreSQL); whatever the backend.
 pub async fn hostile_input_is_refused_naming_the_field(store: Arc<dyn Store>) {
     use crate::service::{CrmBuilder, NewContact};
     let crm = CrmBuilder::from_arc(store).build().expect("crm");
     let cx = crm.as_actor(&crate::actor::Actor::system(tenant()));
     let note = FieldDefinition::new(EntityKind::Contact, "note", "Note", FieldType::Text);
     cx.custom_fields().define(note).await.expect("define note");
+    let code = FieldDefinition::new(EntityKind::Contact, "code", "Code", FieldType::Text).indexed();
+    cx.custom_fields().define(code).await.expect("define code");
     let refused = |e: Error, field: &str| {
         let errs = e.field_errors();
         assert!(errs.iter().any(|x| x.field == field && x.code == FieldErrorCode::InvalidFormat), "{field}: {errs:?}");
@@ -391,6 +394,16 @@ pub async fn hostile_input_is_refused_naming_the_field(store: Arc<dyn Store>) {
     for (f, field) in filters {
         refused(cx.contacts().list(&Query::new(f)).await.expect_err(field), field);
     }
+    // An indexed text value is kept to what every backend's index holds (incompressible text).
+    let most = noise(MAX_INDEXED_TEXT_BYTES, 3);
+    let kept = cx.contacts().create(NewContact::new("Long", "Code").custom("code", most.clone())).await;
+    assert_eq!(kept.expect("at the limit").custom.get("code"), Some(&Value::Text(most.clone())));
+    let over = NewContact::new("Longer", "Code").custom("code", format!("{most}z"));
+    let err = cx.contacts().create(over).await.expect_err("over the limit");
+    assert!(
+        err.field_errors().iter().any(|e| e.field == "custom.code" && e.code == FieldErrorCode::OutOfRange),
+        "{err:?}"
+    );
     let long = "y".repeat(crate::search::MAX_TERM_CHARS + 1);
     let err = cx.search(&format!("ada {long}")).await.expect_err("an over-long term");
     assert!(matches!(err.field_errors(), [e] if e.field == "text" && e.code == FieldErrorCode::OutOfRange), "{err:?}");
