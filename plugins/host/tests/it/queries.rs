@@ -132,10 +132,11 @@ async fn plugin_fields_filter_and_sort_on_postgres_with_an_index() {
     check_queries(&crm).await;
     let defs = column(
         &store,
-        "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_deals_cf_real_estate__listing_status'",
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_deals_cf_real_estate__listing_status_nf'",
         "indexdef",
     )
     .await;
     let def = defs.first().expect("the index exists");
-    assert!(def.contains("real_estate.listing_status"), "{def}");
+    // NULLS FIRST: a list sorted on the field reads the index forwards (ascending) or backwards.
+    assert!(def.contains("real_estate.listing_status") && def.contains("NULLS FIRST"), "{def}");
 }
