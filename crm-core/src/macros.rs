@@ -93,20 +93,22 @@ pub(crate) use str_enum;
 /// - `manual`: set by the constructor or by a hand-written method beside the declaration
 ///   (a setter that fills several fields, or takes something other than the field's value).
 ///
-/// Each generated setter's documentation is the field's own.
+/// Each generated setter's documentation is the field's own. A field's `#[serde(…)]`
+/// attributes follow its documentation and stay on the field.
 macro_rules! new_input {
     (
         $(#[$m:meta])*
         pub struct $name:ident {
             $(
                 $(#[doc = $doc:literal])*
+                $(#[serde $serde:tt])*
                 pub $field:ident : $ty:ty => $how:ident $( $setter:ident )? $( ( $arg:ty ) )?
             ),* $(,)?
         }
     ) => {
         $(#[$m])*
         pub struct $name {
-            $( $(#[doc = $doc])* pub $field: $ty, )*
+            $( $(#[doc = $doc])* $(#[serde $serde])* pub $field: $ty, )*
         }
 
         impl $name {

@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::entity::{EntityKind, Links};
 use crate::ids::{CompanyId, ContactId, DealId, PipelineId, ProductId, StageId, UserId};
-use crate::macros::record;
 use crate::macros::str_enum;
+use crate::macros::{new_input, record};
 use crate::model::{id_list, impl_entity, text_list};
 use crate::money::Money;
 
@@ -14,40 +14,42 @@ str_enum! {
     pub enum DealStatus { /** Being worked. */ Open = "open", /** Won. */ Won = "won", /** Lost. */ Lost = "lost" }
 }
 
-/// A product or service line on a deal, an order or an invoice.
-///
-/// Totals round per line to the currency's minor unit, half away from zero: first the net
-/// ([`total`](Self::total): quantity × price less the discount), then the tax on the rounded
-/// net ([`tax`](Self::tax)). Document totals are sums of the rounded line figures.
-///
-/// ```
-/// use crm_core::{money::Currency, model::LineItem, money::Money};
-/// use rust_decimal::Decimal;
-/// let line = LineItem::new("Widget", Decimal::new(3, 0), Money::new(Decimal::new(1999, 2), Currency::EUR))
-///     .discount(Decimal::new(10, 0))
-///     .tax_rate(Decimal::new(19, 0));
-/// assert_eq!(line.total().to_string(), "53.97 EUR"); // 59.97 less 10 %
-/// assert_eq!(line.tax().to_string(), "10.25 EUR"); // 19 % of 53.97 = 10.2543
-/// assert_eq!(line.gross().to_string(), "64.22 EUR");
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LineItem {
-    /// The product, if it comes from the catalogue.
-    pub product_id: Option<ProductId>,
-    /// The product's SKU when the line was made (kept if the product changes later).
-    #[serde(default)]
-    pub sku: Option<String>,
-    /// What is sold.
-    pub name: String,
-    /// How many (may be fractional, e.g. hours). Must be positive.
-    pub quantity: Decimal,
-    /// Price of one unit.
-    pub unit_price: Money,
-    /// Discount in percent (0–100).
-    pub discount_percent: Decimal,
-    /// Tax rate in percent (0–100), applied to the discounted net.
-    #[serde(default)]
-    pub tax_rate: Decimal,
+new_input! {
+    /// A product or service line on a deal, an order or an invoice.
+    ///
+    /// Totals round per line to the currency's minor unit, half away from zero: first the net
+    /// ([`total`](Self::total): quantity × price less the discount), then the tax on the rounded
+    /// net ([`tax`](Self::tax)). Document totals are sums of the rounded line figures.
+    ///
+    /// ```
+    /// use crm_core::{money::Currency, model::LineItem, money::Money};
+    /// use rust_decimal::Decimal;
+    /// let line = LineItem::new("Widget", Decimal::new(3, 0), Money::new(Decimal::new(1999, 2), Currency::EUR))
+    ///     .discount(Decimal::new(10, 0))
+    ///     .tax_rate(Decimal::new(19, 0));
+    /// assert_eq!(line.total().to_string(), "53.97 EUR"); // 59.97 less 10 %
+    /// assert_eq!(line.tax().to_string(), "10.25 EUR"); // 19 % of 53.97 = 10.2543
+    /// assert_eq!(line.gross().to_string(), "64.22 EUR");
+    /// ```
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct LineItem {
+        /// The product, if it comes from the catalogue.
+        pub product_id: Option<ProductId> => manual,
+        /// The product's SKU when the line was made (kept if the product changes later).
+        #[serde(default)]
+        pub sku: Option<String> => manual,
+        /// What is sold.
+        pub name: String => manual,
+        /// How many (may be fractional, e.g. hours). Must be positive.
+        pub quantity: Decimal => manual,
+        /// Price of one unit.
+        pub unit_price: Money => manual,
+        /// Discount in percent (0–100).
+        pub discount_percent: Decimal => set discount(Decimal),
+        /// Tax rate in percent (0–100), applied to the discounted net.
+        #[serde(default)]
+        pub tax_rate: Decimal => set tax_rate(Decimal),
+    }
 }
 
 impl LineItem {
@@ -75,18 +77,6 @@ impl LineItem {
             discount_percent: Decimal::ZERO,
             tax_rate: product.tax_rate,
         }
-    }
-
-    /// Sets the discount in percent.
-    pub fn discount(mut self, percent: Decimal) -> Self {
-        self.discount_percent = percent;
-        self
-    }
-
-    /// Sets the tax rate in percent.
-    pub fn tax_rate(mut self, percent: Decimal) -> Self {
-        self.tax_rate = percent;
-        self
     }
 
     /// `quantity × unit price × (1 − discount)`, rounded to the currency's minor unit.

@@ -1,8 +1,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{IdGenerator, PipelineId, StageId};
-use crate::macros::record;
 use crate::macros::str_enum;
+use crate::macros::{new_input, record};
 use crate::model::impl_entity;
 
 str_enum! {
@@ -10,40 +10,31 @@ str_enum! {
     pub enum StageKind { /** Still being worked. */ Open = "open", /** Closed won. */ Won = "won", /** Closed lost. */ Lost = "lost" }
 }
 
-/// One step of a pipeline.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stage {
-    /// Id, unique within the tenant.
-    pub id: StageId,
-    /// Name shown to users; unique within the pipeline.
-    pub name: String,
-    /// Win probability in percent (0–100), used for the weighted forecast.
-    pub probability: u8,
-    /// Open, won or lost.
-    pub kind: StageKind,
-    /// A deal that sits in this stage longer than this many days is "rotting".
-    pub rotting_days: Option<u32>,
-    /// Deal fields that must be set before a deal may enter this stage
-    /// (`amount`, `expected_close_date`, `company_id`, `contact_ids`, `owner_id`, or `custom.<key>`).
-    pub required_fields: Vec<String>,
+new_input! {
+    /// One step of a pipeline.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Stage {
+        /// Id, unique within the tenant.
+        pub id: StageId => manual,
+        /// Name shown to users; unique within the pipeline.
+        pub name: String => manual,
+        /// Win probability in percent (0–100), used for the weighted forecast.
+        pub probability: u8 => manual,
+        /// Open, won or lost.
+        pub kind: StageKind => manual,
+        /// A deal that sits in this stage longer than this many days is "rotting": the limit
+        /// in days.
+        pub rotting_days: Option<u32> => some_exact rotting_after(u32),
+        /// A deal field that must be set before a deal may enter this stage
+        /// (`amount`, `expected_close_date`, `company_id`, `contact_ids`, `owner_id`, or `custom.<key>`).
+        pub required_fields: Vec<String> => push requires(String),
+    }
 }
 
 impl Stage {
     /// A stage with no rotting limit and no required fields.
     pub fn new(id: StageId, name: impl Into<String>, probability: u8, kind: StageKind) -> Self {
         Self { id, name: name.into(), probability, kind, rotting_days: None, required_fields: Vec::new() }
-    }
-
-    /// Sets the rotting limit in days.
-    pub fn rotting_after(mut self, days: u32) -> Self {
-        self.rotting_days = Some(days);
-        self
-    }
-
-    /// Adds a field a deal must have to enter this stage.
-    pub fn requires(mut self, field: impl Into<String>) -> Self {
-        self.required_fields.push(field.into());
-        self
     }
 }
 

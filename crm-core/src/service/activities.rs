@@ -20,19 +20,36 @@ use crate::value::CustomValues;
 /// Longest activity body (an email or transcript), in characters.
 pub const MAX_BODY_LEN: usize = 1_000_000;
 
-/// A participant as given: email and phone as text, checked on log.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NewParticipant {
-    /// Their part.
-    pub role: ParticipantRole,
-    /// Display name.
-    pub name: Option<String>,
-    /// Email address.
-    pub email: Option<String>,
-    /// Phone number.
-    pub phone: Option<String>,
-    /// The contact, if known (otherwise matched by email).
-    pub contact_id: Option<ContactId>,
+new_input! {
+    /// A participant as given: email and phone as text, checked when the activity is logged.
+    ///
+    /// ```
+    /// use crm_core::{service::NewActivity, service::NewParticipant, model::ParticipantRole};
+    /// let meeting = NewActivity::meeting("Quarterly review").with_participant(
+    ///     NewParticipant::new(ParticipantRole::Attendee).name("Jane Doe").phone("+44 20 7946 0958"),
+    /// );
+    /// assert_eq!(meeting.participants[0].phone.as_deref(), Some("+44 20 7946 0958"));
+    /// ```
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct NewParticipant {
+        /// Their part.
+        pub role: ParticipantRole => manual,
+        /// Display name.
+        pub name: Option<String> => some name(String),
+        /// Email address.
+        pub email: Option<String> => some email(String),
+        /// Phone number (E.164, or national in the CRM's default region).
+        pub phone: Option<String> => some phone(String),
+        /// The contact, if known (otherwise matched by email).
+        pub contact_id: Option<ContactId> => some contact(ContactId),
+    }
+}
+
+impl NewParticipant {
+    /// A participant in `role`, nothing else known yet.
+    pub fn new(role: ParticipantRole) -> Self {
+        Self { role, name: None, email: None, phone: None, contact_id: None }
+    }
 }
 
 new_input! {
@@ -69,8 +86,8 @@ new_input! {
         pub duration_secs: Option<u32> => some_exact duration_secs(u32),
         /// How it ended.
         pub outcome: Option<Outcome> => some outcome(Outcome),
-        /// Who took part (see [`participant`](Self::participant)).
-        pub participants: Vec<NewParticipant> => manual,
+        /// Someone who took part (see also [`participant`](Self::participant)).
+        pub participants: Vec<NewParticipant> => push with_participant(NewParticipant),
         /// A contact it is about.
         pub contact_ids: Vec<ContactId> => push contact(ContactId),
         /// A company it is about.
@@ -151,15 +168,12 @@ impl NewActivity {
         Self { due_at: Some(due), ..Self::new(ActivityKind::Task, subject) }
     }
     /// Adds a participant by name and/or email.
-    pub fn participant(mut self, role: ParticipantRole, name: Option<&str>, email: Option<&str>) -> Self {
-        self.participants.push(NewParticipant {
-            role,
+    pub fn participant(self, role: ParticipantRole, name: Option<&str>, email: Option<&str>) -> Self {
+        self.with_participant(NewParticipant {
             name: name.map(str::to_owned),
             email: email.map(str::to_owned),
-            phone: None,
-            contact_id: None,
-        });
-        self
+            ..NewParticipant::new(role)
+        })
     }
     /// Sets the email References (the thread's message ids, oldest first).
     pub fn references(mut self, ids: impl IntoIterator<Item = impl Into<String>>) -> Self {

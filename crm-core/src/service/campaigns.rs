@@ -144,7 +144,7 @@ const GUARD: Guard = Guard { fields: &["status"], through: "set_status" };
 impl Records<'_, Campaign> {
     /// Creates a planned campaign.
     pub async fn create(&self, input: NewCampaign) -> Result<Campaign> {
-        self.write(|uow| {
+        self.create_with(|uow, ch| {
             Box::pin(async move {
                 let mut c = new_record!(
                     uow,
@@ -163,9 +163,7 @@ impl Records<'_, Campaign> {
                         custom: input.custom,
                     }
                 );
-                let mut ch = Checks::default();
-                check_campaign(uow, &mut c, None, &mut ch).await?;
-                let c = uow.create(c, ch.errs).await?;
+                check_campaign(uow, &mut c, None, ch).await?;
                 Ok(c)
             })
         })

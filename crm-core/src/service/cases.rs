@@ -143,9 +143,8 @@ impl Records<'_, Case> {
     /// Opens a case (status new). Its SLA due time is the opening time plus the policy's target
     /// for its priority.
     pub async fn create(&self, input: NewCase) -> Result<Case> {
-        self.write(|uow| {
+        self.create_with(|uow, ch| {
             Box::pin(async move {
-                let mut ch = Checks::default();
                 let opened_at = input.opened_at.map(storage_precision).unwrap_or(uow.now);
                 if opened_at > uow.now {
                     ch.push("opened_at", FieldErrorCode::OutOfRange, "a case cannot be opened in the future");
@@ -178,9 +177,8 @@ impl Records<'_, Case> {
                         custom: input.custom,
                     }
                 );
-                check_case(&mut case, &mut ch);
-                check_case_refs(uow, &case, None, &mut ch).await?;
-                let case = uow.create(case, ch.errs).await?;
+                check_case(&mut case, ch);
+                check_case_refs(uow, &case, None, ch).await?;
                 Ok(case)
             })
         })

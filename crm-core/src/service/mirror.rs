@@ -11,15 +11,14 @@ use rust_decimal::Decimal;
 use super::checks::Checks;
 use super::invoices::emit_status;
 use super::lines::check_lines;
+use super::payments::NewPayment;
 use super::uow::Uow;
 use crate::entity::{EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::ids::{CompanyId, ContactId, InvoiceId};
 use crate::macros::new_record;
 use crate::model::Entity;
-use crate::model::{
-    AppliedPayment, ExternalRef, Invoice, InvoiceStatus, LineItem, Payment, PaymentApplication, PaymentMethod,
-};
+use crate::model::{AppliedPayment, ExternalRef, Invoice, InvoiceStatus, LineItem, Payment, PaymentApplication};
 use crate::money::{Currency, Money};
 use crate::query::Filter;
 use crate::value::CustomValues;
@@ -72,27 +71,37 @@ pub struct ExternalInvoice {
     pub notes: Option<String>,
 }
 
-/// A payment as the accounting system has it.
+/// A payment as the accounting system has it: the payment, as [`NewPayment`] describes one,
+/// and where it is kept. Its `apply_to` lists the mirrored invoices it paid, and how much of
+/// each; the accounting system's own id is added to its `external_refs`.
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use crm_core::{ids::CompanyId, ids::InvoiceId, model::PaymentMethod, money::{Currency, Money}};
+/// use crm_core::service::{ExternalPayment, NewPayment};
+/// use rust_decimal::Decimal;
+/// let usd = |n| Money::new(Decimal::new(n, 0), Currency::USD);
+/// let (acme, invoice) = (CompanyId::new(), InvoiceId::new());
+/// let on = NaiveDate::from_ymd_opt(2026, 9, 15).unwrap();
+/// let paid = NewPayment::new(usd(400), on, PaymentMethod::BankTransfer).from_company(acme).apply(invoice, usd(400));
+/// let p = ExternalPayment::new("xero", "p-1", paid);
+/// assert_eq!(p.payment.apply_to, vec![(invoice, usd(400))]);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExternalPayment {
     /// The accounting system, lower case.
     pub system: String,
     /// Its id there.
     pub external_id: String,
-    /// The paying person.
-    pub contact_id: Option<ContactId>,
-    /// The paying company.
-    pub company_id: Option<CompanyId>,
-    /// How much.
-    pub amount: Money,
-    /// When it was received.
-    pub received_on: NaiveDate,
-    /// How.
-    pub method: PaymentMethod,
-    /// Bank reference.
-    pub reference: Option<String>,
-    /// Which mirrored invoices it paid, and how much of each.
-    pub applications: Vec<(InvoiceId, Money)>,
+    /// The payment itself.
+    pub payment: NewPayment,
+}
+
+impl ExternalPayment {
+    /// Payment `external_id` of `system`.
+    pub fn new(system: impl Into<String>, external_id: impl Into<String>, payment: NewPayment) -> Self {
+        Self { system: system.into(), external_id: external_id.into(), payment }
+    }
 }
 
 /// Refuses a change through the CRM's own operations to a record accounting owns.
@@ -228,13 +237,14 @@ pub(super) async fn mirror_invoice(uow: &mut Uow<'_>, mut input: ExternalInvoice
 }
 
 /// [`Payments::mirror`](super::Payments::mirror), in the caller's unit of work.
-pub(super) async fn mirror_payment(uow: &mut Uow<'_>, mut input: ExternalPayment) -> Result<(Payment, MirrorOutcome)> {
+pub(super) async fn mirror_payment(uow: &mut Uow<'_>, input: ExternalPayment) -> Result<(Payment, MirrorOutcome)> {
+    let ExternalPayment { mut system, mut external_id, payment: input } = input;
     let mut ch = Checks::default();
-    check_system(&mut ch, &mut input.system, &mut input.external_id);
+    check_system(&mut ch, &mut system, &mut external_id);
     ch.positive("amount", input.amount.amount);
-    let existing: Option<Payment> = find_mirrored(uow, &input.system, &input.external_id).await?;
+    let existing: Option<Payment> = find_mirrored(uow, &system, &external_id).await?;
     if let Some(e) = &existing
-        && e.managed_by.as_deref() != Some(input.system.as_str())
+        && e.managed_by.as_deref() != Some(system.as_str())
     {
         return Err(Error::invalid(
             "external_id",
@@ -245,14 +255,14 @@ pub(super) async fn mirror_payment(uow: &mut Uow<'_>, mut input: ExternalPayment
     ch.customer(input.contact_id, input.company_id);
     let mut applied = Decimal::ZERO;
     let mut invoices: Vec<Invoice> = Vec::new();
-    for (i, (invoice_id, amount)) in input.applications.iter().enumerate() {
+    for (i, (invoice_id, amount)) in input.apply_to.iter().enumerate() {
         let at = format!("applications[{i}]");
         let Some(inv) = uow.tx.fetch::<Invoice>(*invoice_id).await? else {
             ch.push(at, FieldErrorCode::NotFound, format!("no invoice with id {invoice_id}"));
             continue;
         };
-        if inv.managed_by.as_deref() != Some(input.system.as_str()) {
-            ch.push(at, FieldErrorCode::Rule, format!("invoice {} is not kept in {}", inv.number, input.system));
+        if inv.managed_by.as_deref() != Some(system.as_str()) {
+            ch.push(at, FieldErrorCode::Rule, format!("invoice {} is not kept in {system}", inv.number));
         } else if amount.currency != inv.currency || amount.currency != input.amount.currency {
             ch.push(format!("{at}.amount"), FieldErrorCode::CurrencyMismatch, "payment and invoice currencies differ");
         } else if amount.amount <= Decimal::ZERO {
@@ -281,9 +291,9 @@ pub(super) async fn mirror_payment(uow: &mut Uow<'_>, mut input: ExternalPayment
                 method: input.method,
                 reference: None,
                 applications: Vec::new(),
-                external_refs: vec![ExternalRef::new(input.system.clone(), input.external_id.clone())],
+                external_refs: Vec::new(),
                 notes: None,
-                managed_by: Some(input.system.clone()),
+                managed_by: Some(system.clone()),
             }
         )
     });
@@ -294,11 +304,16 @@ pub(super) async fn mirror_payment(uow: &mut Uow<'_>, mut input: ExternalPayment
     payment.received_on = input.received_on;
     payment.method = input.method;
     payment.reference = input.reference;
+    payment.notes = input.notes;
+    payment.external_refs = input.external_refs;
+    payment.external_refs.insert(0, ExternalRef::new(system.clone(), external_id.clone()));
     ch.opt_name("reference", &mut payment.reference);
+    ch.opt_text("notes", &mut payment.notes);
+    ch.external_refs(&mut payment.external_refs);
     // The invoices applied to were checked above, so before the new applications are set.
     uow.check_links(&payment, existing.as_ref(), &mut ch.errs).await?;
     payment.applications = input
-        .applications
+        .apply_to
         .iter()
         .map(|(invoice_id, amount)| PaymentApplication { invoice_id: *invoice_id, amount: *amount })
         .collect();

@@ -30,7 +30,7 @@ mod uow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-pub use activities::{Activities, NewActivity};
+pub use activities::{Activities, NewActivity, NewParticipant};
 pub use campaigns::{CampaignResults, Campaigns, NewCampaign};
 pub use cases::{Cases, NewCase};
 pub use companies::{Companies, NewCompany};

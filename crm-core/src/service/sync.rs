@@ -8,7 +8,7 @@ use super::uow::Uow;
 use crate::entity::EntityRef;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::ids::SyncLinkId;
-use crate::macros::new_record;
+use crate::macros::{new_input, new_record};
 use crate::model::Entity;
 use crate::model::{SyncConflict, SyncLink, SyncState};
 use crate::query::Filter;
@@ -16,23 +16,46 @@ use crate::query::Filter;
 /// The longest connection name, remote kind or remote id accepted.
 const MAX_SYNC_KEY_LEN: usize = 255;
 
-/// What to write for a link: the pairing and what the connector knows about it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LinkInput {
-    /// The connection, e.g. `xero:<tenant id>`.
-    pub connection: String,
-    /// The local record (it must exist).
-    pub local: EntityRef,
-    /// The remote record's type, e.g. `Contact`.
-    pub remote_kind: String,
-    /// The remote record's id.
-    pub remote_id: String,
-    /// The remote record's version as synced.
-    pub remote_version: Option<String>,
-    /// The shared fields' agreed values (the next merge's base).
-    pub snapshot: BTreeMap<String, Option<String>>,
-    /// Fields in conflict.
-    pub conflicts: Vec<SyncConflict>,
+new_input! {
+    /// What to write for a link: the pairing and what the connector knows about it.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct LinkInput {
+        /// The connection, e.g. `xero:<tenant id>`.
+        pub connection: String => manual,
+        /// The local record (it must exist).
+        pub local: EntityRef => manual,
+        /// The remote record's type, e.g. `Contact`.
+        pub remote_kind: String => manual,
+        /// The remote record's id.
+        pub remote_id: String => manual,
+        /// The remote record's version as synced.
+        pub remote_version: Option<String> => some version(String),
+        /// The shared fields' agreed values (the next merge's base).
+        pub snapshot: BTreeMap<String, Option<String>> => set snapshot(BTreeMap<String, Option<String>>),
+        /// Fields in conflict.
+        pub conflicts: Vec<SyncConflict> => set conflicts(Vec<SyncConflict>),
+    }
+}
+
+impl LinkInput {
+    /// Pairs `local` with the record `remote_kind`/`remote_id` of `connection`: no version,
+    /// snapshot or conflicts yet.
+    pub fn new(
+        connection: impl Into<String>,
+        local: EntityRef,
+        remote_kind: impl Into<String>,
+        remote_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            connection: connection.into(),
+            local,
+            remote_kind: remote_kind.into(),
+            remote_id: remote_id.into(),
+            remote_version: None,
+            snapshot: BTreeMap::new(),
+            conflicts: Vec::new(),
+        }
+    }
 }
 
 /// Which side wins a [`SyncConflict`].
@@ -53,17 +76,9 @@ pub enum Resolution {
 /// # futures::executor::block_on(async {
 /// use crm_core::{actor::Actor, service::Crm, model::Entity, memory::MemoryStore, service::NewCompany, ids::TenantId, service::LinkInput};
 /// let crm = Crm::new(MemoryStore::new());
-/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
 /// let acme = cx.companies().create(NewCompany::new("Acme")).await?;
-/// let link = cx.sync().put_link(LinkInput {
-///     connection: "xero:demo".into(),
-///     local: acme.entity_ref(),
-///     remote_kind: "Contact".into(),
-///     remote_id: "c0ffee".into(),
-///     remote_version: None,
-///     snapshot: Default::default(),
-///     conflicts: Vec::new(),
-/// }).await?;
+/// let link = cx.sync().put_link(LinkInput::new("xero:demo", acme.entity_ref(), "Contact", "c0ffee").version("3")).await?;
 /// let found = cx.sync().link_for_remote("xero:demo", "Contact", "c0ffee").await?;
 /// assert_eq!(found.map(|l| l.local), Some(link.local));
 /// // Named state is compare-and-set: the first write expects no version.

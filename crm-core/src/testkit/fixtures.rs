@@ -12,6 +12,21 @@ use crate::money::{Currency, Money};
 use crate::profile::*;
 use crate::value::{CustomValues, Value};
 
+/// A new record of `tenant` with a fresh id, created and updated at [`at(0)`](at).
+macro_rules! fixture {
+    ($tenant:expr, $ty:ident { $($fields:tt)* }) => {
+        new_record!(<$ty as Entity>::Id::from(Uuid::now_v7()), $tenant, at(0), $ty { $($fields)* })
+    };
+}
+
+/// Copies of fixtures of any kinds as stored records, in the order given.
+macro_rules! records {
+    ($($fixture:expr),* $(,)?) => {
+        vec![$($crate::model::Entity::into_record($fixture.clone())),*]
+    };
+}
+pub(crate) use records;
+
 /// A fresh tenant.
 pub fn tenant() -> TenantId {
     TenantId::from_uuid(Uuid::now_v7())
@@ -29,10 +44,8 @@ pub fn date(y: i32, m: u32, d: u32) -> NaiveDate {
 
 /// A minimal contact.
 pub fn contact(tenant: TenantId, given: &str, family: &str) -> Contact {
-    new_record!(
-        ContactId::from_uuid(Uuid::now_v7()),
+    fixture!(
         tenant,
-        at(0),
         Contact {
             given_name: given.into(),
             family_name: family.into(),
@@ -125,10 +138,8 @@ pub fn full_contact(tenant: TenantId) -> Contact {
 
 /// A company.
 pub fn company(tenant: TenantId, name: &str) -> Company {
-    new_record!(
-        CompanyId::from_uuid(Uuid::now_v7()),
+    fixture!(
         tenant,
-        at(0),
         Company {
             name: name.into(),
             domain: Domain::parse("acme.com").ok(),
@@ -152,10 +163,8 @@ pub fn company(tenant: TenantId, name: &str) -> Company {
 
 /// A pipeline with the default sales stages.
 pub fn pipeline(tenant: TenantId) -> Pipeline {
-    new_record!(
-        PipelineId::from_uuid(Uuid::now_v7()),
+    fixture!(
         tenant,
-        at(0),
         Pipeline { name: "Sales".into(), is_default: true, stages: default_sales_stages(&UuidV7Generator) }
     )
 }
@@ -163,10 +172,8 @@ pub fn pipeline(tenant: TenantId) -> Pipeline {
 /// A deal in the pipeline's first stage.
 pub fn deal(tenant: TenantId, p: &Pipeline, name: &str, amount: Option<Money>) -> Deal {
     let stage = p.stages[0].id;
-    new_record!(
-        DealId::from_uuid(Uuid::now_v7()),
+    fixture!(
         tenant,
-        at(0),
         Deal {
             name: name.into(),
             pipeline_id: p.id,
@@ -193,10 +200,8 @@ pub fn deal(tenant: TenantId, p: &Pipeline, name: &str, amount: Option<Money>) -
 
 /// A call about a contact.
 pub fn activity(tenant: TenantId, contact: ContactId) -> Activity {
-    new_record!(
-        ActivityId::from_uuid(Uuid::now_v7()),
+    fixture!(
         tenant,
-        at(0),
         Activity {
             kind: ActivityKind::Email,
             subject: "Re: proposal".into(),
@@ -231,10 +236,8 @@ pub fn activity(tenant: TenantId, contact: ContactId) -> Activity {
 
 /// A `works_at` relation.
 pub fn relation(tenant: TenantId, contact: ContactId, company: CompanyId) -> Relation {
-    new_record!(
-        RelationId::from_uuid(Uuid::now_v7()),
+    fixture!(
         tenant,
-        at(0),
         Relation {
             from: EntityRef::new(EntityKind::Contact, contact),
             to: EntityRef::new(EntityKind::Company, company),
@@ -246,12 +249,7 @@ pub fn relation(tenant: TenantId, contact: ContactId, company: CompanyId) -> Rel
 
 /// A custom field definition.
 pub fn custom_field(tenant: TenantId, kind: EntityKind, key: &str, ty: FieldType) -> CustomField {
-    new_record!(
-        CustomFieldId::from_uuid(Uuid::now_v7()),
-        tenant,
-        at(0),
-        CustomField { definition: FieldDefinition::new(kind, key, key, ty) }
-    )
+    fixture!(tenant, CustomField { definition: FieldDefinition::new(kind, key, key, ty) })
 }
 
 fn eur(cents: i64) -> Money {
@@ -260,10 +258,8 @@ fn eur(cents: i64) -> Money {
 
 /// An active product priced in EUR with 19 % tax.
 pub fn product(tenant: TenantId, sku: &str) -> Product {
-    new_record!(
-        ProductId::from_uuid(Uuid::now_v7()),
+    fixture!(
         tenant,
-        at(0),
         Product {
             sku: sku.into(),
             name: format!("Product {sku}"),
@@ -285,10 +281,8 @@ pub fn order(tenant: TenantId, contact: ContactId, number: &str) -> Order {
         LineItem::new("Service", Decimal::new(15, 1), eur(8000)).discount(Decimal::new(10, 0)),
     ];
     let t = Totals::of(&lines, Currency::EUR).expect("one currency");
-    new_record!(
-        OrderId::from_uuid(Uuid::now_v7()),
+    fixture!(
         tenant,
-        at(0),
         Order {
             number: number.into(),
             contact_id: Some(contact),
@@ -320,10 +314,8 @@ pub fn order(tenant: TenantId, contact: ContactId, number: &str) -> Order {
 pub fn invoice(tenant: TenantId, contact: ContactId, number: &str, total_cents: i64) -> Invoice {
     let lines = vec![LineItem::new("Consulting", Decimal::ONE, eur(total_cents))];
     let t = Totals::of(&lines, Currency::EUR).expect("one currency");
-    new_record!(
-        InvoiceId::from_uuid(Uuid::now_v7()),
+    fixture!(
         tenant,
-        at(0),
         Invoice {
             number: number.into(),
             contact_id: Some(contact),
@@ -353,10 +345,8 @@ pub fn invoice(tenant: TenantId, contact: ContactId, number: &str, total_cents: 
 
 /// An unapplied bank transfer from a contact.
 pub fn payment(tenant: TenantId, contact: ContactId, cents: i64) -> Payment {
-    new_record!(
-        PaymentId::from_uuid(Uuid::now_v7()),
+    fixture!(
         tenant,
-        at(0),
         Payment {
             contact_id: Some(contact),
             company_id: None,
@@ -374,10 +364,8 @@ pub fn payment(tenant: TenantId, contact: ContactId, cents: i64) -> Payment {
 
 /// An open problem case for a contact, due a day after opening.
 pub fn case(tenant: TenantId, contact: ContactId, subject: &str) -> Case {
-    new_record!(
-        CaseId::from_uuid(Uuid::now_v7()),
+    fixture!(
         tenant,
-        at(0),
         Case {
             subject: subject.into(),
             description: Some("It stopped working".into()),
@@ -407,10 +395,8 @@ pub fn case(tenant: TenantId, contact: ContactId, subject: &str) -> Case {
 
 /// A 4-star review from a contact.
 pub fn feedback(tenant: TenantId, contact: ContactId) -> Feedback {
-    new_record!(
-        FeedbackId::from_uuid(Uuid::now_v7()),
+    fixture!(
         tenant,
-        at(0),
         Feedback {
             kind: FeedbackKind::Review,
             contact_id: Some(contact),
@@ -432,10 +418,8 @@ pub fn feedback(tenant: TenantId, contact: ContactId) -> Feedback {
 
 /// A segment of leads.
 pub fn segment(tenant: TenantId, name: &str) -> Segment {
-    new_record!(
-        SegmentId::from_uuid(Uuid::now_v7()),
+    fixture!(
         tenant,
-        at(0),
         Segment {
             name: name.into(),
             description: None,
@@ -446,10 +430,8 @@ pub fn segment(tenant: TenantId, name: &str) -> Segment {
 
 /// An active email campaign with a budget.
 pub fn campaign(tenant: TenantId, name: &str, segment: Option<SegmentId>) -> Campaign {
-    new_record!(
-        CampaignId::from_uuid(Uuid::now_v7()),
+    fixture!(
         tenant,
-        at(0),
         Campaign {
             name: name.into(),
             channel: CampaignChannel::Email,
@@ -469,10 +451,8 @@ pub fn campaign(tenant: TenantId, name: &str, segment: Option<SegmentId>) -> Cam
 
 /// A member who was sent the campaign and opened it.
 pub fn campaign_member(tenant: TenantId, campaign: CampaignId, contact: ContactId) -> CampaignMember {
-    new_record!(
-        CampaignMemberId::from_uuid(Uuid::now_v7()),
+    fixture!(
         tenant,
-        at(0),
         CampaignMember {
             campaign_id: campaign,
             contact_id: contact,
@@ -705,10 +685,8 @@ pub fn full_campaign_member(tenant: TenantId, campaign: CampaignId, contact: Con
 
 /// A sync link from `company` to a Xero contact, with a snapshot and an open conflict.
 pub fn full_sync_link(tenant: TenantId, company: CompanyId) -> SyncLink {
-    new_record!(
-        SyncLinkId::from_uuid(Uuid::now_v7()),
+    fixture!(
         tenant,
-        at(0),
         SyncLink {
             connection: "xero:Démo Ltd".into(),
             local: EntityRef::new(EntityKind::Company, company),
@@ -733,10 +711,8 @@ pub fn full_sync_link(tenant: TenantId, company: CompanyId) -> SyncLink {
 
 /// An integration's state: a mailbox cursor with nested JSON.
 pub fn sync_state(tenant: TenantId, key: &str) -> SyncState {
-    new_record!(
-        SyncStateId::from_uuid(Uuid::now_v7()),
+    fixture!(
         tenant,
-        at(0),
         SyncState {
             key: key.into(),
             value: serde_json::json!({"uid_validity": 1_700_000_001u64, "last_uid": 42, "folder": "Gesendete Objekte"}),

@@ -298,8 +298,7 @@ pub async fn filters_on_commerce_fields(store: Arc<dyn Store>) {
             })
             .collect()
     };
-    let mut recs: Vec<Record> =
-        vec![buyer.clone().into_record(), pa.clone().into_record(), pb.clone().into_record(), pc.clone().into_record()];
+    let mut recs: Vec<Record> = records![buyer, pa, pb, pc];
 
     // Orders.
     let custom_line = LineItem::new("Custom work", Decimal::ONE, Money::new(Decimal::ONE, Currency::EUR));

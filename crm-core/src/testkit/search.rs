@@ -29,15 +29,7 @@ pub async fn search_matches_every_term_as_a_prefix(store: Arc<dyn Store>) {
     let acmes = company(t, "Acmes Jane Supplies");
     let p = pipeline(t);
     let d = deal(t, &p, "Acme — fleet tracking", None);
-    let records: Vec<Record> = vec![
-        jane.clone().into_record(),
-        janet.clone().into_record(),
-        omar.clone().into_record(),
-        acme.clone().into_record(),
-        acmes.clone().into_record(),
-        p.clone().into_record(),
-        d.clone().into_record(),
-    ];
+    let records: Vec<Record> = records![jane, janet, omar, acme, acmes, p, d];
     put_all(&store, t, records.clone()).await;
     // Another tenant with the same words finds only its own.
     let u = tenant();

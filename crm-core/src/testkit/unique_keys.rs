@@ -137,25 +137,8 @@ pub async fn unique_keys_are_enforced(store: Arc<dyn Store>) {
     let camp = campaign(t, "Spring", Some(seg1.id));
     let m1 = campaign_member(t, camp.id, xena.id);
     let m2 = campaign_member(t, camp.id, yuri.id);
-    let originals: Vec<Record> = vec![
-        buyer.clone().into_record(),
-        xena.clone().into_record(),
-        yuri.clone().into_record(),
-        p1.clone().into_record(),
-        p2.clone().into_record(),
-        o1.clone().into_record(),
-        o2.clone().into_record(),
-        i1.clone().into_record(),
-        pay1.clone().into_record(),
-        pipe1.clone().into_record(),
-        pipe2.clone().into_record(),
-        pipe_other.clone().into_record(),
-        seg1.clone().into_record(),
-        seg2.clone().into_record(),
-        camp.clone().into_record(),
-        m1.clone().into_record(),
-        m2.clone().into_record(),
-    ];
+    let originals: Vec<Record> =
+        records![buyer, xena, yuri, p1, p2, o1, o2, i1, pay1, pipe1, pipe2, pipe_other, seg1, seg2, camp, m1, m2];
     accepted(s, t, "distinct keys, several non-default pipelines", originals.iter().cloned().map(Op::Insert).collect())
         .await;
 

@@ -16,6 +16,7 @@ use crm_core::model::{
 use crm_core::prelude::*;
 use crm_core::profile::{Address, Channel, ConsentMethod, ConsentStatus, Email, EmailEntry, EmailLabel, PhoneLabel};
 use crm_core::query::{Filter, Query};
+use crm_core::service::NewParticipant;
 use crm_core::service::extension::{EventContext, Extension, HookContext, WriteOp};
 use crm_core::service::{CrmBuilder, TimelineItem};
 use crm_core::store::TxMode;
@@ -1626,6 +1627,22 @@ async fn participants_are_matched_to_contacts_by_email() {
     let evs = env.events().await;
     assert!(evs.last().unwrap().event.touches(&contact_ref(jane.id)));
     assert_eq!(cx.activities().count(&Filter::contains("contact_ids", jane.id)).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_participant_given_in_full_keeps_its_contact_and_a_normalised_phone() {
+    let env = env();
+    let cx = env.cx();
+    let jane = cx.contacts().create(NewContact::new("Jane", "Doe")).await.unwrap();
+    let who = NewParticipant::new(ParticipantRole::Attendee).name("Jane Doe").phone("(415) 555-2671").contact(jane.id);
+    let a = cx.activities().log(NewActivity::call("Check-in").with_participant(who)).await.unwrap();
+    let p = &a.participants[0];
+    assert_eq!((p.role, p.name.as_deref(), p.contact_id), (ParticipantRole::Attendee, Some("Jane Doe"), Some(jane.id)));
+    assert_eq!(p.phone.as_ref().map(|n| n.as_str()), Some("+14155552671"));
+    assert_eq!(a.contact_ids, vec![jane.id], "the participant's contact is linked");
+    let bad = NewParticipant::new(ParticipantRole::Attendee).phone("not a number");
+    let err = env.refused(cx.activities().log(NewActivity::call("Oops").with_participant(bad))).await;
+    assert_only_field(&err, "participants[0].phone", FieldErrorCode::InvalidFormat);
 }
 
 #[tokio::test]

@@ -9,15 +9,9 @@ use crm_core::model::{ExternalRef, SyncConflict};
 use crm_core::service::{ExternalInvoice, ExternalPayment, LinkInput, MirrorOutcome, Resolution};
 
 fn link(connection: &str, local: EntityRef, remote_id: &str) -> LinkInput {
-    LinkInput {
-        connection: connection.into(),
-        local,
-        remote_kind: "Contact".into(),
-        remote_id: remote_id.into(),
-        remote_version: Some("v1".into()),
-        snapshot: [("name".to_owned(), Some("Acme".to_owned()))].into_iter().collect(),
-        conflicts: Vec::new(),
-    }
+    LinkInput::new(connection, local, "Contact", remote_id).version("v1").snapshot(
+        [("name".to_owned(), Some("Acme".to_owned()))].into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+    )
 }
 
 #[tokio::test]
@@ -226,16 +220,12 @@ async fn mirrored_payments_fill_the_payment_history_of_mirrored_invoices_only() 
         .unwrap();
     let ours = cx.invoices().send(ours.id).await.unwrap();
 
-    let pay = |apps: Vec<(InvoiceId, Money)>| ExternalPayment {
-        system: "xero".into(),
-        external_id: "p-1".into(),
-        contact_id: None,
-        company_id: Some(acme.id),
-        amount: usd("400"),
-        received_on: date(2026, 9, 15),
-        method: PaymentMethod::BankTransfer,
-        reference: Some("BACS 77".into()),
-        applications: apps,
+    let pay = |apps: Vec<(InvoiceId, Money)>| {
+        let paid = NewPayment {
+            apply_to: apps,
+            ..NewPayment::new(usd("400"), date(2026, 9, 15), PaymentMethod::BankTransfer)
+        };
+        ExternalPayment::new("xero", "p-1", paid.from_company(acme.id).reference("BACS 77"))
     };
     let (p, outcome) = cx.payments().mirror(pay(vec![(inv.id, usd("400"))])).await.unwrap();
     assert_eq!((outcome, p.managed_by.as_deref(), p.unapplied()), (MirrorOutcome::Created, Some("xero"), usd("0")));
@@ -245,6 +235,12 @@ async fn mirrored_payments_fill_the_payment_history_of_mirrored_invoices_only() 
     let (_, outcome) = cx.payments().mirror(pay(vec![(inv.id, usd("400"))])).await.unwrap();
     assert_eq!(outcome, MirrorOutcome::Unchanged);
     assert_eq!(cx.invoices().get(inv.id).await.unwrap().payments.len(), 1, "no duplicate entry");
+    // Notes and other ids travel with it; the accounting system's own id comes first.
+    let noted = pay(vec![(inv.id, usd("400"))]);
+    let noted = ExternalPayment { payment: noted.payment.notes("Paid early").external_ref("bank", "TX-9"), ..noted };
+    let (p2, outcome) = cx.payments().mirror(noted).await.unwrap();
+    assert_eq!((outcome, p2.id, p2.notes.as_deref()), (MirrorOutcome::Updated, p.id, Some("Paid early")));
+    assert_eq!(p2.external_refs, vec![ExternalRef::new("xero", "p-1"), ExternalRef::new("bank", "TX-9")]);
 
     // Not onto the CRM's own invoices; not more than was paid.
     let err = env.refused(cx.payments().mirror(pay(vec![(ours.id, usd("50"))]))).await;

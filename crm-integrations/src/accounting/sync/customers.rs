@@ -231,13 +231,10 @@ impl Run<'_> {
             .cx
             .sync()
             .put_link(LinkInput {
-                connection: self.conn.clone(),
-                local,
-                remote_kind: remote_kind.into(),
-                remote_id: rc.id.clone(),
                 remote_version: rc.version.clone(),
-                snapshot,
-                conflicts,
+                ..LinkInput::new(self.conn.clone(), local, remote_kind, rc.id.clone())
+                    .snapshot(snapshot)
+                    .conflicts(conflicts)
             })
             .await?)
     }

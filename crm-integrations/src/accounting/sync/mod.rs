@@ -9,7 +9,7 @@ use crm_core::{
     model::AccountBalance, model::CreditTerms, model::Entity, model::Invoice, model::InvoiceStatus, model::LineItem,
     model::PaymentMethod, model::SyncConflict, model::SyncLink, money::Money, profile::Email, profile::PhoneLabel,
     profile::PhoneNumber, service::ExternalInvoice, service::ExternalPayment, service::LinkInput,
-    service::MirrorOutcome, service::NewCompany, service::Session,
+    service::MirrorOutcome, service::NewCompany, service::NewPayment, service::Session,
 };
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
@@ -315,15 +315,7 @@ impl Run<'_> {
         }
         self.cx
             .sync()
-            .put_link(LinkInput {
-                connection: self.conn.clone(),
-                local,
-                remote_kind: kind.into(),
-                remote_id: id.into(),
-                remote_version: version,
-                snapshot: BTreeMap::new(),
-                conflicts: Vec::new(),
-            })
+            .put_link(LinkInput { remote_version: version, ..LinkInput::new(self.conn.clone(), local, kind, id) })
             .await?;
         Ok(())
     }

@@ -27,17 +27,14 @@ impl Run<'_> {
         };
         let currency = rp.currency.unwrap_or(first.currency);
         let amount = Money::new(rp.amount, currency);
-        let input = ExternalPayment {
-            system: self.system.into(),
-            external_id: rp.id.clone(),
+        let payment = NewPayment {
             contact_id: first.contact_id,
             company_id: first.company_id,
-            amount,
-            received_on: rp.received_on,
-            method: PaymentMethod::Other,
             reference: rp.reference.clone(),
-            applications: invoices.iter().map(|(inv, part)| (inv.id, Money::new(*part, currency))).collect(),
+            apply_to: invoices.iter().map(|(inv, part)| (inv.id, Money::new(*part, currency))).collect(),
+            ..NewPayment::new(amount, rp.received_on, PaymentMethod::Other)
         };
+        let input = ExternalPayment::new(self.system, rp.id.clone(), payment);
         let (payment, outcome) = match self.cx.payments().mirror(input).await {
             Ok(r) => r,
             Err(e) if is_refusal(&e) => {
