@@ -7,35 +7,7 @@ use crate::macros::record;
 use crate::macros::str_enum;
 use crate::model::{impl_entity, text_list};
 use crate::money::Money;
-use crate::query::Filter;
 use crate::value::CustomValues;
-
-record! {
-    /// A saved filter over contacts, evaluated live: its members are whoever matches now.
-    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-    pub struct Segment(SegmentId) {
-        /// Name (required, unique per tenant).
-        pub name: String,
-        /// What it is for.
-        pub description: Option<String>,
-        /// Which contacts belong (checked against the contact schema when saved).
-        pub filter: Filter,
-    }
-}
-
-impl_entity! {
-    Segment, SegmentId, Segment, custom: false;
-    unique: |s| vec![UniqueKey::new("name", s.name.to_lowercase())];
-    on_delete: [crate::entity::OnDelete::Restrict {
-        kind: EntityKind::Campaign,
-        field: "segment_id",
-        reported: "id",
-        what: "campaigns draw members from the segment",
-    }];
-    fields {
-        "name": Text => |s| s.name.clone(),
-    }
-}
 
 str_enum! {
     /// How a campaign reaches people.
