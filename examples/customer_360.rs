@@ -27,8 +27,7 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
 async fn main() -> Result<(), Error> {
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 12, 9, 0, 0).single().expect("valid")));
     let crm = Crm::builder(MemoryStore::new()).clock(clock.clone()).default_region("DE").build()?;
-    let cx =
-        crm.as_actor(&Actor::user(TenantId::from_uuid(uuid::Uuid::now_v7()), UserId::from_uuid(uuid::Uuid::now_v7())));
+    let cx = crm.as_actor(&Actor::user(TenantId::new(), UserId::from_uuid(uuid::Uuid::now_v7())));
 
     // A customer on net-14 terms with a credit limit, and the buyer who works there.
     let northwind = cx

@@ -54,7 +54,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let crm = Crm::builder(SqlStore::sqlite_in_memory().await?).extensions(host.extensions()).build()?;
     crm.ensure_indexes().await?;
-    let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+    let cx = crm.as_actor(&Actor::system(TenantId::new()));
 
     // (address, bedrooms, bathrooms, m², price, status)
     let listings = [

@@ -43,7 +43,7 @@ pub use crm_integrations as integrations;
 /// # async fn main() -> crm::error::Result<()> {
 /// let dir = tempfile::tempdir().map_err(|e| crm::error::Error::storage(e.to_string()))?;
 /// let crm = crm::sqlite(dir.path().join("crm.db")).await?;
-/// let cx = crm.as_actor(&crm::actor::Actor::system(crm::ids::TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let cx = crm.as_actor(&crm::actor::Actor::system(crm::ids::TenantId::new()));
 /// cx.contacts().create(crm::service::NewContact::new("Ada", "Lovelace")).await?;
 /// # Ok(()) }
 /// ```

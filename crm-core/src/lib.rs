@@ -16,7 +16,7 @@
 //! use rust_decimal::Decimal;
 //!
 //! let crm = Crm::builder(MemoryStore::new()).default_region("US").build()?;
-//! let tenant = TenantId::from_uuid(uuid::Uuid::now_v7());
+//! let tenant = TenantId::new();
 //! let cx = crm.as_actor(&Actor::user(tenant, UserId::from_uuid(uuid::Uuid::now_v7())));
 //!
 //! let acme = cx.companies().create(NewCompany::new("Acme Corp").domain("acme.com")).await?;

@@ -21,7 +21,7 @@ use crate::store::{Store, Transaction, TxMode};
 /// # tokio_test_shim::block_on(async {
 /// use crm_core::{actor::Actor, service::Crm, memory::MemoryStore, service::NewContact, ids::TenantId};
 /// let crm = Crm::new(MemoryStore::new());
-/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
 /// let ada = cx.contacts().create(NewContact::new("Ada", "Lovelace").email("ada@example.com")).await?;
 /// assert_eq!(cx.contacts().get(ada.id).await?.full_name(), "Ada Lovelace");
 /// # Ok::<_, crm_core::error::Error>(()) }).unwrap();

@@ -21,7 +21,7 @@
 //! use crm_storage::SqlStore;
 //!
 //! let crm = Crm::new(SqlStore::sqlite_in_memory().await?);
-//! let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+//! let cx = crm.as_actor(&Actor::system(TenantId::new()));
 //! cx.contacts().create(NewContact::new("Grace", "Hopper")).await?;
 //! assert_eq!(cx.contacts().count(&crm_core::query::Filter::All).await?, 1);
 //! # Ok(()) }

@@ -35,7 +35,7 @@ use crate::sqlite::SqliteOptions;
 /// let dir = tempfile::tempdir().map_err(|e| crm_core::error::Error::storage(e.to_string()))?;
 /// let store = SqlStore::sqlite(dir.path().join("crm.db")).await?;
 /// let crm = Crm::new(store);
-/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
 /// let ada = cx.contacts().create(NewContact::new("Ada", "Lovelace").email("ada@example.com")).await?;
 /// assert_eq!(cx.contacts().get(ada.id).await?.full_name(), "Ada Lovelace");
 /// # Ok(()) }

@@ -248,7 +248,7 @@ fn check_activity(a: &mut Activity, ch: &mut Checks) {
 /// use crm_core::prelude::*;
 /// use crm_core::model::ParticipantRole;
 /// let crm = Crm::new(MemoryStore::new());
-/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
 /// let jane = cx.contacts().create(NewContact::new("Jane", "Doe").email("jane@acme.com")).await?;
 /// // A participant's email finds the contact, who is linked.
 /// let call = cx.activities().create(

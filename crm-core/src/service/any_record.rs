@@ -31,7 +31,7 @@ impl Session {
     /// # futures::executor::block_on(async {
     /// use crm_core::prelude::*;
     /// let crm = Crm::new(MemoryStore::new());
-    /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+    /// let cx = crm.as_actor(&Actor::system(TenantId::new()));
     /// let ada = cx.contacts().create(NewContact::new("Ada", "Lovelace")).await?;
     /// let found = cx.record(EntityRef::new(EntityKind::Contact, ada.id)).await?;
     /// assert!(matches!(found, Some(Record::Contact(c)) if c.given_name == "Ada"));

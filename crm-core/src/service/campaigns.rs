@@ -126,7 +126,7 @@ pub struct CampaignResults {
 /// use crm_core::prelude::*;
 /// use crm_core::model::{CampaignChannel, ResponseKind};
 /// let crm = Crm::new(MemoryStore::new());
-/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
 /// let ada = cx.contacts().create(NewContact::new("Ada", "Lovelace")).await?;
 /// let spring = cx.campaigns().create(NewCampaign::new("Spring sale", CampaignChannel::Email)).await?;
 /// cx.campaigns().add_contact(spring.id, ada.id).await?;

@@ -112,7 +112,7 @@ async fn check_case_refs(uow: &mut Uow<'_>, c: &Case, before: Option<&Case>, ch:
 /// # futures::executor::block_on(async {
 /// use crm_core::prelude::*;
 /// let crm = Crm::new(MemoryStore::new());
-/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
 /// let ann = cx.contacts().create(NewContact::new("Ann", "Lee")).await?;
 /// let case = cx.cases().open(
 ///     NewCase::new("Invoice shows the wrong VAT", CaseType::Problem, CaseChannel::Email).contact(ann.id).priority(Priority::High),

@@ -119,7 +119,7 @@ impl Importable for NewCompany {
 /// # futures::executor::block_on(async {
 /// use crm_core::prelude::*;
 /// let crm = Crm::builder(MemoryStore::new()).default_region("GB").build()?;
-/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
 /// let acme = cx.companies().create(NewCompany::new("Acme Ltd").domain("acme.co.uk").phone("020 7946 0958")).await?;
 /// assert_eq!(acme.phones[0].number.as_str(), "+442079460958");
 /// let mut renamed = acme.clone();

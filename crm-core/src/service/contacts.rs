@@ -277,7 +277,7 @@ impl Records<'_, Contact> {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<()> {
     /// let crm = Crm::new(MemoryStore::new());
-    /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+    /// let cx = crm.as_actor(&Actor::system(TenantId::new()));
     /// let rows = (0..1200).map(|i| NewContact::new("Ada", format!("Nr {i}")));
     /// let mut seen = Vec::new();
     /// let report = cx

@@ -98,7 +98,7 @@ impl NewFeedback {
 /// # futures::executor::block_on(async {
 /// use crm_core::prelude::*;
 /// let crm = Crm::new(MemoryStore::new());
-/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
 /// let ann = cx.contacts().create(NewContact::new("Ann", "Lee")).await?;
 /// let note = cx.feedback().record(NewFeedback::lost_to("Globex", "cheaper").contact(ann.id)).await?;
 /// assert_eq!(note.competitor.as_deref(), Some("Globex"));

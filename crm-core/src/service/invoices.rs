@@ -104,7 +104,7 @@ const GUARD: Guard = Guard {
 /// use crm_core::model::LineItem;
 /// use rust_decimal::Decimal;
 /// let crm = Crm::new(MemoryStore::new());
-/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
 /// let ann = cx.contacts().create(NewContact::new("Ann", "Lee")).await?;
 /// let line = LineItem::new("Consulting day", Decimal::from(2), Money::new(Decimal::from(600), Currency::EUR));
 /// let draft = cx.invoices().create(NewInvoice::for_contact(ann.id).line(line)).await?;

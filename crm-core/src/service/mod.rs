@@ -77,7 +77,7 @@ pub(crate) struct Inner {
 /// use rust_decimal::Decimal;
 ///
 /// let crm = Crm::new(MemoryStore::new());
-/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
 /// let jane = cx.contacts().create(NewContact::new("Jane", "Doe").email("jane@acme.com")).await?;
 /// let deal = cx.deals().create(
 ///     NewDeal::new("Acme rollout").amount(Money::new(Decimal::new(12_000, 0), Currency::EUR)).contact(jane.id),
@@ -300,7 +300,7 @@ impl Session {
     /// # futures::executor::block_on(async {
     /// use crm_core::prelude::*;
     /// let crm = Crm::new(MemoryStore::new());
-    /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+    /// let cx = crm.as_actor(&Actor::system(TenantId::new()));
     /// let acme = cx.companies().create(NewCompany::new("Acme Logistics")).await?;
     /// cx.contacts().create(NewContact::new("Jane", "Cooper").email("jane@acme-logistics.com").works_at(acme.id, None, None)).await?;
     /// let hits = cx.search("jane acme").await?;

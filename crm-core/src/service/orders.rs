@@ -122,7 +122,7 @@ fn paid_on_the_spot(m: Option<PaymentMethod>) -> bool {
 /// use crm_core::model::{LineItem, PaymentMethod};
 /// use rust_decimal::Decimal;
 /// let crm = Crm::new(MemoryStore::new());
-/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
 /// let ann = cx.contacts().create(NewContact::new("Ann", "Lee")).await?;
 /// let mugs = LineItem::new("Mug", Decimal::from(3), Money::new(Decimal::new(1250, 2), Currency::GBP));
 /// let order = cx.orders().create(NewOrder::for_contact(ann.id).line(mugs).paid_by(PaymentMethod::Card).placed()).await?;

@@ -78,7 +78,7 @@ impl NewPayment {
 /// use crm_core::model::{LineItem, PaymentMethod};
 /// use rust_decimal::Decimal;
 /// let crm = Crm::new(MemoryStore::new());
-/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
 /// let ann = cx.contacts().create(NewContact::new("Ann", "Lee")).await?;
 /// let eur = |n: i64| Money::new(Decimal::from(n), Currency::EUR);
 /// let draft = cx.invoices().create(NewInvoice::for_contact(ann.id).line(LineItem::new("Audit", Decimal::ONE, eur(500)))).await?;

@@ -127,7 +127,7 @@ fn check_pipeline(p: &mut Pipeline, ch: &mut Checks) {
 /// # futures::executor::block_on(async {
 /// use crm_core::prelude::*;
 /// let crm = Crm::new(MemoryStore::new());
-/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
 /// let stages = vec![
 ///     NewStage::open("Viewing", 20).rotting_after(14),
 ///     NewStage::open("Offer", 60).requires("amount"),

@@ -94,7 +94,7 @@ async fn check_sku_free(uow: &mut Uow<'_>, p: &Product, ch: &mut Checks) -> Resu
 /// use crm_core::prelude::*;
 /// use rust_decimal::Decimal;
 /// let crm = Crm::new(MemoryStore::new());
-/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
 /// let price = Money::new(Decimal::new(1999, 2), Currency::EUR);
 /// let mug = cx.products().create(NewProduct::new("MUG-01", "Mug", price).tag("kitchen")).await?;
 /// assert_eq!(cx.products().by_sku("mug-01").await?.map(|p| p.id), Some(mug.id));

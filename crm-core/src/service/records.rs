@@ -31,7 +31,7 @@ use crate::query::{Filter, Page, Query};
 /// use crm_core::prelude::*;
 /// use crm_core::query::{Filter, Query};
 /// let crm = Crm::new(MemoryStore::new());
-/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
 /// let ada = cx.contacts().create(NewContact::new("Ada", "Lovelace")).await?;
 /// assert_eq!(cx.contacts().get(ada.id).await?.family_name, "Lovelace");
 /// assert_eq!(cx.contacts().count(&Filter::eq("family_name", "Lovelace")).await?, 1);

@@ -18,7 +18,7 @@ use crate::query::Filter;
 /// use crm_core::prelude::*;
 /// use crm_core::model::RelationLabel;
 /// let crm = Crm::new(MemoryStore::new());
-/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
 /// let acme = cx.companies().create(NewCompany::new("Acme")).await?;
 /// let jane = cx.contacts().create(NewContact::new("Jane", "Doe")).await?;
 /// let cfo = cx.relations().link(jane.entity_ref(), acme.entity_ref(), RelationLabel::WorksAt, Some("CFO")).await?;

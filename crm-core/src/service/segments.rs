@@ -55,7 +55,7 @@ async fn check_segment(uow: &mut Uow<'_>, seg: &mut Segment, ch: &mut Checks) ->
 /// use crm_core::prelude::*;
 /// use crm_core::query::{Filter, Query};
 /// let crm = Crm::new(MemoryStore::new());
-/// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
 /// let vips = cx.segments().create(NewSegment::new("VIPs", Filter::contains("tags", "vip"))).await?;
 /// cx.contacts().create(NewContact::new("Ada", "Lovelace").tag("vip")).await?;
 /// cx.contacts().create(NewContact::new("Bob", "Jones")).await?;

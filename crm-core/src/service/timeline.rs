@@ -412,7 +412,7 @@ impl Session {
     /// use crm_core::prelude::*;
     /// use rust_decimal::Decimal;
     /// let crm = Crm::new(MemoryStore::new());
-    /// let cx = crm.as_actor(&Actor::system(TenantId::from_uuid(uuid::Uuid::now_v7())));
+    /// let cx = crm.as_actor(&Actor::system(TenantId::new()));
     /// let ann = cx.contacts().create(NewContact::new("Ann", "Lee").email("ann@example.com")).await?;
     /// let eur = |x: i64| Money::new(Decimal::new(x, 0), Currency::EUR);
     /// let tea = cx.products().create(NewProduct::new("TEA-1", "Green tea", eur(12))).await?;
