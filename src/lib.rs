@@ -34,6 +34,12 @@ pub use crm_plugins as plugins;
 #[cfg(any(feature = "email", feature = "webhooks", feature = "xero", feature = "quickbooks"))]
 pub use crm_integrations as integrations;
 
+/// File formats in and out: [`ContactCsv`](crm_io::ContactCsv) imports contacts from CSV
+/// (HubSpot, Salesforce, Pipedrive and Zoho presets), [`export_csv`](crm_io::export_csv) and
+/// [`export_jsonl`](crm_io::export_jsonl) stream out the records of any kind.
+#[cfg(feature = "io")]
+pub use crm_io as io;
+
 /// A CRM on the SQLite database file at `path` (created and migrated as needed), with default
 /// settings. For a clock, region or SLA policy of your own, use
 /// `Crm::builder(SqlStore::sqlite(path).await?)`.

@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use super::Records;
 use super::checks::Checks;
 use super::import::{Draft, ImportOptions, ImportProgress, Importable};
+use super::uow::Uow;
 use crate::error::ImportReport;
 use crate::error::{Error, FieldError, FieldErrorCode, Result};
 use crate::event::Change;
@@ -233,6 +234,14 @@ impl Importable for NewContact {
     }
 }
 
+/// A new contact from its input, with the problems of its standard fields and references.
+async fn draft_contact(uow: &mut Uow<'_>, ch: &mut Checks, input: NewContact) -> Result<Contact> {
+    let (contact, errs) = input.build(&uow.draft());
+    ch.errs = errs;
+    uow.check_links(&contact, None, &mut ch.errs).await?;
+    Ok(contact)
+}
+
 /// Contacts: people the business deals with. Deleting one deletes the relations at either
 /// end of it.
 ///
@@ -256,15 +265,25 @@ impl Records<'_, Contact> {
     /// Creates a contact. Emails are syntax-checked, phones normalised to E.164 (numbers
     /// without `+country` need the CRM's default region), custom values type-checked.
     pub async fn create(&self, input: NewContact) -> Result<Contact> {
-        self.create_with(|uow, ch| {
-            Box::pin(async move {
-                let (contact, errs) = input.build(&uow.draft());
-                ch.errs = errs;
-                uow.check_links(&contact, None, &mut ch.errs).await?;
-                Ok(contact)
-            })
-        })
-        .await
+        self.create_with(|uow, ch| Box::pin(draft_contact(uow, ch, input))).await
+    }
+
+    /// Checks `input` exactly as [`create`](Self::create) would (every rule, custom-field
+    /// definition and extension check) and writes nothing: `Ok` when create would accept it,
+    /// else the error create would return. For previews of an import and for forms.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use crm_core::prelude::*;
+    /// let crm = Crm::new(MemoryStore::new());
+    /// let cx = crm.as_actor(&Actor::system(TenantId::new()));
+    /// assert!(cx.contacts().check(NewContact::new("Ada", "Lovelace").email("ada@example.org")).await.is_ok());
+    /// assert!(cx.contacts().check(NewContact::new("Ada", "Lovelace").email("not an email")).await.is_err());
+    /// assert_eq!(cx.contacts().count(&Filter::All).await?, 0);
+    /// # Ok::<_, Error>(()) }).unwrap();
+    /// ```
+    pub async fn check(&self, input: NewContact) -> Result<()> {
+        self.check_with(|uow, ch| Box::pin(draft_contact(uow, ch, input))).await
     }
 
     /// Imports many contacts in batches, one transaction per batch, reporting progress after

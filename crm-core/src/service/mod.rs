@@ -368,6 +368,12 @@ impl Session {
         SyncRecords { s: self }
     }
 
+    /// The records of any kind, by type: `cx.records::<Contact>()` is `cx.contacts()`. For
+    /// code generic over kinds (exports, reports); each kind's own verbs are on its handle.
+    pub fn records<E: crate::model::Entity>(&self) -> Records<'_, E> {
+        Records::new(self)
+    }
+
     /// People.
     pub fn contacts(&self) -> Contacts<'_> {
         Records::new(self)

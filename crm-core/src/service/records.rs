@@ -159,6 +159,19 @@ impl<'s, E: Entity> Records<'s, E> {
         Ok(record)
     }
 
+    /// [`create_with`](Self::create_with) that writes nothing: `build` and every check of a
+    /// create run in a unit of work that is then rolled back.
+    pub(crate) async fn check_with(
+        &self,
+        build: impl for<'u> FnOnce(&'u mut Uow<'s>, &'u mut Checks) -> Work<'u, E>,
+    ) -> Result<()> {
+        let mut uow = Uow::write(self.s).await?;
+        let mut ch = Checks::default();
+        let record = build(&mut uow, &mut ch).await?;
+        uow.create(record, ch.errs).await?;
+        uow.tx.rollback().await
+    }
+
     /// Saves a user's edit of a record read earlier: refuses a stale version
     /// ([`Error::Conflict`]) and a change to a field `guard` keeps for the kind's own verbs,
     /// then `rules` normalise and check the edit (seeing the stored version), and the change is

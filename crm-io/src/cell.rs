@@ -1,0 +1,49 @@
+//! How a value is written into a spreadsheet cell, and why some text gets a leading `'`.
+
+use chrono::SecondsFormat;
+use crm_core::value::Value;
+
+/// Characters that make a spreadsheet read a cell as a formula (CSV injection): a text cell
+/// starting with one of them is written with a leading `'`, which spreadsheets show as text.
+pub const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// The separator of the values of a multi-value cell (tags, options, ids).
+pub const MULTI_SEPARATOR: &str = "; ";
+
+/// The text of `value` in a cell: empty for nothing, numbers and money as written
+/// (`12.50 EUR`), dates ISO 8601, instants RFC 3339 in UTC, lists joined by
+/// [`MULTI_SEPARATOR`]. Text that a spreadsheet would run as a formula is neutralised.
+///
+/// ```
+/// use crm_core::value::Value;
+/// use crm_io::cell::cell_text;
+/// assert_eq!(cell_text(&Value::Text("=HYPERLINK(\"x\")".into())), "'=HYPERLINK(\"x\")");
+/// assert_eq!(cell_text(&Value::Int(-5)), "-5");
+/// assert_eq!(cell_text(&Value::List(vec![Value::Text("a".into()), Value::Text("b".into())])), "a; b");
+/// ```
+pub fn cell_text(value: &Value) -> String {
+    match value {
+        Value::Text(s) => neutralised(s),
+        Value::List(items) => neutralised(&items.iter().map(plain).collect::<Vec<_>>().join(MULTI_SEPARATOR)),
+        other => plain(other),
+    }
+}
+
+fn plain(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Decimal(d) => d.to_string(),
+        Value::Money(m) => m.to_string(),
+        Value::Text(s) => s.clone(),
+        Value::Date(d) => d.format("%Y-%m-%d").to_string(),
+        Value::DateTime(t) => t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        Value::Id(u) => u.hyphenated().to_string(),
+        Value::List(items) => items.iter().map(plain).collect::<Vec<_>>().join(MULTI_SEPARATOR),
+    }
+}
+
+fn neutralised(s: &str) -> String {
+    if s.starts_with(FORMULA_STARTS) { format!("'{s}") } else { s.to_owned() }
+}

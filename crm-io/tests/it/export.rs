@@ -1,0 +1,107 @@
+use std::collections::HashSet;
+
+use crm_core::error::FieldErrorCode;
+use crm_core::prelude::*;
+use crm_core::query::Filter;
+use crm_core::value::Value;
+use crm_io::{Export, export_csv, export_jsonl};
+use rust_decimal::Decimal;
+
+use crate::common::*;
+
+#[tokio::test]
+async fn csv_export_filters_sorts_picks_columns_and_neutralises_formulas() {
+    let env = env().await;
+    let cx = env.cx();
+    let mk = |g: &str, f: &str| NewContact::new(g, f);
+    cx.contacts()
+        .create(mk("Zoe", "Adams").tag("vip").custom("budget", Value::Decimal(Decimal::new(125050, 2))))
+        .await
+        .unwrap();
+    cx.contacts().create(mk("=cmd|' /C calc'!A0", "Brown").tag("vip").tag("press")).await.unwrap();
+    cx.contacts().create(mk("Carl", "Clark")).await.unwrap();
+
+    let spec = Export::new().filter(Filter::contains("tags", "vip")).sort_desc("family_name").columns([
+        "given_name",
+        "family_name",
+        "tags",
+        "custom.budget",
+    ]);
+    let mut out = Vec::new();
+    assert_eq!(export_csv::<Contact>(&cx, &spec, &mut out).await.unwrap(), 2);
+    assert_eq!(
+        rows(&out),
+        vec![
+            vec!["given_name", "family_name", "tags", "custom.budget"],
+            vec!["'=cmd|' /C calc'!A0", "Brown", "vip; press", ""],
+            vec!["Zoe", "Adams", "vip", "1250.50"],
+        ]
+    );
+
+    // Default columns: the id, the standard fields, then the kind's custom fields.
+    let mut out = Vec::new();
+    export_csv::<Contact>(&cx, &Export::new().sort_asc("family_name"), &mut out).await.unwrap();
+    let all = rows(&out);
+    assert_eq!(all[0][0], "id");
+    assert!(all[0].contains(&"lifecycle_stage".to_owned()));
+    assert_eq!(&all[0][all[0].len() - 2..], ["custom.budget", "custom.vip_since"]);
+    assert_eq!(all.len(), 4);
+    let ids: Vec<String> = cx
+        .contacts()
+        .list(&Query::default().sort_asc("family_name"))
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|c| c.id.to_string())
+        .collect();
+    assert_eq!(all[1..].iter().map(|r| r[0].clone()).collect::<Vec<_>>(), ids);
+}
+
+#[tokio::test]
+async fn an_unknown_column_or_filter_field_is_refused_naming_it_and_nothing_is_written() {
+    let env = env().await;
+    let cx = env.cx();
+    cx.contacts().create(NewContact::new("Ada", "Lovelace")).await.unwrap();
+    let mut out = Vec::new();
+    let err =
+        export_csv::<Contact>(&cx, &Export::new().columns(["given_name", "shoe_size"]), &mut out).await.unwrap_err();
+    let crm_io::IoError::Crm(Error::Validation(v)) = err else { panic!("{err:?}") };
+    assert_eq!((v.0[0].field.as_str(), v.0[0].code), ("columns.shoe_size", FieldErrorCode::UnknownField));
+    let err =
+        export_jsonl::<Contact>(&cx, &Export::new().filter(Filter::eq("custom.nope", 1)), &mut out).await.unwrap_err();
+    assert!(matches!(err, crm_io::IoError::Crm(Error::Validation(_))), "{err:?}");
+    assert!(out.is_empty(), "nothing written before the check");
+}
+
+#[tokio::test]
+async fn exports_stream_page_by_page_and_jsonl_gives_back_the_records_exactly() {
+    let env = env().await;
+    let cx = env.cx();
+    let input: Vec<NewContact> = (0..1234)
+        .map(|i| {
+            NewContact::new(format!("P{i:04}"), "Page")
+                .email(format!("p{i}@example.org"))
+                .custom("budget", Value::Decimal(Decimal::new(i, 1)))
+        })
+        .collect();
+    let report = cx.contacts().import(input, &Default::default(), |_| {}).await.unwrap();
+    assert_eq!(report.imported.len(), 1234);
+
+    let mut out = Vec::new();
+    let spec = Export::new().page_size(100).columns(["id", "given_name"]);
+    assert_eq!(export_csv::<Contact>(&cx, &spec, &mut out).await.unwrap(), 1234);
+    let all = rows(&out);
+    let ids: Vec<String> = all[1..].iter().map(|r| r[0].clone()).collect();
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 1234, "every record once across 13 pages");
+    assert_eq!(ids, report.imported.iter().map(ToString::to_string).collect::<Vec<_>>(), "creation order");
+
+    let mut out = Vec::new();
+    assert_eq!(export_jsonl::<Contact>(&cx, &Export::new().page_size(333), &mut out).await.unwrap(), 1234);
+    let text = String::from_utf8(out).unwrap();
+    let back: Vec<Contact> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(back.len(), 1234);
+    for c in [&back[0], &back[617], &back[1233]] {
+        assert_eq!(c, &cx.contacts().get(c.id).await.unwrap());
+    }
+}

@@ -1,0 +1,5 @@
+//! crm-io against a real SQLite file.
+
+mod common;
+mod export;
+mod import;
