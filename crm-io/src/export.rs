@@ -6,7 +6,7 @@ use std::io::Write;
 
 use crm_core::error::Error;
 use crm_core::model::{Entity, Record};
-use crm_core::query::{Field, Filter, Query, SortKey, SortOrder};
+use crm_core::query::{Field, Filter, Query};
 use crm_core::service::Session;
 use crm_core::value::Value;
 
@@ -15,59 +15,34 @@ use crate::cell::cell_text;
 
 /// Which records to export, in which order, with which columns.
 ///
+/// The query's filter and sort choose the records and their order (the record id breaks
+/// ties; default: every record in creation order); its `limit` is the page size the export
+/// reads with (default 50, at most 1000): every page is exported, not only the first.
+///
 /// ```
-/// use crm_core::query::Filter;
+/// use crm_core::query::{Filter, Query};
 /// use crm_io::Export;
-/// let spec = Export::new().filter(Filter::contains("tags", "vip")).sort_asc("family_name").columns(["given_name", "family_name", "custom.budget"]);
+/// let vips = Query::new(Filter::contains("tags", "vip")).sort_asc("family_name").limit(500);
+/// let spec = Export::new(vips).columns(["given_name", "family_name", "custom.budget"]);
 /// # let _ = spec;
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Export {
-    /// Which records (default: all).
-    pub filter: Filter,
-    /// Their order (the record id breaks ties; default: creation order).
-    pub sort: Vec<SortKey>,
-    /// The CSV columns, as fields are named in queries (`email`, `custom.budget`); default: the
+    /// Which records, in which order, read how many at a time.
+    pub query: Query,
+    /// The CSV columns, as fields are named in queries (`emails`, `custom.budget`); default: the
     /// id, every standard field and every custom field defined for the kind.
     pub columns: Option<Vec<Field>>,
-    /// Records read per page (1–1000, default 500).
-    pub page_size: usize,
-}
-
-impl Default for Export {
-    fn default() -> Self {
-        Export { filter: Filter::All, sort: Vec::new(), columns: None, page_size: 500 }
-    }
 }
 
 impl Export {
-    /// Every record, default columns.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// Only the records matching `filter`.
-    pub fn filter(mut self, filter: Filter) -> Self {
-        self.filter = filter;
-        self
-    }
-    /// Adds an ascending sort key.
-    pub fn sort_asc(mut self, field: impl Into<Field>) -> Self {
-        self.sort.push(SortKey { field: field.into(), order: SortOrder::Asc });
-        self
-    }
-    /// Adds a descending sort key.
-    pub fn sort_desc(mut self, field: impl Into<Field>) -> Self {
-        self.sort.push(SortKey { field: field.into(), order: SortOrder::Desc });
-        self
+    /// The records `query` selects, every page of them, default columns.
+    pub fn new(query: Query) -> Self {
+        Export { query, columns: None }
     }
     /// The CSV columns, in order.
     pub fn columns<F: Into<Field>>(mut self, columns: impl IntoIterator<Item = F>) -> Self {
         self.columns = Some(columns.into_iter().map(Into::into).collect());
-        self
-    }
-    /// Records read per page.
-    pub fn page_size(mut self, n: usize) -> Self {
-        self.page_size = n;
         self
     }
 
@@ -113,7 +88,7 @@ fn renamed(e: Error) -> Error {
 
 /// Reads every page of `spec` and hands each record to `each`; returns how many there were.
 async fn each_record<E: Entity>(cx: &Session, spec: &Export, mut each: impl FnMut(E) -> Result<()>) -> Result<u64> {
-    let mut query = Query { filter: spec.filter.clone(), sort: spec.sort.clone(), limit: spec.page_size, after: None };
+    let mut query = spec.query.clone();
     let mut n = 0u64;
     loop {
         let page = cx.records::<E>().list(&query).await?;
@@ -140,9 +115,9 @@ async fn each_record<E: Entity>(cx: &Session, spec: &Export, mut each: impl FnMu
 /// let cx = crm.as_actor(&Actor::system(TenantId::new()));
 /// cx.contacts().create(NewContact::new("Ada", "Lovelace").email("ada@example.org")).await?;
 /// let mut out = Vec::new();
-/// let spec = crm_io::Export::new().columns(["given_name", "family_name", "email"]);
+/// let spec = crm_io::Export::default().columns(["given_name", "family_name", "emails"]);
 /// assert_eq!(crm_io::export_csv::<Contact>(&cx, &spec, &mut out).await?, 1);
-/// assert_eq!(String::from_utf8(out).unwrap(), "given_name,family_name,email\nAda,Lovelace,ada@example.org\n");
+/// assert_eq!(String::from_utf8(out).unwrap(), "given_name,family_name,emails\nAda,Lovelace,ada@example.org\n");
 /// # Ok(()) }
 /// ```
 pub async fn export_csv<E: Entity>(cx: &Session, spec: &Export, out: impl Write) -> Result<u64> {

@@ -21,12 +21,8 @@ async fn csv_export_filters_sorts_picks_columns_and_neutralises_formulas() {
     cx.contacts().create(mk("=cmd|' /C calc'!A0", "Brown").tag("vip").tag("press")).await.unwrap();
     cx.contacts().create(mk("Carl", "Clark")).await.unwrap();
 
-    let spec = Export::new().filter(Filter::contains("tags", "vip")).sort_desc("family_name").columns([
-        "given_name",
-        "family_name",
-        "tags",
-        "custom.budget",
-    ]);
+    let vips = Query::new(Filter::contains("tags", "vip")).sort_desc("family_name");
+    let spec = Export::new(vips).columns(["given_name", "family_name", "tags", "custom.budget"]);
     let mut out = Vec::new();
     assert_eq!(export_csv::<Contact>(&cx, &spec, &mut out).await.unwrap(), 2);
     assert_eq!(
@@ -40,7 +36,7 @@ async fn csv_export_filters_sorts_picks_columns_and_neutralises_formulas() {
 
     // Default columns: the id, the standard fields, then the kind's custom fields.
     let mut out = Vec::new();
-    export_csv::<Contact>(&cx, &Export::new().sort_asc("family_name"), &mut out).await.unwrap();
+    export_csv::<Contact>(&cx, &Export::new(Query::default().sort_asc("family_name")), &mut out).await.unwrap();
     let all = rows(&out);
     assert_eq!(all[0][0], "id");
     assert!(all[0].contains(&"lifecycle_stage".to_owned()));
@@ -64,12 +60,14 @@ async fn an_unknown_column_or_filter_field_is_refused_naming_it_and_nothing_is_w
     let cx = env.cx();
     cx.contacts().create(NewContact::new("Ada", "Lovelace")).await.unwrap();
     let mut out = Vec::new();
-    let err =
-        export_csv::<Contact>(&cx, &Export::new().columns(["given_name", "shoe_size"]), &mut out).await.unwrap_err();
+    let err = export_csv::<Contact>(&cx, &Export::default().columns(["given_name", "shoe_size"]), &mut out)
+        .await
+        .unwrap_err();
     let crm_io::IoError::Crm(Error::Validation(v)) = err else { panic!("{err:?}") };
     assert_eq!((v.0[0].field.as_str(), v.0[0].code), ("columns.shoe_size", FieldErrorCode::UnknownField));
-    let err =
-        export_jsonl::<Contact>(&cx, &Export::new().filter(Filter::eq("custom.nope", 1)), &mut out).await.unwrap_err();
+    let err = export_jsonl::<Contact>(&cx, &Export::new(Query::new(Filter::eq("custom.nope", 1))), &mut out)
+        .await
+        .unwrap_err();
     assert!(matches!(err, crm_io::IoError::Crm(Error::Validation(_))), "{err:?}");
     assert!(out.is_empty(), "nothing written before the check");
 }
@@ -89,7 +87,7 @@ async fn exports_stream_page_by_page_and_jsonl_gives_back_the_records_exactly() 
     assert_eq!(report.imported.len(), 1234);
 
     let mut out = Vec::new();
-    let spec = Export::new().page_size(100).columns(["id", "given_name"]);
+    let spec = Export::new(Query::default().limit(100)).columns(["id", "given_name"]);
     assert_eq!(export_csv::<Contact>(&cx, &spec, &mut out).await.unwrap(), 1234);
     let all = rows(&out);
     let ids: Vec<String> = all[1..].iter().map(|r| r[0].clone()).collect();
@@ -97,7 +95,7 @@ async fn exports_stream_page_by_page_and_jsonl_gives_back_the_records_exactly() 
     assert_eq!(ids, report.imported.iter().map(ToString::to_string).collect::<Vec<_>>(), "creation order");
 
     let mut out = Vec::new();
-    assert_eq!(export_jsonl::<Contact>(&cx, &Export::new().page_size(333), &mut out).await.unwrap(), 1234);
+    assert_eq!(export_jsonl::<Contact>(&cx, &Export::new(Query::default().limit(333)), &mut out).await.unwrap(), 1234);
     let text = String::from_utf8(out).unwrap();
     let back: Vec<Contact> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(back.len(), 1234);
