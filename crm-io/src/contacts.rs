@@ -1,8 +1,8 @@
 //! Contacts from a CSV file: columns mapped, cells read as typed values, rows written through
 //! the typed bulk import (same rules, events and search), refused rows reported with why.
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
 
 use crm_core::entity::EntityKind;
 use crm_core::error::{Error, FieldErrorCode};
@@ -13,6 +13,7 @@ use crm_core::service::{ImportOptions, ImportProgress, NewContact, Session};
 
 use crate::coerce;
 use crate::mapping::{ContactColumn, Preset, normalised, obvious};
+use crate::table::Table;
 use crate::{IoError, Result};
 
 /// Lead-source labels other CRMs use, as this library names them.
@@ -51,13 +52,13 @@ const STAGES: &[(&str, &str)] = &[
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> crm_io::Result<()> {
 /// use crm_core::prelude::*;
-/// use crm_io::{ContactCsv, Preset};
+/// use crm_io::{ContactImport, Preset, Table};
 /// let crm = Crm::builder(MemoryStore::new()).default_region("US").build()?;
 /// let cx = crm.as_actor(&Actor::system(TenantId::new()));
 /// let file = "First Name,Last Name,Email,Phone Number,Lifecycle Stage\n\
 ///             Ada,Lovelace,ada@example.org,(415) 555-2671,Marketing Qualified Lead\n\
 ///             Bob,,not-an-email,,\n";
-/// let report = ContactCsv::new().preset(Preset::HubSpot).run(&cx, file.as_bytes(), |_| {}).await?;
+/// let report = ContactImport::new().preset(Preset::HubSpot).run(&cx, Table::csv(file.as_bytes())?, |_| {}).await?;
 /// assert_eq!((report.imported.len(), report.rejected.len()), (1, 1));
 /// let ada = cx.contacts().get(report.imported[0]).await?;
 /// assert_eq!(ada.lifecycle_stage, LifecycleStage::MarketingQualifiedLead);
@@ -65,13 +66,33 @@ const STAGES: &[(&str, &str)] = &[
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug, Default)]
-pub struct ContactCsv {
+pub struct ContactImport {
     preset: Option<Preset>,
     mapping: Vec<(String, ContactColumn)>,
     date_formats: Vec<String>,
-    delimiter: Option<u8>,
     batch_size: Option<usize>,
     resume_at: usize,
+    upsert: Option<(MatchBy, OnMatch)>,
+}
+
+/// How a row finds its contact among those already in the CRM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MatchBy {
+    /// The row's first email address equals one of the contact's (ignoring case).
+    Email,
+    /// The row's [`ContactColumn::Id`] cell is the contact's id.
+    Id,
+}
+
+/// What happens to a row whose contact is already in the CRM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OnMatch {
+    /// The row updates the contact ([`Contacts::apply`](crm_core::service::Contacts::apply)).
+    Update,
+    /// The row is skipped and listed in [`FileImportReport::skipped`].
+    Skip,
 }
 
 /// A row the import did not write, and why.
@@ -89,18 +110,22 @@ pub struct RejectedRow {
 
 /// What a contacts import did.
 #[derive(Debug, Default)]
-pub struct CsvImportReport {
+pub struct FileImportReport {
     /// How each column was mapped, in file order.
     pub columns: Vec<(String, ContactColumn)>,
-    /// The contacts written, in file order.
+    /// The contacts created, in file order.
     pub imported: Vec<ContactId>,
+    /// The contacts updated by [`upsert`](ContactImport::upsert) rows, in file order.
+    pub updated: Vec<ContactId>,
+    /// The rows skipped by [`upsert`](ContactImport::upsert), by row number.
+    pub skipped: Vec<usize>,
     /// The rows not written, in file order.
     pub rejected: Vec<RejectedRow>,
-    /// Data rows read (from [`resume_at`](ContactCsv::resume_at) on).
+    /// Data rows read (from [`resume_at`](ContactImport::resume_at) on).
     pub rows_read: usize,
 }
 
-impl CsvImportReport {
+impl FileImportReport {
     /// Writes the rejected rows back as CSV: the file's header and cells, then a `reason`
     /// column, so they can be fixed and imported again.
     pub fn write_rejected(&self, out: impl Write) -> Result<()> {
@@ -128,7 +153,7 @@ pub struct Preview {
     pub rows: Vec<(usize, std::result::Result<NewContact, Error>)>,
 }
 
-impl ContactCsv {
+impl ContactImport {
     /// Columns mapped by name only; dates ISO 8601; the delimiter guessed.
     pub fn new() -> Self {
         Self::default()
@@ -148,14 +173,17 @@ impl ContactCsv {
         self.date_formats.push(format.into());
         self
     }
-    /// The delimiter (default: `,`, `;` or tab, whichever the header line has most of).
-    pub fn delimiter(mut self, delimiter: u8) -> Self {
-        self.delimiter = Some(delimiter);
-        self
-    }
     /// Rows per transaction (default as [`ImportOptions`]).
     pub fn batch_size(mut self, rows: usize) -> Self {
         self.batch_size = Some(rows);
+        self
+    }
+    /// Updates (or skips) the contacts already in the CRM instead of creating them again:
+    /// a row matches the contact with its first email address ([`MatchBy::Email`]) or with
+    /// the id in its [`ContactColumn::Id`] column ([`MatchBy::Id`]); rows that match nothing
+    /// are created. Rows of one file that share a key update the contact the first created.
+    pub fn upsert(mut self, by: MatchBy, on_match: OnMatch) -> Self {
+        self.upsert = Some((by, on_match));
         self
     }
     /// Skips the first `row` data rows: to resume an import that stopped, pass its report's
@@ -165,70 +193,82 @@ impl ContactCsv {
         self
     }
 
-    /// Imports the contacts of `input`, reporting progress after each committed batch.
+    /// Imports the contacts of `table`, reporting progress after each committed batch. With
+    /// [`upsert`](Self::upsert), a row whose contact is already in the CRM updates it (or is
+    /// skipped) instead of creating another.
     pub async fn run(
         &self,
         cx: &Session,
-        input: impl Read,
+        table: Table<'_>,
         mut progress: impl FnMut(&ImportProgress) + Send,
-    ) -> Result<CsvImportReport> {
-        let mut file = self.open(cx, input).await?;
+    ) -> Result<FileImportReport> {
+        let mut file = self.open(cx, table).await?;
         let mut options = ImportOptions::default();
         if let Some(n) = self.batch_size {
             options = options.batch_size(n);
         }
-        let batch = options.batch();
-        let mut report = CsvImportReport { columns: file.columns.clone(), ..Default::default() };
+        let mut report = FileImportReport { columns: file.columns.clone(), ..Default::default() };
+        let mut pending = Pending::default();
         let mut row = 0usize;
-        loop {
-            // One batch: rows whose cells read well go to the typed import; the others are
-            // reported at once.
-            let mut contacts = Vec::new();
-            let mut rows_of: Vec<(usize, u64, Vec<String>)> = Vec::new();
-            while contacts.len() < batch {
-                let Some((line, cells)) = file.next_row()? else { break };
-                let this = row;
-                row += 1;
-                if this < self.resume_at {
-                    continue;
-                }
-                report.rows_read += 1;
-                match file.contact(&cells) {
-                    Ok(c) => {
-                        contacts.push(c);
-                        rows_of.push((this, line, cells));
-                    }
-                    Err(error) => report.rejected.push(RejectedRow { row: this, line, cells, error }),
-                }
-            }
-            if contacts.is_empty() {
-                if file.done {
-                    break;
-                }
+        while let Some((line, cells)) = file.next_row()? {
+            let this = row;
+            row += 1;
+            if this < self.resume_at {
                 continue;
             }
-            let opts = options.clone().first_row(0);
-            let done = cx.contacts().import(contacts, &opts, |_| {}).await?;
-            report.imported.extend(done.imported);
-            for r in done.rejected {
-                let (row, line, cells) = std::mem::take(&mut rows_of[r.row]);
-                report.rejected.push(RejectedRow { row, line, cells, error: r.error });
+            report.rows_read += 1;
+            let (contact, id) = match file.contact(&cells) {
+                Ok(parsed) => parsed,
+                Err(error) => {
+                    report.rejected.push(RejectedRow { row: this, line, cells, error });
+                    continue;
+                }
+            };
+            let key = self.upsert.map(|(by, _)| by).and_then(|by| match_key(by, &contact, id));
+            if let (Some((by, on_match)), Some(key)) = (self.upsert, key.as_ref()) {
+                // A contact this batch is about to create is written first, so that this row
+                // finds it.
+                if pending.keys.contains(key) {
+                    pending.flush(cx, &options, &mut report).await?;
+                    progress(&progress_of(&report));
+                }
+                if let Some(existing) = find(cx, by, key).await? {
+                    match on_match {
+                        OnMatch::Skip => report.skipped.push(this),
+                        OnMatch::Update => match cx.contacts().apply(existing, contact).await {
+                            Ok(c) => report.updated.push(c.id),
+                            Err(error) if refusal(&error) => {
+                                report.rejected.push(RejectedRow { row: this, line, cells, error })
+                            }
+                            Err(other) => return Err(other.into()),
+                        },
+                    }
+                    continue;
+                }
             }
-            report.rejected.sort_by_key(|r| r.row);
+            pending.push(this, line, cells, contact, key);
+            if pending.contacts.len() >= options.batch() {
+                pending.flush(cx, &options, &mut report).await?;
+                progress(&progress_of(&report));
+            }
+        }
+        if !pending.contacts.is_empty() {
+            pending.flush(cx, &options, &mut report).await?;
             progress(&progress_of(&report));
         }
+        report.rejected.sort_by_key(|r| r.row);
         Ok(report)
     }
 
     /// A dry run over the first `rows` data rows: each is checked exactly as the import would
     /// check it (see [`Contacts::check`](crm_core::service::Contacts::check)); nothing is written.
-    pub async fn preview(&self, cx: &Session, input: impl Read, rows: usize) -> Result<Preview> {
-        let mut file = self.open(cx, input).await?;
+    pub async fn preview(&self, cx: &Session, table: Table<'_>, rows: usize) -> Result<Preview> {
+        let mut file = self.open(cx, table).await?;
         let mut out = Vec::new();
         for row in 0..rows {
             let Some((_, cells)) = file.next_row()? else { break };
             let checked = match file.contact(&cells) {
-                Ok(c) => cx.contacts().check(c.clone()).await.map(|()| c),
+                Ok((c, _)) => cx.contacts().check(c.clone()).await.map(|()| c),
                 Err(e) => Err(e),
             };
             out.push((row, checked));
@@ -236,14 +276,8 @@ impl ContactCsv {
         Ok(Preview { columns: file.columns, rows: out })
     }
 
-    async fn open<R: Read>(&self, cx: &Session, input: R) -> Result<OpenFile<R>> {
-        let mut input = BufReader::new(input);
-        let delimiter = match self.delimiter {
-            Some(d) => d,
-            None => guess_delimiter(input.fill_buf()?),
-        };
-        let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).from_reader(input);
-        let headers: Vec<String> = reader.headers()?.iter().map(|h| h.trim().to_owned()).collect();
+    async fn open<'t>(&self, cx: &Session, table: Table<'t>) -> Result<OpenFile<'t>> {
+        let headers = table.headers;
         let defined = cx.custom_fields().list(EntityKind::Contact).await?;
         let custom: HashMap<String, FieldType> =
             defined.iter().map(|d| (d.definition.key.clone(), d.definition.field_type.clone())).collect();
@@ -259,7 +293,9 @@ impl ContactCsv {
                 defined
                     .iter()
                     .find(|d| {
-                        normalised(&d.definition.key) == normalised(h)
+                        let key = &d.definition.key;
+                        h.strip_prefix("custom.") == Some(key.as_str())
+                            || normalised(key) == normalised(h)
                             || normalised(&d.definition.label) == normalised(h)
                     })
                     .map(|d| ContactColumn::Custom(d.definition.key.clone()))
@@ -291,11 +327,77 @@ impl ContactCsv {
                 reason: "no column gives the contact's name; map one with `map`".into(),
             });
         }
-        Ok(OpenFile { reader, columns, custom, date_formats: self.date_formats.clone(), done: false })
+        Ok(OpenFile { rows: table.rows, columns, custom, date_formats: self.date_formats.clone(), done: false })
     }
 }
 
-fn progress_of(r: &CsvImportReport) -> ImportProgress {
+/// Rows read well, waiting to be created in one batch.
+#[derive(Default)]
+struct Pending {
+    contacts: Vec<NewContact>,
+    rows: Vec<(usize, u64, Vec<String>)>,
+    keys: HashSet<String>,
+}
+
+impl Pending {
+    fn push(&mut self, row: usize, line: u64, cells: Vec<String>, contact: NewContact, key: Option<String>) {
+        self.contacts.push(contact);
+        self.rows.push((row, line, cells));
+        self.keys.extend(key);
+    }
+
+    /// Creates the waiting contacts through the typed import (one transaction).
+    async fn flush(&mut self, cx: &Session, options: &ImportOptions, report: &mut FileImportReport) -> Result<()> {
+        let contacts = std::mem::take(&mut self.contacts);
+        let mut rows = std::mem::take(&mut self.rows);
+        self.keys.clear();
+        let done = cx.contacts().import(contacts, &options.clone().first_row(0), |_| {}).await?;
+        report.imported.extend(done.imported);
+        for r in done.rejected {
+            let (row, line, cells) = std::mem::take(&mut rows[r.row]);
+            report.rejected.push(RejectedRow { row, line, cells, error: r.error });
+        }
+        Ok(())
+    }
+}
+
+/// The text a row is matched by: its first email, lower case, or its id.
+fn match_key(by: MatchBy, contact: &NewContact, id: Option<ContactId>) -> Option<String> {
+    match by {
+        MatchBy::Email => contact.emails.first().map(|(e, _)| e.trim().to_lowercase()),
+        MatchBy::Id => id.map(|i| i.to_string()),
+    }
+}
+
+/// The contact already in the CRM that `key` names.
+async fn find(cx: &Session, by: MatchBy, key: &str) -> Result<Option<ContactId>> {
+    match by {
+        // An address that does not parse matches nobody; the create refuses it with its reason.
+        MatchBy::Email => match cx.contacts().find_by_email(key).await {
+            Ok(found) => Ok(found.map(|c| c.id)),
+            Err(Error::Validation(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        },
+        MatchBy::Id => {
+            let Ok(id) = key.parse::<uuid::Uuid>() else { return Ok(None) };
+            match cx.contacts().get(ContactId::from_uuid(id)).await {
+                Ok(c) => Ok(Some(c.id)),
+                Err(Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Whether `e` refuses this row (its data or its state) rather than stopping the import.
+fn refusal(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Validation(_) | Error::InvalidTransition { .. } | Error::Conflict { .. } | Error::NotFound { .. }
+    )
+}
+
+fn progress_of(r: &FileImportReport) -> ImportProgress {
     let mut p = ImportProgress::default();
     p.rows_read = r.rows_read;
     p.imported = r.imported.len();
@@ -303,55 +405,31 @@ fn progress_of(r: &CsvImportReport) -> ImportProgress {
     p
 }
 
-/// `,`, `;` or tab: whichever the first line has most of outside quotes (`,` on a tie).
-fn guess_delimiter(head: &[u8]) -> u8 {
-    let line = head.split(|b| *b == b'\n').next().unwrap_or(head);
-    let mut counts = [0usize; 3];
-    let mut quoted = false;
-    for b in line {
-        match b {
-            b'"' => quoted = !quoted,
-            b',' if !quoted => counts[0] += 1,
-            b';' if !quoted => counts[1] += 1,
-            b'\t' if !quoted => counts[2] += 1,
-            _ => {}
-        }
-    }
-    let best = (0..3).max_by_key(|&i| (counts[i], std::cmp::Reverse(i))).unwrap_or(0);
-    [b',', b';', b'\t'][best]
-}
-
-struct OpenFile<R> {
-    reader: csv::Reader<BufReader<R>>,
+struct OpenFile<'t> {
+    rows: Box<dyn crate::table::Rows + 't>,
     columns: Vec<(String, ContactColumn)>,
     custom: HashMap<String, FieldType>,
     date_formats: Vec<String>,
     done: bool,
 }
 
-impl<R: Read> OpenFile<R> {
-    /// The next data row's line and cells (a row with text that is not UTF-8 keeps it as
-    /// replacement characters and is refused by [`contact`](Self::contact)).
+impl OpenFile<'_> {
     fn next_row(&mut self) -> Result<Option<(u64, Vec<String>)>> {
-        let mut rec = csv::ByteRecord::new();
-        if !self.reader.read_byte_record(&mut rec)? {
-            self.done = true;
-            return Ok(None);
-        }
-        let line = rec.position().map_or(0, |p| p.line());
-        let cells = rec.iter().map(|c| String::from_utf8_lossy(c).into_owned()).collect();
-        Ok(Some((line, cells)))
+        let row = self.rows.next_row()?;
+        self.done = row.is_none();
+        Ok(row)
     }
 
     /// The contact a row describes, or the first cell that cannot be read, naming its column.
-    fn contact(&self, cells: &[String]) -> std::result::Result<NewContact, Error> {
+    fn contact(&self, cells: &[String]) -> std::result::Result<(NewContact, Option<ContactId>), Error> {
         let mut c = NewContact::default();
+        let mut id = None;
         let mut full_name = None;
         let mut address = Address::default();
         for ((header, col), cell) in self.columns.iter().zip(cells) {
             let bad = |code, msg: String| Error::invalid(header.clone(), code, msg);
             if cell.contains('\u{fffd}') {
-                return Err(bad(FieldErrorCode::InvalidFormat, "the cell is not UTF-8 text".into()));
+                return Err(bad(FieldErrorCode::InvalidFormat, "the cell holds no readable text: bytes not in the file's encoding (UTF-8 unless the CSV format names another), or a spreadsheet error".into()));
             }
             let v = cell.trim();
             if v.is_empty() {
@@ -400,6 +478,12 @@ impl<R: Read> OpenFile<R> {
                         coerce::custom(v, ty, &self.date_formats).map_err(|m| bad(FieldErrorCode::TypeMismatch, m))?;
                     c.custom.insert(key.clone(), value);
                 }
+                ContactColumn::Id => {
+                    let u: uuid::Uuid = v
+                        .parse()
+                        .map_err(|_| bad(FieldErrorCode::InvalidFormat, format!("`{v}` is not a contact id")))?;
+                    id = Some(ContactId::from_uuid(u));
+                }
                 ContactColumn::Ignore => {}
             }
         }
@@ -415,6 +499,6 @@ impl<R: Read> OpenFile<R> {
         if address != Address::default() {
             c.addresses.push(address);
         }
-        Ok(c)
+        Ok((c, id))
     }
 }

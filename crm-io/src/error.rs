@@ -16,11 +16,25 @@ pub enum IoError {
         /// What is wrong.
         reason: String,
     },
+    /// The workbook cannot be read (not an `.xlsx` file, damaged, encrypted).
+    #[error("workbook: {reason}")]
+    Xlsx {
+        /// What is wrong.
+        reason: String,
+    },
     /// A column mapping names something the import cannot set.
     #[error("mapping of column `{column}`: {reason}")]
     Mapping {
         /// The file's column header.
         column: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An option has a value this crate cannot use.
+    #[error("option `{name}`: {reason}")]
+    Option {
+        /// The option.
+        name: String,
         /// What is wrong.
         reason: String,
     },

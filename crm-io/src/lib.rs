@@ -2,10 +2,11 @@
 //!
 //! - [`export_csv`] and [`export_jsonl`]: the records of any kind, filtered and sorted, streamed
 //!   page by page (constant memory), CSV cells safe to open in a spreadsheet ([`cell`]).
-//! - [`ContactCsv`]: contacts from a CSV file — another CRM's export (HubSpot, Salesforce,
-//!   Pipedrive, Zoho presets), a spreadsheet — with the columns mapped by preset, by name or
-//!   by hand, a dry run that shows every problem first, and rejected rows written back with
-//!   their reason.
+//! - [`ContactImport`]: contacts from a [`Table`] — a CSV file in any delimiter and encoding,
+//!   or a spreadsheet's sheet (feature `xlsx`) — such as another CRM's export (HubSpot,
+//!   Salesforce, Pipedrive, Zoho presets), with the columns mapped by preset, by name or by hand,
+//!   creating or updating ([`ContactImport::upsert`]), a dry run that shows every problem first,
+//!   and rejected rows written back with their reason.
 //!
 //! Everything goes through a [`Session`](crm_core::service::Session): the same rules, events
 //! and search as any other write.
@@ -17,8 +18,12 @@ mod contacts;
 mod error;
 mod export;
 mod mapping;
+mod table;
+#[cfg(feature = "xlsx")]
+mod xlsx;
 
-pub use contacts::{ContactCsv, CsvImportReport, Preview, RejectedRow};
+pub use contacts::{ContactImport, FileImportReport, MatchBy, OnMatch, Preview, RejectedRow};
 pub use error::{IoError, Result};
 pub use export::{Export, export_csv, export_jsonl};
 pub use mapping::{ContactColumn, Preset};
+pub use table::{CsvFormat, Table};

@@ -38,6 +38,8 @@ pub enum ContactColumn {
     PostalCode,
     /// Country, as an ISO 3166 alpha-2 code.
     Country,
+    /// The contact's id in this CRM (a UUID), to update it (see `ContactImport::upsert`).
+    Id,
     /// A custom field, by key; the cell is read as the field's type.
     Custom(String),
     /// Not imported.
@@ -146,8 +148,8 @@ pub(crate) fn obvious(header: &str) -> Option<ContactColumn> {
         "firstname" | "givenname" | "forename" => C::GivenName,
         "lastname" | "familyname" | "surname" => C::FamilyName,
         "name" | "fullname" | "contactname" => C::FullName,
-        "email" | "emailaddress" | "mail" => C::Email,
-        "phone" | "phonenumber" | "telephone" | "tel" | "workphone" => C::Phone(PhoneLabel::Work),
+        "email" | "emails" | "emailaddress" | "mail" => C::Email,
+        "phone" | "phones" | "phonenumber" | "telephone" | "tel" | "workphone" => C::Phone(PhoneLabel::Work),
         "mobile" | "mobilephone" | "cell" | "cellphone" | "mobilenumber" => C::Phone(PhoneLabel::Mobile),
         "homephone" => C::Phone(PhoneLabel::Home),
         "website" | "web" | "url" | "homepage" => C::Website,

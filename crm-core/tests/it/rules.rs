@@ -1646,6 +1646,32 @@ async fn a_participant_given_in_full_keeps_its_contact_and_a_normalised_phone() 
 }
 
 #[tokio::test]
+async fn applying_an_input_to_a_contact_adds_what_is_new_and_refuses_what_is_bad() {
+    let env = env();
+    let cx = env.cx();
+    let jane = cx
+        .contacts()
+        .create(NewContact::new("Jane", "Doe").email("jane@acme.com").phone("(415) 555-2671"))
+        .await
+        .unwrap();
+    let seq = env.last_seq().await;
+    let more = NewContact::default().email("JANE@acme.com").phone("+1 415 555 2671").phone("(415) 555-0100").tag("vip");
+    let jane2 = cx.contacts().apply(jane.id, more).await.unwrap();
+    assert_eq!(jane2.emails.len(), 1, "an address already there is not added again");
+    assert_eq!(jane2.phones.iter().map(|p| p.number.as_str()).collect::<Vec<_>>(), ["+14155552671", "+14155550100"]);
+    assert_eq!((jane2.version, jane2.tags.clone()), (jane.version + 1, vec!["vip".to_owned()]));
+    let new = env.events_since(seq).await;
+    assert_eq!(new.len(), 1);
+    assert_eq!(new[0].event.change, Change::Updated { fields: vec!["phones".into(), "tags".into()] });
+
+    let err = env.refused(cx.contacts().apply(jane.id, NewContact::default().email("jane@").tag("x"))).await;
+    assert_only_field(&err, "emails[0]", FieldErrorCode::InvalidFormat);
+    assert_eq!(cx.contacts().get(jane.id).await.unwrap(), jane2, "nothing written");
+    let missing = cx.contacts().apply(ContactId::new(), NewContact::default().tag("x")).await;
+    assert!(matches!(missing, Err(Error::NotFound { .. })));
+}
+
+#[tokio::test]
 async fn only_open_tasks_can_be_completed() {
     let env = env();
     let cx = env.cx();

@@ -3,3 +3,5 @@
 mod common;
 mod export;
 mod import;
+#[cfg(feature = "xlsx")]
+mod xlsx;
