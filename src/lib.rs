@@ -34,7 +34,7 @@ pub use crm_plugins as plugins;
 #[cfg(any(feature = "email", feature = "webhooks", feature = "xero", feature = "quickbooks"))]
 pub use crm_integrations as integrations;
 
-/// File formats in and out: [`ContactCsv`](crm_io::ContactCsv) imports contacts from CSV
+/// File formats in and out: [`ContactImport`](crm_io::ContactImport) imports contacts from CSV
 /// (HubSpot, Salesforce, Pipedrive and Zoho presets), [`export_csv`](crm_io::export_csv) and
 /// [`export_jsonl`](crm_io::export_jsonl) stream out the records of any kind.
 #[cfg(feature = "io")]
