@@ -44,9 +44,10 @@ const STAGES: &[(&str, &str)] = &[
 
 /// How a contacts file is read: the column mapping, date formats, batch size.
 ///
-/// A column is mapped, first match wins, by [`map`](Self::map), by the [`Preset`], by an
-/// obvious header (`First name`, `E-mail`, `Surname`, `ZIP`…), or by the key or label of a
-/// contact custom field; other columns are not imported (the [`Preview`] lists them).
+/// A column is mapped, first match wins, by [`map`](Self::map), by the [`Preset`], by the
+/// key or label of a contact custom field (`Region` is the tenant's own `region` field, not
+/// the address's), or by an obvious header (`First name`, `E-mail`, `Surname`, `ZIP`…); other
+/// columns are not imported (the [`Preview`] lists them).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -301,7 +302,7 @@ impl ContactImport {
                     .map(|d| ContactColumn::Custom(d.definition.key.clone()))
             };
             let col =
-                by_hand.or_else(by_preset).or_else(|| obvious(h)).or_else(by_custom).unwrap_or(ContactColumn::Ignore);
+                by_hand.or_else(by_preset).or_else(by_custom).or_else(|| obvious(h)).unwrap_or(ContactColumn::Ignore);
             columns.push((h.clone(), col));
         }
         for (header, col) in &self.mapping {

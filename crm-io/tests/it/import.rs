@@ -40,6 +40,7 @@ async fn a_hubspot_export_as_it_comes_imports_and_bad_rows_come_back_with_their_
     assert_eq!(report.imported.len(), 3);
     assert_eq!(report.columns[8], ("Favourite colour".to_owned(), ContactColumn::Ignore));
     assert_eq!(report.columns[7], ("Budget".to_owned(), ContactColumn::Custom("budget".into())));
+    assert_eq!(report.columns[6], ("Date of birth".to_owned(), ContactColumn::Birthday));
     assert_eq!(seen.last(), Some(&(7, 3)), "progress after each batch");
 
     let ada = cx.contacts().get(report.imported[0]).await.unwrap();
@@ -342,4 +343,24 @@ async fn an_export_edited_and_imported_again_by_id_updates_the_same_contacts() {
     let bad = "id,given_name,family_name\nnot-a-uuid,X,Y\n";
     let report = import.run(&cx, Table::csv(bad.as_bytes()).unwrap(), |_| {}).await.unwrap();
     assert_eq!(field_of(&report.rejected[0].error).0, "id");
+}
+
+#[tokio::test]
+async fn a_tenant_field_named_like_a_standard_header_takes_the_column() {
+    let env = env().await;
+    let cx = env.cx();
+    let def = crm_core::model::FieldDefinition::new(
+        crm_core::entity::EntityKind::Contact,
+        "region",
+        "Sales region",
+        crm_core::model::FieldType::Text,
+    );
+    cx.custom_fields().define(def).await.unwrap();
+    let file = "given_name,family_name,Region,City\nAda,Lovelace,EMEA,London\n";
+    let report = ContactImport::new().run(&cx, Table::csv(file.as_bytes()).unwrap(), |_| {}).await.unwrap();
+    assert_eq!(report.columns[2].1, ContactColumn::Custom("region".into()));
+    assert_eq!(report.columns[3].1, ContactColumn::City);
+    let ada = cx.contacts().get(report.imported[0]).await.unwrap();
+    assert_eq!(ada.custom.get("region"), Some(&Value::Text("EMEA".into())));
+    assert_eq!(ada.addresses[0].city.as_deref(), Some("London"));
 }
