@@ -9,6 +9,7 @@ mod companies;
 mod contacts;
 mod custom_fields;
 mod deals;
+mod duplicates;
 pub mod extension;
 mod feedback;
 mod import;
@@ -37,6 +38,9 @@ pub use companies::{Companies, NewCompany};
 pub use contacts::{Contacts, NewContact};
 pub use custom_fields::CustomFields;
 pub use deals::{Deals, NewDeal, PipelineReport, StageSummary};
+pub use duplicates::{
+    Blanks, Comparison, DuplicateCandidate, DuplicatePair, DuplicateRules, DuplicateScan, MatchField, MatchRule,
+};
 pub use feedback::{Feedbacks, NewFeedback};
 pub use import::{ImportOptions, ImportProgress};
 pub use invoices::{Invoices, NewInvoice};

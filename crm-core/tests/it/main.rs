@@ -3,6 +3,7 @@
 mod commerce;
 mod common;
 mod conformance_memory;
+mod duplicates;
 mod extension_reactions;
 mod import;
 mod props;
