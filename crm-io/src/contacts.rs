@@ -9,7 +9,7 @@ use crm_core::error::{Error, FieldErrorCode};
 use crm_core::ids::ContactId;
 use crm_core::model::FieldType;
 use crm_core::profile::{Address, LeadSource, LifecycleStage};
-use crm_core::service::{ImportOptions, ImportProgress, NewContact, Session};
+use crm_core::service::{DuplicateCandidate, DuplicateRules, ImportOptions, ImportProgress, NewContact, Session};
 
 use crate::coerce;
 use crate::mapping::{ContactColumn, Preset, normalised, obvious};
@@ -74,6 +74,18 @@ pub struct ContactImport {
     batch_size: Option<usize>,
     resume_at: usize,
     upsert: Option<(MatchBy, OnMatch)>,
+    duplicates: Option<(DuplicateRules, OnDuplicate)>,
+}
+
+/// What an import does with a new row that may be a contact already there (see
+/// [`ContactImport::duplicates`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OnDuplicate {
+    /// Creates it and lists it in [`FileImportReport::possible_duplicates`].
+    Warn,
+    /// Refuses the row, naming the contact it may be (`duplicate_of`).
+    Reject,
 }
 
 /// How a row finds its contact among those already in the CRM.
@@ -120,6 +132,9 @@ pub struct FileImportReport {
     pub updated: Vec<ContactId>,
     /// The rows skipped by [`upsert`](ContactImport::upsert), by row number.
     pub skipped: Vec<usize>,
+    /// Rows created although they may be contacts already there (with
+    /// [`OnDuplicate::Warn`]): the row number and the contacts it may be, best first.
+    pub possible_duplicates: Vec<(usize, Vec<DuplicateCandidate>)>,
     /// The rows not written, in file order.
     pub rejected: Vec<RejectedRow>,
     /// Data rows read (from [`resume_at`](ContactImport::resume_at) on).
@@ -187,6 +202,14 @@ impl ContactImport {
         self.upsert = Some((by, on_match));
         self
     }
+    /// Checks each row about to be created against the contacts already there under `rules`
+    /// ([`Contacts::duplicates_of`](crm_core::service::Contacts::duplicates_of)), and warns or
+    /// rejects. One query a row; rows of one file are not compared with each other (scan
+    /// afterwards with [`Contacts::find_duplicates`](crm_core::service::Contacts::find_duplicates)).
+    pub fn duplicates(mut self, rules: DuplicateRules, on_duplicate: OnDuplicate) -> Self {
+        self.duplicates = Some((rules, on_duplicate));
+        self
+    }
     /// Skips the first `row` data rows: to resume an import that stopped, pass its report's
     /// `rows_read` (rows keep their numbers).
     pub fn resume_at(mut self, row: usize) -> Self {
@@ -203,6 +226,9 @@ impl ContactImport {
         table: Table<'_>,
         mut progress: impl FnMut(&ImportProgress) + Send,
     ) -> Result<FileImportReport> {
+        if let Some((rules, _)) = &self.duplicates {
+            rules.check()?;
+        }
         let mut file = self.open(cx, table).await?;
         let mut options = ImportOptions::default();
         if let Some(n) = self.batch_size {
@@ -245,6 +271,18 @@ impl ContactImport {
                         },
                     }
                     continue;
+                }
+            }
+            if let Some((rules, on_duplicate)) = &self.duplicates {
+                let twins = cx.contacts().duplicates_of(&contact, rules).await?;
+                if let Some(best) = twins.first() {
+                    if *on_duplicate == OnDuplicate::Reject {
+                        let why = format!("may be contact {} (score {:.2})", best.id, best.score);
+                        let error = Error::invalid("duplicate_of", FieldErrorCode::Duplicate, why);
+                        report.rejected.push(RejectedRow { row: this, line, cells, error });
+                        continue;
+                    }
+                    report.possible_duplicates.push((this, twins));
                 }
             }
             pending.push(this, line, cells, contact, key);

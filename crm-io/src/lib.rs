@@ -22,7 +22,7 @@ mod table;
 #[cfg(feature = "xlsx")]
 mod xlsx;
 
-pub use contacts::{ContactImport, FileImportReport, MatchBy, OnMatch, Preview, RejectedRow};
+pub use contacts::{ContactImport, FileImportReport, MatchBy, OnDuplicate, OnMatch, Preview, RejectedRow};
 pub use error::{IoError, Result};
 pub use export::{Export, export_csv, export_jsonl};
 pub use mapping::{ContactColumn, Preset};

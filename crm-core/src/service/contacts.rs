@@ -329,8 +329,20 @@ fn merged(
 
 /// A new contact from its input, with the problems of its standard fields and references.
 async fn draft_contact(uow: &mut Uow<'_>, ch: &mut Checks, input: NewContact) -> Result<Contact> {
+    let twin = match uow.s.crm.inner.block_duplicates.clone() {
+        Some(rules) => super::duplicates::candidates(uow, &input, &rules).await?.into_iter().next(),
+        None => None,
+    };
     let (contact, errs) = input.build(&uow.draft());
     ch.errs = errs;
+    if let Some(t) = twin {
+        let why: Vec<String> = t.matched.iter().map(|m| format!("{m:?}").to_lowercase()).collect();
+        ch.push(
+            "duplicate_of",
+            FieldErrorCode::Duplicate,
+            format!("may be contact {} (score {:.2}; same {})", t.id, t.score, why.join(", ")),
+        );
+    }
     uow.check_links(&contact, None, &mut ch.errs).await?;
     Ok(contact)
 }

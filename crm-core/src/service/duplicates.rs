@@ -7,6 +7,7 @@ use rphonetic::{DoubleMetaphone, Encoder};
 
 use super::Records;
 use super::contacts::NewContact;
+use super::uow::Uow;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::ids::ContactId;
 use crate::model::Contact;
@@ -369,44 +370,47 @@ impl Records<'_, Contact> {
     /// For a check before a create or an import row. Reads only.
     pub async fn duplicates_of(&self, input: &NewContact, rules: &DuplicateRules) -> Result<Vec<DuplicateCandidate>> {
         rules.check()?;
-        let region = self.s.crm.inner.default_region.as_deref();
-        let emails: Vec<String> =
-            input.emails.iter().filter_map(|(e, _)| Email::parse(e).ok()).map(|e| e.as_str().to_lowercase()).collect();
-        let phones: Vec<String> = input
-            .phones
-            .iter()
-            .filter_map(|(p, _)| PhoneNumber::parse(p, region).ok())
-            .map(|p| p.as_str().to_owned())
-            .collect();
-        let mut any: Vec<Filter> = emails.iter().map(|e| Filter::contains("emails", e.as_str())).collect();
-        any.extend(phones.iter().map(|p| Filter::contains("phones", p.as_str())));
-        let family = input.family_name.trim();
-        if !family.is_empty() {
-            let stem: String = family.chars().take(3).collect();
-            any.push(Filter::starts_with("family_name", stem));
-        }
-        if any.is_empty() {
-            return Ok(Vec::new());
-        }
-        let page = self.list(&Query::new(Filter::Or(any)).limit(crate::query::MAX_PAGE_SIZE)).await?;
-        let me = profile_of(
-            ContactId::new(),
-            &input.given_name,
-            &input.family_name,
-            emails,
-            phones,
-            &|k| input.custom.get(k).cloned(),
-            rules,
-        );
-        let mut found: Vec<DuplicateCandidate> = page
-            .items
-            .iter()
-            .filter_map(|c| {
-                let (s, matched) = score(&me, &profile(c, rules), rules)?;
-                (s >= rules.threshold).then_some(DuplicateCandidate { id: c.id, score: s, matched })
-            })
-            .collect();
-        found.sort_by(|p, q| q.score.total_cmp(&p.score));
-        Ok(found)
+        let mut uow = Uow::read(self.s).await?;
+        candidates(&mut uow, input, rules).await
     }
+}
+
+/// The contacts of `uow`'s tenant that `input` may duplicate (see [`Records::duplicates_of`]).
+pub(super) async fn candidates(
+    uow: &mut Uow<'_>,
+    input: &NewContact,
+    rules: &DuplicateRules,
+) -> Result<Vec<DuplicateCandidate>> {
+    let region = uow.default_region();
+    let emails: Vec<String> =
+        input.emails.iter().filter_map(|(e, _)| Email::parse(e).ok()).map(|e| e.as_str().to_lowercase()).collect();
+    let phones: Vec<String> = input
+        .phones
+        .iter()
+        .filter_map(|(p, _)| PhoneNumber::parse(p, region).ok())
+        .map(|p| p.as_str().to_owned())
+        .collect();
+    let mut any: Vec<Filter> = emails.iter().map(|e| Filter::contains("emails", e.as_str())).collect();
+    any.extend(phones.iter().map(|p| Filter::contains("phones", p.as_str())));
+    let family = input.family_name.trim();
+    if !family.is_empty() {
+        any.push(Filter::starts_with("family_name", family.chars().take(3).collect::<String>()));
+    }
+    if any.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = Query::new(Filter::Or(any)).limit(crate::query::MAX_PAGE_SIZE);
+    let page = uow.tx.find::<Contact>(&query).await?;
+    let custom = |k: &str| input.custom.get(k).cloned();
+    let me = profile_of(ContactId::new(), &input.given_name, &input.family_name, emails, phones, &custom, rules);
+    let mut found: Vec<DuplicateCandidate> = page
+        .items
+        .iter()
+        .filter_map(|c| {
+            let (s, matched) = score(&me, &profile(c, rules), rules)?;
+            (s >= rules.threshold).then_some(DuplicateCandidate { id: c.id, score: s, matched })
+        })
+        .collect();
+    found.sort_by(|p, q| q.score.total_cmp(&p.score));
+    Ok(found)
 }

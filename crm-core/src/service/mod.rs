@@ -71,6 +71,7 @@ pub(crate) struct Inner {
     pub(crate) extensions: Vec<Arc<dyn Extension>>,
     pub(crate) default_region: Option<String>,
     pub(crate) sla: SlaPolicy,
+    pub(crate) block_duplicates: Option<DuplicateRules>,
 }
 
 /// The CRM: a store plus the rules. Cheap to clone; share it across tasks.
@@ -119,6 +120,7 @@ impl Crm {
                 extensions: Vec::new(),
                 default_region: None,
                 sla: SlaPolicy::default(),
+                block_duplicates: None,
             }),
         }
     }
@@ -160,6 +162,7 @@ pub struct CrmBuilder {
     extensions: Vec<Arc<dyn Extension>>,
     default_region: Option<String>,
     sla: SlaPolicy,
+    block_duplicates: Option<DuplicateRules>,
 }
 
 impl CrmBuilder {
@@ -172,7 +175,16 @@ impl CrmBuilder {
             extensions: Vec::new(),
             default_region: None,
             sla: SlaPolicy::default(),
+            block_duplicates: None,
         }
+    }
+
+    /// Refuses to create a contact that `rules` take for one already there
+    /// ([`Contacts::duplicates_of`]): `create` fails with a validation error on `duplicate_of`
+    /// naming the contact and the evidence. Imports are not checked (see `crm-io`).
+    pub fn block_duplicates(mut self, rules: DuplicateRules) -> Self {
+        self.block_duplicates = Some(rules);
+        self
     }
 
     /// How long service cases of each priority may take (default: [`SlaPolicy::default`]).
@@ -273,6 +285,14 @@ impl CrmBuilder {
                 ));
             }
         }
+        if let Some(rules) = &self.block_duplicates
+            && let Err(Error::Validation(v)) = rules.check()
+        {
+            errs.extend(v.0.into_iter().map(|mut e| {
+                e.field = format!("block_duplicates.{}", e.field);
+                e
+            }));
+        }
         Error::check(errs)?;
         let region = self.default_region.map(|r| r.trim().to_ascii_uppercase());
         Ok(Crm {
@@ -283,6 +303,7 @@ impl CrmBuilder {
                 extensions: self.extensions,
                 default_region: region,
                 sla: self.sla,
+                block_duplicates: self.block_duplicates,
             }),
         })
     }

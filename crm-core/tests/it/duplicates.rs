@@ -118,3 +118,22 @@ async fn rules_that_cannot_score_are_refused_naming_the_field() {
     let fields: Vec<&str> = v.0.iter().map(|e| e.field.as_str()).collect();
     assert_eq!(fields, ["rules[0].weight", "rules[0].min_similarity"]);
 }
+
+#[tokio::test]
+async fn a_crm_that_blocks_duplicates_refuses_to_create_one_and_says_which() {
+    let env = env_with(|b| b.block_duplicates(DuplicateRules::default()));
+    let cx = env.cx();
+    let john = person(&cx, "John", "Smith", Some("john@acme.com"), None).await;
+    let again = NewContact::new("Jon", "Smith").email("JOHN@acme.com");
+    let err = env.refused(cx.contacts().create(again.clone())).await;
+    assert_only_field(&err, "duplicate_of", FieldErrorCode::Duplicate);
+    assert!(err.to_string().contains(&john.to_string()), "{err}");
+    assert!(cx.contacts().check(again).await.is_err(), "the dry check says so too");
+    assert_eq!(cx.contacts().count(&Filter::All).await.unwrap(), 1);
+    person(&cx, "Ada", "Lovelace", Some("ada@example.org"), None).await;
+
+    let bad = Crm::builder(MemoryStore::new()).block_duplicates(DuplicateRules::new(2.0)).build().unwrap_err();
+    let Error::Validation(v) = bad else { panic!("{bad:?}") };
+    let fields: Vec<&str> = v.0.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["block_duplicates.rules", "block_duplicates.threshold"]);
+}

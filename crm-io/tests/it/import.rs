@@ -3,7 +3,7 @@ use crm_core::prelude::*;
 use crm_core::profile::{LeadSource, LifecycleStage, PhoneLabel};
 use crm_core::query::Filter;
 use crm_core::value::Value;
-use crm_io::{ContactColumn, ContactImport, CsvFormat, IoError, MatchBy, OnMatch, Preset, Table};
+use crm_io::{ContactColumn, ContactImport, CsvFormat, IoError, MatchBy, OnDuplicate, OnMatch, Preset, Table};
 use crm_io::{Export, export_csv};
 use rust_decimal::Decimal;
 
@@ -363,4 +363,39 @@ async fn a_tenant_field_named_like_a_standard_header_takes_the_column() {
     let ada = cx.contacts().get(report.imported[0]).await.unwrap();
     assert_eq!(ada.custom.get("region"), Some(&Value::Text("EMEA".into())));
     assert_eq!(ada.addresses[0].city.as_deref(), Some("London"));
+}
+
+#[tokio::test]
+async fn rows_that_may_be_contacts_already_there_are_flagged_or_rejected() {
+    let env = env().await;
+    let cx = env.cx();
+    let john = cx.contacts().create(NewContact::new("John", "Smith").email("john@acme.com")).await.unwrap();
+    let file = "First Name,Last Name,Email\nJon,Smith,JOHN@acme.com\nAda,Lovelace,ada@example.org\n";
+    let rules = crm_core::service::DuplicateRules::default();
+
+    let warn = ContactImport::new().duplicates(rules.clone(), OnDuplicate::Warn);
+    let report = warn.run(&cx, Table::csv(file.as_bytes()).unwrap(), |_| {}).await.unwrap();
+    assert_eq!(report.imported.len(), 2);
+    assert_eq!(report.possible_duplicates.len(), 1);
+    assert_eq!((report.possible_duplicates[0].0, report.possible_duplicates[0].1[0].id), (0, john.id));
+
+    let reject = ContactImport::new().duplicates(rules, OnDuplicate::Reject);
+    let report = reject.run(&cx, Table::csv(file.as_bytes()).unwrap(), |_| {}).await.unwrap();
+    // Both rows now have a twin: the first is John, the second the Ada the first run created.
+    assert_eq!(report.imported.len(), 0);
+    assert_eq!(
+        report.rejected.iter().map(|r| field_of(&r.error)).collect::<Vec<_>>(),
+        vec![
+            ("duplicate_of".to_owned(), FieldErrorCode::Duplicate),
+            ("duplicate_of".to_owned(), FieldErrorCode::Duplicate)
+        ]
+    );
+    assert_eq!(cx.contacts().count(&Filter::All).await.unwrap(), 3);
+
+    let err = ContactImport::new()
+        .duplicates(crm_core::service::DuplicateRules::new(0.5), OnDuplicate::Warn)
+        .run(&cx, Table::csv(file.as_bytes()).unwrap(), |_| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(err, IoError::Crm(Error::Validation(_))), "{err:?}");
 }
