@@ -31,6 +31,7 @@ str_enum_core! {
         /** [`Segment`](crate::model::Segment). */ Segment = "segment",
         /** [`SyncLink`](crate::model::SyncLink): a local record paired with a remote one. */ SyncLink = "sync_link",
         /** [`SyncState`](crate::model::SyncState): an integration's named state. */ SyncState = "sync_state",
+        /** [`Merge`](crate::model::Merge): what a merge of records changed, to undo it. */ Merge = "merge",
     }
 }
 

@@ -144,6 +144,10 @@ typed_id!(
     SyncStateId
 );
 typed_id!(
+    /// Id of a [`Merge`](crate::model::Merge).
+    MergeId
+);
+typed_id!(
     /// Id of a domain [`Event`](crate::event::Event).
     EventId
 );

@@ -245,6 +245,7 @@ value_from_ids!(
     SegmentId,
     SyncLinkId,
     SyncStateId,
+    MergeId,
     EventId
 );
 

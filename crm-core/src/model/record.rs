@@ -11,8 +11,8 @@ use uuid::Uuid;
 use crate::entity::{EntityKind, EntityRef, Links, OnDelete, UniqueKey};
 use crate::ids::TenantId;
 use crate::model::{
-    Activity, Campaign, CampaignMember, Case, Company, Contact, CustomField, Deal, Feedback, Invoice, Order, Payment,
-    Pipeline, Product, Relation, Segment, SyncLink, SyncState,
+    Activity, Campaign, CampaignMember, Case, Company, Contact, CustomField, Deal, Feedback, Invoice, Merge, Order,
+    Payment, Pipeline, Product, Relation, Segment, SyncLink, SyncState,
 };
 use crate::value::{CustomValues, Value, ValueType};
 
@@ -38,6 +38,7 @@ impl EntityKind {
             EntityKind::Segment => Segment::std_fields(),
             EntityKind::SyncLink => SyncLink::std_fields(),
             EntityKind::SyncState => SyncState::std_fields(),
+            EntityKind::Merge => Merge::std_fields(),
         }
     }
 
@@ -173,6 +174,8 @@ pub enum Record {
     SyncLink(SyncLink),
     /// An integration's state.
     SyncState(SyncState),
+    /// A merge's undo record.
+    Merge(Merge),
 }
 
 macro_rules! dispatch {
@@ -196,6 +199,7 @@ macro_rules! dispatch {
             Record::Segment($r) => $e,
             Record::SyncLink($r) => $e,
             Record::SyncState($r) => $e,
+            Record::Merge($r) => $e,
         }
     };
 }

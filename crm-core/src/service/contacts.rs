@@ -236,7 +236,7 @@ impl Importable for NewContact {
 
 /// Saves a user's edit of `before` (the stored version): the lifecycle only forward, consent
 /// dated when it changes, every field checked, `LifecycleChanged` when the stage moved.
-async fn save_edit(uow: &mut Uow<'_>, before: Contact, mut contact: Contact) -> Result<Contact> {
+pub(super) async fn save_edit(uow: &mut Uow<'_>, before: Contact, mut contact: Contact) -> Result<Contact> {
     if contact.lifecycle_stage < before.lifecycle_stage {
         return Err(Error::transition(
             "lifecycle_stage",

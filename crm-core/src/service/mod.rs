@@ -15,6 +15,7 @@ mod feedback;
 mod import;
 mod invoices;
 mod lines;
+mod merge;
 mod mirror;
 mod orders;
 mod payments;
@@ -44,6 +45,7 @@ pub use duplicates::{
 pub use feedback::{Feedbacks, NewFeedback};
 pub use import::{ImportOptions, ImportProgress};
 pub use invoices::{Invoices, NewInvoice};
+pub use merge::{MAX_MERGED, MergeChoices, MergeOutcome, UNMERGE_WINDOW_DAYS};
 pub use mirror::{ExternalInvoice, ExternalPayment, MirrorOutcome};
 pub use orders::{NewOrder, Orders};
 pub use payments::{NewPayment, Payments};

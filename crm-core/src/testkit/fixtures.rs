@@ -719,3 +719,20 @@ pub fn sync_state(tenant: TenantId, key: &str) -> SyncState {
         }
     )
 }
+
+/// A merge of a contact into another, with the records it changed as they were.
+pub fn merge_record(tenant: TenantId, survivor: &Contact, merged: &Contact, moved: Record) -> Merge {
+    fixture!(
+        tenant,
+        Merge {
+            kind: EntityKind::Contact,
+            survivor: survivor.id.into(),
+            merged: vec![merged.id.into()],
+            before: vec![survivor.clone().into_record(), merged.clone().into_record()],
+            after: vec![(survivor.entity_ref(), 2), (moved.entity_ref(), moved.version() + 1)],
+            moved: vec![moved],
+            merged_by: Some(UserId::from_uuid(Uuid::now_v7())),
+            undone_at: None,
+        }
+    )
+}

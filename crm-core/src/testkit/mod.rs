@@ -237,6 +237,8 @@ fn one_of_each_numbered(tenant: TenantId, n: usize) -> Vec<Record> {
         seg.into_record(),
         full_sync_link(tenant, co.id).into_record(),
         sync_state(tenant, &format!("cursor-{n}")).into_record(),
+        merge_record(tenant, &c, &contact(tenant, "Old", "Twin"), case(tenant, c.id, "Moved").into_record())
+            .into_record(),
     ];
     let mut all = vec![
         c.into_record(),

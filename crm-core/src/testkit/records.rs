@@ -35,6 +35,7 @@ pub async fn crud_every_kind(store: Arc<dyn Store>) {
             Record::Segment(x) => x.name = "Changed".into(),
             Record::SyncLink(x) => x.remote_version = Some("Changed".into()),
             Record::SyncState(x) => x.value = serde_json::json!({"state": "Changed"}),
+            Record::Merge(x) => x.undone_at = Some(at(99)),
         }
         tx.update(changed).await.expect("update");
     }
@@ -43,7 +44,9 @@ pub async fn crud_every_kind(store: Arc<dyn Store>) {
         let got = get(&store, t, r.kind(), r.id()).await.expect("still there");
         assert_eq!(got.version(), 2);
         let text = serde_json::to_string(&got).expect("serialize");
-        let changed = text.contains("Changed") || text.contains("clicked");
+        let changed = text.contains("Changed")
+            || text.contains("clicked")
+            || matches!(&got, Record::Merge(m) if m.undone_at.is_some());
         assert!(changed, "{} update persisted", r.kind());
     }
     let mut tx = begin(&store, t).await;
@@ -114,7 +117,11 @@ pub async fn every_kind_round_trips_exactly(store: Arc<dyn Store>) {
     let mem = full_campaign_member(t, camp.id, c.id);
     let link = full_sync_link(t, co.id);
     let state = sync_state(t, "imap:jane@example.com/INBOX");
+    // A merge record holds whole records of other kinds, every field set.
+    let mut undone = merge_record(t, &c, &full_contact(t), full_case(t, c.id, prod.id).into_record());
+    undone.undone_at = Some(at(7_200));
     let records = vec![
+        undone.into_record(),
         link.into_record(),
         state.into_record(),
         activity(t, c.id).into_record(),

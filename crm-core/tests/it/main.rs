@@ -6,6 +6,7 @@ mod conformance_memory;
 mod duplicates;
 mod extension_reactions;
 mod import;
+mod merge;
 mod props;
 mod rules;
 mod service_marketing;

@@ -5,4 +5,5 @@ mod conformance_postgres;
 mod conformance_sqlite;
 mod injection;
 mod list_plans;
+mod merge;
 mod migrations;

@@ -1,0 +1,234 @@
+use chrono::Duration;
+use crm_core::entity::{EntityKind, EntityRef};
+use crm_core::error::FieldErrorCode;
+use crm_core::event::Change;
+use crm_core::model::{CaseChannel, CaseType, FieldDefinition, FieldType, RelationLabel};
+use crm_core::prelude::*;
+use crm_core::profile::LifecycleStage;
+use crm_core::service::LinkInput;
+use crm_core::service::{MergeChoices, NewCampaign, NewCase, NewFeedback, NewOrder, SyncRecords};
+use crm_core::value::Value;
+use uuid::Uuid;
+
+use crate::common::*;
+
+/// Three people who are one, and everything that names them.
+struct World {
+    jane: Contact,
+    twin1: Contact,
+    twin2: Contact,
+    friend: Contact,
+    deal: DealId,
+    activity: ActivityId,
+    order: OrderId,
+    case: CaseId,
+    feedback: FeedbackId,
+    campaign_a: CampaignId,
+    campaign_b: CampaignId,
+    acme: CompanyId,
+}
+
+async fn world(cx: &Session) -> World {
+    let defs = cx.custom_fields();
+    defs.define(FieldDefinition::new(EntityKind::Contact, "budget", "Budget", FieldType::Decimal)).await.unwrap();
+    let referrer = FieldType::Reference { to: EntityKind::Contact };
+    defs.define(FieldDefinition::new(EntityKind::Contact, "referred_by", "Referred by", referrer)).await.unwrap();
+    let c = cx.contacts();
+    let jane = c.create(NewContact::new("Jane", "Doe").email("jane@acme.com").custom("budget", 10)).await.unwrap();
+    let twin1 = c
+        .create(
+            NewContact::new("Jane", "Doe-Smith")
+                .email("jd@home.org")
+                .phone("(415) 555-2671")
+                .website("https://jane.example")
+                .tag("vip")
+                .lifecycle_stage(LifecycleStage::Customer)
+                .custom("budget", 99),
+        )
+        .await
+        .unwrap();
+    let twin2 = c
+        .create(NewContact::new("J.", "Doe").email("jane@acme.com").family_notes("Two cats").tag("vip").tag("press"))
+        .await
+        .unwrap();
+    let friend =
+        c.create(NewContact::new("Fred", "Friend").custom("referred_by", Value::Id(twin1.id.into()))).await.unwrap();
+    let acme = cx.companies().create(NewCompany::new("Acme")).await.unwrap().id;
+    let deal = cx.deals().create(NewDeal::new("Renewal").contact(twin1.id).contact(jane.id)).await.unwrap().id;
+    let activity = cx.activities().log(NewActivity::call("Intro").contact(twin2.id)).await.unwrap().id;
+    let order =
+        cx.orders().create(NewOrder::for_contact(twin1.id).currency(crm_core::money::Currency::EUR)).await.unwrap().id;
+    let case = cx
+        .cases()
+        .create(NewCase::new("Broken", CaseType::Problem, CaseChannel::Email).contact(twin2.id))
+        .await
+        .unwrap()
+        .id;
+    let feedback = cx.feedback().create(NewFeedback::suggestion("More colours").contact(twin1.id)).await.unwrap().id;
+    let campaign_a =
+        cx.campaigns().create(NewCampaign::new("A", crm_core::model::CampaignChannel::Email)).await.unwrap().id;
+    let campaign_b =
+        cx.campaigns().create(NewCampaign::new("B", crm_core::model::CampaignChannel::Email)).await.unwrap().id;
+    cx.campaigns().add_contact(campaign_a, jane.id).await.unwrap();
+    cx.campaigns().add_contact(campaign_a, twin1.id).await.unwrap();
+    cx.campaigns().add_contact(campaign_b, twin2.id).await.unwrap();
+    let r = cx.relations();
+    r.link(twin1.entity_ref(), jane.entity_ref(), RelationLabel::Knows, Some("same person")).await.unwrap();
+    r.link(twin2.entity_ref(), EntityRef::new(EntityKind::Company, acme), RelationLabel::WorksAt, Some("CFO"))
+        .await
+        .unwrap();
+    let sync: SyncRecords<'_> = cx.sync();
+    sync.put_link(LinkInput::new("xero:demo", twin1.entity_ref(), "Contact", "x-1")).await.unwrap();
+    // Read back: creating deals, cases… moved lifecycles.
+    let (jane, twin1, twin2) =
+        (c.get(jane.id).await.unwrap(), c.get(twin1.id).await.unwrap(), c.get(twin2.id).await.unwrap());
+    World { jane, twin1, twin2, friend, deal, activity, order, case, feedback, campaign_a, campaign_b, acme }
+}
+
+/// Every record of tenant A but merge records, without versions and times of change.
+async fn store_of(env: &Env) -> Vec<serde_json::Value> {
+    let mut out: Vec<serde_json::Value> = env
+        .state_of(tenant_a())
+        .await
+        .records
+        .into_iter()
+        .filter(|r| r.kind() != EntityKind::Merge)
+        .map(|mut r| {
+            r.set_version(0);
+            r.set_updated_at(chrono::DateTime::UNIX_EPOCH);
+            serde_json::to_value(r).unwrap()
+        })
+        .collect();
+    out.sort_by_key(|v| v.to_string());
+    out
+}
+
+#[tokio::test]
+async fn a_merge_resolves_the_fields_and_moves_every_reference_to_the_survivor() {
+    let env = env();
+    let cx = env.cx();
+    let w = world(&cx).await;
+    let seq = env.last_seq().await;
+    let done = cx
+        .contacts()
+        .merge(w.jane.id, &[w.twin1.id, w.twin2.id], &MergeChoices::new().take("family_name", w.twin1.id))
+        .await
+        .unwrap();
+    let jane = done.contact;
+    assert_eq!((jane.given_name.as_str(), jane.family_name.as_str()), ("Jane", "Doe-Smith"), "the choice wins");
+    let emails: Vec<&str> = jane.emails.iter().map(|e| e.address.as_str()).collect();
+    assert_eq!(emails, ["jane@acme.com", "jd@home.org"], "united, each once");
+    assert_eq!(jane.phones.len(), 1);
+    assert_eq!(
+        jane.website.as_ref().map(|w| w.as_str()),
+        Some("https://jane.example/"),
+        "taken where the survivor had none"
+    );
+    assert_eq!(jane.family_notes.as_deref(), Some("Two cats"));
+    assert_eq!(jane.tags, ["vip", "press"]);
+    assert_eq!(jane.lifecycle_stage, LifecycleStage::Customer, "the furthest stage");
+    assert_eq!(jane.custom.get("budget"), Some(&Value::Decimal(10.into())), "the survivor's own value stays");
+
+    let id = |c: &Contact| c.id;
+    assert_eq!(cx.deals().get(w.deal).await.unwrap().contact_ids, [id(&w.jane)], "named once");
+    assert_eq!(cx.activities().get(w.activity).await.unwrap().contact_ids, [id(&w.jane)]);
+    assert_eq!(cx.orders().get(w.order).await.unwrap().contact_id, Some(id(&w.jane)));
+    assert_eq!(cx.cases().get(w.case).await.unwrap().contact_id, Some(id(&w.jane)));
+    assert_eq!(cx.feedback().get(w.feedback).await.unwrap().contact_id, Some(id(&w.jane)));
+    let friend = cx.contacts().get(w.friend.id).await.unwrap();
+    assert_eq!(friend.custom.get("referred_by"), Some(&Value::Id(w.jane.id.into())), "custom references too");
+    for campaign in [w.campaign_a, w.campaign_b] {
+        let members = cx.campaigns().members(campaign, &Query::default()).await.unwrap().items;
+        assert_eq!(members.iter().map(|m| m.contact_id).collect::<Vec<_>>(), [id(&w.jane)], "one membership each");
+    }
+    let rels = cx.relations().list(&Query::default()).await.unwrap().items;
+    assert_eq!(rels.len(), 1, "the relation of the survivor to itself is dropped");
+    assert_eq!((rels[0].from.id, rels[0].to.id), (w.jane.id.into(), w.acme.into()));
+    let link = cx.sync().link_for_remote("xero:demo", "Contact", "x-1").await.unwrap().unwrap();
+    assert_eq!(link.local, w.jane.entity_ref());
+    for gone in [w.twin1.id, w.twin2.id] {
+        assert!(matches!(cx.contacts().get(gone).await, Err(Error::NotFound { .. })));
+    }
+    assert_eq!(done.moved, 11);
+
+    let events = env.events_since(seq).await;
+    let deleted: Vec<Uuid> = events
+        .iter()
+        .filter(|e| e.event.change == Change::Deleted && e.event.subject.kind == EntityKind::Contact)
+        .map(|e| e.event.subject.id)
+        .collect();
+    assert_eq!(deleted, [Uuid::from(w.twin1.id), Uuid::from(w.twin2.id)]);
+    assert!(
+        events.iter().any(|e| e.event.subject == EntityRef::new(EntityKind::Deal, w.deal)),
+        "the deal's change is an event"
+    );
+}
+
+#[tokio::test]
+async fn unmerge_puts_the_whole_store_back_and_only_once() {
+    let env = env();
+    let cx = env.cx();
+    let w = world(&cx).await;
+    let before = store_of(&env).await;
+    let done = cx.contacts().merge(w.jane.id, &[w.twin1.id, w.twin2.id], &MergeChoices::new()).await.unwrap();
+    assert_ne!(store_of(&env).await, before);
+    let jane = cx.contacts().unmerge(done.merge).await.unwrap();
+    assert_eq!(jane.family_name, "Doe");
+    assert_eq!(store_of(&env).await, before, "every record as it was");
+    let err = env.refused(cx.contacts().unmerge(done.merge)).await;
+    assert_only_field(&err, "merge", FieldErrorCode::Rule);
+    // Merged again after the undo, the same records move again.
+    cx.contacts().merge(w.jane.id, &[w.twin1.id], &MergeChoices::new()).await.unwrap();
+    assert_eq!(cx.orders().get(w.order).await.unwrap().contact_id, Some(w.jane.id));
+}
+
+#[tokio::test]
+async fn unmerge_is_refused_once_a_moved_record_changed_or_the_window_passed() {
+    let env = env();
+    let cx = env.cx();
+    let w = world(&cx).await;
+    let done = cx.contacts().merge(w.jane.id, &[w.twin1.id], &MergeChoices::new()).await.unwrap();
+    let mut deal = cx.deals().get(w.deal).await.unwrap();
+    deal.name = "Renewal 2027".into();
+    let deal = cx.deals().update(deal).await.unwrap();
+    let err = env.refused(cx.contacts().unmerge(done.merge)).await;
+    assert!(
+        matches!(err, Error::Conflict { kind: EntityKind::Deal, id, found: Some(v), .. } if id == Uuid::from(w.deal) && v == deal.version),
+        "{err:?}"
+    );
+
+    let done = cx.contacts().merge(w.jane.id, &[w.twin2.id], &MergeChoices::new()).await.unwrap();
+    env.advance(Duration::days(91));
+    let err = env.refused(cx.contacts().unmerge(done.merge)).await;
+    assert_only_field(&err, "merge", FieldErrorCode::Rule);
+    assert!(err.to_string().contains("90 days"), "{err}");
+}
+
+#[tokio::test]
+async fn a_merge_that_cannot_be_done_is_refused_naming_why_and_writes_nothing() {
+    let env = env();
+    let cx = env.cx();
+    let w = world(&cx).await;
+    let c = cx.contacts();
+    let none = MergeChoices::new();
+    let (j, t1, t2) = (w.jane.id, w.twin1.id, w.twin2.id);
+    assert_only_field(&env.refused(c.merge(j, &[], &none)).await, "others", FieldErrorCode::OutOfRange);
+    let five = [t1, t2, w.friend.id, ContactId::new(), ContactId::new()];
+    assert_only_field(&env.refused(c.merge(j, &five, &none)).await, "others", FieldErrorCode::OutOfRange);
+    assert_only_field(&env.refused(c.merge(j, &[t1, j], &none)).await, "others[1]", FieldErrorCode::Duplicate);
+    assert_only_field(&env.refused(c.merge(j, &[t1, t1], &none)).await, "others[1]", FieldErrorCode::Duplicate);
+    assert_only_field(
+        &env.refused(c.merge(j, &[t1, ContactId::new()], &none)).await,
+        "others[1]",
+        FieldErrorCode::NotFound,
+    );
+    let bad_field = MergeChoices::new().take("given_name", t1).take("shoe_size", t1);
+    assert_only_field(
+        &env.refused(c.merge(j, &[t1], &bad_field)).await,
+        "choices[1].field",
+        FieldErrorCode::UnknownField,
+    );
+    let bad_from = MergeChoices::new().take("given_name", t2);
+    assert_only_field(&env.refused(c.merge(j, &[t1], &bad_from)).await, "choices[0].from", FieldErrorCode::NotFound);
+    assert!(matches!(env.refused(c.merge(ContactId::new(), &[t1], &none)).await, Error::NotFound { .. }));
+}
