@@ -44,6 +44,21 @@ fn plain(value: &Value) -> String {
     }
 }
 
+/// A cell's text as the data it stands for: the `'` that [`cell_text`] (or a spreadsheet) put
+/// before text starting like a formula is dropped, so an export imports back unchanged.
+///
+/// ```
+/// use crm_io::cell::cell_data;
+/// assert_eq!(cell_data("'=SUM(A1)"), "=SUM(A1)");
+/// assert_eq!(cell_data("'quoted'"), "'quoted'");
+/// ```
+pub fn cell_data(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => cell,
+    }
+}
+
 fn neutralised(s: &str) -> String {
     if s.starts_with(FORMULA_STARTS) { format!("'{s}") } else { s.to_owned() }
 }

@@ -470,7 +470,7 @@ impl OpenFile<'_> {
             if cell.contains('\u{fffd}') {
                 return Err(bad(FieldErrorCode::InvalidFormat, "the cell holds no readable text: bytes not in the file's encoding (UTF-8 unless the CSV format names another), or a spreadsheet error".into()));
             }
-            let v = cell.trim();
+            let v = crate::cell::cell_data(cell.trim());
             if v.is_empty() {
                 continue;
             }

@@ -3,5 +3,6 @@
 mod common;
 mod export;
 mod import;
+mod roundtrip;
 #[cfg(feature = "xlsx")]
 mod xlsx;
