@@ -4,7 +4,9 @@ use chrono::SecondsFormat;
 use crm_core::value::Value;
 
 /// Characters that make a spreadsheet read a cell as a formula (CSV injection): a text cell
-/// starting with one of them is written with a leading `'`, which spreadsheets show as text.
+/// starting with one of them is written with a leading `'`, which spreadsheets show as text —
+/// except a plain signed number such as a phone number in E.164 (`+44 20 7946 0958`), which no
+/// spreadsheet runs.
 pub const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
 /// The separator of the values of a multi-value cell (tags, options, ids).
@@ -19,6 +21,8 @@ pub const MULTI_SEPARATOR: &str = "; ";
 /// use crm_io::cell::cell_text;
 /// assert_eq!(cell_text(&Value::Text("=HYPERLINK(\"x\")".into())), "'=HYPERLINK(\"x\")");
 /// assert_eq!(cell_text(&Value::Int(-5)), "-5");
+/// assert_eq!(cell_text(&Value::Text("+442079460958".into())), "+442079460958");
+/// assert_eq!(cell_text(&Value::Text("+cmd|' /C calc'!A0".into())), "'+cmd|' /C calc'!A0");
 /// assert_eq!(cell_text(&Value::List(vec![Value::Text("a".into()), Value::Text("b".into())])), "a; b");
 /// ```
 pub fn cell_text(value: &Value) -> String {
@@ -60,5 +64,10 @@ pub fn cell_data(cell: &str) -> &str {
 }
 
 fn neutralised(s: &str) -> String {
-    if s.starts_with(FORMULA_STARTS) { format!("'{s}") } else { s.to_owned() }
+    let plain_number = |rest: &str| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit() || " .,;".contains(c));
+    let formula = match s.strip_prefix(['+', '-']) {
+        Some(rest) => !plain_number(rest),
+        None => s.starts_with(FORMULA_STARTS),
+    };
+    if formula { format!("'{s}") } else { s.to_owned() }
 }
