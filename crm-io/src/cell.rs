@@ -33,7 +33,8 @@ pub fn cell_text(value: &Value) -> String {
     }
 }
 
-fn plain(value: &Value) -> String {
+/// The text of `value` without formula neutralisation (for formats that never run formulas).
+pub(crate) fn plain(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
         Value::Bool(b) => b.to_string(),

@@ -68,7 +68,7 @@ impl Export {
     }
 }
 
-fn is_id(f: &Field) -> bool {
+pub(crate) fn is_id(f: &Field) -> bool {
     matches!(f, Field::Std(n) if n == "id")
 }
 
@@ -87,7 +87,11 @@ fn renamed(e: Error) -> Error {
 }
 
 /// Reads every page of `spec` and hands each record to `each`; returns how many there were.
-async fn each_record<E: Entity>(cx: &Session, spec: &Export, mut each: impl FnMut(E) -> Result<()>) -> Result<u64> {
+pub(crate) async fn each_record<E: Entity>(
+    cx: &Session,
+    spec: &Export,
+    mut each: impl FnMut(E) -> Result<()>,
+) -> Result<u64> {
     let mut query = spec.query.clone();
     let mut n = 0u64;
     loop {

@@ -27,3 +27,5 @@ pub use error::{IoError, Result};
 pub use export::{Export, export_csv, export_jsonl};
 pub use mapping::{ContactColumn, Preset};
 pub use table::{CsvFormat, Table};
+#[cfg(feature = "xlsx")]
+pub use xlsx::{XLSX_ROWS_PER_SHEET, export_xlsx};

@@ -50,3 +50,51 @@ async fn a_workbook_sheet_imports_as_a_csv_file_would() {
     let err = Table::xlsx(std::io::Cursor::new(b"First Name,Last Name\n".to_vec()), None).unwrap_err();
     assert!(matches!(err, IoError::Xlsx { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn records_exported_as_a_workbook_read_back_typed_and_import_again() {
+    let env = env().await;
+    let cx = env.cx();
+    let rows = (0..1500).map(|i| {
+        crm_core::service::NewContact::new(format!("P{i}"), if i == 7 { "=SUM(A1)" } else { "Sheet" })
+            .email(format!("p{i}@example.org"))
+            .custom("budget", Value::Decimal(Decimal::new(i * 25, 2)))
+    });
+    cx.contacts().import(rows, &Default::default(), |_| {}).await.unwrap();
+    let spec = crm_io::Export::new(crm_core::query::Query::default().limit(200)).columns([
+        "given_name",
+        "family_name",
+        "emails",
+        "custom.budget",
+        "lifecycle_stage",
+    ]);
+    let mut out = std::io::Cursor::new(Vec::new());
+    assert_eq!(crm_io::export_xlsx::<crm_core::model::Contact>(&cx, &spec, &mut out).await.unwrap(), 1500);
+    let bytes = out.into_inner();
+
+    let mut book: calamine::Xlsx<_> = calamine::Reader::new(std::io::Cursor::new(bytes.clone())).unwrap();
+    let range = calamine::Reader::worksheet_range(&mut book, "Records").unwrap();
+    assert_eq!(range.get_size(), (1501, 5));
+    assert_eq!(range.get((0, 3)), Some(&calamine::Data::String("custom.budget".into())));
+    assert_eq!(range.get((4, 3)), Some(&calamine::Data::Float(0.75)), "decimals are numbers");
+    assert_eq!(range.get((8, 1)), Some(&calamine::Data::String("=SUM(A1)".into())), "text, never a formula");
+    assert_eq!(range.get((1, 4)), Some(&calamine::Data::String("lead".into())));
+
+    // Into another tenant through the spreadsheet import: the same people.
+    let other = env.crm.as_actor(&crm_core::actor::Actor::system(crm_core::ids::TenantId::new()));
+    let def = crm_core::model::FieldDefinition::new(
+        crm_core::entity::EntityKind::Contact,
+        "budget",
+        "Budget",
+        crm_core::model::FieldType::Decimal,
+    );
+    other.custom_fields().define(def).await.unwrap();
+    let table = Table::xlsx(std::io::Cursor::new(bytes), None).unwrap();
+    let report = ContactImport::new().batch_size(500).run(&other, table, |_| {}).await.unwrap();
+    assert_eq!((report.imported.len(), report.rejected.len()), (1500, 0));
+    let seventh = other.contacts().get(report.imported[7]).await.unwrap();
+    assert_eq!(
+        (seventh.family_name.as_str(), seventh.custom.get("budget")),
+        ("=SUM(A1)", Some(&Value::Decimal(Decimal::new(175, 2))))
+    );
+}
