@@ -7,6 +7,8 @@
 //!   Salesforce, Pipedrive, Zoho presets), with the columns mapped by preset, by name or by hand,
 //!   creating or updating ([`ContactImport::upsert`]), a dry run that shows every problem first,
 //!   and rejected rows written back with their reason.
+//! - [`import_vcards`] and [`export_vcards`] (feature `vcard`): contacts from and to the `.vcf`
+//!   files of phones and mail programs, vCard 3.0 and 4.0.
 //!
 //! Everything goes through a [`Session`](crm_core::service::Session): the same rules, events
 //! and search as any other write.
@@ -19,6 +21,8 @@ mod error;
 mod export;
 mod mapping;
 mod table;
+#[cfg(feature = "vcard")]
+mod vcard;
 #[cfg(feature = "xlsx")]
 mod xlsx;
 
@@ -27,5 +31,9 @@ pub use error::{IoError, Result};
 pub use export::{Export, export_csv, export_jsonl};
 pub use mapping::{ContactColumn, Preset};
 pub use table::{CsvFormat, Table};
+#[cfg(feature = "vcard")]
+pub use vcard::{
+    VcardImport, VcardVersion, contact_to_vcard, export_vcards, import_vcards, read_vcards, vcard_to_contact,
+};
 #[cfg(feature = "xlsx")]
 pub use xlsx::{XLSX_ROWS_PER_SHEET, export_xlsx};

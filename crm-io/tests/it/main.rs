@@ -4,5 +4,7 @@ mod common;
 mod export;
 mod import;
 mod roundtrip;
+#[cfg(feature = "vcard")]
+mod vcard;
 #[cfg(feature = "xlsx")]
 mod xlsx;
