@@ -9,6 +9,8 @@
 //!   and rejected rows written back with their reason.
 //! - [`import_vcards`] and [`export_vcards`] (feature `vcard`): contacts from and to the `.vcf`
 //!   files of phones and mail programs, vCard 3.0 and 4.0.
+//! - [`export_ics`] and [`file_invitation`] (feature `ical`): meetings and tasks to an iCalendar
+//!   file, and meeting invitations filed as meetings.
 //!
 //! Everything goes through a [`Session`](crm_core::service::Session): the same rules, events
 //! and search as any other write.
@@ -19,6 +21,8 @@ mod coerce;
 mod contacts;
 mod error;
 mod export;
+#[cfg(feature = "ical")]
+mod ical;
 mod mapping;
 mod table;
 #[cfg(feature = "vcard")]
@@ -29,6 +33,8 @@ mod xlsx;
 pub use contacts::{ContactImport, FileImportReport, MatchBy, OnDuplicate, OnMatch, Preview, RejectedRow};
 pub use error::{IoError, Result};
 pub use export::{Export, export_csv, export_jsonl};
+#[cfg(feature = "ical")]
+pub use ical::{export_ics, file_invitation};
 pub use mapping::{ContactColumn, Preset};
 pub use table::{CsvFormat, Table};
 #[cfg(feature = "vcard")]

@@ -2,6 +2,8 @@
 
 mod common;
 mod export;
+#[cfg(feature = "ical")]
+mod ical;
 mod import;
 mod roundtrip;
 #[cfg(feature = "vcard")]
