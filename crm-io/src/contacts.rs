@@ -137,7 +137,9 @@ pub struct FileImportReport {
     pub possible_duplicates: Vec<(usize, Vec<DuplicateCandidate>)>,
     /// The rows not written, in file order.
     pub rejected: Vec<RejectedRow>,
-    /// Data rows read (from [`resume_at`](ContactImport::resume_at) on).
+    /// Data rows handled, counted from the file's first data row (rows skipped by
+    /// [`resume_at`](ContactImport::resume_at) included). After a failure, the last progress
+    /// report's `rows_read` is where to resume: every row before it was written or reported.
     pub rows_read: usize,
 }
 
@@ -195,9 +197,10 @@ impl ContactImport {
         self
     }
     /// Updates (or skips) the contacts already in the CRM instead of creating them again:
-    /// a row matches the contact with its first email address ([`MatchBy::Email`]) or with
-    /// the id in its [`ContactColumn::Id`] column ([`MatchBy::Id`]); rows that match nothing
-    /// are created. Rows of one file that share a key update the contact the first created.
+    /// a row matches the contact with one of its email addresses ([`MatchBy::Email`]; rows
+    /// that match nothing are created, and rows of one file sharing an address update the
+    /// contact the first created) or with the id in its [`ContactColumn::Id`] column
+    /// ([`MatchBy::Id`]; a row whose id names no contact is refused naming `id`).
     pub fn upsert(mut self, by: MatchBy, on_match: OnMatch) -> Self {
         self.upsert = Some((by, on_match));
         self
@@ -210,8 +213,8 @@ impl ContactImport {
         self.duplicates = Some((rules, on_duplicate));
         self
     }
-    /// Skips the first `row` data rows: to resume an import that stopped, pass its report's
-    /// `rows_read` (rows keep their numbers).
+    /// Skips the first `row` data rows: to resume an import that stopped, pass the `rows_read`
+    /// of its last progress report (rows keep their numbers).
     pub fn resume_at(mut self, row: usize) -> Self {
         self.resume_at = row;
         self
@@ -240,52 +243,73 @@ impl ContactImport {
         while let Some((line, cells)) = file.next_row()? {
             let this = row;
             row += 1;
-            if this < self.resume_at {
-                continue;
-            }
-            report.rows_read += 1;
-            let (contact, id) = match file.contact(&cells) {
-                Ok(parsed) => parsed,
-                Err(error) => {
-                    report.rejected.push(RejectedRow { row: this, line, cells, error });
-                    continue;
+            // Each row ends refused, updated, skipped, or waiting in `pending` to be created.
+            'row: {
+                if this < self.resume_at {
+                    break 'row;
                 }
-            };
-            let key = self.upsert.map(|(by, _)| by).and_then(|by| match_key(by, &contact, id));
-            if let (Some((by, on_match)), Some(key)) = (self.upsert, key.as_ref()) {
-                // A contact this batch is about to create is written first, so that this row
-                // finds it.
-                if pending.keys.contains(key) {
-                    pending.flush(cx, &options, &mut report).await?;
-                    progress(&progress_of(&report));
-                }
-                if let Some(existing) = find(cx, by, key).await? {
-                    match on_match {
-                        OnMatch::Skip => report.skipped.push(this),
-                        OnMatch::Update => match cx.contacts().apply(existing, contact).await {
-                            Ok(c) => report.updated.push(c.id),
-                            Err(error) if refusal(&error) => {
-                                report.rejected.push(RejectedRow { row: this, line, cells, error })
-                            }
-                            Err(other) => return Err(other.into()),
-                        },
-                    }
-                    continue;
-                }
-            }
-            if let Some((rules, on_duplicate)) = &self.duplicates {
-                let twins = cx.contacts().duplicates_of(&contact, rules).await?;
-                if let Some(best) = twins.first() {
-                    if *on_duplicate == OnDuplicate::Reject {
-                        let why = format!("may be contact {} (score {:.2})", best.id, best.score);
-                        let error = Error::invalid("duplicate_of", FieldErrorCode::Duplicate, why);
+                let (contact, id) = match file.contact(&cells) {
+                    Ok(parsed) => parsed,
+                    Err(error) => {
                         report.rejected.push(RejectedRow { row: this, line, cells, error });
-                        continue;
+                        break 'row;
                     }
-                    report.possible_duplicates.push((this, twins));
+                };
+                let keys = self.upsert.map_or_else(Vec::new, |(by, _)| match_keys(by, &contact, id));
+                if let Some((by, on_match)) = self.upsert
+                    && !keys.is_empty()
+                {
+                    // A contact this batch is about to create is written first, so that this
+                    // row finds it.
+                    if keys.iter().any(|k| pending.keys.contains(k)) {
+                        pending.flush(cx, &options, &mut report).await?;
+                        progress(&progress_of(&report));
+                    }
+                    let mut existing = None;
+                    for k in &keys {
+                        existing = find(cx, by, k).await?;
+                        if existing.is_some() {
+                            break;
+                        }
+                    }
+                    match (existing, by) {
+                        (Some(existing), _) => {
+                            match on_match {
+                                OnMatch::Skip => report.skipped.push(this),
+                                OnMatch::Update => match cx.contacts().apply(existing, contact).await {
+                                    Ok(c) => report.updated.push(c.id),
+                                    Err(error) if refusal(&error) => {
+                                        report.rejected.push(RejectedRow { row: this, line, cells, error })
+                                    }
+                                    Err(other) => return Err(other.into()),
+                                },
+                            }
+                            break 'row;
+                        }
+                        (None, MatchBy::Id) => {
+                            let why = "no contact has this id (an id column updates contacts that exist)";
+                            let error = Error::invalid("id", FieldErrorCode::NotFound, why);
+                            report.rejected.push(RejectedRow { row: this, line, cells, error });
+                            break 'row;
+                        }
+                        (None, _) => {}
+                    }
                 }
+                if let Some((rules, on_duplicate)) = &self.duplicates {
+                    let twins = cx.contacts().duplicates_of(&contact, rules).await?;
+                    if let Some(best) = twins.first() {
+                        if *on_duplicate == OnDuplicate::Reject {
+                            let why = format!("may be contact {} (score {:.2})", best.id, best.score);
+                            let error = Error::invalid("duplicate_of", FieldErrorCode::Duplicate, why);
+                            report.rejected.push(RejectedRow { row: this, line, cells, error });
+                            break 'row;
+                        }
+                        report.possible_duplicates.push((this, twins));
+                    }
+                }
+                pending.push(this, line, cells, contact, keys);
             }
-            pending.push(this, line, cells, contact, key);
+            report.rows_read = this + 1;
             if pending.contacts.len() >= options.batch() {
                 pending.flush(cx, &options, &mut report).await?;
                 progress(&progress_of(&report));
@@ -379,10 +403,10 @@ struct Pending {
 }
 
 impl Pending {
-    fn push(&mut self, row: usize, line: u64, cells: Vec<String>, contact: NewContact, key: Option<String>) {
+    fn push(&mut self, row: usize, line: u64, cells: Vec<String>, contact: NewContact, keys: Vec<String>) {
         self.contacts.push(contact);
         self.rows.push((row, line, cells));
-        self.keys.extend(key);
+        self.keys.extend(keys);
     }
 
     /// Creates the waiting contacts through the typed import (one transaction).
@@ -400,11 +424,11 @@ impl Pending {
     }
 }
 
-/// The text a row is matched by: its first email, lower case, or its id.
-fn match_key(by: MatchBy, contact: &NewContact, id: Option<ContactId>) -> Option<String> {
+/// The texts a row is matched by: its email addresses, lower case, or its id.
+fn match_keys(by: MatchBy, contact: &NewContact, id: Option<ContactId>) -> Vec<String> {
     match by {
-        MatchBy::Email => contact.emails.first().map(|(e, _)| e.trim().to_lowercase()),
-        MatchBy::Id => id.map(|i| i.to_string()),
+        MatchBy::Email => contact.emails.iter().map(|(e, _)| e.trim().to_lowercase()).collect(),
+        MatchBy::Id => id.map(|i| i.to_string()).into_iter().collect(),
     }
 }
 

@@ -390,21 +390,25 @@ pub(super) async fn candidates(
         .filter_map(|(p, _)| PhoneNumber::parse(p, region).ok())
         .map(|p| p.as_str().to_owned())
         .collect();
-    let mut any: Vec<Filter> = emails.iter().map(|e| Filter::contains("emails", e.as_str())).collect();
-    any.extend(phones.iter().map(|p| Filter::contains("phones", p.as_str())));
+    // Every contact sharing an address or a number; names alike, as many as one page holds.
+    let mut found: Vec<Contact> = Vec::new();
+    let exact: Vec<Filter> = emails
+        .iter()
+        .map(|e| Filter::contains("emails", e.as_str()))
+        .chain(phones.iter().map(|p| Filter::contains("phones", p.as_str())))
+        .collect();
+    if !exact.is_empty() {
+        found.extend(uow.tx.find_all::<Contact>(Filter::Or(exact)).await?);
+    }
     let family = input.family_name.trim();
     if !family.is_empty() {
-        any.push(Filter::starts_with("family_name", family.chars().take(3).collect::<String>()));
+        let alike = Filter::starts_with("family_name", family.chars().take(3).collect::<String>());
+        let page = uow.tx.find::<Contact>(&Query::new(alike).limit(crate::query::MAX_PAGE_SIZE)).await?;
+        found.extend(page.items.into_iter().filter(|c| !found.iter().any(|f| f.id == c.id)).collect::<Vec<_>>());
     }
-    if any.is_empty() {
-        return Ok(Vec::new());
-    }
-    let query = Query::new(Filter::Or(any)).limit(crate::query::MAX_PAGE_SIZE);
-    let page = uow.tx.find::<Contact>(&query).await?;
     let custom = |k: &str| input.custom.get(k).cloned();
     let me = profile_of(ContactId::new(), &input.given_name, &input.family_name, emails, phones, &custom, rules);
-    let mut found: Vec<DuplicateCandidate> = page
-        .items
+    let mut found: Vec<DuplicateCandidate> = found
         .iter()
         .filter_map(|c| {
             let (s, matched) = score(&me, &profile(c, rules), rules)?;

@@ -15,6 +15,7 @@ use crate::event::Change;
 use crate::ids::{ContactId, MergeId};
 use crate::macros::new_record;
 use crate::model::{Contact, Entity, FieldType, Merge, Record};
+use crate::profile::ConsentStatus;
 use crate::query::Filter;
 
 /// How long after a merge [`unmerge`](Records::unmerge) can undo it, in days.
@@ -131,6 +132,15 @@ fn resolve(survivor: &Contact, others: &[Contact], choices: &MergeChoices) -> Re
         }
     }
     let mut stage = others.iter().map(|o| o.lifecycle_stage).fold(survivor.lifecycle_stage, Ord::max);
+    // A refusal or withdrawal of marketing consent by any of them stands (the latest one).
+    let refused = std::iter::once(survivor)
+        .chain(others)
+        .map(|c| &c.marketing_consent)
+        .filter(|m| matches!(m.status, ConsentStatus::Denied | ConsentStatus::Withdrawn))
+        .max_by_key(|m| m.changed_at);
+    if let Some(m) = refused {
+        out.insert("marketing_consent".into(), serde_json::to_value(m).map_err(|e| Error::storage(e.to_string()))?);
+    }
     for (i, (field, from)) in choices.take.iter().enumerate() {
         let source = if *from == survivor.id {
             as_map(survivor)?
@@ -162,6 +172,16 @@ fn resolve(survivor: &Contact, others: &[Contact], choices: &MergeChoices) -> Re
             out.insert(field.clone(), source.get(field).cloned().unwrap_or(Json::Null));
             if field == "lifecycle_stage" {
                 stage = serde_json::from_value(out[field].clone()).unwrap_or(stage);
+                if stage < survivor.lifecycle_stage {
+                    return Err(Error::invalid(
+                        format!("choices[{i}].field"),
+                        FieldErrorCode::Rule,
+                        format!(
+                            "a merge does not move the lifecycle back from {} to {stage}; use reset_lifecycle after it",
+                            survivor.lifecycle_stage
+                        ),
+                    ));
+                }
             }
         }
     }
@@ -220,7 +240,7 @@ fn repointed(rec: &Record, from: &HashSet<String>, to: &str) -> Result<Record> {
 
 /// The records of the tenant that name one of `ids` (by the fields in [`SITES`] and custom
 /// reference fields to contacts), each once, in a stable order.
-async fn naming(uow: &mut Uow<'_>, ids: &[Uuid]) -> Result<Vec<Record>> {
+async fn naming(uow: &mut Uow<'_>, survivor: Uuid, ids: &[Uuid]) -> Result<Vec<Record>> {
     let mut sites: Vec<(EntityKind, String, bool)> = SITES.iter().map(|(k, f, l)| (*k, (*f).to_owned(), *l)).collect();
     for kind in EntityKind::ALL.iter().copied().filter(|k| k.has_custom_fields()) {
         let reg = uow.registry(kind).await?;
@@ -230,7 +250,11 @@ async fn naming(uow: &mut Uow<'_>, ids: &[Uuid]) -> Result<Vec<Record>> {
             }
         }
     }
-    let mut seen = BTreeSet::new();
+    // The contacts being merged are handled by the merge itself, not as records naming them.
+    let mut seen: BTreeSet<crate::entity::EntityRef> = std::iter::once(survivor)
+        .chain(ids.iter().copied())
+        .map(|id| crate::entity::EntityRef::new(EntityKind::Contact, id))
+        .collect();
     let mut out = Vec::new();
     for (kind, field, list) in sites {
         let any = Filter::Or(
@@ -326,16 +350,22 @@ impl Records<'_, Contact> {
                         }
                     }
                 }
-                let resolved = resolve(&before, &merged, &choices)?;
                 let ids: Vec<Uuid> = others.iter().map(|&i| i.into()).collect();
                 let from: HashSet<String> = ids.iter().map(|u| u.hyphenated().to_string()).collect();
                 let to = Uuid::from(survivor).hyphenated().to_string();
+                // The survivor's own references to the others (a custom "referred by") now name it.
+                let resolved = repointed(&resolve(&before, &merged, &choices)?.into_record(), &from, &to)?;
+                let resolved = Contact::from_record(resolved).ok_or_else(|| Error::storage("not a contact"))?;
                 let mut moved_before = Vec::new();
                 let mut after = Vec::new();
-                // The survivor first, so that the records moved to it see it as it now is.
+                // The others go first, so that the survivor can take their external ids (unique
+                // per tenant); then the survivor, so that the records moved to it see it as it is.
+                for c in &merged {
+                    uow.remove(&c.clone().into_record(), c.version).await?;
+                }
                 let contact = save_edit(uow, before.clone(), resolved).await?;
                 after.push((contact.entity_ref(), contact.version));
-                for rec in naming(uow, &ids).await? {
+                for rec in naming(uow, survivor.into(), &ids).await? {
                     let moved = repointed(&rec, &from, &to)?;
                     if redundant(uow, &moved, survivor.into()).await? {
                         uow.remove(&rec, rec.version()).await?;
@@ -344,9 +374,6 @@ impl Records<'_, Contact> {
                         after.push((saved.entity_ref(), saved.version()));
                     }
                     moved_before.push(rec);
-                }
-                for c in &merged {
-                    uow.remove(&c.clone().into_record(), c.version).await?;
                 }
                 let moved = moved_before.len();
                 let mut all_before = vec![before.into_record()];
@@ -439,7 +466,9 @@ async fn reinsert(uow: &mut Uow<'_>, rec: &Record) -> Result<()> {
     Ok(())
 }
 
-/// Writes `before`'s content over the current version of its record, as an update.
+/// Writes `before`'s content over the current version of its record, as an update (the
+/// snapshot was valid when the merge took it, and the records it names come back with it, so
+/// it is written as it was, not checked again).
 async fn restore(uow: &mut Uow<'_>, before: &Record) -> Result<Record> {
     let current = uow
         .tx
@@ -447,6 +476,12 @@ async fn restore(uow: &mut Uow<'_>, before: &Record) -> Result<Record> {
         .await?
         .ok_or(Error::NotFound { kind: before.kind(), id: before.id() })?;
     let mut back = before.clone();
-    back.set_version(current.version());
-    uow.save_record(&current, back, Vec::new(), &[]).await
+    back.set_version(current.version() + 1);
+    back.set_updated_at(uow.now);
+    uow.tx.update(back.clone()).await?;
+    let fields = super::uow::changed_fields(&current, &back);
+    if !fields.is_empty() {
+        uow.emit(back.entity_ref(), back.related(), Change::Updated { fields });
+    }
+    Ok(back)
 }

@@ -45,6 +45,7 @@ async fn world(cx: &Session) -> World {
                 .website("https://jane.example")
                 .tag("vip")
                 .lifecycle_stage(LifecycleStage::Customer)
+                .external_ref("xero", "c-1")
                 .custom("budget", 99),
         )
         .await
@@ -130,6 +131,7 @@ async fn a_merge_resolves_the_fields_and_moves_every_reference_to_the_survivor()
     assert_eq!(jane.tags, ["vip", "press"]);
     assert_eq!(jane.lifecycle_stage, LifecycleStage::Customer, "the furthest stage");
     assert_eq!(jane.custom.get("budget"), Some(&Value::Decimal(10.into())), "the survivor's own value stays");
+    assert_eq!(jane.external_refs.len(), 1, "a merged contact's external id moves to the survivor");
 
     let id = |c: &Contact| c.id;
     assert_eq!(cx.deals().get(w.deal).await.unwrap().contact_ids, [id(&w.jane)], "named once");
@@ -233,6 +235,45 @@ async fn a_merge_that_cannot_be_done_is_refused_naming_why_and_writes_nothing() 
     let bad_from = MergeChoices::new().take("given_name", t2);
     assert_only_field(&env.refused(c.merge(j, &[t1], &bad_from)).await, "choices[0].from", FieldErrorCode::NotFound);
     assert!(matches!(env.refused(c.merge(ContactId::new(), &[t1], &none)).await, Error::NotFound { .. }));
+}
+
+#[tokio::test]
+async fn merged_contacts_that_name_each_other_consent_and_stages() {
+    let env = env();
+    let cx = env.cx();
+    let referrer = FieldType::Reference { to: EntityKind::Contact };
+    let def = FieldDefinition::new(EntityKind::Contact, "referred_by", "Referred by", referrer);
+    cx.custom_fields().define(def).await.unwrap();
+    let c = cx.contacts();
+    let a = c.create(NewContact::new("Ann", "Lee").lifecycle_stage(LifecycleStage::Customer)).await.unwrap();
+    let b = c
+        .create(
+            NewContact::new("Anne", "Lee")
+                .custom("referred_by", Value::Id(a.id.into()))
+                .consent(crm_core::profile::ConsentStatus::Withdrawn, crm_core::profile::ConsentMethod::Unsubscribe),
+        )
+        .await
+        .unwrap();
+    let d = c.create(NewContact::new("Annie", "Lee").custom("referred_by", Value::Id(b.id.into()))).await.unwrap();
+    let mut a2 = c.get(a.id).await.unwrap();
+    a2.custom.insert("referred_by".into(), Value::Id(d.id.into()));
+    c.update(a2).await.unwrap();
+
+    // Taking an earlier stage from a merged contact is refused before anything is written.
+    let back = MergeChoices::new().take("lifecycle_stage", b.id);
+    let err = env.refused(c.merge(a.id, &[b.id], &back)).await;
+    assert_only_field(&err, "choices[0].field", FieldErrorCode::Rule);
+
+    let before = store_of(&env).await;
+    let done = c.merge(a.id, &[b.id, d.id], &MergeChoices::new()).await.unwrap();
+    assert_eq!(done.contact.custom.get("referred_by"), Some(&Value::Id(a.id.into())), "its own reference repointed");
+    assert_eq!(
+        done.contact.marketing_consent.status,
+        crm_core::profile::ConsentStatus::Withdrawn,
+        "a withdrawal by any of them stands"
+    );
+    c.unmerge(done.merge).await.unwrap();
+    assert_eq!(store_of(&env).await, before);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -159,7 +159,7 @@ async fn resuming_skips_the_rows_already_read() {
         .run(&cx, Table::csv(file.as_bytes()).unwrap(), |_| {})
         .await
         .unwrap();
-    assert_eq!(rest.rows_read, 2);
+    assert_eq!(rest.rows_read, 3, "counted from the file's first row");
     let names: Vec<String> =
         cx.contacts().list(&Default::default()).await.unwrap().items.into_iter().map(|c| c.family_name).collect();
     assert_eq!(names, ["One", "Two", "Three"]);
@@ -311,6 +311,12 @@ async fn an_upsert_updates_the_contacts_already_there_instead_of_duplicating_the
     let new = cx.contacts().get(report.imported[0]).await.unwrap();
     assert_eq!(new.tags, ["again"], "a second row for a contact created by the file updates it");
 
+    // A row naming a contact by its second address finds the one a row of the file created.
+    let two = "Email,First Name,Last Name\nx@one.com; x@two.com,Xi,Wu\nX@two.com,,Wu-Li\n";
+    let report = import.run(&cx, Table::csv(two.as_bytes()).unwrap(), |_| {}).await.unwrap();
+    assert_eq!((report.imported.len(), report.updated.len()), (1, 1));
+    assert_eq!(cx.contacts().get(report.imported[0]).await.unwrap().family_name, "Wu-Li");
+
     // Skip leaves them as they are.
     let skip = ContactImport::new().upsert(MatchBy::Email, OnMatch::Skip);
     let report = skip.run(&cx, Table::csv(file.as_bytes()).unwrap(), |_| {}).await.unwrap();
@@ -340,9 +346,11 @@ async fn an_export_edited_and_imported_again_by_id_updates_the_same_contacts() {
     assert_eq!(all[0].custom.get("budget"), Some(&Value::Decimal(Decimal::new(995, 1))));
     assert_eq!(all[0].emails.len(), 1, "the same address is not added twice");
 
-    let bad = "id,given_name,family_name\nnot-a-uuid,X,Y\n";
+    let bad = format!("id,given_name,family_name\nnot-a-uuid,X,Y\n{},Nobody,Here\n", ContactId::new());
     let report = import.run(&cx, Table::csv(bad.as_bytes()).unwrap(), |_| {}).await.unwrap();
-    assert_eq!(field_of(&report.rejected[0].error).0, "id");
+    let why: Vec<(String, FieldErrorCode)> = report.rejected.iter().map(|r| field_of(&r.error)).collect();
+    assert_eq!(why, [("id".to_owned(), FieldErrorCode::InvalidFormat), ("id".to_owned(), FieldErrorCode::NotFound)]);
+    assert_eq!(report.imported.len(), 0, "an unknown id creates nothing");
 }
 
 #[tokio::test]
