@@ -272,8 +272,8 @@ async fn naming(uow: &mut Uow<'_>, survivor: Uuid, ids: &[Uuid]) -> Result<Vec<R
 }
 
 /// Whether `rec`, now naming the survivor, repeats what the survivor already has: a second
-/// membership of one campaign, a second link to one accounting connection, a relation of
-/// the survivor to itself.
+/// membership of one campaign, a second link to one accounting connection, the same relation
+/// to the same record again, a relation of the survivor to itself.
 async fn redundant(uow: &mut Uow<'_>, rec: &Record, survivor: Uuid) -> Result<bool> {
     Ok(match rec {
         Record::CampaignMember(m) => {
@@ -284,7 +284,12 @@ async fn redundant(uow: &mut Uow<'_>, rec: &Record, survivor: Uuid) -> Result<bo
             let same = Filter::eq("connection", l.connection.as_str()).and(Filter::eq("local_id", survivor));
             uow.tx.count(EntityKind::SyncLink, &same).await? > 0
         }
-        Record::Relation(r) => r.from == r.to,
+        Record::Relation(r) => {
+            let same = Filter::eq("from_id", r.from.id)
+                .and(Filter::eq("to_id", r.to.id))
+                .and(Filter::eq("label", r.label.as_str()));
+            r.from == r.to || uow.tx.count(EntityKind::Relation, &same).await? > 0
+        }
         _ => false,
     })
 }
@@ -428,12 +433,12 @@ impl Records<'_, Contact> {
                 let (survivor, merged) = m.before.split_first().ok_or_else(|| Error::storage("empty merge"))?;
                 let restored = restore(uow, survivor).await?;
                 for rec in merged {
-                    if uow.tx.get(rec.kind(), rec.id()).await?.is_some() {
+                    if let Some(now) = uow.tx.get(rec.kind(), rec.id()).await? {
                         return Err(Error::Conflict {
                             kind: rec.kind(),
                             id: rec.id(),
                             expected: 0,
-                            found: Some(rec.version()),
+                            found: Some(now.version()),
                         });
                     }
                     reinsert(uow, rec).await?;

@@ -77,9 +77,9 @@ async fn world(cx: &Session) -> World {
     cx.campaigns().add_contact(campaign_b, twin2.id).await.unwrap();
     let r = cx.relations();
     r.link(twin1.entity_ref(), jane.entity_ref(), RelationLabel::Knows, Some("same person")).await.unwrap();
-    r.link(twin2.entity_ref(), EntityRef::new(EntityKind::Company, acme), RelationLabel::WorksAt, Some("CFO"))
-        .await
-        .unwrap();
+    let acme_ref = EntityRef::new(EntityKind::Company, acme);
+    r.link(twin2.entity_ref(), acme_ref, RelationLabel::WorksAt, Some("CFO")).await.unwrap();
+    r.link(jane.entity_ref(), acme_ref, RelationLabel::WorksAt, Some("CEO")).await.unwrap();
     let sync: SyncRecords<'_> = cx.sync();
     sync.put_link(LinkInput::new("xero:demo", twin1.entity_ref(), "Contact", "x-1")).await.unwrap();
     // Read back: creating deals, cases… moved lifecycles.
@@ -146,8 +146,11 @@ async fn a_merge_resolves_the_fields_and_moves_every_reference_to_the_survivor()
         assert_eq!(members.iter().map(|m| m.contact_id).collect::<Vec<_>>(), [id(&w.jane)], "one membership each");
     }
     let rels = cx.relations().list(&Query::default()).await.unwrap().items;
-    assert_eq!(rels.len(), 1, "the relation of the survivor to itself is dropped");
-    assert_eq!((rels[0].from.id, rels[0].to.id), (w.jane.id.into(), w.acme.into()));
+    assert_eq!(rels.len(), 1, "the relation of the survivor to itself and the second `works at` are dropped");
+    assert_eq!(
+        (rels[0].from.id, rels[0].to.id, rels[0].role.as_deref()),
+        (w.jane.id.into(), w.acme.into(), Some("CEO"))
+    );
     let link = cx.sync().link_for_remote("xero:demo", "Contact", "x-1").await.unwrap().unwrap();
     assert_eq!(link.local, w.jane.entity_ref());
     for gone in [w.twin1.id, w.twin2.id] {
