@@ -64,7 +64,8 @@ pub fn cell_data(cell: &str) -> &str {
     }
 }
 
-fn neutralised(s: &str) -> String {
+/// `s` with a leading `'` when a spreadsheet would run it as a formula.
+pub(crate) fn neutralised(s: &str) -> String {
     let plain_number = |rest: &str| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit() || " .,;".contains(c));
     let formula = match s.strip_prefix(['+', '-']) {
         Some(rest) => !plain_number(rest),

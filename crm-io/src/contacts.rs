@@ -152,7 +152,7 @@ impl FileImportReport {
         header.push("reason");
         w.write_record(&header)?;
         for r in &self.rejected {
-            let mut cells: Vec<String> = r.cells.iter().map(|c| crate::cell::cell_text(&c.clone().into())).collect();
+            let mut cells: Vec<String> = r.cells.iter().map(|c| crate::cell::neutralised(c)).collect();
             cells.resize(self.columns.len(), String::new());
             cells.push(r.error.to_string());
             w.write_record(&cells)?;
@@ -207,7 +207,7 @@ impl ContactImport {
     }
     /// Checks each row about to be created against the contacts already there under `rules`
     /// ([`Contacts::duplicates_of`](crm_core::service::Contacts::duplicates_of)), and warns or
-    /// rejects. One query a row; rows of one file are not compared with each other (scan
+    /// rejects. One lookup a row; rows of one file are not compared with each other (scan
     /// afterwards with [`Contacts::find_duplicates`](crm_core::service::Contacts::find_duplicates)).
     pub fn duplicates(mut self, rules: DuplicateRules, on_duplicate: OnDuplicate) -> Self {
         self.duplicates = Some((rules, on_duplicate));

@@ -143,7 +143,7 @@ pub async fn file_invitation(cx: &Session, ics: &str) -> Result<Vec<(String, Act
     let bad = |field: &str, why: String| Error::invalid(field, FieldErrorCode::InvalidFormat, why);
     let cal = ICalendar::parse(ics).map_err(|_| bad("ics", "not an iCalendar file".into()))?;
     let mut times: HashMap<u32, (DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
-    for ev in cal.expand_dates(chrono_tz_utc(), 10_000).events {
+    for ev in cal.expand_dates(calcard::common::timezone::Tz::from(Utc), 10_000).events {
         if let Some(span) = ev.try_into_date_time() {
             let (start, end) = (span.start.with_timezone(&Utc), span.end.with_timezone(&Utc));
             times.entry(span.comp_id).and_modify(|t| *t = (*t).min((start, end))).or_insert((start, end));
@@ -193,8 +193,4 @@ pub async fn file_invitation(cx: &Session, ics: &str) -> Result<Vec<(String, Act
         filed.push((uid, cx.activities().log(a).await?));
     }
     Ok(filed)
-}
-
-fn chrono_tz_utc() -> calcard::common::timezone::Tz {
-    calcard::common::timezone::Tz::from(Utc)
 }

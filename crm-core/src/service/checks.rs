@@ -7,7 +7,7 @@ use crate::ids::{CompanyId, ContactId};
 use crate::model::NUL_REFUSED;
 use crate::model::Record;
 use crate::model::check_len;
-use crate::profile::{Address, PhoneEntry, PhoneLabel, PhoneNumber, parse_region};
+use crate::profile::{Address, Email, EmailEntry, EmailLabel, PhoneEntry, PhoneLabel, PhoneNumber, parse_region};
 
 /// Longest name (person, company, deal, stage, label) in characters.
 pub(crate) const MAX_NAME_LEN: usize = 200;
@@ -154,6 +154,17 @@ impl Checks {
                 None
             }
         }
+    }
+
+    /// Parses email addresses into checked, lower-cased entries.
+    pub(crate) fn emails(&mut self, raw: &[(String, EmailLabel)]) -> Vec<EmailEntry> {
+        let mut out = Vec::with_capacity(raw.len());
+        for (i, (address, label)) in raw.iter().enumerate() {
+            if let Some(address) = self.parse(&format!("emails[{i}]"), address, Email::parse) {
+                out.push(EmailEntry { address, label: *label });
+            }
+        }
+        out
     }
 
     /// Parses phone numbers written any common way into E.164 entries.

@@ -185,12 +185,7 @@ impl Importable for NewContact {
     fn build(self, uow: &Draft<'_>) -> (Contact, Vec<FieldError>) {
         let input = self;
         let mut ch = Checks::default();
-        let mut emails = Vec::new();
-        for (i, (raw, label)) in input.emails.iter().enumerate() {
-            if let Some(address) = ch.parse(&format!("emails[{i}]"), raw, Email::parse) {
-                emails.push(EmailEntry { address, label: *label });
-            }
-        }
+        let emails = ch.emails(&input.emails);
         let phones = ch.phones(&input.phones, uow.default_region());
         let website = input.website.as_deref().and_then(|w| ch.parse("website", w, Website::parse));
         let now = uow.now;
@@ -284,11 +279,9 @@ fn merged(
     if !input.family_name.trim().is_empty() {
         c.family_name = input.family_name;
     }
-    for (i, (raw, label)) in input.emails.iter().enumerate() {
-        if let Some(address) = ch.parse(&format!("emails[{i}]"), raw, Email::parse)
-            && !c.emails.iter().any(|e| e.address == address)
-        {
-            c.emails.push(EmailEntry { address, label: *label });
+    for email in ch.emails(&input.emails) {
+        if !c.emails.iter().any(|e| e.address == email.address) {
+            c.emails.push(email);
         }
     }
     for phone in ch.phones(&input.phones, region) {

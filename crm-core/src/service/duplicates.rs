@@ -361,7 +361,7 @@ impl Records<'_, Contact> {
                 }
             }
         }
-        scan.pairs.sort_by(|p, q| q.score.total_cmp(&p.score).then(p.a.to_string().cmp(&q.a.to_string())));
+        scan.pairs.sort_by(|p, q| q.score.total_cmp(&p.score).then(p.a.cmp(&q.a)).then(p.b.cmp(&q.b)));
         Ok(scan)
     }
 

@@ -110,7 +110,8 @@ fn as_map(c: &Contact) -> Result<Map<String, Json>> {
 
 /// The survivor with the others' values, as [`MergeChoices`] describes.
 fn resolve(survivor: &Contact, others: &[Contact], choices: &MergeChoices) -> Result<Contact> {
-    let mut out = as_map(survivor)?;
+    let original = as_map(survivor)?;
+    let mut out = original.clone();
     let theirs: Vec<Map<String, Json>> = others.iter().map(as_map).collect::<Result<_>>()?;
     let keys: Vec<String> = out.keys().cloned().collect();
     for key in keys.iter().filter(|k| !IDENTITY.contains(&k.as_str())) {
@@ -143,7 +144,7 @@ fn resolve(survivor: &Contact, others: &[Contact], choices: &MergeChoices) -> Re
     }
     for (i, (field, from)) in choices.take.iter().enumerate() {
         let source = if *from == survivor.id {
-            as_map(survivor)?
+            original.clone()
         } else {
             let Some(at) = others.iter().position(|o| o.id == *from) else {
                 return Err(Error::invalid(
