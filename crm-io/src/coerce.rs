@@ -31,7 +31,7 @@ pub(crate) fn date(cell: &str, formats: &[String]) -> Result<NaiveDate, String> 
     })
 }
 
-fn datetime(cell: &str, formats: &[String]) -> Result<DateTime<Utc>, String> {
+pub(crate) fn datetime(cell: &str, formats: &[String]) -> Result<DateTime<Utc>, String> {
     let s = cell.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));

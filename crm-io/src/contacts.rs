@@ -1,20 +1,94 @@
-//! Contacts from a CSV file: columns mapped, cells read as typed values, rows written through
-//! the typed bulk import (same rules, events and search), refused rows reported with why.
+//! Contacts from a file: the columns of a contacts export and how a row becomes a
+//! [`NewContact`].
 
-use std::collections::{HashMap, HashSet};
-use std::io::Write;
-
-use crm_core::entity::EntityKind;
-use crm_core::error::{Error, FieldErrorCode};
-use crm_core::ids::ContactId;
-use crm_core::model::FieldType;
-use crm_core::profile::{Address, LeadSource, LifecycleStage};
-use crm_core::service::{DuplicateCandidate, DuplicateRules, ImportOptions, ImportProgress, NewContact, Session};
+use crm_core::error::Error;
+use crm_core::model::Contact;
+use crm_core::profile::{Address, LeadSource, LifecycleStage, PhoneLabel};
+use crm_core::service::{DuplicateCandidate, DuplicateRules, ImportOptions, NewContact, Session};
 
 use crate::coerce;
-use crate::mapping::{ContactColumn, Preset, normalised, obvious};
-use crate::table::Table;
-use crate::{IoError, Result};
+use crate::import::FileImport;
+use crate::kind::{Fut, MatchBy, Reader, create_each, find_external, find_id, per_input, sealed::Kind, split_name};
+use crate::lookups::{CompanyRef, Lookups};
+use crate::mapping::{Preset, normalised};
+
+/// An import of contacts.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> crm_io::Result<()> {
+/// use crm_core::prelude::*;
+/// use crm_io::{ContactImport, Preset, Table};
+/// let crm = Crm::builder(MemoryStore::new()).default_region("US").build()?;
+/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
+/// let file = "First Name,Last Name,Email,Phone Number,Lifecycle Stage,Company Name\n\
+///             Ada,Lovelace,ada@example.org,(415) 555-2671,Marketing Qualified Lead,Analytical Engines\n\
+///             Bob,,not-an-email,,,\n";
+/// let report = ContactImport::new().preset(Preset::HubSpot).run(&cx, Table::csv(file.as_bytes())?, |_| {}).await?;
+/// assert_eq!((report.imported.len(), report.rejected.len()), (1, 1));
+/// let ada = cx.contacts().get(report.imported[0]).await?;
+/// assert_eq!(ada.lifecycle_stage, LifecycleStage::MarketingQualifiedLead);
+/// // The company the row names did not exist: it was created.
+/// assert_eq!(ada.company_id, Some(report.companies_created[0]));
+/// assert_eq!(report.rejected[0].line, 3);
+/// # Ok(()) }
+/// ```
+pub type ContactImport = FileImport<Contact>;
+
+/// What a column of a contacts file fills.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ContactColumn {
+    /// Given name.
+    GivenName,
+    /// Family name.
+    FamilyName,
+    /// The whole name, split at the last space when no given/family columns are mapped.
+    FullName,
+    /// An email address (a multi-value cell adds each).
+    Email,
+    /// A phone number with its label (numbers without `+country` use the CRM's default region).
+    Phone(PhoneLabel),
+    /// Web site.
+    Website,
+    /// Lead source, by its name or label (`Referral`, `Trade Show`…).
+    LeadSource,
+    /// Lifecycle stage, by its name or label (`Marketing Qualified Lead`…).
+    LifecycleStage,
+    /// Birthday (a date).
+    Birthday,
+    /// Tags (a multi-value cell adds each).
+    Tags,
+    /// Family notes.
+    Notes,
+    /// Job title.
+    JobTitle,
+    /// Department.
+    Department,
+    /// The company they work for, by name: found, or created (see
+    /// [`FileImport::create_companies`]).
+    Company,
+    /// The company they work for, by its id in this other system (`hubspot`…).
+    CompanyExternalId(String),
+    /// Street of the postal address.
+    Street,
+    /// City of the postal address.
+    City,
+    /// State or region of the postal address.
+    Region,
+    /// Postal code.
+    PostalCode,
+    /// Country, as an ISO 3166 alpha-2 code.
+    Country,
+    /// Their id in this other system (`hubspot`…), kept among the contact's external ids.
+    ExternalId(String),
+    /// The contact's id in this CRM (a UUID), to update it (see [`FileImport::upsert`]).
+    Id,
+    /// A custom field, by key; the cell is read as the field's type.
+    Custom(String),
+    /// Not imported.
+    Ignore,
+}
 
 /// Lead-source labels other CRMs use, as this library names them.
 const LEAD_SOURCES: &[(&str, &str)] = &[
@@ -42,526 +116,301 @@ const STAGES: &[(&str, &str)] = &[
     ("marketingqualifiedlead", "marketing_qualified_lead"),
 ];
 
-/// How a contacts file is read: the column mapping, date formats, batch size.
-///
-/// A column is mapped, first match wins, by [`map`](Self::map), by the [`Preset`], by the
-/// key or label of a contact custom field (`Region` is the tenant's own `region` field, not
-/// the address's), or by an obvious header (`First name`, `E-mail`, `Surname`, `ZIP`…); other
-/// columns are not imported (the [`Preview`] lists them).
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> crm_io::Result<()> {
-/// use crm_core::prelude::*;
-/// use crm_io::{ContactImport, Preset, Table};
-/// let crm = Crm::builder(MemoryStore::new()).default_region("US").build()?;
-/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
-/// let file = "First Name,Last Name,Email,Phone Number,Lifecycle Stage\n\
-///             Ada,Lovelace,ada@example.org,(415) 555-2671,Marketing Qualified Lead\n\
-///             Bob,,not-an-email,,\n";
-/// let report = ContactImport::new().preset(Preset::HubSpot).run(&cx, Table::csv(file.as_bytes())?, |_| {}).await?;
-/// assert_eq!((report.imported.len(), report.rejected.len()), (1, 1));
-/// let ada = cx.contacts().get(report.imported[0]).await?;
-/// assert_eq!(ada.lifecycle_stage, LifecycleStage::MarketingQualifiedLead);
-/// assert_eq!(report.rejected[0].line, 3);
-/// # Ok(()) }
-/// ```
-#[derive(Clone, Debug, Default)]
-pub struct ContactImport {
-    preset: Option<Preset>,
-    mapping: Vec<(String, ContactColumn)>,
-    date_formats: Vec<String>,
-    batch_size: Option<usize>,
-    resume_at: usize,
-    upsert: Option<(MatchBy, OnMatch)>,
-    duplicates: Option<(DuplicateRules, OnDuplicate)>,
-}
-
-/// What an import does with a new row that may be a contact already there (see
-/// [`ContactImport::duplicates`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum OnDuplicate {
-    /// Creates it and lists it in [`FileImportReport::possible_duplicates`].
-    Warn,
-    /// Refuses the row, naming the contact it may be (`duplicate_of`).
-    Reject,
-}
-
-/// How a row finds its contact among those already in the CRM.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum MatchBy {
-    /// The row's first email address equals one of the contact's (ignoring case).
-    Email,
-    /// The row's [`ContactColumn::Id`] cell is the contact's id.
-    Id,
-}
-
-/// What happens to a row whose contact is already in the CRM.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum OnMatch {
-    /// The row updates the contact ([`Contacts::apply`](crm_core::service::Contacts::apply)).
-    Update,
-    /// The row is skipped and listed in [`FileImportReport::skipped`].
-    Skip,
-}
-
-/// A row the import did not write, and why.
+/// What a contacts row says.
 #[derive(Debug)]
-pub struct RejectedRow {
-    /// The row's number among the data rows, from 0.
-    pub row: usize,
-    /// Its line in the file, from 1 (the header is line 1).
-    pub line: u64,
-    /// Its cells as read.
-    pub cells: Vec<String>,
-    /// Why: a cell that could not be read (naming its column) or the CRM's refusal.
-    pub error: Error,
+pub struct ContactRow {
+    contact: NewContact,
+    id: Option<crm_core::ids::ContactId>,
+    company: Option<(String, CompanyRef)>,
 }
 
-/// What a contacts import did.
-#[derive(Debug, Default)]
-pub struct FileImportReport {
-    /// How each column was mapped, in file order.
-    pub columns: Vec<(String, ContactColumn)>,
-    /// The contacts created, in file order.
-    pub imported: Vec<ContactId>,
-    /// The contacts updated by [`upsert`](ContactImport::upsert) rows, in file order.
-    pub updated: Vec<ContactId>,
-    /// The rows skipped by [`upsert`](ContactImport::upsert), by row number.
-    pub skipped: Vec<usize>,
-    /// Rows created although they may be contacts already there (with
-    /// [`OnDuplicate::Warn`]): the row number and the contacts it may be, best first.
-    pub possible_duplicates: Vec<(usize, Vec<DuplicateCandidate>)>,
-    /// The rows not written, in file order.
-    pub rejected: Vec<RejectedRow>,
-    /// Data rows handled, counted from the file's first data row (rows skipped by
-    /// [`resume_at`](ContactImport::resume_at) included). After a failure, the last progress
-    /// report's `rows_read` is where to resume: every row before it was written or reported.
-    pub rows_read: usize,
-}
+impl Kind for Contact {
+    type Column = ContactColumn;
+    type Input = NewContact;
+    type Row = ContactRow;
+    const MATCHES: &'static str = "email, external id or id";
+    const PLURAL: &'static str = "contacts";
+    const UPDATES: bool = true;
 
-impl FileImportReport {
-    /// Writes the rejected rows back as CSV: the file's header and cells, then a `reason`
-    /// column, so they can be fixed and imported again.
-    pub fn write_rejected(&self, out: impl Write) -> Result<()> {
-        let mut w = csv::Writer::from_writer(out);
-        let mut header: Vec<&str> = self.columns.iter().map(|(h, _)| h.as_str()).collect();
-        header.push("reason");
-        w.write_record(&header)?;
-        for r in &self.rejected {
-            let mut cells: Vec<String> = r.cells.iter().map(|c| crate::cell::neutralised(c)).collect();
-            cells.resize(self.columns.len(), String::new());
-            cells.push(r.error.to_string());
-            w.write_record(&cells)?;
-        }
-        w.flush()?;
-        Ok(())
+    fn preset(preset: Preset) -> Vec<(&'static str, ContactColumn)> {
+        preset_columns(preset)
     }
-}
-
-/// A dry run: how the columns map and what the first rows would become, nothing written.
-#[derive(Debug)]
-pub struct Preview {
-    /// How each column was mapped, in file order.
-    pub columns: Vec<(String, ContactColumn)>,
-    /// The first rows: the contact each would become, or why it would be refused.
-    pub rows: Vec<(usize, std::result::Result<NewContact, Error>)>,
-}
-
-impl ContactImport {
-    /// Columns mapped by name only; dates ISO 8601; the delimiter guessed.
-    pub fn new() -> Self {
-        Self::default()
+    fn obvious(header: &str) -> Option<ContactColumn> {
+        obvious(header)
     }
-    /// Reads another CRM's export by its known column names.
-    pub fn preset(mut self, preset: Preset) -> Self {
-        self.preset = Some(preset);
-        self
+    fn custom_column(key: String) -> ContactColumn {
+        ContactColumn::Custom(key)
     }
-    /// Maps the column headed `header` (exactly as in the file) to `column`.
-    pub fn map(mut self, header: impl Into<String>, column: ContactColumn) -> Self {
-        self.mapping.push((header.into(), column));
-        self
-    }
-    /// Reads dates in this `chrono` format (e.g. `%d/%m/%Y`) before ISO 8601; call again for more.
-    pub fn date_format(mut self, format: impl Into<String>) -> Self {
-        self.date_formats.push(format.into());
-        self
-    }
-    /// Rows per transaction (default as [`ImportOptions`]).
-    pub fn batch_size(mut self, rows: usize) -> Self {
-        self.batch_size = Some(rows);
-        self
-    }
-    /// Updates (or skips) the contacts already in the CRM instead of creating them again:
-    /// a row matches the contact with one of its email addresses ([`MatchBy::Email`]; rows
-    /// that match nothing are created, and rows of one file sharing an address update the
-    /// contact the first created) or with the id in its [`ContactColumn::Id`] column
-    /// ([`MatchBy::Id`]; a row whose id names no contact is refused naming `id`).
-    pub fn upsert(mut self, by: MatchBy, on_match: OnMatch) -> Self {
-        self.upsert = Some((by, on_match));
-        self
-    }
-    /// Checks each row about to be created against the contacts already there under `rules`
-    /// ([`Contacts::duplicates_of`](crm_core::service::Contacts::duplicates_of)), and warns or
-    /// rejects. One lookup a row; rows of one file are not compared with each other (scan
-    /// afterwards with [`Contacts::find_duplicates`](crm_core::service::Contacts::find_duplicates)).
-    pub fn duplicates(mut self, rules: DuplicateRules, on_duplicate: OnDuplicate) -> Self {
-        self.duplicates = Some((rules, on_duplicate));
-        self
-    }
-    /// Skips the first `row` data rows: to resume an import that stopped, pass the `rows_read`
-    /// of its last progress report (rows keep their numbers).
-    pub fn resume_at(mut self, row: usize) -> Self {
-        self.resume_at = row;
-        self
-    }
-
-    /// Imports the contacts of `table`, reporting progress after each committed batch. With
-    /// [`upsert`](Self::upsert), a row whose contact is already in the CRM updates it (or is
-    /// skipped) instead of creating another.
-    pub async fn run(
-        &self,
-        cx: &Session,
-        table: Table<'_>,
-        mut progress: impl FnMut(&ImportProgress) + Send,
-    ) -> Result<FileImportReport> {
-        if let Some((rules, _)) = &self.duplicates {
-            rules.check()?;
-        }
-        let mut file = self.open(cx, table).await?;
-        let mut options = ImportOptions::default();
-        if let Some(n) = self.batch_size {
-            options = options.batch_size(n);
-        }
-        let mut report = FileImportReport { columns: file.columns.clone(), ..Default::default() };
-        let mut pending = Pending::default();
-        let mut row = 0usize;
-        while let Some((line, cells)) = file.next_row()? {
-            let this = row;
-            row += 1;
-            // Each row ends refused, updated, skipped, or waiting in `pending` to be created.
-            'row: {
-                if this < self.resume_at {
-                    break 'row;
-                }
-                let (contact, id) = match file.contact(&cells) {
-                    Ok(parsed) => parsed,
-                    Err(error) => {
-                        report.rejected.push(RejectedRow { row: this, line, cells, error });
-                        break 'row;
-                    }
-                };
-                let keys = self.upsert.map_or_else(Vec::new, |(by, _)| match_keys(by, &contact, id));
-                if let Some((by, on_match)) = self.upsert
-                    && !keys.is_empty()
-                {
-                    // A contact this batch is about to create is written first, so that this
-                    // row finds it.
-                    if keys.iter().any(|k| pending.keys.contains(k)) {
-                        pending.flush(cx, &options, &mut report).await?;
-                        progress(&progress_of(&report));
-                    }
-                    let mut existing = None;
-                    for k in &keys {
-                        existing = find(cx, by, k).await?;
-                        if existing.is_some() {
-                            break;
-                        }
-                    }
-                    match (existing, by) {
-                        (Some(existing), _) => {
-                            match on_match {
-                                OnMatch::Skip => report.skipped.push(this),
-                                OnMatch::Update => match cx.contacts().apply(existing, contact).await {
-                                    Ok(c) => report.updated.push(c.id),
-                                    Err(error) if refusal(&error) => {
-                                        report.rejected.push(RejectedRow { row: this, line, cells, error })
-                                    }
-                                    Err(other) => return Err(other.into()),
-                                },
-                            }
-                            break 'row;
-                        }
-                        (None, MatchBy::Id) => {
-                            let why = "no contact has this id (an id column updates contacts that exist)";
-                            let error = Error::invalid("id", FieldErrorCode::NotFound, why);
-                            report.rejected.push(RejectedRow { row: this, line, cells, error });
-                            break 'row;
-                        }
-                        (None, _) => {}
-                    }
-                }
-                if let Some((rules, on_duplicate)) = &self.duplicates {
-                    let twins = cx.contacts().duplicates_of(&contact, rules).await?;
-                    if let Some(best) = twins.first() {
-                        if *on_duplicate == OnDuplicate::Reject {
-                            let why = format!("may be contact {} (score {:.2})", best.id, best.score);
-                            let error = Error::invalid("duplicate_of", FieldErrorCode::Duplicate, why);
-                            report.rejected.push(RejectedRow { row: this, line, cells, error });
-                            break 'row;
-                        }
-                        report.possible_duplicates.push((this, twins));
-                    }
-                }
-                pending.push(this, line, cells, contact, keys);
-            }
-            report.rows_read = this + 1;
-            if pending.contacts.len() >= options.batch() {
-                pending.flush(cx, &options, &mut report).await?;
-                progress(&progress_of(&report));
-            }
-        }
-        if !pending.contacts.is_empty() {
-            pending.flush(cx, &options, &mut report).await?;
-            progress(&progress_of(&report));
-        }
-        report.rejected.sort_by_key(|r| r.row);
-        Ok(report)
-    }
-
-    /// A dry run over the first `rows` data rows: each is checked exactly as the import would
-    /// check it (see [`Contacts::check`](crm_core::service::Contacts::check)); nothing is written.
-    pub async fn preview(&self, cx: &Session, table: Table<'_>, rows: usize) -> Result<Preview> {
-        let mut file = self.open(cx, table).await?;
-        let mut out = Vec::new();
-        for row in 0..rows {
-            let Some((_, cells)) = file.next_row()? else { break };
-            let checked = match file.contact(&cells) {
-                Ok((c, _)) => cx.contacts().check(c.clone()).await.map(|()| c),
-                Err(e) => Err(e),
-            };
-            out.push((row, checked));
-        }
-        Ok(Preview { columns: file.columns, rows: out })
-    }
-
-    async fn open<'t>(&self, cx: &Session, table: Table<'t>) -> Result<OpenFile<'t>> {
-        let headers = table.headers;
-        let defined = cx.custom_fields().list(EntityKind::Contact).await?;
-        let custom: HashMap<String, FieldType> =
-            defined.iter().map(|d| (d.definition.key.clone(), d.definition.field_type.clone())).collect();
-        let mut columns = Vec::with_capacity(headers.len());
-        for h in &headers {
-            let by_hand = self.mapping.iter().find(|(m, _)| m == h).map(|(_, c)| c.clone());
-            let by_preset = || {
-                self.preset.and_then(|p| {
-                    p.columns().iter().find(|(name, _)| normalised(name) == normalised(h)).map(|(_, c)| c.clone())
-                })
-            };
-            let by_custom = || {
-                defined
-                    .iter()
-                    .find(|d| {
-                        let key = &d.definition.key;
-                        h.strip_prefix("custom.") == Some(key.as_str())
-                            || normalised(key) == normalised(h)
-                            || normalised(&d.definition.label) == normalised(h)
-                    })
-                    .map(|d| ContactColumn::Custom(d.definition.key.clone()))
-            };
-            let col =
-                by_hand.or_else(by_preset).or_else(by_custom).or_else(|| obvious(h)).unwrap_or(ContactColumn::Ignore);
-            columns.push((h.clone(), col));
-        }
-        for (header, col) in &self.mapping {
-            if !headers.contains(header) {
-                return Err(IoError::Mapping { column: header.clone(), reason: "the file has no such column".into() });
-            }
-            if let ContactColumn::Custom(key) = col
-                && !custom.contains_key(key)
-            {
-                return Err(IoError::Mapping {
-                    column: header.clone(),
-                    reason: format!("contacts have no custom field `{key}`"),
-                });
-            }
-        }
-        let named = columns
-            .iter()
-            .any(|(_, c)| matches!(c, ContactColumn::GivenName | ContactColumn::FamilyName | ContactColumn::FullName));
-        if !named {
-            let column = headers.first().cloned().unwrap_or_default();
-            return Err(IoError::Mapping {
-                column,
-                reason: "no column gives the contact's name; map one with `map`".into(),
-            });
-        }
-        Ok(OpenFile { rows: table.rows, columns, custom, date_formats: self.date_formats.clone(), done: false })
-    }
-}
-
-/// Rows read well, waiting to be created in one batch.
-#[derive(Default)]
-struct Pending {
-    contacts: Vec<NewContact>,
-    rows: Vec<(usize, u64, Vec<String>)>,
-    keys: HashSet<String>,
-}
-
-impl Pending {
-    fn push(&mut self, row: usize, line: u64, cells: Vec<String>, contact: NewContact, keys: Vec<String>) {
-        self.contacts.push(contact);
-        self.rows.push((row, line, cells));
-        self.keys.extend(keys);
-    }
-
-    /// Creates the waiting contacts through the typed import (one transaction).
-    async fn flush(&mut self, cx: &Session, options: &ImportOptions, report: &mut FileImportReport) -> Result<()> {
-        let contacts = std::mem::take(&mut self.contacts);
-        let mut rows = std::mem::take(&mut self.rows);
-        self.keys.clear();
-        let done = cx.contacts().import(contacts, &options.clone().first_row(0), |_| {}).await?;
-        report.imported.extend(done.imported);
-        for r in done.rejected {
-            let (row, line, cells) = std::mem::take(&mut rows[r.row]);
-            report.rejected.push(RejectedRow { row, line, cells, error: r.error });
-        }
-        Ok(())
-    }
-}
-
-/// The texts a row is matched by: its email addresses, lower case, or its id.
-fn match_keys(by: MatchBy, contact: &NewContact, id: Option<ContactId>) -> Vec<String> {
-    match by {
-        MatchBy::Email => contact.emails.iter().map(|(e, _)| e.trim().to_lowercase()).collect(),
-        MatchBy::Id => id.map(|i| i.to_string()).into_iter().collect(),
-    }
-}
-
-/// The contact already in the CRM that `key` names.
-async fn find(cx: &Session, by: MatchBy, key: &str) -> Result<Option<ContactId>> {
-    match by {
-        // An address that does not parse matches nobody; the create refuses it with its reason.
-        MatchBy::Email => match cx.contacts().find_by_email(key).await {
-            Ok(found) => Ok(found.map(|c| c.id)),
-            Err(Error::Validation(_)) => Ok(None),
-            Err(e) => Err(e.into()),
-        },
-        MatchBy::Id => {
-            let Ok(id) = key.parse::<uuid::Uuid>() else { return Ok(None) };
-            match cx.contacts().get(ContactId::from_uuid(id)).await {
-                Ok(c) => Ok(Some(c.id)),
-                Err(Error::NotFound { .. }) => Ok(None),
-                Err(e) => Err(e.into()),
-            }
+    fn custom_key(column: &ContactColumn) -> Option<&str> {
+        match column {
+            ContactColumn::Custom(k) => Some(k),
+            _ => None,
         }
     }
-}
-
-/// Whether `e` refuses this row (its data or its state) rather than stopping the import.
-fn refusal(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::Validation(_) | Error::InvalidTransition { .. } | Error::Conflict { .. } | Error::NotFound { .. }
-    )
-}
-
-fn progress_of(r: &FileImportReport) -> ImportProgress {
-    let mut p = ImportProgress::default();
-    p.rows_read = r.rows_read;
-    p.imported = r.imported.len();
-    p.rejected = r.rejected.len();
-    p
-}
-
-struct OpenFile<'t> {
-    rows: Box<dyn crate::table::Rows + 't>,
-    columns: Vec<(String, ContactColumn)>,
-    custom: HashMap<String, FieldType>,
-    date_formats: Vec<String>,
-    done: bool,
-}
-
-impl OpenFile<'_> {
-    fn next_row(&mut self) -> Result<Option<(u64, Vec<String>)>> {
-        let row = self.rows.next_row()?;
-        self.done = row.is_none();
-        Ok(row)
+    fn ignored() -> ContactColumn {
+        ContactColumn::Ignore
+    }
+    fn missing(columns: &[(String, ContactColumn)]) -> Option<String> {
+        use ContactColumn as C;
+        let named = columns.iter().any(|(_, c)| matches!(c, C::GivenName | C::FamilyName | C::FullName));
+        (!named).then(|| "no column gives the contact's name; map one with `map`".into())
     }
 
-    /// The contact a row describes, or the first cell that cannot be read, naming its column.
-    fn contact(&self, cells: &[String]) -> std::result::Result<(NewContact, Option<ContactId>), Error> {
+    fn read(r: &Reader<'_, ContactColumn>, cells: &[String]) -> Result<ContactRow, Error> {
+        use ContactColumn as C;
         let mut c = NewContact::default();
         let mut id = None;
+        let mut company = None;
         let mut full_name = None;
         let mut address = Address::default();
-        for ((header, col), cell) in self.columns.iter().zip(cells) {
-            let bad = |code, msg: String| Error::invalid(header.clone(), code, msg);
-            if cell.contains('\u{fffd}') {
-                return Err(bad(FieldErrorCode::InvalidFormat, "the cell holds no readable text: bytes not in the file's encoding (UTF-8 unless the CSV format names another), or a spreadsheet error".into()));
-            }
-            let v = crate::cell::cell_data(cell.trim());
-            if v.is_empty() {
-                continue;
-            }
-            let text = Some(v.to_owned());
-            match col {
-                ContactColumn::GivenName => c.given_name = v.to_owned(),
-                ContactColumn::FamilyName => c.family_name = v.to_owned(),
-                ContactColumn::FullName => full_name = text,
-                ContactColumn::Email => {
+        for cell in r.cells(cells)? {
+            let v = cell.v;
+            match cell.column {
+                C::GivenName => c.given_name = cell.text(),
+                C::FamilyName => c.family_name = cell.text(),
+                C::FullName => full_name = Some(cell.text()),
+                C::Email => {
                     for e in coerce::multi(v) {
                         c = c.email(e);
                     }
                 }
-                ContactColumn::Phone(label) => {
+                C::Phone(label) => {
                     for p in coerce::multi(v) {
                         c = c.phone_labeled(p, *label);
                     }
                 }
-                ContactColumn::Website => c.website = text,
-                ContactColumn::LeadSource => {
-                    let s: LeadSource =
-                        coerce::option(v, LEAD_SOURCES).map_err(|m| bad(FieldErrorCode::NotAnOption, m))?;
-                    c.lead_source = Some(s);
+                C::Website => c.website = Some(cell.text()),
+                C::LeadSource => c.lead_source = Some(cell.option::<LeadSource>(LEAD_SOURCES)?),
+                C::LifecycleStage => c.lifecycle_stage = Some(cell.option::<LifecycleStage>(STAGES)?),
+                C::Birthday => c.birthday = Some(cell.date(r.dates)?),
+                C::Tags => c.tags.extend(coerce::multi(v)),
+                C::Notes => c.family_notes = Some(cell.text()),
+                C::JobTitle => c.job_title = Some(cell.text()),
+                C::Department => c.department = Some(cell.text()),
+                C::Company => company = Some((cell.header.to_owned(), CompanyRef::Name(cell.text()))),
+                C::CompanyExternalId(system) => {
+                    company = Some((cell.header.to_owned(), CompanyRef::External(system.clone(), cell.text())));
                 }
-                ContactColumn::LifecycleStage => {
-                    let s: LifecycleStage =
-                        coerce::option(v, STAGES).map_err(|m| bad(FieldErrorCode::NotAnOption, m))?;
-                    c.lifecycle_stage = Some(s);
+                C::Street => address.lines.push(cell.text()),
+                C::City => address.city = Some(cell.text()),
+                C::Region => address.region = Some(cell.text()),
+                C::PostalCode => address.postal_code = Some(cell.text()),
+                C::Country => address.country = Some(v.to_ascii_uppercase()),
+                C::ExternalId(system) => c = c.external_ref(system.clone(), cell.text()),
+                C::Id => id = Some(cell.id("contact")?),
+                C::Custom(key) => {
+                    if let Some((k, value)) = r.custom(&cell, key)? {
+                        c.custom.insert(k, value);
+                    }
                 }
-                ContactColumn::Birthday => {
-                    c.birthday =
-                        Some(coerce::date(v, &self.date_formats).map_err(|m| bad(FieldErrorCode::InvalidFormat, m))?)
-                }
-                ContactColumn::Tags => c.tags.extend(coerce::multi(v)),
-                ContactColumn::Notes => c.family_notes = text,
-                ContactColumn::Street => address.lines.push(v.to_owned()),
-                ContactColumn::City => address.city = text,
-                ContactColumn::Region => address.region = text,
-                ContactColumn::PostalCode => address.postal_code = text,
-                ContactColumn::Country => address.country = Some(v.to_ascii_uppercase()),
-                ContactColumn::Custom(key) => {
-                    let Some(ty) = self.custom.get(key) else { continue };
-                    let value =
-                        coerce::custom(v, ty, &self.date_formats).map_err(|m| bad(FieldErrorCode::TypeMismatch, m))?;
-                    c.custom.insert(key.clone(), value);
-                }
-                ContactColumn::Id => {
-                    let u: uuid::Uuid = v
-                        .parse()
-                        .map_err(|_| bad(FieldErrorCode::InvalidFormat, format!("`{v}` is not a contact id")))?;
-                    id = Some(ContactId::from_uuid(u));
-                }
-                ContactColumn::Ignore => {}
+                C::Ignore => {}
             }
         }
         if let Some(full) = full_name
             && c.given_name.is_empty()
             && c.family_name.is_empty()
         {
-            match full.rsplit_once(' ') {
-                Some((given, family)) => (c.given_name, c.family_name) = (given.trim().to_owned(), family.to_owned()),
-                None => c.given_name = full,
-            }
+            (c.given_name, c.family_name) = split_name(&full);
         }
         if address != Address::default() {
             c.addresses.push(address);
         }
-        Ok((c, id))
+        Ok(ContactRow { contact: c, id, company })
     }
+
+    fn resolve<'a>(
+        cx: &'a Session,
+        lookups: &'a mut Lookups,
+        row: ContactRow,
+    ) -> Fut<'a, Result<(NewContact, Option<crm_core::ids::ContactId>), Error>> {
+        Box::pin(async move {
+            let mut c = row.contact;
+            if let Some(company) = &row.company {
+                c.company_id = lookups.company_ref(cx, company).await?;
+            }
+            Ok((c, row.id))
+        })
+    }
+
+    fn matches(by: &MatchBy) -> bool {
+        matches!(by, MatchBy::Email | MatchBy::ExternalId(_) | MatchBy::Id)
+    }
+    fn keys(by: &MatchBy, input: &NewContact, id: Option<crm_core::ids::ContactId>) -> Vec<String> {
+        match by {
+            MatchBy::Email => input.emails.iter().map(|(e, _)| e.trim().to_lowercase()).collect(),
+            MatchBy::ExternalId(system) => external_keys(&input.external_refs, system),
+            _ => id.map(|i| i.to_string()).into_iter().collect(),
+        }
+    }
+    fn find<'a>(
+        cx: &'a Session,
+        by: &'a MatchBy,
+        key: &'a str,
+    ) -> Fut<'a, Result<Option<crm_core::ids::ContactId>, Error>> {
+        Box::pin(async move {
+            match by {
+                // An address that does not parse matches nobody; the create refuses it with its reason.
+                MatchBy::Email => match cx.contacts().find_by_email(key).await {
+                    Ok(found) => Ok(found.map(|c| c.id)),
+                    Err(Error::Validation(_)) => Ok(None),
+                    Err(e) => Err(e),
+                },
+                MatchBy::ExternalId(system) => find_external::<Contact>(cx, system, key).await,
+                _ => find_id::<Contact>(cx, key).await,
+            }
+        })
+    }
+    fn apply<'a>(
+        cx: &'a Session,
+        id: crm_core::ids::ContactId,
+        input: NewContact,
+        _columns: &'a [(String, ContactColumn)],
+    ) -> Fut<'a, Result<crm_core::ids::ContactId, Error>> {
+        Box::pin(async move { cx.contacts().apply(id, input).await.map(|c| c.id) })
+    }
+    fn create<'a>(
+        cx: &'a Session,
+        inputs: Vec<NewContact>,
+        options: &'a ImportOptions,
+    ) -> Fut<'a, Result<Vec<Result<crm_core::ids::ContactId, Error>>, Error>> {
+        Box::pin(async move {
+            let n = inputs.len();
+            if n == 1 {
+                let contacts = cx.contacts();
+                return create_each(inputs, move |c| async move { contacts.create(c).await.map(|c| c.id) }).await;
+            }
+            Ok(per_input(n, cx.contacts().import(inputs, options, |_| {}).await?))
+        })
+    }
+    fn check<'a>(cx: &'a Session, input: NewContact) -> Fut<'a, Result<(), Error>> {
+        Box::pin(async move { cx.contacts().check(input).await })
+    }
+    fn twins<'a>(
+        cx: &'a Session,
+        input: &'a NewContact,
+        rules: &'a DuplicateRules,
+    ) -> Fut<'a, Result<Vec<DuplicateCandidate>, Error>> {
+        Box::pin(async move { cx.contacts().duplicates_of(input, rules).await })
+    }
+}
+
+/// The row's ids in `system`, as matched.
+pub(crate) fn external_keys(refs: &[crm_core::model::ExternalRef], system: &str) -> Vec<String> {
+    refs.iter().filter(|r| r.system.eq_ignore_ascii_case(system)).map(|r| r.id.trim().to_owned()).collect()
+}
+
+/// The vendors' contact export columns.
+fn preset_columns(preset: Preset) -> Vec<(&'static str, ContactColumn)> {
+    use ContactColumn as C;
+    use PhoneLabel as P;
+    let ext = |system: &str| C::ExternalId(system.into());
+    let company = |system: &str| C::CompanyExternalId(system.into());
+    match preset {
+        Preset::HubSpot => vec![
+            ("First Name", C::GivenName),
+            ("Last Name", C::FamilyName),
+            ("Email", C::Email),
+            ("Phone Number", C::Phone(P::Work)),
+            ("Mobile Phone Number", C::Phone(P::Mobile)),
+            ("Website URL", C::Website),
+            ("Lifecycle Stage", C::LifecycleStage),
+            ("Original Source", C::LeadSource),
+            ("Job Title", C::JobTitle),
+            ("Company Name", C::Company),
+            ("Associated Company ID", company("hubspot")),
+            ("Street Address", C::Street),
+            ("City", C::City),
+            ("State/Region", C::Region),
+            ("Postal Code", C::PostalCode),
+            ("Country/Region", C::Country),
+            ("Date of birth", C::Birthday),
+            ("Record ID", ext("hubspot")),
+        ],
+        Preset::Salesforce => vec![
+            ("First Name", C::GivenName),
+            ("Last Name", C::FamilyName),
+            ("Email", C::Email),
+            ("Phone", C::Phone(P::Work)),
+            ("Mobile", C::Phone(P::Mobile)),
+            ("Home Phone", C::Phone(P::Home)),
+            ("Title", C::JobTitle),
+            ("Department", C::Department),
+            ("Account Name", C::Company),
+            ("Account ID", company("salesforce")),
+            ("Lead Source", C::LeadSource),
+            ("Birthdate", C::Birthday),
+            ("Mailing Street", C::Street),
+            ("Mailing City", C::City),
+            ("Mailing State/Province", C::Region),
+            ("Mailing Zip/Postal Code", C::PostalCode),
+            ("Mailing Country", C::Country),
+            ("Description", C::Notes),
+            ("Contact ID", ext("salesforce")),
+        ],
+        Preset::Pipedrive => vec![
+            ("Person - Name", C::FullName),
+            ("Person - First name", C::GivenName),
+            ("Person - Last name", C::FamilyName),
+            ("Person - Email - Work", C::Email),
+            ("Person - Email - Home", C::Email),
+            ("Person - Email - Other", C::Email),
+            ("Person - Phone - Work", C::Phone(P::Work)),
+            ("Person - Phone - Mobile", C::Phone(P::Mobile)),
+            ("Person - Phone - Home", C::Phone(P::Home)),
+            ("Person - Organization", C::Company),
+            ("Person - Labels", C::Tags),
+            ("Person - ID", ext("pipedrive")),
+        ],
+        Preset::Zoho => vec![
+            ("First Name", C::GivenName),
+            ("Last Name", C::FamilyName),
+            ("Email", C::Email),
+            ("Secondary Email", C::Email),
+            ("Phone", C::Phone(P::Work)),
+            ("Mobile", C::Phone(P::Mobile)),
+            ("Home Phone", C::Phone(P::Home)),
+            ("Title", C::JobTitle),
+            ("Department", C::Department),
+            ("Account Name", C::Company),
+            ("Lead Source", C::LeadSource),
+            ("Date of Birth", C::Birthday),
+            ("Mailing Street", C::Street),
+            ("Mailing City", C::City),
+            ("Mailing State", C::Region),
+            ("Mailing Zip", C::PostalCode),
+            ("Mailing Country", C::Country),
+            ("Tag", C::Tags),
+            ("Description", C::Notes),
+            ("Record Id", ext("zoho")),
+        ],
+    }
+}
+
+/// The column an obvious header names (`First name`, `E-mail`, `Surname`, `ZIP`…).
+fn obvious(header: &str) -> Option<ContactColumn> {
+    use ContactColumn as C;
+    Some(match normalised(header).as_str() {
+        "firstname" | "givenname" | "forename" => C::GivenName,
+        "lastname" | "familyname" | "surname" => C::FamilyName,
+        "name" | "fullname" | "contactname" => C::FullName,
+        "email" | "emails" | "emailaddress" | "mail" => C::Email,
+        "phone" | "phones" | "phonenumber" | "telephone" | "tel" | "workphone" => C::Phone(PhoneLabel::Work),
+        "mobile" | "mobilephone" | "cell" | "cellphone" | "mobilenumber" => C::Phone(PhoneLabel::Mobile),
+        "homephone" => C::Phone(PhoneLabel::Home),
+        "website" | "web" | "url" | "homepage" => C::Website,
+        "leadsource" | "source" => C::LeadSource,
+        "lifecyclestage" | "stage" => C::LifecycleStage,
+        "birthday" | "birthdate" | "dateofbirth" | "dob" => C::Birthday,
+        "tags" | "tag" | "labels" => C::Tags,
+        "notes" | "note" | "description" => C::Notes,
+        "jobtitle" | "title" | "position" | "role" => C::JobTitle,
+        "department" => C::Department,
+        "company" | "companyname" | "organization" | "organisation" | "account" | "accountname" => C::Company,
+        "street" | "address" | "streetaddress" => C::Street,
+        "city" | "town" => C::City,
+        "state" | "region" | "province" | "county" => C::Region,
+        "zip" | "zipcode" | "postcode" | "postalcode" => C::PostalCode,
+        "country" | "countrycode" => C::Country,
+        _ => return None,
+    })
 }

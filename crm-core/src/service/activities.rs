@@ -275,6 +275,11 @@ impl Records<'_, Activity> {
         self.write(|uow| Box::pin(async move { log_in(uow, input).await })).await
     }
 
+    /// Checks `input` exactly as [`create`](Self::create) would, writing nothing.
+    pub async fn check(&self, input: NewActivity) -> Result<()> {
+        self.dry(|uow| Box::pin(async move { log_in(uow, input).await })).await
+    }
+
     /// [`create`](Self::create), by the name a CRM user gives it: a call or meeting is logged.
     pub async fn log(&self, input: NewActivity) -> Result<Activity> {
         self.create(input).await

@@ -4,8 +4,9 @@ use super::Records;
 use super::checks::Checks;
 use super::import::{Draft, ImportOptions, ImportProgress, Importable};
 use super::records::Guard;
+use super::uow::Uow;
 use crate::error::ImportReport;
-use crate::error::{FieldError, Result};
+use crate::error::{Error, FieldError, Result};
 use crate::ids::{CompanyId, UserId};
 use crate::macros::new_input;
 use crate::macros::new_record;
@@ -112,6 +113,41 @@ impl Importable for NewCompany {
     }
 }
 
+/// A new company from its input, with the problems of its standard fields.
+async fn draft_company(uow: &mut Uow<'_>, ch: &mut Checks, input: NewCompany) -> Result<Company> {
+    let (company, errs) = input.build(&uow.draft());
+    ch.errs = errs;
+    Ok(company)
+}
+
+/// Sets on `c` what `given` (a company built from an input) has: its single fields when set,
+/// its list items when new, its custom values.
+fn overlay(c: &mut Company, given: Company, keep_name: bool) {
+    fn add<T: PartialEq>(to: &mut Vec<T>, items: Vec<T>) {
+        for x in items {
+            if !to.contains(&x) {
+                to.push(x);
+            }
+        }
+    }
+    if !keep_name {
+        c.name = given.name;
+    }
+    macro_rules! set {
+        ($($f:ident),*) => {$( if given.$f.is_some() { c.$f = given.$f; } )*};
+    }
+    set!(domain, industry, size, website, owner_id, credit_terms, legal_name, tax_id, billing_email, account_balance);
+    for p in given.phones {
+        if !c.phones.iter().any(|q| q.number == p.number) {
+            c.phones.push(p);
+        }
+    }
+    add(&mut c.addresses, given.addresses);
+    add(&mut c.tags, given.tags);
+    add(&mut c.external_refs, given.external_refs);
+    c.custom.extend(given.custom);
+}
+
 /// Companies: organisations the business deals with. Deleting one deletes the relations at
 /// either end of it; contacts, deals and documents keep its id.
 ///
@@ -132,11 +168,46 @@ pub type Companies<'s> = Records<'s, Company>;
 impl Records<'_, Company> {
     /// Creates a company.
     pub async fn create(&self, input: NewCompany) -> Result<Company> {
-        self.create_with(|uow, ch| {
+        self.create_with(|uow, ch| Box::pin(draft_company(uow, ch, input))).await
+    }
+
+    /// Checks `input` exactly as [`create`](Self::create) would, writing nothing: `Ok` when
+    /// it would be created, else the same error.
+    pub async fn check(&self, input: NewCompany) -> Result<()> {
+        self.check_with(|uow, ch| Box::pin(draft_company(uow, ch, input))).await
+    }
+
+    /// Updates company `id` with what `input` gives, leaving the rest as stored: a name, when
+    /// not empty, and the single fields it sets replace the stored ones; the addresses, phones,
+    /// tags and external ids it lists are added when new; the custom values it sets replace.
+    /// Checked as [`update`](Self::update) checks an edit; an import uses it to update instead
+    /// of duplicating.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use crm_core::prelude::*;
+    /// let crm = Crm::new(MemoryStore::new());
+    /// let cx = crm.as_actor(&Actor::system(TenantId::new()));
+    /// let acme = cx.companies().create(NewCompany::new("Acme").domain("acme.com").tag("b2b")).await?;
+    /// let acme = cx.companies().apply(acme.id, NewCompany::default().industry("Tools").tag("vip")).await?;
+    /// assert_eq!((acme.name.as_str(), acme.industry.as_deref(), acme.tags.len()), ("Acme", Some("Tools"), 2));
+    /// # Ok::<_, Error>(()) }).unwrap();
+    /// ```
+    pub async fn apply(&self, id: CompanyId, input: NewCompany) -> Result<Company> {
+        self.write(|uow| {
             Box::pin(async move {
-                let (company, errs) = input.build(&uow.draft());
-                ch.errs = errs;
-                Ok(company)
+                let before = uow.tx.require::<Company>(id).await?;
+                let keep_name = input.name.trim().is_empty();
+                let (given, mut errs) = input.build(&uow.draft());
+                if keep_name {
+                    errs.retain(|e| e.field != "name");
+                }
+                Error::check(errs)?;
+                let mut c = before.clone();
+                overlay(&mut c, given, keep_name);
+                let mut ch = Checks::default();
+                check_company(&mut c, &mut ch);
+                uow.save(&before, c, ch.errs, &[]).await
             })
         })
         .await

@@ -160,6 +160,65 @@ pub struct PipelineReport {
 /// ```
 pub type Deals<'s> = Records<'s, Deal>;
 
+/// Creates a deal in one unit of work (see [`Deals::create`]).
+async fn new_deal(uow: &mut Uow<'_>, input: NewDeal) -> Result<Deal> {
+    let pipeline = match input.pipeline_id {
+        Some(id) => uow.tx.fetch::<Pipeline>(id).await?.ok_or_else(|| {
+            Error::invalid("pipeline_id", FieldErrorCode::NotFound, format!("no pipeline with id {id}"))
+        })?,
+        None => default_pipeline(uow).await?,
+    };
+    let stage = match input.stage_id {
+        Some(id) => pipeline.stage(id).cloned().ok_or_else(|| {
+            Error::invalid(
+                "stage_id",
+                FieldErrorCode::NotFound,
+                format!("stage {id} is not in pipeline `{}`", pipeline.name),
+            )
+        })?,
+        None => pipeline
+            .first_open_stage()
+            .cloned()
+            .ok_or_else(|| Error::invalid("pipeline_id", FieldErrorCode::Rule, "the pipeline has no open stage"))?,
+    };
+    if stage.kind != StageKind::Open {
+        return Err(Error::transition(
+            "stage_id",
+            "(new)",
+            stage.name.clone(),
+            "a deal starts in an open stage; create it, then win or lose it",
+        ));
+    }
+    let now = uow.now;
+    let mut deal = new_record!(
+        uow,
+        Deal {
+            name: input.name,
+            pipeline_id: pipeline.id,
+            stage_id: stage.id,
+            status: DealStatus::Open,
+            amount: input.amount,
+            expected_close_date: input.expected_close_date,
+            closed_at: None,
+            contact_ids: input.contact_ids,
+            company_id: input.company_id,
+            owner_id: input.owner_id,
+            line_items: input.line_items,
+            lost_reason: None,
+            stage_history: vec![StageVisit { stage_id: stage.id, entered_at: now, left_at: None }],
+            tags: input.tags,
+            custom: input.custom,
+        }
+    );
+    let mut ch = Checks::default();
+    check_deal(&mut deal, &mut ch);
+    missing_for_stage(&deal, &stage, &mut ch);
+    check_deal_refs(uow, &mut deal, None, &mut ch).await?;
+    let deal = uow.create(deal, ch.errs).await?;
+    promote(uow, &deal.contact_ids, LifecycleStage::Opportunity).await?;
+    Ok(deal)
+}
+
 /// Fields an edit may not change: they move through the stage verbs.
 const GUARD: Guard = Guard {
     fields: &["pipeline_id", "stage_id", "status", "closed_at", "stage_history"],
@@ -170,65 +229,12 @@ impl Records<'_, Deal> {
     /// Creates a deal in an open stage. The stage must belong to the pipeline and the deal must
     /// have the fields the stage requires. Its contacts become opportunities.
     pub async fn create(&self, input: NewDeal) -> Result<Deal> {
-        self.write(|uow| {
-            Box::pin(async move {
-                let pipeline = match input.pipeline_id {
-                    Some(id) => uow.tx.fetch::<Pipeline>(id).await?.ok_or_else(|| {
-                        Error::invalid("pipeline_id", FieldErrorCode::NotFound, format!("no pipeline with id {id}"))
-                    })?,
-                    None => default_pipeline(uow).await?,
-                };
-                let stage = match input.stage_id {
-                    Some(id) => pipeline.stage(id).cloned().ok_or_else(|| {
-                        Error::invalid(
-                            "stage_id",
-                            FieldErrorCode::NotFound,
-                            format!("stage {id} is not in pipeline `{}`", pipeline.name),
-                        )
-                    })?,
-                    None => pipeline.first_open_stage().cloned().ok_or_else(|| {
-                        Error::invalid("pipeline_id", FieldErrorCode::Rule, "the pipeline has no open stage")
-                    })?,
-                };
-                if stage.kind != StageKind::Open {
-                    return Err(Error::transition(
-                        "stage_id",
-                        "(new)",
-                        stage.name.clone(),
-                        "a deal starts in an open stage; create it, then win or lose it",
-                    ));
-                }
-                let now = uow.now;
-                let mut deal = new_record!(
-                    uow,
-                    Deal {
-                        name: input.name,
-                        pipeline_id: pipeline.id,
-                        stage_id: stage.id,
-                        status: DealStatus::Open,
-                        amount: input.amount,
-                        expected_close_date: input.expected_close_date,
-                        closed_at: None,
-                        contact_ids: input.contact_ids,
-                        company_id: input.company_id,
-                        owner_id: input.owner_id,
-                        line_items: input.line_items,
-                        lost_reason: None,
-                        stage_history: vec![StageVisit { stage_id: stage.id, entered_at: now, left_at: None }],
-                        tags: input.tags,
-                        custom: input.custom,
-                    }
-                );
-                let mut ch = Checks::default();
-                check_deal(&mut deal, &mut ch);
-                missing_for_stage(&deal, &stage, &mut ch);
-                check_deal_refs(uow, &mut deal, None, &mut ch).await?;
-                let deal = uow.create(deal, ch.errs).await?;
-                promote(uow, &deal.contact_ids, LifecycleStage::Opportunity).await?;
-                Ok(deal)
-            })
-        })
-        .await
+        self.write(|uow| Box::pin(new_deal(uow, input))).await
+    }
+
+    /// Checks `input` exactly as [`create`](Self::create) would, writing nothing.
+    pub async fn check(&self, input: NewDeal) -> Result<()> {
+        self.dry(|uow| Box::pin(new_deal(uow, input))).await
     }
 
     /// Saves changes to a deal read earlier. The pipeline, stage, status, close time, stage

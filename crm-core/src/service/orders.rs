@@ -147,6 +147,11 @@ impl Records<'_, Order> {
         self.write(|uow| Box::pin(async move { new_order(uow, input, &[]).await })).await
     }
 
+    /// Checks `input` exactly as [`create`](Self::create) would, writing nothing.
+    pub async fn check(&self, input: NewOrder) -> Result<()> {
+        self.dry(|uow| Box::pin(async move { new_order(uow, input, &[]).await })).await
+    }
+
     /// Turns a won deal into a placed order for its company (else its first contact): its line
     /// items become the order's lines (or one line for the deal's amount when it has none).
     pub async fn from_deal(&self, deal_id: DealId) -> Result<Order> {

@@ -86,6 +86,27 @@ async fn check_sku_free(uow: &mut Uow<'_>, p: &Product, ch: &mut Checks) -> Resu
     Ok(())
 }
 
+/// A new product from its input, with the problems of its fields and a SKU in use.
+async fn draft_product(uow: &mut Uow<'_>, ch: &mut Checks, input: NewProduct) -> Result<Product> {
+    let mut product = new_record!(
+        uow,
+        Product {
+            sku: input.sku,
+            name: input.name,
+            description: input.description,
+            unit_price: input.unit_price,
+            tax_rate: input.tax_rate,
+            active: input.active,
+            external_refs: input.external_refs,
+            tags: input.tags,
+            custom: input.custom,
+        }
+    );
+    check_product(&mut product, ch);
+    check_sku_free(uow, &product, ch).await?;
+    Ok(product)
+}
+
 /// Products: the catalogue deals, orders and invoices draw their lines from. Deleting a
 /// product leaves the lines that used it as they are (SKU and name included).
 ///
@@ -107,28 +128,12 @@ pub type Products<'s> = Records<'s, Product>;
 impl Records<'_, Product> {
     /// Adds a product. Its SKU must not be in use by another product of the tenant.
     pub async fn create(&self, input: NewProduct) -> Result<Product> {
-        self.create_with(|uow, ch| {
-            Box::pin(async move {
-                let mut product = new_record!(
-                    uow,
-                    Product {
-                        sku: input.sku,
-                        name: input.name,
-                        description: input.description,
-                        unit_price: input.unit_price,
-                        tax_rate: input.tax_rate,
-                        active: input.active,
-                        external_refs: input.external_refs,
-                        tags: input.tags,
-                        custom: input.custom,
-                    }
-                );
-                check_product(&mut product, ch);
-                check_sku_free(uow, &product, ch).await?;
-                Ok(product)
-            })
-        })
-        .await
+        self.create_with(|uow, ch| Box::pin(draft_product(uow, ch, input))).await
+    }
+
+    /// Checks `input` exactly as [`create`](Self::create) would, writing nothing.
+    pub async fn check(&self, input: NewProduct) -> Result<()> {
+        self.check_with(|uow, ch| Box::pin(draft_product(uow, ch, input))).await
     }
 
     /// The product with this SKU (ASCII case does not matter), if any.

@@ -172,6 +172,14 @@ impl<'s, E: Entity> Records<'s, E> {
         uow.tx.rollback().await
     }
 
+    /// Runs `work` in a writing unit of work that is then rolled back: every check of a write,
+    /// nothing written. The dry run of a kind whose create is a whole unit of work.
+    pub(crate) async fn dry<T>(&self, work: impl for<'u> FnOnce(&'u mut Uow<'s>) -> Work<'u, T>) -> Result<()> {
+        let mut uow = Uow::write(self.s).await?;
+        work(&mut uow).await?;
+        uow.tx.rollback().await
+    }
+
     /// Saves a user's edit of a record read earlier: refuses a stale version
     /// ([`Error::Conflict`]) and a change to a field `guard` keeps for the kind's own verbs,
     /// then `rules` normalise and check the edit (seeing the stored version), and the change is

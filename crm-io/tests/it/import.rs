@@ -105,7 +105,8 @@ async fn a_salesforce_export_with_us_dates_and_a_mailing_address() {
         (vec!["1 Main St".to_owned()], Some("Portland"), Some("OR"), Some("97201"), Some("US"))
     );
     assert_eq!(c.custom.get("vip_since").map(|v| format!("{v:?}")), Some("Date(2020-01-05)".into()));
-    assert_eq!(report.columns[0].1, ContactColumn::Ignore, "the vendor's id is not imported");
+    assert_eq!(report.columns[0].1, ContactColumn::ExternalId("salesforce".into()));
+    assert_eq!((c.external_refs[0].system.as_str(), c.external_refs[0].id.as_str()), ("salesforce", "0035e00000ABC"));
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ mod export;
 #[cfg(feature = "ical")]
 mod ical;
 mod import;
+mod kinds;
 mod roundtrip;
 #[cfg(feature = "vcard")]
 mod vcard;
