@@ -70,9 +70,12 @@ acc_out=$(cargo run --quiet --locked --all-features --example accounting_module)
 grep -q "INV-1002  due 2026-12-02  590.00 GBP of 990.00 GBP" <<<"$acc_out" && grep -q "average days to pay: 24" <<<"$acc_out" \
   && grep -q "Re: Cold storage renewal" <<<"$acc_out" && grep -q "^Second sync: 0 records written" <<<"$acc_out" \
   || { echo "the accounting example did not show the synced customer 360" >&2; echo "$acc_out" >&2; exit 1; }
-# The HubSpot migration: a bad row set aside, two pairs of duplicates merged, one merge undone.
+# The HubSpot migration: companies, then contacts (a bad row set aside, two pairs of duplicates merged,
+# one merge undone), then deals linked to both by HubSpot's ids and addresses.
 hs_out=$(cargo run --quiet --locked --all-features --example migrate_from_hubspot)
-grep -q "^Imported 6 contacts; 1 rows set aside" <<<"$hs_out" && grep -q "^Possible duplicates: 2" <<<"$hs_out" \
+grep -q "^Imported 2 companies" <<<"$hs_out" && grep -q "^Imported 6 contacts; 1 rows set aside" <<<"$hs_out" \
+  && grep -q "^Possible duplicates: 2" <<<"$hs_out" \
+  && grep -q "Difference engine (12000.00 GBP) for Analytical Engines with Ada Lovelace" <<<"$hs_out" \
   && grep -q "merged into Grace Hopper: grace@navy.example (sales_qualified_lead)" <<<"$hs_out" \
   && grep -q "^Exported 5 contacts" <<<"$hs_out" && grep -q "^Grace,Hopper,grace@navy.example,+12025550143," <<<"$hs_out" \
   || { echo "the HubSpot migration example did not import, merge and export as expected" >&2; echo "$hs_out" >&2; exit 1; }
