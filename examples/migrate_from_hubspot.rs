@@ -72,7 +72,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         // 3. Merge each pair into the older record, keeping its spelling of the name.
         let done = cx.contacts().merge(pair.a, &[pair.b], &MergeChoices::new()).await?;
-        let c = &done.contact;
+        let c = &done.survivor;
         let emails: Vec<&str> = c.emails.iter().map(|e| e.address.as_str()).collect();
         println!("  merged into {} {}: {} ({})", c.given_name, c.family_name, emails.join(", "), c.lifecycle_stage);
         merges.push((done.merge, format!("{} {}", b.given_name, b.family_name)));

@@ -16,19 +16,20 @@ use crate::cell::cell_text;
 /// Which records to export, in which order, with which columns.
 ///
 /// The query's filter and sort choose the records and their order (the record id breaks
-/// ties; default: every record in creation order); its `limit` is the page size the export
-/// reads with (default 50, at most 1000): every page is exported, not only the first.
+/// ties; default: every record in creation order). Every record it selects is exported, read
+/// in pages of [`MAX_PAGE_SIZE`](crm_core::query::MAX_PAGE_SIZE) whatever the query's `limit`
+/// (a page is a short read; memory holds one page at a time).
 ///
 /// ```
 /// use crm_core::query::{Filter, Query};
 /// use crm_io::Export;
-/// let vips = Query::new(Filter::contains("tags", "vip")).sort_asc("family_name").limit(500);
+/// let vips = Query::new(Filter::contains("tags", "vip")).sort_asc("family_name");
 /// let spec = Export::new(vips).columns(["given_name", "family_name", "custom.budget"]);
 /// # let _ = spec;
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Export {
-    /// Which records, in which order, read how many at a time.
+    /// Which records, in which order.
     pub query: Query,
     /// The CSV columns, as fields are named in queries (`emails`, `custom.budget`); default: the
     /// id, every standard field and every custom field defined for the kind.
@@ -92,7 +93,7 @@ pub(crate) async fn each_record<E: Entity>(
     spec: &Export,
     mut each: impl FnMut(E) -> Result<()>,
 ) -> Result<u64> {
-    let mut query = spec.query.clone();
+    let mut query = spec.query.clone().limit(crm_core::query::MAX_PAGE_SIZE);
     let mut n = 0u64;
     loop {
         let page = cx.records::<E>().list(&query).await?;

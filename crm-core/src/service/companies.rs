@@ -65,7 +65,7 @@ impl NewCompany {
     }
 }
 
-fn check_company(c: &mut Company, ch: &mut Checks) {
+pub(super) fn check_company(c: &mut Company, ch: &mut Checks) {
     ch.name("name", &mut c.name, true);
     ch.credit_terms(&c.credit_terms);
     ch.opt_name("industry", &mut c.industry);

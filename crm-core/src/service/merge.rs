@@ -1,5 +1,7 @@
-//! Merging contacts into one survivor, and undoing it ([`Contacts::merge`](super::Contacts::merge),
-//! [`Contacts::unmerge`](super::Contacts::unmerge)).
+//! Merging records of one kind into a survivor, and undoing it: contacts
+//! ([`Contacts::merge`](super::Contacts::merge), [`Contacts::unmerge`](super::Contacts::unmerge))
+//! and companies ([`Companies::merge`](super::Companies::merge)). The merge is written once; a
+//! kind gives where other records name it and its own rules ([`Mergeable`]).
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -7,33 +9,35 @@ use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
 use super::Records;
+use super::checks::Checks;
 use super::contacts::save_edit;
+use super::records::Work;
 use super::uow::Uow;
 use crate::entity::EntityKind;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
-use crate::ids::{ContactId, MergeId};
+use crate::ids::{CompanyId, ContactId, MergeId};
 use crate::macros::new_record;
-use crate::model::{Contact, Entity, FieldType, Merge, Record};
+use crate::model::{Company, Contact, Entity, FieldType, Merge, Record};
 use crate::profile::ConsentStatus;
 use crate::query::Filter;
 
 /// How long after a merge [`unmerge`](Records::unmerge) can undo it, in days.
 pub const UNMERGE_WINDOW_DAYS: i64 = 90;
 
-/// How many contacts at most are merged into one survivor at once.
+/// How many records at most are merged into one survivor at once.
 pub const MAX_MERGED: usize = 4;
 
-/// Which contact a merged field takes its value from, where the default is not wanted.
+/// Which record a merged field takes its value from, where the default is not wanted.
 ///
 /// By default the survivor keeps its values and takes the first non-empty one of the others
 /// (in the order given) for a field it leaves empty; emails, phones, addresses, tags and other
-/// lists are united; custom values the survivor lacks are taken; the lifecycle stage is the
-/// furthest of all.
+/// lists are united; custom values the survivor lacks are taken; a contact's lifecycle stage
+/// is the furthest of all.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MergeChoices {
-    /// Field (`family_name`, `lead_source`, `custom.budget`…) and the contact to take it from.
-    pub take: Vec<(String, ContactId)>,
+    /// Field (`family_name`, `lead_source`, `custom.budget`…) and the record to take it from.
+    pub take: Vec<(String, Uuid)>,
 }
 
 impl MergeChoices {
@@ -41,18 +45,18 @@ impl MergeChoices {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Takes `field` from contact `from` (the survivor or one of the merged).
-    pub fn take(mut self, field: impl Into<String>, from: ContactId) -> Self {
-        self.take.push((field.into(), from));
+    /// Takes `field` from record `from` (the survivor or one of the merged).
+    pub fn take(mut self, field: impl Into<String>, from: impl Into<Uuid>) -> Self {
+        self.take.push((field.into(), from.into()));
         self
     }
 }
 
 /// What a merge did.
 #[derive(Clone, Debug, PartialEq)]
-pub struct MergeOutcome {
+pub struct MergeOutcome<E = Contact> {
     /// The survivor as merged.
-    pub contact: Contact,
+    pub survivor: E,
     /// The record that undoes it ([`unmerge`](Records::unmerge)).
     pub merge: MergeId,
     /// How many other records now point at the survivor (or were dropped as duplicates of the
@@ -63,8 +67,84 @@ pub struct MergeOutcome {
 /// The fields that are a record's identity, never merged.
 const IDENTITY: [&str; 5] = ["id", "tenant_id", "version", "created_at", "updated_at"];
 
+/// A kind whose records can be merged: where other records name one, and its own rules.
+pub(crate) trait Mergeable: Entity + Clone {
+    /// Where other records name one: kind, field, and whether the field is a list.
+    const SITES: &'static [(EntityKind, &'static str, bool)];
+
+    /// The kind's own rules on the merged fields (`out`), after the defaults and `chosen`
+    /// (the fields a [`MergeChoices`] named, with their place in it).
+    fn settle(
+        _survivor: &Self,
+        _others: &[Self],
+        _out: &mut Map<String, Json>,
+        _chosen: &[(usize, &str)],
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    /// Saves the merged survivor over `before`, checked as an edit.
+    fn save<'u>(uow: &'u mut Uow<'_>, before: Self, after: Self) -> Work<'u, Self>;
+}
+
+impl Mergeable for Contact {
+    const SITES: &'static [(EntityKind, &'static str, bool)] = &CONTACT_SITES;
+
+    /// The lifecycle stage is the furthest of all (a chosen one may not be behind the
+    /// survivor's); a refusal or withdrawal of marketing consent by any of them stands.
+    fn settle(survivor: &Self, others: &[Self], out: &mut Map<String, Json>, chosen: &[(usize, &str)]) -> Result<()> {
+        let chose = |f: &str| chosen.iter().find(|(_, x)| *x == f).map(|(i, _)| *i);
+        let mut stage = others.iter().map(|o| o.lifecycle_stage).fold(survivor.lifecycle_stage, Ord::max);
+        if let Some(i) = chose("lifecycle_stage") {
+            stage = out.get("lifecycle_stage").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or(stage);
+            if stage < survivor.lifecycle_stage {
+                return Err(Error::invalid(
+                    format!("choices[{i}].field"),
+                    FieldErrorCode::Rule,
+                    format!(
+                        "a merge does not move the lifecycle back from {} to {stage}; use reset_lifecycle after it",
+                        survivor.lifecycle_stage
+                    ),
+                ));
+            }
+        }
+        out.insert("lifecycle_stage".into(), json(&stage)?);
+        let refused = std::iter::once(survivor)
+            .chain(others)
+            .map(|c| &c.marketing_consent)
+            .filter(|m| matches!(m.status, ConsentStatus::Denied | ConsentStatus::Withdrawn))
+            .max_by_key(|m| m.changed_at);
+        if let Some(m) = refused
+            && chose("marketing_consent").is_none()
+        {
+            out.insert("marketing_consent".into(), json(m)?);
+        }
+        Ok(())
+    }
+
+    fn save<'u>(uow: &'u mut Uow<'_>, before: Self, after: Self) -> Work<'u, Self> {
+        Box::pin(save_edit(uow, before, after))
+    }
+}
+
+impl Mergeable for Company {
+    const SITES: &'static [(EntityKind, &'static str, bool)] = &COMPANY_SITES;
+
+    fn save<'u>(uow: &'u mut Uow<'_>, before: Self, mut after: Self) -> Work<'u, Self> {
+        Box::pin(async move {
+            let mut ch = Checks::default();
+            super::companies::check_company(&mut after, &mut ch);
+            uow.save(&before, after, ch.errs, &[]).await
+        })
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<Json> {
+    serde_json::to_value(v).map_err(|e| Error::storage(e.to_string()))
+}
+
 /// Where other records name a contact: kind, field, and whether the field is a list.
-const SITES: [(EntityKind, &str, bool); 11] = [
+const CONTACT_SITES: [(EntityKind, &str, bool); 11] = [
     (EntityKind::Deal, "contact_ids", true),
     (EntityKind::Activity, "contact_ids", true),
     (EntityKind::Order, "contact_id", false),
@@ -73,6 +153,21 @@ const SITES: [(EntityKind, &str, bool); 11] = [
     (EntityKind::Case, "contact_id", false),
     (EntityKind::Feedback, "contact_id", false),
     (EntityKind::CampaignMember, "contact_id", false),
+    (EntityKind::Relation, "from_id", false),
+    (EntityKind::Relation, "to_id", false),
+    (EntityKind::SyncLink, "local_id", false),
+];
+
+/// Where other records name a company.
+const COMPANY_SITES: [(EntityKind, &str, bool); 11] = [
+    (EntityKind::Contact, "company_id", false),
+    (EntityKind::Deal, "company_id", false),
+    (EntityKind::Activity, "company_ids", true),
+    (EntityKind::Order, "company_id", false),
+    (EntityKind::Invoice, "company_id", false),
+    (EntityKind::Payment, "company_id", false),
+    (EntityKind::Case, "company_id", false),
+    (EntityKind::Feedback, "company_id", false),
     (EntityKind::Relation, "from_id", false),
     (EntityKind::Relation, "to_id", false),
     (EntityKind::SyncLink, "local_id", false),
@@ -101,15 +196,15 @@ fn unite(a: &mut Vec<Json>, b: &[Json], key: Option<&str>) {
     }
 }
 
-fn as_map(c: &Contact) -> Result<Map<String, Json>> {
+fn as_map<E: Entity>(c: &E) -> Result<Map<String, Json>> {
     match serde_json::to_value(c) {
         Ok(Json::Object(m)) => Ok(m),
-        _ => Err(Error::storage("a contact did not serialize")),
+        _ => Err(Error::storage(format!("a {} did not serialize", E::KIND))),
     }
 }
 
-/// The survivor with the others' values, as [`MergeChoices`] describes.
-fn resolve(survivor: &Contact, others: &[Contact], choices: &MergeChoices) -> Result<Contact> {
+/// The survivor with the others' values, as [`MergeChoices`] describes, then the kind's rules.
+fn resolve<E: Mergeable>(survivor: &E, others: &[E], choices: &MergeChoices) -> Result<E> {
     let original = as_map(survivor)?;
     let mut out = original.clone();
     let theirs: Vec<Map<String, Json>> = others.iter().map(as_map).collect::<Result<_>>()?;
@@ -132,25 +227,16 @@ fn resolve(survivor: &Contact, others: &[Contact], choices: &MergeChoices) -> Re
             }
         }
     }
-    let mut stage = others.iter().map(|o| o.lifecycle_stage).fold(survivor.lifecycle_stage, Ord::max);
-    // A refusal or withdrawal of marketing consent by any of them stands (the latest one).
-    let refused = std::iter::once(survivor)
-        .chain(others)
-        .map(|c| &c.marketing_consent)
-        .filter(|m| matches!(m.status, ConsentStatus::Denied | ConsentStatus::Withdrawn))
-        .max_by_key(|m| m.changed_at);
-    if let Some(m) = refused {
-        out.insert("marketing_consent".into(), serde_json::to_value(m).map_err(|e| Error::storage(e.to_string()))?);
-    }
+    let mut chosen = Vec::with_capacity(choices.take.len());
     for (i, (field, from)) in choices.take.iter().enumerate() {
-        let source = if *from == survivor.id {
+        let source = if *from == survivor.id().into() {
             original.clone()
         } else {
-            let Some(at) = others.iter().position(|o| o.id == *from) else {
+            let Some(at) = others.iter().position(|o| o.id().into() == *from) else {
                 return Err(Error::invalid(
                     format!("choices[{i}].from"),
                     FieldErrorCode::NotFound,
-                    format!("contact {from} is not one of the contacts merged"),
+                    format!("{} {from} is not one of the {}s merged", E::KIND, E::KIND),
                 ));
             };
             theirs[at].clone()
@@ -167,29 +253,15 @@ fn resolve(survivor: &Contact, others: &[Contact], choices: &MergeChoices) -> Re
             return Err(Error::invalid(
                 format!("choices[{i}].field"),
                 FieldErrorCode::UnknownField,
-                format!("`{field}` is not a contact field that a merge can take"),
+                format!("`{field}` is not a {} field that a merge can take", E::KIND),
             ));
         } else {
             out.insert(field.clone(), source.get(field).cloned().unwrap_or(Json::Null));
-            if field == "lifecycle_stage" {
-                stage = serde_json::from_value(out[field].clone()).unwrap_or(stage);
-                if stage < survivor.lifecycle_stage {
-                    return Err(Error::invalid(
-                        format!("choices[{i}].field"),
-                        FieldErrorCode::Rule,
-                        format!(
-                            "a merge does not move the lifecycle back from {} to {stage}; use reset_lifecycle after it",
-                            survivor.lifecycle_stage
-                        ),
-                    ));
-                }
-            }
+            chosen.push((i, field.as_str()));
         }
     }
-    let mut merged: Contact =
-        serde_json::from_value(Json::Object(out)).map_err(|e| Error::storage(format!("merged contact: {e}")))?;
-    merged.lifecycle_stage = stage;
-    Ok(merged)
+    E::settle(survivor, others, &mut out, &chosen)?;
+    serde_json::from_value(Json::Object(out)).map_err(|e| Error::storage(format!("merged {}: {e}", E::KIND)))
 }
 
 /// `rec` with every mention of a `from` id replaced by `to` (not its own id); lists that
@@ -239,22 +311,23 @@ fn repointed(rec: &Record, from: &HashSet<String>, to: &str) -> Result<Record> {
     serde_json::from_value(json).map_err(|e| Error::storage(format!("repointed record: {e}")))
 }
 
-/// The records of the tenant that name one of `ids` (by the fields in [`SITES`] and custom
-/// reference fields to contacts), each once, in a stable order.
-async fn naming(uow: &mut Uow<'_>, survivor: Uuid, ids: &[Uuid]) -> Result<Vec<Record>> {
-    let mut sites: Vec<(EntityKind, String, bool)> = SITES.iter().map(|(k, f, l)| (*k, (*f).to_owned(), *l)).collect();
+/// The records of the tenant that name one of `ids` (by the kind's [`Mergeable::SITES`] and
+/// custom reference fields to the kind), each once, in a stable order.
+async fn naming<E: Mergeable>(uow: &mut Uow<'_>, survivor: Uuid, ids: &[Uuid]) -> Result<Vec<Record>> {
+    let mut sites: Vec<(EntityKind, String, bool)> =
+        E::SITES.iter().map(|(k, f, l)| (*k, (*f).to_owned(), *l)).collect();
     for kind in EntityKind::ALL.iter().copied().filter(|k| k.has_custom_fields()) {
         let reg = uow.registry(kind).await?;
         for f in reg.iter() {
-            if matches!(f.definition.field_type, FieldType::Reference { to: EntityKind::Contact }) {
+            if matches!(f.definition.field_type, FieldType::Reference { to } if to == E::KIND) {
                 sites.push((kind, format!("custom.{}", f.definition.key), false));
             }
         }
     }
-    // The contacts being merged are handled by the merge itself, not as records naming them.
+    // The records being merged are handled by the merge itself, not as records naming them.
     let mut seen: BTreeSet<crate::entity::EntityRef> = std::iter::once(survivor)
         .chain(ids.iter().copied())
-        .map(|id| crate::entity::EntityRef::new(EntityKind::Contact, id))
+        .map(|id| crate::entity::EntityRef::new(E::KIND, id))
         .collect();
     let mut out = Vec::new();
     for (kind, field, list) in sites {
@@ -314,7 +387,7 @@ impl Records<'_, Contact> {
     /// let twin = cx.contacts().create(NewContact::new("Jane", "Doe-Smith").email("jd@home.org").tag("vip")).await?;
     /// let deal = cx.deals().create(NewDeal::new("Renewal").contact(twin.id)).await?;
     /// let done = cx.contacts().merge(jane.id, &[twin.id], &MergeChoices::new().take("family_name", twin.id)).await?;
-    /// assert_eq!((done.contact.family_name.as_str(), done.contact.emails.len()), ("Doe-Smith", 2));
+    /// assert_eq!((done.survivor.family_name.as_str(), done.survivor.emails.len()), ("Doe-Smith", 2));
     /// assert_eq!(cx.deals().get(deal.id).await?.contact_ids, [jane.id]);
     /// cx.contacts().unmerge(done.merge).await?;
     /// assert_eq!(cx.deals().get(deal.id).await?.contact_ids, [twin.id]);
@@ -325,55 +398,120 @@ impl Records<'_, Contact> {
         survivor: ContactId,
         others: &[ContactId],
         choices: &MergeChoices,
-    ) -> Result<MergeOutcome> {
-        if others.is_empty() || others.len() > MAX_MERGED {
-            return Err(Error::invalid(
-                "others",
-                FieldErrorCode::OutOfRange,
-                format!("{} contacts given; merge 1 to {MAX_MERGED} into the survivor", others.len()),
-            ));
+    ) -> Result<MergeOutcome<Contact>> {
+        merge_into(*self, survivor, others, choices).await
+    }
+
+    /// Undoes merge `merge`: the survivor gets back its fields, the merged contacts come back
+    /// with their ids, and every record the merge moved or dropped is as it was — in one
+    /// transaction, each change with its event. Refused (nothing written) when the merge was
+    /// already undone or is older than [`UNMERGE_WINDOW_DAYS`] (a validation error on
+    /// `merge`), or when a record it changed has changed since ([`Error::Conflict`] naming it).
+    pub async fn unmerge(&self, merge: MergeId) -> Result<Contact> {
+        unmerge_of(*self, merge).await
+    }
+}
+
+impl Records<'_, Company> {
+    /// Merges `others` (one to four companies) into `survivor`, as
+    /// [`Contacts::merge`](super::Contacts::merge) merges contacts: fields resolved as
+    /// [`MergeChoices`] says (phones, addresses, tags and external ids united); every contact,
+    /// deal, activity, order, invoice, payment, case, feedback, relation, accounting link and
+    /// custom reference naming one of the others then names the survivor; the others are
+    /// deleted; undone by [`unmerge`](Self::unmerge) within [`UNMERGE_WINDOW_DAYS`].
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use crm_core::prelude::*;
+    /// use crm_core::service::MergeChoices;
+    /// let crm = Crm::new(MemoryStore::new());
+    /// let cx = crm.as_actor(&Actor::system(TenantId::new()));
+    /// let acme = cx.companies().create(NewCompany::new("Acme").domain("acme.com")).await?;
+    /// let twin = cx.companies().create(NewCompany::new("ACME Ltd").industry("Tools").tag("vip")).await?;
+    /// let ann = cx.contacts().create(NewContact::new("Ann", "Lee").company(twin.id)).await?;
+    /// let done = cx.companies().merge(acme.id, &[twin.id], &MergeChoices::new()).await?;
+    /// assert_eq!((done.survivor.name.as_str(), done.survivor.industry.as_deref()), ("Acme", Some("Tools")));
+    /// assert_eq!(cx.contacts().get(ann.id).await?.company_id, Some(acme.id));
+    /// cx.companies().unmerge(done.merge).await?;
+    /// assert_eq!(cx.contacts().get(ann.id).await?.company_id, Some(twin.id));
+    /// # Ok::<_, Error>(()) }).unwrap();
+    /// ```
+    pub async fn merge(
+        &self,
+        survivor: CompanyId,
+        others: &[CompanyId],
+        choices: &MergeChoices,
+    ) -> Result<MergeOutcome<Company>> {
+        merge_into(*self, survivor, others, choices).await
+    }
+
+    /// Undoes company merge `merge`, as [`Contacts::unmerge`](super::Contacts::unmerge) does.
+    pub async fn unmerge(&self, merge: MergeId) -> Result<Company> {
+        unmerge_of(*self, merge).await
+    }
+}
+
+/// Merges `others` into `survivor` (see [`Contacts::merge`](super::Contacts::merge)).
+async fn merge_into<E: Mergeable>(
+    records: Records<'_, E>,
+    survivor: E::Id,
+    others: &[E::Id],
+    choices: &MergeChoices,
+) -> Result<MergeOutcome<E>> {
+    if others.is_empty() || others.len() > MAX_MERGED {
+        return Err(Error::invalid(
+            "others",
+            FieldErrorCode::OutOfRange,
+            format!("{} {}s given; merge 1 to {MAX_MERGED} into the survivor", others.len(), E::KIND),
+        ));
+    }
+    for (i, id) in others.iter().enumerate() {
+        if *id == survivor || others[..i].contains(id) {
+            return Err(Error::invalid(format!("others[{i}]"), FieldErrorCode::Duplicate, "named twice"));
         }
-        for (i, id) in others.iter().enumerate() {
-            if *id == survivor || others[..i].contains(id) {
-                return Err(Error::invalid(format!("others[{i}]"), FieldErrorCode::Duplicate, "named twice"));
-            }
-        }
-        let others = others.to_vec();
-        let choices = choices.clone();
-        self.write(|uow| {
+    }
+    let others = others.to_vec();
+    let choices = choices.clone();
+    records
+        .write(|uow| {
             Box::pin(async move {
-                let before = uow.tx.require::<Contact>(survivor).await?;
+                let before = uow.tx.require::<E>(survivor).await?;
                 let mut merged = Vec::with_capacity(others.len());
                 for (i, id) in others.iter().enumerate() {
-                    match uow.tx.fetch::<Contact>(*id).await? {
+                    match uow.tx.fetch::<E>(*id).await? {
                         Some(c) => merged.push(c),
                         None => {
+                            let id: Uuid = (*id).into();
                             return Err(Error::invalid(
                                 format!("others[{i}]"),
                                 FieldErrorCode::NotFound,
-                                format!("no contact {id}"),
+                                format!("no {} {id}", E::KIND),
                             ));
                         }
                     }
                 }
                 let ids: Vec<Uuid> = others.iter().map(|&i| i.into()).collect();
+                let me: Uuid = survivor.into();
                 let from: HashSet<String> = ids.iter().map(|u| u.hyphenated().to_string()).collect();
-                let to = Uuid::from(survivor).hyphenated().to_string();
+                let to = me.hyphenated().to_string();
                 // The survivor's own references to the others (a custom "referred by") now name it.
                 let resolved = repointed(&resolve(&before, &merged, &choices)?.into_record(), &from, &to)?;
-                let resolved = Contact::from_record(resolved).ok_or_else(|| Error::storage("not a contact"))?;
+                let resolved = E::from_record(resolved).ok_or_else(|| Error::storage("the merged kind changed"))?;
                 let mut moved_before = Vec::new();
                 let mut after = Vec::new();
                 // The others go first, so that the survivor can take their external ids (unique
                 // per tenant); then the survivor, so that the records moved to it see it as it is.
                 for c in &merged {
-                    uow.remove(&c.clone().into_record(), c.version).await?;
+                    let rec = c.clone().into_record();
+                    let version = rec.version();
+                    uow.remove(&rec, version).await?;
                 }
-                let contact = save_edit(uow, before.clone(), resolved).await?;
-                after.push((contact.entity_ref(), contact.version));
-                for rec in naming(uow, survivor.into(), &ids).await? {
+                let kept = E::save(uow, before.clone(), resolved).await?;
+                let kept_rec = kept.clone().into_record();
+                after.push((kept_rec.entity_ref(), kept_rec.version()));
+                for rec in naming::<E>(uow, me, &ids).await? {
                     let moved = repointed(&rec, &from, &to)?;
-                    if redundant(uow, &moved, survivor.into()).await? {
+                    if redundant(uow, &moved, me).await? {
                         uow.remove(&rec, rec.version()).await?;
                     } else {
                         let saved = uow.save_record(&rec, moved, Vec::new(), &[]).await?;
@@ -387,8 +525,8 @@ impl Records<'_, Contact> {
                 let journal = new_record!(
                     uow,
                     Merge {
-                        kind: EntityKind::Contact,
-                        survivor: survivor.into(),
+                        kind: E::KIND,
+                        survivor: me,
                         merged: ids,
                         before: all_before,
                         moved: moved_before,
@@ -398,23 +536,20 @@ impl Records<'_, Contact> {
                     }
                 );
                 let journal = uow.create(journal, Vec::new()).await?;
-                Ok(MergeOutcome { contact, merge: journal.id, moved })
+                Ok(MergeOutcome { survivor: kept, merge: journal.id, moved })
             })
         })
         .await
-    }
+}
 
-    /// Undoes merge `merge`: the survivor gets back its fields, the merged contacts come back
-    /// with their ids, and every record the merge moved or dropped is as it was — in one
-    /// transaction, each change with its event. Refused (nothing written) when the merge was
-    /// already undone or is older than [`UNMERGE_WINDOW_DAYS`] (a validation error on
-    /// `merge`), or when a record it changed has changed since ([`Error::Conflict`] naming it).
-    pub async fn unmerge(&self, merge: MergeId) -> Result<Contact> {
-        self.write(|uow| {
+/// Undoes merge `merge` of records of kind `E` (see [`Contacts::unmerge`](super::Contacts::unmerge)).
+async fn unmerge_of<E: Mergeable>(records: Records<'_, E>, merge: MergeId) -> Result<E> {
+    records
+        .write(|uow| {
             Box::pin(async move {
                 let mut m = uow.tx.require::<Merge>(merge).await?;
                 let refuse = |why: String| Err(Error::invalid("merge", FieldErrorCode::Rule, why));
-                if m.kind != EntityKind::Contact {
+                if m.kind != E::KIND {
                     return refuse(format!("merge {merge} is of {} records", m.kind));
                 }
                 if m.undone_at.is_some() {
@@ -430,7 +565,7 @@ impl Records<'_, Contact> {
                     }
                 }
                 // The survivor first (it gives back what it took, external ids included), then
-                // the merged contacts, then the records that named them.
+                // the merged records, then the records that named them.
                 let (survivor, merged) = m.before.split_first().ok_or_else(|| Error::storage("empty merge"))?;
                 let restored = restore(uow, survivor).await?;
                 for rec in merged {
@@ -454,11 +589,10 @@ impl Records<'_, Contact> {
                 }
                 m.undone_at = Some(uow.now);
                 uow.save_system(m).await?;
-                Contact::from_record(restored).ok_or_else(|| Error::storage("the survivor is not a contact"))
+                E::from_record(restored).ok_or_else(|| Error::storage("the survivor changed kind"))
             })
         })
         .await
-    }
 }
 
 /// Inserts a record the merge deleted, as it was (a store numbers a new record's versions

@@ -117,7 +117,7 @@ async fn a_merge_resolves_the_fields_and_moves_every_reference_to_the_survivor()
         .merge(w.jane.id, &[w.twin1.id, w.twin2.id], &MergeChoices::new().take("family_name", w.twin1.id))
         .await
         .unwrap();
-    let jane = done.contact;
+    let jane = done.survivor;
     assert_eq!((jane.given_name.as_str(), jane.family_name.as_str()), ("Jane", "Doe-Smith"), "the choice wins");
     let emails: Vec<&str> = jane.emails.iter().map(|e| e.address.as_str()).collect();
     assert_eq!(emails, ["jane@acme.com", "jd@home.org"], "united, each once");
@@ -269,9 +269,9 @@ async fn merged_contacts_that_name_each_other_consent_and_stages() {
 
     let before = store_of(&env).await;
     let done = c.merge(a.id, &[b.id, d.id], &MergeChoices::new()).await.unwrap();
-    assert_eq!(done.contact.custom.get("referred_by"), Some(&Value::Id(a.id.into())), "its own reference repointed");
+    assert_eq!(done.survivor.custom.get("referred_by"), Some(&Value::Id(a.id.into())), "its own reference repointed");
     assert_eq!(
-        done.contact.marketing_consent.status,
+        done.survivor.marketing_consent.status,
         crm_core::profile::ConsentStatus::Withdrawn,
         "a withdrawal by any of them stands"
     );
@@ -296,6 +296,50 @@ struct Shape {
     relations: Vec<(usize, usize)>,
     survivor: usize,
     others: u8,
+}
+
+#[tokio::test]
+async fn companies_merge_with_every_record_naming_them_and_unmerge_puts_the_store_back() {
+    let env = env();
+    let cx = env.cx();
+    let co = cx.companies();
+    let acme = co.create(NewCompany::new("Acme").domain("acme.com").external_ref("xero", "a-1")).await.unwrap();
+    let twin = co
+        .create(NewCompany::new("ACME Ltd").industry("Tools").tag("vip").external_ref("hubspot", "9001"))
+        .await
+        .unwrap();
+    let globex = co.create(NewCompany::new("Globex")).await.unwrap();
+    let ann = cx.contacts().create(NewContact::new("Ann", "Lee").company(twin.id)).await.unwrap();
+    let deal = cx.deals().create(NewDeal::new("Renewal").company(twin.id)).await.unwrap();
+    let note = cx.activities().log(NewActivity::note("Met both").company(twin.id).company(acme.id)).await.unwrap();
+    let order =
+        cx.orders().create(NewOrder::for_company(twin.id).currency(crm_core::money::Currency::EUR)).await.unwrap();
+    let other =
+        cx.orders().create(NewOrder::for_company(globex.id).currency(crm_core::money::Currency::EUR)).await.unwrap();
+    let before = store_of(&env).await;
+
+    let done = co.merge(acme.id, &[twin.id], &MergeChoices::new().take("name", twin.id)).await.unwrap();
+    let s = &done.survivor;
+    assert_eq!((s.name.as_str(), s.domain.as_ref().map(|d| d.as_str())), ("ACME Ltd", Some("acme.com")));
+    assert_eq!((s.industry.as_deref(), s.tags.clone()), (Some("Tools"), vec!["vip".to_owned()]));
+    let refs: Vec<String> = s.external_refs.iter().map(|r| format!("{}:{}", r.system, r.id)).collect();
+    assert_eq!(refs, ["xero:a-1", "hubspot:9001"]);
+    assert_eq!(done.moved, 4);
+    assert_eq!(cx.contacts().get(ann.id).await.unwrap().company_id, Some(acme.id));
+    assert_eq!(cx.deals().get(deal.id).await.unwrap().company_id, Some(acme.id));
+    assert_eq!(cx.activities().get(note.id).await.unwrap().company_ids, [acme.id], "named once, not twice");
+    assert_eq!(cx.orders().get(order.id).await.unwrap().company_id, Some(acme.id));
+    assert_eq!(cx.orders().get(other.id).await.unwrap().company_id, Some(globex.id), "others untouched");
+    assert!(matches!(co.get(twin.id).await, Err(Error::NotFound { .. })));
+
+    // A contact merge's undo is not a company's.
+    let Err(Error::Validation(v)) = cx.contacts().unmerge(done.merge).await else {
+        panic!("a contact unmerge of a company merge")
+    };
+    assert_eq!(v.0[0].field, "merge");
+    let back = co.unmerge(done.merge).await.unwrap();
+    assert_eq!(back.name, "Acme");
+    assert_eq!(store_of(&env).await, before);
 }
 
 fn shapes() -> impl Strategy<Value = Shape> {

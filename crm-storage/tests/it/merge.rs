@@ -26,7 +26,7 @@ async fn merge_and_undo(store: SqlStore) {
 
     let done = c.merge(ann.id, &[twin.id], &MergeChoices::new()).await.unwrap();
     assert_eq!(done.moved, 4);
-    assert_eq!(done.contact.tags, ["vip"]);
+    assert_eq!(done.survivor.tags, ["vip"]);
     assert_eq!(cx.deals().get(deal.id).await.unwrap().contact_ids, [ann.id]);
     let fan_now = c.get(fan.id).await.unwrap();
     assert_eq!(fan_now.custom.get("referred_by"), Some(&Value::Id(ann.id.into())));
