@@ -242,6 +242,14 @@ impl Kind for Contact {
             _ => id.map(|i| i.to_string()).into_iter().collect(),
         }
     }
+    fn twin_keys(input: &NewContact) -> Vec<String> {
+        let emails = input.emails.iter().map(|(e, _)| e.trim().to_lowercase());
+        let phones = input.phones.iter().map(|(p, _)| {
+            let digits: String = p.chars().filter(char::is_ascii_digit).collect();
+            format!("tel:{digits}")
+        });
+        emails.chain(phones).collect()
+    }
     fn find<'a>(
         cx: &'a Session,
         by: &'a MatchBy,

@@ -132,13 +132,18 @@ fn person(e: &calcard::icalendar::ICalendarEntry) -> Option<(Option<String>, Str
     Some((name, email))
 }
 
+/// The system a filed invitation's UID is kept under, among the meeting's external ids.
+pub const UID_SYSTEM: &str = "ical";
+
 /// Files the events of a meeting invitation (an `.ics` file or attachment) as meeting
 /// activities, each with its time (in UTC, from whatever time zone the invitation used), length,
 /// description, organiser and attendees (matched to contacts by email, as any activity's
 /// participants are). Returns each event's UID with the activity filed for it. An event
 /// without a summary or a start is refused naming `SUMMARY` or `DTSTART`, and nothing is filed.
 ///
-/// Filing the same invitation twice files it twice: keep the UIDs to tell.
+/// The UID is kept as the meeting's `ical` external id, so an invitation filed again (or its
+/// update, moved to another time) updates the meeting filed before — its summary, time, length
+/// and description — instead of filing a second one.
 pub async fn file_invitation(cx: &Session, ics: &str) -> Result<Vec<(String, Activity)>> {
     let bad = |field: &str, why: String| Error::invalid(field, FieldErrorCode::InvalidFormat, why);
     let cal = ICalendar::parse(ics).map_err(|_| bad("ics", "not an iCalendar file".into()))?;
@@ -190,7 +195,25 @@ pub async fn file_invitation(cx: &Session, ics: &str) -> Result<Vec<(String, Act
     }
     let mut filed = Vec::with_capacity(inputs.len());
     for (uid, a) in inputs {
-        filed.push((uid, cx.activities().log(a).await?));
+        let before = match uid.trim() {
+            "" => None,
+            id => crate::kind::find_external::<Activity>(cx, UID_SYSTEM, id).await?,
+        };
+        let activity = match before {
+            Some(id) => {
+                let mut m = cx.activities().get(id).await?;
+                m.subject = a.subject;
+                m.due_at = a.due_at;
+                m.duration_secs = a.duration_secs;
+                if a.body.is_some() {
+                    m.body = a.body;
+                }
+                cx.activities().update(m).await?
+            }
+            None if uid.trim().is_empty() => cx.activities().log(a).await?,
+            None => cx.activities().log(a.external_ref(UID_SYSTEM, uid.trim())).await?,
+        };
+        filed.push((uid, activity));
     }
     Ok(filed)
 }

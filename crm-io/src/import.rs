@@ -342,7 +342,10 @@ impl<K: ImportKind> FileImport<K> {
             Err(other) => return Err(other.into()),
         };
         let keys = self.upsert.as_ref().map_or_else(Vec::new, |(by, _)| K::keys(by, &input, id));
-        let unique = K::taken_keys(&input);
+        let mut unique = K::taken_keys(&input);
+        if self.duplicates.is_some() {
+            unique.extend(K::twin_keys(&input));
+        }
         // A record this batch is about to create is written first, so that this row finds it
         // (or is refused by it).
         if keys.iter().chain(&unique).any(|k| run.pending.keys.contains(k)) {
@@ -497,8 +500,10 @@ impl<K: ImportKind> FileImport<K> {
 impl FileImport<Contact> {
     /// Checks each row about to be created against the contacts already there under `rules`
     /// ([`Contacts::duplicates_of`](crm_core::service::Contacts::duplicates_of)), and warns or
-    /// rejects. One lookup a row; rows of one file are not compared with each other (scan
-    /// afterwards with [`Contacts::find_duplicates`](crm_core::service::Contacts::find_duplicates)).
+    /// rejects. One lookup a row. A row sharing an email address or a phone number with an
+    /// earlier row of the file is checked against the contact that row created; rows alike
+    /// only by name are not compared within the file (scan afterwards with
+    /// [`Contacts::find_duplicates`](crm_core::service::Contacts::find_duplicates)).
     pub fn duplicates(mut self, rules: DuplicateRules, on_duplicate: OnDuplicate) -> Self {
         self.duplicates = Some((rules, on_duplicate));
         self

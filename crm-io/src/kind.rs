@@ -113,6 +113,12 @@ pub mod sealed {
         fn taken_keys(_input: &Self::Input) -> Vec<String> {
             Vec::new()
         }
+        /// Keys a likely duplicate shares (a contact's addresses and numbers): with duplicate
+        /// checks on, a row sharing one with a pending row waits until that one is written,
+        /// so that the check finds it.
+        fn twin_keys(_input: &Self::Input) -> Vec<String> {
+            Vec::new()
+        }
         /// The record already in the CRM that `key` names.
         fn find<'a>(cx: &'a Session, by: &'a MatchBy, key: &'a str) -> Fut<'a, Result<Option<Self::Id>, Error>>;
         /// Whether [`apply`](Self::apply) updates records.

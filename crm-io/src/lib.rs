@@ -46,7 +46,7 @@ pub use deals::{DealColumn, DealImport};
 pub use error::{IoError, Result};
 pub use export::{Export, export_csv, export_jsonl};
 #[cfg(feature = "ical")]
-pub use ical::{export_ics, file_invitation};
+pub use ical::{UID_SYSTEM, export_ics, file_invitation};
 pub use import::{FileImport, FileImportReport, OnDuplicate, OnMatch, Preview, RejectedRow};
 pub use kind::{ImportKind, MatchBy};
 pub use mapping::Preset;

@@ -5,7 +5,8 @@ use crate::entity::{EntityKind, Links};
 use crate::ids::{ActivityId, CampaignId, CompanyId, ContactId, DealId, UserId};
 use crate::macros::record;
 use crate::macros::str_enum;
-use crate::model::{id_list, impl_entity, text_list};
+use crate::model::product::{external_keys, external_list};
+use crate::model::{ExternalRef, id_list, impl_entity, text_list};
 use crate::profile::{Channel, Email, PhoneNumber};
 use crate::value::CustomValues;
 
@@ -107,6 +108,10 @@ record! {
         /// The campaign it belongs to (a campaign email, a call of a call campaign).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub campaign_id: Option<CampaignId>,
+        /// Ids in other systems (a calendar event's UID, a call's id in a phone system): unique
+        /// per tenant, so the same event or call is filed once.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub external_refs: Vec<ExternalRef>,
         /// Custom field values.
         pub custom: CustomValues,
     }
@@ -120,6 +125,7 @@ impl_entity! {
         .each("deal_ids", EntityKind::Deal, &a.deal_ids)
         .one("campaign_id", EntityKind::Campaign, a.campaign_id)
         .each_in("participants", "contact_id", EntityKind::Contact, &a.participants, |p| p.contact_id);
+    unique: |a| external_keys(&a.external_refs);
     fields {
         "kind": Text => |a| a.kind,
         "subject": Text => |a| a.subject.clone(),
@@ -137,5 +143,6 @@ impl_entity! {
         "in_reply_to": Text => |a| a.in_reply_to.clone(),
         "references": TextList => |a| text_list(a.references.iter().map(String::as_str)),
         "thread_id": Text => |a| a.thread_id.clone(),
+        "external_refs": TextList => |a| external_list(&a.external_refs),
     }
 }

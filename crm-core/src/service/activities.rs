@@ -12,7 +12,9 @@ use crate::ids::{ActivityId, CampaignId, CompanyId, ContactId, DealId, UserId};
 use crate::macros::new_input;
 use crate::macros::new_record;
 use crate::model::Entity;
-use crate::model::{Activity, ActivityKind, Contact, Direction, Outcome, Participant, ParticipantRole, ResponseKind};
+use crate::model::{
+    Activity, ActivityKind, Contact, Direction, ExternalRef, Outcome, Participant, ParticipantRole, ResponseKind,
+};
 use crate::profile::{Channel, Email, PhoneNumber};
 use crate::query::{Filter, Query};
 use crate::value::CustomValues;
@@ -110,6 +112,8 @@ new_input! {
         /// The campaign it belongs to. An outbound campaign email records each linked
         /// contact's `sent` response in the same transaction; they must be members.
         pub campaign_id: Option<CampaignId> => some campaign(CampaignId),
+        /// Ids in other systems (a calendar event's UID…), unique per tenant.
+        pub external_refs: Vec<ExternalRef> => refs,
         /// Custom field values.
         pub custom: CustomValues => custom,
     }
@@ -144,6 +148,7 @@ impl NewActivity {
             references: Vec::new(),
             thread_id: None,
             campaign_id: None,
+            external_refs: Vec::new(),
             custom: CustomValues::new(),
         }
     }
@@ -238,6 +243,7 @@ fn check_activity(a: &mut Activity, ch: &mut Checks) {
     ch.duplicates("contact_ids", &a.contact_ids);
     ch.duplicates("company_ids", &a.company_ids);
     ch.duplicates("deal_ids", &a.deal_ids);
+    ch.external_refs(&mut a.external_refs);
 }
 
 /// Activities: every interaction with a customer, recorded: calls, emails, meetings, notes
@@ -390,6 +396,7 @@ async fn log_in(uow: &mut Uow<'_>, input: NewActivity) -> Result<Activity> {
             references: input.references,
             thread_id: input.thread_id,
             campaign_id: input.campaign_id,
+            external_refs: input.external_refs,
             custom: input.custom,
         }
     );

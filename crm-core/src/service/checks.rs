@@ -223,11 +223,16 @@ impl Checks {
     /// Trims; a required text; a short identifier (SKU, document number): at most 64 characters,
     /// no control characters.
     pub(crate) fn code(&mut self, field: &str, s: &mut String) {
+        self.code_within(field, s, MAX_CODE_LEN);
+    }
+
+    /// A short identifier of at most `max` characters, as [`code`](Self::code).
+    fn code_within(&mut self, field: &str, s: &mut String, max: usize) {
         *s = s.trim().to_owned();
         if s.is_empty() {
             self.push(field, FieldErrorCode::Required, "must not be empty");
-        } else if s.chars().count() > MAX_CODE_LEN {
-            self.push(field, FieldErrorCode::OutOfRange, format!("longer than {MAX_CODE_LEN} characters"));
+        } else if s.chars().count() > max {
+            self.push(field, FieldErrorCode::OutOfRange, format!("longer than {max} characters"));
         } else if s.chars().any(char::is_control) {
             self.push(field, FieldErrorCode::InvalidFormat, "must not contain control characters");
         }
@@ -249,7 +254,8 @@ impl Checks {
         for (i, r) in refs.iter_mut().enumerate() {
             r.system = r.system.trim().to_ascii_lowercase();
             self.code(&format!("external_refs[{i}].system"), &mut r.system);
-            self.code(&format!("external_refs[{i}].id"), &mut r.id);
+            // Ids elsewhere run long (a calendar event's UID): up to 255 characters.
+            self.code_within(&format!("external_refs[{i}].id"), &mut r.id, 255);
         }
         self.duplicates("external_refs", refs);
     }

@@ -200,7 +200,7 @@ pub fn deal(tenant: TenantId, p: &Pipeline, name: &str, amount: Option<Money>) -
 
 /// A call about a contact.
 pub fn activity(tenant: TenantId, contact: ContactId) -> Activity {
-    fixture!(
+    let mut a = fixture!(
         tenant,
         Activity {
             kind: ActivityKind::Email,
@@ -229,9 +229,12 @@ pub fn activity(tenant: TenantId, contact: ContactId) -> Activity {
             references: vec!["xyz@mail.example".into()],
             thread_id: Some("xyz@mail.example".into()),
             campaign_id: None,
+            external_refs: Vec::new(),
             custom: CustomValues::new(),
         }
-    )
+    );
+    a.external_refs = vec![ExternalRef::new("zoom", format!("call-{}", a.id))];
+    a
 }
 
 /// A `works_at` relation.

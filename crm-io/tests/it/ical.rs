@@ -37,6 +37,17 @@ async fn an_invitation_is_filed_as_a_meeting_at_its_time_with_its_people() {
     let err = file_invitation(&cx, &INVITATION.replace("SUMMARY:Quarterly review\r\n", "")).await.unwrap_err();
     assert!(matches!(&err, crm_io::IoError::Crm(Error::Validation(v)) if v.0[0].field == "SUMMARY"), "{err:?}");
     assert_eq!(cx.activities().count(&Filter::All).await.unwrap(), 1, "nothing filed for a bad invitation");
+
+    // The organiser moves the meeting an hour later and sends the invitation again: the
+    // meeting filed before moves, no second one is filed.
+    let moved =
+        INVITATION.replace("T140000", "T150000").replace("T153000", "T163000").replace("SEQUENCE:0", "SEQUENCE:1");
+    let again = file_invitation(&cx, &moved).await.unwrap();
+    assert_eq!(again[0].1.id, meeting.id);
+    assert_eq!(again[0].1.due_at, Some(Utc.with_ymd_and_hms(2026, 12, 10, 14, 0, 0).unwrap()));
+    assert_eq!(cx.activities().count(&Filter::All).await.unwrap(), 1);
+    let refs = &cx.activities().get(meeting.id).await.unwrap().external_refs;
+    assert_eq!((refs[0].system.as_str(), refs[0].id.as_str()), (crm_io::UID_SYSTEM, "abc123@google.com"));
 }
 
 #[tokio::test]

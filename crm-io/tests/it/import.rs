@@ -408,3 +408,24 @@ async fn rows_that_may_be_contacts_already_there_are_flagged_or_rejected() {
         .unwrap_err();
     assert!(matches!(err, IoError::Crm(Error::Validation(_))), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_file_repeating_a_person_is_caught_within_the_file() {
+    let env = env().await;
+    let cx = env.cx();
+    // Grace twice in one file (one batch): the second row shares her number.
+    let file = "First Name,Last Name,Email,Phone
+                Grace,Hopper,grace@navy.example,(202) 555-0143
+                Alan,Turing,alan@example.org,
+                Grace,Hopper,ghopper@home.example,202-555-0143
+";
+    let rules = crm_core::service::DuplicateRules::default();
+    let report = ContactImport::new()
+        .duplicates(rules, OnDuplicate::Reject)
+        .run(&cx, Table::csv(file.as_bytes()).unwrap(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!((report.imported.len(), report.rejected.len()), (2, 1));
+    assert_eq!((report.rejected[0].line, field_of(&report.rejected[0].error).0.as_str()), (4, "duplicate_of"));
+    assert!(report.rejected[0].error.to_string().contains(&report.imported[0].to_string()), "names the first Grace");
+}
