@@ -11,7 +11,7 @@ use crm_core::service::{ImportOptions, NewCompany, Session};
 use crate::coerce;
 use crate::contacts::external_keys;
 use crate::import::FileImport;
-use crate::kind::{Fut, MatchBy, Reader, create_each, find_external, find_id, per_input, sealed::Kind};
+use crate::kind::{Fut, MatchBy, Reader, create_each, find_external, find_id, per_input, phones_in, sealed::Kind};
 use crate::lookups::Lookups;
 use crate::mapping::{Preset, normalised};
 
@@ -65,8 +65,11 @@ pub enum CompanyColumn {
     Region,
     /// Postal code.
     PostalCode,
-    /// Country, as an ISO 3166 alpha-2 code.
+    /// Country, as an ISO 3166 alpha-2 code; numbers without `+country` are read in it.
     Country,
+    /// The region (ISO 3166 alpha-2) the row's numbers without `+country` are read in, when
+    /// it is not the country of the address.
+    PhoneRegion,
     /// Tags (a multi-value cell adds each).
     Tags,
     /// Registered (legal) name.
@@ -127,6 +130,7 @@ impl Kind for Company {
         use CompanyColumn as C;
         let mut c = NewCompany::default();
         let mut id = None;
+        let mut phone_region = None;
         let mut address = Address::default();
         for cell in r.cells(cells)? {
             let v = cell.v;
@@ -148,6 +152,7 @@ impl Kind for Company {
                 C::Region => address.region = Some(cell.text()),
                 C::PostalCode => address.postal_code = Some(cell.text()),
                 C::Country => address.country = Some(v.to_ascii_uppercase()),
+                C::PhoneRegion => phone_region = Some(v.to_ascii_uppercase()),
                 C::Tags => c.tags.extend(coerce::multi(v)),
                 C::LegalName => c.legal_name = Some(cell.text()),
                 C::TaxId => c.tax_id = Some(cell.text()),
@@ -169,6 +174,7 @@ impl Kind for Company {
         {
             c.domain = Some(d.as_str().to_owned());
         }
+        phones_in(&mut c.phones, phone_region.as_deref().or(address.country.as_deref()));
         if address != Address::default() {
             c.addresses.push(address);
         }
@@ -331,6 +337,7 @@ fn obvious(header: &str) -> Option<CompanyColumn> {
         "state" | "region" | "province" | "county" => C::Region,
         "zip" | "zipcode" | "postcode" | "postalcode" => C::PostalCode,
         "country" | "countrycode" => C::Country,
+        "phoneregion" | "phonecountry" => C::PhoneRegion,
         "tags" | "tag" | "labels" => C::Tags,
         "legalname" | "registeredname" => C::LegalName,
         "taxid" | "vat" | "vatnumber" | "taxnumber" => C::TaxId,

@@ -8,7 +8,9 @@ use crm_core::service::{DuplicateCandidate, DuplicateRules, ImportOptions, NewCo
 
 use crate::coerce;
 use crate::import::FileImport;
-use crate::kind::{Fut, MatchBy, Reader, create_each, find_external, find_id, per_input, sealed::Kind, split_name};
+use crate::kind::{
+    Fut, MatchBy, Reader, create_each, find_external, find_id, per_input, phones_in, sealed::Kind, split_name,
+};
 use crate::lookups::{CompanyRef, Lookups};
 use crate::mapping::{Preset, normalised};
 
@@ -78,8 +80,11 @@ pub enum ContactColumn {
     Region,
     /// Postal code.
     PostalCode,
-    /// Country, as an ISO 3166 alpha-2 code.
+    /// Country, as an ISO 3166 alpha-2 code; numbers without `+country` are read in it.
     Country,
+    /// The region (ISO 3166 alpha-2) the row's numbers without `+country` are read in, when
+    /// it is not the country of the address.
+    PhoneRegion,
     /// Their id in this other system (`hubspot`…), kept among the contact's external ids.
     ExternalId(String),
     /// The contact's id in this CRM (a UUID), to update it (see [`FileImport::upsert`]).
@@ -162,6 +167,7 @@ impl Kind for Contact {
         let mut id = None;
         let mut company = None;
         let mut full_name = None;
+        let mut phone_region = None;
         let mut address = Address::default();
         for cell in r.cells(cells)? {
             let v = cell.v;
@@ -196,6 +202,7 @@ impl Kind for Contact {
                 C::Region => address.region = Some(cell.text()),
                 C::PostalCode => address.postal_code = Some(cell.text()),
                 C::Country => address.country = Some(v.to_ascii_uppercase()),
+                C::PhoneRegion => phone_region = Some(v.to_ascii_uppercase()),
                 C::ExternalId(system) => c = c.external_ref(system.clone(), cell.text()),
                 C::Id => id = Some(cell.id("contact")?),
                 C::Custom(key) => {
@@ -212,6 +219,7 @@ impl Kind for Contact {
         {
             (c.given_name, c.family_name) = split_name(&full);
         }
+        phones_in(&mut c.phones, phone_region.as_deref().or(address.country.as_deref()));
         if address != Address::default() {
             c.addresses.push(address);
         }
@@ -419,6 +427,7 @@ fn obvious(header: &str) -> Option<ContactColumn> {
         "state" | "region" | "province" | "county" => C::Region,
         "zip" | "zipcode" | "postcode" | "postalcode" => C::PostalCode,
         "country" | "countrycode" => C::Country,
+        "phoneregion" | "phonecountry" | "dialingcountry" => C::PhoneRegion,
         _ => return None,
     })
 }

@@ -265,6 +265,20 @@ impl<C> Cell<'_, C> {
     }
 }
 
+/// Numbers written without `+country`, read in the row's `region` (an ISO 3166 alpha-2 code:
+/// its phone-region or country column) as E.164; others are left for the CRM to read in its
+/// default region (and to refuse with why).
+pub(crate) fn phones_in(phones: &mut [(String, crm_core::profile::PhoneLabel)], region: Option<&str>) {
+    let Some(region) = region.map(str::trim).filter(|r| r.len() == 2) else { return };
+    for (number, _) in phones.iter_mut() {
+        if !number.trim_start().starts_with('+')
+            && let Ok(p) = crm_core::profile::PhoneNumber::parse(number, Some(&region.to_ascii_uppercase()))
+        {
+            *number = p.as_str().to_owned();
+        }
+    }
+}
+
 /// Splits a whole name at its last space: (given, family).
 pub(crate) fn split_name(full: &str) -> (String, String) {
     match full.trim().rsplit_once(' ') {

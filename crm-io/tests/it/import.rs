@@ -429,3 +429,21 @@ async fn a_file_repeating_a_person_is_caught_within_the_file() {
     assert_eq!((report.rejected[0].line, field_of(&report.rejected[0].error).0.as_str()), (4, "duplicate_of"));
     assert!(report.rejected[0].error.to_string().contains(&report.imported[0].to_string()), "names the first Grace");
 }
+
+#[tokio::test]
+async fn numbers_without_a_country_code_are_read_in_the_rows_country() {
+    let env = env().await;
+    let cx = env.cx();
+    // The CRM's default region is the US; these people are in London and Berlin.
+    let file = "First Name,Last Name,Phone,Country,Phone region\n\
+                Ada,Lovelace,020 7946 0958,GB,\n\
+                Emmy,Noether,030 901820,,DE\n\
+                Grace,Hopper,(202) 555-0143,,\n";
+    let report = ContactImport::new().run(&cx, Table::csv(file.as_bytes()).unwrap(), |_| {}).await.unwrap();
+    assert_eq!(report.rejected.len(), 0, "{:?}", report.rejected);
+    let mut numbers = Vec::new();
+    for id in &report.imported {
+        numbers.push(cx.contacts().get(*id).await.unwrap().phones[0].number.as_str().to_owned());
+    }
+    assert_eq!(numbers, ["+442079460958", "+4930901820", "+12025550143"]);
+}
