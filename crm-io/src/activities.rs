@@ -7,13 +7,15 @@ use crm_core::model::{Activity, ActivityKind, Direction, Outcome};
 use crm_core::service::{ImportOptions, NewActivity, Session};
 
 use crate::coerce;
+use crate::contacts::external_keys;
 use crate::import::FileImport;
-use crate::kind::{Fut, MatchBy, Reader, create_each, find_id, sealed::Kind};
+use crate::kind::{Fut, MatchBy, Reader, create_each, find_external, find_id, sealed::Kind};
 use crate::lookups::{CompanyRef, ContactRef, Lookups};
 use crate::mapping::{Preset, normalised};
 
 /// An import of activities, such as another CRM's call and meeting history. A row without a
-/// type column is a note.
+/// type column is a note. Imported again with [`MatchBy::ExternalId`] (the other system's id of
+/// each call or meeting), the activities already there are updated or skipped.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -67,7 +69,9 @@ pub enum ActivityColumn {
     CompanyExternalId(String),
     /// A deal it is about, by name.
     Deal,
-    /// The activity's id in this CRM (a UUID), to skip one already there.
+    /// Its id in this other system (a phone system's call id…), kept among its external ids.
+    ExternalId(String),
+    /// The activity's id in this CRM (a UUID), to update or skip one already there.
     Id,
     /// A custom field, by key.
     Custom(String),
@@ -104,9 +108,9 @@ impl Kind for Activity {
     type Column = ActivityColumn;
     type Input = NewActivity;
     type Row = ActivityRow;
-    const MATCHES: &'static str = "id";
+    const MATCHES: &'static str = "external id or id";
     const PLURAL: &'static str = "activities";
-    const UPDATES: bool = false;
+    const UPDATES: bool = true;
 
     fn preset(_preset: Preset) -> Vec<(&'static str, ActivityColumn)> {
         Vec::new()
@@ -167,6 +171,7 @@ impl Kind for Activity {
                     row.companies.push((h(), CompanyRef::External(system.clone(), cell.text())))
                 }
                 C::Deal => row.deals.push((h(), cell.text())),
+                C::ExternalId(system) => a = a.external_ref(system.clone(), cell.text()),
                 C::Id => row.id = Some(cell.id("activity")?),
                 C::Custom(key) => {
                     if let Some((k, value)) = r.custom(&cell, key)? {
@@ -212,22 +217,57 @@ impl Kind for Activity {
     }
 
     fn matches(by: &MatchBy) -> bool {
-        *by == MatchBy::Id
+        matches!(by, MatchBy::ExternalId(_) | MatchBy::Id)
     }
-    fn keys(_by: &MatchBy, _input: &NewActivity, id: Option<ActivityId>) -> Vec<String> {
-        id.map(|i| i.to_string()).into_iter().collect()
+    fn keys(by: &MatchBy, input: &NewActivity, id: Option<ActivityId>) -> Vec<String> {
+        match by {
+            MatchBy::ExternalId(system) => external_keys(&input.external_refs, system),
+            _ => id.map(|i| i.to_string()).into_iter().collect(),
+        }
     }
-    fn find<'a>(cx: &'a Session, _by: &'a MatchBy, key: &'a str) -> Fut<'a, Result<Option<ActivityId>, Error>> {
-        Box::pin(find_id::<Activity>(cx, key))
+    fn find<'a>(cx: &'a Session, by: &'a MatchBy, key: &'a str) -> Fut<'a, Result<Option<ActivityId>, Error>> {
+        Box::pin(async move {
+            match by {
+                MatchBy::ExternalId(system) => find_external::<Activity>(cx, system, key).await,
+                _ => find_id::<Activity>(cx, key).await,
+            }
+        })
     }
+    /// The row's subject (when not empty) and the times, length, direction, outcome and body it
+    /// gives replace the stored ones; the people, companies, deals and external ids it names
+    /// are added; custom values replace. Its kind stays (a call stays a call).
     fn apply<'a>(
-        _cx: &'a Session,
+        cx: &'a Session,
         id: ActivityId,
-        _input: NewActivity,
+        input: NewActivity,
         _columns: &'a [(String, ActivityColumn)],
     ) -> Fut<'a, Result<ActivityId, Error>> {
-        // Not reached: `UPDATES` is false, so the import refuses `OnMatch::Update` up front.
-        Box::pin(std::future::ready(Ok(id)))
+        fn add<T: PartialEq>(to: &mut Vec<T>, items: Vec<T>) {
+            for x in items {
+                if !to.contains(&x) {
+                    to.push(x);
+                }
+            }
+        }
+        Box::pin(async move {
+            let mut a = cx.activities().get(id).await?;
+            if !input.subject.trim().is_empty() {
+                a.subject = input.subject;
+            }
+            macro_rules! set {
+                ($($f:ident),*) => {$( if input.$f.is_some() { a.$f = input.$f; } )*};
+            }
+            set!(body, due_at, completed_at, duration_secs, outcome, direction, channel);
+            if let Some(t) = input.occurred_at {
+                a.occurred_at = t;
+            }
+            add(&mut a.contact_ids, input.contact_ids);
+            add(&mut a.company_ids, input.company_ids);
+            add(&mut a.deal_ids, input.deal_ids);
+            add(&mut a.external_refs, input.external_refs);
+            a.custom.extend(input.custom);
+            cx.activities().update(a).await.map(|a| a.id)
+        })
     }
     fn create<'a>(
         cx: &'a Session,

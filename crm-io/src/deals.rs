@@ -7,13 +7,16 @@ use crm_core::model::Deal;
 use crm_core::service::{ImportOptions, NewDeal, Session};
 
 use crate::coerce;
+use crate::contacts::external_keys;
 use crate::import::FileImport;
-use crate::kind::{Amount, Fut, MatchBy, Reader, create_each, find_id, sealed::Kind};
+use crate::kind::{Amount, Fut, MatchBy, Reader, create_each, find_external, find_id, sealed::Kind};
 use crate::lookups::{CompanyRef, ContactRef, Lookups};
 use crate::mapping::{Preset, normalised};
 
 /// An import of deals. The company a row names is found (or created), its people found by
-/// address or name, its pipeline and stage by name; a deal starts in an open stage.
+/// address or name, its pipeline and stage by name; a deal starts in an open stage. Imported
+/// again with [`MatchBy::ExternalId`] (the vendor's deal id), a deal already there is updated
+/// ([`Deals::apply`](crm_core::service::Deals::apply): a new stage moves it) or skipped.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -59,7 +62,9 @@ pub enum DealColumn {
     ContactExternalId(String),
     /// Tags (a multi-value cell adds each).
     Tags,
-    /// The deal's id in this CRM (a UUID), to skip a deal already there.
+    /// Its id in this other system (`hubspot`…), kept among the deal's external ids.
+    ExternalId(String),
+    /// The deal's id in this CRM (a UUID), to update or skip a deal already there.
     Id,
     /// A custom field, by key.
     Custom(String),
@@ -82,9 +87,9 @@ impl Kind for Deal {
     type Column = DealColumn;
     type Input = NewDeal;
     type Row = DealRow;
-    const MATCHES: &'static str = "id";
+    const MATCHES: &'static str = "external id or id";
     const PLURAL: &'static str = "deals";
-    const UPDATES: bool = false;
+    const UPDATES: bool = true;
 
     fn preset(preset: Preset) -> Vec<(&'static str, DealColumn)> {
         preset_columns(preset)
@@ -145,6 +150,7 @@ impl Kind for Deal {
                     }
                 }
                 C::Tags => row.deal.tags.extend(coerce::multi(cell.v)),
+                C::ExternalId(system) => row.deal = row.deal.external_ref(system.clone(), cell.text()),
                 C::Id => row.id = Some(cell.id("deal")?),
                 C::Custom(key) => {
                     if let Some((k, value)) = r.custom(&cell, key)? {
@@ -189,22 +195,31 @@ impl Kind for Deal {
     }
 
     fn matches(by: &MatchBy) -> bool {
-        *by == MatchBy::Id
+        matches!(by, MatchBy::ExternalId(_) | MatchBy::Id)
     }
-    fn keys(_by: &MatchBy, _input: &NewDeal, id: Option<DealId>) -> Vec<String> {
-        id.map(|i| i.to_string()).into_iter().collect()
+    fn keys(by: &MatchBy, input: &NewDeal, id: Option<DealId>) -> Vec<String> {
+        match by {
+            MatchBy::ExternalId(system) => external_keys(&input.external_refs, system),
+            _ => id.map(|i| i.to_string()).into_iter().collect(),
+        }
     }
-    fn find<'a>(cx: &'a Session, _by: &'a MatchBy, key: &'a str) -> Fut<'a, Result<Option<DealId>, Error>> {
-        Box::pin(find_id::<Deal>(cx, key))
+    fn find<'a>(cx: &'a Session, by: &'a MatchBy, key: &'a str) -> Fut<'a, Result<Option<DealId>, Error>> {
+        Box::pin(async move {
+            match by {
+                MatchBy::ExternalId(system) => find_external::<Deal>(cx, system, key).await,
+                _ => find_id::<Deal>(cx, key).await,
+            }
+        })
     }
+    /// [`Deals::apply`](crm_core::service::Deals::apply): given fields replaced, people and
+    /// tags added, a stage named moves the deal there.
     fn apply<'a>(
-        _cx: &'a Session,
+        cx: &'a Session,
         id: DealId,
-        _input: NewDeal,
+        input: NewDeal,
         _columns: &'a [(String, DealColumn)],
     ) -> Fut<'a, Result<DealId, Error>> {
-        // Not reached: `UPDATES` is false, so the import refuses `OnMatch::Update` up front.
-        Box::pin(std::future::ready(Ok(id)))
+        Box::pin(async move { cx.deals().apply(id, input).await.map(|d| d.id) })
     }
     fn create<'a>(
         cx: &'a Session,
@@ -224,6 +239,7 @@ fn preset_columns(preset: Preset) -> Vec<(&'static str, DealColumn)> {
     use DealColumn as C;
     match preset {
         Preset::HubSpot => vec![
+            ("Record ID", C::ExternalId("hubspot".into())),
             ("Deal Name", C::Name),
             ("Amount", C::Amount),
             ("Currency", C::Currency),
@@ -243,6 +259,7 @@ fn preset_columns(preset: Preset) -> Vec<(&'static str, DealColumn)> {
             ("Stage", C::Stage),
             ("Account Name", C::Company),
             ("Account ID", C::CompanyExternalId("salesforce".into())),
+            ("Opportunity ID", C::ExternalId("salesforce".into())),
         ],
         Preset::Pipedrive => vec![
             ("Deal - Title", C::Name),
@@ -254,6 +271,7 @@ fn preset_columns(preset: Preset) -> Vec<(&'static str, DealColumn)> {
             ("Deal - Organization", C::Company),
             ("Deal - Contact person", C::Contact),
             ("Deal - Labels", C::Tags),
+            ("Deal - ID", C::ExternalId("pipedrive".into())),
         ],
         Preset::Zoho => vec![
             ("Deal Name", C::Name),
@@ -265,6 +283,7 @@ fn preset_columns(preset: Preset) -> Vec<(&'static str, DealColumn)> {
             ("Account Name", C::Company),
             ("Contact Name", C::Contact),
             ("Tag", C::Tags),
+            ("Record Id", C::ExternalId("zoho".into())),
         ],
     }
 }

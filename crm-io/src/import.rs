@@ -101,8 +101,8 @@ pub enum OnDuplicate {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum OnMatch {
-    /// The row updates the record: what it gives replaces or adds to what is stored (contacts,
-    /// companies and products).
+    /// The row updates the record: what it gives replaces or adds to what is stored (each
+    /// kind's import says how).
     Update,
     /// The row is skipped and listed in [`FileImportReport::skipped`].
     Skip,

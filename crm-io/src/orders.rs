@@ -119,7 +119,7 @@ impl Kind for Order {
     type Row = OrderRow;
     const MATCHES: &'static str = "number, external id or id";
     const PLURAL: &'static str = "orders";
-    const UPDATES: bool = false;
+    const UPDATES: bool = true;
 
     fn preset(_preset: Preset) -> Vec<(&'static str, OrderColumn)> {
         Vec::new()
@@ -292,14 +292,39 @@ impl Kind for Order {
             }
         })
     }
+    /// The notes and payment method the row gives replace the stored ones, its tags and
+    /// external ids are added, custom values replace; a draft order takes the file's lines
+    /// (a placed order's lines are history and stay).
     fn apply<'a>(
-        _cx: &'a Session,
+        cx: &'a Session,
         id: OrderId,
-        _input: NewOrder,
+        input: NewOrder,
         _columns: &'a [(String, OrderColumn)],
     ) -> Fut<'a, Result<OrderId, Error>> {
-        // Not reached: `UPDATES` is false, so the import refuses `OnMatch::Update` up front.
-        Box::pin(std::future::ready(Ok(id)))
+        Box::pin(async move {
+            let mut o = cx.orders().get(id).await?;
+            if input.notes.is_some() {
+                o.notes = input.notes;
+            }
+            if input.payment_method.is_some() {
+                o.payment_method = input.payment_method;
+            }
+            for t in input.tags {
+                if !o.tags.contains(&t) {
+                    o.tags.push(t);
+                }
+            }
+            for r in input.external_refs {
+                if !o.external_refs.contains(&r) {
+                    o.external_refs.push(r);
+                }
+            }
+            o.custom.extend(input.custom);
+            if o.status == crm_core::model::OrderStatus::Draft && !input.lines.is_empty() {
+                o.lines = input.lines;
+            }
+            cx.orders().update(o).await.map(|o| o.id)
+        })
     }
     fn create<'a>(
         cx: &'a Session,

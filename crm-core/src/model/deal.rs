@@ -184,6 +184,9 @@ record! {
         pub stage_history: Vec<StageVisit>,
         /// Free tags.
         pub tags: Vec<String>,
+        /// Ids in other systems (the deal's id in the CRM it came from), unique per tenant.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub external_refs: Vec<crate::model::ExternalRef>,
         /// Custom field values.
         pub custom: crate::value::CustomValues,
     }
@@ -213,6 +216,7 @@ impl_entity! {
     links: |d| Links::default()
         .each("contact_ids", EntityKind::Contact, &d.contact_ids)
         .one("company_id", EntityKind::Company, d.company_id);
+    unique: |d| crate::model::product::external_keys(&d.external_refs);
     fields {
         "name": Text => |d| d.name.clone(),
         "pipeline_id": Id => |d| d.pipeline_id,
@@ -228,5 +232,6 @@ impl_entity! {
         "owner_id": Id => |d| d.owner_id,
         "lost_reason": Text => |d| d.lost_reason.clone(),
         "tags": TextList => |d| text_list(d.tags.iter().map(String::as_str)),
+        "external_refs": TextList => |d| crate::model::product::external_list(&d.external_refs),
     }
 }

@@ -17,7 +17,7 @@ use crate::ids::{CompanyId, ContactId, DealId, PipelineId, StageId, UserId};
 use crate::macros::new_input;
 use crate::macros::new_record;
 use crate::model::Entity;
-use crate::model::{Contact, Deal, DealStatus, LineItem, Pipeline, Stage, StageKind, StageVisit};
+use crate::model::{Contact, Deal, DealStatus, ExternalRef, LineItem, Pipeline, Stage, StageKind, StageVisit};
 use crate::money::{Currency, Money};
 use crate::profile::LifecycleStage;
 use crate::query::Filter;
@@ -47,6 +47,8 @@ new_input! {
         pub line_items: Vec<LineItem> => push line_item(LineItem),
         /// Tags.
         pub tags: Vec<String> => push tag(String),
+        /// Ids in other systems (the deal's id in the CRM it came from), unique per tenant.
+        pub external_refs: Vec<ExternalRef> => refs,
         /// Custom field values.
         pub custom: CustomValues => custom,
     }
@@ -61,6 +63,7 @@ impl NewDeal {
 
 fn check_deal(d: &mut Deal, ch: &mut Checks) {
     ch.name("name", &mut d.name, true);
+    ch.external_refs(&mut d.external_refs);
     if let Some(a) = &d.amount
         && a.amount.is_sign_negative()
     {
@@ -207,6 +210,7 @@ async fn new_deal(uow: &mut Uow<'_>, input: NewDeal) -> Result<Deal> {
             lost_reason: None,
             stage_history: vec![StageVisit { stage_id: stage.id, entered_at: now, left_at: None }],
             tags: input.tags,
+            external_refs: input.external_refs,
             custom: input.custom,
         }
     );
@@ -216,6 +220,117 @@ async fn new_deal(uow: &mut Uow<'_>, input: NewDeal) -> Result<Deal> {
     check_deal_refs(uow, &mut deal, None, &mut ch).await?;
     let deal = uow.create(deal, ch.errs).await?;
     promote(uow, &deal.contact_ids, LifecycleStage::Opportunity).await?;
+    Ok(deal)
+}
+
+/// Saves a user's edit of a deal in one unit of work (see [`Deals::update`]).
+async fn edit(uow: &mut Uow<'_>, mut deal: Deal) -> Result<Deal> {
+    let before = uow.load_for_update(&deal).await?;
+    GUARD.check(&before, &deal)?;
+    if before.lost_reason != deal.lost_reason && before.status != DealStatus::Lost {
+        return Err(Error::transition(
+            "lost_reason",
+            before.lost_reason.clone().unwrap_or_else(|| "none".into()),
+            deal.lost_reason.clone().unwrap_or_else(|| "none".into()),
+            "only a lost deal has a reason, given by lose",
+        ));
+    }
+    // An amount that came from the line items follows them when they change.
+    let derived = !before.line_items.is_empty() && before.line_items_total().ok().flatten() == before.amount;
+    if derived && deal.line_items != before.line_items && deal.amount == before.amount {
+        deal.amount = None;
+    }
+    let mut ch = Checks::default();
+    check_deal(&mut deal, &mut ch);
+    if before.status == DealStatus::Lost && deal.lost_reason.is_none() {
+        ch.push("lost_reason", FieldErrorCode::Required, "a lost deal keeps its reason");
+    }
+    let pipeline = uow.tx.require::<Pipeline>(before.pipeline_id).await?;
+    if let Some(stage) = pipeline.stage(before.stage_id) {
+        missing_for_stage(&deal, stage, &mut ch);
+    }
+    check_deal_refs(uow, &mut deal, Some(&before), &mut ch).await?;
+    let added: Vec<ContactId> = deal.contact_ids.iter().filter(|c| !before.contact_ids.contains(c)).copied().collect();
+    let saved = uow.save(&before, deal, ch.errs, &[]).await?;
+    if let Some(target) = lifecycle_for(saved.status) {
+        promote(uow, &added, target).await?;
+    }
+    Ok(saved)
+}
+
+/// Moves deal `id` to `target` in one unit of work (see [`Deals::move_to_stage`]).
+async fn step(uow: &mut Uow<'_>, id: DealId, target: Target) -> Result<Deal> {
+    let mut deal = uow.tx.require::<Deal>(id).await?;
+    let pipeline = uow.tx.require::<Pipeline>(deal.pipeline_id).await?;
+    let current = pipeline.stage(deal.stage_id).map(|s| s.name.clone()).unwrap_or_else(|| deal.stage_id.to_string());
+    let in_pipeline = |sid: StageId| {
+        pipeline.stage(sid).cloned().ok_or_else(|| {
+            Error::invalid(
+                "stage_id",
+                FieldErrorCode::NotFound,
+                format!("stage {sid} is not in pipeline `{}`", pipeline.name),
+            )
+        })
+    };
+    let no_stage =
+        |what: &str| Error::invalid("stage_id", FieldErrorCode::Rule, format!("the pipeline has no {what} stage"));
+    let (stage, reason, reopen) = match target {
+        Target::Stage(sid) => (in_pipeline(sid)?, None, false),
+        Target::Won => (pipeline.won_stage().cloned().ok_or_else(|| no_stage("won"))?, None, false),
+        Target::Lost(r) => (pipeline.lost_stage().cloned().ok_or_else(|| no_stage("lost"))?, Some(r), false),
+        Target::Reopen(sid) => (in_pipeline(sid)?, None, true),
+    };
+    let refuse = |reason: &str| Error::transition("stage_id", current.clone(), stage.name.clone(), reason);
+    if reopen {
+        if deal.status == DealStatus::Open {
+            return Err(refuse("only a won or lost deal can be reopened"));
+        }
+        if stage.kind != StageKind::Open {
+            return Err(refuse("a deal is reopened into an open stage"));
+        }
+    } else if deal.status != DealStatus::Open {
+        return Err(refuse(&format!("the deal is {}; reopen it first", deal.status)));
+    }
+    if stage.id == deal.stage_id {
+        return Ok(deal);
+    }
+    let mut ch = Checks::default();
+    let lost_reason = match (stage.kind, reason) {
+        (StageKind::Lost, Some(r)) if !r.trim().is_empty() => Some(r.trim().to_owned()),
+        (StageKind::Lost, _) => {
+            ch.push("lost_reason", FieldErrorCode::Required, "say why the deal was lost (use `lose(id, reason)`)");
+            None
+        }
+        _ => None,
+    };
+    missing_for_stage(&deal, &stage, &mut ch);
+    Error::check(ch.errs)?;
+    let now = uow.now;
+    let from = deal.stage_id;
+    if let Some(last) = deal.stage_history.last_mut()
+        && last.left_at.is_none()
+    {
+        last.left_at = Some(now);
+    }
+    deal.stage_history.push(StageVisit { stage_id: stage.id, entered_at: now, left_at: None });
+    deal.stage_id = stage.id;
+    deal.status = status_of(stage.kind);
+    deal.closed_at = if stage.kind == StageKind::Open { None } else { Some(now) };
+    deal.lost_reason = lost_reason.clone();
+    let deal = uow.save_system(deal).await?;
+    let (subject, related) = (deal.entity_ref(), deal.related());
+    uow.emit(subject, related.clone(), Change::StageChanged { pipeline_id: pipeline.id, from, to: stage.id });
+    match (stage.kind, reopen) {
+        (_, true) => uow.emit(subject, related, Change::DealReopened { to: stage.id }),
+        (StageKind::Won, _) => uow.emit(subject, related, Change::DealWon),
+        (StageKind::Lost, _) => {
+            uow.emit(subject, related, Change::DealLost { reason: lost_reason.unwrap_or_default() })
+        }
+        (StageKind::Open, false) => {}
+    }
+    if let Some(target) = lifecycle_for(deal.status) {
+        promote(uow, &deal.contact_ids, target).await?;
+    }
     Ok(deal)
 }
 
@@ -240,42 +355,76 @@ impl Records<'_, Deal> {
     /// Saves changes to a deal read earlier. The pipeline, stage, status, close time, stage
     /// history and lost reason change only through the stage methods. An amount that was the
     /// sum of the line items is recomputed when they change (unless the amount is changed too).
-    pub async fn update(&self, mut deal: Deal) -> Result<Deal> {
+    pub async fn update(&self, deal: Deal) -> Result<Deal> {
+        self.write(|uow| Box::pin(edit(uow, deal))).await
+    }
+
+    /// Updates deal `id` with what `input` gives, in one unit of work: a name when not empty,
+    /// and the amount, close date, company and owner it sets replace the stored ones; the
+    /// contacts, line items, tags and external ids it lists are added when new; the custom
+    /// values it sets replace. A stage it names other than the deal's moves the deal there (as
+    /// [`move_to_stage`](Self::move_to_stage)); a deal stays in its pipeline. An import uses
+    /// it to update instead of duplicating.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use crm_core::prelude::*;
+    /// let crm = Crm::new(MemoryStore::new());
+    /// let cx = crm.as_actor(&Actor::system(TenantId::new()));
+    /// let deal = cx.deals().create(NewDeal::new("Renewal").tag("q1")).await?;
+    /// let pipeline = cx.pipelines().get(deal.pipeline_id).await?;
+    /// let next = pipeline.stages[1].id;
+    /// let deal = cx.deals().apply(deal.id, NewDeal::default().stage(next).tag("vip")).await?;
+    /// assert_eq!((deal.name.as_str(), deal.stage_id, deal.tags.len()), ("Renewal", next, 2));
+    /// # Ok::<_, Error>(()) }).unwrap();
+    /// ```
+    pub async fn apply(&self, id: DealId, input: NewDeal) -> Result<Deal> {
         self.write(|uow| {
             Box::pin(async move {
-                let before = uow.load_for_update(&deal).await?;
-                GUARD.check(&before, &deal)?;
-                if before.lost_reason != deal.lost_reason && before.status != DealStatus::Lost {
+                let mut d = uow.tx.require::<Deal>(id).await?;
+                if let Some(p) = input.pipeline_id
+                    && p != d.pipeline_id
+                {
                     return Err(Error::transition(
-                        "lost_reason",
-                        before.lost_reason.clone().unwrap_or_else(|| "none".into()),
-                        deal.lost_reason.clone().unwrap_or_else(|| "none".into()),
-                        "only a lost deal has a reason, given by lose",
+                        "pipeline_id",
+                        d.pipeline_id.to_string(),
+                        p.to_string(),
+                        "a deal stays in the pipeline it was created in",
                     ));
                 }
-                // An amount that came from the line items follows them when they change.
-                let derived =
-                    !before.line_items.is_empty() && before.line_items_total().ok().flatten() == before.amount;
-                if derived && deal.line_items != before.line_items && deal.amount == before.amount {
-                    deal.amount = None;
+                fn add<T: PartialEq>(to: &mut Vec<T>, items: Vec<T>) {
+                    for x in items {
+                        if !to.contains(&x) {
+                            to.push(x);
+                        }
+                    }
                 }
-                let mut ch = Checks::default();
-                check_deal(&mut deal, &mut ch);
-                if before.status == DealStatus::Lost && deal.lost_reason.is_none() {
-                    ch.push("lost_reason", FieldErrorCode::Required, "a lost deal keeps its reason");
+                if !input.name.trim().is_empty() {
+                    d.name = input.name;
                 }
-                let pipeline = uow.tx.require::<Pipeline>(before.pipeline_id).await?;
-                if let Some(stage) = pipeline.stage(before.stage_id) {
-                    missing_for_stage(&deal, stage, &mut ch);
+                if input.amount.is_some() {
+                    d.amount = input.amount;
                 }
-                check_deal_refs(uow, &mut deal, Some(&before), &mut ch).await?;
-                let added: Vec<ContactId> =
-                    deal.contact_ids.iter().filter(|c| !before.contact_ids.contains(c)).copied().collect();
-                let saved = uow.save(&before, deal, ch.errs, &[]).await?;
-                if let Some(target) = lifecycle_for(saved.status) {
-                    promote(uow, &added, target).await?;
+                if input.expected_close_date.is_some() {
+                    d.expected_close_date = input.expected_close_date;
                 }
-                Ok(saved)
+                if input.company_id.is_some() {
+                    d.company_id = input.company_id;
+                }
+                if input.owner_id.is_some() {
+                    d.owner_id = input.owner_id;
+                }
+                add(&mut d.contact_ids, input.contact_ids);
+                add(&mut d.line_items, input.line_items);
+                add(&mut d.tags, input.tags);
+                add(&mut d.external_refs, input.external_refs);
+                d.custom.extend(input.custom);
+                let target = input.stage_id.filter(|s| *s != d.stage_id);
+                let d = edit(uow, d).await?;
+                match target {
+                    Some(stage) => step(uow, id, Target::Stage(stage)).await,
+                    None => Ok(d),
+                }
             })
         })
         .await
@@ -304,95 +453,7 @@ impl Records<'_, Deal> {
     }
 
     async fn transition(&self, id: DealId, target: Target) -> Result<Deal> {
-        self.write(|uow| {
-            Box::pin(async move {
-                let mut deal = uow.tx.require::<Deal>(id).await?;
-                let pipeline = uow.tx.require::<Pipeline>(deal.pipeline_id).await?;
-                let current =
-                    pipeline.stage(deal.stage_id).map(|s| s.name.clone()).unwrap_or_else(|| deal.stage_id.to_string());
-                let in_pipeline = |sid: StageId| {
-                    pipeline.stage(sid).cloned().ok_or_else(|| {
-                        Error::invalid(
-                            "stage_id",
-                            FieldErrorCode::NotFound,
-                            format!("stage {sid} is not in pipeline `{}`", pipeline.name),
-                        )
-                    })
-                };
-                let no_stage = |what: &str| {
-                    Error::invalid("stage_id", FieldErrorCode::Rule, format!("the pipeline has no {what} stage"))
-                };
-                let (stage, reason, reopen) = match target {
-                    Target::Stage(sid) => (in_pipeline(sid)?, None, false),
-                    Target::Won => (pipeline.won_stage().cloned().ok_or_else(|| no_stage("won"))?, None, false),
-                    Target::Lost(r) => {
-                        (pipeline.lost_stage().cloned().ok_or_else(|| no_stage("lost"))?, Some(r), false)
-                    }
-                    Target::Reopen(sid) => (in_pipeline(sid)?, None, true),
-                };
-                let refuse = |reason: &str| Error::transition("stage_id", current.clone(), stage.name.clone(), reason);
-                if reopen {
-                    if deal.status == DealStatus::Open {
-                        return Err(refuse("only a won or lost deal can be reopened"));
-                    }
-                    if stage.kind != StageKind::Open {
-                        return Err(refuse("a deal is reopened into an open stage"));
-                    }
-                } else if deal.status != DealStatus::Open {
-                    return Err(refuse(&format!("the deal is {}; reopen it first", deal.status)));
-                }
-                if stage.id == deal.stage_id {
-                    return Ok(deal);
-                }
-                let mut ch = Checks::default();
-                let lost_reason = match (stage.kind, reason) {
-                    (StageKind::Lost, Some(r)) if !r.trim().is_empty() => Some(r.trim().to_owned()),
-                    (StageKind::Lost, _) => {
-                        ch.push(
-                            "lost_reason",
-                            FieldErrorCode::Required,
-                            "say why the deal was lost (use `lose(id, reason)`)",
-                        );
-                        None
-                    }
-                    _ => None,
-                };
-                missing_for_stage(&deal, &stage, &mut ch);
-                Error::check(ch.errs)?;
-                let now = uow.now;
-                let from = deal.stage_id;
-                if let Some(last) = deal.stage_history.last_mut()
-                    && last.left_at.is_none()
-                {
-                    last.left_at = Some(now);
-                }
-                deal.stage_history.push(StageVisit { stage_id: stage.id, entered_at: now, left_at: None });
-                deal.stage_id = stage.id;
-                deal.status = status_of(stage.kind);
-                deal.closed_at = if stage.kind == StageKind::Open { None } else { Some(now) };
-                deal.lost_reason = lost_reason.clone();
-                let deal = uow.save_system(deal).await?;
-                let (subject, related) = (deal.entity_ref(), deal.related());
-                uow.emit(
-                    subject,
-                    related.clone(),
-                    Change::StageChanged { pipeline_id: pipeline.id, from, to: stage.id },
-                );
-                match (stage.kind, reopen) {
-                    (_, true) => uow.emit(subject, related, Change::DealReopened { to: stage.id }),
-                    (StageKind::Won, _) => uow.emit(subject, related, Change::DealWon),
-                    (StageKind::Lost, _) => {
-                        uow.emit(subject, related, Change::DealLost { reason: lost_reason.unwrap_or_default() })
-                    }
-                    (StageKind::Open, false) => {}
-                }
-                if let Some(target) = lifecycle_for(deal.status) {
-                    promote(uow, &deal.contact_ids, target).await?;
-                }
-                Ok(deal)
-            })
-        })
-        .await
+        self.write(|uow| Box::pin(step(uow, id, target))).await
     }
 
     /// Deals per stage with counts, totals, rotting deals and the probability-weighted forecast.

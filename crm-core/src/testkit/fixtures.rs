@@ -172,7 +172,7 @@ pub fn pipeline(tenant: TenantId) -> Pipeline {
 /// A deal in the pipeline's first stage.
 pub fn deal(tenant: TenantId, p: &Pipeline, name: &str, amount: Option<Money>) -> Deal {
     let stage = p.stages[0].id;
-    fixture!(
+    let mut d = fixture!(
         tenant,
         Deal {
             name: name.into(),
@@ -193,9 +193,12 @@ pub fn deal(tenant: TenantId, p: &Pipeline, name: &str, amount: Option<Money>) -
             lost_reason: None,
             stage_history: vec![StageVisit { stage_id: stage, entered_at: at(0), left_at: None }],
             tags: Vec::new(),
+            external_refs: Vec::new(),
             custom: CustomValues::new(),
         }
-    )
+    );
+    d.external_refs = vec![ExternalRef::new("hubspot", format!("deal-{}", d.id))];
+    d
 }
 
 /// A call about a contact.

@@ -1039,6 +1039,27 @@ async fn amount_is_required_from_proposal_on() {
 }
 
 #[tokio::test]
+async fn apply_edits_and_moves_a_deal_in_one_unit_or_not_at_all() {
+    let env = env();
+    let cx = env.cx();
+    let sales = Sales::of(&cx).await;
+    let d = cx.deals().create(NewDeal::new("D")).await.unwrap();
+    // Proposal needs an amount: the new tag and the move are refused together.
+    let err = env.refused(cx.deals().apply(d.id, NewDeal::default().tag("vip").stage(sales.proposal()))).await;
+    assert_only_field(&err, "amount", FieldErrorCode::Required);
+    // Given the amount, all of it lands.
+    let input = NewDeal::default().tag("vip").amount(usd("10.00")).stage(sales.proposal());
+    let d = cx.deals().apply(d.id, input).await.unwrap();
+    assert_eq!((d.name.as_str(), d.stage_id, d.tags.clone()), ("D", sales.proposal(), vec!["vip".to_owned()]));
+    assert_eq!(d.amount, Some(usd("10.00")));
+    // A deal stays in its pipeline.
+    let stages = vec![NewStage::open("A", 10), NewStage::won("W"), NewStage::lost("L")];
+    let other = cx.pipelines().create(NewPipeline::new("Other", stages)).await.unwrap();
+    let err = env.refused(cx.deals().apply(d.id, NewDeal::default().pipeline(other.id))).await;
+    assert!(matches!(err, Error::InvalidTransition { .. }), "{err:?}");
+}
+
+#[tokio::test]
 async fn losing_needs_a_reason_and_the_lost_stage_needs_lose() {
     let env = env();
     let cx = env.cx();

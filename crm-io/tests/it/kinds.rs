@@ -127,8 +127,8 @@ async fn companies_upsert_by_domain_and_a_bad_cell_names_its_column() {
     // A kind is matched only by what it has: deals are not matched by domain.
     let err = DealImport::new().upsert(MatchBy::Domain, OnMatch::Skip).run(&cx, table("Name\nX\n"), |_| {}).await;
     assert!(matches!(err, Err(IoError::Option { ref name, .. }) if name == "upsert"), "{err:?}");
-    let err = DealImport::new().upsert(MatchBy::Id, OnMatch::Update).run(&cx, table("Name\nX\n"), |_| {}).await;
-    assert!(matches!(err, Err(IoError::Option { .. })), "deals are not updated by an import");
+    let err = ActivityImport::new().upsert(MatchBy::Sku, OnMatch::Update).run(&cx, table("Subject\nX\n"), |_| {}).await;
+    assert!(matches!(err, Err(IoError::Option { .. })), "activities have no SKU");
     assert_eq!(cx.deals().count(&Filter::All).await.unwrap(), 0);
 }
 
@@ -252,4 +252,64 @@ fn an_import_is_send_so_a_server_can_run_it() {
     let text = "Name\nX\n";
     send(&CompanyImport::new().run(&cx, Table::csv(text.as_bytes()).unwrap(), |_| {}));
     send(&OrderImport::new().preview(&cx, Table::csv(text.as_bytes()).unwrap(), 1));
+}
+
+#[tokio::test]
+async fn a_deals_export_imported_again_updates_amounts_and_moves_stages() {
+    let env = env().await;
+    let cx = env.cx();
+    let first = "Record ID,Deal Name,Amount,Currency,Deal Stage\n\
+                 7001,Engines,1000,GBP,Qualification\n\
+                 7002,Looms,500,GBP,Qualification\n";
+    let done = DealImport::new().preset(Preset::HubSpot).run(&cx, table(first), |_| {}).await.unwrap();
+    assert_eq!(done.imported.len(), 2);
+    let later = "Record ID,Deal Name,Amount,Currency,Deal Stage\n\
+                 7001,Engines,1500,GBP,Proposal\n\
+                 7002,Looms,500,GBP,Nowhere\n\
+                 7003,Mills,300,GBP,\n";
+    let again = DealImport::new()
+        .preset(Preset::HubSpot)
+        .upsert(MatchBy::ExternalId("hubspot".into()), OnMatch::Update)
+        .run(&cx, table(later), |_| {})
+        .await
+        .unwrap();
+    assert_eq!((again.updated.clone(), again.imported.len()), (vec![done.imported[0]], 1));
+    let engines = cx.deals().get(done.imported[0]).await.unwrap();
+    let pipeline = cx.pipelines().get(engines.pipeline_id).await.unwrap();
+    assert_eq!(engines.amount.map(|a| a.to_string()), Some("1500.00 GBP".into()));
+    assert_eq!(pipeline.stage(engines.stage_id).map(|s| s.name.as_str()), Some("Proposal"));
+    assert_eq!(engines.stage_history.len(), 2, "moved, with its history");
+    assert_eq!(field_of(&again.rejected[0].error), ("Deal Stage".into(), FieldErrorCode::NotAnOption));
+    let looms = cx.deals().get(done.imported[1]).await.unwrap();
+    assert_eq!(looms.version, 1, "a refused row changes nothing");
+    assert_eq!(cx.deals().count(&Filter::All).await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn calls_and_orders_imported_again_are_updated_not_doubled() {
+    let env = env().await;
+    let cx = env.cx();
+    let calls = "Call ID,Type,Subject,Duration\nc-1,Call,Discovery,10\n";
+    let map = |i: ActivityImport| i.map("Call ID", crm_io::ActivityColumn::ExternalId("phone".into()));
+    let first = map(ActivityImport::new()).run(&cx, table(calls), |_| {}).await.unwrap();
+    let again = map(ActivityImport::new())
+        .upsert(MatchBy::ExternalId("phone".into()), OnMatch::Update)
+        .run(&cx, table("Call ID,Type,Subject,Duration\nc-1,Call,Discovery (follow-up),25\n"), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(again.updated, first.imported);
+    let call = cx.activities().get(first.imported[0]).await.unwrap();
+    assert_eq!((call.subject.as_str(), call.duration_secs), ("Discovery (follow-up)", Some(1500)));
+    assert_eq!(cx.activities().count(&Filter::All).await.unwrap(), 1);
+
+    cx.contacts().create(NewContact::new("Ann", "Lee").email("ann@example.org")).await.unwrap();
+    let orders = "Order number,Customer,Item,Unit price,Notes\nSO-9,ann@example.org,Tea,4.00 EUR,\n";
+    OrderImport::new().run(&cx, table(orders), |_| {}).await.unwrap();
+    let orders =
+        "Order number,Customer,Item,Unit price,Notes,Tags\nSO-9,ann@example.org,Tea,4.00 EUR,Leave at the door,gift\n";
+    let again =
+        OrderImport::new().upsert(MatchBy::Number, OnMatch::Update).run(&cx, table(orders), |_| {}).await.unwrap();
+    let order = cx.orders().get(again.updated[0]).await.unwrap();
+    assert_eq!((order.notes.as_deref(), order.tags.clone()), (Some("Leave at the door"), vec!["gift".to_owned()]));
+    assert_eq!(cx.orders().count(&Filter::All).await.unwrap(), 1);
 }
