@@ -9,7 +9,7 @@ use crm_core::service::{ImportOptions, NewActivity, Session};
 use crate::coerce;
 use crate::contacts::external_keys;
 use crate::import::FileImport;
-use crate::kind::{Fut, MatchBy, Reader, create_each, find_external, find_id, sealed::Kind};
+use crate::kind::{Fut, MatchBy, Reader, add_new, column_basics, create_each, find_external, find_id, sealed::Kind};
 use crate::lookups::{CompanyRef, ContactRef, Lookups};
 use crate::mapping::{Preset, normalised};
 
@@ -112,24 +112,7 @@ impl Kind for Activity {
     const PLURAL: &'static str = "activities";
     const UPDATES: bool = true;
 
-    fn preset(_preset: Preset) -> Vec<(&'static str, ActivityColumn)> {
-        Vec::new()
-    }
-    fn obvious(header: &str) -> Option<ActivityColumn> {
-        obvious(header)
-    }
-    fn custom_column(key: String) -> ActivityColumn {
-        ActivityColumn::Custom(key)
-    }
-    fn custom_key(column: &ActivityColumn) -> Option<&str> {
-        match column {
-            ActivityColumn::Custom(k) => Some(k),
-            _ => None,
-        }
-    }
-    fn ignored() -> ActivityColumn {
-        ActivityColumn::Ignore
-    }
+    column_basics!(ActivityColumn);
     fn missing(columns: &[(String, ActivityColumn)]) -> Option<String> {
         let titled = columns.iter().any(|(_, c)| *c == ActivityColumn::Subject);
         (!titled).then(|| "no column gives the activity's subject; map one with `map`".into())
@@ -242,13 +225,6 @@ impl Kind for Activity {
         input: NewActivity,
         _columns: &'a [(String, ActivityColumn)],
     ) -> Fut<'a, Result<ActivityId, Error>> {
-        fn add<T: PartialEq>(to: &mut Vec<T>, items: Vec<T>) {
-            for x in items {
-                if !to.contains(&x) {
-                    to.push(x);
-                }
-            }
-        }
         Box::pin(async move {
             let mut a = cx.activities().get(id).await?;
             if !input.subject.trim().is_empty() {
@@ -261,10 +237,10 @@ impl Kind for Activity {
             if let Some(t) = input.occurred_at {
                 a.occurred_at = t;
             }
-            add(&mut a.contact_ids, input.contact_ids);
-            add(&mut a.company_ids, input.company_ids);
-            add(&mut a.deal_ids, input.deal_ids);
-            add(&mut a.external_refs, input.external_refs);
+            add_new(&mut a.contact_ids, input.contact_ids);
+            add_new(&mut a.company_ids, input.company_ids);
+            add_new(&mut a.deal_ids, input.deal_ids);
+            add_new(&mut a.external_refs, input.external_refs);
             a.custom.extend(input.custom);
             cx.activities().update(a).await.map(|a| a.id)
         })
@@ -289,6 +265,11 @@ fn seconds(cell: &crate::kind::Cell<'_, ActivityColumn>, unit: u32) -> Result<u3
     u32::try_from(secs).map_err(|_| {
         cell.bad(crm_core::error::FieldErrorCode::OutOfRange, format!("`{}` is not a length of time", cell.v))
     })
+}
+
+/// No vendor export of activities is known.
+fn preset_columns(_preset: Preset) -> Vec<(&'static str, ActivityColumn)> {
+    Vec::new()
 }
 
 /// The column an obvious header names.

@@ -11,7 +11,9 @@ use crm_core::service::{ImportOptions, NewCompany, Session};
 use crate::coerce;
 use crate::contacts::external_keys;
 use crate::import::FileImport;
-use crate::kind::{Fut, MatchBy, Reader, create_each, find_external, find_id, per_input, phones_in, sealed::Kind};
+use crate::kind::{
+    Fut, MatchBy, Reader, column_basics, create_each, find_external, find_id, per_input, phones_in, sealed::Kind,
+};
 use crate::lookups::Lookups;
 use crate::mapping::{Preset, normalised};
 
@@ -103,24 +105,7 @@ impl Kind for Company {
     const PLURAL: &'static str = "companies";
     const UPDATES: bool = true;
 
-    fn preset(preset: Preset) -> Vec<(&'static str, CompanyColumn)> {
-        preset_columns(preset)
-    }
-    fn obvious(header: &str) -> Option<CompanyColumn> {
-        obvious(header)
-    }
-    fn custom_column(key: String) -> CompanyColumn {
-        CompanyColumn::Custom(key)
-    }
-    fn custom_key(column: &CompanyColumn) -> Option<&str> {
-        match column {
-            CompanyColumn::Custom(k) => Some(k),
-            _ => None,
-        }
-    }
-    fn ignored() -> CompanyColumn {
-        CompanyColumn::Ignore
-    }
+    column_basics!(CompanyColumn);
     fn missing(columns: &[(String, CompanyColumn)]) -> Option<String> {
         let named = columns.iter().any(|(_, c)| *c == CompanyColumn::Name);
         (!named).then(|| "no column gives the company's name; map one with `map`".into())

@@ -9,7 +9,8 @@ use crm_core::service::{DuplicateCandidate, DuplicateRules, ImportOptions, NewCo
 use crate::coerce;
 use crate::import::FileImport;
 use crate::kind::{
-    Fut, MatchBy, Reader, create_each, find_external, find_id, per_input, phones_in, sealed::Kind, split_name,
+    Fut, MatchBy, Reader, column_basics, create_each, find_external, find_id, per_input, phones_in, sealed::Kind,
+    split_name,
 };
 use crate::lookups::{CompanyRef, Lookups};
 use crate::mapping::{Preset, normalised};
@@ -137,24 +138,7 @@ impl Kind for Contact {
     const PLURAL: &'static str = "contacts";
     const UPDATES: bool = true;
 
-    fn preset(preset: Preset) -> Vec<(&'static str, ContactColumn)> {
-        preset_columns(preset)
-    }
-    fn obvious(header: &str) -> Option<ContactColumn> {
-        obvious(header)
-    }
-    fn custom_column(key: String) -> ContactColumn {
-        ContactColumn::Custom(key)
-    }
-    fn custom_key(column: &ContactColumn) -> Option<&str> {
-        match column {
-            ContactColumn::Custom(k) => Some(k),
-            _ => None,
-        }
-    }
-    fn ignored() -> ContactColumn {
-        ContactColumn::Ignore
-    }
+    column_basics!(ContactColumn);
     fn missing(columns: &[(String, ContactColumn)]) -> Option<String> {
         use ContactColumn as C;
         let named = columns.iter().any(|(_, c)| matches!(c, C::GivenName | C::FamilyName | C::FullName));

@@ -9,7 +9,7 @@ use crm_core::service::{ImportOptions, NewDeal, Session};
 use crate::coerce;
 use crate::contacts::external_keys;
 use crate::import::FileImport;
-use crate::kind::{Amount, Fut, MatchBy, Reader, create_each, find_external, find_id, sealed::Kind};
+use crate::kind::{Amount, Fut, MatchBy, Reader, column_basics, create_each, find_external, find_id, sealed::Kind};
 use crate::lookups::{CompanyRef, ContactRef, Lookups};
 use crate::mapping::{Preset, normalised};
 
@@ -91,24 +91,7 @@ impl Kind for Deal {
     const PLURAL: &'static str = "deals";
     const UPDATES: bool = true;
 
-    fn preset(preset: Preset) -> Vec<(&'static str, DealColumn)> {
-        preset_columns(preset)
-    }
-    fn obvious(header: &str) -> Option<DealColumn> {
-        obvious(header)
-    }
-    fn custom_column(key: String) -> DealColumn {
-        DealColumn::Custom(key)
-    }
-    fn custom_key(column: &DealColumn) -> Option<&str> {
-        match column {
-            DealColumn::Custom(k) => Some(k),
-            _ => None,
-        }
-    }
-    fn ignored() -> DealColumn {
-        DealColumn::Ignore
-    }
+    column_basics!(DealColumn);
     fn missing(columns: &[(String, DealColumn)]) -> Option<String> {
         let named = columns.iter().any(|(_, c)| *c == DealColumn::Name);
         (!named).then(|| "no column gives the deal's name; map one with `map`".into())

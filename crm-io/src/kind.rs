@@ -150,6 +150,42 @@ pub mod sealed {
     }
 }
 
+/// The items of a kind's [`sealed::Kind`] that only name its column enum: the vendor presets
+/// and obvious headers (its file's `preset_columns` and `obvious`), its `Custom` and `Ignore`
+/// columns.
+macro_rules! column_basics {
+    ($col:ident) => {
+        fn preset(preset: Preset) -> Vec<(&'static str, $col)> {
+            preset_columns(preset)
+        }
+        fn obvious(header: &str) -> Option<$col> {
+            obvious(header)
+        }
+        fn custom_column(key: String) -> $col {
+            $col::Custom(key)
+        }
+        fn custom_key(column: &$col) -> Option<&str> {
+            match column {
+                $col::Custom(k) => Some(k),
+                _ => None,
+            }
+        }
+        fn ignored() -> $col {
+            $col::Ignore
+        }
+    };
+}
+pub(crate) use column_basics;
+
+/// Adds to `to` the `items` it does not hold yet, in order.
+pub(crate) fn add_new<T: PartialEq>(to: &mut Vec<T>, items: impl IntoIterator<Item = T>) {
+    for x in items {
+        if !to.contains(&x) {
+            to.push(x);
+        }
+    }
+}
+
 /// A row's cells as a kind reads them: the mapping, the custom fields' types, the formats.
 pub struct Reader<'a, C> {
     pub(crate) columns: &'a [(String, C)],

@@ -12,7 +12,9 @@ use rust_decimal::Decimal;
 use crate::coerce;
 use crate::contacts::external_keys;
 use crate::import::FileImport;
-use crate::kind::{Amount, Fut, MatchBy, Reader, create_each, find_external, find_id, sealed::Kind};
+use crate::kind::{
+    Amount, Fut, MatchBy, Reader, add_new, column_basics, create_each, find_external, find_id, sealed::Kind,
+};
 use crate::lookups::{CompanyRef, ContactRef, Lookups};
 use crate::mapping::{Preset, normalised};
 
@@ -121,24 +123,7 @@ impl Kind for Order {
     const PLURAL: &'static str = "orders";
     const UPDATES: bool = true;
 
-    fn preset(_preset: Preset) -> Vec<(&'static str, OrderColumn)> {
-        Vec::new()
-    }
-    fn obvious(header: &str) -> Option<OrderColumn> {
-        obvious(header)
-    }
-    fn custom_column(key: String) -> OrderColumn {
-        OrderColumn::Custom(key)
-    }
-    fn custom_key(column: &OrderColumn) -> Option<&str> {
-        match column {
-            OrderColumn::Custom(k) => Some(k),
-            _ => None,
-        }
-    }
-    fn ignored() -> OrderColumn {
-        OrderColumn::Ignore
-    }
+    column_basics!(OrderColumn);
     fn missing(columns: &[(String, OrderColumn)]) -> Option<String> {
         use OrderColumn as C;
         let customer = columns.iter().any(|(_, c)| {
@@ -309,16 +294,8 @@ impl Kind for Order {
             if input.payment_method.is_some() {
                 o.payment_method = input.payment_method;
             }
-            for t in input.tags {
-                if !o.tags.contains(&t) {
-                    o.tags.push(t);
-                }
-            }
-            for r in input.external_refs {
-                if !o.external_refs.contains(&r) {
-                    o.external_refs.push(r);
-                }
-            }
+            add_new(&mut o.tags, input.tags);
+            add_new(&mut o.external_refs, input.external_refs);
             o.custom.extend(input.custom);
             if o.status == crm_core::model::OrderStatus::Draft && !input.lines.is_empty() {
                 o.lines = input.lines;
@@ -337,6 +314,11 @@ impl Kind for Order {
     fn check<'a>(cx: &'a Session, input: NewOrder) -> Fut<'a, Result<(), Error>> {
         Box::pin(async move { cx.orders().check(input).await })
     }
+}
+
+/// No vendor export of orders is known.
+fn preset_columns(_preset: Preset) -> Vec<(&'static str, OrderColumn)> {
+    Vec::new()
 }
 
 /// The column an obvious header names.

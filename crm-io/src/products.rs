@@ -10,7 +10,9 @@ use crm_core::service::{ImportOptions, NewProduct, Session};
 use crate::coerce;
 use crate::contacts::external_keys;
 use crate::import::FileImport;
-use crate::kind::{Amount, Fut, MatchBy, Reader, create_each, find_external, find_id, sealed::Kind};
+use crate::kind::{
+    Amount, Fut, MatchBy, Reader, add_new, column_basics, create_each, find_external, find_id, sealed::Kind,
+};
 use crate::lookups::Lookups;
 use crate::mapping::{Preset, normalised};
 
@@ -82,24 +84,7 @@ impl Kind for Product {
     const PLURAL: &'static str = "products";
     const UPDATES: bool = true;
 
-    fn preset(preset: Preset) -> Vec<(&'static str, ProductColumn)> {
-        preset_columns(preset)
-    }
-    fn obvious(header: &str) -> Option<ProductColumn> {
-        obvious(header)
-    }
-    fn custom_column(key: String) -> ProductColumn {
-        ProductColumn::Custom(key)
-    }
-    fn custom_key(column: &ProductColumn) -> Option<&str> {
-        match column {
-            ProductColumn::Custom(k) => Some(k),
-            _ => None,
-        }
-    }
-    fn ignored() -> ProductColumn {
-        ProductColumn::Ignore
-    }
+    column_basics!(ProductColumn);
     fn missing(columns: &[(String, ProductColumn)]) -> Option<String> {
         let has = |c: ProductColumn| columns.iter().any(|(_, m)| *m == c);
         let lacking: Vec<&str> =
@@ -201,16 +186,8 @@ impl Kind for Product {
             if has(ProductColumn::Active) {
                 p.active = input.active;
             }
-            for t in input.tags {
-                if !p.tags.contains(&t) {
-                    p.tags.push(t);
-                }
-            }
-            for r in input.external_refs {
-                if !p.external_refs.contains(&r) {
-                    p.external_refs.push(r);
-                }
-            }
+            add_new(&mut p.tags, input.tags);
+            add_new(&mut p.external_refs, input.external_refs);
             p.custom.extend(input.custom);
             cx.products().update(p).await.map(|p| p.id)
         })

@@ -3,7 +3,7 @@
 use super::Records;
 use super::checks::Checks;
 use super::import::{Draft, ImportOptions, ImportProgress, Importable};
-use super::records::Guard;
+use super::records::{Guard, add_new};
 use super::uow::Uow;
 use crate::error::ImportReport;
 use crate::error::{Error, FieldError, Result};
@@ -123,13 +123,6 @@ async fn draft_company(uow: &mut Uow<'_>, ch: &mut Checks, input: NewCompany) ->
 /// Sets on `c` what `given` (a company built from an input) has: its single fields when set,
 /// its list items when new, its custom values.
 fn overlay(c: &mut Company, given: Company, keep_name: bool) {
-    fn add<T: PartialEq>(to: &mut Vec<T>, items: Vec<T>) {
-        for x in items {
-            if !to.contains(&x) {
-                to.push(x);
-            }
-        }
-    }
     if !keep_name {
         c.name = given.name;
     }
@@ -142,9 +135,9 @@ fn overlay(c: &mut Company, given: Company, keep_name: bool) {
             c.phones.push(p);
         }
     }
-    add(&mut c.addresses, given.addresses);
-    add(&mut c.tags, given.tags);
-    add(&mut c.external_refs, given.external_refs);
+    add_new(&mut c.addresses, given.addresses);
+    add_new(&mut c.tags, given.tags);
+    add_new(&mut c.external_refs, given.external_refs);
     c.custom.extend(given.custom);
 }
 

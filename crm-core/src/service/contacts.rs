@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use super::Records;
 use super::checks::Checks;
 use super::import::{Draft, ImportOptions, ImportProgress, Importable};
+use super::records::add_new;
 use super::uow::Uow;
 use crate::error::ImportReport;
 use crate::error::{Error, FieldError, FieldErrorCode, Result};
@@ -265,13 +266,6 @@ fn merged(
     region: Option<&str>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Contact {
-    fn add<T: PartialEq>(to: &mut Vec<T>, items: impl IntoIterator<Item = T>) {
-        for x in items {
-            if !to.contains(&x) {
-                to.push(x);
-            }
-        }
-    }
     let mut c = stored;
     if !input.given_name.trim().is_empty() {
         c.given_name = input.given_name;
@@ -300,13 +294,13 @@ fn merged(
     {
         c.lifecycle_stage = stage;
     }
-    add(&mut c.addresses, input.addresses);
-    add(&mut c.social_profiles, input.social_profiles);
-    add(&mut c.important_dates, input.important_dates);
-    add(&mut c.hobbies, input.hobbies);
-    add(&mut c.memberships, input.memberships);
-    add(&mut c.tags, input.tags);
-    add(&mut c.external_refs, input.external_refs);
+    add_new(&mut c.addresses, input.addresses);
+    add_new(&mut c.social_profiles, input.social_profiles);
+    add_new(&mut c.important_dates, input.important_dates);
+    add_new(&mut c.hobbies, input.hobbies);
+    add_new(&mut c.memberships, input.memberships);
+    add_new(&mut c.tags, input.tags);
+    add_new(&mut c.external_refs, input.external_refs);
     c.preferred_channel = input.preferred_channel.or(c.preferred_channel);
     c.lead_source = input.lead_source.or(c.lead_source);
     c.birthday = input.birthday.or(c.birthday);

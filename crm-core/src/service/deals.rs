@@ -9,7 +9,7 @@ use super::Records;
 use super::checks::Checks;
 use super::lines::{check_line_products, check_lines};
 use super::pipelines::{default_pipeline, missing_for_stage};
-use super::records::Guard;
+use super::records::{Guard, add_new};
 use super::uow::Uow;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
@@ -392,13 +392,6 @@ impl Records<'_, Deal> {
                         "a deal stays in the pipeline it was created in",
                     ));
                 }
-                fn add<T: PartialEq>(to: &mut Vec<T>, items: Vec<T>) {
-                    for x in items {
-                        if !to.contains(&x) {
-                            to.push(x);
-                        }
-                    }
-                }
                 if !input.name.trim().is_empty() {
                     d.name = input.name;
                 }
@@ -414,10 +407,10 @@ impl Records<'_, Deal> {
                 if input.owner_id.is_some() {
                     d.owner_id = input.owner_id;
                 }
-                add(&mut d.contact_ids, input.contact_ids);
-                add(&mut d.line_items, input.line_items);
-                add(&mut d.tags, input.tags);
-                add(&mut d.external_refs, input.external_refs);
+                add_new(&mut d.contact_ids, input.contact_ids);
+                add_new(&mut d.line_items, input.line_items);
+                add_new(&mut d.tags, input.tags);
+                add_new(&mut d.external_refs, input.external_refs);
                 d.custom.extend(input.custom);
                 let target = input.stage_id.filter(|s| *s != d.stage_id);
                 let d = edit(uow, d).await?;

@@ -215,6 +215,16 @@ impl<'s, E: Entity> Records<'s, E> {
     }
 }
 
+/// Adds to `to` the `items` it does not hold yet, in order: how an `apply` or a merge adds a
+/// list's new entries (tags, emails, external ids) to a stored record.
+pub(crate) fn add_new<T: PartialEq>(to: &mut Vec<T>, items: impl IntoIterator<Item = T>) {
+    for x in items {
+        if !to.contains(&x) {
+            to.push(x);
+        }
+    }
+}
+
 /// The boxed, `Send` future of a service's part of a unit of work.
 pub(crate) type Work<'u, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'u>>;
 
