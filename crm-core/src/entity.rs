@@ -32,6 +32,8 @@ str_enum_core! {
         /** [`SyncLink`](crate::model::SyncLink): a local record paired with a remote one. */ SyncLink = "sync_link",
         /** [`SyncState`](crate::model::SyncState): an integration's named state. */ SyncState = "sync_state",
         /** [`Merge`](crate::model::Merge): what a merge of records changed, to undo it. */ Merge = "merge",
+        /** [`User`](crate::model::User): someone who works in the CRM. */ User = "user",
+        /** [`Team`](crate::model::Team): a group of users. */ Team = "team",
     }
 }
 

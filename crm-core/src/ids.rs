@@ -64,8 +64,13 @@ typed_id!(
     TenantId
 );
 typed_id!(
-    /// A user of the embedding application (owner of records, author of changes).
+    /// A user of the CRM (owner of records, author of changes): a
+    /// [`User`](crate::model::User) record, or an id the embedding application manages.
     UserId
+);
+typed_id!(
+    /// Id of a [`Team`](crate::model::Team).
+    TeamId
 );
 typed_id!(
     /// Id of a [`Contact`](crate::model::Contact).

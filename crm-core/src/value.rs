@@ -246,6 +246,7 @@ value_from_ids!(
     SyncLinkId,
     SyncStateId,
     MergeId,
+    TeamId,
     EventId
 );
 

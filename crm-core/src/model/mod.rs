@@ -20,6 +20,8 @@ mod record;
 mod relation;
 mod segment;
 mod sync;
+mod team;
+mod user;
 
 pub use activity::*;
 pub use campaign::*;
@@ -40,3 +42,5 @@ pub use record::*;
 pub use relation::*;
 pub use segment::*;
 pub use sync::*;
+pub use team::*;
+pub use user::*;

@@ -12,7 +12,7 @@ use crate::entity::{EntityKind, EntityRef, Links, OnDelete, UniqueKey};
 use crate::ids::TenantId;
 use crate::model::{
     Activity, Campaign, CampaignMember, Case, Company, Contact, CustomField, Deal, Feedback, Invoice, Merge, Order,
-    Payment, Pipeline, Product, Relation, Segment, SyncLink, SyncState,
+    Payment, Pipeline, Product, Relation, Segment, SyncLink, SyncState, Team, User,
 };
 use crate::value::{CustomValues, Value, ValueType};
 
@@ -39,6 +39,8 @@ impl EntityKind {
             EntityKind::SyncLink => SyncLink::std_fields(),
             EntityKind::SyncState => SyncState::std_fields(),
             EntityKind::Merge => Merge::std_fields(),
+            EntityKind::User => User::std_fields(),
+            EntityKind::Team => Team::std_fields(),
         }
     }
 
@@ -176,6 +178,10 @@ pub enum Record {
     SyncState(SyncState),
     /// A merge's undo record.
     Merge(Merge),
+    /// A user.
+    User(User),
+    /// A team.
+    Team(Team),
 }
 
 macro_rules! dispatch {
@@ -200,6 +206,8 @@ macro_rules! dispatch {
             Record::SyncLink($r) => $e,
             Record::SyncState($r) => $e,
             Record::Merge($r) => $e,
+            Record::User($r) => $e,
+            Record::Team($r) => $e,
         }
     };
 }

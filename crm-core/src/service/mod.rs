@@ -25,9 +25,11 @@ pub(crate) mod records;
 mod relations;
 mod segments;
 mod sync;
+mod teams;
 mod threads;
 mod timeline;
 mod uow;
+mod users;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -55,8 +57,10 @@ pub use records::Records;
 pub use relations::Relations;
 pub use segments::{NewSegment, Segments};
 pub use sync::{LinkInput, Resolution, SyncRecords};
+pub use teams::{NewTeam, Teams};
 pub use threads::MISSING_PARENT_WINDOW_DAYS;
 pub use timeline::{Customer360, CustomerRef, CustomerSummary, TimelineItem};
+pub use users::{NewUser, Users};
 
 use crate::actor::Actor;
 use crate::error::{Error, FieldErrorCode, Result};
@@ -468,6 +472,16 @@ impl Session {
 
     /// Saved contact filters.
     pub fn segments(&self) -> Segments<'_> {
+        Records::new(self)
+    }
+
+    /// The people who work in the CRM, and who they report to.
+    pub fn users(&self) -> Users<'_> {
+        Records::new(self)
+    }
+
+    /// Groups of users.
+    pub fn teams(&self) -> Teams<'_> {
         Records::new(self)
     }
 

@@ -742,3 +742,22 @@ pub fn merge_record(tenant: TenantId, survivor: &Contact, merged: &Contact, move
         }
     )
 }
+
+/// An active user who reports to `manager`.
+pub fn user(tenant: TenantId, name: &str, email: &str, manager: Option<UserId>) -> User {
+    fixture!(
+        tenant,
+        User {
+            name: name.into(),
+            email: Email::parse(email).expect("a fixture address"),
+            active: true,
+            manager_id: manager,
+            title: Some("Account executive".into()),
+        }
+    )
+}
+
+/// A team of `members`.
+pub fn team(tenant: TenantId, name: &str, members: Vec<UserId>) -> Team {
+    fixture!(tenant, Team { name: name.into(), description: Some("Northern region".into()), members })
+}

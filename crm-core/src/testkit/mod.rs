@@ -240,6 +240,9 @@ fn one_of_each_numbered(tenant: TenantId, n: usize) -> Vec<Record> {
         merge_record(tenant, &c, &contact(tenant, "Old", "Twin"), case(tenant, c.id, "Moved").into_record())
             .into_record(),
     ];
+    let rep = user(tenant, "Ria Rep", &format!("ria{n}@acme.example"), None);
+    let north = team(tenant, &format!("North {n}"), vec![rep.id]);
+    let more: Vec<Record> = more.into_iter().chain([rep.into_record(), north.into_record()]).collect();
     let mut all = vec![
         c.into_record(),
         co.into_record(),

@@ -36,6 +36,8 @@ pub async fn crud_every_kind(store: Arc<dyn Store>) {
             Record::SyncLink(x) => x.remote_version = Some("Changed".into()),
             Record::SyncState(x) => x.value = serde_json::json!({"state": "Changed"}),
             Record::Merge(x) => x.undone_at = Some(at(99)),
+            Record::User(x) => x.name = "Changed".into(),
+            Record::Team(x) => x.name = "Changed".into(),
         }
         tx.update(changed).await.expect("update");
     }
@@ -120,7 +122,14 @@ pub async fn every_kind_round_trips_exactly(store: Arc<dyn Store>) {
     // A merge record holds whole records of other kinds, every field set.
     let mut undone = merge_record(t, &c, &full_contact(t), full_case(t, c.id, prod.id).into_record());
     undone.undone_at = Some(at(7_200));
+    // A user reporting to another, in a team with them (non-ASCII names).
+    let boss = user(t, "Zoë Boß", "zoe@acme.example", None);
+    let rep = user(t, "Ria Rep", "ria@acme.example", Some(boss.id));
+    let north = team(t, "Nord-Öst", vec![boss.id, rep.id]);
     let records = vec![
+        boss.into_record(),
+        rep.into_record(),
+        north.into_record(),
         undone.into_record(),
         link.into_record(),
         state.into_record(),

@@ -11,3 +11,4 @@ mod props;
 mod rules;
 mod service_marketing;
 mod sync_mirror;
+mod users;
