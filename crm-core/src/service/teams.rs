@@ -118,7 +118,7 @@ impl Records<'_, Team> {
     pub async fn of_user(&self, user: UserId) -> Result<Vec<Team>> {
         let mut uow = Uow::read(self.s).await?;
         let mut teams = uow.tx.find_all::<Team>(Filter::contains("members", user)).await?;
-        teams.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        teams.sort_by_key(|t| t.name.to_lowercase());
         Ok(teams)
     }
 }
