@@ -279,11 +279,19 @@ impl<K: ImportKind> FileImport<K> {
             pending: Pending::default(),
         };
         let mut open: Option<Group<K>> = None;
+        let (mut refused_key, mut refused_line): (Option<String>, u64) = (None, 0);
         let mut row = 0usize;
         while let Some((line, cells)) = file.next_row()? {
             let this = row;
             row += 1;
             if this < self.resume_at {
+                run.report.rows_read = row;
+                continue;
+            }
+            // A record whose row could not be read is refused whole: its other rows too.
+            let key = K::group_key(&file.reader(self), &cells);
+            if key.is_some() && key == refused_key {
+                run.reject_part(vec![(this, line, cells)], refused_line);
                 run.report.rows_read = row;
                 continue;
             }
@@ -302,7 +310,15 @@ impl<K: ImportKind> FileImport<K> {
                 },
                 Err(error) => {
                     if let Some(g) = open.take() {
-                        self.finish(&mut run, g, &mut progress).await?;
+                        let same = key.is_some() && K::group_key(&file.reader(self), &g.rows[0].2) == key;
+                        if same {
+                            run.reject_part(g.rows, line);
+                        } else {
+                            self.finish(&mut run, g, &mut progress).await?;
+                        }
+                    }
+                    if key.is_some() {
+                        (refused_key, refused_line) = (key, line);
                     }
                     run.report.rejected.push(RejectedRow { row: this, line, cells, error });
                     run.report.rows_read = row;
@@ -546,16 +562,17 @@ impl<K: Kind> Run<'_, K> {
     fn reject(&mut self, rows: Rows, error: Error) {
         let mut rows = rows.into_iter();
         let Some((row, line, cells)) = rows.next() else { return };
-        for (r, l, c) in rows {
-            let why = format!("part of the {} on line {line}, which was refused", K::KIND);
-            self.report.rejected.push(RejectedRow {
-                row: r,
-                line: l,
-                cells: c,
-                error: Error::invalid("row", FieldErrorCode::Rule, why),
-            });
-        }
+        self.reject_part(rows.collect(), line);
         self.report.rejected.push(RejectedRow { row, line, cells, error });
+    }
+
+    /// Refuses `rows` as part of the record whose row on line `refused` was refused.
+    fn reject_part(&mut self, rows: Rows, refused: u64) {
+        for (row, line, cells) in rows {
+            let why = format!("part of the {} on line {refused}, which was refused", K::KIND);
+            let error = Error::invalid("row", FieldErrorCode::Rule, why);
+            self.report.rejected.push(RejectedRow { row, line, cells, error });
+        }
     }
 
     /// Creates the waiting records (one transaction for contacts and companies, one per record

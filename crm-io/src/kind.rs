@@ -97,6 +97,11 @@ pub mod sealed {
         }
         /// Adds `next` to `open` (see [`continues`](Self::continues)).
         fn absorb(_open: &mut Self::Row, _next: Self::Row) {}
+        /// The record a row belongs to, read from its raw cells (an order's number), for kinds
+        /// whose records span rows: a row that cannot be read refuses the whole record.
+        fn group_key(_r: &Reader<'_, Self::Column>, _cells: &[String]) -> Option<String> {
+            None
+        }
         /// Looks up the row's relations: the create input and the row's id column.
         fn resolve<'a>(
             cx: &'a Session,

@@ -201,6 +201,10 @@ impl Kind for Order {
     fn absorb(open: &mut OrderRow, next: OrderRow) {
         open.lines.extend(next.lines);
     }
+    fn group_key(r: &Reader<'_, OrderColumn>, cells: &[String]) -> Option<String> {
+        let at = r.columns.iter().position(|(_, c)| *c == OrderColumn::Number)?;
+        cells.get(at).map(|c| c.trim().to_owned()).filter(|n| !n.is_empty())
+    }
 
     fn resolve<'a>(
         cx: &'a Session,

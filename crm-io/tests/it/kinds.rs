@@ -193,6 +193,19 @@ async fn an_order_history_groups_lines_by_number_and_imports_again_without_dupli
     let rejected: Vec<(u64, String)> = report.rejected.iter().map(|r| (r.line, field_of(&r.error).0)).collect();
     assert_eq!(rejected, [(4, "SKU".to_owned()), (5, "row".to_owned())]);
 
+    // A line that cannot be read refuses its whole order, the rows before and after it too.
+    let broken = "Order number,Customer email,SKU,Qty\n\
+                  SO-7,ann@example.org,MUG,1\n\
+                  SO-7,,MUG,lots\n\
+                  SO-7,,MUG,2\n\
+                  SO-8,ann@example.org,MUG,1\n";
+    let r = OrderImport::new().run(&cx, table(broken), |_| {}).await.unwrap();
+    assert_eq!(r.imported.len(), 1, "only SO-8");
+    let why: Vec<(u64, String)> = r.rejected.iter().map(|x| (x.line, field_of(&x.error).0)).collect();
+    assert_eq!(why, [(2, "row".into()), (3, "Qty".into()), (4, "row".into())]);
+    assert_eq!(cx.orders().list(&Query::new(Filter::eq("number", "SO-7")).limit(1)).await.unwrap().items.len(), 0);
+    cx.orders().delete(r.imported[0], 1).await.unwrap();
+
     // The same file again, matched by number: nothing new.
     let again = OrderImport::new().upsert(MatchBy::Number, OnMatch::Skip).run(&cx, table(file), |_| {}).await.unwrap();
     assert_eq!((again.imported.len(), again.skipped), (0, vec![0, 1, 4]));
