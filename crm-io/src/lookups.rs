@@ -6,8 +6,9 @@ use std::collections::HashMap;
 
 use crm_core::error::{Error, FieldErrorCode};
 use crm_core::ids::{CompanyId, ContactId, DealId, PipelineId, StageId};
+use crm_core::model::Entity;
 use crm_core::model::{Company, Contact, Deal, Pipeline, Product};
-use crm_core::query::{Filter, Query};
+use crm_core::query::{Filter, MAX_PAGE_SIZE, Query};
 use crm_core::service::{NewCompany, Session};
 
 use crate::kind::{find_external, split_name};
@@ -35,7 +36,7 @@ fn refused(header: &str, code: FieldErrorCode, message: String) -> Error {
     Error::invalid(header.to_owned(), code, message)
 }
 
-/// At most one of `found`, or a refusal saying the name is ambiguous.
+/// At most one of `found`, or a refusal saying the name is ambiguous (`what`: the records, plural).
 fn one<T>(header: &str, what: &str, name: &str, mut found: Vec<T>) -> Result<Option<T>, Error> {
     match found.len() {
         0 => Ok(None),
@@ -43,8 +44,23 @@ fn one<T>(header: &str, what: &str, name: &str, mut found: Vec<T>) -> Result<Opt
         n => Err(refused(
             header,
             FieldErrorCode::Rule,
-            format!("{n} {what}s are named `{name}`; give its id instead (an id column, or an external id)"),
+            format!("{n} {what} are named `{name}`; give its id instead (an id column, or an external id)"),
         )),
+    }
+}
+
+/// Every record of kind `E` that `filter` selects, page after page: a name shared as a prefix
+/// by many records must not hide the one it names exactly.
+async fn every<E: Entity>(cx: &Session, filter: Filter) -> Result<Vec<E>, Error> {
+    let mut query = Query::new(filter).limit(MAX_PAGE_SIZE);
+    let mut out = Vec::new();
+    loop {
+        let page = cx.records::<E>().list(&query).await?;
+        out.extend(page.items);
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => return Ok(out),
+        }
     }
 }
 
@@ -61,9 +77,9 @@ impl Lookups {
         if let Some(id) = self.companies.get(&key) {
             return Ok(Some(*id));
         }
-        let similar = cx.companies().list(&Query::new(Filter::starts_with("name", name.trim())).limit(50)).await?;
-        let same: Vec<Company> = similar.items.into_iter().filter(|c| c.name.to_lowercase() == key).collect();
-        let id = match one(header, "companie", name, same)? {
+        let similar: Vec<Company> = every(cx, Filter::starts_with("name", name.trim())).await?;
+        let same: Vec<Company> = similar.into_iter().filter(|c| c.name.to_lowercase() == key).collect();
+        let id = match one(header, "companies", name, same)? {
             Some(c) => c.id,
             None if !self.create_companies => {
                 return Err(refused(
@@ -129,16 +145,15 @@ impl Lookups {
             let (given, family) = split_name(text);
             let filter = Filter::starts_with("given_name", given.clone())
                 .and(Filter::starts_with("family_name", family.clone()));
-            let page = cx.contacts().list(&Query::new(filter).limit(50)).await?;
-            let same: Vec<Contact> = page
-                .items
+            let alike: Vec<Contact> = every(cx, filter).await?;
+            let same: Vec<Contact> = alike
                 .into_iter()
                 .filter(|c| {
                     c.given_name.to_lowercase() == given.to_lowercase()
                         && c.family_name.to_lowercase() == family.to_lowercase()
                 })
                 .collect();
-            match one(header, "contact", text.trim(), same)? {
+            match one(header, "contacts", text.trim(), same)? {
                 Some(c) => c.id,
                 None => {
                     return Err(refused(
@@ -172,9 +187,9 @@ impl Lookups {
         if let Some(id) = self.deals.get(&key) {
             return Ok(*id);
         }
-        let similar = cx.deals().list(&Query::new(Filter::starts_with("name", name.trim())).limit(50)).await?;
-        let same: Vec<Deal> = similar.items.into_iter().filter(|d| d.name.to_lowercase() == key).collect();
-        let id = one(header, "deal", name.trim(), same)?
+        let similar: Vec<Deal> = every(cx, Filter::starts_with("name", name.trim())).await?;
+        let same: Vec<Deal> = similar.into_iter().filter(|d| d.name.to_lowercase() == key).collect();
+        let id = one(header, "deals", name.trim(), same)?
             .ok_or_else(|| refused(header, FieldErrorCode::NotFound, format!("no deal is named `{}`", name.trim())))?
             .id;
         self.deals.insert(key, id);
@@ -219,7 +234,7 @@ impl Lookups {
             Some((header, name)) => {
                 let same: Vec<&Pipeline> =
                     pipelines.iter().filter(|p| p.name.to_lowercase() == name.trim().to_lowercase()).collect();
-                Some(one(header, "pipeline", name.trim(), same)?.ok_or_else(|| {
+                Some(one(header, "pipelines", name.trim(), same)?.ok_or_else(|| {
                     let known: Vec<&str> = pipelines.iter().map(|p| p.name.as_str()).collect();
                     refused(
                         header,

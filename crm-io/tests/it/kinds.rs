@@ -93,6 +93,14 @@ async fn a_company_named_by_a_row_is_created_once_and_not_when_the_row_is_refuse
     let r = DealImport::new().create_companies(false).run(&cx, table(again), |_| {}).await.unwrap();
     assert_eq!(field_of(&r.rejected[0].error), ("Company".into(), FieldErrorCode::NotFound));
 
+    // A name many others start with still finds its company, though it lists after them.
+    let branches = (0..60).map(|i| NewCompany::new(format!("Hooli Branch {i:02}")));
+    cx.companies().import(branches, &Default::default(), |_| {}).await.unwrap();
+    let hooli = cx.companies().create(NewCompany::new("Hooli")).await.unwrap();
+    let r = DealImport::new().run(&cx, table("Deal,Value,Currency,Company\nSix,1,EUR,HOOLI\n"), |_| {}).await.unwrap();
+    assert_eq!((r.companies_created.len(), r.rejected.len()), (0, 0));
+    assert_eq!(cx.deals().get(r.imported[0]).await.unwrap().company_id, Some(hooli.id));
+
     // Two companies of one name: the row must say which.
     cx.companies().create(NewCompany::new("Globex")).await.unwrap();
     let r =
