@@ -34,6 +34,7 @@ str_enum_core! {
         /** [`Merge`](crate::model::Merge): what a merge of records changed, to undo it. */ Merge = "merge",
         /** [`User`](crate::model::User): someone who works in the CRM. */ User = "user",
         /** [`Team`](crate::model::Team): a group of users. */ Team = "team",
+        /** [`Role`](crate::model::Role): what users holding it may do. */ Role = "role",
     }
 }
 
@@ -202,8 +203,10 @@ pub enum OnDelete {
     Restrict {
         /// Their kind.
         kind: EntityKind,
-        /// Their field holding the deleted record's id.
+        /// Their field holding the deleted record's `by` (a list field: as one of its elements).
         field: &'static str,
+        /// The deleted record's standard field they hold (`id` for most; a role's `key`).
+        by: &'static str,
         /// The field the refusal names.
         reported: &'static str,
         /// What they do, after their count: `deals are still in it`.

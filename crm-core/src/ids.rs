@@ -73,6 +73,10 @@ typed_id!(
     TeamId
 );
 typed_id!(
+    /// Id of a tenant-defined [`Role`](crate::model::Role).
+    RoleId
+);
+typed_id!(
     /// Id of a [`Contact`](crate::model::Contact).
     ContactId
 );

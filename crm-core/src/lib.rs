@@ -11,13 +11,16 @@
 //!
 //! ```
 //! # futures::executor::block_on(async {
-//! use crm_core::{actor::Actor, service::Crm, memory::MemoryStore, service::NewActivity, service::NewCompany, service::NewContact, service::NewDeal, ids::TenantId, ids::UserId};
+//! use crm_core::{actor::Actor, service::Crm, memory::MemoryStore, service::NewActivity, service::NewCompany, service::NewContact, service::NewDeal, service::NewUser, ids::TenantId};
 //! use crm_core::{money::Currency, money::Money, profile::LifecycleStage, query::{Filter, Query}};
 //! use rust_decimal::Decimal;
 //!
 //! let crm = Crm::builder(MemoryStore::new()).default_region("US").build()?;
 //! let tenant = TenantId::new();
-//! let cx = crm.as_actor(&Actor::user(tenant, UserId::from_uuid(uuid::Uuid::now_v7())));
+//! // The system sets up a sales manager; she works as herself, within what her role grants.
+//! let sam = crm.as_actor(&Actor::system(tenant))
+//!     .users().create(NewUser::new("Sam Seller", "sam@acme.com").role("sales_manager")).await?;
+//! let cx = crm.as_actor(&Actor::user(tenant, sam.id));
 //!
 //! let acme = cx.companies().create(NewCompany::new("Acme Corp").domain("acme.com")).await?;
 //! let jane = cx.contacts().create(
@@ -25,6 +28,7 @@
 //!         .works_at(acme.id, Some("CTO"), None),
 //! ).await?;
 //! assert_eq!(jane.primary_phone().unwrap().as_str(), "+14155552671");
+//! assert_eq!(jane.owner_id, Some(sam.id), "what she creates is hers");
 //!
 //! let deal = cx.deals().create(
 //!     NewDeal::new("Acme platform").company(acme.id).contact(jane.id)
@@ -45,6 +49,7 @@
 
 mod macros;
 
+pub mod access;
 pub mod actor;
 pub mod entity;
 pub mod error;

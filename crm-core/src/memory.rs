@@ -315,10 +315,13 @@ impl Transaction for MemoryTx {
         Ok(self.visible(kind)?.iter().filter(|r| filter.matches(r)).count() as u64)
     }
 
-    async fn search(&mut self, kinds: &[EntityKind], terms: &[String], limit: usize) -> Result<Vec<Record>> {
+    async fn search(&mut self, kinds: &[(EntityKind, Filter)], terms: &[String], limit: usize) -> Result<Vec<Record>> {
         let mut hits: Vec<(usize, Record)> = Vec::new();
-        for kind in kinds {
+        for (kind, filter) in kinds {
             for r in self.visible(*kind)? {
+                if !filter.matches(&r) {
+                    continue;
+                }
                 if let Some(score) = crate::search::search_text(&r).and_then(|t| crate::search::score(&t, terms)) {
                     hits.push((score, r));
                 }

@@ -102,3 +102,9 @@ pub fn score(text: &str, terms: &[String]) -> Option<usize> {
     }
     Some(total)
 }
+
+/// `kinds` each with [`Filter::All`](crate::query::Filter::All): a search over every record of
+/// them, as [`Transaction::search`](crate::store::Transaction::search) takes its kinds.
+pub fn every(kinds: &[EntityKind]) -> Vec<(EntityKind, crate::query::Filter)> {
+    kinds.iter().map(|k| (*k, crate::query::Filter::All)).collect()
+}

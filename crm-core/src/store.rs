@@ -88,8 +88,11 @@ pub trait Transaction: Send {
 
     /// Full-text search over records of `kinds` (see [`crate::search`]): the records in which
     /// every term is a prefix of a token of their search text, best match first, at most
-    /// `limit`. Empty `terms` find nothing. The index follows this transaction's own writes.
-    async fn search(&mut self, kinds: &[EntityKind], terms: &[String], limit: usize) -> Result<Vec<Record>>;
+    /// `limit`. Each kind comes with a filter its records must also match ([`Filter::All`]
+    /// for every record; [`crate::search::every`] builds that list): the reader's access
+    /// scope, applied before ranking and the limit, never to the results. Empty `terms` find
+    /// nothing. The index follows this transaction's own writes.
+    async fn search(&mut self, kinds: &[(EntityKind, Filter)], terms: &[String], limit: usize) -> Result<Vec<Record>>;
 
     /// Adds events to the outbox, committed with this transaction.
     async fn append_events(&mut self, events: Vec<Event>) -> Result<()>;

@@ -247,6 +247,7 @@ value_from_ids!(
     SyncStateId,
     MergeId,
     TeamId,
+    RoleId,
     EventId
 );
 

@@ -9,10 +9,16 @@
 //! of letters and digits, so both engines cut it the same way. Queries are built from
 //! [`terms`](crm_core::search::terms) (letters and digits only) and always bound.
 
+use crm_core::ids::TenantId;
+use crm_core::query::Filter;
 use crm_core::search::{SEARCHABLE, search_text};
 use crm_core::{entity::EntityKind, model::Record};
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType, Order, Query as Sql};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value as SqlValue};
 use uuid::Uuid;
+
+use crate::filter::{Dialect, tpl};
+use crate::schema;
 
 use crate::rows::values_sql;
 
@@ -157,55 +163,64 @@ pub(crate) async fn unindex(db: &impl ConnectionTrait, tenant: Uuid, kind: Entit
     Ok(())
 }
 
-/// The best `limit` matches as `(kind, id)`, best first.
+/// The best `limit` matches as `(kind, id)`, best first, among the records of each kind that
+/// match its filter (checked in the same statement, before ranking and the limit).
 pub(crate) async fn search(
     db: &impl ConnectionTrait,
-    tenant: Uuid,
-    kinds: &[EntityKind],
+    d: Dialect,
+    tenant: TenantId,
+    kinds: &[(EntityKind, Filter)],
     terms: &[String],
     limit: usize,
 ) -> Result<Vec<(EntityKind, Uuid)>, DbErr> {
-    let kinds: Vec<EntityKind> = kinds.iter().copied().filter(|k| SEARCHABLE.contains(k)).collect();
+    let kinds: Vec<&(EntityKind, Filter)> = kinds.iter().filter(|(k, _)| SEARCHABLE.contains(k)).collect();
     if terms.is_empty() || kinds.is_empty() || limit == 0 {
         return Ok(Vec::new());
     }
-    let b = db.get_database_backend();
-    let mut values: Vec<SqlValue> = Vec::new();
-    let sql = if b == DbBackend::Postgres {
-        // Every term a prefix: `jane:* & acme:*` (terms are letters and digits only).
-        let q = terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & ");
-        values.push(q.into());
-        values.push(tenant.into());
-        let slots: Vec<String> = kinds
-            .iter()
-            .enumerate()
-            .map(|(i, k)| {
-                values.push(k.as_str().into());
-                format!("${}", i + 3)
-            })
-            .collect();
-        values.push((limit as i64).into());
-        format!(
-            "SELECT s.kind, s.id FROM crm_search s, to_tsquery('simple', $1) q \
-             WHERE s.tenant_id = $2 AND s.kind IN ({}) AND s.tsv @@ q \
-             ORDER BY ts_rank(s.tsv, q) DESC, s.id LIMIT ${}",
-            slots.join(", "),
-            kinds.len() + 3
-        )
-    } else {
-        let q = terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(" ");
-        values.push(q.into());
-        values.push(tenant.into());
-        values.extend(kinds.iter().map(|k| SqlValue::from(k.as_str())));
-        values.push((limit as i64).into());
-        format!(
-            "SELECT d.kind, d.id FROM crm_search JOIN crm_search_docs d ON d.doc = crm_search.rowid \
-             WHERE crm_search MATCH ? AND d.tenant_id = ? AND d.kind IN ({}) \
-             ORDER BY crm_search.rank, d.id LIMIT ?",
-            vec!["?"; kinds.len()].join(", ")
-        )
+    let mut q = Sql::select();
+    // Where each hit's tenant, kind and id are.
+    let src = match d {
+        Dialect::Postgres => {
+            // Every term a prefix: `jane:* & acme:*` (terms are letters and digits only).
+            let tsq = terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & ");
+            q.from_as(Alias::new("crm_search"), Alias::new("s"));
+            q.and_where(tpl(d, "s.tsv @@ to_tsquery('simple', {})", vec![Expr::val(tsq.clone())]));
+            q.order_by_expr(tpl(d, "ts_rank(s.tsv, to_tsquery('simple', {}))", vec![Expr::val(tsq)]), Order::Desc);
+            "s"
+        }
+        Dialect::Sqlite => {
+            let m = terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(" ");
+            q.from(Alias::new("crm_search"));
+            q.join_as(
+                JoinType::InnerJoin,
+                Alias::new("crm_search_docs"),
+                Alias::new("d"),
+                Expr::cust("d.doc = crm_search.rowid"),
+            );
+            q.and_where(tpl(d, "crm_search MATCH {}", vec![Expr::val(m)]));
+            q.order_by_expr(Expr::cust("crm_search.rank"), Order::Asc);
+            "d"
+        }
     };
-    let rows = db.query_all_raw(Statement::from_sql_and_values(b, sql, values)).await?;
+    let col = |c: &str| Expr::col((Alias::new(src), Alias::new(c)));
+    q.expr_as(col("kind"), Alias::new("kind")).expr_as(col("id"), Alias::new("id"));
+    q.and_where(col("tenant_id").eq(tenant.as_uuid()));
+    let whole: Vec<&str> = kinds.iter().filter(|(_, f)| *f == Filter::All).map(|(k, _)| k.as_str()).collect();
+    let mut any = Condition::any();
+    if !whole.is_empty() {
+        any = any.add(col("kind").is_in(whole));
+    }
+    for (kind, filter) in kinds.iter().filter(|(_, f)| *f != Filter::All) {
+        let (_, mut sub) = crate::list::select(d, tenant, *kind, filter);
+        let table = Alias::new(schema::table(*kind));
+        sub.expr(Expr::cust("1"));
+        sub.and_where(Expr::col((table, Alias::new("id"))).equals((Alias::new(src), Alias::new("id"))));
+        any = any.add(col("kind").eq(kind.as_str()).and(Expr::exists(sub)));
+    }
+    q.cond_where(any);
+    q.order_by_expr(col("id"), Order::Asc);
+    q.limit(limit as u64);
+    let rows = db.query_all(&q).await?;
     rows.iter()
         .map(|r| {
             let kind: String = r.try_get("", "kind")?;

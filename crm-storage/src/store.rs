@@ -621,10 +621,11 @@ impl Transaction for SqlTx {
         Ok(n as u64)
     }
 
-    async fn search(&mut self, kinds: &[EntityKind], terms: &[String], limit: usize) -> Result<Vec<Record>> {
+    async fn search(&mut self, kinds: &[(EntityKind, Filter)], terms: &[String], limit: usize) -> Result<Vec<Record>> {
         let tenant = self.tenant.as_uuid();
         let limit = limit.min(MAX_PAGE_SIZE);
-        let hits = crate::search::search(self.db().await?, tenant, kinds, terms, limit).await.map_err(db_err)?;
+        let (d, t) = (self.inner.dialect, self.tenant);
+        let hits = crate::search::search(self.db().await?, d, t, kinds, terms, limit).await.map_err(db_err)?;
         // Load the records, kind by kind, and return them in rank order.
         let mut found: std::collections::HashMap<(EntityKind, Uuid), Record> = std::collections::HashMap::new();
         for kind in crm_core::search::SEARCHABLE {

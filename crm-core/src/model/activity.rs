@@ -119,6 +119,7 @@ record! {
 
 impl_entity! {
     Activity, ActivityId, Activity, custom: true;
+    owner: owner_id;
     links: |a| Links::default()
         .each("contact_ids", EntityKind::Contact, &a.contact_ids)
         .each("company_ids", EntityKind::Company, &a.company_ids)

@@ -71,6 +71,7 @@ record! {
 
 impl_entity! {
     Campaign, CampaignId, Campaign, custom: true;
+    owner: owner_id;
     links: |c| Links::default().one("segment_id", EntityKind::Segment, c.segment_id);
     on_delete: [crate::entity::OnDelete::Cascade { kind: EntityKind::CampaignMember, field: "campaign_id" }];
     fields {

@@ -165,6 +165,7 @@ impl Case {
 
 impl_entity! {
     Case, CaseId, Case, custom: true;
+    owner: owner_id;
     links: |c| Links::default()
         .customer(c.contact_id, c.company_id)
         .one("order_id", EntityKind::Order, c.order_id)

@@ -53,6 +53,7 @@ record! {
 
 impl_entity! {
     Company, CompanyId, Company, custom: true;
+    owner: owner_id;
     unique: |c| crate::model::external_keys(&c.external_refs);
     fields {
         "name": Text => |c| c.name.clone(),

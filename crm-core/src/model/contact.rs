@@ -84,6 +84,7 @@ impl Contact {
 
 impl_entity! {
     Contact, ContactId, Contact, custom: true;
+    owner: owner_id;
     links: |c| Links::default().one("company_id", EntityKind::Company, c.company_id);
     unique: |c| crate::model::external_keys(&c.external_refs);
     fields {

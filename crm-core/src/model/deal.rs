@@ -213,6 +213,7 @@ impl Deal {
 
 impl_entity! {
     Deal, DealId, Deal, custom: true;
+    owner: owner_id;
     links: |d| Links::default()
         .each("contact_ids", EntityKind::Contact, &d.contact_ids)
         .one("company_id", EntityKind::Company, d.company_id);

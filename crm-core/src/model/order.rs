@@ -109,6 +109,7 @@ record! {
 
 impl_entity! {
     Order, OrderId, Order, custom: true;
+    owner: owner_id;
     links: |o| Links::default()
         .customer(o.contact_id, o.company_id)
         .one("deal_id", EntityKind::Deal, o.deal_id)

@@ -100,7 +100,7 @@ impl_entity! {
     unique: |p| if p.is_default { vec![crate::entity::UniqueKey::new("is_default", "default")] } else { Vec::new() };
     on_delete: [crate::entity::OnDelete::Restrict {
         kind: crate::entity::EntityKind::Deal,
-        field: "pipeline_id",
+        field: "pipeline_id", by: "id",
         reported: "pipeline_id",
         what: "deals are still in the pipeline",
     }];

@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::entity::{EntityKind, EntityRef, Links, OnDelete, UniqueKey};
-use crate::ids::TenantId;
+use crate::ids::{TenantId, UserId};
 use crate::model::{
     Activity, Campaign, CampaignMember, Case, Company, Contact, CustomField, Deal, Feedback, Invoice, Merge, Order,
-    Payment, Pipeline, Product, Relation, Segment, SyncLink, SyncState, Team, User,
+    Payment, Pipeline, Product, Relation, Role, Segment, SyncLink, SyncState, Team, User,
 };
 use crate::value::{CustomValues, Value, ValueType};
 
@@ -41,6 +41,7 @@ impl EntityKind {
             EntityKind::Merge => Merge::std_fields(),
             EntityKind::User => User::std_fields(),
             EntityKind::Team => Team::std_fields(),
+            EntityKind::Role => Role::std_fields(),
         }
     }
 
@@ -124,6 +125,12 @@ pub trait Entity: Clone + Debug + Serialize + DeserializeOwned + Send + Sync + '
     fn entity_ref(&self) -> EntityRef {
         EntityRef { kind: Self::KIND, id: self.id().into() }
     }
+    /// Who owns it, for kinds whose records have an owner (`owner_id`).
+    fn owner(&self) -> Option<UserId> {
+        None
+    }
+    /// Sets the owner (kinds without owners ignore it).
+    fn set_owner(&mut self, _owner: Option<UserId>) {}
     /// What deleting a record of this kind does to the records of other kinds that point at it
     /// (the [`Relation`]s at either end are always deleted with it).
     const ON_DELETE: &'static [OnDelete] = &[];
@@ -182,6 +189,8 @@ pub enum Record {
     User(User),
     /// A team.
     Team(Team),
+    /// A tenant-defined role.
+    Role(Role),
 }
 
 macro_rules! dispatch {
@@ -208,6 +217,7 @@ macro_rules! dispatch {
             Record::Merge($r) => $e,
             Record::User($r) => $e,
             Record::Team($r) => $e,
+            Record::Role($r) => $e,
         }
     };
 }
@@ -272,6 +282,14 @@ impl Record {
     pub fn unique_keys(&self) -> Vec<UniqueKey> {
         dispatch!(self, r => r.unique_keys())
     }
+    /// Who owns it, for kinds whose records have an owner.
+    pub fn owner(&self) -> Option<UserId> {
+        dispatch!(self, r => r.owner())
+    }
+    /// Sets the owner (kinds without owners ignore it).
+    pub fn set_owner(&mut self, owner: Option<UserId>) {
+        dispatch!(self, r => r.set_owner(owner))
+    }
     /// The value of a standard field (None if no such field).
     pub fn std_field(&self, name: &str) -> Option<Value> {
         dispatch!(self, r => r.std_field(name))
@@ -294,6 +312,7 @@ impl Record {
 macro_rules! impl_entity {
     (
         $ty:ident, $id:ty, $kind:ident, custom: $custom:tt;
+        $( owner: $owner:ident; )?
         $( links: |$rs:ident| $links:expr; )?
         $( unique: |$us:ident| $unique:expr; )?
         $( on_delete: [ $( $od:expr ),* $(,)? ]; )?
@@ -338,8 +357,14 @@ macro_rules! impl_entity {
                 })
             }
             fn links(&self) -> $crate::entity::Links {
-                impl_entity!(@links self $(, |$rs| $links)?)
+                let links = impl_entity!(@links self $(, |$rs| $links)?);
+                $( let links = links.one(stringify!($owner), $crate::entity::EntityKind::User, self.$owner); )?
+                links
             }
+            $(
+                fn owner(&self) -> Option<$crate::ids::UserId> { self.$owner }
+                fn set_owner(&mut self, owner: Option<$crate::ids::UserId>) { self.$owner = owner }
+            )?
             fn unique_keys(&self) -> Vec<$crate::entity::UniqueKey> {
                 impl_entity!(@unique self $(, |$us| $unique)?)
             }

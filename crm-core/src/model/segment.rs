@@ -26,7 +26,7 @@ impl_entity! {
     unique: |s| vec![UniqueKey::new("name", s.name.to_lowercase())];
     on_delete: [OnDelete::Restrict {
         kind: EntityKind::Campaign,
-        field: "segment_id",
+        field: "segment_id", by: "id",
         reported: "id",
         what: "campaigns draw members from the segment",
     }];

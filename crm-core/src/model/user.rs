@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::entity::{EntityKind, Links, UniqueKey};
 use crate::ids::UserId;
 use crate::macros::record;
-use crate::model::impl_entity;
+use crate::model::{impl_entity, text_list};
 use crate::profile::Email;
 
 record! {
@@ -24,6 +24,11 @@ record! {
         pub manager_id: Option<UserId>,
         /// Job title.
         pub title: Option<String>,
+        /// The keys of the roles they hold ([`BuiltinRole`](crate::model::BuiltinRole)s or the
+        /// tenant's [`Role`](crate::model::Role)s), each once. What they may do is what these
+        /// grant together; a user without roles may do nothing.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub roles: Vec<String>,
     }
 }
 
@@ -41,5 +46,6 @@ impl_entity! {
         "email": Text => |u| u.email.as_str().to_owned(),
         "active": Bool => |u| u.active,
         "manager_id": Id => |u| u.manager_id,
+        "roles": TextList => |u| text_list(u.roles.iter().map(String::as_str)),
     }
 }

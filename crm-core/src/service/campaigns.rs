@@ -14,7 +14,7 @@ use crate::event::Change;
 use crate::ids::{CampaignId, ContactId, SegmentId, UserId, storage_precision};
 use crate::macros::new_input;
 use crate::macros::new_record;
-use crate::model::Entity;
+use crate::model::{Action, Entity};
 use crate::model::{
     Campaign, CampaignChannel, CampaignMember, CampaignResponse, CampaignStatus, Contact, Order, ResponseKind, Segment,
 };
@@ -183,7 +183,7 @@ impl Records<'_, Campaign> {
     pub async fn set_status(&self, id: CampaignId, to: CampaignStatus) -> Result<Campaign> {
         self.write(|uow| {
             Box::pin(async move {
-                let mut c = uow.tx.require::<Campaign>(id).await?;
+                let mut c = uow.load::<Campaign>(id, Action::Update).await?;
                 let from = c.status;
                 if from == to {
                     return Ok(c);
@@ -209,7 +209,7 @@ impl Records<'_, Campaign> {
     pub async fn add_segment_members(&self, id: CampaignId) -> Result<u64> {
         self.write(|uow| {
             Box::pin(async move {
-                let campaign = uow.tx.require::<Campaign>(id).await?;
+                let campaign = uow.load::<Campaign>(id, Action::Update).await?;
                 let Some(seg_id) = campaign.segment_id else {
                     return Err(Error::invalid("segment_id", FieldErrorCode::Required, "the campaign has no segment"));
                 };
@@ -241,7 +241,7 @@ impl Records<'_, Campaign> {
     pub async fn add_contact(&self, id: CampaignId, contact: ContactId) -> Result<CampaignMember> {
         self.write(|uow| {
             Box::pin(async move {
-                let campaign = uow.tx.require::<Campaign>(id).await?;
+                let campaign = uow.load::<Campaign>(id, Action::Update).await?;
                 check_open(&campaign)?;
                 let c = uow.tx.fetch::<Contact>(contact).await?.ok_or_else(|| {
                     Error::invalid("contact_id", FieldErrorCode::NotFound, format!("no contact with id {contact}"))
@@ -287,7 +287,7 @@ impl Records<'_, Campaign> {
                         "a response cannot happen in the future",
                     ));
                 }
-                uow.tx.require::<Campaign>(id).await?;
+                uow.load::<Campaign>(id, Action::Read).await?;
                 let Some(m) = member_of(uow, id, contact).await? else {
                     return Err(Error::invalid(
                         "contact_id",
@@ -312,7 +312,7 @@ impl Records<'_, Campaign> {
     /// Counts and rates per response, cost per conversion and revenue from converted members.
     pub async fn results(&self, id: CampaignId) -> Result<CampaignResults> {
         let mut uow = Uow::read(self.s).await?;
-        let campaign = uow.tx.require::<Campaign>(id).await?;
+        let campaign = uow.load::<Campaign>(id, Action::Read).await?;
         let members = uow.tx.find_all::<CampaignMember>(Filter::eq("campaign_id", id.as_uuid())).await?;
         let n = members.len() as u64;
         let mut counts: BTreeMap<ResponseKind, u64> = ResponseKind::ALL.iter().map(|k| (*k, 0)).collect();

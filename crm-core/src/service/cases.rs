@@ -11,7 +11,7 @@ use crate::event::Change;
 use crate::ids::{CaseId, CompanyId, ContactId, OrderId, ProductId, UserId, storage_precision};
 use crate::macros::new_input;
 use crate::macros::new_record;
-use crate::model::Entity;
+use crate::model::{Action, Entity};
 use crate::model::{Case, CaseChannel, CaseStatus, CaseType, Feedback, FeedbackKind, Priority};
 use crate::query::Filter;
 use crate::value::CustomValues;
@@ -237,7 +237,7 @@ impl Records<'_, Case> {
     pub async fn reopen(&self, id: CaseId) -> Result<Case> {
         self.write(|uow| {
             Box::pin(async move {
-                let mut case = uow.tx.require::<Case>(id).await?;
+                let mut case = uow.load::<Case>(id, Action::Update).await?;
                 let from = case.status;
                 if from.is_active() {
                     return Err(Error::transition(
@@ -262,7 +262,7 @@ impl Records<'_, Case> {
     async fn transition(&self, id: CaseId, to: CaseStatus, resolution: Option<String>) -> Result<Case> {
         self.write(|uow| {
             Box::pin(async move {
-                let mut case = uow.tx.require::<Case>(id).await?;
+                let mut case = uow.load::<Case>(id, Action::Update).await?;
                 let from = case.status;
                 if from == to && resolution.is_none() {
                     return Ok(case);
@@ -309,7 +309,7 @@ impl Records<'_, Case> {
     pub async fn rate(&self, id: CaseId, rating: u8, comment: Option<String>) -> Result<Case> {
         self.write(|uow| {
             Box::pin(async move {
-                let mut case = uow.tx.require::<Case>(id).await?;
+                let mut case = uow.load::<Case>(id, Action::Update).await?;
                 if case.status.is_active() {
                     return Err(Error::invalid(
                         "satisfaction",

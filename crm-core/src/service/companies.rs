@@ -10,7 +10,7 @@ use crate::error::{Error, FieldError, Result};
 use crate::ids::{CompanyId, UserId};
 use crate::macros::new_input;
 use crate::macros::new_record;
-use crate::model::{AccountBalance, Company, CreditTerms, ExternalRef};
+use crate::model::{AccountBalance, Action, Company, CreditTerms, ExternalRef};
 use crate::profile::*;
 use crate::value::CustomValues;
 
@@ -189,7 +189,7 @@ impl Records<'_, Company> {
     pub async fn apply(&self, id: CompanyId, input: NewCompany) -> Result<Company> {
         self.write(|uow| {
             Box::pin(async move {
-                let before = uow.tx.require::<Company>(id).await?;
+                let before = uow.load::<Company>(id, Action::Update).await?;
                 let keep_name = input.name.trim().is_empty();
                 let (given, mut errs) = input.build(&uow.draft());
                 if keep_name {

@@ -13,7 +13,7 @@ use crate::event::Change;
 use crate::ids::{CompanyId, ContactId, UserId};
 use crate::macros::new_input;
 use crate::macros::new_record;
-use crate::model::Entity;
+use crate::model::{Action, Entity};
 use crate::model::{Contact, CreditTerms, ExternalRef};
 use crate::profile::*;
 use crate::query::{Filter, Query};
@@ -441,7 +441,7 @@ impl Records<'_, Contact> {
     pub async fn apply(&self, id: ContactId, input: NewContact) -> Result<Contact> {
         self.write(|uow| {
             Box::pin(async move {
-                let before = uow.tx.require::<Contact>(id).await?;
+                let before = uow.load::<Contact>(id, Action::Update).await?;
                 let mut ch = Checks::default();
                 let region = uow.default_region();
                 let contact = merged(before.clone(), input, &mut ch, region, uow.now);

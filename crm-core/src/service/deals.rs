@@ -16,7 +16,7 @@ use crate::event::Change;
 use crate::ids::{CompanyId, ContactId, DealId, PipelineId, StageId, UserId};
 use crate::macros::new_input;
 use crate::macros::new_record;
-use crate::model::Entity;
+use crate::model::{Action, Entity};
 use crate::model::{Contact, Deal, DealStatus, ExternalRef, LineItem, Pipeline, Stage, StageKind, StageVisit};
 use crate::money::{Currency, Money};
 use crate::profile::LifecycleStage;
@@ -260,7 +260,7 @@ async fn edit(uow: &mut Uow<'_>, mut deal: Deal) -> Result<Deal> {
 
 /// Moves deal `id` to `target` in one unit of work (see [`Deals::move_to_stage`]).
 async fn step(uow: &mut Uow<'_>, id: DealId, target: Target) -> Result<Deal> {
-    let mut deal = uow.tx.require::<Deal>(id).await?;
+    let mut deal = uow.load::<Deal>(id, Action::Update).await?;
     let pipeline = uow.tx.require::<Pipeline>(deal.pipeline_id).await?;
     let current = pipeline.stage(deal.stage_id).map(|s| s.name.clone()).unwrap_or_else(|| deal.stage_id.to_string());
     let in_pipeline = |sid: StageId| {
@@ -381,7 +381,7 @@ impl Records<'_, Deal> {
     pub async fn apply(&self, id: DealId, input: NewDeal) -> Result<Deal> {
         self.write(|uow| {
             Box::pin(async move {
-                let mut d = uow.tx.require::<Deal>(id).await?;
+                let mut d = uow.load::<Deal>(id, Action::Update).await?;
                 if let Some(p) = input.pipeline_id
                     && p != d.pipeline_id
                 {

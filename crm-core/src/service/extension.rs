@@ -78,7 +78,7 @@ impl<'a> EventContext<'a> {
         let actor = Actor {
             tenant_id: self.actor.tenant_id,
             user_id: None,
-            roles: Vec::new(),
+            roles: self.crm.inner.extension_roles.get(id).cloned().unwrap_or_default(),
             origin: Some(id.to_owned()),
             depth: self.actor.depth.saturating_add(1),
         };

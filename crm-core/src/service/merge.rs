@@ -18,7 +18,7 @@ use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CompanyId, ContactId, MergeId};
 use crate::macros::new_record;
-use crate::model::{Company, Contact, Entity, FieldType, Merge, Record};
+use crate::model::{Action, Company, Contact, Entity, FieldType, Merge, Record};
 use crate::profile::ConsentStatus;
 use crate::query::Filter;
 
@@ -475,12 +475,15 @@ async fn merge_into<E: Mergeable>(
     records
         .write(|uow| {
             Box::pin(async move {
-                let before = uow.tx.require::<E>(survivor).await?;
+                let before = uow.load::<E>(survivor, Action::Merge).await?;
                 let mut merged = Vec::with_capacity(others.len());
                 for (i, id) in others.iter().enumerate() {
                     match uow.tx.fetch::<E>(*id).await? {
-                        Some(c) => merged.push(c),
-                        None => {
+                        Some(c) if uow.access.check(Action::Read, &c).is_ok() => {
+                            uow.access.check(Action::Merge, &c)?;
+                            merged.push(c)
+                        }
+                        _ => {
                             let id: Uuid = (*id).into();
                             return Err(Error::invalid(
                                 format!("others[{i}]"),
@@ -552,6 +555,7 @@ async fn unmerge_of<E: Mergeable>(records: Records<'_, E>, merge: MergeId) -> Re
                 if m.kind != E::KIND {
                     return refuse(format!("merge {merge} is of {} records", m.kind));
                 }
+                uow.load::<E>(E::Id::from(m.survivor), Action::Merge).await?;
                 if m.undone_at.is_some() {
                     return refuse(format!("merge {merge} was already undone"));
                 }

@@ -1,5 +1,6 @@
 //! The service API an application embeds: [`Crm`], [`Session`] and the per-entity services.
 
+mod access;
 mod activities;
 mod any_record;
 mod campaigns;
@@ -23,6 +24,7 @@ mod pipelines;
 mod products;
 pub(crate) mod records;
 mod relations;
+mod roles;
 mod segments;
 mod sync;
 mod teams;
@@ -31,7 +33,7 @@ mod timeline;
 mod uow;
 mod users;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 pub use activities::{Activities, NewActivity, NewParticipant};
@@ -55,6 +57,7 @@ pub use pipelines::{NewPipeline, NewStage, Pipelines};
 pub use products::{NewProduct, Products};
 pub use records::Records;
 pub use relations::Relations;
+pub use roles::{NewRole, Roles};
 pub use segments::{NewSegment, Segments};
 pub use sync::{LinkInput, Resolution, SyncRecords};
 pub use teams::{NewTeam, Teams};
@@ -78,6 +81,8 @@ pub(crate) struct Inner {
     pub(crate) default_region: Option<String>,
     pub(crate) sla: SlaPolicy,
     pub(crate) block_duplicates: Option<DuplicateRules>,
+    /// The roles each extension acts with (an extension not named here is unrestricted).
+    pub(crate) extension_roles: HashMap<String, Vec<String>>,
 }
 
 /// The CRM: a store plus the rules. Cheap to clone; share it across tasks.
@@ -127,6 +132,7 @@ impl Crm {
                 default_region: None,
                 sla: SlaPolicy::default(),
                 block_duplicates: None,
+                extension_roles: HashMap::new(),
             }),
         }
     }
@@ -138,7 +144,7 @@ impl Crm {
 
     /// Acts as `actor`: every call through the session is scoped to the actor's tenant.
     pub fn as_actor(&self, actor: &Actor) -> Session {
-        Session { crm: self.clone(), actor: actor.clone() }
+        Session { crm: self.clone(), actor: actor.clone(), access: Default::default() }
     }
 
     /// Creates the store's indexes for every custom field its extensions mark `indexed`
@@ -169,6 +175,7 @@ pub struct CrmBuilder {
     default_region: Option<String>,
     sla: SlaPolicy,
     block_duplicates: Option<DuplicateRules>,
+    extension_roles: HashMap<String, Vec<String>>,
 }
 
 impl CrmBuilder {
@@ -182,6 +189,7 @@ impl CrmBuilder {
             default_region: None,
             sla: SlaPolicy::default(),
             block_duplicates: None,
+            extension_roles: HashMap::new(),
         }
     }
 
@@ -214,6 +222,18 @@ impl CrmBuilder {
     /// Adds an extension.
     pub fn extension(mut self, extension: impl Extension) -> Self {
         self.extensions.push(Arc::new(extension));
+        self
+    }
+
+    /// Limits what extension `id` may do when it reacts to events
+    /// ([`EventContext::act_as`](extension::EventContext::act_as)) to what `roles` grant
+    /// (keys of built-in or tenant roles). An extension not limited acts as the system.
+    pub fn extension_roles(
+        mut self,
+        id: impl Into<String>,
+        roles: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.extension_roles.insert(id.into(), roles.into_iter().map(Into::into).collect());
         self
     }
 
@@ -280,6 +300,15 @@ impl CrmBuilder {
                 errs.extend(def.validate(&format!("{at}.fields[{i}]")));
             }
         }
+        for id in self.extension_roles.keys() {
+            if !ids.contains(id) {
+                errs.push(crate::error::FieldError::new(
+                    format!("extension_roles.{id}"),
+                    FieldErrorCode::NotFound,
+                    "no extension has this id",
+                ));
+            }
+        }
         for (p, name) in
             [(self.sla.low, "low"), (self.sla.normal, "normal"), (self.sla.high, "high"), (self.sla.urgent, "urgent")]
         {
@@ -310,16 +339,20 @@ impl CrmBuilder {
                 default_region: region,
                 sla: self.sla,
                 block_duplicates: self.block_duplicates,
+                extension_roles: self.extension_roles,
             }),
         })
     }
 }
 
-/// The CRM as seen by one actor. Every call is scoped to the actor's tenant.
+/// The CRM as seen by one actor. Every call is scoped to the actor's tenant and narrowed to
+/// what the actor's roles allow ([`access`](Session::access)).
 #[derive(Clone, Debug)]
 pub struct Session {
     pub(crate) crm: Crm,
     pub(crate) actor: Actor,
+    /// What the actor may do, once resolved.
+    pub(crate) access: Arc<std::sync::Mutex<Option<Arc<crate::access::Access>>>>,
 }
 
 impl Session {
@@ -375,8 +408,15 @@ impl Session {
         if terms.is_empty() {
             return Ok(Vec::new());
         }
-        let mut uow = uow::Uow::read(self).await?;
-        uow.tx.search(kinds, &terms, limit).await
+        let uow = uow::Uow::read(self).await?;
+        let mut scoped = Vec::with_capacity(kinds.len());
+        for kind in kinds {
+            uow.access.check_kind(*kind, crate::model::Action::Read)?;
+            let f = uow.access.filter(*kind, crate::model::Action::Read).unwrap_or_default();
+            scoped.push((*kind, f));
+        }
+        let mut uow = uow;
+        uow.tx.search(&scoped, &terms, limit).await
     }
 
     /// The current time by the CRM's clock (what records are stamped with).
@@ -482,6 +522,11 @@ impl Session {
 
     /// Groups of users.
     pub fn teams(&self) -> Teams<'_> {
+        Records::new(self)
+    }
+
+    /// Roles the tenant defines (the built-in ones are [`BuiltinRole`](crate::model::BuiltinRole)).
+    pub fn roles(&self) -> Roles<'_> {
         Records::new(self)
     }
 

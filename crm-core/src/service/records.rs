@@ -18,11 +18,13 @@ use super::checks::Checks;
 use super::uow::{Uow, delete_relations};
 use crate::entity::OnDelete;
 use crate::error::{Error, FieldErrorCode, Result};
-use crate::model::Entity;
+use crate::model::{Action, Entity};
 use crate::query::{Filter, Page, Query};
 
 /// The records of one kind as one [`Session`] sees them: every call is scoped to the
-/// session's tenant and runs as its actor.
+/// session's tenant and runs as its actor, who sees and changes only what their roles reach
+/// ([`Access`](crate::access::Access)): a record out of reach is [`Error::NotFound`], an action
+/// their roles do not allow on a record they see is [`Error::Forbidden`].
 ///
 /// Every kind's handle reads, lists, counts and deletes the same way:
 ///
@@ -73,18 +75,22 @@ impl<'s, E: Entity> Records<'s, E> {
     // which it cannot always do for references held across the await.
     pub fn get(&self, id: E::Id) -> impl Future<Output = Result<E>> + Send + 's {
         let s = self.s;
-        async move { Uow::read(s).await?.tx.require::<E>(id).await }
+        async move { Uow::read(s).await?.load::<E>(id, Action::Read).await }
     }
 
     /// A page of records. The filter's and sort's fields and operands are checked against the
-    /// kind's standard and custom fields first; see [`Query`].
+    /// kind's standard and custom fields first; see [`Query`]. Only the records the actor may
+    /// read are listed (and a kind their roles do not let them read at all is
+    /// [`Error::Forbidden`]).
     pub fn list<'q>(&self, query: &'q Query) -> impl Future<Output = Result<Page<E>>> + Send + use<'s, 'q, E> {
         let s = self.s;
         async move {
             let mut uow = Uow::read(s).await?;
             let reg = uow.registry(E::KIND).await?;
             query.validate(E::KIND, &reg)?;
-            uow.tx.find::<E>(query).await
+            uow.access.check_kind(E::KIND, Action::Read)?;
+            let query = uow.readable(E::KIND, query);
+            uow.tx.find::<E>(&query).await
         }
     }
 
@@ -95,7 +101,9 @@ impl<'s, E: Entity> Records<'s, E> {
             let mut uow = Uow::read(s).await?;
             let reg = uow.registry(E::KIND).await?;
             filter.validate(E::KIND, &reg)?;
-            uow.tx.count(E::KIND, filter).await
+            uow.access.check_kind(E::KIND, Action::Read)?;
+            let filter = uow.readable_filter(E::KIND, filter);
+            uow.tx.count(E::KIND, &filter).await
         }
     }
 
@@ -108,7 +116,7 @@ impl<'s, E: Entity> Records<'s, E> {
         let s = self.s;
         async move {
             let mut uow = Uow::write(s).await?;
-            let record = uow.tx.require::<E>(id).await?;
+            let record = uow.load::<E>(id, Action::Delete).await?;
             record.check_delete()?;
             let me = record.entity_ref();
             for rule in E::ON_DELETE {
@@ -119,8 +127,9 @@ impl<'s, E: Entity> Records<'s, E> {
                             uow.remove(&dep, v).await?;
                         }
                     }
-                    OnDelete::Restrict { kind, field, reported, what } => {
-                        let n = uow.tx.count(kind, &Filter::eq(field, me.id)).await?;
+                    OnDelete::Restrict { kind, field, by, reported, what } => {
+                        let held = record.std_field(by).unwrap_or(crate::value::Value::Null);
+                        let n = uow.tx.count(kind, &Filter::is_in(field, [held])).await?;
                         if n > 0 {
                             return Err(Error::invalid(reported, FieldErrorCode::Rule, format!("{n} {what}")));
                         }
@@ -208,7 +217,7 @@ impl<'s, E: Entity> Records<'s, E> {
         verb: impl for<'u> FnOnce(&'u mut Uow<'s>, E) -> Work<'u, E>,
     ) -> Result<E> {
         let mut uow = Uow::write(self.s).await?;
-        let record = uow.tx.require::<E>(id).await?;
+        let record = uow.load::<E>(id, Action::Update).await?;
         let out = verb(&mut uow, record).await?;
         uow.commit().await?;
         Ok(out)

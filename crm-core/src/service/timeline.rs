@@ -10,8 +10,8 @@ use crate::error::Result;
 use crate::event::{Change, EventQuery, StoredEvent};
 use crate::ids::{CampaignId, CompanyId, ContactId};
 use crate::model::{
-    Activity, ActivityKind, Campaign, CampaignMember, CampaignResponse, Case, Company, Contact, CreditTerms, Deal,
-    DealStatus, Feedback, Invoice, Order, Payment,
+    Action, Activity, ActivityKind, Campaign, CampaignMember, CampaignResponse, Case, Company, Contact, CreditTerms,
+    Deal, DealStatus, Feedback, Invoice, Order, Payment,
 };
 use crate::money::{Currency, Money};
 use crate::profile::Channel;
@@ -204,16 +204,16 @@ async fn gather(s: &Session, who: CustomerRef) -> Result<Gathered> {
     let mut uow = Uow::read(s).await?;
     let (contact, company, people) = match who {
         CustomerRef::Contact(id) => {
-            let c = uow.tx.require::<Contact>(id).await?;
+            let c = uow.load::<Contact>(id, Action::Read).await?;
             let co = match c.company_id {
-                Some(co) => uow.tx.fetch::<Company>(co).await?,
+                Some(co) => uow.tx.fetch::<Company>(co).await?.filter(|co| uow.access.check(Action::Read, co).is_ok()),
                 None => None,
             };
             (Some(c.clone()), co, vec![c])
         }
         CustomerRef::Company(id) => {
-            let co = uow.tx.require::<Company>(id).await?;
-            let people = uow.tx.find_all::<Contact>(Filter::eq("company_id", id.as_uuid())).await?;
+            let co = uow.load::<Company>(id, Action::Read).await?;
+            let people = uow.find_readable::<Contact>(&Filter::eq("company_id", id.as_uuid())).await?;
             (None, Some(co), people)
         }
     };
@@ -230,20 +230,22 @@ async fn gather(s: &Session, who: CustomerRef) -> Result<Gathered> {
         activity_filter = activity_filter.or(Filter::contains("company_ids", co.as_uuid()));
         deal_filter = deal_filter.or(Filter::eq("company_id", co.as_uuid()));
     }
-    let activities = uow.tx.find_all::<Activity>(activity_filter).await?;
-    let deals = uow.tx.find_all::<Deal>(deal_filter).await?;
-    let orders = uow.tx.find_all::<Order>(docs.clone()).await?;
-    let invoices = uow.tx.find_all::<Invoice>(docs.clone()).await?;
-    let payments = uow.tx.find_all::<Payment>(docs.clone()).await?;
-    let cases = uow.tx.find_all::<Case>(docs.clone()).await?;
-    let feedback = uow.tx.find_all::<Feedback>(docs).await?;
+    let activities = uow.find_readable::<Activity>(&activity_filter).await?;
+    let deals = uow.find_readable::<Deal>(&deal_filter).await?;
+    let orders = uow.find_readable::<Order>(&docs).await?;
+    let invoices = uow.find_readable::<Invoice>(&docs).await?;
+    let payments = uow.find_readable::<Payment>(&docs).await?;
+    let cases = uow.find_readable::<Case>(&docs).await?;
+    let feedback = uow.find_readable::<Feedback>(&docs).await?;
     let members =
-        uow.tx.find_all::<CampaignMember>(Filter::is_in("contact_id", ids.iter().map(|c| c.as_uuid()))).await?;
+        uow.find_readable::<CampaignMember>(&Filter::is_in("contact_id", ids.iter().map(|c| c.as_uuid()))).await?;
     let mut campaign_cache: HashMap<CampaignId, Option<Campaign>> = HashMap::new();
     let mut campaigns = Vec::new();
     for m in members {
         if let std::collections::hash_map::Entry::Vacant(slot) = campaign_cache.entry(m.campaign_id) {
-            slot.insert(uow.tx.fetch::<Campaign>(m.campaign_id).await?);
+            slot.insert(
+                uow.tx.fetch::<Campaign>(m.campaign_id).await?.filter(|c| uow.access.check(Action::Read, c).is_ok()),
+            );
         }
         if let Some(Some(c)) = campaign_cache.get(&m.campaign_id) {
             campaigns.push((c.clone(), m));

@@ -8,13 +8,14 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::Session;
+use crate::access::Access;
 use crate::entity::{EntityKind, EntityRef, Link};
 use crate::error::{Error, FieldError, FieldErrorCode, Result};
 use crate::event::{Change, Event, StoredEvent};
 use crate::ids::{EventId, storage_precision};
+use crate::model::{Action, Entity, Record, User};
 use crate::model::{CustomField, FieldRegistry, FieldSource, RegisteredField, Relation};
-use crate::model::{Entity, Record};
-use crate::query::Filter;
+use crate::query::{Filter, Query};
 use crate::service::extension::{EventContext, HookContext, MAX_EXTENSION_DEPTH, Snapshot, WriteOp};
 use crate::store::{Transaction, TxMode};
 use crate::value::Value;
@@ -23,6 +24,8 @@ pub(crate) struct Uow<'s> {
     pub(crate) s: &'s Session,
     pub(crate) tx: Box<dyn Transaction>,
     pub(crate) now: DateTime<Utc>,
+    /// What the actor may do: every read and write below is narrowed or checked by it.
+    pub(crate) access: Arc<Access>,
     events: Vec<Event>,
     registries: HashMap<EntityKind, Arc<FieldRegistry>>,
     /// References seen to exist in this transaction (deletes clear it).
@@ -33,12 +36,14 @@ pub(crate) struct Uow<'s> {
 
 impl<'s> Uow<'s> {
     async fn begin(s: &'s Session, mode: TxMode) -> Result<Self> {
-        let tx = s.crm.inner.store.begin(s.tenant(), mode).await?;
+        let mut tx = s.crm.inner.store.begin(s.tenant(), mode).await?;
+        let access = s.access_in(&mut *tx).await?;
         let now = storage_precision(s.crm.inner.clock.now());
         Ok(Uow {
             s,
             tx,
             now,
+            access,
             events: Vec::new(),
             registries: HashMap::new(),
             known: HashSet::new(),
@@ -123,15 +128,63 @@ impl<'s> Uow<'s> {
         self.registries.remove(&kind);
     }
 
+    /// Whether the record `r` exists and the actor may read it (a record out of their reach
+    /// cannot be linked to, as if it did not exist).
     pub(crate) async fn exists(&mut self, r: EntityRef) -> Result<bool> {
         if self.known.contains(&r) {
             return Ok(true);
         }
-        let found = self.tx.get(r.kind, r.id).await?.is_some();
+        let found = self.tx.get(r.kind, r.id).await?.is_some_and(|rec| self.access.allows(Action::Read, &rec));
         if found {
             self.known.insert(r);
         }
         Ok(found)
+    }
+
+    /// Record `id` for `action`: [`Error::NotFound`] when it does not exist or is out of the
+    /// actor's read reach, [`Error::Forbidden`] when they see it but may not do `action` to it.
+    pub(crate) async fn load<E: Entity>(&mut self, id: E::Id, action: Action) -> Result<E> {
+        let record = self.tx.require::<E>(id).await?;
+        self.access.check(action, &record)?;
+        Ok(record)
+    }
+
+    /// `query` narrowed to the records the actor may read.
+    pub(crate) fn readable(&self, kind: EntityKind, query: &Query) -> Query {
+        let mut q = query.clone();
+        if let Some(f) = self.access.filter(kind, Action::Read) {
+            q.filter = std::mem::take(&mut q.filter).and(f);
+        }
+        q
+    }
+
+    /// `filter` narrowed to the records the actor may read.
+    pub(crate) fn readable_filter(&self, kind: EntityKind, filter: &Filter) -> Filter {
+        match self.access.filter(kind, Action::Read) {
+            Some(f) => filter.clone().and(f),
+            None => filter.clone(),
+        }
+    }
+
+    /// Every readable record of `E` matching `filter`.
+    pub(crate) async fn find_readable<E: Entity>(&mut self, filter: &Filter) -> Result<Vec<E>> {
+        let f = self.readable_filter(E::KIND, filter);
+        self.tx.find_all::<E>(f).await
+    }
+
+    /// A new record as the actor creates it: owned by them when it has an owner field left
+    /// empty, and refused unless their roles let them create it.
+    fn admit(&self, rec: &mut Record) -> Result<()> {
+        if self.access.is_unrestricted() {
+            return Ok(());
+        }
+        if rec.owner().is_none()
+            && let Some(me) = self.access.user()
+            && crate::model::owned(rec.kind())
+        {
+            rec.set_owner(Some(me));
+        }
+        self.access.check_new(rec)
     }
 
     /// Records an error for every record `after` newly names (see [`Links::added_since`]) that
@@ -170,6 +223,14 @@ impl<'s> Uow<'s> {
     ) -> Result<Arc<FieldRegistry>> {
         let nul = super::checks::nul_fields(rec);
         errs.extend(nul.into_iter().filter(|n| !errs.iter().any(|e| e.field == n.field)).collect::<Vec<_>>());
+        let owner = rec.owner();
+        if let Some(o) = owner
+            && before.is_none_or(|b| b.owner() != owner)
+            && let Some(u) = self.tx.fetch::<User>(o).await?
+            && !u.active
+        {
+            errs.push(FieldError::new("owner_id", FieldErrorCode::Rule, format!("user {} is deactivated", u.name)));
+        }
         let kind = rec.kind();
         let reg = self.registry(kind).await?;
         if let Some(custom) = rec.custom_mut() {
@@ -277,6 +338,7 @@ impl<'s> Uow<'s> {
         change: Change,
     ) -> Result<E> {
         let mut rec = entity.into_record();
+        self.admit(&mut rec)?;
         self.prepare(WriteOp::Create, None, &mut rec, errs).await?;
         self.tx.insert(rec.clone()).await?;
         self.emit(rec.entity_ref(), rec.related(), change);
@@ -294,6 +356,11 @@ impl<'s> Uow<'s> {
         let mut reg = None;
         for (entity, errs) in items {
             let mut rec = entity.into_record();
+            if let Err(e) = self.admit(&mut rec) {
+                recs.push(None);
+                out.push(Err(e));
+                continue;
+            }
             match self.check(None, &mut rec, errs).await {
                 Ok(r) => {
                     reg.get_or_insert(r);
@@ -354,6 +421,9 @@ impl<'s> Uow<'s> {
         errs: Vec<FieldError>,
         quiet: &[&str],
     ) -> Result<Record> {
+        if rec.owner() != before_rec.owner() {
+            self.access.check_record(Action::Assign, before_rec)?;
+        }
         self.prepare(WriteOp::Update, Some(before_rec), &mut rec, errs).await?;
         let changed = changed_fields(before_rec, &rec);
         if changed.is_empty() {
@@ -391,7 +461,7 @@ impl<'s> Uow<'s> {
 
     /// Loads a record for a user's update and checks they saw the current version.
     pub(crate) async fn load_for_update<E: Entity>(&mut self, changed: &E) -> Result<E> {
-        let current = self.tx.require::<E>(changed.id()).await?;
+        let current = self.load::<E>(changed.id(), Action::Update).await?;
         if current.version() != changed.version() {
             return Err(Error::Conflict {
                 kind: E::KIND,
@@ -410,6 +480,10 @@ impl<'s> Uow<'s> {
             self.tx.append_events(events).await?;
         }
         let stored = self.tx.commit().await?;
+        if stored.iter().any(|e| matches!(e.event.subject.kind, EntityKind::User | EntityKind::Team | EntityKind::Role))
+        {
+            self.s.forget_access();
+        }
         let actor = &self.s.actor;
         if !stored.is_empty() && !self.s.crm.inner.extensions.is_empty() {
             if actor.depth >= MAX_EXTENSION_DEPTH {

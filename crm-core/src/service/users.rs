@@ -10,9 +10,10 @@ use crate::error::{Error, FieldErrorCode, Result, ValidationErrors};
 use crate::ids::UserId;
 use crate::macros::new_input;
 use crate::macros::new_record;
-use crate::model::User;
+use crate::model::{Action, BuiltinRole, Role, User};
 use crate::profile::Email;
 use crate::query::{Filter, Query};
+use crate::store::Transaction;
 
 new_input! {
     /// Input for a new user.
@@ -26,13 +27,16 @@ new_input! {
         pub manager_id: Option<UserId> => some manager(UserId),
         /// Job title.
         pub title: Option<String> => some title(String),
+        /// A role they hold, by key: a [`BuiltinRole`](crate::model::BuiltinRole) or one of the
+        /// tenant's [`Role`](crate::model::Role)s.
+        pub roles: Vec<String> => push role(String),
     }
 }
 
 impl NewUser {
     /// An active user with this name and address.
     pub fn new(name: impl Into<String>, email: impl Into<String>) -> Self {
-        Self { name: name.into(), email: email.into(), manager_id: None, title: None }
+        Self { name: name.into(), email: email.into(), manager_id: None, title: None, roles: Vec::new() }
     }
 }
 
@@ -44,6 +48,8 @@ const MAX_DEPTH: usize = 1000;
 async fn check_user(uow: &mut Uow<'_>, u: &mut User, before: Option<&User>, ch: &mut Checks) -> Result<()> {
     ch.name("name", &mut u.name, true);
     ch.opt_text("title", &mut u.title);
+    ch.duplicates("roles", &u.roles);
+    check_roles(uow, &u.roles, before.map(|b| b.roles.as_slice()), ch).await?;
     uow.check_links(u, before, &mut ch.errs).await?;
     let Some(manager) = u.manager_id else { return Ok(()) };
     if manager == u.id {
@@ -69,6 +75,26 @@ async fn check_user(uow: &mut Uow<'_>, u: &mut User, before: Option<&User>, ch: 
             ch.push("manager_id", FieldErrorCode::Rule, format!("user {} is deactivated", m.name));
         }
         up = above.and_then(|m| m.manager_id);
+    }
+    Ok(())
+}
+
+/// Records an error for every role in `roles` (but those in `kept`) that is neither built in
+/// nor defined by the tenant.
+async fn check_roles(uow: &mut Uow<'_>, roles: &[String], kept: Option<&[String]>, ch: &mut Checks) -> Result<()> {
+    let new: Vec<&str> = roles
+        .iter()
+        .map(String::as_str)
+        .filter(|r| BuiltinRole::of(r).is_none() && !kept.is_some_and(|k| k.iter().any(|x| x == r)))
+        .collect();
+    if new.is_empty() {
+        return Ok(());
+    }
+    let defined = uow.tx.find_all::<Role>(Filter::is_in("key", new.iter().copied())).await?;
+    for (i, r) in roles.iter().enumerate() {
+        if new.contains(&r.as_str()) && !defined.iter().any(|d| &d.key == r) {
+            ch.push(format!("roles[{i}]"), FieldErrorCode::NotFound, format!("no role `{r}` in this tenant"));
+        }
     }
     Ok(())
 }
@@ -105,7 +131,14 @@ impl Records<'_, User> {
                 };
                 let mut user = new_record!(
                     uow,
-                    User { name: input.name, email, active: true, manager_id: input.manager_id, title: input.title }
+                    User {
+                        name: input.name,
+                        email,
+                        active: true,
+                        manager_id: input.manager_id,
+                        title: input.title,
+                        roles: input.roles,
+                    }
                 );
                 check_user(uow, &mut user, None, ch).await?;
                 Ok(user)
@@ -158,15 +191,20 @@ impl Records<'_, User> {
     /// Everyone who reports to user `id`, directly or through others, nearest first.
     pub async fn subordinates(&self, id: UserId) -> Result<Vec<UserId>> {
         let mut uow = Uow::read(self.s).await?;
-        uow.tx.require::<User>(id).await?;
-        let mut out: Vec<UserId> = Vec::new();
-        let mut level = vec![id];
-        while !level.is_empty() && out.len() <= MAX_DEPTH * 10 {
-            let any = Filter::is_in("manager_id", level.iter().copied());
-            let below: Vec<UserId> = uow.tx.find_all::<User>(any).await?.into_iter().map(|u| u.id).collect();
-            level = below.into_iter().filter(|u| *u != id && !out.contains(u)).collect();
-            out.extend(&level);
-        }
-        Ok(out)
+        uow.load::<User>(id, Action::Read).await?;
+        reports_of(&mut *uow.tx, id).await
     }
+}
+
+/// Everyone who reports to user `id`, directly or through others, nearest first.
+pub(crate) async fn reports_of(tx: &mut (dyn Transaction + '_), id: UserId) -> Result<Vec<UserId>> {
+    let mut out: Vec<UserId> = Vec::new();
+    let mut level = vec![id];
+    while !level.is_empty() && out.len() <= MAX_DEPTH * 10 {
+        let any = Filter::is_in("manager_id", level.iter().copied());
+        let below: Vec<UserId> = tx.find_all::<User>(any).await?.into_iter().map(|u| u.id).collect();
+        level = below.into_iter().filter(|u| *u != id && !out.contains(u)).collect();
+        out.extend(&level);
+    }
+    Ok(out)
 }

@@ -753,6 +753,25 @@ pub fn user(tenant: TenantId, name: &str, email: &str, manager: Option<UserId>) 
             active: true,
             manager_id: manager,
             title: Some("Account executive".into()),
+            roles: vec!["sales_rep".into()],
+        }
+    )
+}
+
+/// A tenant role reading and working deals of the user's team, with one permission.
+pub fn role(tenant: TenantId, key: &str) -> Role {
+    fixture!(
+        tenant,
+        Role {
+            key: key.into(),
+            name: "Deal desk".into(),
+            description: Some("Reviews the team's deals".into()),
+            grants: vec![
+                Grant::new(EntityKind::Deal, Action::Read, Scope::Team),
+                Grant::new(EntityKind::Deal, Action::Update, Scope::Own),
+                Grant::new(EntityKind::Product, Action::Read, Scope::All),
+            ],
+            permissions: vec![Permission::Export],
         }
     )
 }

@@ -322,7 +322,7 @@ pub async fn hostile_strings_filter_and_search_as_the_reference(store: Arc<dyn S
         }
         searches += 1;
         let want = expected_hits(&recs, s);
-        match tx.search(&[EntityKind::Contact], &terms, crate::query::MAX_PAGE_SIZE).await {
+        match tx.search(&crate::search::every(&[EntityKind::Contact]), &terms, crate::query::MAX_PAGE_SIZE).await {
             Ok(hits) => {
                 let got: BTreeSet<Uuid> = hits.iter().map(Record::id).collect();
                 if got != want {

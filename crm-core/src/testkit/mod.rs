@@ -242,7 +242,9 @@ fn one_of_each_numbered(tenant: TenantId, n: usize) -> Vec<Record> {
     ];
     let rep = user(tenant, "Ria Rep", &format!("ria{n}@acme.example"), None);
     let north = team(tenant, &format!("North {n}"), vec![rep.id]);
-    let more: Vec<Record> = more.into_iter().chain([rep.into_record(), north.into_record()]).collect();
+    let desk = role(tenant, &format!("desk_{n}"));
+    let more: Vec<Record> =
+        more.into_iter().chain([rep.into_record(), north.into_record(), desk.into_record()]).collect();
     let mut all = vec![
         c.into_record(),
         co.into_record(),
@@ -276,8 +278,10 @@ fn assert_duplicate(res: &Result<(), Error>, field: &str, what: &str) {
 async fn search_ids(store: &Arc<dyn Store>, t: TenantId, query: &str, limit: usize) -> Vec<Uuid> {
     let mut tx = store.begin(t, TxMode::ReadOnly).await.expect("begin");
     let terms = crate::search::terms(query);
-    let hits =
-        tx.search(crate::search::SEARCHABLE, &terms, limit).await.unwrap_or_else(|e| panic!("search {query:?}: {e}"));
+    let hits = tx
+        .search(&crate::search::every(crate::search::SEARCHABLE), &terms, limit)
+        .await
+        .unwrap_or_else(|e| panic!("search {query:?}: {e}"));
     hits.iter().map(Record::id).collect()
 }
 

@@ -38,6 +38,7 @@ pub async fn crud_every_kind(store: Arc<dyn Store>) {
             Record::Merge(x) => x.undone_at = Some(at(99)),
             Record::User(x) => x.name = "Changed".into(),
             Record::Team(x) => x.name = "Changed".into(),
+            Record::Role(x) => x.name = "Changed".into(),
         }
         tx.update(changed).await.expect("update");
     }
@@ -126,7 +127,9 @@ pub async fn every_kind_round_trips_exactly(store: Arc<dyn Store>) {
     let boss = user(t, "Zoë Boß", "zoe@acme.example", None);
     let rep = user(t, "Ria Rep", "ria@acme.example", Some(boss.id));
     let north = team(t, "Nord-Öst", vec![boss.id, rep.id]);
+    let desk = role(t, "deal_desk");
     let records = vec![
+        desk.into_record(),
         boss.into_record(),
         rep.into_record(),
         north.into_record(),

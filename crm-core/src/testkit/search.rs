@@ -77,7 +77,7 @@ pub async fn search_matches_every_term_as_a_prefix(store: Arc<dyn Store>) {
     tx.update(jane2.clone().into_record()).await.expect("update");
     tx.delete(EntityKind::Company, acmes.id.as_uuid(), 1).await.expect("delete");
     let terms = crate::search::terms("zebulon");
-    let own = tx.search(crate::search::SEARCHABLE, &terms, 10).await.expect("search in tx");
+    let own = tx.search(&crate::search::every(crate::search::SEARCHABLE), &terms, 10).await.expect("search in tx");
     assert_eq!(own.iter().map(Record::id).collect::<Vec<_>>(), vec![jane.id.as_uuid()], "own update is searchable");
     tx.commit().await.expect("commit");
     assert_eq!(search_ids(&store, t, "zebulon", 10).await, vec![jane.id.as_uuid()]);

@@ -624,7 +624,7 @@ async fn a_won_deal_becomes_an_order_once() {
     let cx = env.cx();
     let ann = contact(&cx, "Ann").await;
     let acme = cx.companies().create(NewCompany::new("Acme")).await.unwrap();
-    let owner = UserId::from_uuid(Uuid::from_u128(0x0E));
+    let owner = cx.users().create(NewUser::new("Olive Owner", "olive@acme.example")).await.unwrap().id;
     let tea =
         cx.products().create(NewProduct::new("TEA-1", "Green tea", usd("19.99")).tax_rate(dec("19"))).await.unwrap();
     let deal = cx

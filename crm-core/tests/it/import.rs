@@ -453,7 +453,7 @@ impl Transaction for FlakyTx {
     async fn count(&mut self, kind: EntityKind, filter: &Filter) -> Result<u64> {
         self.inner.count(kind, filter).await
     }
-    async fn search(&mut self, kinds: &[EntityKind], terms: &[String], limit: usize) -> Result<Vec<Record>> {
+    async fn search(&mut self, kinds: &[(EntityKind, Filter)], terms: &[String], limit: usize) -> Result<Vec<Record>> {
         self.inner.search(kinds, terms, limit).await
     }
     async fn append_events(&mut self, events: Vec<Event>) -> Result<()> {

@@ -85,8 +85,8 @@ async fn cases_need_a_subject_a_customer_and_returns_need_a_product_and_reason()
     let err = env.refused(cx.cases().open(question("Hi").contact(ann.id).custom("rma", "1"))).await;
     assert_only_field(&err, "custom.rma", FieldErrorCode::UnknownField);
 
+    let owner = cx.users().create(NewUser::new("Olive Owner", "olive@acme.example")).await.unwrap().id;
     let seq = env.last_seq().await;
-    let owner = UserId::from_uuid(Uuid::from_u128(0x0E));
     let rma = cx
         .cases()
         .open(

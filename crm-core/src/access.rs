@@ -1,0 +1,228 @@
+//! What an actor may do: the grants of their roles, resolved once per session into
+//! [`Access`], and compiled into the [`Filter`]s every read is narrowed by.
+//!
+//! A user's roles ([`User::roles`](crate::model::User::roles)) grant, per record kind and
+//! [`Action`], a [`Scope`]. Resolving them for one user turns each scope into the set of owners it
+//! reaches (themselves; their team mates; the people under them) or into "every record", and
+//! the grants of all their roles add up. A read is then the caller's filter *and* the owner
+//! filter, evaluated by the store itself (SQL on SQL stores), so pages and counts stay right;
+//! a record out of reach is [`NotFound`](crate::error::Error::NotFound), as if it did not exist.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::entity::EntityKind;
+use crate::error::Error;
+use crate::ids::UserId;
+use crate::model::{Action, Entity, Permission, Record, governed};
+use crate::query::Filter;
+use crate::value::Value;
+
+/// How far one action on one kind reaches for one actor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// Every record of the kind.
+    All,
+    /// The records owned by one of these users (none: no record).
+    Owners(BTreeSet<UserId>),
+}
+
+impl Reach {
+    /// Widens this reach with `other`'s.
+    fn widen(&mut self, other: Reach) {
+        match (&mut *self, other) {
+            (Reach::All, _) => {}
+            (_, Reach::All) => *self = Reach::All,
+            (Reach::Owners(a), Reach::Owners(b)) => a.extend(b),
+        }
+    }
+}
+
+/// What one actor may do, resolved from their roles: see the [module docs](self).
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use crm_core::prelude::*;
+/// use crm_core::model::Action;
+/// use crm_core::service::NewUser;
+/// let crm = Crm::new(MemoryStore::new());
+/// let admin = crm.as_actor(&Actor::system(TenantId::new()));
+/// let ria = admin.users().create(NewUser::new("Ria Rep", "ria@acme.example").role("sales_rep")).await?;
+/// let as_ria = crm.as_actor(&Actor::user(admin.tenant(), ria.id));
+/// let access = as_ria.access().await?;
+/// assert!(access.may(EntityKind::Deal, Action::Create));
+/// assert!(!access.may(EntityKind::Pipeline, Action::Update));
+/// # Ok::<_, Error>(()) }).unwrap();
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Access {
+    /// The system or an unrestricted integration: everything is allowed.
+    unrestricted: bool,
+    /// The user acting, if any.
+    user: Option<UserId>,
+    /// The roles resolved, by key.
+    roles: Vec<String>,
+    reach: HashMap<(EntityKind, Action), Reach>,
+    permissions: BTreeSet<Permission>,
+}
+
+impl Access {
+    /// Everything allowed: the system actor's access.
+    pub fn unrestricted() -> Access {
+        Access {
+            unrestricted: true,
+            user: None,
+            roles: Vec::new(),
+            reach: HashMap::new(),
+            permissions: Permission::ALL.iter().copied().collect(),
+        }
+    }
+
+    /// Nothing allowed yet, for `user` holding `roles`; grants are added with [`add`](Self::add).
+    pub(crate) fn restricted(user: Option<UserId>, roles: Vec<String>) -> Access {
+        Access { unrestricted: false, user, roles, reach: HashMap::new(), permissions: BTreeSet::new() }
+    }
+
+    pub(crate) fn add(&mut self, kind: EntityKind, action: Action, reach: Reach) {
+        match self.reach.get_mut(&(kind, action)) {
+            Some(r) => r.widen(reach),
+            None => {
+                self.reach.insert((kind, action), reach);
+            }
+        }
+    }
+
+    pub(crate) fn permit(&mut self, p: Permission) {
+        self.permissions.insert(p);
+    }
+
+    /// Whether everything is allowed (the system actor).
+    pub fn is_unrestricted(&self) -> bool {
+        self.unrestricted
+    }
+
+    /// The user acting, if any.
+    pub fn user(&self) -> Option<UserId> {
+        self.user
+    }
+
+    /// The keys of the roles this access comes from.
+    pub fn roles(&self) -> &[String] {
+        &self.roles
+    }
+
+    /// How far `action` on `kind` reaches (None: not at all).
+    pub fn reach(&self, kind: EntityKind, action: Action) -> Option<Reach> {
+        if self.unrestricted || !governed(kind) {
+            return Some(Reach::All);
+        }
+        self.reach.get(&(kind, action)).cloned()
+    }
+
+    /// Whether `action` on some records of `kind` is allowed.
+    pub fn may(&self, kind: EntityKind, action: Action) -> bool {
+        match self.reach(kind, action) {
+            None => false,
+            Some(Reach::All) => true,
+            Some(Reach::Owners(o)) => !o.is_empty(),
+        }
+    }
+
+    /// Whether the special permission `p` is held.
+    pub fn has(&self, p: Permission) -> bool {
+        self.unrestricted || self.permissions.contains(&p)
+    }
+
+    /// The predicate a query for `action` on `kind` is narrowed by (None: no narrowing).
+    pub fn filter(&self, kind: EntityKind, action: Action) -> Option<Filter> {
+        match self.reach(kind, action) {
+            Some(Reach::All) => None,
+            Some(Reach::Owners(o)) if !o.is_empty() => Some(Filter::is_in("owner_id", o)),
+            _ => Some(Filter::Not(Box::new(Filter::All))),
+        }
+    }
+
+    /// Whether `action` on `record` is allowed.
+    pub fn allows(&self, action: Action, record: &Record) -> bool {
+        self.allows_owner(record.kind(), action, record.std_field("owner_id"))
+    }
+
+    /// Whether `action` on a record of `kind` whose `owner_id` is `owner` is allowed.
+    fn allows_owner(&self, kind: EntityKind, action: Action, owner: Option<Value>) -> bool {
+        match self.reach(kind, action) {
+            None => false,
+            Some(Reach::All) => true,
+            Some(Reach::Owners(o)) => matches!(owner, Some(Value::Id(u)) if o.contains(&UserId::from(u))),
+        }
+    }
+
+    /// Refuses `action` on `record` unless allowed: [`Error::NotFound`] when the record is out of
+    /// the actor's read reach (it cannot be probed), [`Error::Forbidden`] when they see it but
+    /// may not do this.
+    pub(crate) fn check<E: Entity>(&self, action: Action, record: &E) -> Result<(), Error> {
+        self.check_parts(E::KIND, record.id().into(), || record.std_field("owner_id"), action)
+    }
+
+    /// [`check`](Self::check) for a record of any kind.
+    pub(crate) fn check_record(&self, action: Action, record: &Record) -> Result<(), Error> {
+        self.check_parts(record.kind(), record.id(), || record.std_field("owner_id"), action)
+    }
+
+    fn check_parts(
+        &self,
+        kind: EntityKind,
+        id: uuid::Uuid,
+        owner: impl Fn() -> Option<Value>,
+        action: Action,
+    ) -> Result<(), Error> {
+        if self.unrestricted || !governed(kind) {
+            return Ok(());
+        }
+        if !self.allows_owner(kind, Action::Read, owner()) {
+            return Err(Error::NotFound { kind, id });
+        }
+        if action == Action::Read || self.allows_owner(kind, action, owner()) {
+            return Ok(());
+        }
+        let reason = if self.may(kind, action) { "it is out of their reach" } else { "their roles do not allow it" };
+        Err(Error::Forbidden(format!("{} may not {action} {kind} {id}: {reason}", self.who())))
+    }
+
+    /// Refuses to create `record` unless the actor may create such a record (with its owner).
+    pub(crate) fn check_new(&self, record: &Record) -> Result<(), Error> {
+        let kind = record.kind();
+        if self.allows(Action::Create, record) {
+            return Ok(());
+        }
+        match record.owner() {
+            Some(owner) if self.may(kind, Action::Create) => {
+                Err(Error::Forbidden(format!("{} may not create {kind} records owned by user {owner}", self.who())))
+            }
+            _ => Err(Error::Forbidden(format!("{} may not create {kind} records", self.who()))),
+        }
+    }
+
+    /// Refuses `action` on records of `kind` unless some are allowed.
+    pub(crate) fn check_kind(&self, kind: EntityKind, action: Action) -> Result<(), Error> {
+        if self.may(kind, action) {
+            return Ok(());
+        }
+        Err(Error::Forbidden(format!("{} may not {action} {kind} records", self.who())))
+    }
+
+    /// The actor as refusals name them: the user and their roles.
+    fn who(&self) -> String {
+        let roles = if self.roles.is_empty() { "no role".to_owned() } else { self.roles.join(", ") };
+        match self.user {
+            Some(u) => format!("user {u} ({roles})"),
+            None => format!("this actor ({roles})"),
+        }
+    }
+
+    /// Refuses the special permission `p` unless held.
+    pub fn require(&self, p: Permission) -> Result<(), Error> {
+        if self.has(p) {
+            return Ok(());
+        }
+        Err(Error::Forbidden(format!("{} lacks the permission `{p}`", self.who())))
+    }
+}
