@@ -357,7 +357,11 @@ impl Records<'_, Case> {
                         tags: Vec::new(),
                     }
                 );
-                uow.create(feedback, Vec::new()).await?;
+                // The survey answer is the rules' record of the rating, not the actor's.
+                let was = std::mem::replace(&mut uow.by_rules, true);
+                let made = uow.create(feedback, Vec::new()).await;
+                uow.by_rules = was;
+                made?;
                 Ok(case)
             })
         })

@@ -246,7 +246,11 @@ pub(crate) async fn default_pipeline(uow: &mut Uow<'_>) -> Result<Pipeline> {
         return Ok(p);
     }
     let stages = default_sales_stages(uow.s.crm.inner.ids.as_ref());
-    new_pipeline(uow, "Sales".into(), stages, true).await
+    // Made by the rules for whoever first needs it, whether or not they may make pipelines.
+    let was = std::mem::replace(&mut uow.by_rules, true);
+    let made = new_pipeline(uow, "Sales".into(), stages, true).await;
+    uow.by_rules = was;
+    made
 }
 
 /// Whether `deal` has a value for `field` (one of [`REQUIRABLE`] or `custom.<key>`).

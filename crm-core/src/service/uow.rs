@@ -26,6 +26,9 @@ pub(crate) struct Uow<'s> {
     pub(crate) now: DateTime<Utc>,
     /// What the actor may do: every read and write below is narrowed or checked by it.
     pub(crate) access: Arc<Access>,
+    /// Set while the rules write records of their own accord (the default pipeline made on
+    /// first use, a case's survey answer): those writes are not the actor's and are not checked.
+    pub(crate) by_rules: bool,
     events: Vec<Event>,
     registries: HashMap<EntityKind, Arc<FieldRegistry>>,
     /// References seen to exist in this transaction (deletes clear it).
@@ -44,6 +47,7 @@ impl<'s> Uow<'s> {
             tx,
             now,
             access,
+            by_rules: false,
             events: Vec::new(),
             registries: HashMap::new(),
             known: HashSet::new(),
@@ -175,7 +179,7 @@ impl<'s> Uow<'s> {
     /// A new record as the actor creates it: owned by them when it has an owner field left
     /// empty, and refused unless their roles let them create it.
     fn admit(&self, rec: &mut Record) -> Result<()> {
-        if self.access.is_unrestricted() {
+        if self.access.is_unrestricted() || self.by_rules {
             return Ok(());
         }
         if rec.owner().is_none()

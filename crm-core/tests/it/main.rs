@@ -1,5 +1,6 @@
 //! crm-core's integration tests, one binary: every module links against the same build.
 
+mod access;
 mod commerce;
 mod common;
 mod conformance_memory;
