@@ -27,7 +27,11 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
 async fn main() -> Result<(), Error> {
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 12, 9, 0, 0).single().expect("valid")));
     let crm = Crm::builder(MemoryStore::new()).clock(clock.clone()).default_region("DE").build()?;
-    let cx = crm.as_actor(&Actor::user(TenantId::new(), UserId::from_uuid(uuid::Uuid::now_v7())));
+    // An administrator at work (see the quickstart for a role that sees less).
+    let tenant = TenantId::new();
+    let admin = crm.as_actor(&Actor::system(tenant));
+    let agent = admin.users().create(NewUser::new("Ada Agent", "ada@example.com").role("administrator")).await?;
+    let cx = crm.as_actor(&Actor::user(tenant, agent.id));
 
     // A customer on net-14 terms with a credit limit, and the buyer who works there.
     let northwind = cx

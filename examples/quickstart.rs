@@ -18,7 +18,6 @@ use rust_decimal::Decimal;
 
 /// The demo's tenant and user: fixed, so a database file can be reopened.
 const TENANT: u128 = 0x0190_0000_0000_7000_8000_0000_0000_0001;
-const SAM: u128 = 0x0190_0000_0000_7000_8000_0000_0000_0002;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -35,10 +34,15 @@ async fn main() -> Result<(), Error> {
         None => SqlStore::sqlite_in_memory().await?,
     };
     let crm = Crm::builder(store).clock(clock.clone()).default_region("US").build()?;
-    let cx = crm.as_actor(&Actor::user(
-        TenantId::from_uuid(uuid::Uuid::from_u128(TENANT)),
-        UserId::from_uuid(uuid::Uuid::from_u128(SAM)),
-    ));
+    // The system sets up Sam, a sales manager (once: a reopened database has him), and Sam
+    // works as himself: what he creates is his, and his role decides what he sees.
+    let tenant = TenantId::from_uuid(uuid::Uuid::from_u128(TENANT));
+    let system = crm.as_actor(&Actor::system(tenant));
+    let sam = match system.users().by_email("sam@acme.example").await? {
+        Some(sam) => sam.id,
+        None => system.users().create(NewUser::new("Sam Seller", "sam@acme.example").role("sales_manager")).await?.id,
+    };
+    let cx = crm.as_actor(&Actor::user(tenant, sam));
 
     let existing = cx.companies().count(&Filter::All).await?;
     if existing > 0 {
@@ -60,8 +64,8 @@ async fn main() -> Result<(), Error> {
 
 /// Three weeks of selling, recorded through the API.
 async fn story(cx: &Session, clock: &ManualClock) -> Result<(), Error> {
-    let sam = UserId::from_uuid(uuid::Uuid::from_u128(SAM));
     let usd = |n: i64| Money::new(Decimal::from(n), Currency::USD);
+    let sam = cx.actor().user_id.ok_or_else(|| Error::storage("the story is told by a user"))?;
 
     // Companies and the people we talk to there.
     let acme = cx

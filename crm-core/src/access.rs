@@ -2,7 +2,7 @@
 //! [`Access`], and compiled into the [`Filter`]s every read is narrowed by.
 //!
 //! A user's roles ([`User::roles`](crate::model::User::roles)) grant, per record kind and
-//! [`Action`], a [`Scope`]. Resolving them for one user turns each scope into the set of owners it
+//! [`Action`], a [`Scope`](crate::model::Scope). Resolving them for one user turns each scope into the set of owners it
 //! reaches (themselves; their team mates; the people under them) or into "every record", and
 //! the grants of all their roles add up. A read is then the caller's filter *and* the owner
 //! filter, evaluated by the store itself (SQL on SQL stores), so pages and counts stay right;

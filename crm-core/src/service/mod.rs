@@ -536,7 +536,36 @@ impl Session {
     }
 
     /// Committed events of this tenant, in commit order (resume with the last `seq` seen).
+    ///
+    /// An actor whose roles do not read every record sees the events about records of the
+    /// kinds they read in full (a sales rep, whose contacts and deals are theirs and their
+    /// team's, sees none about contacts or deals: their timelines show those). Pages stay full:
+    /// an empty page is the end of the feed.
     pub async fn events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>> {
-        self.crm.inner.store.read_events(self.tenant(), query).await
+        let store = &self.crm.inner.store;
+        if self.actor.user_id.is_none() && self.actor.roles.is_empty() {
+            return store.read_events(self.tenant(), query).await;
+        }
+        let access = self.access().await?;
+        if access.is_unrestricted() {
+            return store.read_events(self.tenant(), query).await;
+        }
+        let whole = |k: crate::entity::EntityKind| {
+            matches!(access.reach(k, crate::model::Action::Read), Some(crate::access::Reach::All))
+        };
+        let mut out = Vec::new();
+        let mut q = query.clone();
+        while out.len() < query.limit {
+            let batch = store.read_events(self.tenant(), &q).await?;
+            let Some(last) = batch.last() else { break };
+            q.after = last.seq;
+            let full = batch.len() >= q.limit;
+            out.extend(batch.into_iter().filter(|e| whole(e.event.subject.kind)));
+            if !full {
+                break;
+            }
+        }
+        out.truncate(query.limit);
+        Ok(out)
     }
 }

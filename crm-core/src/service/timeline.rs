@@ -11,7 +11,7 @@ use crate::event::{Change, EventQuery, StoredEvent};
 use crate::ids::{CampaignId, CompanyId, ContactId};
 use crate::model::{
     Action, Activity, ActivityKind, Campaign, CampaignMember, CampaignResponse, Case, Company, Contact, CreditTerms,
-    Deal, DealStatus, Feedback, Invoice, Order, Payment,
+    Deal, DealStatus, Entity, Feedback, Invoice, Order, Payment,
 };
 use crate::money::{Currency, Money};
 use crate::profile::Channel;
@@ -251,6 +251,7 @@ async fn gather(s: &Session, who: CustomerRef) -> Result<Gathered> {
             campaigns.push((c.clone(), m));
         }
     }
+    let access = uow.access.clone();
     drop(uow);
     let subject = match who {
         CustomerRef::Contact(id) => EntityRef::new(EntityKind::Contact, id),
@@ -259,7 +260,7 @@ async fn gather(s: &Session, who: CustomerRef) -> Result<Gathered> {
     let mut events = Vec::new();
     let mut q = EventQuery { after: 0, limit: EVENT_PAGE, touching: Some(subject) };
     loop {
-        let batch = s.events(&q).await?;
+        let batch = s.crm.inner.store.read_events(s.tenant(), &q).await?;
         let Some(last) = batch.last() else { break };
         q.after = last.seq;
         let done = batch.len() < EVENT_PAGE;
@@ -267,6 +268,24 @@ async fn gather(s: &Session, who: CustomerRef) -> Result<Gathered> {
         if done {
             break;
         }
+    }
+    // Only the events about what the viewer may read: the records gathered (each read within
+    // their reach) and the kinds they read in full.
+    if !access.is_unrestricted() {
+        let mut seen: HashSet<EntityRef> = HashSet::from([subject]);
+        seen.extend(company.iter().map(Entity::entity_ref));
+        seen.extend(people.iter().map(Entity::entity_ref));
+        seen.extend(activities.iter().map(Entity::entity_ref));
+        seen.extend(deals.iter().map(Entity::entity_ref));
+        seen.extend(orders.iter().map(Entity::entity_ref));
+        seen.extend(invoices.iter().map(Entity::entity_ref));
+        seen.extend(payments.iter().map(Entity::entity_ref));
+        seen.extend(cases.iter().map(Entity::entity_ref));
+        seen.extend(feedback.iter().map(Entity::entity_ref));
+        events.retain(|e| {
+            seen.contains(&e.event.subject)
+                || matches!(access.reach(e.event.subject.kind, Action::Read), Some(crate::access::Reach::All))
+        });
     }
     Ok(Gathered {
         contact,

@@ -15,6 +15,7 @@
 
 pub mod fixtures;
 
+mod access;
 mod events;
 mod hostile;
 mod queries;
@@ -23,6 +24,7 @@ mod search;
 mod transactions;
 mod unique_keys;
 
+pub use access::*;
 pub use events::*;
 pub use hostile::*;
 pub use queries::*;
@@ -42,7 +44,7 @@ use uuid::Uuid;
 use crate::entity::{EntityKind, EntityRef};
 use crate::error::{Error, FieldErrorCode};
 use crate::event::{Change, Event, EventQuery, StoredEvent};
-use crate::ids::{ContactId, EventId, InvoiceId, PipelineId, TenantId};
+use crate::ids::{ContactId, EventId, InvoiceId, PipelineId, TenantId, UserId};
 use crate::model::*;
 use crate::model::{Entity, Record};
 use crate::money::{Currency, Money};
@@ -72,7 +74,8 @@ macro_rules! store_conformance_tests {
             every_kind_round_trips_exactly, filters_on_commerce_fields, count_and_query_agree_for_every_kind,
             failed_write_poisons_the_transaction, search_matches_every_term_as_a_prefix,
             insert_many_is_insert_of_each, hostile_strings_filter_and_search_as_the_reference,
-            hostile_input_is_refused_naming_the_field
+            hostile_input_is_refused_naming_the_field, search_is_narrowed_before_the_limit,
+            access_matches_the_reference
         }
     };
     (@names; $($case:ident),* $(,)?) => {

@@ -91,3 +91,40 @@ pub async fn search_matches_every_term_as_a_prefix(store: Arc<dyn Store>) {
     tx.rollback().await.expect("rollback");
     assert!(search_ids(&store, t, "phantom", 10).await.is_empty(), "rolled back inserts are not found");
 }
+
+/// A search narrowed per kind (an actor's reach) ranks and limits among the records that match
+/// their kind's filter only: records outside it never take a place in the results, however well
+/// they match, and a kind whose filter matches nothing contributes nothing.
+pub async fn search_is_narrowed_before_the_limit(store: Arc<dyn Store>) {
+    let t = tenant();
+    let (mine, theirs) = (UserId::new(), UserId::new());
+    let mut records = Vec::new();
+    for i in 0..12 {
+        // The others' records match better (the word twice), so a narrowing after the limit would lose mine.
+        let mut c = contact(t, &format!("Zeta{i}"), "Zeta");
+        c.owner_id = Some(if i < 4 { mine } else { theirs });
+        if i >= 4 {
+            c.tags = vec!["zeta".into()];
+        }
+        records.push(c.into_record());
+    }
+    let mut acme = company(t, "Zeta Works");
+    acme.owner_id = Some(theirs);
+    records.push(acme.clone().into_record());
+    put_all(&store, t, records).await;
+    let terms = crate::search::terms("zeta");
+    let mut tx = store.begin(t, TxMode::ReadOnly).await.expect("begin");
+    let owned_by = |u: UserId| Filter::is_in("owner_id", [u]);
+    let nothing = Filter::Not(Box::new(Filter::All));
+    for limit in [2, 3, 4, 50] {
+        let kinds = [(EntityKind::Contact, owned_by(mine)), (EntityKind::Company, nothing.clone())];
+        let hits = tx.search(&kinds, &terms, limit).await.expect("search");
+        assert_eq!(hits.len(), limit.min(4), "limit {limit}: as many as the reach holds");
+        assert!(hits.iter().all(|r| r.owner() == Some(mine)), "limit {limit}: {hits:?}");
+    }
+    // Kinds with and without filters side by side.
+    let kinds = [(EntityKind::Contact, owned_by(mine)), (EntityKind::Company, Filter::All)];
+    let hits: BTreeSet<Uuid> = tx.search(&kinds, &terms, 50).await.expect("search").iter().map(Record::id).collect();
+    assert_eq!(hits.len(), 5);
+    assert!(hits.contains(&acme.id.as_uuid()));
+}

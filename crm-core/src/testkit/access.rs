@@ -1,0 +1,258 @@
+//! Access control through the service layer: random users, managers, teams, roles and owned
+//! records, then every user's reads and writes against an independent reference evaluator.
+
+use std::collections::BTreeSet;
+
+use super::*;
+use crate::actor::Actor;
+use crate::ids::UserId;
+use crate::model::{Action, BuiltinRole, Grant, Permission, Scope};
+use crate::service::{Crm, CrmBuilder, NewContact, NewRole, NewTeam, NewUser};
+
+/// A small deterministic generator (xorshift), so a failing seed replays exactly.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+/// What the reference knows: users (manager, roles), teams, the tenant role, the contacts.
+struct World {
+    users: Vec<(UserId, Option<UserId>, Vec<String>)>,
+    teams: Vec<Vec<UserId>>,
+    desk: Vec<Grant>,
+    contacts: Vec<Contact>,
+}
+
+impl World {
+    /// The scopes `user`'s roles grant for `action` on contacts, read from the role
+    /// definitions (the built-in ones are data).
+    fn scopes(&self, user: UserId, action: Action) -> Vec<Scope> {
+        let roles = &self.users.iter().find(|u| u.0 == user).expect("a user of the world").2;
+        let mut grants: Vec<Grant> = Vec::new();
+        for r in roles {
+            match BuiltinRole::of(r) {
+                Some(b) => grants.extend(b.grants()),
+                None => grants.extend(self.desk.iter().copied()),
+            }
+        }
+        grants.into_iter().filter(|g| g.kind == EntityKind::Contact && g.action == action).map(|g| g.scope).collect()
+    }
+
+    /// Whether `owner` is `user` or reports to them, however indirectly (walking up).
+    fn under(&self, owner: UserId, user: UserId) -> bool {
+        let mut at = Some(owner);
+        let mut steps = 0;
+        while let Some(u) = at {
+            if u == user {
+                return true;
+            }
+            steps += 1;
+            if steps > self.users.len() {
+                return false;
+            }
+            at = self.users.iter().find(|x| x.0 == u).and_then(|x| x.1);
+        }
+        false
+    }
+
+    fn allows(&self, user: UserId, action: Action, owner: Option<UserId>) -> bool {
+        self.scopes(user, action).into_iter().any(|s| match (s, owner) {
+            (Scope::All, _) => true,
+            (Scope::None, _) | (_, None) => false,
+            (Scope::Own, Some(o)) => o == user,
+            (Scope::Team, Some(o)) => o == user || self.teams.iter().any(|t| t.contains(&user) && t.contains(&o)),
+            (Scope::Subordinates, Some(o)) => self.under(o, user),
+        })
+    }
+
+    /// Whether any grant of `action` reaches some contact for `user`.
+    fn may(&self, user: UserId, action: Action) -> bool {
+        self.scopes(user, action).into_iter().any(|s| s != Scope::None)
+    }
+
+    fn readable(&self, user: UserId, f: &Filter) -> BTreeSet<ContactId> {
+        let rec = |c: &Contact| c.clone().into_record();
+        self.contacts
+            .iter()
+            .filter(|c| self.allows(user, Action::Read, c.owner_id) && f.matches(&rec(c)))
+            .map(|c| c.id)
+            .collect()
+    }
+}
+
+const ROLES: &[&str] = &["sales_rep", "sales_manager", "support_agent", "read_only", "marketing", "desk"];
+const SCOPES: &[Scope] = &[Scope::None, Scope::Own, Scope::Team, Scope::Subordinates, Scope::All];
+
+/// Every user's list (walked in small pages), count, get, search, update, delete and create of
+/// contacts agrees with a reference evaluator of the roles, teams and reporting lines, over
+/// several random worlds; every refused write leaves the record as it was.
+pub async fn access_matches_the_reference(store: Arc<dyn Store>) {
+    for seed in [0x5EED_0001_u64, 0xACCE_55ED, 0x0DD5_BA11] {
+        access_scenario(store.clone(), seed).await;
+    }
+}
+
+/// One random world (from `seed`) checked as [`access_matches_the_reference`] describes.
+pub async fn access_scenario(store: Arc<dyn Store>, seed: u64) {
+    let mut rng = Rng(seed | 1);
+    let crm: Crm = CrmBuilder::from_arc(store).build().expect("a CRM");
+    let t = tenant();
+    let admin = crm.as_actor(&Actor::system(t));
+    let desk: Vec<Grant> = [Action::Read, Action::Update, Action::Delete, Action::Create]
+        .into_iter()
+        .map(|a| Grant::new(EntityKind::Contact, a, SCOPES[rng.below(SCOPES.len())]))
+        .collect();
+    let mut role = NewRole::new("desk", "Desk").permission(Permission::Export);
+    for g in &desk {
+        role = role.grant(g.kind, &[g.action], g.scope);
+    }
+    admin.roles().create(role).await.expect("the tenant role");
+    let mut world = World { users: Vec::new(), teams: Vec::new(), desk, contacts: Vec::new() };
+    for i in 0..6 {
+        let manager = if i > 0 && rng.chance(70) { Some(world.users[rng.below(i)].0) } else { None };
+        let mut roles = vec![ROLES[rng.below(ROLES.len())].to_owned()];
+        let second = ROLES[rng.below(ROLES.len())];
+        if rng.chance(30) && !roles.iter().any(|r| r == second) {
+            roles.push(second.to_owned());
+        }
+        let mut input = NewUser::new(format!("User {i}"), format!("u{i}@acme.example"));
+        if let Some(m) = manager {
+            input = input.manager(m);
+        }
+        for r in &roles {
+            input = input.role(r.as_str());
+        }
+        let u = admin.users().create(input).await.expect("a user");
+        world.users.push((u.id, manager, roles));
+    }
+    for n in 0..2 {
+        let members: Vec<UserId> = world.users.iter().map(|u| u.0).filter(|_| rng.chance(40)).collect();
+        let mut input = NewTeam::new(format!("Team {n}"));
+        for m in &members {
+            input = input.member(*m);
+        }
+        admin.teams().create(input).await.expect("a team");
+        world.teams.push(members);
+    }
+    for i in 0..24 {
+        let mut input = NewContact::new(format!("C{i:02}"), "Doe").tag(["a", "b", "c"][rng.below(3)]);
+        if rng.chance(85) {
+            input = input.owner(world.users[rng.below(world.users.len())].0);
+        }
+        world.contacts.push(admin.contacts().create(input).await.expect("a contact"));
+    }
+
+    let filters = [
+        Filter::All,
+        Filter::contains("tags", "a"),
+        Filter::Not(Box::new(Filter::contains("tags", "b"))),
+        Filter::starts_with("given_name", "C1"),
+    ];
+    let users: Vec<UserId> = world.users.iter().map(|u| u.0).collect();
+    for user in users {
+        let cx = crm.as_actor(&Actor::user(t, user));
+        let what = format!("seed {seed:#x}, user {user}");
+        // Reads.
+        for f in &filters {
+            let want = world.readable(user, f);
+            let q = Query::new(f.clone()).limit(1 + rng.below(5));
+            if !world.may(user, Action::Read) {
+                assert!(matches!(cx.contacts().list(&q).await, Err(Error::Forbidden(_))), "{what}: list refused");
+                assert!(matches!(cx.contacts().count(f).await, Err(Error::Forbidden(_))), "{what}: count refused");
+                continue;
+            }
+            let mut got = BTreeSet::new();
+            let mut q = q;
+            loop {
+                let page = cx.contacts().list(&q).await.unwrap_or_else(|e| panic!("{what}: list {f:?}: {e}"));
+                got.extend(page.items.iter().map(|c| c.id));
+                match page.next {
+                    Some(c) => q.after = Some(c),
+                    None => break,
+                }
+            }
+            assert_eq!(got, want, "{what}: list {f:?}");
+            assert_eq!(cx.contacts().count(f).await.expect("count"), want.len() as u64, "{what}: count {f:?}");
+        }
+        for c in &world.contacts {
+            let seen = world.allows(user, Action::Read, c.owner_id);
+            match cx.contacts().get(c.id).await {
+                Ok(_) => assert!(seen, "{what}: got {} out of reach", c.given_name),
+                Err(Error::NotFound { .. }) => assert!(!seen, "{what}: {} not found", c.given_name),
+                Err(e) => panic!("{what}: get {}: {e}", c.given_name),
+            }
+        }
+        if world.may(user, Action::Read) {
+            let hits = cx.search_in("doe", &[EntityKind::Contact], MAX_SEARCH).await.expect("search");
+            let got: BTreeSet<Uuid> = hits.iter().map(Record::id).collect();
+            let want: BTreeSet<Uuid> = world.readable(user, &Filter::All).iter().map(|c| c.as_uuid()).collect();
+            assert_eq!(got, want, "{what}: search");
+        }
+        // Writes: an update and a delete of random contacts, a create for a random owner.
+        for _ in 0..2 {
+            let i = rng.below(world.contacts.len());
+            let c = world.contacts[i].clone();
+            let mut changed = c.clone();
+            changed.job_title = Some(format!("Title by {user}"));
+            let (seen, may) =
+                (world.allows(user, Action::Read, c.owner_id), world.allows(user, Action::Update, c.owner_id));
+            match cx.contacts().update(changed).await {
+                Ok(saved) => {
+                    assert!(seen && may, "{what}: updated {}", c.given_name);
+                    world.contacts[i] = saved;
+                }
+                Err(e) => {
+                    assert!(!(seen && may), "{what}: update of {} refused: {e}", c.given_name);
+                    assert_eq!(seen, matches!(e, Error::Forbidden(_)), "{what}: {e}");
+                    let now = admin.contacts().get(c.id).await.expect("still there");
+                    assert_eq!(now, c, "{what}: a refused update changed {}", c.given_name);
+                }
+            }
+        }
+        let i = rng.below(world.contacts.len());
+        let c = world.contacts[i].clone();
+        let (seen, may) =
+            (world.allows(user, Action::Read, c.owner_id), world.allows(user, Action::Delete, c.owner_id));
+        match cx.contacts().delete(c.id, c.version).await {
+            Ok(()) => {
+                assert!(seen && may, "{what}: deleted {}", c.given_name);
+                world.contacts.remove(i);
+            }
+            Err(e) => {
+                assert!(!(seen && may), "{what}: delete of {} refused: {e}", c.given_name);
+                assert_eq!(admin.contacts().get(c.id).await.expect("still there"), c, "{what}");
+            }
+        }
+        let owner = if rng.chance(50) { Some(world.users[rng.below(world.users.len())].0) } else { None };
+        let mut input = NewContact::new("New", "Doe").tag("a");
+        if let Some(o) = owner {
+            input = input.owner(o);
+        }
+        let may = world.allows(user, Action::Create, owner.or(Some(user)));
+        match cx.contacts().create(input).await {
+            Ok(made) => {
+                assert!(may, "{what}: created for {owner:?}");
+                assert_eq!(made.owner_id, owner.or(Some(user)), "{what}: the creator owns what is left unowned");
+                world.contacts.push(made);
+            }
+            Err(e) => assert!(!may && matches!(e, Error::Forbidden(_)), "{what}: create for {owner:?}: {e}"),
+        }
+    }
+}
+
+/// Enough for every contact of a world.
+const MAX_SEARCH: usize = 100;
