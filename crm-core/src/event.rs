@@ -105,6 +105,24 @@ pub struct Event {
     pub related: Vec<EntityRef>,
     /// What happened.
     pub change: Change,
+    /// The fields the change wrote, each with its old and new value: the audit trail (see
+    /// [`Audit`](crate::service::Audit)). Empty for creations, deletions and events that
+    /// change no field of their subject.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<FieldChange>,
+}
+
+/// One field of a record written by a change: its value before and after, as the record
+/// stores it (a custom field's as its [`Value`](crate::value::Value)), so the field can be
+/// shown or put back exactly.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// The field (`custom.<key>` for a custom field).
+    pub field: String,
+    /// Before (JSON `null` when it had no value).
+    pub old: serde_json::Value,
+    /// After (JSON `null` when it has none now).
+    pub new: serde_json::Value,
 }
 
 impl Event {

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use crate::chain::{self, ChainHead, ChainReport, ChainWalk};
 use crate::entity::{EntityKind, UniqueKey};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventQuery, StoredEvent};
@@ -43,6 +44,13 @@ struct TenantState {
     /// Who holds each unique key.
     unique: HashMap<(EntityKind, UniqueKey), Uuid>,
     events: Vec<StoredEvent>,
+    /// Each event's digest and link ([`crate::chain`]), beside `events`.
+    links: Vec<(String, String)>,
+}
+
+/// An event's stored text (what its digest is taken of).
+fn event_text(e: &Event) -> Result<String> {
+    serde_json::to_string(e).map_err(|e| Error::storage(format!("event does not encode: {e}")))
 }
 
 impl MemoryStore {
@@ -80,6 +88,17 @@ impl Store for MemoryStore {
             .take(query.limit)
             .cloned()
             .collect())
+    }
+
+    async fn verify_events(&self, tenant: TenantId) -> Result<ChainReport> {
+        let state = lock(&self.state)?;
+        let mut walk = ChainWalk::new();
+        let Some(t) = state.tenants.get(&tenant) else { return Ok(walk.finish(None)) };
+        for (e, (digest, link)) in t.events.iter().zip(&t.links) {
+            walk.push(e.seq, &event_text(&e.event)?, Some(digest), Some(link));
+        }
+        let head = t.events.last().zip(t.links.last()).map(|(e, l)| ChainHead { seq: e.seq, hash: l.1.clone() });
+        Ok(walk.finish(head))
     }
 }
 
@@ -389,6 +408,12 @@ impl Transaction for MemoryTx {
         let last = tenant.events.last().map(|e| e.seq).unwrap_or(0);
         let stored: Vec<StoredEvent> =
             (last + 1..).zip(this.events).map(|(seq, event)| StoredEvent { seq, event }).collect();
+        for e in &stored {
+            let digest = chain::digest(&event_text(&e.event)?);
+            let prev = tenant.links.last().map_or("", |l| l.1.as_str());
+            let link = chain::link(prev, e.seq, &digest);
+            tenant.links.push((digest, link));
+        }
         tenant.events.extend(stored.iter().cloned());
         Ok(stored)
     }

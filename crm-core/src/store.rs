@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use crate::chain::ChainReport;
 use crate::entity::EntityKind;
 use crate::error::{Error, Result};
 use crate::event::{Event, EventQuery, StoredEvent};
@@ -36,6 +37,8 @@ pub enum TxMode {
 ///   (Later writes may fail too, as every statement does after a failed one in PostgreSQL.)
 /// - Events appended in a transaction are committed with it, atomically, and numbered per
 ///   tenant in commit order.
+/// - Each committed event is linked to the one before it in a hash chain ([`crate::chain`]),
+///   in the same transaction, so that [`Store::verify_events`] finds any later edit.
 /// - Dropping a transaction without `commit` rolls it back.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -44,6 +47,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Reads committed events of `tenant` in commit order.
     async fn read_events(&self, tenant: TenantId, query: &EventQuery) -> Result<Vec<StoredEvent>>;
+
+    /// Walks `tenant`'s events as the hash chain they were committed in ([`crate::chain`]):
+    /// every edited, removed or inserted event, rewritten link or moved head is a fault of
+    /// the report. Events committed while it runs may be left out.
+    async fn verify_events(&self, tenant: TenantId) -> Result<ChainReport>;
 
     /// Makes filters and sorts on the custom field `key` of `kind` fast (an index, for stores
     /// that have them). Idempotent; the default does nothing, which suits in-memory stores.

@@ -21,8 +21,9 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use crm_core::query::Query;
 use crm_core::{
-    actor::Actor, entity::EntityKind, ids::TenantId, model::FieldDefinition, model::FieldType, profile::LifecycleStage,
-    query::Filter, service::Crm, service::ImportOptions, service::NewContact, service::Session,
+    actor::Actor, entity::EntityKind, ids::TenantId, ids::UserId, model::FieldDefinition, model::FieldType,
+    profile::LifecycleStage, query::Filter, service::Crm, service::ImportOptions, service::NewContact,
+    service::NewUser, service::Session,
 };
 use crm_storage::SqlStore;
 use rusqlite::types::Value as RValue;
@@ -179,6 +180,26 @@ fn session(store: SqlStore) -> Session {
     Crm::new(store).as_actor(&Actor::system(tenant()))
 }
 
+/// How many users own the queries benchmark's contacts (runs of six contacts, one of each
+/// stage, go to each user in turn, so each owns 1 % of every stage).
+const OWNERS: usize = 100;
+
+/// The owners of the queries benchmark's contacts; the first is a sales rep, the second an
+/// administrator, the others plain users.
+async fn define_owners(cx: &Session) -> Vec<UserId> {
+    let mut owners = Vec::with_capacity(OWNERS);
+    for u in 0..OWNERS {
+        let mut user = NewUser::new(format!("Owner {u}"), format!("owner{u}@bench.example"));
+        user = match u {
+            0 => user.role("sales_rep"),
+            1 => user.role("administrator"),
+            _ => user,
+        };
+        owners.push(cx.users().create(user).await.expect("create owner").id);
+    }
+    owners
+}
+
 async fn define_region(cx: &Session) {
     let options = REGIONS.iter().map(|r| r.to_string()).collect();
     cx.custom_fields()
@@ -194,13 +215,14 @@ async fn fresh(path: &Path) -> Session {
     cx
 }
 
-async fn import(cx: &Session, n: usize) -> Duration {
+/// Imports contacts `0..n`, owned in turn by `owners` (none when empty).
+async fn import(cx: &Session, n: usize, owners: &[UserId]) -> Duration {
     let started = Instant::now();
-    let report = cx
-        .contacts()
-        .import((0..n).map(contact), &ImportOptions::default().batch_size(1000), |_| {})
-        .await
-        .expect("import");
+    let rows = (0..n).map(|i| match owners {
+        [] => contact(i),
+        _ => contact(i).owner(owners[(i / STAGES.len()) % owners.len()]),
+    });
+    let report = cx.contacts().import(rows, &ImportOptions::default().batch_size(1000), |_| {}).await.expect("import");
     let took = started.elapsed();
     assert_eq!(report.imported.len(), n, "every row imports");
     took
@@ -289,7 +311,7 @@ fn bench_import(c: &mut Criterion) {
     let source = dir.path().join("source.db");
     rt.block_on(async {
         let cx = fresh(&source).await;
-        import(&cx, n).await;
+        import(&cx, n, &[]).await;
     });
     let rows = read_rows(&source);
     let counter = std::sync::atomic::AtomicUsize::new(0);
@@ -305,7 +327,7 @@ fn bench_import(c: &mut Criterion) {
                 let path = next_path();
                 let d = rt.block_on(async {
                     let cx = fresh(&path).await;
-                    import(&cx, n).await
+                    import(&cx, n, &[]).await
                 });
                 record("import_sqlite_library", d);
                 total += d;
@@ -401,12 +423,16 @@ fn bench_queries(c: &mut Criterion) {
     }
     for n in sizes {
         let path = dir.path().join(format!("q{n}.db"));
-        let cx = Arc::new(rt.block_on(async {
-            let cx = fresh(&path).await;
-            let took = import(&cx, n).await;
+        let (crm, owners) = rt.block_on(async {
+            let crm = Crm::new(SqlStore::sqlite(&path).await.expect("open"));
+            let cx = crm.as_actor(&Actor::system(tenant()));
+            define_region(&cx).await;
+            let owners = define_owners(&cx).await;
+            let took = import(&cx, n, &owners).await;
             println!("built {n} contacts in {took:?}");
-            cx
-        }));
+            (crm, owners)
+        });
+        let cx = Arc::new(crm.as_actor(&Actor::system(tenant())));
         let mut g = c.benchmark_group("queries");
         g.sample_size(50).measurement_time(Duration::from_secs(5));
         let i = std::sync::atomic::AtomicUsize::new(0);
@@ -443,8 +469,45 @@ fn bench_queries(c: &mut Criterion) {
             ms(p50),
             ms(p99)
         ));
-        drop(cx);
+        scoped_lists(&rt, &crm, &owners, n, runs);
+        drop((cx, crm));
         remove_db(&path);
+    }
+}
+
+/// A sales rep's lists (their own contacts, 1 % of all) beside the same lists for an
+/// administrator (every contact), in the same run: newest first, all and one stage, 50.
+fn scoped_lists(rt: &Runtime, crm: &Crm, owners: &[UserId], n: usize, runs: usize) {
+    let all = |_: usize| Query::default().sort_desc("updated_at").limit(50);
+    let stage = |i: usize| {
+        Query::new(Filter::eq("lifecycle_stage", STAGES[i % STAGES.len()].as_str())).sort_desc("updated_at").limit(50)
+    };
+    let queries: [(&str, &dyn Fn(usize) -> Query); 2] = [("all", &all), ("one stage", &stage)];
+    for (name, query) in queries {
+        let mut measured = Vec::new();
+        for (who, user) in [("administrator", owners[1]), ("sales rep", owners[0])] {
+            let cx = Arc::new(crm.as_actor(&Actor::user(tenant(), user)));
+            let (p50, p99) = percentiles(rt, runs, |i| {
+                let (cx, q) = (cx.clone(), query(i));
+                async move {
+                    let page = cx.contacts().list(&q).await.expect("list");
+                    assert!(page.items.iter().all(|c| who != "sales rep" || c.owner_id == Some(user)));
+                    page.items.len()
+                }
+            });
+            measured.push((who, p50, p99));
+        }
+        let (_, admin50, admin99) = measured[0];
+        for (who, p50, p99) in measured {
+            summary(format!(
+                "| list ({name}, updated_at desc, 50) at {n} contacts as {who}, SQLite | p50 {:.2} ms | p99 {:.2} ms | \
+                 p50 {:.2}× / p99 {:.2}× the administrator's |",
+                ms(p50),
+                ms(p99),
+                p50.as_secs_f64() / admin50.as_secs_f64(),
+                p99.as_secs_f64() / admin99.as_secs_f64()
+            ));
+        }
     }
 }
 
@@ -512,7 +575,7 @@ mod pg {
         // The floor's input: the rows a library import wrote, as COPY text.
         let (source, source_url, dump): (Session, String, Vec<Dump>) = rt.block_on(async {
             let (cx, url) = fresh_pg(&base, "bench_source").await;
-            import(&cx, n).await;
+            import(&cx, n, &[]).await;
             let mut conn = PgConnection::connect(&url).await.expect("connect");
             let mut out = Vec::new();
             for (table, cols) in TABLES {
@@ -539,7 +602,7 @@ mod pg {
                 for _ in 0..iters {
                     let d = rt.block_on(async {
                         let (cx, _) = fresh_pg(&base, "bench_lib").await;
-                        import(&cx, n).await
+                        import(&cx, n, &[]).await
                     });
                     record("import_pg_library", d);
                     total += d;

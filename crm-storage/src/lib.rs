@@ -11,6 +11,9 @@
 //!   See [`schema`] for the mapping and [`migration`] for versions.
 //! - **Queries**: the whole filter AST, sorts, keyset pagination and counts compile to SQL with
 //!   sea-query; user values are always bound parameters.
+//! - **Outbox**: events are numbered per tenant in commit order and linked into a hash chain
+//!   in the committing transaction, so `Store::verify_events` finds an edited, removed or
+//!   inserted event (see `crm_core::chain`).
 //! - **SQLite writes** go through one connection with `BEGIN IMMEDIATE`, so concurrent writers
 //!   queue instead of failing with "database is locked"; reads use a pool of their own.
 //!
@@ -32,6 +35,7 @@
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 compile_error!("crm-storage needs at least one backend feature: `sqlite` or `postgres`");
 
+mod chain;
 pub mod encode;
 mod filter;
 mod list;

@@ -22,7 +22,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001SystemTables), Box::new(M0002Search), Box::new(M0003SearchWords)]
+        vec![Box::new(M0001SystemTables), Box::new(M0002Search), Box::new(M0003SearchWords), Box::new(M0004EventChain)]
     }
 
     fn migration_table_name() -> sea_orm::DynIden {
@@ -111,6 +111,31 @@ impl MigrationName for M0003SearchWords {
 impl MigrationTrait for M0003SearchWords {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         crate::search::backfill(manager.get_connection()).await
+    }
+}
+
+/// Version 4: events linked in a hash chain per tenant (`crm_core::chain`): each event's
+/// digest and link, each tenant's head; the events stored before are linked in seq order.
+struct M0004EventChain;
+
+impl MigrationName for M0004EventChain {
+    fn name(&self) -> &str {
+        "m0004_event_chain"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0004EventChain {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for sql in [
+            "ALTER TABLE crm_events ADD COLUMN digest TEXT",
+            "ALTER TABLE crm_events ADD COLUMN hash TEXT",
+            "ALTER TABLE crm_tenants ADD COLUMN last_hash TEXT",
+        ] {
+            db.execute_unprepared(sql).await?;
+        }
+        crate::chain::backfill(db).await
     }
 }
 

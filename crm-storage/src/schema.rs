@@ -144,13 +144,17 @@ pub(crate) fn currency_column(kind: EntityKind, field: &str) -> Option<&'static 
 
 /// Secondary indexes of a kind (column lists; `tenant_id` is put first).
 ///
-/// Every table gets `updated_at` and one index per id column (the links queries follow);
+/// Every table gets `updated_at` and one index per id column (the links queries follow;
+/// the owner's with `updated_at`, for the lists of an actor who reads only their own records);
 /// the fields lists, boards and lookups filter on get theirs here.
 pub fn indexes(kind: EntityKind) -> Vec<Vec<&'static str>> {
     let mut out: Vec<Vec<&'static str>> = vec![vec!["updated_at"]];
     for c in columns(kind) {
-        if c.ty == ColType::Id {
-            out.push(vec![c.field]);
+        match (c.ty, c.field) {
+            // A restricted actor's lists are their records, newest first.
+            (ColType::Id, "owner_id") => out.push(vec!["owner_id", "updated_at"]),
+            (ColType::Id, field) => out.push(vec![field]),
+            _ => {}
         }
     }
     let extra: &[&[&'static str]] = match kind {

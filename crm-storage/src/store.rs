@@ -6,20 +6,20 @@ use std::time::Duration;
 use async_trait::async_trait;
 use crm_core::query::{Cursor, Filter, MAX_PAGE_SIZE, Page, Query};
 use crm_core::{
-    entity::EntityKind, entity::EntityRef, error::Error, error::Result, event::Event, event::EventQuery,
+    chain::ChainReport, entity::EntityKind, error::Error, error::Result, event::Event, event::EventQuery,
     event::StoredEvent, ids::TenantId, model::Record, store::Store, store::Transaction, store::TxMode,
 };
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Order, Query as Sql, Value as SqlValue};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Order, Query as Sql};
 use sea_orm::{
-    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
-    TransactionOptions, TransactionTrait,
+    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionOptions,
+    TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 use uuid::Uuid;
 
 use crate::filter::{Compiler, Dialect};
 use crate::migration::{Migrator, sync_record_tables};
-use crate::rows::{decode, insert_stmt, rows_per_statement, update_derived_query, values_sql};
+use crate::rows::{decode, insert_stmt, rows_per_statement, update_derived_query};
 use crate::schema::{columns, table};
 #[cfg(feature = "sqlite")]
 use crate::sqlite::SqliteOptions;
@@ -210,6 +210,10 @@ impl Store for SqlStore {
                 Ok(StoredEvent { seq: seq as u64, event })
             })
             .collect()
+    }
+
+    async fn verify_events(&self, tenant: TenantId) -> Result<ChainReport> {
+        crate::chain::verify(&self.inner.read, tenant).await
     }
 
     // An index on the exact expression the query compiler writes for the key (`custom_scalar_sql`),
@@ -493,64 +497,10 @@ impl SqlTx {
             return Err(aborted(why));
         }
         let events = std::mem::take(&mut self.events);
-        let mut stored = Vec::with_capacity(events.len());
+        let mut stored = Vec::new();
         if !events.is_empty() {
-            let backend = self.backend();
-            let tenant = self.tenant.as_uuid();
-            let n = events.len() as i64;
-            // The per-tenant counter row is locked until commit, so seqs follow commit order.
-            let stmt = Statement::from_sql_and_values(
-                backend,
-                match backend {
-                    DbBackend::Postgres => {
-                        "INSERT INTO crm_tenants (tenant_id, last_seq) VALUES ($1, $2) ON CONFLICT (tenant_id) \
-                         DO UPDATE SET last_seq = crm_tenants.last_seq + excluded.last_seq RETURNING last_seq"
-                    }
-                    _ => {
-                        "INSERT INTO crm_tenants (tenant_id, last_seq) VALUES (?, ?) ON CONFLICT (tenant_id) \
-                         DO UPDATE SET last_seq = crm_tenants.last_seq + excluded.last_seq RETURNING last_seq"
-                    }
-                },
-                [tenant.into(), n.into()],
-            );
-            let db = self.db().await?;
-            let row =
-                db.query_one_raw(stmt).await.map_err(db_err)?.ok_or_else(|| Error::storage("no event counter"))?;
-            let last: i64 = row.try_get("", "last_seq").map_err(db_err)?;
-            let first = last - n + 1;
-            for (i, event) in events.into_iter().enumerate() {
-                stored.push(StoredEvent { seq: (first + i as i64) as u64, event });
-            }
-            for chunk in stored.chunks(1000) {
-                let mut events: Vec<SqlValue> = Vec::with_capacity(chunk.len() * 4);
-                let mut touches: Vec<SqlValue> = Vec::with_capacity(chunk.len() * 8);
-                for s in chunk {
-                    let data = serde_json::to_string(&s.event).map_err(|e| Error::storage(e.to_string()))?;
-                    events.extend([tenant.into(), (s.seq as i64).into(), s.event.id.as_uuid().into(), data.into()]);
-                    let mut refs: Vec<EntityRef> =
-                        std::iter::once(s.event.subject).chain(s.event.related.iter().copied()).collect();
-                    refs.sort();
-                    refs.dedup();
-                    for r in refs {
-                        touches.extend([tenant.into(), r.kind.as_str().into(), r.id.into(), (s.seq as i64).into()]);
-                    }
-                }
-                let sql = values_sql(backend, "crm_events (tenant_id, seq, event_id, data)", 4, events.len() / 4, "");
-                db.execute_raw(Statement::from_sql_and_values(backend, sql, events)).await.map_err(db_err)?;
-                // An event may touch many records: keep each statement under the variable limit.
-                for part in touches.chunks(rows_per_statement(backend, 4) * 4) {
-                    let sql = values_sql(
-                        backend,
-                        "crm_event_touches (tenant_id, kind, ref_id, seq)",
-                        4,
-                        part.len() / 4,
-                        " ON CONFLICT (tenant_id, kind, ref_id, seq) DO NOTHING",
-                    );
-                    db.execute_raw(Statement::from_sql_and_values(backend, sql, part.to_vec()))
-                        .await
-                        .map_err(db_err)?;
-                }
-            }
+            let tenant = self.tenant;
+            stored = crate::chain::append(self.db().await?, tenant, events).await?;
         }
         if let Some(tx) = self.tx.take() {
             tx.commit().await.map_err(db_err)?;

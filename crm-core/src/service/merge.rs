@@ -623,8 +623,10 @@ async fn restore(uow: &mut Uow<'_>, before: &Record) -> Result<Record> {
     back.set_version(current.version() + 1);
     back.set_updated_at(uow.now);
     uow.tx.update(back.clone()).await?;
-    let fields = super::uow::changed_fields(&current, &back);
-    if !fields.is_empty() {
+    let values = super::uow::field_changes(&current, &back);
+    if !values.is_empty() {
+        let fields = values.iter().map(|v| v.field.clone()).collect();
+        uow.stage_values(back.entity_ref(), values);
         uow.emit(back.entity_ref(), back.related(), Change::Updated { fields });
     }
     Ok(back)

@@ -11,7 +11,7 @@ use super::Session;
 use crate::access::Access;
 use crate::entity::{EntityKind, EntityRef, Link};
 use crate::error::{Error, FieldError, FieldErrorCode, Result};
-use crate::event::{Change, Event, StoredEvent};
+use crate::event::{Change, Event, FieldChange, StoredEvent};
 use crate::ids::{EventId, storage_precision};
 use crate::model::{Action, Entity, Record, User};
 use crate::model::{CustomField, FieldRegistry, FieldSource, RegisteredField, Relation};
@@ -35,6 +35,9 @@ pub(crate) struct Uow<'s> {
     known: HashSet<EntityRef>,
     /// Records as written, by event, for extensions (kept only when there are extensions).
     snapshots: HashMap<EventId, Snapshot>,
+    /// Field changes written but not yet on an event: the next event about the record
+    /// carries them (a verb writes, then announces what it did).
+    pending: HashMap<EntityRef, Vec<FieldChange>>,
 }
 
 impl<'s> Uow<'s> {
@@ -52,6 +55,7 @@ impl<'s> Uow<'s> {
             registries: HashMap::new(),
             known: HashSet::new(),
             snapshots: HashMap::new(),
+            pending: HashMap::new(),
         })
     }
 
@@ -82,11 +86,27 @@ impl<'s> Uow<'s> {
             tenant_id: self.s.tenant(),
             occurred_at: self.now,
             actor: self.s.actor.user_id,
+            values: self.pending.remove(&subject).unwrap_or_default(),
             subject,
             related,
             change,
         };
         self.events.push(event);
+    }
+
+    /// Keeps the field changes of a write of `subject` for the event that announces it.
+    pub(crate) fn stage_values(&mut self, subject: EntityRef, values: Vec<FieldChange>) {
+        if values.is_empty() {
+            return;
+        }
+        let staged = self.pending.entry(subject).or_default();
+        for v in values {
+            match staged.iter_mut().find(|s| s.field == v.field) {
+                Some(s) => s.new = v.new,
+                None => staged.push(v),
+            }
+        }
+        staged.retain(|s| s.old != s.new);
     }
 
     /// Keeps the records the last emitted event is about, for extensions' `on_events`.
@@ -429,12 +449,14 @@ impl<'s> Uow<'s> {
             self.access.check_record(Action::Assign, before_rec)?;
         }
         self.prepare(WriteOp::Update, Some(before_rec), &mut rec, errs).await?;
-        let changed = changed_fields(before_rec, &rec);
-        if changed.is_empty() {
+        let values = field_changes(before_rec, &rec);
+        if values.is_empty() {
             return Ok(before_rec.clone());
         }
-        let announced: Vec<String> = changed.into_iter().filter(|f| !quiet.contains(&f.as_str())).collect();
+        let announced: Vec<String> =
+            values.iter().map(|v| v.field.clone()).filter(|f| !quiet.contains(&f.as_str())).collect();
         let rec = self.put(rec).await?;
+        self.stage_values(rec.entity_ref(), values);
         if !announced.is_empty() {
             self.emit(rec.entity_ref(), rec.related(), Change::Updated { fields: announced });
             self.snapshot(Some(before_rec), &rec);
@@ -443,8 +465,15 @@ impl<'s> Uow<'s> {
     }
 
     /// Writes a change made by the rules themselves (no validation hooks, no `Updated` event).
+    /// The fields it changes go to the audit trail with the next event about the record.
     pub(crate) async fn save_system<E: Entity>(&mut self, after: E) -> Result<E> {
-        let rec = self.put(after.into_record()).await?;
+        let after = after.into_record();
+        let values = match self.tx.get(after.kind(), after.id()).await? {
+            Some(before) => field_changes(&before, &after),
+            None => Vec::new(),
+        };
+        let rec = self.put(after).await?;
+        self.stage_values(rec.entity_ref(), values);
         E::from_record(rec).ok_or_else(|| Error::storage("record kind changed during update"))
     }
 
@@ -479,6 +508,12 @@ impl<'s> Uow<'s> {
 
     /// Appends the events, commits, then lets extensions see what was committed.
     pub(crate) async fn commit(mut self) -> Result<Vec<StoredEvent>> {
+        // Changes announced before they were written join the record's last event.
+        for (subject, values) in std::mem::take(&mut self.pending) {
+            if let Some(e) = self.events.iter_mut().rev().find(|e| e.subject == subject) {
+                e.values.extend(values);
+            }
+        }
         let events = std::mem::take(&mut self.events);
         if !events.is_empty() {
             self.tx.append_events(events).await?;
@@ -569,8 +604,9 @@ fn plugin_error(id: &str, e: Error) -> Error {
     }
 }
 
-/// Top-level fields whose serialized value differs (`custom.<key>` for custom values).
-pub(crate) fn changed_fields(before: &Record, after: &Record) -> Vec<String> {
+/// The fields whose serialized value differs, with both values (`custom.<key>` for custom
+/// values), in field order.
+pub(crate) fn field_changes(before: &Record, after: &Record) -> Vec<FieldChange> {
     let (Ok(serde_json::Value::Object(mut a)), Ok(serde_json::Value::Object(mut b))) =
         (serde_json::to_value(before), serde_json::to_value(after))
     else {
@@ -583,6 +619,12 @@ pub(crate) fn changed_fields(before: &Record, after: &Record) -> Vec<String> {
     };
     let skip = ["id", "tenant_id", "version", "created_at", "updated_at"];
     let mut out = Vec::new();
+    let null = serde_json::Value::Null;
+    let change = |field: String, old: Option<&serde_json::Value>, new: Option<&serde_json::Value>| FieldChange {
+        field,
+        old: old.unwrap_or(&null).clone(),
+        new: new.unwrap_or(&null).clone(),
+    };
     let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     for k in keys {
         if skip.contains(&k.as_str()) || a.get(k) == b.get(k) {
@@ -593,9 +635,13 @@ pub(crate) fn changed_fields(before: &Record, after: &Record) -> Vec<String> {
             let ca = a.get(k).and_then(|v| v.as_object()).unwrap_or(&empty);
             let cb = b.get(k).and_then(|v| v.as_object()).unwrap_or(&empty);
             let ck: std::collections::BTreeSet<&String> = ca.keys().chain(cb.keys()).collect();
-            out.extend(ck.into_iter().filter(|c| ca.get(*c) != cb.get(*c)).map(|c| format!("custom.{c}")));
+            out.extend(
+                ck.into_iter()
+                    .filter(|c| ca.get(*c) != cb.get(*c))
+                    .map(|c| change(format!("custom.{c}"), ca.get(c), cb.get(c))),
+            );
         } else {
-            out.push(k.clone());
+            out.push(change(k.clone(), a.get(k), b.get(k)));
         }
     }
     out

@@ -207,6 +207,7 @@ fn event(tenant: TenantId, subject: EntityRef, related: Vec<EntityRef>, change: 
         subject,
         related,
         change,
+        values: Vec::new(),
     }
 }
 

@@ -425,6 +425,10 @@ impl Store for FlakyStore {
     async fn read_events(&self, tenant: TenantId, query: &EventQuery) -> Result<Vec<StoredEvent>> {
         self.inner.read_events(tenant, query).await
     }
+
+    async fn verify_events(&self, tenant: TenantId) -> Result<crm_core::chain::ChainReport> {
+        self.inner.verify_events(tenant).await
+    }
 }
 
 #[async_trait]
