@@ -210,7 +210,7 @@ impl Access {
     }
 
     /// The actor as refusals name them: the user and their roles.
-    fn who(&self) -> String {
+    pub(crate) fn who(&self) -> String {
         let roles = if self.roles.is_empty() { "no role".to_owned() } else { self.roles.join(", ") };
         match self.user {
             Some(u) => format!("user {u} ({roles})"),

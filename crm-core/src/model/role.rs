@@ -70,6 +70,8 @@ str_enum! {
         ManagePlugins = "manage_plugins",
         /// Manage users, teams and roles (who holds which role included).
         ManageUsers = "manage_users",
+        /// Read the audit trail of every record and user, and verify it was not edited.
+        ReadAudit = "read_audit",
     }
 }
 

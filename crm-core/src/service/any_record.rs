@@ -6,7 +6,7 @@ use super::checks::Checks;
 use super::uow::Uow;
 use crate::entity::EntityRef;
 use crate::error::{Error, FieldErrorCode, Result};
-use crate::model::Record;
+use crate::model::{Action, Record};
 use crate::value::Value;
 
 /// The tags of the kinds of record that have them.
@@ -37,8 +37,13 @@ impl Session {
     /// assert!(matches!(found, Some(Record::Contact(c)) if c.given_name == "Ada"));
     /// # Ok::<_, Error>(()) }).unwrap();
     /// ```
+    /// A record out of the actor's read reach is `None`, as if it did not exist.
     pub async fn record(&self, r: EntityRef) -> Result<Option<Record>> {
-        Uow::read(self).await?.tx.get(r.kind, r.id).await
+        match Uow::read(self).await?.load_record(r, Action::Read).await {
+            Ok(rec) => Ok(Some(rec)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Sets one custom value (`key` as registered, e.g. `real_estate.listing_status`; `Value::Null`
@@ -80,7 +85,7 @@ impl Session {
     /// Applies `change` to the current version of `r` and saves it as a user's update.
     async fn patch(&self, r: EntityRef, change: impl FnOnce(&mut Record, &mut Checks) -> Result<()>) -> Result<Record> {
         let mut uow = Uow::write(self).await?;
-        let before = uow.tx.get(r.kind, r.id).await?.ok_or(Error::NotFound { kind: r.kind, id: r.id })?;
+        let before = uow.load_record(r, Action::Update).await?;
         let mut after = before.clone();
         let mut ch = Checks::default();
         change(&mut after, &mut ch)?;

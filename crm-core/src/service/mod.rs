@@ -3,6 +3,7 @@
 mod access;
 mod activities;
 mod any_record;
+mod audit;
 mod campaigns;
 mod cases;
 mod checks;
@@ -37,6 +38,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 pub use activities::{Activities, NewActivity, NewParticipant};
+pub use audit::{Audit, AuditEntry};
 pub use campaigns::{CampaignResults, Campaigns, NewCampaign};
 pub use cases::{Cases, NewCase};
 pub use companies::{Companies, NewCompany};

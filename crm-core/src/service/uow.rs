@@ -173,6 +173,13 @@ impl<'s> Uow<'s> {
         Ok(record)
     }
 
+    /// [`load`](Self::load) for a record of any kind.
+    pub(crate) async fn load_record(&mut self, r: EntityRef, action: Action) -> Result<Record> {
+        let record = self.tx.get(r.kind, r.id).await?.ok_or(Error::NotFound { kind: r.kind, id: r.id })?;
+        self.access.check_record(action, &record)?;
+        Ok(record)
+    }
+
     /// `query` narrowed to the records the actor may read.
     pub(crate) fn readable(&self, kind: EntityKind, query: &Query) -> Query {
         let mut q = query.clone();

@@ -65,3 +65,43 @@ pub async fn events_are_numbered_in_commit_order(store: Arc<dyn Store>) {
     assert_eq!(touching_deal.len(), 3, "limit applies after the touching filter");
     assert!(touching_deal.iter().all(|e| e.event.subject == d));
 }
+
+/// The committed events of a tenant form an intact hash chain, concurrent writers and
+/// rollbacks included; a head read earlier is confirmed later; other tenants' chains are their own.
+pub async fn events_form_an_intact_chain(store: Arc<dyn Store>) {
+    let (t, other) = (tenant(), tenant());
+    let empty = store.verify_events(t).await.expect("verify");
+    assert!(empty.is_intact() && empty.events == 0 && empty.head.is_none(), "{empty:?}");
+    let c = contact(t, "Chained", "");
+    let commit = |n: usize, t: TenantId, rollback: bool| {
+        let store = store.clone();
+        let subject = c.entity_ref();
+        async move {
+            let mut tx = begin(&store, t).await;
+            let evs = (0..n).map(|i| event(t, subject, vec![], Change::Updated { fields: vec![format!("f{i}")] }));
+            tx.append_events(evs.collect()).await.expect("append");
+            if rollback {
+                tx.rollback().await.expect("rollback");
+            } else {
+                tx.commit().await.expect("commit");
+            }
+        }
+    };
+    commit(3, t, false).await;
+    commit(2, t, true).await;
+    commit(1, other, false).await;
+    let early = store.verify_events(t).await.expect("verify");
+    assert!(early.is_intact(), "{early:?}");
+    let early_head = early.head.clone().expect("a head after three events");
+    assert_eq!((early.events, early_head.seq), (3, 3));
+    futures::future::join_all((0..4).map(|w| commit(1 + w % 3, t, false))).await;
+    commit(1200, t, false).await;
+    let report = store.verify_events(t).await.expect("verify");
+    let all = store.read_events(t, &EventQuery::after(0, 10_000)).await.expect("read");
+    assert!(report.is_intact(), "{:?}", report.faults);
+    assert_eq!(report.events, all.len() as u64);
+    assert_eq!(report.head.as_ref().map(|h| h.seq), all.last().map(|e| e.seq));
+    assert!(report.confirms(&early_head), "the earlier head is on the chain");
+    let theirs = store.verify_events(other).await.expect("verify");
+    assert!(theirs.is_intact() && theirs.events == 1, "{theirs:?}");
+}

@@ -70,7 +70,7 @@ macro_rules! store_conformance_tests {
             read_only_transactions_refuse_writes, tenants_are_isolated, filters_on_standard_fields,
             filters_on_custom_fields, filters_on_lists_ids_and_money, sorting_is_multi_key_with_nulls_first,
             pagination_has_no_gaps_or_duplicates_under_inserts, count_agrees_with_query,
-            events_are_numbered_in_commit_order, unique_keys_are_enforced, concurrent_unique_claims_admit_one,
+            events_are_numbered_in_commit_order, events_form_an_intact_chain, unique_keys_are_enforced, concurrent_unique_claims_admit_one,
             every_kind_round_trips_exactly, filters_on_commerce_fields, count_and_query_agree_for_every_kind,
             failed_write_poisons_the_transaction, search_matches_every_term_as_a_prefix,
             insert_many_is_insert_of_each, hostile_strings_filter_and_search_as_the_reference,
