@@ -10,8 +10,8 @@
 use crm_core::query::{Filter, Query};
 use crm_core::testkit::fixtures::{self, at};
 use crm_core::{
-    entity::EntityKind, ids::TenantId, model::Entity, model::Record, profile::LifecycleStage, store::Store,
-    store::TxMode, value::Value,
+    entity::EntityKind, event::Change, event::Event, event::EventQuery, ids::EventId, ids::TenantId, model::Entity,
+    model::Record, profile::LifecycleStage, store::Store, store::TxMode, value::Value,
 };
 use crm_storage::SqlStore;
 use crm_storage::encode::custom_json;
@@ -76,6 +76,38 @@ async fn create_old_database(db: &DatabaseConnection, records: &[Record]) {
             SqlValue::Json(custom.map(Box::new)),
         ];
         db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await.expect("insert an old row");
+    }
+    // The old outbox: a creation event per record, numbered per tenant, not chained.
+    let mut counters: std::collections::BTreeMap<uuid::Uuid, i64> = Default::default();
+    for r in records {
+        let t = r.tenant_id().as_uuid();
+        let seq = counters.entry(t).or_default();
+        *seq += 1;
+        let event = Event {
+            id: EventId::from_uuid(uuid::Uuid::now_v7()),
+            tenant_id: r.tenant_id(),
+            occurred_at: at(1),
+            actor: None,
+            subject: r.entity_ref(),
+            related: Vec::new(),
+            change: Change::Created,
+            values: Vec::new(),
+        };
+        let sql = match backend {
+            DbBackend::Postgres => "INSERT INTO crm_events (tenant_id, seq, event_id, data) VALUES ($1, $2, $3, $4)",
+            _ => "INSERT INTO crm_events (tenant_id, seq, event_id, data) VALUES (?, ?, ?, ?)",
+        };
+        let values: [SqlValue; 4] =
+            [t.into(), (*seq).into(), event.id.as_uuid().into(), serde_json::to_string(&event).unwrap().into()];
+        db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await.expect("insert an old event");
+    }
+    for (t, last) in counters {
+        let sql = match backend {
+            DbBackend::Postgres => "INSERT INTO crm_tenants (tenant_id, last_seq) VALUES ($1, $2)",
+            _ => "INSERT INTO crm_tenants (tenant_id, last_seq) VALUES (?, ?)",
+        };
+        let values: [SqlValue; 2] = [t.into(), last.into()];
+        db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await.expect("insert a counter");
     }
     assert_eq!(
         columns(db).await,
@@ -176,6 +208,15 @@ fn names(items: &[Record]) -> Vec<String> {
 /// Reads, filters and sorts of tenant `t` after migration; `records` are all old rows.
 async fn check_migrated(store: &SqlStore, t: TenantId, records: &[Record]) {
     let mine: Vec<Record> = records.iter().filter(|r| r.tenant_id() == t).cloned().collect();
+    // The old events were linked into the tenant's chain, in order.
+    let chain = store.verify_events(t).await.expect("verify the chain");
+    assert!(chain.is_intact(), "{:?}", chain.faults);
+    assert_eq!((chain.events, chain.head.map(|h| h.seq)), (mine.len() as u64, Some(mine.len() as u64)));
+    let events = store.read_events(t, &EventQuery::after(0, 100)).await.expect("read the old events");
+    assert_eq!(
+        events.iter().map(|e| e.event.subject.id).collect::<Vec<_>>(),
+        mine.iter().map(|r| r.id()).collect::<Vec<_>>()
+    );
     let mut tx = store.begin(t, TxMode::ReadOnly).await.expect("begin");
     for r in &mine {
         assert_eq!(
