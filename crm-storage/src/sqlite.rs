@@ -32,11 +32,17 @@ pub struct SqliteOptions {
     busy_timeout: Duration,
     write_wait: Duration,
     readers: u32,
+    analyze_every: u64,
 }
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        SqliteOptions { busy_timeout: Duration::from_secs(10), write_wait: Duration::from_secs(120), readers: 4 }
+        SqliteOptions {
+            busy_timeout: Duration::from_secs(10),
+            write_wait: Duration::from_secs(120),
+            readers: 4,
+            analyze_every: ANALYZE_EVERY,
+        }
     }
 }
 
@@ -54,6 +60,20 @@ impl SqliteOptions {
     pub fn write_wait(mut self, wait: Duration) -> Self {
         self.write_wait = wait;
         self
+    }
+
+    /// After how many rows written (by this store, since it opened or last refreshed them) the
+    /// query planner's statistics are refreshed, sampled (default 20,000; 0 never). They let
+    /// SQLite pick the most selective index, for instance the owner's for a sales rep's list
+    /// of one stage rather than the stage's. A file without statistics gets them on open.
+    pub fn analyze_every(mut self, rows: u64) -> Self {
+        self.analyze_every = rows;
+        self
+    }
+
+    /// The rows written between refreshes of the planner's statistics.
+    pub fn analyze_every_rows(&self) -> u64 {
+        self.analyze_every
     }
 
     /// Reader connections (default 4, at least 1).
@@ -82,12 +102,43 @@ pub(crate) async fn open(path: &Path, options: &SqliteOptions) -> Result<(Databa
     // Checkpoint the WAL every ~40 MB instead of SQLite's 4 MB: bulk writes then copy a
     // hot index page to the database once per checkpoint rather than once per batch
     // (measured: imports ~20 % faster); the WAL file may grow to that size.
-    let write = pool(opts.clone().pragma("wal_autocheckpoint", "10000"), 1).await?;
+    let write_opts = opts.clone().pragma("wal_autocheckpoint", "10000").pragma("analysis_limit", ANALYSIS_LIMIT);
+    let write = pool(write_opts, 1).await?;
     ensure_wal(&write, options.write_wait).await?;
     // Migrate before the readers connect, so they see the final schema.
     migrate(&write, Some(options.write_wait)).await?;
+    if !has_statistics(&write).await? {
+        analyze(&write).await;
+    }
     let read = pool(opts.create_if_missing(false).read_only(true), options.readers).await?;
     Ok((write, read))
+}
+
+/// Rows of each index `ANALYZE` samples: the statistics stay rough but cost milliseconds, not
+/// a scan of every table.
+const ANALYSIS_LIMIT: &str = "1000";
+
+/// After how many rows written the planner's statistics are refreshed, by default.
+const ANALYZE_EVERY: u64 = 20_000;
+
+/// Refreshes the planner's statistics (sampled: `analysis_limit`), so that it knows, say, that
+/// one owner's contacts are fewer than one stage's and lists a sales rep's leads from the
+/// owner's index. Without statistics SQLite takes every equality as equally selective. A
+/// failure (another process holding the lock) only leaves the old statistics.
+pub(crate) async fn analyze(db: &DatabaseConnection) {
+    if let Err(e) = db.execute_unprepared("ANALYZE").await {
+        tracing::debug!(error = %e, "refreshing SQLite statistics failed; the old ones stay");
+    }
+}
+
+/// Whether the database has planner statistics.
+async fn has_statistics(db: &DatabaseConnection) -> Result<bool> {
+    let stmt = Statement::from_string(
+        DbBackend::Sqlite,
+        "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'",
+    );
+    let row = db.query_one_raw(stmt).await.map_err(db_err)?;
+    Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose().map_err(db_err)?.unwrap_or(0) > 0)
 }
 
 /// One connection to a private in-memory database.

@@ -54,6 +54,10 @@ struct Inner {
     dialect: Dialect,
     /// On a SQLite file: how long a write waits for another process's write lock.
     lock_wait: Option<Duration>,
+    /// Rows written since the planner's statistics were last refreshed (SQLite).
+    since_analyze: std::sync::atomic::AtomicU64,
+    /// Rows written between refreshes (0: never; SQLite files only).
+    analyze_every: u64,
 }
 
 fn aborted(why: &str) -> Error {
@@ -80,7 +84,17 @@ impl SqlStore {
     pub async fn sqlite_with(path: impl AsRef<std::path::Path>, options: &SqliteOptions) -> Result<Self> {
         let (write, read) = crate::sqlite::open(path.as_ref(), options).await?;
         let lock_wait = Some(options.write_wait_time());
-        Ok(SqlStore { inner: Arc::new(Inner { write, read, dialect: Dialect::Sqlite, lock_wait }) })
+        let analyze_every = options.analyze_every_rows();
+        Ok(SqlStore {
+            inner: Arc::new(Inner {
+                write,
+                read,
+                dialect: Dialect::Sqlite,
+                lock_wait,
+                since_analyze: Default::default(),
+                analyze_every,
+            }),
+        })
     }
 
     /// A private in-memory SQLite database (one connection; gone when the store is dropped).
@@ -89,7 +103,14 @@ impl SqlStore {
         let db = crate::sqlite::open_in_memory().await?;
         migrate(&db, None).await?;
         Ok(SqlStore {
-            inner: Arc::new(Inner { write: db.clone(), read: db, dialect: Dialect::Sqlite, lock_wait: None }),
+            inner: Arc::new(Inner {
+                write: db.clone(),
+                read: db,
+                dialect: Dialect::Sqlite,
+                lock_wait: None,
+                since_analyze: Default::default(),
+                analyze_every: 0,
+            }),
         })
     }
 
@@ -108,7 +129,14 @@ impl SqlStore {
         let db = sea_orm::Database::connect(opt).await.map_err(db_err)?;
         migrate(&db, None).await?;
         Ok(SqlStore {
-            inner: Arc::new(Inner { write: db.clone(), read: db, dialect: Dialect::Postgres, lock_wait: None }),
+            inner: Arc::new(Inner {
+                write: db.clone(),
+                read: db,
+                dialect: Dialect::Postgres,
+                lock_wait: None,
+                since_analyze: Default::default(),
+                analyze_every: 0,
+            }),
         })
     }
 
@@ -180,7 +208,15 @@ async fn begin_write(db: &DatabaseConnection, lock_wait: Option<Duration>) -> Re
 #[async_trait]
 impl Store for SqlStore {
     async fn begin(&self, tenant: TenantId, mode: TxMode) -> Result<Box<dyn Transaction>> {
-        Ok(Box::new(SqlTx { inner: self.inner.clone(), tenant, mode, tx: None, poisoned: None, events: Vec::new() }))
+        Ok(Box::new(SqlTx {
+            inner: self.inner.clone(),
+            tenant,
+            mode,
+            tx: None,
+            poisoned: None,
+            events: Vec::new(),
+            rows: 0,
+        }))
     }
 
     async fn read_events(&self, tenant: TenantId, query: &EventQuery) -> Result<Vec<StoredEvent>> {
@@ -257,6 +293,8 @@ struct SqlTx {
     poisoned: Option<String>,
     /// Events to write at commit.
     events: Vec<Event>,
+    /// Rows this transaction wrote.
+    rows: u64,
 }
 
 impl SqlTx {
@@ -529,21 +567,25 @@ impl Transaction for SqlTx {
 
     async fn insert(&mut self, record: Record) -> Result<()> {
         let res = self.insert_inner(record).await;
+        self.rows += 1;
         self.track(res).await
     }
 
     async fn insert_many(&mut self, records: &[Record]) -> Result<()> {
         let res = self.insert_many_inner(records).await;
+        self.rows += records.len() as u64;
         self.track(res).await
     }
 
     async fn update(&mut self, record: Record) -> Result<()> {
         let res = self.update_inner(record).await;
+        self.rows += 1;
         self.track(res).await
     }
 
     async fn delete(&mut self, kind: EntityKind, id: Uuid, version: u64) -> Result<()> {
         let res = self.delete_inner(kind, id, version).await;
+        self.rows += 1;
         self.track(res).await
     }
 
@@ -610,6 +652,15 @@ impl Transaction for SqlTx {
             && let Some(tx) = self.tx.take()
         {
             let _ = tx.rollback().await;
+        }
+        #[cfg(feature = "sqlite")]
+        if res.is_ok() && self.inner.analyze_every > 0 && self.rows > 0 {
+            use std::sync::atomic::Ordering::Relaxed;
+            let written = self.inner.since_analyze.fetch_add(self.rows, Relaxed) + self.rows;
+            if written >= self.inner.analyze_every {
+                self.inner.since_analyze.store(0, Relaxed);
+                crate::sqlite::analyze(&self.inner.write).await;
+            }
         }
         res
     }

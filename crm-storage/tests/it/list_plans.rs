@@ -134,3 +134,43 @@ async fn index_names(store: &SqlStore, table: &str) -> Vec<String> {
         db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.expect("indexes");
     rows.iter().map(|r| r.try_get::<String>("", "indexname").expect("name")).collect()
 }
+
+/// A sales rep's list of one stage, newest first, on a SQLite file the library keeps
+/// statistics on by itself (no `ANALYZE` here): read from the owner's index, which holds their
+/// 1 % of the contacts, not the stage's, which holds a third — and served by the store exactly
+/// as the rep's session asks for it.
+#[tokio::test]
+async fn sqlite_reads_an_owner_s_list_from_the_owner_s_index() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = crm_storage::SqliteOptions::default().analyze_every(1_000);
+    let store = SqlStore::sqlite_with(dir.path().join("crm.db"), &options).await.expect("open");
+    let crm = Crm::new(store.clone());
+    let tenant = TenantId::new();
+    let cx = crm.as_actor(&Actor::system(tenant));
+    let mut owners = Vec::new();
+    for u in 0..50 {
+        let user = NewUser::new(format!("Owner {u}"), format!("owner{u}@plans.example"));
+        owners.push(cx.users().create(if u == 0 { user.role("sales_rep") } else { user }).await.expect("user").id);
+    }
+    let stages = [LifecycleStage::Lead, LifecycleStage::Customer, LifecycleStage::Subscriber];
+    let rows = (0..ROWS).map(|i| {
+        NewContact::new(format!("Given{i}"), "Owned")
+            .lifecycle_stage(stages[i % stages.len()])
+            .owner(owners[(i / stages.len()) % owners.len()])
+    });
+    let report = cx.contacts().import(rows, &ImportOptions::default().batch_size(500), |_| {}).await.expect("import");
+    assert_eq!(report.imported.len(), ROWS);
+
+    let rep = crm.as_actor(&Actor::user(tenant, owners[0]));
+    let leads = Query::new(Filter::eq("lifecycle_stage", "lead")).sort_desc("updated_at").limit(50);
+    let page = rep.contacts().list(&leads).await.expect("the rep's leads");
+    assert_eq!(page.items.len(), ROWS / stages.len() / owners.len(), "every lead of theirs, on one page");
+    assert!(page.items.iter().all(|c| c.owner_id == Some(owners[0]) && c.lifecycle_stage == LifecycleStage::Lead));
+    // The query the rep's session sends: theirs, and the stage.
+    let scoped = Query::new(Filter::eq("lifecycle_stage", "lead").and(Filter::is_in("owner_id", [owners[0]])))
+        .sort_desc("updated_at")
+        .limit(50);
+    let plan = store.explain(tenant, EntityKind::Contact, &scoped).await.expect("explain");
+    assert!(plan.contains("ix_contacts_owner_id_updated_at"), "not the owner's index in\n{plan}");
+    assert!(!plan.contains("TEMP B-TREE FOR ORDER BY"), "rows sorted in\n{plan}");
+}
