@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 use crate::entity::EntityKind;
 use crate::error::Error;
 use crate::ids::UserId;
-use crate::model::{Action, Entity, Permission, Record, governed};
+use crate::model::{Action, Entity, FieldAccess, FieldGrant, Permission, Record, governed};
 use crate::query::Filter;
 use crate::value::Value;
 
@@ -63,6 +63,10 @@ pub struct Access {
     roles: Vec<String>,
     reach: HashMap<(EntityKind, Action), Reach>,
     permissions: BTreeSet<Permission>,
+    /// Every sensitive field open for editing (administrators).
+    every_field: bool,
+    /// The sensitive fields opened, by kind and field, the widest access of any role.
+    fields: HashMap<(EntityKind, String), FieldAccess>,
 }
 
 impl Access {
@@ -74,12 +78,49 @@ impl Access {
             roles: Vec::new(),
             reach: HashMap::new(),
             permissions: Permission::ALL.iter().copied().collect(),
+            every_field: true,
+            fields: HashMap::new(),
         }
     }
 
     /// Nothing allowed yet, for `user` holding `roles`; grants are added with [`add`](Self::add).
     pub(crate) fn restricted(user: Option<UserId>, roles: Vec<String>) -> Access {
-        Access { unrestricted: false, user, roles, reach: HashMap::new(), permissions: BTreeSet::new() }
+        Access {
+            unrestricted: false,
+            user,
+            roles,
+            reach: HashMap::new(),
+            permissions: BTreeSet::new(),
+            every_field: false,
+            fields: HashMap::new(),
+        }
+    }
+
+    /// Opens a sensitive field (the widest grant wins).
+    pub(crate) fn open_field(&mut self, g: &FieldGrant) {
+        let slot = self.fields.entry((g.kind, g.field.clone())).or_insert(g.access);
+        if g.access == FieldAccess::Edit {
+            *slot = FieldAccess::Edit;
+        }
+    }
+
+    /// Opens every sensitive field for editing.
+    pub(crate) fn open_every_field(&mut self) {
+        self.every_field = true;
+    }
+
+    /// How far the sensitive field `field` of `kind` is open to this actor (None: withheld).
+    /// Fields that are not sensitive follow the record's access alone.
+    pub fn field(&self, kind: EntityKind, field: &str) -> Option<FieldAccess> {
+        if self.unrestricted || self.every_field {
+            return Some(FieldAccess::Edit);
+        }
+        self.fields.get(&(kind, field.to_owned())).copied()
+    }
+
+    /// Whether every sensitive field is open for editing (nothing to withhold or protect).
+    pub(crate) fn opens_every_field(&self) -> bool {
+        self.unrestricted || self.every_field
     }
 
     pub(crate) fn add(&mut self, kind: EntityKind, action: Action, reach: Reach) {

@@ -49,7 +49,8 @@ pub fn terms(query: &str) -> Vec<String> {
 }
 
 /// The searchable text of a record as normalised tokens joined by spaces (`None` for kinds
-/// search does not cover): names, e-mails, phones, notes, job, tags.
+/// search does not cover): names, e-mails, phones, job, hobbies, tags. Sensitive fields
+/// ([`crate::model::field_security`]) are left out, so that a search cannot probe them.
 pub fn search_text(record: &Record) -> Option<String> {
     let mut parts: Vec<&str> = Vec::new();
     match record {
@@ -59,7 +60,6 @@ pub fn search_text(record: &Record) -> Option<String> {
             parts.extend(c.phones.iter().map(|p| p.number.as_str()));
             parts.extend(c.job_title.as_deref());
             parts.extend(c.department.as_deref());
-            parts.extend(c.family_notes.as_deref());
             parts.extend(c.hobbies.iter().map(String::as_str));
             parts.extend(c.tags.iter().map(String::as_str));
         }

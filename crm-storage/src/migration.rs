@@ -22,7 +22,13 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001SystemTables), Box::new(M0002Search), Box::new(M0003SearchWords), Box::new(M0004EventChain)]
+        vec![
+            Box::new(M0001SystemTables),
+            Box::new(M0002Search),
+            Box::new(M0003SearchWords),
+            Box::new(M0004EventChain),
+            Box::new(M0005SearchWithoutSensitive),
+        ]
     }
 
     fn migration_table_name() -> sea_orm::DynIden {
@@ -136,6 +142,23 @@ impl MigrationTrait for M0004EventChain {
             db.execute_unprepared(sql).await?;
         }
         crate::chain::backfill(db).await
+    }
+}
+
+/// Version 5: sensitive fields (a contact's family notes) leave the search index, so that a
+/// search cannot probe them; every searchable record is indexed again.
+struct M0005SearchWithoutSensitive;
+
+impl MigrationName for M0005SearchWithoutSensitive {
+    fn name(&self) -> &str {
+        "m0005_search_without_sensitive"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0005SearchWithoutSensitive {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        crate::search::backfill(manager.get_connection()).await
     }
 }
 

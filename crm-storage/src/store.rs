@@ -56,8 +56,23 @@ struct Inner {
     lock_wait: Option<Duration>,
     /// Rows written since the planner's statistics were last refreshed (SQLite).
     since_analyze: std::sync::atomic::AtomicU64,
-    /// Rows written between refreshes (0: never; SQLite files only).
+    /// Rows written before the first refresh (0: never; SQLite files only).
     analyze_every: u64,
+    /// Rows written before the next refresh (doubles after each).
+    analyze_at: std::sync::atomic::AtomicU64,
+}
+
+impl Inner {
+    fn new(
+        write: DatabaseConnection,
+        read: DatabaseConnection,
+        dialect: Dialect,
+        lock_wait: Option<Duration>,
+        analyze_every: u64,
+    ) -> Self {
+        let (since_analyze, analyze_at) = Default::default();
+        Inner { write, read, dialect, lock_wait, since_analyze, analyze_every, analyze_at }
+    }
 }
 
 fn aborted(why: &str) -> Error {
@@ -85,16 +100,7 @@ impl SqlStore {
         let (write, read) = crate::sqlite::open(path.as_ref(), options).await?;
         let lock_wait = Some(options.write_wait_time());
         let analyze_every = options.analyze_every_rows();
-        Ok(SqlStore {
-            inner: Arc::new(Inner {
-                write,
-                read,
-                dialect: Dialect::Sqlite,
-                lock_wait,
-                since_analyze: Default::default(),
-                analyze_every,
-            }),
-        })
+        Ok(SqlStore { inner: Arc::new(Inner::new(write, read, Dialect::Sqlite, lock_wait, analyze_every)) })
     }
 
     /// A private in-memory SQLite database (one connection; gone when the store is dropped).
@@ -102,16 +108,7 @@ impl SqlStore {
     pub async fn sqlite_in_memory() -> Result<Self> {
         let db = crate::sqlite::open_in_memory().await?;
         migrate(&db, None).await?;
-        Ok(SqlStore {
-            inner: Arc::new(Inner {
-                write: db.clone(),
-                read: db,
-                dialect: Dialect::Sqlite,
-                lock_wait: None,
-                since_analyze: Default::default(),
-                analyze_every: 0,
-            }),
-        })
+        Ok(SqlStore { inner: Arc::new(Inner::new(db.clone(), db, Dialect::Sqlite, None, 0)) })
     }
 
     /// Connects to PostgreSQL at `url` (`postgres://user:pass@host:port/db`) with a pool of
@@ -128,16 +125,7 @@ impl SqlStore {
         opt.max_connections(Ord::max(max_connections, 1)).sqlx_logging(false);
         let db = sea_orm::Database::connect(opt).await.map_err(db_err)?;
         migrate(&db, None).await?;
-        Ok(SqlStore {
-            inner: Arc::new(Inner {
-                write: db.clone(),
-                read: db,
-                dialect: Dialect::Postgres,
-                lock_wait: None,
-                since_analyze: Default::default(),
-                analyze_every: 0,
-            }),
-        })
+        Ok(SqlStore { inner: Arc::new(Inner::new(db.clone(), db, Dialect::Postgres, None, 0)) })
     }
 
     /// The sea-orm connection writes go through (for reports, backups, custom SQL).
@@ -657,8 +645,10 @@ impl Transaction for SqlTx {
         if res.is_ok() && self.inner.analyze_every > 0 && self.rows > 0 {
             use std::sync::atomic::Ordering::Relaxed;
             let written = self.inner.since_analyze.fetch_add(self.rows, Relaxed) + self.rows;
-            if written >= self.inner.analyze_every {
+            let due = Ord::max(self.inner.analyze_at.load(Relaxed), self.inner.analyze_every);
+            if written >= due {
                 self.inner.since_analyze.store(0, Relaxed);
+                self.inner.analyze_at.store(due.saturating_mul(2), Relaxed);
                 crate::sqlite::analyze(&self.inner.write).await;
             }
         }

@@ -197,6 +197,11 @@ pub struct FieldDefinition {
     /// Whether the SQL stores should index the field for fast filters and sorts.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub indexed: bool,
+    /// Whether the value is sensitive: withheld from users unless a role of theirs opens it
+    /// ([`FieldGrant`](crate::model::FieldGrant); see [field-level
+    /// security](crate::model::field_security)).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
 }
 
 impl FieldDefinition {
@@ -217,7 +222,14 @@ impl FieldDefinition {
             constraints: Constraints::default(),
             computed: false,
             indexed: false,
+            sensitive: false,
         }
+    }
+
+    /// Marks the field sensitive (see [`sensitive`](Self::sensitive)).
+    pub fn sensitive(mut self) -> Self {
+        self.sensitive = true;
+        self
     }
 
     /// Marks the field required.

@@ -136,6 +136,9 @@ record! {
         pub grants: Vec<Grant>,
         /// Special permissions, each once.
         pub permissions: Vec<Permission>,
+        /// What it opens of the sensitive fields, one grant per kind and field.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub fields: Vec<crate::model::FieldGrant>,
     }
 }
 

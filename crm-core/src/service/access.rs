@@ -9,7 +9,7 @@ use crate::access::{Access, Reach};
 use crate::actor::Actor;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::ids::UserId;
-use crate::model::{Action, BuiltinRole, Grant, Permission, Role, Scope, Team, User, owned};
+use crate::model::{Action, BuiltinRole, FieldGrant, Grant, Permission, Role, Scope, Team, User, owned};
 use crate::query::Filter;
 use crate::store::Transaction;
 
@@ -67,13 +67,18 @@ async fn resolve(tx: &mut (dyn Transaction + '_), actor: &Actor) -> Result<Acces
     let stored = if custom.is_empty() { Vec::new() } else { tx.find_all::<Role>(Filter::is_in("key", custom)).await? };
     let mut grants: Vec<Grant> = Vec::new();
     let mut permissions: Vec<Permission> = Vec::new();
+    let mut fields: Vec<FieldGrant> = Vec::new();
+    let mut every_field = false;
     for (i, key) in keys.iter().enumerate() {
         if let Some(b) = BuiltinRole::of(key) {
             grants.extend(b.grants());
             permissions.extend(b.permissions());
+            fields.extend(b.field_grants());
+            every_field |= b.opens_every_field();
         } else if let Some(r) = stored.iter().find(|r| &r.key == key) {
             grants.extend(r.grants.iter().copied());
             permissions.extend(r.permissions.iter().copied());
+            fields.extend(r.fields.iter().cloned());
         } else if let Some(at) = actor.roles.iter().position(|r| r == key) {
             return Err(Error::invalid(
                 format!("actor.roles[{at}]"),
@@ -106,6 +111,12 @@ async fn resolve(tx: &mut (dyn Transaction + '_), actor: &Actor) -> Result<Acces
         _ => me.clone(),
     };
     let mut access = Access::restricted(actor.user_id, keys.clone());
+    for f in &fields {
+        access.open_field(f);
+    }
+    if every_field {
+        access.open_every_field();
+    }
     for g in grants {
         let reach = match g.scope {
             Scope::None => continue,

@@ -39,8 +39,12 @@ impl Session {
     /// ```
     /// A record out of the actor's read reach is `None`, as if it did not exist.
     pub async fn record(&self, r: EntityRef) -> Result<Option<Record>> {
-        match Uow::read(self).await?.load_record(r, Action::Read).await {
-            Ok(rec) => Ok(Some(rec)),
+        let mut uow = Uow::read(self).await?;
+        match uow.load_record(r, Action::Read).await {
+            Ok(mut rec) => {
+                uow.redact(r.kind, std::slice::from_mut(&mut rec)).await?;
+                Ok(Some(rec))
+            }
             Err(Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }

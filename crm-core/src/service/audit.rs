@@ -118,7 +118,7 @@ impl<'s> Audit<'s> {
 
     /// Every field change of record `r`, oldest first. The actor must be able to read the
     /// record ([`Error::NotFound`] otherwise); a deleted record's history needs
-    /// [`Permission::ReadAudit`].
+    /// [`Permission::ReadAudit`]. Changes of fields withheld from the actor are left out.
     ///
     /// ```
     /// # futures::executor::block_on(async {
@@ -145,12 +145,14 @@ impl<'s> Audit<'s> {
                 self.require_permission(&format!("read the history of deleted {} {}", r.kind, r.id)).await?;
             }
         }
+        let hidden = uow.withheld(r.kind).await?;
         drop(uow);
         let mut out = Vec::new();
         let mut q = EventQuery { after: 0, limit: PAGE, touching: Some(r) };
         loop {
             let batch = self.s.crm.inner.store.read_events(self.s.tenant(), &q).await?;
-            out.extend(batch.iter().filter(|e| e.event.subject == r).flat_map(AuditEntry::of));
+            let entries = batch.iter().filter(|e| e.event.subject == r).flat_map(AuditEntry::of);
+            out.extend(entries.filter(|e| !hidden.contains(&e.field)));
             match batch.last() {
                 Some(last) if batch.len() == PAGE => q.after = last.seq,
                 _ => return Ok(out),
@@ -164,6 +166,8 @@ impl<'s> Audit<'s> {
     /// [`Permission::ReadAudit`].
     pub async fn by_user(&self, user: UserId, after: u64, limit: usize) -> Result<Vec<AuditEntry>> {
         self.require_permission("read the changes of other users").await?;
+        let hidden = Uow::read(self.s).await?.withheld_by_kind().await?;
+        let shown = |e: &AuditEntry| hidden.get(&e.record.kind).is_none_or(|h| !h.contains(&e.field));
         let mut out = Vec::new();
         let mut q = EventQuery::after(after, PAGE);
         loop {
@@ -173,7 +177,7 @@ impl<'s> Audit<'s> {
                 if out.len() >= limit {
                     return Ok(out);
                 }
-                out.extend(AuditEntry::of(e));
+                out.extend(AuditEntry::of(e).filter(shown));
             }
             match batch.last() {
                 Some(last) if batch.len() == PAGE => q.after = last.seq,

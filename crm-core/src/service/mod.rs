@@ -14,6 +14,7 @@ mod deals;
 mod duplicates;
 pub mod extension;
 mod feedback;
+mod field_security;
 mod import;
 mod invoices;
 mod lines;
@@ -418,7 +419,14 @@ impl Session {
             scoped.push((*kind, f));
         }
         let mut uow = uow;
-        uow.tx.search(&scoped, &terms, limit).await
+        let mut found = uow.tx.search(&scoped, &terms, limit).await?;
+        for kind in kinds {
+            let hidden = uow.withheld(*kind).await?;
+            for r in found.iter_mut().filter(|r| r.kind() == *kind) {
+                field_security::Redact::redact(r, &hidden);
+            }
+        }
+        Ok(found)
     }
 
     /// The current time by the CRM's clock (what records are stamped with).
@@ -555,6 +563,7 @@ impl Session {
         let whole = |k: crate::entity::EntityKind| {
             matches!(access.reach(k, crate::model::Action::Read), Some(crate::access::Reach::All))
         };
+        let hidden = uow::Uow::read(self).await?.withheld_by_kind().await?;
         let mut out = Vec::new();
         let mut q = query.clone();
         while out.len() < query.limit {
@@ -562,7 +571,9 @@ impl Session {
             let Some(last) = batch.last() else { break };
             q.after = last.seq;
             let full = batch.len() >= q.limit;
+            let first = out.len();
             out.extend(batch.into_iter().filter(|e| whole(e.event.subject.kind)));
+            field_security::strip_values(&mut out[first..], &hidden);
             if !full {
                 break;
             }

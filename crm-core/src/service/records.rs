@@ -75,7 +75,12 @@ impl<'s, E: Entity> Records<'s, E> {
     // which it cannot always do for references held across the await.
     pub fn get(&self, id: E::Id) -> impl Future<Output = Result<E>> + Send + 's {
         let s = self.s;
-        async move { Uow::read(s).await?.load::<E>(id, Action::Read).await }
+        async move {
+            let mut uow = Uow::read(s).await?;
+            let mut record = uow.load::<E>(id, Action::Read).await?;
+            uow.redact(E::KIND, std::slice::from_mut(&mut record)).await?;
+            Ok(record)
+        }
     }
 
     /// A page of records. The filter's and sort's fields and operands are checked against the
@@ -89,8 +94,11 @@ impl<'s, E: Entity> Records<'s, E> {
             let reg = uow.registry(E::KIND).await?;
             query.validate(E::KIND, &reg)?;
             uow.access.check_kind(E::KIND, Action::Read)?;
+            uow.check_probe(E::KIND, &query.filter, Some(query)).await?;
             let query = uow.readable(E::KIND, query);
-            uow.tx.find::<E>(&query).await
+            let mut page = uow.tx.find::<E>(&query).await?;
+            uow.redact(E::KIND, &mut page.items).await?;
+            Ok(page)
         }
     }
 
@@ -102,6 +110,7 @@ impl<'s, E: Entity> Records<'s, E> {
             let reg = uow.registry(E::KIND).await?;
             filter.validate(E::KIND, &reg)?;
             uow.access.check_kind(E::KIND, Action::Read)?;
+            uow.check_probe(E::KIND, filter, None).await?;
             let filter = uow.readable_filter(E::KIND, filter);
             uow.tx.count(E::KIND, &filter).await
         }

@@ -5,10 +5,12 @@ use std::collections::HashSet;
 use super::Records;
 use super::checks::Checks;
 use super::records::Guard;
+use super::uow::Uow;
 use crate::entity::EntityKind;
 use crate::error::{FieldErrorCode, Result};
 use crate::macros::{new_input, new_record};
-use crate::model::{Action, BuiltinRole, Grant, Permission, Role, Scope, governed, owned, valid_key};
+use crate::model::{Action, BuiltinRole, FieldAccess, FieldGrant, Grant, Permission, Role, Scope, governed, owned};
+use crate::model::{sensitive_fields, valid_key};
 
 new_input! {
     /// Input for a new role.
@@ -25,13 +27,29 @@ new_input! {
         pub grants: Vec<Grant> => manual,
         /// A special permission.
         pub permissions: Vec<Permission> => push permission(Permission),
+        /// What it opens of the sensitive fields (see [`field`](Self::field)).
+        pub fields: Vec<FieldGrant> => manual,
     }
 }
 
 impl NewRole {
     /// A role granting nothing yet.
     pub fn new(key: impl Into<String>, name: impl Into<String>) -> Self {
-        NewRole { key: key.into(), name: name.into(), description: None, grants: Vec::new(), permissions: Vec::new() }
+        NewRole {
+            key: key.into(),
+            name: name.into(),
+            description: None,
+            grants: Vec::new(),
+            permissions: Vec::new(),
+            fields: Vec::new(),
+        }
+    }
+
+    /// Opens the sensitive `field` of `kind` records ([`sensitive_fields`], or `custom.<key>`
+    /// of a custom field defined sensitive) for reading, or for reading and editing.
+    pub fn field(mut self, kind: EntityKind, field: impl Into<String>, access: FieldAccess) -> Self {
+        self.fields.push(FieldGrant::new(kind, field, access));
+        self
     }
 
     /// Grants each of `actions` on records of `kind` within `scope`.
@@ -83,6 +101,38 @@ fn check_role(r: &mut Role, ch: &mut Checks) {
     ch.duplicates("permissions", &r.permissions);
 }
 
+/// The rules of a role's field grants: each on a sensitive field of its kind (a built-in one,
+/// or a custom field the tenant or an extension defines sensitive), each field once.
+async fn check_fields(uow: &mut Uow<'_>, r: &Role, ch: &mut Checks) -> Result<()> {
+    let mut seen = HashSet::new();
+    for (i, g) in r.fields.iter().enumerate() {
+        let sensitive = match g.field.strip_prefix("custom.") {
+            Some(key) => uow.registry(g.kind).await?.get(key).is_some_and(|f| f.definition.sensitive),
+            None => sensitive_fields(g.kind).contains(&g.field.as_str()),
+        };
+        if !sensitive {
+            let known: Vec<&str> = sensitive_fields(g.kind).to_vec();
+            let hint = if known.is_empty() { "none built in".to_owned() } else { known.join(", ") };
+            ch.push(
+                format!("fields[{i}].field"),
+                FieldErrorCode::NotAnOption,
+                format!(
+                    "`{}` is not a sensitive field of {} records ({hint}; or a custom field defined sensitive)",
+                    g.field, g.kind
+                ),
+            );
+        }
+        if !seen.insert((g.kind, g.field.as_str())) {
+            ch.push(
+                format!("fields[{i}]"),
+                FieldErrorCode::Duplicate,
+                format!("{} of {} is opened twice", g.field, g.kind),
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Roles the tenant defines beside the [built-in ones](BuiltinRole). A user holds roles by
 /// key ([`NewUser::role`](super::NewUser::role)); their grants add up.
 ///
@@ -119,9 +169,11 @@ impl Records<'_, Role> {
                         description: input.description,
                         grants: input.grants,
                         permissions: input.permissions,
+                        fields: input.fields,
                     }
                 );
                 check_role(&mut role, ch);
+                check_fields(uow, &role, ch).await?;
                 Ok(role)
             })
         })
@@ -132,9 +184,10 @@ impl Records<'_, Role> {
     /// new grants from their next session on.
     pub async fn update(&self, role: Role) -> Result<Role> {
         const GUARD: Guard = Guard { fields: &["key"], through: "a new role" };
-        self.update_with(role, &GUARD, &[], |_, _, role, ch| {
+        self.update_with(role, &GUARD, &[], |uow, _, role, ch| {
             Box::pin(async move {
                 check_role(role, ch);
+                check_fields(uow, role, ch).await?;
                 Ok(())
             })
         })

@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use super::Session;
+use super::field_security::{Redact, redact_in, strip_values};
 use super::uow::Uow;
 use crate::entity::{EntityKind, EntityRef};
 use crate::error::Result;
@@ -251,6 +252,21 @@ async fn gather(s: &Session, who: CustomerRef) -> Result<Gathered> {
             campaigns.push((c.clone(), m));
         }
     }
+    let hidden = uow.withheld_by_kind().await?;
+    let (mut contact, mut company, mut people) = (contact, company, people);
+    let (mut activities, mut deals, mut orders, mut invoices, mut cases) = (activities, deals, orders, invoices, cases);
+    redact_in(&hidden, EntityKind::Contact, contact.as_mut_slice());
+    redact_in(&hidden, EntityKind::Contact, &mut people);
+    redact_in(&hidden, EntityKind::Company, company.as_mut_slice());
+    redact_in(&hidden, EntityKind::Activity, &mut activities);
+    redact_in(&hidden, EntityKind::Deal, &mut deals);
+    redact_in(&hidden, EntityKind::Order, &mut orders);
+    redact_in(&hidden, EntityKind::Invoice, &mut invoices);
+    redact_in(&hidden, EntityKind::Case, &mut cases);
+    let mut campaigns = campaigns;
+    if let Some(h) = hidden.get(&EntityKind::Campaign) {
+        campaigns.iter_mut().for_each(|(c, _)| c.redact(h));
+    }
     let access = uow.access.clone();
     drop(uow);
     let subject = match who {
@@ -269,6 +285,7 @@ async fn gather(s: &Session, who: CustomerRef) -> Result<Gathered> {
             break;
         }
     }
+    strip_values(&mut events, &hidden);
     // Only the events about what the viewer may read: the records gathered (each read within
     // their reach) and the kinds they read in full.
     if !access.is_unrestricted() {

@@ -254,6 +254,7 @@ impl<'s> Uow<'s> {
     ) -> Result<Arc<FieldRegistry>> {
         let nul = super::checks::nul_fields(rec);
         errs.extend(nul.into_iter().filter(|n| !errs.iter().any(|e| e.field == n.field)).collect::<Vec<_>>());
+        self.guard_fields(before, rec, &mut errs).await?;
         let owner = rec.owner();
         if let Some(o) = owner
             && before.is_none_or(|b| b.owner() != owner)

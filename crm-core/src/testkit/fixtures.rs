@@ -772,6 +772,9 @@ pub fn role(tenant: TenantId, key: &str) -> Role {
                 Grant::new(EntityKind::Product, Action::Read, Scope::All),
             ],
             permissions: vec![Permission::Export],
+            fields: vec![
+                crate::model::FieldGrant::new(EntityKind::Company, "tax_id", crate::model::FieldAccess::Read,)
+            ],
         }
     )
 }
