@@ -127,7 +127,10 @@ const ANALYZE_EVERY: u64 = 20_000;
 /// [`SqliteOptions::analyze_every`]). A failure (another process holding the lock) only
 /// leaves the old statistics.
 pub(crate) async fn analyze(db: &DatabaseConnection) {
-    if let Err(e) = db.execute_unprepared("ANALYZE").await {
+    // Other connections read statistics when they load the schema: a table made and dropped
+    // in the same transaction changes it, so that the readers load the new ones.
+    let sql = "BEGIN IMMEDIATE; ANALYZE; CREATE TABLE crm_analyzed (x); DROP TABLE crm_analyzed; COMMIT;";
+    if let Err(e) = db.execute_unprepared(sql).await {
         tracing::debug!(error = %e, "refreshing SQLite statistics failed; the old ones stay");
     }
 }

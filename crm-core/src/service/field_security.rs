@@ -180,3 +180,40 @@ impl<E: crate::model::Entity> Redact for E {
         }
     }
 }
+
+/// What a write returns, shown to its actor: every record in it with its kind's withheld
+/// fields cleared.
+pub(crate) trait Shown {
+    /// Clears the fields `hidden` withholds, by kind.
+    fn hide(&mut self, hidden: &HashMap<EntityKind, Vec<String>>);
+}
+
+impl<E: crate::model::Entity> Shown for E {
+    fn hide(&mut self, hidden: &HashMap<EntityKind, Vec<String>>) {
+        if let Some(h) = hidden.get(&E::KIND) {
+            self.redact(h);
+        }
+    }
+}
+
+impl<T: Shown> Shown for Vec<T> {
+    fn hide(&mut self, hidden: &HashMap<EntityKind, Vec<String>>) {
+        self.iter_mut().for_each(|t| t.hide(hidden));
+    }
+}
+
+impl<A: Shown> Shown for (A, super::MirrorOutcome) {
+    fn hide(&mut self, hidden: &HashMap<EntityKind, Vec<String>>) {
+        self.0.hide(hidden);
+    }
+}
+
+impl Shown for u64 {
+    fn hide(&mut self, _: &HashMap<EntityKind, Vec<String>>) {}
+}
+
+impl<E: crate::model::Entity> Shown for super::MergeOutcome<E> {
+    fn hide(&mut self, hidden: &HashMap<EntityKind, Vec<String>>) {
+        self.survivor.hide(hidden);
+    }
+}

@@ -359,9 +359,10 @@ pub struct Session {
 }
 
 impl Session {
-    /// Full-text search over contacts, companies and deals: the records in which every word of
-    /// `text` starts a word of their names, e-mails, phones, notes or tags, best match first
-    /// (at most 20; see [`search_in`](Self::search_in)).
+    /// Full-text search over the contacts, companies and deals the actor may read: the records
+    /// in which every word of `text` starts a word of their names, e-mails, phones, job or
+    /// tags (sensitive fields are not searched), best match first (at most 20; see
+    /// [`search_in`](Self::search_in), which refuses a kind the actor may not read).
     ///
     /// ```
     /// # futures::executor::block_on(async {
@@ -375,7 +376,11 @@ impl Session {
     /// # Ok::<_, Error>(()) }).unwrap();
     /// ```
     pub async fn search(&self, text: &str) -> Result<Vec<crate::model::Record>> {
-        self.search_in(text, crate::search::SEARCHABLE, 20).await
+        // Of the searchable kinds, those the actor reads (a support agent reads no deals).
+        let access = self.access().await?;
+        let kinds: Vec<crate::entity::EntityKind> =
+            crate::search::SEARCHABLE.iter().copied().filter(|k| access.may(*k, crate::model::Action::Read)).collect();
+        self.search_in(text, &kinds, 20).await
     }
 
     /// [`search`](Self::search) over chosen kinds (of [`SEARCHABLE`](crate::search::SEARCHABLE))

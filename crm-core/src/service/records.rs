@@ -15,6 +15,7 @@ use std::pin::Pin;
 
 use super::Session;
 use super::checks::Checks;
+use super::field_security::Shown;
 use super::uow::{Uow, delete_relations};
 use crate::entity::OnDelete;
 use crate::error::{Error, FieldErrorCode, Result};
@@ -156,10 +157,13 @@ impl<'s, E: Entity> Records<'s, E> {
     /// nothing when it fails. `work` returns its future boxed and `Send`
     /// (`|uow| Box::pin(async move { … })`), so that every service call stays `Send` for the
     /// callers that need it, whatever it borrows.
-    pub(crate) async fn write<T>(&self, work: impl for<'u> FnOnce(&'u mut Uow<'s>) -> Work<'u, T>) -> Result<T> {
+    /// What it returns is shown to the actor as a read would show it (withheld fields cleared).
+    pub(crate) async fn write<T: Shown>(&self, work: impl for<'u> FnOnce(&'u mut Uow<'s>) -> Work<'u, T>) -> Result<T> {
         let mut uow = Uow::write(self.s).await?;
-        let out = work(&mut uow).await?;
+        let mut out = work(&mut uow).await?;
+        let hidden = uow.withheld_by_kind().await?;
         uow.commit().await?;
+        out.hide(&hidden);
         Ok(out)
     }
 
@@ -173,8 +177,7 @@ impl<'s, E: Entity> Records<'s, E> {
         let mut ch = Checks::default();
         let record = build(&mut uow, &mut ch).await?;
         let record = uow.create(record, ch.errs).await?;
-        uow.commit().await?;
-        Ok(record)
+        commit_shown(uow, record).await
     }
 
     /// [`create_with`](Self::create_with) that writes nothing: `build` and every check of a
@@ -215,8 +218,7 @@ impl<'s, E: Entity> Records<'s, E> {
         let mut ch = Checks::default();
         rules(&mut uow, &before, &mut changed, &mut ch).await?;
         let saved = uow.save(&before, changed, ch.errs, quiet).await?;
-        uow.commit().await?;
-        Ok(saved)
+        commit_shown(uow, saved).await
     }
 
     /// Applies a verb to the current version of record `id` in one unit of work.
@@ -228,9 +230,16 @@ impl<'s, E: Entity> Records<'s, E> {
         let mut uow = Uow::write(self.s).await?;
         let record = uow.load::<E>(id, Action::Update).await?;
         let out = verb(&mut uow, record).await?;
-        uow.commit().await?;
-        Ok(out)
+        commit_shown(uow, out).await
     }
+}
+
+/// Commits `uow` and returns `record` as its actor may see it (withheld fields cleared).
+async fn commit_shown<E: Entity>(mut uow: Uow<'_>, mut record: E) -> Result<E> {
+    let hidden = uow.withheld(E::KIND).await?;
+    uow.commit().await?;
+    super::field_security::Redact::redact(&mut record, &hidden);
+    Ok(record)
 }
 
 /// Adds to `to` the `items` it does not hold yet, in order: how an `apply` or a merge adds a

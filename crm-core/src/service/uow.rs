@@ -38,6 +38,8 @@ pub(crate) struct Uow<'s> {
     /// Field changes written but not yet on an event: the next event about the record
     /// carries them (a verb writes, then announces what it did).
     pending: HashMap<EntityRef, Vec<FieldChange>>,
+    /// Owners looked up in this unit of work: the name of those deactivated.
+    owners: HashMap<crate::ids::UserId, Option<String>>,
 }
 
 impl<'s> Uow<'s> {
@@ -56,6 +58,7 @@ impl<'s> Uow<'s> {
             known: HashSet::new(),
             snapshots: HashMap::new(),
             pending: HashMap::new(),
+            owners: HashMap::new(),
         })
     }
 
@@ -150,6 +153,17 @@ impl<'s> Uow<'s> {
 
     pub(crate) fn forget_registry(&mut self, kind: EntityKind) {
         self.registries.remove(&kind);
+    }
+
+    /// The name of user `id` if they are deactivated (asked once per unit of work: an import
+    /// gives thousands of records the same few owners).
+    async fn inactive_user(&mut self, id: crate::ids::UserId) -> Result<Option<String>> {
+        if let Some(known) = self.owners.get(&id) {
+            return Ok(known.clone());
+        }
+        let inactive = self.tx.fetch::<User>(id).await?.filter(|u| !u.active).map(|u| u.name);
+        self.owners.insert(id, inactive.clone());
+        Ok(inactive)
     }
 
     /// Whether the record `r` exists and the actor may read it (a record out of their reach
@@ -258,10 +272,9 @@ impl<'s> Uow<'s> {
         let owner = rec.owner();
         if let Some(o) = owner
             && before.is_none_or(|b| b.owner() != owner)
-            && let Some(u) = self.tx.fetch::<User>(o).await?
-            && !u.active
+            && let Some(inactive) = self.inactive_user(o).await?
         {
-            errs.push(FieldError::new("owner_id", FieldErrorCode::Rule, format!("user {} is deactivated", u.name)));
+            errs.push(FieldError::new("owner_id", FieldErrorCode::Rule, format!("user {inactive} is deactivated")));
         }
         let kind = rec.kind();
         let reg = self.registry(kind).await?;

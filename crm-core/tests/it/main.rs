@@ -7,6 +7,7 @@ mod common;
 mod conformance_memory;
 mod duplicates;
 mod extension_reactions;
+mod field_security;
 mod import;
 mod merge;
 mod props;
