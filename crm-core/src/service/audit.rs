@@ -93,7 +93,9 @@ fn typed(kind: EntityKind, field: &str, json: &serde_json::Value) -> Option<Valu
     }
 }
 
-/// The audit trail (see the [module docs](self)); from [`Session::audit`].
+/// The audit trail, from [`Session::audit`]. Every update's event carries the fields it wrote
+/// with their old and new values ([`Event::values`](crate::event::Event::values)), in the
+/// transaction of the change, and a tenant's events form a hash chain ([`crate::chain`]).
 pub struct Audit<'s> {
     s: &'s Session,
 }

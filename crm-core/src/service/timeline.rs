@@ -263,7 +263,6 @@ async fn gather(s: &Session, who: CustomerRef) -> Result<Gathered> {
     redact_in(&hidden, EntityKind::Order, &mut orders);
     redact_in(&hidden, EntityKind::Invoice, &mut invoices);
     redact_in(&hidden, EntityKind::Case, &mut cases);
-    let mut campaigns = campaigns;
     if let Some(h) = hidden.get(&EntityKind::Campaign) {
         campaigns.iter_mut().for_each(|(c, _)| c.redact(h));
     }
