@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use crm_core::error::Error;
-use crm_core::model::{Entity, Record};
+use crm_core::model::{Action, Entity, Permission, Record, sensitive_fields};
 use crm_core::query::{Field, Filter, Query};
 use crm_core::service::Session;
 use crm_core::value::Value;
@@ -47,15 +47,29 @@ impl Export {
         self
     }
 
-    /// The columns of a CSV export of `E`: as chosen, checked against the kind's fields, or
-    /// the default ones.
+    /// The columns of a CSV export of `E`: as chosen, checked against the kind's fields (a
+    /// sensitive field withheld from the actor is refused), or the default ones (without the
+    /// fields withheld from the actor).
     pub async fn resolved_columns<E: Entity>(&self, cx: &Session) -> Result<Vec<Field>> {
         let Some(cols) = &self.columns else {
+            let access = cx.access().await?;
+            let open = |name: &str| access.field(E::KIND, name).is_some();
+            let sensitive = sensitive_fields(E::KIND);
             let mut cols = vec![Field::Std("id".into())];
-            cols.extend(E::std_fields().iter().filter(|f| f.name != "id").map(|f| Field::Std(f.name.into())));
+            cols.extend(
+                E::std_fields()
+                    .iter()
+                    .filter(|f| f.name != "id" && (!sensitive.contains(&f.name) || open(f.name)))
+                    .map(|f| Field::Std(f.name.into())),
+            );
             if E::KIND.has_custom_fields() {
                 let defined = cx.custom_fields().list(E::KIND).await?;
-                cols.extend(defined.into_iter().map(|d| Field::Custom(d.definition.key)));
+                cols.extend(
+                    defined
+                        .into_iter()
+                        .filter(|d| !d.definition.sensitive || open(&format!("custom.{}", d.definition.key)))
+                        .map(|d| Field::Custom(d.definition.key)),
+                );
             }
             return Ok(cols);
         };
@@ -77,9 +91,8 @@ fn renamed(e: Error) -> Error {
     match e {
         Error::Validation(mut v) => {
             for fe in &mut v.0 {
-                if let Some(rest) = fe.field.strip_prefix("filter.") {
-                    fe.field = format!("columns.{rest}");
-                }
+                let rest = fe.field.strip_prefix("filter.").unwrap_or(&fe.field);
+                fe.field = format!("columns.{rest}");
             }
             Error::Validation(v)
         }
@@ -87,13 +100,35 @@ fn renamed(e: Error) -> Error {
     }
 }
 
+/// Refuses unless the actor may export records of `E` (the `export` permission and the kind's
+/// `export` grant), and returns the filter of the records their `export` grant reaches (None:
+/// every record they read).
+pub(crate) async fn export_reach<E: Entity>(cx: &Session) -> Result<Option<Filter>> {
+    let access = cx.access().await?;
+    let who = access.user().map_or_else(|| "this actor".to_owned(), |u| format!("user {u}"));
+    if !access.has(Permission::Export) {
+        return Err(Error::Forbidden(format!(
+            "{who} may not export records: their roles lack the `export` permission"
+        ))
+        .into());
+    }
+    if !access.may(E::KIND, Action::Export) {
+        return Err(Error::Forbidden(format!("{who} may not export {} records", E::KIND)).into());
+    }
+    Ok(access.filter(E::KIND, Action::Export))
+}
+
 /// Reads every page of `spec` and hands each record to `each`; returns how many there were.
+/// Only the records the actor may export are read ([`export_reach`]).
 pub(crate) async fn each_record<E: Entity>(
     cx: &Session,
     spec: &Export,
     mut each: impl FnMut(E) -> Result<()>,
 ) -> Result<u64> {
     let mut query = spec.query.clone().limit(crm_core::query::MAX_PAGE_SIZE);
+    if let Some(reach) = export_reach::<E>(cx).await? {
+        query.filter = std::mem::take(&mut query.filter).and(reach);
+    }
     let mut n = 0u64;
     loop {
         let page = cx.records::<E>().list(&query).await?;
@@ -127,6 +162,8 @@ pub(crate) async fn each_record<E: Entity>(
 /// ```
 pub async fn export_csv<E: Entity>(cx: &Session, spec: &Export, out: impl Write) -> Result<u64> {
     let columns = spec.resolved_columns::<E>(cx).await?;
+    // Refused before the header is written: a refused export writes nothing.
+    export_reach::<E>(cx).await?;
     let mut w = csv::Writer::from_writer(out);
     w.write_record(columns.iter().map(Field::path))?;
     let n = each_record::<E>(cx, spec, |record| {

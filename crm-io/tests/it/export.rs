@@ -1,6 +1,7 @@
 use std::collections::HashSet;
 
 use crm_core::error::FieldErrorCode;
+use crm_core::model::{FieldDefinition, FieldType};
 use crm_core::prelude::*;
 use crm_core::query::Filter;
 use crm_core::value::Value;
@@ -102,4 +103,60 @@ async fn exports_stream_page_by_page_and_jsonl_gives_back_the_records_exactly() 
     for c in [&back[0], &back[617], &back[1233]] {
         assert_eq!(c, &cx.contacts().get(c.id).await.unwrap());
     }
+}
+
+/// Exports follow the exporter's roles: the `export` permission and the kind's `export` grant,
+/// within its reach; the default columns leave out the fields withheld from them, and a column
+/// they name that is withheld is refused. A refused export writes nothing.
+#[tokio::test]
+async fn exports_follow_the_exporter_s_roles_and_withheld_fields() {
+    let env = env().await;
+    let cx = env.cx();
+    cx.custom_fields()
+        .define(FieldDefinition::new(EntityKind::Contact, "income", "Income", FieldType::Text).sensitive())
+        .await
+        .unwrap();
+    let user = |name: &str, role: &str| NewUser::new(name, format!("{}@acme.example", name.to_lowercase())).role(role);
+    let rep = cx.users().create(user("Ria", "sales_rep")).await.unwrap();
+    let marketer = cx.users().create(user("Mo", "marketing")).await.unwrap();
+    let manager = cx.users().create(user("Sam", "sales_manager")).await.unwrap();
+    cx.contacts().create(NewContact::new("Ann", "Mine").owner(rep.id).custom("income", "high")).await.unwrap();
+    cx.contacts()
+        .create(NewContact::new("Bob", "Other").birthday(chrono::NaiveDate::from_ymd_opt(1970, 1, 2).unwrap()))
+        .await
+        .unwrap();
+    let as_user = |u: &User| env.crm.as_actor(&Actor::user(env.tenant, u.id));
+
+    let mut out = Vec::new();
+    let err = export_csv::<Contact>(&as_user(&rep), &Export::default(), &mut out).await.unwrap_err();
+    assert!(matches!(&err, crm_io::IoError::Crm(Error::Forbidden(m)) if m.contains("`export` permission")), "{err:?}");
+    assert!(out.is_empty(), "nothing written");
+    let err = export_csv::<Deal>(&as_user(&marketer), &Export::default(), &mut out).await.unwrap_err();
+    assert!(matches!(&err, crm_io::IoError::Crm(Error::Forbidden(m)) if m.contains("deal")), "{err:?}");
+    assert!(out.is_empty(), "nothing written");
+
+    // Marketing exports every contact: the birthday it reads, not the income it may not.
+    let n = export_csv::<Contact>(&as_user(&marketer), &Export::new(Query::default().sort_asc("given_name")), &mut out)
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    let table = rows(&out);
+    assert!(
+        table[0].contains(&"birthday".to_owned()) && table[0].contains(&"custom.budget".to_owned()),
+        "{:?}",
+        table[0]
+    );
+    assert!(!table[0].iter().any(|c| c == "custom.income"), "{:?}", table[0]);
+    assert!(!String::from_utf8_lossy(&out).contains("high"));
+    let mut named = Vec::new();
+    let spec = Export::default().columns(["given_name", "custom.income"]);
+    let err = export_csv::<Contact>(&as_user(&marketer), &spec, &mut named).await.unwrap_err();
+    assert!(
+        matches!(&err, crm_io::IoError::Crm(Error::Validation(v)) if v.0[0].field == "columns.custom.income"),
+        "{err:?}"
+    );
+    assert!(named.is_empty());
+    // The manager's export grant reaches every sales record.
+    let mut all = Vec::new();
+    assert_eq!(export_csv::<Contact>(&as_user(&manager), &Export::default(), &mut all).await.unwrap(), 2);
 }
