@@ -12,6 +12,10 @@
 //! keep the head somewhere else (a log line, another system) from time to time: a chain whose
 //! [`ChainReport::head`] no longer passes through a head you kept was rewritten
 //! ([`ChainReport::confirms`]).
+//!
+//! An event's text may be scrubbed on purpose later (the audit retention policy drops old
+//! values; an erasure removes a person): the store keeps its digest and link and marks it, so
+//! the chain still verifies and the report lists what was scrubbed.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -83,6 +87,9 @@ pub struct ChainReport {
     pub head: Option<ChainHead>,
     /// Everything found wrong, in event order (empty when the chain is intact).
     pub faults: Vec<ChainFault>,
+    /// The events whose text was scrubbed on purpose since they were committed (the audit
+    /// retention policy, an erasure): their links still hold, their text is not checked.
+    pub scrubbed: Vec<u64>,
     /// Links seen, by seq, kept only for [`confirms`](Self::confirms).
     #[serde(skip)]
     links: Vec<(u64, String)>,
@@ -121,15 +128,25 @@ impl ChainWalk {
         Self { prev: String::new(), next: 1, report: ChainReport::default() }
     }
 
-    /// The next stored event: its number, stored text, and the digest and link stored with it.
-    pub fn push(&mut self, seq: u64, data: &str, stored_digest: Option<&str>, stored_link: Option<&str>) {
+    /// The next stored event: its number, stored text, the digest and link stored with it, and
+    /// whether its text was scrubbed on purpose (then only its link is checked).
+    pub fn push(
+        &mut self,
+        seq: u64,
+        data: &str,
+        stored_digest: Option<&str>,
+        stored_link: Option<&str>,
+        scrubbed: bool,
+    ) {
         let (next, prev) = (self.next, std::mem::take(&mut self.prev));
         let r = &mut self.report;
         if seq != next {
             r.faults.push(ChainFault::Missing { from: next, to: seq.saturating_sub(1) });
         }
         let actual = digest(data);
-        if stored_digest != Some(actual.as_str()) {
+        if scrubbed {
+            r.scrubbed.push(seq);
+        } else if stored_digest != Some(actual.as_str()) {
             r.faults.push(ChainFault::Edited { seq });
         }
         // The stored digest is what the link was made from: an edited text is one fault,
@@ -184,7 +201,7 @@ mod tests {
     fn walk(rows: &[(u64, String, String, String)], kept: Option<ChainHead>) -> ChainReport {
         let mut w = ChainWalk::new();
         for (seq, data, d, l) in rows {
-            w.push(*seq, data, Some(d), Some(l));
+            w.push(*seq, data, Some(d), Some(l), false);
         }
         w.finish(kept)
     }

@@ -48,6 +48,13 @@ pub trait Store: Send + Sync + 'static {
     /// Reads committed events of `tenant` in commit order.
     async fn read_events(&self, tenant: TenantId, query: &EventQuery) -> Result<Vec<StoredEvent>>;
 
+    /// Replaces the stored text of committed events of `tenant` with that of `events` (matched
+    /// by `seq` and event id), all or none, and marks them scrubbed: their digest and link stay,
+    /// so the chain still verifies and [`verify_events`](Self::verify_events) lists them. For
+    /// the audit retention policy and erasure, which remove values from history on purpose.
+    /// An event that is not stored is [`Error::Validation`] naming `events[i]`.
+    async fn scrub_events(&self, tenant: TenantId, events: &[StoredEvent]) -> Result<()>;
+
     /// Walks `tenant`'s events as the hash chain they were committed in ([`crate::chain`]):
     /// every edited, removed or inserted event, rewritten link or moved head is a fault of
     /// the report. Events committed while it runs may be left out.
@@ -148,4 +155,13 @@ impl dyn Transaction + '_ {
             }
         }
     }
+}
+
+/// The error for `events[i]` of a scrub that is not a stored event of the tenant.
+pub fn not_stored(i: usize, e: &StoredEvent) -> Error {
+    Error::invalid(
+        format!("events[{i}]"),
+        crate::error::FieldErrorCode::NotFound,
+        format!("event {} is not stored as number {}", e.event.id, e.seq),
+    )
 }

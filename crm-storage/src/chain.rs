@@ -98,15 +98,13 @@ async fn set_head(db: &impl ConnectionTrait, tenant: uuid::Uuid, hash: &str) -> 
     db.execute(&q).await.map(|_| ())
 }
 
-/// One page of a tenant's events after `after`: seq, stored text, digest, link.
-async fn page(
-    db: &impl ConnectionTrait,
-    tenant: uuid::Uuid,
-    after: i64,
-    upto: i64,
-) -> Result<Vec<(i64, String, Option<String>, Option<String>)>, DbErr> {
+/// A stored event as the chain walk reads it: seq, stored text, digest, link, scrubbed.
+type Stored = (i64, String, Option<String>, Option<String>, bool);
+
+/// One page of a tenant's events after `after`.
+async fn page(db: &impl ConnectionTrait, tenant: uuid::Uuid, after: i64, upto: i64) -> Result<Vec<Stored>, DbErr> {
     let mut q = Sql::select();
-    q.columns(["seq", "data", "digest", "hash"].map(Alias::new))
+    q.columns(["seq", "data", "digest", "hash", "scrubbed"].map(Alias::new))
         .from(Alias::new("crm_events"))
         .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant))
         .and_where(Expr::col(Alias::new("seq")).gt(after))
@@ -116,7 +114,16 @@ async fn page(
     db.query_all(&q)
         .await?
         .iter()
-        .map(|r| Ok((r.try_get("", "seq")?, r.try_get("", "data")?, r.try_get("", "digest")?, r.try_get("", "hash")?)))
+        .map(|r| {
+            let scrubbed: Option<bool> = r.try_get("", "scrubbed")?;
+            Ok((
+                r.try_get("", "seq")?,
+                r.try_get("", "data")?,
+                r.try_get("", "digest")?,
+                r.try_get("", "hash")?,
+                scrubbed.unwrap_or(false),
+            ))
+        })
         .collect()
 }
 
@@ -141,8 +148,8 @@ pub(crate) async fn verify(db: &impl ConnectionTrait, tenant: TenantId) -> Resul
     let mut after = 0;
     loop {
         let rows = page(db, t, after, upto).await.map_err(db_err)?;
-        for (seq, data, digest, hash) in &rows {
-            walk.push(*seq as u64, data, digest.as_deref(), hash.as_deref());
+        for (seq, data, digest, hash, scrubbed) in &rows {
+            walk.push(*seq as u64, data, digest.as_deref(), hash.as_deref(), *scrubbed);
         }
         match rows.last() {
             Some(last) if rows.len() as u64 == PAGE => after = last.0,
@@ -151,6 +158,24 @@ pub(crate) async fn verify(db: &impl ConnectionTrait, tenant: TenantId) -> Resul
     }
     let kept = head.and_then(|(seq, hash)| Some(ChainHead { seq: seq as u64, hash: hash? }));
     Ok(walk.finish(kept))
+}
+
+/// Replaces the stored text of `events` of `tenant` (by seq and event id) and marks them
+/// scrubbed, in the open transaction `db`; an event not stored fails the whole call.
+pub(crate) async fn scrub(db: &impl ConnectionTrait, tenant: TenantId, events: &[StoredEvent]) -> Result<()> {
+    for (i, e) in events.iter().enumerate() {
+        let data = serde_json::to_string(&e.event).map_err(|e| Error::storage(e.to_string()))?;
+        let mut u = Sql::update();
+        u.table(Alias::new("crm_events"))
+            .values([(Alias::new("data"), data.into()), (Alias::new("scrubbed"), true.into())])
+            .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant.as_uuid()))
+            .and_where(Expr::col(Alias::new("seq")).eq(e.seq as i64))
+            .and_where(Expr::col(Alias::new("event_id")).eq(e.event.id.as_uuid()));
+        if db.execute(&u).await.map_err(db_err)?.rows_affected() != 1 {
+            return Err(crm_core::store::not_stored(i, e));
+        }
+    }
+    Ok(())
 }
 
 /// Links the events stored before the chain existed, tenant by tenant, in seq order.
@@ -168,7 +193,7 @@ pub(crate) async fn backfill(db: &impl ConnectionTrait) -> Result<(), DbErr> {
         let mut after = 0;
         loop {
             let rows = page(db, t, after, upto).await?;
-            for (seq, data, _, _) in &rows {
+            for (seq, data, ..) in &rows {
                 let digest = chain::digest(data);
                 prev = chain::link(&prev, *seq as u64, &digest);
                 let mut u = Sql::update();

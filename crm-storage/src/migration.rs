@@ -121,7 +121,8 @@ impl MigrationTrait for M0003SearchWords {
 }
 
 /// Version 4: events linked in a hash chain per tenant (`crm_core::chain`): each event's
-/// digest and link, each tenant's head; the events stored before are linked in seq order.
+/// digest and link and whether it was scrubbed since, each tenant's head; the events stored
+/// before are linked in seq order.
 struct M0004EventChain;
 
 impl MigrationName for M0004EventChain {
@@ -137,6 +138,9 @@ impl MigrationTrait for M0004EventChain {
         for sql in [
             "ALTER TABLE crm_events ADD COLUMN digest TEXT",
             "ALTER TABLE crm_events ADD COLUMN hash TEXT",
+            // Scrubbed on purpose since committed (audit retention, erasure): the text changed,
+            // the digest and link did not.
+            "ALTER TABLE crm_events ADD COLUMN scrubbed BOOLEAN NOT NULL DEFAULT FALSE",
             "ALTER TABLE crm_tenants ADD COLUMN last_hash TEXT",
         ] {
             db.execute_unprepared(sql).await?;

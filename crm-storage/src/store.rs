@@ -236,6 +236,13 @@ impl Store for SqlStore {
             .collect()
     }
 
+    async fn scrub_events(&self, tenant: TenantId, events: &[StoredEvent]) -> Result<()> {
+        let tx = begin_write(&self.inner.write, self.inner.lock_wait).await?;
+        // On an error the transaction is dropped, and rolled back.
+        crate::chain::scrub(&tx, tenant, events).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
     async fn verify_events(&self, tenant: TenantId) -> Result<ChainReport> {
         crate::chain::verify(&self.inner.read, tenant).await
     }

@@ -72,6 +72,8 @@ str_enum! {
         ManageUsers = "manage_users",
         /// Read the audit trail of every record and user, and verify it was not edited.
         ReadAudit = "read_audit",
+        /// Apply the audit retention policy (drop old values from the history).
+        ManageAudit = "manage_audit",
     }
 }
 

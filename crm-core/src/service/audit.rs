@@ -222,6 +222,44 @@ impl<'s> Audit<'s> {
         })
     }
 
+    /// The retention policy, run on demand: drops the old and new values of every change
+    /// committed before `cutoff` from the history (the events stay, naming the fields they
+    /// changed, by whom and when), and returns how many events lost values. The chain still
+    /// verifies: the stores keep each event's digest and link and mark it scrubbed
+    /// ([`ChainReport::scrubbed`]). Needs [`Permission::ManageAudit`].
+    pub async fn retain(&self, cutoff: DateTime<Utc>) -> Result<u64> {
+        let access = self.s.access().await?;
+        if !access.has(Permission::ManageAudit) {
+            let who = access.who();
+            return Err(Error::Forbidden(format!(
+                "{who} may not apply the audit retention policy: it needs `manage_audit`"
+            )));
+        }
+        let store = &self.s.crm.inner.store;
+        let mut q = EventQuery::after(0, PAGE);
+        let mut scrubbed = 0;
+        loop {
+            let batch = store.read_events(self.s.tenant(), &q).await?;
+            let old: Vec<StoredEvent> = batch
+                .iter()
+                .filter(|e| e.event.occurred_at < cutoff && !e.event.values.is_empty())
+                .map(|e| {
+                    let mut e = e.clone();
+                    e.event.values.clear();
+                    e
+                })
+                .collect();
+            if !old.is_empty() {
+                store.scrub_events(self.s.tenant(), &old).await?;
+                scrubbed += old.len() as u64;
+            }
+            match batch.last() {
+                Some(last) if batch.len() == PAGE => q.after = last.seq,
+                _ => return Ok(scrubbed),
+            }
+        }
+    }
+
     /// Walks the tenant's history as the hash chain it was committed in and reports anything
     /// edited, removed or inserted since ([`ChainReport`]). Needs [`Permission::ReadAudit`].
     pub async fn verify(&self) -> Result<ChainReport> {

@@ -105,3 +105,43 @@ pub async fn events_form_an_intact_chain(store: Arc<dyn Store>) {
     let theirs = store.verify_events(other).await.expect("verify");
     assert!(theirs.is_intact() && theirs.events == 1, "{theirs:?}");
 }
+
+/// Scrubbing replaces committed events' text, all or none, and keeps the chain verifiable:
+/// the report lists the scrubbed events, and an event that is not stored (wrong number or id)
+/// fails the whole call, naming it.
+pub async fn scrubbed_events_keep_the_chain(store: Arc<dyn Store>) {
+    let t = tenant();
+    let c = contact(t, "Scrubbed", "");
+    let mut tx = begin(&store, t).await;
+    let evs: Vec<Event> = (0..3)
+        .map(|i| {
+            let mut e = event(t, c.entity_ref(), vec![], Change::Updated { fields: vec!["job_title".into()] });
+            e.values = vec![crate::event::FieldChange {
+                field: "job_title".into(),
+                old: serde_json::Value::Null,
+                new: serde_json::json!(format!("secret {i}")),
+            }];
+            e
+        })
+        .collect();
+    tx.append_events(evs).await.expect("append");
+    let stored = tx.commit().await.expect("commit");
+    let mut second = stored[1].clone();
+    second.event.values.clear();
+    let mut stranger = stored[2].clone();
+    stranger.event.id = crate::ids::EventId::from_uuid(Uuid::now_v7());
+    let err = store.scrub_events(t, &[second.clone(), stranger]).await.expect_err("an event not stored");
+    assert!(matches!(&err, Error::Validation(v) if v.0[0].field == "events[1]"), "{err:?}");
+    let read = store.read_events(t, &EventQuery::after(0, 10)).await.expect("read");
+    assert_eq!(read, stored, "nothing scrubbed by a refused call");
+
+    store.scrub_events(t, std::slice::from_ref(&second)).await.expect("scrub");
+    let read = store.read_events(t, &EventQuery::after(0, 10)).await.expect("read");
+    assert_eq!(
+        (read[0].clone(), read[1].clone(), read[2].clone()),
+        (stored[0].clone(), second.clone(), stored[2].clone())
+    );
+    let report = store.verify_events(t).await.expect("verify");
+    assert!(report.is_intact(), "{:?}", report.faults);
+    assert_eq!(report.scrubbed, [second.seq]);
+}

@@ -190,3 +190,33 @@ async fn the_trail_verifies_intact_for_those_who_may_read_it() {
     let err = rep.audit().verify().await.unwrap_err();
     assert!(matches!(&err, Error::Forbidden(m) if m.contains("read_audit")), "{err:?}");
 }
+
+#[tokio::test]
+async fn the_retention_policy_drops_old_values_and_the_chain_still_verifies() {
+    let t = team().await;
+    let (admin, rep) = (t.as_user(&t.admin), t.as_user(&t.rep));
+    let mut c = admin.contacts().create(NewContact::new("Ret", "Ention")).await.unwrap();
+    c.job_title = Some("Old title".into());
+    c = admin.contacts().update(c).await.unwrap();
+    t.env.advance(chrono::Duration::days(40));
+    c.job_title = Some("New title".into());
+    admin.contacts().update(c.clone()).await.unwrap();
+    let before = admin.audit().history(c.entity_ref()).await.unwrap();
+    assert_eq!(before.len(), 2);
+
+    let err = rep.audit().retain(t.env.now()).await.unwrap_err();
+    assert!(matches!(&err, Error::Forbidden(m) if m.contains("manage_audit")), "{err:?}");
+    assert_eq!(admin.audit().history(c.entity_ref()).await.unwrap(), before, "a refused policy drops nothing");
+
+    let cutoff = t.env.now() - chrono::Duration::days(30);
+    assert_eq!(admin.audit().retain(cutoff).await.unwrap(), 1, "the one older change");
+    let after = admin.audit().history(c.entity_ref()).await.unwrap();
+    assert_eq!(after, before[1..], "the newer change keeps its values");
+    let report = admin.audit().verify().await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.faults);
+    assert_eq!(report.scrubbed, [before[0].seq]);
+    // The event itself stays: who changed which field, and when.
+    let old = admin.events(&EventQuery::after(before[0].seq - 1, 1)).await.unwrap();
+    assert!(matches!(&old[0].event.change, Change::Updated { fields } if fields == &["job_title"]), "{old:?}");
+    assert_eq!(admin.audit().retain(cutoff).await.unwrap(), 0, "nothing left to drop");
+}

@@ -426,6 +426,10 @@ impl Store for FlakyStore {
         self.inner.read_events(tenant, query).await
     }
 
+    async fn scrub_events(&self, tenant: TenantId, events: &[StoredEvent]) -> Result<()> {
+        self.inner.scrub_events(tenant, events).await
+    }
+
     async fn verify_events(&self, tenant: TenantId) -> Result<crm_core::chain::ChainReport> {
         self.inner.verify_events(tenant).await
     }
