@@ -167,12 +167,15 @@ impl<'s> Uow<'s> {
     }
 
     /// Whether the record `r` exists and the actor may read it (a record out of their reach
-    /// cannot be linked to, as if it did not exist).
+    /// cannot be linked to, as if it did not exist). Users and teams are the directory: anyone
+    /// may name one (an owner, a team member) whether or not their roles let them read it.
     pub(crate) async fn exists(&mut self, r: EntityRef) -> Result<bool> {
         if self.known.contains(&r) {
             return Ok(true);
         }
-        let found = self.tx.get(r.kind, r.id).await?.is_some_and(|rec| self.access.allows(Action::Read, &rec));
+        let directory = matches!(r.kind, EntityKind::User | EntityKind::Team);
+        let found =
+            self.tx.get(r.kind, r.id).await?.is_some_and(|rec| directory || self.access.allows(Action::Read, &rec));
         if found {
             self.known.insert(r);
         }

@@ -725,3 +725,16 @@ proptest! {
         prop_assert_eq!(deal.amount, Some(want.0), "a deal's amount is its lines' net total");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// Random worlds of users, managers, teams, roles with random scopes and field grants, and
+    /// contacts with sensitive fields: every user's reads, writes and probes agree with the
+    /// reference evaluator (the conformance kit runs fixed seeds on every store; this draws more).
+    #[test]
+    fn access_agrees_with_the_reference_in_random_worlds(seed in any::<u64>()) {
+        let store: std::sync::Arc<dyn crm_core::store::Store> = std::sync::Arc::new(MemoryStore::new());
+        block_on(crm_core::testkit::access_scenario(store, seed));
+    }
+}
