@@ -104,26 +104,23 @@ pub(crate) fn clear_field(rec: &mut Record, field: &str) -> bool {
     }
 }
 
-/// Whether `field` of `a` and `b` (records of one kind) holds the same value.
-pub(crate) fn same_field(a: &Record, b: &Record, field: &str) -> bool {
+/// The value of the sensitive `field` of `rec`, as JSON (null: none, or no such field), to
+/// compare a write with what is stored.
+pub(crate) fn value_of(rec: &Record, field: &str) -> serde_json::Value {
+    use serde_json::to_value as json;
     if let Some(key) = field.strip_prefix("custom.") {
-        return a.custom().and_then(|c| c.get(key)) == b.custom().and_then(|c| c.get(key));
+        return rec.custom().and_then(|c| c.get(key)).and_then(|v| json(v).ok()).unwrap_or_default();
     }
-    match (a, b, field) {
-        (Record::Contact(x), Record::Contact(y), "birthday") => x.birthday == y.birthday,
-        (Record::Contact(x), Record::Contact(y), "family_notes") => x.family_notes == y.family_notes,
-        (Record::Contact(x), Record::Contact(y), "credit_terms") => x.credit_terms == y.credit_terms,
-        (Record::Company(x), Record::Company(y), "tax_id") => x.tax_id == y.tax_id,
-        (Record::Company(x), Record::Company(y), "account_balance") => x.account_balance == y.account_balance,
-        (Record::Company(x), Record::Company(y), "credit_terms") => x.credit_terms == y.credit_terms,
-        _ => true,
-    }
-}
-
-/// Whether `field` of `rec` has no value (what a withheld field looks like).
-pub(crate) fn is_cleared(rec: &Record, field: &str) -> bool {
-    let mut probe = rec.clone();
-    !clear_field(&mut probe, field)
+    let v = match (rec, field) {
+        (Record::Contact(c), "birthday") => json(c.birthday),
+        (Record::Contact(c), "family_notes") => json(&c.family_notes),
+        (Record::Contact(c), "credit_terms") => json(c.credit_terms),
+        (Record::Company(c), "tax_id") => json(&c.tax_id),
+        (Record::Company(c), "account_balance") => json(c.account_balance),
+        (Record::Company(c), "credit_terms") => json(c.credit_terms),
+        _ => Ok(serde_json::Value::Null),
+    };
+    v.unwrap_or_default()
 }
 
 /// Sets `field` of `to` to its value in `from` (records of one kind).

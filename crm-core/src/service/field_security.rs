@@ -8,7 +8,7 @@ use super::uow::Uow;
 use crate::entity::EntityKind;
 use crate::error::{Error, FieldError, FieldErrorCode, Result};
 use crate::event::StoredEvent;
-use crate::model::field_security::{clear_field, copy_field, is_cleared, same_field};
+use crate::model::field_security::{clear_field, copy_field, value_of};
 use crate::model::{FieldAccess, Record, sensitive_fields};
 use crate::query::{Field, Filter, Query};
 
@@ -39,12 +39,17 @@ impl Uow<'_> {
 
     /// The withheld fields of every kind that has some.
     pub(crate) async fn withheld_by_kind(&mut self) -> Result<HashMap<EntityKind, Vec<String>>> {
+        self.withheld_of(EntityKind::ALL).await
+    }
+
+    /// The withheld fields of those of `kinds` that have some.
+    pub(crate) async fn withheld_of(&mut self, kinds: &[EntityKind]) -> Result<HashMap<EntityKind, Vec<String>>> {
         let mut out = HashMap::new();
         if self.access.opens_every_field() || self.by_rules {
             return Ok(out);
         }
-        for kind in EntityKind::ALL.iter().copied() {
-            if kind.has_custom_fields() || !sensitive_fields(kind).is_empty() {
+        for kind in kinds.iter().copied() {
+            if !out.contains_key(&kind) && (kind.has_custom_fields() || !sensitive_fields(kind).is_empty()) {
                 let hidden = self.withheld(kind).await?;
                 if !hidden.is_empty() {
                     out.insert(kind, hidden);
@@ -79,12 +84,12 @@ impl Uow<'_> {
                 continue;
             }
             let changed = match before {
-                None => !is_cleared(rec, &field),
-                Some(b) if access.is_none() && is_cleared(rec, &field) => {
+                None => !value_of(rec, &field).is_null(),
+                Some(b) if access.is_none() && value_of(rec, &field).is_null() => {
                     copy_field(rec, b, &field);
                     false
                 }
-                Some(b) => !same_field(b, rec, &field),
+                Some(b) => value_of(b, &field) != value_of(rec, &field),
             };
             if changed {
                 let why = if access.is_none() { "withheld from" } else { "read-only for" };
@@ -184,11 +189,18 @@ impl<E: crate::model::Entity> Redact for E {
 /// What a write returns, shown to its actor: every record in it with its kind's withheld
 /// fields cleared.
 pub(crate) trait Shown {
+    /// The kinds of the records in it (only theirs need their withheld fields worked out).
+    fn kinds(&self, _out: &mut Vec<EntityKind>) {}
+
     /// Clears the fields `hidden` withholds, by kind.
     fn hide(&mut self, hidden: &HashMap<EntityKind, Vec<String>>);
 }
 
 impl<E: crate::model::Entity> Shown for E {
+    fn kinds(&self, out: &mut Vec<EntityKind>) {
+        out.push(E::KIND);
+    }
+
     fn hide(&mut self, hidden: &HashMap<EntityKind, Vec<String>>) {
         if let Some(h) = hidden.get(&E::KIND) {
             self.redact(h);
@@ -197,12 +209,20 @@ impl<E: crate::model::Entity> Shown for E {
 }
 
 impl<T: Shown> Shown for Vec<T> {
+    fn kinds(&self, out: &mut Vec<EntityKind>) {
+        self.iter().for_each(|t| t.kinds(out));
+    }
+
     fn hide(&mut self, hidden: &HashMap<EntityKind, Vec<String>>) {
         self.iter_mut().for_each(|t| t.hide(hidden));
     }
 }
 
 impl<A: Shown> Shown for (A, super::MirrorOutcome) {
+    fn kinds(&self, out: &mut Vec<EntityKind>) {
+        self.0.kinds(out);
+    }
+
     fn hide(&mut self, hidden: &HashMap<EntityKind, Vec<String>>) {
         self.0.hide(hidden);
     }
@@ -213,6 +233,10 @@ impl Shown for u64 {
 }
 
 impl<E: crate::model::Entity> Shown for super::MergeOutcome<E> {
+    fn kinds(&self, out: &mut Vec<EntityKind>) {
+        out.push(E::KIND);
+    }
+
     fn hide(&mut self, hidden: &HashMap<EntityKind, Vec<String>>) {
         self.survivor.hide(hidden);
     }

@@ -161,7 +161,9 @@ impl<'s, E: Entity> Records<'s, E> {
     pub(crate) async fn write<T: Shown>(&self, work: impl for<'u> FnOnce(&'u mut Uow<'s>) -> Work<'u, T>) -> Result<T> {
         let mut uow = Uow::write(self.s).await?;
         let mut out = work(&mut uow).await?;
-        let hidden = uow.withheld_by_kind().await?;
+        let mut kinds = Vec::new();
+        out.kinds(&mut kinds);
+        let hidden = uow.withheld_of(&kinds).await?;
         uow.commit().await?;
         out.hide(&hidden);
         Ok(out)
