@@ -35,6 +35,8 @@ str_enum_core! {
         /** [`User`](crate::model::User): someone who works in the CRM. */ User = "user",
         /** [`Team`](crate::model::Team): a group of users. */ Team = "team",
         /** [`Role`](crate::model::Role): what users holding it may do. */ Role = "role",
+        /** [`Consent`](crate::model::Consent): one entry of the consent ledger. */ Consent = "consent",
+        /** [`Erasure`](crate::model::Erasure): the log of one person's erasure. */ Erasure = "erasure",
     }
 }
 

@@ -37,6 +37,9 @@ pub enum FieldErrorCode {
     ReadOnly,
     /// Money in different currencies would be combined.
     CurrencyMismatch,
+    /// The value belongs to a person who was erased at their request (an email address
+    /// blocked by [`Privacy::erase`](crate::service::Privacy::erase)).
+    Blocked,
 }
 
 /// One problem with one field of the input.

@@ -157,6 +157,14 @@ typed_id!(
     MergeId
 );
 typed_id!(
+    /// Id of a [`Consent`](crate::model::Consent) ledger entry.
+    ConsentId
+);
+typed_id!(
+    /// Id of an [`Erasure`](crate::model::Erasure): the log of one person's erasure.
+    ErasureId
+);
+typed_id!(
     /// Id of a domain [`Event`](crate::event::Event).
     EventId
 );

@@ -60,6 +60,13 @@ pub trait Store: Send + Sync + 'static {
     /// the report. Events committed while it runs may be left out.
     async fn verify_events(&self, tenant: TenantId) -> Result<ChainReport>;
 
+    /// Makes the data `tenant`'s deleted and overwritten records held unrecoverable from the
+    /// store's files, as far as the store can: what an erasure asks for after its commit. The
+    /// default does nothing, which suits in-memory stores.
+    async fn purge(&self, _tenant: TenantId) -> Result<()> {
+        Ok(())
+    }
+
     /// Makes filters and sorts on the custom field `key` of `kind` fast (an index, for stores
     /// that have them). Idempotent; the default does nothing, which suits in-memory stores.
     async fn ensure_custom_index(&self, _kind: EntityKind, _key: &str) -> Result<()> {

@@ -248,6 +248,8 @@ value_from_ids!(
     MergeId,
     TeamId,
     RoleId,
+    ConsentId,
+    ErasureId,
     EventId
 );
 

@@ -103,7 +103,9 @@ pub(crate) async fn open(path: &Path, options: &SqliteOptions) -> Result<(Databa
     // Checkpoint the WAL every ~40 MB instead of SQLite's 4 MB: bulk writes then copy a
     // hot index page to the database once per checkpoint rather than once per batch
     // (measured: imports ~20 % faster); the WAL file may grow to that size.
-    let write_opts = opts.clone().pragma("wal_autocheckpoint", "10000");
+    // Deleted content is overwritten with zeros, so that what an erasure removes is gone from
+    // the file (and from the WAL once it is checkpointed: see `purge`).
+    let write_opts = opts.clone().pragma("wal_autocheckpoint", "10000").pragma("secure_delete", "on");
     let write = pool(write_opts, 1).await?;
     ensure_wal(&write, options.write_wait).await?;
     // Migrate before the readers connect, so they see the final schema.
@@ -133,6 +135,21 @@ pub(crate) async fn analyze(db: &DatabaseConnection) {
     if let Err(e) = db.execute_unprepared(sql).await {
         tracing::debug!(error = %e, "refreshing SQLite statistics failed; the old ones stay");
     }
+}
+
+/// Removes deleted data from the files: merges the search index into one segment (dropping the
+/// entries of deleted documents, which FTS5 otherwise keeps until its segments merge), then
+/// checkpoints the WAL into the database and truncates it. The checkpoint waits for readers
+/// still on old pages, for `wait` at most, then fails with [`Error::Busy`].
+pub(crate) async fn purge(db: &DatabaseConnection, wait: Duration) -> Result<()> {
+    let optimize = "INSERT INTO crm_search(crm_search) VALUES('optimize')";
+    db.execute_unprepared(optimize).await.map_err(db_err)?;
+    retry_busy(wait, "truncating the WAL after a purge", || async {
+        let stmt = Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(TRUNCATE)");
+        let busy = db.query_one_raw(stmt).await?.map(|row| row.try_get_by_index::<i64>(0)).transpose()?;
+        Ok((busy == Some(0)).then_some(()))
+    })
+    .await
 }
 
 /// Whether the database has planner statistics.

@@ -247,6 +247,18 @@ impl Store for SqlStore {
         crate::chain::verify(&self.inner.read, tenant).await
     }
 
+    // SQLite overwrites deleted content with zeros as it goes (`secure_delete`); what is left
+    // are the search index's old segments and the WAL's copies of old pages. PostgreSQL leaves
+    // old row versions to VACUUM, which cannot run in a transaction: nothing to do here.
+    async fn purge(&self, _tenant: TenantId) -> Result<()> {
+        match self.inner.dialect {
+            Dialect::Sqlite => {
+                crate::sqlite::purge(&self.inner.write, self.inner.lock_wait.unwrap_or(Duration::from_secs(5))).await
+            }
+            Dialect::Postgres => Ok(()),
+        }
+    }
+
     // An index on the exact expression the query compiler writes for the key (`custom_scalar_sql`),
     // on SQLite as on PostgreSQL, rather than a generated column on SQLite: SQLite uses an index
     // on a generated column only for queries that name the column (checked: for the expression

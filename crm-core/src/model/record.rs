@@ -14,6 +14,7 @@ use crate::model::{
     Activity, Campaign, CampaignMember, Case, Company, Contact, CustomField, Deal, Feedback, Invoice, Merge, Order,
     Payment, Pipeline, Product, Relation, Role, Segment, SyncLink, SyncState, Team, User,
 };
+use crate::model::{Consent, Erasure};
 use crate::value::{CustomValues, Value, ValueType};
 
 impl EntityKind {
@@ -42,6 +43,8 @@ impl EntityKind {
             EntityKind::User => User::std_fields(),
             EntityKind::Team => Team::std_fields(),
             EntityKind::Role => Role::std_fields(),
+            EntityKind::Consent => Consent::std_fields(),
+            EntityKind::Erasure => Erasure::std_fields(),
         }
     }
 
@@ -191,6 +194,10 @@ pub enum Record {
     Team(Team),
     /// A tenant-defined role.
     Role(Role),
+    /// A consent ledger entry.
+    Consent(Consent),
+    /// The log of an erasure.
+    Erasure(Erasure),
 }
 
 macro_rules! dispatch {
@@ -218,6 +225,8 @@ macro_rules! dispatch {
             Record::User($r) => $e,
             Record::Team($r) => $e,
             Record::Role($r) => $e,
+            Record::Consent($r) => $e,
+            Record::Erasure($r) => $e,
         }
     };
 }

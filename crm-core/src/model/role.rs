@@ -232,6 +232,7 @@ impl BuiltinRole {
                 );
                 grant(&mut g, REFERENCE, &[Read], Scope::All);
                 grant(&mut g, &[K::Product, K::Relation], EDIT, Scope::All);
+                grant(&mut g, &[K::Consent], &[Read, Create], Scope::All);
             }
             BuiltinRole::SalesRep => {
                 grant(&mut g, SALES, &[Read], Scope::Team);
@@ -247,6 +248,7 @@ impl BuiltinRole {
                 grant(&mut g, &[K::Feedback], &[Create], Scope::All);
                 grant(&mut g, REFERENCE, &[Read], Scope::All);
                 grant(&mut g, &[K::Relation], EDIT, Scope::All);
+                grant(&mut g, &[K::Consent], &[Read, Create], Scope::All);
             }
             BuiltinRole::SupportAgent => {
                 grant(&mut g, &[K::Case], &[Read, Update, Assign], Scope::Team);
@@ -259,6 +261,7 @@ impl BuiltinRole {
                 grant(&mut g, &[K::Feedback], &[Read, Create, Update], Scope::All);
                 grant(&mut g, REFERENCE, &[Read], Scope::All);
                 grant(&mut g, &[K::Relation], EDIT, Scope::All);
+                grant(&mut g, &[K::Consent], &[Read, Create], Scope::All);
             }
             BuiltinRole::Marketing => {
                 grant(&mut g, &[K::Campaign], &[Read, Create, Update, Delete, Assign], Scope::All);
@@ -268,6 +271,7 @@ impl BuiltinRole {
                 grant(&mut g, &[K::Activity], &[Read], Scope::All);
                 grant(&mut g, &[K::Activity], &[Create], Scope::Own);
                 grant(&mut g, &[K::Feedback], &[Read], Scope::All);
+                grant(&mut g, &[K::Consent], &[Read, Create], Scope::All);
                 grant(&mut g, REFERENCE, &[Read], Scope::All);
             }
         }

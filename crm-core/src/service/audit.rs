@@ -52,7 +52,7 @@ impl AuditEntry {
         typed(self.record.kind, &self.field, &self.new)
     }
 
-    fn of(e: &StoredEvent) -> impl Iterator<Item = AuditEntry> + '_ {
+    pub(crate) fn of(e: &StoredEvent) -> impl Iterator<Item = AuditEntry> + '_ {
         e.event.values.iter().map(move |v| AuditEntry {
             seq: e.seq,
             at: e.event.occurred_at,

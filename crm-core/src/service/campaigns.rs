@@ -14,7 +14,7 @@ use crate::event::Change;
 use crate::ids::{CampaignId, ContactId, SegmentId, UserId, storage_precision};
 use crate::macros::new_input;
 use crate::macros::new_record;
-use crate::model::{Action, Entity};
+use crate::model::{Action, ConsentPurpose, Entity};
 use crate::model::{
     Campaign, CampaignChannel, CampaignMember, CampaignResponse, CampaignStatus, Contact, Order, ResponseKind, Segment,
 };
@@ -205,7 +205,8 @@ impl Records<'_, Campaign> {
     }
 
     /// Adds every contact now in the campaign's segment who is not yet a member, skipping
-    /// contacts who refused or withdrew marketing consent. Returns how many were added.
+    /// contacts who refused or withdrew the consent the campaign's channel needs
+    /// ([`ConsentPurpose::for_channel`]). Returns how many were added.
     pub async fn add_segment_members(&self, id: CampaignId) -> Result<u64> {
         self.write(|uow| {
             Box::pin(async move {
@@ -223,9 +224,12 @@ impl Records<'_, Campaign> {
                     .into_iter()
                     .map(|m| m.contact_id)
                     .collect();
+                let purpose = ConsentPurpose::for_channel(campaign.channel);
+                let candidates: Vec<&Contact> = contacts.iter().filter(|c| !existing.contains(&c.id)).collect();
+                let refused = super::consents::refusing(uow, purpose, &candidates).await?;
                 let mut added = 0;
-                for c in contacts {
-                    if existing.contains(&c.id) || refused(&c) {
+                for c in candidates {
+                    if refused.contains(&c.id) {
                         continue;
                     }
                     add_member(uow, &campaign, c.id).await?;
@@ -237,7 +241,8 @@ impl Records<'_, Campaign> {
         .await
     }
 
-    /// Adds one contact (refused if they declined marketing or are already a member).
+    /// Adds one contact (refused if they refused or withdrew the consent the campaign's channel
+    /// needs, see [`ConsentPurpose::for_channel`], or are already a member).
     pub async fn add_contact(&self, id: CampaignId, contact: ContactId) -> Result<CampaignMember> {
         self.write(|uow| {
             Box::pin(async move {
@@ -246,12 +251,9 @@ impl Records<'_, Campaign> {
                 let c = uow.tx.fetch::<Contact>(contact).await?.ok_or_else(|| {
                     Error::invalid("contact_id", FieldErrorCode::NotFound, format!("no contact with id {contact}"))
                 })?;
-                if refused(&c) {
-                    return Err(Error::invalid(
-                        "contact_id",
-                        FieldErrorCode::Rule,
-                        format!("{} has {} marketing consent", c.full_name(), c.marketing_consent.status),
-                    ));
+                let purpose = ConsentPurpose::for_channel(campaign.channel);
+                if !super::consents::refusing(uow, purpose, &[&c]).await?.is_empty() {
+                    return Err(super::consents::refused_error(&c, purpose));
                 }
                 if member_of(uow, id, contact).await?.is_some() {
                     return Err(Error::invalid(
@@ -352,10 +354,6 @@ impl Records<'_, Campaign> {
     }
 }
 
-fn refused(c: &Contact) -> bool {
-    matches!(c.marketing_consent.status, ConsentStatus::Denied | ConsentStatus::Withdrawn)
-}
-
 fn check_open(c: &Campaign) -> Result<()> {
     if matches!(c.status, CampaignStatus::Completed | CampaignStatus::Cancelled) {
         return Err(Error::invalid("status", FieldErrorCode::Rule, format!("the campaign is {}", c.status)));
@@ -399,6 +397,7 @@ pub(super) async fn record_in(
         c.marketing_consent.status = ConsentStatus::Withdrawn;
         c.marketing_consent.changed_at = Some(at);
         c.marketing_consent.method = Some(ConsentMethod::Unsubscribe);
+        uow.ledger.source = Some(format!("campaign {id}"));
         let c = uow.save_system(c).await?;
         uow.emit(c.entity_ref(), c.related(), Change::Updated { fields: vec!["marketing_consent".into()] });
     }

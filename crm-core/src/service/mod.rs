@@ -8,10 +8,12 @@ mod campaigns;
 mod cases;
 mod checks;
 mod companies;
+mod consents;
 mod contacts;
 mod custom_fields;
 mod deals;
 mod duplicates;
+mod erasure;
 pub mod extension;
 mod feedback;
 mod field_security;
@@ -23,11 +25,13 @@ mod mirror;
 mod orders;
 mod payments;
 mod pipelines;
+mod privacy;
 mod products;
 pub(crate) mod records;
 mod relations;
 mod roles;
 mod segments;
+mod subject_access;
 mod sync;
 mod teams;
 mod threads;
@@ -43,6 +47,7 @@ pub use audit::{Audit, AuditEntry};
 pub use campaigns::{CampaignResults, Campaigns, NewCampaign};
 pub use cases::{Cases, NewCase};
 pub use companies::{Companies, NewCompany};
+pub use consents::{Consents, NewConsent};
 pub use contacts::{Contacts, NewContact};
 pub use custom_fields::CustomFields;
 pub use deals::{Deals, NewDeal, PipelineReport, StageSummary};
@@ -57,11 +62,13 @@ pub use mirror::{ExternalInvoice, ExternalPayment, MirrorOutcome};
 pub use orders::{NewOrder, Orders};
 pub use payments::{NewPayment, Payments};
 pub use pipelines::{NewPipeline, NewStage, Pipelines};
+pub use privacy::Privacy;
 pub use products::{NewProduct, Products};
 pub use records::Records;
 pub use relations::Relations;
 pub use roles::{NewRole, Roles};
 pub use segments::{NewSegment, Segments};
+pub use subject_access::SubjectAccess;
 pub use sync::{LinkInput, Resolution, SyncRecords};
 pub use teams::{NewTeam, Teams};
 pub use threads::MISSING_PARENT_WINDOW_DAYS;
@@ -537,6 +544,11 @@ impl Session {
 
     /// Groups of users.
     pub fn teams(&self) -> Teams<'_> {
+        Records::new(self)
+    }
+
+    /// The consent ledger: each person's consent per purpose, and its history.
+    pub fn consents(&self) -> Consents<'_> {
         Records::new(self)
     }
 

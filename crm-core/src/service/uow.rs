@@ -40,6 +40,10 @@ pub(crate) struct Uow<'s> {
     pending: HashMap<EntityRef, Vec<FieldChange>>,
     /// Owners looked up in this unit of work: the name of those deactivated.
     owners: HashMap<crate::ids::UserId, Option<String>>,
+    /// Consent ledger entries of this unit of work's changes, written at commit.
+    pub(crate) ledger: super::consents::Ledger,
+    /// The blocked keys of erased people's email addresses, once read.
+    pub(crate) blocked: Option<Arc<HashSet<String>>>,
 }
 
 impl<'s> Uow<'s> {
@@ -59,6 +63,8 @@ impl<'s> Uow<'s> {
             snapshots: HashMap::new(),
             pending: HashMap::new(),
             owners: HashMap::new(),
+            ledger: Default::default(),
+            blocked: None,
         })
     }
 
@@ -272,6 +278,7 @@ impl<'s> Uow<'s> {
         let nul = super::checks::nul_fields(rec);
         errs.extend(nul.into_iter().filter(|n| !errs.iter().any(|e| e.field == n.field)).collect::<Vec<_>>());
         self.guard_fields(before, rec, &mut errs).await?;
+        super::privacy::check_blocked(self, before, rec, &mut errs).await?;
         let owner = rec.owner();
         if let Some(o) = owner
             && before.is_none_or(|b| b.owner() != owner)
@@ -389,6 +396,7 @@ impl<'s> Uow<'s> {
         self.admit(&mut rec)?;
         self.prepare(WriteOp::Create, None, &mut rec, errs).await?;
         self.tx.insert(rec.clone()).await?;
+        super::consents::follow(self, None, &rec);
         self.emit(rec.entity_ref(), rec.related(), change);
         self.snapshot(None, &rec);
         E::from_record(rec).ok_or_else(|| Error::storage("record kind changed during create"))
@@ -430,6 +438,7 @@ impl<'s> Uow<'s> {
             self.snapshots.reserve(valid.len());
         }
         for rec in &valid {
+            super::consents::follow(self, None, rec);
             self.emit(rec.entity_ref(), rec.related(), Change::Created);
             self.snapshot(None, rec);
         }
@@ -480,6 +489,7 @@ impl<'s> Uow<'s> {
         let announced: Vec<String> =
             values.iter().map(|v| v.field.clone()).filter(|f| !quiet.contains(&f.as_str())).collect();
         let rec = self.put(rec).await?;
+        super::consents::follow(self, Some(before_rec), &rec);
         self.stage_values(rec.entity_ref(), values);
         if !announced.is_empty() {
             self.emit(rec.entity_ref(), rec.related(), Change::Updated { fields: announced });
@@ -492,13 +502,24 @@ impl<'s> Uow<'s> {
     /// The fields it changes go to the audit trail with the next event about the record.
     pub(crate) async fn save_system<E: Entity>(&mut self, after: E) -> Result<E> {
         let after = after.into_record();
-        let values = match self.tx.get(after.kind(), after.id()).await? {
-            Some(before) => field_changes(&before, &after),
-            None => Vec::new(),
-        };
+        let before = self.tx.get(after.kind(), after.id()).await?;
+        let values = before.as_ref().map(|b| field_changes(b, &after)).unwrap_or_default();
         let rec = self.put(after).await?;
+        super::consents::follow(self, before.as_ref(), &rec);
         self.stage_values(rec.entity_ref(), values);
         E::from_record(rec).ok_or_else(|| Error::storage("record kind changed during update"))
+    }
+
+    /// Writes `rec` over its stored version `before` with an `Updated` event naming the fields
+    /// changed but not their values: for erasure, whose old values must not be kept.
+    pub(crate) async fn overwrite(&mut self, before: &Record, rec: Record) -> Result<Record> {
+        let fields: Vec<String> = field_changes(before, &rec).into_iter().map(|v| v.field).collect();
+        if fields.is_empty() {
+            return Ok(rec);
+        }
+        let rec = self.put(rec).await?;
+        self.emit(rec.entity_ref(), rec.related(), Change::Updated { fields });
+        Ok(rec)
     }
 
     async fn put(&mut self, mut rec: Record) -> Result<Record> {
@@ -532,6 +553,7 @@ impl<'s> Uow<'s> {
 
     /// Appends the events, commits, then lets extensions see what was committed.
     pub(crate) async fn commit(mut self) -> Result<Vec<StoredEvent>> {
+        super::consents::flush(&mut self).await?;
         // Changes announced before they were written join the record's last event.
         for (subject, values) in std::mem::take(&mut self.pending) {
             if let Some(e) = self.events.iter_mut().rev().find(|e| e.subject == subject) {

@@ -1,0 +1,254 @@
+//! Erasure: removing a person from the CRM at their request (GDPR article 17), keeping only
+//! what accounting must keep, anonymised.
+//!
+//! One transaction deletes or anonymises every record about the person and logs the erasure
+//! ([`Erasure`]); its events name the fields they changed, never the values. Then the recorded
+//! values of every earlier event about those records are scrubbed from the history (the hash
+//! chain still verifies, see [`Store::scrub_events`](crate::store::Store::scrub_events)) and
+//! the store is asked to purge what it deleted from its files
+//! ([`Store::purge`](crate::store::Store::purge)). When a later step fails the log says so
+//! (`completed_at` unset) and erasing again finishes it.
+
+use std::collections::HashSet;
+
+use super::privacy::Privacy;
+use super::uow::{Uow, delete_relations};
+use crate::entity::EntityRef;
+use crate::error::Result;
+use crate::event::{EventQuery, StoredEvent};
+use crate::ids::ContactId;
+use crate::macros::new_record;
+use crate::model::{
+    Action, Activity, ActivityKind, CampaignMember, Case, Consent, Contact, Deal, Entity, Erasure, Feedback, Invoice,
+    Merge, Order, Payment, Record, Relation, SyncLink, blocked_key, mask_name,
+};
+use crate::profile::{Address, ConsentStatus, MarketingConsent};
+use crate::query::Filter;
+
+/// Events read per page while the history is scrubbed.
+const PAGE: usize = 1000;
+
+impl Privacy<'_> {
+    /// Erases contact `contact` (GDPR's right to erasure). Needs
+    /// [`Permission::PrivacyRequests`](crate::model::Permission::PrivacyRequests) and read
+    /// access to the contact. In one transaction:
+    ///
+    /// - deleted: their activities (every email, and any other activity no one else is on),
+    ///   cases, feedback, campaign memberships, consent ledger, relations, sync links to other
+    ///   systems and merge records (whose undo data holds their old records);
+    /// - unlinked: shared activities and deals keep going without them (their participant
+    ///   entry is removed);
+    /// - anonymised: orders, invoices and payments keep amounts, dates and lines but lose their
+    ///   notes, references and custom values; when any name the contact, the contact is kept as
+    ///   `Erased` with only the countries of its addresses, its company and its ids in other
+    ///   systems; otherwise it is deleted;
+    /// - logged: an [`Erasure`] with the masked name, the reason and the keyed hashes of their
+    ///   email addresses, which are blocked from then on ([`Privacy::is_blocked`]).
+    ///
+    /// Then the values recorded by earlier changes of those records are scrubbed from the
+    /// history, and the store purges deleted data from its files. Returns the log. Erasing an
+    /// erased person again finishes an erasure a failure interrupted, or returns its log.
+    pub async fn erase(&self, contact: ContactId, reason: Option<&str>) -> Result<Erasure> {
+        self.require_permission("erase a person").await?;
+        let mut uow = Uow::read(self.s).await?;
+        let logged = uow.tx.find_all::<Erasure>(Filter::eq("contact_id", contact)).await?.into_iter().next();
+        drop(uow);
+        let log = match logged {
+            Some(done) if done.completed_at.is_some() => return Ok(done),
+            Some(started) => started,
+            None => self.erase_records(contact, reason).await?,
+        };
+        let scrubbed = self.scrub_history(&log.records).await?;
+        self.s.crm.inner.store.purge(self.s.tenant()).await?;
+        let mut uow = Uow::write(self.s).await?;
+        uow.by_rules = true;
+        let mut log = uow.tx.require::<Erasure>(log.id).await?;
+        log.events_scrubbed += scrubbed;
+        log.completed_at = Some(uow.now);
+        let log = uow.save_system(log).await?;
+        uow.commit().await?;
+        Ok(log)
+    }
+
+    /// The transaction that deletes, unlinks and anonymises, and logs the erasure.
+    async fn erase_records(&self, id: ContactId, reason: Option<&str>) -> Result<Erasure> {
+        let mut uow = Uow::write(self.s).await?;
+        let person = uow.load::<Contact>(id, Action::Read).await?;
+        uow.by_rules = true;
+        uow.ledger.quiet = true;
+        let mut work = Work { records: Vec::new(), deleted: 0, anonymised: 0 };
+        let emails: Vec<String> = person.emails.iter().map(|e| e.address.as_str().to_lowercase()).collect();
+
+        for a in uow.tx.find_all::<Activity>(Filter::contains("contact_ids", id)).await? {
+            let alone = a.contact_ids.iter().all(|c| *c == id);
+            if a.kind == ActivityKind::Email || alone {
+                work.delete(&mut uow, a.into_record()).await?;
+            } else {
+                let mut after = a.clone();
+                after.contact_ids.retain(|c| *c != id);
+                after.participants.retain(|p| {
+                    p.contact_id != Some(id)
+                        && !p.email.as_ref().is_some_and(|e| emails.contains(&e.as_str().to_lowercase()))
+                });
+                work.overwrite(&mut uow, a.into_record(), after.into_record()).await?;
+            }
+        }
+        for d in uow.tx.find_all::<Deal>(Filter::contains("contact_ids", id)).await? {
+            let mut after = d.clone();
+            after.contact_ids.retain(|c| *c != id);
+            work.overwrite(&mut uow, d.into_record(), after.into_record()).await?;
+        }
+        let of = || Filter::eq("contact_id", id);
+        let mut gone: Vec<Record> = Vec::new();
+        let ends = Filter::eq("from_id", id).or(Filter::eq("to_id", id));
+        gone.extend(uow.tx.find_all::<Relation>(ends).await?.into_iter().map(Entity::into_record));
+        gone.extend(uow.tx.find_all::<Case>(of()).await?.into_iter().map(Entity::into_record));
+        gone.extend(uow.tx.find_all::<Feedback>(of()).await?.into_iter().map(Entity::into_record));
+        gone.extend(uow.tx.find_all::<CampaignMember>(of()).await?.into_iter().map(Entity::into_record));
+        gone.extend(uow.tx.find_all::<Consent>(of()).await?.into_iter().map(Entity::into_record));
+        gone.extend(
+            uow.tx.find_all::<SyncLink>(Filter::eq("local_id", id)).await?.into_iter().map(Entity::into_record),
+        );
+        gone.extend(uow.tx.find_all::<Merge>(Filter::eq("survivor", id)).await?.into_iter().map(Entity::into_record));
+        for r in gone {
+            work.delete(&mut uow, r).await?;
+        }
+        let mut kept = 0;
+        for o in uow.tx.find_all::<Order>(of()).await? {
+            let mut after = o.clone();
+            (after.notes, after.custom) = (None, Default::default());
+            work.overwrite(&mut uow, o.into_record(), after.into_record()).await?;
+            kept += 1;
+        }
+        for i in uow.tx.find_all::<Invoice>(of()).await? {
+            let mut after = i.clone();
+            (after.notes, after.custom) = (None, Default::default());
+            work.overwrite(&mut uow, i.into_record(), after.into_record()).await?;
+            kept += 1;
+        }
+        for p in uow.tx.find_all::<Payment>(of()).await? {
+            let mut after = p.clone();
+            (after.notes, after.reference) = (None, None);
+            work.overwrite(&mut uow, p.into_record(), after.into_record()).await?;
+            kept += 1;
+        }
+        let masked_name = mask_name(&person.full_name());
+        let blocked = emails.iter().map(|e| blocked_key(self.s.tenant(), e)).collect();
+        if kept > 0 {
+            let stub = anonymised(&person);
+            work.overwrite(&mut uow, person.into_record(), stub.into_record()).await?;
+        } else {
+            work.delete(&mut uow, person.into_record()).await?;
+        }
+        let log = new_record!(
+            uow,
+            Erasure {
+                contact_id: id,
+                masked_name,
+                reason: reason.map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned),
+                erased_by: self.s.actor.user_id,
+                blocked,
+                records: work.records,
+                deleted: work.deleted,
+                anonymised: work.anonymised,
+                events_scrubbed: 0,
+                completed_at: None,
+            }
+        );
+        let log = uow.create(log, Vec::new()).await?;
+        uow.commit().await?;
+        Ok(log)
+    }
+
+    /// Clears the recorded values of every committed event about one of `records`.
+    async fn scrub_history(&self, records: &[EntityRef]) -> Result<u64> {
+        let touched: HashSet<&EntityRef> = records.iter().collect();
+        let store = &self.s.crm.inner.store;
+        let mut q = EventQuery::after(0, PAGE);
+        let mut scrubbed = 0;
+        loop {
+            let batch = store.read_events(self.s.tenant(), &q).await?;
+            let about: Vec<StoredEvent> = batch
+                .iter()
+                .filter(|e| !e.event.values.is_empty())
+                .filter(|e| touched.contains(&e.event.subject) || e.event.related.iter().any(|r| touched.contains(r)))
+                .map(|e| {
+                    let mut e = e.clone();
+                    e.event.values.clear();
+                    e
+                })
+                .collect();
+            if !about.is_empty() {
+                store.scrub_events(self.s.tenant(), &about).await?;
+                scrubbed += about.len() as u64;
+            }
+            match batch.last() {
+                Some(last) if batch.len() == PAGE => q.after = last.seq,
+                _ => return Ok(scrubbed),
+            }
+        }
+    }
+}
+
+/// What an erasure has done so far.
+struct Work {
+    records: Vec<EntityRef>,
+    deleted: u64,
+    anonymised: u64,
+}
+
+impl Work {
+    async fn delete(&mut self, uow: &mut Uow<'_>, rec: Record) -> Result<()> {
+        let r = rec.entity_ref();
+        delete_relations(uow, r).await?;
+        let v = rec.version();
+        uow.remove(&rec, v).await?;
+        self.records.push(r);
+        self.deleted += 1;
+        Ok(())
+    }
+
+    async fn overwrite(&mut self, uow: &mut Uow<'_>, before: Record, after: Record) -> Result<()> {
+        self.records.push(before.entity_ref());
+        uow.overwrite(&before, after).await?;
+        self.anonymised += 1;
+        Ok(())
+    }
+}
+
+/// The contact kept for accounting: its identity, company, owner and ids in other systems,
+/// the countries of its addresses; nothing that names or reaches the person.
+fn anonymised(c: &Contact) -> Contact {
+    let mut s = c.clone();
+    s.given_name = "Erased".into();
+    s.family_name = String::new();
+    s.emails.clear();
+    s.phones.clear();
+    s.addresses = c
+        .addresses
+        .iter()
+        .filter_map(|a| a.country.clone())
+        .map(|country| Address {
+            label: None,
+            lines: Vec::new(),
+            city: None,
+            region: None,
+            postal_code: None,
+            country: Some(country),
+        })
+        .collect();
+    s.website = None;
+    s.social_profiles.clear();
+    s.preferred_channel = None;
+    s.birthday = None;
+    s.important_dates.clear();
+    s.family_notes = None;
+    s.hobbies.clear();
+    s.memberships.clear();
+    s.marketing_consent = MarketingConsent { status: ConsentStatus::Withdrawn, changed_at: None, method: None };
+    s.tags.clear();
+    s.job_title = None;
+    s.department = None;
+    s.custom = Default::default();
+    s
+}
