@@ -783,3 +783,38 @@ pub fn role(tenant: TenantId, key: &str) -> Role {
 pub fn team(tenant: TenantId, name: &str, members: Vec<UserId>) -> Team {
     fixture!(tenant, Team { name: name.into(), description: Some("Northern region".into()), members })
 }
+
+/// A consent ledger entry: `contact` granted SMS marketing on a web form.
+pub fn consent(tenant: TenantId, contact: ContactId) -> Consent {
+    fixture!(
+        tenant,
+        Consent {
+            contact_id: contact,
+            purpose: ConsentPurpose::MarketingSms,
+            status: ConsentStatus::Granted,
+            method: ConsentMethod::WebForm,
+            source: Some("Pricing page – „Anmelden“".into()),
+            given_at: at(1_200),
+            recorded_by: None,
+        }
+    )
+}
+
+/// The log of an erasure of `contact`, finished.
+pub fn erasure(tenant: TenantId, contact: ContactId) -> Erasure {
+    fixture!(
+        tenant,
+        Erasure {
+            contact_id: contact,
+            masked_name: "Z** Q*****".into(),
+            reason: Some("Request #42".into()),
+            erased_by: Some(UserId::new()),
+            blocked: vec![blocked_key(tenant, "zed@example.org")],
+            records: vec![EntityRef::new(EntityKind::Contact, contact)],
+            deleted: 3,
+            anonymised: 2,
+            events_scrubbed: 7,
+            completed_at: Some(at(3_600)),
+        }
+    )
+}

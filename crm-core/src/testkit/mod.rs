@@ -18,6 +18,7 @@ pub mod fixtures;
 mod access;
 mod events;
 mod hostile;
+mod privacy;
 mod queries;
 mod records;
 mod search;
@@ -27,6 +28,7 @@ mod unique_keys;
 pub use access::*;
 pub use events::*;
 pub use hostile::*;
+pub use privacy::*;
 pub use queries::*;
 pub use records::*;
 pub use search::*;
@@ -76,7 +78,7 @@ macro_rules! store_conformance_tests {
             failed_write_poisons_the_transaction, search_matches_every_term_as_a_prefix,
             insert_many_is_insert_of_each, hostile_strings_filter_and_search_as_the_reference,
             hostile_input_is_refused_naming_the_field, search_is_narrowed_before_the_limit,
-            access_matches_the_reference
+            access_matches_the_reference, erasure_leaves_no_trace
         }
     };
     (@names; $($case:ident),* $(,)?) => {
@@ -248,8 +250,9 @@ fn one_of_each_numbered(tenant: TenantId, n: usize) -> Vec<Record> {
     let rep = user(tenant, "Ria Rep", &format!("ria{n}@acme.example"), None);
     let north = team(tenant, &format!("North {n}"), vec![rep.id]);
     let desk = role(tenant, &format!("desk_{n}"));
+    let people = [consent(tenant, c.id).into_record(), erasure(tenant, ContactId::new()).into_record()];
     let more: Vec<Record> =
-        more.into_iter().chain([rep.into_record(), north.into_record(), desk.into_record()]).collect();
+        more.into_iter().chain([rep.into_record(), north.into_record(), desk.into_record()]).chain(people).collect();
     let mut all = vec![
         c.into_record(),
         co.into_record(),

@@ -39,6 +39,8 @@ pub async fn crud_every_kind(store: Arc<dyn Store>) {
             Record::User(x) => x.name = "Changed".into(),
             Record::Team(x) => x.name = "Changed".into(),
             Record::Role(x) => x.name = "Changed".into(),
+            Record::Consent(x) => x.source = Some("Changed".into()),
+            Record::Erasure(x) => x.reason = Some("Changed".into()),
         }
         tx.update(changed).await.expect("update");
     }
@@ -130,6 +132,8 @@ pub async fn every_kind_round_trips_exactly(store: Arc<dyn Store>) {
     let desk = role(t, "deal_desk");
     let records = vec![
         desk.into_record(),
+        consent(t, c.id).into_record(),
+        erasure(t, ContactId::new()).into_record(),
         boss.into_record(),
         rep.into_record(),
         north.into_record(),

@@ -4,6 +4,7 @@ mod chain;
 mod concurrency;
 mod conformance_postgres;
 mod conformance_sqlite;
+mod erasure;
 mod injection;
 mod list_plans;
 mod merge;
