@@ -144,7 +144,7 @@ fn json<T: serde::Serialize>(v: &T) -> Result<Json> {
 }
 
 /// Where other records name a contact: kind, field, and whether the field is a list.
-const CONTACT_SITES: [(EntityKind, &str, bool); 11] = [
+const CONTACT_SITES: [(EntityKind, &str, bool); 12] = [
     (EntityKind::Deal, "contact_ids", true),
     (EntityKind::Activity, "contact_ids", true),
     (EntityKind::Order, "contact_id", false),
@@ -156,6 +156,7 @@ const CONTACT_SITES: [(EntityKind, &str, bool); 11] = [
     (EntityKind::Relation, "from_id", false),
     (EntityKind::Relation, "to_id", false),
     (EntityKind::SyncLink, "local_id", false),
+    (EntityKind::Consent, "contact_id", false),
 ];
 
 /// Where other records name a company.
@@ -475,6 +476,9 @@ async fn merge_into<E: Mergeable>(
     records
         .write(|uow| {
             Box::pin(async move {
+                // The merged people's consent entries move to the survivor, whose consent the
+                // merge derives from them: no entry of its own (and none for an unmerge).
+                uow.ledger.quiet = true;
                 let before = uow.load::<E>(survivor, Action::Merge).await?;
                 let mut merged = Vec::with_capacity(others.len());
                 for (i, id) in others.iter().enumerate() {
@@ -550,6 +554,7 @@ async fn unmerge_of<E: Mergeable>(records: Records<'_, E>, merge: MergeId) -> Re
     records
         .write(|uow| {
             Box::pin(async move {
+                uow.ledger.quiet = true;
                 let mut m = uow.tx.require::<Merge>(merge).await?;
                 let refuse = |why: String| Err(Error::invalid("merge", FieldErrorCode::Rule, why));
                 if m.kind != E::KIND {

@@ -10,6 +10,7 @@ mod extension_reactions;
 mod field_security;
 mod import;
 mod merge;
+mod privacy;
 mod props;
 mod rules;
 mod service_marketing;

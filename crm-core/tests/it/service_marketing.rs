@@ -743,6 +743,7 @@ async fn responses_are_recorded_once_at_their_first_time_and_unsubscribing_withd
                 Change::CampaignResponded { campaign_id: camp.id, kind: ResponseKind::Unsubscribed }
             ),
             (EntityKind::Contact, Change::Updated { fields: vec!["marketing_consent".into()] }),
+            (EntityKind::Consent, Change::Created),
         ]
     );
     // …so the next campaign skips her.
@@ -871,7 +872,7 @@ async fn campaign_results_give_counts_rates_cost_per_conversion_and_revenue() {
     // Currencies without minor units round to whole amounts.
     let yen = cx
         .campaigns()
-        .create(NewCampaign::new("Yen", CampaignChannel::Ads).budget(Money::new(dec("1000"), Currency::JPY)))
+        .create(NewCampaign::new("Yen", CampaignChannel::Social).budget(Money::new(dec("1000"), Currency::JPY)))
         .await
         .unwrap();
     let err = env.refused(cx.campaigns().add_contact(yen.id, bob)).await;
