@@ -65,6 +65,18 @@ impl Privacy<'_> {
         Ok(blocked.contains(&blocked_key(self.s.tenant(), email.as_str())))
     }
 
+    /// Which of `emails` belong to erased people, in order (an address that does not parse is
+    /// not blocked): one read for a whole message's addresses.
+    pub async fn blocked_among(&self, emails: &[&str]) -> Result<Vec<bool>> {
+        let mut uow = Uow::read(self.s).await?;
+        let blocked = blocked_keys(&mut uow).await?;
+        let t = self.s.tenant();
+        Ok(emails
+            .iter()
+            .map(|e| Email::parse(e).is_ok_and(|e| blocked.contains(&blocked_key(t, e.as_str()))))
+            .collect())
+    }
+
     /// The log of the erasure of `contact`, if they were erased.
     pub async fn erasure_of(&self, contact: ContactId) -> Result<Option<Erasure>> {
         self.require_permission("read the erasure log").await?;

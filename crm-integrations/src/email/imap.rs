@@ -129,6 +129,8 @@ pub struct MailboxReport {
     pub unmatched: u64,
     /// Messages already filed (same Message-ID).
     pub duplicates: u64,
+    /// Messages not filed because they are from a person erased at their request.
+    pub blocked: u64,
     /// Messages that could not be filed (not mail, too large), with their UID and why; they
     /// are not fetched again.
     pub failed: Vec<(u32, String)>,
@@ -370,6 +372,7 @@ impl MailboxSync {
                         Ok(Filed::Matched(_)) => report.matched += 1,
                         Ok(Filed::Unmatched(_)) => report.unmatched += 1,
                         Ok(Filed::Duplicate(_)) => report.duplicates += 1,
+                        Ok(Filed::Blocked) => report.blocked += 1,
                         Err(IntegrationError::Invalid { field, reason }) => {
                             report.failed.push((uid, format!("{field}: {reason}")))
                         }

@@ -83,13 +83,17 @@ pub enum Filed {
     Unmatched(Activity),
     /// Already filed (same Message-ID): nothing was written.
     Duplicate(Activity),
+    /// Not filed: it is from a person erased at their request (their address is blocked,
+    /// see [`Privacy::erase`](crm_core::service::Privacy::erase)). Nothing was written.
+    Blocked,
 }
 
 impl Filed {
-    /// The activity, whichever way it was filed.
-    pub fn activity(&self) -> &Activity {
+    /// The activity, whichever way it was filed (None when it was not).
+    pub fn activity(&self) -> Option<&Activity> {
         match self {
-            Filed::Matched(a) | Filed::Unmatched(a) | Filed::Duplicate(a) => a,
+            Filed::Matched(a) | Filed::Unmatched(a) | Filed::Duplicate(a) => Some(a),
+            Filed::Blocked => None,
         }
     }
 }
@@ -134,8 +138,23 @@ impl Inbox {
         let Some((from_name, from_email)) = from.first().cloned() else {
             return Err(IntegrationError::invalid("from", "the message has no valid From address"));
         };
-        let to = at_most(addresses(msg.to()), "To");
-        let cc = at_most(addresses(msg.cc()), "Cc");
+        let mut to = at_most(addresses(msg.to()), "To");
+        let mut cc = at_most(addresses(msg.cc()), "Cc");
+        // Erased people stay out: their mail is not filed, and they are left off others' mail.
+        let all: Vec<&str> = from.iter().chain(&to).chain(&cc).map(|(_, e)| e.as_str()).collect();
+        let blocked = cx.privacy().blocked_among(&all).await?;
+        if blocked.iter().any(|b| *b) {
+            if blocked[..from.len()].iter().any(|b| *b) {
+                return Ok(Filed::Blocked);
+            }
+            let (to_blocked, cc_blocked) = blocked[from.len()..].split_at(to.len());
+            let keep = |list: &mut Vec<(Option<String>, String)>, out: &[bool]| {
+                let mut flags = out.iter();
+                list.retain(|_| !flags.next().copied().unwrap_or(false));
+            };
+            keep(&mut to, to_blocked);
+            keep(&mut cc, cc_blocked);
+        }
         let message_id = match msg.message_id().map(clean_id).filter(|id| valid_message_id(id)) {
             Some(id) => id,
             // No usable Message-ID: a stable one from what identifies the message.

@@ -169,8 +169,12 @@ async fn replies_without_threading_headers_thread_by_subject_and_participants() 
         )
         .await
         .unwrap();
-    assert!(other.activity().references.is_empty());
-    assert_eq!(other.activity().thread_id.as_deref(), Some("q2@customer.example"), "a conversation of its own");
+    assert!(other.activity().expect("filed").references.is_empty());
+    assert_eq!(
+        other.activity().expect("filed").thread_id.as_deref(),
+        Some("q2@customer.example"),
+        "a conversation of its own"
+    );
 }
 
 #[tokio::test]
@@ -223,7 +227,7 @@ async fn an_mbox_files_every_message_and_hostile_input_is_refused_without_writin
     assert!(matches!(results[0], Ok(Filed::Matched(_))));
     assert!(matches!(results[1], Ok(Filed::Matched(_))));
     assert!(matches!(results[2], Ok(Filed::Duplicate(_))));
-    let first = results[0].as_ref().unwrap().activity();
+    let first = results[0].as_ref().unwrap().activity().expect("filed");
     assert_eq!(first.body.as_deref(), Some("first\nFrom the start\n"));
 
     let before = event_count(&w.cx).await;
@@ -264,13 +268,13 @@ async fn an_mbox_files_every_message_and_hostile_input_is_refused_without_writin
     );
     let one = w.inbox.file(&w.cx, &anon).await.unwrap();
     let two = w.inbox.file(&w.cx, &anon).await.unwrap();
-    assert!(matches!(&two, Filed::Duplicate(d) if d.id == one.activity().id));
-    assert!(one.activity().message_id.as_deref().unwrap().ends_with("@no-message-id.invalid"));
+    assert!(matches!(&two, Filed::Duplicate(d) if d.id == one.activity().expect("filed").id));
+    assert!(one.activity().expect("filed").message_id.as_deref().unwrap().ends_with("@no-message-id.invalid"));
 }
 
 /// Filed mail to thread by subject, with the world's deal on the first message.
 async fn file_with_deal(w: &World, headers: &[(&str, &str)], body: &str) -> Activity {
-    let first = w.inbox.file(&w.cx, &raw(headers, body)).await.unwrap().activity().clone();
+    let first = w.inbox.file(&w.cx, &raw(headers, body)).await.unwrap().activity().expect("filed").clone();
     let mut first = w.cx.activities().get(first.id).await.unwrap();
     first.deal_ids = vec![w.deal.id];
     w.cx.activities().update(first).await.unwrap()
@@ -300,7 +304,7 @@ async fn subject_threading_is_for_replies_and_ignores_list_tags() {
         let w = &w;
         async move {
             let headers = [jane, ("To", "sales@acme.example"), ("Subject", subject), ("Message-ID", id)];
-            w.inbox.file(&w.cx, &raw(&headers, body)).await.unwrap().activity().clone()
+            w.inbox.file(&w.cx, &raw(&headers, body)).await.unwrap().activity().expect("filed").clone()
         }
     };
     let reply = file("Re: Delivery dates", "<t2@customer.example>", "Any news?").await;
@@ -341,9 +345,9 @@ async fn messages_without_a_message_id_are_told_apart_by_their_content() {
     let one = w.inbox.file(&w.cx, &raw(&headers, "Ten boxes, please.")).await.unwrap();
     let two = w.inbox.file(&w.cx, &raw(&headers, "And two pallets.")).await.unwrap();
     assert!(matches!(two, Filed::Matched(_)), "the second message is filed: {two:?}");
-    assert_ne!(one.activity().message_id, two.activity().message_id);
+    assert_ne!(one.activity().expect("filed").message_id, two.activity().expect("filed").message_id);
     let again = w.inbox.file(&w.cx, &raw(&headers, "Ten boxes, please.")).await.unwrap();
-    assert!(matches!(&again, Filed::Duplicate(d) if d.id == one.activity().id));
+    assert!(matches!(&again, Filed::Duplicate(d) if d.id == one.activity().expect("filed").id));
 }
 
 /// A message to many people: every address read (up to [`MAX_ADDRESSES_PER_HEADER`] per
@@ -364,8 +368,43 @@ async fn a_contact_far_down_a_long_recipient_list_is_still_matched() {
         ("Message-ID", "<big1@list.example>"),
     ];
     let filed = w.inbox.file(&w.cx, &raw(&headers, "Hello all.")).await.unwrap();
-    let a = filed.activity();
+    let a = filed.activity().expect("filed");
     assert_eq!(a.contact_ids, vec![w.jane.id], "the 300th recipient is matched");
     let listed = a.participants.iter().filter(|p| p.role == crm_core::model::ParticipantRole::To).count();
     assert_eq!(listed, MAX_PARTICIPANTS_PER_ROLE);
+}
+
+#[tokio::test]
+async fn mail_from_an_erased_person_is_not_filed_and_others_mail_leaves_them_off() {
+    let w = world().await;
+    let bob = w.cx.contacts().create(NewContact::new("Bob", "Roe").email("bob@customer.example")).await.unwrap();
+    w.cx.privacy().erase(w.jane.id, Some("request 9")).await.unwrap();
+    let before = event_count(&w.cx).await;
+    let theirs = raw(
+        &[
+            ("From", "Jane Doe <JANE.DOE@customer.example>"),
+            ("To", "sam@acme.example"),
+            ("Subject", "Me again"),
+            ("Message-ID", "<again@customer.example>"),
+        ],
+        "Jane here",
+    );
+    assert_eq!(w.inbox.file(&w.cx, &theirs).await.unwrap(), Filed::Blocked);
+    assert_eq!(event_count(&w.cx).await, before, "nothing written");
+    assert!(w.cx.activities().find_by_message_id("again@customer.example").await.unwrap().is_none());
+
+    let to_both = raw(
+        &[
+            ("From", "Bob Roe <bob@customer.example>"),
+            ("To", "sam@acme.example, Jane Doe <jane.doe@customer.example>"),
+            ("Cc", "jane.doe@customer.example, ann@elsewhere.example"),
+            ("Subject", "Team update"),
+            ("Message-ID", "<team@customer.example>"),
+        ],
+        "Hello all",
+    );
+    let Filed::Matched(a) = w.inbox.file(&w.cx, &to_both).await.unwrap() else { panic!("filed on Bob") };
+    assert_eq!(a.contact_ids, [bob.id]);
+    let addresses: Vec<&str> = a.participants.iter().filter_map(|p| p.email.as_ref()).map(|e| e.as_str()).collect();
+    assert_eq!(addresses, ["bob@customer.example", "sam@acme.example", "ann@elsewhere.example"]);
 }

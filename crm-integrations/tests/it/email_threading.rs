@@ -245,7 +245,7 @@ async fn a_parent_filed_after_its_replies_joins_them_and_the_conversation_reads_
     let inbox = Inbox::new(["sam@acme.example"]).unwrap();
     // c answers b with In-Reply-To only; b answers a; a comes last (a slow server).
     let (a, b, c) = (msg("a", &[], None, 0), msg("b", &["a"], Some("a"), 5), msg("c", &[], Some("b"), 9));
-    let fc = inbox.file(&cx, &raw(&c)).await.unwrap().activity().clone();
+    let fc = inbox.file(&cx, &raw(&c)).await.unwrap().activity().expect("filed").clone();
     assert_eq!(fc.thread_id.as_deref(), Some("b@corpus.example"), "alone, its root is its parent");
     let events_before = event_count(&cx).await;
     inbox.file(&cx, &raw(&b)).await.unwrap();
@@ -275,7 +275,7 @@ async fn the_conversation_is_kept_by_the_threading_and_refused_to_an_edit() {
     let dir = tempfile::tempdir().unwrap();
     let cx = sqlite_session(dir.path()).await;
     let inbox = Inbox::new(["sam@acme.example"]).unwrap();
-    let b = inbox.file(&cx, &raw(&msg("b", &["a"], Some("a"), 5))).await.unwrap().activity().clone();
+    let b = inbox.file(&cx, &raw(&msg("b", &["a"], Some("a"), 5))).await.unwrap().activity().expect("filed").clone();
     let mut edited = b.clone();
     edited.thread_id = Some("elsewhere@corpus.example".into());
     match cx.activities().update(edited).await {
