@@ -9,14 +9,14 @@
 //! ([`Store::purge`](crate::store::Store::purge)). When a later step fails the log says so
 //! (`completed_at` unset) and erasing again finishes it.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use super::privacy::Privacy;
 use super::uow::{Uow, delete_relations};
 use crate::entity::EntityRef;
 use crate::error::Result;
 use crate::event::{EventQuery, StoredEvent};
-use crate::ids::ContactId;
+use crate::ids::{ContactId, ErasureId};
 use crate::macros::new_record;
 use crate::model::{
     Action, Activity, ActivityKind, CampaignMember, Case, Consent, Contact, Deal, Entity, Erasure, Feedback, Invoice,
@@ -49,25 +49,48 @@ impl Privacy<'_> {
     /// history, and the store purges deleted data from its files. Returns the log. Erasing an
     /// erased person again finishes an erasure a failure interrupted, or returns its log.
     pub async fn erase(&self, contact: ContactId, reason: Option<&str>) -> Result<Erasure> {
+        let mut logs = self.erase_all(&[contact], reason, |_| {}).await?;
+        logs.pop().ok_or_else(|| crate::error::Error::storage("an erasure returned no log"))
+    }
+
+    /// [`erase`](Self::erase) for many people, one transaction each, then one scrub of the
+    /// history and one purge for all of them; `progress` is told how many were erased after
+    /// each. Returns their logs, in order. A failure stops the run: the people erased before it
+    /// stay erased, and running it again finishes them and goes on.
+    pub async fn erase_all(
+        &self,
+        contacts: &[ContactId],
+        reason: Option<&str>,
+        mut progress: impl FnMut(usize) + Send,
+    ) -> Result<Vec<Erasure>> {
         self.require_permission("erase a person").await?;
-        let mut uow = Uow::read(self.s).await?;
-        let logged = uow.tx.find_all::<Erasure>(Filter::eq("contact_id", contact)).await?.into_iter().next();
-        drop(uow);
-        let log = match logged {
-            Some(done) if done.completed_at.is_some() => return Ok(done),
-            Some(started) => started,
-            None => self.erase_records(contact, reason).await?,
-        };
-        let scrubbed = self.scrub_history(&log.records).await?;
+        let mut logs = Vec::with_capacity(contacts.len());
+        for (i, id) in contacts.iter().enumerate() {
+            let mut uow = Uow::read(self.s).await?;
+            let logged = uow.tx.find_all::<Erasure>(Filter::eq("contact_id", *id)).await?.into_iter().next();
+            drop(uow);
+            logs.push(match logged {
+                Some(log) => log,
+                None => self.erase_records(*id, reason).await?,
+            });
+            progress(i + 1);
+        }
+        let open: Vec<&Erasure> = logs.iter().filter(|l| l.completed_at.is_none()).collect();
+        if open.is_empty() {
+            return Ok(logs);
+        }
+        let scrubbed = self.scrub_history(&open).await?;
         self.s.crm.inner.store.purge(self.s.tenant()).await?;
         let mut uow = Uow::write(self.s).await?;
         uow.by_rules = true;
-        let mut log = uow.tx.require::<Erasure>(log.id).await?;
-        log.events_scrubbed += scrubbed;
-        log.completed_at = Some(uow.now);
-        let log = uow.save_system(log).await?;
+        for log in logs.iter_mut().filter(|l| l.completed_at.is_none()) {
+            let mut stored = uow.tx.require::<Erasure>(log.id).await?;
+            stored.events_scrubbed += scrubbed.get(&log.id).copied().unwrap_or(0);
+            stored.completed_at = Some(uow.now);
+            *log = uow.save_system(stored).await?;
+        }
         uow.commit().await?;
-        Ok(log)
+        Ok(logs)
     }
 
     /// The transaction that deletes, unlinks and anonymises, and logs the erasure.
@@ -160,31 +183,46 @@ impl Privacy<'_> {
         Ok(log)
     }
 
-    /// Clears the recorded values of every committed event about one of `records`.
-    async fn scrub_history(&self, records: &[EntityRef]) -> Result<u64> {
-        let touched: HashSet<&EntityRef> = records.iter().collect();
+    /// Clears the recorded values of every committed event about a record of one of `logs`;
+    /// per log, the events scrubbed.
+    async fn scrub_history(&self, logs: &[&Erasure]) -> Result<HashMap<ErasureId, u64>> {
+        let mut of: HashMap<EntityRef, Vec<ErasureId>> = HashMap::new();
+        for log in logs {
+            for r in &log.records {
+                of.entry(*r).or_default().push(log.id);
+            }
+        }
         let store = &self.s.crm.inner.store;
         let mut q = EventQuery::after(0, PAGE);
-        let mut scrubbed = 0;
+        let mut counts: HashMap<ErasureId, u64> = HashMap::new();
         loop {
             let batch = store.read_events(self.s.tenant(), &q).await?;
-            let about: Vec<StoredEvent> = batch
-                .iter()
-                .filter(|e| !e.event.values.is_empty())
-                .filter(|e| touched.contains(&e.event.subject) || e.event.related.iter().any(|r| touched.contains(r)))
-                .map(|e| {
-                    let mut e = e.clone();
-                    e.event.values.clear();
-                    e
-                })
-                .collect();
+            let mut about: Vec<StoredEvent> = Vec::new();
+            for e in batch.iter().filter(|e| !e.event.values.is_empty()) {
+                let mut whose: Vec<ErasureId> = std::iter::once(&e.event.subject)
+                    .chain(&e.event.related)
+                    .flat_map(|r| of.get(r))
+                    .flatten()
+                    .copied()
+                    .collect();
+                if whose.is_empty() {
+                    continue;
+                }
+                whose.sort();
+                whose.dedup();
+                for id in whose {
+                    *counts.entry(id).or_default() += 1;
+                }
+                let mut e = e.clone();
+                e.event.values.clear();
+                about.push(e);
+            }
             if !about.is_empty() {
                 store.scrub_events(self.s.tenant(), &about).await?;
-                scrubbed += about.len() as u64;
             }
             match batch.last() {
                 Some(last) if batch.len() == PAGE => q.after = last.seq,
-                _ => return Ok(scrubbed),
+                _ => return Ok(counts),
             }
         }
     }

@@ -6,7 +6,7 @@ use chrono::Duration;
 use crm_core::model::{Consent, ConsentPurpose};
 use crm_core::prelude::*;
 use crm_core::profile::{ConsentMethod, ConsentStatus};
-use crm_core::service::{NewCampaign, NewConsent, NewOrder, NewSegment};
+use crm_core::service::{NewCampaign, NewConsent, NewOrder, NewSegment, RetentionPolicy};
 
 use crate::common::*;
 
@@ -199,4 +199,58 @@ async fn privacy_requests_need_their_permission_and_the_ledger_its_grants() {
         NewConsent::new(theirs.id, ConsentPurpose::MarketingPhone, ConsentStatus::Granted, ConsentMethod::Verbal);
     assert_not_found(&env.refused(cx.consents().record(other)).await, EntityKind::Contact, theirs.id);
     assert_not_found(&env.refused(cx.consents().history(theirs.id)).await, EntityKind::Contact, theirs.id);
+}
+
+#[tokio::test]
+async fn a_retention_policy_erases_the_people_nobody_touched_and_previews_them_first() {
+    let env = env();
+    let cx = env.cx();
+    let lead = |g: &str| NewContact::new(g, "Lead").email(format!("{}@example.org", g.to_lowercase()));
+    let ann = cx.contacts().create(lead("Ann")).await.unwrap();
+    let bob = cx.contacts().create(lead("Bob")).await.unwrap();
+    let cy = cx.contacts().create(lead("Cy").lifecycle_stage(LifecycleStage::Customer)).await.unwrap();
+    let dee = cx.contacts().create(lead("Dee")).await.unwrap();
+    let eve = cx.contacts().create(lead("Eve")).await.unwrap();
+    let deal = cx.deals().create(NewDeal::new("Eve's deal").contact(eve.id)).await.unwrap();
+    env.advance(Duration::days(600));
+    cx.activities().create(NewActivity::call("Catching up").contact(bob.id)).await.unwrap();
+    let mut d = cx.contacts().get(dee.id).await.unwrap();
+    d.job_title = Some("Buyer".into());
+    cx.contacts().update(d).await.unwrap();
+    let mut deal = cx.deals().get(deal.id).await.unwrap();
+    deal.name = "Eve's bigger deal".into();
+    cx.deals().update(deal).await.unwrap();
+
+    let policy = RetentionPolicy::contacts("stale leads", Filter::eq("lifecycle_stage", "lead"), 540);
+    let preview = env.unchanged(cx.privacy().retention_candidates(&policy)).await;
+    assert_eq!(preview, [ann.id], "Bob was called, Cy is a customer, Dee was edited, Eve's deal moved");
+    let mut seen = Vec::new();
+    let logs = cx.privacy().apply_retention(&policy, |n| seen.push(n)).await.unwrap();
+    assert_eq!(seen, [1]);
+    assert_eq!(logs.iter().map(|l| l.contact_id).collect::<Vec<_>>(), [ann.id]);
+    assert_eq!(logs[0].reason.as_deref(), Some("retention policy `stale leads`"));
+    assert!(logs[0].completed_at.is_some());
+    assert_not_found(&env.refused(cx.contacts().get(ann.id)).await, EntityKind::Contact, ann.id);
+    assert!(cx.privacy().is_blocked("ann@example.org").await.unwrap());
+    for kept in [bob.id, cy.id, dee.id, eve.id] {
+        cx.contacts().get(kept).await.unwrap();
+    }
+    assert!(cx.privacy().retention_candidates(&policy).await.unwrap().is_empty(), "nothing left to do");
+
+    let err = env.refused(cx.privacy().apply_retention(&RetentionPolicy::contacts(" ", Filter::All, 0), |_| {})).await;
+    assert_field(&err, "name", FieldErrorCode::Required);
+    assert_field(&err, "untouched_days", FieldErrorCode::OutOfRange);
+    let unknown = RetentionPolicy::contacts("odd", Filter::eq("shoe_size", 9), 30);
+    assert_field(
+        &env.refused(cx.privacy().retention_candidates(&unknown)).await,
+        "filter.shoe_size",
+        FieldErrorCode::UnknownField,
+    );
+
+    // Many at once: one run, each logged, the history scrubbed once for all.
+    let logs = cx.privacy().erase_all(&[bob.id, dee.id], Some("batch request"), |_| {}).await.unwrap();
+    assert_eq!(logs.iter().map(|l| l.contact_id).collect::<Vec<_>>(), [bob.id, dee.id]);
+    assert!(logs[1].events_scrubbed >= 1, "Dee's edit is scrubbed");
+    let again = cx.privacy().erase_all(&[dee.id, bob.id], None, |_| {}).await.unwrap();
+    assert_eq!(again, [logs[1].clone(), logs[0].clone()], "done once");
 }
