@@ -93,7 +93,7 @@ pub async fn erasure_scenario(store: Arc<dyn Store>, t: TenantId) {
     link.local = zed.entity_ref();
     link.snapshot.insert("name".into(), Some("Zebulon Quartzfield".into()));
     let merged = merge_record(t, &zed, &contact(t, "Zebulon", "Quartzfeld"), case(t, zed.id, "Old").into_record());
-    let kept_amounts = (o.total.clone(), inv.total.clone(), pay.amount.clone());
+    let kept_amounts = (o.total, inv.total, pay.amount);
     let (meeting_id, deal_id, order_id) = (meeting.id, d.id, o.id);
     put_all(
         &store,
