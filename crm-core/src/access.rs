@@ -16,6 +16,7 @@ use crate::ids::UserId;
 use crate::model::{Action, Entity, FieldAccess, FieldGrant, Permission, Record, governed};
 use crate::query::Filter;
 use crate::value::Value;
+use uuid::Uuid;
 
 /// How far one action on one kind reaches for one actor.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +68,9 @@ pub struct Access {
     every_field: bool,
     /// The sensitive fields opened, by kind and field, the widest access of any role.
     fields: HashMap<(EntityKind, String), FieldAccess>,
+    /// Records shared with the actor ([`Share`](crate::model::Share)s), by kind and action:
+    /// reading, or reading and updating.
+    shared: HashMap<(EntityKind, Action), BTreeSet<Uuid>>,
 }
 
 impl Access {
@@ -80,6 +84,7 @@ impl Access {
             permissions: Permission::ALL.iter().copied().collect(),
             every_field: true,
             fields: HashMap::new(),
+            shared: HashMap::new(),
         }
     }
 
@@ -93,7 +98,20 @@ impl Access {
             permissions: BTreeSet::new(),
             every_field: false,
             fields: HashMap::new(),
+            shared: HashMap::new(),
         }
+    }
+
+    /// Opens record `id` of `kind` for `action` beyond the scopes (a share). Counted only
+    /// while the roles grant `action` on the kind at some scope.
+    pub(crate) fn share(&mut self, kind: EntityKind, action: Action, id: Uuid) {
+        self.shared.entry((kind, action)).or_default().insert(id);
+    }
+
+    /// The records shared with the actor for `action` on `kind`, where the roles let them count.
+    fn shared(&self, kind: EntityKind, action: Action) -> Option<&BTreeSet<Uuid>> {
+        self.reach.get(&(kind, action))?;
+        self.shared.get(&(kind, action)).filter(|s| !s.is_empty())
     }
 
     /// Opens a sensitive field (the widest grant wins).
@@ -173,26 +191,36 @@ impl Access {
         self.unrestricted || self.permissions.contains(&p)
     }
 
-    /// The predicate a query for `action` on `kind` is narrowed by (None: no narrowing).
+    /// The predicate a query for `action` on `kind` is narrowed by (None: no narrowing): the
+    /// owners the scopes reach, or a record shared with the actor.
     pub fn filter(&self, kind: EntityKind, action: Action) -> Option<Filter> {
-        match self.reach(kind, action) {
-            Some(Reach::All) => None,
+        let owners = match self.reach(kind, action) {
+            Some(Reach::All) => return None,
             Some(Reach::Owners(o)) if !o.is_empty() => Some(Filter::is_in("owner_id", o)),
-            _ => Some(Filter::Not(Box::new(Filter::All))),
+            _ => None,
+        };
+        let shared = self.shared(kind, action).map(|ids| Filter::is_in("id", ids.iter().copied()));
+        match (owners, shared) {
+            (Some(o), Some(s)) => Some(o.or(s)),
+            (Some(f), None) | (None, Some(f)) => Some(f),
+            (None, None) => Some(Filter::Not(Box::new(Filter::All))),
         }
     }
 
     /// Whether `action` on `record` is allowed.
     pub fn allows(&self, action: Action, record: &Record) -> bool {
-        self.allows_owner(record.kind(), action, record.std_field("owner_id"))
+        self.allows_owner(record.kind(), action, record.id(), record.std_field("owner_id"))
     }
 
-    /// Whether `action` on a record of `kind` whose `owner_id` is `owner` is allowed.
-    fn allows_owner(&self, kind: EntityKind, action: Action, owner: Option<Value>) -> bool {
+    /// Whether `action` on record `id` of `kind` whose `owner_id` is `owner` is allowed.
+    fn allows_owner(&self, kind: EntityKind, action: Action, id: Uuid, owner: Option<Value>) -> bool {
         match self.reach(kind, action) {
             None => false,
             Some(Reach::All) => true,
-            Some(Reach::Owners(o)) => matches!(owner, Some(Value::Id(u)) if o.contains(&UserId::from(u))),
+            Some(Reach::Owners(o)) => {
+                matches!(owner, Some(Value::Id(u)) if o.contains(&UserId::from(u)))
+                    || self.shared(kind, action).is_some_and(|s| s.contains(&id))
+            }
         }
     }
 
@@ -218,10 +246,10 @@ impl Access {
         if self.unrestricted || !governed(kind) {
             return Ok(());
         }
-        if !self.allows_owner(kind, Action::Read, owner()) {
+        if !self.allows_owner(kind, Action::Read, id, owner()) {
             return Err(Error::NotFound { kind, id });
         }
-        if action == Action::Read || self.allows_owner(kind, action, owner()) {
+        if action == Action::Read || self.allows_owner(kind, action, id, owner()) {
             return Ok(());
         }
         let reason = if self.may(kind, action) { "it is out of their reach" } else { "their roles do not allow it" };

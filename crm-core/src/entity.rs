@@ -37,6 +37,7 @@ str_enum_core! {
         /** [`Role`](crate::model::Role): what users holding it may do. */ Role = "role",
         /** [`Consent`](crate::model::Consent): one entry of the consent ledger. */ Consent = "consent",
         /** [`Erasure`](crate::model::Erasure): the log of one person's erasure. */ Erasure = "erasure",
+        /** [`Share`](crate::model::Share): a record opened to one more user or team. */ Share = "share",
     }
 }
 

@@ -165,6 +165,10 @@ typed_id!(
     ErasureId
 );
 typed_id!(
+    /// Id of a [`Share`](crate::model::Share).
+    ShareId
+);
+typed_id!(
     /// Id of a domain [`Event`](crate::event::Event).
     EventId
 );

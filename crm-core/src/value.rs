@@ -250,6 +250,7 @@ value_from_ids!(
     RoleId,
     ConsentId,
     ErasureId,
+    ShareId,
     EventId
 );
 

@@ -14,7 +14,7 @@ use crate::model::{
     Activity, Campaign, CampaignMember, Case, Company, Contact, CustomField, Deal, Feedback, Invoice, Merge, Order,
     Payment, Pipeline, Product, Relation, Role, Segment, SyncLink, SyncState, Team, User,
 };
-use crate::model::{Consent, Erasure};
+use crate::model::{Consent, Erasure, Share};
 use crate::value::{CustomValues, Value, ValueType};
 
 impl EntityKind {
@@ -45,6 +45,7 @@ impl EntityKind {
             EntityKind::Role => Role::std_fields(),
             EntityKind::Consent => Consent::std_fields(),
             EntityKind::Erasure => Erasure::std_fields(),
+            EntityKind::Share => Share::std_fields(),
         }
     }
 
@@ -198,6 +199,8 @@ pub enum Record {
     Consent(Consent),
     /// The log of an erasure.
     Erasure(Erasure),
+    /// A share.
+    Share(Share),
 }
 
 macro_rules! dispatch {
@@ -227,6 +230,7 @@ macro_rules! dispatch {
             Record::Role($r) => $e,
             Record::Consent($r) => $e,
             Record::Erasure($r) => $e,
+            Record::Share($r) => $e,
         }
     };
 }

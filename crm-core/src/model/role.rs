@@ -233,6 +233,7 @@ impl BuiltinRole {
                 grant(&mut g, REFERENCE, &[Read], Scope::All);
                 grant(&mut g, &[K::Product, K::Relation], EDIT, Scope::All);
                 grant(&mut g, &[K::Consent], &[Read, Create], Scope::All);
+                grant(&mut g, &[K::Share], &[Create], Scope::All);
             }
             BuiltinRole::SalesRep => {
                 grant(&mut g, SALES, &[Read], Scope::Team);
@@ -249,6 +250,7 @@ impl BuiltinRole {
                 grant(&mut g, REFERENCE, &[Read], Scope::All);
                 grant(&mut g, &[K::Relation], EDIT, Scope::All);
                 grant(&mut g, &[K::Consent], &[Read, Create], Scope::All);
+                grant(&mut g, &[K::Share], &[Create], Scope::All);
             }
             BuiltinRole::SupportAgent => {
                 grant(&mut g, &[K::Case], &[Read, Update, Assign], Scope::Team);
@@ -262,6 +264,7 @@ impl BuiltinRole {
                 grant(&mut g, REFERENCE, &[Read], Scope::All);
                 grant(&mut g, &[K::Relation], EDIT, Scope::All);
                 grant(&mut g, &[K::Consent], &[Read, Create], Scope::All);
+                grant(&mut g, &[K::Share], &[Create], Scope::All);
             }
             BuiltinRole::Marketing => {
                 grant(&mut g, &[K::Campaign], &[Read, Create, Update, Delete, Assign], Scope::All);
@@ -272,6 +275,7 @@ impl BuiltinRole {
                 grant(&mut g, &[K::Activity], &[Create], Scope::Own);
                 grant(&mut g, &[K::Feedback], &[Read], Scope::All);
                 grant(&mut g, &[K::Consent], &[Read, Create], Scope::All);
+                grant(&mut g, &[K::Share], &[Create], Scope::All);
                 grant(&mut g, REFERENCE, &[Read], Scope::All);
             }
         }

@@ -9,7 +9,11 @@ use crate::access::{Access, Reach};
 use crate::actor::Actor;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::ids::UserId;
-use crate::model::{Action, BuiltinRole, FieldGrant, Grant, Permission, Role, Scope, Team, User, owned};
+use chrono::{DateTime, Utc};
+
+use crate::model::{
+    Action, BuiltinRole, FieldGrant, Grant, Permission, Role, Scope, Share, ShareAccess, Team, User, owned,
+};
 use crate::query::Filter;
 use crate::store::Transaction;
 
@@ -32,7 +36,7 @@ impl Session {
         if let Some(known) = self.access.lock().ok().and_then(|a| a.clone()) {
             return Ok(known);
         }
-        let access = Arc::new(resolve(tx, &self.actor).await?);
+        let access = Arc::new(resolve(tx, &self.actor, self.crm.inner.clock.now()).await?);
         if let Ok(mut slot) = self.access.lock() {
             *slot = Some(access.clone());
         }
@@ -49,7 +53,7 @@ impl Session {
 
 /// The access of `actor`: the grants of the roles their user holds plus the roles the actor
 /// carries, each scope turned into the owners it reaches.
-async fn resolve(tx: &mut (dyn Transaction + '_), actor: &Actor) -> Result<Access> {
+async fn resolve(tx: &mut (dyn Transaction + '_), actor: &Actor, now: DateTime<Utc>) -> Result<Access> {
     let mut keys: Vec<String> = Vec::new();
     if let Some(id) = actor.user_id {
         match tx.fetch::<User>(id).await? {
@@ -99,12 +103,22 @@ async fn resolve(tx: &mut (dyn Transaction + '_), actor: &Actor) -> Result<Acces
     }
     let me: BTreeSet<UserId> = actor.user_id.into_iter().collect();
     let uses = |scope: Scope| grants.iter().any(|g| g.scope == scope && owned(g.kind));
-    let team = match actor.user_id {
-        Some(id) if uses(Scope::Team) => {
-            let teams = tx.find_all::<Team>(Filter::contains("members", id)).await?;
-            me.iter().copied().chain(teams.into_iter().flat_map(|t| t.members)).collect()
+    let teams = match actor.user_id {
+        Some(id) => tx.find_all::<Team>(Filter::contains("members", id)).await?,
+        None => Vec::new(),
+    };
+    let shares = match actor.user_id {
+        Some(id) => {
+            let mine = Filter::eq("user_id", id);
+            let ours = teams.iter().map(|t| t.id);
+            let to = if teams.is_empty() { mine } else { mine.or(Filter::is_in("team_id", ours)) };
+            tx.find_all::<Share>(to).await?
         }
-        _ => me.clone(),
+        None => Vec::new(),
+    };
+    let team: BTreeSet<UserId> = match uses(Scope::Team) {
+        true => me.iter().copied().chain(teams.into_iter().flat_map(|t| t.members)).collect(),
+        false => me.clone(),
     };
     let below = match actor.user_id {
         Some(id) if uses(Scope::Subordinates) => me.iter().copied().chain(reports_of(tx, id).await?).collect(),
@@ -131,6 +145,12 @@ async fn resolve(tx: &mut (dyn Transaction + '_), actor: &Actor) -> Result<Acces
     }
     for p in permissions {
         access.permit(p);
+    }
+    for s in shares.into_iter().filter(|s| s.expires_at.is_none_or(|at| at > now)) {
+        access.share(s.record.kind, Action::Read, s.record.id);
+        if s.access == ShareAccess::Edit {
+            access.share(s.record.kind, Action::Update, s.record.id);
+        }
     }
     Ok(access)
 }

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use super::privacy::Privacy;
-use super::uow::{Uow, delete_relations};
+use super::uow::{Uow, delete_attached};
 use crate::entity::EntityRef;
 use crate::error::Result;
 use crate::event::{EventQuery, StoredEvent};
@@ -238,7 +238,7 @@ struct Work {
 impl Work {
     async fn delete(&mut self, uow: &mut Uow<'_>, rec: Record) -> Result<()> {
         let r = rec.entity_ref();
-        delete_relations(uow, r).await?;
+        delete_attached(uow, r).await?;
         let v = rec.version();
         uow.remove(&rec, v).await?;
         self.records.push(r);

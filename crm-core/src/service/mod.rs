@@ -32,6 +32,7 @@ mod relations;
 mod retention;
 mod roles;
 mod segments;
+mod shares;
 mod subject_access;
 mod sync;
 mod teams;
@@ -70,6 +71,7 @@ pub use relations::Relations;
 pub use retention::RetentionPolicy;
 pub use roles::{NewRole, Roles};
 pub use segments::{NewSegment, Segments};
+pub use shares::{NewShare, Shares};
 pub use subject_access::SubjectAccess;
 pub use sync::{LinkInput, Resolution, SyncRecords};
 pub use teams::{NewTeam, Teams};
@@ -546,6 +548,11 @@ impl Session {
 
     /// Groups of users.
     pub fn teams(&self) -> Teams<'_> {
+        Records::new(self)
+    }
+
+    /// Records shared with one more user or team, beyond the record rules.
+    pub fn shares(&self) -> Shares<'_> {
         Records::new(self)
     }
 

@@ -16,7 +16,7 @@ use std::pin::Pin;
 use super::Session;
 use super::checks::Checks;
 use super::field_security::Shown;
-use super::uow::{Uow, delete_relations};
+use super::uow::{Uow, delete_attached};
 use crate::entity::OnDelete;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::model::{Action, Entity};
@@ -146,7 +146,7 @@ impl<'s, E: Entity> Records<'s, E> {
                     }
                 }
             }
-            delete_relations(&mut uow, me).await?;
+            delete_attached(&mut uow, me).await?;
             uow.remove(&record.into_record(), version).await?;
             uow.commit().await?;
             Ok(())

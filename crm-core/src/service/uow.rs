@@ -565,8 +565,9 @@ impl<'s> Uow<'s> {
             self.tx.append_events(events).await?;
         }
         let stored = self.tx.commit().await?;
-        if stored.iter().any(|e| matches!(e.event.subject.kind, EntityKind::User | EntityKind::Team | EntityKind::Role))
-        {
+        if stored.iter().any(|e| {
+            matches!(e.event.subject.kind, EntityKind::User | EntityKind::Team | EntityKind::Role | EntityKind::Share)
+        }) {
             self.s.forget_access();
         }
         let actor = &self.s.actor;
@@ -693,12 +694,16 @@ pub(crate) fn field_changes(before: &Record, after: &Record) -> Vec<FieldChange>
     out
 }
 
-/// Deletes every relation with `r` at either end.
-pub(crate) async fn delete_relations(uow: &mut Uow<'_>, r: EntityRef) -> Result<()> {
+/// Deletes what belongs to `r` alone, before `r` is deleted: every relation with it at either
+/// end, and its shares.
+pub(crate) async fn delete_attached(uow: &mut Uow<'_>, r: EntityRef) -> Result<()> {
     let rels = uow.tx.find_all::<Relation>(Filter::eq("from_id", r.id).or(Filter::eq("to_id", r.id))).await?;
-    for rel in rels.into_iter().filter(|x| x.from == r || x.to == r) {
-        let v = rel.version;
-        uow.remove(&rel.into_record(), v).await?;
+    let rels = rels.into_iter().filter(|x| x.from == r || x.to == r).map(Entity::into_record);
+    let shared = Filter::eq("record_kind", r.kind).and(Filter::eq("record_id", r.id));
+    let shares = uow.tx.find_all::<crate::model::Share>(shared).await?.into_iter().map(Entity::into_record);
+    for rec in rels.chain(shares).collect::<Vec<_>>() {
+        let v = rec.version();
+        uow.remove(&rec, v).await?;
     }
     Ok(())
 }

@@ -818,3 +818,19 @@ pub fn erasure(tenant: TenantId, contact: ContactId) -> Erasure {
         }
     )
 }
+
+/// `record` shared with a user for editing until an hour in, with a note.
+pub fn share(tenant: TenantId, record: EntityRef, with: UserId) -> Share {
+    fixture!(
+        tenant,
+        Share {
+            record,
+            user_id: Some(with),
+            team_id: None,
+            access: ShareAccess::Edit,
+            shared_by: None,
+            note: Some("Covering for Zoë – „Urlaub“".into()),
+            expires_at: Some(at(3_600)),
+        }
+    )
+}

@@ -250,7 +250,11 @@ fn one_of_each_numbered(tenant: TenantId, n: usize) -> Vec<Record> {
     let rep = user(tenant, "Ria Rep", &format!("ria{n}@acme.example"), None);
     let north = team(tenant, &format!("North {n}"), vec![rep.id]);
     let desk = role(tenant, &format!("desk_{n}"));
-    let people = [consent(tenant, c.id).into_record(), erasure(tenant, ContactId::new()).into_record()];
+    let people = [
+        consent(tenant, c.id).into_record(),
+        erasure(tenant, ContactId::new()).into_record(),
+        share(tenant, d.entity_ref(), rep.id).into_record(),
+    ];
     let more: Vec<Record> =
         more.into_iter().chain([rep.into_record(), north.into_record(), desk.into_record()]).chain(people).collect();
     let mut all = vec![

@@ -41,6 +41,7 @@ pub async fn crud_every_kind(store: Arc<dyn Store>) {
             Record::Role(x) => x.name = "Changed".into(),
             Record::Consent(x) => x.source = Some("Changed".into()),
             Record::Erasure(x) => x.reason = Some("Changed".into()),
+            Record::Share(x) => x.note = Some("Changed".into()),
         }
         tx.update(changed).await.expect("update");
     }
@@ -134,6 +135,7 @@ pub async fn every_kind_round_trips_exactly(store: Arc<dyn Store>) {
         desk.into_record(),
         consent(t, c.id).into_record(),
         erasure(t, ContactId::new()).into_record(),
+        share(t, c.entity_ref(), UserId::new()).into_record(),
         boss.into_record(),
         rep.into_record(),
         north.into_record(),

@@ -14,5 +14,6 @@ mod privacy;
 mod props;
 mod rules;
 mod service_marketing;
+mod shares;
 mod sync_mirror;
 mod users;
