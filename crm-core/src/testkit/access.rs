@@ -1,5 +1,5 @@
 //! Access control through the service layer: random users, managers, teams, roles (with field
-//! grants) and owned records with sensitive fields, then every user's reads and writes against
+//! grants), owned records with sensitive fields and shares of them, then every user's reads and writes against
 //! an independent reference evaluator.
 
 use std::collections::BTreeSet;
@@ -7,8 +7,10 @@ use std::collections::BTreeSet;
 use super::*;
 use crate::actor::Actor;
 use crate::ids::UserId;
-use crate::model::{Action, BuiltinRole, FieldAccess, FieldDefinition, FieldType, Grant, Permission, Scope};
-use crate::service::{Crm, CrmBuilder, NewContact, NewRole, NewTeam, NewUser};
+use crate::model::{
+    Action, BuiltinRole, FieldAccess, FieldDefinition, FieldType, Grant, Permission, Scope, ShareAccess,
+};
+use crate::service::{Crm, CrmBuilder, NewContact, NewRole, NewShare, NewTeam, NewUser};
 
 /// A small deterministic generator (xorshift), so a failing seed replays exactly.
 struct Rng(u64);
@@ -34,6 +36,8 @@ impl Rng {
 struct World {
     users: Vec<(UserId, Option<UserId>, Vec<String>)>,
     teams: Vec<Vec<UserId>>,
+    /// Shares of contacts: the contact, the user or the team (by index), and what they open.
+    shares: Vec<(ContactId, Option<UserId>, Option<usize>, ShareAccess)>,
     desk: Vec<Grant>,
     /// What the tenant role opens of the sensitive fields.
     desk_fields: Vec<(&'static str, FieldAccess)>,
@@ -107,7 +111,21 @@ impl World {
         false
     }
 
-    fn allows(&self, user: UserId, action: Action, owner: Option<UserId>) -> bool {
+    /// Whether `action` on `c` is allowed to `user`: by the scopes, or by a share where the
+    /// roles grant the action on contacts at some scope.
+    fn allows(&self, user: UserId, action: Action, c: &Contact) -> bool {
+        let shared = |s: &(ContactId, Option<UserId>, Option<usize>, ShareAccess)| {
+            s.0 == c.id
+                && (s.1 == Some(user) || s.2.is_some_and(|t| self.teams[t].contains(&user)))
+                && (action == Action::Read || s.3 == ShareAccess::Edit)
+        };
+        self.allows_owner(user, action, c.owner_id)
+            || (matches!(action, Action::Read | Action::Update)
+                && self.may(user, action)
+                && self.shares.iter().any(shared))
+    }
+
+    fn allows_owner(&self, user: UserId, action: Action, owner: Option<UserId>) -> bool {
         self.scopes(user, action).into_iter().any(|s| match (s, owner) {
             (Scope::All, _) => true,
             (Scope::None, _) | (_, None) => false,
@@ -126,7 +144,7 @@ impl World {
         let rec = |c: &Contact| c.clone().into_record();
         self.contacts
             .iter()
-            .filter(|c| self.allows(user, Action::Read, c.owner_id) && f.matches(&rec(c)))
+            .filter(|c| self.allows(user, Action::Read, c) && f.matches(&rec(c)))
             .map(|c| c.id)
             .collect()
     }
@@ -172,7 +190,9 @@ pub async fn access_scenario(store: Arc<dyn Store>, seed: u64) {
         }
     }
     admin.roles().create(role).await.expect("the tenant role");
-    let mut world = World { users: Vec::new(), teams: Vec::new(), desk, desk_fields, contacts: Vec::new() };
+    let mut world =
+        World { users: Vec::new(), teams: Vec::new(), shares: Vec::new(), desk, desk_fields, contacts: Vec::new() };
+    let mut team_ids = Vec::new();
     for i in 0..6 {
         let manager = if i > 0 && rng.chance(70) { Some(world.users[rng.below(i)].0) } else { None };
         let mut roles = vec![ROLES[rng.below(ROLES.len())].to_owned()];
@@ -196,7 +216,7 @@ pub async fn access_scenario(store: Arc<dyn Store>, seed: u64) {
         for m in &members {
             input = input.member(*m);
         }
-        admin.teams().create(input).await.expect("a team");
+        team_ids.push(admin.teams().create(input).await.expect("a team").id);
         world.teams.push(members);
     }
     for i in 0..24 {
@@ -214,6 +234,25 @@ pub async fn access_scenario(store: Arc<dyn Store>, seed: u64) {
             input = input.owner(world.users[rng.below(world.users.len())].0);
         }
         world.contacts.push(admin.contacts().create(input).await.expect("a contact"));
+    }
+    // Exceptions: contacts shared with a user or a team, for reading or editing.
+    for _ in 0..8 {
+        let c = world.contacts[rng.below(world.contacts.len())].id;
+        let access = [ShareAccess::Read, ShareAccess::Edit][rng.below(2)];
+        let (user, team) = match rng.chance(60) {
+            true => (Some(world.users[rng.below(world.users.len())].0), None),
+            false => (None, Some(rng.below(team_ids.len()))),
+        };
+        if world.shares.iter().any(|s| s.0 == c && s.1 == user && s.2 == team) {
+            continue;
+        }
+        let r = EntityRef::new(EntityKind::Contact, c);
+        let input = match (user, team) {
+            (Some(u), _) => NewShare::with_user(r, u, access),
+            (None, t) => NewShare::with_team(r, team_ids[t.expect("a team")], access),
+        };
+        admin.shares().share(input).await.expect("a share");
+        world.shares.push((c, user, team, access));
     }
 
     let filters = [
@@ -255,7 +294,7 @@ pub async fn access_scenario(store: Arc<dyn Store>, seed: u64) {
             assert!(matches!(&err, Error::Validation(v) if v.0[0].field.ends_with(f)), "{what}: probe {f}: {err:?}");
         }
         for c in &world.contacts {
-            let seen = world.allows(user, Action::Read, c.owner_id);
+            let seen = world.allows(user, Action::Read, c);
             match cx.contacts().get(c.id).await {
                 Ok(got) => {
                     assert!(seen, "{what}: got {} out of reach", c.given_name);
@@ -279,8 +318,7 @@ pub async fn access_scenario(store: Arc<dyn Store>, seed: u64) {
         for _ in 0..2 {
             let i = rng.below(world.contacts.len());
             let c = world.contacts[i].clone();
-            let (seen, may) =
-                (world.allows(user, Action::Read, c.owner_id), world.allows(user, Action::Update, c.owner_id));
+            let (seen, may) = (world.allows(user, Action::Read, &c), world.allows(user, Action::Update, &c));
             // A user edits what they read (withheld fields cleared), as a real one would.
             let mut changed = if seen { cx.contacts().get(c.id).await.expect("readable") } else { c.clone() };
             changed.job_title = Some(format!("Title by {user}"));
@@ -303,8 +341,7 @@ pub async fn access_scenario(store: Arc<dyn Store>, seed: u64) {
         }
         let i = rng.below(world.contacts.len());
         let c = world.contacts[i].clone();
-        let (seen, may) =
-            (world.allows(user, Action::Read, c.owner_id), world.allows(user, Action::Delete, c.owner_id));
+        let (seen, may) = (world.allows(user, Action::Read, &c), world.allows(user, Action::Delete, &c));
         match cx.contacts().delete(c.id, c.version).await {
             Ok(()) => {
                 assert!(seen && may, "{what}: deleted {}", c.given_name);
@@ -325,7 +362,7 @@ pub async fn access_scenario(store: Arc<dyn Store>, seed: u64) {
         if rated {
             input = input.custom("rating", "new");
         }
-        let may = world.allows(user, Action::Create, owner.or(Some(user)));
+        let may = world.allows_owner(user, Action::Create, owner.or(Some(user)));
         let may_rate = !rated || world.field(user, "custom.rating") == Some(FieldAccess::Edit);
         match cx.contacts().create(input).await {
             Ok(made) => {
