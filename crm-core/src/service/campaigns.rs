@@ -216,7 +216,7 @@ impl Records<'_, Campaign> {
                 };
                 check_open(&campaign)?;
                 let seg = uow.tx.require::<Segment>(seg_id).await?;
-                let contacts = uow.tx.find_all::<Contact>(seg.filter.clone()).await?;
+                let contacts = uow.find_readable::<Contact>(&seg.filter).await?;
                 let existing: HashSet<ContactId> = uow
                     .tx
                     .find_all::<CampaignMember>(Filter::eq("campaign_id", id.as_uuid()))
@@ -311,11 +311,12 @@ impl Records<'_, Campaign> {
         Records::<CampaignMember>::new(self.s).list(&q).await
     }
 
-    /// Counts and rates per response, cost per conversion and revenue from converted members.
+    /// Counts and rates per response, cost per conversion and revenue from converted members,
+    /// over the members and orders the actor may read.
     pub async fn results(&self, id: CampaignId) -> Result<CampaignResults> {
         let mut uow = Uow::read(self.s).await?;
         let campaign = uow.load::<Campaign>(id, Action::Read).await?;
-        let members = uow.tx.find_all::<CampaignMember>(Filter::eq("campaign_id", id.as_uuid())).await?;
+        let members = uow.find_readable::<CampaignMember>(&Filter::eq("campaign_id", id.as_uuid())).await?;
         let n = members.len() as u64;
         let mut counts: BTreeMap<ResponseKind, u64> = ResponseKind::ALL.iter().map(|k| (*k, 0)).collect();
         for m in &members {
@@ -338,11 +339,11 @@ impl Records<'_, Campaign> {
         };
         let mut revenue: BTreeMap<Currency, Decimal> = BTreeMap::new();
         let mut counted = HashSet::new();
-        let attributed = uow.tx.find_all::<Order>(Filter::eq("campaign_id", id.as_uuid())).await?;
+        let attributed = uow.find_readable::<Order>(&Filter::eq("campaign_id", id.as_uuid())).await?;
         let mut orders: Vec<Order> = attributed;
         for m in members.iter().filter(|m| m.responded(ResponseKind::Converted).is_some()) {
             let converted = m.responded(ResponseKind::Converted);
-            let theirs = uow.tx.find_all::<Order>(Filter::eq("contact_id", m.contact_id.as_uuid())).await?;
+            let theirs = uow.find_readable::<Order>(&Filter::eq("contact_id", m.contact_id.as_uuid())).await?;
             orders.extend(theirs.into_iter().filter(|o| o.placed_at >= converted));
         }
         for o in orders {

@@ -449,11 +449,13 @@ impl Records<'_, Deal> {
         self.write(|uow| Box::pin(step(uow, id, target))).await
     }
 
-    /// Deals per stage with counts, totals, rotting deals and the probability-weighted forecast.
+    /// Deals per stage with counts, totals, rotting deals and the probability-weighted forecast,
+    /// over the deals the actor may read (a sales rep's report is of their own pipeline).
     pub async fn pipeline_report(&self, pipeline_id: PipelineId) -> Result<PipelineReport> {
         let mut uow = Uow::read(self.s).await?;
-        let pipeline = uow.tx.require::<Pipeline>(pipeline_id).await?;
-        let deals = uow.tx.find_all::<Deal>(Filter::eq("pipeline_id", pipeline_id)).await?;
+        let pipeline = uow.load::<Pipeline>(pipeline_id, Action::Read).await?;
+        uow.access.check_kind(crate::entity::EntityKind::Deal, Action::Read)?;
+        let deals = uow.find_readable::<Deal>(&Filter::eq("pipeline_id", pipeline_id)).await?;
         let now = uow.now;
         let mut stages: Vec<StageSummary> = pipeline
             .stages

@@ -325,3 +325,38 @@ async fn an_extension_acts_with_the_roles_the_embedder_grants_it() {
     let err = Crm::builder(MemoryStore::new()).extension_roles("ghost", ["read_only"]).build().unwrap_err();
     assert!(err.names_field("extension_roles.ghost"), "{err}");
 }
+
+#[tokio::test]
+async fn reports_and_campaign_results_count_only_what_the_actor_reads() {
+    let o = org().await;
+    let (ria, solo) = (o.as_user(&o.ria), o.as_user(&o.solo));
+    for (who, amount) in [(&ria, "100"), (&ria, "200"), (&solo, "4000")] {
+        who.deals().create(NewDeal::new("Deal").amount(usd(amount))).await.unwrap();
+    }
+    let pipeline = o.env.cx().pipelines().list(&Query::new(Filter::All)).await.unwrap().items[0].id;
+    let counted = |r: &crm_core::service::PipelineReport| -> (u64, rust_decimal::Decimal) {
+        let n = r.stages.iter().map(|s| s.count).sum();
+        let total = r.stages.iter().filter_map(|s| s.total.get(&Currency::USD)).sum();
+        (n, total)
+    };
+    assert_eq!(counted(&o.env.cx().deals().pipeline_report(pipeline).await.unwrap()), (3, dec("4300")));
+    assert_eq!(counted(&ria.deals().pipeline_report(pipeline).await.unwrap()), (2, dec("300")), "Ria's own");
+    assert_eq!(counted(&solo.deals().pipeline_report(pipeline).await.unwrap()), (1, dec("4000")));
+
+    // Campaign results: the members and orders the reader reaches.
+    let admin = o.env.cx();
+    let camp = admin.campaigns().create(NewCampaign::new("Spring", CampaignChannel::Email)).await.unwrap();
+    let mine = ria.contacts().create(NewContact::new("Mia", "Mine")).await.unwrap();
+    let theirs = solo.contacts().create(NewContact::new("Tess", "Theirs")).await.unwrap();
+    for (who, c) in [(&ria, mine.id), (&solo, theirs.id)] {
+        admin.campaigns().add_contact(camp.id, c).await.unwrap();
+        admin.campaigns().record_response(camp.id, c, ResponseKind::Converted, None).await.unwrap();
+        let order = NewOrder::for_contact(c).line(line("Tea", "1", usd("10"))).campaign(camp.id).placed();
+        who.orders().create(order).await.unwrap();
+    }
+    let whole = admin.campaigns().results(camp.id).await.unwrap();
+    assert_eq!((whole.members, whole.revenue[&Currency::USD]), (2, dec("20.00")));
+    // A sales rep reads every campaign member, but only the orders of their team.
+    let rias = ria.campaigns().results(camp.id).await.unwrap();
+    assert_eq!((rias.members, rias.revenue[&Currency::USD]), (2, dec("10.00")), "Ria's order, not Sol's");
+}
