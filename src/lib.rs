@@ -5,6 +5,11 @@ pub use crm_core::{
     actor, entity, error, event, ids, memory, model, money, profile, query, search, service, store, value,
 };
 
+/// Sensitive fields sealed at rest (feature `seal`): the [`Keyring`](crm_core::seal::Keyring)
+/// given to [`CrmBuilder::seal`](crm_core::service::CrmBuilder::seal).
+#[cfg(feature = "seal")]
+pub use crm_core::seal;
+
 /// What an embedder needs every day, in one import: `use crm::prelude::*;` — the core's
 /// [prelude](crm_core::prelude), the SQL store, and `Decimal` for money amounts.
 pub mod prelude {

@@ -63,6 +63,8 @@ pub mod money;
 pub mod prelude;
 pub mod profile;
 pub mod query;
+#[cfg(feature = "seal")]
+pub mod seal;
 pub mod search;
 pub mod service;
 pub mod store;

@@ -145,3 +145,19 @@ pub(crate) fn copy_field(to: &mut Record, from: &Record, field: &str) {
         _ => {}
     }
 }
+
+/// Sets the sensitive standard `field` of `rec` from its JSON (as [`value_of`] gives it):
+/// what unsealing a sealed field does. False when `rec` has no such field or the JSON is not
+/// its type.
+pub(crate) fn set_field(rec: &mut Record, field: &str, v: serde_json::Value) -> bool {
+    use serde_json::from_value as from;
+    match (rec, field) {
+        (Record::Contact(c), "birthday") => from(v).map(|x| c.birthday = x).is_ok(),
+        (Record::Contact(c), "family_notes") => from(v).map(|x| c.family_notes = x).is_ok(),
+        (Record::Contact(c), "credit_terms") => from(v).map(|x| c.credit_terms = x).is_ok(),
+        (Record::Company(c), "tax_id") => from(v).map(|x| c.tax_id = x).is_ok(),
+        (Record::Company(c), "account_balance") => from(v).map(|x| c.account_balance = x).is_ok(),
+        (Record::Company(c), "credit_terms") => from(v).map(|x| c.credit_terms = x).is_ok(),
+        _ => false,
+    }
+}

@@ -31,6 +31,8 @@ pub(crate) mod records;
 mod relations;
 mod retention;
 mod roles;
+#[cfg(feature = "seal")]
+mod sealing;
 mod segments;
 mod shares;
 mod subject_access;
@@ -97,6 +99,9 @@ pub(crate) struct Inner {
     pub(crate) block_duplicates: Option<DuplicateRules>,
     /// The roles each extension acts with (an extension not named here is unrestricted).
     pub(crate) extension_roles: HashMap<String, Vec<String>>,
+    /// The sealing store, when sensitive fields are sealed (it is `store` too).
+    #[cfg(feature = "seal")]
+    pub(crate) sealed: Option<Arc<crate::seal::SealedStore>>,
 }
 
 /// The CRM: a store plus the rules. Cheap to clone; share it across tasks.
@@ -147,6 +152,8 @@ impl Crm {
                 sla: SlaPolicy::default(),
                 block_duplicates: None,
                 extension_roles: HashMap::new(),
+                #[cfg(feature = "seal")]
+                sealed: None,
             }),
         }
     }
@@ -190,6 +197,8 @@ pub struct CrmBuilder {
     sla: SlaPolicy,
     block_duplicates: Option<DuplicateRules>,
     extension_roles: HashMap<String, Vec<String>>,
+    #[cfg(feature = "seal")]
+    keyring: Option<Arc<crate::seal::Keyring>>,
 }
 
 impl CrmBuilder {
@@ -204,6 +213,8 @@ impl CrmBuilder {
             sla: SlaPolicy::default(),
             block_duplicates: None,
             extension_roles: HashMap::new(),
+            #[cfg(feature = "seal")]
+            keyring: None,
         }
     }
 
@@ -344,9 +355,13 @@ impl CrmBuilder {
         }
         Error::check(errs)?;
         let region = self.default_region.map(|r| r.trim().to_ascii_uppercase());
+        #[cfg(feature = "seal")]
+        let (store, sealed) = sealing::wrap(self.store, self.keyring, &self.extensions);
+        #[cfg(not(feature = "seal"))]
+        let store = self.store;
         Ok(Crm {
             inner: Arc::new(Inner {
-                store: self.store,
+                store,
                 clock: self.clock,
                 ids: self.ids,
                 extensions: self.extensions,
@@ -354,6 +369,8 @@ impl CrmBuilder {
                 sla: self.sla,
                 block_duplicates: self.block_duplicates,
                 extension_roles: self.extension_roles,
+                #[cfg(feature = "seal")]
+                sealed,
             }),
         })
     }

@@ -13,6 +13,7 @@ mod merge;
 mod privacy;
 mod props;
 mod rules;
+mod sealing;
 mod service_marketing;
 mod shares;
 mod sync_mirror;

@@ -9,3 +9,4 @@ mod injection;
 mod list_plans;
 mod merge;
 mod migrations;
+mod sealed;
