@@ -153,8 +153,8 @@ impl World {
 const ROLES: &[&str] = &["sales_rep", "sales_manager", "support_agent", "read_only", "marketing", "desk"];
 const SCOPES: &[Scope] = &[Scope::None, Scope::Own, Scope::Team, Scope::Subordinates, Scope::All];
 
-/// Every user's list (walked in small pages), count, get, search, update, delete and create of
-/// contacts agrees with a reference evaluator of the roles, teams and reporting lines, over
+/// Every user's list (walked in small pages, filtered and sorted), count, get, customer 360,
+/// timeline, search, update, delete and create of contacts agrees with a reference evaluator of the roles, teams and reporting lines, over
 /// several random worlds; every refused write leaves the record as it was.
 pub async fn access_matches_the_reference(store: Arc<dyn Store>) {
     for seed in [0x5EED_0001_u64, 0xACCE_55ED, 0x0DD5_BA11] {
@@ -293,8 +293,33 @@ pub async fn access_scenario(store: Arc<dyn Store>, seed: u64) {
             // Refused: as withheld, or (family notes) as no field filters know.
             assert!(matches!(&err, Error::Validation(v) if v.0[0].field.ends_with(f)), "{what}: probe {f}: {err:?}");
         }
+        if world.may(user, Action::Read) {
+            // Sorted by name, descending, in pages: the readable ones, in that order.
+            let mut q = Query::new(Filter::All).sort_desc("given_name").limit(1 + rng.below(4));
+            let mut got = Vec::new();
+            loop {
+                let page = cx.contacts().list(&q).await.unwrap_or_else(|e| panic!("{what}: sorted list: {e}"));
+                got.extend(page.items.iter().map(|c| (c.given_name.clone(), c.id)));
+                match page.next {
+                    Some(c) => q.after = Some(c),
+                    None => break,
+                }
+            }
+            let mut want: Vec<(String, ContactId)> = world
+                .contacts
+                .iter()
+                .filter(|c| world.allows(user, Action::Read, c))
+                .map(|c| (c.given_name.clone(), c.id))
+                .collect();
+            want.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            assert_eq!(got, want, "{what}: sorted list");
+        }
         for c in &world.contacts {
             let seen = world.allows(user, Action::Read, c);
+            // The customer 360 and the timeline: only of a contact in reach.
+            let overview = cx.customer_360(c.id).await;
+            assert_eq!(overview.is_ok(), seen, "{what}: 360 of {}", c.given_name);
+            assert_eq!(cx.timeline(c.id).await.is_ok(), seen, "{what}: timeline of {}", c.given_name);
             match cx.contacts().get(c.id).await {
                 Ok(got) => {
                     assert!(seen, "{what}: got {} out of reach", c.given_name);
