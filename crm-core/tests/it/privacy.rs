@@ -254,3 +254,57 @@ async fn a_retention_policy_erases_the_people_nobody_touched_and_previews_them_f
     let again = cx.privacy().erase_all(&[dee.id, bob.id], None, |_| {}).await.unwrap();
     assert_eq!(again, [logs[1].clone(), logs[0].clone()], "done once");
 }
+
+/// A memory store whose history scrubs fail while `fail` is set.
+struct ScrubFails {
+    inner: MemoryStore,
+    fail: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Store for ScrubFails {
+    async fn begin(&self, t: TenantId, m: crm_core::store::TxMode) -> Result<Box<dyn crm_core::store::Transaction>> {
+        self.inner.begin(t, m).await
+    }
+    async fn read_events(&self, t: TenantId, q: &EventQuery) -> Result<Vec<StoredEvent>> {
+        self.inner.read_events(t, q).await
+    }
+    async fn scrub_events(&self, t: TenantId, events: &[StoredEvent]) -> Result<()> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::storage("the disk is full"));
+        }
+        self.inner.scrub_events(t, events).await
+    }
+    async fn verify_events(&self, t: TenantId) -> Result<crm_core::chain::ChainReport> {
+        self.inner.verify_events(t).await
+    }
+}
+
+#[tokio::test]
+async fn an_erasure_interrupted_after_its_transaction_is_finished_by_erasing_again() {
+    let store = std::sync::Arc::new(ScrubFails { inner: MemoryStore::new(), fail: true.into() });
+    let crm = crm_core::service::CrmBuilder::from_arc(store.clone()).build().unwrap();
+    let cx = crm.as_actor(&Actor::system(tenant_a()));
+    let zed = cx.contacts().create(NewContact::new("Zed", "Quartz").email("zed@example.org")).await.unwrap();
+    let mut edit = zed.clone();
+    edit.job_title = Some("Quartz cutter".into());
+    cx.contacts().update(edit).await.unwrap();
+
+    let err = cx.privacy().erase(zed.id, None).await.unwrap_err();
+    assert!(err.to_string().contains("disk is full"), "{err}");
+    // The records are gone and the log says the history is still to scrub.
+    assert!(cx.contacts().get(zed.id).await.is_err());
+    let log = cx.privacy().erasure_of(zed.id).await.unwrap().expect("logged");
+    assert_eq!((log.completed_at, log.events_scrubbed), (None, 0));
+    let trail =
+        serde_json::to_string(&store.inner.read_events(tenant_a(), &EventQuery::after(0, 100)).await.unwrap()).unwrap();
+    assert!(trail.contains("Quartz cutter"), "not scrubbed yet");
+
+    store.fail.store(false, std::sync::atomic::Ordering::SeqCst);
+    let done = cx.privacy().erase(zed.id, None).await.unwrap();
+    assert_eq!(done.id, log.id, "the same erasure, finished");
+    assert!(done.completed_at.is_some() && done.events_scrubbed >= 1);
+    let trail =
+        serde_json::to_string(&store.inner.read_events(tenant_a(), &EventQuery::after(0, 100)).await.unwrap()).unwrap();
+    assert!(!trail.contains("Quartz"), "scrubbed: {trail}");
+}
