@@ -57,9 +57,14 @@ fn field_of(c: &Contact, field: &str) -> serde_json::Value {
 }
 
 impl World {
-    /// The scopes `user`'s roles grant for `action` on contacts, read from the role
-    /// definitions (the built-in ones are data).
+    /// The scopes `user`'s roles grant for `action` on contacts.
     fn scopes(&self, user: UserId, action: Action) -> Vec<Scope> {
+        self.scopes_of(user, EntityKind::Contact, action)
+    }
+
+    /// The scopes `user`'s roles grant for `action` on `kind`, read from the role definitions
+    /// (the built-in ones are data).
+    fn scopes_of(&self, user: UserId, kind: EntityKind, action: Action) -> Vec<Scope> {
         let roles = &self.users.iter().find(|u| u.0 == user).expect("a user of the world").2;
         let mut grants: Vec<Grant> = Vec::new();
         for r in roles {
@@ -68,7 +73,7 @@ impl World {
                 None => grants.extend(self.desk.iter().copied()),
             }
         }
-        grants.into_iter().filter(|g| g.kind == EntityKind::Contact && g.action == action).map(|g| g.scope).collect()
+        grants.into_iter().filter(|g| g.kind == kind && g.action == action).map(|g| g.scope).collect()
     }
 
     /// How far `user`'s roles open the sensitive `field` of contacts (None: withheld).
@@ -126,7 +131,12 @@ impl World {
     }
 
     fn allows_owner(&self, user: UserId, action: Action, owner: Option<UserId>) -> bool {
-        self.scopes(user, action).into_iter().any(|s| match (s, owner) {
+        self.reaches(user, EntityKind::Contact, action, owner)
+    }
+
+    /// Whether `user`'s scopes for `action` on `kind` reach a record owned by `owner`.
+    fn reaches(&self, user: UserId, kind: EntityKind, action: Action, owner: Option<UserId>) -> bool {
+        self.scopes_of(user, kind, action).into_iter().any(|s| match (s, owner) {
             (Scope::All, _) => true,
             (Scope::None, _) | (_, None) => false,
             (Scope::Own, Some(o)) => o == user,
@@ -154,7 +164,8 @@ const ROLES: &[&str] = &["sales_rep", "sales_manager", "support_agent", "read_on
 const SCOPES: &[Scope] = &[Scope::None, Scope::Own, Scope::Team, Scope::Subordinates, Scope::All];
 
 /// Every user's list (walked in small pages, filtered and sorted), count, get, customer 360,
-/// timeline, search, update, delete and create of contacts agrees with a reference evaluator of the roles, teams and reporting lines, over
+/// timeline, search, update, delete and create of contacts, and their pipeline report (an
+/// aggregate over deals), agrees with a reference evaluator of the roles, teams and reporting lines, over
 /// several random worlds; every refused write leaves the record as it was.
 pub async fn access_matches_the_reference(store: Arc<dyn Store>) {
     for seed in [0x5EED_0001_u64, 0xACCE_55ED, 0x0DD5_BA11] {
@@ -235,6 +246,20 @@ pub async fn access_scenario(store: Arc<dyn Store>, seed: u64) {
         }
         world.contacts.push(admin.contacts().create(input).await.expect("a contact"));
     }
+    // Deals, for an aggregate: the pipeline report counts and sums the ones its reader reaches.
+    let mut deals: Vec<(Option<UserId>, i64)> = Vec::new();
+    for i in 0..8 {
+        let owner = if rng.chance(85) { Some(world.users[rng.below(world.users.len())].0) } else { None };
+        let amount = 100 * (1 + rng.below(50) as i64);
+        let mut input =
+            crate::service::NewDeal::new(format!("D{i}")).amount(Money::new(Decimal::from(amount), Currency::USD));
+        if let Some(o) = owner {
+            input = input.owner(o);
+        }
+        admin.deals().create(input).await.expect("a deal");
+        deals.push((owner, amount));
+    }
+    let pipeline = admin.pipelines().list(&Query::new(Filter::All)).await.expect("pipelines").items[0].id;
     // Exceptions: contacts shared with a user or a team, for reading or editing.
     for _ in 0..8 {
         let c = world.contacts[rng.below(world.contacts.len())].id;
@@ -338,6 +363,28 @@ pub async fn access_scenario(store: Arc<dyn Store>, seed: u64) {
             let got: BTreeSet<Uuid> = hits.iter().map(Record::id).collect();
             let want: BTreeSet<Uuid> = world.readable(user, &Filter::All).iter().map(|c| c.as_uuid()).collect();
             assert_eq!(got, want, "{what}: search");
+        }
+        // An aggregate: the pipeline report over the deals in reach.
+        let may = |kind| world.scopes_of(user, kind, Action::Read).into_iter().any(|s| s != Scope::None);
+        match cx.deals().pipeline_report(pipeline).await {
+            Ok(report) => {
+                assert!(may(EntityKind::Pipeline) && may(EntityKind::Deal), "{what}: a report out of reach");
+                let reached: Vec<i64> = deals
+                    .iter()
+                    .filter(|(o, _)| world.reaches(user, EntityKind::Deal, Action::Read, *o))
+                    .map(|(_, a)| *a)
+                    .collect();
+                let count: u64 = report.stages.iter().map(|s| s.count).sum();
+                let total: Decimal = report.stages.iter().filter_map(|s| s.total.get(&Currency::USD)).sum();
+                assert_eq!(
+                    (count, total),
+                    (reached.len() as u64, Decimal::from(reached.iter().sum::<i64>())),
+                    "{what}: report"
+                );
+            }
+            Err(Error::NotFound { .. }) => assert!(!may(EntityKind::Pipeline), "{what}: pipeline hidden"),
+            Err(Error::Forbidden(_)) => assert!(!may(EntityKind::Deal), "{what}: deals refused"),
+            Err(e) => panic!("{what}: report: {e}"),
         }
         // Writes: an update and a delete of random contacts, a create for a random owner.
         for _ in 0..2 {
