@@ -173,8 +173,46 @@ pub async fn access_matches_the_reference(store: Arc<dyn Store>) {
     }
 }
 
-/// One random world (from `seed`) checked as [`access_matches_the_reference`] describes.
-pub async fn access_scenario(store: Arc<dyn Store>, seed: u64) {
+/// A random world of users (managers, roles), teams, a tenant role with field grants, contacts
+/// with sensitive fields, shares and deals, made from `seed` through the services, with a
+/// reference evaluator of what each user may do: for the checks of other crates (crm-io's
+/// exports) as well as [`access_scenario`].
+pub struct AccessWorld {
+    /// The CRM over the store the world was made in.
+    pub crm: Crm,
+    /// The world's tenant.
+    pub tenant: TenantId,
+    world: World,
+    rng: Rng,
+    deals: Vec<(Option<UserId>, i64)>,
+    pipeline: crate::ids::PipelineId,
+}
+
+impl AccessWorld {
+    /// The world's users.
+    pub fn users(&self) -> Vec<UserId> {
+        self.world.users.iter().map(|u| u.0).collect()
+    }
+
+    /// The contacts `user` may export, by the reference (None: exporting contacts is refused:
+    /// no `export` permission, or no `export` grant on contacts). Shares do not open exports.
+    pub fn exportable(&self, user: UserId) -> Option<BTreeSet<ContactId>> {
+        let w = &self.world;
+        let roles = &w.users.iter().find(|u| u.0 == user)?.2;
+        let permitted = roles.iter().any(|r| match BuiltinRole::of(r) {
+            Some(b) => b.permissions().contains(&Permission::Export),
+            None => true,
+        });
+        if !permitted || !w.scopes(user, Action::Export).into_iter().any(|s| s != Scope::None) {
+            return None;
+        }
+        let reach = |c: &&Contact| w.allows(user, Action::Read, c) && w.allows_owner(user, Action::Export, c.owner_id);
+        Some(w.contacts.iter().filter(reach).map(|c| c.id).collect())
+    }
+}
+
+/// Makes the world of `seed` in `store` (see [`AccessWorld`]).
+pub async fn access_world(store: Arc<dyn Store>, seed: u64) -> AccessWorld {
     let mut rng = Rng(seed | 1);
     let crm: Crm = CrmBuilder::from_arc(store).build().expect("a CRM");
     let t = tenant();
@@ -279,7 +317,13 @@ pub async fn access_scenario(store: Arc<dyn Store>, seed: u64) {
         admin.shares().share(input).await.expect("a share");
         world.shares.push((c, user, team, access));
     }
+    AccessWorld { crm, tenant: t, world, rng, deals, pipeline }
+}
 
+/// One random world (from `seed`) checked as [`access_matches_the_reference`] describes.
+pub async fn access_scenario(store: Arc<dyn Store>, seed: u64) {
+    let AccessWorld { crm, tenant: t, mut world, mut rng, deals, pipeline } = access_world(store, seed).await;
+    let admin = crm.as_actor(&Actor::system(t));
     let filters = [
         Filter::All,
         Filter::contains("tags", "a"),

@@ -160,3 +160,38 @@ async fn exports_follow_the_exporter_s_roles_and_withheld_fields() {
     let mut all = Vec::new();
     assert_eq!(export_csv::<Contact>(&as_user(&manager), &Export::default(), &mut all).await.unwrap(), 2);
 }
+
+/// In random worlds of users, teams, roles, owned contacts and shares (the conformance kit's),
+/// every user's JSON Lines export of contacts holds exactly the contacts the reference lets
+/// them export, or is refused when it says so, writing nothing.
+#[tokio::test]
+async fn exports_agree_with_the_access_reference_in_random_worlds() {
+    for seed in [0x5EED_0001_u64, 0xE4B0_47ED, 0x0DD5_BA11, 0x1234_5678] {
+        let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(MemoryStore::new());
+        let w = crm_core::testkit::access_world(store, seed).await;
+        let mut exporting = 0;
+        for user in w.users() {
+            let cx = w.crm.as_actor(&Actor::user(w.tenant, user));
+            let mut out = Vec::new();
+            let got = export_jsonl::<Contact>(&cx, &Export::new(Query::default()), &mut out).await;
+            match w.exportable(user) {
+                None => {
+                    assert!(matches!(got, Err(crm_io::IoError::Crm(Error::Forbidden(_)))), "seed {seed:#x}: {got:?}");
+                    assert!(out.is_empty(), "a refused export writes nothing");
+                }
+                Some(want) => {
+                    exporting += 1;
+                    let n = got.unwrap_or_else(|e| panic!("seed {seed:#x}, user {user}: {e}"));
+                    let ids: HashSet<ContactId> = String::from_utf8(out)
+                        .unwrap()
+                        .lines()
+                        .map(|l| serde_json::from_str::<Contact>(l).unwrap().id)
+                        .collect();
+                    assert_eq!(ids, want.iter().copied().collect::<HashSet<_>>(), "seed {seed:#x}, user {user}");
+                    assert_eq!(n as usize, want.len());
+                }
+            }
+        }
+        assert!(exporting > 0, "seed {seed:#x}: someone may export");
+    }
+}
