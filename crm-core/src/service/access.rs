@@ -1,6 +1,7 @@
 //! Resolving what the session's actor may do ([`Access`]) from their roles, once per session.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
 use super::Session;
@@ -18,8 +19,9 @@ use crate::query::Filter;
 use crate::store::Transaction;
 
 impl Session {
-    /// What this session's actor may do: their roles' grants, resolved once per session (and
-    /// again after the session changes users, teams or roles). The system actor may do
+    /// What this session's actor may do: their roles' grants and the records shared with them,
+    /// resolved once per session, and again after any session of this CRM changes users,
+    /// teams, roles or shares (another process's changes are seen by new sessions). The system actor may do
     /// everything; a user must be an active user of the tenant, else every call is
     /// [`Forbidden`](Error::Forbidden).
     pub async fn access(&self) -> Result<Arc<Access>> {
@@ -33,21 +35,24 @@ impl Session {
             static SYSTEM: OnceLock<Arc<Access>> = OnceLock::new();
             return Ok(SYSTEM.get_or_init(|| Arc::new(Access::unrestricted())).clone());
         }
-        if let Some(known) = self.access.lock().ok().and_then(|a| a.clone()) {
+        let epoch = self.crm.inner.access_epoch.load(Ordering::Acquire);
+        let known = self.access.lock().ok().and_then(|a| a.clone());
+        if let Some((at, known)) = known
+            && at == epoch
+        {
             return Ok(known);
         }
         let access = Arc::new(resolve(tx, &self.actor, self.crm.inner.clock.now()).await?);
         if let Ok(mut slot) = self.access.lock() {
-            *slot = Some(access.clone());
+            *slot = Some((epoch, access.clone()));
         }
         Ok(access)
     }
 
-    /// Drops the resolved access (users, teams or roles changed).
+    /// Makes every session of this CRM resolve its access again (users, teams, roles or
+    /// shares changed).
     pub(crate) fn forget_access(&self) {
-        if let Ok(mut slot) = self.access.lock() {
-            *slot = None;
-        }
+        self.crm.inner.access_epoch.fetch_add(1, Ordering::AcqRel);
     }
 }
 

@@ -99,6 +99,9 @@ pub(crate) struct Inner {
     pub(crate) block_duplicates: Option<DuplicateRules>,
     /// The roles each extension acts with (an extension not named here is unrestricted).
     pub(crate) extension_roles: HashMap<String, Vec<String>>,
+    /// Bumped by every commit that changes users, teams, roles or shares: sessions resolved
+    /// in an earlier epoch resolve their access again.
+    pub(crate) access_epoch: std::sync::atomic::AtomicU64,
     /// The sealing store, when sensitive fields are sealed (it is `store` too).
     #[cfg(feature = "seal")]
     pub(crate) sealed: Option<Arc<crate::seal::SealedStore>>,
@@ -152,6 +155,7 @@ impl Crm {
                 sla: SlaPolicy::default(),
                 block_duplicates: None,
                 extension_roles: HashMap::new(),
+                access_epoch: Default::default(),
                 #[cfg(feature = "seal")]
                 sealed: None,
             }),
@@ -369,6 +373,7 @@ impl CrmBuilder {
                 sla: self.sla,
                 block_duplicates: self.block_duplicates,
                 extension_roles: self.extension_roles,
+                access_epoch: Default::default(),
                 #[cfg(feature = "seal")]
                 sealed,
             }),
@@ -382,8 +387,8 @@ impl CrmBuilder {
 pub struct Session {
     pub(crate) crm: Crm,
     pub(crate) actor: Actor,
-    /// What the actor may do, once resolved.
-    pub(crate) access: Arc<std::sync::Mutex<Option<Arc<crate::access::Access>>>>,
+    /// What the actor may do, once resolved, with the CRM's access epoch it was resolved in.
+    pub(crate) access: Arc<std::sync::Mutex<Option<(u64, Arc<crate::access::Access>)>>>,
 }
 
 impl Session {

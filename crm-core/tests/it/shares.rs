@@ -49,7 +49,7 @@ async fn a_share_opens_one_record_for_reading_or_editing_and_nothing_more() {
 
     let read = ria.shares().share(NewShare::with_user(deal.entity_ref(), o.sam.id, ShareAccess::Read)).await.unwrap();
     assert_eq!((read.shared_by, read.access), (Some(o.ria.id), ShareAccess::Read));
-    let sam = o.as_user(&o.sam);
+    // Sam's session, opened before, resolves its access again: the share counts at once.
     assert_eq!(sam.deals().get(deal.id).await.unwrap().name, "Acme renewal");
     let listed: Vec<DealId> = sam.deals().list(&all).await.unwrap().items.into_iter().map(|d| d.id).collect();
     assert_eq!(listed, [deal.id], "the shared deal, not the other");
