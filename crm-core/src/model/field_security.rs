@@ -149,6 +149,7 @@ pub(crate) fn copy_field(to: &mut Record, from: &Record, field: &str) {
 /// Sets the sensitive standard `field` of `rec` from its JSON (as [`value_of`] gives it):
 /// what unsealing a sealed field does. False when `rec` has no such field or the JSON is not
 /// its type.
+#[cfg(feature = "seal")]
 pub(crate) fn set_field(rec: &mut Record, field: &str, v: serde_json::Value) -> bool {
     use serde_json::from_value as from;
     match (rec, field) {

@@ -388,8 +388,11 @@ pub struct Session {
     pub(crate) crm: Crm,
     pub(crate) actor: Actor,
     /// What the actor may do, once resolved, with the CRM's access epoch it was resolved in.
-    pub(crate) access: Arc<std::sync::Mutex<Option<(u64, Arc<crate::access::Access>)>>>,
+    pub(crate) access: AccessSlot,
 }
+
+/// A session's resolved access and the epoch it was resolved in.
+pub(crate) type AccessSlot = Arc<std::sync::Mutex<Option<(u64, Arc<crate::access::Access>)>>>;
 
 impl Session {
     /// Full-text search over the contacts, companies and deals the actor may read: the records

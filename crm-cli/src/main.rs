@@ -1,0 +1,380 @@
+//! `crm`: the embeddable CRM from a shell, on a SQLite file.
+//!
+//! ```text
+//! crm init                                   # crm.db and crm.toml in this folder
+//! crm contacts create given_name=Ada family_name=Lovelace email=ada@example.org
+//! crm contacts list --filter lifecycle_stage=lead --sort -updated_at --json
+//! crm import hubspot-contacts.csv --preset hubspot
+//! crm export contacts --format jsonl --out contacts.jsonl
+//! ```
+
+mod config;
+mod error;
+mod filter;
+mod output;
+mod records;
+
+use std::path::PathBuf;
+
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use crm::actor::Actor;
+use crm::ids::{TenantId, UserId};
+use crm::io::{Export, FileImport, Table, export_csv, export_jsonl};
+use crm::model::{Activity, Company, Contact, Deal, Order, Product};
+use crm::service::Session;
+use uuid::Uuid;
+
+use crate::error::CliError;
+use crate::output::Out;
+use crate::records::{Kind, PresetArg, RecordCmd, with_kind};
+
+/// The embeddable CRM from a shell.
+#[derive(Debug, Parser)]
+#[command(name = "crm", version, about, long_about = None)]
+struct Cli {
+    /// The config file `crm init` writes.
+    #[arg(long, global = true, env = "CRM_CONFIG", default_value = "crm.toml")]
+    config: PathBuf,
+    /// The SQLite database file (overrides the config file's).
+    #[arg(long, global = true, env = "CRM_DB")]
+    db: Option<PathBuf>,
+    /// The tenant (overrides the config file's).
+    #[arg(long, global = true, env = "CRM_TENANT")]
+    tenant: Option<Uuid>,
+    /// Act as this user (their roles apply); the system by default.
+    #[arg(long, global = true, env = "CRM_USER")]
+    user: Option<Uuid>,
+    /// Print JSON, for scripts (errors too, on standard error).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Creates a CRM here: a database file, a tenant, and `crm.toml` naming them.
+    Init {
+        /// The database file to create.
+        #[arg(long = "file", default_value = "crm.db")]
+        file: PathBuf,
+        /// Writes a new config even if one is there.
+        #[arg(long)]
+        force: bool,
+    },
+    /// People.
+    #[command(subcommand)]
+    Contacts(RecordCmd),
+    /// Organisations.
+    #[command(subcommand)]
+    Companies(RecordCmd),
+    /// Sales opportunities.
+    #[command(subcommand)]
+    Deals(RecordCmd),
+    /// Calls, meetings, emails, notes and tasks.
+    #[command(subcommand)]
+    Activities(RecordCmd),
+    /// The catalogue.
+    #[command(subcommand)]
+    Products(RecordCmd),
+    /// Orders.
+    #[command(subcommand)]
+    Orders(RecordCmd),
+    /// Invoices.
+    #[command(subcommand)]
+    Invoices(RecordCmd),
+    /// Payments.
+    #[command(subcommand)]
+    Payments(RecordCmd),
+    /// Service cases.
+    #[command(subcommand)]
+    Cases(RecordCmd),
+    /// Feedback.
+    #[command(subcommand)]
+    Feedback(RecordCmd),
+    /// Marketing campaigns.
+    #[command(subcommand)]
+    Campaigns(RecordCmd),
+    /// Saved filters of contacts.
+    #[command(subcommand)]
+    Segments(RecordCmd),
+    /// Sales pipelines.
+    #[command(subcommand)]
+    Pipelines(RecordCmd),
+    /// The CRM's users.
+    #[command(subcommand)]
+    Users(RecordCmd),
+    /// Teams of users.
+    #[command(subcommand)]
+    Teams(RecordCmd),
+    /// The consent ledger.
+    #[command(subcommand)]
+    Consents(RecordCmd),
+    /// Records shared with one more user or team.
+    #[command(subcommand)]
+    Shares(RecordCmd),
+    /// Finds contacts, companies and deals by words of their names, emails, phones.
+    Search {
+        /// The words (each must start a word of the record).
+        #[arg(required = true)]
+        words: Vec<String>,
+    },
+    /// Imports a CSV file (another CRM's export, with `--preset`), showing progress.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// What its rows are.
+        #[arg(long, value_enum, default_value = "contacts")]
+        kind: ImportArg,
+        /// The CRM it comes from (its column names).
+        #[arg(long, value_enum)]
+        preset: Option<PresetArg>,
+        /// Write the rows not imported, with why, to this CSV file.
+        #[arg(long)]
+        rejected: Option<PathBuf>,
+    },
+    /// Exports records as CSV or JSON Lines.
+    Export {
+        /// Which records.
+        #[arg(value_enum)]
+        kind: Kind,
+        /// The format.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: Format,
+        /// The file to write (standard output without).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// As for `list`.
+        #[arg(long = "filter", short = 'f', value_name = "EXPR")]
+        filters: Vec<String>,
+        /// As for `list`.
+        #[arg(long = "sort", short = 's', value_name = "FIELD", allow_hyphen_values = true)]
+        sorts: Vec<String>,
+    },
+    /// Prints a shell completion script (`crm completions bash > /etc/bash_completion.d/crm`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// The kinds an import reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ImportArg {
+    Contacts,
+    Companies,
+    Deals,
+    Activities,
+    Products,
+    Orders,
+}
+
+/// Export formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON record per line.
+    Jsonl,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let json = cli.json;
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => fail(&CliError::Io(format!("cannot start: {e}")), json),
+    };
+    let mut out = Out::stdout(json);
+    if let Err(e) = runtime.block_on(run(cli, &mut out)) {
+        fail(&e, json);
+    }
+}
+
+fn fail(e: &CliError, json: bool) -> ! {
+    if json {
+        eprintln!("{}", e.to_json());
+    } else {
+        eprintln!("error: {e}");
+    }
+    std::process::exit(e.code())
+}
+
+async fn run(cli: Cli, out: &mut Out) -> Result<(), CliError> {
+    let kind = match &cli.command {
+        Command::Init { file, force } => return init(&cli.config, file, *force, out).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "crm", &mut std::io::stdout());
+            return Ok(());
+        }
+        Command::Contacts(_) => Some(Kind::Contacts),
+        Command::Companies(_) => Some(Kind::Companies),
+        Command::Deals(_) => Some(Kind::Deals),
+        Command::Activities(_) => Some(Kind::Activities),
+        Command::Products(_) => Some(Kind::Products),
+        Command::Orders(_) => Some(Kind::Orders),
+        Command::Invoices(_) => Some(Kind::Invoices),
+        Command::Payments(_) => Some(Kind::Payments),
+        Command::Cases(_) => Some(Kind::Cases),
+        Command::Feedback(_) => Some(Kind::Feedback),
+        Command::Campaigns(_) => Some(Kind::Campaigns),
+        Command::Segments(_) => Some(Kind::Segments),
+        Command::Pipelines(_) => Some(Kind::Pipelines),
+        Command::Users(_) => Some(Kind::Users),
+        Command::Teams(_) => Some(Kind::Teams),
+        Command::Consents(_) => Some(Kind::Consents),
+        Command::Shares(_) => Some(Kind::Shares),
+        _ => None,
+    };
+    let cx = open(&cli).await?;
+    match cli.command {
+        Command::Contacts(cmd)
+        | Command::Companies(cmd)
+        | Command::Deals(cmd)
+        | Command::Activities(cmd)
+        | Command::Products(cmd)
+        | Command::Orders(cmd)
+        | Command::Invoices(cmd)
+        | Command::Payments(cmd)
+        | Command::Cases(cmd)
+        | Command::Feedback(cmd)
+        | Command::Campaigns(cmd)
+        | Command::Segments(cmd)
+        | Command::Pipelines(cmd)
+        | Command::Users(cmd)
+        | Command::Teams(cmd)
+        | Command::Consents(cmd)
+        | Command::Shares(cmd) => {
+            let kind = kind.ok_or_else(|| CliError::Usage("no kind".into()))?;
+            records::run(&cx, kind, cmd, out).await
+        }
+        Command::Search { words } => {
+            let hits = cx.search(&words.join(" ")).await?;
+            let rows: Vec<serde_json::Value> = hits
+                .iter()
+                .map(|r| {
+                    let mut v = serde_json::to_value(r).unwrap_or_default();
+                    let kind = v.get("kind").cloned();
+                    let mut body = v.get_mut("record").map(std::mem::take).unwrap_or_default();
+                    if let (Some(k), Some(o)) = (kind, body.as_object_mut()) {
+                        o.insert("kind".into(), k);
+                    }
+                    body
+                })
+                .collect();
+            out.records(&rows)
+        }
+        Command::Import { file, kind, preset, rejected } => import(&cx, &file, kind, preset, rejected, out).await,
+        Command::Export { kind, format, out: path, filters, sorts } => {
+            let q = filter::query(&cx, kind.entity(), &filters, &sorts, crm::query::MAX_PAGE_SIZE).await?;
+            let spec = Export::new(q);
+            let sink: Box<dyn std::io::Write + Send> = match &path {
+                Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p)?)),
+                None => Box::new(std::io::stdout()),
+            };
+            let n = with_kind!(kind, E => match format {
+                Format::Csv => export_csv::<E>(&cx, &spec, sink).await?,
+                Format::Jsonl => export_jsonl::<E>(&cx, &spec, sink).await?,
+            });
+            match path {
+                Some(p) => out.done(&format!("exported {n} {} to {}", kind.entity(), p.display())),
+                None => Ok(()),
+            }
+        }
+        Command::Init { .. } | Command::Completions { .. } => Ok(()),
+    }
+}
+
+/// `crm init`: the database file, a tenant, the config.
+async fn init(config: &PathBuf, file: &PathBuf, force: bool, out: &mut Out) -> Result<(), CliError> {
+    if config.exists() && !force {
+        return Err(CliError::Config(format!(
+            "{} exists already: this folder has a CRM. Pass --force to start another (the old database file stays)",
+            config.display()
+        )));
+    }
+    crm::sqlite(file).await?;
+    let tenant = Uuid::now_v7();
+    config::write(config, &config::Config { db: file.clone(), tenant })?;
+    if out.is_json() {
+        return out.value(&serde_json::json!({"db": file, "tenant": tenant, "config": config}));
+    }
+    out.done(&format!(
+        "created {} (tenant {tenant}) and {}; try `crm contacts create given_name=Ada family_name=Lovelace`",
+        file.display(),
+        config.display()
+    ))
+}
+
+/// The session the command runs in: the configured database and tenant, as the system or
+/// `--user`.
+async fn open(cli: &Cli) -> Result<Session, CliError> {
+    let c = config::resolve(&cli.config, cli.db.clone(), cli.tenant)?;
+    if !c.db.exists() {
+        return Err(CliError::Config(format!(
+            "the database file {} is missing: run `crm init`, or point --db at it",
+            c.db.display()
+        )));
+    }
+    let crm = crm::sqlite(&c.db).await?;
+    let tenant = TenantId::from_uuid(c.tenant);
+    let actor = match cli.user {
+        Some(u) => Actor::user(tenant, UserId::from_uuid(u)),
+        None => Actor::system(tenant),
+    };
+    Ok(crm.as_actor(&actor))
+}
+
+/// `crm import`: the rows of a CSV file, with a progress bar on a terminal.
+async fn import(
+    cx: &Session,
+    file: &PathBuf,
+    kind: ImportArg,
+    preset: Option<PresetArg>,
+    rejected: Option<PathBuf>,
+    out: &mut Out,
+) -> Result<(), CliError> {
+    let reader = std::fs::File::open(file).map_err(|e| CliError::Io(format!("cannot read {}: {e}", file.display())))?;
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("a valid template"));
+    macro_rules! go {
+        ($E:ty) => {{
+            let mut import = FileImport::<$E>::new();
+            if let Some(p) = preset {
+                import = import.preset(p.into());
+            }
+            let report = import
+                .run(cx, Table::csv(reader)?, |p| {
+                    bar.set_message(format!("{} rows read, {} imported, {} set aside", p.rows_read, p.imported, p.rejected))
+                })
+                .await?;
+            bar.finish_and_clear();
+            if let Some(path) = &rejected {
+                report.write_rejected(std::fs::File::create(path)?)?;
+            }
+            let lines: Vec<serde_json::Value> = report
+                .rejected
+                .iter()
+                .map(|r| serde_json::json!({"line": r.line, "error": r.error.to_string()}))
+                .collect();
+            (report.imported.len(), report.updated.len(), lines)
+        }};
+    }
+    let (imported, updated, set_aside) = match kind {
+        ImportArg::Contacts => go!(Contact),
+        ImportArg::Companies => go!(Company),
+        ImportArg::Deals => go!(Deal),
+        ImportArg::Activities => go!(Activity),
+        ImportArg::Products => go!(Product),
+        ImportArg::Orders => go!(Order),
+    };
+    if out.is_json() {
+        return out.value(&serde_json::json!({"imported": imported, "updated": updated, "rejected": set_aside}));
+    }
+    out.done(&format!("imported {imported}, updated {updated}, set aside {}", set_aside.len()))?;
+    for r in set_aside.iter().take(20) {
+        out.done(&format!("  line {}: {}", r["line"], r["error"].as_str().unwrap_or("")))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! The `crm` binary run as a shell runs it, on a temporary folder with a real SQLite file:
+//! `init`, the record commands, filters and sorts, `--json`, import with its progress in a
+//! non-terminal, export, completions, and errors with their exit codes.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// `crm` in `dir`, with no CRM_* variable from the caller's environment.
+fn crm(dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("crm").expect("the crm binary");
+    c.current_dir(dir);
+    for v in ["CRM_CONFIG", "CRM_DB", "CRM_TENANT", "CRM_USER"] {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// Runs `args`, expecting success; its standard output.
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = crm(dir).args(args).output().expect("run crm");
+    assert!(out.status.success(), "crm {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// Runs `args` with `--json`, expecting success; the JSON it printed.
+fn json(dir: &Path, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    serde_json::from_str(&ok(dir, &all)).expect("JSON output")
+}
+
+/// Runs `args`, expecting failure with `code`; standard error.
+fn fails(dir: &Path, args: &[&str], code: i32) -> String {
+    let out = crm(dir).args(args).output().expect("run crm");
+    assert_eq!(out.status.code(), Some(code), "crm {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty(), "a failed command prints nothing on standard output");
+    String::from_utf8(out.stderr).expect("utf-8")
+}
+
+fn initialised() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let made = json(dir.path(), &["init"]);
+    assert_eq!(made["db"], "crm.db");
+    assert!(dir.path().join("crm.db").exists() && dir.path().join("crm.toml").exists());
+    dir
+}
+
+#[test]
+fn init_makes_a_crm_once_and_commands_without_one_say_what_to_do() {
+    let empty = tempfile::tempdir().unwrap();
+    let err = fails(empty.path(), &["contacts", "list"], 3);
+    assert!(err.contains("crm init"), "{err}");
+    let dir = initialised();
+    let err = fails(dir.path(), &["init"], 3);
+    assert!(err.contains("--force"), "{err}");
+    let tenant = std::fs::read_to_string(dir.path().join("crm.toml")).unwrap();
+    ok(dir.path(), &["init", "--force", "--file", "other.db"]);
+    assert_ne!(std::fs::read_to_string(dir.path().join("crm.toml")).unwrap(), tenant, "a new tenant");
+    // Flags and environment variables point elsewhere.
+    let t = Value::String(uuid_of(&tenant));
+    let n = crm(empty.path())
+        .args(["contacts", "count", "--json"])
+        .env("CRM_DB", dir.path().join("crm.db"))
+        .env("CRM_TENANT", t.as_str().unwrap())
+        .output()
+        .unwrap();
+    assert!(n.status.success(), "{}", String::from_utf8_lossy(&n.stderr));
+    assert_eq!(serde_json::from_slice::<Value>(&n.stdout).unwrap()["count"], 0);
+}
+
+fn uuid_of(config: &str) -> String {
+    config.lines().find_map(|l| l.strip_prefix("tenant = ")).unwrap().trim_matches('"').to_owned()
+}
+
+#[test]
+fn records_are_created_listed_filtered_sorted_updated_and_deleted() {
+    let dir = initialised();
+    let d = dir.path();
+    let ada = json(d, &["contacts", "create", "given_name=Ada", "family_name=Lovelace", "email=ada@example.org"]);
+    assert_eq!(ada["emails"][0]["address"], "ada@example.org");
+    json(d, &["contacts", "create", "given_name=Bob", "family_name=Byte", "lifecycle_stage=customer"]);
+    json(d, &["contacts", "create", "given_name=Cy", "family_name=Clay", "lifecycle_stage=customer"]);
+
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array().unwrap().iter().map(|c| c["given_name"].as_str().unwrap().to_owned()).collect()
+    };
+    let all = json(d, &["contacts", "list", "--sort", "-family_name"]);
+    assert_eq!(names(&all), ["Ada", "Cy", "Bob"]);
+    let customers = json(d, &["contacts", "list", "-f", "lifecycle_stage=customer", "-s", "given_name"]);
+    assert_eq!(names(&customers), ["Bob", "Cy"]);
+    assert_eq!(json(d, &["contacts", "count", "-f", "family_name^=L"])["count"], 1);
+    assert_eq!(json(d, &["contacts", "count", "-f", "given_name=Ada|Cy"])["count"], 2);
+    assert_eq!(json(d, &["contacts", "list", "--limit", "1"]).as_array().unwrap().len(), 1);
+    // People read a line per record.
+    let lines = ok(d, &["contacts", "list", "-s", "given_name"]);
+    assert!(lines.lines().next().unwrap().ends_with("Ada Lovelace"), "{lines}");
+
+    let id = ada["id"].as_str().unwrap();
+    let changed = json(d, &["contacts", "update", id, "job_title=Analyst", "tags=[\"math\"]"]);
+    assert_eq!((changed["job_title"].as_str(), changed["version"].as_u64()), (Some("Analyst"), Some(2)));
+    assert_eq!(json(d, &["contacts", "get", id])["tags"][0], "math");
+    assert!(ok(d, &["contacts", "get", id]).contains("job_title: Analyst"));
+    ok(d, &["contacts", "delete", id]);
+    let err = fails(d, &["contacts", "get", id], 1);
+    assert!(err.contains("no contact with id"), "{err}");
+    // Other kinds.
+    let acme = json(d, &["companies", "create", "name=Acme", "domain=acme.example"]);
+    assert_eq!(acme["domain"], "acme.example");
+    assert_eq!(json(d, &["companies", "list"]).as_array().unwrap().len(), 1);
+    assert_eq!(json(d, &["deals", "count"])["count"], 0);
+}
+
+#[test]
+fn bad_input_is_refused_with_the_field_and_the_right_exit_code_writing_nothing() {
+    let dir = initialised();
+    let d = dir.path();
+    let err = fails(d, &["contacts", "list", "-f", "shoe_size=9"], 2);
+    assert!(err.contains("no field `shoe_size`"), "{err}");
+    let err = fails(d, &["contacts", "list", "-f", "lifecycle_stage"], 2);
+    assert!(err.contains("FIELD=VALUE"), "{err}");
+    let err = fails(d, &["contacts", "list", "-f", "birthday>not-a-date"], 2);
+    assert!(err.contains("not a date"), "{err}");
+    let err = fails(d, &["contacts", "list", "--limit", "0"], 2);
+    assert!(err.contains("--limit"), "{err}");
+    // Refused by the CRM: every field named, as JSON for scripts.
+    let out = crm(d).args(["contacts", "create", "given_name=Ada", "email=nope", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let problem: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(problem["fields"][0]["field"], "emails[0]");
+    assert_eq!(problem["fields"][0]["code"], "invalid_format");
+    let err = fails(d, &["contacts", "create", "given_name=Ada", "shoe_size=9"], 2);
+    assert!(err.contains("shoe_size"), "{err}");
+    let err = fails(d, &["invoices", "create", "number=1"], 2);
+    assert!(err.contains("not created from the command line"), "{err}");
+    assert_eq!(json(d, &["contacts", "count"])["count"], 0, "nothing written");
+    // A user who is not one of the tenant's.
+    let err = fails(d, &["contacts", "list", "--user", "01a24d82-8140-72c8-96cd-37747ae60ef6"], 1);
+    assert!(err.contains("not a user of this tenant"), "{err}");
+}
+
+#[test]
+fn a_hubspot_export_imports_with_progress_off_a_terminal_and_exports_again() {
+    let dir = initialised();
+    let d = dir.path();
+    let mut file = String::from("Record ID,First Name,Last Name,Email,Lifecycle Stage\n");
+    for i in 0..1200 {
+        file.push_str(&format!("{i},Person,No{i},p{i}@example.org,Lead\n"));
+    }
+    file.push_str("9999,,,not-an-email,Lead\n");
+    std::fs::write(d.join("hubspot.csv"), file).unwrap();
+    let out = crm(d).args(["import", "hubspot.csv", "--preset", "hubspot", "--rejected", "bad.csv"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.starts_with("imported 1200, updated 0, set aside 1"), "{stdout}");
+    assert!(stdout.contains("line 1202"), "{stdout}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains('\r'), "no progress drawn off a terminal");
+    assert!(std::fs::read_to_string(d.join("bad.csv")).unwrap().contains("not-an-email"));
+    assert_eq!(json(d, &["contacts", "count", "-f", "external_refs=hubspot:42"])["count"], 1);
+
+    let done = ok(d, &["export", "contacts", "--out", "out.csv", "-f", "family_name^=No11"]);
+    assert!(done.starts_with("exported 111 contact"), "No11, No110 to No119, No1100 to No1199: {done}");
+    let csv = std::fs::read_to_string(d.join("out.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 112, "a header and the rows");
+    let jsonl = ok(d, &["export", "contacts", "--format", "jsonl", "-f", "family_name=No7"]);
+    let one: Value = serde_json::from_str(jsonl.trim()).unwrap();
+    assert_eq!(one["emails"][0]["address"], "p7@example.org");
+}
+
+#[test]
+fn completions_are_printed_for_a_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let bash = ok(dir.path(), &["completions", "bash"]);
+    assert!(bash.contains("contacts") && bash.contains("complete"), "{}", &bash[..200.min(bash.len())]);
+}
