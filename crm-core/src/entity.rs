@@ -38,6 +38,7 @@ str_enum_core! {
         /** [`Consent`](crate::model::Consent): one entry of the consent ledger. */ Consent = "consent",
         /** [`Erasure`](crate::model::Erasure): the log of one person's erasure. */ Erasure = "erasure",
         /** [`Share`](crate::model::Share): a record opened to one more user or team. */ Share = "share",
+        /** [`ApiKey`](crate::model::ApiKey): a secret a program acts as a user with. */ ApiKey = "api_key",
     }
 }
 

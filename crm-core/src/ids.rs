@@ -169,6 +169,10 @@ typed_id!(
     ShareId
 );
 typed_id!(
+    /// Id of an [`ApiKey`](crate::model::ApiKey).
+    ApiKeyId
+);
+typed_id!(
     /// Id of a domain [`Event`](crate::event::Event).
     EventId
 );

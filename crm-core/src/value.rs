@@ -251,6 +251,7 @@ value_from_ids!(
     ConsentId,
     ErasureId,
     ShareId,
+    ApiKeyId,
     EventId
 );
 

@@ -168,6 +168,7 @@ pub fn indexes(kind: EntityKind) -> Vec<Vec<&'static str>> {
         EntityKind::Product => &[&["name"]],
         EntityKind::SyncLink => &[&["connection", "remote_kind", "conflicts"]],
         EntityKind::SyncState => &[&["key"]],
+        EntityKind::ApiKey => &[&["hash"]],
         _ => &[],
     };
     out.extend(extra.iter().map(|e| e.to_vec()));

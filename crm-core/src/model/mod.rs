@@ -1,6 +1,7 @@
 //! The records a CRM keeps.
 
 mod activity;
+mod api_key;
 mod campaign;
 mod case;
 mod company;
@@ -29,6 +30,7 @@ mod team;
 mod user;
 
 pub use activity::*;
+pub use api_key::*;
 pub use campaign::*;
 pub use case::*;
 pub use company::*;

@@ -14,7 +14,7 @@ use crate::model::{
     Activity, Campaign, CampaignMember, Case, Company, Contact, CustomField, Deal, Feedback, Invoice, Merge, Order,
     Payment, Pipeline, Product, Relation, Role, Segment, SyncLink, SyncState, Team, User,
 };
-use crate::model::{Consent, Erasure, Share};
+use crate::model::{ApiKey, Consent, Erasure, Share};
 use crate::value::{CustomValues, Value, ValueType};
 
 impl EntityKind {
@@ -46,6 +46,7 @@ impl EntityKind {
             EntityKind::Consent => Consent::std_fields(),
             EntityKind::Erasure => Erasure::std_fields(),
             EntityKind::Share => Share::std_fields(),
+            EntityKind::ApiKey => ApiKey::std_fields(),
         }
     }
 
@@ -201,6 +202,8 @@ pub enum Record {
     Erasure(Erasure),
     /// A share.
     Share(Share),
+    /// An API key.
+    ApiKey(ApiKey),
 }
 
 macro_rules! dispatch {
@@ -231,6 +234,7 @@ macro_rules! dispatch {
             Record::Consent($r) => $e,
             Record::Erasure($r) => $e,
             Record::Share($r) => $e,
+            Record::ApiKey($r) => $e,
         }
     };
 }

@@ -84,7 +84,7 @@ impl Permission {
         match self {
             Permission::ManageCustomFields => &[EntityKind::CustomField],
             Permission::ManagePipelines => &[EntityKind::Pipeline],
-            Permission::ManageUsers => &[EntityKind::User, EntityKind::Team, EntityKind::Role],
+            Permission::ManageUsers => &[EntityKind::User, EntityKind::Team, EntityKind::Role, EntityKind::ApiKey],
             _ => &[],
         }
     }

@@ -3,6 +3,7 @@
 mod access;
 mod activities;
 mod any_record;
+mod api_keys;
 mod audit;
 mod campaigns;
 mod cases;
@@ -47,6 +48,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 pub use activities::{Activities, NewActivity, NewParticipant};
+pub use api_keys::{ApiKeys, NewApiKey};
 pub use audit::{Audit, AuditEntry};
 pub use campaigns::{CampaignResults, Campaigns, NewCampaign};
 pub use cases::{Cases, NewCase};
@@ -573,6 +575,11 @@ impl Session {
 
     /// Groups of users.
     pub fn teams(&self) -> Teams<'_> {
+        Records::new(self)
+    }
+
+    /// API keys: secrets programs act as a user with.
+    pub fn api_keys(&self) -> ApiKeys<'_> {
         Records::new(self)
     }
 

@@ -834,3 +834,19 @@ pub fn share(tenant: TenantId, record: EntityRef, with: UserId) -> Share {
         }
     )
 }
+
+/// An API key of `user` (its hash made from `secret`).
+pub fn api_key(tenant: TenantId, user: UserId, secret: &str) -> ApiKey {
+    use sha2::{Digest, Sha256};
+    fixture!(
+        tenant,
+        ApiKey {
+            name: "Accounting sync – „Buchhaltung“".into(),
+            user_id: user,
+            prefix: secret.chars().take(12).collect(),
+            hash: hex::encode(Sha256::digest(secret.as_bytes())),
+            expires_at: Some(at(86_400)),
+            revoked_at: None,
+        }
+    )
+}

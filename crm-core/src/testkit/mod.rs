@@ -254,6 +254,7 @@ fn one_of_each_numbered(tenant: TenantId, n: usize) -> Vec<Record> {
         consent(tenant, c.id).into_record(),
         erasure(tenant, ContactId::new()).into_record(),
         share(tenant, d.entity_ref(), rep.id).into_record(),
+        api_key(tenant, rep.id, &format!("crm_secret_{n}")).into_record(),
     ];
     let more: Vec<Record> =
         more.into_iter().chain([rep.into_record(), north.into_record(), desk.into_record()]).chain(people).collect();

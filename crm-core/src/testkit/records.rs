@@ -42,6 +42,7 @@ pub async fn crud_every_kind(store: Arc<dyn Store>) {
             Record::Consent(x) => x.source = Some("Changed".into()),
             Record::Erasure(x) => x.reason = Some("Changed".into()),
             Record::Share(x) => x.note = Some("Changed".into()),
+            Record::ApiKey(x) => x.name = "Changed".into(),
         }
         tx.update(changed).await.expect("update");
     }
@@ -136,6 +137,7 @@ pub async fn every_kind_round_trips_exactly(store: Arc<dyn Store>) {
         consent(t, c.id).into_record(),
         erasure(t, ContactId::new()).into_record(),
         share(t, c.entity_ref(), UserId::new()).into_record(),
+        api_key(t, UserId::new(), "crm_round_trip_secret").into_record(),
         boss.into_record(),
         rep.into_record(),
         north.into_record(),
