@@ -39,6 +39,7 @@ mod shares;
 mod subject_access;
 mod sync;
 mod teams;
+mod text_query;
 mod threads;
 mod timeline;
 mod uow;
