@@ -19,14 +19,14 @@ use std::path::PathBuf;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use crm::actor::Actor;
 use crm::ids::{TenantId, UserId};
-use crm::io::{Export, FileImport, Table, export_csv, export_jsonl};
+use crm::io::{Export, FileImport, Table};
 use crm::model::{Activity, Company, Contact, Deal, Order, Product};
 use crm::service::Session;
 use uuid::Uuid;
 
 use crate::error::CliError;
 use crate::output::Out;
-use crate::records::{Kind, PresetArg, RecordCmd, with_kind};
+use crate::records::{Kind, PresetArg, RecordCmd};
 
 /// The embeddable CRM from a shell.
 #[derive(Debug, Parser)]
@@ -254,11 +254,9 @@ async fn run(cli: Cli, out: &mut Out) -> Result<(), CliError> {
             let rows: Vec<serde_json::Value> = hits
                 .iter()
                 .map(|r| {
-                    let mut v = serde_json::to_value(r).unwrap_or_default();
-                    let kind = v.get("kind").cloned();
-                    let mut body = v.get_mut("record").map(std::mem::take).unwrap_or_default();
-                    if let (Some(k), Some(o)) = (kind, body.as_object_mut()) {
-                        o.insert("kind".into(), k);
+                    let mut body = records::body(r);
+                    if let Some(o) = body.as_object_mut() {
+                        o.insert("kind".into(), r.kind().as_str().into());
                     }
                     body
                 })
@@ -273,10 +271,10 @@ async fn run(cli: Cli, out: &mut Out) -> Result<(), CliError> {
                 Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p)?)),
                 None => Box::new(std::io::stdout()),
             };
-            let n = with_kind!(kind, E => match format {
-                Format::Csv => export_csv::<E>(&cx, &spec, sink).await?,
-                Format::Jsonl => export_jsonl::<E>(&cx, &spec, sink).await?,
-            });
+            let n = match format {
+                Format::Csv => crm::io::any::export_csv(&cx, kind.entity(), &spec, sink).await?,
+                Format::Jsonl => crm::io::any::export_jsonl(&cx, kind.entity(), &spec, sink).await?,
+            };
             match path {
                 Some(p) => out.done(&format!("exported {n} {} to {}", kind.entity(), p.display())),
                 None => Ok(()),

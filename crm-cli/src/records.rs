@@ -2,11 +2,9 @@
 
 use clap::{Subcommand, ValueEnum};
 use crm::entity::EntityKind;
-use crm::io::{FileImport, Preset, Table};
-use crm::model::*;
-use crm::query::Field;
+use crm::io::{Preset, any};
+use crm::model::Record;
 use crm::service::Session;
-use crm::value::Value;
 use uuid::Uuid;
 
 use crate::error::CliError;
@@ -101,135 +99,57 @@ pub enum Kind {
     Shares,
 }
 
-/// Runs `body` with `$E` the record type of `$kind`.
-macro_rules! with_kind {
-    ($kind:expr, $E:ident => $body:expr) => {
-        match $kind {
-            Kind::Contacts => {
-                type $E = crm::model::Contact;
-                $body
-            }
-            Kind::Companies => {
-                type $E = crm::model::Company;
-                $body
-            }
-            Kind::Deals => {
-                type $E = crm::model::Deal;
-                $body
-            }
-            Kind::Activities => {
-                type $E = crm::model::Activity;
-                $body
-            }
-            Kind::Products => {
-                type $E = crm::model::Product;
-                $body
-            }
-            Kind::Orders => {
-                type $E = crm::model::Order;
-                $body
-            }
-            Kind::Invoices => {
-                type $E = crm::model::Invoice;
-                $body
-            }
-            Kind::Payments => {
-                type $E = crm::model::Payment;
-                $body
-            }
-            Kind::Cases => {
-                type $E = crm::model::Case;
-                $body
-            }
-            Kind::Feedback => {
-                type $E = crm::model::Feedback;
-                $body
-            }
-            Kind::Campaigns => {
-                type $E = crm::model::Campaign;
-                $body
-            }
-            Kind::Segments => {
-                type $E = crm::model::Segment;
-                $body
-            }
-            Kind::Pipelines => {
-                type $E = crm::model::Pipeline;
-                $body
-            }
-            Kind::Users => {
-                type $E = crm::model::User;
-                $body
-            }
-            Kind::Teams => {
-                type $E = crm::model::Team;
-                $body
-            }
-            Kind::Consents => {
-                type $E = crm::model::Consent;
-                $body
-            }
-            Kind::Shares => {
-                type $E = crm::model::Share;
-                $body
-            }
-        }
-    };
-}
-pub(crate) use with_kind;
-
 impl Kind {
     /// The record kind.
     pub fn entity(self) -> EntityKind {
-        with_kind!(self, E => <E as Entity>::KIND)
+        let name = self.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default();
+        any::kind_named(&name).expect("every kind the command line names is one crm-io names")
     }
 }
 
 /// Runs a record command.
 pub async fn run(cx: &Session, kind: Kind, cmd: RecordCmd, out: &mut Out) -> Result<(), CliError> {
+    let k = kind.entity();
     match cmd {
         RecordCmd::List { filters, sorts, limit } => {
             if !(1..=1000).contains(&limit) {
                 return Err(CliError::Usage(format!("--limit {limit}: give 1 to 1000")));
             }
-            let q = crate::filter::query(cx, kind.entity(), &filters, &sorts, limit).await?;
-            let rows = with_kind!(kind, E => json_all(cx.records::<E>().list(&q).await?.items)?);
-            out.records(&rows)
+            let q = crate::filter::query(cx, k, &filters, &sorts, limit).await?;
+            let page = any::list(cx, k, &q).await?;
+            out.records(&page.items.iter().map(body).collect::<Vec<_>>())
         }
         RecordCmd::Count { filters } => {
-            let q = crate::filter::query(cx, kind.entity(), &filters, &[], 1).await?;
-            let n = with_kind!(kind, E => cx.records::<E>().count(&q.filter).await?);
-            out.count(n)
+            let q = crate::filter::query(cx, k, &filters, &[], 1).await?;
+            out.count(any::count(cx, k, &q).await?)
         }
-        RecordCmd::Get { id } => {
-            let rec = with_kind!(kind, E => json(&cx.records::<E>().get(<E as Entity>::Id::from(id)).await?)?);
-            out.record(&rec)
-        }
+        RecordCmd::Get { id } => out.record(&body(&any::get(cx, k, id).await?)),
         RecordCmd::Delete { id } => {
-            with_kind!(kind, E => {
-                let r = cx.records::<E>().get(<E as Entity>::Id::from(id)).await?;
-                cx.records::<E>().delete(<E as Entity>::Id::from(id), r.version()).await?
-            });
-            out.done(&format!("deleted {} {id}", kind.entity()))
+            let r = any::get(cx, k, id).await?;
+            any::delete(cx, k, id, r.version()).await?;
+            out.done(&format!("deleted {k} {id}"))
         }
-        RecordCmd::Create { fields } => {
-            let id = create(cx, kind, &fields).await?;
-            let rec = with_kind!(kind, E => json(&cx.records::<E>().get(<E as Entity>::Id::from(id)).await?)?);
-            out.record(&rec)
-        }
+        RecordCmd::Create { fields } => out.record(&body(&any::create(cx, k, &pairs(&fields)?).await?)),
         RecordCmd::Update { id, fields } => {
-            let rec = update(cx, kind, id, &fields).await?;
-            out.record(&rec)
+            let patch: serde_json::Map<String, serde_json::Value> = pairs(&fields)?
+                .into_iter()
+                .map(|(f, v)| {
+                    let value = match v.as_str() {
+                        "" => serde_json::Value::Null,
+                        raw => serde_json::from_str(raw).unwrap_or(serde_json::Value::String(v.clone())),
+                    };
+                    (f, value)
+                })
+                .collect();
+            out.record(&body(&any::update(cx, k, id, None, &patch).await?))
         }
     }
 }
 
-fn json<T: serde::Serialize>(t: &T) -> Result<serde_json::Value, CliError> {
-    serde_json::to_value(t).map_err(|e| CliError::Io(e.to_string()))
-}
-
-fn json_all<T: serde::Serialize>(items: Vec<T>) -> Result<Vec<serde_json::Value>, CliError> {
-    items.iter().map(json).collect()
+/// A record as JSON, without the kind's envelope.
+pub fn body(r: &Record) -> serde_json::Value {
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    v.get_mut("record").map(std::mem::take).unwrap_or_default()
 }
 
 /// FIELD=VALUE pairs, split.
@@ -241,107 +161,6 @@ fn pairs(fields: &[String]) -> Result<Vec<(String, String)>, CliError> {
             _ => Err(CliError::Usage(format!("`{f}`: write FIELD=VALUE"))),
         })
         .collect()
-}
-
-/// Creates a record of `kind` from `fields` as a one-row import: the id of the record.
-async fn create(cx: &Session, kind: Kind, fields: &[String]) -> Result<Uuid, CliError> {
-    let pairs = pairs(fields)?;
-    let mut csv = csv::Writer::from_writer(Vec::new());
-    csv.write_record(pairs.iter().map(|(k, _)| k))?;
-    csv.write_record(pairs.iter().map(|(_, v)| v))?;
-    let bytes = csv.into_inner().map_err(|e| CliError::Io(e.to_string()))?;
-    macro_rules! one_row {
-        ($E:ty, $Col:ident) => {{
-            let import = FileImport::<$E>::new();
-            // Every field must be one the import reads, before anything is written.
-            let preview = import.preview(cx, Table::csv(bytes.as_slice())?, 1).await?;
-            let ignored: Vec<&String> =
-                preview.columns.iter().filter(|(_, c)| *c == crm::io::$Col::Ignore).map(|(h, _)| h).collect();
-            if !ignored.is_empty() {
-                return Err(CliError::Usage(format!("{} records have no fields {ignored:?}", kind.entity())));
-            }
-            let report = import.run(cx, Table::csv(bytes.as_slice())?, |_| {}).await?;
-            if let Some(r) = report.rejected.into_iter().next() {
-                return Err(CliError::Crm(r.error));
-            }
-            report.imported.first().map(|id| (*id).into()).ok_or_else(|| CliError::Usage("nothing to create".into()))
-        }};
-    }
-    match kind {
-        Kind::Contacts => one_row!(Contact, ContactColumn),
-        Kind::Companies => one_row!(Company, CompanyColumn),
-        Kind::Deals => one_row!(Deal, DealColumn),
-        Kind::Activities => one_row!(Activity, ActivityColumn),
-        Kind::Products => one_row!(Product, ProductColumn),
-        Kind::Orders => one_row!(Order, OrderColumn),
-        other => Err(CliError::Usage(format!(
-            "{} are not created from the command line yet: contacts, companies, deals, activities, products \
-             and orders are",
-            other.entity()
-        ))),
-    }
-}
-
-/// Sets `fields` on record `id` and saves it through its kind's own update.
-async fn update(cx: &Session, kind: Kind, id: Uuid, fields: &[String]) -> Result<serde_json::Value, CliError> {
-    let pairs = pairs(fields)?;
-    macro_rules! edit {
-        ($E:ty, $svc:ident) => {{
-            let rec: $E = cx.records::<$E>().get(<$E as Entity>::Id::from(id)).await?;
-            let rec: $E = set(rec, &pairs)?;
-            json(&cx.$svc().update(rec).await?)
-        }};
-    }
-    match kind {
-        Kind::Contacts => edit!(Contact, contacts),
-        Kind::Companies => edit!(Company, companies),
-        Kind::Deals => edit!(Deal, deals),
-        Kind::Activities => edit!(Activity, activities),
-        Kind::Products => edit!(Product, products),
-        Kind::Orders => edit!(Order, orders),
-        Kind::Invoices => edit!(Invoice, invoices),
-        Kind::Cases => edit!(Case, cases),
-        Kind::Campaigns => edit!(Campaign, campaigns),
-        Kind::Segments => edit!(Segment, segments),
-        Kind::Users => edit!(User, users),
-        Kind::Teams => edit!(Team, teams),
-        other => Err(CliError::Usage(format!("{} are not updated from the command line", other.entity()))),
-    }
-}
-
-/// `rec` with each FIELD=VALUE of `pairs` set, as JSON: a custom field from its text, a
-/// standard field from the value as JSON (or as text when it is not JSON).
-fn set<E: Entity>(rec: E, pairs: &[(String, String)]) -> Result<E, CliError> {
-    let mut whole = json(&rec)?;
-    let Some(body) = whole.as_object_mut() else { return Err(CliError::Io("a record is not an object".into())) };
-    let mut custom: Vec<(String, Option<Value>)> = Vec::new();
-    for (field, raw) in pairs {
-        match Field::parse(field) {
-            Field::Custom(key) => custom.push((key, (!raw.is_empty()).then(|| Value::Text(raw.clone())))),
-            Field::Std(name) => {
-                let Some(slot) = body.get_mut(&name) else {
-                    return Err(CliError::Usage(format!("{} records have no field `{name}`", E::KIND)));
-                };
-                *slot = match raw.as_str() {
-                    "" => serde_json::Value::Null,
-                    r => serde_json::from_str(r).unwrap_or_else(|_| serde_json::Value::String(r.to_owned())),
-                };
-            }
-        }
-    }
-    let mut rec: E = serde_json::from_value(whole)
-        .map_err(|e| CliError::Usage(format!("the new values do not fit a {} record: {e}", E::KIND)))?;
-    if let Some(map) = rec.custom_mut() {
-        for (key, v) in custom {
-            match v {
-                Some(v) => map.insert(key, v),
-                None => map.remove(&key),
-            };
-        }
-    } else if !custom.is_empty() {
-        return Err(CliError::Usage(format!("{} records have no custom fields", E::KIND)));
-    }
-    Ok(rec)
 }
 
 /// The presets of other CRMs' exports.

@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 mod activities;
+pub mod any;
 pub mod cell;
 mod coerce;
 mod companies;

@@ -1,0 +1,316 @@
+//! Records of a kind named at run time, as a command line or an HTTP API names them
+//! (`contacts`, `deals`): listed, read, created from field values, changed from a JSON patch,
+//! deleted — each through the kind's own service, so its rules apply.
+
+use crm_core::entity::EntityKind;
+use crm_core::error::{Error, FieldErrorCode};
+use crm_core::model::*;
+use crm_core::query::{Field, Page, Query};
+use crm_core::service::Session;
+use crm_core::value::Value;
+use uuid::Uuid;
+
+use crate::{FileImport, Result, Table};
+
+/// The kinds by the plural name commands and URLs use, in a stable order.
+pub const KINDS: &[(&str, EntityKind)] = &[
+    ("contacts", EntityKind::Contact),
+    ("companies", EntityKind::Company),
+    ("deals", EntityKind::Deal),
+    ("activities", EntityKind::Activity),
+    ("products", EntityKind::Product),
+    ("orders", EntityKind::Order),
+    ("invoices", EntityKind::Invoice),
+    ("payments", EntityKind::Payment),
+    ("cases", EntityKind::Case),
+    ("feedback", EntityKind::Feedback),
+    ("campaigns", EntityKind::Campaign),
+    ("segments", EntityKind::Segment),
+    ("pipelines", EntityKind::Pipeline),
+    ("users", EntityKind::User),
+    ("teams", EntityKind::Team),
+    ("consents", EntityKind::Consent),
+    ("shares", EntityKind::Share),
+];
+
+/// The kind a plural name names.
+pub fn kind_named(name: &str) -> Option<EntityKind> {
+    KINDS.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+}
+
+/// Runs `$body` with `$E` the record type of `$kind` (one of [`KINDS`]).
+macro_rules! with_kind {
+    ($kind:expr, $E:ident => $body:expr) => {
+        match $kind {
+            EntityKind::Contact => {
+                type $E = Contact;
+                $body
+            }
+            EntityKind::Company => {
+                type $E = Company;
+                $body
+            }
+            EntityKind::Deal => {
+                type $E = Deal;
+                $body
+            }
+            EntityKind::Activity => {
+                type $E = Activity;
+                $body
+            }
+            EntityKind::Product => {
+                type $E = Product;
+                $body
+            }
+            EntityKind::Order => {
+                type $E = Order;
+                $body
+            }
+            EntityKind::Invoice => {
+                type $E = Invoice;
+                $body
+            }
+            EntityKind::Payment => {
+                type $E = Payment;
+                $body
+            }
+            EntityKind::Case => {
+                type $E = Case;
+                $body
+            }
+            EntityKind::Feedback => {
+                type $E = Feedback;
+                $body
+            }
+            EntityKind::Campaign => {
+                type $E = Campaign;
+                $body
+            }
+            EntityKind::Segment => {
+                type $E = Segment;
+                $body
+            }
+            EntityKind::Pipeline => {
+                type $E = Pipeline;
+                $body
+            }
+            EntityKind::User => {
+                type $E = User;
+                $body
+            }
+            EntityKind::Team => {
+                type $E = Team;
+                $body
+            }
+            EntityKind::Consent => {
+                type $E = Consent;
+                $body
+            }
+            EntityKind::Share => {
+                type $E = Share;
+                $body
+            }
+            other => return Err(unsupported(other, "read")),
+        }
+    };
+}
+
+fn unsupported(kind: EntityKind, what: &str) -> crate::IoError {
+    Error::invalid("kind", FieldErrorCode::NotAnOption, format!("{kind} records are not {what} this way")).into()
+}
+
+/// A page of records of `kind`.
+pub async fn list(cx: &Session, kind: EntityKind, query: &Query) -> Result<Page<Record>> {
+    with_kind!(kind, E => Ok(cx.records::<E>().list(query).await?.map(Entity::into_record)))
+}
+
+/// How many records of `kind` match `query`'s filter.
+pub async fn count(cx: &Session, kind: EntityKind, query: &Query) -> Result<u64> {
+    with_kind!(kind, E => Ok(cx.records::<E>().count(&query.filter).await?))
+}
+
+/// Record `id` of `kind`.
+pub async fn get(cx: &Session, kind: EntityKind, id: Uuid) -> Result<Record> {
+    with_kind!(kind, E => Ok(cx.records::<E>().get(<E as Entity>::Id::from(id)).await?.into_record()))
+}
+
+/// Deletes record `id` of `kind` at `version`.
+pub async fn delete(cx: &Session, kind: EntityKind, id: Uuid, version: u64) -> Result<()> {
+    with_kind!(kind, E => Ok(cx.records::<E>().delete(<E as Entity>::Id::from(id), version).await?))
+}
+
+/// Creates a record of `kind` from field values, read as an import row reads its columns
+/// (contacts, companies, deals, activities, products and orders). A field the import does not
+/// read is refused before anything is written, naming it.
+pub async fn create(cx: &Session, kind: EntityKind, fields: &[(String, String)]) -> Result<Record> {
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record(fields.iter().map(|(k, _)| k))?;
+    csv.write_record(fields.iter().map(|(_, v)| v))?;
+    let bytes = csv.into_inner().map_err(|e| crate::IoError::Io(e.into_error()))?;
+    macro_rules! one_row {
+        ($E:ty, $Col:ident) => {{
+            let import = FileImport::<$E>::new();
+            let preview = import.preview(cx, Table::csv(bytes.as_slice())?, 1).await?;
+            let unknown: Vec<String> =
+                preview.columns.iter().filter(|(_, c)| *c == crate::$Col::Ignore).map(|(h, _)| h.clone()).collect();
+            if let Some(first) = unknown.first() {
+                return Err(Error::invalid(
+                    first.clone(),
+                    FieldErrorCode::UnknownField,
+                    format!("{} records have no field `{first}`", kind),
+                )
+                .into());
+            }
+            let report = import.run(cx, Table::csv(bytes.as_slice())?, |_| {}).await?;
+            if let Some(r) = report.rejected.into_iter().next() {
+                return Err(r.error.into());
+            }
+            match report.imported.first() {
+                Some(id) => get(cx, kind, (*id).into()).await,
+                None => Err(Error::invalid("fields", FieldErrorCode::Required, "nothing to create").into()),
+            }
+        }};
+    }
+    match kind {
+        EntityKind::Contact => one_row!(Contact, ContactColumn),
+        EntityKind::Company => one_row!(Company, CompanyColumn),
+        EntityKind::Deal => one_row!(Deal, DealColumn),
+        EntityKind::Activity => one_row!(Activity, ActivityColumn),
+        EntityKind::Product => one_row!(Product, ProductColumn),
+        EntityKind::Order => one_row!(Order, OrderColumn),
+        other => Err(unsupported(other, "created")),
+    }
+}
+
+/// Changes record `id` of `kind` by `patch`, a JSON object of its fields (a custom field as
+/// `custom.KEY`, or inside a `custom` object; null clears), and saves it through the kind's
+/// own update at `version` when given (else the stored one). A field the kind does not have is
+/// refused naming it.
+pub async fn update(
+    cx: &Session,
+    kind: EntityKind,
+    id: Uuid,
+    version: Option<u64>,
+    patch: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Record> {
+    macro_rules! edit {
+        ($E:ty, $svc:ident) => {{
+            let mut rec: $E = cx.records::<$E>().get(<$E as Entity>::Id::from(id)).await?;
+            if let Some(v) = version {
+                rec.set_version(v);
+            }
+            let rec: $E = patched(rec, patch)?;
+            Ok(cx.$svc().update(rec).await?.into_record())
+        }};
+    }
+    match kind {
+        EntityKind::Contact => edit!(Contact, contacts),
+        EntityKind::Company => edit!(Company, companies),
+        EntityKind::Deal => edit!(Deal, deals),
+        EntityKind::Activity => edit!(Activity, activities),
+        EntityKind::Product => edit!(Product, products),
+        EntityKind::Order => edit!(Order, orders),
+        EntityKind::Invoice => edit!(Invoice, invoices),
+        EntityKind::Case => edit!(Case, cases),
+        EntityKind::Campaign => edit!(Campaign, campaigns),
+        EntityKind::Segment => edit!(Segment, segments),
+        EntityKind::User => edit!(User, users),
+        EntityKind::Team => edit!(Team, teams),
+        other => Err(unsupported(other, "updated")),
+    }
+}
+
+/// Fields that are the record's identity: not patched.
+const IDENTITY: &[&str] = &["id", "tenant_id", "version", "created_at", "updated_at"];
+
+/// `rec` with `patch` applied.
+fn patched<E: Entity>(rec: E, patch: &serde_json::Map<String, serde_json::Value>) -> Result<E> {
+    let mut whole = serde_json::to_value(&rec).map_err(|e| Error::storage(e.to_string()))?;
+    let body = whole.as_object_mut().ok_or_else(|| Error::storage("a record is not an object"))?;
+    let mut custom: Vec<(String, serde_json::Value)> = Vec::new();
+    for (field, value) in patch {
+        if field == "custom" {
+            let Some(map) = value.as_object() else {
+                return Err(Error::invalid("custom", FieldErrorCode::TypeMismatch, "an object of custom values").into());
+            };
+            custom.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
+            continue;
+        }
+        match Field::parse(field) {
+            Field::Custom(key) => custom.push((key, value.clone())),
+            Field::Std(name) => {
+                if IDENTITY.contains(&name.as_str()) {
+                    return Err(
+                        Error::invalid(name, FieldErrorCode::ReadOnly, "a record's identity is not changed").into()
+                    );
+                }
+                let Some(slot) = body.get_mut(&name) else {
+                    return Err(Error::invalid(
+                        name.clone(),
+                        FieldErrorCode::UnknownField,
+                        format!("{} records have no field `{name}`", E::KIND),
+                    )
+                    .into());
+                };
+                *slot = value.clone();
+            }
+        }
+    }
+    let mut rec: E = serde_json::from_value(whole).map_err(|e| {
+        Error::invalid("body", FieldErrorCode::TypeMismatch, format!("the values do not fit a {} record: {e}", E::KIND))
+    })?;
+    if custom.is_empty() {
+        return Ok(rec);
+    }
+    let Some(map) = rec.custom_mut() else {
+        return Err(Error::invalid(
+            "custom",
+            FieldErrorCode::UnknownField,
+            format!("{} records have no custom fields", E::KIND),
+        )
+        .into());
+    };
+    for (key, v) in custom {
+        let value = match v {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(s) => Some(Value::Text(s)),
+            serde_json::Value::Bool(b) => Some(Value::Bool(b)),
+            serde_json::Value::Number(n) => Some(match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => Value::Decimal(n.to_string().parse().map_err(|_| {
+                    Error::invalid(format!("custom.{key}"), FieldErrorCode::TypeMismatch, "not a number this CRM keeps")
+                })?),
+            }),
+            other => {
+                Some(serde_json::from_value(other).map_err(|e| {
+                    Error::invalid(format!("custom.{key}"), FieldErrorCode::TypeMismatch, e.to_string())
+                })?)
+            }
+        };
+        match value {
+            Some(v) => map.insert(key, v),
+            None => map.remove(&key),
+        };
+    }
+    Ok(rec)
+}
+
+/// [`export_csv`](crate::export_csv) of records of `kind`.
+pub async fn export_csv(
+    cx: &Session,
+    kind: EntityKind,
+    spec: &crate::Export,
+    out: impl std::io::Write + Send,
+) -> Result<u64> {
+    with_kind!(kind, E => crate::export_csv::<E>(cx, spec, out).await)
+}
+
+/// [`export_jsonl`](crate::export_jsonl) of records of `kind`.
+pub async fn export_jsonl(
+    cx: &Session,
+    kind: EntityKind,
+    spec: &crate::Export,
+    out: impl std::io::Write + Send,
+) -> Result<u64> {
+    with_kind!(kind, E => crate::export_jsonl::<E>(cx, spec, out).await)
+}
