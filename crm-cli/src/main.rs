@@ -18,10 +18,10 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use crm::actor::Actor;
-use crm::ids::{TenantId, UserId};
+use crm::ids::{ApiKeyId, TenantId, UserId};
 use crm::io::{Export, FileImport, Table};
 use crm::model::{Activity, Company, Contact, Deal, Order, Product};
-use crm::service::Session;
+use crm::service::{NewApiKey, Session};
 use uuid::Uuid;
 
 use crate::error::CliError;
@@ -151,11 +151,38 @@ enum Command {
         #[arg(long = "sort", short = 's', value_name = "FIELD", allow_hyphen_values = true)]
         sorts: Vec<String>,
     },
+    /// API keys: what a program uses to call `crm serve` as a user.
+    #[command(subcommand, name = "api-keys")]
+    ApiKeys(KeyCmd),
+    /// Serves the HTTP API (`/v1/{kind}`) until interrupted (Ctrl-C).
+    Serve {
+        /// The address to listen on (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
     /// Prints a shell completion script (`crm completions bash > /etc/bash_completion.d/crm`).
     Completions {
         /// The shell.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+}
+
+/// API key commands.
+#[derive(Debug, Subcommand)]
+enum KeyCmd {
+    /// Issues a key acting as a user; the secret is printed once.
+    Issue {
+        /// What it is for.
+        name: String,
+        /// The user it acts as (their roles apply).
+        #[arg(long = "for", value_name = "USER_ID")]
+        holder: Uuid,
+    },
+    /// Revokes a key: it stops working at once.
+    Revoke {
+        /// The key's id.
+        id: Uuid,
     },
 }
 
@@ -264,6 +291,30 @@ async fn run(cli: Cli, out: &mut Out) -> Result<(), CliError> {
             out.records(&rows)
         }
         Command::Import { file, kind, preset, rejected } => import(&cx, &file, kind, preset, rejected, out).await,
+        Command::ApiKeys(KeyCmd::Issue { name, holder }) => {
+            let (key, secret) = cx.api_keys().issue(NewApiKey::new(name, UserId::from_uuid(holder))).await?;
+            if out.is_json() {
+                return out.value(&serde_json::json!({"id": key.id, "name": key.name, "secret": secret}));
+            }
+            out.done(&format!("key {} issued; its secret, shown only now:\n{secret}", key.id))
+        }
+        Command::ApiKeys(KeyCmd::Revoke { id }) => {
+            cx.api_keys().revoke(ApiKeyId::from_uuid(id)).await?;
+            out.done(&format!("key {id} revoked"))
+        }
+        Command::Serve { listen } => {
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .map_err(|e| CliError::Io(format!("cannot listen on {listen}: {e}")))?;
+            let at = listener.local_addr()?;
+            out.done(&format!("serving the API on http://{at}/v1/ (Ctrl-C stops)"))?;
+            out.flush()?;
+            let stop = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            crm_server::serve(cx.crm().clone(), listener, stop).await?;
+            Ok(())
+        }
         Command::Export { kind, format, out: path, filters, sorts } => {
             let q = filter::query(&cx, kind.entity(), &filters, &sorts, crm::query::MAX_PAGE_SIZE).await?;
             let spec = Export::new(q);

@@ -74,6 +74,12 @@ impl Out {
         Ok(())
     }
 
+    /// Sends what was printed on (before a long wait).
+    pub fn flush(&mut self) -> Result<(), CliError> {
+        self.w.flush()?;
+        Ok(())
+    }
+
     /// Any JSON value, on one line.
     pub fn value(&mut self, v: &serde_json::Value) -> Result<(), CliError> {
         serde_json::to_writer(&mut self.w, v).map_err(|e| CliError::Io(e.to_string()))?;

@@ -178,8 +178,34 @@ pub async fn create(cx: &Session, kind: EntityKind, fields: &[(String, String)])
         EntityKind::Activity => one_row!(Activity, ActivityColumn),
         EntityKind::Product => one_row!(Product, ProductColumn),
         EntityKind::Order => one_row!(Order, OrderColumn),
+        EntityKind::User => create_user(cx, fields).await,
         other => Err(unsupported(other, "created")),
     }
+}
+
+/// A user from `name`, `email`, `roles` (comma-separated keys), `title` and `manager_id`.
+async fn create_user(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
+    let value = |f: &str| fields.iter().find(|(k, _)| k == f).map(|(_, v)| v.trim().to_owned());
+    if let Some((unknown, _)) =
+        fields.iter().find(|(k, _)| !["name", "email", "roles", "title", "manager_id"].contains(&k.as_str()))
+    {
+        let why = format!("users have no field `{unknown}` (name, email, roles, title, manager_id)");
+        return Err(Error::invalid(unknown.clone(), FieldErrorCode::UnknownField, why).into());
+    }
+    let mut input =
+        crm_core::service::NewUser::new(value("name").unwrap_or_default(), value("email").unwrap_or_default());
+    for role in value("roles").unwrap_or_default().split(',').map(str::trim).filter(|r| !r.is_empty()) {
+        input = input.role(role);
+    }
+    if let Some(t) = value("title").filter(|t| !t.is_empty()) {
+        input = input.title(t);
+    }
+    if let Some(m) = value("manager_id").filter(|m| !m.is_empty()) {
+        let id = Uuid::parse_str(&m)
+            .map_err(|_| Error::invalid("manager_id", FieldErrorCode::InvalidFormat, format!("`{m}` is not an id")))?;
+        input = input.manager(crm_core::ids::UserId::from_uuid(id));
+    }
+    Ok(cx.users().create(input).await?.into_record())
 }
 
 /// Changes record `id` of `kind` by `patch`, a JSON object of its fields (a custom field as

@@ -176,3 +176,45 @@ fn completions_are_printed_for_a_shell() {
     let bash = ok(dir.path(), &["completions", "bash"]);
     assert!(bash.contains("contacts") && bash.contains("complete"), "{}", &bash[..200.min(bash.len())]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_a_program_holding_a_key_issued_from_the_command_line() {
+    let dir = initialised();
+    let d = dir.path();
+    let bot = json(d, &["users", "create", "name=Sync bot", "email=bot@acme.example", "roles=read_only"]);
+    let key = json(d, &["api-keys", "issue", "nightly sync", "--for", bot["id"].as_str().unwrap()]);
+    let secret = key["secret"].as_str().unwrap().to_owned();
+    json(d, &["contacts", "create", "given_name=Ada", "family_name=Lovelace"]);
+
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("crm"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(d)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("the address")
+        .trim_end_matches('/')
+        .to_owned();
+    let http = reqwest::Client::new();
+    let listed: Value =
+        http.get(format!("{base}/contacts")).bearer_auth(&secret).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["items"][0]["family_name"], "Lovelace");
+    let refused = http
+        .post(format!("{base}/contacts"))
+        .bearer_auth(&secret)
+        .json(&serde_json::json!({"given_name": "Bo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::FORBIDDEN, "a read-only key");
+    let anonymous = http.get(format!("{base}/contacts")).send().await.unwrap();
+    assert_eq!(anonymous.status(), reqwest::StatusCode::UNAUTHORIZED);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    ok(d, &["api-keys", "revoke", key["id"].as_str().unwrap()]);
+}

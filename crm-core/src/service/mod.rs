@@ -488,6 +488,11 @@ impl Session {
         self.actor.tenant_id
     }
 
+    /// The CRM this session works in.
+    pub fn crm(&self) -> &Crm {
+        &self.crm
+    }
+
     /// Integrations' bookkeeping: record links and named state.
     pub fn sync(&self) -> SyncRecords<'_> {
         SyncRecords { s: self }

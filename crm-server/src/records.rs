@@ -1,0 +1,207 @@
+//! `/v1/{kind}`: every record kind over JSON.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use crm::entity::EntityKind;
+use crm::io::any;
+use crm::model::Record;
+use crm::query::Cursor;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::problem::Problem;
+
+/// A page's size when the request names none, and the most it may name.
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 1000;
+
+/// The kind a URL names, or 404.
+fn kind(name: &str) -> Result<EntityKind, Problem> {
+    any::kind_named(name).ok_or_else(|| {
+        let known: Vec<&str> = any::KINDS.iter().map(|(n, _)| *n).collect();
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "no-such-kind",
+            "No such kind of record",
+            format!("`{name}` is not a kind of record here; there are {}", known.join(", ")),
+        )
+    })
+}
+
+/// The id a URL names, or 404.
+fn id(raw: &str) -> Result<Uuid, Problem> {
+    Uuid::parse_str(raw).map_err(|_| {
+        Problem::new(StatusCode::NOT_FOUND, "not-found", "No such record", format!("`{raw}` is not a record id"))
+    })
+}
+
+/// A record's JSON (without the kind's envelope) with its version as `ETag`.
+fn record(status: StatusCode, r: &Record, location: Option<String>) -> Response {
+    let mut body = serde_json::to_value(r).unwrap_or_default();
+    let body = body.get_mut("record").map(std::mem::take).unwrap_or_default();
+    let mut res = (status, axum::Json(body)).into_response();
+    if let Ok(tag) = HeaderValue::from_str(&format!("\"{}\"", r.version())) {
+        res.headers_mut().insert(header::ETAG, tag);
+    }
+    if let Some(l) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        res.headers_mut().insert(header::LOCATION, l);
+    }
+    res
+}
+
+/// The version `If-Match` names: 428 without it, 412 when it is not a version.
+fn if_match(headers: &HeaderMap) -> Result<u64, Problem> {
+    let Some(h) = headers.get(header::IF_MATCH) else {
+        return Err(Problem::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "precondition-required",
+            "If-Match is required",
+            "send the record's ETag as If-Match, so that a change made since is not overwritten",
+        ));
+    };
+    h.to_str()
+        .ok()
+        .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                "If-Match names no version",
+                "send the ETag as it was given",
+            )
+        })
+}
+
+/// The JSON object a request body holds, or 400.
+fn object(body: &Bytes) -> Result<serde_json::Map<String, serde_json::Value>, Problem> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(o)) => Ok(o),
+        Ok(_) => Err(Problem::bad_request("the body must be a JSON object of fields")),
+        Err(e) => Err(Problem::bad_request(format!("the body is not JSON: {e}"))),
+    }
+}
+
+/// `GET /v1/{kind}`: a page of records.
+pub(crate) async fn list(
+    State(_): State<AppState>,
+    Caller(cx): Caller,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Problem> {
+    let kind = kind(&name)?;
+    let (mut filters, mut sorts, mut limit, mut cursor) = (Vec::new(), Vec::new(), DEFAULT_LIMIT, None);
+    for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match k.as_ref() {
+            "filter" => filters.push(v.into_owned()),
+            "sort" => sorts.push(v.into_owned()),
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| Problem::bad_request(format!("limit `{v}`: give 1 to {MAX_LIMIT}")))?
+            }
+            "cursor" => cursor = Some(Cursor::from_string(v.into_owned())),
+            other => {
+                return Err(Problem::bad_request(format!(
+                    "unknown parameter `{other}`: use filter, sort, limit, cursor"
+                )));
+            }
+        }
+    }
+    let mut q = cx.text_query(kind, &filters, &sorts, limit).await?;
+    q.after = cursor;
+    let page = any::list(&cx, kind, &q).await?;
+    let items: Vec<serde_json::Value> = page
+        .items
+        .iter()
+        .map(|r| {
+            serde_json::to_value(r).ok().and_then(|mut v| v.get_mut("record").map(std::mem::take)).unwrap_or_default()
+        })
+        .collect();
+    Ok(axum::Json(json!({ "items": items, "next": page.next })).into_response())
+}
+
+/// `GET /v1/{kind}/{id}`.
+pub(crate) async fn read(Caller(cx): Caller, Path((name, raw)): Path<(String, String)>) -> Result<Response, Problem> {
+    let (kind, id) = (kind(&name)?, id(&raw)?);
+    Ok(record(StatusCode::OK, &any::get(&cx, kind, id).await?, None))
+}
+
+/// `POST /v1/{kind}`: a record from a JSON object of fields.
+pub(crate) async fn create(Caller(cx): Caller, Path(name): Path<String>, body: Bytes) -> Result<Response, Problem> {
+    let kind = kind(&name)?;
+    let fields: Vec<(String, String)> = object(&body)?
+        .into_iter()
+        .map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            (k, text)
+        })
+        .collect();
+    let r = any::create(&cx, kind, &fields).await?;
+    Ok(record(StatusCode::CREATED, &r, Some(format!("/v1/{name}/{}", r.id()))))
+}
+
+/// `PATCH /v1/{kind}/{id}`: changes fields of the version `If-Match` names.
+pub(crate) async fn update(
+    Caller(cx): Caller,
+    Path((name, raw)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let (kind, id) = (kind(&name)?, id(&raw)?);
+    let version = if_match(&headers)?;
+    let patch = object(&body)?;
+    let r = any::update(&cx, kind, id, Some(version), &patch).await.map_err(|e| Problem::from(e).precondition())?;
+    Ok(record(StatusCode::OK, &r, None))
+}
+
+/// `DELETE /v1/{kind}/{id}` of the version `If-Match` names.
+pub(crate) async fn delete(
+    Caller(cx): Caller,
+    Path((name, raw)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let (kind, id) = (kind(&name)?, id(&raw)?);
+    let version = if_match(&headers)?;
+    any::delete(&cx, kind, id, version).await.map_err(|e| Problem::from(e).precondition())?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /v1/search?q=…`.
+pub(crate) async fn search(Caller(cx): Caller, RawQuery(query): RawQuery) -> Result<Response, Problem> {
+    let q = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "q")
+        .map(|(_, v)| v.into_owned())
+        .filter(|q| !q.trim().is_empty())
+        .ok_or_else(|| Problem::bad_request("search needs words: ?q=…"))?;
+    let hits = cx.search(&q).await?;
+    let items: Vec<serde_json::Value> = hits
+        .iter()
+        .map(|r| {
+            let mut v = serde_json::to_value(r)
+                .ok()
+                .and_then(|mut v| v.get_mut("record").map(std::mem::take))
+                .unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
+                o.insert("kind".into(), r.kind().as_str().into());
+            }
+            v
+        })
+        .collect();
+    Ok(axum::Json(json!({ "items": items })).into_response())
+}
+
+/// Anything else: 404 as a problem.
+pub(crate) async fn no_route() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "no-route", "Nothing here", "the API is under /v1/{kind}")
+}
