@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 use crate::error::CliError;
 use crate::output::Out;
-use crate::records::{Kind, PresetArg, RecordCmd};
+use crate::records::{KindCmd, PresetArg};
 
 /// The embeddable CRM from a shell.
 #[derive(Debug, Parser)]
@@ -62,57 +62,8 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// People.
-    #[command(subcommand)]
-    Contacts(RecordCmd),
-    /// Organisations.
-    #[command(subcommand)]
-    Companies(RecordCmd),
-    /// Sales opportunities.
-    #[command(subcommand)]
-    Deals(RecordCmd),
-    /// Calls, meetings, emails, notes and tasks.
-    #[command(subcommand)]
-    Activities(RecordCmd),
-    /// The catalogue.
-    #[command(subcommand)]
-    Products(RecordCmd),
-    /// Orders.
-    #[command(subcommand)]
-    Orders(RecordCmd),
-    /// Invoices.
-    #[command(subcommand)]
-    Invoices(RecordCmd),
-    /// Payments.
-    #[command(subcommand)]
-    Payments(RecordCmd),
-    /// Service cases.
-    #[command(subcommand)]
-    Cases(RecordCmd),
-    /// Feedback.
-    #[command(subcommand)]
-    Feedback(RecordCmd),
-    /// Marketing campaigns.
-    #[command(subcommand)]
-    Campaigns(RecordCmd),
-    /// Saved filters of contacts.
-    #[command(subcommand)]
-    Segments(RecordCmd),
-    /// Sales pipelines.
-    #[command(subcommand)]
-    Pipelines(RecordCmd),
-    /// The CRM's users.
-    #[command(subcommand)]
-    Users(RecordCmd),
-    /// Teams of users.
-    #[command(subcommand)]
-    Teams(RecordCmd),
-    /// The consent ledger.
-    #[command(subcommand)]
-    Consents(RecordCmd),
-    /// Records shared with one more user or team.
-    #[command(subcommand)]
-    Shares(RecordCmd),
+    #[command(flatten)]
+    Records(KindCmd),
     /// Finds contacts, companies and deals by words of their names, emails, phones.
     Search {
         /// The words (each must start a word of the record).
@@ -136,8 +87,8 @@ enum Command {
     /// Exports records as CSV or JSON Lines.
     Export {
         /// Which records.
-        #[arg(value_enum)]
-        kind: Kind,
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(crm::io::any::KINDS.iter().map(|(n, _)| *n)))]
+        kind: String,
         /// The format.
         #[arg(long, value_enum, default_value = "csv")]
         format: Format,
@@ -229,51 +180,18 @@ fn fail(e: &CliError, json: bool) -> ! {
 }
 
 async fn run(cli: Cli, out: &mut Out) -> Result<(), CliError> {
-    let kind = match &cli.command {
+    match &cli.command {
         Command::Init { file, force } => return init(&cli.config, file, *force, out).await,
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "crm", &mut std::io::stdout());
             return Ok(());
         }
-        Command::Contacts(_) => Some(Kind::Contacts),
-        Command::Companies(_) => Some(Kind::Companies),
-        Command::Deals(_) => Some(Kind::Deals),
-        Command::Activities(_) => Some(Kind::Activities),
-        Command::Products(_) => Some(Kind::Products),
-        Command::Orders(_) => Some(Kind::Orders),
-        Command::Invoices(_) => Some(Kind::Invoices),
-        Command::Payments(_) => Some(Kind::Payments),
-        Command::Cases(_) => Some(Kind::Cases),
-        Command::Feedback(_) => Some(Kind::Feedback),
-        Command::Campaigns(_) => Some(Kind::Campaigns),
-        Command::Segments(_) => Some(Kind::Segments),
-        Command::Pipelines(_) => Some(Kind::Pipelines),
-        Command::Users(_) => Some(Kind::Users),
-        Command::Teams(_) => Some(Kind::Teams),
-        Command::Consents(_) => Some(Kind::Consents),
-        Command::Shares(_) => Some(Kind::Shares),
-        _ => None,
-    };
+        _ => {}
+    }
     let cx = open(&cli).await?;
     match cli.command {
-        Command::Contacts(cmd)
-        | Command::Companies(cmd)
-        | Command::Deals(cmd)
-        | Command::Activities(cmd)
-        | Command::Products(cmd)
-        | Command::Orders(cmd)
-        | Command::Invoices(cmd)
-        | Command::Payments(cmd)
-        | Command::Cases(cmd)
-        | Command::Feedback(cmd)
-        | Command::Campaigns(cmd)
-        | Command::Segments(cmd)
-        | Command::Pipelines(cmd)
-        | Command::Users(cmd)
-        | Command::Teams(cmd)
-        | Command::Consents(cmd)
-        | Command::Shares(cmd) => {
-            let kind = kind.ok_or_else(|| CliError::Usage("no kind".into()))?;
+        Command::Records(cmd) => {
+            let (kind, cmd) = cmd.split();
             records::run(&cx, kind, cmd, out).await
         }
         Command::Search { words } => {
@@ -316,18 +234,19 @@ async fn run(cli: Cli, out: &mut Out) -> Result<(), CliError> {
             Ok(())
         }
         Command::Export { kind, format, out: path, filters, sorts } => {
-            let q = filter::query(&cx, kind.entity(), &filters, &sorts, crm::query::MAX_PAGE_SIZE).await?;
+            let kind = crm::io::any::kind_named(&kind).ok_or_else(|| CliError::Usage(format!("no kind `{kind}`")))?;
+            let q = filter::query(&cx, kind, &filters, &sorts, crm::query::MAX_PAGE_SIZE).await?;
             let spec = Export::new(q);
             let sink: Box<dyn std::io::Write + Send> = match &path {
                 Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p)?)),
                 None => Box::new(std::io::stdout()),
             };
             let n = match format {
-                Format::Csv => crm::io::any::export_csv(&cx, kind.entity(), &spec, sink).await?,
-                Format::Jsonl => crm::io::any::export_jsonl(&cx, kind.entity(), &spec, sink).await?,
+                Format::Csv => crm::io::any::export_csv(&cx, kind, &spec, sink).await?,
+                Format::Jsonl => crm::io::any::export_jsonl(&cx, kind, &spec, sink).await?,
             };
             match path {
-                Some(p) => out.done(&format!("exported {n} {} to {}", kind.entity(), p.display())),
+                Some(p) => out.done(&format!("exported {n} {kind} to {}", p.display())),
                 None => Ok(()),
             }
         }

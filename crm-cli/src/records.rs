@@ -1,6 +1,7 @@
 //! The record commands every kind has: `list`, `count`, `get`, `create`, `update`, `delete`.
 
 use clap::{Subcommand, ValueEnum};
+
 use crm::entity::EntityKind;
 use crm::io::{Preset, any};
 use crm::model::Record;
@@ -60,56 +61,90 @@ pub enum RecordCmd {
     },
 }
 
-/// A kind of record, as commands name it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Kind {
+/// The record commands, one per kind: `crm contacts list`, `crm deals get ID`…
+#[derive(Debug, Subcommand)]
+pub enum KindCmd {
     /// People.
-    Contacts,
+    #[command(subcommand)]
+    Contacts(RecordCmd),
     /// Organisations.
-    Companies,
+    #[command(subcommand)]
+    Companies(RecordCmd),
     /// Sales opportunities.
-    Deals,
-    /// Calls, meetings, emails, notes, tasks.
-    Activities,
+    #[command(subcommand)]
+    Deals(RecordCmd),
+    /// Calls, meetings, emails, notes and tasks.
+    #[command(subcommand)]
+    Activities(RecordCmd),
     /// The catalogue.
-    Products,
+    #[command(subcommand)]
+    Products(RecordCmd),
     /// Orders.
-    Orders,
+    #[command(subcommand)]
+    Orders(RecordCmd),
     /// Invoices.
-    Invoices,
+    #[command(subcommand)]
+    Invoices(RecordCmd),
     /// Payments.
-    Payments,
+    #[command(subcommand)]
+    Payments(RecordCmd),
     /// Service cases.
-    Cases,
+    #[command(subcommand)]
+    Cases(RecordCmd),
     /// Feedback.
-    Feedback,
+    #[command(subcommand)]
+    Feedback(RecordCmd),
     /// Marketing campaigns.
-    Campaigns,
+    #[command(subcommand)]
+    Campaigns(RecordCmd),
     /// Saved filters of contacts.
-    Segments,
+    #[command(subcommand)]
+    Segments(RecordCmd),
     /// Sales pipelines.
-    Pipelines,
-    /// The CRM's users.
-    Users,
+    #[command(subcommand)]
+    Pipelines(RecordCmd),
+    /// The CRM's users (`create name=… email=… roles=sales_rep`).
+    #[command(subcommand)]
+    Users(RecordCmd),
     /// Teams of users.
-    Teams,
+    #[command(subcommand)]
+    Teams(RecordCmd),
     /// The consent ledger.
-    Consents,
+    #[command(subcommand)]
+    Consents(RecordCmd),
     /// Records shared with one more user or team.
-    Shares,
+    #[command(subcommand)]
+    Shares(RecordCmd),
 }
 
-impl Kind {
-    /// The record kind.
-    pub fn entity(self) -> EntityKind {
-        let name = self.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default();
-        any::kind_named(&name).expect("every kind the command line names is one crm-io names")
+impl KindCmd {
+    /// The kind of record and the command.
+    pub fn split(self) -> (EntityKind, RecordCmd) {
+        use EntityKind as K;
+        match self {
+            KindCmd::Contacts(c) => (K::Contact, c),
+            KindCmd::Companies(c) => (K::Company, c),
+            KindCmd::Deals(c) => (K::Deal, c),
+            KindCmd::Activities(c) => (K::Activity, c),
+            KindCmd::Products(c) => (K::Product, c),
+            KindCmd::Orders(c) => (K::Order, c),
+            KindCmd::Invoices(c) => (K::Invoice, c),
+            KindCmd::Payments(c) => (K::Payment, c),
+            KindCmd::Cases(c) => (K::Case, c),
+            KindCmd::Feedback(c) => (K::Feedback, c),
+            KindCmd::Campaigns(c) => (K::Campaign, c),
+            KindCmd::Segments(c) => (K::Segment, c),
+            KindCmd::Pipelines(c) => (K::Pipeline, c),
+            KindCmd::Users(c) => (K::User, c),
+            KindCmd::Teams(c) => (K::Team, c),
+            KindCmd::Consents(c) => (K::Consent, c),
+            KindCmd::Shares(c) => (K::Share, c),
+        }
     }
 }
 
 /// Runs a record command.
-pub async fn run(cx: &Session, kind: Kind, cmd: RecordCmd, out: &mut Out) -> Result<(), CliError> {
-    let k = kind.entity();
+pub async fn run(cx: &Session, k: EntityKind, cmd: RecordCmd, out: &mut Out) -> Result<(), CliError> {
     match cmd {
         RecordCmd::List { filters, sorts, limit } => {
             if !(1..=1000).contains(&limit) {
