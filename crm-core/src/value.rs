@@ -70,6 +70,30 @@ pub enum ValueType {
 }
 
 impl ValueType {
+    /// `s`, text as a person or a URL writes it, read as a value of this type (an element's
+    /// for lists): `true`, `42`, `12.50`, `2027-03-31`, an RFC 3339 time, an id; anything for
+    /// text. The error says what was expected.
+    ///
+    /// ```
+    /// use crm_core::value::{Value, ValueType};
+    /// assert_eq!(ValueType::Int.read_text("42"), Ok(Value::Int(42)));
+    /// assert!(ValueType::Date.read_text("31/03/2027").unwrap_err().contains("YYYY-MM-DD"));
+    /// ```
+    pub fn read_text(self, s: &str) -> Result<Value, String> {
+        let bad = |what: &str| format!("`{s}` is not {what}");
+        Ok(match self {
+            ValueType::Bool => Value::Bool(s.parse().map_err(|_| bad("true or false"))?),
+            ValueType::Int => Value::Int(s.parse().map_err(|_| bad("a whole number"))?),
+            ValueType::Decimal | ValueType::Money => Value::Decimal(s.parse().map_err(|_| bad("a number"))?),
+            ValueType::Date => Value::Date(s.parse().map_err(|_| bad("a date (YYYY-MM-DD)"))?),
+            ValueType::DateTime => Value::DateTime(
+                DateTime::parse_from_rfc3339(s).map_err(|_| bad("an RFC 3339 time"))?.with_timezone(&Utc),
+            ),
+            ValueType::Id | ValueType::IdList => Value::Id(s.parse().map_err(|_| bad("an id"))?),
+            ValueType::Text | ValueType::TextList => Value::Text(s.to_owned()),
+        })
+    }
+
     /// True for list types.
     pub fn is_list(self) -> bool {
         matches!(self, ValueType::TextList | ValueType::IdList)

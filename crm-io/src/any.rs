@@ -2,12 +2,14 @@
 //! (`contacts`, `deals`): listed, read, created from field values, changed from a JSON patch,
 //! deleted — each through the kind's own service, so its rules apply.
 
+use std::collections::HashMap;
+
 use crm_core::entity::EntityKind;
 use crm_core::error::{Error, FieldErrorCode};
 use crm_core::model::*;
 use crm_core::query::{Field, Page, Query};
 use crm_core::service::Session;
-use crm_core::value::Value;
+use crm_core::value::{Value, ValueType};
 use uuid::Uuid;
 
 use crate::{FileImport, Result, Table};
@@ -219,13 +221,23 @@ pub async fn update(
     version: Option<u64>,
     patch: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<Record> {
+    let types: HashMap<String, ValueType> = match kind.has_custom_fields() {
+        true => cx
+            .custom_fields()
+            .registered(kind)
+            .await?
+            .into_iter()
+            .map(|f| (f.definition.key.clone(), f.definition.field_type.value_type()))
+            .collect(),
+        false => HashMap::new(),
+    };
     macro_rules! edit {
         ($E:ty, $svc:ident) => {{
             let mut rec: $E = cx.records::<$E>().get(<$E as Entity>::Id::from(id)).await?;
             if let Some(v) = version {
                 rec.set_version(v);
             }
-            let rec: $E = patched(rec, patch)?;
+            let rec: $E = patched(rec, patch, &types)?;
             Ok(cx.$svc().update(rec).await?.into_record())
         }};
     }
@@ -250,7 +262,12 @@ pub async fn update(
 const IDENTITY: &[&str] = &["id", "tenant_id", "version", "created_at", "updated_at"];
 
 /// `rec` with `patch` applied.
-fn patched<E: Entity>(rec: E, patch: &serde_json::Map<String, serde_json::Value>) -> Result<E> {
+/// Custom values given as text are read as their field's type (`types`, by key).
+fn patched<E: Entity>(
+    rec: E,
+    patch: &serde_json::Map<String, serde_json::Value>,
+    types: &HashMap<String, ValueType>,
+) -> Result<E> {
     let mut whole = serde_json::to_value(&rec).map_err(|e| Error::storage(e.to_string()))?;
     let body = whole.as_object_mut().ok_or_else(|| Error::storage("a record is not an object"))?;
     let mut custom: Vec<(String, serde_json::Value)> = Vec::new();
@@ -297,9 +314,25 @@ fn patched<E: Entity>(rec: E, patch: &serde_json::Map<String, serde_json::Value>
         .into());
     };
     for (key, v) in custom {
+        let mismatch = |m: String| Error::invalid(format!("custom.{key}"), FieldErrorCode::TypeMismatch, m);
+        let ty = types.get(&key).copied();
         let value = match v {
             serde_json::Value::Null => None,
-            serde_json::Value::String(s) => Some(Value::Text(s)),
+            serde_json::Value::String(s) => Some(match ty {
+                Some(t) => t.read_text(&s).map_err(mismatch)?,
+                None => Value::Text(s),
+            }),
+            serde_json::Value::Array(items) if ty.is_some_and(ValueType::is_list) => {
+                let t = ty.unwrap_or(ValueType::TextList);
+                let read = items
+                    .iter()
+                    .map(|i| match i {
+                        serde_json::Value::String(s) => t.read_text(s).map_err(mismatch),
+                        other => Err(mismatch(format!("`{other}` is not text"))),
+                    })
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                Some(Value::List(read))
+            }
             serde_json::Value::Bool(b) => Some(Value::Bool(b)),
             serde_json::Value::Number(n) => Some(match n.as_i64() {
                 Some(i) => Value::Int(i),

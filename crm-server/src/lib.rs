@@ -31,10 +31,14 @@ mod records;
 use std::future::Future;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use crm::service::Crm;
 
 pub use problem::Problem;
+
+/// The largest request body read (1 MiB): larger ones are refused with 413.
+pub const MAX_BODY: usize = 1 << 20;
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -49,6 +53,7 @@ pub fn router(crm: Crm) -> Router {
         .route("/v1/{kind}", get(records::list).post(records::create))
         .route("/v1/{kind}/{id}", get(records::read).patch(records::update).delete(records::delete))
         .fallback(records::no_route)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(AppState { crm })
 }
 

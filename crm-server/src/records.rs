@@ -1,6 +1,7 @@
 //! `/v1/{kind}`: every record kind over JSON.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -77,9 +78,14 @@ fn if_match(headers: &HeaderMap) -> Result<u64, Problem> {
         })
 }
 
-/// The JSON object a request body holds, or 400.
-fn object(body: &Bytes) -> Result<serde_json::Map<String, serde_json::Value>, Problem> {
-    match serde_json::from_slice::<serde_json::Value>(body) {
+/// The JSON object a request body holds: 413 over the size limit, 400 when it is not one.
+fn object(body: Result<Bytes, BytesRejection>) -> Result<serde_json::Map<String, serde_json::Value>, Problem> {
+    let body = body.map_err(|r| {
+        let status = r.status();
+        let kind = if status == StatusCode::PAYLOAD_TOO_LARGE { "too-large" } else { "bad-request" };
+        Problem::new(status, kind, "The body cannot be read", r.body_text())
+    })?;
+    match serde_json::from_slice::<serde_json::Value>(&body) {
         Ok(serde_json::Value::Object(o)) => Ok(o),
         Ok(_) => Err(Problem::bad_request("the body must be a JSON object of fields")),
         Err(e) => Err(Problem::bad_request(format!("the body is not JSON: {e}"))),
@@ -134,9 +140,13 @@ pub(crate) async fn read(Caller(cx): Caller, Path((name, raw)): Path<(String, St
 }
 
 /// `POST /v1/{kind}`: a record from a JSON object of fields.
-pub(crate) async fn create(Caller(cx): Caller, Path(name): Path<String>, body: Bytes) -> Result<Response, Problem> {
+pub(crate) async fn create(
+    Caller(cx): Caller,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
     let kind = kind(&name)?;
-    let fields: Vec<(String, String)> = object(&body)?
+    let fields: Vec<(String, String)> = object(body)?
         .into_iter()
         .map(|(k, v)| {
             let text = match v {
@@ -156,11 +166,11 @@ pub(crate) async fn update(
     Caller(cx): Caller,
     Path((name, raw)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     let (kind, id) = (kind(&name)?, id(&raw)?);
     let version = if_match(&headers)?;
-    let patch = object(&body)?;
+    let patch = object(body)?;
     let r = any::update(&cx, kind, id, Some(version), &patch).await.map_err(|e| Problem::from(e).precondition())?;
     Ok(record(StatusCode::OK, &r, None))
 }

@@ -86,7 +86,7 @@ async fn parse(cx: &Session, kind: EntityKind, expr: &str) -> std::result::Resul
             _ => Err("it has no value".into()),
         };
     }
-    let value = |s: &str| typed(ty, s);
+    let value = |s: &str| ty.read_text(s);
     // A list holds a value rather than equals one: `tags=vip` is "has the tag vip".
     if matches!(ty, ValueType::TextList | ValueType::IdList) && op == "=" {
         let any: Vec<Filter> = raw
@@ -129,20 +129,4 @@ async fn field_type(cx: &Session, kind: EntityKind, field: &Field) -> std::resul
                 .ok_or_else(|| format!("{kind} records have no custom field `{key}`"))
         }
     }
-}
-
-/// `s` read as a value of type `ty` (an element's type for lists).
-fn typed(ty: ValueType, s: &str) -> std::result::Result<Value, String> {
-    let bad = |what: &str| format!("`{s}` is not {what}");
-    Ok(match ty {
-        ValueType::Bool => Value::Bool(s.parse().map_err(|_| bad("true or false"))?),
-        ValueType::Int => Value::Int(s.parse().map_err(|_| bad("a whole number"))?),
-        ValueType::Decimal | ValueType::Money => Value::Decimal(s.parse().map_err(|_| bad("a number"))?),
-        ValueType::Date => Value::Date(s.parse().map_err(|_| bad("a date (YYYY-MM-DD)"))?),
-        ValueType::DateTime => Value::DateTime(
-            chrono::DateTime::parse_from_rfc3339(s).map_err(|_| bad("an RFC 3339 time"))?.with_timezone(&chrono::Utc),
-        ),
-        ValueType::Id | ValueType::IdList => Value::Id(s.parse().map_err(|_| bad("an id"))?),
-        _ => Value::Text(s.to_owned()),
-    })
 }

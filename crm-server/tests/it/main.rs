@@ -209,3 +209,39 @@ async fn each_key_sees_what_its_user_may_and_nothing_of_other_tenants() {
     let pipeline = a.post("/v1/pipelines", &a.rep, json!({"name": "Mine"})).await;
     problem(&pipeline, StatusCode::UNPROCESSABLE_ENTITY, Some("kind"));
 }
+
+#[tokio::test]
+async fn oversized_bodies_and_custom_values_are_read_or_refused_as_problems() {
+    let a = api().await;
+    let k = a.admin.clone();
+    let sys = a.crm.as_actor(&Actor::system(a.tenant));
+    sys.custom_fields()
+        .define(crm::model::FieldDefinition::new(
+            EntityKind::Contact,
+            "renewal",
+            "Renewal",
+            crm::model::FieldType::Date,
+        ))
+        .await
+        .unwrap();
+    let made = a.post("/v1/contacts", &k, json!({"given_name": "Ada"})).await;
+    let path = format!("/v1/contacts/{}", made.2["id"].as_str().unwrap());
+    let dated =
+        a.http.patch(a.url(&path)).header("if-match", "\"1\"").json(&json!({"custom": {"renewal": "2027-03-31"}}));
+    let got = a.send(dated, &k).await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.2);
+    let stored =
+        sys.contacts().get(ContactId::from_uuid(made.2["id"].as_str().unwrap().parse().unwrap())).await.unwrap();
+    assert_eq!(
+        stored.custom.get("renewal"),
+        Some(&crm::value::Value::Date(crm::chrono::NaiveDate::from_ymd_opt(2027, 3, 31).unwrap()))
+    );
+    let wrong = a.http.patch(a.url(&path)).header("if-match", "\"2\"").json(&json!({"custom.renewal": "next spring"}));
+    problem(&a.send(wrong, &k).await, StatusCode::UNPROCESSABLE_ENTITY, Some("custom.renewal"));
+
+    let huge = format!("{{\"given_name\": \"{}\"}}", "x".repeat(10 << 20));
+    let res = a.http.post(a.url("/v1/contacts")).bearer_auth(&k).body(huge).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    assert_eq!(a.get("/v1/contacts", &k).await.2["items"].as_array().unwrap().len(), 1, "nothing written");
+}
