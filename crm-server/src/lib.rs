@@ -11,6 +11,9 @@
 //! | `PATCH /v1/{kind}/{id}` | changes fields; needs `If-Match` (`428` without, `412` when stale) |
 //! | `DELETE /v1/{kind}/{id}` | needs `If-Match`; `204` |
 //! | `GET /v1/search?q=…` | contacts, companies and deals by words |
+//! | `GET /v1/{contacts,companies}/{id}/timeline` | everything about the customer, newest first |
+//! | `GET /v1/{contacts,companies}/{id}/360` | the customer 360: records, figures, timeline |
+//! | `GET /v1/events?after=…&limit=…` | the events the caller may see, in commit order |
 //!
 //! Filters and sorts are the library's text queries
 //! ([`Session::text_query`](crm::service::Session::text_query)): `filter=lifecycle_stage=lead`,
@@ -25,6 +28,7 @@
 //! ```
 
 mod auth;
+mod customers;
 mod problem;
 mod records;
 
@@ -50,6 +54,9 @@ pub(crate) struct AppState {
 pub fn router(crm: Crm) -> Router {
     Router::new()
         .route("/v1/search", get(records::search))
+        .route("/v1/events", get(customers::events))
+        .route("/v1/{kind}/{id}/timeline", get(customers::timeline))
+        .route("/v1/{kind}/{id}/360", get(customers::overview))
         .route("/v1/{kind}", get(records::list).post(records::create))
         .route("/v1/{kind}/{id}", get(records::read).patch(records::update).delete(records::delete))
         .fallback(records::no_route)

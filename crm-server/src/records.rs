@@ -33,8 +33,18 @@ fn kind(name: &str) -> Result<EntityKind, Problem> {
     })
 }
 
+/// The 404 of a customer view of a kind that is not a customer.
+pub(crate) fn not_a_customer(name: &str) -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "not-a-customer",
+        "Not a customer",
+        format!("`{name}`: only contacts and companies have a timeline and a 360"),
+    )
+}
+
 /// The id a URL names, or 404.
-fn id(raw: &str) -> Result<Uuid, Problem> {
+pub(crate) fn id(raw: &str) -> Result<Uuid, Problem> {
     Uuid::parse_str(raw).map_err(|_| {
         Problem::new(StatusCode::NOT_FOUND, "not-found", "No such record", format!("`{raw}` is not a record id"))
     })

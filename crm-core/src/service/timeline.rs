@@ -18,8 +18,9 @@ use crate::money::{Currency, Money};
 use crate::profile::Channel;
 use crate::query::Filter;
 
-/// One entry of a customer's timeline.
-#[derive(Clone, Debug, PartialEq)]
+/// One entry of a customer's timeline. As JSON: `{"type": "activity", "item": {…}}`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(tag = "type", content = "item", rename_all = "snake_case")]
 #[allow(clippy::large_enum_variant)]
 #[non_exhaustive]
 pub enum TimelineItem {
@@ -110,7 +111,7 @@ impl From<CompanyId> for CustomerRef {
 }
 
 /// The figures a salesperson asks for first.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct CustomerSummary {
     /// Total of orders that count as revenue (placed, paid, fulfilled), per currency.
     pub lifetime_revenue: BTreeMap<Currency, Decimal>,
@@ -143,7 +144,7 @@ pub struct CustomerSummary {
 }
 
 /// Everything about a customer in one place.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Customer360 {
     /// The contact (for a contact view).
     pub contact: Option<Contact>,
