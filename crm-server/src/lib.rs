@@ -6,7 +6,7 @@
 //! | | |
 //! |---|---|
 //! | `GET /v1/{kind}?filter=…&sort=…&limit=…&cursor=…` | a page: `{"items": […], "next": cursor or null}` |
-//! | `POST /v1/{kind}` | creates from a JSON object of fields; `201`, `Location`, `ETag` |
+//! | `POST /v1/{kind}` | creates from a JSON object of fields; `201`, `Location`, `ETag`; an `Idempotency-Key` makes retries safe |
 //! | `GET /v1/{kind}/{id}` | the record, its version as `ETag` |
 //! | `PATCH /v1/{kind}/{id}` | changes fields; needs `If-Match` (`428` without, `412` when stale) |
 //! | `DELETE /v1/{kind}/{id}` | needs `If-Match`; `204` |
@@ -29,6 +29,7 @@
 
 mod auth;
 mod customers;
+mod idempotency;
 mod problem;
 mod records;
 
@@ -48,6 +49,8 @@ pub const MAX_BODY: usize = 1 << 20;
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) crm: Crm,
+    /// The answers kept for `Idempotency-Key`s.
+    pub(crate) answers: std::sync::Arc<idempotency::Answers>,
 }
 
 /// The API's routes over `crm`.
@@ -61,7 +64,7 @@ pub fn router(crm: Crm) -> Router {
         .route("/v1/{kind}/{id}", get(records::read).patch(records::update).delete(records::delete))
         .fallback(records::no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(AppState { crm })
+        .with_state(AppState { crm, answers: Default::default() })
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then lets the requests in flight

@@ -78,6 +78,15 @@ impl From<crm::io::IoError> for Problem {
     fn from(e: crm::io::IoError) -> Self {
         match e {
             crm::io::IoError::Crm(e) => e.into(),
+            crm::io::IoError::Mapping { column, reason } => Problem {
+                errors: vec![json!({"field": column, "code": "rule", "message": reason})],
+                ..Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation",
+                    "Some fields are not acceptable",
+                    format!("{column}: {reason}"),
+                )
+            },
             other => Problem::bad_request(other.to_string()),
         }
     }

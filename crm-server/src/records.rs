@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::Caller;
+use crate::idempotency::{self, Begin};
 use crate::problem::Problem;
 
 /// A page's size when the request names none, and the most it may name.
@@ -88,14 +89,18 @@ fn if_match(headers: &HeaderMap) -> Result<u64, Problem> {
         })
 }
 
-/// The JSON object a request body holds: 413 over the size limit, 400 when it is not one.
-fn object(body: Result<Bytes, BytesRejection>) -> Result<serde_json::Map<String, serde_json::Value>, Problem> {
-    let body = body.map_err(|r| {
+/// The request body: 413 over the size limit, 400 when it cannot be read.
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem> {
+    body.map_err(|r| {
         let status = r.status();
         let kind = if status == StatusCode::PAYLOAD_TOO_LARGE { "too-large" } else { "bad-request" };
         Problem::new(status, kind, "The body cannot be read", r.body_text())
-    })?;
-    match serde_json::from_slice::<serde_json::Value>(&body) {
+    })
+}
+
+/// The JSON object a request body holds, or 400.
+fn object(body: &Bytes) -> Result<serde_json::Map<String, serde_json::Value>, Problem> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(serde_json::Value::Object(o)) => Ok(o),
         Ok(_) => Err(Problem::bad_request("the body must be a JSON object of fields")),
         Err(e) => Err(Problem::bad_request(format!("the body is not JSON: {e}"))),
@@ -150,12 +155,28 @@ pub(crate) async fn read(Caller(cx): Caller, Path((name, raw)): Path<(String, St
 }
 
 /// `POST /v1/{kind}`: a record from a JSON object of fields.
+/// With an `Idempotency-Key`, a retry gets the first answer again (see [`crate::idempotency`]).
 pub(crate) async fn create(
+    State(state): State<AppState>,
     Caller(cx): Caller,
     Path(name): Path<String>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
-    let kind = kind(&name)?;
+    let body = read_body(body)?;
+    let Some(key) = idempotency::key(&headers) else { return make(&cx, &name, &body).await };
+    match state.answers.begin(&idempotency::caller(&cx), key, &[b"POST", name.as_bytes(), &body])? {
+        Begin::Replay(res) => Ok(res),
+        Begin::Run(slot) => {
+            let res = make(&cx, &name, &body).await.unwrap_or_else(IntoResponse::into_response);
+            Ok(state.answers.finish(slot, res).await)
+        }
+    }
+}
+
+/// Creates the record a `POST` body describes.
+async fn make(cx: &crm::service::Session, name: &str, body: &Bytes) -> Result<Response, Problem> {
+    let kind = kind(name)?;
     let fields: Vec<(String, String)> = object(body)?
         .into_iter()
         .map(|(k, v)| {
@@ -167,7 +188,7 @@ pub(crate) async fn create(
             (k, text)
         })
         .collect();
-    let r = any::create(&cx, kind, &fields).await?;
+    let r = any::create(cx, kind, &fields).await?;
     Ok(record(StatusCode::CREATED, &r, Some(format!("/v1/{name}/{}", r.id()))))
 }
 
@@ -180,7 +201,7 @@ pub(crate) async fn update(
 ) -> Result<Response, Problem> {
     let (kind, id) = (kind(&name)?, id(&raw)?);
     let version = if_match(&headers)?;
-    let patch = object(body)?;
+    let patch = object(&read_body(body)?)?;
     let r = any::update(&cx, kind, id, Some(version), &patch).await.map_err(|e| Problem::from(e).precondition())?;
     Ok(record(StatusCode::OK, &r, None))
 }

@@ -1,0 +1,144 @@
+//! `Idempotency-Key` on `POST`: a retried create returns the first answer instead of making a
+//! second record. Answers are kept in memory for a day (at most [`CAPACITY`] of them, the
+//! oldest forgotten first), per caller; a server restart forgets them.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use crate::problem::Problem;
+
+/// How many answers are kept.
+pub const CAPACITY: usize = 10_000;
+/// How long an answer is kept.
+const KEPT: Duration = Duration::from_secs(24 * 3600);
+
+/// A kept answer, or a request still running.
+enum Slot {
+    Running {
+        fingerprint: [u8; 32],
+    },
+    Done {
+        fingerprint: [u8; 32],
+        at: Instant,
+        status: StatusCode,
+        headers: Vec<(header::HeaderName, HeaderValue)>,
+        body: Bytes,
+    },
+}
+
+/// The answers of the requests that carried a key.
+#[derive(Default)]
+pub(crate) struct Answers {
+    slots: Mutex<(HashMap<String, Slot>, VecDeque<String>)>,
+}
+
+/// What a request with a key is to do.
+pub(crate) enum Begin {
+    /// Run it, then [`Answers::finish`] with this slot name.
+    Run(String),
+    /// Send this kept answer again.
+    Replay(Response),
+}
+
+impl Answers {
+    /// Starts a request of `caller` carrying `key`, whose method, path and body are `request`.
+    pub(crate) fn begin(&self, caller: &str, key: &HeaderValue, request: &[&[u8]]) -> Result<Begin, Problem> {
+        let key = key
+            .to_str()
+            .ok()
+            .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+            .ok_or_else(|| Problem::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters"))?;
+        let mut h = Sha256::new();
+        for part in request {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
+        let fingerprint: [u8; 32] = h.finalize().into();
+        let name = format!("{caller}\u{0}{key}");
+        let mut guard = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let (slots, order) = &mut *guard;
+        match slots.get(&name) {
+            Some(Slot::Done { at, .. }) if at.elapsed() > KEPT => {
+                slots.remove(&name);
+            }
+            Some(Slot::Done { fingerprint: f, status, headers, body, .. }) if *f == fingerprint => {
+                let mut res = (*status, body.clone()).into_response();
+                for (k, v) in headers {
+                    res.headers_mut().insert(k.clone(), v.clone());
+                }
+                res.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+                return Ok(Begin::Replay(res));
+            }
+            Some(Slot::Running { fingerprint: f }) if *f == fingerprint => {
+                return Err(Problem::new(
+                    StatusCode::CONFLICT,
+                    "in-progress",
+                    "The same request is still running",
+                    "retry once the first attempt has answered",
+                ));
+            }
+            Some(_) => {
+                return Err(Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency-key-reused",
+                    "This Idempotency-Key belongs to another request",
+                    "send a new key for a different request",
+                ));
+            }
+            None => {}
+        }
+        slots.insert(name.clone(), Slot::Running { fingerprint });
+        order.push_back(name.clone());
+        while order.len() > CAPACITY {
+            if let Some(old) = order.pop_front() {
+                slots.remove(&old);
+            }
+        }
+        Ok(Begin::Run(name))
+    }
+
+    /// Keeps the answer to the request started as `name` (a server error is not kept: the
+    /// request may be retried).
+    pub(crate) async fn finish(&self, name: String, res: Response) -> Response {
+        let status = res.status();
+        if status.is_server_error() {
+            self.slots.lock().unwrap_or_else(|p| p.into_inner()).0.remove(&name);
+            return res;
+        }
+        let (parts, body) = res.into_parts();
+        let body = axum::body::to_bytes(body, crate::MAX_BODY * 4).await.unwrap_or_default();
+        let kept: Vec<(header::HeaderName, HeaderValue)> = parts
+            .headers
+            .iter()
+            .filter(|(k, _)| [header::CONTENT_TYPE, header::ETAG, header::LOCATION].contains(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(Slot::Running { fingerprint }) = slots.0.get(&name) {
+            let fingerprint = *fingerprint;
+            slots.0.insert(
+                name,
+                Slot::Done { fingerprint, at: Instant::now(), status, headers: kept, body: body.clone() },
+            );
+        }
+        drop(slots);
+        Response::from_parts(parts, axum::body::Body::from(body))
+    }
+}
+
+/// Who is calling, for keeping answers apart: the tenant and user of the session.
+pub(crate) fn caller(cx: &crm::service::Session) -> String {
+    let a = cx.actor();
+    format!("{}/{}", a.tenant_id, a.user_id.map(|u| u.to_string()).unwrap_or_default())
+}
+
+/// The request's `Idempotency-Key`, if it carries one.
+pub(crate) fn key(headers: &HeaderMap) -> Option<&HeaderValue> {
+    headers.get("idempotency-key")
+}
