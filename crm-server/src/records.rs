@@ -109,7 +109,6 @@ fn object(body: &Bytes) -> Result<serde_json::Map<String, serde_json::Value>, Pr
 
 /// `GET /v1/{kind}`: a page of records.
 pub(crate) async fn list(
-    State(_): State<AppState>,
     Caller(cx): Caller,
     Path(name): Path<String>,
     RawQuery(query): RawQuery,

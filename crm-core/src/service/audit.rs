@@ -235,29 +235,8 @@ impl<'s> Audit<'s> {
                 "{who} may not apply the audit retention policy: it needs `manage_audit`"
             )));
         }
-        let store = &self.s.crm.inner.store;
-        let mut q = EventQuery::after(0, PAGE);
-        let mut scrubbed = 0;
-        loop {
-            let batch = store.read_events(self.s.tenant(), &q).await?;
-            let old: Vec<StoredEvent> = batch
-                .iter()
-                .filter(|e| e.event.occurred_at < cutoff && !e.event.values.is_empty())
-                .map(|e| {
-                    let mut e = e.clone();
-                    e.event.values.clear();
-                    e
-                })
-                .collect();
-            if !old.is_empty() {
-                store.scrub_events(self.s.tenant(), &old).await?;
-                scrubbed += old.len() as u64;
-            }
-            match batch.last() {
-                Some(last) if batch.len() == PAGE => q.after = last.seq,
-                _ => return Ok(scrubbed),
-            }
-        }
+        let scrubbed = scrub_values(self.s, |e| e.event.occurred_at < cutoff).await?;
+        Ok(scrubbed.len() as u64)
     }
 
     /// Walks the tenant's history as the hash chain it was committed in and reports anything
@@ -265,6 +244,35 @@ impl<'s> Audit<'s> {
     pub async fn verify(&self) -> Result<ChainReport> {
         self.require_permission("verify the audit trail").await?;
         self.s.crm.inner.store.verify_events(self.s.tenant()).await
+    }
+}
+
+/// Drops the recorded values of every committed event `pick` chooses (among those that have
+/// values), a page at a time, each page's scrub all or none; returns the events scrubbed, as
+/// they were. What the retention policy and erasure share.
+pub(crate) async fn scrub_values(s: &Session, mut pick: impl FnMut(&StoredEvent) -> bool) -> Result<Vec<StoredEvent>> {
+    let store = &s.crm.inner.store;
+    let mut q = EventQuery::after(0, PAGE);
+    let mut done = Vec::new();
+    loop {
+        let batch = store.read_events(s.tenant(), &q).await?;
+        let chosen: Vec<&StoredEvent> = batch.iter().filter(|e| !e.event.values.is_empty() && pick(e)).collect();
+        if !chosen.is_empty() {
+            let cleared: Vec<StoredEvent> = chosen
+                .iter()
+                .map(|e| {
+                    let mut e = (*e).clone();
+                    e.event.values.clear();
+                    e
+                })
+                .collect();
+            store.scrub_events(s.tenant(), &cleared).await?;
+            done.extend(chosen.into_iter().cloned());
+        }
+        match batch.last() {
+            Some(last) if batch.len() == PAGE => q.after = last.seq,
+            _ => return Ok(done),
+        }
     }
 }
 

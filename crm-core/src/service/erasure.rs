@@ -15,7 +15,7 @@ use super::privacy::Privacy;
 use super::uow::{Uow, delete_attached};
 use crate::entity::EntityRef;
 use crate::error::Result;
-use crate::event::{EventQuery, StoredEvent};
+use crate::event::StoredEvent;
 use crate::ids::{ContactId, ErasureId};
 use crate::macros::new_record;
 use crate::model::{
@@ -24,9 +24,6 @@ use crate::model::{
 };
 use crate::profile::{Address, ConsentStatus, MarketingConsent};
 use crate::query::Filter;
-
-/// Events read per page while the history is scrubbed.
-const PAGE: usize = 1000;
 
 impl Privacy<'_> {
     /// Erases contact `contact` (GDPR's right to erasure). Needs
@@ -192,39 +189,23 @@ impl Privacy<'_> {
                 of.entry(*r).or_default().push(log.id);
             }
         }
-        let store = &self.s.crm.inner.store;
-        let mut q = EventQuery::after(0, PAGE);
+        let whose = |e: &StoredEvent| -> Vec<ErasureId> {
+            let mut ids: Vec<ErasureId> = std::iter::once(&e.event.subject)
+                .chain(&e.event.related)
+                .flat_map(|r| of.get(r))
+                .flatten()
+                .copied()
+                .collect();
+            ids.sort();
+            ids.dedup();
+            ids
+        };
+        let scrubbed = super::audit::scrub_values(self.s, |e| !whose(e).is_empty()).await?;
         let mut counts: HashMap<ErasureId, u64> = HashMap::new();
-        loop {
-            let batch = store.read_events(self.s.tenant(), &q).await?;
-            let mut about: Vec<StoredEvent> = Vec::new();
-            for e in batch.iter().filter(|e| !e.event.values.is_empty()) {
-                let mut whose: Vec<ErasureId> = std::iter::once(&e.event.subject)
-                    .chain(&e.event.related)
-                    .flat_map(|r| of.get(r))
-                    .flatten()
-                    .copied()
-                    .collect();
-                if whose.is_empty() {
-                    continue;
-                }
-                whose.sort();
-                whose.dedup();
-                for id in whose {
-                    *counts.entry(id).or_default() += 1;
-                }
-                let mut e = e.clone();
-                e.event.values.clear();
-                about.push(e);
-            }
-            if !about.is_empty() {
-                store.scrub_events(self.s.tenant(), &about).await?;
-            }
-            match batch.last() {
-                Some(last) if batch.len() == PAGE => q.after = last.seq,
-                _ => return Ok(counts),
-            }
+        for id in scrubbed.iter().flat_map(whose) {
+            *counts.entry(id).or_default() += 1;
         }
+        Ok(counts)
     }
 }
 
