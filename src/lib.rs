@@ -10,6 +10,11 @@ pub use crm_core::{
 #[cfg(feature = "seal")]
 pub use crm_core::seal;
 
+/// JSON Schemas of the records (feature `openapi`): the OpenAPI 3.1 component schemas of every
+/// record kind, generated from the types ([`record_schemas`](crm_core::openapi::record_schemas)).
+#[cfg(feature = "openapi")]
+pub use crm_core::openapi;
+
 /// What an embedder needs every day, in one import: `use crm::prelude::*;` — the core's
 /// [prelude](crm_core::prelude), the SQL store, and `Decimal` for money amounts.
 pub mod prelude {

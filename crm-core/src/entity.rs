@@ -44,6 +44,7 @@ str_enum_core! {
 
 /// A typed pointer to a record: its kind and id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EntityRef {
     /// The kind.
     pub kind: EntityKind,

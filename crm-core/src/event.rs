@@ -10,6 +10,7 @@ use crate::money::Money;
 use crate::profile::LifecycleStage;
 
 /// What happened to the subject of an event.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -89,6 +90,7 @@ pub enum Change {
 }
 
 /// A domain event, before the store numbers it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     /// Id (UUIDv7).
@@ -115,6 +117,7 @@ pub struct Event {
 /// One field of a record written by a change: its value before and after, as the record
 /// stores it (a custom field's as its [`Value`](crate::value::Value)), so the field can be
 /// shown or put back exactly.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldChange {
     /// The field (`custom.<key>` for a custom field).
@@ -133,6 +136,7 @@ impl Event {
 }
 
 /// An event as committed: numbered in commit order within its tenant (1, 2, 3, …).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredEvent {
     /// Position in the tenant's outbox; strictly increasing in commit order.

@@ -60,6 +60,8 @@ pub mod ids;
 pub mod memory;
 pub mod model;
 pub mod money;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod prelude;
 pub mod profile;
 pub mod query;

@@ -4,10 +4,10 @@
 /// [`value`](crate::value) itself builds on (`EntityKind`; `value` converts it).
 macro_rules! str_enum_core {
     (
-        $(#[$m:meta])*
+        $(#[$($m:tt)*])*
         pub enum $name:ident { $( $(#[$vm:meta])* $var:ident = $s:literal ),* $(,)? }
     ) => {
-        $(#[$m])*
+        $(#[$($m)*])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum $name { $( $(#[$vm])* $var ),* }
 
@@ -53,20 +53,52 @@ macro_rules! str_enum_core {
                 s.parse().map_err(::serde::de::Error::custom)
             }
         }
+
+        /// A string with one of the string forms, described by the enum's documentation.
+        #[cfg(feature = "openapi")]
+        impl ::utoipa::PartialSchema for $name {
+            fn schema() -> ::utoipa::openapi::RefOr<::utoipa::openapi::schema::Schema> {
+                $crate::openapi::str_enum_schema(
+                    &[$($crate::macros::doc_line!($($m)*)),*],
+                    &[$($s),*],
+                )
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl ::utoipa::ToSchema for $name {
+            fn name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed(stringify!($name))
+            }
+        }
     };
 }
 
 pub(crate) use str_enum_core;
 
+/// The text of an attribute's tokens if it is a doc comment (`doc = "…"`), else `None`.
+#[cfg(feature = "openapi")]
+macro_rules! doc_line {
+    (doc = $doc:literal) => {
+        Some($doc)
+    };
+    ($($other:tt)*) => {
+        None
+    };
+}
+
+#[cfg(feature = "openapi")]
+pub(crate) use doc_line;
+
 /// Declares a fieldless enum with a stable string form used by serde, `Display`,
 /// `FromStr`, filters and storage.
 macro_rules! str_enum {
     (
-        $(#[$m:meta])*
+        $(#[$($m:tt)*])*
         pub enum $name:ident { $( $(#[$vm:meta])* $var:ident = $s:literal ),* $(,)? }
     ) => {
         $crate::macros::str_enum_core! {
-            $(#[$m])*
+            $(#[$($m)*])*
             pub enum $name { $( $(#[$vm])* $var = $s ),* }
         }
 

@@ -20,10 +20,12 @@ use crate::error::{Error, FieldErrorCode, Result};
 /// assert!(a.checked_add(&Money::new(Decimal::ONE, Currency::USD)).is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Money {
     /// The amount, in major units (e.g. `12.50`).
     pub amount: Decimal,
     /// The ISO 4217 currency.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[A-Z]{3}$", example = "EUR"))]
     pub currency: Currency,
 }
 

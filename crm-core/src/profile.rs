@@ -15,6 +15,7 @@ use crate::macros::str_enum;
 /// assert!(Email::parse("ada@@example").is_err());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(example = "ada@example.org"))]
 #[serde(transparent)]
 pub struct Email(String);
 
@@ -60,6 +61,11 @@ impl fmt::Display for Email {
 /// assert!(PhoneNumber::parse("12", Some("US")).is_err());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(pattern = r"^\+[1-9][0-9]+$", example = "+14155552671")
+)]
 #[serde(transparent)]
 pub struct PhoneNumber(String);
 
@@ -135,6 +141,7 @@ pub(crate) fn parse_region(code: &str) -> Result<phonenumber::country::Id, Strin
 
 /// A web address (http or https), normalised by the URL parser.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(example = "https://acme.com/"))]
 #[serde(transparent)]
 pub struct Website(String);
 
@@ -161,6 +168,7 @@ impl Website {
 
 /// An internet domain such as `acme.com`, lower-cased, without scheme, path or `www.`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(example = "acme.com"))]
 #[serde(transparent)]
 pub struct Domain(String);
 
@@ -207,6 +215,7 @@ str_enum! {
 
 /// One email address of a contact. The first in a contact's list is the primary one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EmailEntry {
     /// The address.
     pub address: Email,
@@ -216,6 +225,7 @@ pub struct EmailEntry {
 
 /// One phone number of a contact or company. The first in a list is the primary one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PhoneEntry {
     /// The number in E.164.
     pub number: PhoneNumber,
@@ -225,6 +235,7 @@ pub struct PhoneEntry {
 
 /// A postal address.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Address {
     /// What it is used for.
     pub label: Option<AddressLabel>,
@@ -252,6 +263,7 @@ str_enum! {
 
 /// A profile on a social network.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SocialProfile {
     /// The network.
     pub network: SocialNetwork,
@@ -305,6 +317,7 @@ str_enum! {
 
 /// Marketing consent: status, when it last changed and how.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MarketingConsent {
     /// Current status.
     pub status: ConsentStatus,
@@ -322,6 +335,7 @@ impl Default for MarketingConsent {
 
 /// A date worth remembering (anniversary, contract renewal, child's birthday…).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportantDate {
     /// What the date is.
     pub label: String,
@@ -331,6 +345,7 @@ pub struct ImportantDate {
 
 /// Membership of a club, association or loyalty programme.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Membership {
     /// The organisation.
     pub organization: String,

@@ -25,6 +25,7 @@ pub const DEFAULT_PAGE_SIZE: usize = 50;
 /// A field named in a filter or sort: standard (`lifecycle_stage`) or custom (`custom.budget`, or a
 /// plugin's `boats.price`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
     /// A standard field of the entity kind.
@@ -69,6 +70,7 @@ impl From<&str> for Field {
 
 /// A comparison operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CmpOp {
     /// Equal.
@@ -96,16 +98,20 @@ pub enum CmpOp {
 /// # let _ = f;
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Filter {
     /// Every record.
     #[default]
     All,
     /// All of these.
+    #[cfg_attr(feature = "openapi", schema(no_recursion))]
     And(Vec<Filter>),
     /// Any of these.
+    #[cfg_attr(feature = "openapi", schema(no_recursion))]
     Or(Vec<Filter>),
     /// Not this.
+    #[cfg_attr(feature = "openapi", schema(no_recursion))]
     Not(Box<Filter>),
     /// Compare the field with a value.
     Cmp {
@@ -114,6 +120,7 @@ pub enum Filter {
         /// The operator.
         op: CmpOp,
         /// The operand.
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::value::FieldValue))]
         value: Value,
     },
     /// The field equals one of the values (for lists: an element does).
@@ -121,6 +128,7 @@ pub enum Filter {
         /// The field.
         field: Field,
         /// The operands.
+        #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::value::FieldValue>))]
         values: Vec<Value>,
     },
     /// Text contains the operand, or a list has it as an element.
@@ -128,6 +136,7 @@ pub enum Filter {
         /// The field.
         field: Field,
         /// The operand.
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::value::FieldValue))]
         value: Value,
     },
     /// Text starts with the operand.

@@ -15,6 +15,7 @@ use crate::money::Money;
 /// Serialized externally tagged (`{"text":"web"}`, `{"decimal":"12.50"}`) so it round-trips
 /// exactly through JSON storage.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Value {
     /// No value.
@@ -36,8 +37,14 @@ pub enum Value {
     /// A record id.
     Id(Uuid),
     /// A list (multi-select options, ids, tags, emails).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<FieldValue>, no_recursion))]
     List(Vec<Value>),
 }
+
+/// [`Value`] under a name utoipa does not take for any JSON value (it reads every type called
+/// `Value` as `serde_json::Value`): the type fields of type `Value` give as their `value_type`.
+#[cfg(feature = "openapi")]
+pub(crate) type FieldValue = Value;
 
 /// Custom field values of a record, keyed by field key.
 pub type CustomValues = BTreeMap<String, Value>;

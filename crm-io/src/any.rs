@@ -35,6 +35,17 @@ pub const KINDS: &[(&str, EntityKind)] = &[
     ("shares", EntityKind::Share),
 ];
 
+/// The kinds [`create`] makes from field values; the others are made through their services.
+pub const CREATABLE: &[EntityKind] = &[
+    EntityKind::Contact,
+    EntityKind::Company,
+    EntityKind::Deal,
+    EntityKind::Activity,
+    EntityKind::Product,
+    EntityKind::Order,
+    EntityKind::User,
+];
+
 /// The kind a plural name names.
 pub fn kind_named(name: &str) -> Option<EntityKind> {
     KINDS.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)

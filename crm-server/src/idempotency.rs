@@ -3,7 +3,7 @@
 //! oldest forgotten first), per caller; a server restart forgets them.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -40,15 +40,20 @@ pub(crate) struct Answers {
 
 /// What a request with a key is to do.
 pub(crate) enum Begin {
-    /// Run it, then [`Answers::finish`] with this slot name.
-    Run(String),
+    /// Run it, then [`Ticket::finish`] with the answer.
+    Run(Ticket),
     /// Send this kept answer again.
     Replay(Response),
 }
 
 impl Answers {
     /// Starts a request of `caller` carrying `key`, whose method, path and body are `request`.
-    pub(crate) fn begin(&self, caller: &str, key: &HeaderValue, request: &[&[u8]]) -> Result<Begin, Problem> {
+    pub(crate) fn begin(
+        self: &Arc<Self>,
+        caller: &str,
+        key: &HeaderValue,
+        request: &[&[u8]],
+    ) -> Result<Begin, Problem> {
         let key = key
             .to_str()
             .ok()
@@ -100,15 +105,41 @@ impl Answers {
                 slots.remove(&old);
             }
         }
-        Ok(Begin::Run(name))
+        Ok(Begin::Run(Ticket { answers: self.clone(), name: Some(name) }))
     }
 
-    /// Keeps the answer to the request started as `name` (a server error is not kept: the
-    /// request may be retried).
-    pub(crate) async fn finish(&self, name: String, res: Response) -> Response {
+    /// Forgets the request started as `name` if it is still running.
+    fn abandon(&self, name: &str) {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(Slot::Running { .. }) = slots.0.get(name) {
+            slots.0.remove(name);
+        }
+    }
+}
+
+/// A request with a key, running. Dropped unfinished (the request stopped by the time limit, or
+/// its connection gone), it frees the key, so that a retry runs again rather than being told
+/// forever that the first is still running.
+pub(crate) struct Ticket {
+    answers: Arc<Answers>,
+    name: Option<String>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if let Some(name) = self.name.take() {
+            self.answers.abandon(&name);
+        }
+    }
+}
+
+impl Ticket {
+    /// Keeps the answer (a server error is not kept: the request may be retried).
+    pub(crate) async fn finish(mut self, res: Response) -> Response {
+        let Some(name) = self.name.take() else { return res };
         let status = res.status();
         if status.is_server_error() {
-            self.slots.lock().unwrap_or_else(|p| p.into_inner()).0.remove(&name);
+            self.answers.abandon(&name);
             return res;
         }
         let (parts, body) = res.into_parts();
@@ -119,7 +150,7 @@ impl Answers {
             .filter(|(k, _)| [header::CONTENT_TYPE, header::ETAG, header::LOCATION].contains(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slots = self.answers.slots.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(Slot::Running { fingerprint }) = slots.0.get(&name) {
             let fingerprint = *fingerprint;
             slots.0.insert(

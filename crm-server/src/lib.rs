@@ -14,6 +14,7 @@
 //! | `GET /v1/{contacts,companies}/{id}/timeline` | everything about the customer, newest first |
 //! | `GET /v1/{contacts,companies}/{id}/360` | the customer 360: records, figures, timeline |
 //! | `GET /v1/events?after=…&limit=…` | the events the caller may see, in commit order |
+//! | `GET /openapi.json`, `GET /docs` | this API as OpenAPI 3.1, and an interactive page over it |
 //!
 //! Filters and sorts are the library's text queries
 //! ([`Session::text_query`](crm::service::Session::text_query)): `filter=lifecycle_stage=lead`,
@@ -29,17 +30,24 @@
 
 mod auth;
 mod customers;
+mod guard;
 mod idempotency;
+mod metrics;
+mod openapi;
+mod options;
 mod problem;
 mod records;
+mod schemas;
 
 use std::future::Future;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::routing::get;
 use crm::service::Crm;
 
+pub use options::{Options, RateLimit};
 pub use problem::Problem;
 
 /// The largest request body read (1 MiB): larger ones are refused with 413.
@@ -51,11 +59,23 @@ pub(crate) struct AppState {
     pub(crate) crm: Crm,
     /// The answers kept for `Idempotency-Key`s.
     pub(crate) answers: std::sync::Arc<idempotency::Answers>,
+    /// The OpenAPI document as served, and the page over it.
+    pub(crate) docs: std::sync::Arc<(String, String)>,
 }
 
-/// The API's routes over `crm`.
+/// The API's routes over `crm`, with the default [`Options`].
 pub fn router(crm: Crm) -> Router {
-    Router::new()
+    router_with(crm, &Options::default())
+}
+
+/// The API's routes over `crm`, guarded as `options` says.
+pub fn router_with(crm: Crm, options: &Options) -> Router {
+    let doc = openapi::document(options.metrics);
+    let docs = std::sync::Arc::new((doc.to_string(), openapi::docs_page(&doc)));
+    let metrics = std::sync::Arc::new(metrics::Metrics::new());
+    let mut api = Router::new()
+        .route("/openapi.json", get(openapi_json))
+        .route("/docs", get(docs_page))
         .route("/v1/search", get(records::search))
         .route("/v1/events", get(customers::events))
         .route("/v1/{kind}/{id}/timeline", get(customers::timeline))
@@ -63,8 +83,33 @@ pub fn router(crm: Crm) -> Router {
         .route("/v1/{kind}", get(records::list).post(records::create))
         .route("/v1/{kind}/{id}", get(records::read).patch(records::update).delete(records::delete))
         .fallback(records::no_route)
+        .method_not_allowed_fallback(records::wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(AppState { crm, answers: Default::default() })
+        .layer(middleware::from_fn_with_state(options.timeout, guard::time_limit))
+        .with_state(AppState { crm, answers: Default::default(), docs });
+    if let Some(limit) = options.rate_limit {
+        let limiter = std::sync::Arc::new(guard::Limiter::new(limit));
+        api = api.layer(middleware::from_fn_with_state(limiter, guard::rate_limit));
+    }
+    if options.metrics {
+        api = api
+            .route("/metrics", get(metrics::serve).with_state(metrics.clone()))
+            .layer(middleware::from_fn_with_state(metrics, metrics::record));
+    }
+    if let Some(cors) = guard::cors(options) {
+        api = api.layer(cors);
+    }
+    api.layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// `GET /openapi.json`: the API as OpenAPI 3.1.
+async fn openapi_json(axum::extract::State(s): axum::extract::State<AppState>) -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], s.docs.0.clone())
+}
+
+/// `GET /docs`: an interactive page over the document.
+async fn docs_page(axum::extract::State(s): axum::extract::State<AppState>) -> axum::response::Html<String> {
+    axum::response::Html(s.docs.1.clone())
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then lets the requests in flight
@@ -74,5 +119,15 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(crm)).with_graceful_shutdown(shutdown).await
+    serve_with(crm, listener, &Options::default(), shutdown).await
+}
+
+/// [`serve`] guarded as `options` says.
+pub async fn serve_with(
+    crm: Crm,
+    listener: tokio::net::TcpListener,
+    options: &Options,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router_with(crm, options)).with_graceful_shutdown(shutdown).await
 }

@@ -13,12 +13,22 @@ pub struct Problem {
     title: &'static str,
     detail: String,
     errors: Vec<serde_json::Value>,
+    /// The methods the resource allows, for a 405.
+    allow: Option<&'static str>,
 }
 
 impl Problem {
     /// A problem of `status`, `kind` (the end of its type URI) and `title`, with `detail`.
     pub fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
-        Problem { status, kind, title, detail: detail.into(), errors: Vec::new() }
+        Problem { status, kind, title, detail: detail.into(), errors: Vec::new(), allow: None }
+    }
+
+    /// 405: the resource does not take this method; `allow` lists those it takes.
+    pub fn method_not_allowed(allow: &'static str, detail: impl Into<String>) -> Self {
+        Problem {
+            allow: Some(allow),
+            ..Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Not a method this takes", detail)
+        }
     }
 
     /// 400: the request cannot be read.
@@ -50,6 +60,7 @@ impl From<Error> for Problem {
                 title: "Some fields are not acceptable",
                 detail,
                 errors: v.0.iter().map(|f| json!({"field": f.field, "code": f.code, "message": f.message})).collect(),
+                allow: None,
             },
             Error::InvalidTransition { ref field, .. } => Problem {
                 errors: vec![json!({"field": field, "code": "invalid_transition", "message": detail})],
@@ -105,6 +116,9 @@ impl IntoResponse for Problem {
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(allow) = self.allow {
+            res.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -154,7 +154,8 @@ pub(crate) async fn read(Caller(cx): Caller, Path((name, raw)): Path<(String, St
 }
 
 /// `POST /v1/{kind}`: a record from a JSON object of fields.
-/// With an `Idempotency-Key`, a retry gets the first answer again (see [`crate::idempotency`]).
+/// With an `Idempotency-Key`, a retry gets the first answer again (see [`crate::idempotency`]),
+/// and the create runs to its end whatever becomes of the request.
 pub(crate) async fn create(
     State(state): State<AppState>,
     Caller(cx): Caller,
@@ -163,13 +164,24 @@ pub(crate) async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     let body = read_body(body)?;
+    if !any::CREATABLE.contains(&kind(&name)?) {
+        let how = "they are made through the library's services, or the `crm` command line";
+        return Err(Problem::method_not_allowed("GET", format!("{name} are not created over HTTP: {how}")));
+    }
     let Some(key) = idempotency::key(&headers) else { return make(&cx, &name, &body).await };
     match state.answers.begin(&idempotency::caller(&cx), key, &[b"POST", name.as_bytes(), &body])? {
         Begin::Replay(res) => Ok(res),
-        Begin::Run(slot) => {
+        // Run to the end even when the caller goes or the time limit stops the request, so
+        // that a retry finds the answer (or 409 while it runs), never a second record.
+        Begin::Run(ticket) => tokio::spawn(async move {
             let res = make(&cx, &name, &body).await.unwrap_or_else(IntoResponse::into_response);
-            Ok(state.answers.finish(slot, res).await)
-        }
+            ticket.finish(res).await
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "a create stopped");
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "The server failed", "see the server's log")
+        }),
     }
 }
 
@@ -239,6 +251,16 @@ pub(crate) async fn search(Caller(cx): Caller, RawQuery(query): RawQuery) -> Res
         })
         .collect();
     Ok(axum::Json(json!({ "items": items })).into_response())
+}
+
+/// A method a route does not take: 405 as a problem.
+pub(crate) async fn wrong_method(method: axum::http::Method) -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Not a method this takes",
+        format!("{method} is not taken here: see /openapi.json for what is"),
+    )
 }
 
 /// Anything else: 404 as a problem.

@@ -46,6 +46,7 @@ str_enum! {
 
 /// Someone who took part in an activity.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Participant {
     /// Their part.
     pub role: ParticipantRole,
@@ -62,6 +63,7 @@ pub struct Participant {
 record! {
     /// A recorded interaction: call, email, meeting, note or task.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Activity(ActivityId) {
         /// Call, email, meeting, note or task.
         pub kind: ActivityKind,
@@ -113,6 +115,7 @@ record! {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pub external_refs: Vec<ExternalRef>,
         /// Custom field values.
+        #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, crate::value::FieldValue>))]
         pub custom: CustomValues,
     }
 }

@@ -13,6 +13,7 @@ record! {
     /// An API key: a secret that acts as user `user_id` (their roles apply) until it expires or
     /// is revoked. Keys are revoked, not deleted, so the history of what they did names them.
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct ApiKey(ApiKeyId) {
         /// What it is for (`accounting sync`).
         pub name: String,

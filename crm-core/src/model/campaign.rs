@@ -41,6 +41,7 @@ impl CampaignStatus {
 record! {
     /// A marketing campaign: a message to a segment over a channel, with a budget and a goal.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Campaign(CampaignId) {
         /// Name (required).
         pub name: String,
@@ -65,6 +66,7 @@ record! {
         /// Free tags.
         pub tags: Vec<String>,
         /// Custom field values.
+        #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, crate::value::FieldValue>))]
         pub custom: CustomValues,
     }
 }
@@ -100,6 +102,7 @@ str_enum! {
 
 /// One response of a member, with when it happened.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CampaignResponse {
     /// What happened.
     pub kind: ResponseKind,
@@ -111,6 +114,7 @@ record! {
     /// A contact in a campaign and how they responded. Each kind of response is recorded once,
     /// at its first occurrence.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct CampaignMember(CampaignMemberId) {
         /// The campaign.
         pub campaign_id: CampaignId,

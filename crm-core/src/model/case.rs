@@ -100,6 +100,7 @@ record! {
     /// A customer service case: a question, problem, complaint, return or request, worked to a
     /// resolution within its SLA.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Case(CaseId) {
         /// One-line summary (required).
         pub subject: String,
@@ -144,6 +145,7 @@ record! {
         /// Free tags.
         pub tags: Vec<String>,
         /// Custom field values.
+        #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, crate::value::FieldValue>))]
         pub custom: CustomValues,
     }
 }

@@ -9,6 +9,7 @@ use crate::value::CustomValues;
 record! {
     /// An organisation: a customer, prospect, partner or supplier.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Company(CompanyId) {
         /// Name (required).
         pub name: String,
@@ -47,6 +48,7 @@ record! {
         #[serde(default)]
         pub external_refs: Vec<crate::model::ExternalRef>,
         /// Custom field values.
+        #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, crate::value::FieldValue>))]
         pub custom: CustomValues,
     }
 }

@@ -45,6 +45,7 @@ record! {
     /// One entry of the consent ledger: a person gave, refused or withdrew consent to one
     /// purpose. The latest entry per purpose is their consent now.
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Consent(ConsentId) {
         /// The person.
         pub contact_id: ContactId,

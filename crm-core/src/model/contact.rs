@@ -11,6 +11,7 @@ use crate::value::CustomValues;
 record! {
     /// A person the business deals with, with the full profile a CRM records.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Contact(ContactId) {
         /// Given (first) name. At least one of given and family name is required.
         pub given_name: String,
@@ -61,6 +62,7 @@ record! {
         #[serde(default)]
         pub external_refs: Vec<crate::model::ExternalRef>,
         /// Custom field values.
+        #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, crate::value::FieldValue>))]
         pub custom: CustomValues,
     }
 }

@@ -20,6 +20,7 @@ pub const MAX_OPTIONS: usize = 500;
 
 /// The type of a custom field.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum FieldType {
@@ -89,6 +90,7 @@ impl FieldType {
 /// assert_eq!(c.max, Some(Decimal::from(50)));
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Constraints {
     /// Smallest allowed value, inclusive (number, decimal and money fields; for money, the amount).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -173,6 +175,7 @@ fn compiled_pattern(pattern: &str) -> Result<std::sync::Arc<regex::Regex>, Strin
 
 /// The definition of a custom field: what it is called, on which kind of record, and its type.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldDefinition {
     /// The kind of record the field belongs to.
     pub entity_kind: EntityKind,
@@ -378,6 +381,7 @@ pub fn valid_key(key: &str) -> bool {
 record! {
     /// A tenant's custom field definition, stored as a record.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct CustomField(CustomFieldId) {
         /// The definition.
         pub definition: FieldDefinition,

@@ -32,6 +32,7 @@ new_input! {
     /// assert_eq!(line.gross().to_string(), "64.22 EUR");
     /// ```
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct LineItem {
         /// The product, if it comes from the catalogue.
         pub product_id: Option<ProductId> => manual,
@@ -143,6 +144,7 @@ impl Totals {
 
 /// When a deal entered and left a stage.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StageVisit {
     /// The stage.
     pub stage_id: StageId,
@@ -155,6 +157,7 @@ pub struct StageVisit {
 record! {
     /// A sales opportunity moving through a pipeline.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Deal(DealId) {
         /// Name, e.g. "Acme — 50 seats".
         pub name: String,
@@ -188,6 +191,7 @@ record! {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pub external_refs: Vec<crate::model::ExternalRef>,
         /// Custom field values.
+        #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, crate::value::FieldValue>))]
         pub custom: crate::value::CustomValues,
     }
 }

@@ -14,6 +14,7 @@ use crate::model::{impl_entity, text_list};
 record! {
     /// One person's erasure (see [`Privacy::erase`](crate::service::Privacy::erase)).
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Erasure(ErasureId) {
         /// The contact erased: deleted, or kept anonymised for the accounting records that
         /// name it.

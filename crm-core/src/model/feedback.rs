@@ -24,6 +24,7 @@ record! {
     /// What a customer said: a survey answer, a public review, a suggestion, or why business was
     /// lost to a competitor.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Feedback(FeedbackId) {
         /// What it is.
         pub kind: FeedbackKind,

@@ -27,6 +27,7 @@ str_enum! {
 
 /// A role's grant on one sensitive field of one kind.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldGrant {
     /// The record kind.
     pub kind: EntityKind,

@@ -14,6 +14,7 @@ use crate::value::CustomValues;
 
 /// What a customer is allowed: how long they have to pay and how much they may owe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreditTerms {
     /// Days from issue to due date ("net 30").
     pub net_days: u32,
@@ -36,6 +37,7 @@ impl CreditTerms {
 
 /// What a customer owes as the accounting system reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountBalance {
     /// Owed in all (accounts receivable outstanding).
     pub outstanding: Money,
@@ -69,6 +71,7 @@ impl InvoiceStatus {
 
 /// A payment applied to an invoice, as the invoice records it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppliedPayment {
     /// The payment.
     pub payment_id: PaymentId,
@@ -83,6 +86,7 @@ pub struct AppliedPayment {
 record! {
     /// A bill: what a customer owes, when, and what they have paid against it.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Invoice(InvoiceId) {
         /// Invoice number, unique per tenant.
         pub number: String,
@@ -97,6 +101,7 @@ record! {
         /// Where it is in its life. Changed only by the invoice service.
         pub status: InvoiceStatus,
         /// The currency of every line and payment.
+        #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[A-Z]{3}$", example = "EUR"))]
         pub currency: Currency,
         /// What is billed.
         pub lines: Vec<LineItem>,
@@ -130,6 +135,7 @@ record! {
         #[serde(default)]
         pub managed_by: Option<String>,
         /// Custom field values.
+        #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, crate::value::FieldValue>))]
         pub custom: CustomValues,
     }
 }

@@ -14,6 +14,7 @@ record! {
     /// that [`unmerge`](crate::service::Contacts::unmerge) can put it back. Written by the merge
     /// itself; not edited by users.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Merge(MergeId) {
         /// The kind of the merged records.
         pub kind: EntityKind,
@@ -22,9 +23,11 @@ record! {
         /// The records merged into it (deleted), in the order given.
         pub merged: Vec<Uuid>,
         /// The survivor and the merged records as they were before.
+        #[cfg_attr(feature = "openapi", schema(no_recursion))]
         pub before: Vec<Record>,
         /// Every other record the merge changed (its reference moved to the survivor) or deleted
         /// (a membership or link the survivor already had), as it was before.
+        #[cfg_attr(feature = "openapi", schema(no_recursion))]
         pub moved: Vec<Record>,
         /// Each record the merge left changed (the survivor and the moved ones), with the version
         /// it left: an undo requires them unchanged since.

@@ -59,6 +59,7 @@ impl OrderStatus {
 record! {
     /// A purchase: what a customer bought, for how much, and how it went.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Order(OrderId) {
         /// Order number, unique per tenant.
         pub number: String,
@@ -69,6 +70,7 @@ record! {
         /// Where it is in its life. Changed only by the order service's status methods.
         pub status: OrderStatus,
         /// The currency every line is priced in.
+        #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[A-Z]{3}$", example = "EUR"))]
         pub currency: Currency,
         /// What was bought.
         pub lines: Vec<LineItem>,
@@ -103,6 +105,7 @@ record! {
         /// Free tags.
         pub tags: Vec<String>,
         /// Custom field values.
+        #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, crate::value::FieldValue>))]
         pub custom: CustomValues,
     }
 }

@@ -15,6 +15,7 @@ use crate::money::Money;
 
 /// Part of a payment applied to one invoice.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PaymentApplication {
     /// The invoice.
     pub invoice_id: InvoiceId,
@@ -26,6 +27,7 @@ record! {
     /// Money received from a customer, applied to invoices; what is not applied is the customer's
     /// credit.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Payment(PaymentId) {
         /// The paying person (at least one of contact and company is set).
         pub contact_id: Option<ContactId>,

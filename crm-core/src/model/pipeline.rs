@@ -13,6 +13,7 @@ str_enum! {
 new_input! {
     /// One step of a pipeline.
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Stage {
         /// Id, unique within the tenant.
         pub id: StageId => manual,
@@ -41,6 +42,7 @@ impl Stage {
 record! {
     /// An ordered sequence of stages deals move through. A tenant may have several.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Pipeline(PipelineId) {
         /// Name, e.g. "Sales".
         pub name: String,

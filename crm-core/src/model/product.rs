@@ -11,6 +11,7 @@ use crate::value::CustomValues;
 /// An id a record has in another system (an accounting package, a shop), so that system can
 /// own the record and a sync can find it again.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExternalRef {
     /// The system, e.g. `xero` or `quickbooks` (lower case).
     pub system: String,
@@ -39,6 +40,7 @@ pub(crate) fn external_list(refs: &[ExternalRef]) -> crate::value::Value {
 record! {
     /// Something the business sells: a catalogue entry with a SKU unique within the tenant.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Product(ProductId) {
         /// Stock-keeping unit: unique per tenant, compared without regard to ASCII case.
         pub sku: String,
@@ -57,6 +59,7 @@ record! {
         /// Free tags.
         pub tags: Vec<String>,
         /// Custom field values.
+        #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, crate::value::FieldValue>))]
         pub custom: CustomValues,
     }
 }

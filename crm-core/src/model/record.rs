@@ -148,6 +148,7 @@ pub trait Entity: Clone + Debug + Serialize + DeserializeOwned + Send + Sync + '
 
 /// A record of any kind, as stores hold it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", content = "record", rename_all = "snake_case")]
 #[non_exhaustive]
 #[allow(clippy::large_enum_variant)]

@@ -51,6 +51,7 @@ impl RelationLabel {
 record! {
     /// A typed, labelled link between two records, queryable from both ends.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Relation(RelationId) {
         /// One end.
         pub from: EntityRef,

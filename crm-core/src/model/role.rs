@@ -92,6 +92,7 @@ impl Permission {
 
 /// One grant: `action` on records of `kind`, as far as `scope` reaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Grant {
     /// The record kind.
     pub kind: EntityKind,
@@ -126,6 +127,7 @@ record! {
     /// Its key is how users hold it ([`User::roles`](crate::model::User::roles)); it cannot
     /// change, and a role some user holds cannot be deleted.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Role(RoleId) {
         /// How users name it: lower-case letters, digits and `_`, starting with a letter;
         /// unique per tenant and not a built-in role's key.

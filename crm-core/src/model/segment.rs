@@ -11,6 +11,7 @@ use crate::query::Filter;
 record! {
     /// A saved filter over contacts, evaluated live: its members are whoever matches now.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Segment(SegmentId) {
         /// Name (required, unique per tenant).
         pub name: String,

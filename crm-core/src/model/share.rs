@@ -22,6 +22,7 @@ record! {
     /// roles: it opens the record to those its grantee's roles let read (or update) records of
     /// its kind at some scope, and it opens nothing else (deleting, assigning, exporting).
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Share(ShareId) {
         /// The record shared: of a kind with owners.
         pub record: EntityRef,

@@ -18,6 +18,7 @@ use crate::model::impl_entity;
 /// A field both the CRM and the other system changed since the last sync, to different values.
 /// Neither side is overwritten until someone resolves it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SyncConflict {
     /// The CRM's field name (e.g. `name`).
     pub field: String,
@@ -34,6 +35,7 @@ pub struct SyncConflict {
 record! {
     /// One local record paired with one record in another system, for one connection.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct SyncLink(SyncLinkId) {
         /// The connection: the system and its account, e.g. `xero:2a1f…` (the Xero tenant).
         pub connection: String,
@@ -91,6 +93,7 @@ record! {
     /// A named piece of an integration's state (a cursor, a mailbox's UIDVALIDITY and last UID,
     /// a connection's tokens), as JSON. Keys are unique per tenant.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct SyncState(SyncStateId) {
         /// The key, e.g. `xero:2a1f…/cursor/Contacts`.
         pub key: String,

@@ -10,6 +10,7 @@ use crate::model::{id_list, impl_entity};
 record! {
     /// A team of users.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Team(TeamId) {
         /// Name (required, unique per tenant ignoring case).
         pub name: String,

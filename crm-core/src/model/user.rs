@@ -13,6 +13,7 @@ record! {
     /// are deactivated, not deleted: the records they owned and the history they wrote keep
     /// naming them.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct User(UserId) {
         /// Display name (required).
         pub name: String,

@@ -19,6 +19,7 @@ use crate::profile::Channel;
 use crate::query::Filter;
 
 /// One entry of a customer's timeline. As JSON: `{"type": "activity", "item": {…}}`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(tag = "type", content = "item", rename_all = "snake_case")]
 #[allow(clippy::large_enum_variant)]
@@ -111,23 +112,29 @@ impl From<CompanyId> for CustomerRef {
 }
 
 /// The figures a salesperson asks for first.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct CustomerSummary {
     /// Total of orders that count as revenue (placed, paid, fulfilled), per currency.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub lifetime_revenue: BTreeMap<Currency, Decimal>,
     /// How many such orders.
     pub orders: u64,
     /// Open deals.
     pub open_deals: u64,
     /// Value of the open deals, per currency.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub open_deal_value: BTreeMap<Currency, Decimal>,
     /// Cases still being worked (new, open, pending).
     pub open_cases: u64,
     /// Owed on issued, unsettled invoices, per currency.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub balance_due: BTreeMap<Currency, Decimal>,
     /// The part of it past due as of today, per currency.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub overdue: BTreeMap<Currency, Decimal>,
     /// Payments received but not applied to an invoice, per currency.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub unapplied_credit: BTreeMap<Currency, Decimal>,
     /// Mean days from issue to settlement over paid invoices (2 decimal places).
     pub average_days_to_pay: Option<Decimal>,
@@ -144,6 +151,7 @@ pub struct CustomerSummary {
 }
 
 /// Everything about a customer in one place.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Customer360 {
     /// The contact (for a contact view).

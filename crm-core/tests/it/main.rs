@@ -11,6 +11,8 @@ mod extension_reactions;
 mod field_security;
 mod import;
 mod merge;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod privacy;
 mod props;
 mod rules;

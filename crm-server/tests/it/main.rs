@@ -1,21 +1,30 @@
 //! The HTTP API on loopback with a real HTTP client, over a real SQLite file: auth refusals,
 //! records of every kind, filters, sorts and cursors, ETag concurrency, problem documents,
-//! role and tenant isolation.
+//! role and tenant isolation. Every response a test receives through [`Api::send`] is checked
+//! against the served OpenAPI document ([`contract`]).
+
+mod contract;
+mod customers;
+mod guard;
+mod idempotency;
+mod openapi;
+mod records;
 
 use crm::prelude::*;
 use crm::service::{NewApiKey, NewUser};
 use reqwest::{Client, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-struct Api {
+pub struct Api {
     base: String,
-    http: Client,
-    admin: String,
-    rep: String,
-    rep_id: UserId,
-    other_tenant: String,
-    crm: Crm,
-    tenant: TenantId,
+    contract: contract::Contract,
+    pub http: Client,
+    pub admin: String,
+    pub rep: String,
+    pub rep_id: UserId,
+    pub other_tenant: String,
+    pub crm: Crm,
+    pub tenant: TenantId,
     _dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -28,7 +37,14 @@ impl Drop for Api {
     }
 }
 
-async fn api() -> Api {
+/// The API with its default options.
+pub async fn api() -> Api {
+    api_with(crm_server::Options::default()).await
+}
+
+/// The API guarded by `options`, on loopback over a fresh SQLite file: an administrator's key,
+/// a sales rep's key, and a key of another tenant.
+pub async fn api_with(options: crm_server::Options) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let crm = crm::sqlite(dir.path().join("crm.db")).await.unwrap();
     let tenant = TenantId::new();
@@ -45,15 +61,18 @@ async fn api() -> Api {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let served = crm.clone();
     tokio::spawn(async move {
-        crm_server::serve(served, listener, async move {
+        crm_server::serve_with(served, listener, &options, async move {
             let _ = stopped.await;
         })
         .await
         .unwrap();
     });
+    let http = Client::new();
+    let doc = http.get(format!("{base}/openapi.json")).send().await.unwrap().json().await.unwrap();
     Api {
         base,
-        http: Client::new(),
+        contract: contract::Contract::new(doc),
+        http,
         admin,
         rep: rep_key,
         rep_id: rep.id,
@@ -66,30 +85,58 @@ async fn api() -> Api {
 }
 
 impl Api {
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder, key: &str) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-        let res = req.bearer_auth(key).send().await.unwrap();
+    /// Sends `req` with `key`, and checks the answer against the OpenAPI document.
+    pub async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        key: &str,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let req = req.bearer_auth(key).build().unwrap();
+        let (method, path) = (req.method().to_string(), req.url().path().to_owned());
+        let res = self.http.execute(req).await.unwrap();
         let (status, headers) = (res.status(), res.headers().clone());
         let text = res.text().await.unwrap();
         let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() };
+        let media = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        self.contract.check(&method, &path, status.as_u16(), media, &body);
         (status, headers, body)
     }
 
-    async fn get(&self, path: &str, key: &str) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    /// The served document.
+    pub fn doc(&self) -> &Value {
+        self.contract.doc()
+    }
+
+    /// What is wrong with `body` against `schema` (of the document).
+    #[track_caller]
+    pub fn contract_errors(&self, schema: &Value, body: &Value) -> Vec<String> {
+        self.contract.errors(schema, body, "a body")
+    }
+
+    /// Checks that `schema` compiles as a JSON Schema.
+    #[track_caller]
+    pub fn contract_validates(&self, schema: &Value) {
+        if let Err(e) = self.contract.compile(schema) {
+            panic!("{schema}: {e}");
+        }
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> (StatusCode, reqwest::header::HeaderMap, Value) {
         self.send(self.http.get(self.url(path)), key).await
     }
 
-    async fn post(&self, path: &str, key: &str, body: Value) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> (StatusCode, reqwest::header::HeaderMap, Value) {
         self.send(self.http.post(self.url(path)).json(&body), key).await
     }
 }
 
 /// A problem document of `status` whose first error names `field` (if given).
 #[track_caller]
-fn problem(got: &(StatusCode, reqwest::header::HeaderMap, Value), status: StatusCode, field: Option<&str>) {
+pub fn problem(got: &(StatusCode, reqwest::header::HeaderMap, Value), status: StatusCode, field: Option<&str>) {
     assert_eq!(got.0, status, "{}", got.2);
     assert_eq!(got.1["content-type"], "application/problem+json");
     assert_eq!(got.2["status"], status.as_u16());
@@ -97,213 +144,4 @@ fn problem(got: &(StatusCode, reqwest::header::HeaderMap, Value), status: Status
     if let Some(f) = field {
         assert_eq!(got.2["errors"][0]["field"], f, "{}", got.2);
     }
-}
-
-#[tokio::test]
-async fn requests_without_a_valid_key_are_refused() {
-    let a = api().await;
-    let res = a.http.get(a.url("/v1/contacts")).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(res.headers()["www-authenticate"], "Bearer");
-    for key in ["nope", "crm_00000000000000000000000000000000_00", &a.admin[..a.admin.len() - 2]] {
-        problem(&a.get("/v1/contacts", key).await, StatusCode::UNAUTHORIZED, None);
-    }
-    let sys = a.crm.as_actor(&Actor::system(a.tenant));
-    let keys = sys.api_keys().list(&Query::new(Filter::eq("name", "rep"))).await.unwrap().items;
-    sys.api_keys().revoke(keys[0].id).await.unwrap();
-    problem(&a.get("/v1/contacts", &a.rep).await, StatusCode::UNAUTHORIZED, None);
-    assert_eq!(a.get("/v1/contacts", &a.admin).await.0, StatusCode::OK);
-}
-
-#[tokio::test]
-async fn records_are_created_read_listed_in_pages_changed_and_deleted_with_etags() {
-    let a = api().await;
-    let k = a.admin.clone();
-    let made = a
-        .post("/v1/contacts", &k, json!({"given_name": "Ada", "family_name": "Lovelace", "email": "ada@example.org"}))
-        .await;
-    assert_eq!(made.0, StatusCode::CREATED, "{}", made.2);
-    let id = made.2["id"].as_str().unwrap().to_owned();
-    assert_eq!(made.1["location"], format!("/v1/contacts/{id}").as_str());
-    assert_eq!(made.1["etag"], "\"1\"");
-    for (g, f) in [("Bob", "Byte"), ("Cy", "Clay"), ("Di", "Dee"), ("Ed", "Eel")] {
-        assert_eq!(a.post("/v1/contacts", &k, json!({"given_name": g, "family_name": f})).await.0, StatusCode::CREATED);
-    }
-    let (status, headers, one) = a.get(&format!("/v1/contacts/{id}"), &k).await;
-    assert_eq!((status, headers["etag"].to_str().unwrap()), (StatusCode::OK, "\"1\""));
-    assert_eq!(one["emails"][0]["address"], "ada@example.org");
-
-    // Pages of 2, sorted by family name descending, walked with the cursor.
-    let mut names = Vec::new();
-    let mut path = "/v1/contacts?sort=-family_name&limit=2".to_owned();
-    loop {
-        let (status, _, page) = a.get(&path, &k).await;
-        assert_eq!(status, StatusCode::OK, "{page}");
-        names.extend(page["items"].as_array().unwrap().iter().map(|c| c["family_name"].as_str().unwrap().to_owned()));
-        match page["next"].as_str() {
-            Some(c) => {
-                path = format!(
-                    "/v1/contacts?sort=-family_name&limit=2&cursor={}",
-                    url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()
-                )
-            }
-            None => break,
-        }
-    }
-    assert_eq!(names, ["Lovelace", "Eel", "Dee", "Clay", "Byte"]);
-    let found = a.get("/v1/contacts?filter=family_name%5E%3DL&filter=given_name%3DAda", &k).await;
-    assert_eq!(found.2["items"].as_array().unwrap().len(), 1, "{}", found.2);
-
-    // Changes need the version read.
-    let path = format!("/v1/contacts/{id}");
-    let patch = json!({"job_title": "Analyst", "custom": {}});
-    problem(&a.send(a.http.patch(a.url(&path)).json(&patch), &k).await, StatusCode::PRECONDITION_REQUIRED, None);
-    let stale = a.http.patch(a.url(&path)).header("if-match", "\"7\"").json(&patch);
-    problem(&a.send(stale, &k).await, StatusCode::PRECONDITION_FAILED, None);
-    let ok = a.send(a.http.patch(a.url(&path)).header("if-match", "\"1\"").json(&patch), &k).await;
-    assert_eq!(
-        (ok.0, ok.1["etag"].to_str().unwrap(), ok.2["job_title"].as_str()),
-        (StatusCode::OK, "\"2\"", Some("Analyst"))
-    );
-    let unknown = a.http.patch(a.url(&path)).header("if-match", "\"2\"").json(&json!({"shoe_size": 9}));
-    problem(&a.send(unknown, &k).await, StatusCode::UNPROCESSABLE_ENTITY, Some("shoe_size"));
-    let backwards =
-        a.http.patch(a.url(&path)).header("if-match", "\"2\"").json(&json!({"lifecycle_stage": "subscriber"}));
-    problem(&a.send(backwards, &k).await, StatusCode::UNPROCESSABLE_ENTITY, Some("lifecycle_stage"));
-    let garbage = a.http.patch(a.url(&path)).header("if-match", "\"2\"").body("{not json");
-    problem(&a.send(garbage, &k).await, StatusCode::BAD_REQUEST, None);
-    assert_eq!(a.get(&path, &k).await.1["etag"], "\"2\"", "refused changes wrote nothing");
-
-    let gone = a.send(a.http.delete(a.url(&path)).header("if-match", "\"1\""), &k).await;
-    problem(&gone, StatusCode::PRECONDITION_FAILED, None);
-    assert_eq!(a.send(a.http.delete(a.url(&path)).header("if-match", "\"2\""), &k).await.0, StatusCode::NO_CONTENT);
-    problem(&a.get(&path, &k).await, StatusCode::NOT_FOUND, None);
-
-    // Other kinds, and what is not there.
-    let acme = a.post("/v1/companies", &k, json!({"name": "Acme", "domain": "acme.example"})).await;
-    assert_eq!(acme.0, StatusCode::CREATED, "{}", acme.2);
-    assert_eq!(a.get("/v1/companies", &k).await.2["items"][0]["domain"], "acme.example");
-    problem(&a.get("/v1/widgets", &k).await, StatusCode::NOT_FOUND, None);
-    problem(&a.get("/v1/contacts/not-an-id", &k).await, StatusCode::NOT_FOUND, None);
-    problem(&a.get("/v1/contacts?filter=shoe_size%3D9", &k).await, StatusCode::UNPROCESSABLE_ENTITY, Some("filter[0]"));
-    problem(&a.get("/v1/contacts?limit=0", &k).await, StatusCode::BAD_REQUEST, None);
-    problem(&a.post("/v1/invoices", &k, json!({"number": "1"})).await, StatusCode::UNPROCESSABLE_ENTITY, Some("kind"));
-    problem(&a.post("/v1/contacts", &k, json!(["not", "an", "object"])).await, StatusCode::BAD_REQUEST, None);
-    let hits = a.get("/v1/search?q=acme", &k).await;
-    assert_eq!(hits.2["items"][0]["kind"], "company", "{}", hits.2);
-}
-
-#[tokio::test]
-async fn each_key_sees_what_its_user_may_and_nothing_of_other_tenants() {
-    let a = api().await;
-    let mine = a.post("/v1/contacts", &a.rep, json!({"given_name": "Mo", "family_name": "Mine"})).await;
-    assert_eq!(mine.0, StatusCode::CREATED, "{}", mine.2);
-    assert_eq!(mine.2["owner_id"], a.rep_id.to_string().as_str(), "owned by the key's user");
-    let theirs = a.post("/v1/contacts", &a.admin, json!({"given_name": "Tia", "family_name": "Theirs"})).await;
-    let theirs_id = theirs.2["id"].as_str().unwrap();
-    let listed = a.get("/v1/contacts", &a.rep).await.2;
-    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "the rep's own: {listed}");
-    problem(&a.get(&format!("/v1/contacts/{theirs_id}"), &a.rep).await, StatusCode::NOT_FOUND, None);
-    problem(&a.get(&format!("/v1/contacts/{theirs_id}"), &a.other_tenant).await, StatusCode::NOT_FOUND, None);
-    assert!(a.get("/v1/contacts", &a.other_tenant).await.2["items"].as_array().unwrap().is_empty());
-    let pipeline = a.post("/v1/pipelines", &a.rep, json!({"name": "Mine"})).await;
-    problem(&pipeline, StatusCode::UNPROCESSABLE_ENTITY, Some("kind"));
-}
-
-#[tokio::test]
-async fn oversized_bodies_and_custom_values_are_read_or_refused_as_problems() {
-    let a = api().await;
-    let k = a.admin.clone();
-    let sys = a.crm.as_actor(&Actor::system(a.tenant));
-    sys.custom_fields()
-        .define(crm::model::FieldDefinition::new(
-            EntityKind::Contact,
-            "renewal",
-            "Renewal",
-            crm::model::FieldType::Date,
-        ))
-        .await
-        .unwrap();
-    let made = a.post("/v1/contacts", &k, json!({"given_name": "Ada"})).await;
-    let path = format!("/v1/contacts/{}", made.2["id"].as_str().unwrap());
-    let dated =
-        a.http.patch(a.url(&path)).header("if-match", "\"1\"").json(&json!({"custom": {"renewal": "2027-03-31"}}));
-    let got = a.send(dated, &k).await;
-    assert_eq!(got.0, StatusCode::OK, "{}", got.2);
-    let stored =
-        sys.contacts().get(ContactId::from_uuid(made.2["id"].as_str().unwrap().parse().unwrap())).await.unwrap();
-    assert_eq!(
-        stored.custom.get("renewal"),
-        Some(&crm::value::Value::Date(crm::chrono::NaiveDate::from_ymd_opt(2027, 3, 31).unwrap()))
-    );
-    let wrong = a.http.patch(a.url(&path)).header("if-match", "\"2\"").json(&json!({"custom.renewal": "next spring"}));
-    problem(&a.send(wrong, &k).await, StatusCode::UNPROCESSABLE_ENTITY, Some("custom.renewal"));
-
-    let huge = format!("{{\"given_name\": \"{}\"}}", "x".repeat(10 << 20));
-    let res = a.http.post(a.url("/v1/contacts")).bearer_auth(&k).body(huge).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(res.headers()["content-type"], "application/problem+json");
-    assert_eq!(a.get("/v1/contacts", &k).await.2["items"].as_array().unwrap().len(), 1, "nothing written");
-}
-
-#[tokio::test]
-async fn a_customer_is_seen_whole_and_the_events_feed_pages_from_a_cursor() {
-    let a = api().await;
-    let k = a.admin.clone();
-    let ada = a.post("/v1/contacts", &k, json!({"given_name": "Ada", "family_name": "Lovelace"})).await;
-    let id = ada.2["id"].as_str().unwrap().to_owned();
-    let sys = a.crm.as_actor(&Actor::system(a.tenant));
-    let cid = ContactId::from_uuid(id.parse().unwrap());
-    sys.activities().create(crm::service::NewActivity::call("Intro call").contact(cid)).await.unwrap();
-    let (status, _, tl) = a.get(&format!("/v1/contacts/{id}/timeline"), &k).await;
-    assert_eq!(status, StatusCode::OK, "{tl}");
-    let kinds: Vec<&str> = tl["items"].as_array().unwrap().iter().map(|i| i["type"].as_str().unwrap()).collect();
-    assert!(kinds.contains(&"activity"), "{tl}");
-    let (status, _, view) = a.get(&format!("/v1/contacts/{id}/360"), &k).await;
-    assert_eq!(status, StatusCode::OK, "{view}");
-    assert_eq!(view["contact"]["family_name"], "Lovelace");
-    assert!(view["summary"]["orders"].is_number());
-    problem(&a.get(&format!("/v1/deals/{id}/360"), &k).await, StatusCode::NOT_FOUND, None);
-    problem(&a.get(&format!("/v1/contacts/{id}/360"), &a.rep).await, StatusCode::NOT_FOUND, None);
-
-    // The feed, two at a time from the start, ends where it is.
-    let mut after = 0;
-    let mut seen = Vec::new();
-    loop {
-        let (status, _, page) = a.get(&format!("/v1/events?after={after}&limit=2"), &k).await;
-        assert_eq!(status, StatusCode::OK, "{page}");
-        let items = page["items"].as_array().unwrap();
-        seen.extend(items.iter().map(|e| e["seq"].as_u64().unwrap()));
-        if items.is_empty() {
-            break;
-        }
-        after = page["next_after"].as_u64().unwrap();
-    }
-    assert!(seen.len() >= 3 && seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
-    problem(&a.get("/v1/events?after=soon", &k).await, StatusCode::BAD_REQUEST, None);
-}
-
-#[tokio::test]
-async fn a_create_retried_with_its_idempotency_key_makes_one_record() {
-    let a = api().await;
-    let k = a.admin.clone();
-    let body = json!({"given_name": "Ida", "family_name": "Empotent"});
-    let post = |key: &str, body: &Value| a.http.post(a.url("/v1/contacts")).header("idempotency-key", key).json(body);
-    let first = a.send(post("order-7", &body), &k).await;
-    assert_eq!(first.0, StatusCode::CREATED, "{}", first.2);
-    let again = a.send(post("order-7", &body), &k).await;
-    assert_eq!((again.0, &again.2), (StatusCode::CREATED, &first.2), "the first answer again");
-    assert_eq!(again.1["idempotent-replayed"], "true");
-    assert_eq!(again.1["location"], first.1["location"]);
-    assert_eq!(a.get("/v1/contacts", &k).await.2["items"].as_array().unwrap().len(), 1, "one record");
-    let other = a.send(post("order-7", &json!({"given_name": "Someone else"})), &k).await;
-    problem(&other, StatusCode::UNPROCESSABLE_ENTITY, None);
-    // Keys are the caller's own: another user's same key is another request.
-    let theirs = a.send(post("order-7", &json!({"given_name": "Rep's"})), &a.rep).await;
-    assert_eq!(theirs.0, StatusCode::CREATED, "{}", theirs.2);
-    // A refused create is kept too; a bad key is refused.
-    let refused = a.send(post("bad-1", &json!({"email": "nope"})), &k).await;
-    problem(&refused, StatusCode::UNPROCESSABLE_ENTITY, None);
-    assert_eq!(a.send(post("bad-1", &json!({"email": "nope"})), &k).await.2, refused.2);
-    problem(&a.send(post("", &body), &k).await, StatusCode::BAD_REQUEST, None);
 }

@@ -1,0 +1,56 @@
+//! The schemas of the API's own shapes, beside the records' (which come from
+//! [`crm::openapi`]): problem documents, request bodies, and the customer views.
+
+use serde_json::{Map, Value, json};
+
+/// The schemas the API adds, by component name.
+pub(crate) fn extra() -> Map<String, Value> {
+    let scalar = json!({ "type": ["string", "number", "integer", "boolean", "null"] });
+    let mut m = Map::new();
+    m.insert(
+        "Problem".into(),
+        json!({
+            "type": "object",
+            "description": "An RFC 9457 problem document.",
+            "required": ["type", "title", "status", "detail", "errors"],
+            "properties": {
+                "type": { "type": "string", "pattern": "^urn:crm:problem:[a-z-]+$" },
+                "title": { "type": "string" },
+                "status": { "type": "integer", "minimum": 400, "maximum": 599 },
+                "detail": { "type": "string" },
+                "errors": { "type": "array", "items": { "$ref": "#/components/schemas/FieldError" } }
+            }
+        }),
+    );
+    m.insert(
+        "FieldError".into(),
+        json!({
+            "type": "object",
+            "description": "One field refused, and why.",
+            "required": ["field", "code", "message"],
+            "properties": {
+                "field": { "type": "string", "description": "The field, as the request named it (`custom.KEY`, `filter[0]`)." },
+                "code": { "type": "string" },
+                "message": { "type": "string" }
+            }
+        }),
+    );
+    m.insert(
+        "NewRecord".into(),
+        json!({
+            "type": "object",
+            "description": "A new record's fields by name, each a text, number, boolean or null.",
+            "additionalProperties": scalar,
+            "examples": [{ "given_name": "Ada", "family_name": "Lovelace", "email": "ada@example.org" }]
+        }),
+    );
+    m.insert(
+        "Patch".into(),
+        json!({
+            "type": "object",
+            "description": "The fields to change, by name; null clears. Custom fields as `custom.KEY` or inside `custom`.",
+            "examples": [{ "job_title": "Analyst", "custom": { "renewal": "2027-03-31" } }]
+        }),
+    );
+    m
+}
