@@ -110,6 +110,21 @@ enum Command {
         /// The address to listen on (port 0: any free port).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// The longest a request may run, in seconds (then 503).
+        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        timeout: u64,
+        /// Requests a second allowed per API key (then 429); 0 for no limit.
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        rate_limit: u32,
+        /// Requests at once beyond the rate, per key.
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        burst: u32,
+        /// Lets browser pages from this origin call the API (CORS; `*` for any); repeatable.
+        #[arg(long = "allow-origin", value_name = "ORIGIN")]
+        origins: Vec<String>,
+        /// Does not serve Prometheus metrics at /metrics.
+        #[arg(long)]
+        no_metrics: bool,
     },
     /// Prints a shell completion script (`crm completions bash > /etc/bash_completion.d/crm`).
     Completions {
@@ -220,17 +235,26 @@ async fn run(cli: Cli, out: &mut Out) -> Result<(), CliError> {
             cx.api_keys().revoke(ApiKeyId::from_uuid(id)).await?;
             out.done(&format!("key {id} revoked"))
         }
-        Command::Serve { listen } => {
+        Command::Serve { listen, timeout, rate_limit, burst, origins, no_metrics } => {
+            let limit =
+                (rate_limit > 0).then_some(crm_server::RateLimit { per_second: rate_limit, burst: burst.max(1) });
+            let mut options = crm_server::Options::default()
+                .timeout(std::time::Duration::from_secs(timeout.max(1)))
+                .rate_limit(limit)
+                .metrics(!no_metrics);
+            for o in origins {
+                options = options.allow_origin(o);
+            }
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
                 .map_err(|e| CliError::Io(format!("cannot listen on {listen}: {e}")))?;
             let at = listener.local_addr()?;
-            out.done(&format!("serving the API on http://{at}/v1/ (Ctrl-C stops)"))?;
+            out.done(&format!("serving the API on http://{at}/v1/ (described at http://{at}/docs; Ctrl-C stops)"))?;
             out.flush()?;
             let stop = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
-            crm_server::serve(cx.crm().clone(), listener, stop).await?;
+            crm_server::serve_with(cx.crm().clone(), listener, &options, stop).await?;
             Ok(())
         }
         Command::Export { kind, format, out: path, filters, sorts } => {

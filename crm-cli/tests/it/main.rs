@@ -187,7 +187,8 @@ async fn serve_answers_a_program_holding_a_key_issued_from_the_command_line() {
     json(d, &["contacts", "create", "given_name=Ada", "family_name=Lovelace"]);
 
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("crm"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "1", "--burst", "2"])
+        .args(["--allow-origin", "https://app.example.com"])
         .current_dir(d)
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -201,8 +202,15 @@ async fn serve_answers_a_program_holding_a_key_issued_from_the_command_line() {
         .trim_end_matches('/')
         .to_owned();
     let http = reqwest::Client::new();
-    let listed: Value =
-        http.get(format!("{base}/contacts")).bearer_auth(&secret).send().await.unwrap().json().await.unwrap();
+    let listed = http
+        .get(format!("{base}/contacts"))
+        .bearer_auth(&secret)
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.headers()["access-control-allow-origin"], "https://app.example.com");
+    let listed: Value = listed.json().await.unwrap();
     assert_eq!(listed["items"][0]["family_name"], "Lovelace");
     let refused = http
         .post(format!("{base}/contacts"))
@@ -214,6 +222,11 @@ async fn serve_answers_a_program_holding_a_key_issued_from_the_command_line() {
     assert_eq!(refused.status(), reqwest::StatusCode::FORBIDDEN, "a read-only key");
     let anonymous = http.get(format!("{base}/contacts")).send().await.unwrap();
     assert_eq!(anonymous.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let mut limited = Vec::new();
+    for _ in 0..3 {
+        limited.push(http.get(format!("{base}/contacts")).bearer_auth(&secret).send().await.unwrap().status());
+    }
+    assert!(limited.contains(&reqwest::StatusCode::TOO_MANY_REQUESTS), "over --rate-limit 1 --burst 2: {limited:?}");
     child.kill().unwrap();
     child.wait().unwrap();
     ok(d, &["api-keys", "revoke", key["id"].as_str().unwrap()]);
