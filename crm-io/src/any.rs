@@ -12,7 +12,8 @@ use crm_core::service::Session;
 use crm_core::value::{Value, ValueType};
 use uuid::Uuid;
 
-use crate::{FileImport, Result, Table};
+use crate::Result;
+use crate::batch::Outcome;
 
 /// The kinds by the plural name commands and URLs use, in a stable order.
 pub const KINDS: &[(&str, EntityKind)] = &[
@@ -128,7 +129,7 @@ macro_rules! with_kind {
     };
 }
 
-fn unsupported(kind: EntityKind, what: &str) -> crate::IoError {
+pub(crate) fn unsupported(kind: EntityKind, what: &str) -> crate::IoError {
     Error::invalid("kind", FieldErrorCode::NotAnOption, format!("{kind} records are not {what} this way")).into()
 }
 
@@ -156,48 +157,17 @@ pub async fn delete(cx: &Session, kind: EntityKind, id: Uuid, version: u64) -> R
 /// (contacts, companies, deals, activities, products and orders). A field the import does not
 /// read is refused before anything is written, naming it.
 pub async fn create(cx: &Session, kind: EntityKind, fields: &[(String, String)]) -> Result<Record> {
-    let mut csv = csv::Writer::from_writer(Vec::new());
-    csv.write_record(fields.iter().map(|(k, _)| k))?;
-    csv.write_record(fields.iter().map(|(_, v)| v))?;
-    let bytes = csv.into_inner().map_err(|e| crate::IoError::Io(e.into_error()))?;
-    macro_rules! one_row {
-        ($E:ty, $Col:ident) => {{
-            let import = FileImport::<$E>::new();
-            let preview = import.preview(cx, Table::csv(bytes.as_slice())?, 1).await?;
-            let unknown: Vec<String> =
-                preview.columns.iter().filter(|(_, c)| *c == crate::$Col::Ignore).map(|(h, _)| h.clone()).collect();
-            if let Some(first) = unknown.first() {
-                return Err(Error::invalid(
-                    first.clone(),
-                    FieldErrorCode::UnknownField,
-                    format!("{} records have no field `{first}`", kind),
-                )
-                .into());
-            }
-            let report = import.run(cx, Table::csv(bytes.as_slice())?, |_| {}).await?;
-            if let Some(r) = report.rejected.into_iter().next() {
-                return Err(r.error.into());
-            }
-            match report.imported.first() {
-                Some(id) => get(cx, kind, (*id).into()).await,
-                None => Err(Error::invalid("fields", FieldErrorCode::Required, "nothing to create").into()),
-            }
-        }};
-    }
-    match kind {
-        EntityKind::Contact => one_row!(Contact, ContactColumn),
-        EntityKind::Company => one_row!(Company, CompanyColumn),
-        EntityKind::Deal => one_row!(Deal, DealColumn),
-        EntityKind::Activity => one_row!(Activity, ActivityColumn),
-        EntityKind::Product => one_row!(Product, ProductColumn),
-        EntityKind::Order => one_row!(Order, OrderColumn),
-        EntityKind::User => create_user(cx, fields).await,
-        other => Err(unsupported(other, "created")),
+    match crate::batch::create_many(cx, kind, &[fields.to_vec()], None).await?.pop() {
+        Some(Outcome::Created(r) | Outcome::Updated(r)) => Ok(r),
+        Some(Outcome::Refused(e)) => Err(e),
+        Some(Outcome::Deleted) | None => {
+            Err(Error::invalid("fields", FieldErrorCode::Required, "nothing to create").into())
+        }
     }
 }
 
 /// A user from `name`, `email`, `roles` (comma-separated keys), `title` and `manager_id`.
-async fn create_user(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
+pub(crate) async fn create_user(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
     let value = |f: &str| fields.iter().find(|(k, _)| k == f).map(|(_, v)| v.trim().to_owned());
     if let Some((unknown, _)) =
         fields.iter().find(|(k, _)| !["name", "email", "roles", "title", "manager_id"].contains(&k.as_str()))

@@ -128,8 +128,12 @@ pub struct FileImportReport<K: ImportKind = Contact> {
     pub columns: Vec<(String, K::Column)>,
     /// The records created, in file order.
     pub imported: Vec<K::Id>,
+    /// The row (the first, for a record of several rows) each of `imported` was read from.
+    pub imported_rows: Vec<usize>,
     /// The records updated by [`upsert`](FileImport::upsert) rows, in file order.
     pub updated: Vec<K::Id>,
+    /// The row (the first, for a record of several rows) each of `updated` was read from.
+    pub updated_rows: Vec<usize>,
     /// The rows skipped by [`upsert`](FileImport::upsert), by row number.
     pub skipped: Vec<usize>,
     /// Rows created although they may be contacts already there (with
@@ -150,7 +154,9 @@ impl<K: ImportKind> Default for FileImportReport<K> {
         Self {
             columns: Vec::new(),
             imported: Vec::new(),
+            imported_rows: Vec::new(),
             updated: Vec::new(),
+            updated_rows: Vec::new(),
             skipped: Vec::new(),
             possible_duplicates: Vec::new(),
             companies_created: Vec::new(),
@@ -385,7 +391,10 @@ impl<K: ImportKind> FileImport<K> {
                         OnMatch::Update => {
                             let applied = K::apply(run.cx, existing, input, &run.report.columns).await;
                             match applied {
-                                Ok(id) => run.report.updated.push(id),
+                                Ok(id) => {
+                                    run.report.updated.push(id);
+                                    run.report.updated_rows.push(row_of(&rows));
+                                }
                                 Err(error) if refusal(&error) => run.reject(rows, error),
                                 Err(other) => return Err(other.into()),
                             }
@@ -548,6 +557,11 @@ impl<I> Default for Pending<I> {
     }
 }
 
+/// The first row of a record's rows.
+fn row_of(rows: &Rows) -> usize {
+    rows.first().map_or(0, |r| r.0)
+}
+
 /// An import under way.
 struct Run<'a, K: Kind> {
     cx: &'a Session,
@@ -584,7 +598,10 @@ impl<K: Kind> Run<'_, K> {
         let done = K::create(self.cx, inputs, &self.options.clone().first_row(0)).await?;
         for (result, rows) in done.into_iter().zip(rows) {
             match result {
-                Ok(id) => self.report.imported.push(id),
+                Ok(id) => {
+                    self.report.imported.push(id);
+                    self.report.imported_rows.push(row_of(&rows));
+                }
                 Err(error) => self.reject(rows, error),
             }
         }

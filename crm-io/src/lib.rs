@@ -19,6 +19,7 @@
 
 mod activities;
 pub mod any;
+pub mod batch;
 pub mod cell;
 mod coerce;
 mod companies;

@@ -39,7 +39,7 @@ pub(crate) struct Answers {
 }
 
 /// What a request with a key is to do.
-pub(crate) enum Begin {
+enum Begin {
     /// Run it, then [`Ticket::finish`] with the answer.
     Run(Ticket),
     /// Send this kept answer again.
@@ -48,12 +48,7 @@ pub(crate) enum Begin {
 
 impl Answers {
     /// Starts a request of `caller` carrying `key`, whose method, path and body are `request`.
-    pub(crate) fn begin(
-        self: &Arc<Self>,
-        caller: &str,
-        key: &HeaderValue,
-        request: &[&[u8]],
-    ) -> Result<Begin, Problem> {
+    fn begin(self: &Arc<Self>, caller: &str, key: &HeaderValue, request: &[&[u8]]) -> Result<Begin, Problem> {
         let key = key
             .to_str()
             .ok()
@@ -120,7 +115,7 @@ impl Answers {
 /// A request with a key, running. Dropped unfinished (the request stopped by the time limit, or
 /// its connection gone), it frees the key, so that a retry runs again rather than being told
 /// forever that the first is still running.
-pub(crate) struct Ticket {
+struct Ticket {
     answers: Arc<Answers>,
     name: Option<String>,
 }
@@ -135,7 +130,7 @@ impl Drop for Ticket {
 
 impl Ticket {
     /// Keeps the answer (a server error is not kept: the request may be retried).
-    pub(crate) async fn finish(mut self, res: Response) -> Response {
+    async fn finish(mut self, res: Response) -> Response {
         let Some(name) = self.name.take() else { return res };
         let status = res.status();
         if status.is_server_error() {
@@ -163,13 +158,34 @@ impl Ticket {
     }
 }
 
+/// Runs `run`, the work of a `POST` whose method, path and body are `request`: at most once per
+/// `Idempotency-Key` of the caller when the request carries one. A keyed request runs to its end
+/// even when the caller goes or the time limit stops the request, so that a retry finds the
+/// answer (or 409 while it runs), never a second effect.
+pub(crate) async fn once(
+    answers: &Arc<Answers>,
+    cx: &crm::service::Session,
+    headers: &HeaderMap,
+    request: &[&[u8]],
+    run: impl Future<Output = Response> + Send + 'static,
+) -> Result<Response, Problem> {
+    let Some(key) = key(headers) else { return Ok(run.await) };
+    match answers.begin(&caller(cx), key, request)? {
+        Begin::Replay(res) => Ok(res),
+        Begin::Run(ticket) => tokio::spawn(async move { ticket.finish(run.await).await }).await.map_err(|e| {
+            tracing::error!(error = %e, "a keyed request stopped");
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "The server failed", "see the server's log")
+        }),
+    }
+}
+
 /// Who is calling, for keeping answers apart: the tenant and user of the session.
-pub(crate) fn caller(cx: &crm::service::Session) -> String {
+fn caller(cx: &crm::service::Session) -> String {
     let a = cx.actor();
     format!("{}/{}", a.tenant_id, a.user_id.map(|u| u.to_string()).unwrap_or_default())
 }
 
 /// The request's `Idempotency-Key`, if it carries one.
-pub(crate) fn key(headers: &HeaderMap) -> Option<&HeaderValue> {
+fn key(headers: &HeaderMap) -> Option<&HeaderValue> {
     headers.get("idempotency-key")
 }

@@ -10,6 +10,7 @@
 //! | `GET /v1/{kind}/{id}` | the record, its version as `ETag` |
 //! | `PATCH /v1/{kind}/{id}` | changes fields; needs `If-Match` (`428` without, `412` when stale) |
 //! | `DELETE /v1/{kind}/{id}` | needs `If-Match`; `204` |
+//! | `POST /v1/{kind}/batch/{create,upsert,update,delete}` | up to 100 records, each with its own outcome (`200`, or `207` when some were refused) |
 //! | `GET /v1/search?q=…` | contacts, companies and deals by words |
 //! | `GET /v1/{contacts,companies}/{id}/timeline` | everything about the customer, newest first |
 //! | `GET /v1/{contacts,companies}/{id}/360` | the customer 360: records, figures, timeline |
@@ -29,6 +30,7 @@
 //! ```
 
 mod auth;
+mod batch;
 mod customers;
 mod guard;
 mod idempotency;
@@ -78,6 +80,7 @@ pub fn router_with(crm: Crm, options: &Options) -> Router {
         .route("/docs", get(docs_page))
         .route("/v1/search", get(records::search))
         .route("/v1/events", get(customers::events))
+        .route("/v1/{kind}/batch/{op}", axum::routing::post(batch::batch))
         .route("/v1/{kind}/{id}/timeline", get(customers::timeline))
         .route("/v1/{kind}/{id}/360", get(customers::overview))
         .route("/v1/{kind}", get(records::list).post(records::create))

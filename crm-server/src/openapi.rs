@@ -86,6 +86,7 @@ fn kind_paths(paths: &mut Map<String, Value>, name: &str, kind: EntityKind) {
         });
     }
     paths.insert(format!("/v1/{name}"), collection);
+    batch_paths(paths, name, kind, &record);
     paths.insert(
         format!("/v1/{name}/{{id}}"),
         json!({
@@ -116,6 +117,51 @@ fn kind_paths(paths: &mut Map<String, Value>, name: &str, kind: EntityKind) {
             }
         }),
     );
+}
+
+/// `/v1/{name}/batch/{op}`: create and upsert for the kinds made over HTTP, update and delete
+/// for all.
+fn batch_paths(paths: &mut Map<String, Value>, name: &str, kind: EntityKind, record: &Value) {
+    let result = json!({ "oneOf": [
+        { "type": "object", "required": ["status", "record"], "additionalProperties": false,
+          "properties": { "status": { "enum": [200, 201] }, "record": record } },
+        { "type": "object", "required": ["status"], "additionalProperties": false,
+          "properties": { "status": { "const": 204 } } },
+        { "type": "object", "required": ["status", "problem"], "additionalProperties": false,
+          "properties": { "status": { "type": "integer", "minimum": 400, "maximum": 599 }, "problem": r("schemas", "Problem") } }
+    ] });
+    let results = json!({
+        "type": "object",
+        "required": ["results"],
+        "properties": { "results": { "type": "array", "items": result } }
+    });
+    let ops: &[(&str, &str, &str)] = &[
+        ("create", "BatchCreate", "Creates up to 100, written through one import"),
+        ("upsert", "BatchUpsert", "Changes the records the inputs match, creates the others"),
+        ("update", "BatchUpdate", "Changes up to 100 records, each at the version given"),
+        ("delete", "BatchDelete", "Deletes up to 100 records, each at the version given"),
+    ];
+    for (op, body, summary) in ops {
+        if matches!(*op, "create" | "upsert") && !any::CREATABLE.contains(&kind) {
+            continue;
+        }
+        let mut responses = responses(
+            (200, json_response("Every input succeeded; the results in input order", results.clone(), &[])),
+            &[400, 403, 409, 413, 422],
+        );
+        responses["207"] = json_response("Some inputs were refused; the results in input order", results.clone(), &[]);
+        paths.insert(
+            format!("/v1/{name}/batch/{op}"),
+            json!({ "post": {
+                "operationId": format!("batch_{op}_{name}"),
+                "tags": [name],
+                "summary": summary,
+                "parameters": [r("parameters", "Idempotency-Key")],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": r("schemas", body) } } },
+                "responses": responses,
+            } }),
+        );
+    }
 }
 
 /// The customer views of contacts and companies.

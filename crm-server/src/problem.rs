@@ -103,15 +103,22 @@ impl From<crm::io::IoError> for Problem {
     }
 }
 
-impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
-        let body = json!({
+impl Problem {
+    /// The problem document.
+    pub fn json(&self) -> serde_json::Value {
+        json!({
             "type": format!("urn:crm:problem:{}", self.kind),
             "title": self.title,
             "status": self.status.as_u16(),
             "detail": self.detail,
             "errors": self.errors,
-        });
+        })
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = self.json();
         let mut res = (self.status, body.to_string()).into_response();
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if self.status == StatusCode::UNAUTHORIZED {

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::idempotency::{self, Begin};
+use crate::idempotency;
 use crate::problem::Problem;
 
 /// A page's size when the request names none, and the most it may name.
@@ -22,7 +22,7 @@ const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 1000;
 
 /// The kind a URL names, or 404.
-fn kind(name: &str) -> Result<EntityKind, Problem> {
+pub(crate) fn kind(name: &str) -> Result<EntityKind, Problem> {
     any::kind_named(name).ok_or_else(|| {
         let known: Vec<&str> = any::KINDS.iter().map(|(n, _)| *n).collect();
         Problem::new(
@@ -51,11 +51,14 @@ pub(crate) fn id(raw: &str) -> Result<Uuid, Problem> {
     })
 }
 
+/// A record's JSON, without the kind's envelope.
+pub(crate) fn record_json(r: &Record) -> serde_json::Value {
+    serde_json::to_value(r).ok().and_then(|mut v| v.get_mut("record").map(std::mem::take)).unwrap_or_default()
+}
+
 /// A record's JSON (without the kind's envelope) with its version as `ETag`.
 fn record(status: StatusCode, r: &Record, location: Option<String>) -> Response {
-    let mut body = serde_json::to_value(r).unwrap_or_default();
-    let body = body.get_mut("record").map(std::mem::take).unwrap_or_default();
-    let mut res = (status, axum::Json(body)).into_response();
+    let mut res = (status, axum::Json(record_json(r))).into_response();
     if let Ok(tag) = HeaderValue::from_str(&format!("\"{}\"", r.version())) {
         res.headers_mut().insert(header::ETAG, tag);
     }
@@ -90,7 +93,7 @@ fn if_match(headers: &HeaderMap) -> Result<u64, Problem> {
 }
 
 /// The request body: 413 over the size limit, 400 when it cannot be read.
-fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem> {
+pub(crate) fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem> {
     body.map_err(|r| {
         let status = r.status();
         let kind = if status == StatusCode::PAYLOAD_TOO_LARGE { "too-large" } else { "bad-request" };
@@ -99,7 +102,7 @@ fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem> {
 }
 
 /// The JSON object a request body holds, or 400.
-fn object(body: &Bytes) -> Result<serde_json::Map<String, serde_json::Value>, Problem> {
+pub(crate) fn object(body: &Bytes) -> Result<serde_json::Map<String, serde_json::Value>, Problem> {
     match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(serde_json::Value::Object(o)) => Ok(o),
         Ok(_) => Err(Problem::bad_request("the body must be a JSON object of fields")),
@@ -137,13 +140,7 @@ pub(crate) async fn list(
     let mut q = cx.text_query(kind, &filters, &sorts, limit).await?;
     q.after = cursor;
     let page = any::list(&cx, kind, &q).await?;
-    let items: Vec<serde_json::Value> = page
-        .items
-        .iter()
-        .map(|r| {
-            serde_json::to_value(r).ok().and_then(|mut v| v.get_mut("record").map(std::mem::take)).unwrap_or_default()
-        })
-        .collect();
+    let items: Vec<serde_json::Value> = page.items.iter().map(record_json).collect();
     Ok(axum::Json(json!({ "items": items, "next": page.next })).into_response())
 }
 
@@ -164,31 +161,27 @@ pub(crate) async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     let body = read_body(body)?;
-    if !any::CREATABLE.contains(&kind(&name)?) {
+    creatable(&name)?;
+    let request: [&[u8]; 3] = [b"POST", name.as_bytes(), &body];
+    let (session, run_name, run_body) = (cx.clone(), name.clone(), body.clone());
+    let run = async move { make(&session, &run_name, &run_body).await.unwrap_or_else(IntoResponse::into_response) };
+    idempotency::once(&state.answers, &cx, &headers, &request, run).await
+}
+
+/// The kind `name` names, if records of it are made over HTTP; else 405 (or 404).
+pub(crate) fn creatable(name: &str) -> Result<EntityKind, Problem> {
+    let kind = kind(name)?;
+    if !any::CREATABLE.contains(&kind) {
         let how = "they are made through the library's services, or the `crm` command line";
         return Err(Problem::method_not_allowed("GET", format!("{name} are not created over HTTP: {how}")));
     }
-    let Some(key) = idempotency::key(&headers) else { return make(&cx, &name, &body).await };
-    match state.answers.begin(&idempotency::caller(&cx), key, &[b"POST", name.as_bytes(), &body])? {
-        Begin::Replay(res) => Ok(res),
-        // Run to the end even when the caller goes or the time limit stops the request, so
-        // that a retry finds the answer (or 409 while it runs), never a second record.
-        Begin::Run(ticket) => tokio::spawn(async move {
-            let res = make(&cx, &name, &body).await.unwrap_or_else(IntoResponse::into_response);
-            ticket.finish(res).await
-        })
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "a create stopped");
-            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "The server failed", "see the server's log")
-        }),
-    }
+    Ok(kind)
 }
 
-/// Creates the record a `POST` body describes.
-async fn make(cx: &crm::service::Session, name: &str, body: &Bytes) -> Result<Response, Problem> {
-    let kind = kind(name)?;
-    let fields: Vec<(String, String)> = object(body)?
+/// A JSON object of fields as an import row's cells: text as it is, null as empty, anything
+/// else as its JSON text.
+pub(crate) fn cells(fields: serde_json::Map<String, serde_json::Value>) -> Vec<(String, String)> {
+    fields
         .into_iter()
         .map(|(k, v)| {
             let text = match v {
@@ -198,8 +191,13 @@ async fn make(cx: &crm::service::Session, name: &str, body: &Bytes) -> Result<Re
             };
             (k, text)
         })
-        .collect();
-    let r = any::create(cx, kind, &fields).await?;
+        .collect()
+}
+
+/// Creates the record a `POST` body describes.
+async fn make(cx: &crm::service::Session, name: &str, body: &Bytes) -> Result<Response, Problem> {
+    let kind = kind(name)?;
+    let r = any::create(cx, kind, &cells(object(body)?)).await?;
     Ok(record(StatusCode::CREATED, &r, Some(format!("/v1/{name}/{}", r.id()))))
 }
 
@@ -240,10 +238,7 @@ pub(crate) async fn search(Caller(cx): Caller, RawQuery(query): RawQuery) -> Res
     let items: Vec<serde_json::Value> = hits
         .iter()
         .map(|r| {
-            let mut v = serde_json::to_value(r)
-                .ok()
-                .and_then(|mut v| v.get_mut("record").map(std::mem::take))
-                .unwrap_or_default();
+            let mut v = record_json(r);
             if let Some(o) = v.as_object_mut() {
                 o.insert("kind".into(), r.kind().as_str().into());
             }

@@ -52,5 +52,42 @@ pub(crate) fn extra() -> Map<String, Value> {
             "examples": [{ "job_title": "Analyst", "custom": { "renewal": "2027-03-31" } }]
         }),
     );
+    let inputs = |item: Value| json!({ "type": "array", "minItems": 1, "maxItems": 100, "items": item });
+    let versioned = |more: Value| {
+        let mut props =
+            json!({ "id": { "type": "string", "format": "uuid" }, "version": { "type": "integer", "minimum": 1 } });
+        let mut required = vec!["id", "version"];
+        if let Value::Object(more) = more {
+            for (k, v) in more {
+                props[&k] = v;
+            }
+            required.push("fields");
+        }
+        json!({ "type": "object", "required": required, "additionalProperties": false, "properties": props })
+    };
+    m.insert(
+        "BatchCreate".into(),
+        json!({ "type": "object", "required": ["inputs"], "additionalProperties": false,
+                "properties": { "inputs": inputs(json!({ "$ref": "#/components/schemas/NewRecord" })) } }),
+    );
+    m.insert(
+        "BatchUpsert".into(),
+        json!({ "type": "object", "required": ["inputs", "match"], "additionalProperties": false,
+                "properties": {
+                    "match": { "type": "string", "description": "The key an input finds its record by: email, domain, sku, number, id, or external:SYSTEM.",
+                               "examples": ["email", "external:xero"] },
+                    "inputs": inputs(json!({ "$ref": "#/components/schemas/NewRecord" }))
+                } }),
+    );
+    m.insert(
+        "BatchUpdate".into(),
+        json!({ "type": "object", "required": ["inputs"], "additionalProperties": false,
+                "properties": { "inputs": inputs(versioned(json!({ "fields": { "$ref": "#/components/schemas/Patch" } }))) } }),
+    );
+    m.insert(
+        "BatchDelete".into(),
+        json!({ "type": "object", "required": ["inputs"], "additionalProperties": false,
+                "properties": { "inputs": inputs(versioned(Value::Null)) } }),
+    );
     m
 }
