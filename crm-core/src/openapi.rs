@@ -70,15 +70,18 @@ pub fn record_schemas() -> Vec<(String, RefOr<Schema>)> {
     once_each(found)
 }
 
-/// The component schemas of the customer views and the events feed:
-/// [`TimelineItem`](crate::service::TimelineItem), [`Customer360`](crate::service::Customer360)
-/// and [`StoredEvent`](crate::event::StoredEvent), with everything they refer to (records
-/// among them), by name (sorted, each once).
+/// The component schemas of the customer views, the events feed and the reports:
+/// [`TimelineItem`](crate::service::TimelineItem), [`Customer360`](crate::service::Customer360),
+/// [`StoredEvent`](crate::event::StoredEvent), [`PipelineReport`](crate::service::PipelineReport)
+/// and [`CampaignResults`](crate::service::CampaignResults), with everything they refer to
+/// (records among them), by name (sorted, each once).
 pub fn view_schemas() -> Vec<(String, RefOr<Schema>)> {
     let mut found = Vec::new();
     add::<crate::service::TimelineItem>(&mut found);
     add::<crate::service::Customer360>(&mut found);
     add::<crate::event::StoredEvent>(&mut found);
+    add::<crate::service::PipelineReport>(&mut found);
+    add::<crate::service::CampaignResults>(&mut found);
     once_each(found)
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crm_core::entity::EntityKind;
+use crm_core::entity::{EntityKind, EntityRef};
 use crm_core::error::{Error, FieldErrorCode};
 use crm_core::model::*;
 use crm_core::query::{Field, Page, Query};
@@ -34,6 +34,7 @@ pub const KINDS: &[(&str, EntityKind)] = &[
     ("teams", EntityKind::Team),
     ("consents", EntityKind::Consent),
     ("shares", EntityKind::Share),
+    ("relations", EntityKind::Relation),
 ];
 
 /// The kinds [`create`] makes from field values; the others are made through their services.
@@ -45,6 +46,7 @@ pub const CREATABLE: &[EntityKind] = &[
     EntityKind::Product,
     EntityKind::Order,
     EntityKind::User,
+    EntityKind::Relation,
 ];
 
 /// The kind a plural name names.
@@ -124,6 +126,10 @@ macro_rules! with_kind {
                 type $E = Share;
                 $body
             }
+            EntityKind::Relation => {
+                type $E = Relation;
+                $body
+            }
             other => return Err(unsupported(other, "read")),
         }
     };
@@ -189,6 +195,29 @@ pub(crate) async fn create_user(cx: &Session, fields: &[(String, String)]) -> Re
         input = input.manager(crm_core::ids::UserId::from_uuid(id));
     }
     Ok(cx.users().create(input).await?.into_record())
+}
+
+/// A relation from `from_kind`, `from_id`, `to_kind`, `to_id`, `label` and `role`.
+pub(crate) async fn create_relation(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
+    const FIELDS: [&str; 6] = ["from_kind", "from_id", "to_kind", "to_id", "label", "role"];
+    if let Some((unknown, _)) = fields.iter().find(|(k, _)| !FIELDS.contains(&k.as_str())) {
+        let why = format!("relations have no field `{unknown}` ({})", FIELDS.join(", "));
+        return Err(Error::invalid(unknown.clone(), FieldErrorCode::UnknownField, why).into());
+    }
+    let value = |f: &str| fields.iter().find(|(k, _)| k == f).map(|(_, v)| v.trim()).unwrap_or_default();
+    let end = |kind: &str, id: &str| -> Result<EntityRef> {
+        let k: EntityKind =
+            value(kind).parse().map_err(|why: String| Error::invalid(kind, FieldErrorCode::NotAnOption, why))?;
+        let text = value(id);
+        let id = Uuid::parse_str(text)
+            .map_err(|_| Error::invalid(id, FieldErrorCode::InvalidFormat, format!("`{text}` is not an id")))?;
+        Ok(EntityRef::new(k, id))
+    };
+    let (from, to) = (end("from_kind", "from_id")?, end("to_kind", "to_id")?);
+    let label: RelationLabel =
+        value("label").parse().map_err(|why: String| Error::invalid("label", FieldErrorCode::NotAnOption, why))?;
+    let role = Some(value("role")).filter(|r| !r.is_empty());
+    Ok(cx.relations().link(from, to, label, role).await?.into_record())
 }
 
 /// Changes record `id` of `kind` by `patch`, a JSON object of its fields (a custom field as

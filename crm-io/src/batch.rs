@@ -9,7 +9,7 @@ use crm_core::model::*;
 use crm_core::service::Session;
 use uuid::Uuid;
 
-use crate::any::{create_user, get, unsupported};
+use crate::any::{create_relation, create_user, get, unsupported};
 use crate::{FileImport, IoError, MatchBy, OnMatch, Result, Table};
 
 /// What became of one input of a batch.
@@ -35,13 +35,17 @@ pub async fn create_many(
     inputs: &[Vec<(String, String)>],
     upsert: Option<MatchBy>,
 ) -> Result<Vec<Outcome>> {
-    if kind == EntityKind::User {
+    if matches!(kind, EntityKind::User | EntityKind::Relation) {
         if upsert.is_some() {
             return Err(unsupported(kind, "upserted"));
         }
         let mut out = Vec::with_capacity(inputs.len());
         for fields in inputs {
-            out.push(match create_user(cx, fields).await {
+            let made = match kind {
+                EntityKind::User => create_user(cx, fields).await,
+                _ => create_relation(cx, fields).await,
+            };
+            out.push(match made {
                 Ok(r) => Outcome::Created(r),
                 Err(e) => Outcome::Refused(e),
             });

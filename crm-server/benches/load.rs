@@ -1,6 +1,6 @@
-//! The HTTP API under load: 32 clients at once listing 50 contacts and creating contacts over
-//! loopback, beside the same operations made by 32 tasks as in-process library calls, in the
-//! same run, on SQLite (and on PostgreSQL when `CRM_PG_URL` is set and the `postgres` feature
+//! The HTTP API under load: one client, then 32 at once, listing 50 contacts and creating
+//! contacts over loopback, beside the same operations made by as many tasks as in-process
+//! library calls, in the same run, on SQLite (and on PostgreSQL when `CRM_PG_URL` is set and the `postgres` feature
 //! is on).
 //!
 //! ```sh
@@ -126,9 +126,11 @@ async fn round(crm: &Crm, key: &str, base: &str, clients: usize, per_client: usi
     [lib_list, http_list, lib_create, http_create]
 }
 
-/// Measures on `crm`: seeds a tenant, serves it, runs the rounds; the summary lines.
+/// Measures on `crm`: seeds a tenant, serves it, runs the rounds with one client and with 32;
+/// the summary lines.
 async fn measure(backend: &str, crm: Crm) -> Vec<String> {
-    let (clients, per_client, seed, rounds) = if benchmarking() { (32, 100, 2_000, 3) } else { (4, 3, 60, 1) };
+    let (loads, seed, rounds): (&[(usize, usize)], usize, usize) =
+        if benchmarking() { (&[(1, 400), (32, 100)], 2_000, 3) } else { (&[(1, 3), (4, 3)], 60, 1) };
     let tenant = TenantId::new();
     let sys = crm.as_actor(&Actor::system(tenant));
     let admin = sys.users().create(NewUser::new("Load Admin", "load@bench.example").role("administrator")).await;
@@ -148,29 +150,30 @@ async fn measure(backend: &str, crm: Crm) -> Vec<String> {
         })
         .await
     });
-    let mut all: Vec<[Phase; 4]> = Vec::new();
-    for r in 0..rounds {
-        all.push(round(&crm, &key, &base, clients, per_client, r).await);
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let mut lines = Vec::new();
+    for (n, &(clients, per_client)) in loads.iter().enumerate() {
+        let mut all: Vec<[Phase; 4]> = Vec::new();
+        for r in 0..rounds {
+            all.push(round(&crm, &key, &base, clients, per_client, n * rounds + r).await);
+        }
+        let median = |f: &dyn Fn(&[Phase; 4]) -> f64| {
+            let mut v: Vec<f64> = all.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        for (op, lib, srv) in [("list 50", 0, 1), ("create", 2, 3)] {
+            let (lib_tp, srv_tp) = (median(&|p| p[lib].throughput()), median(&|p| p[srv].throughput()));
+            let (lib_50, srv_50) = (median(&|p| ms(p[lib].percentile(0.5))), median(&|p| ms(p[srv].percentile(0.5))));
+            let (lib_99, srv_99) = (median(&|p| ms(p[lib].percentile(0.99))), median(&|p| ms(p[srv].percentile(0.99))));
+            lines.push(format!(
+                "| {backend} | {op} | {clients} | {lib_tp:.0} | {srv_tp:.0} | {lib_50:.2} / {lib_99:.2} | {srv_50:.2} / {srv_99:.2} | {:+.2} |",
+                srv_99 - lib_99
+            ));
+        }
     }
     let _ = stop.send(());
     let _ = server.await;
-
-    let median = |f: &dyn Fn(&[Phase; 4]) -> f64| {
-        let mut v: Vec<f64> = all.iter().map(f).collect();
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let mut lines = Vec::new();
-    for (op, lib, srv) in [("list 50", 0, 1), ("create", 2, 3)] {
-        let (lib_tp, srv_tp) = (median(&|p| p[lib].throughput()), median(&|p| p[srv].throughput()));
-        let (lib_50, srv_50) = (median(&|p| ms(p[lib].percentile(0.5))), median(&|p| ms(p[srv].percentile(0.5))));
-        let (lib_99, srv_99) = (median(&|p| ms(p[lib].percentile(0.99))), median(&|p| ms(p[srv].percentile(0.99))));
-        lines.push(format!(
-            "| {backend} | {op} | {clients} | {lib_tp:.0} | {srv_tp:.0} | {lib_50:.2} / {lib_99:.2} | {srv_50:.2} / {srv_99:.2} | {:+.2} |",
-            srv_99 - lib_99
-        ));
-    }
     lines
 }
 

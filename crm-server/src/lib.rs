@@ -11,6 +11,8 @@
 //! | `PATCH /v1/{kind}/{id}` | changes fields; needs `If-Match` (`428` without, `412` when stale) |
 //! | `DELETE /v1/{kind}/{id}` | needs `If-Match`; `204` |
 //! | `POST /v1/{kind}/batch/{create,upsert,update,delete}` | up to 100 records, each with its own outcome (`200`, or `207` when some were refused) |
+//! | `GET /v1/{kind}/{id}/relations` | the links with the record at either end (`POST /v1/relations` makes one) |
+//! | `GET /v1/reports/pipeline/{id}`, `/v1/reports/campaign/{id}` | a pipeline's stages and forecast; a campaign's results |
 //! | `GET /v1/search?q=…` | contacts, companies and deals by words |
 //! | `GET /v1/{contacts,companies}/{id}/timeline` | everything about the customer, newest first |
 //! | `GET /v1/{contacts,companies}/{id}/360` | the customer 360: records, figures, timeline |
@@ -39,6 +41,7 @@ mod openapi;
 mod options;
 mod problem;
 mod records;
+mod reports;
 mod schemas;
 
 use std::future::Future;
@@ -80,6 +83,9 @@ pub fn router_with(crm: Crm, options: &Options) -> Router {
         .route("/docs", get(docs_page))
         .route("/v1/search", get(records::search))
         .route("/v1/events", get(customers::events))
+        .route("/v1/reports/pipeline/{id}", get(reports::pipeline))
+        .route("/v1/reports/campaign/{id}", get(reports::campaign))
+        .route("/v1/{kind}/{id}/relations", get(reports::relations))
         .route("/v1/{kind}/batch/{op}", axum::routing::post(batch::batch))
         .route("/v1/{kind}/{id}/timeline", get(customers::timeline))
         .route("/v1/{kind}/{id}/360", get(customers::overview))

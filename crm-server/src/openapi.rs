@@ -198,6 +198,45 @@ fn customer_paths(paths: &mut Map<String, Value>) {
     }
 }
 
+/// `/v1/{kind}/{id}/relations` for every kind, and the reports.
+fn report_paths(paths: &mut Map<String, Value>) {
+    for (name, _) in any::KINDS {
+        paths.insert(
+            format!("/v1/{name}/{{id}}/relations"),
+            json!({
+                "parameters": [r("parameters", "id")],
+                "get": {
+                    "operationId": format!("relations_of_{name}"),
+                    "tags": [name],
+                    "summary": "The links with the record at either end, oldest first",
+                    "responses": responses((200, json_response("The links", json!({
+                        "type": "object",
+                        "required": ["items"],
+                        "properties": { "items": { "type": "array", "items": r("schemas", "Relation") } }
+                    }), &[])), &[403, 404]),
+                }
+            }),
+        );
+    }
+    for (what, schema, summary) in [
+        ("pipeline", "PipelineReport", "Every stage's deals, totals and the weighted forecast"),
+        ("campaign", "CampaignResults", "Members, responses, rates, cost per conversion and revenue"),
+    ] {
+        paths.insert(
+            format!("/v1/reports/{what}/{{id}}"),
+            json!({
+                "parameters": [r("parameters", "id")],
+                "get": {
+                    "operationId": format!("report_{what}"),
+                    "tags": ["reports"],
+                    "summary": summary,
+                    "responses": responses((200, json_response(summary, r("schemas", schema), &[])), &[403, 404]),
+                }
+            }),
+        );
+    }
+}
+
 /// `/v1/search` and `/v1/events`.
 fn other_paths(paths: &mut Map<String, Value>) {
     let hits: Vec<Value> = crm::search::SEARCHABLE
@@ -329,6 +368,7 @@ pub(crate) fn document(metrics: bool) -> Value {
         kind_paths(&mut paths, name, *kind);
     }
     customer_paths(&mut paths);
+    report_paths(&mut paths);
     other_paths(&mut paths);
     if metrics {
         paths.insert(

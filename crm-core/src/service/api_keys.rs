@@ -1,12 +1,16 @@
 //! API keys: issued to a user (shown once, kept hashed), revoked, and turned back into a
 //! session acting as that user.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::checks::Checks;
 use super::uow::Uow;
-use super::{Crm, Records, Session};
+use super::{AccessSlot, Crm, Records, Session};
 use crate::actor::Actor;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
@@ -112,10 +116,45 @@ impl Records<'_, ApiKey> {
     }
 }
 
+/// How long a verified API key is trusted before [`Crm::authenticate`] looks it up again.
+/// Revoking a key, or changing users, teams, roles or shares, through the same [`Crm`] applies
+/// at once; a revocation made by another process applies within this time.
+pub const KEY_RECHECK: chrono::Duration = chrono::Duration::seconds(10);
+
+/// How many verified keys are remembered (beyond it, all are forgotten and looked up again).
+const KEYS_KEPT: usize = 10_000;
+
+/// The API keys verified lately, by the digest of their secret: whom they act as, and the
+/// access their sessions share, so that a server's every request need not look the key up and
+/// resolve the user's roles again.
+#[derive(Default)]
+pub(crate) struct KeyCache(Mutex<HashMap<String, Verified>>);
+
+impl std::fmt::Debug for KeyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyCache")
+    }
+}
+
+/// A key as verified.
+struct Verified {
+    actor: Actor,
+    access: AccessSlot,
+    /// The CRM's access epoch when it was verified: a later one means keys, users, teams,
+    /// roles or shares changed since.
+    epoch: u64,
+    checked_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+}
+
 impl Crm {
     /// The session an API key acts in: its tenant, as its user (whose roles apply). A secret
     /// that is malformed, unknown, revoked or expired is [`Error::Forbidden`], saying only that
     /// the key is not valid.
+    ///
+    /// A key verified here is trusted for [`KEY_RECHECK`] without being looked up again, and
+    /// the sessions it gives share their resolved access, so that a server can authenticate
+    /// every request cheaply. Revoking it through this `Crm` applies at once.
     pub async fn authenticate(&self, secret: &str) -> Result<Session> {
         let refused = || Error::Forbidden("the API key is not valid (unknown, revoked or expired)".into());
         let tenant = secret
@@ -125,15 +164,42 @@ impl Crm {
             .and_then(|(t, _)| uuid::Uuid::parse_str(t).ok())
             .map(TenantId::from_uuid)
             .ok_or_else(refused)?;
+        let digest = hash(secret);
+        let now = self.inner.clock.now();
+        // Read before the lookup: a change committed meanwhile makes the entry stale at once.
+        let epoch = self.inner.access_epoch.load(Ordering::Acquire);
+        {
+            let known = self.inner.keys.0.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(v) = known.get(&digest)
+                && v.epoch == epoch
+                && now - v.checked_at < KEY_RECHECK
+                && v.expires_at.is_none_or(|at| at > now)
+            {
+                return Ok(Session { crm: self.clone(), actor: v.actor.clone(), access: v.access.clone() });
+            }
+        }
         let system = self.as_actor(&Actor::system(tenant));
         let mut uow = Uow::read(&system).await?;
-        let found = uow.tx.find_all::<ApiKey>(Filter::eq("hash", hash(secret))).await?;
-        let now = self.inner.clock.now();
+        let found = uow.tx.find_all::<ApiKey>(Filter::eq("hash", digest.as_str())).await?;
+        drop(uow);
         let key = found
             .into_iter()
             .find(|k| k.revoked_at.is_none() && k.expires_at.is_none_or(|at| at > now))
             .ok_or_else(refused)?;
-        Ok(self.as_actor(&Actor::user(tenant, key.user_id)))
+        let session = self.as_actor(&Actor::user(tenant, key.user_id));
+        let mut known = self.inner.keys.0.lock().unwrap_or_else(|p| p.into_inner());
+        if known.len() >= KEYS_KEPT {
+            known.clear();
+        }
+        let verified = Verified {
+            actor: session.actor.clone(),
+            access: session.access.clone(),
+            epoch,
+            checked_at: now,
+            expires_at: key.expires_at,
+        };
+        known.insert(digest, verified);
+        Ok(session)
     }
 }
 

@@ -102,20 +102,24 @@ async fn check_campaign(uow: &mut Uow<'_>, c: &mut Campaign, before: Option<&Cam
 }
 
 /// How a campaign did.
-#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct CampaignResults {
     /// The campaign.
     pub campaign: Campaign,
     /// Members.
     pub members: u64,
     /// Members who responded with each kind.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, u64>))]
     pub counts: BTreeMap<ResponseKind, u64>,
     /// `counts / members`, as a fraction rounded to 4 places (0 with no members).
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub rates: BTreeMap<ResponseKind, Decimal>,
     /// Cost (actual, else budget) divided by conversions, rounded to the currency's minor unit.
     pub cost_per_conversion: Option<Money>,
     /// Total of the orders attributed to the campaign or placed by converted members at or
     /// after their conversion, that still count as revenue; per currency.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub revenue: BTreeMap<Currency, Decimal>,
 }
 

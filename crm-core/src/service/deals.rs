@@ -120,28 +120,33 @@ fn status_of(kind: StageKind) -> DealStatus {
 }
 
 /// How deals in one stage add up.
-#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct StageSummary {
     /// The stage.
     pub stage: Stage,
     /// Deals in it.
     pub count: u64,
     /// Sum of their amounts, per currency.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub total: BTreeMap<Currency, Decimal>,
     /// Sum of amount × stage probability, per currency.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub weighted: BTreeMap<Currency, Decimal>,
     /// Deals that sat in the stage longer than its rotting limit.
     pub rotting: u64,
 }
 
 /// The state of a pipeline: every stage's deals, totals and the weighted forecast.
-#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct PipelineReport {
     /// The pipeline.
     pub pipeline: Pipeline,
     /// One summary per stage, in stage order.
     pub stages: Vec<StageSummary>,
     /// Probability-weighted value of the open deals, per currency.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub forecast: BTreeMap<Currency, Decimal>,
 }
 

@@ -49,7 +49,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 pub use activities::{Activities, NewActivity, NewParticipant};
-pub use api_keys::{ApiKeys, NewApiKey};
+pub use api_keys::{ApiKeys, KEY_RECHECK, NewApiKey};
 pub use audit::{Audit, AuditEntry};
 pub use campaigns::{CampaignResults, Campaigns, NewCampaign};
 pub use cases::{Cases, NewCase};
@@ -105,6 +105,8 @@ pub(crate) struct Inner {
     /// Bumped by every commit that changes users, teams, roles or shares: sessions resolved
     /// in an earlier epoch resolve their access again.
     pub(crate) access_epoch: std::sync::atomic::AtomicU64,
+    /// The API keys verified lately (see [`Crm::authenticate`]).
+    pub(crate) keys: api_keys::KeyCache,
     /// The sealing store, when sensitive fields are sealed (it is `store` too).
     #[cfg(feature = "seal")]
     pub(crate) sealed: Option<Arc<crate::seal::SealedStore>>,
@@ -159,6 +161,7 @@ impl Crm {
                 block_duplicates: None,
                 extension_roles: HashMap::new(),
                 access_epoch: Default::default(),
+                keys: Default::default(),
                 #[cfg(feature = "seal")]
                 sealed: None,
             }),
@@ -377,6 +380,7 @@ impl CrmBuilder {
                 block_duplicates: self.block_duplicates,
                 extension_roles: self.extension_roles,
                 access_epoch: Default::default(),
+                keys: Default::default(),
                 #[cfg(feature = "seal")]
                 sealed,
             }),

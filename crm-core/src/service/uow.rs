@@ -566,7 +566,10 @@ impl<'s> Uow<'s> {
         }
         let stored = self.tx.commit().await?;
         if stored.iter().any(|e| {
-            matches!(e.event.subject.kind, EntityKind::User | EntityKind::Team | EntityKind::Role | EntityKind::Share)
+            matches!(
+                e.event.subject.kind,
+                EntityKind::User | EntityKind::Team | EntityKind::Role | EntityKind::Share | EntityKind::ApiKey
+            )
         }) {
             self.s.forget_access();
         }

@@ -79,3 +79,23 @@ async fn keys_are_issued_by_user_managers_to_active_users_only() {
     assert_only_field(&err, "user_id", FieldErrorCode::Rule);
     assert_eq!(admin.records::<ApiKey>().count(&Filter::All).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_key_revoked_by_another_process_stops_working_within_the_recheck_time() {
+    let store = MemoryStore::new();
+    let clock = std::sync::Arc::new(crm_core::ids::ManualClock::new(t0()));
+    let here = Crm::builder(store.clone()).clock(clock.clone()).build().unwrap();
+    let elsewhere = Crm::builder(store).clock(clock.clone()).build().unwrap();
+    let admin = here.as_actor(&Actor::system(tenant_a()));
+    let bot = admin.users().create(NewUser::new("Sync bot", "bot@acme.example").role("read_only")).await.unwrap();
+    let (key, secret) = admin.api_keys().issue(NewApiKey::new("sync", bot.id)).await.unwrap();
+    let first = here.authenticate(&secret).await.unwrap();
+    first.contacts().count(&Filter::All).await.unwrap();
+
+    elsewhere.as_actor(&Actor::system(tenant_a())).api_keys().revoke(key.id).await.unwrap();
+    assert!(matches!(elsewhere.authenticate(&secret).await, Err(Error::Forbidden(_))), "at once where revoked");
+    let cached = here.authenticate(&secret).await.expect("trusted for the recheck time");
+    assert_eq!(cached.actor().user_id, Some(bot.id));
+    clock.advance(crm_core::service::KEY_RECHECK + Duration::seconds(1));
+    assert!(matches!(here.authenticate(&secret).await, Err(Error::Forbidden(_))), "looked up again");
+}

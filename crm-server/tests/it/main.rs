@@ -10,6 +10,7 @@ mod guard;
 mod idempotency;
 mod openapi;
 mod records;
+mod reports;
 
 use crm::prelude::*;
 use crm::service::{NewApiKey, NewUser};
