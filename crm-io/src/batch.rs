@@ -72,8 +72,8 @@ pub async fn create_many(
             if let Some(by) = upsert {
                 import = import.upsert(by, OnMatch::Update);
             }
-            let preview = import.preview(cx, Table::csv(bytes.as_slice())?, 1).await?;
-            if let Some((field, _)) = preview.columns.iter().find(|(_, c)| *c == crate::$Col::Ignore) {
+            let columns = import.mapping(cx, Table::csv(bytes.as_slice())?).await?;
+            if let Some((field, _)) = columns.iter().find(|(_, c)| *c == crate::$Col::Ignore) {
                 let why = format!("{kind} records have no field `{field}`");
                 return Err(Error::invalid(field.clone(), FieldErrorCode::UnknownField, why).into());
             }

@@ -435,6 +435,12 @@ impl<K: ImportKind> FileImport<K> {
         Ok(())
     }
 
+    /// How the columns of `table` would be mapped (its header read, no row), in file order.
+    pub async fn mapping(&self, cx: &Session, table: Table<'_>) -> Result<Vec<(String, K::Column)>> {
+        self.check_options()?;
+        Ok(self.open(cx, table).await?.columns)
+    }
+
     /// A dry run over the first `records` records (an order's lines make one): each is
     /// checked exactly as the import would check it; nothing is written, no company created.
     pub async fn preview(&self, cx: &Session, table: Table<'_>, records: usize) -> Result<Preview<K>> {
