@@ -53,12 +53,12 @@ pub(crate) fn id(raw: &str) -> Result<Uuid, Problem> {
 
 /// A record's JSON, without the kind's envelope.
 pub(crate) fn record_json(r: &Record) -> serde_json::Value {
-    serde_json::to_value(r).ok().and_then(|mut v| v.get_mut("record").map(std::mem::take)).unwrap_or_default()
+    serde_json::to_value(r.body()).unwrap_or_default()
 }
 
 /// A record's JSON (without the kind's envelope) with its version as `ETag`.
 fn record(status: StatusCode, r: &Record, location: Option<String>) -> Response {
-    let mut res = (status, axum::Json(record_json(r))).into_response();
+    let mut res = (status, axum::Json(r.body())).into_response();
     if let Ok(tag) = HeaderValue::from_str(&format!("\"{}\"", r.version())) {
         res.headers_mut().insert(header::ETAG, tag);
     }
@@ -140,8 +140,14 @@ pub(crate) async fn list(
     let mut q = cx.text_query(kind, &filters, &sorts, limit).await?;
     q.after = cursor;
     let page = any::list(&cx, kind, &q).await?;
-    let items: Vec<serde_json::Value> = page.items.iter().map(record_json).collect();
-    Ok(axum::Json(json!({ "items": items, "next": page.next })).into_response())
+    /// A page as it is sent: the records written straight to the body.
+    #[derive(serde::Serialize)]
+    struct Sent<'a> {
+        items: Vec<crm::model::RecordBody<'a>>,
+        next: Option<&'a Cursor>,
+    }
+    let sent = Sent { items: page.items.iter().map(Record::body).collect(), next: page.next.as_ref() };
+    Ok(axum::Json(sent).into_response())
 }
 
 /// `GET /v1/{kind}/{id}`.

@@ -240,7 +240,37 @@ macro_rules! dispatch {
     };
 }
 
+/// A record without its kind's envelope, for serialising (see [`Record::body`]).
+#[derive(Clone, Copy, Debug)]
+pub struct RecordBody<'a>(&'a Record);
+
+impl Serialize for RecordBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        dispatch!(self.0, r => r.serialize(s))
+    }
+}
+
 impl Record {
+    /// The record itself, serialised without the kind's envelope: the fields of a contact
+    /// where the `Record` is `{"kind": "contact", "record": {…}}`.
+    ///
+    /// ```
+    /// # use crm_core::prelude::*;
+    /// # use chrono::Utc;
+    /// let r = Team {
+    ///     id: TeamId::new(), tenant_id: TenantId::new(), version: 1,
+    ///     created_at: Utc::now(), updated_at: Utc::now(),
+    ///     name: "North".into(), description: None, members: vec![],
+    /// }
+    /// .into_record();
+    /// let body = serde_json::to_value(r.body()).unwrap();
+    /// assert_eq!(body["name"], "North");
+    /// assert_eq!(serde_json::to_value(&r).unwrap()["record"], body);
+    /// ```
+    pub fn body(&self) -> RecordBody<'_> {
+        RecordBody(self)
+    }
+
     /// The kind.
     pub fn kind(&self) -> EntityKind {
         fn kind_of<E: Entity>(_: &E) -> EntityKind {
