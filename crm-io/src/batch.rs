@@ -56,6 +56,12 @@ pub async fn create_many(
     // a field it does not name is empty (not given).
     let mut header: Vec<&str> = Vec::new();
     for (k, _) in inputs.iter().flatten() {
+        // Fields are named as the records name them (`given_name`, `custom.tier`): not as
+        // loosely as a file's headers may be.
+        if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.') {
+            let why = format!("{kind} records have no field `{k}` (names are letters, digits, `_` and `.`)");
+            return Err(Error::invalid(k.clone(), FieldErrorCode::UnknownField, why).into());
+        }
         if !header.contains(&k.as_str()) {
             header.push(k);
         }

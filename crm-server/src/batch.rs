@@ -128,7 +128,8 @@ fn read_input(op: &str, i: usize, input: Value) -> Result<Input, Problem> {
         return Err(refused(format!("inputs[{i}]"), FieldErrorCode::InvalidFormat, "an object"));
     };
     if matches!(op, "create" | "upsert") {
-        return Ok(Input { fields: cells(o), ..Input::default() });
+        let fields = cells(o).map_err(|p| p.prefix_fields(&format!("inputs[{i}].")))?;
+        return Ok(Input { fields, ..Input::default() });
     }
     let id = o
         .remove("id")

@@ -41,6 +41,17 @@ impl Problem {
         self.status
     }
 
+    /// The problem with `prefix` before every field it names (`inputs[3].` for an input of a
+    /// batch).
+    pub(crate) fn prefix_fields(mut self, prefix: &str) -> Self {
+        for e in &mut self.errors {
+            if let Some(f) = e.get("field").and_then(|f| f.as_str()) {
+                e["field"] = format!("{prefix}{f}").into();
+            }
+        }
+        self
+    }
+
     /// A version conflict found through `If-Match`: 412 rather than 409.
     pub fn precondition(self) -> Self {
         if self.status == StatusCode::CONFLICT {

@@ -184,18 +184,20 @@ pub(crate) fn creatable(name: &str) -> Result<EntityKind, Problem> {
     Ok(kind)
 }
 
-/// A JSON object of fields as an import row's cells: text as it is, null as empty, anything
-/// else as its JSON text.
-pub(crate) fn cells(fields: serde_json::Map<String, serde_json::Value>) -> Vec<(String, String)> {
+/// A JSON object of fields as an import row's cells: text as it is, null as empty, a number or
+/// a boolean as its JSON text. A list or an object is refused naming the field.
+pub(crate) fn cells(fields: serde_json::Map<String, serde_json::Value>) -> Result<Vec<(String, String)>, Problem> {
+    use serde_json::Value as V;
     fields
         .into_iter()
-        .map(|(k, v)| {
-            let text = match v {
-                serde_json::Value::String(s) => s,
-                serde_json::Value::Null => String::new(),
-                other => other.to_string(),
-            };
-            (k, text)
+        .map(|(k, v)| match v {
+            V::String(s) => Ok((k, s)),
+            V::Null => Ok((k, String::new())),
+            V::Bool(_) | V::Number(_) => Ok((k, v.to_string())),
+            V::Array(_) | V::Object(_) => {
+                let why = "a text, number, boolean or null (a list as text: `a, b`)";
+                Err(crm::error::Error::invalid(k, crm::error::FieldErrorCode::InvalidFormat, why).into())
+            }
         })
         .collect()
 }
@@ -203,7 +205,7 @@ pub(crate) fn cells(fields: serde_json::Map<String, serde_json::Value>) -> Vec<(
 /// Creates the record a `POST` body describes.
 async fn make(cx: &crm::service::Session, name: &str, body: &Bytes) -> Result<Response, Problem> {
     let kind = kind(name)?;
-    let r = any::create(cx, kind, &cells(object(body)?)).await?;
+    let r = any::create(cx, kind, &cells(object(body)?)?).await?;
     Ok(record(StatusCode::CREATED, &r, Some(format!("/v1/{name}/{}", r.id()))))
 }
 

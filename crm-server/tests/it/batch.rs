@@ -111,6 +111,11 @@ async fn a_batch_that_cannot_be_read_is_refused_whole_and_writes_nothing() {
     problem(&a.post("/v1/contacts/batch/merge", &k, json!({"inputs": [{}]})).await, StatusCode::NOT_FOUND, None);
     problem(&a.post("/v1/invoices/batch/create", &k, json!({"inputs": [{}]})).await, StatusCode::NOT_FOUND, None);
     assert_eq!(sys.contacts().count(&Filter::All).await.unwrap(), 0);
+    let nested = json!({"inputs": [{"given_name": "Ok"}, {"given_name": {"$ne": ""}}]});
+    let half = a.post("/v1/contacts/batch/create", &k, nested).await;
+    assert_eq!(statuses(&half.2), [201, 422], "{}", half.2);
+    assert_eq!(half.2["results"][1]["problem"]["errors"][0]["field"], "inputs[1].given_name");
+    assert_eq!(sys.contacts().count(&Filter::All).await.unwrap(), 1);
     // The rep may not create what the roles do not allow: each input refused, nothing written.
     let pipelines = a
         .post("/v1/pipelines/batch/delete", &a.rep, json!({"inputs": [{"id": crm::uuid::Uuid::nil(), "version": 1}]}))

@@ -7,6 +7,7 @@ mod batch;
 mod contract;
 mod customers;
 mod guard;
+mod hostile;
 mod idempotency;
 mod openapi;
 mod records;
