@@ -125,6 +125,15 @@ enum Command {
         /// Does not serve Prometheus metrics at /metrics.
         #[arg(long)]
         no_metrics: bool,
+        /// Also takes bearer tokens (JWTs) of this OAuth2 / OpenID Connect issuer (their `iss`).
+        #[arg(long, value_name = "URL", requires_all = ["jwt_audience", "jwt_jwks"])]
+        jwt_issuer: Option<String>,
+        /// The audience the issuer's tokens must name (their `aud`).
+        #[arg(long, value_name = "AUD", requires = "jwt_issuer")]
+        jwt_audience: Option<String>,
+        /// The issuer's signing keys: its JWK set document (from its `jwks_uri`), as a file.
+        #[arg(long, value_name = "FILE", requires = "jwt_issuer")]
+        jwt_jwks: Option<PathBuf>,
     },
     /// Prints a shell completion script (`crm completions bash > /etc/bash_completion.d/crm`).
     Completions {
@@ -235,7 +244,17 @@ async fn run(cli: Cli, out: &mut Out) -> Result<(), CliError> {
             cx.api_keys().revoke(ApiKeyId::from_uuid(id)).await?;
             out.done(&format!("key {id} revoked"))
         }
-        Command::Serve { listen, timeout, rate_limit, burst, origins, no_metrics } => {
+        Command::Serve {
+            listen,
+            timeout,
+            rate_limit,
+            burst,
+            origins,
+            no_metrics,
+            jwt_issuer,
+            jwt_audience,
+            jwt_jwks,
+        } => {
             let limit =
                 (rate_limit > 0).then_some(crm_server::RateLimit { per_second: rate_limit, burst: burst.max(1) });
             let mut options = crm_server::Options::default()
@@ -244,6 +263,15 @@ async fn run(cli: Cli, out: &mut Out) -> Result<(), CliError> {
                 .metrics(!no_metrics);
             for o in origins {
                 options = options.allow_origin(o);
+            }
+            if let (Some(issuer), Some(audience), Some(jwks)) = (jwt_issuer, jwt_audience, jwt_jwks) {
+                let document = std::fs::read_to_string(&jwks)
+                    .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", jwks.display())))?;
+                let jwt = crm_server::Jwt::new(issuer, audience)
+                    .jwks(&document)
+                    .map_err(|e| CliError::Usage(format!("{}: {e}", jwks.display())))?
+                    .tenant(cx.tenant());
+                options = options.jwt(jwt);
             }
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await

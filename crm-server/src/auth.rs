@@ -1,5 +1,5 @@
 //! Who is calling: the API key in `Authorization: Bearer <key>`, turned into a session acting
-//! as the key's user.
+//! as the key's user; or, when an issuer is configured, a JWT of that issuer ([`crate::Jwt`]).
 
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
@@ -29,6 +29,14 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <key>`"))?;
+        if let Some(jwt) = &state.jwt
+            && !key.starts_with("crm_")
+        {
+            return match jwt.session(&state.crm, key).await {
+                Ok(cx) => Ok(Caller(cx)),
+                Err(why) => Err(unauthorized(&format!("the token is not valid: {why}"))),
+            };
+        }
         match state.crm.authenticate(key).await {
             Ok(cx) => Ok(Caller(cx)),
             Err(crm::error::Error::Forbidden(m)) => Err(unauthorized(&m)),

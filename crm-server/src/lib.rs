@@ -36,6 +36,7 @@ mod batch;
 mod customers;
 mod guard;
 mod idempotency;
+mod jwt;
 mod metrics;
 mod openapi;
 mod options;
@@ -52,6 +53,7 @@ use axum::middleware;
 use axum::routing::get;
 use crm::service::Crm;
 
+pub use jwt::{Jwt, JwtKeyError};
 pub use options::{Options, RateLimit};
 pub use problem::Problem;
 
@@ -66,6 +68,8 @@ pub(crate) struct AppState {
     pub(crate) answers: std::sync::Arc<idempotency::Answers>,
     /// The OpenAPI document as served, and the page over it.
     pub(crate) docs: std::sync::Arc<(String, String)>,
+    /// The issuer whose tokens are accepted beside API keys.
+    pub(crate) jwt: Option<std::sync::Arc<Jwt>>,
 }
 
 /// The API's routes over `crm`, with the default [`Options`].
@@ -75,7 +79,7 @@ pub fn router(crm: Crm) -> Router {
 
 /// The API's routes over `crm`, guarded as `options` says.
 pub fn router_with(crm: Crm, options: &Options) -> Router {
-    let doc = openapi::document(options.metrics);
+    let doc = openapi::document(options);
     let docs = std::sync::Arc::new((doc.to_string(), openapi::docs_page(&doc)));
     let metrics = std::sync::Arc::new(metrics::Metrics::new());
     let mut api = Router::new()
@@ -95,7 +99,12 @@ pub fn router_with(crm: Crm, options: &Options) -> Router {
         .method_not_allowed_fallback(records::wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(options.timeout, guard::time_limit))
-        .with_state(AppState { crm, answers: Default::default(), docs });
+        .with_state(AppState {
+            crm,
+            answers: Default::default(),
+            docs,
+            jwt: options.jwt.clone().map(std::sync::Arc::new),
+        });
     if let Some(limit) = options.rate_limit {
         let limiter = std::sync::Arc::new(guard::Limiter::new(limit));
         api = api.layer(middleware::from_fn_with_state(limiter, guard::rate_limit));

@@ -306,8 +306,9 @@ fn other_paths(paths: &mut Map<String, Value>) {
     );
 }
 
-/// The shared parts: parameters, headers, problem responses, security, and the schemas.
-fn components() -> Value {
+/// The shared parts: parameters, headers, problem responses, security (`jwt`: whether tokens of
+/// an issuer are taken), and the schemas.
+fn components(jwt: bool) -> Value {
     let mut schemas: Map<String, Value> = crm::openapi::record_schemas()
         .into_iter()
         .chain(crm::openapi::view_schemas())
@@ -334,6 +335,13 @@ fn components() -> Value {
             json!({ "description": what, "content": { PROBLEM: { "schema": r("schemas", "Problem") } } }),
         );
     }
+    let mut security = json!({
+        "apiKey": { "type": "http", "scheme": "bearer", "description": "An API key issued by `crm api-keys issue`." }
+    });
+    if jwt {
+        security["jwt"] = json!({ "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                                  "description": "A token of the configured OAuth2 / OpenID Connect issuer." });
+    }
     json!({
         "schemas": schemas,
         "responses": responses,
@@ -355,14 +363,13 @@ fn components() -> Value {
             "ETag": { "description": "The record's version.", "schema": { "type": "string" } },
             "Location": { "description": "The new record's URL.", "schema": { "type": "string" } }
         },
-        "securitySchemes": {
-            "apiKey": { "type": "http", "scheme": "bearer", "description": "An API key issued by `crm api-keys issue`." }
-        }
+        "securitySchemes": security
     })
 }
 
-/// The whole document (`metrics`: whether `/metrics` is served).
-pub(crate) fn document(metrics: bool) -> Value {
+/// The whole document, of a server with `options`.
+pub(crate) fn document(options: &crate::Options) -> Value {
+    let metrics = options.metrics;
     let mut paths = Map::new();
     for (name, kind) in any::KINDS {
         kind_paths(&mut paths, name, *kind);
@@ -392,9 +399,9 @@ pub(crate) fn document(metrics: bool) -> Value {
                 their roles, cursor pagination, ETag concurrency and RFC 9457 problem documents.",
             "license": { "name": "MIT OR Apache-2.0", "identifier": "MIT OR Apache-2.0" }
         },
-        "security": [{ "apiKey": [] }],
+        "security": if options.jwt.is_some() { json!([{ "apiKey": [] }, { "jwt": [] }]) } else { json!([{ "apiKey": [] }]) },
         "paths": paths,
-        "components": components(),
+        "components": components(options.jwt.is_some()),
     })
 }
 

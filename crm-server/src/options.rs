@@ -19,6 +19,7 @@ pub struct Options {
     pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) origins: Vec<String>,
     pub(crate) metrics: bool,
+    pub(crate) jwt: Option<crate::Jwt>,
 }
 
 /// Requests allowed per API key: a steady rate and the burst above it.
@@ -37,6 +38,7 @@ impl Default for Options {
             rate_limit: Some(RateLimit { per_second: 50, burst: 100 }),
             origins: Vec::new(),
             metrics: true,
+            jwt: None,
         }
     }
 }
@@ -60,6 +62,12 @@ impl Options {
     /// browser (CORS). None is allowed unless named.
     pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
         self.origins.push(origin.into());
+        self
+    }
+
+    /// Accepts bearer tokens (JWTs) of an OAuth2 / OpenID Connect issuer beside API keys.
+    pub fn jwt(mut self, jwt: crate::Jwt) -> Self {
+        self.jwt = Some(jwt);
         self
     }
 

@@ -140,6 +140,13 @@ fn bad_input_is_refused_with_the_field_and_the_right_exit_code_writing_nothing()
     // A user who is not one of the tenant's.
     let err = fails(d, &["contacts", "list", "--user", "01a24d82-8140-72c8-96cd-37747ae60ef6"], 1);
     assert!(err.contains("not a user of this tenant"), "{err}");
+    // A token issuer without its audience and keys, or with keys that are not a JWK set.
+    let err = fails(d, &["serve", "--jwt-issuer", "https://login.example.com/"], 2);
+    assert!(err.contains("--jwt-audience") && err.contains("--jwt-jwks"), "{err}");
+    std::fs::write(d.join("jwks.json"), "{\"keys\": 7}").unwrap();
+    let jwt = ["--jwt-issuer", "https://login.example.com/", "--jwt-audience", "crm", "--jwt-jwks", "jwks.json"];
+    let err = fails(d, &[&["serve", "--listen", "127.0.0.1:0"][..], &jwt[..]].concat(), 2);
+    assert!(err.contains("not a JWK set"), "{err}");
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod customers;
 mod guard;
 mod hostile;
 mod idempotency;
+mod jwt;
 mod openapi;
 mod records;
 mod reports;
