@@ -13,6 +13,7 @@ mod error;
 mod filter;
 mod output;
 mod records;
+mod reports;
 
 use std::path::PathBuf;
 
@@ -102,6 +103,9 @@ enum Command {
         #[arg(long = "sort", short = 's', value_name = "FIELD", allow_hyphen_values = true)]
         sorts: Vec<String>,
     },
+    /// Reports: a pipeline's forecast, a campaign's results.
+    #[command(subcommand)]
+    Reports(reports::ReportCmd),
     /// API keys: what a program uses to call `crm serve` as a user.
     #[command(subcommand, name = "api-keys")]
     ApiKeys(KeyCmd),
@@ -218,6 +222,7 @@ async fn run(cli: Cli, out: &mut Out) -> Result<(), CliError> {
             let (kind, cmd) = cmd.split();
             records::run(&cx, kind, cmd, out).await
         }
+        Command::Reports(cmd) => reports::run(&cx, cmd, out).await,
         Command::Search { words } => {
             let hits = cx.search(&words.join(" ")).await?;
             let rows: Vec<serde_json::Value> = hits

@@ -115,6 +115,9 @@ pub enum KindCmd {
     /// Records shared with one more user or team.
     #[command(subcommand)]
     Shares(RecordCmd),
+    /// Links between records (`from_kind`, `from_id`, `to_kind`, `to_id`, `label`, `role`).
+    #[command(subcommand)]
+    Relations(RecordCmd),
 }
 
 impl KindCmd {
@@ -139,6 +142,7 @@ impl KindCmd {
             KindCmd::Teams(c) => (K::Team, c),
             KindCmd::Consents(c) => (K::Consent, c),
             KindCmd::Shares(c) => (K::Share, c),
+            KindCmd::Relations(c) => (K::Relation, c),
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crm_core::entity::{EntityKind, EntityRef};
+use crm_core::entity::EntityKind;
 use crm_core::error::{Error, FieldErrorCode};
 use crm_core::model::*;
 use crm_core::query::{Field, Page, Query};
@@ -47,6 +47,8 @@ pub const CREATABLE: &[EntityKind] = &[
     EntityKind::Order,
     EntityKind::User,
     EntityKind::Relation,
+    EntityKind::Case,
+    EntityKind::Campaign,
 ];
 
 /// The kind a plural name names.
@@ -159,9 +161,10 @@ pub async fn delete(cx: &Session, kind: EntityKind, id: Uuid, version: u64) -> R
     with_kind!(kind, E => Ok(cx.records::<E>().delete(<E as Entity>::Id::from(id), version).await?))
 }
 
-/// Creates a record of `kind` from field values, read as an import row reads its columns
-/// (contacts, companies, deals, activities, products and orders). A field the import does not
-/// read is refused before anything is written, naming it.
+/// Creates a record of `kind` (one of [`CREATABLE`]) from field values: read as an import row
+/// reads its columns for contacts, companies, deals, activities, products and orders; by their
+/// own names for users, relations, cases and campaigns. A field the kind does not have is
+/// refused before anything is written, naming it.
 pub async fn create(cx: &Session, kind: EntityKind, fields: &[(String, String)]) -> Result<Record> {
     match crate::batch::create_many(cx, kind, &[fields.to_vec()], None).await?.pop() {
         Some(Outcome::Created(r) | Outcome::Updated(r)) => Ok(r),
@@ -170,54 +173,6 @@ pub async fn create(cx: &Session, kind: EntityKind, fields: &[(String, String)])
             Err(Error::invalid("fields", FieldErrorCode::Required, "nothing to create").into())
         }
     }
-}
-
-/// A user from `name`, `email`, `roles` (comma-separated keys), `title` and `manager_id`.
-pub(crate) async fn create_user(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
-    let value = |f: &str| fields.iter().find(|(k, _)| k == f).map(|(_, v)| v.trim().to_owned());
-    if let Some((unknown, _)) =
-        fields.iter().find(|(k, _)| !["name", "email", "roles", "title", "manager_id"].contains(&k.as_str()))
-    {
-        let why = format!("users have no field `{unknown}` (name, email, roles, title, manager_id)");
-        return Err(Error::invalid(unknown.clone(), FieldErrorCode::UnknownField, why).into());
-    }
-    let mut input =
-        crm_core::service::NewUser::new(value("name").unwrap_or_default(), value("email").unwrap_or_default());
-    for role in value("roles").unwrap_or_default().split(',').map(str::trim).filter(|r| !r.is_empty()) {
-        input = input.role(role);
-    }
-    if let Some(t) = value("title").filter(|t| !t.is_empty()) {
-        input = input.title(t);
-    }
-    if let Some(m) = value("manager_id").filter(|m| !m.is_empty()) {
-        let id = Uuid::parse_str(&m)
-            .map_err(|_| Error::invalid("manager_id", FieldErrorCode::InvalidFormat, format!("`{m}` is not an id")))?;
-        input = input.manager(crm_core::ids::UserId::from_uuid(id));
-    }
-    Ok(cx.users().create(input).await?.into_record())
-}
-
-/// A relation from `from_kind`, `from_id`, `to_kind`, `to_id`, `label` and `role`.
-pub(crate) async fn create_relation(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
-    const FIELDS: [&str; 6] = ["from_kind", "from_id", "to_kind", "to_id", "label", "role"];
-    if let Some((unknown, _)) = fields.iter().find(|(k, _)| !FIELDS.contains(&k.as_str())) {
-        let why = format!("relations have no field `{unknown}` ({})", FIELDS.join(", "));
-        return Err(Error::invalid(unknown.clone(), FieldErrorCode::UnknownField, why).into());
-    }
-    let value = |f: &str| fields.iter().find(|(k, _)| k == f).map(|(_, v)| v.trim()).unwrap_or_default();
-    let end = |kind: &str, id: &str| -> Result<EntityRef> {
-        let k: EntityKind =
-            value(kind).parse().map_err(|why: String| Error::invalid(kind, FieldErrorCode::NotAnOption, why))?;
-        let text = value(id);
-        let id = Uuid::parse_str(text)
-            .map_err(|_| Error::invalid(id, FieldErrorCode::InvalidFormat, format!("`{text}` is not an id")))?;
-        Ok(EntityRef::new(k, id))
-    };
-    let (from, to) = (end("from_kind", "from_id")?, end("to_kind", "to_id")?);
-    let label: RelationLabel =
-        value("label").parse().map_err(|why: String| Error::invalid("label", FieldErrorCode::NotAnOption, why))?;
-    let role = Some(value("role")).filter(|r| !r.is_empty());
-    Ok(cx.relations().link(from, to, label, role).await?.into_record())
 }
 
 /// Changes record `id` of `kind` by `patch`, a JSON object of its fields (a custom field as

@@ -9,7 +9,8 @@ use crm_core::model::*;
 use crm_core::service::Session;
 use uuid::Uuid;
 
-use crate::any::{create_relation, create_user, get, unsupported};
+use crate::any::{get, unsupported};
+use crate::create;
 use crate::{FileImport, IoError, MatchBy, OnMatch, Result, Table};
 
 /// What became of one input of a batch.
@@ -35,15 +36,17 @@ pub async fn create_many(
     inputs: &[Vec<(String, String)>],
     upsert: Option<MatchBy>,
 ) -> Result<Vec<Outcome>> {
-    if matches!(kind, EntityKind::User | EntityKind::Relation) {
+    if matches!(kind, EntityKind::User | EntityKind::Relation | EntityKind::Case | EntityKind::Campaign) {
         if upsert.is_some() {
             return Err(unsupported(kind, "upserted"));
         }
         let mut out = Vec::with_capacity(inputs.len());
         for fields in inputs {
             let made = match kind {
-                EntityKind::User => create_user(cx, fields).await,
-                _ => create_relation(cx, fields).await,
+                EntityKind::User => create::user(cx, fields).await,
+                EntityKind::Relation => create::relation(cx, fields).await,
+                EntityKind::Case => create::case(cx, fields).await,
+                _ => create::campaign(cx, fields).await,
             };
             out.push(match made {
                 Ok(r) => Outcome::Created(r),

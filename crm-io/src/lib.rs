@@ -24,6 +24,7 @@ pub mod cell;
 mod coerce;
 mod companies;
 mod contacts;
+mod create;
 mod deals;
 mod error;
 mod export;

@@ -113,6 +113,46 @@ fn records_are_created_listed_filtered_sorted_updated_and_deleted() {
 }
 
 #[test]
+fn cases_and_campaigns_are_made_and_reports_read_for_people_and_scripts() {
+    let dir = initialised();
+    let d = dir.path();
+    let ada = json(d, &["contacts", "create", "given_name=Ada"]);
+    let of_ada = format!("contact_id={}", ada["id"].as_str().unwrap());
+    let new_case = ["cases", "create", "subject=Broken widget", "type=problem", "priority=high", "tags=rma, urgent"];
+    let case = json(d, &[&new_case[..], &[of_ada.as_str()]].concat());
+    assert_eq!((case["priority"].as_str(), case["channel"].as_str()), (Some("high"), Some("web")));
+    assert_eq!(case["tags"], serde_json::json!(["rma", "urgent"]));
+    let err = fails(d, &["cases", "create", "subject=No type", &of_ada], 1);
+    assert!(err.contains("type"), "{err}");
+    let err = fails(d, &["cases", "create", "subject=X", "type=gripe", &of_ada], 1);
+    assert!(err.contains("gripe"), "{err}");
+
+    let deal = json(d, &["deals", "create", "name=Fleet renewal", "amount=1000", "currency=EUR"]);
+    let pipeline = deal["pipeline_id"].as_str().unwrap();
+    let report = json(d, &["reports", "pipeline", pipeline]);
+    let counted: u64 = report["stages"].as_array().unwrap().iter().map(|s| s["count"].as_u64().unwrap()).sum();
+    assert_eq!(counted, 1, "{report}");
+    let lines = ok(d, &["reports", "pipeline", pipeline]);
+    assert!(lines.contains("1 deals  1000 EUR") && lines.contains("forecast: "), "{lines}");
+
+    let spring = json(d, &["campaigns", "create", "name=Spring", "channel=email", "budget=500", "currency=EUR"]);
+    assert_eq!(spring["budget"]["amount"], "500");
+    let err = fails(d, &["campaigns", "create", "name=Autumn", "channel=email", "budget=500"], 1);
+    assert!(err.contains("currency"), "{err}");
+    let results = ok(d, &["reports", "campaign", spring["id"].as_str().unwrap()]);
+    assert!(results.starts_with("Spring: 0 members"), "{results}");
+    let err = fails(d, &["reports", "campaign", "01a24d82-8140-72c8-96cd-37747ae60ef6"], 1);
+    assert!(err.contains("campaign"), "{err}");
+
+    let acme = json(d, &["companies", "create", "name=Acme"]);
+    let (from, to) =
+        (format!("from_id={}", ada["id"].as_str().unwrap()), format!("to_id={}", acme["id"].as_str().unwrap()));
+    let link = json(d, &["relations", "create", "from_kind=contact", &from, "to_kind=company", &to, "label=works_at"]);
+    assert_eq!(link["label"], "works_at");
+    assert_eq!(json(d, &["relations", "count"])["count"], 1);
+}
+
+#[test]
 fn bad_input_is_refused_with_the_field_and_the_right_exit_code_writing_nothing() {
     let dir = initialised();
     let d = dir.path();

@@ -99,9 +99,22 @@ async fn every_kind_is_listed_and_every_creatable_kind_made_and_read_as_document
         ("activities", json!({"subject": "Intro call", "type": "call"})),
         ("products", json!({"sku": "SKU-1", "name": "Widget", "price": "9.99", "currency": "EUR"})),
         ("users", json!({"name": "Uma User", "email": "uma@acme.example", "roles": "sales_rep"})),
+        ("cases", json!({"subject": "Broken widget", "type": "problem", "priority": "high", "tags": "rma, urgent"})),
+        (
+            "campaigns",
+            json!({"name": "Spring", "channel": "email", "budget": "500", "currency": "EUR",
+                             "start_date": "2027-03-01", "end_date": "2027-03-31"}),
+        ),
     ];
-    for (name, body) in bodies {
+    let mut contact = Value::Null;
+    for (name, mut body) in bodies {
+        if name == "cases" {
+            body["contact_id"] = contact.clone();
+        }
         let made = a.post(&format!("/v1/{name}"), &k, body).await;
+        if name == "contacts" {
+            contact = made.2["id"].clone();
+        }
         assert_eq!(made.0, StatusCode::CREATED, "{name}: {}", made.2);
         let read = a.get(&format!("/v1/{name}/{}", made.2["id"].as_str().unwrap()), &k).await;
         assert_eq!((read.0, &read.2), (StatusCode::OK, &made.2), "{name}");
