@@ -167,7 +167,7 @@ pub async fn delete(cx: &Session, kind: EntityKind, id: Uuid, version: u64) -> R
 /// refused before anything is written, naming it.
 pub async fn create(cx: &Session, kind: EntityKind, fields: &[(String, String)]) -> Result<Record> {
     match crate::batch::create_many(cx, kind, &[fields.to_vec()], None).await?.pop() {
-        Some(Outcome::Created(r) | Outcome::Updated(r)) => Ok(r),
+        Some(Outcome::Created(r) | Outcome::Updated(r) | Outcome::Found(r)) => Ok(r),
         Some(Outcome::Refused(e)) => Err(e),
         Some(Outcome::Deleted) | None => {
             Err(Error::invalid("fields", FieldErrorCode::Required, "nothing to create").into())

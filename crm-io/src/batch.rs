@@ -20,6 +20,8 @@ pub enum Outcome {
     Created(Record),
     /// An existing record was changed (an upsert that matched, or an update).
     Updated(Record),
+    /// The record asked for.
+    Found(Record),
     /// The record was deleted.
     Deleted,
     /// The input was refused, and nothing of it written.
@@ -126,6 +128,19 @@ pub async fn create_many(
         });
     }
     Ok(out)
+}
+
+/// Reads each of `ids` of `kind`, one by one (one not there, or out of the caller's reach, is
+/// refused as not found).
+pub async fn read_many(cx: &Session, kind: EntityKind, ids: &[Uuid]) -> Vec<Outcome> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.push(match get(cx, kind, *id).await {
+            Ok(r) => Outcome::Found(r),
+            Err(e) => Outcome::Refused(e),
+        });
+    }
+    out
 }
 
 /// Changes each `(id, version, patch)` of `kind` as [`update`](crate::any::update) does, one

@@ -1,10 +1,10 @@
-//! `POST /v1/{kind}/batch/{create|upsert|update|delete}`: up to [`MAX_INPUTS`] records in one
+//! `POST /v1/{kind}/batch/{create|upsert|read|update|delete}`: up to [`MAX_INPUTS`] records in one
 //! request, each with its own outcome.
 //!
 //! The body is `{"inputs": […]}`: for `create`, objects of fields as `POST /v1/{kind}` takes
 //! them; for `upsert` the same and `"match"`, the key an input finds its record by (`email`,
 //! `domain`, `sku`, `number`, `id`, or `external:SYSTEM`); for `update`,
-//! `{"id", "version", "fields"}`; for `delete`, `{"id", "version"}`. Creates and upserts are
+//! `{"id", "version", "fields"}`; for `read`, `{"id"}`; for `delete`, `{"id", "version"}`. Creates and upserts are
 //! written through one import run. The answer is `{"results": […]}` in input order, each
 //! `{"status", "record"}` or `{"status", "problem"}`: `200` when every input succeeded, `207`
 //! when some did not.
@@ -46,8 +46,8 @@ pub(crate) async fn batch(
             StatusCode::METHOD_NOT_ALLOWED => no_route(format!("{name} are not created over HTTP")),
             _ => p,
         })?,
-        "update" | "delete" => kind(&name)?,
-        other => return Err(no_route(format!("`{other}`: a batch is create, upsert, update or delete"))),
+        "read" | "update" | "delete" => kind(&name)?,
+        other => return Err(no_route(format!("`{other}`: a batch is create, upsert, read, update or delete"))),
     };
     let request: [&[u8]; 4] = [b"POST", name.as_bytes(), op.as_bytes(), &body];
     let (session, run_op, run_body) = (cx.clone(), op.clone(), body.clone());
@@ -95,6 +95,10 @@ async fn run(cx: &Session, kind: EntityKind, op: &str, body: &Bytes) -> Result<R
             let rows: Vec<Vec<(String, String)>> = read.into_iter().map(|i| i.fields).collect();
             batch::create_many(cx, kind, &rows, by).await?
         }
+        "read" => {
+            let ids: Vec<_> = read.into_iter().map(|i| i.id).collect();
+            batch::read_many(cx, kind, &ids).await
+        }
         "update" => {
             let changes: Vec<_> = read.into_iter().map(|i| (i.id, i.version, i.patch)).collect();
             batch::update_many(cx, kind, &changes).await
@@ -135,6 +139,12 @@ fn read_input(op: &str, i: usize, input: Value) -> Result<Input, Problem> {
         .remove("id")
         .and_then(|v| v.as_str().and_then(|s| Uuid::parse_str(s).ok()))
         .ok_or_else(|| refused(format!("inputs[{i}].id"), FieldErrorCode::Required, "the record's id"))?;
+    if op == "read" {
+        if let Some(other) = o.keys().next() {
+            return Err(refused(format!("inputs[{i}].{other}"), FieldErrorCode::UnknownField, "an input is {\"id\"}"));
+        }
+        return Ok(Input { id, ..Input::default() });
+    }
     let version = o.remove("version").and_then(|v| v.as_u64()).ok_or_else(|| {
         let why = "the version read (as If-Match takes it), so that a change made since is not overwritten";
         refused(format!("inputs[{i}].version"), FieldErrorCode::Required, why)
@@ -178,7 +188,7 @@ fn problem_result(p: Problem) -> Value {
 fn outcome(o: Outcome) -> Value {
     match o {
         Outcome::Created(r) => json!({ "status": 201, "record": record_json(&r) }),
-        Outcome::Updated(r) => json!({ "status": 200, "record": record_json(&r) }),
+        Outcome::Updated(r) | Outcome::Found(r) => json!({ "status": 200, "record": record_json(&r) }),
         Outcome::Deleted => json!({ "status": 204 }),
         Outcome::Refused(e) => problem_result(Problem::from(e).precondition()),
     }

@@ -87,6 +87,9 @@ fn kind_paths(paths: &mut Map<String, Value>, name: &str, kind: EntityKind) {
     }
     paths.insert(format!("/v1/{name}"), collection);
     batch_paths(paths, name, kind, &record);
+    let mut read_responses = responses((200, json_response("The record", record.clone(), &["ETag"])), &[403, 404]);
+    read_responses["304"] =
+        json!({ "description": "Not changed since the ETag held", "headers": { "ETag": r("headers", "ETag") } });
     paths.insert(
         format!("/v1/{name}/{{id}}"),
         json!({
@@ -95,7 +98,9 @@ fn kind_paths(paths: &mut Map<String, Value>, name: &str, kind: EntityKind) {
                 "operationId": format!("read_{name}"),
                 "tags": tag,
                 "summary": "One record, its version as ETag",
-                "responses": responses((200, json_response("The record", record.clone(), &["ETag"])), &[403, 404]),
+                "parameters": [{ "name": "If-None-Match", "in": "header", "schema": { "type": "string" },
+                                 "description": "The ETag held: 304 while it is still the record's." }],
+                "responses": read_responses,
             },
             "patch": {
                 "operationId": format!("update_{name}"),
@@ -138,6 +143,7 @@ fn batch_paths(paths: &mut Map<String, Value>, name: &str, kind: EntityKind, rec
     let ops: &[(&str, &str, &str)] = &[
         ("create", "BatchCreate", "Creates up to 100, written through one import"),
         ("upsert", "BatchUpsert", "Changes the records the inputs match, creates the others"),
+        ("read", "BatchRead", "Reads up to 100 records by id"),
         ("update", "BatchUpdate", "Changes up to 100 records, each at the version given"),
         ("delete", "BatchDelete", "Deletes up to 100 records, each at the version given"),
     ];

@@ -151,9 +151,24 @@ pub(crate) async fn list(
 }
 
 /// `GET /v1/{kind}/{id}`.
-pub(crate) async fn read(Caller(cx): Caller, Path((name, raw)): Path<(String, String)>) -> Result<Response, Problem> {
+/// With `If-None-Match` naming the version it has, `304` and no body.
+pub(crate) async fn read(
+    Caller(cx): Caller,
+    Path((name, raw)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
     let (kind, id) = (kind(&name)?, id(&raw)?);
-    Ok(record(StatusCode::OK, &any::get(&cx, kind, id).await?, None))
+    let r = any::get(&cx, kind, id).await?;
+    let tag = format!("\"{}\"", r.version());
+    let held = headers.get(header::IF_NONE_MATCH).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    if held.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == tag || t == "*") {
+        let mut res = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(v) = HeaderValue::from_str(&tag) {
+            res.headers_mut().insert(header::ETAG, v);
+        }
+        return Ok(res);
+    }
+    Ok(record(StatusCode::OK, &r, None))
 }
 
 /// `POST /v1/{kind}`: a record from a JSON object of fields.

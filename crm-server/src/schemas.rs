@@ -85,6 +85,12 @@ pub(crate) fn extra() -> Map<String, Value> {
                 "properties": { "inputs": inputs(versioned(json!({ "fields": { "$ref": "#/components/schemas/Patch" } }))) } }),
     );
     m.insert(
+        "BatchRead".into(),
+        json!({ "type": "object", "required": ["inputs"], "additionalProperties": false,
+                "properties": { "inputs": inputs(json!({ "type": "object", "required": ["id"], "additionalProperties": false,
+                                                          "properties": { "id": { "type": "string", "format": "uuid" } } })) } }),
+    );
+    m.insert(
         "BatchDelete".into(),
         json!({ "type": "object", "required": ["inputs"], "additionalProperties": false,
                 "properties": { "inputs": inputs(versioned(Value::Null)) } }),

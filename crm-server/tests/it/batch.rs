@@ -68,6 +68,15 @@ async fn a_batch_creates_upserts_updates_and_deletes_each_input_on_its_own() {
     let bob_now = sys.contacts().get(ContactId::from_uuid(bob["id"].as_str().unwrap().parse().unwrap())).await;
     assert_eq!(bob_now.unwrap().job_title, None, "the stale update wrote nothing");
 
+    let read = a
+        .post(
+            "/v1/contacts/batch/read",
+            &k,
+            json!({"inputs": [{"id": ada["id"]}, {"id": crm::uuid::Uuid::nil()}, {"id": ada["id"], "version": 1}]}),
+        )
+        .await;
+    assert_eq!(statuses(&read.2), [200, 404, 422], "{}", read.2);
+    assert_eq!(read.2["results"][0]["record"]["job_title"], "Chief Analyst");
     let gone = a
         .post(
             "/v1/contacts/batch/delete",

@@ -3,7 +3,7 @@
 
 use crm::prelude::*;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::{api, problem};
 
@@ -39,6 +39,9 @@ async fn records_are_created_read_listed_in_pages_changed_and_deleted_with_etags
     }
     let (status, headers, one) = a.get(&format!("/v1/contacts/{id}"), &k).await;
     assert_eq!((status, headers["etag"].to_str().unwrap()), (StatusCode::OK, "\"1\""));
+    let held = a.http.get(a.url(&format!("/v1/contacts/{id}"))).header("if-none-match", "\"1\"");
+    let (status, headers, body) = a.send(held, &k).await;
+    assert_eq!((status, headers["etag"].to_str().unwrap(), body), (StatusCode::NOT_MODIFIED, "\"1\"", Value::Null));
     assert_eq!(one["emails"][0]["address"], "ada@example.org");
 
     // Pages of 2, sorted by family name descending, walked with the cursor.
@@ -81,6 +84,8 @@ async fn records_are_created_read_listed_in_pages_changed_and_deleted_with_etags
     let garbage = a.http.patch(a.url(&path)).header("if-match", "\"2\"").body("{not json");
     problem(&a.send(garbage, &k).await, StatusCode::BAD_REQUEST, None);
     assert_eq!(a.get(&path, &k).await.1["etag"], "\"2\"", "refused changes wrote nothing");
+    let stale = a.send(a.http.get(a.url(&path)).header("if-none-match", "\"1\""), &k).await;
+    assert_eq!((stale.0, stale.2["job_title"].as_str()), (StatusCode::OK, Some("Analyst")), "changed since");
 
     let gone = a.send(a.http.delete(a.url(&path)).header("if-match", "\"1\""), &k).await;
     problem(&gone, StatusCode::PRECONDITION_FAILED, None);
