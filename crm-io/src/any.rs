@@ -49,6 +49,11 @@ pub const CREATABLE: &[EntityKind] = &[
     EntityKind::Relation,
     EntityKind::Case,
     EntityKind::Campaign,
+    EntityKind::Payment,
+    EntityKind::Feedback,
+    EntityKind::Team,
+    EntityKind::Consent,
+    EntityKind::Share,
 ];
 
 /// The kind a plural name names.
@@ -163,7 +168,8 @@ pub async fn delete(cx: &Session, kind: EntityKind, id: Uuid, version: u64) -> R
 
 /// Creates a record of `kind` (one of [`CREATABLE`]) from field values: read as an import row
 /// reads its columns for contacts, companies, deals, activities, products and orders; by their
-/// own names for users, relations, cases and campaigns. A field the kind does not have is
+/// own names for users, relations, cases, campaigns, payments, feedback, teams, consents and
+/// shares. A field the kind does not have is
 /// refused before anything is written, naming it.
 pub async fn create(cx: &Session, kind: EntityKind, fields: &[(String, String)]) -> Result<Record> {
     match crate::batch::create_many(cx, kind, &[fields.to_vec()], None).await?.pop() {

@@ -1,15 +1,18 @@
 //! Records of the kinds an import does not read, made from field values as a command line or
-//! an HTTP body names them: users, relations, cases and campaigns. Each refuses a field it does
+//! an HTTP body names them: users, relations, cases, campaigns, payments, feedback, teams,
+//! consents and shares. Each refuses a field it does
 //! not have, and a value it cannot read, naming the field.
 
 use std::str::FromStr;
 
 use crm_core::entity::{EntityKind, EntityRef};
 use crm_core::error::{Error, FieldErrorCode};
-use crm_core::ids::{CompanyId, ContactId, OrderId, ProductId, SegmentId, UserId};
+use crm_core::ids::{CaseId, CompanyId, ContactId, DealId, InvoiceId, OrderId, ProductId, SegmentId, TeamId, UserId};
 use crm_core::model::*;
 use crm_core::money::Money;
-use crm_core::service::{NewCampaign, NewCase, NewUser, Session};
+use crm_core::service::{
+    NewCampaign, NewCase, NewConsent, NewFeedback, NewPayment, NewShare, NewTeam, NewUser, Session,
+};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -161,21 +164,14 @@ pub(crate) async fn campaign(cx: &Session, fields: &[(String, String)]) -> Resul
     if let Some(g) = f.text("goal") {
         input = input.goal(g);
     }
-    for field in ["start_date", "end_date"] {
-        if let Some(d) = f.text(field) {
-            let day = chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| {
-                Error::invalid(field, FieldErrorCode::InvalidFormat, format!("`{d}` is not a date (YYYY-MM-DD)"))
-            })?;
-            input = if field == "start_date" { input.start_date(day) } else { input.end_date(day) };
-        }
+    if let Some(day) = f.date("start_date")? {
+        input = input.start_date(day);
     }
-    if let Some(b) = f.text("budget") {
-        let amount = Decimal::from_str(&b)
-            .map_err(|_| Error::invalid("budget", FieldErrorCode::InvalidFormat, format!("`{b}` is not an amount")))?;
-        let code = f.text("currency").ok_or_else(|| {
-            Error::invalid("currency", FieldErrorCode::Required, "a budget needs its currency (ISO 4217)")
-        })?;
-        input = input.budget(Money::new(amount, Money::currency_from_code(&code)?));
+    if let Some(day) = f.date("end_date")? {
+        input = input.end_date(day);
+    }
+    if let Some(budget) = f.money("budget")? {
+        input = input.budget(budget);
     }
     if let Some(id) = f.id("segment_id")? {
         input = input.segment(SegmentId::from_uuid(id));
@@ -187,4 +183,159 @@ pub(crate) async fn campaign(cx: &Session, fields: &[(String, String)]) -> Resul
         input = input.tag(t);
     }
     Ok(cx.campaigns().create(input).await?.into_record())
+}
+
+impl Fields<'_> {
+    /// `field` read as a day (`YYYY-MM-DD`), if given.
+    fn date(&self, field: &str) -> Result<Option<chrono::NaiveDate>> {
+        self.text(field)
+            .map(|d| {
+                chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| {
+                    let why = format!("`{d}` is not a date (YYYY-MM-DD)");
+                    Error::invalid(field, FieldErrorCode::InvalidFormat, why).into()
+                })
+            })
+            .transpose()
+    }
+
+    /// `field` with the `currency` field as money, if given.
+    fn money(&self, field: &str) -> Result<Option<Money>> {
+        let Some(text) = self.text(field) else { return Ok(None) };
+        let amount = Decimal::from_str(&text)
+            .map_err(|_| Error::invalid(field, FieldErrorCode::InvalidFormat, format!("`{text}` is not an amount")))?;
+        let code = self.text("currency").ok_or_else(|| {
+            Error::invalid("currency", FieldErrorCode::Required, format!("`{field}` needs its currency (ISO 4217)"))
+        })?;
+        Ok(Some(Money::new(amount, Money::currency_from_code(&code)?)))
+    }
+}
+
+/// A payment from `amount` and `currency`, `received_on` (a day; default today), `method`, the
+/// payer's `contact_id` or `company_id`, `reference`, `notes`, and `invoice_id` to apply all of
+/// it to.
+pub(crate) async fn payment(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
+    let known =
+        ["amount", "currency", "received_on", "method", "contact_id", "company_id", "reference", "notes", "invoice_id"];
+    let f = Fields::new(EntityKind::Payment, fields, &known)?;
+    let amount = f
+        .money("amount")?
+        .ok_or_else(|| Error::invalid("amount", FieldErrorCode::Required, "a payment needs its amount"))?;
+    let day = f.date("received_on")?.unwrap_or_else(|| cx.now().date_naive());
+    let mut input = NewPayment::new(amount, day, f.required("method")?);
+    if let Some(id) = f.id("contact_id")? {
+        input = input.from_contact(ContactId::from_uuid(id));
+    }
+    if let Some(id) = f.id("company_id")? {
+        input = input.from_company(CompanyId::from_uuid(id));
+    }
+    if let Some(r) = f.text("reference") {
+        input = input.reference(r);
+    }
+    if let Some(n) = f.text("notes") {
+        input = input.notes(n);
+    }
+    if let Some(id) = f.id("invoice_id")? {
+        input = input.apply(InvoiceId::from_uuid(id), amount);
+    }
+    Ok(cx.payments().record(input).await?.into_record())
+}
+
+/// Feedback from `kind`, `rating` (1–5), `text`, `source`, `competitor`, `reason`, the ids of
+/// what it is about (`contact_id`, `company_id`, `case_id`, `deal_id`, `order_id`,
+/// `product_id`) and `tags` (comma-separated).
+pub(crate) async fn feedback(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
+    let known = [
+        "kind",
+        "rating",
+        "text",
+        "source",
+        "competitor",
+        "reason",
+        "contact_id",
+        "company_id",
+        "case_id",
+        "deal_id",
+        "order_id",
+        "product_id",
+        "tags",
+    ];
+    let f = Fields::new(EntityKind::Feedback, fields, &known)?;
+    let mut input = NewFeedback::suggestion("");
+    input.kind = f.required("kind")?;
+    input.text = f.text("text");
+    if let Some(r) = f.text("rating") {
+        let rating = r.parse::<u8>().map_err(|_| {
+            Error::invalid("rating", FieldErrorCode::InvalidFormat, format!("`{r}` is not a rating (1 to 5)"))
+        })?;
+        input = input.rating(rating);
+    }
+    for (field, set) in
+        [("source", &mut input.source), ("competitor", &mut input.competitor), ("reason", &mut input.reason)]
+    {
+        *set = f.text(field);
+    }
+    input.contact_id = f.id("contact_id")?.map(ContactId::from_uuid);
+    input.company_id = f.id("company_id")?.map(CompanyId::from_uuid);
+    input.case_id = f.id("case_id")?.map(CaseId::from_uuid);
+    input.deal_id = f.id("deal_id")?.map(DealId::from_uuid);
+    input.order_id = f.id("order_id")?.map(OrderId::from_uuid);
+    input.product_id = f.id("product_id")?.map(ProductId::from_uuid);
+    input.tags = f.list("tags");
+    Ok(cx.feedback().create(input).await?.into_record())
+}
+
+/// A team from `name`, `description` and `members` (comma-separated user ids).
+pub(crate) async fn team(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
+    let f = Fields::new(EntityKind::Team, fields, &["name", "description", "members"])?;
+    let mut input = NewTeam::new(f.text("name").unwrap_or_default());
+    if let Some(d) = f.text("description") {
+        input = input.description(d);
+    }
+    for m in f.list("members") {
+        let id = Uuid::parse_str(&m)
+            .map_err(|_| Error::invalid("members", FieldErrorCode::InvalidFormat, format!("`{m}` is not a user id")))?;
+        input = input.member(UserId::from_uuid(id));
+    }
+    Ok(cx.teams().create(input).await?.into_record())
+}
+
+/// A consent ledger entry from `contact_id`, `purpose`, `status`, `method` and `source`.
+pub(crate) async fn consent(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
+    let f = Fields::new(EntityKind::Consent, fields, &["contact_id", "purpose", "status", "method", "source"])?;
+    let contact = f
+        .id("contact_id")?
+        .ok_or_else(|| Error::invalid("contact_id", FieldErrorCode::Required, "whose consent this is"))?;
+    let mut input = NewConsent::new(
+        ContactId::from_uuid(contact),
+        f.required("purpose")?,
+        f.required("status")?,
+        f.required("method")?,
+    );
+    if let Some(s) = f.text("source") {
+        input = input.source(s);
+    }
+    Ok(cx.consents().record(input).await?.into_record())
+}
+
+/// A share from `record_kind` and `record_id`, the grantee's `user_id` or `team_id`, `access`
+/// (`read` or `edit`) and `note`.
+pub(crate) async fn share(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
+    let f =
+        Fields::new(EntityKind::Share, fields, &["record_kind", "record_id", "user_id", "team_id", "access", "note"])?;
+    let kind: EntityKind = f.required("record_kind")?;
+    let id = f.id("record_id")?.ok_or_else(|| Error::invalid("record_id", FieldErrorCode::Required, "the record"))?;
+    let record = EntityRef::new(kind, id);
+    let access = f.required("access")?;
+    let mut input = match (f.id("user_id")?, f.id("team_id")?) {
+        (Some(u), None) => NewShare::with_user(record, UserId::from_uuid(u), access),
+        (None, Some(t)) => NewShare::with_team(record, TeamId::from_uuid(t), access),
+        _ => {
+            let why = "share with a user (`user_id`) or a team (`team_id`), one of them";
+            return Err(Error::invalid("user_id", FieldErrorCode::Required, why).into());
+        }
+    };
+    if let Some(n) = f.text("note") {
+        input = input.note(n);
+    }
+    Ok(cx.shares().share(input).await?.into_record())
 }

@@ -105,20 +105,52 @@ async fn every_kind_is_listed_and_every_creatable_kind_made_and_read_as_document
             json!({"name": "Spring", "channel": "email", "budget": "500", "currency": "EUR",
                              "start_date": "2027-03-01", "end_date": "2027-03-31"}),
         ),
+        ("payments", json!({"amount": "120.50", "currency": "EUR", "method": "bank_transfer", "reference": "INV-7"})),
+        ("feedback", json!({"kind": "survey", "rating": 4, "text": "Quick and kind"})),
+        ("teams", json!({"name": "North", "description": "The northern accounts"})),
+        ("consents", json!({"purpose": "marketing_email", "status": "granted", "method": "web_form"})),
+        ("shares", json!({"record_kind": "contact", "access": "read", "note": "covering"})),
     ];
-    let mut contact = Value::Null;
+    let (mut contact, mut user) = (Value::Null, Value::Null);
     for (name, mut body) in bodies {
-        if name == "cases" {
-            body["contact_id"] = contact.clone();
+        match name {
+            "cases" | "feedback" | "payments" | "consents" => body["contact_id"] = contact.clone(),
+            "teams" => body["members"] = user.clone(),
+            "shares" => {
+                body["record_id"] = contact.clone();
+                body["user_id"] = user.clone();
+            }
+            _ => {}
         }
         let made = a.post(&format!("/v1/{name}"), &k, body).await;
-        if name == "contacts" {
-            contact = made.2["id"].clone();
+        match name {
+            "contacts" => contact = made.2["id"].clone(),
+            "users" => user = made.2["id"].clone(),
+            _ => {}
         }
         assert_eq!(made.0, StatusCode::CREATED, "{name}: {}", made.2);
         let read = a.get(&format!("/v1/{name}/{}", made.2["id"].as_str().unwrap()), &k).await;
         assert_eq!((read.0, &read.2), (StatusCode::OK, &made.2), "{name}");
     }
+    // Each refused naming the field, and nothing written.
+    let sys = a.crm.as_actor(&crm::actor::Actor::system(a.tenant));
+    let payments = sys.payments().count(&crm::query::Filter::All).await.unwrap();
+    for (name, body, field) in [
+        ("payments", json!({"amount": "5", "method": "cash"}), "currency"),
+        ("payments", json!({"amount": "5", "currency": "EUR", "method": "barter"}), "method"),
+        ("feedback", json!({"kind": "survey", "rating": "lots"}), "rating"),
+        (
+            "consents",
+            json!({"contact_id": contact, "purpose": "spam", "status": "granted", "method": "web_form"}),
+            "purpose",
+        ),
+        ("shares", json!({"record_kind": "contact", "record_id": contact, "access": "read"}), "user_id"),
+        ("teams", json!({"name": "South", "members": "not-an-id"}), "members"),
+        ("campaigns", json!({"name": "Autumn", "channel": "email", "start_date": "next week"}), "start_date"),
+    ] {
+        problem(&a.post(&format!("/v1/{name}"), &k, body).await, StatusCode::UNPROCESSABLE_ENTITY, Some(field));
+    }
+    assert_eq!(sys.payments().count(&crm::query::Filter::All).await.unwrap(), payments);
     for (name, _) in crm::io::any::KINDS {
         let (status, _, page) = a.get(&format!("/v1/{name}"), &k).await;
         assert_eq!(status, StatusCode::OK, "{name}: {page}");
