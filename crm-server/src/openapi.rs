@@ -170,36 +170,40 @@ fn batch_paths(paths: &mut Map<String, Value>, name: &str, kind: EntityKind, rec
     }
 }
 
+/// A path item under a record (`/v1/{name}/{id}/…`) with one `GET` answering `body`.
+fn record_view(name: &str, operation: &str, summary: &str, body: Value) -> Value {
+    json!({
+        "parameters": [r("parameters", "id")],
+        "get": {
+            "operationId": format!("{operation}_{name}"),
+            "tags": [name],
+            "summary": summary,
+            "responses": responses((200, json_response(summary, body, &[])), &[403, 404]),
+        }
+    })
+}
+
+/// `{"items": [schema…]}`.
+fn items_of(schema: &str) -> Value {
+    json!({
+        "type": "object",
+        "required": ["items"],
+        "properties": { "items": { "type": "array", "items": r("schemas", schema) } }
+    })
+}
+
 /// The customer views of contacts and companies.
 fn customer_paths(paths: &mut Map<String, Value>) {
     for name in ["contacts", "companies"] {
+        let timeline = "Everything about the customer, newest first";
         paths.insert(
             format!("/v1/{name}/{{id}}/timeline"),
-            json!({
-                "parameters": [r("parameters", "id")],
-                "get": {
-                    "operationId": format!("timeline_of_{name}"),
-                    "tags": [name],
-                    "summary": "Everything about the customer, newest first",
-                    "responses": responses((200, json_response("The timeline", json!({
-                        "type": "object",
-                        "required": ["items"],
-                        "properties": { "items": { "type": "array", "items": r("schemas", "TimelineItem") } }
-                    }), &[])), &[403, 404]),
-                }
-            }),
+            record_view(name, "timeline_of", timeline, items_of("TimelineItem")),
         );
+        let overview = "The customer 360: records, figures and timeline";
         paths.insert(
             format!("/v1/{name}/{{id}}/360"),
-            json!({
-                "parameters": [r("parameters", "id")],
-                "get": {
-                    "operationId": format!("overview_of_{name}"),
-                    "tags": [name],
-                    "summary": "The customer 360: records, figures and timeline",
-                    "responses": responses((200, json_response("The customer 360", r("schemas", "Customer360"), &[])), &[403, 404]),
-                }
-            }),
+            record_view(name, "overview_of", overview, r("schemas", "Customer360")),
         );
     }
 }
@@ -207,39 +211,19 @@ fn customer_paths(paths: &mut Map<String, Value>) {
 /// `/v1/{kind}/{id}/relations` for every kind, and the reports.
 fn report_paths(paths: &mut Map<String, Value>) {
     for (name, _) in any::KINDS {
+        let links = "The links with the record at either end, oldest first";
         paths.insert(
             format!("/v1/{name}/{{id}}/relations"),
-            json!({
-                "parameters": [r("parameters", "id")],
-                "get": {
-                    "operationId": format!("relations_of_{name}"),
-                    "tags": [name],
-                    "summary": "The links with the record at either end, oldest first",
-                    "responses": responses((200, json_response("The links", json!({
-                        "type": "object",
-                        "required": ["items"],
-                        "properties": { "items": { "type": "array", "items": r("schemas", "Relation") } }
-                    }), &[])), &[403, 404]),
-                }
-            }),
+            record_view(name, "relations_of", links, items_of("Relation")),
         );
     }
     for (what, schema, summary) in [
         ("pipeline", "PipelineReport", "Every stage's deals, totals and the weighted forecast"),
         ("campaign", "CampaignResults", "Members, responses, rates, cost per conversion and revenue"),
     ] {
-        paths.insert(
-            format!("/v1/reports/{what}/{{id}}"),
-            json!({
-                "parameters": [r("parameters", "id")],
-                "get": {
-                    "operationId": format!("report_{what}"),
-                    "tags": ["reports"],
-                    "summary": summary,
-                    "responses": responses((200, json_response(summary, r("schemas", schema), &[])), &[403, 404]),
-                }
-            }),
-        );
+        let mut view = record_view("reports", "report", summary, r("schemas", schema));
+        view["get"]["operationId"] = json!(format!("report_{what}"));
+        paths.insert(format!("/v1/reports/{what}/{{id}}"), view);
     }
 }
 
