@@ -56,6 +56,92 @@ pub const CREATABLE: &[EntityKind] = &[
     EntityKind::Share,
 ];
 
+/// The fields [`create`] reads for `kind`, by the names its records use. An import row also
+/// takes other spellings of the import kinds' columns (`First name`), and `custom.KEY` for a
+/// custom field; the other kinds take these names only. Empty for a kind not in [`CREATABLE`].
+pub fn create_fields(kind: EntityKind) -> &'static [&'static str] {
+    use EntityKind as K;
+    match kind {
+        K::Contact => &[
+            "given_name",
+            "family_name",
+            "full_name",
+            "email",
+            "phone",
+            "mobile",
+            "home_phone",
+            "website",
+            "lead_source",
+            "lifecycle_stage",
+            "birthday",
+            "tags",
+            "notes",
+            "job_title",
+            "department",
+            "company",
+            "street",
+            "city",
+            "region",
+            "postal_code",
+            "country",
+            "phone_region",
+        ],
+        K::Company => &[
+            "name",
+            "domain",
+            "industry",
+            "size",
+            "phone",
+            "website",
+            "street",
+            "city",
+            "region",
+            "postal_code",
+            "country",
+            "phone_region",
+            "tags",
+            "legal_name",
+            "tax_id",
+            "billing_email",
+        ],
+        K::Deal => &["name", "amount", "currency", "close_date", "pipeline", "stage", "company", "contact", "tags"],
+        K::Activity => &[
+            "type",
+            "subject",
+            "body",
+            "occurred_at",
+            "due_at",
+            "completed_at",
+            "duration_minutes",
+            "duration_seconds",
+            "direction",
+            "outcome",
+            "contact",
+            "company",
+            "deal",
+        ],
+        K::Product => &["sku", "name", "description", "price", "currency", "tax_rate", "active", "tags"],
+        K::Order => &[
+            "number",
+            "contact",
+            "company",
+            "deal",
+            "currency",
+            "placed_at",
+            "payment_method",
+            "notes",
+            "tags",
+            "sku",
+            "item",
+            "quantity",
+            "unit_price",
+            "discount",
+            "tax_rate",
+        ],
+        other => crate::create::fields_of(other).unwrap_or_default(),
+    }
+}
+
 /// The kind a plural name names.
 pub fn kind_named(name: &str) -> Option<EntityKind> {
     KINDS.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)

@@ -18,6 +18,71 @@ use uuid::Uuid;
 
 use crate::Result;
 
+/// The fields of each kind made here, as they are named.
+pub(crate) fn fields_of(kind: EntityKind) -> Option<&'static [&'static str]> {
+    use EntityKind as K;
+    Some(match kind {
+        K::User => &["name", "email", "roles", "title", "manager_id"],
+        K::Relation => &["from_kind", "from_id", "to_kind", "to_id", "label", "role"],
+        K::Case => &[
+            "subject",
+            "type",
+            "channel",
+            "priority",
+            "description",
+            "contact_id",
+            "company_id",
+            "order_id",
+            "product_id",
+            "owner_id",
+            "return_reason",
+            "tags",
+        ],
+        K::Campaign => &[
+            "name",
+            "channel",
+            "goal",
+            "start_date",
+            "end_date",
+            "budget",
+            "currency",
+            "segment_id",
+            "owner_id",
+            "tags",
+        ],
+        K::Payment => &[
+            "amount",
+            "currency",
+            "received_on",
+            "method",
+            "contact_id",
+            "company_id",
+            "reference",
+            "notes",
+            "invoice_id",
+        ],
+        K::Feedback => &[
+            "kind",
+            "rating",
+            "text",
+            "source",
+            "competitor",
+            "reason",
+            "contact_id",
+            "company_id",
+            "case_id",
+            "deal_id",
+            "order_id",
+            "product_id",
+            "tags",
+        ],
+        K::Team => &["name", "description", "members"],
+        K::Consent => &["contact_id", "purpose", "status", "method", "source"],
+        K::Share => &["record_kind", "record_id", "user_id", "team_id", "access", "note"],
+        _ => return None,
+    })
+}
+
 /// Field values by name, read for one kind.
 struct Fields<'a> {
     kind: EntityKind,
@@ -25,8 +90,9 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    /// `all`, refused if it names a field not in `known`.
-    fn new(kind: EntityKind, all: &'a [(String, String)], known: &[&str]) -> Result<Self> {
+    /// `all`, refused if it names a field `kind` does not read ([`fields_of`]).
+    fn new(kind: EntityKind, all: &'a [(String, String)]) -> Result<Self> {
+        let known = fields_of(kind).unwrap_or_default();
         if let Some((unknown, _)) = all.iter().find(|(k, _)| !known.contains(&k.as_str())) {
             let why = format!("{kind} records have no field `{unknown}` ({})", known.join(", "));
             return Err(Error::invalid(unknown.clone(), FieldErrorCode::UnknownField, why).into());
@@ -75,7 +141,7 @@ impl<'a> Fields<'a> {
 
 /// A user from `name`, `email`, `roles` (comma-separated keys), `title` and `manager_id`.
 pub(crate) async fn user(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
-    let f = Fields::new(EntityKind::User, fields, &["name", "email", "roles", "title", "manager_id"])?;
+    let f = Fields::new(EntityKind::User, fields)?;
     let mut input = NewUser::new(f.text("name").unwrap_or_default(), f.text("email").unwrap_or_default());
     for role in f.list("roles") {
         input = input.role(role);
@@ -91,7 +157,7 @@ pub(crate) async fn user(cx: &Session, fields: &[(String, String)]) -> Result<Re
 
 /// A relation from `from_kind`, `from_id`, `to_kind`, `to_id`, `label` and `role`.
 pub(crate) async fn relation(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
-    let f = Fields::new(EntityKind::Relation, fields, &["from_kind", "from_id", "to_kind", "to_id", "label", "role"])?;
+    let f = Fields::new(EntityKind::Relation, fields)?;
     let end = |kind: &str, id: &str| -> Result<EntityRef> {
         let k: EntityKind = f.required(kind)?;
         let id = f.id(id)?.ok_or_else(|| Error::invalid(id, FieldErrorCode::Required, "the record's id"))?;
@@ -107,21 +173,7 @@ pub(crate) async fn relation(cx: &Session, fields: &[(String, String)]) -> Resul
 /// ids of its `contact_id`, `company_id`, `order_id`, `product_id` and `owner_id`,
 /// `return_reason` and `tags` (comma-separated).
 pub(crate) async fn case(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
-    let known = [
-        "subject",
-        "type",
-        "channel",
-        "priority",
-        "description",
-        "contact_id",
-        "company_id",
-        "order_id",
-        "product_id",
-        "owner_id",
-        "return_reason",
-        "tags",
-    ];
-    let f = Fields::new(EntityKind::Case, fields, &known)?;
+    let f = Fields::new(EntityKind::Case, fields)?;
     let channel = f.parse("channel")?.unwrap_or(CaseChannel::Web);
     let mut input = NewCase::new(f.text("subject").unwrap_or_default(), f.required("type")?, channel);
     if let Some(p) = f.parse::<Priority>("priority")? {
@@ -157,9 +209,7 @@ pub(crate) async fn case(cx: &Session, fields: &[(String, String)]) -> Result<Re
 /// A campaign from `name`, `channel`, `goal`, `start_date` and `end_date` (ISO dates), a
 /// `budget` with its `currency`, `segment_id`, `owner_id` and `tags` (comma-separated).
 pub(crate) async fn campaign(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
-    let known =
-        ["name", "channel", "goal", "start_date", "end_date", "budget", "currency", "segment_id", "owner_id", "tags"];
-    let f = Fields::new(EntityKind::Campaign, fields, &known)?;
+    let f = Fields::new(EntityKind::Campaign, fields)?;
     let mut input = NewCampaign::new(f.text("name").unwrap_or_default(), f.required("channel")?);
     if let Some(g) = f.text("goal") {
         input = input.goal(g);
@@ -214,9 +264,7 @@ impl Fields<'_> {
 /// payer's `contact_id` or `company_id`, `reference`, `notes`, and `invoice_id` to apply all of
 /// it to.
 pub(crate) async fn payment(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
-    let known =
-        ["amount", "currency", "received_on", "method", "contact_id", "company_id", "reference", "notes", "invoice_id"];
-    let f = Fields::new(EntityKind::Payment, fields, &known)?;
+    let f = Fields::new(EntityKind::Payment, fields)?;
     let amount = f
         .money("amount")?
         .ok_or_else(|| Error::invalid("amount", FieldErrorCode::Required, "a payment needs its amount"))?;
@@ -244,22 +292,7 @@ pub(crate) async fn payment(cx: &Session, fields: &[(String, String)]) -> Result
 /// what it is about (`contact_id`, `company_id`, `case_id`, `deal_id`, `order_id`,
 /// `product_id`) and `tags` (comma-separated).
 pub(crate) async fn feedback(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
-    let known = [
-        "kind",
-        "rating",
-        "text",
-        "source",
-        "competitor",
-        "reason",
-        "contact_id",
-        "company_id",
-        "case_id",
-        "deal_id",
-        "order_id",
-        "product_id",
-        "tags",
-    ];
-    let f = Fields::new(EntityKind::Feedback, fields, &known)?;
+    let f = Fields::new(EntityKind::Feedback, fields)?;
     let mut input = NewFeedback::suggestion("");
     input.kind = f.required("kind")?;
     input.text = f.text("text");
@@ -286,7 +319,7 @@ pub(crate) async fn feedback(cx: &Session, fields: &[(String, String)]) -> Resul
 
 /// A team from `name`, `description` and `members` (comma-separated user ids).
 pub(crate) async fn team(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
-    let f = Fields::new(EntityKind::Team, fields, &["name", "description", "members"])?;
+    let f = Fields::new(EntityKind::Team, fields)?;
     let mut input = NewTeam::new(f.text("name").unwrap_or_default());
     if let Some(d) = f.text("description") {
         input = input.description(d);
@@ -301,7 +334,7 @@ pub(crate) async fn team(cx: &Session, fields: &[(String, String)]) -> Result<Re
 
 /// A consent ledger entry from `contact_id`, `purpose`, `status`, `method` and `source`.
 pub(crate) async fn consent(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
-    let f = Fields::new(EntityKind::Consent, fields, &["contact_id", "purpose", "status", "method", "source"])?;
+    let f = Fields::new(EntityKind::Consent, fields)?;
     let contact = f
         .id("contact_id")?
         .ok_or_else(|| Error::invalid("contact_id", FieldErrorCode::Required, "whose consent this is"))?;
@@ -320,8 +353,7 @@ pub(crate) async fn consent(cx: &Session, fields: &[(String, String)]) -> Result
 /// A share from `record_kind` and `record_id`, the grantee's `user_id` or `team_id`, `access`
 /// (`read` or `edit`) and `note`.
 pub(crate) async fn share(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
-    let f =
-        Fields::new(EntityKind::Share, fields, &["record_kind", "record_id", "user_id", "team_id", "access", "note"])?;
+    let f = Fields::new(EntityKind::Share, fields)?;
     let kind: EntityKind = f.required("record_kind")?;
     let id = f.id("record_id")?.ok_or_else(|| Error::invalid("record_id", FieldErrorCode::Required, "the record"))?;
     let record = EntityRef::new(kind, id);

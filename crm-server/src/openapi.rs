@@ -75,10 +75,9 @@ fn kind_paths(paths: &mut Map<String, Value>, name: &str, kind: EntityKind) {
             "operationId": format!("create_{name}"),
             "tags": tag,
             "summary": format!("Creates one of the {name}"),
-            "description": "The body names the fields as an import names its columns (`given_name`, `email`, \
-                `company`, `custom.KEY`…); a field the kind does not have is refused naming it.",
+            "description": "The body names the record's fields; a field the kind does not have is refused naming it.",
             "parameters": [r("parameters", "Idempotency-Key")],
-            "requestBody": { "required": true, "content": { "application/json": { "schema": r("schemas", "NewRecord") } } },
+            "requestBody": { "required": true, "content": { "application/json": { "schema": r("schemas", &format!("New{schema}")) } } },
             "responses": responses(
                 (201, json_response("Created", record.clone(), &["ETag", "Location"])),
                 &[400, 403, 409, 413, 422],
@@ -163,7 +162,7 @@ fn batch_paths(paths: &mut Map<String, Value>, name: &str, kind: EntityKind, rec
                 "tags": [name],
                 "summary": summary,
                 "parameters": [r("parameters", "Idempotency-Key")],
-                "requestBody": { "required": true, "content": { "application/json": { "schema": r("schemas", body) } } },
+                "requestBody": { "required": true, "content": { "application/json": { "schema": batch_body(body, kind) } } },
                 "responses": responses,
             } }),
         );
@@ -190,6 +189,18 @@ fn items_of(schema: &str) -> Value {
         "required": ["items"],
         "properties": { "items": { "type": "array", "items": r("schemas", schema) } }
     })
+}
+
+/// The body of a batch: `schema`, its inputs narrowed to `kind`'s fields for a create or an
+/// upsert.
+fn batch_body(schema: &str, kind: EntityKind) -> Value {
+    match (schema, crm::openapi::record_schema_name(kind)) {
+        ("BatchCreate" | "BatchUpsert", Some(name)) => json!({ "allOf": [
+            r("schemas", schema),
+            { "type": "object", "properties": { "inputs": { "type": "array", "items": r("schemas", &format!("New{name}")) } } }
+        ] }),
+        _ => r("schemas", schema),
+    }
 }
 
 /// The customer views of contacts and companies.
@@ -305,6 +316,11 @@ fn components(jwt: bool) -> Value {
         .filter_map(|(name, schema)| Some((name, serde_json::to_value(schema).ok()?)))
         .collect();
     schemas.extend(crate::schemas::extra());
+    for kind in any::CREATABLE {
+        if let Some(name) = crm::openapi::record_schema_name(*kind) {
+            schemas.insert(format!("New{name}"), crate::schemas::new_record(*kind));
+        }
+    }
     let mut responses = Map::new();
     for (code, what) in [
         (400, "The request cannot be read"),

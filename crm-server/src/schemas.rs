@@ -1,7 +1,33 @@
 //! The schemas of the API's own shapes, beside the records' (which come from
 //! [`crm::openapi`]): problem documents, request bodies, and the customer views.
 
+use crm::entity::EntityKind;
+use crm::io::any;
 use serde_json::{Map, Value, json};
+
+/// The body that creates a record of `kind`: its fields by name, each a text, number, boolean
+/// or null. The kinds an import reads also take other spellings and `custom.KEY`; the others
+/// take their fields only.
+pub(crate) fn new_record(kind: EntityKind) -> Value {
+    let scalar = json!({ "type": ["string", "number", "integer", "boolean", "null"] });
+    let fields = any::create_fields(kind);
+    let properties: Map<String, Value> = fields.iter().map(|f| (f.to_string(), scalar.clone())).collect();
+    let by_import = matches!(
+        kind,
+        EntityKind::Contact
+            | EntityKind::Company
+            | EntityKind::Deal
+            | EntityKind::Activity
+            | EntityKind::Product
+            | EntityKind::Order
+    );
+    let (more, description) = if by_import {
+        (scalar, "Read as an import row reads its columns: other spellings (`First name`) and `custom.KEY` too.")
+    } else {
+        (json!(false), "These fields only.")
+    };
+    json!({ "type": "object", "description": description, "properties": properties, "additionalProperties": more })
+}
 
 /// The schemas the API adds, by component name.
 pub(crate) fn extra() -> Map<String, Value> {

@@ -334,3 +334,29 @@ async fn calls_and_orders_imported_again_are_updated_not_doubled() {
     assert_eq!((order.notes.as_deref(), order.tags.clone()), (Some("Leave at the door"), vec!["gift".to_owned()]));
     assert_eq!(cx.orders().count(&Filter::All).await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn every_field_create_names_is_read_by_its_kind() {
+    use crm_io::any::{CREATABLE, create_fields};
+    let env = env().await;
+    let cx = env.cx();
+    macro_rules! mapped {
+        ($E:ty, $Col:ident, $kind:expr) => {{
+            let header = create_fields($kind).join(",");
+            let columns = crm_io::FileImport::<$E>::new().mapping(&cx, table(&header)).await.unwrap();
+            let unread: Vec<_> = columns.iter().filter(|(_, c)| *c == crm_io::$Col::Ignore).collect();
+            assert!(unread.is_empty(), "{}: {unread:?}", $kind);
+            assert_eq!(columns.len(), create_fields($kind).len());
+        }};
+    }
+    mapped!(Contact, ContactColumn, EntityKind::Contact);
+    mapped!(Company, CompanyColumn, EntityKind::Company);
+    mapped!(Deal, DealColumn, EntityKind::Deal);
+    mapped!(crm_core::model::Activity, ActivityColumn, EntityKind::Activity);
+    mapped!(crm_core::model::Product, ProductColumn, EntityKind::Product);
+    mapped!(crm_core::model::Order, OrderColumn, EntityKind::Order);
+    for kind in CREATABLE {
+        assert!(!create_fields(*kind).is_empty(), "{kind} names its fields");
+    }
+    assert!(create_fields(EntityKind::Invoice).is_empty());
+}

@@ -85,6 +85,17 @@ impl Contract {
         }
     }
 
+    /// Checks the body of a request the server accepted against the operation's `requestBody`:
+    /// what the server takes, the document must describe.
+    #[track_caller]
+    pub fn check_request(&self, method: &str, path: &str, body: &Value) {
+        let Some(template) = self.template(path) else { return };
+        let op = &self.doc["paths"][template][method.to_ascii_lowercase()];
+        if let Some(schema) = op.pointer("/requestBody/content/application~1json/schema") {
+            self.validate(schema, body, &format!("the request {method} {path}"));
+        }
+    }
+
     /// The document.
     pub fn doc(&self) -> &Value {
         &self.doc

@@ -101,12 +101,17 @@ impl Api {
     ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
         let req = req.bearer_auth(key).build().unwrap();
         let (method, path) = (req.method().to_string(), req.url().path().to_owned());
+        let sent: Option<Value> = req.body().and_then(|b| b.as_bytes()).and_then(|b| serde_json::from_slice(b).ok());
         let res = self.http.execute(req).await.unwrap();
         let (status, headers) = (res.status(), res.headers().clone());
         let text = res.text().await.unwrap();
         let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() };
         let media = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
         self.contract.check(&method, &path, status.as_u16(), media, &body);
+        // A request answered wholly (not a batch's 207, which answers some inputs with refusals).
+        if let Some(sent) = sent.filter(|_| status.is_success() && status != StatusCode::MULTI_STATUS) {
+            self.contract.check_request(&method, &path, &sent);
+        }
         (status, headers, body)
     }
 
