@@ -1,6 +1,8 @@
 //! `Idempotency-Key` on `POST`: a retried create returns the first answer instead of making a
-//! second record. Answers are kept in memory for a day (at most [`CAPACITY`] of them, the
-//! oldest forgotten first), per caller; a server restart forgets them.
+//! second record. Answers are kept per caller for a day: in memory (at most [`CAPACITY`] of
+//! them, the oldest forgotten first), and in the CRM's database ([`crate::kept`]), so that a
+//! retry reaching another server over the same database, or this one after a restart, finds
+//! them too. A request still running is known only to the server running it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -11,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
+use crate::kept::{self, Kept};
 use crate::problem::Problem;
 
 /// How many answers are kept.
@@ -83,14 +86,7 @@ impl Answers {
                     "retry once the first attempt has answered",
                 ));
             }
-            Some(_) => {
-                return Err(Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "idempotency-key-reused",
-                    "This Idempotency-Key belongs to another request",
-                    "send a new key for a different request",
-                ));
-            }
+            Some(_) => return Err(reused()),
             None => {}
         }
         slots.insert(name.clone(), Slot::Running { fingerprint });
@@ -100,7 +96,7 @@ impl Answers {
                 slots.remove(&old);
             }
         }
-        Ok(Begin::Run(Ticket { answers: self.clone(), name: Some(name) }))
+        Ok(Begin::Run(Ticket { answers: self.clone(), name: Some(name), fingerprint }))
     }
 
     /// Forgets the request started as `name` if it is still running.
@@ -118,6 +114,7 @@ impl Answers {
 struct Ticket {
     answers: Arc<Answers>,
     name: Option<String>,
+    fingerprint: [u8; 32],
 }
 
 impl Drop for Ticket {
@@ -129,13 +126,14 @@ impl Drop for Ticket {
 }
 
 impl Ticket {
-    /// Keeps the answer (a server error is not kept: the request may be retried).
-    async fn finish(mut self, res: Response) -> Response {
-        let Some(name) = self.name.take() else { return res };
+    /// Keeps the answer in memory, and returns it with what to keep in the database (a server
+    /// error is not kept: the request may be retried).
+    async fn finish(mut self, res: Response, now: crm::chrono::DateTime<crm::chrono::Utc>) -> (Response, Option<Kept>) {
+        let Some(name) = self.name.take() else { return (res, None) };
         let status = res.status();
         if status.is_server_error() {
             self.answers.abandon(&name);
-            return res;
+            return (res, None);
         }
         let (parts, body) = res.into_parts();
         let body = axum::body::to_bytes(body, crate::MAX_BODY * 4).await.unwrap_or_default();
@@ -150,11 +148,18 @@ impl Ticket {
             let fingerprint = *fingerprint;
             slots.0.insert(
                 name,
-                Slot::Done { fingerprint, at: Instant::now(), status, headers: kept, body: body.clone() },
+                Slot::Done { fingerprint, at: Instant::now(), status, headers: kept.clone(), body: body.clone() },
             );
         }
         drop(slots);
-        Response::from_parts(parts, axum::body::Body::from(body))
+        let to_keep = Kept {
+            fingerprint: hex::encode(self.fingerprint),
+            status: status.as_u16(),
+            headers: kept.iter().filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_owned()))).collect(),
+            body: String::from_utf8_lossy(&body).into_owned(),
+            at: now,
+        };
+        (Response::from_parts(parts, axum::body::Body::from(body)), Some(to_keep))
     }
 }
 
@@ -170,13 +175,44 @@ pub(crate) async fn once(
     run: impl Future<Output = Response> + Send + 'static,
 ) -> Result<Response, Problem> {
     let Some(key) = key(headers) else { return Ok(run.await) };
-    match answers.begin(&caller(cx), key, request)? {
-        Begin::Replay(res) => Ok(res),
-        Begin::Run(ticket) => tokio::spawn(async move { ticket.finish(run.await).await }).await.map_err(|e| {
-            tracing::error!(error = %e, "a keyed request stopped");
-            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "The server failed", "see the server's log")
-        }),
+    let ticket = match answers.begin(&caller(cx), key, request)? {
+        Begin::Replay(res) => return Ok(res),
+        Begin::Run(ticket) => ticket,
+    };
+    let name = ticket.name.clone().unwrap_or_default();
+    // Not in memory: perhaps kept in the database by another server, or before a restart.
+    let (stored, version) = kept::read(cx, &name).await;
+    if let Some(stored) = stored {
+        if stored.fingerprint != hex::encode(ticket.fingerprint) {
+            return Err(reused());
+        }
+        let (mut res, _) = ticket.finish(stored.response(), stored.at).await;
+        res.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        return Ok(res);
     }
+    let session = cx.clone();
+    tokio::spawn(async move {
+        let (res, to_keep) = ticket.finish(run.await, session.now()).await;
+        if let Some(k) = to_keep {
+            kept::write(&session, &name, &k, version).await;
+        }
+        res
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "a keyed request stopped");
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "The server failed", "see the server's log")
+    })
+}
+
+/// 422: the key was used for another request.
+fn reused() -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency-key-reused",
+        "This Idempotency-Key belongs to another request",
+        "send a new key for a different request",
+    )
 }
 
 /// Who is calling, for keeping answers apart: the tenant and user of the session.

@@ -37,6 +37,7 @@ mod customers;
 mod guard;
 mod idempotency;
 mod jwt;
+mod kept;
 mod metrics;
 mod openapi;
 mod options;

@@ -21,6 +21,7 @@ use crate::schema::{self, ColType, Column};
 /// The SQL dialect a statement is built for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Dialect {
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     Sqlite,
     Postgres,
 }
