@@ -1,19 +1,33 @@
 //! Idempotency answers kept in the CRM's own database beside the server's memory, so that a
 //! retry reaching another server process over the same database, or this one after a restart,
 //! finds the first answer. One sync state per caller and key (`idempotency/<digest>`), written
-//! with the answer, read when memory has none.
+//! with the answer, read when memory has none; every [`PURGE_EVERY`] answers kept, the
+//! tenant's answers older than a day are deleted.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Bytes;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use crm::actor::Actor;
 use crm::chrono::{DateTime, Duration, Utc};
+use crm::model::SyncState;
+use crm::query::{Filter, MAX_PAGE_SIZE, Query};
 use crm::service::Session;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// How long an answer is kept.
 pub(crate) const KEPT: Duration = Duration::hours(24);
+
+/// How many answers are kept between two purges of the old ones.
+pub(crate) const PURGE_EVERY: u64 = 500;
+
+/// Answers kept by this process, counted for the purges.
+static WRITTEN: AtomicU64 = AtomicU64::new(0);
+
+/// The key prefix of the answers' sync states.
+const PREFIX: &str = "idempotency/";
 
 /// An answer as kept.
 #[derive(Serialize, Deserialize)]
@@ -42,7 +56,7 @@ impl Kept {
 
 /// The sync-state key of the answers of `name` (caller and key).
 fn state_key(name: &str) -> String {
-    format!("idempotency/{}", hex::encode(Sha256::digest(name.as_bytes())))
+    format!("{PREFIX}{}", hex::encode(Sha256::digest(name.as_bytes())))
 }
 
 /// The tenant's system session, which keeps the answers (whoever the caller is).
@@ -64,5 +78,61 @@ pub(crate) async fn write(cx: &Session, name: &str, kept: &Kept, version: Option
     let Ok(value) = serde_json::to_value(kept) else { return };
     if let Err(e) = keeper(cx).sync().put_state(&state_key(name), value, version).await {
         tracing::warn!(error = %e, "an idempotency answer was not kept in the database");
+    }
+    if WRITTEN.fetch_add(1, Ordering::Relaxed) % PURGE_EVERY == PURGE_EVERY - 1
+        && let Err(e) = purge(cx).await
+    {
+        tracing::warn!(error = %e, "old idempotency answers were not purged");
+    }
+}
+
+/// Deletes the tenant's answers kept more than a day ago (a thousand at a time); how many.
+pub(crate) async fn purge(cx: &Session) -> crm::error::Result<usize> {
+    let keeper = keeper(cx);
+    let old = Filter::starts_with("key", PREFIX).and(Filter::lt("updated_at", cx.now() - KEPT));
+    let page = keeper.records::<SyncState>().list(&Query::new(old).limit(MAX_PAGE_SIZE)).await?;
+    for s in &page.items {
+        keeper.records::<SyncState>().delete(s.id, s.version).await?;
+    }
+    Ok(page.items.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crm::ids::{ManualClock, TenantId};
+    use crm::memory::MemoryStore;
+    use crm::service::Crm;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn answers_are_read_back_for_a_day_and_purged_after() {
+        let clock = Arc::new(ManualClock::new(crm::chrono::Utc::now()));
+        let crm = Crm::builder(MemoryStore::new()).clock(clock.clone()).build().unwrap();
+        let cx = crm.as_actor(&Actor::system(TenantId::new()));
+        let kept = |body: &str| Kept {
+            fingerprint: "f".into(),
+            status: 201,
+            headers: vec![("location".into(), "/v1/contacts/x".into())],
+            body: body.into(),
+            at: cx.now(),
+        };
+        write(&cx, "caller\0old", &kept("{\"old\":true}"), None).await;
+        let (read_back, version) = read(&cx, "caller\0old").await;
+        assert_eq!((read_back.map(|k| k.body), version), (Some("{\"old\":true}".to_owned()), Some(1)));
+        clock.advance(Duration::hours(25));
+        write(&cx, "caller\0new", &kept("{}"), None).await;
+        let (stale, version) = read(&cx, "caller\0old").await;
+        assert!(stale.is_none() && version == Some(1), "too old to replay, there to overwrite");
+        assert_eq!(purge(&cx).await.unwrap(), 1);
+        assert_eq!(read(&cx, "caller\0old").await.1, None, "purged");
+        assert!(read(&cx, "caller\0new").await.0.is_some(), "the recent one stays");
+        let res = read(&cx, "caller\0new").await.0.unwrap().response();
+        assert_eq!(
+            (res.status(), res.headers()["location"].to_str().unwrap()),
+            (StatusCode::CREATED, "/v1/contacts/x")
+        );
     }
 }
