@@ -142,6 +142,17 @@ pub fn create_fields(kind: EntityKind) -> &'static [&'static str] {
     }
 }
 
+/// The kinds [`create`] reads as an import row reads its columns (other spellings of a field
+/// and `custom.KEY` too); the other creatable kinds take their fields by name only.
+pub const BY_IMPORT: &[EntityKind] = &[
+    EntityKind::Contact,
+    EntityKind::Company,
+    EntityKind::Deal,
+    EntityKind::Activity,
+    EntityKind::Product,
+    EntityKind::Order,
+];
+
 /// The kind a plural name names.
 pub fn kind_named(name: &str) -> Option<EntityKind> {
     KINDS.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)

@@ -13,20 +13,6 @@ use crate::any::{get, unsupported};
 use crate::create;
 use crate::{FileImport, IoError, MatchBy, OnMatch, Result, Table};
 
-/// The kinds made from their own field names (see [`create`]), not through an import.
-#[derive(Clone, Copy)]
-enum By {
-    User,
-    Relation,
-    Case,
-    Campaign,
-    Payment,
-    Feedback,
-    Team,
-    Consent,
-    Share,
-}
-
 /// What became of one input of a batch.
 #[derive(Debug)]
 pub enum Outcome {
@@ -52,35 +38,13 @@ pub async fn create_many(
     inputs: &[Vec<(String, String)>],
     upsert: Option<MatchBy>,
 ) -> Result<Vec<Outcome>> {
-    let by_name = match kind {
-        EntityKind::User => Some(By::User),
-        EntityKind::Relation => Some(By::Relation),
-        EntityKind::Case => Some(By::Case),
-        EntityKind::Campaign => Some(By::Campaign),
-        EntityKind::Payment => Some(By::Payment),
-        EntityKind::Feedback => Some(By::Feedback),
-        EntityKind::Team => Some(By::Team),
-        EntityKind::Consent => Some(By::Consent),
-        EntityKind::Share => Some(By::Share),
-        _ => None,
-    };
-    if let Some(by) = by_name {
+    if create::fields_of(kind).is_some() {
         if upsert.is_some() {
             return Err(unsupported(kind, "upserted"));
         }
         let mut out = Vec::with_capacity(inputs.len());
         for fields in inputs {
-            let made = match by {
-                By::User => create::user(cx, fields).await,
-                By::Relation => create::relation(cx, fields).await,
-                By::Case => create::case(cx, fields).await,
-                By::Campaign => create::campaign(cx, fields).await,
-                By::Payment => create::payment(cx, fields).await,
-                By::Feedback => create::feedback(cx, fields).await,
-                By::Team => create::team(cx, fields).await,
-                By::Consent => create::consent(cx, fields).await,
-                By::Share => create::share(cx, fields).await,
-            };
+            let made = create::by_name(cx, kind, fields).await;
             out.push(match made {
                 Ok(r) => Outcome::Created(r),
                 Err(e) => Outcome::Refused(e),

@@ -83,6 +83,23 @@ pub(crate) fn fields_of(kind: EntityKind) -> Option<&'static [&'static str]> {
     })
 }
 
+/// A record of `kind` (one of those [`fields_of`] names) from its field values.
+pub(crate) async fn by_name(cx: &Session, kind: EntityKind, fields: &[(String, String)]) -> Result<Record> {
+    use EntityKind as K;
+    match kind {
+        K::User => user(cx, fields).await,
+        K::Relation => relation(cx, fields).await,
+        K::Case => case(cx, fields).await,
+        K::Campaign => campaign(cx, fields).await,
+        K::Payment => payment(cx, fields).await,
+        K::Feedback => feedback(cx, fields).await,
+        K::Team => team(cx, fields).await,
+        K::Consent => consent(cx, fields).await,
+        K::Share => share(cx, fields).await,
+        other => Err(crate::any::unsupported(other, "created")),
+    }
+}
+
 /// Field values by name, read for one kind.
 struct Fields<'a> {
     kind: EntityKind,
@@ -140,7 +157,7 @@ impl<'a> Fields<'a> {
 }
 
 /// A user from `name`, `email`, `roles` (comma-separated keys), `title` and `manager_id`.
-pub(crate) async fn user(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
+async fn user(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
     let f = Fields::new(EntityKind::User, fields)?;
     let mut input = NewUser::new(f.text("name").unwrap_or_default(), f.text("email").unwrap_or_default());
     for role in f.list("roles") {
@@ -156,7 +173,7 @@ pub(crate) async fn user(cx: &Session, fields: &[(String, String)]) -> Result<Re
 }
 
 /// A relation from `from_kind`, `from_id`, `to_kind`, `to_id`, `label` and `role`.
-pub(crate) async fn relation(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
+async fn relation(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
     let f = Fields::new(EntityKind::Relation, fields)?;
     let end = |kind: &str, id: &str| -> Result<EntityRef> {
         let k: EntityKind = f.required(kind)?;
@@ -172,7 +189,7 @@ pub(crate) async fn relation(cx: &Session, fields: &[(String, String)]) -> Resul
 /// A case from `subject`, `type`, `channel` (default `web`), `priority`, `description`, the
 /// ids of its `contact_id`, `company_id`, `order_id`, `product_id` and `owner_id`,
 /// `return_reason` and `tags` (comma-separated).
-pub(crate) async fn case(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
+async fn case(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
     let f = Fields::new(EntityKind::Case, fields)?;
     let channel = f.parse("channel")?.unwrap_or(CaseChannel::Web);
     let mut input = NewCase::new(f.text("subject").unwrap_or_default(), f.required("type")?, channel);
@@ -208,7 +225,7 @@ pub(crate) async fn case(cx: &Session, fields: &[(String, String)]) -> Result<Re
 
 /// A campaign from `name`, `channel`, `goal`, `start_date` and `end_date` (ISO dates), a
 /// `budget` with its `currency`, `segment_id`, `owner_id` and `tags` (comma-separated).
-pub(crate) async fn campaign(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
+async fn campaign(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
     let f = Fields::new(EntityKind::Campaign, fields)?;
     let mut input = NewCampaign::new(f.text("name").unwrap_or_default(), f.required("channel")?);
     if let Some(g) = f.text("goal") {
@@ -263,7 +280,7 @@ impl Fields<'_> {
 /// A payment from `amount` and `currency`, `received_on` (a day; default today), `method`, the
 /// payer's `contact_id` or `company_id`, `reference`, `notes`, and `invoice_id` to apply all of
 /// it to.
-pub(crate) async fn payment(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
+async fn payment(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
     let f = Fields::new(EntityKind::Payment, fields)?;
     let amount = f
         .money("amount")?
@@ -291,7 +308,7 @@ pub(crate) async fn payment(cx: &Session, fields: &[(String, String)]) -> Result
 /// Feedback from `kind`, `rating` (1–5), `text`, `source`, `competitor`, `reason`, the ids of
 /// what it is about (`contact_id`, `company_id`, `case_id`, `deal_id`, `order_id`,
 /// `product_id`) and `tags` (comma-separated).
-pub(crate) async fn feedback(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
+async fn feedback(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
     let f = Fields::new(EntityKind::Feedback, fields)?;
     let mut input = NewFeedback::suggestion("");
     input.kind = f.required("kind")?;
@@ -318,7 +335,7 @@ pub(crate) async fn feedback(cx: &Session, fields: &[(String, String)]) -> Resul
 }
 
 /// A team from `name`, `description` and `members` (comma-separated user ids).
-pub(crate) async fn team(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
+async fn team(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
     let f = Fields::new(EntityKind::Team, fields)?;
     let mut input = NewTeam::new(f.text("name").unwrap_or_default());
     if let Some(d) = f.text("description") {
@@ -333,7 +350,7 @@ pub(crate) async fn team(cx: &Session, fields: &[(String, String)]) -> Result<Re
 }
 
 /// A consent ledger entry from `contact_id`, `purpose`, `status`, `method` and `source`.
-pub(crate) async fn consent(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
+async fn consent(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
     let f = Fields::new(EntityKind::Consent, fields)?;
     let contact = f
         .id("contact_id")?
@@ -352,7 +369,7 @@ pub(crate) async fn consent(cx: &Session, fields: &[(String, String)]) -> Result
 
 /// A share from `record_kind` and `record_id`, the grantee's `user_id` or `team_id`, `access`
 /// (`read` or `edit`) and `note`.
-pub(crate) async fn share(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
+async fn share(cx: &Session, fields: &[(String, String)]) -> Result<Record> {
     let f = Fields::new(EntityKind::Share, fields)?;
     let kind: EntityKind = f.required("record_kind")?;
     let id = f.id("record_id")?.ok_or_else(|| Error::invalid("record_id", FieldErrorCode::Required, "the record"))?;

@@ -12,15 +12,7 @@ pub(crate) fn new_record(kind: EntityKind) -> Value {
     let scalar = json!({ "type": ["string", "number", "integer", "boolean", "null"] });
     let fields = any::create_fields(kind);
     let properties: Map<String, Value> = fields.iter().map(|f| (f.to_string(), scalar.clone())).collect();
-    let by_import = matches!(
-        kind,
-        EntityKind::Contact
-            | EntityKind::Company
-            | EntityKind::Deal
-            | EntityKind::Activity
-            | EntityKind::Product
-            | EntityKind::Order
-    );
+    let by_import = any::BY_IMPORT.contains(&kind);
     let (more, description) = if by_import {
         (scalar, "Read as an import row reads its columns: other spellings (`First name`) and `custom.KEY` too.")
     } else {
