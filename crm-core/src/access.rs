@@ -12,11 +12,33 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::entity::EntityKind;
 use crate::error::Error;
-use crate::ids::UserId;
+use crate::ids::{ContactId, UserId};
 use crate::model::{Action, Entity, FieldAccess, FieldGrant, Permission, Record, governed};
 use crate::query::Filter;
 use crate::value::Value;
 use uuid::Uuid;
+
+/// What a customer ([`Access::customer`]) may do: read these kinds' records of theirs, and open cases.
+const CUSTOMER_GRANTS: &[(EntityKind, Action)] = &[
+    (EntityKind::Contact, Action::Read),
+    (EntityKind::Case, Action::Read),
+    (EntityKind::Case, Action::Create),
+    (EntityKind::Order, Action::Read),
+    (EntityKind::Invoice, Action::Read),
+    (EntityKind::Payment, Action::Read),
+];
+
+/// The records of `kind` that are customer `c`'s: the contact itself, or those naming them as
+/// `contact_id` (none for a kind without that field).
+fn customer_filter(kind: EntityKind, c: ContactId) -> Filter {
+    if kind == EntityKind::Contact {
+        return Filter::eq("id", c.as_uuid());
+    }
+    match kind.std_fields().iter().any(|f| f.name == "contact_id") {
+        true => Filter::eq("contact_id", c.as_uuid()),
+        false => Filter::Not(Box::new(Filter::All)),
+    }
+}
 
 /// How far one action on one kind reaches for one actor.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +47,9 @@ pub enum Reach {
     All,
     /// The records owned by one of these users (none: no record).
     Owners(BTreeSet<UserId>),
+    /// The records of one customer (a contact acting for themselves, [`Actor::customer`](crate::actor::Actor::customer)):
+    /// the contact itself, and the records whose `contact_id` names them.
+    Customer(ContactId),
 }
 
 impl Reach {
@@ -34,6 +59,8 @@ impl Reach {
             (Reach::All, _) => {}
             (_, Reach::All) => *self = Reach::All,
             (Reach::Owners(a), Reach::Owners(b)) => a.extend(b),
+            // A customer's access holds no owner scopes: nothing to widen.
+            (Reach::Customer(_), _) | (_, Reach::Customer(_)) => {}
         }
     }
 }
@@ -60,6 +87,8 @@ pub struct Access {
     unrestricted: bool,
     /// The user acting, if any.
     user: Option<UserId>,
+    /// The customer acting, if any (their access is [`Access::customer`]'s, nothing else).
+    customer: Option<ContactId>,
     /// The roles resolved, by key.
     roles: Vec<String>,
     reach: HashMap<(EntityKind, Action), Reach>,
@@ -79,6 +108,7 @@ impl Access {
         Access {
             unrestricted: true,
             user: None,
+            customer: None,
             roles: Vec::new(),
             reach: HashMap::new(),
             permissions: Permission::ALL.iter().copied().collect(),
@@ -93,6 +123,7 @@ impl Access {
         Access {
             unrestricted: false,
             user,
+            customer: None,
             roles,
             reach: HashMap::new(),
             permissions: BTreeSet::new(),
@@ -100,6 +131,24 @@ impl Access {
             fields: HashMap::new(),
             shared: HashMap::new(),
         }
+    }
+
+    /// The access of a customer, the contact `contact` acting for themselves: reading their
+    /// own contact record and the cases, orders, invoices and payments that name them as
+    /// `contact_id`, and opening cases for themselves. Nothing else, not even records of the
+    /// kinds that no role governs.
+    pub fn customer(contact: ContactId) -> Access {
+        let mut access = Access::restricted(None, Vec::new());
+        access.customer = Some(contact);
+        for (kind, action) in CUSTOMER_GRANTS {
+            access.add(*kind, *action, Reach::Customer(contact));
+        }
+        access
+    }
+
+    /// The customer acting, for a customer's access.
+    pub fn customer_id(&self) -> Option<ContactId> {
+        self.customer
     }
 
     /// Opens record `id` of `kind` for `action` beyond the scopes (a share). Counted only
@@ -171,7 +220,7 @@ impl Access {
 
     /// How far `action` on `kind` reaches (None: not at all).
     pub fn reach(&self, kind: EntityKind, action: Action) -> Option<Reach> {
-        if self.unrestricted || !governed(kind) {
+        if self.unrestricted || (!governed(kind) && self.customer.is_none()) {
             return Some(Reach::All);
         }
         self.reach.get(&(kind, action)).cloned()
@@ -181,7 +230,7 @@ impl Access {
     pub fn may(&self, kind: EntityKind, action: Action) -> bool {
         match self.reach(kind, action) {
             None => false,
-            Some(Reach::All) => true,
+            Some(Reach::All | Reach::Customer(_)) => true,
             Some(Reach::Owners(o)) => !o.is_empty(),
         }
     }
@@ -197,6 +246,7 @@ impl Access {
         let owners = match self.reach(kind, action) {
             Some(Reach::All) => return None,
             Some(Reach::Owners(o)) if !o.is_empty() => Some(Filter::is_in("owner_id", o)),
+            Some(Reach::Customer(c)) => Some(customer_filter(kind, c)),
             _ => None,
         };
         let shared = self.shared(kind, action).map(|ids| Filter::is_in("id", ids.iter().copied()));
@@ -209,18 +259,23 @@ impl Access {
 
     /// Whether `action` on `record` is allowed.
     pub fn allows(&self, action: Action, record: &Record) -> bool {
-        self.allows_owner(record.kind(), action, record.id(), record.std_field("owner_id"))
+        self.allows_fields(record.kind(), action, record.id(), |f| record.std_field(f))
     }
 
-    /// Whether `action` on record `id` of `kind` whose `owner_id` is `owner` is allowed.
-    fn allows_owner(&self, kind: EntityKind, action: Action, id: Uuid, owner: Option<Value>) -> bool {
+    /// Whether `action` on record `id` of `kind` is allowed, reading its `owner_id` (or, for a
+    /// customer, its `contact_id`) through `field`.
+    fn allows_fields(&self, kind: EntityKind, action: Action, id: Uuid, field: impl Fn(&str) -> Option<Value>) -> bool {
         match self.reach(kind, action) {
             None => false,
             Some(Reach::All) => true,
             Some(Reach::Owners(o)) => {
-                matches!(owner, Some(Value::Id(u)) if o.contains(&UserId::from(u)))
+                matches!(field("owner_id"), Some(Value::Id(u)) if o.contains(&UserId::from(u)))
                     || self.shared(kind, action).is_some_and(|s| s.contains(&id))
             }
+            Some(Reach::Customer(c)) => match kind {
+                EntityKind::Contact => id == c.as_uuid(),
+                _ => matches!(field("contact_id"), Some(Value::Id(u)) if u == c.as_uuid()),
+            },
         }
     }
 
@@ -228,28 +283,28 @@ impl Access {
     /// the actor's read reach (it cannot be probed), [`Error::Forbidden`] when they see it but
     /// may not do this.
     pub(crate) fn check<E: Entity>(&self, action: Action, record: &E) -> Result<(), Error> {
-        self.check_parts(E::KIND, record.id().into(), || record.std_field("owner_id"), action)
+        self.check_parts(E::KIND, record.id().into(), |f| record.std_field(f), action)
     }
 
     /// [`check`](Self::check) for a record of any kind.
     pub(crate) fn check_record(&self, action: Action, record: &Record) -> Result<(), Error> {
-        self.check_parts(record.kind(), record.id(), || record.std_field("owner_id"), action)
+        self.check_parts(record.kind(), record.id(), |f| record.std_field(f), action)
     }
 
     fn check_parts(
         &self,
         kind: EntityKind,
         id: uuid::Uuid,
-        owner: impl Fn() -> Option<Value>,
+        field: impl Fn(&str) -> Option<Value>,
         action: Action,
     ) -> Result<(), Error> {
-        if self.unrestricted || !governed(kind) {
+        if self.unrestricted || (!governed(kind) && self.customer.is_none()) {
             return Ok(());
         }
-        if !self.allows_owner(kind, Action::Read, id, owner()) {
+        if !self.allows_fields(kind, Action::Read, id, &field) {
             return Err(Error::NotFound { kind, id });
         }
-        if action == Action::Read || self.allows_owner(kind, action, id, owner()) {
+        if action == Action::Read || self.allows_fields(kind, action, id, &field) {
             return Ok(());
         }
         let reason = if self.may(kind, action) { "it is out of their reach" } else { "their roles do not allow it" };
@@ -280,6 +335,9 @@ impl Access {
 
     /// The actor as refusals name them: the user and their roles.
     pub(crate) fn who(&self) -> String {
+        if let Some(c) = self.customer {
+            return format!("customer {c}");
+        }
         let roles = if self.roles.is_empty() { "no role".to_owned() } else { self.roles.join(", ") };
         match self.user {
             Some(u) => format!("user {u} ({roles})"),

@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::entity::{EntityKind, Links};
-use crate::ids::{ActivityId, CampaignId, CompanyId, ContactId, DealId, UserId};
+use crate::ids::{ActivityId, CampaignId, CaseId, CompanyId, ContactId, DealId, UserId};
 use crate::macros::record;
 use crate::macros::str_enum;
 use crate::model::product::{external_keys, external_list};
@@ -110,6 +110,10 @@ record! {
         /// The campaign it belongs to (a campaign email, a call of a call campaign).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub campaign_id: Option<CampaignId>,
+        /// The service case it belongs to: a reply on the case, from the customer (inbound),
+        /// to them (outbound) or an internal note (see [`Cases::reply`](crate::service::Cases::reply)).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub case_id: Option<CaseId>,
         /// Ids in other systems (a calendar event's UID, a call's id in a phone system): unique
         /// per tenant, so the same event or call is filed once.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -128,6 +132,7 @@ impl_entity! {
         .each("company_ids", EntityKind::Company, &a.company_ids)
         .each("deal_ids", EntityKind::Deal, &a.deal_ids)
         .one("campaign_id", EntityKind::Campaign, a.campaign_id)
+        .one("case_id", EntityKind::Case, a.case_id)
         .each_in("participants", "contact_id", EntityKind::Contact, &a.participants, |p| p.contact_id);
     unique: |a| external_keys(&a.external_refs);
     fields {
@@ -147,6 +152,7 @@ impl_entity! {
         "in_reply_to": Text => |a| a.in_reply_to.clone(),
         "references": TextList => |a| text_list(a.references.iter().map(String::as_str)),
         "thread_id": Text => |a| a.thread_id.clone(),
+        "case_id": Id => |a| a.case_id,
         "external_refs": TextList => |a| external_list(&a.external_refs),
     }
 }

@@ -13,7 +13,7 @@ use crate::ids::UserId;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    Action, BuiltinRole, FieldGrant, Grant, Permission, Role, Scope, Share, ShareAccess, Team, User, owned,
+    Action, BuiltinRole, Contact, FieldGrant, Grant, Permission, Role, Scope, Share, ShareAccess, Team, User, owned,
 };
 use crate::query::Filter;
 use crate::store::Transaction;
@@ -31,7 +31,7 @@ impl Session {
 
     /// The session's access, resolved through `tx` if it is not known yet.
     pub(crate) async fn access_in(&self, tx: &mut (dyn Transaction + '_)) -> Result<Arc<Access>> {
-        if self.actor.user_id.is_none() && self.actor.roles.is_empty() {
+        if self.actor.is_system() {
             static SYSTEM: OnceLock<Arc<Access>> = OnceLock::new();
             return Ok(SYSTEM.get_or_init(|| Arc::new(Access::unrestricted())).clone());
         }
@@ -59,6 +59,12 @@ impl Session {
 /// The access of `actor`: the grants of the roles their user holds plus the roles the actor
 /// carries, each scope turned into the owners it reaches.
 async fn resolve(tx: &mut (dyn Transaction + '_), actor: &Actor, now: DateTime<Utc>) -> Result<Access> {
+    if let Some(c) = actor.customer {
+        return match tx.fetch::<Contact>(c).await? {
+            Some(_) => Ok(Access::customer(c)),
+            None => Err(Error::Forbidden(format!("contact {c} is not a customer of this tenant"))),
+        };
+    }
     let mut keys: Vec<String> = Vec::new();
     if let Some(id) = actor.user_id {
         match tx.fetch::<User>(id).await? {

@@ -8,7 +8,7 @@ use super::records::Guard;
 use super::uow::Uow;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
-use crate::ids::{ActivityId, CampaignId, CompanyId, ContactId, DealId, UserId};
+use crate::ids::{ActivityId, CampaignId, CaseId, CompanyId, ContactId, DealId, UserId};
 use crate::macros::new_input;
 use crate::macros::new_record;
 use crate::model::Entity;
@@ -112,6 +112,9 @@ new_input! {
         /// The campaign it belongs to. An outbound campaign email records each linked
         /// contact's `sent` response in the same transaction; they must be members.
         pub campaign_id: Option<CampaignId> => some campaign(CampaignId),
+        /// The service case it belongs to (replies on a case are made with
+        /// [`Cases::reply`](crate::service::Cases::reply)).
+        pub case_id: Option<CaseId> => some case(CaseId),
         /// Ids in other systems (a calendar event's UID…), unique per tenant.
         pub external_refs: Vec<ExternalRef> => refs,
         /// Custom field values.
@@ -148,6 +151,7 @@ impl NewActivity {
             references: Vec::new(),
             thread_id: None,
             campaign_id: None,
+            case_id: None,
             external_refs: Vec::new(),
             custom: CustomValues::new(),
         }
@@ -348,7 +352,7 @@ impl Records<'_, Activity> {
 }
 
 /// Logs an activity in `uow` (see [`Activities::create`](Records::create)).
-async fn log_in(uow: &mut Uow<'_>, input: NewActivity) -> Result<Activity> {
+pub(super) async fn log_in(uow: &mut Uow<'_>, input: NewActivity) -> Result<Activity> {
     let mut ch = Checks::default();
     let region = uow.default_region().map(str::to_owned);
     let mut participants = Vec::new();
@@ -396,6 +400,7 @@ async fn log_in(uow: &mut Uow<'_>, input: NewActivity) -> Result<Activity> {
             references: input.references,
             thread_id: input.thread_id,
             campaign_id: input.campaign_id,
+            case_id: input.case_id,
             external_refs: input.external_refs,
             custom: input.custom,
         }

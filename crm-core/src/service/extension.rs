@@ -79,6 +79,7 @@ impl<'a> EventContext<'a> {
             tenant_id: self.actor.tenant_id,
             user_id: None,
             roles: self.crm.inner.extension_roles.get(id).cloned().unwrap_or_default(),
+            customer: None,
             origin: Some(id.to_owned()),
             depth: self.actor.depth.saturating_add(1),
         };

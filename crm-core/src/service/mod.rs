@@ -6,6 +6,7 @@ mod any_record;
 mod api_keys;
 mod audit;
 mod campaigns;
+mod case_replies;
 mod cases;
 mod checks;
 mod companies;
@@ -26,6 +27,7 @@ mod mirror;
 mod orders;
 mod payments;
 mod pipelines;
+mod portal;
 mod privacy;
 mod products;
 pub(crate) mod records;
@@ -52,6 +54,7 @@ pub use activities::{Activities, NewActivity, NewParticipant};
 pub use api_keys::{ApiKeys, KEY_RECHECK, NewApiKey};
 pub use audit::{Audit, AuditEntry};
 pub use campaigns::{CampaignResults, Campaigns, NewCampaign};
+pub use case_replies::{MAX_REPLY_CHARS, NewReply};
 pub use cases::{Cases, NewCase};
 pub use companies::{Companies, NewCompany};
 pub use consents::{Consents, NewConsent};
@@ -69,6 +72,7 @@ pub use mirror::{ExternalInvoice, ExternalPayment, MirrorOutcome};
 pub use orders::{NewOrder, Orders};
 pub use payments::{NewPayment, Payments};
 pub use pipelines::{NewPipeline, NewStage, Pipelines};
+pub use portal::{LinkRequest, MAX_OPEN_LINKS, Portal, SIGN_IN_LINK_TTL, SignInLink};
 pub use privacy::Privacy;
 pub use products::{NewProduct, Products};
 pub use records::Records;
@@ -621,7 +625,7 @@ impl Session {
     /// an empty page is the end of the feed.
     pub async fn events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>> {
         let store = &self.crm.inner.store;
-        if self.actor.user_id.is_none() && self.actor.roles.is_empty() {
+        if self.actor.is_system() {
             return store.read_events(self.tenant(), query).await;
         }
         let access = self.access().await?;

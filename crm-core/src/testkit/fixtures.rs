@@ -232,6 +232,7 @@ pub fn activity(tenant: TenantId, contact: ContactId) -> Activity {
             references: vec!["xyz@mail.example".into()],
             thread_id: Some("xyz@mail.example".into()),
             campaign_id: None,
+            case_id: None,
             external_refs: Vec::new(),
             custom: CustomValues::new(),
         }

@@ -6,6 +6,7 @@ mod audit;
 mod commerce;
 mod common;
 mod conformance_memory;
+mod customers;
 mod duplicates;
 mod extension_reactions;
 mod field_security;
