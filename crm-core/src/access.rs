@@ -28,15 +28,22 @@ const CUSTOMER_GRANTS: &[(EntityKind, Action)] = &[
     (EntityKind::Payment, Action::Read),
 ];
 
+/// Kinds whose drafts a customer does not see: the business is still putting them together.
+const CUSTOMER_NO_DRAFTS: &[EntityKind] = &[EntityKind::Order, EntityKind::Invoice];
+
 /// The records of `kind` that are customer `c`'s: the contact itself, or those naming them as
-/// `contact_id` (none for a kind without that field).
+/// `contact_id` (none for a kind without that field), drafts of orders and invoices left out.
 fn customer_filter(kind: EntityKind, c: ContactId) -> Filter {
     if kind == EntityKind::Contact {
         return Filter::eq("id", c.as_uuid());
     }
-    match kind.std_fields().iter().any(|f| f.name == "contact_id") {
-        true => Filter::eq("contact_id", c.as_uuid()),
-        false => Filter::Not(Box::new(Filter::All)),
+    if !kind.std_fields().iter().any(|f| f.name == "contact_id") {
+        return Filter::Not(Box::new(Filter::All));
+    }
+    let theirs = Filter::eq("contact_id", c.as_uuid());
+    match CUSTOMER_NO_DRAFTS.contains(&kind) {
+        true => theirs.and(Filter::eq("status", "draft").not()),
+        false => theirs,
     }
 }
 
@@ -135,7 +142,7 @@ impl Access {
 
     /// The access of a customer, the contact `contact` acting for themselves: reading their
     /// own contact record and the cases, orders, invoices and payments that name them as
-    /// `contact_id`, and opening cases for themselves. Nothing else, not even records of the
+    /// `contact_id` (orders and invoices once no longer drafts), and opening cases for themselves. Nothing else, not even records of the
     /// kinds that no role governs.
     pub fn customer(contact: ContactId) -> Access {
         let mut access = Access::restricted(None, Vec::new());
@@ -274,7 +281,11 @@ impl Access {
             }
             Some(Reach::Customer(c)) => match kind {
                 EntityKind::Contact => id == c.as_uuid(),
-                _ => matches!(field("contact_id"), Some(Value::Id(u)) if u == c.as_uuid()),
+                _ => {
+                    matches!(field("contact_id"), Some(Value::Id(u)) if u == c.as_uuid())
+                        && !(CUSTOMER_NO_DRAFTS.contains(&kind)
+                            && matches!(field("status"), Some(Value::Text(s)) if s == "draft"))
+                }
             },
         }
     }

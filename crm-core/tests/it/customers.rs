@@ -30,10 +30,17 @@ async fn shop(env: &Env) -> Shop {
     let bob_case = cx.cases().open(case(bob.id, "Wrong colour")).await.unwrap();
     let order = |who: ContactId| NewOrder::for_contact(who).line(line("Kettle", "1", eur("40")));
     let ann_order = cx.orders().create(order(ann.id)).await.unwrap();
+    let ann_order = cx.orders().place(ann_order.id).await.unwrap();
     let bob_order = cx.orders().create(order(bob.id)).await.unwrap();
-    let ann_invoice =
-        cx.invoices().create(NewInvoice::for_contact(ann.id).line(line("Kettle", "1", eur("40")))).await.unwrap();
-    cx.invoices().create(NewInvoice::for_contact(bob.id).line(line("Mug", "2", eur("5")))).await.unwrap();
+    let bob_order = cx.orders().place(bob_order.id).await.unwrap();
+    let invoice = |who: ContactId| NewInvoice::for_contact(who).line(line("Kettle", "1", eur("40")));
+    let ann_invoice = cx.invoices().create(invoice(ann.id)).await.unwrap();
+    let ann_invoice = cx.invoices().send(ann_invoice.id).await.unwrap();
+    let bob_invoice = cx.invoices().create(invoice(bob.id)).await.unwrap();
+    cx.invoices().send(bob_invoice.id).await.unwrap();
+    // Drafts the business is still putting together.
+    cx.orders().create(order(ann.id)).await.unwrap();
+    cx.invoices().create(invoice(ann.id)).await.unwrap();
     cx.deals().create(NewDeal::new("Ann's office kettles").contact(ann.id)).await.unwrap();
     cx.activities().create(NewActivity::note("Ann is price sensitive").contact(ann.id)).await.unwrap();
     Shop { ann, bob, ann_case, bob_case, ann_order, bob_order, ann_invoice }
@@ -59,6 +66,10 @@ async fn a_customer_reads_only_their_own_records() {
     let invoices = ann.invoices().list(&all).await.unwrap().items;
     assert_eq!(invoices.iter().map(|i| i.id).collect::<Vec<_>>(), vec![s.ann_invoice.id]);
     assert_eq!(ann.cases().count(&Filter::All).await.unwrap(), 1);
+    assert_eq!(env.cx().orders().count(&Filter::eq("contact_id", s.ann.id.as_uuid())).await.unwrap(), 2);
+    let draft = env.cx().invoices().list(&Query::new(Filter::eq("status", "draft"))).await.unwrap().items;
+    let draft = draft.iter().find(|i| i.contact_id == Some(s.ann.id)).unwrap();
+    assert_not_found(&ann.invoices().get(draft.id).await.unwrap_err(), EntityKind::Invoice, draft.id);
 
     // Others' records are not there at all.
     assert_not_found(&ann.cases().get(s.bob_case.id).await.unwrap_err(), EntityKind::Case, s.bob_case.id);
