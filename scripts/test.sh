@@ -45,6 +45,14 @@ if ! [ -x /usr/sbin/dovecot ] && ! command -v dovecot >/dev/null 2>&1; then
 fi
 { [ -x /usr/sbin/dovecot ] && /usr/sbin/dovecot --version; } || dovecot --version
 
+log "Chromium and chromedriver (the portal's browser tests drive them headless)"
+if ! [ -x /usr/bin/chromium ] || ! [ -x /usr/bin/chromedriver ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+/usr/bin/chromium --version
+
 log "plugin guests: build the WebAssembly components (the host's tests load them), run their native tests"
 plugins/build-guests.sh
 

@@ -18,6 +18,7 @@
 //! | `GET /v1/{contacts,companies}/{id}/360` | the customer 360: records, figures, timeline |
 //! | `GET /v1/events?after=…&limit=…` | the events the caller may see, in commit order |
 //! | `GET /openapi.json`, `GET /docs` | this API as OpenAPI 3.1, and an interactive page over it |
+//! | `/portal/…` (feature `portal`) | the customer self-service portal, when [`Options::portal`] sets one |
 //!
 //! Filters and sorts are the library's text queries
 //! ([`Session::text_query`](crm::service::Session::text_query)): `filter=lifecycle_stage=lead`,
@@ -41,6 +42,8 @@ mod kept;
 mod metrics;
 mod openapi;
 mod options;
+#[cfg(feature = "portal")]
+mod portal;
 mod problem;
 mod records;
 mod reports;
@@ -56,6 +59,8 @@ use crm::service::Crm;
 
 pub use jwt::{Jwt, JwtKeyError};
 pub use options::{Options, RateLimit};
+#[cfg(feature = "portal")]
+pub use portal::{PortalConfigError, PortalOptions};
 pub use problem::Problem;
 
 /// The largest request body read (1 MiB): larger ones are refused with 413.
@@ -101,7 +106,7 @@ pub fn router_with(crm: Crm, options: &Options) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(options.timeout, guard::time_limit))
         .with_state(AppState {
-            crm,
+            crm: crm.clone(),
             answers: Default::default(),
             docs,
             jwt: options.jwt.clone().map(std::sync::Arc::new),
@@ -110,6 +115,15 @@ pub fn router_with(crm: Crm, options: &Options) -> Router {
         let limiter = std::sync::Arc::new(guard::Limiter::new(limit));
         api = api.layer(middleware::from_fn_with_state(limiter, guard::rate_limit));
     }
+    #[cfg(feature = "portal")]
+    if let Some(p) = &options.portal {
+        let pages = portal::router(crm.clone(), p.clone())
+            .layer(DefaultBodyLimit::max(portal::MAX_FORM))
+            .layer(middleware::from_fn_with_state(options.timeout, guard::time_limit));
+        api = api.nest(&p.path, pages);
+    }
+    #[cfg(not(feature = "portal"))]
+    let _ = &crm;
     if options.metrics {
         api = api
             .route("/metrics", get(metrics::serve).with_state(metrics.clone()))

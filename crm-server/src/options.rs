@@ -20,6 +20,8 @@ pub struct Options {
     pub(crate) origins: Vec<String>,
     pub(crate) metrics: bool,
     pub(crate) jwt: Option<crate::Jwt>,
+    #[cfg(feature = "portal")]
+    pub(crate) portal: Option<crate::PortalOptions>,
 }
 
 /// Requests allowed per API key: a steady rate and the burst above it.
@@ -39,6 +41,8 @@ impl Default for Options {
             origins: Vec::new(),
             metrics: true,
             jwt: None,
+            #[cfg(feature = "portal")]
+            portal: None,
         }
     }
 }
@@ -68,6 +72,13 @@ impl Options {
     /// Accepts bearer tokens (JWTs) of an OAuth2 / OpenID Connect issuer beside API keys.
     pub fn jwt(mut self, jwt: crate::Jwt) -> Self {
         self.jwt = Some(jwt);
+        self
+    }
+
+    /// Serves the customer self-service portal under its path (see [`PortalOptions`](crate::PortalOptions)).
+    #[cfg(feature = "portal")]
+    pub fn portal(mut self, portal: crate::PortalOptions) -> Self {
+        self.portal = Some(portal);
         self
     }
 

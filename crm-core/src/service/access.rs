@@ -13,7 +13,8 @@ use crate::ids::UserId;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    Action, BuiltinRole, Contact, FieldGrant, Grant, Permission, Role, Scope, Share, ShareAccess, Team, User, owned,
+    Action, BuiltinRole, Contact, Erasure, FieldGrant, Grant, Permission, Role, Scope, Share, ShareAccess, Team, User,
+    owned,
 };
 use crate::query::Filter;
 use crate::store::Transaction;
@@ -60,8 +61,10 @@ impl Session {
 /// carries, each scope turned into the owners it reaches.
 async fn resolve(tx: &mut (dyn Transaction + '_), actor: &Actor, now: DateTime<Utc>) -> Result<Access> {
     if let Some(c) = actor.customer {
+        let erased = !tx.find_all::<Erasure>(Filter::eq("contact_id", c.as_uuid())).await?.is_empty();
         return match tx.fetch::<Contact>(c).await? {
-            Some(_) => Ok(Access::customer(c)),
+            Some(_) if !erased => Ok(Access::customer(c)),
+            Some(_) => Err(Error::Forbidden(format!("contact {c} was erased"))),
             None => Err(Error::Forbidden(format!("contact {c} is not a customer of this tenant"))),
         };
     }

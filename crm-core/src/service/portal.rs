@@ -187,13 +187,21 @@ impl Crm {
         };
         // Used up whatever happens next: deleted at the version read, so that of two redeeming
         // at once, one fails to delete.
-        uow.tx.delete(SyncState::KIND, state.id.into(), state.version).await?;
+        uow.tx.delete(SyncState::KIND, state.id.into(), state.version).await.map_err(|e| match e {
+            Error::Conflict { .. } | Error::NotFound { .. } => refused(),
+            e => e,
+        })?;
         let live = serde_json::from_value::<Kept>(state.value).is_ok_and(|k| k.expires_at > uow.now);
-        let exists = uow.tx.fetch::<Contact>(contact).await?.is_some();
         uow.commit().await?;
-        if !live || !exists {
+        if !live {
             return Err(refused());
         }
-        Ok(self.as_actor(&Actor::customer(tenant, contact)))
+        // Still a customer: a contact of the tenant, not erased since.
+        let session = self.as_actor(&Actor::customer(tenant, contact));
+        match session.access().await {
+            Ok(_) => Ok(session),
+            Err(Error::Forbidden(_)) => Err(refused()),
+            Err(e) => Err(e),
+        }
     }
 }

@@ -113,6 +113,16 @@ async fn a_customer_opens_cases_for_themselves_only() {
     // A customer who is no longer a contact acts as nobody.
     let gone = env.crm.as_actor(&Actor::customer(tenant_a(), ContactId::from_uuid(Uuid::from_u128(404))));
     assert!(matches!(gone.cases().count(&Filter::All).await, Err(Error::Forbidden(_))));
+    // Nor does an erased one, nor their last sign-in link.
+    let LinkRequest::Issued(link) = env.cx().portal().issue_link("bob@example.com").await.unwrap() else {
+        panic!("Bob is a customer")
+    };
+    let bob = env.crm.as_actor(&Actor::customer(tenant_a(), s.bob.id));
+    assert_eq!(bob.cases().count(&Filter::All).await.unwrap(), 1);
+    env.cx().privacy().erase(s.bob.id, None).await.unwrap();
+    let bob = env.crm.as_actor(&Actor::customer(tenant_a(), s.bob.id));
+    assert!(matches!(bob.cases().count(&Filter::All).await, Err(Error::Forbidden(m)) if m.contains("erased")));
+    assert!(matches!(env.crm.sign_in_customer(&link.token).await, Err(Error::Forbidden(_))));
     // Another tenant's session for the same contact id reaches nothing.
     let elsewhere = env.crm.as_actor(&Actor::customer(tenant_b(), s.ann.id));
     assert!(matches!(elsewhere.cases().count(&Filter::All).await, Err(Error::Forbidden(_))));

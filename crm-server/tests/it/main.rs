@@ -11,6 +11,8 @@ mod hostile;
 mod idempotency;
 mod jwt;
 mod openapi;
+#[cfg(feature = "portal")]
+mod portal;
 mod records;
 mod reports;
 
