@@ -14,6 +14,7 @@ mod filter;
 mod output;
 mod records;
 mod reports;
+mod serve;
 
 use std::path::PathBuf;
 
@@ -109,36 +110,8 @@ enum Command {
     /// API keys: what a program uses to call `crm serve` as a user.
     #[command(subcommand, name = "api-keys")]
     ApiKeys(KeyCmd),
-    /// Serves the HTTP API (`/v1/{kind}`) until interrupted (Ctrl-C).
-    Serve {
-        /// The address to listen on (port 0: any free port).
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
-        /// The longest a request may run, in seconds (then 503).
-        #[arg(long, value_name = "SECS", default_value_t = 30)]
-        timeout: u64,
-        /// Requests a second allowed per API key (then 429); 0 for no limit.
-        #[arg(long, value_name = "N", default_value_t = 50)]
-        rate_limit: u32,
-        /// Requests at once beyond the rate, per key.
-        #[arg(long, value_name = "N", default_value_t = 100)]
-        burst: u32,
-        /// Lets browser pages from this origin call the API (CORS; `*` for any); repeatable.
-        #[arg(long = "allow-origin", value_name = "ORIGIN")]
-        origins: Vec<String>,
-        /// Does not serve Prometheus metrics at /metrics.
-        #[arg(long)]
-        no_metrics: bool,
-        /// Also takes bearer tokens (JWTs) of this OAuth2 / OpenID Connect issuer (their `iss`).
-        #[arg(long, value_name = "URL", requires_all = ["jwt_audience", "jwt_jwks"])]
-        jwt_issuer: Option<String>,
-        /// The audience the issuer's tokens must name (their `aud`).
-        #[arg(long, value_name = "AUD", requires = "jwt_issuer")]
-        jwt_audience: Option<String>,
-        /// The issuer's signing keys: its JWK set document (from its `jwks_uri`), as a file.
-        #[arg(long, value_name = "FILE", requires = "jwt_issuer")]
-        jwt_jwks: Option<PathBuf>,
-    },
+    /// Serves the HTTP API (`/v1/{kind}`), and the customer portal if asked, until interrupted (Ctrl-C).
+    Serve(serve::ServeArgs),
     /// Prints a shell completion script (`crm completions bash > /etc/bash_completion.d/crm`).
     Completions {
         /// The shell.
@@ -249,47 +222,7 @@ async fn run(cli: Cli, out: &mut Out) -> Result<(), CliError> {
             cx.api_keys().revoke(ApiKeyId::from_uuid(id)).await?;
             out.done(&format!("key {id} revoked"))
         }
-        Command::Serve {
-            listen,
-            timeout,
-            rate_limit,
-            burst,
-            origins,
-            no_metrics,
-            jwt_issuer,
-            jwt_audience,
-            jwt_jwks,
-        } => {
-            let limit =
-                (rate_limit > 0).then_some(crm_server::RateLimit { per_second: rate_limit, burst: burst.max(1) });
-            let mut options = crm_server::Options::default()
-                .timeout(std::time::Duration::from_secs(timeout.max(1)))
-                .rate_limit(limit)
-                .metrics(!no_metrics);
-            for o in origins {
-                options = options.allow_origin(o);
-            }
-            if let (Some(issuer), Some(audience), Some(jwks)) = (jwt_issuer, jwt_audience, jwt_jwks) {
-                let document = std::fs::read_to_string(&jwks)
-                    .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", jwks.display())))?;
-                let jwt = crm_server::Jwt::new(issuer, audience)
-                    .jwks(&document)
-                    .map_err(|e| CliError::Usage(format!("{}: {e}", jwks.display())))?
-                    .tenant(cx.tenant());
-                options = options.jwt(jwt);
-            }
-            let listener = tokio::net::TcpListener::bind(&listen)
-                .await
-                .map_err(|e| CliError::Io(format!("cannot listen on {listen}: {e}")))?;
-            let at = listener.local_addr()?;
-            out.done(&format!("serving the API on http://{at}/v1/ (described at http://{at}/docs; Ctrl-C stops)"))?;
-            out.flush()?;
-            let stop = async {
-                let _ = tokio::signal::ctrl_c().await;
-            };
-            crm_server::serve_with(cx.crm().clone(), listener, &options, stop).await?;
-            Ok(())
-        }
+        Command::Serve(args) => serve::serve(&cx, args, out).await,
         Command::Export { kind, format, out: path, filters, sorts } => {
             let kind = crm::io::any::kind_named(&kind).ok_or_else(|| CliError::Usage(format!("no kind `{kind}`")))?;
             let q = filter::query(&cx, kind, &filters, &sorts, crm::query::MAX_PAGE_SIZE).await?;

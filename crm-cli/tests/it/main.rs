@@ -278,3 +278,85 @@ async fn serve_answers_a_program_holding_a_key_issued_from_the_command_line() {
     child.wait().unwrap();
     ok(d, &["api-keys", "revoke", key["id"].as_str().unwrap()]);
 }
+
+/// `crm serve` in `dir` with `args`; the child and the address it printed.
+fn serving(dir: &Path, args: &[&str]) -> (std::process::Child, String) {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("crm"))
+        .arg("serve")
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CRM_PORTAL_SECRET")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    (child, line)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_the_customer_portal_sending_links_through_smtp() {
+    let dir = initialised();
+    let d = dir.path();
+    json(d, &["contacts", "create", "given_name=Ann", "family_name=Lee", "email=ann@example.com"]);
+    let maildir = d.join("maildir");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crm-integrations/tests/servers/smtp_server.py");
+    let mut smtp = std::process::Command::new("python3")
+        .arg(script)
+        .arg("--maildir")
+        .arg(&maildir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs the SMTP test server (scripts/test.sh installs aiosmtpd)");
+    let mut ready = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(smtp.stdout.take().unwrap()), &mut ready).unwrap();
+    let smtp_port = ready.trim().strip_prefix("READY ").expect("the SMTP server's port").to_owned();
+
+    // Settings that cannot work are refused before anything is served.
+    let err = fails(d, &["serve", "--portal-url", "http://127.0.0.1:1/portal"], 2);
+    assert!(err.contains("--portal-secret"), "{err}");
+    let short = ["--portal-secret", "short", "--portal-from", "help@acme.example", "--smtp-host", "127.0.0.1"];
+    let err = fails(d, &[&["serve", "--portal-url", "http://127.0.0.1:1/portal"][..], &short[..]].concat(), 2);
+    assert!(err.contains("secret") && err.contains("32 bytes"), "{err}");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let portal = format!("{base}/portal");
+    let (mut child, line) = serving(
+        d,
+        &[
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--portal-url",
+            &portal,
+            "--portal-secret",
+            "a secret of more than thirty-two bytes",
+            "--portal-from",
+            "help@acme.example",
+            "--portal-brand",
+            "Acme",
+            "--smtp-host",
+            "127.0.0.1",
+            "--smtp-port",
+            &smtp_port,
+            "--smtp-security",
+            "none",
+        ],
+    );
+    assert!(line.contains(&portal), "{line}");
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let asked = http.post(format!("{portal}/sign-in")).form(&[("email", "ann@example.com")]).send().await.unwrap();
+    assert_eq!(asked.status(), reqwest::StatusCode::OK);
+    let mail = std::fs::read_dir(maildir.join("new")).unwrap().next().expect("a mail").unwrap().path();
+    let mail = std::fs::read(mail).unwrap();
+    let mail = mail_parser::MessageParser::default().parse(&mail).unwrap();
+    assert_eq!(mail.subject(), Some("Your sign-in link for Acme"));
+    let text = mail.body_text(0).unwrap();
+    let link = text.split_whitespace().find(|w| w.starts_with(&portal)).expect("the link").to_owned();
+    let page = http.get(link).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"sign-in\""), "{page}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    smtp.kill().unwrap();
+    smtp.wait().unwrap();
+}
