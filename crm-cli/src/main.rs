@@ -111,7 +111,7 @@ enum Command {
     #[command(subcommand, name = "api-keys")]
     ApiKeys(KeyCmd),
     /// Serves the HTTP API (`/v1/{kind}`), and the customer portal if asked, until interrupted (Ctrl-C).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Prints a shell completion script (`crm completions bash > /etc/bash_completion.d/crm`).
     Completions {
         /// The shell.
@@ -222,7 +222,7 @@ async fn run(cli: Cli, out: &mut Out) -> Result<(), CliError> {
             cx.api_keys().revoke(ApiKeyId::from_uuid(id)).await?;
             out.done(&format!("key {id} revoked"))
         }
-        Command::Serve(args) => serve::serve(&cx, args, out).await,
+        Command::Serve(args) => serve::serve(&cx, *args, out).await,
         Command::Export { kind, format, out: path, filters, sorts } => {
             let kind = crm::io::any::kind_named(&kind).ok_or_else(|| CliError::Usage(format!("no kind `{kind}`")))?;
             let q = filter::query(&cx, kind, &filters, &sorts, crm::query::MAX_PAGE_SIZE).await?;
