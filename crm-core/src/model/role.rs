@@ -74,6 +74,8 @@ str_enum! {
         ReadAudit = "read_audit",
         /// Apply the audit retention policy (drop old values from the history).
         ManageAudit = "manage_audit",
+        /// Connect other systems: webhook subscriptions, accounting and mailbox syncs.
+        ManageIntegrations = "manage_integrations",
     }
 }
 

@@ -18,6 +18,7 @@
 mod delivery;
 mod inbound;
 mod signing;
+mod subscriptions;
 
 pub use delivery::{
     DeadLetter, DeliveryOutcome, DeliveryPolicy, DispatchReport, Endpoint, WebhookSender, dead_letters, dispatch,
@@ -25,3 +26,4 @@ pub use delivery::{
 };
 pub use inbound::{InboundError, VendorChange, parse_quickbooks_webhook, parse_xero_webhook};
 pub use signing::{SignatureError, WebhookSecret, standard_signature, verify_quickbooks, verify_standard, verify_xero};
+pub use subscriptions::{MAX_SUBSCRIPTIONS, Subscription, Subscriptions};

@@ -265,3 +265,72 @@ async fn kept_cursors_and_dead_letters_survive_between_passes_and_redelivery_cle
         .collect();
     assert_eq!(ids.len(), 3);
 }
+
+#[tokio::test]
+async fn subscriptions_kept_in_the_crm_are_delivered_with_their_own_secrets_and_removed_with_their_state() {
+    use crm_core::service::{NewApiKey, NewUser};
+    let dir = tempfile::tempdir().unwrap();
+    let cx = crate::common::sqlite_session(dir.path()).await;
+    let subs = Subscriptions::of(&cx);
+    // Only those allowed to manage integrations subscribe.
+    let rep = cx.users().create(NewUser::new("Ria Rep", "ria@acme.example").role("sales_rep")).await.unwrap();
+    cx.api_keys().issue(NewApiKey::new("rep", rep.id)).await.unwrap();
+    let as_rep = cx.crm().as_actor(&Actor::user(cx.tenant(), rep.id));
+    let err = Subscriptions::of(&as_rep).add("https://erp.example.com/x", Vec::new(), None).await.unwrap_err();
+    assert!(err.to_string().contains("manage_integrations"), "{err}");
+    assert!(Subscriptions::of(&as_rep).list().await.is_err());
+
+    // Bad input names the field and keeps nothing.
+    for (url, field) in [("ftp://erp.example.com/x", "url"), ("not a url", "url")] {
+        let err = subs.add(url, Vec::new(), None).await.unwrap_err();
+        assert!(matches!(&err, crm_integrations::IntegrationError::Invalid { field: f, .. } if f == field), "{err:?}");
+    }
+    let err = subs.add("https://erp.example.com/x", Vec::new(), Some("d".repeat(201))).await.unwrap_err();
+    assert!(matches!(&err, crm_integrations::IntegrationError::Invalid { field, .. } if field == "description"));
+    assert!(subs.list().await.unwrap().is_empty());
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(204)).mount(&server).await;
+    let (deals, deals_secret) = subs
+        .add(&format!("{}/deals", server.uri()), vec![EntityKind::Deal, EntityKind::Deal], Some(" ERP ".into()))
+        .await
+        .unwrap();
+    assert_eq!((deals.kinds.clone(), deals.description.as_deref()), (vec![EntityKind::Deal], Some("ERP")));
+    let (all, all_secret) = subs.add(&format!("{}/all", server.uri()), Vec::new(), None).await.unwrap();
+    assert_ne!(deals_secret.expose(), all_secret.expose());
+    assert_eq!(subs.list().await.unwrap(), vec![deals.clone(), all.clone()]);
+    assert_eq!(subs.get(&all.id).await.unwrap(), Some(all.clone()));
+
+    let acme = cx.companies().create(NewCompany::new("Acme")).await.unwrap();
+    cx.deals().create(NewDeal::new("Rollout").company(acme.id)).await.unwrap();
+    let sender = WebhookSender::new(loopback_policy(1)).unwrap();
+    let report = dispatch_pending(&cx, &sender, &subs.endpoints().await.unwrap(), 100).await.unwrap();
+    let received = server.received_requests().await.unwrap();
+    assert_eq!(report.delivered, received.len());
+    let now = chrono::Utc::now().timestamp();
+    let mut to_deals = 0;
+    for req in &received {
+        let secret = if req.url.path() == "/deals" { &deals_secret } else { &all_secret };
+        to_deals += usize::from(req.url.path() == "/deals");
+        let verified = verify_standard(
+            header(req, "webhook-id"),
+            header(req, "webhook-timestamp"),
+            header(req, "webhook-signature"),
+            &req.body,
+            std::slice::from_ref(secret),
+            now,
+            300,
+        );
+        assert!(verified.is_ok(), "signed with its subscription's own secret");
+    }
+    let events = cx.events(&EventQuery::after(0, 100)).await.unwrap();
+    let about_deals = events.iter().filter(|e| e.event.subject.kind == EntityKind::Deal).count();
+    assert!(about_deals > 0 && about_deals < events.len());
+    assert_eq!((to_deals, received.len() - to_deals), (about_deals, events.len()));
+
+    assert!(subs.remove(&deals.id).await.unwrap());
+    assert!(!subs.remove(&deals.id).await.unwrap(), "already gone");
+    assert_eq!(subs.list().await.unwrap(), vec![all.clone()]);
+    assert!(cx.sync().state(&format!("webhooks/{}", deals.id)).await.unwrap().is_none(), "its cursor went too");
+    assert!(cx.sync().state(&format!("webhooks/{}", all.id)).await.unwrap().is_some());
+}
