@@ -17,6 +17,7 @@
 //! | `GET /v1/{contacts,companies}/{id}/timeline` | everything about the customer, newest first |
 //! | `GET /v1/{contacts,companies}/{id}/360` | the customer 360: records, figures, timeline |
 //! | `GET /v1/events?after=…&limit=…` | the events the caller may see, in commit order |
+//! | `POST`/`GET /v1/webhooks`, `GET`/`DELETE /v1/webhooks/{id}`, `…/dead-letters`, `…/redeliver` | webhook subscriptions, delivered signed in the background by [`serve_with`] |
 //! | `GET /openapi.json`, `GET /docs` | this API as OpenAPI 3.1, and an interactive page over it |
 //! | `/portal/…` (feature `portal`) | the customer self-service portal, when [`Options::portal`] sets one |
 //!
@@ -48,6 +49,7 @@ mod problem;
 mod records;
 mod reports;
 mod schemas;
+mod webhooks;
 
 use std::future::Future;
 
@@ -62,6 +64,7 @@ pub use options::{Options, RateLimit};
 #[cfg(feature = "portal")]
 pub use portal::{PortalConfigError, PortalOptions};
 pub use problem::Problem;
+pub use webhooks::WebhookDelivery;
 
 /// The largest request body read (1 MiB): larger ones are refused with 413.
 pub const MAX_BODY: usize = 1 << 20;
@@ -76,6 +79,8 @@ pub(crate) struct AppState {
     pub(crate) docs: std::sync::Arc<(String, String)>,
     /// The issuer whose tokens are accepted beside API keys.
     pub(crate) jwt: Option<std::sync::Arc<Jwt>>,
+    /// The delivery of webhook subscriptions' events.
+    pub(crate) webhooks: Option<std::sync::Arc<webhooks::Webhooks>>,
 }
 
 /// The API's routes over `crm`, with the default [`Options`].
@@ -83,8 +88,21 @@ pub fn router(crm: Crm) -> Router {
     router_with(crm, &Options::default())
 }
 
-/// The API's routes over `crm`, guarded as `options` says.
+/// The API's routes over `crm`, guarded as `options` says. Webhook subscriptions are kept, but
+/// delivered only by [`serve_with`].
 pub fn router_with(crm: Crm, options: &Options) -> Router {
+    app(crm, options).0
+}
+
+/// The routes, and the webhook delivery for [`serve_with`] to run.
+fn app(crm: Crm, options: &Options) -> (Router, Option<std::sync::Arc<webhooks::Webhooks>>) {
+    let hooks = options.webhooks.as_ref().and_then(|d| match webhooks::Webhooks::new(d) {
+        Ok(w) => Some(std::sync::Arc::new(w)),
+        Err(e) => {
+            tracing::error!(error = %e, "webhooks will not be delivered");
+            None
+        }
+    });
     let doc = openapi::document(options);
     let docs = std::sync::Arc::new((doc.to_string(), openapi::docs_page(&doc)));
     let metrics = std::sync::Arc::new(metrics::Metrics::new());
@@ -92,6 +110,10 @@ pub fn router_with(crm: Crm, options: &Options) -> Router {
         .route("/openapi.json", get(openapi_json))
         .route("/docs", get(docs_page))
         .route("/v1/search", get(records::search))
+        .route("/v1/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/v1/webhooks/{id}", get(webhooks::read).delete(webhooks::delete))
+        .route("/v1/webhooks/{id}/dead-letters", get(webhooks::failed))
+        .route("/v1/webhooks/{id}/redeliver", axum::routing::post(webhooks::redeliver))
         .route("/v1/events", get(customers::events))
         .route("/v1/reports/pipeline/{id}", get(reports::pipeline))
         .route("/v1/reports/campaign/{id}", get(reports::campaign))
@@ -110,6 +132,7 @@ pub fn router_with(crm: Crm, options: &Options) -> Router {
             answers: Default::default(),
             docs,
             jwt: options.jwt.clone().map(std::sync::Arc::new),
+            webhooks: hooks.clone(),
         });
     if let Some(limit) = options.rate_limit {
         let limiter = std::sync::Arc::new(guard::Limiter::new(limit));
@@ -132,7 +155,7 @@ pub fn router_with(crm: Crm, options: &Options) -> Router {
     if let Some(cors) = guard::cors(options) {
         api = api.layer(cors);
     }
-    api.layer(tower_http::trace::TraceLayer::new_for_http())
+    (api.layer(tower_http::trace::TraceLayer::new_for_http()), hooks)
 }
 
 /// `GET /openapi.json`: the API as OpenAPI 3.1.
@@ -162,5 +185,11 @@ pub async fn serve_with(
     options: &Options,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router_with(crm, options)).with_graceful_shutdown(shutdown).await
+    let (app, hooks) = app(crm.clone(), options);
+    let delivery = hooks.map(|h| tokio::spawn(h.run(crm)));
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    if let Some(d) = delivery {
+        d.abort();
+    }
+    served
 }

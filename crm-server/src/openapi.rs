@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 const PROBLEM: &str = "application/problem+json";
 
 /// A reference to component `name` of `section` (`schemas`, `responses`, `parameters`).
-fn r(section: &str, name: &str) -> Value {
+pub(crate) fn r(section: &str, name: &str) -> Value {
     json!({ "$ref": format!("#/components/{section}/{name}") })
 }
 
@@ -25,7 +25,7 @@ fn problems(codes: &[u16]) -> Map<String, Value> {
 
 /// An operation's `responses`: `ok` (status, response object) and the problems of `codes`
 /// (every operation can also answer 401, 429, 500 and 503).
-fn responses(ok: (u16, Value), codes: &[u16]) -> Value {
+pub(crate) fn responses(ok: (u16, Value), codes: &[u16]) -> Value {
     let mut all = problems(&[401, 429, 500, 503]);
     all.extend(problems(codes));
     all.insert(ok.0.to_string(), ok.1);
@@ -33,7 +33,7 @@ fn responses(ok: (u16, Value), codes: &[u16]) -> Value {
 }
 
 /// A JSON response of `schema`, with `headers` (names of header components).
-fn json_response(description: &str, schema: Value, headers: &[&str]) -> Value {
+pub(crate) fn json_response(description: &str, schema: Value, headers: &[&str]) -> Value {
     let mut res = json!({ "description": description, "content": { "application/json": { "schema": schema } } });
     if !headers.is_empty() {
         let h: Map<String, Value> = headers.iter().map(|h| (h.to_string(), r("headers", h))).collect();
@@ -316,6 +316,7 @@ fn components(jwt: bool) -> Value {
         .filter_map(|(name, schema)| Some((name, serde_json::to_value(schema).ok()?)))
         .collect();
     schemas.extend(crate::schemas::extra());
+    schemas.extend(crate::webhooks::schemas());
     for kind in any::CREATABLE {
         if let Some(name) = crm::openapi::record_schema_name(*kind) {
             schemas.insert(format!("New{name}"), crate::schemas::new_record(*kind));
@@ -383,6 +384,7 @@ pub(crate) fn document(options: &crate::Options) -> Value {
     customer_paths(&mut paths);
     report_paths(&mut paths);
     other_paths(&mut paths);
+    crate::webhooks::paths(&mut paths);
     if metrics {
         paths.insert(
             "/metrics".into(),

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 /// The server's settings. [`Default`] suits most: 30 s per request, 50 requests a second per
-/// key (bursts of 100), no cross-origin access, metrics at `/metrics`.
+/// key (bursts of 100), no cross-origin access, metrics at `/metrics`, webhooks delivered every
+/// 5 seconds.
 ///
 /// ```
 /// use std::time::Duration;
@@ -20,6 +21,7 @@ pub struct Options {
     pub(crate) origins: Vec<String>,
     pub(crate) metrics: bool,
     pub(crate) jwt: Option<crate::Jwt>,
+    pub(crate) webhooks: Option<crate::WebhookDelivery>,
     #[cfg(feature = "portal")]
     pub(crate) portal: Option<crate::PortalOptions>,
 }
@@ -41,6 +43,7 @@ impl Default for Options {
             origins: Vec::new(),
             metrics: true,
             jwt: None,
+            webhooks: Some(crate::WebhookDelivery::default()),
             #[cfg(feature = "portal")]
             portal: None,
         }
@@ -79,6 +82,13 @@ impl Options {
     #[cfg(feature = "portal")]
     pub fn portal(mut self, portal: crate::PortalOptions) -> Self {
         self.portal = Some(portal);
+        self
+    }
+
+    /// How [`serve_with`](crate::serve_with) delivers webhook subscriptions' events (`None`: it
+    /// does not; subscriptions are still kept, for a deliverer of your own).
+    pub fn webhooks(mut self, delivery: Option<crate::WebhookDelivery>) -> Self {
+        self.webhooks = delivery;
         self
     }
 

@@ -15,6 +15,7 @@ mod openapi;
 mod portal;
 mod records;
 mod reports;
+mod webhooks;
 
 use crm::prelude::*;
 use crm::service::{NewApiKey, NewUser};
