@@ -12,6 +12,7 @@ mod config;
 mod error;
 mod filter;
 mod output;
+mod plugins;
 mod records;
 mod reports;
 mod serve;
@@ -112,6 +113,9 @@ enum Command {
     ApiKeys(KeyCmd),
     /// Serves the HTTP API (`/v1/{kind}`), and the customer portal if asked, until interrupted (Ctrl-C).
     Serve(Box<serve::ServeArgs>),
+    /// Plugins: install a WebAssembly plugin, list, enable and disable them.
+    #[command(subcommand)]
+    Plugin(plugins::PluginCmd),
     /// Prints a shell completion script (`crm completions bash > /etc/bash_completion.d/crm`).
     Completions {
         /// The shell.
@@ -181,6 +185,9 @@ fn fail(e: &CliError, json: bool) -> ! {
 }
 
 async fn run(cli: Cli, out: &mut Out) -> Result<(), CliError> {
+    if let Command::Plugin(cmd) = cli.command {
+        return plugins::run(&cli.config, cmd, out);
+    }
     match &cli.command {
         Command::Init { file, force } => return init(&cli.config, file, *force, out).await,
         Command::Completions { shell } => {
@@ -240,7 +247,7 @@ async fn run(cli: Cli, out: &mut Out) -> Result<(), CliError> {
                 None => Ok(()),
             }
         }
-        Command::Init { .. } | Command::Completions { .. } => Ok(()),
+        Command::Init { .. } | Command::Completions { .. } | Command::Plugin(_) => Ok(()),
     }
 }
 
@@ -254,7 +261,7 @@ async fn init(config: &PathBuf, file: &PathBuf, force: bool, out: &mut Out) -> R
     }
     crm::sqlite(file).await?;
     let tenant = Uuid::now_v7();
-    config::write(config, &config::Config { db: file.clone(), tenant })?;
+    config::write(config, &config::Config { db: file.clone(), tenant, plugins: Vec::new() })?;
     if out.is_json() {
         return out.value(&serde_json::json!({"db": file, "tenant": tenant, "config": config}));
     }
@@ -275,7 +282,15 @@ async fn open(cli: &Cli) -> Result<Session, CliError> {
             c.db.display()
         )));
     }
-    let crm = crm::sqlite(&c.db).await?;
+    let extensions = plugins::extensions(&cli.config, &c)?;
+    let crm = if extensions.is_empty() {
+        crm::sqlite(&c.db).await?
+    } else {
+        let store = crm::prelude::SqlStore::sqlite(&c.db).await?;
+        let crm = crm::service::Crm::builder(store).extensions(extensions).build()?;
+        crm.ensure_indexes().await?;
+        crm
+    };
     let tenant = TenantId::from_uuid(c.tenant);
     let actor = match cli.user {
         Some(u) => Actor::user(tenant, UserId::from_uuid(u)),

@@ -121,7 +121,8 @@ pub(crate) async fn serve(cx: &Session, args: ServeArgs, out: &mut Out) -> Resul
     let mut options = crm_server::Options::default()
         .timeout(std::time::Duration::from_secs(args.timeout.max(1)))
         .rate_limit(limit)
-        .metrics(!args.no_metrics);
+        .metrics(!args.no_metrics)
+        .webhooks(Some(crm_server::WebhookDelivery::default().tenant(cx.tenant())));
     for o in args.origins {
         options = options.allow_origin(o);
     }

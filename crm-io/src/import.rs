@@ -481,7 +481,8 @@ impl<K: ImportKind> FileImport<K> {
 
     async fn open<'t>(&self, cx: &Session, table: Table<'t>) -> Result<OpenFile<'t, K>> {
         let headers = table.headers;
-        let defined = cx.custom_fields().list(K::KIND).await?;
+        // The tenant's custom fields and the extensions' (plugins') alike.
+        let defined = cx.custom_fields().registered(K::KIND).await?;
         let custom: HashMap<String, FieldType> =
             defined.iter().map(|d| (d.definition.key.clone(), d.definition.field_type.clone())).collect();
         let mut columns = Vec::with_capacity(headers.len());

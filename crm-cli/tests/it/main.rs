@@ -360,3 +360,55 @@ async fn serve_runs_the_customer_portal_sending_links_through_smtp() {
     smtp.kill().unwrap();
     smtp.wait().unwrap();
 }
+
+#[test]
+fn plugins_are_installed_beside_the_config_and_loaded_by_every_command_while_enabled() {
+    let dir = initialised();
+    let d = dir.path();
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist");
+    let wasm = dist.join("real-estate.wasm");
+    assert!(wasm.exists(), "plugins/build-guests.sh builds {}", wasm.display());
+    let bedrooms = [
+        "deals",
+        "create",
+        "title=4 Harbour View",
+        "real_estate.bedrooms=3",
+        "real_estate.property_address=4 Harbour View",
+    ];
+
+    let installed = json(d, &["plugin", "install", wasm.to_str().unwrap(), "--grant", "log"]);
+    assert_eq!((installed["id"].as_str(), installed["enabled"].as_bool()), (Some("real_estate"), Some(false)));
+    assert!(installed["fields"].as_array().unwrap().iter().any(|f| f["key"] == "real_estate.bedrooms"));
+    assert!(d.join("plugins/real_estate.wasm").exists(), "a copy beside the config");
+    let config = std::fs::read_to_string(d.join("crm.toml")).unwrap();
+    assert!(config.contains("[[plugin]]") && config.contains("grants = [\"log\"]"), "{config}");
+    let err = fails(d, &bedrooms, 1);
+    assert!(err.contains("real_estate.bedrooms"), "not loaded while disabled: {err}");
+
+    let listed = json(d, &["plugin", "list"]);
+    assert_eq!(listed[0]["enabled"], false);
+    ok(d, &["plugin", "enable", "real_estate"]);
+    let deal = json(d, &bedrooms);
+    assert_eq!(deal["custom"]["real_estate.bedrooms"]["int"], 3, "{deal}");
+    let err = fails(d, &["deals", "create", "title=Flat", "real_estate.bedrooms=3"], 1);
+    assert!(err.contains("real_estate.property_address"), "the plugin's rules apply: {err}");
+    let err =
+        fails(d, &["deals", "create", "title=Flat", "real_estate.bedrooms=many", "real_estate.property_address=x"], 1);
+    assert!(err.contains("real_estate.bedrooms") && err.contains("not a number"), "the plugin's field is typed: {err}");
+    assert!(ok(d, &["plugin", "list"]).contains("real_estate"));
+
+    // Refusals: an unknown plugin, a component the host refuses, a file that is not there.
+    let err = fails(d, &["plugin", "enable", "nope"], 2);
+    assert!(err.contains("crm plugin list"), "{err}");
+    let bad = dist.join("bad-manifest.wasm");
+    let err = fails(d, &["plugin", "install", bad.to_str().unwrap()], 2);
+    assert!(err.contains("bad-manifest.wasm"), "{err}");
+    fails(d, &["plugin", "install", "missing.wasm"], 1);
+    assert_eq!(json(d, &["plugin", "list"]).as_array().unwrap().len(), 1, "nothing recorded from refusals");
+
+    // Disabled again, the field is unknown; the values already stored stay.
+    ok(d, &["plugin", "disable", "real_estate"]);
+    fails(d, &bedrooms, 1);
+    let kept = json(d, &["deals", "get", deal["id"].as_str().unwrap()]);
+    assert_eq!(kept["custom"]["real_estate.bedrooms"]["int"], 3);
+}
