@@ -8,6 +8,7 @@
 //! crm export contacts --format jsonl --out contacts.jsonl
 //! ```
 
+mod automation;
 mod config;
 mod error;
 mod filter;
@@ -113,6 +114,9 @@ enum Command {
     ApiKeys(KeyCmd),
     /// Serves the HTTP API (`/v1/{kind}`), and the customer portal if asked, until interrupted (Ctrl-C).
     Serve(Box<serve::ServeArgs>),
+    /// Automation: run the work that falls due with time (from cron or a timer).
+    #[command(subcommand)]
+    Automation(automation::AutomationCmd),
     /// Plugins: install a WebAssembly plugin, list, enable and disable them.
     #[command(subcommand)]
     Plugin(plugins::PluginCmd),
@@ -203,6 +207,7 @@ async fn run(cli: Cli, out: &mut Out) -> Result<(), CliError> {
             records::run(&cx, kind, cmd, out).await
         }
         Command::Reports(cmd) => reports::run(&cx, cmd, out).await,
+        Command::Automation(cmd) => automation::run(&cx, cmd, out).await,
         Command::Search { words } => {
             let hits = cx.search(&words.join(" ")).await?;
             let rows: Vec<serde_json::Value> = hits

@@ -412,3 +412,86 @@ fn plugins_are_installed_beside_the_config_and_loaded_by_every_command_while_ena
     let kept = json(d, &["deals", "get", deal["id"].as_str().unwrap()]);
     assert_eq!(kept["custom"]["real_estate.bedrooms"]["int"], 3);
 }
+
+/// A webhook receiver on loopback answering 204: its URL and how many deliveries it got.
+fn webhook_receiver() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    let got = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = got.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Read the head, then as much body as Content-Length says.
+            while let Ok(n) = s.read(&mut chunk) {
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = s.write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automation_run_does_what_fell_due_once() {
+    use crm::prelude::*;
+    let dir = initialised();
+    let d = dir.path();
+    let contact = json(d, &["contacts", "create", "given_name=Ann", "family_name=Lee"]);
+    // What fell due, written through the library on the same file: an invoice due ten days ago,
+    // an urgent case opened two days ago, and a webhook subscription.
+    let config: toml::Value = toml::from_str(&std::fs::read_to_string(d.join("crm.toml")).unwrap()).unwrap();
+    let tenant = TenantId::from_uuid(config["tenant"].as_str().unwrap().parse().unwrap());
+    let (url, got) = webhook_receiver();
+    {
+        let crm = crm::sqlite(d.join("crm.db")).await.unwrap();
+        let cx = crm.as_actor(&Actor::system(tenant));
+        let ann = ContactId::from_uuid(contact["id"].as_str().unwrap().parse().unwrap());
+        let today = cx.now().date_naive();
+        let line = LineItem::new("Kettle", 1.into(), Money::new(40.into(), Currency::EUR));
+        let input = NewInvoice::for_contact(ann).line(line).issued(today - chrono::Duration::days(40));
+        let invoice = cx.invoices().create(input.due(today - chrono::Duration::days(10))).await.unwrap();
+        cx.invoices().send(invoice.id).await.unwrap();
+        let late = NewCase::new("Leaks", CaseType::Problem, CaseChannel::Phone).contact(ann).priority(Priority::Urgent);
+        cx.cases().open(late.opened_at(cx.now() - chrono::Duration::days(2))).await.unwrap();
+        crm::integrations::webhooks::Subscriptions::of(&cx).add(&url, Vec::new(), None).await.unwrap();
+    }
+    let done = json(d, &["automation", "run", "--allow-private-targets"]);
+    assert_eq!(done["overdue_invoices"].as_array().unwrap().len(), 1, "{done}");
+    assert_eq!(done["sla_breaches"].as_array().unwrap().len(), 1, "{done}");
+    let delivered = done["webhooks_delivered"].as_u64().unwrap();
+    assert!(delivered >= 4, "every event so far: {done}");
+    assert_eq!(got.load(std::sync::atomic::Ordering::SeqCst) as u64, delivered);
+    assert_eq!(done["webhooks_failed"], serde_json::json!([]));
+    let invoices = json(d, &["invoices", "list"]);
+    assert_eq!(invoices[0]["status"], "overdue", "{invoices}");
+
+    // Run again: nothing new is due, and nothing is delivered twice but the run's own changes.
+    let again = json(d, &["automation", "run", "--allow-private-targets"]);
+    assert_eq!(
+        (again["overdue_invoices"].clone(), again["sla_breaches"].clone()),
+        (serde_json::json!([]), serde_json::json!([]))
+    );
+    let text = ok(d, &["automation", "run", "--no-webhooks"]);
+    assert!(text.contains("0 invoice(s) now overdue") && !text.contains("webhook"), "{text}");
+}
