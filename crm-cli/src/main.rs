@@ -9,6 +9,7 @@
 //! ```
 
 mod automation;
+mod charts;
 mod config;
 mod error;
 mod filter;

@@ -2,6 +2,7 @@
 //! as JSON with `--json`.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use clap::Subcommand;
 use crm::ids::{CampaignId, PipelineId};
@@ -10,6 +11,7 @@ use crm::rust_decimal::Decimal;
 use crm::service::Session;
 use uuid::Uuid;
 
+use crate::charts;
 use crate::error::CliError;
 use crate::output::Out;
 
@@ -20,11 +22,17 @@ pub enum ReportCmd {
     Pipeline {
         /// The pipeline's id (`crm pipelines list`).
         id: Uuid,
+        /// Also draws it as a bar chart into this SVG file.
+        #[arg(long, value_name = "FILE.svg")]
+        chart: Option<PathBuf>,
     },
     /// A campaign: members, responses and their rates, cost per conversion, revenue.
     Campaign {
         /// The campaign's id (`crm campaigns list`).
         id: Uuid,
+        /// Also draws it as a bar chart into this SVG file.
+        #[arg(long, value_name = "FILE.svg")]
+        chart: Option<PathBuf>,
     },
 }
 
@@ -39,8 +47,11 @@ fn amounts(m: &BTreeMap<Currency, Decimal>) -> String {
 /// Runs a report command.
 pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliError> {
     match cmd {
-        ReportCmd::Pipeline { id } => {
+        ReportCmd::Pipeline { id, chart } => {
             let r = cx.deals().pipeline_report(PipelineId::from_uuid(id)).await?;
+            if let Some(path) = &chart {
+                charts::write(path, &charts::pipeline(&r)?)?;
+            }
             if out.is_json() {
                 return out.value(&serde_json::to_value(&r).map_err(|e| CliError::Io(e.to_string()))?);
             }
@@ -58,8 +69,11 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
             lines.push(format!("forecast: {}", amounts(&r.forecast)));
             out.done(&lines.join("\n"))
         }
-        ReportCmd::Campaign { id } => {
+        ReportCmd::Campaign { id, chart } => {
             let r = cx.campaigns().results(CampaignId::from_uuid(id)).await?;
+            if let Some(path) = &chart {
+                charts::write(path, &charts::campaign(&r)?)?;
+            }
             if out.is_json() {
                 return out.value(&serde_json::to_value(&r).map_err(|e| CliError::Io(e.to_string()))?);
             }

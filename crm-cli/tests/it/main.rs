@@ -495,3 +495,49 @@ async fn automation_run_does_what_fell_due_once() {
     let text = ok(d, &["automation", "run", "--no-webhooks"]);
     assert!(text.contains("0 invoice(s) now overdue") && !text.contains("webhook"), "{text}");
 }
+
+/// The heights of the bars of `fill` in `svg` (legend swatches, 10 units high, left out).
+fn bar_heights(svg: &str, fill: &str) -> Vec<f64> {
+    svg.split("<rect")
+        .skip(1)
+        .filter(|r| r.contains(&format!("fill=\"{fill}\"")))
+        .filter_map(|r| {
+            let h = r.split("height=\"").nth(1)?.split('"').next()?.parse::<f64>().ok()?;
+            (h != 10.0).then_some(h)
+        })
+        .collect()
+}
+
+#[test]
+fn reports_are_drawn_as_svg_bar_charts() {
+    let dir = initialised();
+    let d = dir.path();
+    let first = json(d, &["deals", "create", "name=Fleet", "amount=1000", "currency=EUR"]);
+    let pipeline = first["pipeline_id"].as_str().unwrap().to_owned();
+    let report = json(d, &["reports", "pipeline", &pipeline]);
+    let stages = report["stages"].as_array().unwrap();
+    let later = format!("stage={}", stages[2]["stage"]["name"].as_str().unwrap());
+    json(d, &["deals", "create", "name=Vans", "amount=3000", "currency=EUR", &later]);
+
+    ok(d, &["reports", "pipeline", &pipeline, "--chart", "pipeline.svg"]);
+    let svg = std::fs::read_to_string(d.join("pipeline.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    let texts: Vec<&str> =
+        svg.split("</text>").filter_map(|t| t.rsplit_once('>').map(|(_, text)| text.trim())).collect();
+    for s in stages {
+        assert!(texts.contains(&s["stage"]["name"].as_str().unwrap()), "every stage is labelled: {texts:?}");
+    }
+    let totals = bar_heights(&svg, "#2F5FB3");
+    assert_eq!(totals.len(), 2, "a bar for each stage holding deals: {totals:?}");
+    let ratio = totals[1] / totals[0];
+    assert!((ratio - 3.0).abs() < 0.05, "bars in proportion to 1000 and 3000 EUR: {totals:?}");
+    assert!(svg.contains("EUR"), "the axis names the currency");
+
+    let spring = json(d, &["campaigns", "create", "name=Spring", "channel=email"]);
+    ok(d, &["reports", "campaign", spring["id"].as_str().unwrap(), "--chart", "spring.svg"]);
+    assert!(std::fs::read_to_string(d.join("spring.svg")).unwrap().contains("Spring (0 members)"));
+
+    let err = fails(d, &["reports", "pipeline", &pipeline, "--chart", "pipeline.png"], 2);
+    assert!(err.contains("SVG"), "{err}");
+    assert!(!d.join("pipeline.png").exists());
+}

@@ -1,0 +1,105 @@
+//! Reports drawn as SVG bar charts (plotters): a pipeline's value per stage, a campaign's
+//! responses. Amounts are drawn in one currency: the one with the largest forecast or revenue.
+
+use std::collections::BTreeMap;
+
+use crm::money::Currency;
+use crm::rust_decimal::Decimal;
+use crm::rust_decimal::prelude::ToPrimitive;
+use crm::service::{CampaignResults, PipelineReport};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::error::CliError;
+
+/// The fill of the first series (the totals), then the second (weighted values).
+const TOTAL: RGBColor = RGBColor(47, 95, 179);
+const WEIGHTED: RGBColor = RGBColor(242, 153, 74);
+
+fn failed(e: impl std::fmt::Display) -> CliError {
+    CliError::Io(format!("the chart could not be drawn: {e}"))
+}
+
+/// The currency with the largest amount in `m` (amounts in others are not charted).
+fn main_currency(m: &BTreeMap<Currency, Decimal>) -> Option<Currency> {
+    m.iter().max_by_key(|(_, a)| **a).map(|(c, _)| *c)
+}
+
+fn amount(m: &BTreeMap<Currency, Decimal>, c: Option<Currency>) -> f64 {
+    c.and_then(|c| m.get(&c)).and_then(Decimal::to_f64).unwrap_or(0.0)
+}
+
+/// Vertical bars, one group per label, one bar per series (name, colour, values).
+fn bars(
+    title: &str,
+    y_label: &str,
+    labels: &[String],
+    series: &[(&str, RGBColor, Vec<f64>)],
+) -> Result<String, CliError> {
+    let mut svg = String::new();
+    {
+        let width = (160 + labels.len() as u32 * 110).clamp(640, 1600);
+        let root = SVGBackend::with_string(&mut svg, (width, 420)).into_drawing_area();
+        root.fill(&WHITE).map_err(failed)?;
+        let top = series.iter().flat_map(|(_, _, v)| v.iter().copied()).fold(0.0f64, f64::max);
+        let top = if top > 0.0 { top * 1.1 } else { 1.0 };
+        let groups = labels.len().max(1) as u32;
+        let per = series.len().max(1) as u32;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(80)
+            .build_cartesian_2d(0f64..f64::from(groups * (per + 1)), 0f64..top)
+            .map_err(failed)?;
+        chart.configure_mesh().disable_x_mesh().x_labels(0).y_desc(y_label).draw().map_err(failed)?;
+        // Each group's label under its bars, in the label area (drawn on the whole picture).
+        for (i, label) in labels.iter().enumerate() {
+            let x = f64::from(i as u32 * (per + 1)) + f64::from(per) / 2.0 + 0.5;
+            let (px, py) = chart.backend_coord(&(x, 0.0));
+            let style = ("sans-serif", 14).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Top));
+            root.draw(&Text::new(label.clone(), (px, py + 8), style)).map_err(failed)?;
+        }
+        for (s, (name, color, values)) in series.iter().enumerate() {
+            let rects = values.iter().enumerate().filter(|(_, v)| **v > 0.0).map(|(i, v)| {
+                let x = f64::from(i as u32 * (per + 1) + s as u32) + 0.5;
+                Rectangle::new([(x, 0.0), (x + 1.0, *v)], color.filled())
+            });
+            let color = *color;
+            chart
+                .draw_series(rects)
+                .map_err(failed)?
+                .label(*name)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(failed)?;
+        root.present().map_err(failed)?;
+    }
+    Ok(svg)
+}
+
+/// A pipeline's total and weighted value per stage.
+pub(crate) fn pipeline(r: &PipelineReport) -> Result<String, CliError> {
+    let currency = main_currency(&r.forecast).or_else(|| r.stages.iter().find_map(|s| main_currency(&s.total)));
+    let labels: Vec<String> = r.stages.iter().map(|s| s.stage.name.clone()).collect();
+    let totals = r.stages.iter().map(|s| amount(&s.total, currency)).collect();
+    let weighted = r.stages.iter().map(|s| amount(&s.weighted, currency)).collect();
+    let unit = currency.map_or("value".to_owned(), |c| c.code().to_owned());
+    bars(&r.pipeline.name, &unit, &labels, &[("total", TOTAL, totals), ("weighted", WEIGHTED, weighted)])
+}
+
+/// A campaign's responses, by kind.
+pub(crate) fn campaign(r: &CampaignResults) -> Result<String, CliError> {
+    let labels: Vec<String> = r.counts.keys().map(|k| k.to_string()).collect();
+    let counts = r.counts.values().map(|n| *n as f64).collect();
+    let title = format!("{} ({} members)", r.campaign.name, r.members);
+    bars(&title, "responses", &labels, &[("responses", TOTAL, counts)])
+}
+
+/// Writes `svg` to `path`, which must name an `.svg` file.
+pub(crate) fn write(path: &std::path::Path, svg: &str) -> Result<(), CliError> {
+    if path.extension().and_then(|e| e.to_str()).is_none_or(|e| !e.eq_ignore_ascii_case("svg")) {
+        return Err(CliError::Usage(format!("{}: charts are written as SVG (name a .svg file)", path.display())));
+    }
+    std::fs::write(path, svg).map_err(|e| CliError::Io(format!("cannot write {}: {e}", path.display())))
+}
