@@ -2,7 +2,8 @@
 //! second record. Answers are kept per caller for a day: in memory (at most [`CAPACITY`] of
 //! them, the oldest forgotten first), and in the CRM's database ([`crate::kept`]), so that a
 //! retry reaching another server over the same database, or this one after a restart, finds
-//! them too. A request still running is known only to the server running it.
+//! them too. A request is claimed in the database before it runs, so a retry reaching another
+//! server while it runs gets `409` too.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -78,14 +79,7 @@ impl Answers {
                 res.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
                 return Ok(Begin::Replay(res));
             }
-            Some(Slot::Running { fingerprint: f }) if *f == fingerprint => {
-                return Err(Problem::new(
-                    StatusCode::CONFLICT,
-                    "in-progress",
-                    "The same request is still running",
-                    "retry once the first attempt has answered",
-                ));
-            }
+            Some(Slot::Running { fingerprint: f }) if *f == fingerprint => return Err(in_progress()),
             Some(_) => return Err(reused()),
             None => {}
         }
@@ -158,6 +152,7 @@ impl Ticket {
             headers: kept.iter().filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_owned()))).collect(),
             body: String::from_utf8_lossy(&body).into_owned(),
             at: now,
+            running: false,
         };
         (Response::from_parts(parts, axum::body::Body::from(body)), Some(to_keep))
     }
@@ -180,21 +175,44 @@ pub(crate) async fn once(
         Begin::Run(ticket) => ticket,
     };
     let name = ticket.name.clone().unwrap_or_default();
-    // Not in memory: perhaps kept in the database by another server, or before a restart.
-    let (stored, version) = kept::read(cx, &name).await;
-    if let Some(stored) = stored {
-        if stored.fingerprint != hex::encode(ticket.fingerprint) {
-            return Err(reused());
+    let fingerprint = hex::encode(ticket.fingerprint);
+    // Not in memory: perhaps kept (or running) in the database by another server, or before a
+    // restart. Then claimed there, so that a retry elsewhere waits for this answer.
+    let mut claimed = None;
+    for _ in 0..2 {
+        let (stored, version) = kept::read(cx, &name).await;
+        if let Some(stored) = stored {
+            if stored.fingerprint != fingerprint {
+                return Err(reused());
+            }
+            if stored.running && cx.now() - stored.at < kept::CLAIM_HOLDS {
+                return Err(in_progress());
+            }
+            if !stored.running {
+                let (mut res, _) = ticket.finish(stored.response(), stored.at).await;
+                res.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+                return Ok(res);
+            }
+            // A claim whose server stopped answering: taken over below.
         }
-        let (mut res, _) = ticket.finish(stored.response(), stored.at).await;
-        res.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
-        return Ok(res);
+        match kept::claim(cx, &name, &fingerprint, version).await {
+            Ok(v) => {
+                claimed = Some(v);
+                break;
+            }
+            // Claimed or answered meanwhile elsewhere: read again.
+            Err(true) => continue,
+            // The database failed: the request runs, kept in memory only.
+            Err(false) => break,
+        }
     }
     let session = cx.clone();
     tokio::spawn(async move {
         let (res, to_keep) = ticket.finish(run.await, session.now()).await;
-        if let Some(k) = to_keep {
-            kept::write(&session, &name, &k, version).await;
+        match (to_keep, claimed) {
+            (Some(k), v) => kept::write(&session, &name, &k, v).await,
+            (None, Some(v)) => kept::release(&session, &name, v).await,
+            (None, None) => {}
         }
         res
     })
@@ -203,6 +221,16 @@ pub(crate) async fn once(
         tracing::error!(error = %e, "a keyed request stopped");
         Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "The server failed", "see the server's log")
     })
+}
+
+/// 409: the same request is running (here or on another server).
+fn in_progress() -> Problem {
+    Problem::new(
+        StatusCode::CONFLICT,
+        "in-progress",
+        "The same request is still running",
+        "retry once the first attempt has answered",
+    )
 }
 
 /// 422: the key was used for another request.
@@ -224,4 +252,75 @@ fn caller(cx: &crm::service::Session) -> String {
 /// The request's `Idempotency-Key`, if it carries one.
 fn key(headers: &HeaderMap) -> Option<&HeaderValue> {
     headers.get("idempotency-key")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crm::ids::TenantId;
+    use crm::memory::MemoryStore;
+    use crm::service::Crm;
+
+    use super::*;
+
+    /// Two servers (each with its own memory of answers) over one CRM.
+    #[tokio::test]
+    async fn a_retry_reaching_another_server_is_told_the_request_runs_then_gets_its_answer() {
+        let crm = Crm::new(MemoryStore::new());
+        let cx = crm.as_actor(&crm::actor::Actor::system(TenantId::new()));
+        let (here, there) = (Arc::new(Answers::default()), Arc::new(Answers::default()));
+        let keyed = |k: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert("idempotency-key", HeaderValue::from_static(k));
+            h
+        };
+        let runs = Arc::new(AtomicUsize::new(0));
+        let request: [&[u8]; 2] = [b"POST", b"/v1/contacts"];
+
+        let (go, wait) = tokio::sync::oneshot::channel::<()>();
+        let first = {
+            let (here, cx, runs, h) = (here.clone(), cx.clone(), runs.clone(), keyed("k1"));
+            tokio::spawn(async move {
+                let work = async move {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    let _ = wait.await;
+                    (StatusCode::CREATED, "made").into_response()
+                };
+                once(&here, &cx, &h, &request, work).await
+            })
+        };
+        let name = format!("{}\u{0}k1", caller(&cx));
+        for _ in 0..200 {
+            if kept::read(&cx, &name).await.0.is_some_and(|k| k.running) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let never = |runs: Arc<AtomicUsize>| async move {
+            runs.fetch_add(1, Ordering::SeqCst);
+            (StatusCode::CREATED, "again").into_response()
+        };
+        let err = once(&there, &cx, &keyed("k1"), &request, never(runs.clone())).await.unwrap_err();
+        assert_eq!(err.status(), StatusCode::CONFLICT, "running on the first server");
+
+        go.send(()).unwrap();
+        let made = first.await.unwrap().unwrap();
+        assert_eq!(made.status(), StatusCode::CREATED);
+        let replayed = once(&there, &cx, &keyed("k1"), &request, never(runs.clone())).await.unwrap();
+        assert_eq!(replayed.status(), StatusCode::CREATED);
+        assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+        let body = axum::body::to_bytes(replayed.into_body(), 100).await.unwrap();
+        assert_eq!((&body[..], runs.load(Ordering::SeqCst)), (&b"made"[..], 1), "ran once");
+
+        // A request that failed releases its claim: a retry elsewhere runs it.
+        let failing = async { (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response() };
+        let failed = once(&here, &cx, &keyed("k2"), &request, failing).await.unwrap();
+        assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let name = format!("{}\u{0}k2", caller(&cx));
+        let (left, version) = kept::read(&cx, &name).await;
+        assert!(left.is_none() && version.is_none(), "no claim left");
+        let retried = once(&there, &cx, &keyed("k2"), &request, never(runs.clone())).await.unwrap();
+        assert_eq!((retried.status(), runs.load(Ordering::SeqCst)), (StatusCode::CREATED, 2));
+    }
 }

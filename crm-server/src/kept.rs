@@ -1,8 +1,9 @@
 //! Idempotency answers kept in the CRM's own database beside the server's memory, so that a
 //! retry reaching another server process over the same database, or this one after a restart,
-//! finds the first answer. One sync state per caller and key (`idempotency/<digest>`), written
-//! with the answer, read when memory has none; every [`PURGE_EVERY`] answers kept, the
-//! tenant's answers older than a day are deleted.
+//! finds the first answer. One sync state per caller and key (`idempotency/<digest>`): claimed
+//! (`running`) before the request runs, so that a retry reaching another server meanwhile is
+//! told it is running; then overwritten with the answer. Every [`PURGE_EVERY`] answers kept,
+//! the tenant's answers older than a day are deleted.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -19,6 +20,10 @@ use sha2::{Digest, Sha256};
 
 /// How long an answer is kept.
 pub(crate) const KEPT: Duration = Duration::hours(24);
+
+/// How long a claim holds without its answer: after it, the server that claimed is taken to
+/// have stopped, and a retry runs the request.
+pub(crate) const CLAIM_HOLDS: Duration = Duration::minutes(5);
 
 /// How many answers are kept between two purges of the old ones.
 pub(crate) const PURGE_EVERY: u64 = 500;
@@ -38,6 +43,9 @@ pub(crate) struct Kept {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: String,
     pub(crate) at: DateTime<Utc>,
+    /// A claim: the request is running (no answer yet).
+    #[serde(default)]
+    pub(crate) running: bool,
 }
 
 impl Kept {
@@ -70,6 +78,40 @@ pub(crate) async fn read(cx: &Session, name: &str) -> (Option<Kept>, Option<u64>
     let Ok(Some(state)) = keeper(cx).sync().state(&state_key(name)).await else { return (None, None) };
     let kept = serde_json::from_value::<Kept>(state.value).ok().filter(|k| cx.now() - k.at < KEPT);
     (kept, Some(state.version))
+}
+
+/// Claims `name` for the request of `fingerprint` (hex) over the state at `version` (None: there
+/// is none): the claim's version, or `Err(true)` when another claimed or answered it meanwhile,
+/// `Err(false)` when the database failed (logged).
+pub(crate) async fn claim(cx: &Session, name: &str, fingerprint: &str, version: Option<u64>) -> Result<u64, bool> {
+    let claim = Kept {
+        fingerprint: fingerprint.to_owned(),
+        status: 0,
+        headers: Vec::new(),
+        body: String::new(),
+        at: cx.now(),
+        running: true,
+    };
+    let Ok(value) = serde_json::to_value(&claim) else { return Err(false) };
+    match keeper(cx).sync().put_state(&state_key(name), value, version).await {
+        Ok(state) => Ok(state.version),
+        Err(crm::error::Error::Conflict { .. }) => Err(true),
+        Err(e) => {
+            tracing::warn!(error = %e, "an idempotency key was not claimed in the database");
+            Err(false)
+        }
+    }
+}
+
+/// Drops the claim on `name` at `version` (its request failed: a retry may run it).
+pub(crate) async fn release(cx: &Session, name: &str, version: u64) {
+    let keeper = keeper(cx);
+    if let Ok(Some(state)) = keeper.sync().state(&state_key(name)).await
+        && state.version == version
+        && let Err(e) = keeper.records::<SyncState>().delete(state.id, version).await
+    {
+        tracing::warn!(error = %e, "an idempotency claim was not released");
+    }
 }
 
 /// Keeps `kept` for `name` over the state at `version` (None: there is none). A failure is
@@ -118,6 +160,7 @@ mod tests {
             headers: vec![("location".into(), "/v1/contacts/x".into())],
             body: body.into(),
             at: cx.now(),
+            running: false,
         };
         write(&cx, "caller\0old", &kept("{\"old\":true}"), None).await;
         let (read_back, version) = read(&cx, "caller\0old").await;

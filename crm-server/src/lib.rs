@@ -41,6 +41,7 @@ mod idempotency;
 mod jwt;
 mod kept;
 mod metrics;
+mod nested;
 mod openapi;
 mod options;
 #[cfg(feature = "portal")]

@@ -70,7 +70,7 @@ fn kind_paths(paths: &mut Map<String, Value>, name: &str, kind: EntityKind) {
             "responses": responses((200, json_response(&format!("A page of {name}"), page(record.clone()), &[])), &[400, 403, 422]),
         }
     });
-    if any::CREATABLE.contains(&kind) {
+    if any::CREATABLE.contains(&kind) || crate::nested::KINDS.contains(&kind) {
         collection["post"] = json!({
             "operationId": format!("create_{name}"),
             "tags": tag,
@@ -320,6 +320,11 @@ fn components(jwt: bool) -> Value {
     for kind in any::CREATABLE {
         if let Some(name) = crm::openapi::record_schema_name(*kind) {
             schemas.insert(format!("New{name}"), crate::schemas::new_record(*kind));
+        }
+    }
+    for kind in crate::nested::KINDS {
+        if let Some(name) = crm::openapi::record_schema_name(*kind) {
+            schemas.insert(format!("New{name}"), crate::nested::schema(*kind));
         }
     }
     let mut responses = Map::new();

@@ -182,7 +182,9 @@ pub(crate) async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     let body = read_body(body)?;
-    creatable(&name)?;
+    if !crate::nested::KINDS.contains(&kind(&name)?) {
+        creatable(&name)?;
+    }
     let request: [&[u8]; 3] = [b"POST", name.as_bytes(), &body];
     let (session, run_name, run_body) = (cx.clone(), name.clone(), body.clone());
     let run = async move { make(&session, &run_name, &run_body).await.unwrap_or_else(IntoResponse::into_response) };
@@ -220,7 +222,10 @@ pub(crate) fn cells(fields: serde_json::Map<String, serde_json::Value>) -> Resul
 /// Creates the record a `POST` body describes.
 async fn make(cx: &crm::service::Session, name: &str, body: &Bytes) -> Result<Response, Problem> {
     let kind = kind(name)?;
-    let r = any::create(cx, kind, &cells(object(body)?)?).await?;
+    let r = match crate::nested::KINDS.contains(&kind) {
+        true => crate::nested::make(cx, kind, body).await?,
+        false => any::create(cx, kind, &cells(object(body)?)?).await?,
+    };
     Ok(record(StatusCode::CREATED, &r, Some(format!("/v1/{name}/{}", r.id()))))
 }
 

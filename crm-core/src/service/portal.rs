@@ -78,7 +78,8 @@ pub enum LinkRequest {
     },
 }
 
-/// Sign-in links for customers: see the [module docs](self).
+/// Sign-in links for customers: a one-time link per request, sent by the caller to the address asked for,
+/// redeemed with [`Crm::sign_in_customer`].
 ///
 /// ```
 /// # futures::executor::block_on(async {

@@ -10,6 +10,7 @@ mod guard;
 mod hostile;
 mod idempotency;
 mod jwt;
+mod nested;
 mod openapi;
 #[cfg(feature = "portal")]
 mod portal;

@@ -101,8 +101,7 @@ async fn records_are_created_read_listed_in_pages_changed_and_deleted_with_etags
     problem(&a.get("/v1/contacts?filter=shoe_size%3D9", &k).await, StatusCode::UNPROCESSABLE_ENTITY, Some("filter[0]"));
     problem(&a.get("/v1/contacts?limit=0", &k).await, StatusCode::BAD_REQUEST, None);
     let invoice = a.post("/v1/invoices", &k, json!({"number": "1"})).await;
-    problem(&invoice, StatusCode::METHOD_NOT_ALLOWED, None);
-    assert_eq!(invoice.1["allow"], "GET");
+    problem(&invoice, StatusCode::UNPROCESSABLE_ENTITY, Some("lines"));
     problem(&a.send(a.http.put(a.url("/v1/contacts")), &k).await, StatusCode::METHOD_NOT_ALLOWED, None);
     problem(&a.post("/v1/contacts", &k, json!(["not", "an", "object"])).await, StatusCode::BAD_REQUEST, None);
     let hits = a.get("/v1/search?q=acme", &k).await;
@@ -122,8 +121,9 @@ async fn each_key_sees_what_its_user_may_and_nothing_of_other_tenants() {
     problem(&a.get(&format!("/v1/contacts/{theirs_id}"), &a.rep).await, StatusCode::NOT_FOUND, None);
     problem(&a.get(&format!("/v1/contacts/{theirs_id}"), &a.other_tenant).await, StatusCode::NOT_FOUND, None);
     assert!(a.get("/v1/contacts", &a.other_tenant).await.2["items"].as_array().unwrap().is_empty());
-    let pipeline = a.post("/v1/pipelines", &a.rep, json!({"name": "Mine"})).await;
-    problem(&pipeline, StatusCode::METHOD_NOT_ALLOWED, None);
+    let stages = json!([{"name": "New"}, {"name": "Won", "kind": "won"}, {"name": "Lost", "kind": "lost"}]);
+    let pipeline = a.post("/v1/pipelines", &a.rep, json!({"name": "Mine", "stages": stages})).await;
+    problem(&pipeline, StatusCode::FORBIDDEN, None);
 }
 
 #[tokio::test]
