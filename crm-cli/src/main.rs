@@ -18,6 +18,7 @@ mod plugins;
 mod records;
 mod reports;
 mod serve;
+mod sync;
 
 use std::path::PathBuf;
 
@@ -118,6 +119,9 @@ enum Command {
     /// Automation: run the work that falls due with time (from cron or a timer).
     #[command(subcommand)]
     Automation(automation::AutomationCmd),
+    /// Accounting sync with Xero or QuickBooks Online: customers both ways, invoices and payments in.
+    #[command(subcommand)]
+    Sync(sync::SyncCmd),
     /// Plugins: install a WebAssembly plugin, list, enable and disable them.
     #[command(subcommand)]
     Plugin(plugins::PluginCmd),
@@ -209,6 +213,7 @@ async fn run(cli: Cli, out: &mut Out) -> Result<(), CliError> {
         }
         Command::Reports(cmd) => reports::run(&cx, cmd, out).await,
         Command::Automation(cmd) => automation::run(&cx, cmd, out).await,
+        Command::Sync(cmd) => sync::run(&cx, cmd, out).await,
         Command::Search { words } => {
             let hits = cx.search(&words.join(" ")).await?;
             let rows: Vec<serde_json::Value> = hits

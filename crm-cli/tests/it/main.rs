@@ -541,3 +541,114 @@ fn reports_are_drawn_as_svg_bar_charts() {
     assert!(err.contains("SVG"), "{err}");
     assert!(!d.join("pipeline.png").exists());
 }
+
+/// A Xero-shaped API on loopback, as much as a sync of one organisation needs: one customer
+/// contact, no invoices or payments; it answers only `Bearer access-1` for organisation `org-1`,
+/// and returns (path, whether authorised) for each request.
+fn xero_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/api.xro/2.0/", listener.local_addr().unwrap());
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>> = std::sync::Arc::default();
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut reader = BufReader::new(s.try_clone().unwrap());
+            let mut head = Vec::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push(line.trim_end().to_owned());
+            }
+            let path = head.first().and_then(|l| l.split_whitespace().nth(1)).unwrap_or_default().to_owned();
+            let header = |name: &str| {
+                head.iter()
+                    .find_map(|l| {
+                        l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim())
+                    })
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let authorised = header("authorization") == "Bearer access-1" && header("xero-tenant-id") == "org-1";
+            log.lock().unwrap().push((path.clone(), authorised));
+            let body = if !authorised {
+                None
+            } else if path.contains("/Contacts") && path.contains("page=1") {
+                Some(serde_json::json!({"Contacts": [{
+                    "ContactID": "7f2c3c55-1f47-4d1b-9c66-4f1d1a8b0c01", "Name": "Globex Ltd",
+                    "EmailAddress": "ap@globex.example", "ContactStatus": "ACTIVE", "IsCustomer": true,
+                    "DefaultCurrency": "GBP", "UpdatedDateUTC": "/Date(1764000000000+0000)/"
+                }]}))
+            } else if path.contains("/Contacts") {
+                Some(serde_json::json!({"Contacts": []}))
+            } else if path.contains("/Invoices") {
+                Some(serde_json::json!({"Invoices": []}))
+            } else if path.contains("/Payments") {
+                Some(serde_json::json!({"Payments": []}))
+            } else {
+                Some(serde_json::json!({}))
+            };
+            let (status, body) = match body {
+                Some(b) => ("200 OK", b.to_string()),
+                None => ("401 Unauthorized", "{\"Title\":\"Unauthorized\"}".to_owned()),
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (base, seen)
+}
+
+#[test]
+fn sync_keeps_a_connections_tokens_sealed_and_pulls_the_customers() {
+    let dir = initialised();
+    let d = dir.path();
+    let (base, seen) = xero_server();
+    let key = "8f".repeat(32);
+    let with = |args: &[&str], key: Option<&str>| {
+        let mut c = crm(d);
+        c.args(args).env_remove("CRM_SYNC_KEY");
+        for v in ["CRM_SYNC_CLIENT_ID", "CRM_SYNC_CLIENT_SECRET", "CRM_SYNC_ACCESS_TOKEN", "CRM_SYNC_REFRESH_TOKEN"] {
+            c.env_remove(v);
+        }
+        if let Some(k) = key {
+            c.env("CRM_SYNC_KEY", k);
+        }
+        c.output().unwrap()
+    };
+    let connect =
+        ["sync", "connect", "xero", "--org", "org-1", "--access-token", "access-1", "--refresh-token", "refresh-1"];
+    let no_key = with(&connect, None);
+    assert_eq!(no_key.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_key.stderr).contains("CRM_SYNC_KEY"));
+    assert!(with(&connect, Some(&key)).status.success());
+    let db = std::fs::read(d.join("crm.db")).unwrap();
+    assert!(!db.windows(9).any(|w| w == b"refresh-1") && !db.windows(8).any(|w| w == b"access-1"), "sealed");
+
+    let sync =
+        ["sync", "xero", "--org", "org-1", "--base-currency", "GBP", "--client-id", "app", "--client-secret", "s"];
+    let sync: Vec<&str> = [&sync[..], &["--base-url", &base, "--json"]].concat();
+    let out = with(&sync, Some(&key));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["connection"].as_str(), report["customers"]["created"].as_u64()), (Some("xero:org-1"), Some(1)));
+    let companies = json(d, &["companies", "list"]);
+    assert_eq!(companies[0]["name"], "Globex Ltd", "{companies}");
+    let requests = seen.lock().unwrap().clone();
+    assert!(requests.iter().all(|(_, ok)| *ok), "every call carried the connection's token: {requests:?}");
+    assert!(
+        requests.iter().any(|(p, _)| p.contains("/Invoices")) && requests.iter().any(|(p, _)| p.contains("/Payments"))
+    );
+
+    // Again: nothing new. Another key does not open the tokens.
+    let again: Value = serde_json::from_slice(&with(&sync, Some(&key)).stdout).unwrap();
+    assert_eq!(again["customers"]["created"], 0, "{again}");
+    let wrong = with(&sync, Some(&"11".repeat(32)));
+    assert_eq!(wrong.status.code(), Some(1), "{}", String::from_utf8_lossy(&wrong.stderr));
+}
