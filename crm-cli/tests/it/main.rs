@@ -542,12 +542,12 @@ fn reports_are_drawn_as_svg_bar_charts() {
     assert!(!d.join("pipeline.png").exists());
 }
 
-/// A Xero-shaped API on loopback, as much as a sync of one organisation needs: one customer
-/// contact, no invoices or payments; it answers only `Bearer access-1` for organisation `org-1`,
-/// and returns (path, whether authorised) for each request.
 /// Each request's path, and whether it carried the right token.
 type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>>;
 
+/// A Xero-shaped API on loopback, as much as a sync of one organisation needs: one customer
+/// contact, no invoices or payments; it answers only `Bearer access-1` for organisation `org-1`,
+/// and returns (path, whether authorised) for each request.
 fn xero_server() -> (String, Seen) {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
