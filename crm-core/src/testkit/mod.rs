@@ -16,6 +16,7 @@
 pub mod fixtures;
 
 mod access;
+mod customers;
 mod events;
 mod hostile;
 mod privacy;
@@ -26,6 +27,7 @@ mod transactions;
 mod unique_keys;
 
 pub use access::*;
+pub use customers::*;
 pub use events::*;
 pub use hostile::*;
 pub use privacy::*;
@@ -78,7 +80,7 @@ macro_rules! store_conformance_tests {
             failed_write_poisons_the_transaction, search_matches_every_term_as_a_prefix,
             insert_many_is_insert_of_each, hostile_strings_filter_and_search_as_the_reference,
             hostile_input_is_refused_naming_the_field, search_is_narrowed_before_the_limit,
-            access_matches_the_reference, erasure_leaves_no_trace
+            access_matches_the_reference, erasure_leaves_no_trace, customers_reach_only_their_own
         }
     };
     (@names; $($case:ident),* $(,)?) => {
