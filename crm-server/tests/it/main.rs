@@ -34,15 +34,35 @@ pub struct Api {
     pub crm: Crm,
     pub tenant: TenantId,
     _dir: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _server: Served,
 }
 
-impl Drop for Api {
+/// A server on loopback, shut down when dropped.
+pub struct Served(Option<tokio::sync::oneshot::Sender<()>>);
+
+impl Drop for Served {
     fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
+        if let Some(s) = self.0.take() {
             let _ = s.send(());
         }
     }
+}
+
+/// Serves `crm` on loopback with the options `options` makes for the server's base URL.
+pub async fn serve(crm: &Crm, options: impl FnOnce(&str) -> crm_server::Options) -> (String, Served) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let options = options(&base);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = crm.clone();
+    tokio::spawn(async move {
+        crm_server::serve_with(served, listener, &options, async move {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    (base, Served(Some(stop)))
 }
 
 /// The API with its default options.
@@ -64,17 +84,7 @@ pub async fn api_with(options: crm_server::Options) -> Api {
     let other = crm.as_actor(&Actor::system(TenantId::new()));
     let stranger = other.users().create(NewUser::new("Sol", "sol@else.example").role("administrator")).await.unwrap();
     let (_, other_tenant) = other.api_keys().issue(NewApiKey::new("other", stranger.id)).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = crm.clone();
-    tokio::spawn(async move {
-        crm_server::serve_with(served, listener, &options, async move {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
+    let (base, server) = serve(&crm, |_| options).await;
     let http = Client::new();
     let doc = http.get(format!("{base}/openapi.json")).send().await.unwrap().json().await.unwrap();
     Api {
@@ -88,7 +98,7 @@ pub async fn api_with(options: crm_server::Options) -> Api {
         crm,
         tenant,
         _dir: dir,
-        stop: Some(stop),
+        _server: server,
     }
 }
 

@@ -86,15 +86,7 @@ pub struct Portal {
     pub ann_case: Case,
     pub bob_case: Case,
     _dir: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for Portal {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-    }
+    _server: crate::Served,
 }
 
 /// 32 bytes the tests sign sessions with.
@@ -123,24 +115,14 @@ pub async fn portal() -> Portal {
         desk.invoices().send(invoice.id).await.unwrap();
     }
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let sender = SmtpSender::new(&SmtpConfig::new("127.0.0.1").with_port(smtp.port).security(Security::None)).unwrap();
     let from = Address::new("Acme support", "support@acme.example").unwrap();
-    let options = crm_server::PortalOptions::new(tenant, &format!("{base}/portal"), SECRET, sender, from)
-        .unwrap()
-        .brand("Acme Kettles");
-    let options = crm_server::Options::default().portal(options);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = crm.clone();
-    tokio::spawn(async move {
-        crm_server::serve_with(served, listener, &options, async move {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
-    Portal { base, crm, tenant, smtp, ann, bob, ann_case, bob_case, _dir: dir, stop: Some(stop) }
+    let (base, server) = crate::serve(&crm, |base| {
+        let portal = crm_server::PortalOptions::new(tenant, &format!("{base}/portal"), SECRET, sender, from).unwrap();
+        crm_server::Options::default().portal(portal.brand("Acme Kettles"))
+    })
+    .await;
+    Portal { base, crm, tenant, smtp, ann, bob, ann_case, bob_case, _dir: dir, _server: server }
 }
 
 impl Portal {
