@@ -14,6 +14,7 @@
 //! | `GET /v1/{kind}/{id}/relations` | the links with the record at either end (`POST /v1/relations` makes one) |
 //! | `GET /v1/reports/pipeline/{id}`, `/v1/reports/campaign/{id}` | a pipeline's stages and forecast; a campaign's results |
 //! | `GET /v1/search?q=…` | contacts, companies and deals by words |
+//! | `GET`/`POST /v1/cases/{id}/replies` | a case's conversation; a reply to the customer or an internal note |
 //! | `GET /v1/{contacts,companies}/{id}/timeline` | everything about the customer, newest first |
 //! | `GET /v1/{contacts,companies}/{id}/360` | the customer 360: records, figures, timeline |
 //! | `GET /v1/events?after=…&limit=…` | the events the caller may see, in commit order |
@@ -35,6 +36,7 @@
 
 mod auth;
 mod batch;
+mod case_replies;
 mod customers;
 mod guard;
 mod idempotency;
@@ -111,6 +113,7 @@ fn app(crm: Crm, options: &Options) -> (Router, Option<std::sync::Arc<webhooks::
         .route("/openapi.json", get(openapi_json))
         .route("/docs", get(docs_page))
         .route("/v1/search", get(records::search))
+        .route("/v1/cases/{id}/replies", get(case_replies::list).post(case_replies::create))
         .route("/v1/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/v1/webhooks/{id}", get(webhooks::read).delete(webhooks::delete))
         .route("/v1/webhooks/{id}/dead-letters", get(webhooks::failed))

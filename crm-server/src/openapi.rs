@@ -390,6 +390,7 @@ pub(crate) fn document(options: &crate::Options) -> Value {
     report_paths(&mut paths);
     other_paths(&mut paths);
     crate::webhooks::paths(&mut paths);
+    crate::case_replies::paths(&mut paths);
     if metrics {
         paths.insert(
             "/metrics".into(),

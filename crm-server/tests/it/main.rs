@@ -15,6 +15,7 @@ mod openapi;
 #[cfg(feature = "portal")]
 mod portal;
 mod records;
+mod replies;
 mod reports;
 mod webhooks;
 
