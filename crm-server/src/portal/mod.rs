@@ -11,6 +11,7 @@
 //! | `GET  {path}/` | the customer's cases, orders and invoices |
 //! | `GET  {path}/cases/new`, `POST {path}/cases` | opens a case |
 //! | `GET  {path}/cases/{id}`, `POST {path}/cases/{id}/replies` | a case and its conversation; replying |
+//! | `GET  {path}/invoices/{id}` | an invoice, line by line, with what is left to pay |
 //! | `POST {path}/sign-out` | signs out |
 //!
 //! Opening a link only shows a button: signing in is the button's `POST`, so that mail
@@ -170,6 +171,7 @@ pub(crate) fn router(crm: Crm, opts: PortalOptions) -> Router {
         .route("/cases", post(pages::open_case))
         .route("/cases/{id}", get(pages::case))
         .route("/cases/{id}/replies", post(pages::reply))
+        .route("/invoices/{id}", get(pages::invoice))
         .fallback(pages::not_found)
         .with_state(PortalState { crm, opts: Arc::new(opts) })
 }

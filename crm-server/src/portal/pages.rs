@@ -137,6 +137,22 @@ struct Message {
 }
 
 #[derive(Template)]
+#[template(path = "portal/invoice.html")]
+struct InvoicePage {
+    chrome: Chrome,
+    number: String,
+    issued: String,
+    due: String,
+    status: String,
+    /// Item, quantity, unit price, discount, tax rate, amount.
+    lines: Vec<[String; 6]>,
+    subtotal: String,
+    tax: String,
+    total: String,
+    to_pay: String,
+}
+
+#[derive(Template)]
 #[template(path = "portal/new_case.html")]
 struct NewCasePage {
     chrome: Chrome,
@@ -212,7 +228,7 @@ async fn home_page(st: &PortalState, me: &SignedIn) -> crm::error::Result<Page> 
         status: status_text(o.status.as_str()),
     });
     let invoices = cx.invoices().list(&newest("updated_at")).await?.items.into_iter().map(|i| Row {
-        link: None,
+        link: Some(format!("{root}/invoices/{}", i.id)),
         cells: vec![
             i.number.clone(),
             day(i.issue_date),
@@ -232,6 +248,46 @@ async fn home_page(st: &PortalState, me: &SignedIn) -> crm::error::Result<Page> 
             invoices: invoices.collect(),
         },
     ))
+}
+
+/// `GET /invoices/{id}`: one invoice of theirs, line by line.
+pub(crate) async fn invoice(State(st): State<PortalState>, me: SignedIn, Path(raw): Path<String>) -> Response {
+    let Ok(id) = raw.parse::<uuid::Uuid>() else { return not_found(State(st)).await.into_response() };
+    let i = match me.cx.invoices().get(crm::ids::InvoiceId::from_uuid(id)).await {
+        Ok(i) => i,
+        Err(e) => return failed(&st, &e),
+    };
+    let percent = |d: crm::rust_decimal::Decimal| format!("{}%", d.normalize());
+    let lines = i
+        .lines
+        .iter()
+        .map(|l| {
+            [
+                l.name.clone(),
+                l.quantity.normalize().to_string(),
+                l.unit_price.to_string(),
+                percent(l.discount_percent),
+                percent(l.tax_rate),
+                l.total().to_string(),
+            ]
+        })
+        .collect();
+    Page::render(
+        StatusCode::OK,
+        &InvoicePage {
+            chrome: Chrome::of(&st, &me),
+            number: i.number.clone(),
+            issued: day(i.issue_date),
+            due: day(i.due_date),
+            status: status_text(i.status.as_str()),
+            lines,
+            subtotal: i.subtotal.to_string(),
+            tax: i.tax.to_string(),
+            total: i.total.to_string(),
+            to_pay: i.balance_due().to_string(),
+        },
+    )
+    .into_response()
 }
 
 /// The case named by a path segment (a malformed id is no case).

@@ -137,6 +137,9 @@ async fn a_customer_signs_in_by_link_and_works_their_cases_in_a_browser() {
     let cookies = b.get_all_cookies().await.unwrap();
     assert!(cookies.iter().any(|c| c.name() == "crm_portal" && c.http_only() == Some(true)));
     screenshot(&b, "3-home").await;
+    click_to(&b, Locator::Css("#invoices a"), "#total", "40.00 EUR").await;
+    screenshot(&b, "3b-invoice").await;
+    b.back().await.unwrap();
 
     // Reply to the case waiting for Ann.
     click_to(&b, Locator::LinkText("Kettle leaks"), "#conversation", "Is the lid closed?").await;

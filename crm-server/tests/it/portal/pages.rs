@@ -2,6 +2,7 @@
 //! signing in by link, what a customer sees and may do, forged forms and cookies, and that a
 //! refused request writes nothing.
 
+use crm::ids::ContactId;
 use crm::model::{Activity, CaseChannel, Direction};
 use crm::prelude::*;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
@@ -162,6 +163,23 @@ async fn a_customer_sees_and_answers_only_their_own_cases() {
     for path in [format!("/cases/{}", p.bob_case.id), "/cases/not-an-id".into(), "/nothing/here".into()] {
         let (status, _, page) = ann.get(p.url(&path)).await;
         assert!(status == StatusCode::NOT_FOUND && !page.contains("Wrong colour"), "{path}");
+    }
+
+    // An invoice of theirs, line by line; another's, or a draft, is not there.
+    let invoices = p.desk().invoices().list(&crm::query::Query::new(crm::query::Filter::All)).await.unwrap().items;
+    let of = |who: ContactId| invoices.iter().find(|i| i.contact_id == Some(who)).unwrap().id;
+    let mine = p.url(&format!("/invoices/{}", of(p.ann.id)));
+    assert!(home.contains(&format!("href=\"{}\"", mine.strip_prefix(&p.base).unwrap())), "linked from home");
+    let (status, _, page) = ann.get(mine).await;
+    assert_eq!(status, StatusCode::OK);
+    for seen in ["Kettle KX-200", "40.00 EUR", "to pay 40.00 EUR", "sent"] {
+        assert!(page.contains(seen), "{seen} on the invoice page");
+    }
+    let descaler = LineItem::new("Descaler", 1.into(), Money::new(4.into(), Currency::EUR));
+    let draft = p.desk().invoices().create(NewInvoice::for_contact(p.ann.id).line(descaler)).await.unwrap().id;
+    for id in [of(p.bob.id), draft] {
+        let (status, _, page) = ann.get(p.url(&format!("/invoices/{id}"))).await;
+        assert!(status == StatusCode::NOT_FOUND && !page.contains("Teapot") && !page.contains("Descaler"));
     }
 
     // Forms without the session's token, empty replies and other customers' cases write nothing.
