@@ -19,6 +19,7 @@ mod records;
 mod reports;
 mod serve;
 mod sync;
+mod webhooks;
 
 use std::path::PathBuf;
 
@@ -122,6 +123,9 @@ enum Command {
     /// Accounting sync with Xero or QuickBooks Online: customers both ways, invoices and payments in.
     #[command(subcommand)]
     Sync(sync::SyncCmd),
+    /// Webhook subscriptions: add, list, remove (delivered by `crm serve` and `crm automation run`).
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhookCmd),
     /// Plugins: install a WebAssembly plugin, list, enable and disable them.
     #[command(subcommand)]
     Plugin(plugins::PluginCmd),
@@ -214,6 +218,7 @@ async fn run(cli: Cli, out: &mut Out) -> Result<(), CliError> {
         Command::Reports(cmd) => reports::run(&cx, cmd, out).await,
         Command::Automation(cmd) => automation::run(&cx, cmd, out).await,
         Command::Sync(cmd) => sync::run(&cx, cmd, out).await,
+        Command::Webhooks(cmd) => webhooks::run(&cx, cmd, out).await,
         Command::Search { words } => {
             let hits = cx.search(&words.join(" ")).await?;
             let rows: Vec<serde_json::Value> = hits

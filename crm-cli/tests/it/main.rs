@@ -474,8 +474,14 @@ async fn automation_run_does_what_fell_due_once() {
         cx.invoices().send(invoice.id).await.unwrap();
         let late = NewCase::new("Leaks", CaseType::Problem, CaseChannel::Phone).contact(ann).priority(Priority::Urgent);
         cx.cases().open(late.opened_at(cx.now() - chrono::Duration::days(2))).await.unwrap();
-        crm::integrations::webhooks::Subscriptions::of(&cx).add(&url, Vec::new(), None).await.unwrap();
     }
+    // The subscription, from the command line.
+    let err = fails(d, &["webhooks", "add", &url, "--kind", "widget"], 2);
+    assert!(err.contains("widget"), "{err}");
+    let made = json(d, &["webhooks", "add", &url, "--description", "ERP"]);
+    assert!(made["secret"].as_str().unwrap().starts_with("whsec_"), "{made}");
+    let listed = json(d, &["webhooks", "list"]);
+    assert_eq!((listed[0]["id"].clone(), listed[0].get("secret")), (made["id"].clone(), None), "{listed}");
     let done = json(d, &["automation", "run", "--allow-private-targets"]);
     assert_eq!(done["overdue_invoices"].as_array().unwrap().len(), 1, "{done}");
     assert_eq!(done["sla_breaches"].as_array().unwrap().len(), 1, "{done}");
@@ -494,6 +500,9 @@ async fn automation_run_does_what_fell_due_once() {
     );
     let text = ok(d, &["automation", "run", "--no-webhooks"]);
     assert!(text.contains("0 invoice(s) now overdue") && !text.contains("webhook"), "{text}");
+    ok(d, &["webhooks", "remove", made["id"].as_str().unwrap()]);
+    assert_eq!(json(d, &["webhooks", "list"]), serde_json::json!([]));
+    fails(d, &["webhooks", "remove", made["id"].as_str().unwrap()], 2);
 }
 
 /// The heights of the bars of `fill` in `svg` (legend swatches, 10 units high, left out).
