@@ -179,7 +179,7 @@ pub(crate) async fn once(
     // Not in memory: perhaps kept (or running) in the database by another server, or before a
     // restart. Then claimed there, so that a retry elsewhere waits for this answer.
     let mut claimed = None;
-    for _ in 0..2 {
+    for attempt in 0..2 {
         let (stored, version) = kept::read(cx, &name).await;
         if let Some(stored) = stored {
             if stored.fingerprint != fingerprint {
@@ -200,8 +200,9 @@ pub(crate) async fn once(
                 claimed = Some(v);
                 break;
             }
-            // Claimed or answered meanwhile elsewhere: read again.
-            Err(true) => continue,
+            // Claimed or answered meanwhile elsewhere: read again (once; then it is running).
+            Err(true) if attempt == 0 => continue,
+            Err(true) => return Err(in_progress()),
             // The database failed: the request runs, kept in memory only.
             Err(false) => break,
         }

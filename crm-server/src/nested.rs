@@ -5,6 +5,7 @@
 use axum::body::Bytes;
 use crm::chrono::NaiveDate;
 use crm::entity::EntityKind;
+use crm::error::FieldErrorCode;
 use crm::ids::{CompanyId, ContactId, DealId, OrderId};
 use crm::model::{Entity, LineItem, Record, StageKind};
 use crm::money::Currency;
@@ -82,9 +83,16 @@ fn read<T: DeserializeOwned>(body: &Bytes) -> Result<T, Problem> {
         }
         let message = inner.to_string();
         // Serde names an unknown or missing field in its message, at the path of its object.
-        let named = ["unknown field `", "missing field `"]
-            .iter()
-            .find_map(|p| message.split_once(p).and_then(|(_, rest)| rest.split_once('`')).map(|(f, _)| f.to_owned()));
+        let named = [("unknown field `", FieldErrorCode::UnknownField), ("missing field `", FieldErrorCode::Required)]
+            .into_iter()
+            .find_map(|(p, code)| {
+                let (_, rest) = message.split_once(p)?;
+                Some((rest.split_once('`')?.0.to_owned(), code))
+            });
+        let (named, code) = match named {
+            Some((f, code)) => (Some(f), code),
+            None => (None, FieldErrorCode::TypeMismatch),
+        };
         // An unknown field's path ends with it; a missing one's is its object's.
         let field = match (named, path.as_str()) {
             (Some(f), "." | "") => f,
@@ -93,7 +101,7 @@ fn read<T: DeserializeOwned>(body: &Bytes) -> Result<T, Problem> {
             (None, at) => at.to_owned(),
         };
         let message = message.split(" at line ").next().unwrap_or_default().to_owned();
-        Problem::from(crm::error::Error::invalid(field, crm::error::FieldErrorCode::TypeMismatch, message))
+        Problem::from(crm::error::Error::invalid(field, code, message))
     })
 }
 

@@ -197,9 +197,7 @@ pub(crate) async fn list(State(state): State<AppState>, Caller(cx): Caller) -> R
 
 /// The subscription `id`, else 404.
 async fn one(cx: &Session, id: &str) -> Result<Subscription, Problem> {
-    Subscriptions::of(cx).get(id).await.map_err(problem)?.ok_or_else(|| {
-        Problem::new(StatusCode::NOT_FOUND, "not-found", "No such subscription", format!("no subscription `{id}`"))
-    })
+    Subscriptions::of(cx).get(id).await.map_err(problem)?.ok_or_else(|| missing(id))
 }
 
 /// `GET /v1/webhooks/{id}`.
@@ -209,9 +207,10 @@ pub(crate) async fn read(Caller(cx): Caller, Path(id): Path<String>) -> Result<R
 
 /// `DELETE /v1/webhooks/{id}`: the subscription and its delivery state.
 pub(crate) async fn delete(Caller(cx): Caller, Path(id): Path<String>) -> Result<Response, Problem> {
-    one(&cx, &id).await?;
-    Subscriptions::of(&cx).remove(&id).await.map_err(problem)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    match Subscriptions::of(&cx).remove(&id).await.map_err(problem)? {
+        true => Ok(StatusCode::NO_CONTENT.into_response()),
+        false => Err(missing(&id)),
+    }
 }
 
 /// `GET /v1/webhooks/{id}/dead-letters`: the deliveries that failed for good, oldest first.
@@ -242,9 +241,12 @@ pub(crate) async fn redeliver(
 
 /// The endpoint of subscription `id`, else 404.
 async fn endpoint(cx: &Session, id: &str) -> Result<crm::integrations::webhooks::Endpoint, Problem> {
-    one(cx, id).await?;
     let all = Subscriptions::of(cx).endpoints().await.map_err(problem)?;
-    all.into_iter().find(|e| e.id == id).ok_or_else(|| Problem::bad_request("the subscription changed meanwhile"))
+    all.into_iter().find(|e| e.id == id).ok_or_else(|| missing(id))
+}
+
+fn missing(id: &str) -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "not-found", "No such subscription", format!("no subscription `{id}`"))
 }
 
 /// The subscriptions' paths in the OpenAPI document.

@@ -194,8 +194,11 @@ fn status_text(s: &str) -> String {
 fn failed(st: &PortalState, e: &Error) -> Response {
     match e {
         Error::Forbidden(_) => {
-            let jar = axum_extra::extract::cookie::CookieJar::new().remove(removal(&st.opts.path));
-            (jar, Redirect::to(&format!("{}/sign-in", st.opts.path))).into_response()
+            let mut res = Redirect::to(&format!("{}/sign-in", st.opts.path)).into_response();
+            if let Ok(clear) = header::HeaderValue::from_str(&removal(&st.opts.path).to_string()) {
+                res.headers_mut().append(header::SET_COOKIE, clear);
+            }
+            res
         }
         _ => Page::failure(st, e).into_response(),
     }

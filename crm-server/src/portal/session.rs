@@ -65,9 +65,11 @@ impl Ticket {
     }
 }
 
-/// The cookie that ends a session under `path`.
+/// The cookie that ends a session under `path` (empty, expired).
 pub(crate) fn removal(path: &str) -> Cookie<'static> {
-    Cookie::build((COOKIE, "")).path(path.to_owned()).build()
+    let mut c = Cookie::build((COOKIE, "")).path(path.to_owned()).build();
+    c.make_removal();
+    c
 }
 
 /// A signed-in customer: their session with the CRM and the token their forms must carry.

@@ -36,6 +36,13 @@ async fn invoices_segments_and_pipelines_are_made_from_nested_bodies() {
     ] {
         problem(&a.post("/v1/invoices", &k, body.clone()).await, StatusCode::UNPROCESSABLE_ENTITY, Some(field));
     }
+    let a = &a;
+    let code = |body: serde_json::Value| async move {
+        a.post("/v1/invoices", &a.admin, body).await.2["errors"][0]["code"].clone()
+    };
+    assert_eq!(code(json!({"contact_id": ann_id})).await, "required");
+    assert_eq!(code(json!({"lines": [], "colour": "red"})).await, "unknown_field");
+    assert_eq!(code(json!({"lines": [line("two", "1")]})).await, "type_mismatch");
     problem(
         &a.send(a.http.post(a.url("/v1/invoices")).header("content-type", "application/json").body("{"), &k).await,
         StatusCode::BAD_REQUEST,

@@ -236,4 +236,6 @@ async fn a_customer_sees_and_answers_only_their_own_cases() {
     p.desk().privacy().erase(p.bob.id, Some("asked to be forgotten")).await.unwrap();
     let (status, headers, _) = bob.get(p.url("")).await;
     assert_eq!((status, location(&headers)), (StatusCode::SEE_OTHER, "/portal/sign-in"));
+    let cleared = headers[SET_COOKIE].to_str().unwrap();
+    assert!(cleared.starts_with("crm_portal=;") && cleared.contains("Max-Age=0"), "signed out: {cleared}");
 }
