@@ -51,6 +51,7 @@ mod macros;
 
 pub mod access;
 pub mod actor;
+pub mod aggregate;
 pub mod chain;
 pub mod entity;
 pub mod error;

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use crate::aggregate::{AggregateRow, Plan};
 use crate::chain::ChainReport;
 use crate::entity::EntityKind;
 use crate::error::{Error, Result};
@@ -107,6 +108,25 @@ pub trait Transaction: Send {
 
     /// How many records of `kind` match.
     async fn count(&mut self, kind: EntityKind, filter: &Filter) -> Result<u64>;
+
+    /// The rows of a checked aggregate ([`crate::aggregate`]) over this transaction's records
+    /// of `plan.kind`. The default folds the matching records page by page through the
+    /// reference ([`Plan::fold`]), never holding more than a page; SQL stores override it
+    /// with one `GROUP BY` and hand their per-group results to [`Plan::finish`].
+    async fn aggregate(&mut self, plan: &Plan) -> Result<Vec<AggregateRow>> {
+        let mut fold = plan.fold();
+        let mut q = Query::new(plan.aggregate.filter.clone()).limit(crate::query::MAX_PAGE_SIZE);
+        loop {
+            let page = self.query(plan.kind, &q).await?;
+            for r in &page.items {
+                fold.add(r)?;
+            }
+            match page.next {
+                Some(c) => q.after = Some(c),
+                None => return fold.finish(),
+            }
+        }
+    }
 
     /// Full-text search over records of `kinds` (see [`crate::search`]): the records in which
     /// every term is a prefix of a token of their search text, best match first, at most

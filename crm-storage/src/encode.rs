@@ -99,6 +99,68 @@ pub fn custom_json(custom: Option<&CustomValues>) -> Option<serde_json::Value> {
     Some(serde_json::Value::Object(map))
 }
 
+/// The decimal a [`decimal_key`] was made from (normalised), or `None` for text that is not one.
+pub fn decimal_from_key(key: &str) -> Option<Decimal> {
+    let (class, rest) = (key.get(..1)?, key.get(1..)?);
+    let (negative, body) = match class {
+        "1" if rest.is_empty() => return Some(Decimal::ZERO),
+        "2" => (false, rest),
+        "0" => (true, rest.strip_suffix('~')?),
+        _ => return None,
+    };
+    let exp: i32 = body.get(..3)?.parse().ok()?;
+    let digits = body.get(3..)?;
+    if digits.is_empty() || digits.len() > 29 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits: String = if negative { digits.bytes().map(|b| char::from(b'9' - (b - b'0'))).collect() } else { digits.to_owned() };
+    let e = if negative { 999 - exp - 500 } else { exp - 500 };
+    let mut mantissa: i128 = digits.parse().ok()?;
+    // value = 0.D × 10^e = D × 10^(e − len)
+    let mut scale = digits.len() as i32 - e;
+    while scale < 0 {
+        mantissa = mantissa.checked_mul(10)?;
+        scale += 1;
+    }
+    if negative {
+        mantissa = -mantissa;
+    }
+    Decimal::try_from_i128_with_scale(mantissa, u32::try_from(scale).ok()?).ok().map(|d| d.normalize())
+}
+
+/// The date of a stored date key ([`date_key`]).
+pub fn date_from_key(days: i64) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(i32::try_from(days).ok()?)
+}
+
+/// The instant of a stored instant key ([`datetime_key`]).
+pub fn datetime_from_key(nanos: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_nanos(nanos)
+}
+
+/// The value a [`tagged`] string was made from (numbers as decimals, normalised), or `None`
+/// for text that is not one.
+pub fn untag(s: &str) -> Option<Value> {
+    let body = s.get(2..)?;
+    Some(match s.get(..2)? {
+        "b:" => Value::Bool(body == "1"),
+        "n:" => Value::Decimal(decimal_from_key(body)?),
+        "m:" => {
+            let currency = crm_core::money::Currency::from_code(body.get(..3)?)?;
+            Value::Money(Money::new(decimal_from_key(body.get(4..)?)?, currency))
+        }
+        "t:" => Value::Text(body.to_owned()),
+        "d:" => Value::Date(date_from_key(body.parse::<i64>().ok()? - 1_000_000_000)?),
+        "z:" => {
+            let secs: i64 = body.get(..14)?.parse().ok()?;
+            let nanos: u32 = body.get(14..)?.parse().ok()?;
+            Value::DateTime(DateTime::from_timestamp(secs - 10_000_000_000_000, nanos)?)
+        }
+        "i:" => Value::Id(body.parse().ok()?),
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +198,33 @@ mod tests {
         assert_eq!(decimal_key(Decimal::from_str("1.50").unwrap()), decimal_key(Decimal::from_str("1.5").unwrap()));
         assert_eq!(decimal_key(Decimal::from_str("-0.00").unwrap()), decimal_key(Decimal::ZERO));
         assert_eq!(tagged(&Value::Int(12)), tagged(&Value::Decimal(Decimal::from_str("12.000").unwrap())));
+        for n in nums.iter().chain(&["1.50", "-0.00", "1200", "-1200.5", "0.1", "-0.1"]) {
+            let d = Decimal::from_str(n).unwrap();
+            assert_eq!(decimal_from_key(&decimal_key(d)), Some(d.normalize()), "{n}");
+        }
+        for bad in ["", "3001", "2", "2500", "0500x~", "1x", "2abc12"] {
+            assert_eq!(decimal_from_key(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn tagged_values_untag_to_what_they_were() {
+        let t = DateTime::parse_from_rfc3339("1969-12-31T23:59:59.123456789Z").unwrap().to_utc();
+        let values = [
+            Value::Bool(true),
+            Value::Decimal(Decimal::from_str("-12.5").unwrap()),
+            Value::Money(Money::new(Decimal::from_str("10.25").unwrap(), crm_core::money::Currency::JPY)),
+            Value::Text("t:ext".into()),
+            Value::Date(NaiveDate::from_ymd_opt(-40, 2, 29).unwrap()),
+            Value::DateTime(t),
+            Value::Id(uuid::Uuid::now_v7()),
+        ];
+        for v in values {
+            assert_eq!(untag(&tagged(&v).unwrap()), Some(v.clone()), "{v:?}");
+        }
+        assert_eq!(date_from_key(date_key(NaiveDate::from_ymd_opt(2026, 12, 7).unwrap())), NaiveDate::from_ymd_opt(2026, 12, 7));
+        assert_eq!(datetime_from_key(datetime_key(t)), t);
+        assert_eq!(untag("q:1"), None);
     }
 
     #[test]

@@ -130,7 +130,7 @@ pub(crate) struct Compiler {
 }
 
 /// Where a field's value lives.
-enum Source {
+pub(crate) enum Source {
     /// A derived column.
     Std(&'static Column),
     /// A custom field (tagged strings in the `custom` JSON).
@@ -144,7 +144,7 @@ impl Compiler {
         Self { d, kind }
     }
 
-    fn source(&self, field: &Field) -> Source {
+    pub(crate) fn source(&self, field: &Field) -> Source {
         match field {
             Field::Std(name) if name == "id" => Source::Std(&ID_COLUMN),
             Field::Std(name) if name == "version" => Source::Std(&VERSION_COLUMN),
@@ -155,7 +155,7 @@ impl Compiler {
     }
 
     /// The custom value of `key` as text (a tagged string, or a JSON array's text), or NULL.
-    fn custom_scalar(&self, key: &str) -> Expr {
+    pub(crate) fn custom_scalar(&self, key: &str) -> Expr {
         match (self.d, literal_key(key)) {
             (d, true) => Expr::cust(custom_scalar_sql(d, key)),
             (Dialect::Sqlite, false) => tpl(self.d, "json_extract(\"custom\", {})", vec![val(json_path(key))]),

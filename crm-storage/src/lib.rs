@@ -35,6 +35,7 @@
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 compile_error!("crm-storage needs at least one backend feature: `sqlite` or `postgres`");
 
+mod aggregate;
 mod chain;
 pub mod encode;
 mod filter;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use crm_core::aggregate::{AggregateRow, Plan};
 use crm_core::query::{Cursor, Filter, MAX_PAGE_SIZE, Page, Query};
 use crm_core::{
     chain::ChainReport, entity::EntityKind, error::Error, error::Result, event::Event, event::EventQuery,
@@ -622,6 +623,11 @@ impl Transaction for SqlTx {
             None => 0,
         };
         Ok(n as u64)
+    }
+
+    async fn aggregate(&mut self, plan: &Plan) -> Result<Vec<AggregateRow>> {
+        let (d, t) = (self.inner.dialect, self.tenant);
+        crate::aggregate::run(self.db().await?, d, t, plan).await
     }
 
     async fn search(&mut self, kinds: &[(EntityKind, Filter)], terms: &[String], limit: usize) -> Result<Vec<Record>> {

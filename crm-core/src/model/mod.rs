@@ -1,6 +1,7 @@
 //! The records a CRM keeps.
 
 mod activity;
+pub(crate) mod aggregate_eval;
 mod api_key;
 mod campaign;
 mod case;

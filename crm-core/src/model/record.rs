@@ -55,6 +55,27 @@ impl EntityKind {
         self.std_fields().iter().find(|f| f.name == name)
     }
 
+    /// For a standard field that is an amount of money stored as a decimal, the standard field
+    /// holding its currency (`amount` of a deal is in `currency`): what aggregates group money
+    /// by, so that they never add amounts in different currencies.
+    ///
+    /// ```
+    /// use crm_core::entity::EntityKind;
+    /// assert_eq!(EntityKind::Deal.amount_currency("amount"), Some("currency"));
+    /// assert_eq!(EntityKind::Product.amount_currency("tax_rate"), None);
+    /// ```
+    pub fn amount_currency(self, field: &str) -> Option<&'static str> {
+        let amounts: &[&str] = match self {
+            EntityKind::Deal => &["amount"],
+            EntityKind::Order => &["subtotal", "tax", "total"],
+            EntityKind::Invoice => &["total", "amount_paid", "balance_due"],
+            EntityKind::Payment => &["amount", "unapplied"],
+            EntityKind::Product => &["unit_price"],
+            _ => &[],
+        };
+        amounts.contains(&field).then_some("currency")
+    }
+
     /// Whether records of this kind carry custom fields.
     pub fn has_custom_fields(self) -> bool {
         matches!(

@@ -10,7 +10,7 @@ use crate::error::{Error, FieldError, FieldErrorCode, Result};
 use crate::event::StoredEvent;
 use crate::model::field_security::{clear_field, copy_field, value_of};
 use crate::model::{FieldAccess, Record, sensitive_fields};
-use crate::query::{Field, Filter, Query};
+use crate::query::{Field, Filter};
 
 impl Uow<'_> {
     /// The sensitive fields of `kind` with the actor's access to each (None: withheld), built-in
@@ -103,22 +103,22 @@ impl Uow<'_> {
         Ok(())
     }
 
-    /// Refuses a query that filters or sorts on a field withheld from the actor (it would tell
-    /// what the field holds).
-    pub(crate) async fn check_probe(&mut self, kind: EntityKind, filter: &Filter, query: Option<&Query>) -> Result<()> {
+    /// Refuses a query that filters, sorts, groups or measures on a field withheld from the
+    /// actor (it would tell what the field holds); `also` are the fields it uses beside its filter.
+    pub(crate) async fn check_probe(&mut self, kind: EntityKind, filter: &Filter, also: &[&Field]) -> Result<()> {
         let hidden = self.withheld(kind).await?;
         if hidden.is_empty() {
             return Ok(());
         }
         let mut used = BTreeSet::new();
         fields_of(filter, &mut used);
-        used.extend(query.into_iter().flat_map(|q| q.sort.iter().map(|s| s.field.path())));
+        used.extend(also.iter().map(|f| f.path()));
         let errs: Vec<FieldError> = used
             .into_iter()
             .filter(|f| hidden.contains(f))
             .map(|f| {
                 let message =
-                    format!("`{f}` is withheld from {}: it cannot be filtered or sorted on", self.access.who());
+                    format!("`{f}` is withheld from {}: it cannot be filtered, sorted or aggregated on", self.access.who());
                 FieldError::new(f, FieldErrorCode::ReadOnly, message)
             })
             .collect();

@@ -20,7 +20,8 @@ use super::uow::{Uow, delete_attached};
 use crate::entity::OnDelete;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::model::{Action, Entity};
-use crate::query::{Filter, Page, Query};
+use crate::aggregate::{Aggregate, AggregateRow, GroupBy, Measure};
+use crate::query::{Field, Filter, Page, Query};
 
 /// The records of one kind as one [`Session`] sees them: every call is scoped to the
 /// session's tenant and runs as its actor, who sees and changes only what their roles reach
@@ -95,7 +96,8 @@ impl<'s, E: Entity> Records<'s, E> {
             let reg = uow.registry(E::KIND).await?;
             query.validate(E::KIND, &reg)?;
             uow.access.check_kind(E::KIND, Action::Read)?;
-            uow.check_probe(E::KIND, &query.filter, Some(query)).await?;
+            let sorted: Vec<&Field> = query.sort.iter().map(|s| &s.field).collect();
+            uow.check_probe(E::KIND, &query.filter, &sorted).await?;
             let query = uow.readable(E::KIND, query);
             let mut page = uow.tx.find::<E>(&query).await?;
             uow.redact(E::KIND, &mut page.items).await?;
@@ -111,9 +113,44 @@ impl<'s, E: Entity> Records<'s, E> {
             let reg = uow.registry(E::KIND).await?;
             filter.validate(E::KIND, &reg)?;
             uow.access.check_kind(E::KIND, Action::Read)?;
-            uow.check_probe(E::KIND, filter, None).await?;
+            uow.check_probe(E::KIND, filter, &[]).await?;
             let filter = uow.readable_filter(E::KIND, filter);
             uow.tx.count(E::KIND, &filter).await
+        }
+    }
+
+    /// The rows of an aggregate ([`crate::aggregate`]) over the records the actor may read:
+    /// its fields, types and bounds checked first ([`Aggregate::plan`]), a field withheld from
+    /// the actor refused as it is in a filter, and the work done by the store.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use crm_core::prelude::*;
+    /// use crm_core::aggregate::Aggregate;
+    /// let crm = Crm::new(MemoryStore::new());
+    /// let cx = crm.as_actor(&Actor::system(TenantId::new()));
+    /// cx.contacts().create(NewContact::new("Ada", "Lovelace")).await?;
+    /// cx.contacts().create(NewContact::new("Alan", "Turing")).await?;
+    /// let rows = cx.contacts().aggregate(&Aggregate::default().group_by("lifecycle_stage").count()).await?;
+    /// assert_eq!(rows.len(), 1);
+    /// assert_eq!(rows[0].values[0], Value::Int(2));
+    /// # Ok::<_, Error>(()) }).unwrap();
+    /// ```
+    pub fn aggregate<'a>(
+        &self,
+        aggregate: &'a Aggregate,
+    ) -> impl Future<Output = Result<Vec<AggregateRow>>> + Send + use<'s, 'a, E> {
+        let s = self.s;
+        async move {
+            let mut uow = Uow::read(s).await?;
+            let reg = uow.registry(E::KIND).await?;
+            let mut plan = aggregate.plan(E::KIND, &reg)?;
+            uow.access.check_kind(E::KIND, Action::Read)?;
+            let used: Vec<&Field> =
+                aggregate.group_by.iter().map(GroupBy::field).chain(aggregate.measures.iter().filter_map(Measure::field)).collect();
+            uow.check_probe(E::KIND, &aggregate.filter, &used).await?;
+            plan.aggregate.filter = uow.readable_filter(E::KIND, &aggregate.filter);
+            uow.tx.aggregate(&plan).await
         }
     }
 

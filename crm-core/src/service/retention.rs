@@ -76,7 +76,7 @@ impl Privacy<'_> {
         let mut uow = Uow::read(self.s).await?;
         let reg = uow.registry(EntityKind::Contact).await?;
         Query::new(policy.filter.clone()).validate(EntityKind::Contact, &reg)?;
-        uow.check_probe(EntityKind::Contact, &policy.filter, None).await?;
+        uow.check_probe(EntityKind::Contact, &policy.filter, &[]).await?;
         let cutoff = uow.now - Duration::days(i64::from(policy.untouched_days));
         let quiet = policy.filter.clone().and(Filter::lt("updated_at", cutoff));
         let mut stale = uow.find_readable::<Contact>(&quiet).await?;

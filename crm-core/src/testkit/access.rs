@@ -12,26 +12,6 @@ use crate::model::{
 };
 use crate::service::{Crm, CrmBuilder, NewContact, NewRole, NewShare, NewTeam, NewUser};
 
-/// A small deterministic generator (xorshift), so a failing seed replays exactly.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
-
 /// What the reference knows: users (manager, roles), teams, the tenant role, the contacts.
 struct World {
     users: Vec<(UserId, Option<UserId>, Vec<String>)>,

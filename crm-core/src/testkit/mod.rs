@@ -16,6 +16,7 @@
 pub mod fixtures;
 
 mod access;
+mod aggregates;
 mod customers;
 mod events;
 mod hostile;
@@ -27,6 +28,7 @@ mod transactions;
 mod unique_keys;
 
 pub use access::*;
+pub use aggregates::*;
 pub use customers::*;
 pub use events::*;
 pub use hostile::*;
@@ -80,7 +82,9 @@ macro_rules! store_conformance_tests {
             failed_write_poisons_the_transaction, search_matches_every_term_as_a_prefix,
             insert_many_is_insert_of_each, hostile_strings_filter_and_search_as_the_reference,
             hostile_input_is_refused_naming_the_field, search_is_narrowed_before_the_limit,
-            access_matches_the_reference, erasure_leaves_no_trace, customers_reach_only_their_own
+            access_matches_the_reference, erasure_leaves_no_trace, customers_reach_only_their_own,
+            aggregates_match_the_naive_reference, aggregates_bucket_by_calendar_and_time_zone,
+            aggregate_sums_are_exact
         }
     };
     (@names; $($case:ident),* $(,)?) => {
@@ -98,6 +102,26 @@ macro_rules! store_conformance_tests {
     ($make:expr) => {
         $crate::store_conformance_tests!(@with cases $make);
     };
+}
+
+/// A small deterministic generator (xorshift), so a failing seed replays exactly.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
 }
 
 async fn begin(store: &Arc<dyn Store>, tenant: TenantId) -> Box<dyn Transaction> {
