@@ -328,7 +328,7 @@ fn statement(
                     || "NULL".to_owned(),
                     |n| bound(n, r, plan.group_field_types[i], a.time_zone),
                 );
-                bucket_index(&format!("r{i}"), &bounds, &end)
+                format!("CAST({} AS BIGINT)", bucket_index(&format!("r{i}"), &bounds, &end))
             }
             _ => format!("r{i}"),
         };
