@@ -1,6 +1,7 @@
 //! crm-core's integration tests, one binary: every module links against the same build.
 
 mod access;
+mod aggregates;
 mod api_keys;
 mod audit;
 mod commerce;
