@@ -302,7 +302,14 @@ impl Default for Aggregate {
 impl Aggregate {
     /// An aggregate of the records `filter` selects, with no groups or measures yet.
     pub fn new(filter: Filter) -> Self {
-        Aggregate { filter, group_by: Vec::new(), measures: Vec::new(), sort: Vec::new(), limit: None, time_zone: Tz::UTC }
+        Aggregate {
+            filter,
+            group_by: Vec::new(),
+            measures: Vec::new(),
+            sort: Vec::new(),
+            limit: None,
+            time_zone: Tz::UTC,
+        }
     }
     /// Groups by the value of `field`.
     pub fn group_by(mut self, field: impl Into<Field>) -> Self {

@@ -65,7 +65,12 @@ const NINES: &str = "99999999999999999999999999999999999999999999999999999999999
 
 /// The rows of `plan` in `db`. A bucket whose bounds a concurrent write outran is computed
 /// again (three tries).
-pub(crate) async fn run(db: &DatabaseTransaction, d: Dialect, tenant: TenantId, plan: &Plan) -> Result<Vec<AggregateRow>> {
+pub(crate) async fn run(
+    db: &DatabaseTransaction,
+    d: Dialect,
+    tenant: TenantId,
+    plan: &Plan,
+) -> Result<Vec<AggregateRow>> {
     for _ in 0..3 {
         let mut spans = Vec::new();
         for (i, g) in plan.aggregate.group_by.iter().enumerate() {
@@ -129,7 +134,9 @@ fn read(row: &QueryResult, col: &str, r: Read) -> Result<Value> {
         Read::Int => get::<i64>(row, col)?.map_or(Value::Null, Value::Int),
         Read::Text => get::<String>(row, col)?.map_or(Value::Null, Value::Text),
         Read::Id => get::<uuid::Uuid>(row, col)?.map_or(Value::Null, Value::Id),
-        Read::Decimal => get::<String>(row, col)?.and_then(|k| decimal_from_key(&k)).map_or(Value::Null, Value::Decimal),
+        Read::Decimal => {
+            get::<String>(row, col)?.and_then(|k| decimal_from_key(&k)).map_or(Value::Null, Value::Decimal)
+        }
         Read::Date => get::<i64>(row, col)?.and_then(date_from_key).map_or(Value::Null, Value::Date),
         Read::DateTime => get::<i64>(row, col)?.map_or(Value::Null, |n| Value::DateTime(datetime_from_key(n))),
         Read::Tagged => get::<String>(row, col)?.and_then(|t| untag(&t)).unwrap_or(Value::Null),
@@ -139,7 +146,13 @@ fn read(row: &QueryResult, col: &str, r: Read) -> Result<Value> {
 /// The exact sum and count of measure `j` from its chunk columns.
 fn sum(row: &QueryResult, j: usize, shape: SumShape) -> Result<Partial> {
     let n = get::<i64>(row, &format!("m{j}_n"))?.unwrap_or(0).max(0) as u64;
-    let overflow = || Error::invalid(format!("measures[{j}]"), crm_core::error::FieldErrorCode::OutOfRange, "the sum is beyond the largest decimal");
+    let overflow = || {
+        Error::invalid(
+            format!("measures[{j}]"),
+            crm_core::error::FieldErrorCode::OutOfRange,
+            "the sum is beyond the largest decimal",
+        )
+    };
     let mut total = Decimal::ZERO;
     let parts: &[(usize, i32)] = match shape {
         SumShape::Int => &[(0, 9), (1, 0)],
@@ -148,7 +161,9 @@ fn sum(row: &QueryResult, j: usize, shape: SumShape) -> Result<Partial> {
     for &(k, exp) in parts {
         let s = get::<i64>(row, &format!("m{j}_{k}"))?.unwrap_or(0);
         let term = if exp >= 0 {
-            Decimal::from(s).checked_mul(Decimal::from_i128_with_scale(10i128.pow(exp as u32), 0)).ok_or_else(overflow)?
+            Decimal::from(s)
+                .checked_mul(Decimal::from_i128_with_scale(10i128.pow(exp as u32), 0))
+                .ok_or_else(overflow)?
         } else {
             Decimal::try_from_i128_with_scale(i128::from(s), (-exp) as u32).map_err(|_| overflow())?
         };
@@ -214,7 +229,9 @@ fn group_raw(c: &Compiler, g: &GroupBy, t: ValueType) -> (Expr, Read) {
                 None => (Expr::cust("NULL"), Read::Null),
             }
         }
-        (GroupBy::Currency(_), Source::Custom(k)) => (custom_of(c, &k, ValueType::Money, "substr({}, 3, 3)"), Read::Text),
+        (GroupBy::Currency(_), Source::Custom(k)) => {
+            (custom_of(c, &k, ValueType::Money, "substr({}, 3, 3)"), Read::Text)
+        }
         (_, Source::Std(column)) => (col(&column.name), col_read(column.ty)),
         (_, Source::Custom(k)) => (custom_of(c, &k, t, "{}"), Read::Tagged),
         (_, Source::Missing) => (Expr::cust("NULL"), Read::Null),
@@ -323,11 +340,12 @@ fn statement(
         raw.expr_as(e, Alias::new(format!("r{i}")));
         let key = match (&spans[i], g) {
             (Some(starts), GroupBy::Bucket { bucket, .. }) => {
-                let bounds: Vec<String> = starts.iter().map(|s| bound(*s, r, plan.group_field_types[i], a.time_zone)).collect();
-                let end = starts.last().and_then(|l| bucket.next(*l)).map_or_else(
-                    || "NULL".to_owned(),
-                    |n| bound(n, r, plan.group_field_types[i], a.time_zone),
-                );
+                let bounds: Vec<String> =
+                    starts.iter().map(|s| bound(*s, r, plan.group_field_types[i], a.time_zone)).collect();
+                let end = starts
+                    .last()
+                    .and_then(|l| bucket.next(*l))
+                    .map_or_else(|| "NULL".to_owned(), |n| bound(n, r, plan.group_field_types[i], a.time_zone));
                 format!("CAST({} AS BIGINT)", bucket_index(&format!("r{i}"), &bounds, &end))
             }
             _ => format!("r{i}"),
@@ -367,8 +385,13 @@ fn statement(
     keyed.from_subquery(raw, Alias::new("raw"));
     let groups: Vec<String> = (0..a.group_by.len()).map(|i| format!("g{i}")).collect();
     // Ranks, when a percentile needs them.
-    let percentiles: Vec<usize> =
-        a.measures.iter().enumerate().filter(|(_, m)| matches!(m, Measure::Percentile { .. })).map(|(j, _)| j).collect();
+    let percentiles: Vec<usize> = a
+        .measures
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| matches!(m, Measure::Percentile { .. }))
+        .map(|(j, _)| j)
+        .collect();
     let source = if percentiles.is_empty() {
         keyed
     } else {

@@ -113,7 +113,8 @@ pub fn decimal_from_key(key: &str) -> Option<Decimal> {
     if digits.is_empty() || digits.len() > 29 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let digits: String = if negative { digits.bytes().map(|b| char::from(b'9' - (b - b'0'))).collect() } else { digits.to_owned() };
+    let digits: String =
+        if negative { digits.bytes().map(|b| char::from(b'9' - (b - b'0'))).collect() } else { digits.to_owned() };
     let e = if negative { 999 - exp - 500 } else { exp - 500 };
     let mut mantissa: i128 = digits.parse().ok()?;
     // value = 0.D × 10^e = D × 10^(e − len)
@@ -222,7 +223,10 @@ mod tests {
         for v in values {
             assert_eq!(untag(&tagged(&v).unwrap()), Some(v.clone()), "{v:?}");
         }
-        assert_eq!(date_from_key(date_key(NaiveDate::from_ymd_opt(2026, 12, 7).unwrap())), NaiveDate::from_ymd_opt(2026, 12, 7));
+        assert_eq!(
+            date_from_key(date_key(NaiveDate::from_ymd_opt(2026, 12, 7).unwrap())),
+            NaiveDate::from_ymd_opt(2026, 12, 7)
+        );
         assert_eq!(datetime_from_key(datetime_key(t)), t);
         assert_eq!(untag("q:1"), None);
     }

@@ -131,13 +131,15 @@ impl Aggregate {
             let numeric = matches!(t, ValueType::Int | ValueType::Decimal | ValueType::Money);
             let ordered = numeric || matches!(t, ValueType::Text | ValueType::Date | ValueType::DateTime);
             let refusal = match m {
-                Measure::CountDistinct(_) if t.is_list() => Some(format!("cannot count distinct values of the list `{f}`")),
+                Measure::CountDistinct(_) if t.is_list() => {
+                    Some(format!("cannot count distinct values of the list `{f}`"))
+                }
                 Measure::Sum(_) | Measure::Avg(_) if !numeric => {
                     Some(format!("`{f}` is not an integer, decimal or money field: it cannot be summed or averaged"))
                 }
-                Measure::Min(_) | Measure::Max(_) | Measure::Percentile { .. } if !ordered => {
-                    Some(format!("`{f}` has no order: minimum, maximum and percentiles need a number, money, text, date or instant"))
-                }
+                Measure::Min(_) | Measure::Max(_) | Measure::Percentile { .. } if !ordered => Some(format!(
+                    "`{f}` has no order: minimum, maximum and percentiles need a number, money, text, date or instant"
+                )),
                 _ => None,
             };
             if let Some(msg) = refusal {
@@ -152,7 +154,9 @@ impl Aggregate {
             let needs_currency = t == ValueType::Money && !matches!(m, Measure::CountOf(_));
             let currency = self.group_by.iter().position(|g| match g {
                 GroupBy::Currency(c) => c == field,
-                GroupBy::Field(Field::Std(c)) => matches!(field, Field::Std(n) if kind.amount_currency(n) == Some(c.as_str())),
+                GroupBy::Field(Field::Std(c)) => {
+                    matches!(field, Field::Std(n) if kind.amount_currency(n) == Some(c.as_str()))
+                }
                 _ => false,
             });
             if needs_currency && currency.is_none() {
@@ -322,7 +326,12 @@ impl Plan {
                     return o;
                 }
             }
-            x.groups.iter().zip(&y.groups).map(|(l, r)| l.sort_cmp(r)).find(|o| *o != Ordering::Equal).unwrap_or(Ordering::Equal)
+            x.groups
+                .iter()
+                .zip(&y.groups)
+                .map(|(l, r)| l.sort_cmp(r))
+                .find(|o| *o != Ordering::Equal)
+                .unwrap_or(Ordering::Equal)
         });
         if let Some(l) = a.limit {
             rows.truncate(l);
@@ -347,7 +356,9 @@ impl Plan {
             }
             (Measure::Sum(_) | Measure::Avg(_), Partial::Sum { n: 0, .. }) => Value::Null,
             (Measure::Sum(_), Partial::Sum { total, .. }) => match ty {
-                ValueType::Int => Value::Int(total.to_i64().filter(|_| total.fract().is_zero()).ok_or_else(|| too_large(j))?),
+                ValueType::Int => {
+                    Value::Int(total.to_i64().filter(|_| total.fract().is_zero()).ok_or_else(|| too_large(j))?)
+                }
                 ValueType::Money => money(total),
                 _ => Value::Decimal(total.normalize()),
             },

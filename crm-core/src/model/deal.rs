@@ -185,6 +185,13 @@ record! {
         pub lost_reason: Option<String>,
         /// Every stage the deal has been in, oldest first.
         pub stage_history: Vec<StageVisit>,
+        /// The win probability in percent a user set for this deal, in place of its stage's
+        /// (forecasts weigh its amount by it; lead scoring never overwrites it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub probability: Option<u8>,
+        /// The forecast category a user set for this deal, in place of its stage's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub forecast_category: Option<crate::model::ForecastCategory>,
         /// Free tags.
         pub tags: Vec<String>,
         /// Ids in other systems (the deal's id in the CRM it came from), unique per tenant.
@@ -236,6 +243,9 @@ impl_entity! {
         "company_id": Id => |d| d.company_id,
         "owner_id": Id => |d| d.owner_id,
         "lost_reason": Text => |d| d.lost_reason.clone(),
+        "probability": Int => |d| d.probability.map(i64::from),
+        "forecast_category": Text => |d| d.forecast_category,
+        "days_to_close": Int => |d| d.closed_at.map(|c| (c - d.created_at).num_days()),
         "tags": TextList => |d| text_list(d.tags.iter().map(String::as_str)),
         "external_refs": TextList => |d| crate::model::product::external_list(&d.external_refs),
     }

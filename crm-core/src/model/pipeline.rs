@@ -10,6 +10,18 @@ str_enum! {
     pub enum StageKind { /** Still being worked. */ Open = "open", /** Closed won. */ Won = "won", /** Closed lost. */ Lost = "lost" }
 }
 
+str_enum! {
+    /// Where a deal counts in a forecast by category: a default per stage
+    /// ([`Stage::category`]), overridable per deal.
+    pub enum ForecastCategory {
+        /** Early: counted as pipeline only. */ Pipeline = "pipeline",
+        /** Could close this period with luck. */ BestCase = "best_case",
+        /** The seller commits to it closing. */ Commit = "commit",
+        /** Won. */ Closed = "closed",
+        /** Left out of the forecast (lost, or set aside). */ Omitted = "omitted"
+    }
+}
+
 new_input! {
     /// One step of a pipeline.
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,13 +41,45 @@ new_input! {
         /// A deal field that must be set before a deal may enter this stage
         /// (`amount`, `expected_close_date`, `company_id`, `contact_ids`, `owner_id`, or `custom.<key>`).
         pub required_fields: Vec<String> => push requires(String),
+        /// The forecast category of deals in this stage (default: see [`Stage::category`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub forecast_category: Option<ForecastCategory> => some forecast(ForecastCategory),
     }
 }
 
 impl Stage {
     /// A stage with no rotting limit and no required fields.
     pub fn new(id: StageId, name: impl Into<String>, probability: u8, kind: StageKind) -> Self {
-        Self { id, name: name.into(), probability, kind, rotting_days: None, required_fields: Vec::new() }
+        Self {
+            id,
+            name: name.into(),
+            probability,
+            kind,
+            rotting_days: None,
+            required_fields: Vec::new(),
+            forecast_category: None,
+        }
+    }
+
+    /// The forecast category of deals in this stage: the one set on it, else closed for the
+    /// won stage, omitted for the lost one, and for open stages commit from 80 % probability,
+    /// best case from 50 %, pipeline below.
+    ///
+    /// ```
+    /// use crm_core::ids::StageId;
+    /// use crm_core::model::{ForecastCategory, Stage, StageKind};
+    /// let proposal = Stage::new(StageId::new(), "Proposal", 60, StageKind::Open);
+    /// assert_eq!(proposal.category(), ForecastCategory::BestCase);
+    /// ```
+    pub fn category(&self) -> ForecastCategory {
+        match (self.forecast_category, self.kind) {
+            (Some(c), _) => c,
+            (None, StageKind::Won) => ForecastCategory::Closed,
+            (None, StageKind::Lost) => ForecastCategory::Omitted,
+            (None, StageKind::Open) if self.probability >= 80 => ForecastCategory::Commit,
+            (None, StageKind::Open) if self.probability >= 50 => ForecastCategory::BestCase,
+            (None, StageKind::Open) => ForecastCategory::Pipeline,
+        }
     }
 }
 

@@ -16,6 +16,7 @@ use crate::event::Change;
 use crate::ids::{CompanyId, ContactId, DealId, PipelineId, StageId, UserId};
 use crate::macros::new_input;
 use crate::macros::new_record;
+use crate::model::ForecastCategory;
 use crate::model::{Action, Entity};
 use crate::model::{Contact, Deal, DealStatus, ExternalRef, LineItem, Pipeline, Stage, StageKind, StageVisit};
 use crate::money::{Currency, Money};
@@ -43,6 +44,10 @@ new_input! {
         pub company_id: Option<CompanyId> => some company(CompanyId),
         /// Owner.
         pub owner_id: Option<UserId> => some owner(UserId),
+        /// Win probability in percent (0–100), in place of the stage's.
+        pub probability: Option<u8> => some_exact probability(u8),
+        /// Forecast category, in place of the stage's.
+        pub forecast_category: Option<ForecastCategory> => some forecast(ForecastCategory),
         /// A product or service sold.
         pub line_items: Vec<LineItem> => push line_item(LineItem),
         /// Tags.
@@ -80,6 +85,9 @@ fn check_deal(d: &mut Deal, ch: &mut Checks) {
     }
     ch.duplicates("contact_ids", &d.contact_ids);
     ch.opt_text("lost_reason", &mut d.lost_reason);
+    if d.probability.is_some_and(|p| p > 100) {
+        ch.push("probability", FieldErrorCode::OutOfRange, "a probability is a percentage, 0–100");
+    }
     ch.tags(&mut d.tags);
 }
 
@@ -214,6 +222,8 @@ async fn new_deal(uow: &mut Uow<'_>, input: NewDeal) -> Result<Deal> {
             line_items: input.line_items,
             lost_reason: None,
             stage_history: vec![StageVisit { stage_id: stage.id, entered_at: now, left_at: None }],
+            probability: input.probability,
+            forecast_category: input.forecast_category,
             tags: input.tags,
             external_refs: input.external_refs,
             custom: input.custom,
@@ -411,6 +421,12 @@ impl Records<'_, Deal> {
                 }
                 if input.owner_id.is_some() {
                     d.owner_id = input.owner_id;
+                }
+                if input.probability.is_some() {
+                    d.probability = input.probability;
+                }
+                if input.forecast_category.is_some() {
+                    d.forecast_category = input.forecast_category;
                 }
                 add_new(&mut d.contact_ids, input.contact_ids);
                 add_new(&mut d.line_items, input.line_items);

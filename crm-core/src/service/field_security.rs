@@ -117,8 +117,10 @@ impl Uow<'_> {
             .into_iter()
             .filter(|f| hidden.contains(f))
             .map(|f| {
-                let message =
-                    format!("`{f}` is withheld from {}: it cannot be filtered, sorted or aggregated on", self.access.who());
+                let message = format!(
+                    "`{f}` is withheld from {}: it cannot be filtered, sorted or aggregated on",
+                    self.access.who()
+                );
                 FieldError::new(f, FieldErrorCode::ReadOnly, message)
             })
             .collect();

@@ -9,7 +9,7 @@ use crate::error::{Error, FieldErrorCode, Result};
 use crate::ids::StageId;
 use crate::macros::new_input;
 use crate::macros::new_record;
-use crate::model::{Deal, Pipeline, Stage, StageKind, default_sales_stages, valid_key};
+use crate::model::{Deal, ForecastCategory, Pipeline, Stage, StageKind, default_sales_stages, valid_key};
 use crate::query::{Filter, Query};
 
 /// Deal fields a stage may require.
@@ -29,13 +29,22 @@ new_input! {
         pub rotting_days: Option<u32> => some_exact rotting_after(u32),
         /// Deal fields required to enter the stage (see [`Pipeline`]).
         pub required_fields: Vec<String> => push requires(String),
+        /// The forecast category of its deals (default: [`Stage::category`]).
+        pub forecast_category: Option<ForecastCategory> => some forecast(ForecastCategory),
     }
 }
 
 impl NewStage {
     /// An open stage.
     pub fn open(name: impl Into<String>, probability: u8) -> Self {
-        Self { name: name.into(), probability, kind: StageKind::Open, rotting_days: None, required_fields: Vec::new() }
+        Self {
+            name: name.into(),
+            probability,
+            kind: StageKind::Open,
+            rotting_days: None,
+            required_fields: Vec::new(),
+            forecast_category: None,
+        }
     }
     /// The won stage (100 %).
     pub fn won(name: impl Into<String>) -> Self {
@@ -157,6 +166,7 @@ impl Records<'_, Pipeline> {
                         kind: s.kind,
                         rotting_days: s.rotting_days,
                         required_fields: s.required_fields,
+                        forecast_category: s.forecast_category,
                     })
                     .collect();
                 new_pipeline(uow, input.name, stages, input.is_default).await

@@ -17,10 +17,10 @@ use super::Session;
 use super::checks::Checks;
 use super::field_security::Shown;
 use super::uow::{Uow, delete_attached};
+use crate::aggregate::{Aggregate, AggregateRow, GroupBy, Measure};
 use crate::entity::OnDelete;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::model::{Action, Entity};
-use crate::aggregate::{Aggregate, AggregateRow, GroupBy, Measure};
 use crate::query::{Field, Filter, Page, Query};
 
 /// The records of one kind as one [`Session`] sees them: every call is scoped to the
@@ -146,8 +146,12 @@ impl<'s, E: Entity> Records<'s, E> {
             let reg = uow.registry(E::KIND).await?;
             let mut plan = aggregate.plan(E::KIND, &reg)?;
             uow.access.check_kind(E::KIND, Action::Read)?;
-            let used: Vec<&Field> =
-                aggregate.group_by.iter().map(GroupBy::field).chain(aggregate.measures.iter().filter_map(Measure::field)).collect();
+            let used: Vec<&Field> = aggregate
+                .group_by
+                .iter()
+                .map(GroupBy::field)
+                .chain(aggregate.measures.iter().filter_map(Measure::field))
+                .collect();
             uow.check_probe(E::KIND, &aggregate.filter, &used).await?;
             plan.aggregate.filter = uow.readable_filter(E::KIND, &aggregate.filter);
             uow.tx.aggregate(&plan).await

@@ -63,7 +63,10 @@ fn random_deal(rng: &mut Rng, t: TenantId, p: &Pipeline, owners: &[UserId]) -> D
         }
     };
     put("score", rng.chance(80).then(|| Value::Int(rng.below(200) as i64 - 50)));
-    put("ratio", rng.chance(80).then(|| Value::Decimal(Decimal::new(rng.below(100_000) as i64 - 30_000, rng.below(7) as u32))));
+    put(
+        "ratio",
+        rng.chance(80).then(|| Value::Decimal(Decimal::new(rng.below(100_000) as i64 - 30_000, rng.below(7) as u32))),
+    );
     put("fee", rng.chance(70).then(|| Value::Money(amount(rng))));
     put("due", rng.chance(70).then(|| Value::Date(date(2024, 12, 1) + chrono::Days::new(rng.below(500) as u64))));
     put("seen", rng.chance(70).then(|| Value::DateTime(instant(rng))));
@@ -227,7 +230,9 @@ fn measure_value(a: &Aggregate, keys: &[Value], m: &Measure, rows: &[&Record]) -
     };
     let as_result = |d: Decimal| match money {
         Some(c) => Value::Money(money_of(d, c)),
-        None if f.path() == "custom.score" && matches!(m, Measure::Sum(_)) => Value::Int(d.to_string().parse().expect("int")),
+        None if f.path() == "custom.score" && matches!(m, Measure::Sum(_)) => {
+            Value::Int(d.to_string().parse().expect("int"))
+        }
         None => Value::Decimal(d.normalize()),
     };
     let ordered = |mut v: Vec<Value>| {
@@ -300,7 +305,12 @@ fn naive(a: &Aggregate, records: &[Record]) -> Vec<AggregateRow> {
                 return o;
             }
         }
-        x.groups.iter().zip(&y.groups).map(|(l, r)| l.sort_cmp(r)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+        x.groups
+            .iter()
+            .zip(&y.groups)
+            .map(|(l, r)| l.sort_cmp(r))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
     });
     if let Some(l) = a.limit {
         rows.truncate(l);
@@ -458,14 +468,17 @@ pub async fn aggregate_sums_are_exact(store: Arc<dyn Store>) {
     let r = |s: &str| Some(Value::Decimal(dec(s)));
     let money = |s: &str, c| Some(Money::new(dec(s), c));
     let t = tenant();
-    seed(t, vec![
-        (r("0.1"), Some(Value::Int(i64::MAX)), money("10.5", Currency::EUR)),
-        (r("0.0000000000000000000000000001"), Some(Value::Int(-1)), money("100", Currency::JPY)),
-        (r("-0.2"), Some(Value::Int(1)), money("0.25", Currency::EUR)),
-        (r("0"), None, money("200", Currency::JPY)),
-        (None, None, money("-0.75", Currency::EUR)),
-        (None, None, None),
-    ])
+    seed(
+        t,
+        vec![
+            (r("0.1"), Some(Value::Int(i64::MAX)), money("10.5", Currency::EUR)),
+            (r("0.0000000000000000000000000001"), Some(Value::Int(-1)), money("100", Currency::JPY)),
+            (r("-0.2"), Some(Value::Int(1)), money("0.25", Currency::EUR)),
+            (r("0"), None, money("200", Currency::JPY)),
+            (None, None, money("-0.75", Currency::EUR)),
+            (None, None, None),
+        ],
+    )
     .await;
     let sum = Aggregate::default().sum("custom.ratio").avg("custom.ratio").sum("custom.score").avg("custom.score");
     let row = aggregate(&store, t, &sum).await.expect("sums").remove(0);
@@ -482,7 +495,11 @@ pub async fn aggregate_sums_are_exact(store: Arc<dyn Store>) {
     let t4 = tenant();
     seed(t4, vec![(r("7922816251426433759354395033.4"), None, None), (r("0.1"), None, None)]).await;
     let row = aggregate(&store, t4, &Aggregate::default().sum("custom.ratio")).await.expect("largest").remove(0);
-    assert_eq!(row.values, vec![Value::Decimal(dec("7922816251426433759354395033.5"))], "the largest decimal, to its last digit");
+    assert_eq!(
+        row.values,
+        vec![Value::Decimal(dec("7922816251426433759354395033.5"))],
+        "the largest decimal, to its last digit"
+    );
     let by_currency = Aggregate::default().currency("amount").sum("amount").min("amount").count_distinct("amount");
     let rows = aggregate(&store, t, &by_currency).await.expect("money");
     let eur = |s: &str| Value::Money(Money::new(dec(s), Currency::EUR));

@@ -19,10 +19,7 @@ fn eur(units: i64) -> Money {
 async fn refusals_name_the_part_at_fault() {
     let env = env();
     let cx = env.cx();
-    cx.custom_fields()
-        .define(FieldDefinition::new(EntityKind::Deal, "fee", "Fee", FieldType::Money))
-        .await
-        .unwrap();
+    cx.custom_fields().define(FieldDefinition::new(EntityKind::Deal, "fee", "Fee", FieldType::Money)).await.unwrap();
     cx.deals().create(NewDeal::new("Ship").amount(eur(10))).await.unwrap();
     let d = || Aggregate::default();
     let p = |s: &str| s.parse::<Decimal>().unwrap();
@@ -54,7 +51,10 @@ async fn refusals_name_the_part_at_fault() {
     for (a, path, code) in cases {
         match cx.deals().aggregate(&a).await {
             Err(Error::Validation(v)) => {
-                assert!(v.0.iter().any(|e| e.field == path && e.code == code), "{a:?}: wanted {path} {code:?}, got {v:?}");
+                assert!(
+                    v.0.iter().any(|e| e.field == path && e.code == code),
+                    "{a:?}: wanted {path} {code:?}, got {v:?}"
+                );
             }
             other => panic!("{a:?}: wanted a refusal naming {path}, got {other:?}"),
         }
