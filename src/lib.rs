@@ -44,6 +44,12 @@ pub use crm_plugins as plugins;
 #[cfg(any(feature = "email", feature = "webhooks", feature = "xero", feature = "quickbooks"))]
 pub use crm_integrations as integrations;
 
+/// The analytical CRM: [`Sales::forecast`](crm_analytics::Sales::forecast) by period and
+/// category, [`Sales::performance`](crm_analytics::Sales::performance) (win rates, deal sizes,
+/// sales cycles, velocity), computed by the store's aggregates.
+#[cfg(feature = "analytics")]
+pub use crm_analytics as analytics;
+
 /// File formats in and out: [`ContactImport`](crm_io::ContactImport) imports contacts from CSV
 /// (HubSpot, Salesforce, Pipedrive and Zoho presets), [`export_csv`](crm_io::export_csv) and
 /// [`export_jsonl`](crm_io::export_jsonl) stream out the records of any kind.

@@ -1,0 +1,52 @@
+//! # crm-analytics
+//!
+//! The analytical half of the CRM over the `crm` library's records: what will close and when
+//! ([`Sales::forecast`]), how well sales converts and how fast ([`Sales::performance`]: win
+//! rates by count and value, average deal size, sales cycle, velocity), sliced by owner or
+//! pipeline. Every figure is computed by the store's aggregates
+//! ([`crm_core::aggregate`]): one `GROUP BY` per question on SQL stores, never a table loaded
+//! into memory. Money stays exact and per currency; nothing is ever a NaN.
+//!
+//! ```
+//! # futures::executor::block_on(async {
+//! use crm_analytics::{ForecastOptions, Sales};
+//! use crm_core::prelude::*;
+//! use rust_decimal::Decimal;
+//!
+//! let crm = Crm::new(MemoryStore::new());
+//! let cx = crm.as_actor(&Actor::system(TenantId::new()));
+//! let close = cx.now().date_naive();
+//! let proposal = cx.pipelines().default_pipeline().await?.stage_named("Proposal").unwrap().id;
+//! cx.deals()
+//!     .create(NewDeal::new("Fleet").amount(Money::new(Decimal::new(10_000, 0), Currency::EUR)).expected_close(close).stage(proposal))
+//!     .await?;
+//! let forecast = Sales::new(&cx).forecast(&ForecastOptions::default()).await?;
+//! // A 50 % stage: 10,000 EUR in the pipeline weighs 5,000 EUR, as best case.
+//! let row = &forecast.rows[0];
+//! assert_eq!((row.category, row.amount.amount, row.weighted.amount), (ForecastCategory::BestCase, Decimal::new(10_000_00, 2), Decimal::new(5_000_00, 2)));
+//! # Ok::<_, Error>(()) }).unwrap();
+//! ```
+#![warn(missing_docs)]
+
+mod forecast;
+mod performance;
+mod window;
+
+pub use forecast::{Forecast, ForecastOptions, ForecastRow, Period};
+pub use performance::{Cycle, MoneyStats, Performance, PerformanceOptions, SliceStats};
+pub use window::{Slice, Window};
+
+use crm_core::service::Session;
+
+/// Sales analytics for one session: what its actor may read, in its tenant.
+#[derive(Clone, Copy, Debug)]
+pub struct Sales<'s> {
+    pub(crate) cx: &'s Session,
+}
+
+impl<'s> Sales<'s> {
+    /// Sales analytics over what `cx`'s actor reads.
+    pub fn new(cx: &'s Session) -> Self {
+        Sales { cx }
+    }
+}

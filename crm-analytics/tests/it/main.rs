@@ -1,0 +1,3 @@
+//! crm-analytics' integration tests, one binary.
+
+mod sales;

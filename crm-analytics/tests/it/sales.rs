@@ -1,0 +1,232 @@
+//! One sales story, told to every store (memory, a SQLite file, PostgreSQL), and the same
+//! forecast and performance figures from each: worked out by hand from the story.
+
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use crm_analytics::{ForecastOptions, ForecastRow, Performance, PerformanceOptions, Sales, Slice, Window};
+use crm_core::ids::ManualClock;
+use crm_core::prelude::*;
+use crm_core::store::Store;
+use rust_decimal::Decimal;
+
+fn eur(units: i64) -> Money {
+    Money::new(Decimal::new(units, 0), Currency::EUR)
+}
+
+fn usd(units: i64) -> Money {
+    Money::new(Decimal::new(units, 0), Currency::USD)
+}
+
+fn day(m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, m, d).unwrap()
+}
+
+/// The story: Ann and Bob sell from 5 January 2026; by 4 February three deals are won, one
+/// lost and five open (one of them without an amount). Another tenant sells too.
+struct Story {
+    crm: Crm,
+    tenant: TenantId,
+    ann: UserId,
+    bob: UserId,
+}
+
+async fn story(store: Arc<dyn Store>) -> Story {
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap()));
+    let crm = crm_core::service::CrmBuilder::from_arc(store).clock(clock.clone()).build().unwrap();
+    let tenant = TenantId::new();
+    let cx = crm.as_actor(&Actor::system(tenant));
+    let ann = cx.users().create(NewUser::new("Ann Seller", "ann@acme.example").role("sales_rep")).await.unwrap().id;
+    let bob = cx.users().create(NewUser::new("Bob Seller", "bob@acme.example").role("sales_rep")).await.unwrap().id;
+    let p = cx.pipelines().default_pipeline().await.unwrap();
+    let stage = |name: &str| p.stage_named(name).unwrap().id;
+    let deals = cx.deals();
+    let new = |name: &str, owner: UserId| NewDeal::new(name).owner(owner);
+    deals.create(new("D1", ann).amount(eur(10_000)).stage(stage("Proposal")).expected_close(day(2, 10))).await.unwrap();
+    deals
+        .create(
+            new("D2", ann)
+                .amount(eur(4_000))
+                .stage(stage("Handling objections"))
+                .probability(90)
+                .expected_close(day(2, 20)),
+        )
+        .await
+        .unwrap();
+    deals
+        .create(
+            new("D3", bob)
+                .amount(usd(1_000))
+                .stage(stage("Qualification"))
+                .forecast(ForecastCategory::Commit)
+                .expected_close(day(3, 5)),
+        )
+        .await
+        .unwrap();
+    deals
+        .create(new("D4", bob).amount(eur(2_000)).forecast(ForecastCategory::Omitted).expected_close(day(2, 1)))
+        .await
+        .unwrap();
+    deals.create(new("D5", bob).expected_close(day(2, 15))).await.unwrap();
+    let d6 = deals.create(new("D6", ann).amount(eur(3_000)).expected_close(day(1, 31))).await.unwrap();
+    let d7 = deals.create(new("D7", bob).amount(eur(5_000))).await.unwrap();
+    let d8 = deals.create(new("D8", ann).amount(eur(1_500))).await.unwrap();
+    let d9 = deals.create(new("D9", bob).amount(usd(700))).await.unwrap();
+    clock.advance(Duration::days(20));
+    deals.win(d6.id).await.unwrap();
+    deals.lose(d8.id, "price").await.unwrap();
+    clock.advance(Duration::days(10));
+    deals.win(d7.id).await.unwrap();
+    deals.win(d9.id).await.unwrap();
+    // Another tenant's deal, in the same periods, counts nowhere here.
+    let other = crm.as_actor(&Actor::system(TenantId::new()));
+    other.deals().create(NewDeal::new("Elsewhere").amount(eur(99_000)).expected_close(day(2, 2))).await.unwrap();
+    Story { crm, tenant, ann, bob }
+}
+
+fn row(period: NaiveDate, category: ForecastCategory, deals: u64, amount: Money, weighted: Money) -> ForecastRow {
+    ForecastRow { period, slice: None, category, deals, amount, weighted }
+}
+
+async fn forecast_by_month_and_category(store: Arc<dyn Store>) {
+    let s = story(store).await;
+    let cx = s.crm.as_actor(&Actor::system(s.tenant));
+    let o = ForecastOptions { from: Some(day(1, 17)), periods: 3, ..Default::default() };
+    let f = Sales::new(&cx).forecast(&o).await.unwrap();
+    assert_eq!((f.from, f.to), (day(1, 1), day(4, 1)));
+    use ForecastCategory as C;
+    let cents = |m: Money| Money::new(m.amount, m.currency).rounded();
+    assert_eq!(
+        f.rows,
+        vec![
+            row(day(1, 1), C::Closed, 1, eur(3_000), cents(eur(3_000))),
+            row(day(2, 1), C::BestCase, 1, eur(10_000), cents(eur(5_000))),
+            row(day(2, 1), C::Commit, 1, eur(4_000), cents(eur(3_600))),
+            row(day(2, 1), C::Closed, 1, eur(5_000), cents(eur(5_000))),
+            row(day(2, 1), C::Closed, 1, usd(700), cents(usd(700))),
+            row(day(2, 1), C::Omitted, 1, eur(2_000), cents(eur(0))),
+            row(day(3, 1), C::Commit, 1, usd(1_000), cents(usd(100))),
+        ]
+    );
+    assert_eq!(f.unpriced, 1, "D5 has no amount");
+    let headline = f.weighted_by_period();
+    assert_eq!(headline[&(day(2, 1), Currency::EUR)], cents(eur(13_600)));
+    assert_eq!(headline[&(day(2, 1), Currency::USD)], cents(usd(700)));
+    // Quarterly and by owner: Ann's first quarter holds D1, D2 and D6.
+    let o = ForecastOptions {
+        period: crm_analytics::Period::Quarter,
+        from: Some(day(2, 1)),
+        periods: 1,
+        by: Some(Slice::Owner),
+        ..Default::default()
+    };
+    let f = Sales::new(&cx).forecast(&o).await.unwrap();
+    let ann: Vec<_> = f.rows.iter().filter(|r| r.slice == Some(s.ann.into())).map(|r| (r.category, r.deals)).collect();
+    assert_eq!(ann, vec![(C::BestCase, 1), (C::Commit, 1), (C::Closed, 1)]);
+    assert!(f.rows.iter().all(|r| r.slice == Some(s.ann.into()) || r.slice == Some(s.bob.into())));
+    // Bad options are refused, naming the field.
+    let err = Sales::new(&cx).forecast(&ForecastOptions { periods: 0, ..Default::default() }).await.unwrap_err();
+    assert!(matches!(&err, Error::Validation(v) if v.0[0].field == "periods"), "{err}");
+}
+
+fn window() -> Window {
+    Window {
+        from: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        to: Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap(),
+    }
+}
+
+async fn performance_overall_and_by_owner(store: Arc<dyn Store>) {
+    let s = story(store).await;
+    let cx = s.crm.as_actor(&Actor::system(s.tenant));
+    let o = PerformanceOptions { window: Some(window()), ..Default::default() };
+    let Performance { rows, .. } = Sales::new(&cx).performance(&o).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    let all = &rows[0];
+    assert_eq!((all.won, all.lost, all.open), (3, 1, 5));
+    assert_eq!(all.win_rate, Some(Decimal::new(75, 2)));
+    let avg = Decimal::from(80) / Decimal::from(3);
+    assert_eq!(
+        (all.cycle.average_days, all.cycle.median_days, all.cycle.p90_days),
+        (Some(avg.normalize()), Some(30), Some(30))
+    );
+    let (e, u) = (&all.money[0], &all.money[1]);
+    assert_eq!((e.currency, e.won, e.lost), (Currency::EUR, eur(8_000), eur(1_500)));
+    assert_eq!(e.win_rate_by_value, Some((Decimal::from(8_000) / Decimal::from(9_500)).normalize()));
+    assert_eq!(e.average_won.map(|m| m.amount), Some(Decimal::new(4_000_00, 2)));
+    assert_eq!((e.open_deals, e.open_value), (3, eur(16_000)));
+    assert_eq!(e.velocity_per_day.map(|m| m.amount), Some(Decimal::new(337_50, 2)), "3 × 4000 × 0.75 ÷ 26⅔ days");
+    assert_eq!((u.currency, u.won, u.lost, u.win_rate_by_value), (Currency::USD, usd(700), usd(0), Some(Decimal::ONE)));
+    assert_eq!(u.velocity_per_day.map(|m| m.amount), Some(Decimal::new(19_69, 2)), "1 × 700 × 0.75 ÷ 26⅔ days");
+
+    let o = PerformanceOptions { window: Some(window()), by: Some(Slice::Owner), ..Default::default() };
+    let by_owner = Sales::new(&cx).performance(&o).await.unwrap().rows;
+    let of = |u: UserId| by_owner.iter().find(|r| r.slice == Some(u.into())).expect("a row per owner");
+    let (ann, bob) = (of(s.ann), of(s.bob));
+    assert_eq!((ann.won, ann.lost, ann.open, ann.win_rate), (1, 1, 2, Some(Decimal::new(5, 1))));
+    assert_eq!((ann.cycle.median_days, ann.cycle.p90_days), (Some(20), Some(20)));
+    assert_eq!((bob.won, bob.lost, bob.open, bob.win_rate), (2, 0, 3, Some(Decimal::ONE)));
+    assert_eq!(bob.cycle.average_days, Some(Decimal::from(30)));
+    assert_eq!(by_owner.len(), 2, "no row for an owner with nothing");
+
+    // A window with nothing in it: counts of zero, rates and cycle absent, never a NaN.
+    let empty = Window { from: window().to, to: window().to + Duration::days(1) };
+    let rows = Sales::new(&cx)
+        .performance(&PerformanceOptions { window: Some(empty), ..Default::default() })
+        .await
+        .unwrap()
+        .rows;
+    assert_eq!((rows[0].won, rows[0].lost, rows[0].win_rate, rows[0].cycle.average_days), (0, 0, None, None));
+    let backwards = Window { from: window().to, to: window().from };
+    let err = Sales::new(&cx).performance(&PerformanceOptions { window: Some(backwards), ..Default::default() }).await;
+    assert!(matches!(err, Err(Error::Validation(v)) if v.0[0].field == "window"));
+
+    // Ann, a sales rep, reads only her team's deals... which here is just her own.
+    let as_ann = s.crm.as_actor(&Actor::user(s.tenant, s.ann));
+    let rows = Sales::new(&as_ann)
+        .performance(&PerformanceOptions { window: Some(window()), ..Default::default() })
+        .await
+        .unwrap()
+        .rows;
+    assert_eq!((rows[0].won, rows[0].lost, rows[0].open), (1, 1, 2));
+}
+
+/// The cases, for a store made by `$make` (with the directory its file lives in, if any).
+macro_rules! sales_suite {
+    ($make:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn forecast_by_month_and_category() {
+            let (store, _dir) = $make().await;
+            super::forecast_by_month_and_category(store).await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn performance_overall_and_by_owner() {
+            let (store, _dir) = $make().await;
+            super::performance_overall_and_by_owner(store).await
+        }
+    };
+}
+
+mod memory {
+    use super::*;
+    sales_suite!(|| async { (Arc::new(MemoryStore::new()) as Arc<dyn Store>, None::<tempfile::TempDir>) });
+}
+
+mod sqlite {
+    use super::*;
+    sales_suite!(|| async {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crm_storage::SqlStore::sqlite(dir.path().join("crm.db")).await.unwrap();
+        (Arc::new(store) as Arc<dyn Store>, Some(dir))
+    });
+}
+
+mod postgres {
+    use super::*;
+    sales_suite!(|| async {
+        let url = std::env::var("CRM_PG_URL")
+            .expect("CRM_PG_URL must name a PostgreSQL database (see scripts/pg.sh; scripts/test.sh sets it)");
+        let store = crm_storage::SqlStore::postgres_with(&url, 4).await.unwrap();
+        (Arc::new(store) as Arc<dyn Store>, None::<tempfile::TempDir>)
+    });
+}
