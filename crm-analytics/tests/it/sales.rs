@@ -196,12 +196,14 @@ macro_rules! sales_suite {
     ($make:expr) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn forecast_by_month_and_category() {
-            let (store, _dir) = $make().await;
+            let make = $make;
+            let (store, _dir) = make().await;
             super::forecast_by_month_and_category(store).await
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn performance_overall_and_by_owner() {
-            let (store, _dir) = $make().await;
+            let make = $make;
+            let (store, _dir) = make().await;
             super::performance_overall_and_by_owner(store).await
         }
     };
