@@ -23,7 +23,7 @@
 //! let forecast = Sales::new(&cx).forecast(&ForecastOptions::default()).await?;
 //! // A 50 % stage: 10,000 EUR in the pipeline weighs 5,000 EUR, as best case.
 //! let row = &forecast.rows[0];
-//! assert_eq!((row.category, row.amount.amount, row.weighted.amount), (ForecastCategory::BestCase, Decimal::new(10_000_00, 2), Decimal::new(5_000_00, 2)));
+//! assert_eq!((row.category, row.amount.amount, row.weighted.amount), (ForecastCategory::BestCase, Decimal::new(1_000_000, 2), Decimal::new(500_000, 2)));
 //! # Ok::<_, Error>(()) }).unwrap();
 //! ```
 #![warn(missing_docs)]

@@ -7,7 +7,7 @@ use crm::chrono::NaiveDate;
 use crm::entity::EntityKind;
 use crm::error::FieldErrorCode;
 use crm::ids::{CompanyId, ContactId, DealId, OrderId};
-use crm::model::{Entity, LineItem, Record, StageKind};
+use crm::model::{Entity, ForecastCategory, LineItem, Record, StageKind};
 use crm::money::Currency;
 use crm::service::{NewInvoice, NewPipeline, NewSegment, NewStage, Session};
 use serde::Deserialize;
@@ -66,6 +66,8 @@ struct StageBody {
     rotting_days: Option<u32>,
     #[serde(default)]
     required_fields: Vec<String>,
+    #[serde(default)]
+    forecast_category: Option<ForecastCategory>,
 }
 
 fn open() -> StageKind {
@@ -143,6 +145,7 @@ pub(crate) async fn make(cx: &Session, kind: EntityKind, body: &Bytes) -> Result
                     kind: s.kind,
                     rotting_days: s.rotting_days,
                     required_fields: s.required_fields,
+                    forecast_category: s.forecast_category,
                 })
                 .collect();
             let mut input = NewPipeline::new(b.name, stages);
@@ -199,6 +202,10 @@ pub(crate) fn schema(kind: EntityKind) -> Value {
                         "probability": { "type": "integer", "minimum": 0, "maximum": 100 },
                         "kind": { "enum": ["open", "won", "lost"] },
                         "rotting_days": { "type": ["integer", "null"], "minimum": 0 },
+                        "forecast_category": {
+                            "type": ["string", "null"],
+                            "enum": ["pipeline", "best_case", "commit", "closed", "omitted", null]
+                        },
                         "required_fields": { "type": "array", "items": { "type": "string" } }
                     }
                 } }

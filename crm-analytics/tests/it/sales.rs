@@ -153,11 +153,11 @@ async fn performance_overall_and_by_owner(store: Arc<dyn Store>) {
     let (e, u) = (&all.money[0], &all.money[1]);
     assert_eq!((e.currency, e.won, e.lost), (Currency::EUR, eur(8_000), eur(1_500)));
     assert_eq!(e.win_rate_by_value, Some((Decimal::from(8_000) / Decimal::from(9_500)).normalize()));
-    assert_eq!(e.average_won.map(|m| m.amount), Some(Decimal::new(4_000_00, 2)));
+    assert_eq!(e.average_won.map(|m| m.amount), Some(Decimal::new(400_000, 2)));
     assert_eq!((e.open_deals, e.open_value), (3, eur(16_000)));
-    assert_eq!(e.velocity_per_day.map(|m| m.amount), Some(Decimal::new(337_50, 2)), "3 × 4000 × 0.75 ÷ 26⅔ days");
+    assert_eq!(e.velocity_per_day.map(|m| m.amount), Some(Decimal::new(33_750, 2)), "3 × 4000 × 0.75 ÷ 26⅔ days");
     assert_eq!((u.currency, u.won, u.lost, u.win_rate_by_value), (Currency::USD, usd(700), usd(0), Some(Decimal::ONE)));
-    assert_eq!(u.velocity_per_day.map(|m| m.amount), Some(Decimal::new(19_69, 2)), "1 × 700 × 0.75 ÷ 26⅔ days");
+    assert_eq!(u.velocity_per_day.map(|m| m.amount), Some(Decimal::new(1_969, 2)), "1 × 700 × 0.75 ÷ 26⅔ days");
 
     let o = PerformanceOptions { window: Some(window()), by: Some(Slice::Owner), ..Default::default() };
     let by_owner = Sales::new(&cx).performance(&o).await.unwrap().rows;
