@@ -11,6 +11,7 @@ use super::lines::{check_line_products, check_lines};
 use super::pipelines::{default_pipeline, missing_for_stage};
 use super::records::{Guard, add_new};
 use super::uow::Uow;
+use crate::aggregate::Aggregate;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
 use crate::ids::{CompanyId, ContactId, DealId, PipelineId, StageId, UserId};
@@ -22,7 +23,7 @@ use crate::model::{Contact, Deal, DealStatus, ExternalRef, LineItem, Pipeline, S
 use crate::money::{Currency, Money};
 use crate::profile::LifecycleStage;
 use crate::query::Filter;
-use crate::value::CustomValues;
+use crate::value::{CustomValues, Value};
 
 new_input! {
     /// Input for a new deal.
@@ -473,11 +474,11 @@ impl Records<'_, Deal> {
     /// Deals per stage with counts, totals, rotting deals and the probability-weighted forecast,
     /// over the deals the actor may read (a sales rep's report is of their own pipeline).
     pub async fn pipeline_report(&self, pipeline_id: PipelineId) -> Result<PipelineReport> {
-        let mut uow = Uow::read(self.s).await?;
-        let pipeline = uow.load::<Pipeline>(pipeline_id, Action::Read).await?;
-        uow.access.check_kind(crate::entity::EntityKind::Deal, Action::Read)?;
-        let deals = uow.find_readable::<Deal>(&Filter::eq("pipeline_id", pipeline_id)).await?;
-        let now = uow.now;
+        let pipeline = {
+            let mut uow = Uow::read(self.s).await?;
+            uow.load::<Pipeline>(pipeline_id, Action::Read).await?
+        };
+        let now = self.s.now();
         let mut stages: Vec<StageSummary> = pipeline
             .stages
             .iter()
@@ -489,29 +490,77 @@ impl Records<'_, Deal> {
                 rotting: 0,
             })
             .collect();
-        let mut forecast = BTreeMap::new();
-        for d in &deals {
-            let Some(sum) = stages.iter_mut().find(|s| s.stage.id == d.stage_id) else { continue };
-            sum.count += 1;
-            if let Some(days) = sum.stage.rotting_days
-                && d.status == DealStatus::Open
-                && (now - d.stage_entered_at()).num_days() > i64::from(days)
-            {
-                sum.rotting += 1;
+        // Counts and totals per stage, currency and hand-set probability: one aggregate.
+        let in_pipeline = Filter::eq("pipeline_id", pipeline_id);
+        let totals = Aggregate::new(in_pipeline.clone())
+            .group_by("stage_id")
+            .currency("amount")
+            .group_by("probability")
+            .count()
+            .sum("amount");
+        let mut exact: BTreeMap<(usize, Currency), Decimal> = BTreeMap::new();
+        for row in self.aggregate(&totals).await? {
+            let Some(i) = stages.iter().position(|s| Value::Id(s.stage.id.into()) == row.groups[0]) else { continue };
+            let sum = &mut stages[i];
+            sum.count += count_of(&row.values[0]);
+            if let Value::Money(a) = &row.values[1] {
+                let p = match row.groups[2] {
+                    Value::Int(p) => Decimal::from(p),
+                    _ => Decimal::from(sum.stage.probability),
+                };
+                plus(sum.total.entry(a.currency).or_insert(Decimal::ZERO), a.amount)?;
+                let w = a.amount.checked_mul(p).ok_or_else(beyond)? / Decimal::ONE_HUNDRED;
+                plus(exact.entry((i, a.currency)).or_insert(Decimal::ZERO), w)?;
             }
-            if let Some(a) = d.amount {
-                let weighted =
-                    Money::new(a.amount * Decimal::from(sum.stage.probability) / Decimal::ONE_HUNDRED, a.currency)
-                        .rounded();
-                *sum.total.entry(a.currency).or_insert(Decimal::ZERO) += a.amount;
-                *sum.weighted.entry(a.currency).or_insert(Decimal::ZERO) += weighted.amount;
-                if sum.stage.kind == StageKind::Open {
-                    *forecast.entry(a.currency).or_insert(Decimal::ZERO) += weighted.amount;
+        }
+        let mut forecast = BTreeMap::new();
+        for ((i, currency), w) in exact {
+            let weighted = Money::new(w, currency).rounded().amount;
+            stages[i].weighted.insert(currency, weighted);
+            if stages[i].stage.kind == StageKind::Open {
+                plus(forecast.entry(currency).or_insert(Decimal::ZERO), weighted)?;
+            }
+        }
+        // Open deals longer in their stage than its rotting limit: one more aggregate.
+        let rotting: Vec<Filter> = pipeline
+            .stages
+            .iter()
+            .filter(|s| s.kind == StageKind::Open)
+            .filter_map(|s| {
+                let since = now - chrono::Duration::days(i64::from(s.rotting_days?) + 1);
+                Some(Filter::eq("stage_id", s.id).and(Filter::lte("stage_entered_at", since)))
+            })
+            .collect();
+        if !rotting.is_empty() {
+            let q = Aggregate::new(in_pipeline.and(Filter::eq("status", "open")).and(Filter::Or(rotting)))
+                .group_by("stage_id")
+                .count();
+            for row in self.aggregate(&q).await? {
+                if let Some(sum) = stages.iter_mut().find(|s| Value::Id(s.stage.id.into()) == row.groups[0]) {
+                    sum.rotting = count_of(&row.values[0]);
                 }
             }
         }
         Ok(PipelineReport { pipeline, stages, forecast })
     }
+}
+
+/// The number in a count measure's value.
+fn count_of(v: &Value) -> u64 {
+    match v {
+        Value::Int(n) => u64::try_from(*n).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn beyond() -> Error {
+    Error::invalid("amount", FieldErrorCode::OutOfRange, "the totals exceed the largest decimal")
+}
+
+/// `*total += x`, refusing to overflow.
+fn plus(total: &mut Decimal, x: Decimal) -> Result<()> {
+    *total = total.checked_add(x).ok_or_else(beyond)?;
+    Ok(())
 }
 
 enum Target {

@@ -139,3 +139,22 @@ async fn withheld_fields_cannot_be_grouped_or_measured() {
     let rows = as_fin.deals().aggregate(&Aggregate::default().sum("custom.margin")).await.unwrap();
     assert_eq!(rows[0].values, vec![Value::Decimal(Decimal::new(125, 1))]);
 }
+
+#[tokio::test]
+async fn the_pipeline_report_weighs_a_probability_set_by_hand() {
+    let env = env();
+    let cx = env.cx();
+    let p = cx.pipelines().default_pipeline().await.unwrap();
+    let proposal = p.stage_named("Proposal").unwrap().id;
+    cx.deals().create(NewDeal::new("Stage's 50 %").amount(eur(1_000)).stage(proposal)).await.unwrap();
+    cx.deals().create(NewDeal::new("Sure thing").amount(eur(1_000)).stage(proposal).probability(90)).await.unwrap();
+    let err =
+        cx.deals().create(NewDeal::new("Too sure").stage(proposal).amount(eur(1)).probability(101)).await.unwrap_err();
+    assert!(matches!(&err, Error::Validation(v) if v.0[0].field == "probability"), "{err}");
+    let r = cx.deals().pipeline_report(p.id).await.unwrap();
+    let s = r.stages.iter().find(|s| s.stage.id == proposal).unwrap();
+    assert_eq!(s.count, 2);
+    assert_eq!(s.total[&Currency::EUR], Decimal::new(2_000, 0));
+    assert_eq!(s.weighted[&Currency::EUR], Decimal::new(1_400, 0), "500 + 900");
+    assert_eq!(r.forecast[&Currency::EUR], Decimal::new(1_400, 0));
+}
