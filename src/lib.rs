@@ -2,7 +2,7 @@
 #![warn(missing_docs)]
 
 pub use crm_core::{
-    actor, entity, error, event, ids, memory, model, money, profile, query, search, service, store, value,
+    actor, aggregate, entity, error, event, ids, memory, model, money, profile, query, search, service, store, value,
 };
 
 /// Sensitive fields sealed at rest (feature `seal`): the [`Keyring`](crm_core::seal::Keyring)

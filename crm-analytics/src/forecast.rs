@@ -32,7 +32,7 @@ pub enum Period {
 }
 
 impl Period {
-    fn bucket(self) -> Bucket {
+    pub(crate) fn bucket(self) -> Bucket {
         match self {
             Period::Month => Bucket::Month,
             Period::Quarter => Bucket::Quarter,

@@ -3,7 +3,8 @@
 //! The analytical half of the CRM over the `crm` library's records: what will close and when
 //! ([`Sales::forecast`]), how well sales converts and how fast ([`Sales::performance`]: win
 //! rates by count and value, average deal size, sales cycle, velocity), sliced by owner or
-//! pipeline. Every figure is computed by the store's aggregates
+//! pipeline, and where deals drop out ([`Sales::funnel`]: stage-to-stage conversion from the
+//! deals' stage history, per cohort). Every figure is computed by the store's aggregates
 //! ([`crm_core::aggregate`]): one `GROUP BY` per question on SQL stores, never a table loaded
 //! into memory. Money stays exact and per currency; nothing is ever a NaN.
 //!
@@ -29,10 +30,12 @@
 #![warn(missing_docs)]
 
 mod forecast;
+mod funnel;
 mod performance;
 mod window;
 
-pub use forecast::{Forecast, ForecastOptions, ForecastRow, Period};
+pub use forecast::{Forecast, ForecastOptions, ForecastRow, MAX_PERIODS, Period};
+pub use funnel::{Funnel, FunnelCohort, FunnelOptions, FunnelStep};
 pub use performance::{Cycle, MoneyStats, Performance, PerformanceOptions, SliceStats};
 pub use window::{Slice, Window};
 

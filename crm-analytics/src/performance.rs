@@ -88,7 +88,8 @@ pub struct Performance {
     pub rows: Vec<SliceStats>,
 }
 
-fn count(v: &Value) -> u64 {
+/// The number in a count measure's value.
+pub(crate) fn count(v: &Value) -> u64 {
     match v {
         Value::Int(n) => (*n).max(0) as u64,
         _ => 0,
@@ -121,9 +122,7 @@ impl Sales<'_> {
     /// the reader sees.
     pub async fn performance(&self, o: &PerformanceOptions) -> Result<Performance> {
         let window = o.window.unwrap_or_else(|| Window::trailing_months(self.cx.now(), 12));
-        if window.from >= window.to {
-            return Err(Error::invalid("window", FieldErrorCode::OutOfRange, "the window ends before it starts"));
-        }
+        check_window(&window)?;
         let slice = |a: Aggregate| match o.by {
             Some(s) => a.group_by(s.field()),
             None => a,
@@ -206,6 +205,14 @@ impl Sales<'_> {
             .collect();
         Ok(Performance { window, rows })
     }
+}
+
+/// Refuses a window that ends before it starts.
+pub(crate) fn check_window(w: &Window) -> Result<()> {
+    if w.from >= w.to {
+        return Err(Error::invalid("window", FieldErrorCode::OutOfRange, "the window ends before it starts"));
+    }
+    Ok(())
 }
 
 type Slot = (SliceStats, BTreeMap<Currency, Sums>);

@@ -24,7 +24,10 @@ pub const DEFAULT_PAGE_SIZE: usize = 50;
 
 /// A field named in a filter or sort: standard (`lifecycle_stage`) or custom (`custom.budget`, or a
 /// plugin's `boats.price`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// In JSON it is written `{"std": "name"}` or `{"custom": "budget"}`, and read in that form or
+/// as its path (`"name"`, `"custom.budget"`, `"boats.price"`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
@@ -59,6 +62,28 @@ impl Field {
             Field::Std(n) => n.clone(),
             Field::Custom(k) => format!("custom.{k}"),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Tagged {
+            Std(String),
+            Custom(String),
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Path(String),
+            Tagged(Tagged),
+        }
+        Ok(match Written::deserialize(d)? {
+            Written::Path(p) => Field::parse(&p),
+            Written::Tagged(Tagged::Std(n)) => Field::Std(n),
+            Written::Tagged(Tagged::Custom(k)) => Field::Custom(k),
+        })
     }
 }
 

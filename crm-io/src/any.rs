@@ -253,6 +253,15 @@ pub async fn count(cx: &Session, kind: EntityKind, query: &Query) -> Result<u64>
     with_kind!(kind, E => Ok(cx.records::<E>().count(&query.filter).await?))
 }
 
+/// The rows of an aggregate over the records of `kind` ([`crm_core::aggregate`]).
+pub async fn aggregate(
+    cx: &Session,
+    kind: EntityKind,
+    aggregate: &crm_core::aggregate::Aggregate,
+) -> Result<Vec<crm_core::aggregate::AggregateRow>> {
+    with_kind!(kind, E => Ok(cx.records::<E>().aggregate(aggregate).await?))
+}
+
 /// Record `id` of `kind`.
 pub async fn get(cx: &Session, kind: EntityKind, id: Uuid) -> Result<Record> {
     with_kind!(kind, E => Ok(cx.records::<E>().get(<E as Entity>::Id::from(id)).await?.into_record()))

@@ -355,7 +355,17 @@ fn statement(
     }
     let mut shapes = vec![SumShape::Decimal; a.measures.len()];
     let mut ranked_cols = Vec::new();
+    // Sums and averages of one field share their inputs: `shared[j]` is the measure whose
+    // columns measure `j` reads.
+    let mut shared: Vec<usize> = (0..a.measures.len()).collect();
     for (j, m) in a.measures.iter().enumerate() {
+        let summed = |m: &Measure| matches!(m, Measure::Sum(_) | Measure::Avg(_));
+        if let Some(first) = (0..j).find(|&i| summed(m) && summed(&a.measures[i]) && a.measures[i].field() == m.field())
+        {
+            shared[j] = first;
+            shapes[j] = shapes[first];
+            continue;
+        }
         let Some((input, shape)) = measure_input(&c, m, plan.measure_types[j]) else { continue };
         raw.expr_as(input, Alias::new(format!("k{j}")));
         keyed.expr_as(Expr::cust(format!("k{j}")), Alias::new(format!("k{j}")));
@@ -383,6 +393,21 @@ fn statement(
         }
     }
     keyed.from_subquery(raw, Alias::new("raw"));
+    // A fence where derived columns are used more than once: without it the database inlines
+    // this level into the next and computes each of them once per use (seven chunks of one
+    // aligned string: seven alignments). Without derived columns, inlining is what lets an
+    // index answer alone.
+    let derived = a.group_by.iter().any(|g| matches!(g, GroupBy::Bucket { .. }))
+        || a.measures
+            .iter()
+            .enumerate()
+            .any(|(j, m)| matches!(m, Measure::Sum(_) | Measure::Avg(_)) && shapes[j] == SumShape::Decimal);
+    if derived {
+        match d {
+            Dialect::Sqlite => keyed.limit(i64::MAX as u64),
+            Dialect::Postgres => keyed.offset(0),
+        };
+    }
     let groups: Vec<String> = (0..a.group_by.len()).map(|i| format!("g{i}")).collect();
     // Ranks, when a percentile needs them.
     let percentiles: Vec<usize> = a
@@ -429,21 +454,25 @@ fn statement(
                 let pick = format!("MIN(CASE WHEN rn{j} = ({num} * n{j} + {den} - 1) / {den} THEN k{j} END)");
                 out(&mut q, pick, format!("m{j}"));
             }
-            Measure::Sum(_) | Measure::Avg(_) => match shapes[j] {
-                SumShape::Int => {
-                    out(&mut q, format!("CAST(SUM(h{j}) AS BIGINT)"), format!("m{j}_0"));
-                    out(&mut q, format!("CAST(SUM(l{j}) AS BIGINT)"), format!("m{j}_1"));
-                    out(&mut q, format!("COUNT(k{j})"), format!("m{j}_n"));
-                }
-                SumShape::Decimal => {
-                    for k in 0..CHUNKS {
-                        let chunk = format!("CAST(substr(a{j}, {}, 9) AS BIGINT)", 9 * k + 1);
-                        let signed = format!("CASE s{j} WHEN '2' THEN {chunk} WHEN '0' THEN {chunk} - 999999999 END");
-                        out(&mut q, format!("CAST(SUM({signed}) AS BIGINT)"), format!("m{j}_{k}"));
+            Measure::Sum(_) | Measure::Avg(_) => {
+                let i = shared[j];
+                match shapes[j] {
+                    SumShape::Int => {
+                        out(&mut q, format!("CAST(SUM(h{i}) AS BIGINT)"), format!("m{j}_0"));
+                        out(&mut q, format!("CAST(SUM(l{i}) AS BIGINT)"), format!("m{j}_1"));
+                        out(&mut q, format!("COUNT(k{i})"), format!("m{j}_n"));
                     }
-                    out(&mut q, format!("COUNT(s{j})"), format!("m{j}_n"));
+                    SumShape::Decimal => {
+                        for k in 0..CHUNKS {
+                            let chunk = format!("CAST(substr(a{i}, {}, 9) AS BIGINT)", 9 * k + 1);
+                            let signed =
+                                format!("CASE s{i} WHEN '2' THEN {chunk} WHEN '0' THEN {chunk} - 999999999 END");
+                            out(&mut q, format!("CAST(SUM({signed}) AS BIGINT)"), format!("m{j}_{k}"));
+                        }
+                        out(&mut q, format!("COUNT(s{i})"), format!("m{j}_n"));
+                    }
                 }
-            },
+            }
         }
     }
     q.from_subquery(source, Alias::new("src"));

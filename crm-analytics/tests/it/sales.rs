@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
-use crm_analytics::{ForecastOptions, ForecastRow, Performance, PerformanceOptions, Sales, Slice, Window};
+use crm_analytics::{
+    ForecastOptions, ForecastRow, FunnelOptions, Performance, PerformanceOptions, Sales, Slice, Window,
+};
 use crm_core::ids::ManualClock;
 use crm_core::prelude::*;
 use crm_core::store::Store;
@@ -191,6 +193,60 @@ async fn performance_overall_and_by_owner(store: Arc<dyn Store>) {
     assert_eq!((rows[0].won, rows[0].lost, rows[0].open), (1, 1, 2));
 }
 
+async fn funnel_from_stage_history(store: Arc<dyn Store>) {
+    let s = story(store).await;
+    let cx = s.crm.as_actor(&Actor::system(s.tenant));
+    let o = FunnelOptions { window: Some(window()), ..Default::default() };
+    let f = Sales::new(&cx).funnel(&o).await.unwrap();
+    assert_eq!(f.cohorts.len(), 1);
+    let c = &f.cohorts[0];
+    let steps: Vec<(&str, u64)> = c.steps.iter().map(|s| (s.name.as_str(), s.reached)).collect();
+    // D1 started in Proposal, D2 in Handling objections, D3 in Qualification; D6, D7 and D9 were
+    // won and D8 lost from Lead generation; D4 and D5 are still there.
+    assert_eq!(
+        steps,
+        vec![
+            ("Lead generation", 9),
+            ("Qualification", 6),
+            ("Needs identification", 5),
+            ("Proposal", 5),
+            ("Presentation", 4),
+            ("Handling objections", 4),
+            ("Closed won", 3),
+        ]
+    );
+    assert_eq!(c.lost, 1);
+    assert_eq!(c.steps[0].from_previous, None);
+    assert_eq!(c.steps[1].from_previous, Some((Decimal::from(6) / Decimal::from(9)).normalize()));
+    assert_eq!(c.steps[6].from_start, Some((Decimal::from(3) / Decimal::from(9)).normalize()));
+    assert_eq!(c.steps[4].from_previous, Some(Decimal::new(8, 1)));
+
+    // Moving D4 forward to Presentation makes it count in every step up to there.
+    let p = cx.pipelines().default_pipeline().await.unwrap();
+    let d4 = cx
+        .deals()
+        .list(&crm_core::query::Query::new(crm_core::query::Filter::eq("name", "D4")))
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    cx.deals().move_to_stage(d4.id, p.stage_named("Presentation").unwrap().id).await.unwrap();
+    let f = Sales::new(&cx).funnel(&o).await.unwrap();
+    let reached: Vec<u64> = f.cohorts[0].steps.iter().map(|s| s.reached).collect();
+    assert_eq!(reached, vec![9, 7, 6, 6, 5, 4, 3]);
+
+    // Monthly cohorts: every deal was created in January; a window with no deal has no cohort.
+    let o = FunnelOptions { window: Some(window()), cohorts: Some(crm_analytics::Period::Month), ..Default::default() };
+    let f = Sales::new(&cx).funnel(&o).await.unwrap();
+    assert_eq!(f.cohorts.iter().map(|c| c.period).collect::<Vec<_>>(), vec![Some(day(1, 1))]);
+    let empty = Window { from: window().to, to: window().to + Duration::days(1) };
+    let o = FunnelOptions { window: Some(empty), cohorts: Some(crm_analytics::Period::Month), ..Default::default() };
+    assert!(Sales::new(&cx).funnel(&o).await.unwrap().cohorts.is_empty());
+    let o = FunnelOptions { window: Some(empty), ..Default::default() };
+    let whole = Sales::new(&cx).funnel(&o).await.unwrap();
+    assert!(whole.cohorts[0].steps.iter().all(|s| s.reached == 0 && s.from_start.is_none()), "zeros, never a NaN");
+}
+
 /// The cases, for a store made by `$make` (with the directory its file lives in, if any).
 macro_rules! sales_suite {
     ($make:expr) => {
@@ -199,6 +255,12 @@ macro_rules! sales_suite {
             let make = $make;
             let (store, _dir) = make().await;
             super::forecast_by_month_and_category(store).await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn funnel_from_stage_history() {
+            let make = $make;
+            let (store, _dir) = make().await;
+            super::funnel_from_stage_history(store).await
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn performance_overall_and_by_owner() {

@@ -204,6 +204,17 @@ record! {
 }
 
 impl Deal {
+    /// Every stage the deal has been in, once each, in the order it first entered them.
+    pub fn visited_stages(&self) -> Vec<StageId> {
+        let mut out: Vec<StageId> = Vec::new();
+        for v in &self.stage_history {
+            if !out.contains(&v.stage_id) {
+                out.push(v.stage_id);
+            }
+        }
+        out
+    }
+
     /// When the deal entered its current stage.
     pub fn stage_entered_at(&self) -> DateTime<Utc> {
         self.stage_history.last().map(|v| v.entered_at).unwrap_or(self.created_at)
@@ -246,6 +257,7 @@ impl_entity! {
         "probability": Int => |d| d.probability.map(i64::from),
         "forecast_category": Text => |d| d.forecast_category,
         "days_to_close": Int => |d| d.closed_at.map(|c| (c - d.created_at).num_days()),
+        "visited_stage_ids": IdList => |d| id_list(&d.visited_stages()),
         "tags": TextList => |d| text_list(d.tags.iter().map(String::as_str)),
         "external_refs": TextList => |d| crate::model::product::external_list(&d.external_refs),
     }
