@@ -68,6 +68,7 @@ pub const MAX_GROUP_BY: usize = 8;
 pub const MAX_MEASURES: usize = 32;
 
 /// A calendar period records are grouped into by a date or instant field.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Bucket {
@@ -179,6 +180,7 @@ pub fn local_start(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
 }
 
 /// What records are grouped by.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
@@ -205,6 +207,7 @@ impl GroupBy {
 }
 
 /// What is computed for each group.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Measure {
@@ -227,6 +230,7 @@ pub enum Measure {
         /// The field.
         field: Field,
         /// The fraction of values at or below the result.
+        #[cfg_attr(feature = "openapi", schema(value_type = String, example = "0.9"))]
         p: Decimal,
     },
 }
@@ -248,6 +252,7 @@ impl Measure {
 }
 
 /// A column of an aggregate's rows, to sort by.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AggregateKey {
@@ -258,6 +263,7 @@ pub enum AggregateKey {
 }
 
 /// One sort key of an aggregate's rows.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AggregateSort {
     /// The column.
@@ -267,10 +273,12 @@ pub struct AggregateSort {
 }
 
 /// An aggregate query over the records of one kind; see the [module docs](self).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Aggregate {
     /// Which records.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(no_recursion))]
     pub filter: Filter,
     /// The group keys, in row order.
     #[serde(default)]
@@ -286,6 +294,7 @@ pub struct Aggregate {
     pub limit: Option<usize>,
     /// The zone instants are bucketed in (UTC by default).
     #[serde(default = "utc")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "Europe/Berlin"))]
     pub time_zone: Tz,
 }
 

@@ -73,7 +73,8 @@ pub fn record_schemas() -> Vec<(String, RefOr<Schema>)> {
 /// The component schemas of the customer views, the events feed and the reports:
 /// [`TimelineItem`](crate::service::TimelineItem), [`Customer360`](crate::service::Customer360),
 /// [`StoredEvent`](crate::event::StoredEvent), [`PipelineReport`](crate::service::PipelineReport)
-/// and [`CampaignResults`](crate::service::CampaignResults), with everything they refer to
+/// and [`CampaignResults`](crate::service::CampaignResults), and the body of an aggregate
+/// ([`Aggregate`](crate::aggregate::Aggregate)), with everything they refer to
 /// (records among them), by name (sorted, each once).
 pub fn view_schemas() -> Vec<(String, RefOr<Schema>)> {
     let mut found = Vec::new();
@@ -82,6 +83,7 @@ pub fn view_schemas() -> Vec<(String, RefOr<Schema>)> {
     add::<crate::event::StoredEvent>(&mut found);
     add::<crate::service::PipelineReport>(&mut found);
     add::<crate::service::CampaignResults>(&mut found);
+    add::<crate::aggregate::Aggregate>(&mut found);
     once_each(found)
 }
 

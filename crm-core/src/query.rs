@@ -28,7 +28,6 @@ pub const DEFAULT_PAGE_SIZE: usize = 50;
 /// In JSON it is written `{"std": "name"}` or `{"custom": "budget"}`, and read in that form or
 /// as its path (`"name"`, `"custom.budget"`, `"boats.price"`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
     /// A standard field of the entity kind.
@@ -62,6 +61,30 @@ impl Field {
             Field::Std(n) => n.clone(),
             Field::Custom(k) => format!("custom.{k}"),
         }
+    }
+}
+
+/// Either form a field is read in: its path, or `{"std": name}` / `{"custom": key}`.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Field {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        let text = || ObjectBuilder::new().schema_type(Type::String);
+        let tagged =
+            |tag: &str, what: &str| ObjectBuilder::new().property(tag, text().description(Some(what))).required(tag);
+        OneOfBuilder::new()
+            .item(text().description(Some("The field's path: `name`, `custom.budget`, or a plugin's `boats.price`")))
+            .item(tagged("std", "A standard field, by name"))
+            .item(tagged("custom", "A custom field, by key"))
+            .description(Some("A field named in a filter, sort or aggregate"))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Field {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Field")
     }
 }
 
@@ -243,6 +266,7 @@ impl Filter {
 
 /// Sort direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SortOrder {
     /// Smallest first (nulls first).

@@ -13,6 +13,8 @@
 //! | `POST /v1/{kind}/batch/{create,upsert,update,delete}` | up to 100 records, each with its own outcome (`200`, or `207` when some were refused) |
 //! | `GET /v1/{kind}/{id}/relations` | the links with the record at either end (`POST /v1/relations` makes one) |
 //! | `GET /v1/reports/pipeline/{id}`, `/v1/reports/campaign/{id}` | a pipeline's stages and forecast; a campaign's results |
+//! | `GET /v1/reports/forecast`, `/performance`, `/funnel` | the sales forecast by period and category; win rates, deal sizes, cycle and velocity; the funnel (crm-analytics) |
+//! | `POST /v1/{kind}/aggregate` | counts, sums, averages, extremes and percentiles grouped by fields, currencies and calendar buckets |
 //! | `GET /v1/search?q=…` | contacts, companies and deals by words |
 //! | `GET`/`POST /v1/cases/{id}/replies` | a case's conversation; a reply to the customer or an internal note |
 //! | `GET /v1/{contacts,companies}/{id}/timeline` | everything about the customer, newest first |
@@ -34,6 +36,7 @@
 //! # }
 //! ```
 
+mod analytics;
 mod auth;
 mod batch;
 mod case_replies;
@@ -119,6 +122,10 @@ fn app(crm: Crm, options: &Options) -> (Router, Option<std::sync::Arc<webhooks::
         .route("/v1/webhooks/{id}/dead-letters", get(webhooks::failed))
         .route("/v1/webhooks/{id}/redeliver", axum::routing::post(webhooks::redeliver))
         .route("/v1/events", get(customers::events))
+        .route("/v1/reports/forecast", get(analytics::forecast))
+        .route("/v1/reports/performance", get(analytics::performance))
+        .route("/v1/reports/funnel", get(analytics::funnel))
+        .route("/v1/{kind}/aggregate", axum::routing::post(analytics::aggregate))
         .route("/v1/reports/pipeline/{id}", get(reports::pipeline))
         .route("/v1/reports/campaign/{id}", get(reports::campaign))
         .route("/v1/{kind}/{id}/relations", get(reports::relations))

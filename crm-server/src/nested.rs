@@ -75,7 +75,7 @@ fn open() -> StageKind {
 }
 
 /// `body` read as `T`; what cannot be read is refused naming the field (`lines[0].quantity`).
-fn read<T: DeserializeOwned>(body: &Bytes) -> Result<T, Problem> {
+pub(crate) fn read<T: DeserializeOwned>(body: &Bytes) -> Result<T, Problem> {
     let mut de = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

@@ -391,6 +391,7 @@ pub(crate) fn document(options: &crate::Options) -> Value {
     other_paths(&mut paths);
     crate::webhooks::paths(&mut paths);
     crate::case_replies::paths(&mut paths);
+    crate::analytics::paths(&mut paths);
     if metrics {
         paths.insert(
             "/metrics".into(),

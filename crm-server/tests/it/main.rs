@@ -3,6 +3,7 @@
 //! role and tenant isolation. Every response a test receives through [`Api::send`] is checked
 //! against the served OpenAPI document ([`contract`]).
 
+mod analytics;
 mod batch;
 mod contract;
 mod customers;

@@ -1,0 +1,134 @@
+//! The analytical reports and aggregates over HTTP: the forecast, performance and funnel of the
+//! deals the caller reads, any aggregate of a kind's records, refusals naming the parameter or
+//! the part of the aggregate, all checked against the OpenAPI document.
+
+use crm::prelude::*;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::{Api, api, problem};
+
+/// Two won deals and an open one of the admin's, in EUR, and one open deal of the rep's in USD.
+async fn deals(a: &Api) {
+    let sys = a.crm.as_actor(&Actor::system(a.tenant));
+    let p = sys.pipelines().default_pipeline().await.unwrap();
+    let proposal = p.stage_named("Proposal").unwrap().id;
+    let today = sys.now().date_naive();
+    let eur = |n: i64| Money::new(Decimal::new(n, 0), Currency::EUR);
+    for n in [1_000, 500] {
+        let d = sys.deals().create(NewDeal::new("Won").amount(eur(n))).await.unwrap();
+        sys.deals().win(d.id).await.unwrap();
+    }
+    sys.deals().create(NewDeal::new("Open").amount(eur(2_000)).stage(proposal).expected_close(today)).await.unwrap();
+    let usd = Money::new(Decimal::new(300, 0), Currency::USD);
+    sys.deals().create(NewDeal::new("Rep's").amount(usd).owner(a.rep_id).expected_close(today)).await.unwrap();
+}
+
+#[tokio::test]
+async fn reports_forecast_performance_and_funnel() {
+    let a = api().await;
+    deals(&a).await;
+    let k = a.admin.clone();
+    let (status, _, f) = a.get("/v1/reports/forecast?periods=1", &k).await;
+    assert_eq!(status, StatusCode::OK, "{f}");
+    let rows = f["rows"].as_array().unwrap();
+    let best = rows.iter().find(|r| r["category"] == "best_case").expect("the proposal, 50 %");
+    assert_eq!(
+        (best["amount"]["amount"].as_str(), best["weighted"]["amount"].as_str()),
+        (Some("2000.00"), Some("1000.00"))
+    );
+    let closed = rows.iter().find(|r| r["category"] == "closed" && r["amount"]["currency"] == "EUR").expect("won");
+    assert_eq!(closed["deals"], 2);
+    // The rep's forecast holds only the rep's deal.
+    let (_, _, mine) = a.get("/v1/reports/forecast?periods=1", &a.rep).await;
+    let currencies: Vec<&str> =
+        mine["rows"].as_array().unwrap().iter().map(|r| r["amount"]["currency"].as_str().unwrap()).collect();
+    assert_eq!(currencies, vec!["USD"], "{mine}");
+
+    let (status, _, p) = a.get("/v1/reports/performance?by=owner", &k).await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    let won: u64 = p["rows"].as_array().unwrap().iter().map(|r| r["won"].as_u64().unwrap()).sum();
+    assert_eq!(won, 2, "{p}");
+    let (_, _, p) = a.get("/v1/reports/performance?filter=currency%3DUSD", &k).await;
+    assert_eq!((p["rows"][0]["won"].as_u64(), p["rows"][0]["open"].as_u64()), (Some(0), Some(1)), "{p}");
+
+    let (status, _, funnel) = a.get("/v1/reports/funnel", &k).await;
+    assert_eq!(status, StatusCode::OK, "{funnel}");
+    let steps = funnel["cohorts"][0]["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["reached"], 4, "{funnel}");
+    assert_eq!(steps.last().unwrap()["reached"], 2, "{funnel}");
+
+    problem(&a.get("/v1/reports/forecast?period=week", &k).await, StatusCode::UNPROCESSABLE_ENTITY, Some("period"));
+    problem(&a.get("/v1/reports/forecast?periods=0", &k).await, StatusCode::UNPROCESSABLE_ENTITY, Some("periods"));
+    problem(
+        &a.get("/v1/reports/forecast?time_zone=Mars", &k).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("time_zone"),
+    );
+    problem(&a.get("/v1/reports/performance?from=yesterday", &k).await, StatusCode::UNPROCESSABLE_ENTITY, Some("from"));
+    problem(&a.get("/v1/reports/performance?sort=x", &k).await, StatusCode::BAD_REQUEST, None);
+    problem(&a.get("/v1/reports/funnel?pipeline=nope", &k).await, StatusCode::UNPROCESSABLE_ENTITY, Some("pipeline"));
+    let nil = crm::uuid::Uuid::nil();
+    problem(&a.get(&format!("/v1/reports/funnel?pipeline={nil}"), &k).await, StatusCode::NOT_FOUND, None);
+}
+
+#[tokio::test]
+async fn any_kind_aggregates_within_reach() {
+    let a = api().await;
+    deals(&a).await;
+    let k = a.admin.clone();
+    let body = json!({
+        "filter": { "is_null": { "field": "amount" } },
+        "group_by": [{ "currency": "amount" }, { "field": "status" }],
+        "measures": ["count", { "sum": "amount" }, { "percentile": { "field": "amount", "p": "0.5" } }],
+        "sort": [{ "key": { "measure": 1 }, "order": "desc" }],
+        "limit": 10
+    });
+    // No deal lacks an amount.
+    let (status, _, out) = a.post("/v1/deals/aggregate", &k, body.clone()).await;
+    assert_eq!((status, out["rows"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{out}");
+    let mut all = body;
+    all["filter"] = json!("all");
+    let (status, _, out) = a.post("/v1/deals/aggregate", &k, all.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert_eq!(
+        out["rows"],
+        json!([
+            // Money sorts by currency, then amount: descending, USD first.
+            { "groups": ["USD", "open"], "values": [1, { "amount": "300.00", "currency": "USD" }, { "amount": "300.00", "currency": "USD" }] },
+            { "groups": ["EUR", "open"], "values": [1, { "amount": "2000.00", "currency": "EUR" }, { "amount": "2000.00", "currency": "EUR" }] },
+            { "groups": ["EUR", "won"], "values": [2, { "amount": "1500.00", "currency": "EUR" }, { "amount": "500.00", "currency": "EUR" }] }
+        ])
+    );
+    let (_, _, mine) = a.post("/v1/deals/aggregate", &a.rep, all).await;
+    assert_eq!(mine["rows"].as_array().unwrap().len(), 1, "the rep aggregates the rep's deal: {mine}");
+    // Contacts by month created, in Berlin time; fields may be named in the tagged form too.
+    let by_month = json!({ "group_by": [{ "bucket": { "field": { "std": "created_at" }, "bucket": "month" } }],
+                           "measures": ["count"], "time_zone": "Europe/Berlin" });
+    let (status, _, out) = a.post("/v1/contacts/aggregate", &k, by_month).await;
+    assert_eq!((status, out["rows"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{out}");
+
+    let bad = |body: serde_json::Value| {
+        let a = &a;
+        let k = k.clone();
+        async move { a.post("/v1/deals/aggregate", &k, body).await }
+    };
+    problem(
+        &bad(json!({ "measures": [{ "sum": "name" }] })).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("measures[0]"),
+    );
+    problem(
+        &bad(json!({ "measures": [{ "sum": "amount" }] })).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("measures[0]"),
+    );
+    problem(
+        &bad(json!({ "group_by": [{ "field": "nope" }] })).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("group_by[0]"),
+    );
+    problem(&bad(json!({ "measures": ["median"] })).await, StatusCode::UNPROCESSABLE_ENTITY, Some("measures[0]"));
+    problem(&bad(json!({ "time_zone": "Mars/Olympus" })).await, StatusCode::UNPROCESSABLE_ENTITY, Some("time_zone"));
+    problem(&a.post("/v1/planets/aggregate", &k, json!({})).await, StatusCode::NOT_FOUND, None);
+}
