@@ -1,8 +1,10 @@
 //! Reports drawn as SVG bar charts (plotters): a pipeline's value per stage, a campaign's
-//! responses. Amounts are drawn in one currency: the one with the largest forecast or revenue.
+//! responses, a forecast's weighted value per period, a funnel's deals per stage. Amounts are drawn in one currency: the one with the largest forecast or revenue.
 
 use std::collections::BTreeMap;
 
+use crm::analytics::{Forecast, Funnel};
+use crm::model::ForecastCategory;
 use crm::money::Currency;
 use crm::rust_decimal::Decimal;
 use crm::rust_decimal::prelude::ToPrimitive;
@@ -94,6 +96,45 @@ pub(crate) fn campaign(r: &CampaignResults) -> Result<String, CliError> {
     let counts = r.counts.values().map(|n| *n as f64).collect();
     let title = format!("{} ({} members)", r.campaign.name, r.members);
     bars(&title, "responses", &labels, &[("responses", TOTAL, counts)])
+}
+
+/// A forecast's weighted value per period, won and still open, in its main currency.
+pub(crate) fn forecast(f: &Forecast) -> Result<String, CliError> {
+    let mut by_currency: BTreeMap<Currency, Decimal> = BTreeMap::new();
+    for r in &f.rows {
+        let e = by_currency.entry(r.weighted.currency).or_insert(Decimal::ZERO);
+        *e = e.checked_add(r.weighted.amount).unwrap_or(*e);
+    }
+    let currency = main_currency(&by_currency);
+    let periods: Vec<_> =
+        f.weighted_by_period().keys().map(|(p, _)| *p).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let value = |closed: bool| -> Vec<f64> {
+        periods
+            .iter()
+            .map(|p| {
+                f.rows
+                    .iter()
+                    .filter(|r| r.period == *p && Some(r.weighted.currency) == currency)
+                    .filter(|r| {
+                        (r.category == ForecastCategory::Closed) == closed && r.category != ForecastCategory::Omitted
+                    })
+                    .filter_map(|r| r.weighted.amount.to_f64())
+                    .sum()
+            })
+            .collect()
+    };
+    let labels: Vec<String> = periods.iter().map(|p| p.format("%Y-%m").to_string()).collect();
+    let unit = currency.map_or("value".to_owned(), |c| c.code().to_owned());
+    bars("Forecast", &unit, &labels, &[("won", TOTAL, value(true)), ("open, weighted", WEIGHTED, value(false))])
+}
+
+/// A funnel's deals per stage (the whole window's, or the latest cohort's).
+pub(crate) fn funnel(f: &Funnel) -> Result<String, CliError> {
+    let Some(c) = f.cohorts.last() else { return bars("Funnel", "deals", &[], &[]) };
+    let labels: Vec<String> = c.steps.iter().map(|s| s.name.clone()).collect();
+    let reached = c.steps.iter().map(|s| s.reached as f64).collect();
+    let title = c.period.map_or("Funnel".to_owned(), |p| format!("Funnel of the deals created from {p}"));
+    bars(&title, "deals", &labels, &[("reached", TOTAL, reached)])
 }
 
 /// Writes `svg` to `path`, which must name an `.svg` file.

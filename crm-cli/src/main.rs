@@ -109,7 +109,7 @@ enum Command {
         #[arg(long = "sort", short = 's', value_name = "FIELD", allow_hyphen_values = true)]
         sorts: Vec<String>,
     },
-    /// Reports: a pipeline's forecast, a campaign's results.
+    /// Reports: a pipeline, a campaign, the sales forecast, performance and funnel.
     #[command(subcommand)]
     Reports(reports::ReportCmd),
     /// API keys: what a program uses to call `crm serve` as a user.

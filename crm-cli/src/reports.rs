@@ -1,12 +1,17 @@
-//! `crm reports`: a pipeline's stages and forecast, a campaign's results — as lines for people,
-//! as JSON with `--json`.
+//! `crm reports`: a pipeline's stages and forecast, a campaign's results, the sales forecast by
+//! period, sales performance and the funnel — as lines for people, as JSON with `--json`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use chrono_tz::Tz;
 use clap::Subcommand;
+use crm::analytics::{ForecastOptions, FunnelOptions, PerformanceOptions, Period, Sales, Slice, Window};
+use crm::chrono::{DateTime, NaiveDate, Utc};
+use crm::entity::EntityKind;
 use crm::ids::{CampaignId, PipelineId};
 use crm::money::Currency;
+use crm::query::Filter;
 use crm::rust_decimal::Decimal;
 use crm::service::Session;
 use uuid::Uuid;
@@ -34,6 +39,116 @@ pub enum ReportCmd {
         #[arg(long, value_name = "FILE.svg")]
         chart: Option<PathBuf>,
     },
+    /// The sales forecast: open deals by period of expected close, weighted and by forecast
+    /// category, beside the deals won.
+    Forecast {
+        /// Periods of a month or a quarter.
+        #[arg(long, value_parser = ["month", "quarter"], default_value = "month")]
+        period: String,
+        /// A day in the first period (default: today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        from: Option<NaiveDate>,
+        /// How many periods.
+        #[arg(long, default_value_t = 12)]
+        periods: u32,
+        /// Broken down by owner or pipeline.
+        #[arg(long, value_parser = ["owner", "pipeline"])]
+        by: Option<String>,
+        #[command(flatten)]
+        common: Common,
+        /// Also draws the weighted value per period as a bar chart into this SVG file.
+        #[arg(long, value_name = "FILE.svg")]
+        chart: Option<PathBuf>,
+    },
+    /// Sales performance over a window: won and lost, win rates, deal size, cycle, velocity.
+    Performance {
+        /// The window's start (RFC 3339; default: 12 months before its end).
+        #[arg(long, value_name = "TIME")]
+        from: Option<DateTime<Utc>>,
+        /// The window's end, excluded (RFC 3339; default: now).
+        #[arg(long, value_name = "TIME")]
+        to: Option<DateTime<Utc>>,
+        /// Broken down by owner or pipeline.
+        #[arg(long, value_parser = ["owner", "pipeline"])]
+        by: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The funnel of a pipeline: deals that reached each stage, and the conversions.
+    Funnel {
+        /// The pipeline (default: the default pipeline).
+        #[arg(long)]
+        pipeline: Option<Uuid>,
+        /// The start of the window deals were created in (RFC 3339; default: 12 months ago).
+        #[arg(long, value_name = "TIME")]
+        from: Option<DateTime<Utc>>,
+        /// The end of that window, excluded (RFC 3339; default: now).
+        #[arg(long, value_name = "TIME")]
+        to: Option<DateTime<Utc>>,
+        /// One funnel per month or quarter of creation.
+        #[arg(long, value_parser = ["month", "quarter"])]
+        cohorts: Option<String>,
+        #[command(flatten)]
+        common: Common,
+        /// Also draws the (whole-window or latest) funnel as a bar chart into this SVG file.
+        #[arg(long, value_name = "FILE.svg")]
+        chart: Option<PathBuf>,
+    },
+}
+
+/// What the sales reports share: the deals they count and the calendar they follow.
+#[derive(Debug, clap::Args)]
+pub struct Common {
+    /// Only the deals this text filter selects (as for `list`; repeatable).
+    #[arg(long = "filter", short = 'f', value_name = "EXPR")]
+    filters: Vec<String>,
+    /// The IANA time zone whose calendar the periods follow.
+    #[arg(long = "time-zone", default_value = "UTC", value_name = "ZONE")]
+    time_zone: String,
+}
+
+impl Common {
+    async fn filter(&self, cx: &Session) -> Result<Filter, CliError> {
+        if self.filters.is_empty() {
+            return Ok(Filter::All);
+        }
+        Ok(cx.text_query(EntityKind::Deal, &self.filters, &[] as &[&str], 1).await?.filter)
+    }
+
+    fn zone(&self) -> Result<Tz, CliError> {
+        self.time_zone.parse().map_err(|_| {
+            CliError::Usage(format!("--time-zone {}: not an IANA time zone (e.g. Europe/Berlin)", self.time_zone))
+        })
+    }
+}
+
+fn period(s: &str) -> Period {
+    if s == "quarter" { Period::Quarter } else { Period::Month }
+}
+
+fn slice(s: Option<&str>) -> Option<Slice> {
+    match s {
+        Some("owner") => Some(Slice::Owner),
+        Some("pipeline") => Some(Slice::Pipeline),
+        _ => None,
+    }
+}
+
+fn window(cx: &Session, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Option<Window> {
+    if from.is_none() && to.is_none() {
+        return None;
+    }
+    let to = to.unwrap_or_else(|| cx.now());
+    Some(Window { from: from.unwrap_or_else(|| Window::trailing_months(to, 12).from), to })
+}
+
+fn json_of<T: serde::Serialize>(out: &mut Out, value: &T) -> Result<(), CliError> {
+    out.value(&serde_json::to_value(value).map_err(|e| CliError::Io(e.to_string()))?)
+}
+
+/// "0.75" as "75 %", or "–".
+fn percent(r: Option<Decimal>) -> String {
+    r.map_or("–".into(), |r| format!("{} %", (r * Decimal::ONE_HUNDRED).round_dp(1).normalize()))
 }
 
 /// "1000.00 EUR + 20.00 USD", or "0" for no amounts.
@@ -86,6 +201,102 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
                 lines.push(format!("cost per conversion: {c}"));
             }
             lines.push(format!("revenue: {}", amounts(&r.revenue)));
+            out.done(&lines.join("\n"))
+        }
+        ReportCmd::Forecast { period: p, from, periods, by, common, chart } => {
+            let o = ForecastOptions {
+                period: period(&p),
+                from,
+                periods,
+                by: slice(by.as_deref()),
+                filter: common.filter(cx).await?,
+                time_zone: common.zone()?,
+            };
+            let f = Sales::new(cx).forecast(&o).await?;
+            if let Some(path) = &chart {
+                charts::write(path, &charts::forecast(&f)?)?;
+            }
+            if out.is_json() {
+                return json_of(out, &f);
+            }
+            let mut lines = vec![format!("forecast {} to {} (excluded):", f.from, f.to)];
+            for r in &f.rows {
+                let slice = r.slice.map(|s| format!("  {s}")).unwrap_or_default();
+                lines.push(format!(
+                    "  {}  {:<9} {:>4} deals  {}  (weighted {}){slice}",
+                    r.period, r.category, r.deals, r.amount, r.weighted
+                ));
+            }
+            for ((period, _), w) in f.weighted_by_period() {
+                lines.push(format!("{period}: weighted {w}"));
+            }
+            if f.unpriced > 0 {
+                lines.push(format!("{} deals without an amount are not counted", f.unpriced));
+            }
+            out.done(&lines.join("\n"))
+        }
+        ReportCmd::Performance { from, to, by, common } => {
+            let o = PerformanceOptions {
+                window: window(cx, from, to),
+                by: slice(by.as_deref()),
+                filter: common.filter(cx).await?,
+            };
+            let p = Sales::new(cx).performance(&o).await?;
+            if out.is_json() {
+                return json_of(out, &p);
+            }
+            let mut lines = vec![format!("performance {} to {}:", p.window.from, p.window.to)];
+            for r in &p.rows {
+                let who = r.slice.map(|s| s.to_string()).unwrap_or_else(|| "all".into());
+                let cycle = r.cycle.median_days.map_or("–".into(), |d| format!("{d} days"));
+                lines.push(format!(
+                    "{who}: {} won, {} lost, win rate {}, median cycle {cycle}, {} open",
+                    r.won,
+                    r.lost,
+                    percent(r.win_rate),
+                    r.open
+                ));
+                for m in &r.money {
+                    let avg = m.average_won.map_or("–".into(), |a| a.to_string());
+                    let velocity = m.velocity_per_day.map_or("–".into(), |v| format!("{v} a day"));
+                    lines.push(format!(
+                        "  {}: won {}, lost {}, average won {avg}, velocity {velocity}",
+                        m.currency.code(),
+                        m.won,
+                        m.lost
+                    ));
+                }
+            }
+            out.done(&lines.join("\n"))
+        }
+        ReportCmd::Funnel { pipeline, from, to, cohorts, common, chart } => {
+            let o = FunnelOptions {
+                pipeline: pipeline.map(PipelineId::from_uuid),
+                window: window(cx, from, to),
+                cohorts: cohorts.as_deref().map(period),
+                filter: common.filter(cx).await?,
+                time_zone: common.zone()?,
+            };
+            let f = Sales::new(cx).funnel(&o).await?;
+            if let Some(path) = &chart {
+                charts::write(path, &charts::funnel(&f)?)?;
+            }
+            if out.is_json() {
+                return json_of(out, &f);
+            }
+            let mut lines = Vec::new();
+            for c in &f.cohorts {
+                lines.push(c.period.map_or("funnel:".into(), |p| format!("created from {p}:")));
+                for s in &c.steps {
+                    lines.push(format!(
+                        "  {:<24} {:>6}  {:>8} of the previous",
+                        s.name,
+                        s.reached,
+                        percent(s.from_previous)
+                    ));
+                }
+                lines.push(format!("  lost {}", c.lost));
+            }
             out.done(&lines.join("\n"))
         }
     }

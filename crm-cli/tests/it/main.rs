@@ -2,6 +2,8 @@
 //! `init`, the record commands, filters and sorts, `--json`, import with its progress in a
 //! non-terminal, export, completions, and errors with their exit codes.
 
+mod analytics;
+
 use std::path::Path;
 
 use assert_cmd::Command;

@@ -1,0 +1,44 @@
+//! `crm reports forecast|performance|funnel`: the sales reports for people, for scripts and as
+//! charts, and their refusals.
+
+use crate::{fails, initialised, json, ok};
+
+#[test]
+fn sales_reports_are_read_and_drawn() {
+    let dir = initialised();
+    let d = dir.path();
+    let today = format!("expected_close_date={}", crm::chrono::Utc::now().date_naive());
+    json(d, &["deals", "create", "name=Fleet", "amount=1000", "currency=EUR", "stage=Proposal", &today]);
+    json(d, &["deals", "create", "name=Vans", "amount=400", "currency=EUR", &today]);
+
+    let f = json(d, &["reports", "forecast", "--periods", "1"]);
+    let rows = f["rows"].as_array().unwrap();
+    let best = rows.iter().find(|r| r["category"] == "best_case").expect("the proposal");
+    assert_eq!(best["weighted"]["amount"], "500.00", "{f}");
+    let text = ok(d, &["reports", "forecast", "--periods", "1"]);
+    assert!(text.contains("best_case") && text.contains("weighted 520.00 EUR"), "50 % of 1000 and 5 % of 400: {text}");
+    ok(d, &["reports", "forecast", "--periods", "1", "--chart", "forecast.svg"]);
+    let svg = std::fs::read_to_string(d.join("forecast.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("Forecast") && svg.contains("EUR"), "{svg}");
+
+    let p = json(d, &["reports", "performance", "--by", "owner"]);
+    let open: u64 = p["rows"].as_array().unwrap().iter().map(|r| r["open"].as_u64().unwrap()).sum();
+    assert_eq!(open, 2, "{p}");
+    assert!(ok(d, &["reports", "performance"]).contains("0 won, 0 lost, win rate –"));
+
+    let funnel = json(d, &["reports", "funnel"]);
+    let steps = funnel["cohorts"][0]["steps"].as_array().unwrap();
+    assert_eq!((steps[0]["reached"].as_u64(), steps[3]["reached"].as_u64()), (Some(2), Some(1)), "{funnel}");
+    let text = ok(d, &["reports", "funnel", "--chart", "funnel.svg"]);
+    assert!(text.contains("Lead generation") && text.contains("lost 0"), "{text}");
+    assert!(std::fs::read_to_string(d.join("funnel.svg")).unwrap().contains("Proposal"));
+
+    let err = fails(d, &["reports", "forecast", "--time-zone", "Mars"], 2);
+    assert!(err.contains("time zone"), "{err}");
+    let err = fails(d, &["reports", "forecast", "--periods", "0"], 1);
+    assert!(err.contains("periods"), "{err}");
+    let err = fails(d, &["reports", "forecast", "--filter", "nope=1"], 1);
+    assert!(err.contains("nope"), "{err}");
+    let err = fails(d, &["reports", "forecast", "--period", "week"], 2);
+    assert!(err.contains("week"), "{err}");
+}
