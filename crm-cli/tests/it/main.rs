@@ -135,7 +135,7 @@ fn cases_and_campaigns_are_made_and_reports_read_for_people_and_scripts() {
     let counted: u64 = report["stages"].as_array().unwrap().iter().map(|s| s["count"].as_u64().unwrap()).sum();
     assert_eq!(counted, 1, "{report}");
     let lines = ok(d, &["reports", "pipeline", pipeline]);
-    assert!(lines.contains("1 deals  1000 EUR") && lines.contains("forecast: "), "{lines}");
+    assert!(lines.contains("1 deals  1000.00 EUR") && lines.contains("forecast: "), "{lines}");
 
     let spring = json(d, &["campaigns", "create", "name=Spring", "channel=email", "budget=500", "currency=EUR"]);
     assert_eq!(spring["budget"]["amount"], "500");
