@@ -49,7 +49,7 @@ pub struct ForecastOptions {
     pub from: Option<NaiveDate>,
     /// How many periods (default 12; 1–[`MAX_PERIODS`]).
     pub periods: u32,
-    /// Broken down by owner or pipeline too.
+    /// Broken down by owner, pipeline, lead source or campaign too.
     pub by: Option<Slice>,
     /// Only the deals this filter selects (default: every deal the reader sees).
     pub filter: Filter,
@@ -75,8 +75,9 @@ impl Default for ForecastOptions {
 pub struct ForecastRow {
     /// The first day of the period.
     pub period: NaiveDate,
-    /// The owner or pipeline (when broken down; `None` also for deals without an owner).
-    pub slice: Option<Uuid>,
+    /// The owner, pipeline or campaign id, or the lead source, when broken down (`None` also for
+    /// deals without one).
+    pub slice: Option<String>,
     /// The forecast category: the deal's own, else its stage's; won deals are closed.
     pub category: ForecastCategory,
     /// How many deals.
@@ -117,7 +118,7 @@ impl Forecast {
 
 /// Running totals of one forecast row: deals, amount, exact weighted amount.
 type Totals = (u64, Decimal, Decimal);
-type RowKey = (NaiveDate, Option<Uuid>, ForecastCategory, Currency);
+type RowKey = (NaiveDate, Option<String>, ForecastCategory, Currency);
 
 impl Sales<'_> {
     /// The forecast of the deals the reader sees: open deals by the period of their expected
@@ -236,7 +237,7 @@ fn add(
         *unpriced += deals;
         return Ok(());
     };
-    let slice = r.groups.get(slice_at).and_then(id);
+    let slice = Slice::key(r.groups.get(slice_at));
     let e = totals.entry((*period, slice, category, amount.currency)).or_insert((0, Decimal::ZERO, Decimal::ZERO));
     let too_large =
         || Error::invalid("amount", FieldErrorCode::OutOfRange, "the forecast's totals exceed the largest decimal");

@@ -11,7 +11,6 @@ use crm_core::query::Filter;
 use crm_core::value::Value;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::{Sales, Slice, Window};
 
@@ -20,7 +19,7 @@ use crate::{Sales, Slice, Window};
 pub struct PerformanceOptions {
     /// The deals closed in this window count (default: the trailing 12 months).
     pub window: Option<Window>,
-    /// Broken down by owner or pipeline.
+    /// Broken down by owner, pipeline, lead source or campaign.
     pub by: Option<Slice>,
     /// Only the deals this filter selects.
     pub filter: Filter,
@@ -63,8 +62,9 @@ pub struct MoneyStats {
 /// The performance of one slice (or of everything, when not broken down).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SliceStats {
-    /// The owner or pipeline (`None` when not broken down, or for deals without an owner).
-    pub slice: Option<Uuid>,
+    /// The owner, pipeline or campaign id, or the lead source (`None` when not broken down, or
+    /// for deals without one).
+    pub slice: Option<String>,
     /// Deals won in the window.
     pub won: u64,
     /// Deals lost in the window.
@@ -93,13 +93,6 @@ pub(crate) fn count(v: &Value) -> u64 {
     match v {
         Value::Int(n) => (*n).max(0) as u64,
         _ => 0,
-    }
-}
-
-fn uuid(v: Option<&Value>) -> Option<Uuid> {
-    match v {
-        Some(Value::Id(u)) => Some(*u),
-        _ => None,
     }
 }
 
@@ -146,11 +139,11 @@ impl Sales<'_> {
             .sum("amount");
         let s = usize::from(o.by.is_some());
 
-        let mut rows: BTreeMap<Option<Uuid>, Slot> = BTreeMap::new();
+        let mut rows: BTreeMap<Option<String>, Slot> = BTreeMap::new();
         let too_large =
             || Error::invalid("amount", FieldErrorCode::OutOfRange, "the totals exceed the largest decimal");
         for r in self.cx.deals().aggregate(&closed).await? {
-            let (stats, sums) = slot(&mut rows, uuid(r.groups.first().filter(|_| s == 1)));
+            let (stats, sums) = slot(&mut rows, Slice::key(r.groups.first().filter(|_| s == 1)));
             let n = count(&r.values[0]);
             let won = r.groups[s + 1] == Value::Text("won".into());
             if won {
@@ -168,7 +161,7 @@ impl Sales<'_> {
             }
         }
         for r in self.cx.deals().aggregate(&cycle).await? {
-            let (stats, _) = slot(&mut rows, uuid(r.groups.first()));
+            let (stats, _) = slot(&mut rows, Slice::key(r.groups.first()));
             let days = |v: &Value| match v {
                 Value::Int(d) => Some(*d),
                 _ => None,
@@ -183,7 +176,7 @@ impl Sales<'_> {
             };
         }
         for r in self.cx.deals().aggregate(&open).await? {
-            let (stats, sums) = slot(&mut rows, uuid(r.groups.first().filter(|_| s == 1)));
+            let (stats, sums) = slot(&mut rows, Slice::key(r.groups.first().filter(|_| s == 1)));
             let n = count(&r.values[0]);
             stats.open += n;
             if let Value::Money(m) = &r.values[1] {
@@ -217,8 +210,8 @@ pub(crate) fn check_window(w: &Window) -> Result<()> {
 
 type Slot = (SliceStats, BTreeMap<Currency, Sums>);
 
-fn slot(rows: &mut BTreeMap<Option<Uuid>, Slot>, key: Option<Uuid>) -> &mut Slot {
-    rows.entry(key).or_insert_with(|| {
+fn slot(rows: &mut BTreeMap<Option<String>, Slot>, key: Option<String>) -> &mut Slot {
+    rows.entry(key.clone()).or_insert_with(|| {
         let stats =
             SliceStats { slice: key, won: 0, lost: 0, win_rate: None, cycle: Cycle::default(), open: 0, money: vec![] };
         (stats, BTreeMap::new())

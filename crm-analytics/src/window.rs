@@ -41,6 +41,10 @@ pub enum Slice {
     Owner,
     /// The deal's pipeline.
     Pipeline,
+    /// Where the deal came from (its lead source).
+    LeadSource,
+    /// The campaign credited with the deal.
+    Campaign,
 }
 
 impl Slice {
@@ -49,6 +53,19 @@ impl Slice {
         match self {
             Slice::Owner => "owner_id",
             Slice::Pipeline => "pipeline_id",
+            Slice::LeadSource => "lead_source",
+            Slice::Campaign => "campaign_id",
+        }
+    }
+
+    /// The key of a row's slice as text: an owner's, pipeline's or campaign's id, or a lead
+    /// source; `None` for deals without one.
+    pub(crate) fn key(v: Option<&crm_core::value::Value>) -> Option<String> {
+        use crm_core::value::Value;
+        match v? {
+            Value::Id(u) => Some(u.to_string()),
+            Value::Text(t) => Some(t.clone()),
+            _ => None,
         }
     }
 }

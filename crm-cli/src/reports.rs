@@ -51,8 +51,8 @@ pub enum ReportCmd {
         /// How many periods.
         #[arg(long, default_value_t = 12)]
         periods: u32,
-        /// Broken down by owner or pipeline.
-        #[arg(long, value_parser = ["owner", "pipeline"])]
+        /// Broken down by owner, pipeline, lead source or campaign.
+        #[arg(long, value_parser = ["owner", "pipeline", "lead_source", "campaign"])]
         by: Option<String>,
         #[command(flatten)]
         common: Common,
@@ -68,8 +68,8 @@ pub enum ReportCmd {
         /// The window's end, excluded (RFC 3339; default: now).
         #[arg(long, value_name = "TIME")]
         to: Option<DateTime<Utc>>,
-        /// Broken down by owner or pipeline.
-        #[arg(long, value_parser = ["owner", "pipeline"])]
+        /// Broken down by owner, pipeline, lead source or campaign.
+        #[arg(long, value_parser = ["owner", "pipeline", "lead_source", "campaign"])]
         by: Option<String>,
         #[command(flatten)]
         common: Common,
@@ -130,6 +130,8 @@ fn slice(s: Option<&str>) -> Option<Slice> {
     match s {
         Some("owner") => Some(Slice::Owner),
         Some("pipeline") => Some(Slice::Pipeline),
+        Some("lead_source") => Some(Slice::LeadSource),
+        Some("campaign") => Some(Slice::Campaign),
         _ => None,
     }
 }
@@ -221,7 +223,7 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
             }
             let mut lines = vec![format!("forecast {} to {} (excluded):", f.from, f.to)];
             for r in &f.rows {
-                let slice = r.slice.map(|s| format!("  {s}")).unwrap_or_default();
+                let slice = r.slice.as_deref().map(|s| format!("  {s}")).unwrap_or_default();
                 lines.push(format!(
                     "  {}  {:<9} {:>4} deals  {}  (weighted {}){slice}",
                     r.period, r.category, r.deals, r.amount, r.weighted
@@ -247,7 +249,7 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
             }
             let mut lines = vec![format!("performance {} to {}:", p.window.from, p.window.to)];
             for r in &p.rows {
-                let who = r.slice.map(|s| s.to_string()).unwrap_or_else(|| "all".into());
+                let who = r.slice.as_deref().unwrap_or("all");
                 let cycle = r.cycle.median_days.map_or("–".into(), |d| format!("{d} days"));
                 lines.push(format!(
                     "{who}: {} won, {} lost, win rate {}, median cycle {cycle}, {} open",

@@ -73,7 +73,14 @@ impl Params {
             None => None,
             Some("owner") => Some(Slice::Owner),
             Some("pipeline") => Some(Slice::Pipeline),
-            Some(v) => return Err(invalid("by", format!("`{v}` is not a breakdown: use owner or pipeline"))),
+            Some("lead_source") => Some(Slice::LeadSource),
+            Some("campaign") => Some(Slice::Campaign),
+            Some(v) => {
+                return Err(invalid(
+                    "by",
+                    format!("`{v}` is not a breakdown: use owner, pipeline, lead_source or campaign"),
+                ));
+            }
         })
     }
 
@@ -187,7 +194,11 @@ pub(crate) fn paths(paths: &mut serde_json::Map<String, serde_json::Value>) {
     let q = |name: &str, description: &str, schema: serde_json::Value| json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema });
     let text = json!({ "type": "string" });
     let filter = q("filter", "A text filter over the deals (repeatable), as in lists", text.clone());
-    let by = q("by", "Broken down by owner or pipeline", json!({ "enum": ["owner", "pipeline"] }));
+    let by = q(
+        "by",
+        "Broken down by owner, pipeline, lead source or campaign",
+        json!({ "enum": ["owner", "pipeline", "lead_source", "campaign"] }),
+    );
     let tz = q("time_zone", "The IANA zone whose calendar the periods follow (default UTC)", text.clone());
     let from_to = [
         q(

@@ -109,6 +109,8 @@ fn data(t: TenantId, n: usize) -> Vec<Row> {
                 stage_history: Vec::new(),
                 probability: None,
                 forecast_category: None,
+                lead_source: None,
+                campaign_id: None,
                 tags: Vec::new(),
                 external_refs: Vec::new(),
                 custom: Default::default(),

@@ -8,7 +8,10 @@ use crm_analytics::{
     ForecastOptions, ForecastRow, FunnelOptions, Performance, PerformanceOptions, Sales, Slice, Window,
 };
 use crm_core::ids::ManualClock;
+use crm_core::model::CampaignChannel;
 use crm_core::prelude::*;
+use crm_core::profile::LeadSource;
+use crm_core::service::NewCampaign;
 use crm_core::store::Store;
 use rust_decimal::Decimal;
 
@@ -44,7 +47,12 @@ async fn story(store: Arc<dyn Store>) -> Story {
     let stage = |name: &str| p.stage_named(name).unwrap().id;
     let deals = cx.deals();
     let new = |name: &str, owner: UserId| NewDeal::new(name).owner(owner);
-    deals.create(new("D1", ann).amount(eur(10_000)).stage(stage("Proposal")).expected_close(day(2, 10))).await.unwrap();
+    let referred =
+        cx.contacts().create(NewContact::new("Rita", "Ref").lead_source(LeadSource::Referral)).await.unwrap();
+    let spring = cx.campaigns().create(NewCampaign::new("Spring", CampaignChannel::Email)).await.unwrap();
+    let d1 =
+        new("D1", ann).contact(referred.id).amount(eur(10_000)).stage(stage("Proposal")).expected_close(day(2, 10));
+    deals.create(d1).await.unwrap();
     deals
         .create(
             new("D2", ann)
@@ -58,6 +66,7 @@ async fn story(store: Arc<dyn Store>) -> Story {
     deals
         .create(
             new("D3", bob)
+                .campaign(spring.id)
                 .amount(usd(1_000))
                 .stage(stage("Qualification"))
                 .forecast(ForecastCategory::Commit)
@@ -123,9 +132,20 @@ async fn forecast_by_month_and_category(store: Arc<dyn Store>) {
         ..Default::default()
     };
     let f = Sales::new(&cx).forecast(&o).await.unwrap();
-    let ann: Vec<_> = f.rows.iter().filter(|r| r.slice == Some(s.ann.into())).map(|r| (r.category, r.deals)).collect();
+    let ann: Vec<_> =
+        f.rows.iter().filter(|r| r.slice == Some(s.ann.to_string())).map(|r| (r.category, r.deals)).collect();
     assert_eq!(ann, vec![(C::BestCase, 1), (C::Commit, 1), (C::Closed, 1)]);
-    assert!(f.rows.iter().all(|r| r.slice == Some(s.ann.into()) || r.slice == Some(s.bob.into())));
+    assert!(f.rows.iter().all(|r| r.slice == Some(s.ann.to_string()) || r.slice == Some(s.bob.to_string())));
+    // By lead source: D1 came by referral (its contact's source); the rest have none.
+    let o = ForecastOptions { from: Some(day(2, 1)), periods: 1, by: Some(Slice::LeadSource), ..Default::default() };
+    let f = Sales::new(&cx).forecast(&o).await.unwrap();
+    let referred: Vec<_> = f.rows.iter().filter(|r| r.slice.as_deref() == Some("referral")).map(|r| r.amount).collect();
+    assert_eq!(referred, vec![eur(10_000)]);
+    // By campaign: D3 is Spring's.
+    let o = ForecastOptions { from: Some(day(3, 1)), periods: 1, by: Some(Slice::Campaign), ..Default::default() };
+    let f = Sales::new(&cx).forecast(&o).await.unwrap();
+    assert_eq!(f.rows.len(), 1);
+    assert_eq!((f.rows[0].slice.is_some(), f.rows[0].amount), (true, usd(1_000)));
     // Bad options are refused, naming the field.
     let err = Sales::new(&cx).forecast(&ForecastOptions { periods: 0, ..Default::default() }).await.unwrap_err();
     assert!(matches!(&err, Error::Validation(v) if v.0[0].field == "periods"), "{err}");
@@ -163,7 +183,7 @@ async fn performance_overall_and_by_owner(store: Arc<dyn Store>) {
 
     let o = PerformanceOptions { window: Some(window()), by: Some(Slice::Owner), ..Default::default() };
     let by_owner = Sales::new(&cx).performance(&o).await.unwrap().rows;
-    let of = |u: UserId| by_owner.iter().find(|r| r.slice == Some(u.into())).expect("a row per owner");
+    let of = |u: UserId| by_owner.iter().find(|r| r.slice == Some(u.to_string())).expect("a row per owner");
     let (ann, bob) = (of(s.ann), of(s.bob));
     assert_eq!((ann.won, ann.lost, ann.open, ann.win_rate), (1, 1, 2, Some(Decimal::new(5, 1))));
     assert_eq!((ann.cycle.median_days, ann.cycle.p90_days), (Some(20), Some(20)));

@@ -75,7 +75,15 @@ impl_entity! {
     Campaign, CampaignId, Campaign, custom: true;
     owner: owner_id;
     links: |c| Links::default().one("segment_id", EntityKind::Segment, c.segment_id);
-    on_delete: [crate::entity::OnDelete::Cascade { kind: EntityKind::CampaignMember, field: "campaign_id" }];
+    on_delete: [
+        crate::entity::OnDelete::Restrict {
+            kind: EntityKind::Deal,
+            field: "campaign_id", by: "id",
+            reported: "id",
+            what: "deals are credited to it",
+        },
+        crate::entity::OnDelete::Cascade { kind: EntityKind::CampaignMember, field: "campaign_id" },
+    ];
     fields {
         "name": Text => |c| c.name.clone(),
         "channel": Text => |c| c.channel,

@@ -3,7 +3,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::entity::{EntityKind, Links};
-use crate::ids::{CompanyId, ContactId, DealId, PipelineId, ProductId, StageId, UserId};
+use crate::ids::{CampaignId, CompanyId, ContactId, DealId, PipelineId, ProductId, StageId, UserId};
 use crate::macros::str_enum;
 use crate::macros::{new_input, record};
 use crate::model::{id_list, impl_entity, text_list};
@@ -192,6 +192,12 @@ record! {
         /// The forecast category a user set for this deal, in place of its stage's.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub forecast_category: Option<crate::model::ForecastCategory>,
+        /// Where the deal came from (by default its first contact's lead source when it was created).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub lead_source: Option<crate::profile::LeadSource>,
+        /// The campaign credited with the deal.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub campaign_id: Option<CampaignId>,
         /// Free tags.
         pub tags: Vec<String>,
         /// Ids in other systems (the deal's id in the CRM it came from), unique per tenant.
@@ -238,7 +244,8 @@ impl_entity! {
     owner: owner_id;
     links: |d| Links::default()
         .each("contact_ids", EntityKind::Contact, &d.contact_ids)
-        .one("company_id", EntityKind::Company, d.company_id);
+        .one("company_id", EntityKind::Company, d.company_id)
+        .one("campaign_id", EntityKind::Campaign, d.campaign_id);
     unique: |d| crate::model::product::external_keys(&d.external_refs);
     fields {
         "name": Text => |d| d.name.clone(),
@@ -256,6 +263,8 @@ impl_entity! {
         "lost_reason": Text => |d| d.lost_reason.clone(),
         "probability": Int => |d| d.probability.map(i64::from),
         "forecast_category": Text => |d| d.forecast_category,
+        "lead_source": Text => |d| d.lead_source,
+        "campaign_id": Id => |d| d.campaign_id,
         "days_to_close": Int => |d| d.closed_at.map(|c| (c - d.created_at).num_days()),
         "visited_stage_ids": IdList => |d| id_list(&d.visited_stages()),
         "tags": TextList => |d| text_list(d.tags.iter().map(String::as_str)),

@@ -14,14 +14,14 @@ use super::uow::Uow;
 use crate::aggregate::Aggregate;
 use crate::error::{Error, FieldErrorCode, Result};
 use crate::event::Change;
-use crate::ids::{CompanyId, ContactId, DealId, PipelineId, StageId, UserId};
+use crate::ids::{CampaignId, CompanyId, ContactId, DealId, PipelineId, StageId, UserId};
 use crate::macros::new_input;
 use crate::macros::new_record;
 use crate::model::ForecastCategory;
 use crate::model::{Action, Entity};
 use crate::model::{Contact, Deal, DealStatus, ExternalRef, LineItem, Pipeline, Stage, StageKind, StageVisit};
 use crate::money::{Currency, Money};
-use crate::profile::LifecycleStage;
+use crate::profile::{LeadSource, LifecycleStage};
 use crate::query::Filter;
 use crate::value::{CustomValues, Value};
 
@@ -49,6 +49,10 @@ new_input! {
         pub probability: Option<u8> => some_exact probability(u8),
         /// Forecast category, in place of the stage's.
         pub forecast_category: Option<ForecastCategory> => some forecast(ForecastCategory),
+        /// Where it came from (default: the first contact's lead source).
+        pub lead_source: Option<LeadSource> => some lead_source(LeadSource),
+        /// The campaign credited with it.
+        pub campaign_id: Option<CampaignId> => some campaign(CampaignId),
         /// A product or service sold.
         pub line_items: Vec<LineItem> => push line_item(LineItem),
         /// Tags.
@@ -225,11 +229,19 @@ async fn new_deal(uow: &mut Uow<'_>, input: NewDeal) -> Result<Deal> {
             stage_history: vec![StageVisit { stage_id: stage.id, entered_at: now, left_at: None }],
             probability: input.probability,
             forecast_category: input.forecast_category,
+            lead_source: input.lead_source,
+            campaign_id: input.campaign_id,
             tags: input.tags,
             external_refs: input.external_refs,
             custom: input.custom,
         }
     );
+    if deal.lead_source.is_none()
+        && let Some(first) = deal.contact_ids.first()
+        && let Some(c) = uow.tx.fetch::<Contact>(*first).await?
+    {
+        deal.lead_source = c.lead_source;
+    }
     let mut ch = Checks::default();
     check_deal(&mut deal, &mut ch);
     missing_for_stage(&deal, &stage, &mut ch);
@@ -428,6 +440,12 @@ impl Records<'_, Deal> {
                 }
                 if input.forecast_category.is_some() {
                     d.forecast_category = input.forecast_category;
+                }
+                if input.lead_source.is_some() {
+                    d.lead_source = input.lead_source;
+                }
+                if input.campaign_id.is_some() {
+                    d.campaign_id = input.campaign_id;
                 }
                 add_new(&mut d.contact_ids, input.contact_ids);
                 add_new(&mut d.line_items, input.line_items);

@@ -194,6 +194,8 @@ pub fn deal(tenant: TenantId, p: &Pipeline, name: &str, amount: Option<Money>) -
             stage_history: vec![StageVisit { stage_id: stage, entered_at: at(0), left_at: None }],
             probability: Some(40),
             forecast_category: None,
+            lead_source: None,
+            campaign_id: None,
             tags: Vec::new(),
             external_refs: Vec::new(),
             custom: CustomValues::new(),

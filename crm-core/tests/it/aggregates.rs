@@ -158,3 +158,27 @@ async fn the_pipeline_report_weighs_a_probability_set_by_hand() {
     assert_eq!(s.weighted[&Currency::EUR], Decimal::new(1_400, 0), "500 + 900");
     assert_eq!(r.forecast[&Currency::EUR], Decimal::new(1_400, 0));
 }
+
+#[tokio::test]
+async fn deals_are_credited_to_a_lead_source_and_a_campaign() {
+    use crm_core::model::CampaignChannel;
+    use crm_core::profile::LeadSource;
+    use crm_core::service::NewCampaign;
+    let env = env();
+    let cx = env.cx();
+    let rita = cx.contacts().create(NewContact::new("Rita", "Ref").lead_source(LeadSource::Referral)).await.unwrap();
+    let spring = cx.campaigns().create(NewCampaign::new("Spring", CampaignChannel::Email)).await.unwrap();
+    let a = cx.deals().create(NewDeal::new("From Rita").contact(rita.id).campaign(spring.id)).await.unwrap();
+    assert_eq!((a.lead_source, a.campaign_id), (Some(LeadSource::Referral), Some(spring.id)), "the contact's source");
+    let b = cx.deals().create(NewDeal::new("Own").contact(rita.id).lead_source(LeadSource::Event)).await.unwrap();
+    assert_eq!(b.lead_source, Some(LeadSource::Event), "a source given wins");
+    let rows = cx.deals().aggregate(&Aggregate::default().group_by("lead_source").count()).await.unwrap();
+    let by: Vec<_> = rows.iter().map(|r| (r.groups[0].clone(), r.values[0].clone())).collect();
+    assert_eq!(by, vec![(Value::Text("event".into()), Value::Int(1)), (Value::Text("referral".into()), Value::Int(1))]);
+    // A campaign that does not exist is refused; one with deals credited to it stays.
+    let ghost = crm_core::ids::CampaignId::from_uuid(uuid::Uuid::from_u128(7));
+    let err = env.refused(cx.deals().create(NewDeal::new("Ghost").campaign(ghost))).await;
+    assert!(matches!(&err, Error::Validation(v) if v.0[0].field == "campaign_id"), "{err}");
+    let err = env.refused(cx.campaigns().delete(spring.id, spring.version)).await;
+    assert!(matches!(&err, Error::Validation(v) if v.0[0].code == FieldErrorCode::Rule), "{err}");
+}
