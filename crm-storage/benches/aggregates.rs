@@ -7,6 +7,7 @@
 //!
 //! - `forecast_by_month`: open deals per currency and month of expected close, count and sum;
 //! - `won_by_owner`: won deals per owner and currency, count, sum and average;
+//! - `open_count_by_month`, `open_sum_by_currency`: the two halves of the first, apart;
 //! - `count_by_status`: deals per status.
 //!
 //! The library's answer is exact (decimal sums) and goes through the plan, SQL, decoding and
@@ -191,6 +192,16 @@ fn questions() -> Vec<Question> {
                   WHERE tenant = ?1 AND status = 'won' GROUP BY 1, 2",
         },
         Question {
+            name: "open_count_by_month",
+            aggregate: Aggregate::new(Filter::eq("status", "open")).bucket("expected_close_date", Bucket::Month).count(),
+            sql: "SELECT substr(close_date, 1, 7), COUNT(*) FROM deals WHERE tenant = ?1 AND status = 'open' GROUP BY 1",
+        },
+        Question {
+            name: "open_sum_by_currency",
+            aggregate: Aggregate::new(Filter::eq("status", "open")).currency("amount").count().sum("amount"),
+            sql: "SELECT currency, COUNT(*), SUM(amount_cents) FROM deals WHERE tenant = ?1 AND status = 'open' GROUP BY 1",
+        },
+        Question {
             name: "count_by_status",
             aggregate: Aggregate::default().group_by("status").count(),
             sql: "SELECT status, COUNT(*) FROM deals WHERE tenant = ?1 GROUP BY 1",
@@ -229,6 +240,7 @@ fn bench(c: &mut Criterion) {
     let rows = data(t, n);
     let store = rt.block_on(library(&dir.path().join("crm.db"), t, &rows));
     let plain = floor(&dir.path().join("plain.db"), t, &rows);
+
     drop(rows);
     let mut lines = Vec::new();
     for q in questions() {

@@ -57,8 +57,32 @@ enum SumShape {
     Decimal,
 }
 
-/// The weight of each decimal chunk: 10^(26 − 9k).
-const CHUNKS: usize = 7;
+/// The decimal chunks summed: all seven (powers 10³⁴ to 10⁻²⁸, chunk `k` weighing
+/// 10^(26 − 9k)), or the three that hold every amount below 10¹⁷ with at most 10 decimals
+/// (chunks 2 to 4: powers 10¹⁶ to 10⁻¹⁰), tried first. A sum over values outside the narrow
+/// window (counted alongside) is computed again wide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Width {
+    Narrow,
+    Wide,
+}
+
+impl Width {
+    /// The chunks summed.
+    fn chunks(self) -> std::ops::RangeInclusive<usize> {
+        match self {
+            Width::Narrow => 2..=4,
+            Width::Wide => 0..=6,
+        }
+    }
+    /// The power of ten of the first aligned digit.
+    fn top(self) -> i64 {
+        match self {
+            Width::Narrow => 16,
+            Width::Wide => 34,
+        }
+    }
+}
 /// 63 zeros and 63 nines: the padding of aligned digits.
 const ZEROS: &str = "000000000000000000000000000000000000000000000000000000000000000";
 const NINES: &str = "999999999999999999999999999999999999999999999999999999999999999";
@@ -71,7 +95,9 @@ pub(crate) async fn run(
     tenant: TenantId,
     plan: &Plan,
 ) -> Result<Vec<AggregateRow>> {
-    for _ in 0..3 {
+    let mut width = Width::Narrow;
+    let mut tries = 0;
+    while tries < 3 {
         let mut spans = Vec::new();
         for (i, g) in plan.aggregate.group_by.iter().enumerate() {
             spans.push(match g {
@@ -79,8 +105,12 @@ pub(crate) async fn run(
                 _ => None,
             });
         }
-        let (stmt, reads, shapes) = statement(d, tenant, plan, &spans);
+        let (stmt, reads, shapes) = statement(d, tenant, plan, &spans, width);
         let rows = db.query_all(&stmt).await.map_err(db_err)?;
+        if width == Width::Narrow && outside_narrow(&rows, plan, &shapes)? {
+            width = Width::Wide;
+            continue;
+        }
         let mut groups = Vec::with_capacity(rows.len());
         let mut outran = false;
         for row in &rows {
@@ -108,7 +138,7 @@ pub(crate) async fn run(
                     Measure::Count | Measure::CountOf(_) | Measure::CountDistinct(_) => {
                         Partial::Count(get::<i64>(row, &col)?.unwrap_or(0).max(0) as u64)
                     }
-                    Measure::Sum(_) | Measure::Avg(_) => sum(row, j, shapes[j])?,
+                    Measure::Sum(_) | Measure::Avg(_) => sum(row, j, shapes[j], width)?,
                     Measure::Min(f) | Measure::Max(f) | Measure::Percentile { field: f, .. } => {
                         Partial::Value(read(row, &col, measure_read(plan, f))?)
                     }
@@ -119,8 +149,23 @@ pub(crate) async fn run(
         if !outran {
             return plan.finish(groups);
         }
+        tries += 1;
     }
     Err(Error::Busy("records kept arriving outside the date buckets being computed".into()))
+}
+
+/// Whether a decimal sum met a value its narrow chunks cannot hold.
+fn outside_narrow(rows: &[QueryResult], plan: &Plan, shapes: &[SumShape]) -> Result<bool> {
+    for (j, m) in plan.aggregate.measures.iter().enumerate() {
+        if matches!(m, Measure::Sum(_) | Measure::Avg(_)) && shapes[j] == SumShape::Decimal {
+            for row in rows {
+                if get::<i64>(row, &format!("m{j}_w"))?.unwrap_or(0) > 0 {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+    Ok(false)
 }
 
 fn get<T: sea_orm::TryGetable>(row: &QueryResult, col: &str) -> Result<Option<T>> {
@@ -144,7 +189,7 @@ fn read(row: &QueryResult, col: &str, r: Read) -> Result<Value> {
 }
 
 /// The exact sum and count of measure `j` from its chunk columns.
-fn sum(row: &QueryResult, j: usize, shape: SumShape) -> Result<Partial> {
+fn sum(row: &QueryResult, j: usize, shape: SumShape, width: Width) -> Result<Partial> {
     let n = get::<i64>(row, &format!("m{j}_n"))?.unwrap_or(0).max(0) as u64;
     let overflow = || {
         Error::invalid(
@@ -159,6 +204,9 @@ fn sum(row: &QueryResult, j: usize, shape: SumShape) -> Result<Partial> {
         SumShape::Decimal => &[(0, 26), (1, 17), (2, 8), (3, -1), (4, -10), (5, -19), (6, -28)],
     };
     for &(k, exp) in parts {
+        if shape == SumShape::Decimal && !width.chunks().contains(&k) {
+            continue;
+        }
         let s = get::<i64>(row, &format!("m{j}_{k}"))?.unwrap_or(0);
         let term = if exp >= 0 {
             Decimal::from(s)
@@ -327,6 +375,7 @@ fn statement(
     tenant: TenantId,
     plan: &Plan,
     spans: &[Option<Vec<chrono::NaiveDate>>],
+    width: Width,
 ) -> (SelectStatement, Vec<Read>, Vec<SumShape>) {
     let a = &plan.aggregate;
     let (c, mut raw) = crate::list::select(d, tenant, plan.kind, &a.filter);
@@ -379,15 +428,35 @@ fn statement(
             }
             Some(SumShape::Decimal) => {
                 let k = format!("k{j}");
-                let exp = format!("CAST(substr({k}, 2, 3) AS INTEGER)");
-                let pos = format!("substr(substr('{ZEROS}', 1, 535 - {exp}) || substr({k}, 5) || '{ZEROS}', 1, 63)");
+                // x = the key's exponent field: a positive value is 0.D × 10^(x − 500), a
+                // negative one −0.D × 10^(499 − x); the first digit goes (top + 1 − e) places in.
+                let x = format!("CAST(substr({k}, 2, 3) AS INTEGER)");
+                let (top, len) = (width.top(), 9 * width.chunks().count());
+                let at_least_0 = |e: String| match d {
+                    Dialect::Sqlite => format!("max(0, {e})"),
+                    Dialect::Postgres => format!("GREATEST(0, {e})"),
+                };
+                let lead = at_least_0(format!("{} - {x}", top + 501));
+                let pos = format!("substr(substr('{ZEROS}', 1, {lead}) || substr({k}, 5) || '{ZEROS}', 1, {len})");
+                let lead = at_least_0(format!("{x} - {}", 498 - top));
                 let neg = format!(
-                    "substr(substr('{NINES}', 1, {exp} - 464) || substr({k}, 5, length({k}) - 5) || '{NINES}', 1, 63)"
+                    "substr(substr('{NINES}', 1, {lead}) || substr({k}, 5, length({k}) - 5) || '{NINES}', 1, {len})"
                 );
                 let aligned = format!("CASE substr({k}, 1, 1) WHEN '2' THEN {pos} WHEN '0' THEN {neg} END");
                 keyed.expr_as(Expr::cust(aligned), Alias::new(format!("a{j}")));
                 keyed.expr_as(Expr::cust(format!("substr({k}, 1, 1)")), Alias::new(format!("s{j}")));
                 ranked_cols.extend([format!("a{j}"), format!("s{j}")]);
+                if width == Width::Narrow {
+                    // Values of 10^17 or more, or with digits below 10^-10, do not fit.
+                    let outside = format!(
+                        "CASE substr({k}, 1, 1) \
+                         WHEN '2' THEN (CASE WHEN {x} - 500 > 17 OR length({k}) - 4 - ({x} - 500) > 10 THEN 1 ELSE 0 END) \
+                         WHEN '0' THEN (CASE WHEN 499 - {x} > 17 OR length({k}) - 5 - (499 - {x}) > 10 THEN 1 ELSE 0 END) \
+                         ELSE 0 END"
+                    );
+                    keyed.expr_as(Expr::cust(outside), Alias::new(format!("w{j}")));
+                    ranked_cols.push(format!("w{j}"));
+                }
             }
             None => {}
         }
@@ -463,13 +532,16 @@ fn statement(
                         out(&mut q, format!("COUNT(k{i})"), format!("m{j}_n"));
                     }
                     SumShape::Decimal => {
-                        for k in 0..CHUNKS {
-                            let chunk = format!("CAST(substr(a{i}, {}, 9) AS BIGINT)", 9 * k + 1);
+                        for (c, k) in width.chunks().enumerate() {
+                            let chunk = format!("CAST(substr(a{i}, {}, 9) AS BIGINT)", 9 * c + 1);
                             let signed =
                                 format!("CASE s{i} WHEN '2' THEN {chunk} WHEN '0' THEN {chunk} - 999999999 END");
                             out(&mut q, format!("CAST(SUM({signed}) AS BIGINT)"), format!("m{j}_{k}"));
                         }
                         out(&mut q, format!("COUNT(s{i})"), format!("m{j}_n"));
+                        if width == Width::Narrow {
+                            out(&mut q, format!("CAST(SUM(w{i}) AS BIGINT)"), format!("m{j}_w"));
+                        }
                     }
                 }
             }
