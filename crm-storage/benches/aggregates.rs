@@ -193,7 +193,9 @@ fn questions() -> Vec<Question> {
         },
         Question {
             name: "open_count_by_month",
-            aggregate: Aggregate::new(Filter::eq("status", "open")).bucket("expected_close_date", Bucket::Month).count(),
+            aggregate: Aggregate::new(Filter::eq("status", "open"))
+                .bucket("expected_close_date", Bucket::Month)
+                .count(),
             sql: "SELECT substr(close_date, 1, 7), COUNT(*) FROM deals WHERE tenant = ?1 AND status = 'open' GROUP BY 1",
         },
         Question {
