@@ -92,7 +92,7 @@ impl Sales<'_> {
             None => self.cx.pipelines().default_pipeline().await?,
         };
         let window = o.window.unwrap_or_else(|| Window::trailing_months(self.cx.now(), 12));
-        crate::performance::check_window(&window)?;
+        window.check()?;
         let base = o.filter.clone().and(Filter::eq("pipeline_id", pipeline.id)).and(window.filter("created_at"));
         let steps: Vec<_> = pipeline
             .stages

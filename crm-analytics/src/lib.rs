@@ -4,7 +4,10 @@
 //! ([`Sales::forecast`]), how well sales converts and how fast ([`Sales::performance`]: win
 //! rates by count and value, average deal size, sales cycle, velocity), sliced by owner or
 //! pipeline, and where deals drop out ([`Sales::funnel`]: stage-to-stage conversion from the
-//! deals' stage history, per cohort). Every figure is computed by the store's aggregates
+//! deals' stage history, per cohort). [`Customers::rfm`] scores customers 1–5 on the recency,
+//! frequency and monetary value of their orders and names their segment (champions, at risk,
+//! hibernating…); [`Customers::score_rfm`] writes the scores on the contacts, where segments and
+//! campaigns filter on them. Every figure is computed by the store's aggregates
 //! ([`crm_core::aggregate`]): one `GROUP BY` per question on SQL stores, never a table loaded
 //! into memory. Money stays exact and per currency; nothing is ever a NaN.
 //!
@@ -32,11 +35,13 @@
 mod forecast;
 mod funnel;
 mod performance;
+mod rfm;
 mod window;
 
 pub use forecast::{Forecast, ForecastOptions, ForecastRow, MAX_PERIODS, Period};
 pub use funnel::{Funnel, FunnelCohort, FunnelOptions, FunnelStep};
 pub use performance::{Cycle, MoneyStats, Performance, PerformanceOptions, SliceStats};
+pub use rfm::{CustomerRfm, RfmOptions, RfmReport, RfmRun, ScoreProgress, SegmentSummary};
 pub use window::{Slice, Window};
 
 use crm_core::service::Session;
@@ -51,5 +56,19 @@ impl<'s> Sales<'s> {
     /// Sales analytics over what `cx`'s actor reads.
     pub fn new(cx: &'s Session) -> Self {
         Sales { cx }
+    }
+}
+
+/// Customer analytics for one session: who the most valuable customers are, and who is
+/// slipping away ([`Customers::rfm`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Customers<'s> {
+    pub(crate) cx: &'s Session,
+}
+
+impl<'s> Customers<'s> {
+    /// Customer analytics over what `cx`'s actor reads (and, to store scores, edits).
+    pub fn new(cx: &'s Session) -> Self {
+        Customers { cx }
     }
 }

@@ -115,7 +115,7 @@ impl Sales<'_> {
     /// the reader sees.
     pub async fn performance(&self, o: &PerformanceOptions) -> Result<Performance> {
         let window = o.window.unwrap_or_else(|| Window::trailing_months(self.cx.now(), 12));
-        check_window(&window)?;
+        window.check()?;
         let slice = |a: Aggregate| match o.by {
             Some(s) => a.group_by(s.field()),
             None => a,
@@ -201,13 +201,6 @@ impl Sales<'_> {
 }
 
 /// Refuses a window that ends before it starts.
-pub(crate) fn check_window(w: &Window) -> Result<()> {
-    if w.from >= w.to {
-        return Err(Error::invalid("window", FieldErrorCode::OutOfRange, "the window ends before it starts"));
-    }
-    Ok(())
-}
-
 type Slot = (SliceStats, BTreeMap<Currency, Sums>);
 
 fn slot(rows: &mut BTreeMap<Option<String>, Slot>, key: Option<String>) -> &mut Slot {

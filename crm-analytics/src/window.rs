@@ -1,6 +1,7 @@
 //! Time windows and the dimensions reports are sliced by.
 
 use chrono::{DateTime, Months, Utc};
+use crm_core::error::{Error, FieldErrorCode, Result};
 use crm_core::query::Filter;
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +25,15 @@ impl Window {
     /// ```
     pub fn trailing_months(now: DateTime<Utc>, months: u32) -> Window {
         Window { from: now.checked_sub_months(Months::new(months)).unwrap_or(DateTime::<Utc>::MIN_UTC), to: now }
+    }
+
+    /// Refuses a window that ends before it starts (or where it starts): an error naming
+    /// `window`.
+    pub fn check(&self) -> Result<()> {
+        if self.from >= self.to {
+            return Err(Error::invalid("window", FieldErrorCode::OutOfRange, "the window ends before it starts"));
+        }
+        Ok(())
     }
 
     /// The records whose instant `field` falls in the window.

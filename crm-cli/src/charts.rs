@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crm::analytics::{Forecast, Funnel};
+use crm::analytics::{Forecast, Funnel, RfmReport};
 use crm::model::ForecastCategory;
 use crm::money::Currency;
 use crm::rust_decimal::Decimal;
@@ -135,6 +135,51 @@ pub(crate) fn funnel(f: &Funnel) -> Result<String, CliError> {
     let reached = c.steps.iter().map(|s| s.reached as f64).collect();
     let title = c.period.map_or("Funnel".to_owned(), |p| format!("Funnel of the deals created from {p}"));
     bars(&title, "deals", &labels, &[("reached", TOTAL, reached)])
+}
+
+/// The customers on the grid of recency (rows, 5 at the top) by frequency (columns) scores:
+/// each cell shaded by its share of the customers, with their count and segment.
+pub(crate) fn rfm_grid(r: &RfmReport) -> Result<String, CliError> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (720, 640)).into_drawing_area();
+        root.fill(&WHITE).map_err(failed)?;
+        let title = format!("RFM: {} customers by recency and frequency", r.customers.len());
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.5f64..5.5f64, 0.5f64..5.5f64)
+            .map_err(failed)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(5)
+            .y_labels(5)
+            .x_desc("frequency score")
+            .y_desc("recency score")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .draw()
+            .map_err(failed)?;
+        let most = r.grid.iter().flatten().copied().max().unwrap_or(0).max(1) as f64;
+        for (ri, row) in r.grid.iter().enumerate() {
+            for (fi, n) in row.iter().enumerate() {
+                let (x, y) = (fi as f64 + 1.0, ri as f64 + 1.0);
+                let shade = TOTAL.mix(0.08 + 0.92 * (*n as f64) / most);
+                let cell = Rectangle::new([(x - 0.48, y - 0.48), (x + 0.48, y + 0.48)], shade.filled());
+                chart.draw_series(std::iter::once(cell)).map_err(failed)?;
+                let segment = crm::model::RfmSegment::of(ri as u8 + 1, fi as u8 + 1).to_string().replace('_', " ");
+                let style = ("sans-serif", 13).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Center));
+                let (px, py) = chart.backend_coord(&(x, y));
+                root.draw(&Text::new(n.to_string(), (px, py - 9), style.clone())).map_err(failed)?;
+                root.draw(&Text::new(segment, (px, py + 9), style)).map_err(failed)?;
+            }
+        }
+        root.present().map_err(failed)?;
+    }
+    Ok(svg)
 }
 
 /// Writes `svg` to `path`, which must name an `.svg` file.

@@ -1,16 +1,19 @@
 //! `crm reports`: a pipeline's stages and forecast, a campaign's results, the sales forecast by
-//! period, sales performance and the funnel — as lines for people, as JSON with `--json`.
+//! period, sales performance, the funnel and customers' RFM scores — as lines for people, as JSON
+//! with `--json`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use chrono_tz::Tz;
 use clap::Subcommand;
-use crm::analytics::{ForecastOptions, FunnelOptions, PerformanceOptions, Period, Sales, Slice, Window};
+use crm::analytics::{
+    Customers, ForecastOptions, FunnelOptions, PerformanceOptions, Period, RfmOptions, Sales, Slice, Window,
+};
 use crm::chrono::{DateTime, NaiveDate, Utc};
 use crm::entity::EntityKind;
 use crm::ids::{CampaignId, PipelineId};
-use crm::money::Currency;
+use crm::money::{Currency, Money};
 use crm::query::Filter;
 use crm::rust_decimal::Decimal;
 use crm::service::Session;
@@ -91,6 +94,31 @@ pub enum ReportCmd {
         #[command(flatten)]
         common: Common,
         /// Also draws the (whole-window or latest) funnel as a bar chart into this SVG file.
+        #[arg(long, value_name = "FILE.svg")]
+        chart: Option<PathBuf>,
+    },
+    /// Customers scored 1–5 on recency, frequency and spend (by fifths) from their orders, with
+    /// their segments (champions, at risk, hibernating…).
+    Rfm {
+        /// The window's start (RFC 3339; default: 12 months before its end).
+        #[arg(long, value_name = "TIME")]
+        from: Option<DateTime<Utc>>,
+        /// The window's end, excluded, to which recency is measured (RFC 3339; default: now).
+        #[arg(long, value_name = "TIME")]
+        to: Option<DateTime<Utc>>,
+        /// The currency spend is counted in (needed when the orders are in several).
+        #[arg(long, value_name = "CODE")]
+        currency: Option<String>,
+        /// Only the orders this text filter selects (as for `list`; repeatable).
+        #[arg(long = "filter", short = 'f', value_name = "EXPR")]
+        filters: Vec<String>,
+        /// Also writes the scores on the contacts (`rfm_segment`, `rfm_code`… for segments).
+        #[arg(long)]
+        store: bool,
+        /// How many of the best customers to list.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        /// Also draws the recency × frequency grid into this SVG file.
         #[arg(long, value_name = "FILE.svg")]
         chart: Option<PathBuf>,
     },
@@ -298,6 +326,62 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
                     ));
                 }
                 lines.push(format!("  lost {}", c.lost));
+            }
+            out.done(&lines.join("\n"))
+        }
+        ReportCmd::Rfm { from, to, currency, filters, store, top, chart } => {
+            let filter = if filters.is_empty() {
+                Filter::All
+            } else {
+                cx.text_query(EntityKind::Order, &filters, &[] as &[&str], 1).await?.filter
+            };
+            let currency = currency.as_deref().map(Money::currency_from_code).transpose()?;
+            let o = RfmOptions { window: window(cx, from, to), currency, filter };
+            let customers = Customers::new(cx);
+            let (r, stored) = if store {
+                let run = customers.score_rfm(&o, |_| {}).await?;
+                (run.report, Some((run.written, run.cleared)))
+            } else {
+                (customers.rfm(&o).await?, None)
+            };
+            if let Some(path) = &chart {
+                charts::write(path, &charts::rfm_grid(&r)?)?;
+            }
+            if out.is_json() {
+                return json_of(out, &r);
+            }
+            let mut lines = vec![format!(
+                "rfm {} to {}{}: {} customers",
+                r.window.from,
+                r.window.to,
+                r.currency.map(|c| format!(" in {}", c.code())).unwrap_or_default(),
+                r.customers.len()
+            )];
+            if let Some(why) = &r.empty_because {
+                lines.push(format!("  ({why})"));
+            }
+            for g in &r.segments {
+                lines.push(format!(
+                    "  {:<20} {:>6} customers {:>7} orders  {}",
+                    g.segment.to_string(),
+                    g.customers,
+                    g.orders,
+                    g.revenue
+                ));
+            }
+            for c in r.customers.iter().take(top) {
+                let name = cx.contacts().get(c.contact_id).await.map(|c| c.full_name()).unwrap_or_default();
+                lines.push(format!(
+                    "  {} {:<20} {name}: {} orders, {}, last {} days ago",
+                    c.rfm.code(),
+                    c.rfm.segment.to_string(),
+                    c.orders,
+                    c.spent,
+                    c.recency_days
+                ));
+            }
+            if let Some((written, cleared)) = stored {
+                lines.push(format!("stored: {written} contacts written, {cleared} cleared"));
             }
             out.done(&lines.join("\n"))
         }

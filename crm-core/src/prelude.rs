@@ -29,7 +29,7 @@ pub use crate::model::{
     Action, Activity, ActivityKind, BuiltinRole, Campaign, CampaignChannel, Case, CaseChannel, CaseStatus, CaseType,
     Company, Contact, Deal, DealStatus, Feedback, FeedbackKind, ForecastCategory, Invoice, InvoiceStatus, LineItem,
     Order, OrderStatus, Payment, PaymentMethod, Pipeline, Priority, Product, Relation, RelationLabel, ResponseKind,
-    Role, Scope, Segment, Stage, Team, User,
+    RfmSegment, Role, Scope, Segment, Stage, Team, User,
 };
 pub use crate::model::{Entity, Record};
 pub use crate::money::{Currency, Money};

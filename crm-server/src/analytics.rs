@@ -25,14 +25,14 @@ use crate::problem::Problem;
 use crate::records::kind;
 
 /// The parameters of a report's query string, and its `filter`s.
-struct Params {
+pub(crate) struct Params {
     pairs: Vec<(String, String)>,
     filters: Vec<String>,
 }
 
 impl Params {
     /// Reads the query string; a parameter not in `known` (or `filter`) is refused, naming them.
-    fn read(raw: Option<String>, known: &[&str]) -> Result<Params, Problem> {
+    pub(crate) fn read(raw: Option<String>, known: &[&str]) -> Result<Params, Problem> {
         let mut out = Params { pairs: Vec::new(), filters: Vec::new() };
         for (k, v) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
             match k.as_ref() {
@@ -50,7 +50,7 @@ impl Params {
     }
 
     /// Parameter `name` read as a `T`, described as `what` when it is not one.
-    fn get<T: FromStr>(&self, name: &str, what: &str) -> Result<Option<T>, Problem> {
+    pub(crate) fn get<T: FromStr>(&self, name: &str, what: &str) -> Result<Option<T>, Problem> {
         match self.pairs.iter().rev().find(|(k, _)| k == name) {
             None => Ok(None),
             Some((_, v)) => v.parse().map(Some).map_err(|_| {
@@ -89,7 +89,7 @@ impl Params {
     }
 
     /// The window `from`–`to` (RFC 3339 instants), when either is given.
-    fn window(&self, cx: &Session) -> Result<Option<Window>, Problem> {
+    pub(crate) fn window(&self, cx: &Session) -> Result<Option<Window>, Problem> {
         let from = self.get::<DateTime<Utc>>("from", "an RFC 3339 time")?;
         let to = self.get::<DateTime<Utc>>("to", "an RFC 3339 time")?;
         Ok(match (from, to) {
@@ -104,10 +104,15 @@ impl Params {
 
     /// The deals the `filter` parameters select.
     async fn filter(&self, cx: &Session) -> Result<Filter, Problem> {
+        self.filter_of(cx, EntityKind::Deal).await
+    }
+
+    /// The records of `kind` the `filter` parameters select.
+    pub(crate) async fn filter_of(&self, cx: &Session, kind: EntityKind) -> Result<Filter, Problem> {
         if self.filters.is_empty() {
             return Ok(Filter::All);
         }
-        Ok(cx.text_query(EntityKind::Deal, &self.filters, &[] as &[&str], 1).await?.filter)
+        Ok(cx.text_query(kind, &self.filters, &[] as &[&str], 1).await?.filter)
     }
 }
 
@@ -115,7 +120,7 @@ fn invalid(field: &str, message: String) -> Problem {
     Problem::from(Error::invalid(field, FieldErrorCode::InvalidFormat, message))
 }
 
-fn reply<T: serde::Serialize>(value: &T) -> Response {
+pub(crate) fn reply<T: serde::Serialize>(value: &T) -> Response {
     axum::Json(value).into_response()
 }
 

@@ -269,48 +269,33 @@ async fn funnel_from_stage_history(store: Arc<dyn Store>) {
 
 /// The cases, for a store made by `$make` (with the directory its file lives in, if any).
 macro_rules! sales_suite {
-    ($make:expr) => {
+    ($make:path) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn forecast_by_month_and_category() {
-            let make = $make;
-            let (store, _dir) = make().await;
+            let (store, _dir) = $make().await;
             super::forecast_by_month_and_category(store).await
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn funnel_from_stage_history() {
-            let make = $make;
-            let (store, _dir) = make().await;
+            let (store, _dir) = $make().await;
             super::funnel_from_stage_history(store).await
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn performance_overall_and_by_owner() {
-            let make = $make;
-            let (store, _dir) = make().await;
+            let (store, _dir) = $make().await;
             super::performance_overall_and_by_owner(store).await
         }
     };
 }
 
 mod memory {
-    use super::*;
-    sales_suite!(|| async { (Arc::new(MemoryStore::new()) as Arc<dyn Store>, None::<tempfile::TempDir>) });
+    sales_suite!(crate::memory);
 }
 
 mod sqlite {
-    use super::*;
-    sales_suite!(|| async {
-        let dir = tempfile::tempdir().unwrap();
-        let store = crm_storage::SqlStore::sqlite(dir.path().join("crm.db")).await.unwrap();
-        (Arc::new(store) as Arc<dyn Store>, Some(dir))
-    });
+    sales_suite!(crate::sqlite);
 }
 
 mod postgres {
-    use super::*;
-    sales_suite!(|| async {
-        let url = std::env::var("CRM_PG_URL")
-            .expect("CRM_PG_URL must name a PostgreSQL database (see scripts/pg.sh; scripts/test.sh sets it)");
-        let store = crm_storage::SqlStore::postgres_with(&url, 4).await.unwrap();
-        (Arc::new(store) as Arc<dyn Store>, None::<tempfile::TempDir>)
-    });
+    sales_suite!(crate::postgres);
 }

@@ -1,5 +1,5 @@
-//! `crm reports forecast|performance|funnel`: the sales reports for people, for scripts and as
-//! charts, and their refusals.
+//! `crm reports forecast|performance|funnel|rfm`: the sales and customer reports for people, for
+//! scripts and as charts, and their refusals.
 
 use crate::{fails, initialised, json, ok};
 
@@ -41,4 +41,43 @@ fn sales_reports_are_read_and_drawn() {
     assert!(err.contains("nope"), "{err}");
     let err = fails(d, &["reports", "forecast", "--period", "week"], 2);
     assert!(err.contains("week"), "{err}");
+}
+
+#[test]
+fn rfm_scores_are_read_stored_and_drawn() {
+    let dir = initialised();
+    let d = dir.path();
+    let placed = format!("placed_at={}", (crm::chrono::Utc::now() - crm::chrono::Duration::days(3)).to_rfc3339());
+    for (given, orders) in [("Ann", 3), ("Bob", 1)] {
+        let email = format!("email={}@example.org", given.to_lowercase());
+        json(d, &["contacts", "create", &format!("given_name={given}"), "family_name=Buyer", &email]);
+        for _ in 0..orders {
+            let contact = format!("contact={}@example.org", given.to_lowercase());
+            json(
+                d,
+                &["orders", "create", &contact, "item=Tea", "quantity=1", "unit_price=10", "currency=EUR", &placed],
+            );
+        }
+    }
+    let r = json(d, &["reports", "rfm"]);
+    let customers = r["customers"].as_array().unwrap();
+    assert_eq!(customers.iter().map(|c| c["orders"].as_u64().unwrap()).collect::<Vec<_>>(), vec![3, 1], "{r}");
+    assert_eq!(r["currency"], "EUR", "{r}");
+    // Nothing stored yet: no contact has scores to filter on.
+    assert!(json(d, &["contacts", "list", "--filter", "rfm_frequency>=1"]).as_array().unwrap().is_empty());
+
+    let text = ok(d, &["reports", "rfm", "--store", "--top", "1", "--chart", "rfm.svg"]);
+    assert!(text.contains("2 customers") && text.contains("Ann Buyer: 3 orders, 30.00 EUR"), "{text}");
+    assert!(!text.contains("Bob Buyer"), "--top 1 lists one customer: {text}");
+    assert!(text.contains("stored: 2 contacts written, 0 cleared"), "{text}");
+    let scored = json(d, &["contacts", "list", "--filter", "rfm_frequency=5"]);
+    assert_eq!(scored.as_array().map(Vec::len), Some(1), "{scored}");
+    assert_eq!(scored[0]["given_name"], "Ann");
+    let svg = std::fs::read_to_string(d.join("rfm.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("recency score") && svg.contains("champions"), "{svg}");
+
+    let err = fails(d, &["reports", "rfm", "--currency", "XYZ"], 1);
+    assert!(err.contains("currency"), "{err}");
+    let err = fails(d, &["reports", "rfm", "--filter", "nope=1"], 1);
+    assert!(err.contains("nope"), "{err}");
 }

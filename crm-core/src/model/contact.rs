@@ -61,6 +61,11 @@ record! {
         /// Ids in other systems (e.g. the accounting package's customer id); unique per tenant.
         #[serde(default)]
         pub external_refs: Vec<crate::model::ExternalRef>,
+        /// RFM scores and segment, written by the analytics' scoring (an edit leaves them as
+        /// stored); `None` until the contact is scored, and while they have bought nothing in
+        /// the window last scored.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub rfm: Option<crate::model::Rfm>,
         /// Custom field values.
         #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, crate::value::FieldValue>))]
         pub custom: CustomValues,
@@ -109,5 +114,11 @@ impl_entity! {
         "job_title": Text => |c| c.job_title.clone(),
         "department": Text => |c| c.department.clone(),
         "external_refs": TextList => |c| crate::model::external_list(&c.external_refs),
+        "rfm_recency": Int => |c| c.rfm.as_ref().map(|r| i64::from(r.recency)),
+        "rfm_frequency": Int => |c| c.rfm.as_ref().map(|r| i64::from(r.frequency)),
+        "rfm_monetary": Int => |c| c.rfm.as_ref().map(|r| i64::from(r.monetary)),
+        "rfm_code": Text => |c| c.rfm.as_ref().map(crate::model::Rfm::code),
+        "rfm_segment": Text => |c| c.rfm.as_ref().map(|r| r.segment),
+        "rfm_scored_at": DateTime => |c| c.rfm.as_ref().map(|r| r.scored_at),
     }
 }

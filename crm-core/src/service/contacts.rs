@@ -222,6 +222,7 @@ impl Importable for NewContact {
                 department: input.department,
                 credit_terms: input.credit_terms,
                 external_refs: input.external_refs,
+                rfm: None,
                 custom: input.custom,
             }
         );
@@ -246,6 +247,8 @@ pub(super) async fn save_edit(uow: &mut Uow<'_>, before: Contact, mut contact: C
     {
         contact.marketing_consent.changed_at = Some(uow.now);
     }
+    // Scores are the analytics' to write.
+    contact.rfm.clone_from(&before.rfm);
     let mut ch = Checks::default();
     check_contact(&mut contact, uow.now.date_naive(), &mut ch);
     uow.check_links(&contact, Some(&before), &mut ch.errs).await?;

@@ -268,6 +268,7 @@ fn anonymised(c: &Contact) -> Contact {
     s.tags.clear();
     s.job_title = None;
     s.department = None;
+    s.rfm = None;
     s.custom = Default::default();
     s
 }

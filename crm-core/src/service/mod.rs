@@ -34,6 +34,7 @@ pub(crate) mod records;
 mod relations;
 mod retention;
 mod roles;
+mod scores;
 #[cfg(feature = "seal")]
 mod sealing;
 mod segments;
@@ -79,6 +80,7 @@ pub use records::Records;
 pub use relations::Relations;
 pub use retention::RetentionPolicy;
 pub use roles::{NewRole, Roles};
+pub use scores::MAX_SCORES_PER_CALL;
 pub use segments::{NewSegment, Segments};
 pub use shares::{NewShare, Shares};
 pub use subject_access::SubjectAccess;

@@ -510,6 +510,24 @@ impl<'s> Uow<'s> {
         E::from_record(rec).ok_or_else(|| Error::storage("record kind changed during update"))
     }
 
+    /// Writes figures the library derived itself (scores) over `before`: no validation hooks
+    /// (nothing the actor typed is checked), an `Updated` event naming the fields changed, with
+    /// their values in the audit trail. Writes nothing when nothing changed; true when it wrote.
+    pub(crate) async fn save_derived<E: Entity>(&mut self, before: &E, after: E) -> Result<bool> {
+        let before = before.clone().into_record();
+        let after = after.into_record();
+        let values = field_changes(&before, &after);
+        if values.is_empty() {
+            return Ok(false);
+        }
+        let fields = values.iter().map(|v| v.field.clone()).collect();
+        let rec = self.put(after).await?;
+        self.stage_values(rec.entity_ref(), values);
+        self.emit(rec.entity_ref(), rec.related(), Change::Updated { fields });
+        self.snapshot(Some(&before), &rec);
+        Ok(true)
+    }
+
     /// Writes `rec` over its stored version `before` with an `Updated` event naming the fields
     /// changed but not their values: for erasure, whose old values must not be kept.
     pub(crate) async fn overwrite(&mut self, before: &Record, rec: Record) -> Result<Record> {

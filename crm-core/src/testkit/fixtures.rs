@@ -70,6 +70,7 @@ pub fn contact(tenant: TenantId, given: &str, family: &str) -> Contact {
             department: None,
             credit_terms: None,
             external_refs: Vec::new(),
+            rfm: None,
             custom: CustomValues::new(),
         }
     )

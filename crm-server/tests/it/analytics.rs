@@ -132,3 +132,51 @@ async fn any_kind_aggregates_within_reach() {
     problem(&bad(json!({ "time_zone": "Mars/Olympus" })).await, StatusCode::UNPROCESSABLE_ENTITY, Some("time_zone"));
     problem(&a.post("/v1/planets/aggregate", &k, json!({})).await, StatusCode::NOT_FOUND, None);
 }
+
+#[tokio::test]
+async fn rfm_scores_customers_and_writes_them_on_contacts() {
+    let a = api().await;
+    let sys = a.crm.as_actor(&Actor::system(a.tenant));
+    let line = |n: i64| LineItem::new("Tea", Decimal::ONE, Money::new(Decimal::new(n, 0), Currency::EUR));
+    let mut ids = Vec::new();
+    for (name, orders) in [("Often", 3), ("Once", 1)] {
+        let c = sys.contacts().create(NewContact::new(name, "Buyer")).await.unwrap();
+        for _ in 0..orders {
+            sys.orders()
+                .create(NewOrder::for_contact(c.id).currency(Currency::EUR).line(line(10)).placed())
+                .await
+                .unwrap();
+        }
+        ids.push(c.id);
+    }
+    let k = a.admin.clone();
+    let (status, _, r) = a.get("/v1/reports/rfm", &k).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let customers = r["customers"].as_array().unwrap();
+    assert_eq!(customers.len(), 2, "{r}");
+    assert_eq!(
+        (customers[0]["contact_id"].as_str(), customers[0]["orders"].as_u64()),
+        (Some(&*ids[0].to_string()), Some(3))
+    );
+    assert_eq!(customers[0]["spent"]["amount"], "30.00", "{r}");
+    assert_eq!(r["currency"], "EUR");
+
+    let (status, _, run) = a.post("/v1/reports/rfm/score?currency=eur", &k, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{run}");
+    assert_eq!((run["written"].as_u64(), run["cleared"].as_u64(), run["scored"].as_u64()), (Some(2), Some(0), Some(2)));
+    // The scores are on the contacts, where a list filters on them.
+    let (_, _, often) = a.get(&format!("/v1/contacts/{}", ids[0]), &k).await;
+    assert_eq!(often["rfm"]["frequency"], 5, "{often}");
+    let (_, _, scored) = a.get("/v1/contacts?filter=rfm_frequency%3E%3D1", &k).await;
+    assert_eq!(scored["items"].as_array().map(Vec::len), Some(2), "{scored}");
+
+    problem(&a.get("/v1/reports/rfm?currency=XYZ", &k).await, StatusCode::UNPROCESSABLE_ENTITY, Some("currency"));
+    problem(
+        &a.get("/v1/reports/rfm?from=2030-01-01T00:00:00Z&to=2029-01-01T00:00:00Z", &k).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("window"),
+    );
+    let (status, _, empty) = a.get("/v1/reports/rfm?from=2000-01-01T00:00:00Z&to=2000-02-01T00:00:00Z", &k).await;
+    assert_eq!((status, empty["customers"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{empty}");
+    assert!(empty["empty_because"].as_str().unwrap().contains("no order"), "{empty}");
+}
