@@ -35,12 +35,16 @@
 mod forecast;
 mod funnel;
 mod performance;
+mod portfolio;
 mod rfm;
 mod window;
 
 pub use forecast::{Forecast, ForecastOptions, ForecastRow, MAX_PERIODS, Period};
 pub use funnel::{Funnel, FunnelCohort, FunnelOptions, FunnelStep};
 pub use performance::{Cycle, MoneyStats, Performance, PerformanceOptions, SliceStats};
+pub use portfolio::{
+    Concentration, CustomerKind, MAX_TOP, ParetoPoint, Portfolio, PortfolioGroup, PortfolioOptions, ValuableCustomer,
+};
 pub use rfm::{CustomerRfm, RfmOptions, RfmReport, RfmRun, ScoreProgress, SegmentSummary};
 pub use window::{Slice, Window};
 
@@ -59,8 +63,8 @@ impl<'s> Sales<'s> {
     }
 }
 
-/// Customer analytics for one session: who the most valuable customers are, and who is
-/// slipping away ([`Customers::rfm`]).
+/// Customer analytics for one session: who the most valuable customers are
+/// ([`Customers::portfolio`]), and who is slipping away ([`Customers::rfm`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Customers<'s> {
     pub(crate) cx: &'s Session,

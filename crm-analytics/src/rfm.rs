@@ -24,7 +24,7 @@ use crate::performance::count;
 use crate::{Customers, Window};
 
 /// The order statuses that count as a purchase.
-const PURCHASED: [&str; 3] = ["placed", "paid", "fulfilled"];
+pub(crate) const PURCHASED: [&str; 3] = ["placed", "paid", "fulfilled"];
 
 /// What an RFM scoring covers.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Months, Utc};
 use crm_core::error::{Error, FieldErrorCode, Result};
 use crm_core::query::Filter;
+use crm_core::value::Value;
 use serde::{Deserialize, Serialize};
 
 /// A span of time: from `from` (included) to `to` (excluded).
@@ -25,6 +26,31 @@ impl Window {
     /// ```
     pub fn trailing_months(now: DateTime<Utc>, months: u32) -> Window {
         Window { from: now.checked_sub_months(Months::new(months)).unwrap_or(DateTime::<Utc>::MIN_UTC), to: now }
+    }
+
+    /// The window just before this one, as long: as many calendar months when it spans whole
+    /// months (the same day of the month and time of day at both ends; a year before a year
+    /// across a leap day), else the same duration.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// let at = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap();
+    /// let year = crm_analytics::Window { from: at(2025, 1, 1), to: at(2026, 1, 1) };
+    /// assert_eq!(year.previous().from, at(2024, 1, 1));
+    /// let days = crm_analytics::Window { from: at(2025, 1, 10), to: at(2025, 1, 17) };
+    /// assert_eq!(days.previous().from, at(2025, 1, 3));
+    /// ```
+    pub fn previous(&self) -> Window {
+        use chrono::{Datelike, Timelike};
+        let months = (self.to.year() - self.from.year()) * 12 + self.to.month() as i32 - self.from.month() as i32;
+        let whole = months > 0
+            && self.from.day() == self.to.day()
+            && self.from.num_seconds_from_midnight() == self.to.num_seconds_from_midnight();
+        let from = if whole { self.from.checked_sub_months(Months::new(months as u32)) } else { None };
+        let from = from
+            .or_else(|| self.from.checked_sub_signed(self.to - self.from))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        Window { from, to: self.from }
     }
 
     /// Refuses a window that ends before it starts (or where it starts): an error naming
@@ -70,12 +96,24 @@ impl Slice {
 
     /// The key of a row's slice as text: an owner's, pipeline's or campaign's id, or a lead
     /// source; `None` for deals without one.
-    pub(crate) fn key(v: Option<&crm_core::value::Value>) -> Option<String> {
-        use crm_core::value::Value;
-        match v? {
-            Value::Id(u) => Some(u.to_string()),
-            Value::Text(t) => Some(t.clone()),
-            _ => None,
-        }
+    pub(crate) fn key(v: Option<&Value>) -> Option<String> {
+        key_text(v?)
+    }
+}
+
+/// A group's key as text: an id, text, a number, a date or an instant as written in JSON;
+/// `None` for no value.
+pub(crate) fn key_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::Id(u) => Some(u.to_string()),
+        Value::Text(t) => Some(t.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::Decimal(d) => Some(d.to_string()),
+        Value::Money(m) => Some(m.to_string()),
+        Value::Date(d) => Some(d.to_string()),
+        Value::DateTime(t) => Some(t.to_rfc3339()),
+        Value::List(items) => Some(items.iter().filter_map(key_text).collect::<Vec<_>>().join(", ")),
     }
 }

@@ -1,10 +1,11 @@
 //! Customer analytics on every store: five customers with purchase histories that rank them
-//! one to five on each of recency, frequency and spend, and the orders that must not count.
+//! one to five on each of recency, frequency and spend, the orders that must not count, and
+//! the portfolio they make.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use crm_analytics::{Customers, RfmOptions, ScoreProgress, Window};
+use crm_analytics::{CustomerKind, Customers, PortfolioOptions, RfmOptions, ScoreProgress, Window};
 use crm_core::ids::ManualClock;
 use crm_core::model::{LineItem, Rfm, RfmSegment};
 use crm_core::prelude::*;
@@ -20,7 +21,7 @@ fn window() -> Window {
     Window { from: at(2025, 1, 1), to: at(2026, 1, 1) }
 }
 
-fn eur() -> RfmOptions {
+fn eur_rfm() -> RfmOptions {
     RfmOptions { window: Some(window()), currency: Some(Currency::EUR), ..Default::default() }
 }
 
@@ -65,6 +66,8 @@ async fn story(store: Arc<dyn Store>) -> Story {
         }
         five.push(c.id);
     }
+    // Ann bought the year before too: her revenue grew.
+    cx.orders().create(buy(five[0], at(2024, 7, 1), 250, Currency::EUR)).await.unwrap();
     // Bob also bought in dollars: only a scoring in one currency may count it.
     cx.orders().create(buy(five[1], at(2025, 12, 30), 70, Currency::USD)).await.unwrap();
     // What does not count: a cancelled order, a draft, an order before the window, a company's.
@@ -78,7 +81,7 @@ async fn story(store: Arc<dyn Store>) -> Story {
     let gone = cx.contacts().create(NewContact::new("Gus", "Gone")).await.unwrap().id;
     cx.orders().create(buy(gone, at(2024, 6, 1), 900, Currency::EUR)).await.unwrap();
     cx.contacts().set_rfm(vec![(gone, Some(Rfm::new(5, 5, 5, at(2025, 1, 1))))]).await.unwrap();
-    let acme = cx.companies().create(NewCompany::new("Acme")).await.unwrap();
+    let acme = cx.companies().create(NewCompany::new("Acme").industry("Manufacturing")).await.unwrap();
     let line = LineItem::new("Tea", Decimal::ONE, Money::new(Decimal::new(9_999, 0), Currency::EUR));
     cx.orders()
         .create(NewOrder::for_company(acme.id).currency(Currency::EUR).line(line).placed_at(at(2025, 12, 5)))
@@ -102,7 +105,7 @@ async fn rfm_scores_rank_customers_by_fifths(store: Arc<dyn Store>) {
     assert_eq!(codes(&err), vec![("currency".to_owned(), FieldErrorCode::CurrencyMismatch)], "{err}");
     assert!(err.to_string().contains("EUR, USD"), "{err}");
 
-    let report = customers.rfm(&eur()).await.unwrap();
+    let report = customers.rfm(&eur_rfm()).await.unwrap();
     let got: Vec<(ContactId, String, RfmSegment, u64, i64, Decimal)> = report
         .customers
         .iter()
@@ -168,7 +171,7 @@ async fn stored_scores_feed_segments(store: Arc<dyn Store>) {
     assert_eq!(cx.segments().member_count(hibernating.id).await.unwrap(), 0);
 
     let mut seen = Vec::new();
-    let run = customers.score_rfm(&eur(), |p: &ScoreProgress| seen.push(*p)).await.unwrap();
+    let run = customers.score_rfm(&eur_rfm(), |p: &ScoreProgress| seen.push(*p)).await.unwrap();
     // Five scored, and Gus, scored before, bought nothing in the window: cleared.
     assert_eq!((run.written, run.cleared), (6, 1));
     assert_eq!(seen.last(), Some(&ScoreProgress { done: 6, total: 6 }));
@@ -185,7 +188,7 @@ async fn stored_scores_feed_segments(store: Arc<dyn Store>) {
     assert_eq!(cx.contacts().count(&Filter::eq("rfm_code", "553")).await.unwrap(), 1);
 
     // Scoring again writes nothing: nothing moved.
-    let again = customers.score_rfm(&eur(), |_| {}).await.unwrap();
+    let again = customers.score_rfm(&eur_rfm(), |_| {}).await.unwrap();
     assert_eq!((again.written, again.cleared), (0, 0));
 
     // An edit of the contact keeps the scores: they are the analytics' to write.
@@ -198,11 +201,71 @@ async fn stored_scores_feed_segments(store: Arc<dyn Store>) {
     // A month on, with no new order: Ann's last purchase is further away, and Cat's January
     // order fell out of the window, so she ties with Dan on two orders (ranked alike).
     let later = Window { from: window().from + Duration::days(31), to: window().to + Duration::days(31) };
-    let report = customers.rfm(&RfmOptions { window: Some(later), ..eur() }).await.unwrap();
+    let report = customers.rfm(&RfmOptions { window: Some(later), ..eur_rfm() }).await.unwrap();
     assert_eq!((report.customers[0].contact_id, report.customers[0].recency_days), (s.five[0], 43));
     let of = |id: ContactId| report.customers.iter().find(|c| c.contact_id == id).unwrap();
     assert_eq!((of(s.five[2]).orders, of(s.five[2]).rfm.frequency), (2, 2));
     assert_eq!((of(s.five[3]).orders, of(s.five[3]).rfm.frequency), (2, 2));
+}
+
+async fn portfolio_shows_where_revenue_comes_from(store: Arc<dyn Store>) {
+    let s = story(store).await;
+    let cx = s.crm.as_actor(&Actor::system(s.tenant));
+    let customers = Customers::new(&cx);
+    let eur = |n: i64| Money::new(Decimal::new(n, 0), Currency::EUR);
+    let options =
+        PortfolioOptions { window: Some(window()), currency: Some(Currency::EUR), top: 2, ..Default::default() };
+    let p = customers.portfolio(&options).await.unwrap();
+    assert_eq!(p.previous, Window { from: at(2024, 1, 1), to: at(2025, 1, 1) });
+    assert_eq!((p.total.customers, p.total.orders, p.total.revenue), (5, 15, eur(2640)));
+    // Of the five, only Ann bought the year before (Gus bought then, but not in the window).
+    assert_eq!(p.total.previous_revenue, eur(250));
+    assert!(p.groups.is_empty(), "not broken down");
+    let ratio = |a: i64, b: i64| (Decimal::from(a) / Decimal::from(b)).round_dp(6).normalize();
+    assert_eq!((p.concentration.top_fifth, p.concentration.top_fifth_share), (1, Some(ratio(1000, 2640))));
+    let curve: Vec<Decimal> = p.concentration.pareto.iter().map(|c| c.revenue_share).collect();
+    let by_best = [1000, 1000, 1900, 1900, 2400, 2400, 2600, 2600, 2640, 2640];
+    assert_eq!(curve, by_best.iter().map(|r| ratio(*r, 2640)).collect::<Vec<_>>());
+    let top: Vec<(&str, Money)> = p.most_valuable.iter().map(|c| (c.name.as_str(), c.revenue)).collect();
+    assert_eq!(top, vec![("Eve Buyer", eur(1000)), ("Cat Buyer", eur(900))]);
+
+    // By RFM segment once scored: the hibernating pair bring the most.
+    customers.score_rfm(&eur_rfm(), |_| {}).await.unwrap();
+    let by_segment = PortfolioOptions { by: Some("rfm_segment".into()), ..options.clone() };
+    let p = customers.portfolio(&by_segment).await.unwrap();
+    let groups: Vec<(Option<&str>, u64, Money, Option<Decimal>)> =
+        p.groups.iter().map(|g| (g.key.as_deref(), g.customers, g.revenue, g.growth)).collect();
+    assert_eq!(
+        groups,
+        vec![
+            (Some("hibernating"), 2, eur(1040), None),
+            (Some("need_attention"), 1, eur(900), None),
+            (Some("champions"), 1, eur(500), Some(Decimal::ONE)),
+            (Some("loyal"), 1, eur(200), None),
+        ]
+    );
+    assert_eq!(p.groups[0].share, Some(ratio(1040, 2640)));
+
+    // Companies by industry: Acme's order, which no contact's portfolio counts.
+    let companies =
+        PortfolioOptions { customers: CustomerKind::Company, by: Some("industry".into()), ..options.clone() };
+    let p = customers.portfolio(&companies).await.unwrap();
+    let groups: Vec<(Option<&str>, u64, Money)> =
+        p.groups.iter().map(|g| (g.key.as_deref(), g.customers, g.revenue)).collect();
+    assert_eq!(groups, vec![(Some("Manufacturing"), 1, eur(9_999))]);
+    assert_eq!(p.most_valuable[0].name, "Acme");
+
+    // Refusals name the option; a window without orders is empty and says why.
+    let err = customers.portfolio(&PortfolioOptions { currency: None, ..options.clone() }).await.unwrap_err();
+    assert_eq!(codes(&err), vec![("currency".to_owned(), FieldErrorCode::CurrencyMismatch)]);
+    let err = customers.portfolio(&PortfolioOptions { by: Some("nope".into()), ..options.clone() }).await.unwrap_err();
+    assert_eq!(codes(&err).first().map(|c| c.0.as_str()), Some("by"), "{err}");
+    let err = customers.portfolio(&PortfolioOptions { top: 5_000, ..options.clone() }).await.unwrap_err();
+    assert_eq!(codes(&err).first().map(|c| c.0.as_str()), Some("top"));
+    let later = Window { from: at(2030, 1, 1), to: at(2030, 2, 1) };
+    let p = customers.portfolio(&PortfolioOptions { window: Some(later), ..options }).await.unwrap();
+    assert_eq!((p.total.customers, p.currency, p.concentration.pareto.len()), (0, None, 0));
+    assert!(p.empty_because.unwrap().contains("no order"));
 }
 
 /// The cases, for a store made by `$make`.
@@ -212,6 +275,11 @@ macro_rules! customers_suite {
         async fn rfm_scores_rank_customers_by_fifths() {
             let (store, _dir) = $make().await;
             super::rfm_scores_rank_customers_by_fifths(store).await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn portfolio_shows_where_revenue_comes_from() {
+            let (store, _dir) = $make().await;
+            super::portfolio_shows_where_revenue_comes_from(store).await
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn stored_scores_feed_segments() {
