@@ -47,9 +47,8 @@ impl Window {
             && self.from.day() == self.to.day()
             && self.from.num_seconds_from_midnight() == self.to.num_seconds_from_midnight();
         let from = if whole { self.from.checked_sub_months(Months::new(months as u32)) } else { None };
-        let from = from
-            .or_else(|| self.from.checked_sub_signed(self.to - self.from))
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let from =
+            from.or_else(|| self.from.checked_sub_signed(self.to - self.from)).unwrap_or(DateTime::<Utc>::MIN_UTC);
         Window { from, to: self.from }
     }
 

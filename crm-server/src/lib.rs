@@ -14,6 +14,7 @@
 //! | `GET /v1/{kind}/{id}/relations` | the links with the record at either end (`POST /v1/relations` makes one) |
 //! | `GET /v1/reports/pipeline/{id}`, `/v1/reports/campaign/{id}` | a pipeline's stages and forecast; a campaign's results |
 //! | `GET /v1/reports/forecast`, `/performance`, `/funnel` | the sales forecast by period and category; win rates, deal sizes, cycle and velocity; the funnel (crm-analytics) |
+//! | `GET /v1/reports/portfolio` | revenue, growth and concentration per group of customers; the most valuable customers |
 //! | `GET /v1/reports/rfm`, `POST /v1/reports/rfm/score` | customers' recency, frequency and monetary scores and segments; written on the contacts |
 //! | `POST /v1/{kind}/aggregate` | counts, sums, averages, extremes and percentiles grouped by fields, currencies and calendar buckets |
 //! | `GET /v1/search?q=…` | contacts, companies and deals by words |
@@ -41,6 +42,7 @@ mod analytics;
 mod auth;
 mod batch;
 mod case_replies;
+mod customer_analytics;
 mod customers;
 mod guard;
 mod idempotency;
@@ -55,7 +57,6 @@ mod portal;
 mod problem;
 mod records;
 mod reports;
-mod rfm;
 mod schemas;
 mod webhooks;
 
@@ -127,8 +128,9 @@ fn app(crm: Crm, options: &Options) -> (Router, Option<std::sync::Arc<webhooks::
         .route("/v1/reports/forecast", get(analytics::forecast))
         .route("/v1/reports/performance", get(analytics::performance))
         .route("/v1/reports/funnel", get(analytics::funnel))
-        .route("/v1/reports/rfm", get(rfm::report))
-        .route("/v1/reports/rfm/score", axum::routing::post(rfm::score))
+        .route("/v1/reports/portfolio", get(customer_analytics::portfolio))
+        .route("/v1/reports/rfm", get(customer_analytics::rfm))
+        .route("/v1/reports/rfm/score", axum::routing::post(customer_analytics::score_rfm))
         .route("/v1/{kind}/aggregate", axum::routing::post(analytics::aggregate))
         .route("/v1/reports/pipeline/{id}", get(reports::pipeline))
         .route("/v1/reports/campaign/{id}", get(reports::campaign))

@@ -392,7 +392,7 @@ pub(crate) fn document(options: &crate::Options) -> Value {
     crate::webhooks::paths(&mut paths);
     crate::case_replies::paths(&mut paths);
     crate::analytics::paths(&mut paths);
-    crate::rfm::paths(&mut paths);
+    crate::customer_analytics::paths(&mut paths);
     if metrics {
         paths.insert(
             "/metrics".into(),

@@ -134,7 +134,7 @@ async fn any_kind_aggregates_within_reach() {
 }
 
 #[tokio::test]
-async fn rfm_scores_customers_and_writes_them_on_contacts() {
+async fn rfm_scores_and_the_portfolio_of_customers() {
     let a = api().await;
     let sys = a.crm.as_actor(&Actor::system(a.tenant));
     let line = |n: i64| LineItem::new("Tea", Decimal::ONE, Money::new(Decimal::new(n, 0), Currency::EUR));
@@ -169,6 +169,29 @@ async fn rfm_scores_customers_and_writes_them_on_contacts() {
     assert_eq!((often["rfm"]["frequency"].as_u64(), often["rfm"]["recency"].as_u64()), (Some(3), Some(1)), "{often}");
     let (_, _, scored) = a.get("/v1/contacts?filter=rfm_frequency%3E%3D1", &k).await;
     assert_eq!(scored["items"].as_array().map(Vec::len), Some(2), "{scored}");
+
+    // The portfolio by the segments just written: "Often" brought three quarters of the revenue.
+    let (status, _, p) = a.get("/v1/reports/portfolio?by=rfm_segment&top=1", &k).await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert_eq!(
+        (p["total"]["customers"].as_u64(), p["total"]["revenue"]["amount"].as_str()),
+        (Some(2), Some("40.00")),
+        "{p}"
+    );
+    assert_eq!(p["groups"].as_array().map(Vec::len), Some(2), "{p}");
+    assert_eq!(
+        (p["most_valuable"][0]["name"].as_str(), p["most_valuable"][0]["share"].as_str()),
+        (Some("Often Buyer"), Some("0.75")),
+        "{p}"
+    );
+    assert_eq!(p["most_valuable"].as_array().map(Vec::len), Some(1));
+    problem(
+        &a.get("/v1/reports/portfolio?customers=planets", &k).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("customers"),
+    );
+    problem(&a.get("/v1/reports/portfolio?by=nope", &k).await, StatusCode::UNPROCESSABLE_ENTITY, Some("by"));
+    problem(&a.get("/v1/reports/portfolio?top=many", &k).await, StatusCode::UNPROCESSABLE_ENTITY, Some("top"));
 
     problem(&a.get("/v1/reports/rfm?currency=XYZ", &k).await, StatusCode::UNPROCESSABLE_ENTITY, Some("currency"));
     problem(
