@@ -1,7 +1,8 @@
 //! RFM: who bought how recently, how often and for how much. Each customer (a contact with an
 //! order placed, paid or fulfilled in the window) gets a score of 1–5 on each of recency,
-//! frequency and monetary value: the fifth of the tenant's customers they rank in, ties
-//! ranked alike. Their recency and frequency scores name their segment (champions, at risk,
+//! frequency and monetary value: the fifth their percent rank among the tenant's customers
+//! falls in (the share of the others below them; ties ranked alike, so customers who all
+//! bought once share the lowest frequency score). Their recency and frequency scores name their segment (champions, at risk,
 //! hibernating, …: [`RfmSegment`]). [`Customers::score_rfm`] writes the scores on the
 //! contacts, where segments, campaigns and rules filter on them (`rfm_segment`, `rfm_code`,
 //! `rfm_recency`…).
@@ -210,8 +211,10 @@ impl Customers<'_> {
     }
 }
 
-/// The 1–5 score of each value: 1 + the fifth its rank falls in, where a value's rank is the
-/// number of values below it (so equal values score alike, and higher values score higher).
+/// The 1–5 score of each value by its percent rank, as SQL's
+/// `1 + LEAST(4, FLOOR(5 * PERCENT_RANK() OVER (ORDER BY v)))`: the share of the other values
+/// below it (so equal values score alike, the lowest scores 1 and the highest 5, and five or
+/// more distinct values spread over fifths). A lone value scores 1.
 fn quintiles<T: Ord>(values: &[T]) -> Vec<u8> {
     let n = values.len();
     let mut sorted: Vec<&T> = values.iter().collect();
@@ -220,8 +223,8 @@ fn quintiles<T: Ord>(values: &[T]) -> Vec<u8> {
         .iter()
         .map(|v| {
             let below = sorted.partition_point(|s| *s < v);
-            // below < n, so the quotient is 0–4.
-            1 + (below * 5 / n.max(1)) as u8
+            // below ≤ n − 1, so the quotient is 0–5 (5 only for the highest).
+            1 + (below * 5 / (n - 1).max(1)).min(4) as u8
         })
         .collect()
 }
@@ -265,8 +268,10 @@ mod tests {
         assert_eq!(quintiles(&[1, 1, 1, 1]), [1, 1, 1, 1]);
         // Ten values: two per fifth.
         assert_eq!(quintiles(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
-        // Both fives have one value below them: the second fifth of four.
-        assert_eq!(quintiles(&[5, 1, 5, 9]), [2, 1, 2, 4]);
+        // Both fives have one of the three others below them; the highest scores 5.
+        assert_eq!(quintiles(&[5, 1, 5, 9]), [2, 1, 2, 5]);
+        // Of three, the lowest, the middle and the highest.
+        assert_eq!(quintiles(&[3, 1, 2]), [5, 1, 3]);
         assert_eq!(quintiles::<i32>(&[]), Vec::<u8>::new());
         assert_eq!(quintiles(&[7]), [1]);
     }

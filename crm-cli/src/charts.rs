@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crm::analytics::{Forecast, Funnel, RfmReport};
+use crm::analytics::{Forecast, Funnel, Portfolio, RfmReport};
 use crm::model::ForecastCategory;
 use crm::money::Currency;
 use crm::rust_decimal::Decimal;
@@ -177,6 +177,43 @@ pub(crate) fn rfm_grid(r: &RfmReport) -> Result<String, CliError> {
                 root.draw(&Text::new(segment, (px, py + 9), style)).map_err(failed)?;
             }
         }
+        root.present().map_err(failed)?;
+    }
+    Ok(svg)
+}
+
+/// A portfolio's Pareto curve: the share of the revenue the best tenths of the customers bring,
+/// beside the diagonal every customer bringing as much would draw.
+pub(crate) fn pareto(p: &Portfolio) -> Result<String, CliError> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (720, 520)).into_drawing_area();
+        root.fill(&WHITE).map_err(failed)?;
+        let title = format!("Revenue concentration: {} customers", p.total.customers);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..100f64, 0f64..100f64)
+            .map_err(failed)?;
+        chart.configure_mesh().x_desc("best customers, % of all").y_desc("% of the revenue").draw().map_err(failed)?;
+        let pct = |d: Decimal| d.to_f64().unwrap_or(0.0) * 100.0;
+        let curve: Vec<(f64, f64)> = std::iter::once((0.0, 0.0))
+            .chain(p.concentration.pareto.iter().map(|c| (pct(c.customers_share), pct(c.revenue_share))))
+            .collect();
+        chart
+            .draw_series(LineSeries::new([(0.0, 0.0), (100.0, 100.0)], BLACK.mix(0.3)))
+            .map_err(failed)?
+            .label("equal shares")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK.mix(0.3)));
+        chart
+            .draw_series(LineSeries::new(curve.clone(), TOTAL.stroke_width(3)))
+            .map_err(failed)?
+            .label("revenue share")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], TOTAL.stroke_width(3)));
+        chart.draw_series(curve.iter().map(|(x, y)| Circle::new((*x, *y), 4, TOTAL.filled()))).map_err(failed)?;
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(failed)?;
         root.present().map_err(failed)?;
     }
     Ok(svg)

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use chrono_tz::Tz;
 use clap::Subcommand;
 use crm::analytics::{
-    Customers, ForecastOptions, FunnelOptions, PerformanceOptions, Period, RfmOptions, Sales, Slice, Window,
+    CustomerKind, Customers, ForecastOptions, FunnelOptions, PerformanceOptions, Period, Portfolio, PortfolioGroup,
+    PortfolioOptions, RfmOptions, Sales, Slice, Window,
 };
 use crm::chrono::{DateTime, NaiveDate, Utc};
 use crm::entity::EntityKind;
@@ -97,21 +98,29 @@ pub enum ReportCmd {
         #[arg(long, value_name = "FILE.svg")]
         chart: Option<PathBuf>,
     },
+    /// The customer portfolio: revenue, orders, customers and growth per group of customers, how
+    /// concentrated the revenue is, and the most valuable customers.
+    Portfolio {
+        /// Contacts or companies.
+        #[arg(long, value_parser = ["contacts", "companies"], default_value = "contacts")]
+        customers: String,
+        /// Broken down by this field of the customers (e.g. industry, size, country, rfm_segment).
+        #[arg(long, value_name = "FIELD")]
+        by: Option<String>,
+        #[command(flatten)]
+        orders: OrderScope,
+        /// How many of the most valuable customers to list.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        /// Also draws the Pareto curve (the revenue share of the best tenths) into this SVG file.
+        #[arg(long, value_name = "FILE.svg")]
+        chart: Option<PathBuf>,
+    },
     /// Customers scored 1–5 on recency, frequency and spend (by fifths) from their orders, with
     /// their segments (champions, at risk, hibernating…).
     Rfm {
-        /// The window's start (RFC 3339; default: 12 months before its end).
-        #[arg(long, value_name = "TIME")]
-        from: Option<DateTime<Utc>>,
-        /// The window's end, excluded, to which recency is measured (RFC 3339; default: now).
-        #[arg(long, value_name = "TIME")]
-        to: Option<DateTime<Utc>>,
-        /// The currency spend is counted in (needed when the orders are in several).
-        #[arg(long, value_name = "CODE")]
-        currency: Option<String>,
-        /// Only the orders this text filter selects (as for `list`; repeatable).
-        #[arg(long = "filter", short = 'f', value_name = "EXPR")]
-        filters: Vec<String>,
+        #[command(flatten)]
+        orders: OrderScope,
         /// Also writes the scores on the contacts (`rfm_segment`, `rfm_code`… for segments).
         #[arg(long)]
         store: bool,
@@ -133,6 +142,36 @@ pub struct Common {
     /// The IANA time zone whose calendar the periods follow.
     #[arg(long = "time-zone", default_value = "UTC", value_name = "ZONE")]
     time_zone: String,
+}
+
+/// The orders the customer reports count.
+#[derive(Debug, clap::Args)]
+pub struct OrderScope {
+    /// The window's start (RFC 3339; default: 12 months before its end).
+    #[arg(long, value_name = "TIME")]
+    from: Option<DateTime<Utc>>,
+    /// The window's end, excluded (RFC 3339; default: now).
+    #[arg(long, value_name = "TIME")]
+    to: Option<DateTime<Utc>>,
+    /// The currency money is counted in (needed when the orders are in several).
+    #[arg(long, value_name = "CODE")]
+    currency: Option<String>,
+    /// Only the orders this text filter selects (as for `list`; repeatable).
+    #[arg(long = "filter", short = 'f', value_name = "EXPR")]
+    filters: Vec<String>,
+}
+
+impl OrderScope {
+    /// The window, the currency and the filter.
+    async fn read(&self, cx: &Session) -> Result<(Option<Window>, Option<Currency>, Filter), CliError> {
+        let filter = if self.filters.is_empty() {
+            Filter::All
+        } else {
+            cx.text_query(EntityKind::Order, &self.filters, &[] as &[&str], 1).await?.filter
+        };
+        let currency = self.currency.as_deref().map(Money::currency_from_code).transpose()?;
+        Ok((window(cx, self.from, self.to), currency, filter))
+    }
 }
 
 impl Common {
@@ -187,6 +226,35 @@ fn amounts(m: &BTreeMap<Currency, Decimal>) -> String {
         return "0".into();
     }
     m.iter().map(|(c, a)| format!("{a} {}", c.code())).collect::<Vec<_>>().join(" + ")
+}
+
+/// A portfolio as lines: the whole, each group, the concentration, the most valuable.
+fn portfolio_lines(p: &Portfolio) -> Vec<String> {
+    let group = |g: &PortfolioGroup| {
+        format!(
+            "{:>6} customers {:>7} orders  {}  ({} of the revenue, growth {})",
+            g.customers,
+            g.orders,
+            g.revenue,
+            percent(g.share),
+            percent(g.growth)
+        )
+    };
+    let mut lines = vec![format!("portfolio {} to {}: {}", p.window.from, p.window.to, group(&p.total))];
+    if let Some(why) = &p.empty_because {
+        lines.push(format!("  ({why})"));
+    }
+    for g in &p.groups {
+        lines.push(format!("  {:<20} {}", g.key.as_deref().unwrap_or("(none)"), group(g)));
+    }
+    let c = &p.concentration;
+    if let Some(share) = c.top_fifth_share {
+        lines.push(format!("the top fifth ({} customers) brings {}", c.top_fifth, percent(Some(share))));
+    }
+    for v in &p.most_valuable {
+        lines.push(format!("  {:<30} {}  {} orders  {}", v.name, v.revenue, v.orders, percent(v.share)));
+    }
+    lines
 }
 
 /// Runs a report command.
@@ -329,14 +397,22 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
             }
             out.done(&lines.join("\n"))
         }
-        ReportCmd::Rfm { from, to, currency, filters, store, top, chart } => {
-            let filter = if filters.is_empty() {
-                Filter::All
-            } else {
-                cx.text_query(EntityKind::Order, &filters, &[] as &[&str], 1).await?.filter
-            };
-            let currency = currency.as_deref().map(Money::currency_from_code).transpose()?;
-            let o = RfmOptions { window: window(cx, from, to), currency, filter };
+        ReportCmd::Portfolio { customers, by, orders, top, chart } => {
+            let (window, currency, filter) = orders.read(cx).await?;
+            let kind = if customers == "companies" { CustomerKind::Company } else { CustomerKind::Contact };
+            let o = PortfolioOptions { customers: kind, by, window, currency, filter, top };
+            let p = Customers::new(cx).portfolio(&o).await?;
+            if let Some(path) = &chart {
+                charts::write(path, &charts::pareto(&p)?)?;
+            }
+            if out.is_json() {
+                return json_of(out, &p);
+            }
+            out.done(&portfolio_lines(&p).join("\n"))
+        }
+        ReportCmd::Rfm { orders, store, top, chart } => {
+            let (window, currency, filter) = orders.read(cx).await?;
+            let o = RfmOptions { window, currency, filter };
             let customers = Customers::new(cx);
             let (r, stored) = if store {
                 let run = customers.score_rfm(&o, |_| {}).await?;

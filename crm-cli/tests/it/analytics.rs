@@ -1,4 +1,4 @@
-//! `crm reports forecast|performance|funnel|rfm`: the sales and customer reports for people, for
+//! `crm reports forecast|performance|funnel|portfolio|rfm`: the sales and customer reports for people, for
 //! scripts and as charts, and their refusals.
 
 use crate::{fails, initialised, json, ok};
@@ -44,7 +44,7 @@ fn sales_reports_are_read_and_drawn() {
 }
 
 #[test]
-fn rfm_scores_are_read_stored_and_drawn() {
+fn rfm_scores_and_the_portfolio_are_read_stored_and_drawn() {
     let dir = initialised();
     let d = dir.path();
     let placed = format!("placed_at={}", (crm::chrono::Utc::now() - crm::chrono::Duration::days(3)).to_rfc3339());
@@ -70,12 +70,27 @@ fn rfm_scores_are_read_stored_and_drawn() {
     assert!(text.contains("2 customers") && text.contains("Ann Buyer: 3 orders, 30.00 EUR"), "{text}");
     assert!(!text.contains("Bob Buyer"), "--top 1 lists one customer: {text}");
     assert!(text.contains("stored: 2 contacts written, 0 cleared"), "{text}");
-    // Ann ranks above half of the two customers on frequency: the third fifth.
-    let scored = json(d, &["contacts", "list", "--filter", "rfm_frequency=3"]);
+    // Of the two, Ann bought more often: the highest frequency score.
+    let scored = json(d, &["contacts", "list", "--filter", "rfm_frequency=5"]);
     assert_eq!(scored.as_array().map(Vec::len), Some(1), "{scored}");
     assert_eq!(scored[0]["given_name"], "Ann");
     let svg = std::fs::read_to_string(d.join("rfm.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("recency score") && svg.contains("champions"), "{svg}");
+
+    // The portfolio by the segments just stored: Ann brings three quarters of the revenue.
+    let p = json(d, &["reports", "portfolio", "--by", "rfm_segment"]);
+    assert_eq!(
+        (p["total"]["customers"].as_u64(), p["total"]["revenue"]["amount"].as_str()),
+        (Some(2), Some("40.00")),
+        "{p}"
+    );
+    let text = ok(d, &["reports", "portfolio", "--top", "1", "--chart", "pareto.svg"]);
+    assert!(text.contains("the top fifth (1 customers) brings 75 %") && text.contains("Ann Buyer"), "{text}");
+    assert!(!text.contains("Bob Buyer"), "{text}");
+    let svg = std::fs::read_to_string(d.join("pareto.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("Revenue concentration"), "{svg}");
+    let err = fails(d, &["reports", "portfolio", "--by", "nope"], 1);
+    assert!(err.contains("by"), "{err}");
 
     let err = fails(d, &["reports", "rfm", "--currency", "XYZ"], 1);
     assert!(err.contains("currency"), "{err}");

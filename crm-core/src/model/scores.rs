@@ -50,8 +50,8 @@ impl RfmSegment {
     }
 }
 
-/// A customer's RFM scores: recency, frequency and monetary value, each 1 (lowest fifth of the
-/// customers) to 5 (highest fifth), with the segment they put the customer in. Written by the
+/// A customer's RFM scores: recency, frequency and monetary value, each 1 (the lowest fifth by
+/// percent rank among the customers) to 5 (the highest fifth), with the segment they put the customer in. Written by the
 /// analytics' RFM scoring; an edit of the record leaves it as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
