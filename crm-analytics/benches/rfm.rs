@@ -1,0 +1,245 @@
+//! RFM scoring on SQLite against the hand-written floor, in one run on one machine.
+//!
+//! `CRM_BENCH_ORDERS` orders (default 200,000; a few hundred under `cargo test`) by a fifth as
+//! many customers (a few buy often: the customer is drawn with a skew), 85 % of them placed,
+//! paid or fulfilled over two years, the rest cancelled or drafts, are written into a library
+//! SQLite file, and the same orders into a plain table of a second file the way one would
+//! hand-write it (totals as integer cents, instants as ISO text, an index on tenant and
+//! placed_at). Then, alternating, the customers of the trailing twelve months are scored both
+//! ways: `Customers::rfm` (one aggregate through the service, decoding, ranking in Rust,
+//! segments) and one SQL statement (`GROUP BY` and `RANK()` window functions). Medians of the
+//! alternating runs and their ratio are printed at the end (what `BENCHMARKS.md` records).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use criterion::{Criterion, criterion_group, criterion_main};
+use crm_analytics::{Customers, RfmOptions, Window};
+use crm_core::actor::Actor;
+use crm_core::ids::{ContactId, OrderId, TenantId};
+use crm_core::model::{Entity, Order, OrderStatus, Record};
+use crm_core::money::{Currency, Money};
+use crm_core::service::{Crm, CrmBuilder};
+use crm_core::store::{Store, TxMode};
+use crm_storage::SqlStore;
+use rust_decimal::Decimal;
+use tokio::runtime::Runtime;
+use uuid::Uuid;
+
+fn benchmarking() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+fn orders_wanted() -> usize {
+    if !benchmarking() {
+        return 300;
+    }
+    std::env::var("CRM_BENCH_ORDERS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000)
+}
+
+/// A small deterministic generator (xorshift).
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x % n
+    }
+}
+
+/// The end of the window scored: the trailing twelve months before it.
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).single().expect("instant")
+}
+
+/// An order and its plain-table row (contact, status, placed_at as ISO text or none, cents).
+struct Row {
+    order: Order,
+    contact: Uuid,
+    status: &'static str,
+    placed: Option<String>,
+    cents: i64,
+}
+
+fn data(t: TenantId, n: usize) -> Vec<Row> {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let customers = (n / 5).max(1) as u64;
+    let start = now() - chrono::Duration::days(730);
+    (0..n)
+        .map(|i| {
+            // Squaring the draw skews it: low numbers (the whales) come up far more often.
+            let draw = rng.below(customers);
+            let contact =
+                Uuid::from_u128(0x0195_0000_0000_7000_8000_0000_0000_0000 + (draw * draw / customers) as u128);
+            let (status, st) = match rng.below(100) {
+                0..40 => ("placed", OrderStatus::Placed),
+                40..70 => ("paid", OrderStatus::Paid),
+                70..85 => ("fulfilled", OrderStatus::Fulfilled),
+                85..95 => ("cancelled", OrderStatus::Cancelled),
+                _ => ("draft", OrderStatus::Draft),
+            };
+            let placed_at =
+                (st != OrderStatus::Draft).then(|| start + chrono::Duration::minutes(rng.below(730 * 1440) as i64));
+            let cents = 500 + rng.below(50_000) as i64;
+            let total = Money::new(Decimal::new(cents, 2), Currency::EUR);
+            let created = placed_at.unwrap_or(start);
+            let order = Order {
+                id: OrderId::from_uuid(Uuid::from_u128(0x0196_0000_0000_7000_8000_0000_0000_0000 + i as u128)),
+                tenant_id: t,
+                version: 1,
+                created_at: created,
+                updated_at: created,
+                number: format!("SO-{i}"),
+                contact_id: Some(ContactId::from_uuid(contact)),
+                company_id: None,
+                status: st,
+                currency: Currency::EUR,
+                lines: Vec::new(),
+                subtotal: total,
+                tax: Money::zero(Currency::EUR),
+                total,
+                payment_method: None,
+                placed_at,
+                paid_at: None,
+                fulfilled_at: None,
+                cancelled_at: None,
+                returned_at: None,
+                deal_id: None,
+                campaign_id: None,
+                owner_id: None,
+                notes: None,
+                external_refs: Vec::new(),
+                tags: Vec::new(),
+                custom: Default::default(),
+            };
+            let placed = placed_at.map(|p| p.format("%Y-%m-%dT%H:%M:%S").to_string());
+            Row { order, contact, status, placed, cents }
+        })
+        .collect()
+}
+
+async fn library(path: &Path, t: TenantId, rows: &[Row]) -> Crm {
+    let store = SqlStore::sqlite(path).await.expect("store");
+    for chunk in rows.chunks(5_000) {
+        let mut tx = store.begin(t, TxMode::ReadWrite).await.expect("begin");
+        let records: Vec<Record> = chunk.iter().map(|r| r.order.clone().into_record()).collect();
+        tx.insert_many(&records).await.expect("insert");
+        tx.commit().await.expect("commit");
+    }
+    CrmBuilder::from_arc(Arc::new(store) as Arc<dyn Store>).build().expect("crm")
+}
+
+fn floor(path: &Path, t: TenantId, rows: &[Row]) -> rusqlite::Connection {
+    let mut c = rusqlite::Connection::open(path).expect("open");
+    c.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
+         CREATE TABLE orders (tenant BLOB NOT NULL, id INTEGER NOT NULL, contact BLOB, status TEXT NOT NULL,
+           placed_at TEXT, total_cents INTEGER NOT NULL, PRIMARY KEY (tenant, id));
+         CREATE INDEX ix_orders_placed ON orders (tenant, placed_at);",
+    )
+    .expect("schema");
+    let tx = c.transaction().expect("tx");
+    {
+        let mut ins = tx.prepare("INSERT INTO orders VALUES (?1, ?2, ?3, ?4, ?5, ?6)").expect("prepare");
+        for (i, r) in rows.iter().enumerate() {
+            let tenant = t.as_uuid().as_bytes().to_vec();
+            let contact = r.contact.as_bytes().to_vec();
+            ins.execute(rusqlite::params![tenant, i as i64, contact, r.status, r.placed, r.cents]).expect("insert");
+        }
+    }
+    tx.commit().expect("commit");
+    c
+}
+
+fn window() -> Window {
+    Window::trailing_months(now(), 12)
+}
+
+/// The library's scores: (recency, frequency, monetary) per customer, sorted.
+fn run_library(rt: &Runtime, crm: &Crm, t: TenantId) -> Vec<(u8, u8, u8)> {
+    let cx = crm.as_actor(&Actor::system(t));
+    let o = RfmOptions { window: Some(window()), currency: Some(Currency::EUR), ..Default::default() };
+    let report = rt.block_on(Customers::new(&cx).rfm(&o)).expect("rfm");
+    let mut scores: Vec<(u8, u8, u8)> =
+        report.customers.iter().map(|c| (c.rfm.recency, c.rfm.frequency, c.rfm.monetary)).collect();
+    scores.sort();
+    scores
+}
+
+/// The same scores by hand: one statement, ranks by window functions, integer arithmetic.
+const FLOOR: &str = "
+    WITH c AS (
+      SELECT contact, MAX(placed_at) AS last, COUNT(*) AS n, SUM(total_cents) AS spent FROM orders
+      WHERE tenant = ?1 AND status IN ('placed', 'paid', 'fulfilled') AND placed_at >= ?2 AND placed_at < ?3
+      GROUP BY contact),
+    r AS (SELECT RANK() OVER (ORDER BY last) - 1 AS r, RANK() OVER (ORDER BY n) - 1 AS f,
+                 RANK() OVER (ORDER BY spent) - 1 AS m, MAX(COUNT(*) OVER () - 1, 1) AS d FROM c)
+    SELECT 1 + MIN(4, r * 5 / d), 1 + MIN(4, f * 5 / d), 1 + MIN(4, m * 5 / d) FROM r";
+
+fn run_floor(c: &rusqlite::Connection, t: TenantId) -> Vec<(u8, u8, u8)> {
+    let w = window();
+    let iso = |d: DateTime<Utc>| d.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let mut st = c.prepare_cached(FLOOR).expect("prepare");
+    let rows = st
+        .query_map(rusqlite::params![t.as_uuid().as_bytes().to_vec(), iso(w.from), iso(w.to)], |r| {
+            Ok((r.get::<_, u8>(0)?, r.get::<_, u8>(1)?, r.get::<_, u8>(2)?))
+        })
+        .expect("query");
+    let mut scores: Vec<(u8, u8, u8)> = rows.map(|r| r.expect("row")).collect();
+    scores.sort();
+    scores
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn bench(c: &mut Criterion) {
+    let n = orders_wanted();
+    let rt = Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = TenantId::from_uuid(Uuid::from_u128(0xbee));
+    let rows = data(t, n);
+    let crm = rt.block_on(library(&dir.path().join("crm.db"), t, &rows));
+    let plain = floor(&dir.path().join("plain.db"), t, &rows);
+    drop(rows);
+
+    // Both ways score every customer alike.
+    let scores = run_library(&rt, &crm, t);
+    assert!(!scores.is_empty());
+    assert_eq!(scores, run_floor(&plain, t));
+    let mut g = c.benchmark_group("rfm");
+    g.sample_size(10);
+    g.bench_function(format!("library/{n}"), |b| b.iter(|| run_library(&rt, &crm, t)));
+    g.bench_function(format!("floor/{n}"), |b| b.iter(|| run_floor(&plain, t)));
+    g.finish();
+    let repeats = if benchmarking() { 11 } else { 1 };
+    let (mut lib, mut raw) = (Vec::new(), Vec::new());
+    for _ in 0..repeats {
+        let s = Instant::now();
+        run_library(&rt, &crm, t);
+        lib.push(s.elapsed());
+        let s = Instant::now();
+        run_floor(&plain, t);
+        raw.push(s.elapsed());
+    }
+    let (l, f) = (median(lib), median(raw));
+    println!("\n| scoring | orders | customers scored | library p50 | floor p50 | ratio |\n|---|---|---|---|---|---|");
+    println!(
+        "| RFM, trailing 12 months | {n} | {} | {:.1} ms | {:.1} ms | {:.2}× |",
+        scores.len(),
+        l.as_secs_f64() * 1e3,
+        f.as_secs_f64() * 1e3,
+        l.as_secs_f64() / f.as_secs_f64().max(1e-9)
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
