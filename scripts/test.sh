@@ -87,6 +87,20 @@ grep -q "^Imported 2 companies" <<<"$hs_out" && grep -q "^Imported 6 contacts; 1
   && grep -q "merged into Grace Hopper: grace@navy.example (sales_qualified_lead)" <<<"$hs_out" \
   && grep -q "^Exported 5 contacts" <<<"$hs_out" && grep -q "^Grace,Hopper,grace@navy.example,+12025550143," <<<"$hs_out" \
   || { echo "the HubSpot migration example did not import, merge and export as expected" >&2; echo "$hs_out" >&2; exit 1; }
+# The analytics report: two years of a shop on SQLite, then its charts and a page with the key figures.
+an_dir=$(mktemp -d)
+an_out=$(cargo run --quiet --locked --all-features --example analytics -- --out "$an_dir")
+for f in index.html forecast.svg funnel.svg rfm.svg pareto.svg; do
+  [ -s "$an_dir/$f" ] || { echo "the analytics example did not write $f" >&2; exit 1; }
+done
+grep -q "^Customers scored: [1-9][0-9]*$" <<<"$an_out" && grep -q "^Segment champions: [1-9]" <<<"$an_out" \
+  && grep -q "^Segment at_risk: [1-9]" <<<"$an_out" && grep -q "^The top fifth of the customers brings [0-9.]* %$" <<<"$an_out" \
+  && grep -qF "$(grep '^Customers scored' <<<"$an_out")" "$an_dir/index.html" \
+  && grep -qF "$(grep '^The top fifth' <<<"$an_out")" "$an_dir/index.html" \
+  && grep -q "Revenue concentration" "$an_dir/pareto.svg" && grep -q "recency score" "$an_dir/rfm.svg" \
+  && grep -q "Forecast" "$an_dir/forecast.svg" && grep -q "Qualification" "$an_dir/funnel.svg" \
+  || { echo "the analytics example did not report as expected" >&2; echo "$an_out" >&2; exit 1; }
+rm -rf "$an_dir"
 # On a SQLite file, the quickstart's CRM survives a restart.
 qs_dir=$(mktemp -d)
 cargo run --quiet --locked --all-features --example quickstart -- --db "$qs_dir/crm.db" >"$qs_dir/first.txt"

@@ -46,7 +46,10 @@ pub use crm_integrations as integrations;
 
 /// The analytical CRM: [`Sales::forecast`](crm_analytics::Sales::forecast) by period and
 /// category, [`Sales::performance`](crm_analytics::Sales::performance) (win rates, deal sizes,
-/// sales cycles, velocity), computed by the store's aggregates.
+/// sales cycles, velocity), [`Sales::funnel`](crm_analytics::Sales::funnel),
+/// [`Customers::rfm`](crm_analytics::Customers::rfm) (scores and segments) and
+/// [`Customers::portfolio`](crm_analytics::Customers::portfolio), computed by the store's
+/// aggregates; with the `charts` feature, each drawn as SVG (`analytics::charts`).
 #[cfg(feature = "analytics")]
 pub use crm_analytics as analytics;
 

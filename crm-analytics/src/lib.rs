@@ -32,6 +32,8 @@
 //! ```
 #![warn(missing_docs)]
 
+#[cfg(feature = "charts")]
+pub mod charts;
 mod forecast;
 mod funnel;
 mod performance;

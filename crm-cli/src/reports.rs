@@ -263,7 +263,7 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
         ReportCmd::Pipeline { id, chart } => {
             let r = cx.deals().pipeline_report(PipelineId::from_uuid(id)).await?;
             if let Some(path) = &chart {
-                charts::write(path, &charts::pipeline(&r)?)?;
+                charts::write(path, crm::analytics::charts::pipeline(&r))?;
             }
             if out.is_json() {
                 return out.value(&serde_json::to_value(&r).map_err(|e| CliError::Io(e.to_string()))?);
@@ -285,7 +285,7 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
         ReportCmd::Campaign { id, chart } => {
             let r = cx.campaigns().results(CampaignId::from_uuid(id)).await?;
             if let Some(path) = &chart {
-                charts::write(path, &charts::campaign(&r)?)?;
+                charts::write(path, crm::analytics::charts::campaign(&r))?;
             }
             if out.is_json() {
                 return out.value(&serde_json::to_value(&r).map_err(|e| CliError::Io(e.to_string()))?);
@@ -312,7 +312,7 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
             };
             let f = Sales::new(cx).forecast(&o).await?;
             if let Some(path) = &chart {
-                charts::write(path, &charts::forecast(&f)?)?;
+                charts::write(path, crm::analytics::charts::forecast(&f))?;
             }
             if out.is_json() {
                 return json_of(out, &f);
@@ -377,7 +377,7 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
             };
             let f = Sales::new(cx).funnel(&o).await?;
             if let Some(path) = &chart {
-                charts::write(path, &charts::funnel(&f)?)?;
+                charts::write(path, crm::analytics::charts::funnel(&f))?;
             }
             if out.is_json() {
                 return json_of(out, &f);
@@ -403,7 +403,7 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
             let o = PortfolioOptions { customers: kind, by, window, currency, filter, top };
             let p = Customers::new(cx).portfolio(&o).await?;
             if let Some(path) = &chart {
-                charts::write(path, &charts::pareto(&p)?)?;
+                charts::write(path, crm::analytics::charts::pareto(&p))?;
             }
             if out.is_json() {
                 return json_of(out, &p);
@@ -421,7 +421,7 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
                 (customers.rfm(&o).await?, None)
             };
             if let Some(path) = &chart {
-                charts::write(path, &charts::rfm_grid(&r)?)?;
+                charts::write(path, crm::analytics::charts::rfm_grid(&r))?;
             }
             if out.is_json() {
                 return json_of(out, &r);

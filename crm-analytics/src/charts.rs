@@ -1,0 +1,239 @@
+//! Reports drawn as SVG charts (feature `charts`, with plotters): a pipeline's value per stage,
+//! a campaign's responses, a forecast's weighted value per period, a funnel's deals per stage,
+//! the RFM grid and a portfolio's Pareto curve. Amounts are drawn in one currency: the one with
+//! the largest forecast or revenue. Each function returns the SVG document as text.
+//!
+//! ```
+//! use crm_analytics::{Funnel, Window, charts};
+//! let window = Window::trailing_months(chrono::Utc::now(), 12);
+//! let empty = Funnel { pipeline: crm_core::ids::PipelineId::new(), window, cohorts: vec![] };
+//! let svg = charts::funnel(&empty).unwrap();
+//! assert!(svg.starts_with("<svg") && svg.contains("Funnel"));
+//! ```
+
+use std::collections::BTreeMap;
+
+use crm_core::model::{ForecastCategory, RfmSegment};
+use crm_core::money::Currency;
+use crm_core::service::{CampaignResults, PipelineReport};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+
+use crate::{Forecast, Funnel, Portfolio, RfmReport};
+
+/// A chart that could not be drawn (a plotting failure, never bad input).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChartError(pub String);
+
+impl std::fmt::Display for ChartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the chart could not be drawn: {}", self.0)
+    }
+}
+
+impl std::error::Error for ChartError {}
+
+/// A chart as SVG text, or why it could not be drawn.
+pub type Chart = Result<String, ChartError>;
+
+/// The fill of the first series (the totals), then the second (weighted values).
+const TOTAL: RGBColor = RGBColor(47, 95, 179);
+const WEIGHTED: RGBColor = RGBColor(242, 153, 74);
+
+fn failed(e: impl std::fmt::Display) -> ChartError {
+    ChartError(e.to_string())
+}
+
+/// The currency with the largest amount in `m` (amounts in others are not charted).
+fn main_currency(m: &BTreeMap<Currency, Decimal>) -> Option<Currency> {
+    m.iter().max_by_key(|(_, a)| **a).map(|(c, _)| *c)
+}
+
+fn amount(m: &BTreeMap<Currency, Decimal>, c: Option<Currency>) -> f64 {
+    c.and_then(|c| m.get(&c)).and_then(Decimal::to_f64).unwrap_or(0.0)
+}
+
+/// Vertical bars, one group per label, one bar per series (name, colour, values).
+fn bars(title: &str, y_label: &str, labels: &[String], series: &[(&str, RGBColor, Vec<f64>)]) -> Chart {
+    let mut svg = String::new();
+    {
+        let width = (160 + labels.len() as u32 * 110).clamp(640, 1600);
+        let root = SVGBackend::with_string(&mut svg, (width, 420)).into_drawing_area();
+        root.fill(&WHITE).map_err(failed)?;
+        let top = series.iter().flat_map(|(_, _, v)| v.iter().copied()).fold(0.0f64, f64::max);
+        let top = if top > 0.0 { top * 1.1 } else { 1.0 };
+        let groups = labels.len().max(1) as u32;
+        let per = series.len().max(1) as u32;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(80)
+            .build_cartesian_2d(0f64..f64::from(groups * (per + 1)), 0f64..top)
+            .map_err(failed)?;
+        chart.configure_mesh().disable_x_mesh().x_labels(0).y_desc(y_label).draw().map_err(failed)?;
+        // Each group's label under its bars, in the label area (drawn on the whole picture).
+        for (i, label) in labels.iter().enumerate() {
+            let x = f64::from(i as u32 * (per + 1)) + f64::from(per) / 2.0 + 0.5;
+            let (px, py) = chart.backend_coord(&(x, 0.0));
+            let style = ("sans-serif", 14).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Top));
+            root.draw(&Text::new(label.clone(), (px, py + 8), style)).map_err(failed)?;
+        }
+        for (s, (name, color, values)) in series.iter().enumerate() {
+            let rects = values.iter().enumerate().filter(|(_, v)| **v > 0.0).map(|(i, v)| {
+                let x = f64::from(i as u32 * (per + 1) + s as u32) + 0.5;
+                Rectangle::new([(x, 0.0), (x + 1.0, *v)], color.filled())
+            });
+            let color = *color;
+            chart
+                .draw_series(rects)
+                .map_err(failed)?
+                .label(*name)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(failed)?;
+        root.present().map_err(failed)?;
+    }
+    Ok(svg)
+}
+
+/// A pipeline's total and weighted value per stage.
+pub fn pipeline(r: &PipelineReport) -> Chart {
+    let currency = main_currency(&r.forecast).or_else(|| r.stages.iter().find_map(|s| main_currency(&s.total)));
+    let labels: Vec<String> = r.stages.iter().map(|s| s.stage.name.clone()).collect();
+    let totals = r.stages.iter().map(|s| amount(&s.total, currency)).collect();
+    let weighted = r.stages.iter().map(|s| amount(&s.weighted, currency)).collect();
+    let unit = currency.map_or("value".to_owned(), |c| c.code().to_owned());
+    bars(&r.pipeline.name, &unit, &labels, &[("total", TOTAL, totals), ("weighted", WEIGHTED, weighted)])
+}
+
+/// A campaign's responses, by kind.
+pub fn campaign(r: &CampaignResults) -> Chart {
+    let labels: Vec<String> = r.counts.keys().map(|k| k.to_string()).collect();
+    let counts = r.counts.values().map(|n| *n as f64).collect();
+    let title = format!("{} ({} members)", r.campaign.name, r.members);
+    bars(&title, "responses", &labels, &[("responses", TOTAL, counts)])
+}
+
+/// A forecast's weighted value per period, won and still open, in its main currency.
+pub fn forecast(f: &Forecast) -> Chart {
+    let mut by_currency: BTreeMap<Currency, Decimal> = BTreeMap::new();
+    for r in &f.rows {
+        let e = by_currency.entry(r.weighted.currency).or_insert(Decimal::ZERO);
+        *e = e.checked_add(r.weighted.amount).unwrap_or(*e);
+    }
+    let currency = main_currency(&by_currency);
+    let periods: Vec<_> =
+        f.weighted_by_period().keys().map(|(p, _)| *p).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let value = |closed: bool| -> Vec<f64> {
+        periods
+            .iter()
+            .map(|p| {
+                f.rows
+                    .iter()
+                    .filter(|r| r.period == *p && Some(r.weighted.currency) == currency)
+                    .filter(|r| {
+                        (r.category == ForecastCategory::Closed) == closed && r.category != ForecastCategory::Omitted
+                    })
+                    .filter_map(|r| r.weighted.amount.to_f64())
+                    .sum()
+            })
+            .collect()
+    };
+    let labels: Vec<String> = periods.iter().map(|p| p.format("%Y-%m").to_string()).collect();
+    let unit = currency.map_or("value".to_owned(), |c| c.code().to_owned());
+    bars("Forecast", &unit, &labels, &[("won", TOTAL, value(true)), ("open, weighted", WEIGHTED, value(false))])
+}
+
+/// A funnel's deals per stage (the whole window's, or the latest cohort's).
+pub fn funnel(f: &Funnel) -> Chart {
+    let Some(c) = f.cohorts.last() else { return bars("Funnel", "deals", &[], &[]) };
+    let labels: Vec<String> = c.steps.iter().map(|s| s.name.clone()).collect();
+    let reached = c.steps.iter().map(|s| s.reached as f64).collect();
+    let title = c.period.map_or("Funnel".to_owned(), |p| format!("Funnel of the deals created from {p}"));
+    bars(&title, "deals", &labels, &[("reached", TOTAL, reached)])
+}
+
+/// The customers on the grid of recency (rows, 5 at the top) by frequency (columns) scores:
+/// each cell shaded by its share of the customers, with their count and segment.
+pub fn rfm_grid(r: &RfmReport) -> Chart {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (720, 640)).into_drawing_area();
+        root.fill(&WHITE).map_err(failed)?;
+        let title = format!("RFM: {} customers by recency and frequency", r.customers.len());
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.5f64..5.5f64, 0.5f64..5.5f64)
+            .map_err(failed)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(5)
+            .y_labels(5)
+            .x_desc("frequency score")
+            .y_desc("recency score")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .draw()
+            .map_err(failed)?;
+        let most = r.grid.iter().flatten().copied().max().unwrap_or(0).max(1) as f64;
+        for (ri, row) in r.grid.iter().enumerate() {
+            for (fi, n) in row.iter().enumerate() {
+                let (x, y) = (fi as f64 + 1.0, ri as f64 + 1.0);
+                let shade = TOTAL.mix(0.08 + 0.92 * (*n as f64) / most);
+                let cell = Rectangle::new([(x - 0.48, y - 0.48), (x + 0.48, y + 0.48)], shade.filled());
+                chart.draw_series(std::iter::once(cell)).map_err(failed)?;
+                let segment = RfmSegment::of(ri as u8 + 1, fi as u8 + 1).to_string().replace('_', " ");
+                let style = ("sans-serif", 13).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Center));
+                let (px, py) = chart.backend_coord(&(x, y));
+                root.draw(&Text::new(n.to_string(), (px, py - 9), style.clone())).map_err(failed)?;
+                root.draw(&Text::new(segment, (px, py + 9), style)).map_err(failed)?;
+            }
+        }
+        root.present().map_err(failed)?;
+    }
+    Ok(svg)
+}
+
+/// A portfolio's Pareto curve: the share of the revenue the best tenths of the customers bring,
+/// beside the diagonal every customer bringing as much would draw.
+pub fn pareto(p: &Portfolio) -> Chart {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (720, 520)).into_drawing_area();
+        root.fill(&WHITE).map_err(failed)?;
+        let title = format!("Revenue concentration: {} customers", p.total.customers);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..100f64, 0f64..100f64)
+            .map_err(failed)?;
+        chart.configure_mesh().x_desc("best customers, % of all").y_desc("% of the revenue").draw().map_err(failed)?;
+        let pct = |d: Decimal| d.to_f64().unwrap_or(0.0) * 100.0;
+        let curve: Vec<(f64, f64)> = std::iter::once((0.0, 0.0))
+            .chain(p.concentration.pareto.iter().map(|c| (pct(c.customers_share), pct(c.revenue_share))))
+            .collect();
+        chart
+            .draw_series(LineSeries::new([(0.0, 0.0), (100.0, 100.0)], BLACK.mix(0.3)))
+            .map_err(failed)?
+            .label("equal shares")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK.mix(0.3)));
+        chart
+            .draw_series(LineSeries::new(curve.clone(), TOTAL.stroke_width(3)))
+            .map_err(failed)?
+            .label("revenue share")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], TOTAL.stroke_width(3)));
+        chart.draw_series(curve.iter().map(|(x, y)| Circle::new((*x, *y), 4, TOTAL.filled()))).map_err(failed)?;
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(failed)?;
+        root.present().map_err(failed)?;
+    }
+    Ok(svg)
+}

@@ -1,0 +1,259 @@
+//! The analytical CRM on a realistic shop: two years of customers and orders (seasonal, with a
+//! few big spenders and customers who stop buying) and of deals in the sales pipeline, on a
+//! SQLite file, then a report folder: the forecast, the funnel, the RFM grid and the revenue's
+//! Pareto curve as SVG charts, and an HTML page that shows them with the key figures.
+//!
+//! Run with `cargo run --example analytics --features analytics,charts -- --out report`
+//! (default folder: `analytics-report`), then open `report/index.html`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, Duration, Months, TimeZone, Utc};
+use crm::analytics::{
+    Customers, ForecastOptions, FunnelOptions, Performance, PerformanceOptions, Portfolio, PortfolioOptions,
+    RfmOptions, RfmReport, Sales, charts,
+};
+use crm::ids::ManualClock;
+use crm::model::StageKind;
+use crm::prelude::*;
+use crm::profile::LeadSource;
+use crm::service::ImportOptions;
+use rust_decimal::Decimal;
+
+/// A small deterministic generator (xorshift): the same shop on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    /// True with probability `p`.
+    fn chance(&mut self, p: f64) -> bool {
+        (self.below(1_000_000) as f64) < p * 1_000_000.0
+    }
+}
+
+/// How a customer buys: chance of an order in a month, the range of an order's euros, and the
+/// month after which they stop buying (churners).
+struct Habit {
+    monthly: f64,
+    euros: (u64, u64),
+    stops_after: Option<u32>,
+}
+
+fn habit(rng: &mut Rng) -> Habit {
+    match rng.below(100) {
+        0 => Habit { monthly: 0.9, euros: (400, 2_000), stops_after: None },
+        1..=25 => Habit { monthly: 0.35, euros: (40, 150), stops_after: None },
+        26..=69 => Habit { monthly: 0.08, euros: (20, 120), stops_after: None },
+        _ => Habit { monthly: 0.35, euros: (30, 140), stops_after: Some(3 + rng.below(12) as u32) },
+    }
+}
+
+/// More orders before Christmas, fewer in January.
+fn season(month: u32) -> f64 {
+    match month {
+        11 => 1.6,
+        12 => 2.0,
+        1 => 0.7,
+        _ => 1.0,
+    }
+}
+
+const MONTHS: u32 = 24;
+const CUSTOMERS: usize = 1_500;
+
+fn eur(euros: u64) -> Money {
+    Money::new(Decimal::from(euros), Currency::EUR)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let out = out_dir();
+    std::fs::create_dir_all(&out)?;
+    let db = out.join("crm.db");
+    for f in ["crm.db", "crm.db-wal", "crm.db-shm"] {
+        let _ = std::fs::remove_file(out.join(f));
+    }
+    let start = Utc.with_ymd_and_hms(2024, 12, 1, 9, 0, 0).single().expect("valid");
+    let clock = Arc::new(ManualClock::new(start));
+    let crm = Crm::builder(SqlStore::sqlite(&db).await?).clock(clock.clone()).build()?;
+    let cx = crm.as_actor(&Actor::system(TenantId::new()));
+    let mut rng = Rng(0x5eed_cafe_f00d_0001);
+
+    // The customers, imported in batches.
+    let sources = [LeadSource::Website, LeadSource::OrganicSearch, LeadSource::SocialMedia, LeadSource::Referral];
+    let given = ["Ada", "Ben", "Chloé", "Dev", "Emma", "Finn", "Grace", "Hugo", "Ines", "Jonas", "Kai", "Lena"];
+    let family = ["Müller", "Smith", "Dubois", "Rossi", "Novak", "Silva", "Jensen", "Kowalski", "Garcia", "Ito"];
+    let rows: Vec<NewContact> = (0..CUSTOMERS)
+        .map(|i| {
+            NewContact::new(given[i % given.len()], format!("{} {}", family[i / given.len() % family.len()], i))
+                .email(format!("customer{i}@shop.example"))
+                .lead_source(sources[rng.below(4) as usize])
+        })
+        .collect();
+    let report = cx.contacts().import(rows, &ImportOptions::default().batch_size(500), |_| {}).await?;
+    let customers = report.imported;
+
+    // Two years of orders, entered as history today.
+    let now = start.checked_add_months(Months::new(MONTHS)).expect("in range");
+    clock.set(now);
+    let habits: Vec<Habit> = customers.iter().map(|_| habit(&mut rng)).collect();
+    let mut orders = 0u64;
+    for m in 0..MONTHS {
+        let month = start.checked_add_months(Months::new(m)).expect("in range");
+        for (id, h) in customers.iter().zip(&habits) {
+            if h.stops_after.is_some_and(|last| m > last) || !rng.chance(h.monthly * season(month.month())) {
+                continue;
+            }
+            let euros = h.euros.0 + rng.below(h.euros.1 - h.euros.0);
+            let at = month + Duration::minutes(rng.below(27 * 24 * 60) as i64);
+            let line = LineItem::new("Coffee beans", Decimal::ONE, eur(euros));
+            cx.orders().create(NewOrder::for_contact(*id).currency(Currency::EUR).line(line).placed_at(at)).await?;
+            orders += 1;
+        }
+    }
+
+    // Two years of deals moving through the pipeline: older ones won or lost, recent ones open.
+    let pipeline = cx.pipelines().default_pipeline().await?;
+    let open: Vec<StageId> = pipeline.stages.iter().filter(|s| s.kind == StageKind::Open).map(|s| s.id).collect();
+    for m in 0..MONTHS {
+        clock.set(start.checked_add_months(Months::new(m)).expect("in range"));
+        for _ in 0..20 {
+            let amount = eur(1_000 + 500 * rng.below(40));
+            let close = (clock_now(&clock) + Duration::days(30 + rng.below(120) as i64)).date_naive();
+            let deal =
+                cx.deals().create(NewDeal::new("Office coffee contract").amount(amount).expected_close(close)).await?;
+            let reached = rng.below(open.len() as u64) as usize;
+            for stage in &open[1..=reached] {
+                clock.advance(Duration::hours(20));
+                cx.deals().move_to_stage(deal.id, *stage).await?;
+            }
+            let fate = if m + 3 < MONTHS { rng.below(100) } else { 99 };
+            clock.advance(Duration::days(5 + rng.below(40) as i64));
+            if fate < 30 + 8 * reached as u64 {
+                cx.deals().win(deal.id).await?;
+            } else if fate < 85 {
+                cx.deals().lose(deal.id, "went with a competitor").await?;
+            }
+            clock.set(start.checked_add_months(Months::new(m)).expect("in range"));
+        }
+    }
+    clock.set(now);
+
+    // The reports.
+    let sales = Sales::new(&cx);
+    let forecast = sales.forecast(&ForecastOptions { periods: 6, ..Default::default() }).await?;
+    let funnel = sales.funnel(&FunnelOptions::default()).await?;
+    let performance = sales.performance(&PerformanceOptions::default()).await?;
+    let shop = Customers::new(&cx);
+    let rfm = shop.score_rfm(&RfmOptions::default(), |_| {}).await?;
+    let by_segment = PortfolioOptions { by: Some("rfm_segment".into()), top: 5, ..Default::default() };
+    let portfolio = shop.portfolio(&by_segment).await?;
+
+    write(&out, "forecast.svg", charts::forecast(&forecast)?)?;
+    write(&out, "funnel.svg", charts::funnel(&funnel)?)?;
+    write(&out, "rfm.svg", charts::rfm_grid(&rfm.report)?)?;
+    write(&out, "pareto.svg", charts::pareto(&portfolio)?)?;
+    let figures = figures(orders, &performance, &rfm.report, &portfolio);
+    write(&out, "index.html", page(&figures, &rfm.report, &portfolio))?;
+    for line in &figures {
+        println!("{line}");
+    }
+    println!("Report written to {}", out.join("index.html").display());
+    Ok(())
+}
+
+fn clock_now(clock: &ManualClock) -> DateTime<Utc> {
+    crm::ids::Clock::now(clock)
+}
+
+fn out_dir() -> PathBuf {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == "--out") {
+        Some(i) => PathBuf::from(args.get(i + 1).map(String::as_str).unwrap_or("analytics-report")),
+        None => PathBuf::from("analytics-report"),
+    }
+}
+
+fn write(dir: &Path, name: &str, text: String) -> std::io::Result<()> {
+    std::fs::write(dir.join(name), text)
+}
+
+/// "0.35" as "35 %".
+fn percent(r: Option<Decimal>) -> String {
+    r.map_or("–".into(), |r| format!("{} %", (r * Decimal::ONE_HUNDRED).round_dp(1).normalize()))
+}
+
+/// The key figures, one per line.
+fn figures(orders: u64, p: &Performance, rfm: &RfmReport, portfolio: &Portfolio) -> Vec<String> {
+    let all = &p.rows[0];
+    let mut lines = vec![
+        format!("Orders over two years: {orders}"),
+        format!(
+            "Deals won in the last 12 months: {} of {} closed (win rate {})",
+            all.won,
+            all.won + all.lost,
+            percent(all.win_rate)
+        ),
+        format!("Customers scored: {}", rfm.customers.len()),
+    ];
+    for s in &rfm.segments {
+        lines.push(format!("Segment {}: {} customers, {}", s.segment, s.customers, s.revenue));
+    }
+    lines.push(format!("Revenue in the last 12 months: {}", portfolio.total.revenue));
+    lines.push(format!("The top fifth of the customers brings {}", percent(portfolio.concentration.top_fifth_share)));
+    lines
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The HTML page: the figures, the charts, the segments and the best customers.
+fn page(figures: &[String], rfm: &RfmReport, portfolio: &Portfolio) -> String {
+    let mut h = String::from(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Shop analytics</title>\n\
+         <style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}img{max-width:100%;border:1px solid #ddd}\
+         td,th{padding:4px 10px;text-align:left}</style></head><body>\n<h1>Shop analytics</h1>\n<ul>\n",
+    );
+    for f in figures {
+        let _ = writeln!(h, "<li>{}</li>", escape(f));
+    }
+    h.push_str("</ul>\n<h2>Forecast</h2><img src=\"forecast.svg\" alt=\"forecast by month\">\n");
+    h.push_str("<h2>Funnel</h2><img src=\"funnel.svg\" alt=\"deals per stage\">\n");
+    h.push_str("<h2>Customers by recency and frequency</h2><img src=\"rfm.svg\" alt=\"RFM grid\">\n<table>\n");
+    h.push_str("<tr><th>segment</th><th>customers</th><th>orders</th><th>revenue</th></tr>\n");
+    for s in &rfm.segments {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            s.segment, s.customers, s.orders, s.revenue
+        );
+    }
+    h.push_str("</table>\n<h2>Revenue concentration</h2><img src=\"pareto.svg\" alt=\"Pareto curve\">\n<table>\n");
+    h.push_str("<tr><th>most valuable</th><th>segment</th><th>orders</th><th>revenue</th><th>share</th></tr>\n");
+    for c in &portfolio.most_valuable {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&c.name),
+            escape(c.key.as_deref().unwrap_or("")),
+            c.orders,
+            c.revenue,
+            percent(c.share)
+        );
+    }
+    h.push_str("</table>\n</body></html>\n");
+    h
+}
