@@ -22,27 +22,6 @@ use crm::profile::LeadSource;
 use crm::service::ImportOptions;
 use rust_decimal::Decimal;
 
-/// A small deterministic generator (xorshift): the same shop on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    /// True with probability `p`.
-    fn chance(&mut self, p: f64) -> bool {
-        (self.below(1_000_000) as f64) < p * 1_000_000.0
-    }
-}
-
 /// How a customer buys: chance of an order in a month, the range of an order's euros, and the
 /// month after which they stop buying (churners).
 struct Habit {
@@ -51,12 +30,12 @@ struct Habit {
     stops_after: Option<u32>,
 }
 
-fn habit(rng: &mut Rng) -> Habit {
-    match rng.below(100) {
+fn habit(rng: &mut fastrand::Rng) -> Habit {
+    match rng.u64(..100) {
         0 => Habit { monthly: 0.9, euros: (400, 2_000), stops_after: None },
         1..=25 => Habit { monthly: 0.35, euros: (40, 150), stops_after: None },
         26..=69 => Habit { monthly: 0.08, euros: (20, 120), stops_after: None },
-        _ => Habit { monthly: 0.35, euros: (30, 140), stops_after: Some(3 + rng.below(12) as u32) },
+        _ => Habit { monthly: 0.35, euros: (30, 140), stops_after: Some(rng.u32(3..15)) },
     }
 }
 
@@ -89,7 +68,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let clock = Arc::new(ManualClock::new(start));
     let crm = Crm::builder(SqlStore::sqlite(&db).await?).clock(clock.clone()).build()?;
     let cx = crm.as_actor(&Actor::system(TenantId::new()));
-    let mut rng = Rng(0x5eed_cafe_f00d_0001);
+    // Seeded: the same shop on every run.
+    let mut rng = fastrand::Rng::with_seed(0x5eed_cafe_f00d_0001);
 
     // The customers, imported in batches.
     let sources = [LeadSource::Website, LeadSource::OrganicSearch, LeadSource::SocialMedia, LeadSource::Referral];
@@ -99,7 +79,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|i| {
             NewContact::new(given[i % given.len()], format!("{} {}", family[i / given.len() % family.len()], i))
                 .email(format!("customer{i}@shop.example"))
-                .lead_source(sources[rng.below(4) as usize])
+                .lead_source(sources[rng.usize(..sources.len())])
         })
         .collect();
     let report = cx.contacts().import(rows, &ImportOptions::default().batch_size(500), |_| {}).await?;
@@ -113,11 +93,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for m in 0..MONTHS {
         let month = start.checked_add_months(Months::new(m)).expect("in range");
         for (id, h) in customers.iter().zip(&habits) {
-            if h.stops_after.is_some_and(|last| m > last) || !rng.chance(h.monthly * season(month.month())) {
+            if h.stops_after.is_some_and(|last| m > last) || rng.f64() >= h.monthly * season(month.month()) {
                 continue;
             }
-            let euros = h.euros.0 + rng.below(h.euros.1 - h.euros.0);
-            let at = month + Duration::minutes(rng.below(27 * 24 * 60) as i64);
+            let euros = rng.u64(h.euros.0..h.euros.1);
+            let at = month + Duration::minutes(rng.i64(0..27 * 24 * 60));
             let line = LineItem::new("Coffee beans", Decimal::ONE, eur(euros));
             cx.orders().create(NewOrder::for_contact(*id).currency(Currency::EUR).line(line).placed_at(at)).await?;
             orders += 1;
@@ -130,17 +110,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for m in 0..MONTHS {
         clock.set(start.checked_add_months(Months::new(m)).expect("in range"));
         for _ in 0..20 {
-            let amount = eur(1_000 + 500 * rng.below(40));
-            let close = (clock_now(&clock) + Duration::days(30 + rng.below(120) as i64)).date_naive();
+            let amount = eur(1_000 + 500 * rng.u64(..40));
+            let close = (clock_now(&clock) + Duration::days(rng.i64(30..150))).date_naive();
             let deal =
                 cx.deals().create(NewDeal::new("Office coffee contract").amount(amount).expected_close(close)).await?;
-            let reached = rng.below(open.len() as u64) as usize;
+            let reached = rng.usize(..open.len());
             for stage in &open[1..=reached] {
                 clock.advance(Duration::hours(20));
                 cx.deals().move_to_stage(deal.id, *stage).await?;
             }
-            let fate = if m + 3 < MONTHS { rng.below(100) } else { 99 };
-            clock.advance(Duration::days(5 + rng.below(40) as i64));
+            let fate = if m + 3 < MONTHS { rng.u64(..100) } else { 99 };
+            clock.advance(Duration::days(rng.i64(5..45)));
             if fate < 30 + 8 * reached as u64 {
                 cx.deals().win(deal.id).await?;
             } else if fate < 85 {

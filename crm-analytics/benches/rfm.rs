@@ -39,20 +39,6 @@ fn orders_wanted() -> usize {
     std::env::var("CRM_BENCH_ORDERS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000)
 }
 
-/// A small deterministic generator (xorshift).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x % n
-    }
-}
-
 /// The end of the window scored: the trailing twelve months before it.
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).single().expect("instant")
@@ -68,16 +54,16 @@ struct Row {
 }
 
 fn data(t: TenantId, n: usize) -> Vec<Row> {
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut rng = fastrand::Rng::with_seed(0x2545_f491_4f6c_dd1d);
     let customers = (n / 5).max(1) as u64;
     let start = now() - chrono::Duration::days(730);
     (0..n)
         .map(|i| {
             // Squaring the draw skews it: low numbers (the whales) come up far more often.
-            let draw = rng.below(customers);
+            let draw = rng.u64(..customers);
             let contact =
                 Uuid::from_u128(0x0195_0000_0000_7000_8000_0000_0000_0000 + (draw * draw / customers) as u128);
-            let (status, st) = match rng.below(100) {
+            let (status, st) = match rng.u64(..100) {
                 0..40 => ("placed", OrderStatus::Placed),
                 40..70 => ("paid", OrderStatus::Paid),
                 70..85 => ("fulfilled", OrderStatus::Fulfilled),
@@ -85,8 +71,8 @@ fn data(t: TenantId, n: usize) -> Vec<Row> {
                 _ => ("draft", OrderStatus::Draft),
             };
             let placed_at =
-                (st != OrderStatus::Draft).then(|| start + chrono::Duration::minutes(rng.below(730 * 1440) as i64));
-            let cents = 500 + rng.below(50_000) as i64;
+                (st != OrderStatus::Draft).then(|| start + chrono::Duration::minutes(rng.i64(0..730 * 1440)));
+            let cents = rng.i64(500..50_500);
             let total = Money::new(Decimal::new(cents, 2), Currency::EUR);
             let created = placed_at.unwrap_or(start);
             let order = Order {

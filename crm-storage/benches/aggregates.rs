@@ -42,23 +42,6 @@ fn deals_wanted() -> usize {
     std::env::var("CRM_BENCH_DEALS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000)
 }
 
-/// A small deterministic generator (xorshift).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// One deal of the data set and its plain-table row (status, currency, cents, close date, owner).
 struct Row {
     deal: Deal,
@@ -70,7 +53,7 @@ struct Row {
 }
 
 fn data(t: TenantId, n: usize) -> Vec<Row> {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
     let owners: Vec<UserId> =
         (0..20).map(|i| UserId::from_uuid(Uuid::from_u128(0x0193_0000_0000_7000_8000_0000_0000_0000 + i))).collect();
     let pipeline = PipelineId::from_uuid(Uuid::from_u128(1));
@@ -79,16 +62,16 @@ fn data(t: TenantId, n: usize) -> Vec<Row> {
     let created = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).single().expect("instant");
     (0..n)
         .map(|i| {
-            let (status, st) = match rng.below(100) {
+            let (status, st) = match rng.u64(..100) {
                 0..60 => ("open", DealStatus::Open),
                 60..85 => ("won", DealStatus::Won),
                 _ => ("lost", DealStatus::Lost),
             };
             let (currency, cur) =
-                [("EUR", Currency::EUR), ("USD", Currency::USD), ("GBP", Currency::GBP)][rng.below(3) as usize];
-            let cents = 10_000 + rng.below(5_000_000) as i64;
-            let close = base + Days::new(rng.below(730));
-            let owner = owners[rng.below(20) as usize];
+                [("EUR", Currency::EUR), ("USD", Currency::USD), ("GBP", Currency::GBP)][rng.usize(..3)];
+            let cents = rng.i64(10_000..5_010_000);
+            let close = base + Days::new(rng.u64(..730));
+            let owner = owners[rng.usize(..20)];
             let deal = Deal {
                 id: DealId::from_uuid(Uuid::from_u128(0x0194_0000_0000_7000_8000_0000_0000_0000 + i as u128)),
                 tenant_id: t,
