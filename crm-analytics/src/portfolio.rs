@@ -82,13 +82,15 @@ pub struct PortfolioGroup {
     /// The value of the field grouped by, as text (`None`: customers without one, or the
     /// whole portfolio when not broken down).
     pub key: Option<String>,
-    /// Customers with an order in the window.
+    /// Customers with an order in the window (a group of customers who bought only before has
+    /// none).
     pub customers: u64,
     /// Their orders in the window.
     pub orders: u64,
     /// Revenue in the window (order totals).
     pub revenue: Money,
-    /// Revenue of the group's customers in the window before.
+    /// Revenue in the window before, of the customers in the group today (those who bought
+    /// then and not since included: the revenue lost).
     pub previous_revenue: Money,
     /// (revenue − previous) ÷ previous; `None` when there was none before.
     pub growth: Option<Decimal>,
@@ -140,7 +142,7 @@ pub struct Portfolio {
     pub window: Window,
     /// The window before it, growth is measured against.
     pub previous: Window,
-    /// The currency (`None` when no order counted).
+    /// The currency (`None` when no order counted in either window).
     pub currency: Option<Currency>,
     /// The whole portfolio.
     pub total: PortfolioGroup,
@@ -180,7 +182,7 @@ impl Customers<'_> {
         window.check()?;
         let previous = window.previous();
         let (now, currency) = self.bought(o, &window, None).await?;
-        let (before, _) = self.bought(o, &previous, currency.or(o.currency)).await?;
+        let (before, earlier) = self.bought(o, &previous, currency.or(o.currency)).await?;
         let keys = self.keys(o).await?;
         let key_of = |id: &Uuid| keys.get(id).cloned().flatten();
 
@@ -195,14 +197,12 @@ impl Customers<'_> {
             }
         }
         for (id, b) in &before {
-            if !now.contains_key(id) {
-                continue;
-            }
             let g = groups.entry(key_of(id)).or_default();
             g.2 = g.2.checked_add(b.revenue).ok_or_else(too_large)?;
             total.2 = total.2.checked_add(b.revenue).ok_or_else(too_large)?;
         }
-        let cur = currency.or(o.currency).unwrap_or(Currency::EUR);
+        // Without any order, amounts are zeros in a currency of no consequence.
+        let cur = currency.or(o.currency).or(earlier).unwrap_or(Currency::EUR);
         let group = |key: Option<String>, (customers, b, prev): (u64, Bought, Decimal)| PortfolioGroup {
             key,
             customers,
@@ -245,7 +245,7 @@ impl Customers<'_> {
         Ok(Portfolio {
             window,
             previous,
-            currency: currency.or(o.currency).filter(|_| !now.is_empty()),
+            currency: currency.or(o.currency).or(earlier).filter(|_| !(now.is_empty() && before.is_empty())),
             total: group(None, total),
             groups: out,
             concentration,

@@ -215,13 +215,14 @@ async fn portfolio_shows_where_revenue_comes_from(store: Arc<dyn Store>) {
     let eur = |n: i64| Money::new(Decimal::new(n, 0), Currency::EUR);
     let options =
         PortfolioOptions { window: Some(window()), currency: Some(Currency::EUR), top: 2, ..Default::default() };
+    let ratio = |a: i64, b: i64| (Decimal::from(a) / Decimal::from(b)).round_dp(6).normalize();
     let p = customers.portfolio(&options).await.unwrap();
     assert_eq!(p.previous, Window { from: at(2024, 1, 1), to: at(2025, 1, 1) });
     assert_eq!((p.total.customers, p.total.orders, p.total.revenue), (5, 15, eur(2640)));
-    // Of the five, only Ann bought the year before (Gus bought then, but not in the window).
-    assert_eq!(p.total.previous_revenue, eur(250));
+    // The year before, Ann bought for 250 and Gus, who has not bought since, for 900.
+    assert_eq!(p.total.previous_revenue, eur(1_150));
+    assert_eq!(p.total.growth, Some(ratio(2_640 - 1_150, 1_150)));
     assert!(p.groups.is_empty(), "not broken down");
-    let ratio = |a: i64, b: i64| (Decimal::from(a) / Decimal::from(b)).round_dp(6).normalize();
     assert_eq!((p.concentration.top_fifth, p.concentration.top_fifth_share), (1, Some(ratio(1000, 2640))));
     let curve: Vec<Decimal> = p.concentration.pareto.iter().map(|c| c.revenue_share).collect();
     let by_best = [1000, 1000, 1900, 1900, 2400, 2400, 2600, 2600, 2640, 2640];
@@ -242,6 +243,8 @@ async fn portfolio_shows_where_revenue_comes_from(store: Arc<dyn Store>) {
             (Some("need_attention"), 1, eur(900), None),
             (Some("champions"), 1, eur(500), Some(Decimal::ONE)),
             (Some("loyal"), 1, eur(200), None),
+            // Gus, unscored since he stopped buying: the revenue lost.
+            (None, 0, eur(0), Some(-Decimal::ONE)),
         ]
     );
     assert_eq!(p.groups[0].share, Some(ratio(1040, 2640)));
