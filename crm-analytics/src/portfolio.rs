@@ -50,7 +50,8 @@ pub struct PortfolioOptions {
     /// Broken down by this field of the customers (e.g. `industry`, `size`, `country`,
     /// `rfm_segment`, `custom.region`); `None`: one group.
     pub by: Option<String>,
-    /// The orders placed, paid or fulfilled in this window count; growth compares it with the
+    /// The orders placed in this window and now placed, paid or fulfilled count (not drafts,
+    /// not cancelled or returned ones); growth compares it with the
     /// window of the same length just before ([`Window::previous`]; default: the trailing 12
     /// months).
     pub window: Option<Window>,
@@ -98,10 +99,13 @@ pub struct PortfolioGroup {
     pub share: Option<Decimal>,
 }
 
-/// A share of the customers, best first, and the share of the revenue they bring.
+/// A share of the customers, best first, and the share of the revenue they bring: the best
+/// tenth, two tenths… rounded up to whole customers (so with fewer than ten customers, one
+/// point per customer count, at the share it is).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ParetoPoint {
-    /// The best customers counted: a tenth, two tenths… of them.
+    /// The share of the customers counted, 0–1 (0.1, 0.2… with ten customers or more a
+    /// multiple of ten).
     pub customers_share: Decimal,
     /// The share of the revenue they bring, 0–1.
     pub revenue_share: Decimal,
@@ -114,7 +118,8 @@ pub struct Concentration {
     pub top_fifth: u64,
     /// Their share of the revenue; `None` without revenue.
     pub top_fifth_share: Option<Decimal>,
-    /// The Pareto curve by tenths of the customers (empty without revenue).
+    /// The Pareto curve by tenths of the customers (empty without revenue; fewer points with
+    /// fewer than ten customers).
     pub pareto: Vec<ParetoPoint>,
 }
 
@@ -225,7 +230,7 @@ impl Customers<'_> {
         for (id, b) in ranked.iter().take(o.top) {
             most_valuable.push(ValuableCustomer {
                 id: **id,
-                name: self.name(o.customers, **id).await,
+                name: self.name(o.customers, **id).await?,
                 key: key_of(id),
                 orders: b.orders,
                 revenue: Money::new(b.revenue, cur),
@@ -310,10 +315,15 @@ impl Customers<'_> {
             .collect())
     }
 
-    async fn name(&self, kind: CustomerKind, id: Uuid) -> String {
-        match kind {
-            CustomerKind::Contact => self.cx.contacts().get(id.into()).await.map(|c| c.full_name()).unwrap_or_default(),
-            CustomerKind::Company => self.cx.companies().get(id.into()).await.map(|c| c.name).unwrap_or_default(),
+    /// The customer's name: empty when the reader may not read the record or it is gone.
+    async fn name(&self, kind: CustomerKind, id: Uuid) -> Result<String> {
+        let name = match kind {
+            CustomerKind::Contact => self.cx.contacts().get(id.into()).await.map(|c| c.full_name()),
+            CustomerKind::Company => self.cx.companies().get(id.into()).await.map(|c| c.name),
+        };
+        match name {
+            Err(Error::NotFound { .. } | Error::Forbidden(_)) => Ok(String::new()),
+            other => other,
         }
     }
 }
@@ -346,12 +356,17 @@ fn concentration(ranked: &[(&Uuid, &Bought)], total: Decimal) -> Result<Concentr
         sum = sum.checked_add(b.revenue).ok_or_else(too_large)?;
         running.push(sum);
     }
-    let best = |tenths: usize| running[(n * tenths).div_ceil(10).max(1) - 1];
     let top_fifth = n.div_ceil(5);
-    let pareto = (1..=10)
-        .map(|t| ParetoPoint {
-            customers_share: Decimal::new(t as i64, 1).normalize(),
-            revenue_share: ratio(best(t), total).unwrap_or_default(),
+    // The best tenth, two tenths… (rounded up to whole customers: with fewer than ten
+    // customers, each point is a whole number of them and says which share that is).
+    let mut ks: Vec<usize> = (1..=10).map(|t| (n * t).div_ceil(10).max(1)).collect();
+    ks.dedup();
+    let share = |k: usize| ratio(Decimal::from(k as u64), Decimal::from(n as u64)).unwrap_or_default();
+    let pareto = ks
+        .into_iter()
+        .map(|k| ParetoPoint {
+            customers_share: share(k),
+            revenue_share: ratio(running[k - 1], total).unwrap_or_default(),
         })
         .collect();
     Ok(Concentration { top_fifth: top_fifth as u64, top_fifth_share: ratio(running[top_fifth - 1], total), pareto })

@@ -1,5 +1,6 @@
 //! RFM: who bought how recently, how often and for how much. Each customer (a contact with an
-//! order placed, paid or fulfilled in the window) gets a score of 1–5 on each of recency,
+//! order placed in the window and now placed, paid or fulfilled: not a draft, not cancelled,
+//! not returned) gets a score of 1–5 on each of recency,
 //! frequency and monetary value: the fifth their percent rank among the tenant's customers
 //! falls in (the share of the others below them; ties ranked alike, so customers who all
 //! bought once share the lowest frequency score). Their recency and frequency scores name their segment (champions, at risk,
@@ -30,13 +31,15 @@ pub(crate) const PURCHASED: [&str; 3] = ["placed", "paid", "fulfilled"];
 /// What an RFM scoring covers.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RfmOptions {
-    /// The orders placed in this window count; recency is measured to its end (default: the
-    /// trailing 12 months).
+    /// The orders placed in this window (and not since cancelled or returned) count; recency is
+    /// measured to its end (default: the trailing 12 months).
     pub window: Option<Window>,
     /// The currency spend is counted in: only orders in it count. Needed when the window's
     /// orders are in more than one currency.
     pub currency: Option<Currency>,
     /// Only the orders this filter selects (by default every order placed, paid or fulfilled).
+    /// Scores worked out from a part of the orders are not stored: [`Customers::score_rfm`]
+    /// refuses a filter.
     pub filter: Filter,
 }
 
@@ -94,22 +97,24 @@ pub struct RfmRun {
     pub report: RfmReport,
     /// Contacts whose scores changed.
     pub written: u64,
-    /// Contacts scored before that bought nothing in this window: their scores were cleared.
+    /// Contacts scored before that bought nothing in this window: their scores were cleared
+    /// (those deleted since counted too).
     pub cleared: u64,
 }
 
 /// How far a scoring run has got: contacts looked at of the total.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScoreProgress {
-    /// Contacts written or cleared so far (each batch is a transaction).
+    /// Contacts gone through so far, written or left as they were (each batch is a
+    /// transaction).
     pub done: u64,
     /// Contacts to write or clear in all.
     pub total: u64,
 }
 
 impl Customers<'_> {
-    /// Works out every customer's RFM scores from their orders in the window (three
-    /// aggregates' worth of reading: nothing is written).
+    /// Works out every customer's RFM scores from their orders in the window (one aggregate
+    /// over the orders the reader sees; nothing is written).
     ///
     /// Orders without a contact are left out. An empty window gives an empty report that
     /// says why; orders in several currencies without [`RfmOptions::currency`] are an error
@@ -153,6 +158,7 @@ impl Customers<'_> {
             let which = o.currency.map(|c| format!(" in {}", c.code())).unwrap_or_default();
             format!("no order with a contact was placed, paid or fulfilled{which} in the window")
         });
+        let scored_at = self.cx.now();
         let recency = quintiles(&found.iter().map(|f| f.1).collect::<Vec<_>>());
         let frequency = quintiles(&found.iter().map(|f| f.3).collect::<Vec<_>>());
         let monetary = quintiles(&found.iter().map(|f| f.4.amount).collect::<Vec<_>>());
@@ -165,7 +171,7 @@ impl Customers<'_> {
                 recency_days,
                 orders,
                 spent,
-                rfm: Rfm::new(recency[i], frequency[i], monetary[i], window.to),
+                rfm: Rfm::new(recency[i], frequency[i], monetary[i], scored_at),
             })
             .collect();
         customers.sort_by(|a, b| {
@@ -179,11 +185,24 @@ impl Customers<'_> {
 
     /// Scores the customers as [`rfm`](Self::rfm) does and writes the scores on the contacts
     /// ([`Contacts::set_rfm`](crm_core::service::Contacts::set_rfm)), clearing those of contacts
-    /// scored before who bought nothing in this window. Contacts are written in batches of
-    /// `MAX_SCORES_PER_CALL / 20`, each its own transaction, with `progress` told after each;
-    /// a run cut short leaves some contacts with their earlier scores, and running it again
-    /// finishes the job. Contacts whose scores did not move are not written.
+    /// scored before who bought nothing in this window (or not in its currency). Contacts are
+    /// written in batches of `MAX_SCORES_PER_CALL / 20`, each its own transaction, with
+    /// `progress` told after each; a run cut short leaves some contacts with their earlier
+    /// scores, and running it again finishes the job. Contacts whose scores did not move are
+    /// not written.
+    ///
+    /// The scores are ranks among the customers the scoring actor sees, and segments and
+    /// campaigns read them tenant-wide: score as an actor who reads every order and edits every
+    /// contact (an administrator, or the system). A filter is refused (`filter`): scores from a
+    /// part of the orders would be stored as if they ranked everyone.
     pub async fn score_rfm(&self, o: &RfmOptions, mut progress: impl FnMut(&ScoreProgress)) -> Result<RfmRun> {
+        if o.filter != Filter::All {
+            return Err(Error::invalid(
+                "filter",
+                FieldErrorCode::Rule,
+                "stored scores rank every customer: score without a filter (rfm reports on a part)",
+            ));
+        }
         let report = self.rfm(o).await?;
         let scored: BTreeSet<ContactId> = report.customers.iter().map(|c| c.contact_id).collect();
         let before = Aggregate::new(Filter::is_null("rfm_code").not()).group_by("id").count();
@@ -213,8 +232,9 @@ impl Customers<'_> {
 
 /// The 1–5 score of each value by its percent rank, as SQL's
 /// `1 + LEAST(4, FLOOR(5 * PERCENT_RANK() OVER (ORDER BY v)))`: the share of the other values
-/// below it (so equal values score alike, the lowest scores 1 and the highest 5, and five or
-/// more distinct values spread over fifths). A lone value scores 1.
+/// below it. Equal values score alike, by the values below them: the lowest value scores 1, a
+/// value above every other scores 5 (a highest value shared by many scores less), five or more
+/// distinct values spread over fifths, and a lone value scores 1.
 fn quintiles<T: Ord>(values: &[T]) -> Vec<u8> {
     let n = values.len();
     let mut sorted: Vec<&T> = values.iter().collect();
@@ -240,7 +260,7 @@ fn summarise(customers: &[CustomerRfm], currency: Option<Currency>) -> Result<Su
         e.0 += 1;
         e.1 += c.orders;
         e.2 = e.2.checked_add(c.spent.amount).ok_or_else(|| {
-            Error::invalid("total", FieldErrorCode::OutOfRange, "a segment's revenue exceeds the largest decimal")
+            Error::invalid("currency", FieldErrorCode::OutOfRange, "a segment's revenue exceeds the largest decimal")
         })?;
     }
     let segments = match currency {
@@ -272,6 +292,8 @@ mod tests {
         assert_eq!(quintiles(&[5, 1, 5, 9]), [2, 1, 2, 5]);
         // Of three, the lowest, the middle and the highest.
         assert_eq!(quintiles(&[3, 1, 2]), [5, 1, 3]);
+        // A highest value shared: ranked by the one value below.
+        assert_eq!(quintiles(&[1, 2, 2]), [1, 3, 3]);
         assert_eq!(quintiles::<i32>(&[]), Vec::<u8>::new());
         assert_eq!(quintiles(&[7]), [1]);
     }

@@ -29,8 +29,9 @@ impl Window {
     }
 
     /// The window just before this one, as long: as many calendar months when it spans whole
-    /// months (the same day of the month and time of day at both ends; a year before a year
-    /// across a leap day), else the same duration.
+    /// months of the UTC calendar (the same day of the month and time of day at both ends; a
+    /// year before a year across a leap day), else the same duration. A month of another time
+    /// zone's calendar is compared by its duration.
     ///
     /// ```
     /// use chrono::{TimeZone, Utc};

@@ -57,8 +57,8 @@ pub(crate) async fn rfm(Caller(cx): Caller, RawQuery(raw): RawQuery) -> Result<R
     Ok(reply(&Customers::new(&cx).rfm(&o).await?))
 }
 
-/// `POST /v1/reports/rfm/score?from=&to=&currency=&filter=`: what was written, and the
-/// report's summary (not every customer: read the contacts for those).
+/// `POST /v1/reports/rfm/score?from=&to=&currency=`: what was written, and the report's
+/// summary (not every customer: read the contacts for those). A `filter` is refused.
 pub(crate) async fn score_rfm(Caller(cx): Caller, RawQuery(raw): RawQuery) -> Result<Response, Problem> {
     let o = options(&cx, raw).await?;
     let run = Customers::new(&cx).score_rfm(&o, |_| {}).await?;
@@ -146,7 +146,7 @@ pub(crate) fn paths(paths: &mut serde_json::Map<String, serde_json::Value>) {
         op(
             "post",
             "score_rfm",
-            "Scores the customers and writes the scores on the contacts (clearing those who bought nothing in the window)",
+            "Scores the customers and writes the scores on the contacts (clearing those who bought nothing in the window); a filter is refused: stored scores rank every customer",
             "`written`, `cleared`, `scored`, with the report's `segments` and `grid`",
             &[400, 403, 422],
         ),

@@ -121,7 +121,7 @@ async fn rfm_scores_rank_customers_by_fifths(store: Arc<dyn Store>) {
     assert_eq!(got, want);
     assert_eq!(report.currency, Some(Currency::EUR));
     assert_eq!(report.customers[0].last_order_at, at(2025, 12, 20));
-    assert!(report.customers.iter().all(|c| c.rfm.scored_at == window().to));
+    assert!(report.customers.iter().all(|c| c.rfm.scored_at == cx.now()), "scored now, by the clock");
     let segments: Vec<(RfmSegment, u64, u64, Decimal)> =
         report.segments.iter().map(|g| (g.segment, g.customers, g.orders, g.revenue.amount)).collect();
     assert_eq!(
@@ -187,9 +187,21 @@ async fn stored_scores_feed_segments(store: Arc<dyn Store>) {
     assert_eq!(cx.contacts().count(&Filter::gte("rfm_monetary", 4)).await.unwrap(), 2);
     assert_eq!(cx.contacts().count(&Filter::eq("rfm_code", "553")).await.unwrap(), 1);
 
+    // Stored scores rank every customer: a filtered scoring is refused, and writes nothing.
+    let part = RfmOptions { filter: Filter::gte("total", Decimal::from(100)), ..eur_rfm() };
+    let err = customers.score_rfm(&part, |_| {}).await.unwrap_err();
+    assert_eq!(codes(&err), vec![("filter".to_owned(), FieldErrorCode::Rule)]);
+    assert_eq!(customers.rfm(&part).await.unwrap().customers.len(), 3, "a report on a part is fine");
+
     // Scoring again writes nothing: nothing moved.
     let again = customers.score_rfm(&eur_rfm(), |_| {}).await.unwrap();
     assert_eq!((again.written, again.cleared), (0, 0));
+
+    // Scores written by hand are kept to 1–5, with the segment they make.
+    let odd = Rfm { recency: 9, frequency: 0, monetary: 3, segment: RfmSegment::Champions, scored_at: at(2026, 1, 1) };
+    cx.contacts().set_rfm(vec![(s.gone, Some(odd))]).await.unwrap();
+    let gus = cx.contacts().get(s.gone).await.unwrap().rfm.unwrap();
+    assert_eq!((gus.code(), gus.segment), ("513".to_owned(), RfmSegment::NewCustomers));
 
     // An edit of the contact keeps the scores: they are the analytics' to write.
     let mut edited = ann.clone();
@@ -225,8 +237,11 @@ async fn portfolio_shows_where_revenue_comes_from(store: Arc<dyn Store>) {
     assert!(p.groups.is_empty(), "not broken down");
     assert_eq!((p.concentration.top_fifth, p.concentration.top_fifth_share), (1, Some(ratio(1000, 2640))));
     let curve: Vec<Decimal> = p.concentration.pareto.iter().map(|c| c.revenue_share).collect();
-    let by_best = [1000, 1000, 1900, 1900, 2400, 2400, 2600, 2600, 2640, 2640];
+    // Five customers: one point each, at a fifth, two fifths…
+    let by_best = [1000, 1900, 2400, 2600, 2640];
     assert_eq!(curve, by_best.iter().map(|r| ratio(*r, 2640)).collect::<Vec<_>>());
+    let shares: Vec<Decimal> = p.concentration.pareto.iter().map(|c| c.customers_share).collect();
+    assert_eq!(shares, [2, 4, 6, 8, 10].map(|t| Decimal::new(t, 1).normalize()));
     let top: Vec<(&str, Money)> = p.most_valuable.iter().map(|c| (c.name.as_str(), c.revenue)).collect();
     assert_eq!(top, vec![("Eve Buyer", eur(1000)), ("Cat Buyer", eur(900))]);
 

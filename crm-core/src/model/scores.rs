@@ -51,7 +51,8 @@ impl RfmSegment {
 }
 
 /// A customer's RFM scores: recency, frequency and monetary value, each 1 (the lowest fifth by
-/// percent rank among the customers) to 5 (the highest fifth), with the segment they put the customer in. Written by the
+/// percent rank among the customers: the share of the others below them) to 5 (the highest
+/// fifth), with the segment they put the customer in. Written by the
 /// analytics' RFM scoring; an edit of the record leaves it as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -64,7 +65,8 @@ pub struct Rfm {
     pub monetary: u8,
     /// The segment of the recency and frequency scores.
     pub segment: RfmSegment,
-    /// When the scores were worked out.
+    /// When the scores were worked out (a scoring that finds the same scores leaves them, and
+    /// this, as they were).
     pub scored_at: DateTime<Utc>,
 }
 

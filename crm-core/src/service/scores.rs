@@ -10,13 +10,18 @@ use crate::model::{Action, Contact, Rfm};
 pub const MAX_SCORES_PER_CALL: usize = 10_000;
 
 impl Contacts<'_> {
-    /// Writes RFM scores on contacts (`None` clears them), all in one transaction: every one
+    /// Writes RFM scores on contacts (`None` clears them; scores out of 1–5 count as the nearest
+    /// and the segment is always the one of the recency and frequency scores), all in one
+    /// transaction: every one
     /// or, when one fails (a contact the actor may not edit), none. A contact deleted since its
     /// scores were worked out is passed over. A contact
     /// whose recency, frequency and monetary scores are already those given is left alone,
     /// so scoring again writes only what moved. Each change is an `Updated` event naming the
     /// `rfm` field, for rules and extensions to react to a customer changing segment.
-    /// Returns how many contacts were written.
+    /// A written contact's version moves on like any write (an edit of it read before is then a
+    /// [`Conflict`](Error::Conflict)); extensions' validation and computed fields do not run
+    /// (the scores are the library's, not the actor's input). Returns how many contacts were
+    /// written.
     ///
     /// ```
     /// # futures::executor::block_on(async {
@@ -44,6 +49,7 @@ impl Contacts<'_> {
             Box::pin(async move {
                 let mut written = 0;
                 for (id, rfm) in scores {
+                    let rfm = rfm.map(|r| Rfm::new(r.recency, r.frequency, r.monetary, r.scored_at));
                     let before = match uow.load::<Contact>(id, Action::Update).await {
                         Err(Error::NotFound { .. }) => continue,
                         loaded => loaded?,
@@ -66,7 +72,9 @@ impl Contacts<'_> {
 fn same_scores(a: Option<&Rfm>, b: Option<&Rfm>) -> bool {
     match (a, b) {
         (None, None) => true,
-        (Some(a), Some(b)) => (a.recency, a.frequency, a.monetary) == (b.recency, b.frequency, b.monetary),
+        (Some(a), Some(b)) => {
+            (a.recency, a.frequency, a.monetary, a.segment) == (b.recency, b.frequency, b.monetary, b.segment)
+        }
         _ => false,
     }
 }
