@@ -1,7 +1,8 @@
 //! The analytical CRM on a realistic shop: two years of customers and orders (seasonal, with a
 //! few big spenders and customers who stop buying) and of deals in the sales pipeline, on a
-//! SQLite file, then a report folder: the forecast, the funnel, the RFM grid and the revenue's
-//! Pareto curve as SVG charts, and an HTML page that shows them with the key figures.
+//! SQLite file, then a report folder: the forecast, the funnel, the RFM grid, the revenue's
+//! Pareto curve and the cohort retention as SVG charts, and an HTML page that shows them with
+//! the key figures.
 //!
 //! Run with `cargo run --example analytics --features analytics,charts -- --out report`
 //! (default folder: `analytics-report`), then open `report/index.html`.
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Datelike, Duration, Months, TimeZone, Utc};
 use crm::analytics::{
     Customers, ForecastOptions, FunnelOptions, Performance, PerformanceOptions, Portfolio, PortfolioOptions,
-    RfmOptions, RfmReport, Sales, charts,
+    RetentionOptions, RfmOptions, RfmReport, Sales, Window, charts,
 };
 use crm::ids::ManualClock;
 use crm::model::StageKind;
@@ -140,11 +141,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rfm = shop.score_rfm(&RfmOptions::default(), |_| {}).await?;
     let by_segment = PortfolioOptions { by: Some("rfm_segment".into()), top: 5, ..Default::default() };
     let portfolio = shop.portfolio(&by_segment).await?;
+    // The customers who first bought in the first year, followed to today.
+    let first_year = Window { from: start, to: start.checked_add_months(Months::new(12)).expect("in range") };
+    let retention = shop.retention(&RetentionOptions { window: Some(first_year), ..Default::default() }).await?;
 
     write(&out, "forecast.svg", charts::forecast(&forecast)?)?;
     write(&out, "funnel.svg", charts::funnel(&funnel)?)?;
     write(&out, "rfm.svg", charts::rfm_grid(&rfm.report)?)?;
     write(&out, "pareto.svg", charts::pareto(&portfolio)?)?;
+    write(&out, "retention.svg", charts::retention(&retention)?)?;
     let figures = figures(orders, &performance, &rfm.report, &portfolio);
     write(&out, "index.html", page(&figures, &rfm.report, &portfolio))?;
     for line in &figures {
@@ -234,6 +239,7 @@ fn page(figures: &[String], rfm: &RfmReport, portfolio: &Portfolio) -> String {
             percent(c.share)
         );
     }
-    h.push_str("</table>\n</body></html>\n");
+    h.push_str("</table>\n<h2>Retention</h2><img src=\"retention.svg\" alt=\"cohort retention\">\n");
+    h.push_str("</body></html>\n");
     h
 }

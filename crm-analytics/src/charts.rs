@@ -1,7 +1,8 @@
 //! Reports drawn as SVG charts (feature `charts`, with plotters): a pipeline's value per stage,
 //! a campaign's responses, a forecast's weighted value per period, a funnel's deals per stage,
-//! the RFM grid and a portfolio's Pareto curve. Amounts are drawn in one currency: the one with
-//! the largest forecast or revenue. Each function returns the SVG document as text.
+//! the RFM grid, a portfolio's Pareto curve and the cohort retention heatmap. Amounts are
+//! drawn in one currency: the one with the largest forecast or revenue. Each function returns
+//! the SVG document as text.
 //!
 //! ```
 //! use crm_analytics::{Funnel, Window, charts};
@@ -21,7 +22,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-use crate::{Forecast, Funnel, Portfolio, RfmReport};
+use crate::{Forecast, Funnel, Period, Portfolio, Retention, RfmReport};
 
 /// A chart that could not be drawn (a plotting failure, never bad input).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,6 +234,55 @@ pub fn pareto(p: &Portfolio) -> Chart {
             .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], TOTAL.stroke_width(3)));
         chart.draw_series(curve.iter().map(|(x, y)| Circle::new((*x, *y), 4, TOTAL.filled()))).map_err(failed)?;
         chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(failed)?;
+        root.present().map_err(failed)?;
+    }
+    Ok(svg)
+}
+
+/// A retention heatmap: one row per cohort (oldest at the top), one column per period since
+/// the first purchase, each cell shaded by the share of the cohort that bought then.
+pub fn retention(r: &Retention) -> Chart {
+    let mut svg = String::new();
+    {
+        let rows = r.cohorts.len().max(1);
+        let cols = r.cohorts.iter().map(|c| c.active.len()).max().unwrap_or(1).max(1);
+        let width = (180 + cols as u32 * 56).clamp(480, 1600);
+        let height = (120 + rows as u32 * 34).clamp(240, 1400);
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(failed)?;
+        let unit = if r.period == Period::Quarter { "quarters" } else { "months" };
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Retention by cohort of first purchase", ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(90)
+            .build_cartesian_2d(-0.5f64..cols as f64 - 0.5, -(rows as f64) + 0.5..0.5f64)
+            .map_err(failed)?;
+        let labels: Vec<String> = r.cohorts.iter().map(|c| c.start.format("%Y-%m").to_string()).collect();
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(cols.min(24))
+            .y_labels(rows)
+            .x_desc(format!("{unit} since the first purchase"))
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| labels.get((-y).round() as usize).cloned().unwrap_or_default())
+            .draw()
+            .map_err(failed)?;
+        for (ri, c) in r.cohorts.iter().enumerate() {
+            for (ci, rate) in c.rates.iter().enumerate() {
+                let share = rate.to_f64().unwrap_or(0.0);
+                let (x, y) = (ci as f64, -(ri as f64));
+                let cell = Rectangle::new(
+                    [(x - 0.48, y - 0.46), (x + 0.48, y + 0.46)],
+                    TOTAL.mix(0.06 + 0.94 * share).filled(),
+                );
+                chart.draw_series(std::iter::once(cell)).map_err(failed)?;
+                let style = ("sans-serif", 12).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Center));
+                let (px, py) = chart.backend_coord(&(x, y));
+                root.draw(&Text::new(format!("{:.0}%", share * 100.0), (px, py), style)).map_err(failed)?;
+            }
+        }
         root.present().map_err(failed)?;
     }
     Ok(svg)

@@ -38,6 +38,7 @@ mod forecast;
 mod funnel;
 mod performance;
 mod portfolio;
+mod retention;
 mod rfm;
 mod window;
 
@@ -47,6 +48,7 @@ pub use performance::{Cycle, MoneyStats, Performance, PerformanceOptions, SliceS
 pub use portfolio::{
     Concentration, CustomerKind, MAX_TOP, ParetoPoint, Portfolio, PortfolioGroup, PortfolioOptions, ValuableCustomer,
 };
+pub use retention::{Retention, RetentionCohort, RetentionOptions};
 pub use rfm::{CustomerRfm, RfmOptions, RfmReport, RfmRun, ScoreProgress, SegmentSummary};
 pub use window::{Slice, Window};
 
@@ -66,7 +68,8 @@ impl<'s> Sales<'s> {
 }
 
 /// Customer analytics for one session: who the most valuable customers are
-/// ([`Customers::portfolio`]), and who is slipping away ([`Customers::rfm`]).
+/// ([`Customers::portfolio`]), who is slipping away ([`Customers::rfm`]), and how many come
+/// back ([`Customers::retention`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Customers<'s> {
     pub(crate) cx: &'s Session,

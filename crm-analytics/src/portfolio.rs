@@ -34,7 +34,7 @@ pub enum CustomerKind {
 }
 
 impl CustomerKind {
-    fn order_field(self) -> &'static str {
+    pub(crate) fn order_field(self) -> &'static str {
         match self {
             CustomerKind::Contact => "contact_id",
             CustomerKind::Company => "company_id",

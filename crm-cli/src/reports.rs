@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use clap::Subcommand;
 use crm::analytics::{
     CustomerKind, Customers, ForecastOptions, FunnelOptions, PerformanceOptions, Period, Portfolio, PortfolioGroup,
-    PortfolioOptions, RfmOptions, Sales, Slice, Window,
+    PortfolioOptions, RetentionOptions, RfmOptions, Sales, Slice, Window,
 };
 use crm::chrono::{DateTime, NaiveDate, Utc};
 use crm::entity::EntityKind;
@@ -116,6 +116,31 @@ pub enum ReportCmd {
         #[arg(long, value_name = "FILE.svg")]
         chart: Option<PathBuf>,
     },
+    /// Cohort retention: customers by the month (or quarter) of their first purchase, and the
+    /// share of each cohort that bought again in each period since.
+    Retention {
+        /// Contacts or companies.
+        #[arg(long, value_parser = ["contacts", "companies"], default_value = "contacts")]
+        customers: String,
+        /// Cohorts and periods of a month or a quarter.
+        #[arg(long, value_parser = ["month", "quarter"], default_value = "month")]
+        period: String,
+        /// The start of the window first purchases were made in (RFC 3339; default: 12 months ago).
+        #[arg(long, value_name = "TIME")]
+        from: Option<DateTime<Utc>>,
+        /// The end of that window, excluded (RFC 3339; default: now).
+        #[arg(long, value_name = "TIME")]
+        to: Option<DateTime<Utc>>,
+        /// Only the orders this text filter selects count as purchases (as for `list`; repeatable).
+        #[arg(long = "filter", short = 'f', value_name = "EXPR")]
+        filters: Vec<String>,
+        /// The IANA time zone whose calendar the periods follow.
+        #[arg(long = "time-zone", default_value = "UTC", value_name = "ZONE")]
+        time_zone: String,
+        /// Also draws the heatmap into this SVG file.
+        #[arg(long, value_name = "FILE.svg")]
+        chart: Option<PathBuf>,
+    },
     /// Customers scored 1–5 on recency, frequency and spend (by fifths) from their orders, with
     /// their segments (champions, at risk, hibernating…).
     Rfm {
@@ -183,10 +208,13 @@ impl Common {
     }
 
     fn zone(&self) -> Result<Tz, CliError> {
-        self.time_zone.parse().map_err(|_| {
-            CliError::Usage(format!("--time-zone {}: not an IANA time zone (e.g. Europe/Berlin)", self.time_zone))
-        })
+        zone(&self.time_zone)
     }
+}
+
+/// The `--time-zone` named.
+fn zone(name: &str) -> Result<Tz, CliError> {
+    name.parse().map_err(|_| CliError::Usage(format!("--time-zone {name}: not an IANA time zone (e.g. Europe/Berlin)")))
 }
 
 fn period(s: &str) -> Period {
@@ -409,6 +437,34 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
                 return json_of(out, &p);
             }
             out.done(&portfolio_lines(&p).join("\n"))
+        }
+        ReportCmd::Retention { customers, period: p, from, to, filters, time_zone, chart } => {
+            let filter = if filters.is_empty() {
+                Filter::All
+            } else {
+                cx.text_query(EntityKind::Order, &filters, &[] as &[&str], 1).await?.filter
+            };
+            let o = RetentionOptions {
+                customers: if customers == "companies" { CustomerKind::Company } else { CustomerKind::Contact },
+                period: period(&p),
+                window: window(cx, from, to),
+                filter,
+                time_zone: zone(&time_zone)?,
+            };
+            let r = Customers::new(cx).retention(&o).await?;
+            if let Some(path) = &chart {
+                charts::write(path, crm::analytics::charts::retention(&r))?;
+            }
+            if out.is_json() {
+                return json_of(out, &r);
+            }
+            let mut lines =
+                vec![format!("retention of the customers who first bought {} to {}:", r.window.from, r.window.to)];
+            for c in &r.cohorts {
+                let rates: Vec<String> = c.rates.iter().map(|x| percent(Some(*x))).collect();
+                lines.push(format!("  {} {:>6} customers: {}", c.start.format("%Y-%m"), c.customers, rates.join("  ")));
+            }
+            out.done(&lines.join("\n"))
         }
         ReportCmd::Rfm { orders, store, top, chart } => {
             let (window, currency, filter) = orders.read(cx).await?;

@@ -59,7 +59,7 @@ impl Params {
         }
     }
 
-    fn period(&self, name: &str) -> Result<Option<Period>, Problem> {
+    pub(crate) fn period(&self, name: &str) -> Result<Option<Period>, Problem> {
         Ok(match self.get::<String>(name, "text")?.as_deref() {
             None => None,
             Some("month") => Some(Period::Month),
@@ -84,7 +84,7 @@ impl Params {
         })
     }
 
-    fn time_zone(&self) -> Result<Tz, Problem> {
+    pub(crate) fn time_zone(&self) -> Result<Tz, Problem> {
         Ok(self.get::<Tz>("time_zone", "an IANA time zone such as Europe/Berlin")?.unwrap_or(Tz::UTC))
     }
 

@@ -1,12 +1,13 @@
 //! Customer analytics over HTTP (crm-analytics, over the orders the caller reads):
 //! `GET /v1/reports/portfolio` (revenue, growth and concentration per group of customers, the
-//! most valuable ones), `GET /v1/reports/rfm` (customers scored on recency, frequency and
+//! most valuable ones), `GET /v1/reports/retention` (cohorts of first purchases and how they
+//! come back), `GET /v1/reports/rfm` (customers scored on recency, frequency and
 //! spend) and `POST /v1/reports/rfm/score` (the scores written on the contacts, where segments
 //! filter on them).
 
 use axum::extract::RawQuery;
 use axum::response::Response;
-use crm::analytics::{CustomerKind, Customers, PortfolioOptions, RfmOptions};
+use crm::analytics::{CustomerKind, Customers, PortfolioOptions, RetentionOptions, RfmOptions};
 use crm::entity::EntityKind;
 use crm::error::{Error, FieldErrorCode};
 use crm::money::Money;
@@ -29,19 +30,36 @@ async fn options(cx: &Session, raw: Option<String>) -> Result<RfmOptions, Proble
     Ok(RfmOptions { window: p.window(cx)?, currency: currency(&p)?, filter: p.filter_of(cx, EntityKind::Order).await? })
 }
 
+/// The `customers` parameter: contacts (the default) or companies.
+fn customer_kind(p: &Params) -> Result<CustomerKind, Problem> {
+    match p.get::<String>("customers", "text")?.as_deref() {
+        None | Some("contacts") => Ok(CustomerKind::Contact),
+        Some("companies") => Ok(CustomerKind::Company),
+        Some(v) => {
+            let why = format!("`{v}` is not a kind of customer: use contacts or companies");
+            Err(Error::invalid("customers", FieldErrorCode::NotAnOption, why).into())
+        }
+    }
+}
+
+/// `GET /v1/reports/retention?customers=&period=&from=&to=&time_zone=&filter=`.
+pub(crate) async fn retention(Caller(cx): Caller, RawQuery(raw): RawQuery) -> Result<Response, Problem> {
+    let p = Params::read(raw, &["customers", "period", "from", "to", "time_zone"])?;
+    let o = RetentionOptions {
+        customers: customer_kind(&p)?,
+        period: p.period("period")?.unwrap_or_default(),
+        window: p.window(&cx)?,
+        filter: p.filter_of(&cx, EntityKind::Order).await?,
+        time_zone: p.time_zone()?,
+    };
+    Ok(reply(&Customers::new(&cx).retention(&o).await?))
+}
+
 /// `GET /v1/reports/portfolio?customers=&by=&from=&to=&currency=&top=&filter=`.
 pub(crate) async fn portfolio(Caller(cx): Caller, RawQuery(raw): RawQuery) -> Result<Response, Problem> {
     let p = Params::read(raw, &["customers", "by", "from", "to", "currency", "top"])?;
-    let customers = match p.get::<String>("customers", "text")?.as_deref() {
-        None | Some("contacts") => CustomerKind::Contact,
-        Some("companies") => CustomerKind::Company,
-        Some(v) => {
-            let why = format!("`{v}` is not a kind of customer: use contacts or companies");
-            return Err(Error::invalid("customers", FieldErrorCode::NotAnOption, why).into());
-        }
-    };
     let o = PortfolioOptions {
-        customers,
+        customers: customer_kind(&p)?,
         by: p.get::<String>("by", "text")?,
         window: p.window(&cx)?,
         currency: currency(&p)?,
@@ -129,6 +147,22 @@ pub(crate) fn paths(paths: &mut serde_json::Map<String, serde_json::Value>) {
             "summary": "Revenue, orders, customers and growth per group of customers; concentration; the most valuable customers",
             "parameters": portfolio,
             "responses": responses((200, json_response("The portfolio", object("`total`, `groups`, `concentration`, `most_valuable`"), &[])), &[400, 403, 422]),
+        } }),
+    );
+    let mut retention = vec![
+        q("customers", "Contacts (default) or companies", json!({ "enum": ["contacts", "companies"] })),
+        q("period", "Cohorts and periods of a month (default) or a quarter", json!({ "enum": ["month", "quarter"] })),
+        q("time_zone", "The IANA zone whose calendar the periods follow (default UTC)", json!({ "type": "string" })),
+    ];
+    retention.extend(params.iter().filter(|p| p["name"] != "currency").cloned());
+    paths.insert(
+        "/v1/reports/retention".into(),
+        json!({ "get": {
+            "operationId": "report_retention",
+            "tags": ["reports"],
+            "summary": "Customers by the period of their first purchase in the window, and the share of each cohort buying in each period since",
+            "parameters": retention,
+            "responses": responses((200, json_response("The cohorts", object("`window`, `period`, `cohorts` (start, customers, active, rates)"), &[])), &[400, 403, 422]),
         } }),
     );
     paths.insert(

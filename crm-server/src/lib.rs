@@ -15,6 +15,7 @@
 //! | `GET /v1/reports/pipeline/{id}`, `/v1/reports/campaign/{id}` | a pipeline's stages and forecast; a campaign's results |
 //! | `GET /v1/reports/forecast`, `/performance`, `/funnel` | the sales forecast by period and category; win rates, deal sizes, cycle and velocity; the funnel (crm-analytics) |
 //! | `GET /v1/reports/portfolio` | revenue, growth and concentration per group of customers; the most valuable customers |
+//! | `GET /v1/reports/retention` | customers by the month or quarter of their first purchase, and how many buy again in each period since |
 //! | `GET /v1/reports/rfm`, `POST /v1/reports/rfm/score` | customers' recency, frequency and monetary scores and segments; written on the contacts |
 //! | `POST /v1/{kind}/aggregate` | counts, sums, averages, extremes and percentiles grouped by fields, currencies and calendar buckets |
 //! | `GET /v1/search?q=…` | contacts, companies and deals by words |
@@ -129,6 +130,7 @@ fn app(crm: Crm, options: &Options) -> (Router, Option<std::sync::Arc<webhooks::
         .route("/v1/reports/performance", get(analytics::performance))
         .route("/v1/reports/funnel", get(analytics::funnel))
         .route("/v1/reports/portfolio", get(customer_analytics::portfolio))
+        .route("/v1/reports/retention", get(customer_analytics::retention))
         .route("/v1/reports/rfm", get(customer_analytics::rfm))
         .route("/v1/reports/rfm/score", axum::routing::post(customer_analytics::score_rfm))
         .route("/v1/{kind}/aggregate", axum::routing::post(analytics::aggregate))

@@ -1,11 +1,11 @@
 //! Customer analytics on every store: five customers with purchase histories that rank them
 //! one to five on each of recency, frequency and spend, the orders that must not count, and
-//! the portfolio they make.
+//! the portfolio they make and how they come back.
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use crm_analytics::{CustomerKind, Customers, PortfolioOptions, RfmOptions, ScoreProgress, Window};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use crm_analytics::{CustomerKind, Customers, PortfolioOptions, RetentionOptions, RfmOptions, ScoreProgress, Window};
 use crm_core::ids::ManualClock;
 use crm_core::model::{LineItem, Rfm, RfmSegment};
 use crm_core::prelude::*;
@@ -286,6 +286,41 @@ async fn portfolio_shows_where_revenue_comes_from(store: Arc<dyn Store>) {
     assert!(p.empty_because.unwrap().contains("no order"));
 }
 
+async fn retention_follows_cohorts_of_first_purchases(store: Arc<dyn Store>) {
+    let s = story(store).await;
+    let cx = s.crm.as_actor(&Actor::system(s.tenant));
+    let customers = Customers::new(&cx);
+    let o = RetentionOptions { window: Some(window()), ..Default::default() };
+    let r = customers.retention(&o).await.unwrap();
+    let got: Vec<(NaiveDate, u64, Vec<u64>)> =
+        r.cohorts.iter().map(|c| (c.start, c.customers, c.active.clone())).collect();
+    let day = |m: u32| NaiveDate::from_ymd_opt(2025, m, 1).unwrap();
+    // Ann and Gus first bought before the window, Fay never did; Bob's two December orders
+    // (euros and dollars) make one active month. Followed up to January 2026, today.
+    assert_eq!(
+        got,
+        vec![
+            (day(1), 1, vec![1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0]),
+            (day(2), 2, vec![2, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1, 0]),
+            (day(4), 1, vec![1, 0, 1, 0, 0, 0, 0, 0, 0, 0]),
+        ]
+    );
+    let half = Decimal::new(5, 1);
+    assert_eq!(r.cohorts[1].rates[..5], [Decimal::ONE, Decimal::ZERO, half, Decimal::ZERO, half]);
+
+    let quarters = RetentionOptions { period: crm_analytics::Period::Quarter, ..o.clone() };
+    let r = customers.retention(&quarters).await.unwrap();
+    let got: Vec<(NaiveDate, Vec<u64>)> = r.cohorts.iter().map(|c| (c.start, c.active.clone())).collect();
+    assert_eq!(got, vec![(day(1), vec![3, 1, 1, 2, 0]), (day(4), vec![1, 0, 0, 0])]);
+
+    let companies = RetentionOptions { customers: CustomerKind::Company, ..o.clone() };
+    let r = customers.retention(&companies).await.unwrap();
+    assert_eq!(r.cohorts.iter().map(|c| (c.start, c.active.clone())).collect::<Vec<_>>(), vec![(day(12), vec![1, 0])]);
+
+    let nobody = Window { from: at(2030, 1, 1), to: at(2030, 2, 1) };
+    assert!(customers.retention(&RetentionOptions { window: Some(nobody), ..o }).await.unwrap().cohorts.is_empty());
+}
+
 /// The cases, for a store made by `$make`.
 macro_rules! customers_suite {
     ($make:path) => {
@@ -298,6 +333,11 @@ macro_rules! customers_suite {
         async fn portfolio_shows_where_revenue_comes_from() {
             let (store, _dir) = $make().await;
             super::portfolio_shows_where_revenue_comes_from(store).await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn retention_follows_cohorts_of_first_purchases() {
+            let (store, _dir) = $make().await;
+            super::retention_follows_cohorts_of_first_purchases(store).await
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn stored_scores_feed_segments() {

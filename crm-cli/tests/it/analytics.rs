@@ -1,4 +1,4 @@
-//! `crm reports forecast|performance|funnel|portfolio|rfm`: the sales and customer reports for people, for
+//! `crm reports forecast|performance|funnel|portfolio|retention|rfm`: the sales and customer reports for people, for
 //! scripts and as charts, and their refusals.
 
 use crate::{fails, initialised, json, ok};
@@ -89,6 +89,11 @@ fn rfm_scores_and_the_portfolio_are_read_stored_and_drawn() {
     assert!(!text.contains("Bob Buyer"), "{text}");
     let svg = std::fs::read_to_string(d.join("pareto.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("Revenue concentration"), "{svg}");
+    // Both first bought this month: one cohort of two, all active in it.
+    let text = ok(d, &["reports", "retention", "--chart", "retention.svg"]);
+    assert!(text.contains("2 customers: 100 %"), "{text}");
+    let svg = std::fs::read_to_string(d.join("retention.svg")).unwrap();
+    assert!(svg.contains("Retention by cohort") && svg.contains("100%"), "{svg}");
     let err = fails(d, &["reports", "portfolio", "--by", "nope"], 1);
     assert!(err.contains("by"), "{err}");
 

@@ -185,6 +185,15 @@ async fn rfm_scores_and_the_portfolio_of_customers() {
         "{p}"
     );
     assert_eq!(p["most_valuable"].as_array().map(Vec::len), Some(1));
+    // Both first bought this month: one cohort, all of it active.
+    let (status, _, r) = a.get("/v1/reports/retention?period=quarter", &k).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(
+        (r["cohorts"][0]["customers"].as_u64(), r["cohorts"][0]["rates"][0].as_str()),
+        (Some(2), Some("1")),
+        "{r}"
+    );
+    problem(&a.get("/v1/reports/retention?period=week", &k).await, StatusCode::UNPROCESSABLE_ENTITY, Some("period"));
     problem(
         &a.get("/v1/reports/portfolio?customers=planets", &k).await,
         StatusCode::UNPROCESSABLE_ENTITY,
