@@ -23,6 +23,7 @@ use crm_core::model::{Entity, Order, OrderStatus, Record};
 use crm_core::money::{Currency, Money};
 use crm_core::service::{Crm, CrmBuilder};
 use crm_core::store::{Store, TxMode};
+use crm_core::testkit::fixtures;
 use crm_storage::SqlStore;
 use rust_decimal::Decimal;
 use tokio::runtime::Runtime;
@@ -75,35 +76,13 @@ fn data(t: TenantId, n: usize) -> Vec<Row> {
             let cents = rng.i64(500..50_500);
             let total = Money::new(Decimal::new(cents, 2), Currency::EUR);
             let created = placed_at.unwrap_or(start);
-            let order = Order {
-                id: OrderId::from_uuid(Uuid::from_u128(0x0196_0000_0000_7000_8000_0000_0000_0000 + i as u128)),
-                tenant_id: t,
-                version: 1,
-                created_at: created,
-                updated_at: created,
-                number: format!("SO-{i}"),
-                contact_id: Some(ContactId::from_uuid(contact)),
-                company_id: None,
-                status: st,
-                currency: Currency::EUR,
-                lines: Vec::new(),
-                subtotal: total,
-                tax: Money::zero(Currency::EUR),
-                total,
-                payment_method: None,
-                placed_at,
-                paid_at: None,
-                fulfilled_at: None,
-                cancelled_at: None,
-                returned_at: None,
-                deal_id: None,
-                campaign_id: None,
-                owner_id: None,
-                notes: None,
-                external_refs: Vec::new(),
-                tags: Vec::new(),
-                custom: Default::default(),
-            };
+            // The fixture order, with this data set's id, number, status, times and total.
+            let mut order = fixtures::order(t, ContactId::from_uuid(contact), &format!("SO-{i}"));
+            order.id = OrderId::from_uuid(Uuid::from_u128(0x0196_0000_0000_7000_8000_0000_0000_0000 + i as u128));
+            (order.created_at, order.updated_at) = (created, created);
+            (order.status, order.placed_at, order.payment_method) = (st, placed_at, None);
+            (order.lines, order.subtotal, order.tax, order.total) =
+                (Vec::new(), total, Money::zero(Currency::EUR), total);
             let placed = placed_at.map(|p| p.format("%Y-%m-%dT%H:%M:%S").to_string());
             Row { order, contact, status, placed, cents }
         })
