@@ -1,10 +1,10 @@
 //! The analytical CRM on a realistic shop: two years of customers and orders (seasonal, with a
 //! few big spenders and customers who stop buying) and of deals in the sales pipeline, on a
-//! SQLite file, then a report folder: the forecast, the funnel, the RFM grid, the revenue's
-//! Pareto curve and the cohort retention as SVG charts, and an HTML page that shows them with
-//! the key figures.
+//! SQLite file, then a report folder: the forecast, the funnel, the win rate by month, the RFM
+//! grid, the revenue's Pareto curve and the cohort retention as SVG charts, and an HTML page
+//! that shows them with the key figures.
 //!
-//! Run with `cargo run --example analytics --features analytics,charts -- --out report`
+//! Run with `cargo run --example analytics --features charts -- --out report`
 //! (default folder: `analytics-report`), then open `report/index.html`.
 
 use std::fmt::Write as _;
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Datelike, Duration, Months, TimeZone, Utc};
 use crm::analytics::{
     Customers, ForecastOptions, FunnelOptions, Performance, PerformanceOptions, Portfolio, PortfolioOptions,
-    RetentionOptions, RfmOptions, RfmReport, Sales, Window, charts,
+    RetentionOptions, RfmOptions, RfmReport, Sales, TrendOptions, Window, charts,
 };
 use crm::ids::ManualClock;
 use crm::model::StageKind;
@@ -137,6 +137,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let forecast = sales.forecast(&ForecastOptions { periods: 6, ..Default::default() }).await?;
     let funnel = sales.funnel(&FunnelOptions::default()).await?;
     let performance = sales.performance(&PerformanceOptions::default()).await?;
+    let trend = sales
+        .win_rate_trend(&TrendOptions { window: Some(Window { from: start, to: now }), ..Default::default() })
+        .await?;
     let shop = Customers::new(&cx);
     let rfm = shop.score_rfm(&RfmOptions::default(), |_| {}).await?;
     let by_segment = PortfolioOptions { by: Some("rfm_segment".into()), top: 5, ..Default::default() };
@@ -147,6 +150,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     write(&out, "forecast.svg", charts::forecast(&forecast)?)?;
     write(&out, "funnel.svg", charts::funnel(&funnel)?)?;
+    write(&out, "winrate.svg", charts::win_rate_trend(&trend)?)?;
     write(&out, "rfm.svg", charts::rfm_grid(&rfm.report)?)?;
     write(&out, "pareto.svg", charts::pareto(&portfolio)?)?;
     write(&out, "retention.svg", charts::retention(&retention)?)?;
@@ -217,6 +221,7 @@ fn page(figures: &[String], rfm: &RfmReport, portfolio: &Portfolio) -> String {
     }
     h.push_str("</ul>\n<h2>Forecast</h2><img src=\"forecast.svg\" alt=\"forecast by month\">\n");
     h.push_str("<h2>Funnel</h2><img src=\"funnel.svg\" alt=\"deals per stage\">\n");
+    h.push_str("<h2>Win rate</h2><img src=\"winrate.svg\" alt=\"win rate by month\">\n");
     h.push_str("<h2>Customers by recency and frequency</h2><img src=\"rfm.svg\" alt=\"RFM grid\">\n<table>\n");
     h.push_str("<tr><th>segment</th><th>customers</th><th>orders</th><th>revenue</th></tr>\n");
     for s in &rfm.segments {

@@ -1,6 +1,7 @@
 //! Reports drawn as SVG charts (feature `charts`, with plotters): a pipeline's value per stage,
 //! a campaign's responses, a forecast's weighted value per period, a funnel's deals per stage,
-//! the RFM grid, a portfolio's Pareto curve and the cohort retention heatmap. Amounts are
+//! the win rate over time, the RFM grid, a portfolio's Pareto curve and the cohort retention
+//! heatmap. Amounts are
 //! drawn in one currency: the one with the largest forecast or revenue. Each function returns
 //! the SVG document as text.
 //!
@@ -22,7 +23,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-use crate::{Forecast, Funnel, Period, Portfolio, Retention, RfmReport};
+use crate::{Forecast, Funnel, Period, Portfolio, Retention, RfmReport, WinRateTrend};
 
 /// A chart that could not be drawn (a plotting failure, never bad input).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -283,6 +284,63 @@ pub fn retention(r: &Retention) -> Chart {
                 root.draw(&Text::new(format!("{:.0}%", share * 100.0), (px, py), style)).map_err(failed)?;
             }
         }
+        root.present().map_err(failed)?;
+    }
+    Ok(svg)
+}
+
+/// One line of a chart: the deals it counts (to rank lines by) and its points.
+type Line = (u64, Vec<(f64, f64)>);
+
+/// The win rate per period as lines: one for everything, or one per slice (the first eight,
+/// by deals closed); periods where nothing closed leave a gap in the points.
+pub fn win_rate_trend(t: &WinRateTrend) -> Chart {
+    let mut svg = String::new();
+    {
+        let periods: Vec<chrono::NaiveDate> =
+            t.points.iter().map(|p| p.period).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let mut lines: BTreeMap<Option<String>, Line> = BTreeMap::new();
+        for p in &t.points {
+            let line = lines.entry(p.slice.clone()).or_default();
+            line.0 += p.won + p.lost;
+            if let (Some(rate), Some(x)) = (p.win_rate, periods.iter().position(|d| *d == p.period)) {
+                line.1.push((x as f64, rate.to_f64().unwrap_or(0.0) * 100.0));
+            }
+        }
+        let mut lines: Vec<(Option<String>, Line)> = lines.into_iter().collect();
+        lines.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(&b.0)));
+        lines.truncate(8);
+        let width = (200 + periods.len() as u32 * 60).clamp(640, 1600);
+        let root = SVGBackend::with_string(&mut svg, (width, 420)).into_drawing_area();
+        root.fill(&WHITE).map_err(failed)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Win rate", ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(-0.5f64..(periods.len().max(1) as f64 - 0.5), 0f64..100f64)
+            .map_err(failed)?;
+        let format = if t.period == Period::Quarter { "%Y-%m (Q)" } else { "%Y-%m" };
+        chart
+            .configure_mesh()
+            .x_labels(periods.len().clamp(1, 24))
+            .x_label_formatter(&|x| {
+                periods.get(x.round().max(0.0) as usize).map(|d| d.format(format).to_string()).unwrap_or_default()
+            })
+            .y_desc("% of the deals closed that were won")
+            .draw()
+            .map_err(failed)?;
+        for (i, (slice, (_, points))) in lines.into_iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            let name = slice.unwrap_or_else(|| "all".to_owned());
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+                .map_err(failed)?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
+            chart.draw_series(points.iter().map(|(x, y)| Circle::new((*x, *y), 4, color.filled()))).map_err(failed)?;
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(failed)?;
         root.present().map_err(failed)?;
     }
     Ok(svg)

@@ -40,6 +40,7 @@ mod performance;
 mod portfolio;
 mod retention;
 mod rfm;
+mod trend;
 mod window;
 
 pub use forecast::{Forecast, ForecastOptions, ForecastRow, MAX_PERIODS, Period};
@@ -50,6 +51,7 @@ pub use portfolio::{
 };
 pub use retention::{Retention, RetentionCohort, RetentionOptions};
 pub use rfm::{CustomerRfm, RfmOptions, RfmReport, RfmRun, ScoreProgress, SegmentSummary};
+pub use trend::{TrendOptions, TrendPoint, WinRateTrend};
 pub use window::{Slice, Window};
 
 use crm_core::service::Session;

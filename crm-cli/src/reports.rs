@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use clap::Subcommand;
 use crm::analytics::{
     CustomerKind, Customers, ForecastOptions, FunnelOptions, PerformanceOptions, Period, Portfolio, PortfolioGroup,
-    PortfolioOptions, RetentionOptions, RfmOptions, Sales, Slice, Window,
+    PortfolioOptions, RetentionOptions, RfmOptions, Sales, Slice, TrendOptions, Window,
 };
 use crm::chrono::{DateTime, NaiveDate, Utc};
 use crm::entity::EntityKind;
@@ -77,6 +77,26 @@ pub enum ReportCmd {
         by: Option<String>,
         #[command(flatten)]
         common: Common,
+    },
+    /// The win rate over time: deals won and lost per month or quarter of closing.
+    WinRate {
+        /// Periods of a month or a quarter.
+        #[arg(long, value_parser = ["month", "quarter"], default_value = "month")]
+        period: String,
+        /// The window's start (RFC 3339; default: 12 months before its end).
+        #[arg(long, value_name = "TIME")]
+        from: Option<DateTime<Utc>>,
+        /// The window's end, excluded (RFC 3339; default: now).
+        #[arg(long, value_name = "TIME")]
+        to: Option<DateTime<Utc>>,
+        /// One line per owner, pipeline, lead source or campaign.
+        #[arg(long, value_parser = ["owner", "pipeline", "lead_source", "campaign"])]
+        by: Option<String>,
+        #[command(flatten)]
+        common: Common,
+        /// Also draws the lines into this SVG file.
+        #[arg(long, value_name = "FILE.svg")]
+        chart: Option<PathBuf>,
     },
     /// The funnel of a pipeline: deals that reached each stage, and the conversions.
     Funnel {
@@ -392,6 +412,29 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
                         m.lost
                     ));
                 }
+            }
+            out.done(&lines.join("\n"))
+        }
+        ReportCmd::WinRate { period: p, from, to, by, common, chart } => {
+            let o = TrendOptions {
+                window: window(cx, from, to),
+                period: period(&p),
+                by: slice(by.as_deref()),
+                filter: common.filter(cx).await?,
+                time_zone: common.zone()?,
+            };
+            let t = Sales::new(cx).win_rate_trend(&o).await?;
+            if let Some(path) = &chart {
+                charts::write(path, crm::analytics::charts::win_rate_trend(&t))?;
+            }
+            if out.is_json() {
+                return json_of(out, &t);
+            }
+            let mut lines = vec![format!("win rate {} to {}:", t.window.from, t.window.to)];
+            for p in &t.points {
+                let slice = p.slice.as_deref().map(|s| format!("  {s}")).unwrap_or_default();
+                let rate = percent(p.win_rate);
+                lines.push(format!("  {}  {:>5} won {:>5} lost  {rate:>8}{slice}", p.period, p.won, p.lost));
             }
             out.done(&lines.join("\n"))
         }

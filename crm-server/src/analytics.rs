@@ -1,4 +1,4 @@
-//! The analytical CRM over HTTP: `GET /v1/reports/{forecast,performance,funnel}` (crm-analytics,
+//! The analytical CRM over HTTP: `GET /v1/reports/{forecast,performance,win-rate,funnel}` (crm-analytics,
 //! over the deals the caller reads) and `POST /v1/{kind}/aggregate` (any aggregate of a kind's
 //! records: groups, buckets, measures; see `crm::aggregate`).
 
@@ -9,7 +9,7 @@ use axum::extract::{Path, RawQuery};
 use axum::response::{IntoResponse, Response};
 use chrono_tz::Tz;
 use crm::aggregate::{Aggregate, AggregateRow};
-use crm::analytics::{ForecastOptions, FunnelOptions, PerformanceOptions, Period, Sales, Slice, Window};
+use crm::analytics::{ForecastOptions, FunnelOptions, PerformanceOptions, Period, Sales, Slice, TrendOptions, Window};
 use crm::chrono::{DateTime, NaiveDate, Utc};
 use crm::entity::EntityKind;
 use crm::error::{Error, FieldErrorCode};
@@ -146,6 +146,19 @@ pub(crate) async fn performance(Caller(cx): Caller, RawQuery(raw): RawQuery) -> 
     Ok(reply(&Sales::new(&cx).performance(&o).await?))
 }
 
+/// `GET /v1/reports/win-rate?period=&from=&to=&by=&time_zone=&filter=`.
+pub(crate) async fn win_rate(Caller(cx): Caller, RawQuery(raw): RawQuery) -> Result<Response, Problem> {
+    let p = Params::read(raw, &["period", "from", "to", "by", "time_zone"])?;
+    let o = TrendOptions {
+        window: p.window(&cx)?,
+        period: p.period("period")?.unwrap_or_default(),
+        by: p.slice()?,
+        filter: p.filter(&cx).await?,
+        time_zone: p.time_zone()?,
+    };
+    Ok(reply(&Sales::new(&cx).win_rate_trend(&o).await?))
+}
+
 /// `GET /v1/reports/funnel?pipeline=&from=&to=&cohorts=&time_zone=&filter=`.
 pub(crate) async fn funnel(Caller(cx): Caller, RawQuery(raw): RawQuery) -> Result<Response, Problem> {
     let p = Params::read(raw, &["pipeline", "from", "to", "cohorts", "time_zone"])?;
@@ -249,7 +262,7 @@ pub(crate) fn paths(paths: &mut serde_json::Map<String, serde_json::Value>) {
         ),
     );
     let mut perf = from_to.to_vec();
-    perf.extend([by, filter.clone()]);
+    perf.extend([by.clone(), filter.clone()]);
     paths.insert(
         "/v1/reports/performance".into(),
         report(
@@ -257,6 +270,18 @@ pub(crate) fn paths(paths: &mut serde_json::Map<String, serde_json::Value>) {
             "Won and lost deals, win rates by count and value, average won amount, sales cycle and velocity",
             perf,
             "The window and one row per slice, with money per currency",
+        ),
+    );
+    let mut trend = vec![q("period", "Months (default) or quarters", period.clone())];
+    trend.extend(from_to.clone());
+    trend.extend([by.clone(), tz.clone(), filter.clone()]);
+    paths.insert(
+        "/v1/reports/win-rate".into(),
+        report(
+            "report_win_rate",
+            "Deals won and lost and the win rate per month or quarter of closing, overall or per slice",
+            trend,
+            "The window, the period and the points (period, slice, won, lost, win_rate)",
         ),
     );
     let mut funnel =

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use crm_analytics::{
-    ForecastOptions, ForecastRow, FunnelOptions, Performance, PerformanceOptions, Sales, Slice, Window,
+    ForecastOptions, ForecastRow, FunnelOptions, Performance, PerformanceOptions, Sales, Slice, TrendOptions, Window,
 };
 use crm_core::ids::ManualClock;
 use crm_core::model::CampaignChannel;
@@ -267,6 +267,33 @@ async fn funnel_from_stage_history(store: Arc<dyn Store>) {
     assert!(whole.cohorts[0].steps.iter().all(|s| s.reached == 0 && s.from_start.is_none()), "zeros, never a NaN");
 }
 
+async fn win_rate_trend_by_month(store: Arc<dyn Store>) {
+    let s = story(store).await;
+    let cx = s.crm.as_actor(&Actor::system(s.tenant));
+    let o = TrendOptions { window: Some(window()), ..Default::default() };
+    let t = Sales::new(&cx).win_rate_trend(&o).await.unwrap();
+    // D6 won and D8 lost on 25 January; D7 and D9 won on 4 February.
+    let got: Vec<(NaiveDate, u64, u64, Option<Decimal>)> =
+        t.points.iter().map(|p| (p.period, p.won, p.lost, p.win_rate)).collect();
+    assert_eq!(got, vec![(day(1, 1), 1, 1, Some(Decimal::new(5, 1))), (day(2, 1), 2, 0, Some(Decimal::ONE))]);
+
+    // Per owner: every month for each, zeros where nothing closed (no rate, never a NaN).
+    let o = TrendOptions { by: Some(Slice::Owner), ..o };
+    let t = Sales::new(&cx).win_rate_trend(&o).await.unwrap();
+    let of = |u: UserId| -> Vec<(u64, u64, Option<Decimal>)> {
+        t.points.iter().filter(|p| p.slice == Some(u.to_string())).map(|p| (p.won, p.lost, p.win_rate)).collect()
+    };
+    assert_eq!(of(s.ann), vec![(1, 1, Some(Decimal::new(5, 1))), (0, 0, None)]);
+    assert_eq!(of(s.bob), vec![(0, 0, None), (2, 0, Some(Decimal::ONE))]);
+
+    // A quarter in Auckland's calendar: both months fall in its first quarter.
+    let o =
+        TrendOptions { period: crm_analytics::Period::Quarter, time_zone: chrono_tz::Pacific::Auckland, by: None, ..o };
+    let t = Sales::new(&cx).win_rate_trend(&o).await.unwrap();
+    let got: Vec<(NaiveDate, u64, u64)> = t.points.iter().map(|p| (p.period, p.won, p.lost)).collect();
+    assert_eq!(got, vec![(day(1, 1), 3, 1)], "the window starts at midnight UTC, 1 January in Auckland too");
+}
+
 /// The cases, for a store made by `$make` (with the directory its file lives in, if any).
 macro_rules! sales_suite {
     ($make:path) => {
@@ -279,6 +306,11 @@ macro_rules! sales_suite {
         async fn funnel_from_stage_history() {
             let (store, _dir) = $make().await;
             super::funnel_from_stage_history(store).await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn win_rate_trend_by_month() {
+            let (store, _dir) = $make().await;
+            super::win_rate_trend_by_month(store).await
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn performance_overall_and_by_owner() {

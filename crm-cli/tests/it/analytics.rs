@@ -26,6 +26,13 @@ fn sales_reports_are_read_and_drawn() {
     assert_eq!(open, 2, "{p}");
     assert!(ok(d, &["reports", "performance"]).contains("0 won, 0 lost, win rate –"));
 
+    // Nothing closed yet: every month of the window at zero, no rate.
+    let t = json(d, &["reports", "win-rate", "--period", "quarter"]);
+    let points = t["points"].as_array().unwrap();
+    assert!(points.len() >= 4 && points.iter().all(|p| p["won"] == 0 && p["win_rate"].is_null()), "{t}");
+    ok(d, &["reports", "win-rate", "--chart", "winrate.svg"]);
+    assert!(std::fs::read_to_string(d.join("winrate.svg")).unwrap().contains("Win rate"));
+
     let funnel = json(d, &["reports", "funnel"]);
     let steps = funnel["cohorts"][0]["steps"].as_array().unwrap();
     assert_eq!((steps[0]["reached"].as_u64(), steps[3]["reached"].as_u64()), (Some(2), Some(1)), "{funnel}");

@@ -52,6 +52,18 @@ async fn reports_forecast_performance_and_funnel() {
     let (_, _, p) = a.get("/v1/reports/performance?filter=currency%3DUSD", &k).await;
     assert_eq!((p["rows"][0]["won"].as_u64(), p["rows"][0]["open"].as_u64()), (Some(0), Some(1)), "{p}");
 
+    // The two won deals closed this month: a 100 % month, the months before without a rate.
+    let (status, _, t) = a.get("/v1/reports/win-rate", &k).await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    let last = t["points"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["won"].as_u64(), last["lost"].as_u64(), last["win_rate"].as_str()),
+        (Some(2), Some(0), Some("1")),
+        "{t}"
+    );
+    assert!(t["points"][0]["win_rate"].is_null(), "{t}");
+    problem(&a.get("/v1/reports/win-rate?by=planet", &k).await, StatusCode::UNPROCESSABLE_ENTITY, Some("by"));
+
     let (status, _, funnel) = a.get("/v1/reports/funnel", &k).await;
     assert_eq!(status, StatusCode::OK, "{funnel}");
     let steps = funnel["cohorts"][0]["steps"].as_array().unwrap();
