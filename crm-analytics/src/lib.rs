@@ -77,6 +77,12 @@ pub struct Customers<'s> {
     pub(crate) cx: &'s Session,
 }
 
+/// `part` as a share of `whole`, 0–1 to six decimals; `None` when `whole` is zero (never a
+/// NaN).
+pub(crate) fn share(part: rust_decimal::Decimal, whole: rust_decimal::Decimal) -> Option<rust_decimal::Decimal> {
+    if whole.is_zero() { None } else { part.checked_div(whole).map(|r| r.round_dp(6).normalize()) }
+}
+
 impl<'s> Customers<'s> {
     /// Customer analytics over what `cx`'s actor reads (and, to store scores, edits).
     pub fn new(cx: &'s Session) -> Self {

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::performance::count;
 use crate::window::key_text;
-use crate::{Customers, Window};
+use crate::{Customers, Window, share as ratio};
 
 /// The most customers a portfolio lists as most valuable.
 pub const MAX_TOP: usize = 1_000;
@@ -171,10 +171,6 @@ struct Bought {
 
 fn too_large() -> Error {
     Error::invalid("total", FieldErrorCode::OutOfRange, "the revenue exceeds the largest decimal")
-}
-
-fn ratio(part: Decimal, whole: Decimal) -> Option<Decimal> {
-    if whole.is_zero() { None } else { part.checked_div(whole).map(|r| r.round_dp(6).normalize()) }
 }
 
 impl Customers<'_> {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::rfm::PURCHASED;
-use crate::{CustomerKind, Customers, Period, Window};
+use crate::{CustomerKind, Customers, Period, Window, share};
 
 /// What a retention report covers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -127,14 +127,13 @@ impl Customers<'_> {
         let cohorts = cohorts
             .into_iter()
             .map(|(start, (customers, active))| {
-                let rates = active.iter().map(|a| share(*a, customers)).collect();
+                let rates = active
+                    .iter()
+                    .map(|a| share(Decimal::from(*a), Decimal::from(customers)).unwrap_or_default())
+                    .collect();
                 RetentionCohort { start, customers, active, rates }
             })
             .collect();
         Ok(Retention { window, period: o.period, cohorts })
     }
-}
-
-fn share(part: u64, whole: u64) -> Decimal {
-    if whole == 0 { Decimal::ZERO } else { (Decimal::from(part) / Decimal::from(whole)).round_dp(6).normalize() }
 }

@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::performance::count;
-use crate::{Period, Sales, Slice, Window};
+use crate::{Period, Sales, Slice, Window, share};
 
 /// What a win-rate trend covers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -96,8 +96,7 @@ impl Sales<'_> {
             .flat_map(|(slice, counts)| {
                 periods.iter().map(move |p| {
                     let (won, lost) = counts.get(p).copied().unwrap_or_default();
-                    let win_rate = (won + lost > 0)
-                        .then(|| (Decimal::from(won) / Decimal::from(won + lost)).round_dp(6).normalize());
+                    let win_rate = share(Decimal::from(won), Decimal::from(won + lost));
                     TrendPoint { period: *p, slice: slice.clone(), won, lost, win_rate }
                 })
             })
