@@ -7,7 +7,9 @@
 //! deals' stage history, per cohort). [`Customers::rfm`] scores customers 1–5 on the recency,
 //! frequency and monetary value of their orders and names their segment (champions, at risk,
 //! hibernating…); [`Customers::score_rfm`] writes the scores on the contacts, where segments and
-//! campaigns filter on them. Every figure is computed by the store's aggregates
+//! campaigns filter on them. [`Customers::clv`] gives each customer's lifetime value, spent
+//! and predicted: the [`BgNbd`] and [`GammaGamma`] models fitted to the purchase histories by
+//! maximum likelihood tell who is probably gone and what each will still buy. Every figure is computed by the store's aggregates
 //! ([`crm_core::aggregate`]): one `GROUP BY` per question on SQL stores, never a table loaded
 //! into memory. Money stays exact and per currency; nothing is ever a NaN.
 //!
@@ -32,19 +34,28 @@
 //! ```
 #![warn(missing_docs)]
 
+mod bgnbd;
 #[cfg(feature = "charts")]
 pub mod charts;
+mod clv;
+mod fit;
 mod forecast;
 mod funnel;
+mod gamma_gamma;
 mod performance;
 mod portfolio;
+mod purchases;
 mod retention;
 mod rfm;
 mod trend;
 mod window;
 
+pub use bgnbd::{BgNbd, Purchases};
+pub use clv::{ClvModels, ClvOptions, ClvReport, CustomerClv, MAX_HORIZON_MONTHS, MIN_CUSTOMERS, MIN_REPEAT_BUYERS};
+pub use fit::Fit;
 pub use forecast::{Forecast, ForecastOptions, ForecastRow, MAX_PERIODS, Period};
 pub use funnel::{Funnel, FunnelCohort, FunnelOptions, FunnelStep};
+pub use gamma_gamma::GammaGamma;
 pub use performance::{Cycle, MoneyStats, Performance, PerformanceOptions, SliceStats};
 pub use portfolio::{
     Concentration, CustomerKind, MAX_TOP, ParetoPoint, Portfolio, PortfolioGroup, PortfolioOptions, ValuableCustomer,
@@ -70,8 +81,8 @@ impl<'s> Sales<'s> {
 }
 
 /// Customer analytics for one session: who the most valuable customers are
-/// ([`Customers::portfolio`]), who is slipping away ([`Customers::rfm`]), and how many come
-/// back ([`Customers::retention`]).
+/// ([`Customers::portfolio`], [`Customers::clv`]), who is slipping away ([`Customers::rfm`]),
+/// and how many come back ([`Customers::retention`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Customers<'s> {
     pub(crate) cx: &'s Session,

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::performance::count;
+use crate::purchases::{one_currency, purchases};
 use crate::window::key_text;
 use crate::{Customers, Window, share as ratio};
 
@@ -264,15 +265,7 @@ impl Customers<'_> {
         only: Option<Currency>,
     ) -> Result<(HashMap<Uuid, Bought>, Option<Currency>)> {
         let field = o.customers.order_field();
-        let mut filter = o
-            .filter
-            .clone()
-            .and(Filter::is_in("status", crate::rfm::PURCHASED))
-            .and(window.filter("placed_at"))
-            .and(Filter::is_null(field).not());
-        if let Some(c) = only.or(o.currency) {
-            filter = filter.and(Filter::eq("currency", c.code()));
-        }
+        let filter = purchases(&o.filter, field, only.or(o.currency)).and(window.filter("placed_at"));
         let a = Aggregate::new(filter).group_by(field).currency("total").count().sum("total");
         let mut out = HashMap::new();
         let mut currencies = BTreeSet::new();
@@ -281,15 +274,7 @@ impl Customers<'_> {
             currencies.insert(m.currency);
             out.insert(*id, Bought { orders: count(&r.values[0]), revenue: m.amount });
         }
-        if currencies.len() > 1 {
-            let codes: Vec<&str> = currencies.iter().map(|c| c.code()).collect();
-            return Err(Error::invalid(
-                "currency",
-                FieldErrorCode::CurrencyMismatch,
-                format!("the window's orders are in {}: choose the currency to count revenue in", codes.join(", ")),
-            ));
-        }
-        Ok((out, currencies.into_iter().next()))
+        Ok((out, one_currency(currencies, "to count revenue in")?))
     }
 
     /// Each customer's value of the field broken down by (none when not broken down).

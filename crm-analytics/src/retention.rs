@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::rfm::PURCHASED;
+use crate::purchases::purchases;
 use crate::{CustomerKind, Customers, Period, Window, share};
 
 /// What a retention report covers.
@@ -87,12 +87,7 @@ impl Customers<'_> {
         window.check()?;
         let (bucket, tz) = (o.period.bucket(), o.time_zone);
         let field = o.customers.order_field();
-        let purchases = o
-            .filter
-            .clone()
-            .and(Filter::is_in("status", PURCHASED))
-            .and(Filter::is_null(field).not())
-            .and(Filter::is_null("placed_at").not());
+        let purchases = purchases(&o.filter, field, None).and(Filter::is_null("placed_at").not());
         // Each customer's first purchase ever: those made in the window make the cohorts.
         let first = Aggregate::new(purchases.clone()).group_by(field).min("placed_at");
         let mut cohort_of: HashMap<Uuid, NaiveDate> = HashMap::new();

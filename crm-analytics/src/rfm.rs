@@ -23,10 +23,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::performance::count;
+use crate::purchases::{one_currency, purchases};
 use crate::{Customers, Window};
-
-/// The order statuses that count as a purchase.
-pub(crate) const PURCHASED: [&str; 3] = ["placed", "paid", "fulfilled"];
 
 /// What an RFM scoring covers.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -122,15 +120,7 @@ impl Customers<'_> {
     pub async fn rfm(&self, o: &RfmOptions) -> Result<RfmReport> {
         let window = o.window.unwrap_or_else(|| Window::trailing_months(self.cx.now(), 12));
         window.check()?;
-        let mut filter = o
-            .filter
-            .clone()
-            .and(Filter::is_in("status", PURCHASED))
-            .and(window.filter("placed_at"))
-            .and(Filter::is_null("contact_id").not());
-        if let Some(c) = o.currency {
-            filter = filter.and(Filter::eq("currency", c.code()));
-        }
+        let filter = purchases(&o.filter, "contact_id", o.currency).and(window.filter("placed_at"));
         let totals =
             Aggregate::new(filter).group_by("contact_id").currency("total").max("placed_at").count().sum("total");
         let rows = self.cx.orders().aggregate(&totals).await?;
@@ -146,14 +136,7 @@ impl Customers<'_> {
             let recency_days = (window.to - *last).num_days().max(0);
             found.push((ContactId::from_uuid(*contact), *last, recency_days, count(&r.values[1]), *spent));
         }
-        if currencies.len() > 1 {
-            let codes: Vec<&str> = currencies.iter().map(|c| c.code()).collect();
-            return Err(Error::invalid(
-                "currency",
-                FieldErrorCode::CurrencyMismatch,
-                format!("the window's orders are in {}: choose the currency to score spend in", codes.join(", ")),
-            ));
-        }
+        let currency = one_currency(currencies, "to score spend in")?;
         let empty_because = found.is_empty().then(|| {
             let which = o.currency.map(|c| format!(" in {}", c.code())).unwrap_or_default();
             format!("no order with a contact was placed, paid or fulfilled{which} in the window")
@@ -178,7 +161,6 @@ impl Customers<'_> {
             let key = |c: &CustomerRfm| (c.rfm.recency, c.rfm.frequency, c.rfm.monetary, c.spent.amount);
             key(b).cmp(&key(a)).then(a.contact_id.cmp(&b.contact_id))
         });
-        let currency = currencies.into_iter().next();
         let (segments, grid) = summarise(&customers, currency)?;
         Ok(RfmReport { window, currency, customers, segments, grid, empty_because })
     }
