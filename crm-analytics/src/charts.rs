@@ -1,7 +1,7 @@
 //! Reports drawn as SVG charts (feature `charts`, with plotters): a pipeline's value per stage,
 //! a campaign's responses, a forecast's weighted value per period, a funnel's deals per stage,
-//! the win rate over time, the RFM grid, a portfolio's Pareto curve and the cohort retention
-//! heatmap. Amounts are
+//! the win rate over time, the RFM grid, a portfolio's Pareto curve, the cohort retention
+//! heatmap and the spread of customers' predicted lifetime values. Amounts are
 //! drawn in one currency: the one with the largest forecast or revenue. Each function returns
 //! the SVG document as text.
 //!
@@ -23,7 +23,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-use crate::{Forecast, Funnel, Period, Portfolio, Retention, RfmReport, WinRateTrend};
+use crate::{ClvReport, Forecast, Funnel, Period, Portfolio, Retention, RfmReport, WinRateTrend};
 
 /// A chart that could not be drawn (a plotting failure, never bad input).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -344,4 +344,54 @@ pub fn win_rate_trend(t: &WinRateTrend) -> Chart {
         root.present().map_err(failed)?;
     }
     Ok(svg)
+}
+
+/// How customers' predicted lifetime values spread: customers per band of value, ten bands of
+/// a round width up to the value nineteen in twenty stay under, the last open-ended.
+pub fn clv_distribution(r: &ClvReport) -> Chart {
+    let mut values: Vec<f64> =
+        r.customers.iter().filter_map(|c| c.predicted.and_then(|m| m.amount.to_f64())).map(|v| v.max(0.0)).collect();
+    values.sort_by(f64::total_cmp);
+    let high = values.get(values.len() * 19 / 20).or(values.last()).copied().unwrap_or(0.0);
+    let width = round_up(high / 9.0);
+    let mut counts = [0.0; 10];
+    for v in &values {
+        counts[((v / width) as usize).min(9)] += 1.0;
+    }
+    let unit = r.currency.map_or("", |c| c.code());
+    let labels: Vec<String> = (0..10)
+        .map(|i| {
+            let from = width * f64::from(i);
+            if i == 9 { format!("≥ {from} {unit}") } else { format!("{from}–{} {unit}", from + width) }
+        })
+        .collect();
+    let title = format!("Predicted value over {} months", r.horizon_months);
+    bars(&title, "customers", &labels, &[("customers", TOTAL, counts.to_vec())])
+}
+
+/// The smallest of 1, 2 or 5 times a power of ten that is at least `x` (at least 1).
+fn round_up(x: f64) -> f64 {
+    if !(x > 1.0 && x.is_finite()) {
+        return 1.0;
+    }
+    let mut power = 1.0;
+    loop {
+        for m in [1.0, 2.0, 5.0] {
+            if power * m >= x {
+                return power * m;
+            }
+        }
+        power *= 10.0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_up;
+
+    #[test]
+    fn band_widths_are_round() {
+        let widths: Vec<f64> = [0.0, 0.3, 1.0, 1.5, 3.0, 7.0, 10.0, 11.0, 480.0, f64::NAN].map(round_up).to_vec();
+        assert_eq!(widths, [1.0, 1.0, 1.0, 2.0, 5.0, 10.0, 10.0, 20.0, 500.0, 1.0]);
+    }
 }

@@ -1,6 +1,6 @@
 //! `crm reports`: a pipeline's stages and forecast, a campaign's results, the sales forecast by
-//! period, sales performance, the funnel and customers' RFM scores — as lines for people, as JSON
-//! with `--json`.
+//! period, sales performance, the funnel, and the customers' portfolio, retention, RFM scores and
+//! lifetime value — as lines for people, as JSON with `--json`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use chrono_tz::Tz;
 use clap::Subcommand;
 use crm::analytics::{
-    CustomerKind, Customers, ForecastOptions, FunnelOptions, PerformanceOptions, Period, Portfolio, PortfolioGroup,
-    PortfolioOptions, RetentionOptions, RfmOptions, Sales, Slice, TrendOptions, Window,
+    ClvOptions, ClvReport, CustomerKind, Customers, ForecastOptions, FunnelOptions, PerformanceOptions, Period,
+    Portfolio, PortfolioGroup, PortfolioOptions, RetentionOptions, RfmOptions, Sales, Slice, TrendOptions, Window,
 };
 use crm::chrono::{DateTime, NaiveDate, Utc};
 use crm::entity::EntityKind;
@@ -173,6 +173,35 @@ pub enum ReportCmd {
         #[arg(long, default_value_t = 10)]
         top: usize,
         /// Also draws the recency × frequency grid into this SVG file.
+        #[arg(long, value_name = "FILE.svg")]
+        chart: Option<PathBuf>,
+    },
+    /// Customer lifetime value: each customer's revenue so far, the chance they are still a
+    /// customer, and the value predicted over the coming months by BG/NBD and Gamma-Gamma
+    /// models fitted to the purchase histories.
+    Clv {
+        /// The end of the history: orders placed before it count (RFC 3339; default: now).
+        #[arg(long, value_name = "TIME")]
+        until: Option<DateTime<Utc>>,
+        /// The months ahead value is predicted over.
+        #[arg(long = "horizon-months", default_value_t = 12, value_name = "MONTHS")]
+        horizon_months: u32,
+        /// The discount rate per month (0.01 is 1 %).
+        #[arg(long = "monthly-discount", default_value = "0.01", value_name = "RATE")]
+        monthly_discount: Decimal,
+        /// The currency spend is counted in (needed when the orders are in several).
+        #[arg(long, value_name = "CODE")]
+        currency: Option<String>,
+        /// Only the orders this text filter selects (as for `list`; repeatable).
+        #[arg(long = "filter", short = 'f', value_name = "EXPR")]
+        filters: Vec<String>,
+        /// The IANA time zone whose calendar days purchases are counted in.
+        #[arg(long = "time-zone", default_value = "UTC", value_name = "ZONE")]
+        time_zone: String,
+        /// How many of the most valuable customers to list.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        /// Also draws the spread of predicted values into this SVG file.
         #[arg(long, value_name = "FILE.svg")]
         chart: Option<PathBuf>,
     },
@@ -560,5 +589,66 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
             }
             out.done(&lines.join("\n"))
         }
+        ReportCmd::Clv { until, horizon_months, monthly_discount, currency, filters, time_zone, top, chart } => {
+            let filter = if filters.is_empty() {
+                Filter::All
+            } else {
+                cx.text_query(EntityKind::Order, &filters, &[] as &[&str], 1).await?.filter
+            };
+            let currency = currency.as_deref().map(Money::currency_from_code).transpose()?;
+            let o =
+                ClvOptions { until, horizon_months, monthly_discount, currency, filter, time_zone: zone(&time_zone)? };
+            let r = Customers::new(cx).clv(&o).await?;
+            if let Some(path) = &chart {
+                charts::write(path, crm::analytics::charts::clv_distribution(&r))?;
+            }
+            if out.is_json() {
+                return json_of(out, &r);
+            }
+            out.done(&clv_lines(cx, &r, top).await.join("\n"))
+        }
     }
+}
+
+/// A lifetime-value report as lines: the totals, the models and the most valuable customers.
+async fn clv_lines(cx: &Session, r: &ClvReport, top: usize) -> Vec<String> {
+    let money = |m: Option<Money>| m.map_or("-".to_owned(), |m| m.to_string());
+    let mut lines = vec![format!(
+        "lifetime value up to {}: {} customers, {} spent, {} predicted over {} months",
+        r.last_day,
+        r.customers.len(),
+        money(r.revenue),
+        money(r.predicted),
+        r.horizon_months
+    )];
+    if let Some(m) = &r.models {
+        let (p, s) = (&m.purchases, &m.spend);
+        let fit = |f: &crm::analytics::Fit| {
+            let how = if f.converged { "converged" } else { "did not converge" };
+            format!("{how} in {} iterations, log-likelihood {:.2}", f.iterations, f.log_likelihood)
+        };
+        lines.push(format!(
+            "  purchases (BG/NBD): r {:.4} alpha {:.4} a {:.4} b {:.4}; {}",
+            p.r,
+            p.alpha,
+            p.a,
+            p.b,
+            fit(&m.purchases_fit)
+        ));
+        lines.push(format!("  spend (Gamma-Gamma): p {:.4} q {:.4} v {:.4}; {}", s.p, s.q, s.v, fit(&m.spend_fit)));
+    }
+    if let Some(why) = r.empty_because.as_ref().or(r.not_predicted_because.as_ref()) {
+        lines.push(format!("  ({why})"));
+    }
+    for c in r.customers.iter().take(top) {
+        let name = cx.contacts().get(c.contact_id).await.map(|c| c.full_name()).unwrap_or_default();
+        let alive = c.p_alive.map_or("-".to_owned(), |p| format!("{:.0} %", p * 100.0));
+        lines.push(format!(
+            "  {name}: {} orders, {} spent, alive {alive}, {} predicted",
+            c.orders,
+            c.revenue,
+            money(c.predicted)
+        ));
+    }
+    lines
 }

@@ -2,15 +2,17 @@
 //! `GET /v1/reports/portfolio` (revenue, growth and concentration per group of customers, the
 //! most valuable ones), `GET /v1/reports/retention` (cohorts of first purchases and how they
 //! come back), `GET /v1/reports/rfm` (customers scored on recency, frequency and
-//! spend) and `POST /v1/reports/rfm/score` (the scores written on the contacts, where segments
-//! filter on them).
+//! spend), `POST /v1/reports/rfm/score` (the scores written on the contacts, where segments
+//! filter on them) and `GET /v1/reports/clv` (customer lifetime value, spent and predicted).
 
 use axum::extract::RawQuery;
 use axum::response::Response;
-use crm::analytics::{CustomerKind, Customers, PortfolioOptions, RetentionOptions, RfmOptions};
+use crm::analytics::{ClvOptions, CustomerKind, Customers, PortfolioOptions, RetentionOptions, RfmOptions};
+use crm::chrono::{DateTime, Utc};
 use crm::entity::EntityKind;
 use crm::error::{Error, FieldErrorCode};
 use crm::money::Money;
+use crm::rust_decimal::Decimal;
 use crm::service::Session;
 use serde_json::json;
 
@@ -93,7 +95,29 @@ pub(crate) async fn score_rfm(Caller(cx): Caller, RawQuery(raw): RawQuery) -> Re
     })))
 }
 
-/// The OpenAPI paths of the portfolio, the RFM report and scoring.
+/// `GET /v1/reports/clv?until=&horizon_months=&monthly_discount=&currency=&time_zone=&top=&filter=`:
+/// the fitted models and every customer's value (the `top` most valuable when given).
+pub(crate) async fn clv(Caller(cx): Caller, RawQuery(raw): RawQuery) -> Result<Response, Problem> {
+    let known = ["until", "horizon_months", "monthly_discount", "currency", "time_zone", "top"];
+    let p = Params::read(raw, &known)?;
+    let d = ClvOptions::default();
+    let o = ClvOptions {
+        until: p.get::<DateTime<Utc>>("until", "an RFC 3339 time")?,
+        horizon_months: p.get("horizon_months", "a whole number of months")?.unwrap_or(d.horizon_months),
+        monthly_discount: p.get::<Decimal>("monthly_discount", "a rate such as 0.01")?.unwrap_or(d.monthly_discount),
+        currency: currency(&p)?,
+        filter: p.filter_of(&cx, EntityKind::Order).await?,
+        time_zone: p.time_zone()?,
+    };
+    let mut report = Customers::new(&cx).clv(&o).await?;
+    if let Some(top) = p.get::<usize>("top", "a whole number")? {
+        report.customers.truncate(top);
+    }
+    Ok(reply(&report))
+}
+
+/// The OpenAPI paths of the portfolio, retention, the RFM report and scoring, and lifetime
+/// value.
 pub(crate) fn paths(paths: &mut serde_json::Map<String, serde_json::Value>) {
     use crate::openapi::{json_response, responses};
     let q = |name: &str, description: &str, schema: serde_json::Value| json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema });
@@ -163,6 +187,49 @@ pub(crate) fn paths(paths: &mut serde_json::Map<String, serde_json::Value>) {
             "summary": "Customers by the period of their first purchase in the window, and the share of each cohort buying in each period since",
             "parameters": retention,
             "responses": responses((200, json_response("The cohorts", object("`window`, `period`, `cohorts` (start, customers, active, rates)"), &[])), &[400, 403, 422]),
+        } }),
+    );
+    let clv = [
+        q(
+            "until",
+            "The end of the history: orders placed before it count (RFC 3339; default now)",
+            json!({ "type": "string", "format": "date-time" }),
+        ),
+        q(
+            "horizon_months",
+            "The months ahead value is predicted over (default 12)",
+            json!({ "type": "integer", "minimum": 1, "maximum": crm::analytics::MAX_HORIZON_MONTHS }),
+        ),
+        q(
+            "monthly_discount",
+            "The discount rate per month, at least 0 and below 1 (default 0.01)",
+            json!({ "type": "string", "example": "0.01" }),
+        ),
+        q(
+            "currency",
+            "The currency spend is counted in (needed when the orders are in several)",
+            json!({ "type": "string" }),
+        ),
+        q(
+            "time_zone",
+            "The IANA zone whose calendar days purchases are counted in (default UTC)",
+            json!({ "type": "string" }),
+        ),
+        q(
+            "top",
+            "List only the most valuable customers, this many (default all)",
+            json!({ "type": "integer", "minimum": 0 }),
+        ),
+        q("filter", "A text filter over the orders (repeatable), as in lists", json!({ "type": "string" })),
+    ];
+    paths.insert(
+        "/v1/reports/clv".into(),
+        json!({ "get": {
+            "operationId": "report_clv",
+            "tags": ["reports"],
+            "summary": "Customer lifetime value: each customer's revenue, chance of being alive, expected purchases and spend, and value predicted over the horizon by BG/NBD and Gamma-Gamma models fitted to the purchase histories",
+            "parameters": clv,
+            "responses": responses((200, json_response("The report", object("`models` (parameters and fits), `customers` most valuable first, `revenue`, `predicted`, `not_predicted_because`, `empty_because`"), &[])), &[400, 403, 422]),
         } }),
     );
     paths.insert(

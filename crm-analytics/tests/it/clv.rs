@@ -174,7 +174,12 @@ pub(crate) async fn clv_matches_the_reference(store: Arc<dyn Store>) {
         assert_eq!(c.purchases, r.purchases(), "customer {}", r.customer);
         let own =
             c.average_repeat_spend.map_or(0.0, |m| rust_decimal::prelude::ToPrimitive::to_f64(&m.amount).unwrap());
-        assert!((own - r.monetary_value).abs() <= 0.005 + 1e-9, "spend of {}: {own} vs {}", r.customer, r.monetary_value);
+        assert!(
+            (own - r.monetary_value).abs() <= 0.005 + 1e-9,
+            "spend of {}: {own} vs {}",
+            r.customer,
+            r.monetary_value
+        );
         let predicted = rust_decimal::prelude::ToPrimitive::to_f64(&c.predicted.unwrap().amount).unwrap();
         assert!(
             (predicted - r.clv_12_months).abs() <= 0.005 + 1e-4 * r.clv_12_months,
@@ -191,6 +196,14 @@ pub(crate) async fn clv_matches_the_reference(store: Arc<dyn Store>) {
     // The most valuable first.
     let values: Vec<Decimal> = report.customers.iter().map(|c| c.predicted.unwrap().amount).collect();
     assert!(values.windows(2).all(|w| w[0] >= w[1]));
+
+    // The spread of values drawn: ten bands, the last open-ended.
+    #[cfg(feature = "charts")]
+    {
+        let svg = crm_analytics::charts::clv_distribution(&report).unwrap();
+        assert!(svg.contains("Predicted value over 12 months") && svg.contains("≥ "), "{svg}");
+        assert_eq!(svg.matches(" EUR").count(), 10, "{svg}");
+    }
 
     // Dollars too, without a currency chosen: refused, naming the currency.
     let mixed = Customers::new(&cx).clv(&ClvOptions { until: Some(end()), ..Default::default() }).await.unwrap_err();

@@ -1,4 +1,4 @@
-//! `crm reports forecast|performance|funnel|portfolio|retention|rfm`: the sales and customer reports for people, for
+//! `crm reports forecast|performance|funnel|portfolio|retention|rfm|clv`: the sales and customer reports for people, for
 //! scripts and as charts, and their refusals.
 
 use crate::{fails, initialised, json, ok};
@@ -103,6 +103,18 @@ fn rfm_scores_and_the_portfolio_are_read_stored_and_drawn() {
     assert!(svg.contains("Retention by cohort") && svg.contains("100%"), "{svg}");
     let err = fails(d, &["reports", "portfolio", "--by", "nope"], 1);
     assert!(err.contains("by"), "{err}");
+
+    // Lifetime value: two customers are too few to fit the models; what they spent is reported.
+    let text = ok(d, &["reports", "clv", "--top", "1", "--chart", "clv.svg"]);
+    assert!(text.contains("2 customers, 40.00 EUR spent, - predicted over 12 months"), "{text}");
+    assert!(text.contains("the models need at least 20 customers") && text.contains("Ann Buyer: 3 orders"), "{text}");
+    let r = json(d, &["reports", "clv", "--horizon-months", "24"]);
+    assert_eq!((r["horizon_months"].as_u64(), r["models"].is_null()), (Some(24), true), "{r}");
+    // Ann's three orders were on one day: one purchase, no repeat.
+    assert_eq!(r["customers"][0]["purchases"]["repeats"].as_u64(), Some(0), "{r}");
+    assert!(std::fs::read_to_string(d.join("clv.svg")).unwrap().contains("Predicted value over 12 months"));
+    let err = fails(d, &["reports", "clv", "--horizon-months", "0"], 1);
+    assert!(err.contains("horizon_months"), "{err}");
 
     let err = fails(d, &["reports", "rfm", "--currency", "XYZ"], 1);
     assert!(err.contains("currency"), "{err}");

@@ -224,3 +224,45 @@ async fn rfm_scores_and_the_portfolio_of_customers() {
     assert_eq!((status, empty["customers"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{empty}");
     assert!(empty["empty_because"].as_str().unwrap().contains("no order"), "{empty}");
 }
+
+#[tokio::test]
+async fn lifetime_value_of_the_customers() {
+    let a = api().await;
+    let sys = a.crm.as_actor(&Actor::system(a.tenant));
+    let until = sys.now();
+    // 24 customers buying one to four times, a month apart, for a little more each.
+    for i in 0..24i64 {
+        let c = sys.contacts().create(NewContact::new(format!("C{i}"), "Buyer")).await.unwrap();
+        for k in 0..=(i % 4) {
+            let line = LineItem::new("Tea", Decimal::ONE, Money::new(Decimal::new(10 + i, 0), Currency::EUR));
+            let at = until - crm::chrono::Duration::days(30 * k + i + 1);
+            sys.orders()
+                .create(NewOrder::for_contact(c.id).currency(Currency::EUR).line(line).placed_at(at))
+                .await
+                .unwrap();
+        }
+    }
+    let k = a.admin.clone();
+    let until_q = until.to_rfc3339().replace('+', "%2B");
+    let (status, _, r) = a.get(&format!("/v1/reports/clv?until={until_q}&horizon_months=6&top=3"), &k).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    // What the library reports for the same options.
+    let o = crm::analytics::ClvOptions { until: Some(until), horizon_months: 6, ..Default::default() };
+    let lib = crm::analytics::Customers::new(&sys).clv(&o).await.unwrap();
+    assert!(lib.models.is_some(), "{:?}", lib.not_predicted_because);
+    assert_eq!(r["customers"].as_array().map(Vec::len), Some(3), "{r}");
+    assert_eq!(r["customers"][0]["contact_id"], json!(lib.customers[0].contact_id), "{r}");
+    assert_eq!(r["predicted"], json!(lib.predicted), "{r}");
+    assert_eq!(r["models"]["purchases"], json!(lib.models.as_ref().unwrap().purchases), "{r}");
+    assert_eq!((r["horizon_months"].as_u64(), r["revenue"]["currency"].as_str()), (Some(6), Some("EUR")), "{r}");
+
+    for (q, field) in [
+        ("horizon_months=0", "horizon_months"),
+        ("monthly_discount=1.5", "monthly_discount"),
+        ("monthly_discount=lots", "monthly_discount"),
+        ("until=yesterday", "until"),
+        ("currency=XYZ", "currency"),
+    ] {
+        problem(&a.get(&format!("/v1/reports/clv?{q}"), &k).await, StatusCode::UNPROCESSABLE_ENTITY, Some(field));
+    }
+}
