@@ -1,8 +1,8 @@
 //! The analytical CRM on a realistic shop: two years of customers and orders (seasonal, with a
 //! few big spenders and customers who stop buying) and of deals in the sales pipeline, on a
 //! SQLite file, then a report folder: the forecast, the funnel, the win rate by month, the RFM
-//! grid, the revenue's Pareto curve and the cohort retention as SVG charts, and an HTML page
-//! that shows them with the key figures.
+//! grid, the revenue's Pareto curve, the cohort retention and the customers' predicted
+//! lifetime values as SVG charts, and an HTML page that shows them with the key figures.
 //!
 //! Run with `cargo run --example analytics --features charts -- --out report`
 //! (default folder: `analytics-report`), then open `report/index.html`.
@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration, Months, TimeZone, Utc};
 use crm::analytics::{
-    Customers, ForecastOptions, FunnelOptions, Performance, PerformanceOptions, Portfolio, PortfolioOptions,
-    RetentionOptions, RfmOptions, RfmReport, Sales, TrendOptions, Window, charts,
+    ClvOptions, ClvReport, CustomerClv, Customers, ForecastOptions, FunnelOptions, Performance, PerformanceOptions,
+    Portfolio, PortfolioOptions, RetentionOptions, RfmOptions, RfmReport, Sales, TrendOptions, Window, charts,
 };
 use crm::ids::ManualClock;
 use crm::model::StageKind;
@@ -147,6 +147,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The customers who first bought in the first year, followed to today.
     let first_year = Window { from: start, to: start.checked_add_months(Months::new(12)).expect("in range") };
     let retention = shop.retention(&RetentionOptions { window: Some(first_year), ..Default::default() }).await?;
+    let clv = shop.clv(&ClvOptions::default()).await?;
+    // The chance the models give that a customer still buys: those who stopped against the rest.
+    let stopped: std::collections::HashSet<ContactId> =
+        customers.iter().zip(&habits).filter(|(_, h)| h.stops_after.is_some()).map(|(id, _)| *id).collect();
+    let alive = |gone: bool| {
+        let p: Vec<f64> = clv
+            .customers
+            .iter()
+            .filter(|c| stopped.contains(&c.contact_id) == gone)
+            .filter_map(|c| c.p_alive)
+            .collect();
+        p.iter().sum::<f64>() / p.len().max(1) as f64
+    };
+    let (alive_stopped, alive_rest) = (alive(true), alive(false));
+    let mut valuable = Vec::new();
+    for c in clv.customers.iter().take(10) {
+        valuable.push((cx.contacts().get(c.contact_id).await?.full_name(), c.clone()));
+    }
 
     write(&out, "forecast.svg", charts::forecast(&forecast)?)?;
     write(&out, "funnel.svg", charts::funnel(&funnel)?)?;
@@ -154,8 +172,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     write(&out, "rfm.svg", charts::rfm_grid(&rfm.report)?)?;
     write(&out, "pareto.svg", charts::pareto(&portfolio)?)?;
     write(&out, "retention.svg", charts::retention(&retention)?)?;
-    let figures = figures(orders, &performance, &rfm.report, &portfolio);
-    write(&out, "index.html", page(&figures, &rfm.report, &portfolio))?;
+    write(&out, "clv.svg", charts::clv_distribution(&clv)?)?;
+    let mut figures = figures(orders, &performance, &rfm.report, &portfolio);
+    figures.push(clv_figure(&clv));
+    figures.push(format!(
+        "Chance still buying: {:.1} % for the customers who stopped, {:.1} % for the others",
+        alive_stopped * 100.0,
+        alive_rest * 100.0
+    ));
+    write(&out, "index.html", page(&figures, &rfm.report, &portfolio, &valuable))?;
     for line in &figures {
         println!("{line}");
     }
@@ -205,12 +230,25 @@ fn figures(orders: u64, p: &Performance, rfm: &RfmReport, portfolio: &Portfolio)
     lines
 }
 
+/// The lifetime value predicted, or why it was not.
+fn clv_figure(clv: &ClvReport) -> String {
+    match (&clv.predicted, &clv.models) {
+        (Some(value), Some(m)) => format!(
+            "Predicted value over the next {} months: {value} from {} customers (fits {})",
+            clv.horizon_months,
+            clv.customers.len(),
+            if m.purchases_fit.converged && m.spend_fit.converged { "converged" } else { "did not converge" }
+        ),
+        _ => format!("No value predicted: {}", clv.not_predicted_because.as_deref().unwrap_or("")),
+    }
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// The HTML page: the figures, the charts, the segments and the best customers.
-fn page(figures: &[String], rfm: &RfmReport, portfolio: &Portfolio) -> String {
+fn page(figures: &[String], rfm: &RfmReport, portfolio: &Portfolio, valuable: &[(String, CustomerClv)]) -> String {
     let mut h = String::from(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Shop analytics</title>\n\
          <style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}img{max-width:100%;border:1px solid #ddd}\
@@ -245,6 +283,19 @@ fn page(figures: &[String], rfm: &RfmReport, portfolio: &Portfolio) -> String {
         );
     }
     h.push_str("</table>\n<h2>Retention</h2><img src=\"retention.svg\" alt=\"cohort retention\">\n");
-    h.push_str("</body></html>\n");
+    h.push_str("<h2>Lifetime value</h2><img src=\"clv.svg\" alt=\"predicted values\">\n<table>\n");
+    h.push_str("<tr><th>most valuable ahead</th><th>orders</th><th>spent</th><th>chance still buying</th><th>predicted</th></tr>\n");
+    for (name, c) in valuable {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.0} %</td><td>{}</td></tr>",
+            escape(name),
+            c.orders,
+            c.revenue,
+            c.p_alive.unwrap_or(0.0) * 100.0,
+            c.predicted.map(|m| m.to_string()).unwrap_or_default()
+        );
+    }
+    h.push_str("</table>\n</body></html>\n");
     h
 }

@@ -90,7 +90,7 @@ grep -q "^Imported 2 companies" <<<"$hs_out" && grep -q "^Imported 6 contacts; 1
 # The analytics report: two years of a shop on SQLite, then its charts and a page with the key figures.
 an_dir=$(mktemp -d)
 an_out=$(cargo run --quiet --locked --all-features --example analytics -- --out "$an_dir")
-for f in index.html forecast.svg funnel.svg winrate.svg rfm.svg pareto.svg retention.svg; do
+for f in index.html forecast.svg funnel.svg winrate.svg rfm.svg pareto.svg retention.svg clv.svg; do
   [ -s "$an_dir/$f" ] || { echo "the analytics example did not write $f" >&2; exit 1; }
 done
 grep -q "^Customers scored: [1-9][0-9]*$" <<<"$an_out" && grep -q "^Segment champions: [1-9]" <<<"$an_out" \
@@ -100,6 +100,10 @@ grep -q "^Customers scored: [1-9][0-9]*$" <<<"$an_out" && grep -q "^Segment cham
   && grep -q "Revenue concentration" "$an_dir/pareto.svg" && grep -q "recency score" "$an_dir/rfm.svg" \
   && grep -q "Forecast" "$an_dir/forecast.svg" && grep -q "Qualification" "$an_dir/funnel.svg" \
   && grep -q "Retention by cohort" "$an_dir/retention.svg" && grep -q "Win rate" "$an_dir/winrate.svg" \
+  && grep -q "^Predicted value over the next 12 months: [0-9.]* EUR from [1-9][0-9]* customers (fits converged)$" <<<"$an_out" \
+  && grep -qF "$(grep '^Predicted value over' <<<"$an_out")" "$an_dir/index.html" \
+  && grep -q "Predicted value over 12 months" "$an_dir/clv.svg" \
+  && awk '/^Chance still buying:/ { gone = $4; rest = $11; ok = (gone + 0 < (rest + 0) / 2) } END { exit !ok }' <<<"$an_out" \
   || { echo "the analytics example did not report as expected" >&2; echo "$an_out" >&2; exit 1; }
 rm -rf "$an_dir"
 # On a SQLite file, the quickstart's CRM survives a restart.
