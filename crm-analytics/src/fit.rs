@@ -1,7 +1,9 @@
 //! Maximum-likelihood fitting shared by the customer-lifetime models ([`BgNbd`](crate::BgNbd),
 //! [`GammaGamma`](crate::GammaGamma)): Nelder–Mead (the `argmin` crate) over the logarithms of
 //! the parameters, so every parameter stays positive, restarted from the best point until a
-//! restart no longer improves the likelihood.
+//! restart no longer improves the likelihood. Parameters are kept between e^−30 and e^30: data
+//! whose likelihood keeps rising toward a parameter without end (spends that vary no more
+//! between customers than within, say) stop at the bound and are reported as not converged.
 
 use argmin::core::{CostFunction, Executor, State, TerminationReason, TerminationStatus};
 use argmin::solver::neldermead::NelderMead;
@@ -10,8 +12,9 @@ use serde::{Deserialize, Serialize};
 /// How a model's fit went.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fit {
-    /// Whether the optimiser converged: its last restart stopped because the simplex had
-    /// shrunk, not at the iteration cap, and improved the likelihood no further.
+    /// Whether the optimiser converged to a maximum: its last restart stopped because the
+    /// simplex had shrunk, not at the iteration cap, improved the likelihood no further, and
+    /// no parameter was at its bound (e^±30).
     pub converged: bool,
     /// Nelder–Mead iterations over all restarts.
     pub iterations: u64,
@@ -22,9 +25,11 @@ pub struct Fit {
 }
 
 /// The iteration cap of one Nelder–Mead run.
-const MAX_ITERS: u64 = 4_000;
+const MAX_ITERS: u64 = 1_000;
 /// Restarts from the best point after the first run, at most.
-const MAX_RESTARTS: usize = 8;
+const MAX_RESTARTS: usize = 6;
+/// The bound on the logarithm of every parameter.
+const BOUND: f64 = 30.0;
 /// A restart that improves the mean log-likelihood by less than this ends the search.
 const IMPROVEMENT: f64 = 1e-12;
 
@@ -36,6 +41,9 @@ impl CostFunction for Problem<'_> {
     type Output = f64;
 
     fn cost(&self, p: &Vec<f64>) -> Result<f64, argmin::core::Error> {
+        if p.iter().any(|x| x.abs() > BOUND) {
+            return Ok(f64::MAX);
+        }
         let v = (self.0)(p);
         // Outside the region the model is defined on: worse than anywhere inside.
         Ok(if v.is_finite() { v } else { f64::MAX })
@@ -71,8 +79,8 @@ pub(crate) fn minimise(start: &[f64], cost: &dyn Fn(&[f64]) -> f64) -> Option<(V
             best = p.clone();
             best_cost = c;
         }
-        if shrunk && improved.abs() < IMPROVEMENT {
-            converged = true;
+        if improved.abs() < IMPROVEMENT {
+            converged = shrunk && best.iter().all(|x| x.abs() < BOUND - 1e-3);
             break;
         }
         step = 0.1;

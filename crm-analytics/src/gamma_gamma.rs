@@ -39,9 +39,28 @@ impl GammaGamma {
             return None;
         }
         let n = buyers.len() as f64;
+        // What does not change while fitting: each buyer's count, its log, their log spend, and
+        // their total spend; the log-gamma terms are worked out once per count.
+        let fixed: Vec<(usize, f64, f64, f64)> =
+            buyers.iter().map(|(x, m)| (*x as usize, f64::from(*x).ln(), m.ln(), f64::from(*x) * m)).collect();
+        let max_x = buyers.iter().map(|(x, _)| *x as usize).max().unwrap_or(0);
         let cost = |p: &[f64]| {
-            let m = GammaGamma { p: p[0].exp(), q: p[1].exp(), v: p[2].exp() };
-            -buyers.iter().map(|(x, spend)| m.log_likelihood(*x, *spend)).sum::<f64>() / n
+            let (p, q, v) = (p[0].exp(), p[1].exp(), p[2].exp());
+            let (lg_q, ln_v) = (lgamma(q), v.ln());
+            let heads: Vec<f64> = (0..=max_x)
+                .map(|x| {
+                    let px = p * x as f64;
+                    lgamma(px + q) - lgamma(px) - lg_q + q * ln_v
+                })
+                .collect();
+            let ll: f64 = fixed
+                .iter()
+                .map(|(x, ln_x, ln_m, total)| {
+                    let px = p * *x as f64;
+                    heads[*x] + (px - 1.0) * ln_m + px * ln_x - (px + q) * (total + v).ln()
+                })
+                .sum();
+            -ll / n
         };
         let (p, c, iterations, converged) = minimise(&[0.0, 0.0, 0.0], &cost)?;
         let model = GammaGamma { p: p[0].exp(), q: p[1].exp(), v: p[2].exp() };

@@ -31,8 +31,10 @@
 //! Semantics every store follows (the conformance kit checks them against a naive reference):
 //! - With no grouping the result is exactly one row, even over no records.
 //! - A group key is the field's value, normalised (`1.5` and `1.50` are one group); the
-//!   records whose value is null form the null group. Lists cannot be grouped by; money is
-//!   grouped by its currency ([`GroupBy::Currency`]).
+//!   records whose value is null form the null group. Money is grouped by its currency
+//!   ([`GroupBy::Currency`]). A list field is grouped by each of its elements
+//!   ([`GroupBy::Element`]: a deal with two contacts counts once for each, a record with an
+//!   empty list in no group), never by the list as a whole.
 //! - Date buckets are named by their first day (a [`Value::Date`]): days, ISO weeks (from
 //!   Monday), months, quarters, years. A date falls in its calendar bucket; an instant in the
 //!   last bucket whose start — the first instant of its first day in
@@ -195,13 +197,17 @@ pub enum GroupBy {
     },
     /// The currency of a money field (a [`Value::Text`] ISO code).
     Currency(Field),
+    /// Each element of a list field (ids or texts): a record counts once in the group of each
+    /// element of its list (twice for an element listed twice), and in no group when the list
+    /// is empty.
+    Element(Field),
 }
 
 impl GroupBy {
     /// The field grouped by.
     pub fn field(&self) -> &Field {
         match self {
-            GroupBy::Field(f) | GroupBy::Bucket { field: f, .. } | GroupBy::Currency(f) => f,
+            GroupBy::Field(f) | GroupBy::Bucket { field: f, .. } | GroupBy::Currency(f) | GroupBy::Element(f) => f,
         }
     }
 }
@@ -333,6 +339,12 @@ impl Aggregate {
     /// Groups by the currency of a money field.
     pub fn currency(mut self, field: impl Into<Field>) -> Self {
         self.group_by.push(GroupBy::Currency(field.into()));
+        self
+    }
+    /// Groups by each element of a list field ([`GroupBy::Element`]): activities by each of
+    /// their contacts (`contact_ids`), deals by each tag.
+    pub fn each(mut self, field: impl Into<Field>) -> Self {
+        self.group_by.push(GroupBy::Element(field.into()));
         self
     }
     /// Adds a measure.

@@ -280,6 +280,9 @@ fn group_raw(c: &Compiler, g: &GroupBy, t: ValueType) -> (Expr, Read) {
         (GroupBy::Currency(_), Source::Custom(k)) => {
             (custom_of(c, &k, ValueType::Money, "substr({}, 3, 3)"), Read::Text)
         }
+        // The list itself (a JSON array of tagged elements): the next level takes it apart.
+        (GroupBy::Element(_), Source::Std(column)) => (col(&column.name), Read::Tagged),
+        (GroupBy::Element(_), Source::Custom(k)) => (c.custom_array(&k), Read::Tagged),
         (_, Source::Std(column)) => (col(&column.name), col_read(column.ty)),
         (_, Source::Custom(k)) => (custom_of(c, &k, t, "{}"), Read::Tagged),
         (_, Source::Missing) => (Expr::cust("NULL"), Read::Null),
@@ -384,10 +387,21 @@ fn statement(
     raw.expr_as(Expr::cust("1"), Alias::new("one"));
     keyed.expr_as(Expr::cust("one"), Alias::new("one"));
     let mut reads = Vec::new();
+    // The lists taken apart, one element per row: set-returning functions joined to `raw`.
+    let mut elements = Vec::new();
     for (i, g) in a.group_by.iter().enumerate() {
         let (e, r) = group_raw(&c, g, plan.group_field_types[i]);
         raw.expr_as(e, Alias::new(format!("r{i}")));
         let key = match (&spans[i], g) {
+            (_, GroupBy::Element(_)) => {
+                let (f, elem) = match d {
+                    Dialect::Sqlite => ("json_each", format!("\"elem{i}\".\"value\"")),
+                    Dialect::Postgres => ("jsonb_array_elements_text", format!("\"elem{i}\"")),
+                };
+                let arg = Expr::cust(format!("\"raw\".\"r{i}\""));
+                elements.push((sea_orm::sea_query::Func::cust(Alias::new(f)).arg(arg), format!("elem{i}")));
+                elem
+            }
             (Some(starts), GroupBy::Bucket { bucket, .. }) => {
                 let bounds: Vec<String> =
                     starts.iter().map(|s| bound(*s, r, plan.group_field_types[i], a.time_zone)).collect();
@@ -462,6 +476,9 @@ fn statement(
         }
     }
     keyed.from_subquery(raw, Alias::new("raw"));
+    for (f, alias) in elements {
+        keyed.from_function(f, Alias::new(alias));
+    }
     // A fence where derived columns are used more than once: without it the database inlines
     // this level into the next and computes each of them once per use (seven chunks of one
     // aligned string: seven alignments). Without derived columns, inlining is what lets an

@@ -163,6 +163,22 @@ impl Compiler {
         }
     }
 
+    /// The custom value of `key` when it is a list (the JSON array), else NULL.
+    pub(crate) fn custom_array(&self, key: &str) -> Expr {
+        match self.d {
+            Dialect::Sqlite => tpl(
+                self.d,
+                "(CASE WHEN json_type(\"custom\", {}) = 'array' THEN json_extract(\"custom\", {}) END)",
+                vec![val(json_path(key)), val(json_path(key))],
+            ),
+            Dialect::Postgres => tpl(
+                self.d,
+                "(CASE WHEN jsonb_typeof(\"custom\" -> {}) = 'array' THEN \"custom\" -> {} END)",
+                vec![val(key.to_owned()), val(key.to_owned())],
+            ),
+        }
+    }
+
     /// A set-returning source of a list's elements (as text) for `FROM`, with column `v`.
     fn elements(&self, src: &Source) -> Option<(String, Vec<Expr>)> {
         match (self.d, src) {

@@ -101,6 +101,9 @@ impl Aggregate {
                     Some(format!("`{f}` is not a date or instant field: it has no calendar buckets"))
                 }
                 GroupBy::Currency(_) if t != ValueType::Money => Some(format!("`{f}` is not a money field")),
+                GroupBy::Element(_) if !t.is_list() => {
+                    Some(format!("`{f}` is not a list field: group by it as a field"))
+                }
                 _ => None,
             };
             if let Some(msg) = refusal {
@@ -110,6 +113,8 @@ impl Aggregate {
                 GroupBy::Field(_) => t,
                 GroupBy::Bucket { .. } => ValueType::Date,
                 GroupBy::Currency(_) => ValueType::Text,
+                GroupBy::Element(_) if t == ValueType::IdList => ValueType::Id,
+                GroupBy::Element(_) => ValueType::Text,
             });
             group_field_types.push(t);
         }
@@ -268,29 +273,51 @@ impl Plan {
             .collect()
     }
 
-    /// The group keys of `record`.
-    fn keys(&self, record: &Record) -> Vec<Value> {
+    /// The group keys of `record`: one set, or one per element of each list grouped by (none
+    /// when such a list is empty).
+    fn key_sets(&self, record: &Record) -> Vec<Vec<Value>> {
         let a = &self.aggregate;
-        a.group_by
-            .iter()
-            .zip(&self.group_types)
-            .map(|(g, t)| match g {
-                GroupBy::Field(f) => conform(*t, record.field(f)),
-                GroupBy::Bucket { field, bucket } => match record.field(field) {
+        let mut sets = vec![Vec::with_capacity(a.group_by.len())];
+        for (g, t) in a.group_by.iter().zip(&self.group_types) {
+            let choices = match g {
+                GroupBy::Element(f) => match record.field(f) {
+                    Value::List(items) => items.into_iter().map(|v| conform(*t, v)).collect(),
+                    _ => Vec::new(),
+                },
+                GroupBy::Field(f) => vec![conform(*t, record.field(f))],
+                GroupBy::Bucket { field, bucket } => vec![match record.field(field) {
                     Value::Date(d) => Value::Date(bucket.start(d)),
                     Value::DateTime(t) => Value::Date(bucket.of_instant(t, a.time_zone)),
                     _ => Value::Null,
-                },
-                GroupBy::Currency(f) => match (record.field(f), f) {
+                }],
+                GroupBy::Currency(f) => vec![match (record.field(f), f) {
                     (Value::Money(m), _) => Value::Text(m.currency.code().to_owned()),
                     (_, Field::Std(n)) => match self.kind.amount_currency(n) {
                         Some(c) => record.std_field(c).unwrap_or(Value::Null),
                         None => Value::Null,
                     },
                     _ => Value::Null,
-                },
-            })
-            .collect()
+                }],
+            };
+            sets = match choices.len() {
+                1 => {
+                    let v = choices.into_iter().next().unwrap_or(Value::Null);
+                    sets.iter_mut().for_each(|s| s.push(v.clone()));
+                    sets
+                }
+                _ => sets
+                    .iter()
+                    .flat_map(|s| {
+                        choices.iter().map(move |v| {
+                            let mut s = s.clone();
+                            s.push(v.clone());
+                            s
+                        })
+                    })
+                    .collect(),
+            };
+        }
+        sets
     }
 
     /// The rows of `groups` (each group's keys and one [`Partial`] per measure): the measures
@@ -397,8 +424,15 @@ pub struct Fold<'p> {
 impl Fold<'_> {
     /// Adds a record (the caller has matched it against the filter).
     pub fn add(&mut self, record: &Record) -> Result<()> {
+        for keys in self.plan.key_sets(record) {
+            self.add_to(keys, record)?;
+        }
+        Ok(())
+    }
+
+    /// Adds a record to the group of `keys`.
+    fn add_to(&mut self, keys: Vec<Value>, record: &Record) -> Result<()> {
         let plan = self.plan;
-        let keys = plan.keys(record);
         if !self.groups.contains_key(&keys) && self.groups.len() == MAX_GROUPS {
             return Err(Error::invalid(
                 "group_by",

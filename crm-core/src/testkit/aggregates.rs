@@ -22,6 +22,7 @@ fn registry() -> FieldRegistry {
         ("due", FieldType::Date),
         ("seen", FieldType::DateTime),
         ("tier", FieldType::Enum { options: vec!["gold".into(), "silver".into()] }),
+        ("labels", FieldType::MultiEnum { options: vec!["red".into(), "blue".into(), "green".into()] }),
         ("flag", FieldType::Bool),
     ];
     for (key, ty) in fields {
@@ -35,6 +36,15 @@ fn registry() -> FieldRegistry {
 
 fn dec(s: &str) -> Decimal {
     Decimal::from_str(s).expect("decimal fixture")
+}
+
+/// Some of `items`, in a random order, each at most once.
+fn some_of<T: Clone>(rng: &mut Rng, items: &[T]) -> Vec<T> {
+    let mut out: Vec<T> = items.iter().filter(|_| rng.chance(40)).cloned().collect();
+    if out.len() > 1 && rng.chance(50) {
+        out.reverse();
+    }
+    out
 }
 
 /// A random deal: every field the aggregates read, sometimes missing.
@@ -57,6 +67,9 @@ fn random_deal(rng: &mut Rng, t: TenantId, p: &Pipeline, owners: &[UserId]) -> D
     d.name = ["Alpha", "beta", "Gamma", "Ωmega", "alpha"][rng.below(5)].into();
     d.expected_close_date = rng.chance(80).then(|| date(2025, 1, 1) + chrono::Days::new(rng.below(900) as u64));
     d.closed_at = rng.chance(60).then(|| instant(rng));
+    d.tags = some_of(rng, &["vip".to_owned(), "renewal".to_owned(), "Ωmega".to_owned()]);
+    // Contacts drawn from the owners' ids: a few that recur across deals.
+    d.contact_ids = some_of(rng, owners).into_iter().map(|u| ContactId::from_uuid(u.as_uuid())).collect();
     let mut put = |key: &str, v: Option<Value>| {
         if let Some(v) = v {
             d.custom.insert(key.into(), v);
@@ -72,6 +85,8 @@ fn random_deal(rng: &mut Rng, t: TenantId, p: &Pipeline, owners: &[UserId]) -> D
     put("seen", rng.chance(70).then(|| Value::DateTime(instant(rng))));
     put("tier", rng.chance(70).then(|| Value::Text(["gold", "silver"][rng.below(2)].into())));
     put("flag", rng.chance(70).then(|| Value::Bool(rng.chance(50))));
+    let labels = some_of(rng, &["red", "blue", "green"]);
+    put("labels", rng.chance(70).then(|| Value::List(labels.into_iter().map(|l| Value::Text(l.into())).collect())));
     d
 }
 
@@ -100,6 +115,9 @@ fn random_aggregate(rng: &mut Rng) -> Aggregate {
         GroupBy::Bucket { field: "closed_at".into(), bucket: buckets[rng.below(5)] },
         GroupBy::Bucket { field: "custom.due".into(), bucket: buckets[rng.below(5)] },
         GroupBy::Bucket { field: "custom.seen".into(), bucket: buckets[rng.below(5)] },
+        GroupBy::Element("tags".into()),
+        GroupBy::Element("contact_ids".into()),
+        GroupBy::Element("custom.labels".into()),
     ];
     for _ in 0..rng.below(3) {
         let g = groups.remove(rng.below(groups.len()));
@@ -188,8 +206,18 @@ fn naive_bucket(t: DateTime<Utc>, b: Bucket, tz: Tz) -> NaiveDate {
     best
 }
 
+/// The values `r` is grouped under by `g`: one, or each element of a list.
+fn group_values(r: &Record, g: &GroupBy, tz: Tz) -> Vec<Value> {
+    match (g, r.field(g.field())) {
+        (GroupBy::Element(_), Value::List(items)) => items,
+        (GroupBy::Element(_), _) => Vec::new(),
+        _ => vec![group_value(r, g, tz)],
+    }
+}
+
 fn group_value(r: &Record, g: &GroupBy, tz: Tz) -> Value {
     match g {
+        GroupBy::Element(_) => Value::Null,
         GroupBy::Field(f) => match r.field(f) {
             Value::Int(i) if f.path() == "custom.score" => Value::Int(i),
             v => normal(v),
@@ -281,10 +309,22 @@ fn naive(a: &Aggregate, records: &[Record]) -> Vec<AggregateRow> {
         groups.push((Vec::new(), Vec::new()));
     }
     for r in records {
-        let keys: Vec<Value> = a.group_by.iter().map(|g| group_value(r, g, a.time_zone)).collect();
-        match groups.iter_mut().find(|(k, _)| *k == keys) {
-            Some((_, rs)) => rs.push(r),
-            None => groups.push((keys, vec![r])),
+        // Every combination of the record's values for each grouping.
+        let mut combos: Vec<Vec<Value>> = vec![Vec::new()];
+        for g in &a.group_by {
+            let mut next = Vec::new();
+            for c in &combos {
+                for v in group_values(r, g, a.time_zone) {
+                    next.push(c.iter().cloned().chain([v]).collect());
+                }
+            }
+            combos = next;
+        }
+        for keys in combos {
+            match groups.iter_mut().find(|(k, _)| *k == keys) {
+                Some((_, rs)) => rs.push(r),
+                None => groups.push((keys, vec![r])),
+            }
         }
     }
     let mut rows: Vec<AggregateRow> = groups
@@ -324,8 +364,9 @@ async fn aggregate(store: &Arc<dyn Store>, t: TenantId, a: &Aggregate) -> crate:
     tx.aggregate(&plan).await
 }
 
-/// Random aggregates (groups by text, ids, enums, booleans, numbers, currencies and date
-/// buckets in five zones; every measure; sorts and limits) over random deals give what the
+/// Random aggregates (groups by text, ids, enums, booleans, numbers, currencies, date
+/// buckets in five zones and each element of standard and custom lists; every measure; sorts
+/// and limits) over random deals give what the
 /// naive reference gives; another tenant's deals never count.
 pub async fn aggregates_match_the_naive_reference(store: Arc<dyn Store>) {
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(7, |d| d.as_nanos() as u64);

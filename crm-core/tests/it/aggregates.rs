@@ -26,6 +26,8 @@ async fn refusals_name_the_part_at_fault() {
     let cases: Vec<(Aggregate, &str, FieldErrorCode)> = vec![
         (d().group_by("nope").count(), "group_by[0]", FieldErrorCode::UnknownField),
         (d().group_by("tags").count(), "group_by[0]", FieldErrorCode::TypeMismatch),
+        (d().count().each("name"), "group_by[0]", FieldErrorCode::TypeMismatch),
+        (d().each("nope").count(), "group_by[0]", FieldErrorCode::UnknownField),
         (d().group_by("amount").count(), "group_by[0]", FieldErrorCode::TypeMismatch),
         (d().group_by("custom.fee").count(), "group_by[0]", FieldErrorCode::TypeMismatch),
         (d().bucket("name", Bucket::Month).count(), "group_by[0]", FieldErrorCode::TypeMismatch),

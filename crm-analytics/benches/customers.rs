@@ -1,4 +1,5 @@
-//! RFM scoring on SQLite against the hand-written floor, in one run on one machine.
+//! Customer analytics on SQLite against hand-written floors, in one run on one machine: RFM
+//! scoring, and customer lifetime value.
 //!
 //! `CRM_BENCH_ORDERS` orders (default 200,000; a few hundred under `cargo test`) by a fifth as
 //! many customers (a few buy often: the customer is drawn with a skew), 85 % of them placed,
@@ -7,8 +8,13 @@
 //! hand-write it (totals as integer cents, instants as ISO text, an index on tenant and
 //! placed_at). Then, alternating, the customers of the trailing twelve months are scored both
 //! ways: `Customers::rfm` (one aggregate through the service, decoding, ranking in Rust,
-//! segments) and one SQL statement (`GROUP BY` and `RANK()` window functions). Medians of the
-//! alternating runs and their ratio are printed at the end (what `BENCHMARKS.md` records).
+//! segments) and one SQL statement (`GROUP BY` and `RANK()` window functions). Then every
+//! customer's lifetime value, both ways: `Customers::clv` (one aggregate by contact and day
+//! through the service, the models fitted, every customer predicted) and one hand-written
+//! `GROUP BY contact, day` statement whose rows are folded into histories by hand and given
+//! to the same models (the fit is the same work either way: the floor measures what the
+//! library adds around it). Medians of the alternating runs and their ratios are printed at the
+//! end (what `BENCHMARKS.md` records).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use crm_analytics::{Customers, RfmOptions, Window};
+use crm_analytics::{BgNbd, ClvOptions, Customers, GammaGamma, Purchases, RfmOptions, Window};
 use crm_core::actor::Actor;
 use crm_core::ids::{ContactId, OrderId, TenantId};
 use crm_core::model::{Entity, Order, OrderStatus, Record};
@@ -73,7 +79,9 @@ fn data(t: TenantId, n: usize) -> Vec<Row> {
             };
             let placed_at =
                 (st != OrderStatus::Draft).then(|| start + chrono::Duration::minutes(rng.i64(0..730 * 1440)));
-            let cents = rng.i64(500..50_500);
+            // Each customer spends around their own mean (5–205 EUR), half to one and a half times it.
+            let mean = 500 + (draw * draw / customers * 7_919 % 20_000) as i64;
+            let cents = mean * rng.i64(50..150) / 100;
             let total = Money::new(Decimal::new(cents, 2), Currency::EUR);
             let created = placed_at.unwrap_or(start);
             // The fixture order, with this data set's id, number, status, times and total.
@@ -161,6 +169,75 @@ fn run_floor(c: &rusqlite::Connection, t: TenantId) -> Vec<(u8, u8, u8)> {
     scores
 }
 
+/// The library's lifetime values: the fitted purchase model and the total predicted.
+fn run_library_clv(rt: &Runtime, crm: &Crm, t: TenantId) -> (BgNbd, GammaGamma, usize) {
+    let cx = crm.as_actor(&Actor::system(t));
+    let o = ClvOptions { until: Some(now()), currency: Some(Currency::EUR), ..Default::default() };
+    let r = rt.block_on(Customers::new(&cx).clv(&o)).expect("clv");
+    let m = r.models.expect("fitted");
+    (m.purchases, m.spend, r.customers.len())
+}
+
+/// Each customer's purchase days, by hand: one statement, folded in Rust.
+const CLV_FLOOR: &str = "
+    SELECT contact, substr(placed_at, 1, 10) AS day, SUM(total_cents) FROM orders
+    WHERE tenant = ?1 AND status IN ('placed', 'paid', 'fulfilled') AND placed_at < ?2
+    GROUP BY contact, day ORDER BY contact, day";
+
+/// The same by hand: histories folded from the statement's rows, the same models fitted, every
+/// customer predicted (like histories once).
+fn run_floor_clv(c: &rusqlite::Connection, t: TenantId) -> (BgNbd, GammaGamma, usize) {
+    let end = (now() - chrono::Duration::nanoseconds(1)).date_naive();
+    let mut st = c.prepare_cached(CLV_FLOOR).expect("prepare");
+    let iso = now().format("%Y-%m-%dT%H:%M:%S").to_string();
+    let rows = st
+        .query_map(rusqlite::params![t.as_uuid().as_bytes().to_vec(), iso], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+        })
+        .expect("query");
+    // (first day, last day, days, first day's cents, all cents) per contact, in contact order.
+    let mut customers: Vec<(Vec<u8>, chrono::NaiveDate, chrono::NaiveDate, u32, i64, i64)> = Vec::new();
+    for row in rows {
+        let (contact, day, cents) = row.expect("row");
+        let day: chrono::NaiveDate = day.parse().expect("day");
+        match customers.last_mut() {
+            Some(c) if c.0 == contact => (c.2, c.3, c.5) = (day, c.3 + 1, c.5 + cents),
+            _ => customers.push((contact, day, day, 1, cents, cents)),
+        }
+    }
+    let histories: Vec<Purchases> = customers
+        .iter()
+        .map(|c| Purchases {
+            repeats: c.3 - 1,
+            recency: (c.2 - c.1).num_days() as f64,
+            age: (end - c.1).num_days() as f64,
+        })
+        .collect();
+    let spends: Vec<f64> =
+        customers.iter().map(|c| if c.3 > 1 { (c.5 - c.4) as f64 / 100.0 / f64::from(c.3 - 1) } else { 0.0 }).collect();
+    let buyers: Vec<(u32, f64)> =
+        histories.iter().zip(&spends).filter(|(h, _)| h.repeats > 0).map(|(h, s)| (h.repeats, *s)).collect();
+    let (bg, _) = BgNbd::fit(&histories).expect("fit");
+    let (gg, _) = GammaGamma::fit(&buyers).expect("fit");
+    let mut seen = std::collections::HashMap::new();
+    let mut total = 0.0;
+    for (h, own) in histories.iter().zip(&spends) {
+        let discounted = *seen.entry((h.repeats, h.recency.to_bits(), h.age.to_bits())).or_insert_with(|| {
+            let (mut before, mut sum) = (0.0, 0.0);
+            for month in 1..=12 {
+                let by = bg.expected_purchases(h, 30.0 * f64::from(month));
+                sum += (by - before) / 1.01f64.powi(month);
+                before = by;
+            }
+            let _ = bg.p_alive(h);
+            sum
+        });
+        total += discounted * gg.expected_spend(h.repeats, *own).unwrap_or(0.0);
+    }
+    assert!(total > 0.0);
+    (bg, gg, customers.len())
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -195,15 +272,36 @@ fn bench(c: &mut Criterion) {
         run_floor(&plain, t);
         raw.push(s.elapsed());
     }
-    let (l, f) = (median(lib), median(raw));
-    println!("\n| scoring | orders | customers scored | library p50 | floor p50 | ratio |\n|---|---|---|---|---|---|");
-    println!(
-        "| RFM, trailing 12 months | {n} | {} | {:.1} ms | {:.1} ms | {:.2}× |",
-        scores.len(),
-        l.as_secs_f64() * 1e3,
-        f.as_secs_f64() * 1e3,
-        l.as_secs_f64() / f.as_secs_f64().max(1e-9)
-    );
+    let rfm = (median(lib), median(raw));
+
+    // Lifetime value: both ways fit the same models to the same histories.
+    let (bg, gg, customers) = run_library_clv(&rt, &crm, t);
+    assert_eq!((bg, gg, customers), run_floor_clv(&plain, t));
+    let mut g = c.benchmark_group("clv");
+    g.sample_size(10);
+    g.bench_function(format!("library/{n}"), |b| b.iter(|| run_library_clv(&rt, &crm, t)));
+    g.bench_function(format!("floor/{n}"), |b| b.iter(|| run_floor_clv(&plain, t)));
+    g.finish();
+    let (mut lib, mut raw) = (Vec::new(), Vec::new());
+    for _ in 0..repeats {
+        let s = Instant::now();
+        run_library_clv(&rt, &crm, t);
+        lib.push(s.elapsed());
+        let s = Instant::now();
+        run_floor_clv(&plain, t);
+        raw.push(s.elapsed());
+    }
+    let clv = (median(lib), median(raw));
+    println!("\n| question | orders | customers | library p50 | floor p50 | ratio |\n|---|---|---|---|---|---|");
+    for (what, count, (l, f)) in [("RFM, trailing 12 months", scores.len(), rfm), ("CLV, all history", customers, clv)]
+    {
+        println!(
+            "| {what} | {n} | {count} | {:.1} ms | {:.1} ms | {:.2}× |",
+            l.as_secs_f64() * 1e3,
+            f.as_secs_f64() * 1e3,
+            l.as_secs_f64() / f.as_secs_f64().max(1e-9)
+        );
+    }
 }
 
 criterion_group!(benches, bench);
