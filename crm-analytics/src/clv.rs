@@ -9,23 +9,19 @@
 //! The models are statistics and work in `f64`; the values they give are rounded to the
 //! currency's minor unit as [`Money`]. Historical revenue is summed exactly.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
-use crm_core::aggregate::{Aggregate, Bucket};
 use crm_core::error::{Error, FieldErrorCode, Result};
 use crm_core::ids::ContactId;
 use crm_core::money::{Currency, Money};
 use crm_core::query::Filter;
-use crm_core::value::Value;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use crate::performance::count;
-use crate::purchases::{one_currency, purchases};
+use crate::purchases::{History, histories, too_large};
 use crate::{BgNbd, Customers, Fit, GammaGamma, Purchases};
 
 /// The longest horizon predicted over, in months.
@@ -137,16 +133,6 @@ pub struct ClvReport {
     pub empty_because: Option<String>,
 }
 
-/// One customer's purchase days as the aggregate gives them.
-struct History {
-    first: NaiveDate,
-    first_total: Decimal,
-    last: NaiveDate,
-    days: u32,
-    orders: u64,
-    revenue: Decimal,
-}
-
 impl Customers<'_> {
     /// Every customer's historical value and, with enough history (at least
     /// [`MIN_CUSTOMERS`] customers, [`MIN_REPEAT_BUYERS`] of whom bought again), their
@@ -166,41 +152,8 @@ impl Customers<'_> {
             return Err(Error::invalid("monthly_discount", FieldErrorCode::OutOfRange, why));
         }
         let until = o.until.unwrap_or_else(|| self.cx.now());
-        let last_day = Bucket::Day.of_instant(until - Duration::nanoseconds(1), o.time_zone);
-        let filter = purchases(&o.filter, "contact_id", o.currency).and(Filter::lt("placed_at", until));
-        let days = Aggregate::new(filter)
-            .time_zone(o.time_zone)
-            .group_by("contact_id")
-            .bucket("placed_at", Bucket::Day)
-            .currency("total")
-            .count()
-            .sum("total");
-        let mut histories: HashMap<Uuid, History> = HashMap::new();
-        let mut currencies = BTreeSet::new();
-        for r in self.cx.orders().aggregate(&days).await? {
-            let (Value::Id(id), Value::Date(day), Value::Money(total)) = (&r.groups[0], &r.groups[1], &r.values[1])
-            else {
-                continue;
-            };
-            currencies.insert(total.currency);
-            let orders = count(&r.values[0]);
-            let h = histories.entry(*id).or_insert(History {
-                first: *day,
-                first_total: total.amount,
-                last: *day,
-                days: 0,
-                orders: 0,
-                revenue: Decimal::ZERO,
-            });
-            if *day < h.first {
-                (h.first, h.first_total) = (*day, total.amount);
-            }
-            h.last = h.last.max(*day);
-            h.days += 1;
-            h.orders += orders;
-            h.revenue = h.revenue.checked_add(total.amount).ok_or_else(too_large)?;
-        }
-        let currency = one_currency(currencies, "to count spend in")?;
+        let found = histories(self.cx, &o.filter, o.currency, until, o.time_zone).await?;
+        let (last_day, currency) = (found.last_day, found.currency);
         let mut report = ClvReport {
             until,
             last_day,
@@ -220,14 +173,10 @@ impl Customers<'_> {
             report.not_predicted_because = report.empty_because.clone();
             return Ok(report);
         };
-        // In a fixed order: the same histories always fit the same models.
-        let mut histories: Vec<(Uuid, History)> = histories.into_iter().collect();
-        histories.sort_by_key(|(id, _)| *id);
         // Each customer's exact mean spend per repeat purchase (0 for none): what the models see.
         let spends: Vec<f64> =
-            histories.iter().map(|(_, h)| h.repeat_spend().and_then(|s| s.to_f64()).unwrap_or(0.0)).collect();
-        report.customers =
-            histories.iter().map(|(id, h)| historical(ContactId::from_uuid(*id), h, last_day, currency)).collect();
+            found.customers.iter().map(|(_, h)| h.repeat_spend().and_then(|s| s.to_f64()).unwrap_or(0.0)).collect();
+        report.customers = found.customers.iter().map(|(id, h)| historical(*id, h, last_day, currency)).collect();
         match fit(&report.customers, &spends) {
             Ok(models) => {
                 predict(&mut report.customers, &spends, &models, o)?;
@@ -251,21 +200,8 @@ impl Customers<'_> {
     }
 }
 
-impl History {
-    /// What the customer spent per purchase day after the first (`None` for one day).
-    fn repeat_spend(&self) -> Option<Decimal> {
-        let repeats = self.days.checked_sub(1).filter(|r| *r > 0)?;
-        (self.revenue - self.first_total).checked_div(Decimal::from(repeats))
-    }
-}
-
-fn too_large() -> Error {
-    Error::invalid("currency", FieldErrorCode::OutOfRange, "revenue exceeds the largest decimal")
-}
-
 /// A customer's past as the report and the models see it.
 fn historical(contact_id: ContactId, h: &History, last_day: NaiveDate, currency: Currency) -> CustomerClv {
-    let repeats = h.days.saturating_sub(1);
     let average_repeat_spend = h.repeat_spend().map(|a| Money::new(a, currency).rounded());
     CustomerClv {
         contact_id,
@@ -273,11 +209,7 @@ fn historical(contact_id: ContactId, h: &History, last_day: NaiveDate, currency:
         last_purchase: h.last,
         orders: h.orders,
         revenue: Money::new(h.revenue, currency),
-        purchases: Purchases {
-            repeats,
-            recency: (h.last - h.first).num_days() as f64,
-            age: (last_day - h.first).num_days().max(0) as f64,
-        },
+        purchases: h.purchases(last_day),
         average_repeat_spend,
         p_alive: None,
         expected_purchases: None,

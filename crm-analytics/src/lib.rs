@@ -9,7 +9,10 @@
 //! hibernating…); [`Customers::score_rfm`] writes the scores on the contacts, where segments and
 //! campaigns filter on them. [`Customers::clv`] gives each customer's lifetime value, spent
 //! and predicted: the [`BgNbd`] and [`GammaGamma`] models fitted to the purchase histories by
-//! maximum likelihood tell who is probably gone and what each will still buy. Every figure is computed by the store's aggregates
+//! maximum likelihood tell who is probably gone and what each will still buy.
+//! [`Customers::churn`] scores each customer's risk of leaving from that model, their overdue
+//! purchases, fewer interactions, cases, feedback and overdue invoices, each factor's part
+//! shown. Every figure is computed by the store's aggregates
 //! ([`crm_core::aggregate`]): one `GROUP BY` per question on SQL stores, never a table loaded
 //! into memory. Money stays exact and per currency; nothing is ever a NaN.
 //!
@@ -37,6 +40,7 @@
 mod bgnbd;
 #[cfg(feature = "charts")]
 pub mod charts;
+mod churn;
 mod clv;
 mod fit;
 mod forecast;
@@ -51,6 +55,9 @@ mod trend;
 mod window;
 
 pub use bgnbd::{BgNbd, Purchases};
+pub use churn::{
+    ChurnBand, ChurnFactor, ChurnOptions, ChurnReport, ChurnWeights, Contribution, CustomerChurn, LOOKBACK_DAYS,
+};
 pub use clv::{ClvModels, ClvOptions, ClvReport, CustomerClv, MAX_HORIZON_MONTHS, MIN_CUSTOMERS, MIN_REPEAT_BUYERS};
 pub use fit::Fit;
 pub use forecast::{Forecast, ForecastOptions, ForecastRow, MAX_PERIODS, Period};
@@ -81,8 +88,8 @@ impl<'s> Sales<'s> {
 }
 
 /// Customer analytics for one session: who the most valuable customers are
-/// ([`Customers::portfolio`], [`Customers::clv`]), who is slipping away ([`Customers::rfm`]),
-/// and how many come back ([`Customers::retention`]).
+/// ([`Customers::portfolio`], [`Customers::clv`]), who is slipping away ([`Customers::rfm`],
+/// [`Customers::churn`]), and how many come back ([`Customers::retention`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Customers<'s> {
     pub(crate) cx: &'s Session,

@@ -1,5 +1,6 @@
 //! crm-analytics' integration tests, one binary: each suite runs on every store.
 
+mod churn;
 mod clv;
 mod customers;
 mod sales;

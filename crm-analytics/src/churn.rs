@@ -1,0 +1,423 @@
+//! Churn risk: how likely each customer is to stop buying, as a score of 0–100 that says why.
+//! Six signals each give a risk of 0–1, weighed by [`ChurnWeights`]:
+//!
+//! | factor | risk |
+//! |---|---|
+//! | [`NotAlive`](ChurnFactor::NotAlive) | 1 − the chance they are still a customer ([`BgNbd::p_alive`], fitted to the tenant's purchase histories) |
+//! | [`OverduePurchase`](ChurnFactor::OverduePurchase) | the time since their last purchase against their own usual interval: 0 at one interval, 1 at four or more |
+//! | [`FewerInteractions`](ChurnFactor::FewerInteractions) | the drop in calls, emails and meetings with them over the lookback against the lookback before (with at least two before) |
+//! | [`Cases`](ChurnFactor::Cases) | a quarter per case open now, a half per case past its SLA opened in the lookback; at most 1 |
+//! | [`Feedback`](ChurnFactor::Feedback) | a half per rating of 2 of 5 or less, all of it for business lost to a competitor, in the lookback; at most 1 |
+//! | [`OverdueInvoices`](ChurnFactor::OverdueInvoices) | a half per invoice overdue now; at most 1 |
+//!
+//! A customer's score is the weighted mean of their risks × 100, and each factor's part of it
+//! is reported with the figures behind it ("last bought 140 days ago; usually every 30 days"),
+//! so the points add up to the score. A factor that cannot be worked out for the tenant (the
+//! purchase model needs enough customers) is left out of the weighing and says why.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use crm_core::aggregate::Aggregate;
+use crm_core::error::{Error, FieldErrorCode, Result};
+use crm_core::ids::ContactId;
+use crm_core::money::Currency;
+use crm_core::query::Filter;
+use crm_core::value::Value;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::FromPrimitive;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::performance::count;
+use crate::purchases::histories;
+use crate::{BgNbd, Customers, Fit, MIN_CUSTOMERS, MIN_REPEAT_BUYERS, Purchases};
+
+/// The lookback's bounds, in days.
+pub const LOOKBACK_DAYS: std::ops::RangeInclusive<u32> = 7..=730;
+
+/// How much each factor weighs in the score (relative: only their proportions count).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChurnWeights {
+    /// The chance they are no longer a customer (default 30).
+    pub not_alive: u32,
+    /// Their next purchase overdue against their usual interval (default 20).
+    pub overdue_purchase: u32,
+    /// Fewer interactions with them than before (default 10).
+    pub fewer_interactions: u32,
+    /// Open cases and cases past their SLA (default 15).
+    pub cases: u32,
+    /// Low ratings and business lost to a competitor (default 15).
+    pub feedback: u32,
+    /// Overdue invoices (default 10).
+    pub overdue_invoices: u32,
+}
+
+impl Default for ChurnWeights {
+    fn default() -> Self {
+        ChurnWeights {
+            not_alive: 30,
+            overdue_purchase: 20,
+            fewer_interactions: 10,
+            cases: 15,
+            feedback: 15,
+            overdue_invoices: 10,
+        }
+    }
+}
+
+/// A signal that a customer may leave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ChurnFactor {
+    /// The purchase model's chance that they stopped being a customer.
+    NotAlive,
+    /// Their next purchase is overdue against their own usual interval.
+    OverduePurchase,
+    /// Fewer calls, emails and meetings with them than before.
+    FewerInteractions,
+    /// Cases open now, and cases past their SLA.
+    Cases,
+    /// Low ratings, and business lost to a competitor.
+    Feedback,
+    /// Invoices overdue now.
+    OverdueInvoices,
+}
+
+impl ChurnFactor {
+    /// Every factor, in the order reports list them before ranking.
+    pub const ALL: [ChurnFactor; 6] = [
+        ChurnFactor::NotAlive,
+        ChurnFactor::OverduePurchase,
+        ChurnFactor::FewerInteractions,
+        ChurnFactor::Cases,
+        ChurnFactor::Feedback,
+        ChurnFactor::OverdueInvoices,
+    ];
+
+    fn weight(self, w: &ChurnWeights) -> u32 {
+        match self {
+            ChurnFactor::NotAlive => w.not_alive,
+            ChurnFactor::OverduePurchase => w.overdue_purchase,
+            ChurnFactor::FewerInteractions => w.fewer_interactions,
+            ChurnFactor::Cases => w.cases,
+            ChurnFactor::Feedback => w.feedback,
+            ChurnFactor::OverdueInvoices => w.overdue_invoices,
+        }
+    }
+}
+
+/// A band of scores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChurnBand {
+    /// Below 30.
+    Low,
+    /// 30 to below 60.
+    Medium,
+    /// 60 or more.
+    High,
+}
+
+impl ChurnBand {
+    /// The band of `score`.
+    pub fn of(score: Decimal) -> ChurnBand {
+        if score >= Decimal::from(60) {
+            ChurnBand::High
+        } else if score >= Decimal::from(30) {
+            ChurnBand::Medium
+        } else {
+            ChurnBand::Low
+        }
+    }
+}
+
+/// One factor's part in a customer's score.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Contribution {
+    /// The factor.
+    pub factor: ChurnFactor,
+    /// Its risk, 0–1.
+    pub risk: f64,
+    /// The points it adds to the score (to one decimal).
+    pub points: Decimal,
+    /// The figures behind it.
+    pub why: String,
+}
+
+/// One customer's churn risk.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CustomerChurn {
+    /// The contact.
+    pub contact_id: ContactId,
+    /// 0 (no sign of leaving) to 100: the sum of the factors' points.
+    pub score: Decimal,
+    /// The score's band.
+    pub band: ChurnBand,
+    /// Every factor, the most points first.
+    pub factors: Vec<Contribution>,
+}
+
+/// What a churn-risk report covers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChurnOptions {
+    /// The instant risk is judged at: purchases, interactions, cases and feedback before it
+    /// count (default: now). Open cases and overdue invoices are as they stand now.
+    pub until: Option<DateTime<Utc>>,
+    /// The days interactions, SLA breaches and feedback are looked back over,
+    /// [`LOOKBACK_DAYS`] (default 90).
+    pub lookback_days: u32,
+    /// How much each factor weighs.
+    pub weights: ChurnWeights,
+    /// The currency of the orders that count (needed when they are in several).
+    pub currency: Option<Currency>,
+    /// Only the orders this filter selects make the customers and their purchase histories.
+    pub filter: Filter,
+    /// The time zone whose calendar days purchases are counted in.
+    pub time_zone: Tz,
+}
+
+impl Default for ChurnOptions {
+    fn default() -> Self {
+        ChurnOptions {
+            until: None,
+            lookback_days: 90,
+            weights: ChurnWeights::default(),
+            currency: None,
+            filter: Filter::All,
+            time_zone: Tz::UTC,
+        }
+    }
+}
+
+/// A churn-risk report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChurnReport {
+    /// The instant risk was judged at.
+    pub until: DateTime<Utc>,
+    /// The lookback, in days.
+    pub lookback_days: u32,
+    /// The weights used.
+    pub weights: ChurnWeights,
+    /// The purchase model, fitted to the customers' histories (`None`: see `not_alive_because`).
+    pub purchases: Option<BgNbd>,
+    /// How its fit went.
+    pub purchases_fit: Option<Fit>,
+    /// Why the chance of being alive was left out, when it was.
+    pub not_alive_because: Option<String>,
+    /// Every customer (a contact who bought), the highest risk first.
+    pub customers: Vec<CustomerChurn>,
+    /// Customers per band: low, medium, high.
+    pub bands: [u64; 3],
+    /// Why there is no customer, when there is none.
+    pub empty_because: Option<String>,
+}
+
+/// What is known about one customer besides their purchases.
+#[derive(Default)]
+struct Signals {
+    recent: u64,
+    before: u64,
+    open_cases: u64,
+    breached: u64,
+    low_ratings: u64,
+    lost: u64,
+    overdue: u64,
+}
+
+impl Customers<'_> {
+    /// The churn risk of every customer the reader sees (contacts who bought), from their
+    /// purchases, interactions, cases, feedback and invoices: five aggregates and the purchase
+    /// model's fit.
+    ///
+    /// A lookback out of [`LOOKBACK_DAYS`] is an error naming `lookback_days`; weights that are
+    /// all zero, one naming `weights`; orders in several currencies without one chosen, one
+    /// naming `currency`.
+    pub async fn churn(&self, o: &ChurnOptions) -> Result<ChurnReport> {
+        if !LOOKBACK_DAYS.contains(&o.lookback_days) {
+            let why = format!("the lookback must be {}–{} days", LOOKBACK_DAYS.start(), LOOKBACK_DAYS.end());
+            return Err(Error::invalid("lookback_days", FieldErrorCode::OutOfRange, why));
+        }
+        if ChurnFactor::ALL.iter().all(|f| f.weight(&o.weights) == 0) {
+            return Err(Error::invalid("weights", FieldErrorCode::OutOfRange, "at least one factor must weigh"));
+        }
+        let until = o.until.unwrap_or_else(|| self.cx.now());
+        let found = histories(self.cx, &o.filter, o.currency, until, o.time_zone).await?;
+        let mut report = ChurnReport {
+            until,
+            lookback_days: o.lookback_days,
+            weights: o.weights,
+            purchases: None,
+            purchases_fit: None,
+            not_alive_because: None,
+            customers: Vec::new(),
+            bands: [0; 3],
+            empty_because: None,
+        };
+        if found.customers.is_empty() {
+            let which = o.currency.map(|c| format!(" in {}", c.code())).unwrap_or_default();
+            report.empty_because = Some(format!("no contact placed an order{which} before {until}"));
+            return Ok(report);
+        }
+        let histories: Vec<Purchases> = found.customers.iter().map(|(_, h)| h.purchases(found.last_day)).collect();
+        let repeat = histories.iter().filter(|h| h.repeats > 0).count();
+        if histories.len() < MIN_CUSTOMERS || repeat < MIN_REPEAT_BUYERS {
+            report.not_alive_because = Some(format!(
+                "the purchase model needs at least {MIN_CUSTOMERS} customers, {MIN_REPEAT_BUYERS} of whom bought \
+                 again on another day: there are {} and {repeat}",
+                histories.len()
+            ));
+        } else if let Some((model, fit)) = BgNbd::fit(&histories) {
+            (report.purchases, report.purchases_fit) = (Some(model), Some(fit));
+        } else {
+            report.not_alive_because = Some("no purchase model gives these histories a finite likelihood".into());
+        }
+        let signals = self.signals(until, o.lookback_days).await?;
+        let none = Signals::default();
+        for ((id, _), h) in found.customers.iter().zip(&histories) {
+            let s = signals.get(&id.as_uuid()).unwrap_or(&none);
+            let c = score(*id, h, s, &report, o);
+            report.bands[c.band as usize] += 1;
+            report.customers.push(c);
+        }
+        report.customers.sort_by(|a, b| b.score.cmp(&a.score).then(a.contact_id.cmp(&b.contact_id)));
+        Ok(report)
+    }
+
+    /// Each contact's interactions, cases, feedback and overdue invoices.
+    async fn signals(&self, until: DateTime<Utc>, lookback: u32) -> Result<HashMap<Uuid, Signals>> {
+        let mut out: HashMap<Uuid, Signals> = HashMap::new();
+        let since = until - Duration::days(i64::from(lookback));
+        let before = since - Duration::days(i64::from(lookback));
+        let talks = |from: DateTime<Utc>, to: DateTime<Utc>| {
+            Aggregate::new(
+                Filter::is_in("kind", ["call", "email", "meeting"])
+                    .and(Filter::gte("occurred_at", from))
+                    .and(Filter::lt("occurred_at", to)),
+            )
+            .each("contact_ids")
+            .count()
+        };
+        for (from, to, recent) in [(since, until, true), (before, since, false)] {
+            for r in self.cx.activities().aggregate(&talks(from, to)).await? {
+                if let Value::Id(id) = r.groups[0] {
+                    let s = out.entry(id).or_default();
+                    *(if recent { &mut s.recent } else { &mut s.before }) += count(&r.values[0]);
+                }
+            }
+        }
+        let open = ["new", "open", "pending_customer"];
+        let cases = Aggregate::new(Filter::is_null("contact_id").not().and(Filter::lt("opened_at", until)).and(
+            Filter::is_in("status", open).or(Filter::eq("sla_breached", true).and(Filter::gte("opened_at", since))),
+        ))
+        .group_by("contact_id")
+        .group_by("status")
+        .group_by("sla_breached")
+        .count();
+        for r in self.cx.cases().aggregate(&cases).await? {
+            if let (Value::Id(id), Value::Text(status), breached) = (&r.groups[0], &r.groups[1], &r.groups[2]) {
+                let s = out.entry(*id).or_default();
+                let n = count(&r.values[0]);
+                if open.contains(&status.as_str()) {
+                    s.open_cases += n;
+                }
+                if *breached == Value::Bool(true) {
+                    s.breached += n;
+                }
+            }
+        }
+        let feedback = Aggregate::new(
+            Filter::is_null("contact_id")
+                .not()
+                .and(Filter::gte("received_at", since))
+                .and(Filter::lt("received_at", until))
+                .and(Filter::eq("kind", "lost_to_competitor").or(Filter::lte("rating", 2))),
+        )
+        .group_by("contact_id")
+        .group_by("kind")
+        .count();
+        for r in self.cx.feedback().aggregate(&feedback).await? {
+            if let (Value::Id(id), Value::Text(kind)) = (&r.groups[0], &r.groups[1]) {
+                let s = out.entry(*id).or_default();
+                *(if kind == "lost_to_competitor" { &mut s.lost } else { &mut s.low_ratings }) += count(&r.values[0]);
+            }
+        }
+        let overdue = Aggregate::new(Filter::eq("status", "overdue").and(Filter::is_null("contact_id").not()))
+            .group_by("contact_id")
+            .count();
+        for r in self.cx.invoices().aggregate(&overdue).await? {
+            if let Value::Id(id) = r.groups[0] {
+                out.entry(id).or_default().overdue += count(&r.values[0]);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One customer's risk per factor, weighed into points and a score.
+fn score(id: ContactId, h: &Purchases, s: &Signals, report: &ChurnReport, o: &ChurnOptions) -> CustomerChurn {
+    let lookback = o.lookback_days;
+    let since_last = h.age - h.recency;
+    let risks = ChurnFactor::ALL.map(|f| -> Option<(f64, String)> {
+        Some(match f {
+            ChurnFactor::NotAlive => {
+                let alive = report.purchases?.p_alive(h);
+                (1.0 - alive, format!("{:.0} % likely still buying", alive * 100.0))
+            }
+            ChurnFactor::OverduePurchase if h.repeats == 0 => {
+                (0.0, format!("bought once, {since_last:.0} days ago: no usual interval yet"))
+            }
+            ChurnFactor::OverduePurchase => {
+                let usual = (h.recency / f64::from(h.repeats)).max(1.0);
+                let risk = ((since_last / usual - 1.0) / 3.0).clamp(0.0, 1.0);
+                (risk, format!("last bought {since_last:.0} days ago; usually every {usual:.0} days"))
+            }
+            ChurnFactor::FewerInteractions => {
+                let why = format!(
+                    "{} interactions in the last {lookback} days, {} in the {lookback} before",
+                    s.recent, s.before
+                );
+                let risk = if s.before >= 2 { (1.0 - s.recent as f64 / s.before as f64).clamp(0.0, 1.0) } else { 0.0 };
+                (risk, why)
+            }
+            ChurnFactor::Cases => (
+                (0.25 * s.open_cases as f64 + 0.5 * s.breached as f64).min(1.0),
+                format!("{} open cases, {} past their SLA in the last {lookback} days", s.open_cases, s.breached),
+            ),
+            ChurnFactor::Feedback => (
+                (0.5 * s.low_ratings as f64 + s.lost as f64).min(1.0),
+                format!(
+                    "{} ratings of 2 of 5 or less, {} losses to a competitor in the last {lookback} days",
+                    s.low_ratings, s.lost
+                ),
+            ),
+            ChurnFactor::OverdueInvoices => {
+                ((0.5 * s.overdue as f64).min(1.0), format!("{} invoices overdue", s.overdue))
+            }
+        })
+    });
+    let weighed: u32 =
+        ChurnFactor::ALL.iter().zip(&risks).filter(|(_, r)| r.is_some()).map(|(f, _)| f.weight(&o.weights)).sum();
+    let mut factors: Vec<Contribution> = ChurnFactor::ALL
+        .iter()
+        .zip(risks)
+        .map(|(f, r)| match r {
+            Some((risk, why)) => {
+                let share = f64::from(f.weight(&o.weights)) / f64::from(weighed.max(1));
+                let points = Decimal::from_f64(100.0 * share * risk).unwrap_or_default().round_dp(1).normalize();
+                Contribution { factor: *f, risk, points, why }
+            }
+            None => Contribution {
+                factor: *f,
+                risk: 0.0,
+                points: Decimal::ZERO,
+                why: format!("left out: {}", report.not_alive_because.as_deref().unwrap_or("not known")),
+            },
+        })
+        .collect();
+    factors.sort_by(|a, b| b.points.cmp(&a.points).then(a.factor.cmp(&b.factor)));
+    let score: Decimal = factors.iter().map(|c| c.points).sum();
+    CustomerChurn { contact_id: id, score, band: ChurnBand::of(score), factors }
+}
