@@ -67,6 +67,49 @@ impl Default for ChurnWeights {
     }
 }
 
+impl std::str::FromStr for ChurnWeights {
+    type Err = String;
+
+    /// Weights written `factor:weight`, comma-separated; factors not named weigh nothing.
+    ///
+    /// ```
+    /// use crm_analytics::ChurnWeights;
+    /// let w: ChurnWeights = "cases:2, feedback:1".parse().unwrap();
+    /// assert_eq!((w.cases, w.feedback, w.not_alive), (2, 1, 0));
+    /// assert!("cases:many".parse::<ChurnWeights>().is_err());
+    /// ```
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let mut w = ChurnWeights {
+            not_alive: 0,
+            overdue_purchase: 0,
+            fewer_interactions: 0,
+            cases: 0,
+            feedback: 0,
+            overdue_invoices: 0,
+        };
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, n) = part.split_once(':').ok_or_else(|| format!("`{part}` is not factor:weight"))?;
+            let n: u32 = n.trim().parse().map_err(|_| format!("`{n}` is not a whole number"))?;
+            let slot = match name.trim() {
+                "not_alive" => &mut w.not_alive,
+                "overdue_purchase" => &mut w.overdue_purchase,
+                "fewer_interactions" => &mut w.fewer_interactions,
+                "cases" => &mut w.cases,
+                "feedback" => &mut w.feedback,
+                "overdue_invoices" => &mut w.overdue_invoices,
+                other => {
+                    return Err(format!(
+                        "`{other}` is not a factor: use not_alive, overdue_purchase, fewer_interactions, cases, \
+                         feedback or overdue_invoices"
+                    ));
+                }
+            };
+            *slot = n;
+        }
+        Ok(w)
+    }
+}
+
 /// A signal that a customer may leave.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -356,6 +399,12 @@ impl Customers<'_> {
     }
 }
 
+/// `n` and the noun, singular or plural as `n` wants.
+fn n(n: impl Into<f64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n:.0} {}", if n.round() == 1.0 { one } else { many })
+}
+
 /// One customer's risk per factor, weighed into points and a score.
 fn score(id: ContactId, h: &Purchases, s: &Signals, report: &ChurnReport, o: &ChurnOptions) -> CustomerChurn {
     let lookback = o.lookback_days;
@@ -367,34 +416,41 @@ fn score(id: ContactId, h: &Purchases, s: &Signals, report: &ChurnReport, o: &Ch
                 (1.0 - alive, format!("{:.0} % likely still buying", alive * 100.0))
             }
             ChurnFactor::OverduePurchase if h.repeats == 0 => {
-                (0.0, format!("bought once, {since_last:.0} days ago: no usual interval yet"))
+                (0.0, format!("bought once, {} ago: no usual interval yet", n(since_last, "day", "days")))
             }
             ChurnFactor::OverduePurchase => {
                 let usual = (h.recency / f64::from(h.repeats)).max(1.0);
                 let risk = ((since_last / usual - 1.0) / 3.0).clamp(0.0, 1.0);
-                (risk, format!("last bought {since_last:.0} days ago; usually every {usual:.0} days"))
+                let every = if usual.round() == 1.0 { "day".to_owned() } else { n(usual, "day", "days") };
+                (risk, format!("last bought {} ago; usually every {every}", n(since_last, "day", "days")))
             }
             ChurnFactor::FewerInteractions => {
                 let why = format!(
-                    "{} interactions in the last {lookback} days, {} in the {lookback} before",
-                    s.recent, s.before
+                    "{} in the last {lookback} days, {} in the {lookback} before",
+                    n(s.recent as f64, "interaction", "interactions"),
+                    s.before
                 );
                 let risk = if s.before >= 2 { (1.0 - s.recent as f64 / s.before as f64).clamp(0.0, 1.0) } else { 0.0 };
                 (risk, why)
             }
             ChurnFactor::Cases => (
                 (0.25 * s.open_cases as f64 + 0.5 * s.breached as f64).min(1.0),
-                format!("{} open cases, {} past their SLA in the last {lookback} days", s.open_cases, s.breached),
+                format!(
+                    "{} open, {} past the SLA in the last {lookback} days",
+                    n(s.open_cases as f64, "case", "cases"),
+                    s.breached
+                ),
             ),
             ChurnFactor::Feedback => (
                 (0.5 * s.low_ratings as f64 + s.lost as f64).min(1.0),
                 format!(
-                    "{} ratings of 2 of 5 or less, {} losses to a competitor in the last {lookback} days",
-                    s.low_ratings, s.lost
+                    "{} of 2 of 5 or less, {} to a competitor in the last {lookback} days",
+                    n(s.low_ratings as f64, "rating", "ratings"),
+                    n(s.lost as f64, "loss", "losses")
                 ),
             ),
             ChurnFactor::OverdueInvoices => {
-                ((0.5 * s.overdue as f64).min(1.0), format!("{} invoices overdue", s.overdue))
+                ((0.5 * s.overdue as f64).min(1.0), format!("{} overdue", n(s.overdue as f64, "invoice", "invoices")))
             }
         })
     });

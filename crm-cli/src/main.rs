@@ -11,6 +11,7 @@
 mod automation;
 mod charts;
 mod config;
+mod customer_reports;
 mod error;
 mod filter;
 mod output;

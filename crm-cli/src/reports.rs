@@ -1,6 +1,6 @@
 //! `crm reports`: a pipeline's stages and forecast, a campaign's results, the sales forecast by
 //! period, sales performance, the funnel, and the customers' portfolio, retention, RFM scores and
-//! lifetime value — as lines for people, as JSON with `--json`.
+//! lifetime value and churn risk — as lines for people, as JSON with `--json`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use chrono_tz::Tz;
 use clap::Subcommand;
 use crm::analytics::{
-    ClvOptions, ClvReport, CustomerKind, Customers, ForecastOptions, FunnelOptions, PerformanceOptions, Period,
-    Portfolio, PortfolioGroup, PortfolioOptions, RetentionOptions, RfmOptions, Sales, Slice, TrendOptions, Window,
+    ChurnOptions, ChurnWeights, ClvOptions, CustomerKind, Customers, ForecastOptions, FunnelOptions,
+    PerformanceOptions, Period, Portfolio, PortfolioGroup, PortfolioOptions, RetentionOptions, RfmOptions, Sales,
+    Slice, TrendOptions, Window,
 };
 use crm::chrono::{DateTime, NaiveDate, Utc};
 use crm::entity::EntityKind;
@@ -20,9 +21,9 @@ use crm::rust_decimal::Decimal;
 use crm::service::Session;
 use uuid::Uuid;
 
-use crate::charts;
 use crate::error::CliError;
 use crate::output::Out;
+use crate::{charts, customer_reports};
 
 /// The reports.
 #[derive(Debug, Subcommand)]
@@ -204,6 +205,36 @@ pub enum ReportCmd {
         /// Also draws the spread of predicted values into this SVG file.
         #[arg(long, value_name = "FILE.svg")]
         chart: Option<PathBuf>,
+    },
+    /// Churn risk: each customer's risk of leaving, 0–100, with the factors behind it (the
+    /// chance they stopped buying, an overdue purchase, fewer interactions, cases, feedback,
+    /// overdue invoices).
+    Churn {
+        /// The instant risk is judged at (RFC 3339; default: now).
+        #[arg(long, value_name = "TIME")]
+        until: Option<DateTime<Utc>>,
+        /// The days interactions, SLA breaches and feedback are looked back over.
+        #[arg(long = "lookback-days", default_value_t = 90, value_name = "DAYS")]
+        lookback_days: u32,
+        /// The factors' weights as factor:weight pairs (factors not named weigh nothing).
+        #[arg(
+            long,
+            value_name = "PAIRS",
+            default_value = "not_alive:30,overdue_purchase:20,fewer_interactions:10,cases:15,feedback:15,overdue_invoices:10"
+        )]
+        weights: ChurnWeights,
+        /// The currency of the orders that count (needed when they are in several).
+        #[arg(long, value_name = "CODE")]
+        currency: Option<String>,
+        /// Only the orders this text filter selects (as for `list`; repeatable).
+        #[arg(long = "filter", short = 'f', value_name = "EXPR")]
+        filters: Vec<String>,
+        /// The IANA time zone whose calendar days purchases are counted in.
+        #[arg(long = "time-zone", default_value = "UTC", value_name = "ZONE")]
+        time_zone: String,
+        /// How many of the customers most at risk to list.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
     },
 }
 
@@ -605,50 +636,21 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
             if out.is_json() {
                 return json_of(out, &r);
             }
-            out.done(&clv_lines(cx, &r, top).await.join("\n"))
+            out.done(&customer_reports::clv_lines(cx, &r, top).await.join("\n"))
+        }
+        ReportCmd::Churn { until, lookback_days, weights, currency, filters, time_zone, top } => {
+            let filter = if filters.is_empty() {
+                Filter::All
+            } else {
+                cx.text_query(EntityKind::Order, &filters, &[] as &[&str], 1).await?.filter
+            };
+            let currency = currency.as_deref().map(Money::currency_from_code).transpose()?;
+            let o = ChurnOptions { until, lookback_days, weights, currency, filter, time_zone: zone(&time_zone)? };
+            let r = Customers::new(cx).churn(&o).await?;
+            if out.is_json() {
+                return json_of(out, &r);
+            }
+            out.done(&customer_reports::churn_lines(cx, &r, top).await.join("\n"))
         }
     }
-}
-
-/// A lifetime-value report as lines: the totals, the models and the most valuable customers.
-async fn clv_lines(cx: &Session, r: &ClvReport, top: usize) -> Vec<String> {
-    let money = |m: Option<Money>| m.map_or("-".to_owned(), |m| m.to_string());
-    let mut lines = vec![format!(
-        "lifetime value up to {}: {} customers, {} spent, {} predicted over {} months",
-        r.last_day,
-        r.customers.len(),
-        money(r.revenue),
-        money(r.predicted),
-        r.horizon_months
-    )];
-    if let Some(m) = &r.models {
-        let (p, s) = (&m.purchases, &m.spend);
-        let fit = |f: &crm::analytics::Fit| {
-            let how = if f.converged { "converged" } else { "did not converge" };
-            format!("{how} in {} iterations, log-likelihood {:.2}", f.iterations, f.log_likelihood)
-        };
-        lines.push(format!(
-            "  purchases (BG/NBD): r {:.4} alpha {:.4} a {:.4} b {:.4}; {}",
-            p.r,
-            p.alpha,
-            p.a,
-            p.b,
-            fit(&m.purchases_fit)
-        ));
-        lines.push(format!("  spend (Gamma-Gamma): p {:.4} q {:.4} v {:.4}; {}", s.p, s.q, s.v, fit(&m.spend_fit)));
-    }
-    if let Some(why) = r.empty_because.as_ref().or(r.not_predicted_because.as_ref()) {
-        lines.push(format!("  ({why})"));
-    }
-    for c in r.customers.iter().take(top) {
-        let name = cx.contacts().get(c.contact_id).await.map(|c| c.full_name()).unwrap_or_default();
-        let alive = c.p_alive.map_or("-".to_owned(), |p| format!("{:.0} %", p * 100.0));
-        lines.push(format!(
-            "  {name}: {} orders, {} spent, alive {alive}, {} predicted",
-            c.orders,
-            c.revenue,
-            money(c.predicted)
-        ));
-    }
-    lines
 }

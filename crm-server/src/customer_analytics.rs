@@ -3,11 +3,14 @@
 //! most valuable ones), `GET /v1/reports/retention` (cohorts of first purchases and how they
 //! come back), `GET /v1/reports/rfm` (customers scored on recency, frequency and
 //! spend), `POST /v1/reports/rfm/score` (the scores written on the contacts, where segments
-//! filter on them) and `GET /v1/reports/clv` (customer lifetime value, spent and predicted).
+//! filter on them), `GET /v1/reports/clv` (customer lifetime value, spent and predicted) and
+//! `GET /v1/reports/churn` (each customer's risk of leaving, with the factors behind it).
 
 use axum::extract::RawQuery;
 use axum::response::Response;
-use crm::analytics::{ClvOptions, CustomerKind, Customers, PortfolioOptions, RetentionOptions, RfmOptions};
+use crm::analytics::{
+    ChurnOptions, ChurnWeights, ClvOptions, CustomerKind, Customers, PortfolioOptions, RetentionOptions, RfmOptions,
+};
 use crm::chrono::{DateTime, Utc};
 use crm::entity::EntityKind;
 use crm::error::{Error, FieldErrorCode};
@@ -110,6 +113,29 @@ pub(crate) async fn clv(Caller(cx): Caller, RawQuery(raw): RawQuery) -> Result<R
         time_zone: p.time_zone()?,
     };
     let mut report = Customers::new(&cx).clv(&o).await?;
+    if let Some(top) = p.get::<usize>("top", "a whole number")? {
+        report.customers.truncate(top);
+    }
+    Ok(reply(&report))
+}
+
+/// `GET /v1/reports/churn?until=&lookback_days=&weights=&currency=&time_zone=&top=&filter=`:
+/// every customer's churn risk, the highest first (the `top` when given).
+pub(crate) async fn churn(Caller(cx): Caller, RawQuery(raw): RawQuery) -> Result<Response, Problem> {
+    let known = ["until", "lookback_days", "weights", "currency", "time_zone", "top"];
+    let p = Params::read(raw, &known)?;
+    let d = ChurnOptions::default();
+    let o = ChurnOptions {
+        until: p.get::<DateTime<Utc>>("until", "an RFC 3339 time")?,
+        lookback_days: p.get("lookback_days", "a whole number of days")?.unwrap_or(d.lookback_days),
+        weights: p
+            .get::<ChurnWeights>("weights", "factor:weight pairs such as cases:2,feedback:1")?
+            .unwrap_or(d.weights),
+        currency: currency(&p)?,
+        filter: p.filter_of(&cx, EntityKind::Order).await?,
+        time_zone: p.time_zone()?,
+    };
+    let mut report = Customers::new(&cx).churn(&o).await?;
     if let Some(top) = p.get::<usize>("top", "a whole number")? {
         report.customers.truncate(top);
     }
@@ -230,6 +256,49 @@ pub(crate) fn paths(paths: &mut serde_json::Map<String, serde_json::Value>) {
             "summary": "Customer lifetime value: each customer's revenue, chance of being alive, expected purchases and spend, and value predicted over the horizon by BG/NBD and Gamma-Gamma models fitted to the purchase histories",
             "parameters": clv,
             "responses": responses((200, json_response("The report", object("`models` (parameters and fits), `customers` most valuable first, `revenue`, `predicted`, `not_predicted_because`, `empty_because`"), &[])), &[400, 403, 422]),
+        } }),
+    );
+    let churn = [
+        q(
+            "until",
+            "The instant risk is judged at (RFC 3339; default now)",
+            json!({ "type": "string", "format": "date-time" }),
+        ),
+        q(
+            "lookback_days",
+            "The days interactions, SLA breaches and feedback are looked back over (default 90)",
+            json!({ "type": "integer", "minimum": crm::analytics::LOOKBACK_DAYS.start(), "maximum": crm::analytics::LOOKBACK_DAYS.end() }),
+        ),
+        q(
+            "weights",
+            "factor:weight pairs (not_alive, overdue_purchase, fewer_interactions, cases, feedback, overdue_invoices); factors not named weigh nothing (default 30, 20, 10, 15, 15, 10)",
+            json!({ "type": "string", "example": "cases:2,feedback:1" }),
+        ),
+        q(
+            "currency",
+            "The currency of the orders that count (needed when they are in several)",
+            json!({ "type": "string" }),
+        ),
+        q(
+            "time_zone",
+            "The IANA zone whose calendar days purchases are counted in (default UTC)",
+            json!({ "type": "string" }),
+        ),
+        q(
+            "top",
+            "List only the customers most at risk, this many (default all)",
+            json!({ "type": "integer", "minimum": 0 }),
+        ),
+        q("filter", "A text filter over the orders (repeatable), as in lists", json!({ "type": "string" })),
+    ];
+    paths.insert(
+        "/v1/reports/churn".into(),
+        json!({ "get": {
+            "operationId": "report_churn",
+            "tags": ["reports"],
+            "summary": "Each customer's churn risk, 0-100, from the purchase model's chance alive, an overdue purchase, fewer interactions, cases, feedback and overdue invoices, with each factor's points and figures",
+            "parameters": churn,
+            "responses": responses((200, json_response("The report", object("`customers` (score, band, factors) highest first, `bands`, `purchases` model, `not_alive_because`, `empty_because`"), &[])), &[400, 403, 422]),
         } }),
     );
     paths.insert(

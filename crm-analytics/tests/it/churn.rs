@@ -141,9 +141,9 @@ pub(crate) async fn churn_risk_is_scored_and_explained(store: Arc<dyn Store>) {
         "{u:?}"
     );
     assert!(
-        why(u, ChurnFactor::FewerInteractions).starts_with("1 interactions in the last 90 days, 4 in the 90 before")
+        why(u, ChurnFactor::FewerInteractions).starts_with("1 interaction in the last 90 days, 4 in the 90 before")
     );
-    assert!(why(u, ChurnFactor::Cases).starts_with("2 open cases, 2 past their SLA"), "{u:?}");
+    assert!(why(u, ChurnFactor::Cases).starts_with("2 cases open, 2 past the SLA"), "{u:?}");
     // A steady customer: nothing but a small chance of having left.
     let s = of(steady[1]);
     assert!(s.score < Decimal::from(15) && s.band == ChurnBand::Low, "{s:?}");

@@ -1,4 +1,4 @@
-//! `crm reports forecast|performance|funnel|portfolio|retention|rfm|clv`: the sales and customer reports for people, for
+//! `crm reports forecast|performance|funnel|portfolio|retention|rfm|clv|churn`: the sales and customer reports for people, for
 //! scripts and as charts, and their refusals.
 
 use crate::{fails, initialised, json, ok};
@@ -115,6 +115,15 @@ fn rfm_scores_and_the_portfolio_are_read_stored_and_drawn() {
     assert!(std::fs::read_to_string(d.join("clv.svg")).unwrap().contains("Predicted value over 12 months"));
     let err = fails(d, &["reports", "clv", "--horizon-months", "0"], 1);
     assert!(err.contains("horizon_months"), "{err}");
+    // Churn risk: two customers, neither with a sign of leaving but how long since they bought.
+    let text = ok(d, &["reports", "churn", "--top", "1"]);
+    assert!(text.contains("2 customers, 0 high, 0 medium, 2 low"), "{text}");
+    assert!(text.contains("the purchase model needs at least 20 customers"), "{text}");
+    let r = json(d, &["reports", "churn", "--weights", "feedback:1", "--lookback-days", "30"]);
+    assert_eq!((r["lookback_days"].as_u64(), r["weights"]["feedback"].as_u64()), (Some(30), Some(1)), "{r}");
+    assert_eq!(r["customers"][0]["score"], "0", "{r}");
+    let err = fails(d, &["reports", "churn", "--weights", "luck:1"], 2);
+    assert!(err.contains("not a factor"), "{err}");
 
     let err = fails(d, &["reports", "rfm", "--currency", "XYZ"], 1);
     assert!(err.contains("currency"), "{err}");

@@ -256,6 +256,28 @@ async fn lifetime_value_of_the_customers() {
     assert_eq!(r["models"]["purchases"], json!(lib.models.as_ref().unwrap().purchases), "{r}");
     assert_eq!((r["horizon_months"].as_u64(), r["revenue"]["currency"].as_str()), (Some(6), Some("EUR")), "{r}");
 
+    // Churn risk: with only cases weighing, the one customer with an open case leads (a quarter
+    // of the factor's risk per open case: 25).
+    let first = sys.contacts().list(&crm::query::Query::new(crm::query::Filter::eq("given_name", "C7"))).await.unwrap();
+    let case = NewCase::new("Broken", CaseType::Problem, CaseChannel::Email).contact(first.items[0].id);
+    sys.cases().create(case).await.unwrap();
+    let (status, _, r) = a.get("/v1/reports/churn?weights=cases:1&top=2", &k).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["customers"].as_array().map(Vec::len), Some(2), "{r}");
+    assert_eq!(r["customers"][0]["contact_id"], json!(first.items[0].id), "{r}");
+    assert_eq!(
+        (r["customers"][0]["score"].as_str(), r["customers"][1]["score"].as_str()),
+        (Some("25"), Some("0")),
+        "{r}"
+    );
+    assert_eq!(r["customers"][0]["factors"][0]["factor"], "cases", "{r}");
+    assert_eq!(r["bands"], json!([24, 0, 0]), "{r}");
+    for (q, field) in
+        [("weights=nope:1", "weights"), ("weights=cases:0", "weights"), ("lookback_days=1", "lookback_days")]
+    {
+        problem(&a.get(&format!("/v1/reports/churn?{q}"), &k).await, StatusCode::UNPROCESSABLE_ENTITY, Some(field));
+    }
+
     for (q, field) in [
         ("horizon_months=0", "horizon_months"),
         ("monthly_discount=1.5", "monthly_discount"),
