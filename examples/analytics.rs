@@ -2,7 +2,8 @@
 //! few big spenders and customers who stop buying) and of deals in the sales pipeline, on a
 //! SQLite file, then a report folder: the forecast, the funnel, the win rate by month, the RFM
 //! grid, the revenue's Pareto curve, the cohort retention and the customers' predicted
-//! lifetime values as SVG charts, and an HTML page that shows them with the key figures.
+//! lifetime values as SVG charts, and an HTML page that shows them with the key figures
+//! (churn risk among them).
 //!
 //! Run with `cargo run --example analytics --features charts -- --out report`
 //! (default folder: `analytics-report`), then open `report/index.html`.
@@ -13,8 +14,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration, Months, TimeZone, Utc};
 use crm::analytics::{
-    ClvOptions, ClvReport, CustomerClv, Customers, ForecastOptions, FunnelOptions, Performance, PerformanceOptions,
-    Portfolio, PortfolioOptions, RetentionOptions, RfmOptions, RfmReport, Sales, TrendOptions, Window, charts,
+    ChurnOptions, ClvOptions, ClvReport, CustomerClv, Customers, ForecastOptions, FunnelOptions, Performance,
+    PerformanceOptions, Portfolio, PortfolioOptions, RetentionOptions, RfmOptions, RfmReport, Sales, TrendOptions,
+    Window, charts,
 };
 use crm::ids::ManualClock;
 use crm::model::StageKind;
@@ -161,6 +163,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         p.iter().sum::<f64>() / p.len().max(1) as f64
     };
     let (alive_stopped, alive_rest) = (alive(true), alive(false));
+    // Churn risk: the mean score of the customers who stopped against the rest's.
+    let churn = shop.churn(&ChurnOptions::default()).await?;
+    let risk = |gone: bool| {
+        let s: Vec<Decimal> =
+            churn.customers.iter().filter(|c| stopped.contains(&c.contact_id) == gone).map(|c| c.score).collect();
+        (s.iter().sum::<Decimal>() / Decimal::from(s.len().max(1))).round_dp(1)
+    };
     let mut valuable = Vec::new();
     for c in clv.customers.iter().take(10) {
         valuable.push((cx.contacts().get(c.contact_id).await?.full_name(), c.clone()));
@@ -179,6 +188,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "Chance still buying: {:.1} % for the customers who stopped, {:.1} % for the others",
         alive_stopped * 100.0,
         alive_rest * 100.0
+    ));
+    figures.push(format!(
+        "Churn risk: {} for the customers who stopped, {} for the others ({} high, {} medium, {} low)",
+        risk(true),
+        risk(false),
+        churn.bands[2],
+        churn.bands[1],
+        churn.bands[0]
     ));
     write(&out, "index.html", page(&figures, &rfm.report, &portfolio, &valuable))?;
     for line in &figures {

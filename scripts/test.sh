@@ -104,6 +104,7 @@ grep -q "^Customers scored: [1-9][0-9]*$" <<<"$an_out" && grep -q "^Segment cham
   && grep -qF "$(grep '^Predicted value over' <<<"$an_out")" "$an_dir/index.html" \
   && grep -q "Predicted value over 12 months" "$an_dir/clv.svg" \
   && awk '/^Chance still buying:/ { gone = $4; rest = $11; ok = (gone + 0 < (rest + 0) / 2) } END { exit !ok }' <<<"$an_out" \
+  && awk '/^Churn risk:/ { gone = $3; rest = $10; ok = (gone + 0 > 2 * (rest + 0)) } END { exit !ok }' <<<"$an_out" \
   || { echo "the analytics example did not report as expected" >&2; echo "$an_out" >&2; exit 1; }
 rm -rf "$an_dir"
 # On a SQLite file, the quickstart's CRM survives a restart.
