@@ -213,8 +213,15 @@ fn run_floor_clv(c: &rusqlite::Connection, t: TenantId) -> (BgNbd, GammaGamma, u
             age: (end - c.1).num_days() as f64,
         })
         .collect();
-    let spends: Vec<f64> =
-        customers.iter().map(|c| if c.3 > 1 { (c.5 - c.4) as f64 / 100.0 / f64::from(c.3 - 1) } else { 0.0 }).collect();
+    // The mean spend per repeat day as the library works it out: exactly, then as a float.
+    let spends: Vec<f64> = customers
+        .iter()
+        .map(|c| {
+            let repeats = Decimal::from(c.3.saturating_sub(1));
+            let spent = Decimal::new(c.5 - c.4, 2);
+            spent.checked_div(repeats).and_then(|s| rust_decimal::prelude::ToPrimitive::to_f64(&s)).unwrap_or(0.0)
+        })
+        .collect();
     let buyers: Vec<(u32, f64)> =
         histories.iter().zip(&spends).filter(|(h, _)| h.repeats > 0).map(|(h, s)| (h.repeats, *s)).collect();
     let (bg, _) = BgNbd::fit(&histories).expect("fit");

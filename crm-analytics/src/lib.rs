@@ -42,6 +42,7 @@ mod bgnbd;
 pub mod charts;
 mod churn;
 mod clv;
+mod cross_sell;
 mod fit;
 mod forecast;
 mod funnel;
@@ -59,6 +60,10 @@ pub use churn::{
     ChurnBand, ChurnFactor, ChurnOptions, ChurnReport, ChurnWeights, Contribution, CustomerChurn, LOOKBACK_DAYS,
 };
 pub use clv::{ClvModels, ClvOptions, ClvReport, CustomerClv, MAX_HORIZON_MONTHS, MIN_CUSTOMERS, MIN_REPEAT_BUYERS};
+pub use cross_sell::{
+    BasketOptions, BasketReport, CrossSell, CustomerRecommendations, MAX_PER_CUSTOMER, MAX_RULES, RecommendOptions,
+    Recommendation, Rule,
+};
 pub use fit::Fit;
 pub use forecast::{Forecast, ForecastOptions, ForecastRow, MAX_PERIODS, Period};
 pub use funnel::{Funnel, FunnelCohort, FunnelOptions, FunnelStep};

@@ -1,8 +1,135 @@
-//! The customer reports as lines for people: lifetime value and churn risk.
+//! The customer reports as lines for people: lifetime value, churn risk, cross-sell rules and
+//! recommendations.
 
-use crm::analytics::{ChurnReport, ClvReport};
+use crm::analytics::{BasketOptions, ChurnReport, ClvReport, CrossSell, RecommendOptions};
+use crm::chrono::{DateTime, Utc};
+use crm::entity::EntityKind;
+use crm::ids::{ContactId, ProductId};
 use crm::money::Money;
+use crm::query::Filter;
+use crm::rust_decimal::Decimal;
 use crm::service::Session;
+
+use crate::error::CliError;
+use crate::output::Out;
+use crate::reports::{json_of, window};
+
+/// Which orders rules are mined from, and which rules are kept.
+#[derive(Debug, clap::Args)]
+pub struct RuleArgs {
+    /// The window's start (RFC 3339; default: 12 months before its end).
+    #[arg(long, value_name = "TIME")]
+    from: Option<DateTime<Utc>>,
+    /// The window's end, excluded (RFC 3339; default: now).
+    #[arg(long, value_name = "TIME")]
+    to: Option<DateTime<Utc>>,
+    /// A pair must appear together in at least this many orders.
+    #[arg(long = "min-orders", default_value_t = 3, value_name = "N")]
+    min_orders: u64,
+    /// Rules below this confidence (0–1) are left out.
+    #[arg(long = "min-confidence", default_value = "0.1", value_name = "SHARE")]
+    min_confidence: Decimal,
+    /// Only the orders this text filter selects (as for `list`; repeatable).
+    #[arg(long = "filter", short = 'f', value_name = "EXPR")]
+    filters: Vec<String>,
+}
+
+impl RuleArgs {
+    async fn options(&self, cx: &Session, top: usize) -> Result<BasketOptions, CliError> {
+        let filter = if self.filters.is_empty() {
+            Filter::All
+        } else {
+            cx.text_query(EntityKind::Order, &self.filters, &[] as &[&str], 1).await?.filter
+        };
+        Ok(BasketOptions {
+            window: window(cx, self.from, self.to),
+            filter,
+            min_orders: self.min_orders,
+            min_confidence: self.min_confidence,
+            top,
+        })
+    }
+}
+
+/// `crm reports cross-sell`.
+#[derive(Debug, clap::Args)]
+pub struct CrossSellArgs {
+    #[command(flatten)]
+    rules: RuleArgs,
+    /// How many rules to list.
+    #[arg(long, default_value_t = 20)]
+    top: usize,
+}
+
+/// `crm reports recommend`.
+#[derive(Debug, clap::Args)]
+pub struct RecommendArgs {
+    #[command(flatten)]
+    rules: RuleArgs,
+    /// Only this customer (a contact id; repeatable; default: every customer who bought).
+    #[arg(long = "contact", value_name = "ID")]
+    contacts: Vec<uuid::Uuid>,
+    /// At most this many products per customer.
+    #[arg(long = "per-customer", default_value_t = 3, value_name = "N")]
+    per_customer: usize,
+}
+
+/// A product's name, or its id when it cannot be read.
+async fn product(cx: &Session, id: ProductId) -> String {
+    cx.products().get(id).await.map_or_else(|_| id.to_string(), |p| p.name)
+}
+
+/// The association rules, as lines or JSON.
+pub(crate) async fn cross_sell(cx: &Session, a: CrossSellArgs, out: &mut Out) -> Result<(), CliError> {
+    let r = CrossSell::new(cx).rules(&a.rules.options(cx, a.top).await?).await?;
+    if out.is_json() {
+        return json_of(out, &r);
+    }
+    let mut lines = vec![format!(
+        "cross-sell {} to {}: {} orders with {} products, {} rules",
+        r.window.from,
+        r.window.to,
+        r.orders,
+        r.products,
+        r.rules.len()
+    )];
+    if let Some(why) = &r.empty_because {
+        lines.push(format!("  ({why})"));
+    }
+    for rule in &r.rules {
+        lines.push(format!(
+            "  {} → {}: confidence {}, lift {}, {} orders",
+            product(cx, rule.antecedent).await,
+            product(cx, rule.consequent).await,
+            rule.confidence,
+            rule.lift,
+            rule.orders
+        ));
+    }
+    out.done(&lines.join("\n"))
+}
+
+/// The recommendations, as lines or JSON.
+pub(crate) async fn recommend(cx: &Session, a: RecommendArgs, out: &mut Out) -> Result<(), CliError> {
+    let o = RecommendOptions {
+        basket: a.rules.options(cx, BasketOptions::default().top).await?,
+        customers: a.contacts.into_iter().map(ContactId::from_uuid).collect(),
+        per_customer: a.per_customer,
+    };
+    let r = CrossSell::new(cx).recommend(&o).await?;
+    if out.is_json() {
+        return json_of(out, &r);
+    }
+    let mut lines = vec![format!("recommendations for {} customers", r.len())];
+    for c in &r {
+        lines.push(format!("  {}:", name(cx, c.contact_id).await));
+        for p in &c.products {
+            let (offer, after) = (product(cx, p.product_id).await, product(cx, p.because).await);
+            lines.push(format!("      {offer} ({}, after {after}): {}", p.score, p.why));
+        }
+    }
+    out.done(&lines.join("\n"))
+}
 
 /// A contact's name, or nothing when it cannot be read.
 async fn name(cx: &Session, id: crm::ids::ContactId) -> String {

@@ -206,6 +206,12 @@ pub enum ReportCmd {
         #[arg(long, value_name = "FILE.svg")]
         chart: Option<PathBuf>,
     },
+    /// Products bought together: association rules (support, confidence, lift), the strongest
+    /// first.
+    CrossSell(customer_reports::CrossSellArgs),
+    /// What to offer each customer: products customers like them bought and they have not,
+    /// with the rule behind each.
+    Recommend(customer_reports::RecommendArgs),
     /// Churn risk: each customer's risk of leaving, 0–100, with the factors behind it (the
     /// chance they stopped buying, an overdue purchase, fewer interactions, cases, feedback,
     /// overdue invoices).
@@ -311,7 +317,7 @@ fn slice(s: Option<&str>) -> Option<Slice> {
     }
 }
 
-fn window(cx: &Session, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Option<Window> {
+pub(crate) fn window(cx: &Session, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Option<Window> {
     if from.is_none() && to.is_none() {
         return None;
     }
@@ -319,7 +325,7 @@ fn window(cx: &Session, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) 
     Some(Window { from: from.unwrap_or_else(|| Window::trailing_months(to, 12).from), to })
 }
 
-fn json_of<T: serde::Serialize>(out: &mut Out, value: &T) -> Result<(), CliError> {
+pub(crate) fn json_of<T: serde::Serialize>(out: &mut Out, value: &T) -> Result<(), CliError> {
     out.value(&serde_json::to_value(value).map_err(|e| CliError::Io(e.to_string()))?)
 }
 
@@ -638,6 +644,8 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
             }
             out.done(&customer_reports::clv_lines(cx, &r, top).await.join("\n"))
         }
+        ReportCmd::CrossSell(args) => customer_reports::cross_sell(cx, args, out).await,
+        ReportCmd::Recommend(args) => customer_reports::recommend(cx, args, out).await,
         ReportCmd::Churn { until, lookback_days, weights, currency, filters, time_zone, top } => {
             let filter = if filters.is_empty() {
                 Filter::All

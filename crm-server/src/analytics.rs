@@ -51,12 +51,12 @@ impl Params {
 
     /// Parameter `name` read as a `T`, described as `what` when it is not one.
     pub(crate) fn get<T: FromStr>(&self, name: &str, what: &str) -> Result<Option<T>, Problem> {
-        match self.pairs.iter().rev().find(|(k, _)| k == name) {
-            None => Ok(None),
-            Some((_, v)) => v.parse().map(Some).map_err(|_| {
-                Problem::from(Error::invalid(name, FieldErrorCode::InvalidFormat, format!("`{v}` is not {what}")))
-            }),
-        }
+        self.pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| parse(name, v, what)).transpose()
+    }
+
+    /// Every value of parameter `name` (repeatable), each read as a `T`.
+    pub(crate) fn all<T: FromStr>(&self, name: &str, what: &str) -> Result<Vec<T>, Problem> {
+        self.pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| parse(name, v, what)).collect()
     }
 
     pub(crate) fn period(&self, name: &str) -> Result<Option<Period>, Problem> {
@@ -114,6 +114,12 @@ impl Params {
         }
         Ok(cx.text_query(kind, &self.filters, &[] as &[&str], 1).await?.filter)
     }
+}
+
+/// The value `v` of parameter `name` as a `T`, described as `what` when it is not one.
+fn parse<T: FromStr>(name: &str, v: &str, what: &str) -> Result<T, Problem> {
+    v.parse()
+        .map_err(|_| Problem::from(Error::invalid(name, FieldErrorCode::InvalidFormat, format!("`{v}` is not {what}"))))
 }
 
 fn invalid(field: &str, message: String) -> Problem {

@@ -4,12 +4,15 @@
 //! come back), `GET /v1/reports/rfm` (customers scored on recency, frequency and
 //! spend), `POST /v1/reports/rfm/score` (the scores written on the contacts, where segments
 //! filter on them), `GET /v1/reports/clv` (customer lifetime value, spent and predicted) and
-//! `GET /v1/reports/churn` (each customer's risk of leaving, with the factors behind it).
+//! `GET /v1/reports/churn` (each customer's risk of leaving, with the factors behind it),
+//! `GET /v1/reports/cross-sell` (products bought together: association rules) and
+//! `GET /v1/reports/recommendations` (what to offer each customer).
 
 use axum::extract::RawQuery;
 use axum::response::Response;
 use crm::analytics::{
-    ChurnOptions, ChurnWeights, ClvOptions, CustomerKind, Customers, PortfolioOptions, RetentionOptions, RfmOptions,
+    BasketOptions, ChurnOptions, ChurnWeights, ClvOptions, CrossSell, CustomerKind, Customers, PortfolioOptions,
+    RecommendOptions, RetentionOptions, RfmOptions,
 };
 use crm::chrono::{DateTime, Utc};
 use crm::entity::EntityKind;
@@ -140,6 +143,41 @@ pub(crate) async fn churn(Caller(cx): Caller, RawQuery(raw): RawQuery) -> Result
         report.customers.truncate(top);
     }
     Ok(reply(&report))
+}
+
+/// The rule options of the query: `from`, `to`, `min_orders`, `min_confidence`, `filter`.
+async fn basket(cx: &Session, p: &Params) -> Result<BasketOptions, Problem> {
+    let d = BasketOptions::default();
+    Ok(BasketOptions {
+        window: p.window(cx)?,
+        filter: p.filter_of(cx, EntityKind::Order).await?,
+        min_orders: p.get("min_orders", "a whole number")?.unwrap_or(d.min_orders),
+        min_confidence: p.get::<Decimal>("min_confidence", "a share such as 0.2")?.unwrap_or(d.min_confidence),
+        top: d.top,
+    })
+}
+
+/// `GET /v1/reports/cross-sell?from=&to=&min_orders=&min_confidence=&top=&filter=`: the
+/// association rules between products, the strongest first.
+pub(crate) async fn cross_sell(Caller(cx): Caller, RawQuery(raw): RawQuery) -> Result<Response, Problem> {
+    let p = Params::read(raw, &["from", "to", "min_orders", "min_confidence", "top"])?;
+    let mut o = basket(&cx, &p).await?;
+    o.top = p.get("top", "a whole number")?.unwrap_or(o.top);
+    Ok(reply(&CrossSell::new(&cx).rules(&o).await?))
+}
+
+/// `GET /v1/reports/recommendations?contact=&per_customer=&from=&to=&min_orders=&min_confidence=&filter=`:
+/// the products to offer each customer (or the `contact`s named), the likeliest first.
+pub(crate) async fn recommendations(Caller(cx): Caller, RawQuery(raw): RawQuery) -> Result<Response, Problem> {
+    let p = Params::read(raw, &["contact", "per_customer", "from", "to", "min_orders", "min_confidence"])?;
+    let customers =
+        p.all::<uuid::Uuid>("contact", "a contact id")?.into_iter().map(crm::ids::ContactId::from_uuid).collect();
+    let o = RecommendOptions {
+        basket: basket(&cx, &p).await?,
+        customers,
+        per_customer: p.get("per_customer", "a whole number")?.unwrap_or(RecommendOptions::default().per_customer),
+    };
+    Ok(reply(&CrossSell::new(&cx).recommend(&o).await?))
 }
 
 /// The OpenAPI paths of the portfolio, retention, the RFM report and scoring, and lifetime
@@ -291,6 +329,66 @@ pub(crate) fn paths(paths: &mut serde_json::Map<String, serde_json::Value>) {
         ),
         q("filter", "A text filter over the orders (repeatable), as in lists", json!({ "type": "string" })),
     ];
+    let rules = [
+        q(
+            "from",
+            "The window's start (RFC 3339; default 12 months before `to`)",
+            json!({ "type": "string", "format": "date-time" }),
+        ),
+        q(
+            "to",
+            "The window's end, excluded (RFC 3339; default now)",
+            json!({ "type": "string", "format": "date-time" }),
+        ),
+        q(
+            "min_orders",
+            "A pair must appear together in at least this many orders (default 3)",
+            json!({ "type": "integer", "minimum": 1 }),
+        ),
+        q(
+            "min_confidence",
+            "Rules below this confidence, 0-1, are left out (default 0.1)",
+            json!({ "type": "string", "example": "0.2" }),
+        ),
+        q("filter", "A text filter over the orders (repeatable), as in lists", json!({ "type": "string" })),
+    ];
+    let mut cross = rules.to_vec();
+    cross.push(q(
+        "top",
+        "At most this many rules (default 100)",
+        json!({ "type": "integer", "minimum": 0, "maximum": crm::analytics::MAX_RULES }),
+    ));
+    paths.insert(
+        "/v1/reports/cross-sell".into(),
+        json!({ "get": {
+            "operationId": "report_cross_sell",
+            "tags": ["reports"],
+            "summary": "Association rules between products bought together: support, confidence and lift, the strongest first",
+            "parameters": cross,
+            "responses": responses((200, json_response("The rules", object("`window`, `orders`, `products`, `rules` (antecedent, consequent, orders, support, confidence, lift), `empty_because`"), &[])), &[400, 403, 422]),
+        } }),
+    );
+    let mut recommend = rules.to_vec();
+    recommend.push(q(
+        "contact",
+        "Only this customer (repeatable; default every customer who bought)",
+        json!({ "type": "string", "format": "uuid" }),
+    ));
+    recommend.push(q(
+        "per_customer",
+        "At most this many products per customer (default 3)",
+        json!({ "type": "integer", "minimum": 1, "maximum": crm::analytics::MAX_PER_CUSTOMER }),
+    ));
+    paths.insert(
+        "/v1/reports/recommendations".into(),
+        json!({ "get": {
+            "operationId": "report_recommendations",
+            "tags": ["reports"],
+            "summary": "For each customer, the products customers like them bought and they have not, with the rule behind each",
+            "parameters": recommend,
+            "responses": responses((200, json_response("The recommendations", json!({ "type": "array", "items": object("`contact_id`, `products` (product_id, score, lift, because, why)") }), &[])), &[400, 403, 422]),
+        } }),
+    );
     paths.insert(
         "/v1/reports/churn".into(),
         json!({ "get": {

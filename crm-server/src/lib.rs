@@ -18,6 +18,7 @@
 //! | `GET /v1/reports/retention` | customers by the month or quarter of their first purchase, and how many buy again in each period since |
 //! | `GET /v1/reports/rfm`, `POST /v1/reports/rfm/score` | customers' recency, frequency and monetary scores and segments; written on the contacts |
 //! | `GET /v1/reports/clv` | customer lifetime value: revenue so far, the chance each customer is still one, and value predicted over a horizon |
+//! | `GET /v1/reports/cross-sell`, `/recommendations` | products bought together (support, confidence, lift); what to offer each customer and why |
 //! | `GET /v1/reports/churn` | each customer's risk of leaving, 0–100, with the points and figures of each factor behind it |
 //! | `POST /v1/{kind}/aggregate` | counts, sums, averages, extremes and percentiles grouped by fields, currencies and calendar buckets |
 //! | `GET /v1/search?q=…` | contacts, companies and deals by words |
@@ -137,6 +138,8 @@ fn app(crm: Crm, options: &Options) -> (Router, Option<std::sync::Arc<webhooks::
         .route("/v1/reports/rfm", get(customer_analytics::rfm))
         .route("/v1/reports/clv", get(customer_analytics::clv))
         .route("/v1/reports/churn", get(customer_analytics::churn))
+        .route("/v1/reports/cross-sell", get(customer_analytics::cross_sell))
+        .route("/v1/reports/recommendations", get(customer_analytics::recommendations))
         .route("/v1/reports/rfm/score", axum::routing::post(customer_analytics::score_rfm))
         .route("/v1/{kind}/aggregate", axum::routing::post(analytics::aggregate))
         .route("/v1/reports/pipeline/{id}", get(reports::pipeline))

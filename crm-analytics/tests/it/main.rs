@@ -2,6 +2,7 @@
 
 mod churn;
 mod clv;
+mod cross_sell;
 mod customers;
 mod sales;
 

@@ -130,3 +130,53 @@ fn rfm_scores_and_the_portfolio_are_read_stored_and_drawn() {
     let err = fails(d, &["reports", "rfm", "--filter", "nope=1"], 1);
     assert!(err.contains("nope"), "{err}");
 }
+
+#[test]
+fn cross_sell_rules_and_recommendations_from_imported_orders() {
+    let dir = initialised();
+    let d = dir.path();
+    std::fs::write(d.join("products.csv"), "sku,name,price,currency\nTEA,Tea,5,EUR\nPOT,Teapot,20,EUR\n").unwrap();
+    ok(d, &["import", "products.csv", "--kind", "products"]);
+    for who in ["ann", "bob", "cat"] {
+        json(
+            d,
+            &[
+                "contacts",
+                "create",
+                &format!("given_name={who}"),
+                "family_name=Buyer",
+                &format!("email={who}@example.org"),
+            ],
+        );
+    }
+    let placed = (crm::chrono::Utc::now() - crm::chrono::Duration::days(3)).to_rfc3339();
+    // Tea and a teapot together three times; Cat only ever bought tea.
+    let mut csv = String::from("number,contact,sku,quantity,currency,placed_at\n");
+    for (number, who, skus) in [
+        ("SO-1", "ann", &["TEA", "POT"][..]),
+        ("SO-2", "bob", &["TEA", "POT"]),
+        ("SO-3", "ann", &["POT", "TEA"]),
+        ("SO-4", "cat", &["TEA"]),
+    ] {
+        for sku in skus {
+            csv.push_str(&format!("{number},{who}@example.org,{sku},1,EUR,{placed}\n"));
+        }
+    }
+    std::fs::write(d.join("orders.csv"), csv).unwrap();
+    ok(d, &["import", "orders.csv", "--kind", "orders"]);
+
+    let text = ok(d, &["reports", "cross-sell"]);
+    assert!(text.contains("4 orders with 2 products, 2 rules"), "{text}");
+    // Every teapot came with tea; three of the four tea orders had a teapot.
+    assert!(text.contains("Teapot → Tea: confidence 1, lift 1, 3 orders"), "{text}");
+    assert!(text.contains("Tea → Teapot: confidence 0.75, lift 1, 3 orders"), "{text}");
+    let r = json(d, &["reports", "cross-sell", "--min-confidence", "0.8"]);
+    assert_eq!(r["rules"].as_array().map(Vec::len), Some(1), "{r}");
+    let text = ok(d, &["reports", "recommend"]);
+    assert!(text.contains("recommendations for 1 customers") && text.contains("cat Buyer:"), "{text}");
+    assert!(text.contains("Teapot (0.75, after Tea): 75 % of the orders"), "{text}");
+    let r = json(d, &["reports", "recommend", "--min-orders", "4"]);
+    assert_eq!(r.as_array().map(Vec::len), Some(0), "{r}");
+    let err = fails(d, &["reports", "recommend", "--per-customer", "0"], 1);
+    assert!(err.contains("per_customer"), "{err}");
+}

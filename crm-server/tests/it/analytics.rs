@@ -288,3 +288,52 @@ async fn lifetime_value_of_the_customers() {
         problem(&a.get(&format!("/v1/reports/clv?{q}"), &k).await, StatusCode::UNPROCESSABLE_ENTITY, Some(field));
     }
 }
+
+#[tokio::test]
+async fn products_bought_together_and_what_to_offer() {
+    let a = api().await;
+    let sys = a.crm.as_actor(&Actor::system(a.tenant));
+    let price = Money::new(Decimal::new(5, 0), Currency::EUR);
+    let tea = sys.products().create(NewProduct::new("TEA", "Tea", price)).await.unwrap();
+    let pot = sys.products().create(NewProduct::new("POT", "Teapot", price)).await.unwrap();
+    let mut who = Vec::new();
+    for name in ["Ann", "Cat"] {
+        who.push(sys.contacts().create(NewContact::new(name, "Buyer")).await.unwrap().id);
+    }
+    // Ann: tea with a teapot, twice; Cat: tea alone.
+    for (c, items) in [(who[0], vec![&tea, &pot]), (who[0], vec![&tea, &pot]), (who[1], vec![&tea])] {
+        let mut o = NewOrder::for_contact(c).currency(Currency::EUR).placed();
+        for p in items {
+            o = o.line(LineItem::for_product(p, Decimal::ONE));
+        }
+        sys.orders().create(o).await.unwrap();
+    }
+    let k = a.admin.clone();
+    let (status, _, r) = a.get("/v1/reports/cross-sell?min_orders=2&top=1", &k).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!((r["orders"].as_u64(), r["products"].as_u64()), (Some(3), Some(2)), "{r}");
+    // Of the rules pot → tea (certain) and tea → pot (two of three), the stronger.
+    assert_eq!(r["rules"].as_array().map(Vec::len), Some(1), "{r}");
+    assert_eq!(
+        (r["rules"][0]["antecedent"].clone(), r["rules"][0]["confidence"].as_str()),
+        (json!(pot.id), Some("1")),
+        "{r}"
+    );
+    let (status, _, r) = a.get(&format!("/v1/reports/recommendations?min_orders=2&contact={}", who[1]), &k).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r.as_array().map(Vec::len), Some(1), "{r}");
+    assert_eq!(
+        (r[0]["contact_id"].clone(), r[0]["products"][0]["product_id"].clone()),
+        (json!(who[1]), json!(pot.id)),
+        "{r}"
+    );
+    assert_eq!(r[0]["products"][0]["score"], "0.666667", "{r}");
+    for (q, field) in [
+        ("/v1/reports/cross-sell?min_confidence=2", "min_confidence"),
+        ("/v1/reports/cross-sell?min_orders=0", "min_orders"),
+        ("/v1/reports/recommendations?contact=nobody", "contact"),
+        ("/v1/reports/recommendations?per_customer=0", "per_customer"),
+    ] {
+        problem(&a.get(q, &k).await, StatusCode::UNPROCESSABLE_ENTITY, Some(field));
+    }
+}
