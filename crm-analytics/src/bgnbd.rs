@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use libm::lgamma;
 use serde::{Deserialize, Serialize};
 
-use crate::fit::{Fit, log_add_exp, minimise};
+use crate::fit::{Fit, distinct, log_add_exp, minimise};
 
 /// A customer's purchase history as the lifetime models see it: purchases counted once per
 /// day they bought on.
@@ -68,18 +68,20 @@ impl BgNbd {
         for h in histories {
             *same.entry((h.repeats, h.recency.to_bits(), h.age.to_bits())).or_default() += 1.0;
         }
-        let groups: Vec<(Purchases, f64)> = same
+        // The repeat counts seen, each group pointing at its own.
+        let counts = distinct(same.keys().map(|k| k.0));
+        let groups: Vec<(Purchases, f64, usize)> = same
             .into_iter()
             .map(|((repeats, recency, age), w)| {
-                (Purchases { repeats, recency: f64::from_bits(recency), age: f64::from_bits(age) }, w)
+                let h = Purchases { repeats, recency: f64::from_bits(recency), age: f64::from_bits(age) };
+                (h, w, counts.partition_point(|c| *c < repeats))
             })
             .collect();
         let n = histories.len() as f64;
-        let max_repeats = histories.iter().map(|h| h.repeats).max().unwrap_or(0) as usize;
         let mean_age = histories.iter().map(|h| h.age).sum::<f64>() / n;
         let cost = |p: &[f64]| {
             let m = BgNbd { r: p[0].exp(), alpha: p[1].exp(), a: p[2].exp(), b: p[3].exp() };
-            -m.total_log_likelihood(&groups, max_repeats) / n
+            -m.total_log_likelihood(&groups, &counts) / n
         };
         let start = [0.0, mean_age.max(1.0).ln(), 0.0, 0.0];
         let (p, c, iterations, converged) = minimise(&start, &cost)?;
@@ -96,18 +98,19 @@ impl BgNbd {
         head + self.tail(h)
     }
 
-    /// The log-likelihood of every group of like histories (with its weight), with the
-    /// log-gamma terms worked out once per repeat count.
-    fn total_log_likelihood(&self, groups: &[(Purchases, f64)], max_repeats: usize) -> f64 {
+    /// The log-likelihood of every group of like histories (with its weight and the index of
+    /// its repeat count in `counts`), with the log-gamma terms worked out once per count.
+    fn total_log_likelihood(&self, groups: &[(Purchases, f64, usize)], counts: &[u32]) -> f64 {
         let (r, alpha, a, b) = (self.r, self.alpha, self.a, self.b);
         let constant = -lgamma(r) + r * alpha.ln() + lgamma(a + b) - lgamma(b);
-        let heads: Vec<f64> = (0..=max_repeats)
+        let heads: Vec<f64> = counts
+            .iter()
             .map(|x| {
-                let x = x as f64;
+                let x = f64::from(*x);
                 constant + lgamma(r + x) + lgamma(b + x) - lgamma(a + b + x)
             })
             .collect();
-        groups.iter().map(|(h, w)| w * (heads[h.repeats as usize] + self.tail(h))).sum()
+        groups.iter().map(|(h, w, i)| w * (heads[*i] + self.tail(h))).sum()
     }
 
     /// The part of the log-likelihood that depends on the times: `ln(A₃ + A₄)` of the paper.
@@ -150,8 +153,14 @@ impl BgNbd {
         let z = days / (alpha + h.age + days);
         // ((α+T)/(α+T+t))^(r+x) · ₂F₁(r+x, b+x; a+b+x−1; z), summed in logs.
         let log_prefix = (r + x) * (1.0 - z).ln();
-        let series = log_hyp2f1_scaled(r + x, b + x, a + b + x - 1.0, z, log_prefix);
-        let numerator = (a + b + x - 1.0) / (a - 1.0) * (1.0 - series.exp());
+        // The series has a pole at c = 0 (a one-time buyer when a + b = 1), where the model is
+        // continuous: c is kept off it, in the series and the factor before it alike.
+        let c = a + b + x - 1.0;
+        let c = if c.abs() < 1e-9 { 1e-9 } else { c };
+        let (sign, series) = log_hyp2f1_scaled(r + x, b + x, c, z, log_prefix);
+        // 1 − prefix · ₂F₁, precise when the product is near 1.
+        let rest = if sign > 0.0 { -series.exp_m1() } else { 1.0 + series.exp() };
+        let numerator = c / (a - 1.0) * rest;
         let e = numerator / (1.0 + self.log_odds_dropped(h).exp());
         if e.is_finite() { e.max(0.0) } else { 0.0 }
     }
@@ -167,22 +176,41 @@ impl Purchases {
     }
 }
 
-/// `ln(e^log_prefix · ₂F₁(a, b; c; z))` for 0 ≤ z < 1 by its power series, every term kept
-/// in logs so that neither a huge series nor a tiny prefix under- or overflows.
-fn log_hyp2f1_scaled(a: f64, b: f64, c: f64, z: f64, log_prefix: f64) -> f64 {
-    let log_z = z.ln();
-    let mut term = log_prefix;
-    let mut sum = term;
+/// `e^log_prefix · ₂F₁(a, b; c; z)` for 0 ≤ z < 1 by its power series, as (sign, log of the
+/// magnitude): every term kept in logs so that neither a huge series nor a tiny prefix under-
+/// or overflows, with signs tracked for a negative `c` (a one-time buyer's series when
+/// a + b < 1, where the terms after the first are all negative).
+fn log_hyp2f1_scaled(a: f64, b: f64, c: f64, z: f64, log_prefix: f64) -> (f64, f64) {
+    let (mut term_sign, mut term) = (1.0, log_prefix);
+    let (mut sign, mut sum) = (1.0, log_prefix);
     for k in 0..SERIES_TERMS {
         let k = f64::from(k);
-        term += ((a + k) * (b + k) / ((c + k) * (k + 1.0))).ln() + log_z;
-        sum = log_add_exp(sum, term);
-        // Past the peak the terms fall by at least z each: stop once they no longer count.
-        if term - sum < SERIES_TAIL && (a + k) * (b + k) * z < (c + k) * (k + 1.0) {
+        let ratio = (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z;
+        // Zero: the series ends; not finite: c at a pole (kept off it by the caller).
+        if ratio == 0.0 || !ratio.is_finite() {
+            break;
+        }
+        term_sign *= ratio.signum();
+        term += ratio.abs().ln();
+        (sign, sum) = signed_log_add((sign, sum), (term_sign, term));
+        // Past the peak the terms shrink by at least z each: stop once they no longer count.
+        if ratio.abs() < 1.0 && term - sum < SERIES_TAIL {
             break;
         }
     }
-    sum
+    (sign, sum)
+}
+
+/// The sum of two signed numbers given as (sign, log of the magnitude).
+fn signed_log_add((s1, l1): (f64, f64), (s2, l2): (f64, f64)) -> (f64, f64) {
+    if s1 == s2 {
+        return (s1, log_add_exp(l1, l2));
+    }
+    let (hi_sign, hi, lo) = if l1 >= l2 { (s1, l1, l2) } else { (s2, l2, l1) };
+    if hi == lo {
+        return (1.0, f64::NEG_INFINITY);
+    }
+    (hi_sign, hi + (-(lo - hi).exp()).ln_1p())
 }
 
 #[cfg(test)]
@@ -193,14 +221,35 @@ mod tests {
     fn the_hypergeometric_series_matches_closed_forms() {
         // ₂F₁(1, 1; 2; z) = −ln(1 − z) / z.
         for z in [0.1, 0.5, 0.9, 0.999] {
-            let f = log_hyp2f1_scaled(1.0, 1.0, 2.0, z, 0.0).exp();
+            let f = log_hyp2f1_scaled(1.0, 1.0, 2.0, z, 0.0).1.exp();
             let exact = -(1.0 - z).ln() / z;
             assert!((f - exact).abs() / exact < 1e-12, "{z}: {f} vs {exact}");
         }
         // ₂F₁(a, b; b; z) = (1 − z)^−a, scaled by (1 − z)^a: 1, for a far past f64's range.
         let f = log_hyp2f1_scaled(900.0, 2.0, 2.0, 0.75, 900.0 * 0.25f64.ln());
-        assert!(f.abs() < 1e-9, "{f}");
-        assert_eq!(log_hyp2f1_scaled(3.0, 4.0, 5.0, 0.0, 0.0), 0.0);
+        assert!(f.1.abs() < 1e-9, "{f:?}");
+        assert_eq!(log_hyp2f1_scaled(3.0, 4.0, 5.0, 0.0, 0.0), (1.0, 0.0));
+        // A negative c, against scipy.special.hyp2f1.
+        for (a, b, c, z, want) in [
+            (0.5, 0.3, -0.4, 0.9, -7.395290930842791),
+            (1.0, 0.3, -0.2, 0.5, -1.2628361924854332),
+            (0.243, 2.4, -0.1, 0.97, -54547.69773103335),
+            (0.7, 0.2, -0.05, 0.3, -0.2284144981901889),
+        ] {
+            let (sign, log) = log_hyp2f1_scaled(a, b, c, z, 0.0);
+            let f = sign * log.exp();
+            assert!((f - want).abs() / want.abs() < 1e-10, "{a} {b} {c} {z}: {f} vs {want}");
+        }
+    }
+
+    #[test]
+    fn a_one_time_buyer_is_predicted_through_a_plus_b_below_one() {
+        // Continuous across a + b = 1, where the series' c changes sign.
+        let h = Purchases { repeats: 0, recency: 0.0, age: 30.0 };
+        let e = |a: f64| BgNbd { r: 1.0, alpha: 10.0, a, b: 0.3 }.expected_purchases(&h, 30.0);
+        let (below, at, above) = (e(0.699), e(0.7), e(0.701));
+        assert!(below > 0.0 && (below - at).abs() < 1e-3 && (above - at).abs() < 1e-3, "{below} {at} {above}");
+        assert!(BgNbd { r: 1.0, alpha: 10.0, a: 0.3, b: 0.3 }.expected_purchases(&h, 30.0) > 0.0);
     }
 
     #[test]

@@ -4,11 +4,11 @@
 //! | factor | risk |
 //! |---|---|
 //! | [`NotAlive`](ChurnFactor::NotAlive) | 1 − the chance they are still a customer ([`BgNbd::p_alive`], fitted to the tenant's purchase histories) |
-//! | [`OverduePurchase`](ChurnFactor::OverduePurchase) | the time since their last purchase against their own usual interval: 0 at one interval, 1 at four or more |
+//! | [`OverduePurchase`](ChurnFactor::OverduePurchase) | the time since their last purchase against their own usual interval (for one who bought once, the repeat buyers' median): 0 at one interval, 1 at four or more |
 //! | [`FewerInteractions`](ChurnFactor::FewerInteractions) | the drop in calls, emails and meetings with them over the lookback against the lookback before (with at least two before) |
 //! | [`Cases`](ChurnFactor::Cases) | a quarter per case open now, a half per case past its SLA opened in the lookback; at most 1 |
 //! | [`Feedback`](ChurnFactor::Feedback) | a half per rating of 2 of 5 or less, all of it for business lost to a competitor, in the lookback; at most 1 |
-//! | [`OverdueInvoices`](ChurnFactor::OverdueInvoices) | a half per invoice overdue now; at most 1 |
+//! | [`OverdueInvoices`](ChurnFactor::OverdueInvoices) | a half per invoice marked overdue now (by [`Invoices::mark_overdue`](crm_core::service::Invoices::mark_overdue)); at most 1 |
 //!
 //! A customer's score is the weighted mean of their risks × 100, and each factor's part of it
 //! is reported with the figures behind it ("last bought 140 days ago; usually every 30 days"),
@@ -36,6 +36,8 @@ use crate::{BgNbd, Customers, Fit, MIN_CUSTOMERS, MIN_REPEAT_BUYERS, Purchases};
 
 /// The lookback's bounds, in days.
 pub const LOOKBACK_DAYS: std::ops::RangeInclusive<u32> = 7..=730;
+/// The largest weight of a factor.
+pub const MAX_WEIGHT: u32 = 1_000;
 
 /// How much each factor weighs in the score (relative: only their proportions count).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,7 +91,12 @@ impl std::str::FromStr for ChurnWeights {
         };
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (name, n) = part.split_once(':').ok_or_else(|| format!("`{part}` is not factor:weight"))?;
-            let n: u32 = n.trim().parse().map_err(|_| format!("`{n}` is not a whole number"))?;
+            let n: u32 = n
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n <= MAX_WEIGHT)
+                .ok_or_else(|| format!("`{n}` is not a whole number from 0 to {MAX_WEIGHT}"))?;
             let slot = match name.trim() {
                 "not_alive" => &mut w.not_alive,
                 "overdue_purchase" => &mut w.overdue_purchase,
@@ -286,6 +293,10 @@ impl Customers<'_> {
         if ChurnFactor::ALL.iter().all(|f| f.weight(&o.weights) == 0) {
             return Err(Error::invalid("weights", FieldErrorCode::OutOfRange, "at least one factor must weigh"));
         }
+        if ChurnFactor::ALL.iter().any(|f| f.weight(&o.weights) > MAX_WEIGHT) {
+            let why = format!("a factor weighs at most {MAX_WEIGHT}");
+            return Err(Error::invalid("weights", FieldErrorCode::OutOfRange, why));
+        }
         let until = o.until.unwrap_or_else(|| self.cx.now());
         let found = histories(self.cx, &o.filter, o.currency, until, o.time_zone).await?;
         let mut report = ChurnReport {
@@ -317,11 +328,23 @@ impl Customers<'_> {
         } else {
             report.not_alive_because = Some("no purchase model gives these histories a finite likelihood".into());
         }
+        if let Some(why) = &report.not_alive_because
+            && ChurnFactor::ALL.iter().all(|f| *f == ChurnFactor::NotAlive || f.weight(&o.weights) == 0)
+        {
+            let why = format!("only the chance of being alive weighs, and it cannot be worked out: {why}");
+            return Err(Error::invalid("weights", FieldErrorCode::Rule, why));
+        }
+        // What a customer who bought once is measured against: the median of the repeat
+        // buyers' usual intervals.
+        let mut usual: Vec<f64> =
+            histories.iter().filter(|h| h.repeats > 0).map(|h| (h.recency / f64::from(h.repeats)).max(1.0)).collect();
+        usual.sort_by(f64::total_cmp);
+        let typical = usual.get(usual.len() / 2).copied();
         let signals = self.signals(until, o.lookback_days).await?;
         let none = Signals::default();
         for ((id, _), h) in found.customers.iter().zip(&histories) {
             let s = signals.get(&id.as_uuid()).unwrap_or(&none);
-            let c = score(*id, h, s, &report, o);
+            let c = score(*id, h, s, typical, &report, o);
             report.bands[c.band as usize] += 1;
             report.customers.push(c);
         }
@@ -332,8 +355,12 @@ impl Customers<'_> {
     /// Each contact's interactions, cases, feedback and overdue invoices.
     async fn signals(&self, until: DateTime<Utc>, lookback: u32) -> Result<HashMap<Uuid, Signals>> {
         let mut out: HashMap<Uuid, Signals> = HashMap::new();
-        let since = until - Duration::days(i64::from(lookback));
-        let before = since - Duration::days(i64::from(lookback));
+        let back = |t: DateTime<Utc>| {
+            t.checked_sub_signed(Duration::days(i64::from(lookback))).ok_or_else(|| {
+                Error::invalid("until", FieldErrorCode::OutOfRange, "the lookback reaches before the earliest instant")
+            })
+        };
+        let (since, before) = (back(until)?, back(back(until)?)?);
         let talks = |from: DateTime<Utc>, to: DateTime<Utc>| {
             Aggregate::new(
                 Filter::is_in("kind", ["call", "email", "meeting"])
@@ -351,23 +378,16 @@ impl Customers<'_> {
                 }
             }
         }
-        let open = ["new", "open", "pending_customer"];
-        let cases = Aggregate::new(Filter::is_null("contact_id").not().and(Filter::lt("opened_at", until)).and(
-            Filter::is_in("status", open).or(Filter::eq("sla_breached", true).and(Filter::gte("opened_at", since))),
-        ))
-        .group_by("contact_id")
-        .group_by("status")
-        .group_by("sla_breached")
-        .count();
-        for r in self.cx.cases().aggregate(&cases).await? {
-            if let (Value::Id(id), Value::Text(status), breached) = (&r.groups[0], &r.groups[1], &r.groups[2]) {
-                let s = out.entry(*id).or_default();
-                let n = count(&r.values[0]);
-                if open.contains(&status.as_str()) {
-                    s.open_cases += n;
-                }
-                if *breached == Value::Bool(true) {
-                    s.breached += n;
+        // Cases open now, and cases opened in the lookback that went past their SLA.
+        let open = Filter::is_in("status", ["new", "open", "pending_customer"]).and(Filter::lt("opened_at", until));
+        let breached =
+            Filter::eq("sla_breached", true).and(Filter::gte("opened_at", since)).and(Filter::lt("opened_at", until));
+        for (filter, is_open) in [(open, true), (breached, false)] {
+            let a = Aggregate::new(Filter::is_null("contact_id").not().and(filter)).group_by("contact_id").count();
+            for r in self.cx.cases().aggregate(&a).await? {
+                if let Value::Id(id) = r.groups[0] {
+                    let s = out.entry(id).or_default();
+                    *(if is_open { &mut s.open_cases } else { &mut s.breached }) += count(&r.values[0]);
                 }
             }
         }
@@ -399,6 +419,12 @@ impl Customers<'_> {
     }
 }
 
+/// The risk of a purchase `since` days ago against a usual interval: 0 up to one interval,
+/// rising to 1 at four.
+fn overdue(since: f64, usual: f64) -> f64 {
+    ((since / usual.max(1.0) - 1.0) / 3.0).clamp(0.0, 1.0)
+}
+
 /// `n` and the noun, singular or plural as `n` wants.
 fn n(n: impl Into<f64>, one: &str, many: &str) -> String {
     let n = n.into();
@@ -406,7 +432,14 @@ fn n(n: impl Into<f64>, one: &str, many: &str) -> String {
 }
 
 /// One customer's risk per factor, weighed into points and a score.
-fn score(id: ContactId, h: &Purchases, s: &Signals, report: &ChurnReport, o: &ChurnOptions) -> CustomerChurn {
+fn score(
+    id: ContactId,
+    h: &Purchases,
+    s: &Signals,
+    typical: Option<f64>,
+    report: &ChurnReport,
+    o: &ChurnOptions,
+) -> CustomerChurn {
     let lookback = o.lookback_days;
     let since_last = h.age - h.recency;
     let risks = ChurnFactor::ALL.map(|f| -> Option<(f64, String)> {
@@ -415,12 +448,21 @@ fn score(id: ContactId, h: &Purchases, s: &Signals, report: &ChurnReport, o: &Ch
                 let alive = report.purchases?.p_alive(h);
                 (1.0 - alive, format!("{:.0} % likely still buying", alive * 100.0))
             }
-            ChurnFactor::OverduePurchase if h.repeats == 0 => {
-                (0.0, format!("bought once, {} ago: no usual interval yet", n(since_last, "day", "days")))
-            }
+            ChurnFactor::OverduePurchase if h.repeats == 0 => match typical {
+                // Measured against the customers who came back: how long they usually take.
+                Some(usual) => (
+                    overdue(since_last, usual),
+                    format!(
+                        "bought once, {} ago; customers usually buy again within {}",
+                        n(since_last, "day", "days"),
+                        n(usual, "day", "days")
+                    ),
+                ),
+                None => (0.0, format!("bought once, {} ago; nobody has bought twice", n(since_last, "day", "days"))),
+            },
             ChurnFactor::OverduePurchase => {
                 let usual = (h.recency / f64::from(h.repeats)).max(1.0);
-                let risk = ((since_last / usual - 1.0) / 3.0).clamp(0.0, 1.0);
+                let risk = overdue(since_last, usual);
                 let every = if usual.round() == 1.0 { "day".to_owned() } else { n(usual, "day", "days") };
                 (risk, format!("last bought {} ago; usually every {every}", n(since_last, "day", "days")))
             }
@@ -454,17 +496,36 @@ fn score(id: ContactId, h: &Purchases, s: &Signals, report: &ChurnReport, o: &Ch
             }
         })
     });
-    let weighed: u32 =
-        ChurnFactor::ALL.iter().zip(&risks).filter(|(_, r)| r.is_some()).map(|(f, _)| f.weight(&o.weights)).sum();
+    let weighed: u64 = ChurnFactor::ALL
+        .iter()
+        .zip(&risks)
+        .filter(|(_, r)| r.is_some())
+        .map(|(f, _)| u64::from(f.weight(&o.weights)))
+        .sum();
+    let raw: Vec<f64> = ChurnFactor::ALL
+        .iter()
+        .zip(&risks)
+        .map(|(f, r)| {
+            r.as_ref().map_or(0.0, |(risk, _)| 100.0 * f64::from(f.weight(&o.weights)) * risk / weighed.max(1) as f64)
+        })
+        .collect();
+    let tenth = |x: f64| Decimal::from_f64(x).unwrap_or_default().round_dp(1);
+    let mut points: Vec<Decimal> = raw.iter().map(|x| tenth(*x)).collect();
+    // The score is the total to a tenth; rounding each part may miss it by a tenth or two,
+    // which the largest part takes up, so the parts add up to the score.
+    let score = tenth(raw.iter().sum::<f64>()).min(Decimal::ONE_HUNDRED);
+    let gap = score - points.iter().copied().sum::<Decimal>();
+    if let Some(i) = (0..points.len()).max_by(|x, y| raw[*x].total_cmp(&raw[*y]))
+        && (points[i] + gap).is_sign_positive()
+    {
+        points[i] += gap;
+    }
     let mut factors: Vec<Contribution> = ChurnFactor::ALL
         .iter()
         .zip(risks)
-        .map(|(f, r)| match r {
-            Some((risk, why)) => {
-                let share = f64::from(f.weight(&o.weights)) / f64::from(weighed.max(1));
-                let points = Decimal::from_f64(100.0 * share * risk).unwrap_or_default().round_dp(1).normalize();
-                Contribution { factor: *f, risk, points, why }
-            }
+        .zip(points)
+        .map(|((f, r), points)| match r {
+            Some((risk, why)) => Contribution { factor: *f, risk, points: points.normalize(), why },
             None => Contribution {
                 factor: *f,
                 risk: 0.0,
@@ -474,6 +535,6 @@ fn score(id: ContactId, h: &Purchases, s: &Signals, report: &ChurnReport, o: &Ch
         })
         .collect();
     factors.sort_by(|a, b| b.points.cmp(&a.points).then(a.factor.cmp(&b.factor)));
-    let score: Decimal = factors.iter().map(|c| c.points).sum();
+    let score = score.normalize();
     CustomerChurn { contact_id: id, score, band: ChurnBand::of(score), factors }
 }

@@ -231,7 +231,7 @@ fn fit(customers: &[CustomerClv], spends: &[f64]) -> std::result::Result<ClvMode
     if customers.len() < MIN_CUSTOMERS || buyers.len() < MIN_REPEAT_BUYERS {
         return Err(format!(
             "the models need at least {MIN_CUSTOMERS} customers, {MIN_REPEAT_BUYERS} of whom bought again on \
-             another day: there are {} and {}",
+             another day (for more than nothing): there are {} and {}",
             customers.len(),
             buyers.len()
         ));

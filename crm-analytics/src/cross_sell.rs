@@ -4,7 +4,8 @@
 //!
 //! A rule "A → B" reads: of the orders with A, this share also had B (its confidence); B is
 //! this many times likelier in an order with A than in any order (its lift; above 1 they go
-//! together); the share of all orders with both is its support. Counting takes three
+//! together); the share of all orders with both is its support. Every order placed counts,
+//! a customer's or not. Counting takes three
 //! aggregates over the orders: orders, orders per product, and orders per pair of products
 //! (each order's products crossed with themselves: [`Aggregate::each`] twice), each counting
 //! distinct orders, so a product on two lines of one order counts once.
@@ -51,7 +52,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::performance::count;
-use crate::purchases::purchases;
+use crate::purchases::{PURCHASED, purchases};
 use crate::{Window, share};
 
 /// The most rules a report lists.
@@ -78,7 +79,7 @@ pub struct BasketOptions {
     pub min_orders: u64,
     /// Rules below this confidence, 0–1, are left out (default 0.1).
     pub min_confidence: Decimal,
-    /// At most this many rules, the strongest first (default 100; at most [`MAX_RULES`]).
+    /// At most this many rules, the strongest first (default 100; 1–[`MAX_RULES`]).
     pub top: usize,
 }
 
@@ -259,12 +260,16 @@ impl<'s> CrossSell<'s> {
         if o.min_confidence.is_sign_negative() || o.min_confidence > Decimal::ONE {
             return Err(Error::invalid("min_confidence", FieldErrorCode::OutOfRange, "a confidence is 0–1"));
         }
-        if o.top > MAX_RULES {
-            return Err(Error::invalid("top", FieldErrorCode::OutOfRange, format!("at most {MAX_RULES} rules")));
+        if o.top == 0 || o.top > MAX_RULES {
+            return Err(Error::invalid("top", FieldErrorCode::OutOfRange, format!("1–{MAX_RULES} rules")));
         }
         let window = o.window.unwrap_or_else(|| Window::trailing_months(self.cx.now(), 12));
         window.check()?;
-        let orders = purchases(&o.filter, "contact_id", None)
+        // Every basket counts, a customer's or not.
+        let orders = o
+            .filter
+            .clone()
+            .and(Filter::is_in("status", PURCHASED))
             .and(window.filter("placed_at"))
             .and(Filter::is_null("product_ids").not());
         let n = Aggregate::new(orders.clone()).count_distinct("id");

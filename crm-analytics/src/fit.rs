@@ -88,6 +88,14 @@ pub(crate) fn minimise(start: &[f64], cost: &dyn Fn(&[f64]) -> f64) -> Option<(V
     (best_cost.is_finite() && best_cost < f64::MAX).then_some((best, best_cost, iterations, converged))
 }
 
+/// The counts among `counts`, each once, ascending.
+pub(crate) fn distinct(counts: impl Iterator<Item = u32>) -> Vec<u32> {
+    let mut v: Vec<u32> = counts.collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 /// `ln(e^x + e^y)` without overflow.
 pub(crate) fn log_add_exp(x: f64, y: f64) -> f64 {
     let (hi, lo) = if x > y { (x, y) } else { (y, x) };

@@ -18,7 +18,7 @@
 use libm::lgamma;
 use serde::{Deserialize, Serialize};
 
-use crate::fit::{Fit, minimise};
+use crate::fit::{Fit, distinct, minimise};
 
 /// The fitted parameters of a Gamma-Gamma spend model.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -41,23 +41,29 @@ impl GammaGamma {
         let n = buyers.len() as f64;
         // What does not change while fitting: each buyer's count, its log, their log spend, and
         // their total spend; the log-gamma terms are worked out once per count.
-        let fixed: Vec<(usize, f64, f64, f64)> =
-            buyers.iter().map(|(x, m)| (*x as usize, f64::from(*x).ln(), m.ln(), f64::from(*x) * m)).collect();
-        let max_x = buyers.iter().map(|(x, _)| *x as usize).max().unwrap_or(0);
+        let counts = distinct(buyers.iter().map(|(x, _)| *x));
+        let fixed: Vec<(usize, f64, f64, f64, f64)> = buyers
+            .iter()
+            .map(|(x, m)| {
+                let i = counts.partition_point(|c| c < x);
+                (i, f64::from(*x), f64::from(*x).ln(), m.ln(), f64::from(*x) * m)
+            })
+            .collect();
         let cost = |p: &[f64]| {
             let (p, q, v) = (p[0].exp(), p[1].exp(), p[2].exp());
             let (lg_q, ln_v) = (lgamma(q), v.ln());
-            let heads: Vec<f64> = (0..=max_x)
+            let heads: Vec<f64> = counts
+                .iter()
                 .map(|x| {
-                    let px = p * x as f64;
+                    let px = p * f64::from(*x);
                     lgamma(px + q) - lgamma(px) - lg_q + q * ln_v
                 })
                 .collect();
             let ll: f64 = fixed
                 .iter()
-                .map(|(x, ln_x, ln_m, total)| {
-                    let px = p * *x as f64;
-                    heads[*x] + (px - 1.0) * ln_m + px * ln_x - (px + q) * (total + v).ln()
+                .map(|(i, x, ln_x, ln_m, total)| {
+                    let px = p * x;
+                    heads[*i] + (px - 1.0) * ln_m + px * ln_x - (px + q) * (total + v).ln()
                 })
                 .sum();
             -ll / n

@@ -12,7 +12,10 @@
 //! maximum likelihood tell who is probably gone and what each will still buy.
 //! [`Customers::churn`] scores each customer's risk of leaving from that model, their overdue
 //! purchases, fewer interactions, cases, feedback and overdue invoices, each factor's part
-//! shown. Every figure is computed by the store's aggregates
+//! shown. [`CrossSell`] mines which products sell together (support, confidence, lift) and
+//! what to offer each customer; [`Sales::lead_scoring`] learns an explainable naive Bayes
+//! model of which deals are won, tested on the latest deals (Brier score, reliability). Every
+//! figure is computed by the store's aggregates
 //! ([`crm_core::aggregate`]): one `GROUP BY` per question on SQL stores, never a table loaded
 //! into memory. Money stays exact and per currency; nothing is ever a NaN.
 //!
@@ -47,6 +50,7 @@ mod fit;
 mod forecast;
 mod funnel;
 mod gamma_gamma;
+mod lead_score;
 mod performance;
 mod portfolio;
 mod purchases;
@@ -58,6 +62,7 @@ mod window;
 pub use bgnbd::{BgNbd, Purchases};
 pub use churn::{
     ChurnBand, ChurnFactor, ChurnOptions, ChurnReport, ChurnWeights, Contribution, CustomerChurn, LOOKBACK_DAYS,
+    MAX_WEIGHT,
 };
 pub use clv::{ClvModels, ClvOptions, ClvReport, CustomerClv, MAX_HORIZON_MONTHS, MIN_CUSTOMERS, MIN_REPEAT_BUYERS};
 pub use cross_sell::{
@@ -68,6 +73,10 @@ pub use fit::Fit;
 pub use forecast::{Forecast, ForecastOptions, ForecastRow, MAX_PERIODS, Period};
 pub use funnel::{Funnel, FunnelCohort, FunnelOptions, FunnelStep};
 pub use gamma_gamma::GammaGamma;
+pub use lead_score::{
+    Calibration, FieldContribution, FieldTable, LeadModel, LeadScore, LeadScoreOptions, LeadScoring, MAX_RANKED,
+    MAX_SCORED_FIELDS, PipelinePrior, ReliabilityBin, ScoredDeal, ValueCounts,
+};
 pub use performance::{Cycle, MoneyStats, Performance, PerformanceOptions, SliceStats};
 pub use portfolio::{
     Concentration, CustomerKind, MAX_TOP, ParetoPoint, Portfolio, PortfolioGroup, PortfolioOptions, ValuableCustomer,

@@ -97,7 +97,10 @@ pub(crate) async fn histories(
     until: DateTime<Utc>,
     tz: Tz,
 ) -> Result<Histories> {
-    let last_day = Bucket::Day.of_instant(until - Duration::nanoseconds(1), tz);
+    let last = until.checked_sub_signed(Duration::nanoseconds(1)).ok_or_else(|| {
+        Error::invalid("until", FieldErrorCode::OutOfRange, "the history must end after the earliest instant")
+    })?;
+    let last_day = Bucket::Day.of_instant(last, tz);
     let filter = purchases(filter, "contact_id", currency).and(Filter::lt("placed_at", until));
     let days = Aggregate::new(filter)
         .time_zone(tz)

@@ -110,7 +110,7 @@ pub(crate) fn key_text(v: &Value) -> Option<String> {
         Value::Text(t) => Some(t.clone()),
         Value::Bool(b) => Some(b.to_string()),
         Value::Int(i) => Some(i.to_string()),
-        Value::Decimal(d) => Some(d.to_string()),
+        Value::Decimal(d) => Some(d.normalize().to_string()),
         Value::Money(m) => Some(m.to_string()),
         Value::Date(d) => Some(d.to_string()),
         Value::DateTime(t) => Some(t.to_rfc3339()),

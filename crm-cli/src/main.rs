@@ -14,6 +14,7 @@ mod config;
 mod customer_reports;
 mod error;
 mod filter;
+mod lead_scores;
 mod output;
 mod plugins;
 mod records;

@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::error::CliError;
 use crate::output::Out;
-use crate::{charts, customer_reports};
+use crate::{charts, customer_reports, lead_scores};
 
 /// The reports.
 #[derive(Debug, Subcommand)]
@@ -206,6 +206,9 @@ pub enum ReportCmd {
         #[arg(long, value_name = "FILE.svg")]
         chart: Option<PathBuf>,
     },
+    /// Lead scores: a naive Bayes model of which deals are won (tested on the latest deals)
+    /// and the open deals scored with each field's part.
+    LeadScore(lead_scores::LeadScoreArgs),
     /// Products bought together: association rules (support, confidence, lift), the strongest
     /// first.
     CrossSell(customer_reports::CrossSellArgs),
@@ -644,6 +647,7 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
             }
             out.done(&customer_reports::clv_lines(cx, &r, top).await.join("\n"))
         }
+        ReportCmd::LeadScore(args) => lead_scores::run(cx, args, out).await,
         ReportCmd::CrossSell(args) => customer_reports::cross_sell(cx, args, out).await,
         ReportCmd::Recommend(args) => customer_reports::recommend(cx, args, out).await,
         ReportCmd::Churn { until, lookback_days, weights, currency, filters, time_zone, top } => {

@@ -97,7 +97,7 @@ pub enum ContactColumn {
 }
 
 /// Lead-source labels other CRMs use, as this library names them.
-const LEAD_SOURCES: &[(&str, &str)] = &[
+pub(crate) const LEAD_SOURCES: &[(&str, &str)] = &[
     ("web", "website"),
     ("trade_show", "event"),
     ("seminar", "event"),

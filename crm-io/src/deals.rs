@@ -62,6 +62,8 @@ pub enum DealColumn {
     ContactExternalId(String),
     /// Tags (a multi-value cell adds each).
     Tags,
+    /// Where it came from: a lead source (`referral`, `website`…; the usual spellings).
+    LeadSource,
     /// Its id in this other system (`hubspot`…), kept among the deal's external ids.
     ExternalId(String),
     /// The deal's id in this CRM (a UUID), to update or skip a deal already there.
@@ -133,6 +135,10 @@ impl Kind for Deal {
                     }
                 }
                 C::Tags => row.deal.tags.extend(coerce::multi(cell.v)),
+                C::LeadSource => {
+                    row.deal.lead_source =
+                        Some(cell.option::<crm_core::profile::LeadSource>(crate::contacts::LEAD_SOURCES)?);
+                }
                 C::ExternalId(system) => row.deal = row.deal.external_ref(system.clone(), cell.text()),
                 C::Id => row.id = Some(cell.id("deal")?),
                 C::Custom(key) => {
@@ -284,6 +290,7 @@ fn obvious(header: &str) -> Option<DealColumn> {
         "company" | "companyname" | "organization" | "organisation" | "account" | "accountname" => C::Company,
         "contact" | "contacts" | "contactemail" | "contactname" | "person" => C::Contact,
         "tags" | "tag" | "labels" => C::Tags,
+        "leadsource" | "source" => C::LeadSource,
         _ => return None,
     })
 }

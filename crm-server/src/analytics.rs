@@ -1,4 +1,4 @@
-//! The analytical CRM over HTTP: `GET /v1/reports/{forecast,performance,win-rate,funnel}` (crm-analytics,
+//! The analytical CRM over HTTP: `GET /v1/reports/{forecast,performance,win-rate,funnel,lead-scoring}` (crm-analytics,
 //! over the deals the caller reads) and `POST /v1/{kind}/aggregate` (any aggregate of a kind's
 //! records: groups, buckets, measures; see `crm::aggregate`).
 
@@ -9,7 +9,9 @@ use axum::extract::{Path, RawQuery};
 use axum::response::{IntoResponse, Response};
 use chrono_tz::Tz;
 use crm::aggregate::{Aggregate, AggregateRow};
-use crm::analytics::{ForecastOptions, FunnelOptions, PerformanceOptions, Period, Sales, Slice, TrendOptions, Window};
+use crm::analytics::{
+    ForecastOptions, FunnelOptions, LeadScoreOptions, PerformanceOptions, Period, Sales, Slice, TrendOptions, Window,
+};
 use crm::chrono::{DateTime, NaiveDate, Utc};
 use crm::entity::EntityKind;
 use crm::error::{Error, FieldErrorCode};
@@ -165,6 +167,33 @@ pub(crate) async fn win_rate(Caller(cx): Caller, RawQuery(raw): RawQuery) -> Res
     Ok(reply(&Sales::new(&cx).win_rate_trend(&o).await?))
 }
 
+/// `GET /v1/reports/lead-scoring?field=&from=&to=&holdout_percent=&smoothing=&top=&filter=`: the
+/// model learned from the deals won and lost, its test, and the `top` open deals (default 20)
+/// scored with their reasons.
+pub(crate) async fn lead_scoring(Caller(cx): Caller, RawQuery(raw): RawQuery) -> Result<Response, Problem> {
+    let p = Params::read(raw, &["field", "from", "to", "holdout_percent", "smoothing", "top"])?;
+    let d = LeadScoreOptions::default();
+    let fields = p.all::<String>("field", "a field")?;
+    let filter = p.filter(&cx).await?;
+    let o = LeadScoreOptions {
+        fields: if fields.is_empty() { d.fields } else { fields },
+        window: p.window(&cx)?,
+        holdout_percent: p.get("holdout_percent", "a whole percentage")?.unwrap_or(d.holdout_percent),
+        smoothing: p.get("smoothing", "a number such as 1")?.unwrap_or(d.smoothing),
+        filter: filter.clone(),
+    };
+    let sales = Sales::new(&cx);
+    let scoring = sales.lead_scoring(&o).await?;
+    let top = p.get::<usize>("top", "a whole number")?.unwrap_or(20);
+    let open = if top == 0 { Vec::new() } else { sales.rank_open_deals(&scoring.model, &filter, top).await? };
+    Ok(reply(&json!({
+        "window": scoring.window,
+        "model": scoring.model,
+        "calibration": scoring.calibration,
+        "open": open,
+    })))
+}
+
 /// `GET /v1/reports/funnel?pipeline=&from=&to=&cohorts=&time_zone=&filter=`.
 pub(crate) async fn funnel(Caller(cx): Caller, RawQuery(raw): RawQuery) -> Result<Response, Problem> {
     let p = Params::read(raw, &["pipeline", "from", "to", "cohorts", "time_zone"])?;
@@ -288,6 +317,39 @@ pub(crate) fn paths(paths: &mut serde_json::Map<String, serde_json::Value>) {
             "Deals won and lost and the win rate per month or quarter of closing, overall or per slice",
             trend,
             "The window, the period and the points (period, slice, won, lost, win_rate)",
+        ),
+    );
+    let mut scoring = vec![q(
+        "field",
+        "A deal field scored, standard or custom (repeatable; default lead_source, owner_id, campaign_id)",
+        json!({ "type": "string" }),
+    )];
+    scoring.extend(from_to.clone());
+    scoring.extend([
+        q(
+            "holdout_percent",
+            "The latest part of the window, in percent, whose deals test the model (default 20; 0 skips)",
+            json!({ "type": "integer", "minimum": 0, "maximum": 50 }),
+        ),
+        q(
+            "smoothing",
+            "The Laplace smoothing added to every count (default 1)",
+            json!({ "type": "string", "example": "1" }),
+        ),
+        q(
+            "top",
+            "How many open deals to score, the likeliest first (default 20)",
+            json!({ "type": "integer", "minimum": 0, "maximum": crm::analytics::MAX_RANKED }),
+        ),
+        filter.clone(),
+    ]);
+    paths.insert(
+        "/v1/reports/lead-scoring".into(),
+        report(
+            "report_lead_scoring",
+            "An explainable naive Bayes model of which deals are won, learned from the deals won and lost, tested on the latest of them, and the open deals scored with each field's part",
+            scoring,
+            "`window`, `model` (counts per pipeline and field value), `calibration` (Brier score, base Brier score, reliability bins), `open` (deal_id, score: probability, prior, contributions)",
         ),
     );
     let mut funnel =

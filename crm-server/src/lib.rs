@@ -14,6 +14,7 @@
 //! | `GET /v1/{kind}/{id}/relations` | the links with the record at either end (`POST /v1/relations` makes one) |
 //! | `GET /v1/reports/pipeline/{id}`, `/v1/reports/campaign/{id}` | a pipeline's stages and forecast; a campaign's results |
 //! | `GET /v1/reports/forecast`, `/performance`, `/win-rate`, `/funnel` | the sales forecast by period and category; win rates, deal sizes, cycle and velocity; the funnel (crm-analytics) |
+//! | `GET /v1/reports/lead-scoring` | a naive Bayes model of which deals are won, its test on the latest deals (Brier score, reliability), the open deals scored with reasons |
 //! | `GET /v1/reports/portfolio` | revenue, growth and concentration per group of customers; the most valuable customers |
 //! | `GET /v1/reports/retention` | customers by the month or quarter of their first purchase, and how many buy again in each period since |
 //! | `GET /v1/reports/rfm`, `POST /v1/reports/rfm/score` | customers' recency, frequency and monetary scores and segments; written on the contacts |
@@ -133,6 +134,7 @@ fn app(crm: Crm, options: &Options) -> (Router, Option<std::sync::Arc<webhooks::
         .route("/v1/reports/performance", get(analytics::performance))
         .route("/v1/reports/funnel", get(analytics::funnel))
         .route("/v1/reports/win-rate", get(analytics::win_rate))
+        .route("/v1/reports/lead-scoring", get(analytics::lead_scoring))
         .route("/v1/reports/portfolio", get(customer_analytics::portfolio))
         .route("/v1/reports/retention", get(customer_analytics::retention))
         .route("/v1/reports/rfm", get(customer_analytics::rfm))

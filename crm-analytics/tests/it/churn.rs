@@ -72,14 +72,17 @@ pub(crate) async fn churn_risk_is_scored_and_explained(store: Arc<dyn Store>) {
     }
     // A note is no interaction with the customer.
     cx.activities().create(NewActivity::note("Internal").contact(steady[1]).at(at(2025, 8, 1))).await.unwrap();
-    // Two cases opened in December, both still open and past their SLA.
-    for (subject, day) in [("Broken lid", 1), ("Late delivery", 2)] {
+    // Two cases opened in December, both still open and past their SLA; and one of another
+    // customer's opened in June, open and past its SLA, but not within the lookback.
+    for (who, subject, month, day) in
+        [(unhappy, "Broken lid", 12, 1), (unhappy, "Late delivery", 12, 2), (steady[2], "Old question", 6, 1)]
+    {
         let case =
-            NewCase::new(subject, CaseType::Problem, CaseChannel::Email).contact(unhappy).opened_at(at(2025, 12, day));
+            NewCase::new(subject, CaseType::Problem, CaseChannel::Email).contact(who).opened_at(at(2025, month, day));
         cx.cases().create(case).await.unwrap();
     }
     let flagged = cx.cases().flag_breaches().await.unwrap();
-    assert_eq!(flagged.len(), 2);
+    assert_eq!(flagged.len(), 3);
     cx.feedback()
         .create(NewFeedback::survey(Some(1), None).contact(unhappy).received_at(at(2025, 12, 5)))
         .await
@@ -151,20 +154,26 @@ pub(crate) async fn churn_risk_is_scored_and_explained(store: Arc<dyn Store>) {
         assert_eq!(points(s, f), Decimal::ZERO, "{f:?}: {s:?}");
     }
     assert!(why(of(once), ChurnFactor::OverduePurchase).starts_with("bought once, 30 days ago"));
+    assert!(why(of(steady[2]), ChurnFactor::Cases).starts_with("1 case open, 0 past the SLA"), "{:?}", of(steady[2]));
 
-    // Only the cases count: the unhappy customer leads with the factor's whole weight.
+    // Only the cases count: the unhappy customer leads with the factor's whole weight; the old
+    // open case weighs a quarter.
     let cases_only = ChurnWeights { cases: 1, ..zero() };
     let r = Customers::new(&cx).churn(&ChurnOptions { weights: cases_only, ..Default::default() }).await.unwrap();
     assert_eq!((r.customers[0].contact_id, r.customers[0].score), (unhappy, Decimal::from(100)));
-    assert_eq!(r.customers[1].score, Decimal::ZERO);
+    assert_eq!((r.customers[1].contact_id, r.customers[1].score), (steady[2], Decimal::from(25)));
+    assert_eq!(r.customers[2].score, Decimal::ZERO);
     assert_eq!(r.bands, [31, 0, 1]);
     // Judged a year earlier: nobody had bought yet.
     let before = ChurnOptions { until: Some(at(2024, 6, 1)), ..Default::default() };
     let r = Customers::new(&cx).churn(&before).await.unwrap();
     assert!(r.customers.is_empty() && r.empty_because.is_some());
+    let heavy = ChurnWeights { cases: crm_analytics::MAX_WEIGHT + 1, ..Default::default() };
+    assert!(format!("cases:{}", crm_analytics::MAX_WEIGHT + 1).parse::<ChurnWeights>().is_err());
     for (bad, field) in [
         (ChurnOptions { lookback_days: 3, ..Default::default() }, "lookback_days"),
         (ChurnOptions { weights: zero(), ..Default::default() }, "weights"),
+        (ChurnOptions { weights: heavy, ..Default::default() }, "weights"),
     ] {
         let e = Customers::new(&cx).churn(&bad).await.unwrap_err();
         assert_eq!(e.field_errors()[0].field, field);
@@ -201,6 +210,10 @@ pub(crate) async fn without_the_model_the_other_factors_weigh(store: Arc<dyn Sto
     assert!(solo.factors.iter().find(|f| f.factor == ChurnFactor::NotAlive).unwrap().why.starts_with("left out"));
     // Feedback weighs 15 of the 70 left: 21.4 points.
     assert_eq!(points(solo, ChurnFactor::Feedback), Decimal::new(214, 1), "{solo:?}");
+    // Only the chance of being alive weighing, and it cannot be worked out: refused.
+    let only_alive = ChurnWeights { not_alive: 1, ..zero() };
+    let e = Customers::new(&cx).churn(&ChurnOptions { weights: only_alive, ..Default::default() }).await.unwrap_err();
+    assert_eq!(e.field_errors()[0].field, "weights");
 }
 
 macro_rules! churn_suite {

@@ -4,6 +4,7 @@ mod churn;
 mod clv;
 mod cross_sell;
 mod customers;
+mod lead_score;
 mod sales;
 
 use std::sync::Arc;

@@ -180,3 +180,23 @@ fn cross_sell_rules_and_recommendations_from_imported_orders() {
     let err = fails(d, &["reports", "recommend", "--per-customer", "0"], 1);
     assert!(err.contains("per_customer"), "{err}");
 }
+
+#[test]
+fn lead_scores_rank_open_deals() {
+    let dir = initialised();
+    let d = dir.path();
+    json(d, &["deals", "create", "name=Fleet", "amount=1000", "currency=EUR", "lead_source=referral"]);
+    json(d, &["deals", "create", "name=Vans", "amount=400", "currency=EUR", "lead_source=partner"]);
+    // Nothing closed yet: no evidence, every open deal at its pipeline's even prior.
+    let text = ok(d, &["reports", "lead-score", "--field", "lead_source"]);
+    assert!(text.contains("lead scores from 0 won and 0 lost deals") && text.contains("by lead_source"), "{text}");
+    assert!(text.contains("(not tested") && text.contains("50 % Fleet") && text.contains("50 % Vans"), "{text}");
+    let r = json(d, &["reports", "lead-score", "--top", "1", "--holdout-percent", "0"]);
+    assert_eq!(r["open"].as_array().map(Vec::len), Some(1), "{r}");
+    assert_eq!(r["model"]["fields"].as_array().map(Vec::len), Some(3), "{r}");
+    assert!(r["calibration"].is_null(), "{r}");
+    let err = fails(d, &["reports", "lead-score", "--field", "tags"], 1);
+    assert!(err.contains("fields[0]"), "{err}");
+    let err = fails(d, &["reports", "lead-score", "--holdout-percent", "70"], 1);
+    assert!(err.contains("holdout_percent"), "{err}");
+}

@@ -5,7 +5,7 @@
 use crm_core::error::FieldErrorCode;
 use crm_core::model::{ActivityKind, OrderStatus};
 use crm_core::prelude::*;
-use crm_core::profile::CompanySize;
+use crm_core::profile::{CompanySize, LeadSource};
 use crm_core::query::{Filter, Query};
 use crm_io::{
     ActivityImport, CompanyColumn, CompanyImport, ContactImport, DealImport, FileImportReport, IoError, MatchBy,
@@ -304,6 +304,20 @@ async fn a_deals_export_imported_again_updates_amounts_and_moves_stages() {
     let looms = cx.deals().get(done.imported[1]).await.unwrap();
     assert_eq!(looms.version, 1, "a refused row changes nothing");
     assert_eq!(cx.deals().count(&Filter::All).await.unwrap(), 3);
+    // A lead source, in the usual spellings; an unknown one is refused naming its column.
+    let sourced = "Deal Name,Amount,Currency,Lead Source
+Referred,100,GBP,Referral
+Searched,100,GBP,Organic Search
+Odd,1,GBP,Carrier pigeon
+";
+    let done = DealImport::new().run(&cx, table(sourced), |_| {}).await.unwrap();
+    let sources: Vec<_> = [0, 1].map(|i| done.imported[i]).to_vec();
+    let mut got = Vec::new();
+    for id in sources {
+        got.push(cx.deals().get(id).await.unwrap().lead_source);
+    }
+    assert_eq!(got, vec![Some(LeadSource::Referral), Some(LeadSource::OrganicSearch)]);
+    assert_eq!(field_of(&done.rejected[0].error), ("Lead Source".into(), FieldErrorCode::NotAnOption));
 }
 
 #[tokio::test]
