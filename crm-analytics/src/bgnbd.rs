@@ -13,7 +13,7 @@
 //! let m = BgNbd { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 };
 //! let steady = Purchases { repeats: 2, recency: 30.0, age: 38.0 };
 //! let gone_quiet = Purchases { repeats: 2, recency: 3.0, age: 38.0 };
-//! assert!(m.p_alive(&steady) > 0.8 && m.p_alive(&gone_quiet) < 0.3);
+//! assert!(m.p_alive(&steady) > 0.7 && m.p_alive(&gone_quiet) < 0.1);
 //! assert!(m.expected_purchases(&steady, 39.0) > m.expected_purchases(&gone_quiet, 39.0));
 //! ```
 

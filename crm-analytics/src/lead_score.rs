@@ -25,6 +25,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 
+use crate::bayes;
 use crate::performance::count;
 use crate::window::key_text;
 use crate::{Sales, Window};
@@ -192,7 +193,7 @@ impl LeadModel {
         let (won, lost) = pipeline
             .and_then(|p| self.pipelines.iter().find(|x| x.pipeline_id == p))
             .map_or((self.won, self.lost), |p| (p.won, p.lost));
-        let prior_logit = ((won as f64 + a) / (lost as f64 + a)).ln();
+        let prior_logit = bayes::prior(won, lost, a);
         let mut contributions: Vec<FieldContribution> = self
             .fields
             .iter()
@@ -201,21 +202,18 @@ impl LeadModel {
                 let seen = t.values.iter().find(|c| c.value == *v);
                 let (w, l) = seen.map_or((0, 0), |c| (c.won, c.lost));
                 let shown = v.as_deref().unwrap_or("(none)");
-                if w + l == 0 {
-                    // A value no closed deal had says nothing either way.
-                    let why = format!("{} = {shown}: no deal with it was closed", t.field);
-                    return FieldContribution { field: t.field.clone(), value: v.clone(), weight: 0.0, why };
-                }
-                let k = t.values.len() as f64;
-                let p_won = (w as f64 + a) / (self.won as f64 + a * k);
-                let p_lost = (l as f64 + a) / (self.lost as f64 + a * k);
-                let why = format!("{} = {shown}: {w} won and {l} lost", t.field);
-                FieldContribution { field: t.field.clone(), value: v.clone(), weight: (p_won / p_lost).ln(), why }
+                let why = if w + l == 0 {
+                    format!("{} = {shown}: no deal with it was closed", t.field)
+                } else {
+                    format!("{} = {shown}: {w} won and {l} lost", t.field)
+                };
+                let weight = bayes::weight(w, l, self.won, self.lost, t.values.len(), a);
+                FieldContribution { field: t.field.clone(), value: v.clone(), weight, why }
             })
             .collect();
         contributions.sort_by(|x, y| y.weight.abs().total_cmp(&x.weight.abs()).then(x.field.cmp(&y.field)));
         let logit = prior_logit + contributions.iter().map(|c| c.weight).sum::<f64>();
-        LeadScore { probability: sigmoid(logit), prior: sigmoid(prior_logit), contributions }
+        LeadScore { probability: bayes::sigmoid(logit), prior: bayes::sigmoid(prior_logit), contributions }
     }
 
     /// The score of `deal`, from its values of the model's fields.
@@ -225,10 +223,6 @@ impl LeadModel {
             self.fields.iter().map(|t| key_text(&record.field(&Field::parse(&t.field)))).collect();
         self.score(Some(deal.pipeline_id), &values)
     }
-}
-
-fn sigmoid(x: f64) -> f64 {
-    if x.is_nan() { 0.5 } else { 1.0 / (1.0 + (-x).exp()) }
 }
 
 /// A group key as the model's text, and a pipeline id from one.
@@ -293,7 +287,7 @@ impl Sales<'_> {
         for t in &model.fields {
             a = a.group_by(t.field.as_str());
         }
-        let rows = self.cx.deals().aggregate(&a.count()).await.map_err(|e| naming_group(e, 2))?;
+        let rows = self.cx.deals().aggregate(&a.count()).await.map_err(|e| bayes::fields_at_fault(e, 2))?;
         let mut out: Vec<ScoredDeal> = rows
             .iter()
             .filter_map(|r| {
@@ -390,19 +384,6 @@ impl Sales<'_> {
             base_brier: base_brier / deals as f64,
             bins,
         }))
-    }
-}
-
-/// A refusal of an aggregate grouping by the model's fields after `skip` other keys, naming
-/// the field at fault (`fields[i]`).
-fn naming_group(e: Error, skip: usize) -> Error {
-    let at = e.field_errors().first().and_then(|f| {
-        let n: usize = f.field.strip_prefix("group_by[")?.strip_suffix(']')?.parse().ok()?;
-        Some((n.checked_sub(skip)?, f.code, f.message.clone()))
-    });
-    match at {
-        Some((i, code, message)) => Error::invalid(format!("fields[{i}]"), code, message),
-        None => e,
     }
 }
 

@@ -40,6 +40,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod bayes;
 mod bgnbd;
 #[cfg(feature = "charts")]
 pub mod charts;
@@ -53,6 +54,7 @@ mod gamma_gamma;
 mod lead_score;
 mod performance;
 mod portfolio;
+mod propensity;
 mod purchases;
 mod retention;
 mod rfm;
@@ -80,6 +82,9 @@ pub use lead_score::{
 pub use performance::{Cycle, MoneyStats, Performance, PerformanceOptions, SliceStats};
 pub use portfolio::{
     Concentration, CustomerKind, MAX_TOP, ParetoPoint, Portfolio, PortfolioGroup, PortfolioOptions, ValuableCustomer,
+};
+pub use propensity::{
+    MAX_TARGETS, Marketing, PropensityModel, PropensityOptions, PropensityReport, ResponseCounts, ResponseTable, Target,
 };
 pub use retention::{Retention, RetentionCohort, RetentionOptions};
 pub use rfm::{CustomerRfm, RfmOptions, RfmReport, RfmRun, ScoreProgress, SegmentSummary};

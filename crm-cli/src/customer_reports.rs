@@ -1,10 +1,13 @@
-//! The customer reports as lines for people: lifetime value, churn risk, cross-sell rules and
-//! recommendations.
+//! The customer reports as lines for people: lifetime value, churn risk, cross-sell rules,
+//! recommendations and campaign response propensity.
 
-use crm::analytics::{BasketOptions, ChurnReport, ClvReport, CrossSell, RecommendOptions};
+use crm::analytics::{
+    BasketOptions, ChurnReport, ClvReport, CrossSell, Marketing, PropensityOptions, RecommendOptions,
+};
 use crm::chrono::{DateTime, Utc};
 use crm::entity::EntityKind;
-use crm::ids::{ContactId, ProductId};
+use crm::ids::{CampaignId, ContactId, ProductId};
+use crm::model::ResponseKind;
 use crm::money::Money;
 use crm::query::Filter;
 use crm::rust_decimal::Decimal;
@@ -72,6 +75,70 @@ pub struct RecommendArgs {
     /// At most this many products per customer.
     #[arg(long = "per-customer", default_value_t = 3, value_name = "N")]
     per_customer: usize,
+}
+
+/// `crm reports propensity`.
+#[derive(Debug, clap::Args)]
+pub struct PropensityArgs {
+    /// The campaign to rank contacts for (its members are left out).
+    #[arg(long, value_name = "ID")]
+    target: Option<uuid::Uuid>,
+    /// A past campaign to learn from (repeatable; default: every campaign but the target).
+    #[arg(long = "campaign", value_name = "ID")]
+    campaigns: Vec<uuid::Uuid>,
+    /// A response that counts as responding (repeatable; default: responded, converted).
+    #[arg(long = "response", value_name = "KIND")]
+    responses: Vec<ResponseKind>,
+    /// A contact field learned from (repeatable; default: lifecycle_stage, lead_source,
+    /// rfm_segment, country).
+    #[arg(long = "field", value_name = "FIELD")]
+    fields: Vec<String>,
+    /// Only the contacts this text filter selects are ranked (as for `list`; repeatable).
+    #[arg(long = "filter", short = 'f', value_name = "EXPR")]
+    filters: Vec<String>,
+    /// How many contacts to list.
+    #[arg(long, default_value_t = 20)]
+    top: usize,
+}
+
+/// The target list, as lines or JSON.
+pub(crate) async fn propensity(cx: &Session, a: PropensityArgs, out: &mut Out) -> Result<(), CliError> {
+    let d = PropensityOptions::default();
+    let audience = if a.filters.is_empty() {
+        Filter::All
+    } else {
+        cx.text_query(EntityKind::Contact, &a.filters, &[] as &[&str], 1).await?.filter
+    };
+    let o = PropensityOptions {
+        campaigns: a.campaigns.into_iter().map(CampaignId::from_uuid).collect(),
+        target: a.target.map(CampaignId::from_uuid),
+        responses: if a.responses.is_empty() { d.responses } else { a.responses },
+        fields: if a.fields.is_empty() { d.fields } else { a.fields },
+        audience,
+        smoothing: d.smoothing,
+        top: a.top,
+    };
+    let r = Marketing::new(cx).response_propensity(&o).await?;
+    if out.is_json() {
+        return json_of(out, &r);
+    }
+    let m = &r.model;
+    let mut lines = vec![format!(
+        "response propensity from {} memberships ({} responded, base rate {:.1} %)",
+        m.responded + m.ignored,
+        m.responded,
+        r.base_rate * 100.0
+    )];
+    if let Some(why) = &r.empty_because {
+        lines.push(format!("  ({why})"));
+    }
+    for t in &r.targets {
+        lines.push(format!("  {:.1} % {}", t.probability * 100.0, name(cx, t.contact_id).await));
+        for c in t.contributions.iter().filter(|c| c.weight != 0.0) {
+            lines.push(format!("      {:+.2} {}", c.weight, c.why));
+        }
+    }
+    out.done(&lines.join("\n"))
 }
 
 /// A product's name, or its id when it cannot be read.

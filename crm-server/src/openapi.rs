@@ -393,6 +393,7 @@ pub(crate) fn document(options: &crate::Options) -> Value {
     crate::case_replies::paths(&mut paths);
     crate::analytics::paths(&mut paths);
     crate::customer_analytics::paths(&mut paths);
+    crate::campaign_analytics::paths(&mut paths);
     if metrics {
         paths.insert(
             "/metrics".into(),

@@ -5,6 +5,7 @@ mod clv;
 mod cross_sell;
 mod customers;
 mod lead_score;
+mod propensity;
 mod sales;
 
 use std::sync::Arc;

@@ -200,3 +200,17 @@ fn lead_scores_rank_open_deals() {
     let err = fails(d, &["reports", "lead-score", "--holdout-percent", "70"], 1);
     assert!(err.contains("holdout_percent"), "{err}");
 }
+
+#[test]
+fn response_propensity_without_past_campaigns_says_so() {
+    let dir = initialised();
+    let d = dir.path();
+    json(d, &["contacts", "create", "given_name=Ada", "family_name=Lovelace", "lifecycle_stage=customer"]);
+    let text = ok(d, &["reports", "propensity", "--field", "lifecycle_stage"]);
+    assert!(text.contains("from 0 memberships") && text.contains("no contact was a member"), "{text}");
+    assert!(text.contains("50.0 % Ada Lovelace"), "{text}");
+    let r = json(d, &["reports", "propensity", "--response", "clicked", "--top", "1"]);
+    assert_eq!(r["targets"].as_array().map(Vec::len), Some(1), "{r}");
+    let err = fails(d, &["reports", "propensity", "--response", "maybe"], 2);
+    assert!(err.contains("maybe"), "{err}");
+}

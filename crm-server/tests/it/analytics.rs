@@ -337,3 +337,45 @@ async fn products_bought_together_and_what_to_offer() {
         problem(&a.get(q, &k).await, StatusCode::UNPROCESSABLE_ENTITY, Some(field));
     }
 }
+
+#[tokio::test]
+async fn who_is_likely_to_respond_to_a_campaign() {
+    let a = api().await;
+    let sys = a.crm.as_actor(&Actor::system(a.tenant));
+    let campaigns = sys.campaigns();
+    let past = campaigns.create(NewCampaign::new("Past", CampaignChannel::Email)).await.unwrap().id;
+    let next = campaigns.create(NewCampaign::new("Next", CampaignChannel::Email)).await.unwrap().id;
+    let mut ids = Vec::new();
+    // Four customers who all answered, four leads who did not.
+    for i in 0..8 {
+        let stage = if i < 4 { LifecycleStage::Customer } else { LifecycleStage::Lead };
+        let id =
+            sys.contacts().create(NewContact::new(format!("P{i}"), "Person").lifecycle_stage(stage)).await.unwrap().id;
+        campaigns.add_contact(past, id).await.unwrap();
+        if i < 4 {
+            campaigns.record_response(past, id, ResponseKind::Responded, None).await.unwrap();
+        }
+        ids.push(id);
+    }
+    campaigns.add_contact(next, ids[0]).await.unwrap();
+    let k = a.admin.clone();
+    let q = format!("/v1/reports/response-propensity?target={next}&field=lifecycle_stage&top=3");
+    let (status, _, r) = a.get(&q, &k).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!((r["model"]["responded"].as_u64(), r["model"]["ignored"].as_u64()), (Some(4), Some(4)), "{r}");
+    let targets = r["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 3, "{r}");
+    // The three customers not yet in the next campaign lead.
+    let listed: Vec<serde_json::Value> = targets.iter().map(|t| t["contact_id"].clone()).collect();
+    assert_eq!(listed, vec![json!(ids[1]), json!(ids[2]), json!(ids[3])], "{r}");
+    assert!(targets[0]["probability"].as_f64().unwrap() > 0.7, "{r}");
+    for (q, field) in
+        [("response=maybe", "response"), ("field=emails", "fields[0]"), ("top=0", "top"), ("target=x", "target")]
+    {
+        problem(
+            &a.get(&format!("/v1/reports/response-propensity?{q}"), &k).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(field),
+        );
+    }
+}
