@@ -4,6 +4,44 @@
 
 use crm_core::error::Error;
 
+use crate::FieldContribution;
+
+/// A field's counts as a model keeps them: each value's positive and negative examples.
+pub(crate) trait Counts {
+    /// The field.
+    fn field(&self) -> &str;
+    /// The positive and negative examples with `value` (none when no example had it).
+    fn counts(&self, value: &Option<String>) -> Option<(u64, u64)>;
+    /// How many distinct values the examples had.
+    fn distinct(&self) -> usize;
+}
+
+/// The chance of `values` (one per table, in order) and each field's part, the weightiest
+/// first: `prior` log-odds moved by each value's evidence against `totals` (positive,
+/// negative) with smoothing `a`. `explain(field, value, yes, no)` words a value's counts.
+pub(crate) fn score<T: Counts>(
+    tables: &[T],
+    values: &[Option<String>],
+    totals: (u64, u64),
+    a: f64,
+    prior: f64,
+    explain: impl Fn(&str, &str, u64, u64) -> String,
+) -> (f64, Vec<FieldContribution>) {
+    let mut contributions: Vec<FieldContribution> = tables
+        .iter()
+        .zip(values.iter().chain(std::iter::repeat(&None)))
+        .map(|(t, v)| {
+            let (yes, no) = t.counts(v).unwrap_or((0, 0));
+            let why = explain(t.field(), v.as_deref().unwrap_or("(none)"), yes, no);
+            let weight = weight(yes, no, totals.0, totals.1, t.distinct(), a);
+            FieldContribution { field: t.field().to_owned(), value: v.clone(), weight, why }
+        })
+        .collect();
+    contributions.sort_by(|x, y| y.weight.abs().total_cmp(&x.weight.abs()).then(x.field.cmp(&y.field)));
+    let logit = prior + contributions.iter().map(|c| c.weight).sum::<f64>();
+    (sigmoid(logit), contributions)
+}
+
 /// The evidence of a value seen in `yes` positive and `no` negative examples, out of
 /// `yes_total` and `no_total`, among `values` distinct values of its field, smoothed by `a`:
 /// `ln(P(value | yes) / P(value | no))`. A value no example had is no evidence (0).

@@ -56,6 +56,18 @@ pub struct ChurnWeights {
     pub overdue_invoices: u32,
 }
 
+impl ChurnWeights {
+    /// No factor weighs: a start to name the ones that do.
+    pub const NONE: ChurnWeights = ChurnWeights {
+        not_alive: 0,
+        overdue_purchase: 0,
+        fewer_interactions: 0,
+        cases: 0,
+        feedback: 0,
+        overdue_invoices: 0,
+    };
+}
+
 impl Default for ChurnWeights {
     fn default() -> Self {
         ChurnWeights {
@@ -81,14 +93,7 @@ impl std::str::FromStr for ChurnWeights {
     /// assert!("cases:many".parse::<ChurnWeights>().is_err());
     /// ```
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let mut w = ChurnWeights {
-            not_alive: 0,
-            overdue_purchase: 0,
-            fewer_interactions: 0,
-            cases: 0,
-            feedback: 0,
-            overdue_invoices: 0,
-        };
+        let mut w = ChurnWeights::NONE;
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (name, n) = part.split_once(':').ok_or_else(|| format!("`{part}` is not factor:weight"))?;
             let n: u32 = n

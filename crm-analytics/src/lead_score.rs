@@ -185,6 +185,18 @@ pub struct ScoredDeal {
     pub score: LeadScore,
 }
 
+impl bayes::Counts for FieldTable {
+    fn field(&self) -> &str {
+        &self.field
+    }
+    fn counts(&self, value: &Option<String>) -> Option<(u64, u64)> {
+        self.values.iter().find(|c| c.value == *value).map(|c| (c.won, c.lost))
+    }
+    fn distinct(&self) -> usize {
+        self.values.len()
+    }
+}
+
 impl LeadModel {
     /// The score of a deal with these values of the model's fields (in its order), in
     /// `pipeline` (the overall win rate when the pipeline has no closed deal).
@@ -194,26 +206,15 @@ impl LeadModel {
             .and_then(|p| self.pipelines.iter().find(|x| x.pipeline_id == p))
             .map_or((self.won, self.lost), |p| (p.won, p.lost));
         let prior_logit = bayes::prior(won, lost, a);
-        let mut contributions: Vec<FieldContribution> = self
-            .fields
-            .iter()
-            .zip(values.iter().chain(std::iter::repeat(&None)))
-            .map(|(t, v)| {
-                let seen = t.values.iter().find(|c| c.value == *v);
-                let (w, l) = seen.map_or((0, 0), |c| (c.won, c.lost));
-                let shown = v.as_deref().unwrap_or("(none)");
-                let why = if w + l == 0 {
-                    format!("{} = {shown}: no deal with it was closed", t.field)
+        let (probability, contributions) =
+            bayes::score(&self.fields, values, (self.won, self.lost), a, prior_logit, |field, value, w, l| {
+                if w + l == 0 {
+                    format!("{field} = {value}: no deal with it was closed")
                 } else {
-                    format!("{} = {shown}: {w} won and {l} lost", t.field)
-                };
-                let weight = bayes::weight(w, l, self.won, self.lost, t.values.len(), a);
-                FieldContribution { field: t.field.clone(), value: v.clone(), weight, why }
-            })
-            .collect();
-        contributions.sort_by(|x, y| y.weight.abs().total_cmp(&x.weight.abs()).then(x.field.cmp(&y.field)));
-        let logit = prior_logit + contributions.iter().map(|c| c.weight).sum::<f64>();
-        LeadScore { probability: bayes::sigmoid(logit), prior: bayes::sigmoid(prior_logit), contributions }
+                    format!("{field} = {value}: {w} won and {l} lost")
+                }
+            });
+        LeadScore { probability, prior: bayes::sigmoid(prior_logit), contributions }
     }
 
     /// The score of `deal`, from its values of the model's fields.

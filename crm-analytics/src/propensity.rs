@@ -130,27 +130,26 @@ pub struct PropensityReport {
 impl PropensityModel {
     /// The chance of a contact with these values of the model's fields (in its order).
     pub fn score(&self, values: &[Option<String>]) -> (f64, Vec<FieldContribution>) {
-        let a = self.smoothing;
-        let mut contributions: Vec<FieldContribution> = self
-            .fields
-            .iter()
-            .zip(values.iter().chain(std::iter::repeat(&None)))
-            .map(|(t, v)| {
-                let seen = t.values.iter().find(|c| c.value == *v);
-                let (yes, no) = seen.map_or((0, 0), |c| (c.responded, c.ignored));
-                let shown = v.as_deref().unwrap_or("(none)");
-                let why = if yes + no == 0 {
-                    format!("{} = {shown}: no member of a past campaign had it", t.field)
-                } else {
-                    format!("{} = {shown}: {yes} of {} memberships responded", t.field, yes + no)
-                };
-                let weight = bayes::weight(yes, no, self.responded, self.ignored, t.values.len(), a);
-                FieldContribution { field: t.field.clone(), value: v.clone(), weight, why }
-            })
-            .collect();
-        contributions.sort_by(|x, y| y.weight.abs().total_cmp(&x.weight.abs()).then(x.field.cmp(&y.field)));
-        let logit = bayes::prior(self.responded, self.ignored, a) + contributions.iter().map(|c| c.weight).sum::<f64>();
-        (bayes::sigmoid(logit), contributions)
+        let (a, totals) = (self.smoothing, (self.responded, self.ignored));
+        bayes::score(&self.fields, values, totals, a, bayes::prior(totals.0, totals.1, a), |field, value, yes, no| {
+            if yes + no == 0 {
+                format!("{field} = {value}: no member of a past campaign had it")
+            } else {
+                format!("{field} = {value}: {yes} of {} memberships responded", yes + no)
+            }
+        })
+    }
+}
+
+impl bayes::Counts for ResponseTable {
+    fn field(&self) -> &str {
+        &self.field
+    }
+    fn counts(&self, value: &Option<String>) -> Option<(u64, u64)> {
+        self.values.iter().find(|c| c.value == *value).map(|c| (c.responded, c.ignored))
+    }
+    fn distinct(&self) -> usize {
+        self.values.len()
     }
 }
 

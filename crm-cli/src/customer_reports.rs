@@ -9,7 +9,6 @@ use crm::entity::EntityKind;
 use crm::ids::{CampaignId, ContactId, ProductId};
 use crm::model::ResponseKind;
 use crm::money::Money;
-use crm::query::Filter;
 use crm::rust_decimal::Decimal;
 use crm::service::Session;
 
@@ -39,11 +38,7 @@ pub struct RuleArgs {
 
 impl RuleArgs {
     async fn options(&self, cx: &Session, top: usize) -> Result<BasketOptions, CliError> {
-        let filter = if self.filters.is_empty() {
-            Filter::All
-        } else {
-            cx.text_query(EntityKind::Order, &self.filters, &[] as &[&str], 1).await?.filter
-        };
+        let filter = crate::filter::of(cx, EntityKind::Order, &self.filters).await?;
         Ok(BasketOptions {
             window: window(cx, self.from, self.to),
             filter,
@@ -104,11 +99,7 @@ pub struct PropensityArgs {
 /// The target list, as lines or JSON.
 pub(crate) async fn propensity(cx: &Session, a: PropensityArgs, out: &mut Out) -> Result<(), CliError> {
     let d = PropensityOptions::default();
-    let audience = if a.filters.is_empty() {
-        Filter::All
-    } else {
-        cx.text_query(EntityKind::Contact, &a.filters, &[] as &[&str], 1).await?.filter
-    };
+    let audience = crate::filter::of(cx, EntityKind::Contact, &a.filters).await?;
     let o = PropensityOptions {
         campaigns: a.campaigns.into_iter().map(CampaignId::from_uuid).collect(),
         target: a.target.map(CampaignId::from_uuid),

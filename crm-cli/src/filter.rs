@@ -2,7 +2,7 @@
 //! ([`Session::text_query`]): a bad expression is input the command cannot use (exit code 2).
 
 use crm::entity::EntityKind;
-use crm::query::Query;
+use crm::query::{Filter, Query};
 use crm::service::Session;
 
 use crate::error::CliError;
@@ -31,6 +31,15 @@ pub async fn query(
         ),
         other => CliError::Crm(other),
     })
+}
+
+/// The records of `kind` that every one of `filters` selects (all of them without one), for
+/// the reports: a bad expression is refused like any bad input (exit code 1).
+pub async fn of(cx: &Session, kind: EntityKind, filters: &[String]) -> Result<Filter, CliError> {
+    if filters.is_empty() {
+        return Ok(Filter::All);
+    }
+    Ok(cx.text_query(kind, filters, &[] as &[&str], 1).await?.filter)
 }
 
 /// The `i` of `filter[i]`.

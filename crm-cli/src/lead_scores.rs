@@ -4,7 +4,6 @@
 use crm::analytics::{LeadScoreOptions, Sales};
 use crm::chrono::{DateTime, Utc};
 use crm::entity::EntityKind;
-use crm::query::Filter;
 use crm::rust_decimal::Decimal;
 use crm::service::Session;
 use serde_json::json;
@@ -43,11 +42,7 @@ pub struct LeadScoreArgs {
 
 /// The model, its test and the open deals, as lines or JSON.
 pub(crate) async fn run(cx: &Session, a: LeadScoreArgs, out: &mut Out) -> Result<(), CliError> {
-    let filter = if a.filters.is_empty() {
-        Filter::All
-    } else {
-        cx.text_query(EntityKind::Deal, &a.filters, &[] as &[&str], 1).await?.filter
-    };
+    let filter = crate::filter::of(cx, EntityKind::Deal, &a.filters).await?;
     let d = LeadScoreOptions::default();
     // Without a window, the default 24 months; with either end, the window they give.
     let window = window(cx, a.from, a.to).map(|w| match a.from {

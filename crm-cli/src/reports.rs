@@ -190,15 +190,8 @@ pub enum ReportCmd {
         /// The discount rate per month (0.01 is 1 %).
         #[arg(long = "monthly-discount", default_value = "0.01", value_name = "RATE")]
         monthly_discount: Decimal,
-        /// The currency spend is counted in (needed when the orders are in several).
-        #[arg(long, value_name = "CODE")]
-        currency: Option<String>,
-        /// Only the orders this text filter selects (as for `list`; repeatable).
-        #[arg(long = "filter", short = 'f', value_name = "EXPR")]
-        filters: Vec<String>,
-        /// The IANA time zone whose calendar days purchases are counted in.
-        #[arg(long = "time-zone", default_value = "UTC", value_name = "ZONE")]
-        time_zone: String,
+        #[command(flatten)]
+        history: History,
         /// How many of the most valuable customers to list.
         #[arg(long, default_value_t = 10)]
         top: usize,
@@ -235,15 +228,8 @@ pub enum ReportCmd {
             default_value = "not_alive:30,overdue_purchase:20,fewer_interactions:10,cases:15,feedback:15,overdue_invoices:10"
         )]
         weights: ChurnWeights,
-        /// The currency of the orders that count (needed when they are in several).
-        #[arg(long, value_name = "CODE")]
-        currency: Option<String>,
-        /// Only the orders this text filter selects (as for `list`; repeatable).
-        #[arg(long = "filter", short = 'f', value_name = "EXPR")]
-        filters: Vec<String>,
-        /// The IANA time zone whose calendar days purchases are counted in.
-        #[arg(long = "time-zone", default_value = "UTC", value_name = "ZONE")]
-        time_zone: String,
+        #[command(flatten)]
+        history: History,
         /// How many of the customers most at risk to list.
         #[arg(long, default_value_t = 10)]
         top: usize,
@@ -278,14 +264,33 @@ pub struct OrderScope {
     filters: Vec<String>,
 }
 
+/// The purchase histories the lifetime-value and churn reports read.
+#[derive(Debug, clap::Args)]
+pub struct History {
+    /// The currency of the orders that count (needed when they are in several).
+    #[arg(long, value_name = "CODE")]
+    currency: Option<String>,
+    /// Only the orders this text filter selects (as for `list`; repeatable).
+    #[arg(long = "filter", short = 'f', value_name = "EXPR")]
+    filters: Vec<String>,
+    /// The IANA time zone whose calendar days purchases are counted in.
+    #[arg(long = "time-zone", default_value = "UTC", value_name = "ZONE")]
+    time_zone: String,
+}
+
+impl History {
+    /// The currency, the filter and the time zone.
+    async fn read(&self, cx: &Session) -> Result<(Option<Currency>, Filter, Tz), CliError> {
+        let filter = crate::filter::of(cx, EntityKind::Order, &self.filters).await?;
+        let currency = self.currency.as_deref().map(Money::currency_from_code).transpose()?;
+        Ok((currency, filter, zone(&self.time_zone)?))
+    }
+}
+
 impl OrderScope {
     /// The window, the currency and the filter.
     async fn read(&self, cx: &Session) -> Result<(Option<Window>, Option<Currency>, Filter), CliError> {
-        let filter = if self.filters.is_empty() {
-            Filter::All
-        } else {
-            cx.text_query(EntityKind::Order, &self.filters, &[] as &[&str], 1).await?.filter
-        };
+        let filter = crate::filter::of(cx, EntityKind::Order, &self.filters).await?;
         let currency = self.currency.as_deref().map(Money::currency_from_code).transpose()?;
         Ok((window(cx, self.from, self.to), currency, filter))
     }
@@ -293,10 +298,7 @@ impl OrderScope {
 
 impl Common {
     async fn filter(&self, cx: &Session) -> Result<Filter, CliError> {
-        if self.filters.is_empty() {
-            return Ok(Filter::All);
-        }
-        Ok(cx.text_query(EntityKind::Deal, &self.filters, &[] as &[&str], 1).await?.filter)
+        crate::filter::of(cx, EntityKind::Deal, &self.filters).await
     }
 
     fn zone(&self) -> Result<Tz, CliError> {
@@ -554,11 +556,7 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
             out.done(&portfolio_lines(&p).join("\n"))
         }
         ReportCmd::Retention { customers, period: p, from, to, filters, time_zone, chart } => {
-            let filter = if filters.is_empty() {
-                Filter::All
-            } else {
-                cx.text_query(EntityKind::Order, &filters, &[] as &[&str], 1).await?.filter
-            };
+            let filter = crate::filter::of(cx, EntityKind::Order, &filters).await?;
             let o = RetentionOptions {
                 customers: if customers == "companies" { CustomerKind::Company } else { CustomerKind::Contact },
                 period: period(&p),
@@ -632,15 +630,9 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
             }
             out.done(&lines.join("\n"))
         }
-        ReportCmd::Clv { until, horizon_months, monthly_discount, currency, filters, time_zone, top, chart } => {
-            let filter = if filters.is_empty() {
-                Filter::All
-            } else {
-                cx.text_query(EntityKind::Order, &filters, &[] as &[&str], 1).await?.filter
-            };
-            let currency = currency.as_deref().map(Money::currency_from_code).transpose()?;
-            let o =
-                ClvOptions { until, horizon_months, monthly_discount, currency, filter, time_zone: zone(&time_zone)? };
+        ReportCmd::Clv { until, horizon_months, monthly_discount, history, top, chart } => {
+            let (currency, filter, time_zone) = history.read(cx).await?;
+            let o = ClvOptions { until, horizon_months, monthly_discount, currency, filter, time_zone };
             let r = Customers::new(cx).clv(&o).await?;
             if let Some(path) = &chart {
                 charts::write(path, crm::analytics::charts::clv_distribution(&r))?;
@@ -654,14 +646,9 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
         ReportCmd::CrossSell(args) => customer_reports::cross_sell(cx, args, out).await,
         ReportCmd::Propensity(args) => customer_reports::propensity(cx, args, out).await,
         ReportCmd::Recommend(args) => customer_reports::recommend(cx, args, out).await,
-        ReportCmd::Churn { until, lookback_days, weights, currency, filters, time_zone, top } => {
-            let filter = if filters.is_empty() {
-                Filter::All
-            } else {
-                cx.text_query(EntityKind::Order, &filters, &[] as &[&str], 1).await?.filter
-            };
-            let currency = currency.as_deref().map(Money::currency_from_code).transpose()?;
-            let o = ChurnOptions { until, lookback_days, weights, currency, filter, time_zone: zone(&time_zone)? };
+        ReportCmd::Churn { until, lookback_days, weights, history, top } => {
+            let (currency, filter, time_zone) = history.read(cx).await?;
+            let o = ChurnOptions { until, lookback_days, weights, currency, filter, time_zone };
             let r = Customers::new(cx).churn(&o).await?;
             if out.is_json() {
                 return json_of(out, &r);

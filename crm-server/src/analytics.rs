@@ -128,6 +128,16 @@ fn invalid(field: &str, message: String) -> Problem {
     Problem::from(Error::invalid(field, FieldErrorCode::InvalidFormat, message))
 }
 
+/// The `from` and `to` query parameters of a report's window, for the OpenAPI document.
+pub(crate) fn window_params() -> [serde_json::Value; 2] {
+    let instant = json!({ "type": "string", "format": "date-time" });
+    let q = |name: &str, description: &str| json!({ "name": name, "in": "query", "required": false, "description": description, "schema": instant });
+    [
+        q("from", "The window's start (RFC 3339; default 12 months before `to`)"),
+        q("to", "The window's end, excluded (RFC 3339; default now)"),
+    ]
+}
+
 pub(crate) fn reply<T: serde::Serialize>(value: &T) -> Response {
     axum::Json(value).into_response()
 }
@@ -253,18 +263,7 @@ pub(crate) fn paths(paths: &mut serde_json::Map<String, serde_json::Value>) {
         json!({ "enum": ["owner", "pipeline", "lead_source", "campaign"] }),
     );
     let tz = q("time_zone", "The IANA zone whose calendar the periods follow (default UTC)", text.clone());
-    let from_to = [
-        q(
-            "from",
-            "The window's start (RFC 3339; default 12 months before `to`)",
-            json!({ "type": "string", "format": "date-time" }),
-        ),
-        q(
-            "to",
-            "The window's end, excluded (RFC 3339; default now)",
-            json!({ "type": "string", "format": "date-time" }),
-        ),
-    ];
+    let from_to = window_params();
     let object = |what: &str| json!({ "type": "object", "description": what });
     let report = |op: &str, summary: &str, params: Vec<serde_json::Value>, body: &str| {
         json!({ "get": {

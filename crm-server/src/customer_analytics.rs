@@ -22,7 +22,7 @@ use crm::rust_decimal::Decimal;
 use crm::service::Session;
 use serde_json::json;
 
-use crate::analytics::{Params, reply};
+use crate::analytics::{Params, reply, window_params};
 use crate::auth::Caller;
 use crate::problem::Problem;
 
@@ -329,17 +329,8 @@ pub(crate) fn paths(paths: &mut serde_json::Map<String, serde_json::Value>) {
         ),
         q("filter", "A text filter over the orders (repeatable), as in lists", json!({ "type": "string" })),
     ];
-    let rules = [
-        q(
-            "from",
-            "The window's start (RFC 3339; default 12 months before `to`)",
-            json!({ "type": "string", "format": "date-time" }),
-        ),
-        q(
-            "to",
-            "The window's end, excluded (RFC 3339; default now)",
-            json!({ "type": "string", "format": "date-time" }),
-        ),
+    let mut rules = window_params().to_vec();
+    rules.extend([
         q(
             "min_orders",
             "A pair must appear together in at least this many orders (default 3)",
@@ -351,8 +342,8 @@ pub(crate) fn paths(paths: &mut serde_json::Map<String, serde_json::Value>) {
             json!({ "type": "string", "example": "0.2" }),
         ),
         q("filter", "A text filter over the orders (repeatable), as in lists", json!({ "type": "string" })),
-    ];
-    let mut cross = rules.to_vec();
+    ]);
+    let mut cross = rules.clone();
     cross.push(q(
         "top",
         "At most this many rules (default 100)",
@@ -368,7 +359,7 @@ pub(crate) fn paths(paths: &mut serde_json::Map<String, serde_json::Value>) {
             "responses": responses((200, json_response("The rules", object("`window`, `orders`, `products`, `rules` (antecedent, consequent, orders, support, confidence, lift), `empty_because`"), &[])), &[400, 403, 422]),
         } }),
     );
-    let mut recommend = rules.to_vec();
+    let mut recommend = rules;
     recommend.push(q(
         "contact",
         "Only this customer (repeatable; default every customer who bought)",

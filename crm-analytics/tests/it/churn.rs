@@ -158,7 +158,7 @@ pub(crate) async fn churn_risk_is_scored_and_explained(store: Arc<dyn Store>) {
 
     // Only the cases count: the unhappy customer leads with the factor's whole weight; the old
     // open case weighs a quarter.
-    let cases_only = ChurnWeights { cases: 1, ..zero() };
+    let cases_only = ChurnWeights { cases: 1, ..ChurnWeights::NONE };
     let r = Customers::new(&cx).churn(&ChurnOptions { weights: cases_only, ..Default::default() }).await.unwrap();
     assert_eq!((r.customers[0].contact_id, r.customers[0].score), (unhappy, Decimal::from(100)));
     assert_eq!((r.customers[1].contact_id, r.customers[1].score), (steady[2], Decimal::from(25)));
@@ -172,22 +172,11 @@ pub(crate) async fn churn_risk_is_scored_and_explained(store: Arc<dyn Store>) {
     assert!(format!("cases:{}", crm_analytics::MAX_WEIGHT + 1).parse::<ChurnWeights>().is_err());
     for (bad, field) in [
         (ChurnOptions { lookback_days: 3, ..Default::default() }, "lookback_days"),
-        (ChurnOptions { weights: zero(), ..Default::default() }, "weights"),
+        (ChurnOptions { weights: ChurnWeights::NONE, ..Default::default() }, "weights"),
         (ChurnOptions { weights: heavy, ..Default::default() }, "weights"),
     ] {
         let e = Customers::new(&cx).churn(&bad).await.unwrap_err();
         assert_eq!(e.field_errors()[0].field, field);
-    }
-}
-
-fn zero() -> ChurnWeights {
-    ChurnWeights {
-        not_alive: 0,
-        overdue_purchase: 0,
-        fewer_interactions: 0,
-        cases: 0,
-        feedback: 0,
-        overdue_invoices: 0,
     }
 }
 
@@ -211,7 +200,7 @@ pub(crate) async fn without_the_model_the_other_factors_weigh(store: Arc<dyn Sto
     // Feedback weighs 15 of the 70 left: 21.4 points.
     assert_eq!(points(solo, ChurnFactor::Feedback), Decimal::new(214, 1), "{solo:?}");
     // Only the chance of being alive weighing, and it cannot be worked out: refused.
-    let only_alive = ChurnWeights { not_alive: 1, ..zero() };
+    let only_alive = ChurnWeights { not_alive: 1, ..ChurnWeights::NONE };
     let e = Customers::new(&cx).churn(&ChurnOptions { weights: only_alive, ..Default::default() }).await.unwrap_err();
     assert_eq!(e.field_errors()[0].field, "weights");
 }
