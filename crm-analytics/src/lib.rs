@@ -14,8 +14,9 @@
 //! purchases, fewer interactions, cases, feedback and overdue invoices, each factor's part
 //! shown. [`CrossSell`] mines which products sell together (support, confidence, lift) and
 //! what to offer each customer; [`Sales::lead_scoring`] learns an explainable naive Bayes
-//! model of which deals are won, tested on the latest deals (Brier score, reliability). Every
-//! figure is computed by the store's aggregates
+//! model of which deals are won, tested on the latest deals (Brier score, reliability);
+//! [`Marketing`] ranks who will respond to a campaign and credits revenue to the campaigns'
+//! first and last touches. Every figure is computed by the store's aggregates
 //! ([`crm_core::aggregate`]): one `GROUP BY` per question on SQL stores, never a table loaded
 //! into memory. Money stays exact and per currency; nothing is ever a NaN.
 //!
@@ -40,6 +41,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod attribution;
 mod bayes;
 mod bgnbd;
 #[cfg(feature = "charts")]
@@ -61,6 +63,7 @@ mod rfm;
 mod trend;
 mod window;
 
+pub use attribution::{Attribution, AttributionOptions, CampaignCredit};
 pub use bgnbd::{BgNbd, Purchases};
 pub use churn::{
     ChurnBand, ChurnFactor, ChurnOptions, ChurnReport, ChurnWeights, Contribution, CustomerChurn, LOOKBACK_DAYS,

@@ -32,7 +32,7 @@ pub const MAX_TARGETS: usize = 100_000;
 /// Marketing analytics for one session.
 #[derive(Clone, Copy, Debug)]
 pub struct Marketing<'s> {
-    cx: &'s Session,
+    pub(crate) cx: &'s Session,
 }
 
 /// What a propensity model learns from, and whom it ranks.

@@ -1,8 +1,9 @@
 //! The customer reports as lines for people: lifetime value, churn risk, cross-sell rules,
-//! recommendations and campaign response propensity.
+//! recommendations, campaign response propensity and attribution.
 
 use crm::analytics::{
-    BasketOptions, ChurnReport, ClvReport, CrossSell, Marketing, PropensityOptions, RecommendOptions,
+    AttributionOptions, BasketOptions, ChurnReport, ClvReport, CrossSell, Marketing, PropensityOptions,
+    RecommendOptions,
 };
 use crm::chrono::{DateTime, Utc};
 use crm::entity::EntityKind;
@@ -128,6 +129,70 @@ pub(crate) async fn propensity(cx: &Session, a: PropensityArgs, out: &mut Out) -
         for c in t.contributions.iter().filter(|c| c.weight != 0.0) {
             lines.push(format!("      {:+.2} {}", c.weight, c.why));
         }
+    }
+    out.done(&lines.join("\n"))
+}
+
+/// `crm reports attribution`.
+#[derive(Debug, clap::Args)]
+pub struct AttributionArgs {
+    /// The window's start (RFC 3339; default: 12 months before its end).
+    #[arg(long, value_name = "TIME")]
+    from: Option<DateTime<Utc>>,
+    /// The window's end, excluded (RFC 3339; default: now).
+    #[arg(long, value_name = "TIME")]
+    to: Option<DateTime<Utc>>,
+    /// A touch counts for a purchase up to this many days after it.
+    #[arg(long = "lookback-days", default_value_t = 90, value_name = "DAYS")]
+    lookback_days: u32,
+    /// A response that makes a membership a touch (repeatable; default: opened, clicked,
+    /// responded, converted).
+    #[arg(long = "touch", value_name = "KIND")]
+    touches: Vec<ResponseKind>,
+    /// The currency revenue is counted in (needed when the orders are in several).
+    #[arg(long, value_name = "CODE")]
+    currency: Option<String>,
+    /// Only the orders this text filter selects (as for `list`; repeatable).
+    #[arg(long = "filter", short = 'f', value_name = "EXPR")]
+    filters: Vec<String>,
+}
+
+/// The revenue credited to the campaigns, as lines or JSON.
+pub(crate) async fn attribution(cx: &Session, a: AttributionArgs, out: &mut Out) -> Result<(), CliError> {
+    let o = AttributionOptions {
+        window: window(cx, a.from, a.to),
+        lookback_days: a.lookback_days,
+        touches: if a.touches.is_empty() { AttributionOptions::default().touches } else { a.touches },
+        currency: a.currency.as_deref().map(Money::currency_from_code).transpose()?,
+        filter: crate::filter::of(cx, EntityKind::Order, &a.filters).await?,
+    };
+    let r = Marketing::new(cx).attribution(&o).await?;
+    if out.is_json() {
+        return json_of(out, &r);
+    }
+    let money = |m: Option<Money>| m.map_or("-".to_owned(), |m| m.to_string());
+    let mut lines = vec![format!(
+        "attribution {} to {}: {} revenue, {} touched by no campaign",
+        r.window.from,
+        r.window.to,
+        money(r.revenue),
+        money(r.unattributed)
+    )];
+    if let Some(why) = &r.empty_because {
+        lines.push(format!("  ({why})"));
+    }
+    for c in &r.campaigns {
+        let roi = |x: Option<Decimal>| x.map_or("-".to_owned(), |x| x.to_string());
+        lines.push(format!(
+            "  {}: first touch {} ({} purchases, ROI {}), last touch {} ({} purchases, ROI {})",
+            c.name,
+            c.first_touch,
+            c.first_touch_purchases,
+            roi(c.roi_first_touch),
+            c.last_touch,
+            c.last_touch_purchases,
+            roi(c.roi_last_touch)
+        ));
     }
     out.done(&lines.join("\n"))
 }

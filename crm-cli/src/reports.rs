@@ -202,6 +202,9 @@ pub enum ReportCmd {
     /// Lead scores: a naive Bayes model of which deals are won (tested on the latest deals)
     /// and the open deals scored with each field's part.
     LeadScore(lead_scores::LeadScoreArgs),
+    /// The revenue credited to the campaigns that first and last touched each buyer, and each
+    /// campaign's return on its budget.
+    Attribution(customer_reports::AttributionArgs),
     /// Who is likely to respond to a campaign, learned from past campaigns: a ranked target
     /// list with each field's part.
     Propensity(customer_reports::PropensityArgs),
@@ -645,6 +648,7 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
         ReportCmd::LeadScore(args) => lead_scores::run(cx, args, out).await,
         ReportCmd::CrossSell(args) => customer_reports::cross_sell(cx, args, out).await,
         ReportCmd::Propensity(args) => customer_reports::propensity(cx, args, out).await,
+        ReportCmd::Attribution(args) => customer_reports::attribution(cx, args, out).await,
         ReportCmd::Recommend(args) => customer_reports::recommend(cx, args, out).await,
         ReportCmd::Churn { until, lookback_days, weights, history, top } => {
             let (currency, filter, time_zone) = history.read(cx).await?;

@@ -20,6 +20,7 @@
 //! | `GET /v1/reports/rfm`, `POST /v1/reports/rfm/score` | customers' recency, frequency and monetary scores and segments; written on the contacts |
 //! | `GET /v1/reports/clv` | customer lifetime value: revenue so far, the chance each customer is still one, and value predicted over a horizon |
 //! | `GET /v1/reports/cross-sell`, `/recommendations` | products bought together (support, confidence, lift); what to offer each customer and why |
+//! | `GET /v1/reports/attribution` | revenue credited to the campaigns' first and last touches, and each campaign's return on its budget |
 //! | `GET /v1/reports/response-propensity` | who is likely to respond to a campaign, learned from past ones: a ranked target list with reasons |
 //! | `GET /v1/reports/churn` | each customer's risk of leaving, 0–100, with the points and figures of each factor behind it |
 //! | `POST /v1/{kind}/aggregate` | counts, sums, averages, extremes and percentiles grouped by fields, currencies and calendar buckets |
@@ -144,6 +145,7 @@ fn app(crm: Crm, options: &Options) -> (Router, Option<std::sync::Arc<webhooks::
         .route("/v1/reports/churn", get(customer_analytics::churn))
         .route("/v1/reports/cross-sell", get(customer_analytics::cross_sell))
         .route("/v1/reports/response-propensity", get(campaign_analytics::response_propensity))
+        .route("/v1/reports/attribution", get(campaign_analytics::attribution))
         .route("/v1/reports/recommendations", get(customer_analytics::recommendations))
         .route("/v1/reports/rfm/score", axum::routing::post(customer_analytics::score_rfm))
         .route("/v1/{kind}/aggregate", axum::routing::post(analytics::aggregate))

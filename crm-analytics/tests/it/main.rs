@@ -1,5 +1,6 @@
 //! crm-analytics' integration tests, one binary: each suite runs on every store.
 
+mod attribution;
 mod churn;
 mod clv;
 mod cross_sell;

@@ -213,4 +213,9 @@ fn response_propensity_without_past_campaigns_says_so() {
     assert_eq!(r["targets"].as_array().map(Vec::len), Some(1), "{r}");
     let err = fails(d, &["reports", "propensity", "--response", "maybe"], 2);
     assert!(err.contains("maybe"), "{err}");
+    // No order yet: nothing to credit, and it says so.
+    let text = ok(d, &["reports", "attribution", "--touch", "clicked"]);
+    assert!(text.contains("no order with a contact was placed"), "{text}");
+    let err = fails(d, &["reports", "attribution", "--lookback-days", "0"], 1);
+    assert!(err.contains("lookback_days"), "{err}");
 }
