@@ -116,6 +116,31 @@ fn the_fits_reach_the_likelihoods_maximum_near_the_reference() {
     assert!(GammaGamma::fit(&[(0, 10.0)]).is_none());
 }
 
+#[test]
+fn many_histories_are_fitted_to_the_likelihoods_maximum() {
+    // 12,000 histories (each reference customer observed on thirty later days): the fit must
+    // end at the likelihood's maximum over all of them.
+    let histories: Vec<Purchases> = REFERENCE
+        .customers
+        .iter()
+        .flat_map(|c| (0..30).map(move |k| Purchases { age: c.age + f64::from(k), ..c.purchases() }))
+        .collect();
+    let (m, fit) = BgNbd::fit(&histories).unwrap();
+    assert!(fit.converged, "{m:?} {fit:?}");
+    let ll = |m: &BgNbd| histories.iter().map(|h| m.log_likelihood(h)).sum::<f64>();
+    let best = ll(&m);
+    assert!((best - fit.log_likelihood).abs() < 1e-6 * best.abs(), "{best} {fit:?}");
+    // No step along any parameter gains.
+    for i in 0..4 {
+        for step in [1.001, 0.999] {
+            let mut p = [m.r, m.alpha, m.a, m.b];
+            p[i] *= step;
+            let moved = BgNbd { r: p[0], alpha: p[1], a: p[2], b: p[3] };
+            assert!(ll(&moved) <= best + 1e-6, "parameter {i} × {step}: {} > {best}", ll(&moved));
+        }
+    }
+}
+
 fn customer(i: u32) -> ContactId {
     ContactId::from_uuid(Uuid::from_u128(0x0195_0000_0000_7000_8000_0000_0000_0000 + u128::from(i)))
 }
