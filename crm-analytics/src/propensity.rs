@@ -258,10 +258,16 @@ impl<'s> Marketing<'s> {
                 }
             }
         }
-        let audience = Aggregate::new(o.audience.clone()).group_by("id").count();
+        // Everyone is already in `values`; a narrower audience takes one more aggregate.
+        let audience: Vec<Uuid> = if o.audience == Filter::All {
+            values.keys().copied().collect()
+        } else {
+            let a = Aggregate::new(o.audience.clone()).group_by("id").count();
+            let rows = self.cx.contacts().aggregate(&a).await?;
+            rows.iter().filter_map(|r| if let Value::Id(id) = r.groups[0] { Some(id) } else { None }).collect()
+        };
         let mut targets: Vec<Target> = Vec::new();
-        for r in self.cx.contacts().aggregate(&audience).await? {
-            let Value::Id(id) = r.groups[0] else { continue };
+        for id in audience {
             if members.contains(&id) {
                 continue;
             }

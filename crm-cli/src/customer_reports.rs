@@ -5,7 +5,6 @@ use crm::analytics::{
     AttributionOptions, BasketOptions, ChurnReport, ClvReport, CrossSell, Marketing, PropensityOptions,
     RecommendOptions,
 };
-use crm::chrono::{DateTime, Utc};
 use crm::entity::EntityKind;
 use crm::ids::{CampaignId, ContactId, ProductId};
 use crm::model::ResponseKind;
@@ -15,17 +14,13 @@ use crm::service::Session;
 
 use crate::error::CliError;
 use crate::output::Out;
-use crate::reports::{json_of, window};
+use crate::reports::{Span, json_of};
 
 /// Which orders rules are mined from, and which rules are kept.
 #[derive(Debug, clap::Args)]
 pub struct RuleArgs {
-    /// The window's start (RFC 3339; default: 12 months before its end).
-    #[arg(long, value_name = "TIME")]
-    from: Option<DateTime<Utc>>,
-    /// The window's end, excluded (RFC 3339; default: now).
-    #[arg(long, value_name = "TIME")]
-    to: Option<DateTime<Utc>>,
+    #[command(flatten)]
+    span: Span,
     /// A pair must appear together in at least this many orders.
     #[arg(long = "min-orders", default_value_t = 3, value_name = "N")]
     min_orders: u64,
@@ -41,7 +36,7 @@ impl RuleArgs {
     async fn options(&self, cx: &Session, top: usize) -> Result<BasketOptions, CliError> {
         let filter = crate::filter::of(cx, EntityKind::Order, &self.filters).await?;
         Ok(BasketOptions {
-            window: window(cx, self.from, self.to),
+            window: self.span.window(cx),
             filter,
             min_orders: self.min_orders,
             min_confidence: self.min_confidence,
@@ -136,12 +131,8 @@ pub(crate) async fn propensity(cx: &Session, a: PropensityArgs, out: &mut Out) -
 /// `crm reports attribution`.
 #[derive(Debug, clap::Args)]
 pub struct AttributionArgs {
-    /// The window's start (RFC 3339; default: 12 months before its end).
-    #[arg(long, value_name = "TIME")]
-    from: Option<DateTime<Utc>>,
-    /// The window's end, excluded (RFC 3339; default: now).
-    #[arg(long, value_name = "TIME")]
-    to: Option<DateTime<Utc>>,
+    #[command(flatten)]
+    span: Span,
     /// A touch counts for a purchase up to this many days after it.
     #[arg(long = "lookback-days", default_value_t = 90, value_name = "DAYS")]
     lookback_days: u32,
@@ -160,7 +151,7 @@ pub struct AttributionArgs {
 /// The revenue credited to the campaigns, as lines or JSON.
 pub(crate) async fn attribution(cx: &Session, a: AttributionArgs, out: &mut Out) -> Result<(), CliError> {
     let o = AttributionOptions {
-        window: window(cx, a.from, a.to),
+        window: a.span.window(cx),
         lookback_days: a.lookback_days,
         touches: if a.touches.is_empty() { AttributionOptions::default().touches } else { a.touches },
         currency: a.currency.as_deref().map(Money::currency_from_code).transpose()?,

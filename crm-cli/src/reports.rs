@@ -67,12 +67,8 @@ pub enum ReportCmd {
     },
     /// Sales performance over a window: won and lost, win rates, deal size, cycle, velocity.
     Performance {
-        /// The window's start (RFC 3339; default: 12 months before its end).
-        #[arg(long, value_name = "TIME")]
-        from: Option<DateTime<Utc>>,
-        /// The window's end, excluded (RFC 3339; default: now).
-        #[arg(long, value_name = "TIME")]
-        to: Option<DateTime<Utc>>,
+        #[command(flatten)]
+        span: Span,
         /// Broken down by owner, pipeline, lead source or campaign.
         #[arg(long, value_parser = ["owner", "pipeline", "lead_source", "campaign"])]
         by: Option<String>,
@@ -84,12 +80,8 @@ pub enum ReportCmd {
         /// Periods of a month or a quarter.
         #[arg(long, value_parser = ["month", "quarter"], default_value = "month")]
         period: String,
-        /// The window's start (RFC 3339; default: 12 months before its end).
-        #[arg(long, value_name = "TIME")]
-        from: Option<DateTime<Utc>>,
-        /// The window's end, excluded (RFC 3339; default: now).
-        #[arg(long, value_name = "TIME")]
-        to: Option<DateTime<Utc>>,
+        #[command(flatten)]
+        span: Span,
         /// One line per owner, pipeline, lead source or campaign.
         #[arg(long, value_parser = ["owner", "pipeline", "lead_source", "campaign"])]
         by: Option<String>,
@@ -104,12 +96,8 @@ pub enum ReportCmd {
         /// The pipeline (default: the default pipeline).
         #[arg(long)]
         pipeline: Option<Uuid>,
-        /// The start of the window deals were created in (RFC 3339; default: 12 months ago).
-        #[arg(long, value_name = "TIME")]
-        from: Option<DateTime<Utc>>,
-        /// The end of that window, excluded (RFC 3339; default: now).
-        #[arg(long, value_name = "TIME")]
-        to: Option<DateTime<Utc>>,
+        #[command(flatten)]
+        span: Span,
         /// One funnel per month or quarter of creation.
         #[arg(long, value_parser = ["month", "quarter"])]
         cohorts: Option<String>,
@@ -146,12 +134,8 @@ pub enum ReportCmd {
         /// Cohorts and periods of a month or a quarter.
         #[arg(long, value_parser = ["month", "quarter"], default_value = "month")]
         period: String,
-        /// The start of the window first purchases were made in (RFC 3339; default: 12 months ago).
-        #[arg(long, value_name = "TIME")]
-        from: Option<DateTime<Utc>>,
-        /// The end of that window, excluded (RFC 3339; default: now).
-        #[arg(long, value_name = "TIME")]
-        to: Option<DateTime<Utc>>,
+        #[command(flatten)]
+        span: Span,
         /// Only the orders this text filter selects count as purchases (as for `list`; repeatable).
         #[arg(long = "filter", short = 'f', value_name = "EXPR")]
         filters: Vec<String>,
@@ -253,12 +237,8 @@ pub struct Common {
 /// The orders the customer reports count.
 #[derive(Debug, clap::Args)]
 pub struct OrderScope {
-    /// The window's start (RFC 3339; default: 12 months before its end).
-    #[arg(long, value_name = "TIME")]
-    from: Option<DateTime<Utc>>,
-    /// The window's end, excluded (RFC 3339; default: now).
-    #[arg(long, value_name = "TIME")]
-    to: Option<DateTime<Utc>>,
+    #[command(flatten)]
+    span: Span,
     /// The currency money is counted in (needed when the orders are in several).
     #[arg(long, value_name = "CODE")]
     currency: Option<String>,
@@ -295,7 +275,7 @@ impl OrderScope {
     async fn read(&self, cx: &Session) -> Result<(Option<Window>, Option<Currency>, Filter), CliError> {
         let filter = crate::filter::of(cx, EntityKind::Order, &self.filters).await?;
         let currency = self.currency.as_deref().map(Money::currency_from_code).transpose()?;
-        Ok((window(cx, self.from, self.to), currency, filter))
+        Ok((self.span.window(cx), currency, filter))
     }
 }
 
@@ -325,6 +305,24 @@ fn slice(s: Option<&str>) -> Option<Slice> {
         Some("lead_source") => Some(Slice::LeadSource),
         Some("campaign") => Some(Slice::Campaign),
         _ => None,
+    }
+}
+
+/// The window a report covers, from `--from` and `--to`.
+#[derive(Debug, clap::Args)]
+pub struct Span {
+    /// The window's start (RFC 3339; default: 12 months before its end).
+    #[arg(long, value_name = "TIME")]
+    from: Option<DateTime<Utc>>,
+    /// The window's end, excluded (RFC 3339; default: now).
+    #[arg(long, value_name = "TIME")]
+    to: Option<DateTime<Utc>>,
+}
+
+impl Span {
+    /// The window, when either end is given (the report's default otherwise).
+    pub(crate) fn window(&self, cx: &Session) -> Option<Window> {
+        window(cx, self.from, self.to)
     }
 }
 
@@ -458,9 +456,9 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
             }
             out.done(&lines.join("\n"))
         }
-        ReportCmd::Performance { from, to, by, common } => {
+        ReportCmd::Performance { span, by, common } => {
             let o = PerformanceOptions {
-                window: window(cx, from, to),
+                window: span.window(cx),
                 by: slice(by.as_deref()),
                 filter: common.filter(cx).await?,
             };
@@ -492,9 +490,9 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
             }
             out.done(&lines.join("\n"))
         }
-        ReportCmd::WinRate { period: p, from, to, by, common, chart } => {
+        ReportCmd::WinRate { period: p, span, by, common, chart } => {
             let o = TrendOptions {
-                window: window(cx, from, to),
+                window: span.window(cx),
                 period: period(&p),
                 by: slice(by.as_deref()),
                 filter: common.filter(cx).await?,
@@ -515,10 +513,10 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
             }
             out.done(&lines.join("\n"))
         }
-        ReportCmd::Funnel { pipeline, from, to, cohorts, common, chart } => {
+        ReportCmd::Funnel { pipeline, span, cohorts, common, chart } => {
             let o = FunnelOptions {
                 pipeline: pipeline.map(PipelineId::from_uuid),
-                window: window(cx, from, to),
+                window: span.window(cx),
                 cohorts: cohorts.as_deref().map(period),
                 filter: common.filter(cx).await?,
                 time_zone: common.zone()?,
@@ -558,12 +556,12 @@ pub async fn run(cx: &Session, cmd: ReportCmd, out: &mut Out) -> Result<(), CliE
             }
             out.done(&portfolio_lines(&p).join("\n"))
         }
-        ReportCmd::Retention { customers, period: p, from, to, filters, time_zone, chart } => {
+        ReportCmd::Retention { customers, period: p, span, filters, time_zone, chart } => {
             let filter = crate::filter::of(cx, EntityKind::Order, &filters).await?;
             let o = RetentionOptions {
                 customers: if customers == "companies" { CustomerKind::Company } else { CustomerKind::Contact },
                 period: period(&p),
-                window: window(cx, from, to),
+                window: span.window(cx),
                 filter,
                 time_zone: zone(&time_zone)?,
             };
