@@ -39,6 +39,14 @@ impl Actor {
         Self { tenant_id, user_id: None, roles: Vec::new(), customer: Some(contact), origin: None, depth: 0 }
     }
 
+    /// The system acting for an automation: `origin` names it (`workflow:<id>`), and `depth`
+    /// is how many automated reactions deep its changes are (one more than the change it reacts
+    /// to). Both are written on the events of its changes ([`Event::origin`](crate::event::Event::origin)),
+    /// which is how a workflow runner tells its own changes apart and stops chains of rules.
+    pub fn automation(tenant_id: TenantId, origin: impl Into<String>, depth: u8) -> Self {
+        Self { origin: Some(origin.into()), depth, ..Self::system(tenant_id) }
+    }
+
     /// The customer acting, for an actor made by [`Actor::customer`].
     pub fn customer_id(&self) -> Option<ContactId> {
         self.customer

@@ -39,6 +39,8 @@ str_enum_core! {
         /** [`Erasure`](crate::model::Erasure): the log of one person's erasure. */ Erasure = "erasure",
         /** [`Share`](crate::model::Share): a record opened to one more user or team. */ Share = "share",
         /** [`ApiKey`](crate::model::ApiKey): a secret a program acts as a user with. */ ApiKey = "api_key",
+        /** [`Workflow`](crate::model::Workflow): an automation rule. */ Workflow = "workflow",
+        /** [`WorkflowRun`](crate::model::WorkflowRun): one step of a workflow run, logged. */ WorkflowRun = "workflow_run",
     }
 }
 

@@ -112,6 +112,20 @@ pub struct Event {
     /// change no field of their subject.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub values: Vec<FieldChange>,
+    /// What made the change when no person did it directly: the id of the extension reacting
+    /// to events, or `workflow:<id>` for an automation. None for a user's or the system's own
+    /// change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// How many automated reactions deep the change is: 0 for a person's change, 1 for a
+    /// reaction to it, 2 for a reaction to that… (what stops rules setting each other off
+    /// forever).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub depth: u8,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 /// One field of a record written by a change: its value before and after, as the record

@@ -188,6 +188,14 @@ typed_id!(
     ApiKeyId
 );
 typed_id!(
+    /// Id of a [`Workflow`](crate::model::Workflow).
+    WorkflowId
+);
+typed_id!(
+    /// Id of a [`WorkflowRun`](crate::model::WorkflowRun): one step of a workflow run.
+    WorkflowRunId
+);
+typed_id!(
     /// Id of a domain [`Event`](crate::event::Event).
     EventId
 );

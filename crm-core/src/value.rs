@@ -283,6 +283,8 @@ value_from_ids!(
     ErasureId,
     ShareId,
     ApiKeyId,
+    WorkflowId,
+    WorkflowRunId,
     EventId
 );
 

@@ -2,14 +2,11 @@
 //! (`contacts`, `deals`): listed, read, created from field values, changed from a JSON patch,
 //! deleted — each through the kind's own service, so its rules apply.
 
-use std::collections::HashMap;
-
 use crm_core::entity::EntityKind;
 use crm_core::error::{Error, FieldErrorCode};
 use crm_core::model::*;
-use crm_core::query::{Field, Page, Query};
+use crm_core::query::{Page, Query};
 use crm_core::service::Session;
-use crm_core::value::{Value, ValueType};
 use uuid::Uuid;
 
 use crate::Result;
@@ -288,9 +285,8 @@ pub async fn create(cx: &Session, kind: EntityKind, fields: &[(String, String)])
 }
 
 /// Changes record `id` of `kind` by `patch`, a JSON object of its fields (a custom field as
-/// `custom.KEY`, or inside a `custom` object; null clears), and saves it through the kind's
-/// own update at `version` when given (else the stored one). A field the kind does not have is
-/// refused naming it.
+/// `custom.KEY`, or inside a `custom` object; null clears), through the kind's own update at
+/// `version` when given (else the stored one): [`Session::update_fields`].
 pub async fn update(
     cx: &Session,
     kind: EntityKind,
@@ -298,137 +294,7 @@ pub async fn update(
     version: Option<u64>,
     patch: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<Record> {
-    let types: HashMap<String, ValueType> = match kind.has_custom_fields() {
-        true => cx
-            .custom_fields()
-            .registered(kind)
-            .await?
-            .into_iter()
-            .map(|f| (f.definition.key.clone(), f.definition.field_type.value_type()))
-            .collect(),
-        false => HashMap::new(),
-    };
-    macro_rules! edit {
-        ($E:ty, $svc:ident) => {{
-            let mut rec: $E = cx.records::<$E>().get(<$E as Entity>::Id::from(id)).await?;
-            if let Some(v) = version {
-                rec.set_version(v);
-            }
-            let rec: $E = patched(rec, patch, &types)?;
-            Ok(cx.$svc().update(rec).await?.into_record())
-        }};
-    }
-    match kind {
-        EntityKind::Contact => edit!(Contact, contacts),
-        EntityKind::Company => edit!(Company, companies),
-        EntityKind::Deal => edit!(Deal, deals),
-        EntityKind::Activity => edit!(Activity, activities),
-        EntityKind::Product => edit!(Product, products),
-        EntityKind::Order => edit!(Order, orders),
-        EntityKind::Invoice => edit!(Invoice, invoices),
-        EntityKind::Case => edit!(Case, cases),
-        EntityKind::Campaign => edit!(Campaign, campaigns),
-        EntityKind::Segment => edit!(Segment, segments),
-        EntityKind::User => edit!(User, users),
-        EntityKind::Team => edit!(Team, teams),
-        other => Err(unsupported(other, "updated")),
-    }
-}
-
-/// Fields that are the record's identity: not patched.
-const IDENTITY: &[&str] = &["id", "tenant_id", "version", "created_at", "updated_at"];
-
-/// `rec` with `patch` applied.
-/// Custom values given as text are read as their field's type (`types`, by key).
-fn patched<E: Entity>(
-    rec: E,
-    patch: &serde_json::Map<String, serde_json::Value>,
-    types: &HashMap<String, ValueType>,
-) -> Result<E> {
-    let mut whole = serde_json::to_value(&rec).map_err(|e| Error::storage(e.to_string()))?;
-    let body = whole.as_object_mut().ok_or_else(|| Error::storage("a record is not an object"))?;
-    let mut custom: Vec<(String, serde_json::Value)> = Vec::new();
-    for (field, value) in patch {
-        if field == "custom" {
-            let Some(map) = value.as_object() else {
-                return Err(Error::invalid("custom", FieldErrorCode::TypeMismatch, "an object of custom values").into());
-            };
-            custom.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
-            continue;
-        }
-        match Field::parse(field) {
-            Field::Custom(key) => custom.push((key, value.clone())),
-            Field::Std(name) => {
-                if IDENTITY.contains(&name.as_str()) {
-                    return Err(
-                        Error::invalid(name, FieldErrorCode::ReadOnly, "a record's identity is not changed").into()
-                    );
-                }
-                let Some(slot) = body.get_mut(&name) else {
-                    return Err(Error::invalid(
-                        name.clone(),
-                        FieldErrorCode::UnknownField,
-                        format!("{} records have no field `{name}`", E::KIND),
-                    )
-                    .into());
-                };
-                *slot = value.clone();
-            }
-        }
-    }
-    let mut rec: E = serde_json::from_value(whole).map_err(|e| {
-        Error::invalid("body", FieldErrorCode::TypeMismatch, format!("the values do not fit a {} record: {e}", E::KIND))
-    })?;
-    if custom.is_empty() {
-        return Ok(rec);
-    }
-    let Some(map) = rec.custom_mut() else {
-        return Err(Error::invalid(
-            "custom",
-            FieldErrorCode::UnknownField,
-            format!("{} records have no custom fields", E::KIND),
-        )
-        .into());
-    };
-    for (key, v) in custom {
-        let mismatch = |m: String| Error::invalid(format!("custom.{key}"), FieldErrorCode::TypeMismatch, m);
-        let ty = types.get(&key).copied();
-        let value = match v {
-            serde_json::Value::Null => None,
-            serde_json::Value::String(s) => Some(match ty {
-                Some(t) => t.read_text(&s).map_err(mismatch)?,
-                None => Value::Text(s),
-            }),
-            serde_json::Value::Array(items) if ty.is_some_and(ValueType::is_list) => {
-                let t = ty.unwrap_or(ValueType::TextList);
-                let read = items
-                    .iter()
-                    .map(|i| match i {
-                        serde_json::Value::String(s) => t.read_text(s).map_err(mismatch),
-                        other => Err(mismatch(format!("`{other}` is not text"))),
-                    })
-                    .collect::<std::result::Result<Vec<_>, _>>()?;
-                Some(Value::List(read))
-            }
-            serde_json::Value::Bool(b) => Some(Value::Bool(b)),
-            serde_json::Value::Number(n) => Some(match n.as_i64() {
-                Some(i) => Value::Int(i),
-                None => Value::Decimal(n.to_string().parse().map_err(|_| {
-                    Error::invalid(format!("custom.{key}"), FieldErrorCode::TypeMismatch, "not a number this CRM keeps")
-                })?),
-            }),
-            other => {
-                Some(serde_json::from_value(other).map_err(|e| {
-                    Error::invalid(format!("custom.{key}"), FieldErrorCode::TypeMismatch, e.to_string())
-                })?)
-            }
-        };
-        match value {
-            Some(v) => map.insert(key, v),
-            None => map.remove(&key),
-        };
-    }
-    Ok(rec)
+    Ok(cx.update_fields(crm_core::entity::EntityRef::new(kind, id), version, patch).await?)
 }
 
 /// [`export_csv`](crate::export_csv) of records of `kind`.

@@ -30,6 +30,7 @@ mod share;
 mod sync;
 mod team;
 mod user;
+mod workflow;
 
 pub use activity::*;
 pub use api_key::*;
@@ -59,3 +60,4 @@ pub use share::*;
 pub use sync::*;
 pub use team::*;
 pub use user::*;
+pub use workflow::*;

@@ -14,7 +14,7 @@ use crate::model::{
     Activity, Campaign, CampaignMember, Case, Company, Contact, CustomField, Deal, Feedback, Invoice, Merge, Order,
     Payment, Pipeline, Product, Relation, Role, Segment, SyncLink, SyncState, Team, User,
 };
-use crate::model::{ApiKey, Consent, Erasure, Share};
+use crate::model::{ApiKey, Consent, Erasure, Share, Workflow, WorkflowRun};
 use crate::value::{CustomValues, Value, ValueType};
 
 impl EntityKind {
@@ -47,6 +47,8 @@ impl EntityKind {
             EntityKind::Erasure => Erasure::std_fields(),
             EntityKind::Share => Share::std_fields(),
             EntityKind::ApiKey => ApiKey::std_fields(),
+            EntityKind::Workflow => Workflow::std_fields(),
+            EntityKind::WorkflowRun => WorkflowRun::std_fields(),
         }
     }
 
@@ -226,6 +228,10 @@ pub enum Record {
     Share(Share),
     /// An API key.
     ApiKey(ApiKey),
+    /// An automation rule.
+    Workflow(Workflow),
+    /// A logged step of a workflow run.
+    WorkflowRun(WorkflowRun),
 }
 
 macro_rules! dispatch {
@@ -257,6 +263,8 @@ macro_rules! dispatch {
             Record::Erasure($r) => $e,
             Record::Share($r) => $e,
             Record::ApiKey($r) => $e,
+            Record::Workflow($r) => $e,
+            Record::WorkflowRun($r) => $e,
         }
     };
 }

@@ -86,6 +86,7 @@ impl Permission {
         match self {
             Permission::ManageCustomFields => &[EntityKind::CustomField],
             Permission::ManagePipelines => &[EntityKind::Pipeline],
+            Permission::ManageAutomations => &[EntityKind::Workflow, EntityKind::WorkflowRun],
             Permission::ManageUsers => &[EntityKind::User, EntityKind::Team, EntityKind::Role, EntityKind::ApiKey],
             _ => &[],
         }

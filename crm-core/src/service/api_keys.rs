@@ -175,7 +175,12 @@ impl Crm {
                 && now - v.checked_at < KEY_RECHECK
                 && v.expires_at.is_none_or(|at| at > now)
             {
-                return Ok(Session { crm: self.clone(), actor: v.actor.clone(), access: v.access.clone() });
+                return Ok(Session {
+                    crm: self.clone(),
+                    actor: v.actor.clone(),
+                    access: v.access.clone(),
+                    receipt: None,
+                });
             }
         }
         let system = self.as_actor(&Actor::system(tenant));

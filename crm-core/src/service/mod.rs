@@ -18,6 +18,7 @@ mod duplicates;
 mod erasure;
 pub mod extension;
 mod feedback;
+mod field_patch;
 mod field_security;
 mod import;
 mod invoices;
@@ -47,6 +48,7 @@ mod threads;
 mod timeline;
 mod uow;
 mod users;
+mod workflows;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -89,6 +91,7 @@ pub use teams::{NewTeam, Teams};
 pub use threads::MISSING_PARENT_WINDOW_DAYS;
 pub use timeline::{Customer360, CustomerRef, CustomerSummary, TimelineItem};
 pub use users::{NewUser, Users};
+pub use workflows::{NewWorkflow, Workflows};
 
 use crate::actor::Actor;
 use crate::error::{Error, FieldErrorCode, Result};
@@ -181,7 +184,7 @@ impl Crm {
 
     /// Acts as `actor`: every call through the session is scoped to the actor's tenant.
     pub fn as_actor(&self, actor: &Actor) -> Session {
-        Session { crm: self.clone(), actor: actor.clone(), access: Default::default() }
+        Session { crm: self.clone(), actor: actor.clone(), access: Default::default(), receipt: None }
     }
 
     /// Creates the store's indexes for every custom field its extensions mark `indexed`
@@ -402,6 +405,8 @@ pub struct Session {
     pub(crate) actor: Actor,
     /// What the actor may do, once resolved, with the CRM's access epoch it was resolved in.
     pub(crate) access: AccessSlot,
+    /// A workflow step's log entry, committed with the next write ([`Session::with_receipt`]).
+    pub(crate) receipt: Option<workflows::ReceiptSlot>,
 }
 
 /// A session's resolved access and the epoch it was resolved in.
@@ -611,6 +616,11 @@ impl Session {
 
     /// Roles the tenant defines (the built-in ones are [`BuiltinRole`](crate::model::BuiltinRole)).
     pub fn roles(&self) -> Roles<'_> {
+        Records::new(self)
+    }
+
+    /// Automation rules: what happens on its own when records change.
+    pub fn workflows(&self) -> Workflows<'_> {
         Records::new(self)
     }
 

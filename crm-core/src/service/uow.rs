@@ -99,6 +99,8 @@ impl<'s> Uow<'s> {
             subject,
             related,
             change,
+            origin: self.s.actor.origin.clone(),
+            depth: self.s.actor.depth,
         };
         self.events.push(event);
     }
@@ -577,6 +579,9 @@ impl<'s> Uow<'s> {
             if let Some(e) = self.events.iter_mut().rev().find(|e| e.subject == subject) {
                 e.values.extend(values);
             }
+        }
+        if let Some(run) = self.s.receipt.as_ref().and_then(|slot| slot.take()) {
+            self.tx.insert(run).await?;
         }
         let events = std::mem::take(&mut self.events);
         if !events.is_empty() {

@@ -751,3 +751,5 @@ pub fn merge_record(tenant: TenantId, survivor: &Contact, merged: &Contact, move
 
 mod access;
 pub use access::*;
+mod automation;
+pub use automation::*;

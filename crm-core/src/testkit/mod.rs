@@ -237,6 +237,9 @@ fn event(tenant: TenantId, subject: EntityRef, related: Vec<EntityRef>, change: 
         related,
         change,
         values: Vec::new(),
+        // Every store keeps what made a change and how deep a reaction it was.
+        origin: Some("workflow:conformance".into()),
+        depth: 2,
     }
 }
 
@@ -282,6 +285,9 @@ fn one_of_each_numbered(tenant: TenantId, n: usize) -> Vec<Record> {
         share(tenant, d.entity_ref(), rep.id).into_record(),
         api_key(tenant, rep.id, &format!("crm_secret_{n}")).into_record(),
     ];
+    let flow = workflow(tenant, &format!("Welcome {n}"));
+    let run = workflow_run(tenant, &flow, c.entity_ref(), &format!("event:{n}"));
+    let people = people.into_iter().chain([flow.into_record(), run.into_record()]);
     let more: Vec<Record> =
         more.into_iter().chain([rep.into_record(), north.into_record(), desk.into_record()]).chain(people).collect();
     let mut all = vec![

@@ -43,6 +43,8 @@ pub async fn crud_every_kind(store: Arc<dyn Store>) {
             Record::Erasure(x) => x.reason = Some("Changed".into()),
             Record::Share(x) => x.note = Some("Changed".into()),
             Record::ApiKey(x) => x.name = "Changed".into(),
+            Record::Workflow(x) => x.name = "Changed".into(),
+            Record::WorkflowRun(x) => x.detail = Some("Changed".into()),
         }
         tx.update(changed).await.expect("update");
     }

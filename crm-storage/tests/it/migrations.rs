@@ -92,6 +92,8 @@ async fn create_old_database(db: &DatabaseConnection, records: &[Record]) {
             related: Vec::new(),
             change: Change::Created,
             values: Vec::new(),
+            origin: None,
+            depth: 0,
         };
         let sql = match backend {
             DbBackend::Postgres => "INSERT INTO crm_events (tenant_id, seq, event_id, data) VALUES ($1, $2, $3, $4)",

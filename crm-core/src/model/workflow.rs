@@ -1,0 +1,366 @@
+//! Workflows: automation rules a tenant defines as data. When something happens to a record of
+//! the workflow's kind (its [`Trigger`]) and the record matches its conditions, its [`Step`]s
+//! run. crm-core keeps and checks them ([`Workflows`](crate::service::Workflows)); the
+//! `crm-automation` crate runs them, and logs every step it runs as a [`WorkflowRun`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, Months, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::entity::{EntityKind, EntityRef, Links, UniqueKey};
+use crate::event::Change;
+use crate::ids::{UserId, WorkflowId, WorkflowRunId};
+use crate::macros::{record, str_enum};
+use crate::model::impl_entity;
+use crate::query::Filter;
+
+str_enum! {
+    /// A domain event a workflow can be triggered by, beyond creation, update and deletion.
+    #[non_exhaustive]
+    pub enum EventType {
+        /** A deal moved between stages. */ StageChanged = "stage_changed",
+        /** A deal was won. */ DealWon = "deal_won",
+        /** A deal was lost. */ DealLost = "deal_lost",
+        /** A won or lost deal was reopened. */ DealReopened = "deal_reopened",
+        /** A contact's lifecycle stage changed. */ LifecycleChanged = "lifecycle_changed",
+        /** An activity was logged (an email received is an inbound email logged). */ ActivityLogged = "activity_logged",
+        /** A task was marked done. */ TaskCompleted = "task_completed",
+        /** An order, invoice, case or campaign changed status (an invoice going overdue, a case breaching its SLA). */
+        StatusChanged = "status_changed",
+        /** An order was placed. */ OrderPlaced = "order_placed",
+        /** A payment was applied to an invoice. */ PaymentApplied = "payment_applied",
+        /** A campaign member responded. */ CampaignResponded = "campaign_responded",
+    }
+}
+
+impl EventType {
+    /// The type of a change, for the changes that are not a creation, update or deletion.
+    pub fn of(change: &Change) -> Option<EventType> {
+        Some(match change {
+            Change::StageChanged { .. } => EventType::StageChanged,
+            Change::DealWon => EventType::DealWon,
+            Change::DealLost { .. } => EventType::DealLost,
+            Change::DealReopened { .. } => EventType::DealReopened,
+            Change::LifecycleChanged { .. } => EventType::LifecycleChanged,
+            Change::ActivityLogged { .. } => EventType::ActivityLogged,
+            Change::TaskCompleted => EventType::TaskCompleted,
+            Change::StatusChanged { .. } => EventType::StatusChanged,
+            Change::OrderPlaced { .. } => EventType::OrderPlaced,
+            Change::PaymentApplied { .. } => EventType::PaymentApplied,
+            Change::CampaignResponded { .. } => EventType::CampaignResponded,
+            _ => return None,
+        })
+    }
+}
+
+/// What sets a workflow off, for a record of its kind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "on", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Trigger {
+    /// The record was created.
+    Created,
+    /// The record was updated and one of `fields` changed (any field when empty; `custom.KEY`
+    /// for a custom field).
+    Updated {
+        /// The fields listened to.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        fields: Vec<String>,
+    },
+    /// The record was deleted. A deleted record is gone, so such a workflow has no conditions.
+    Deleted,
+    /// A domain event about the record.
+    Event {
+        /// Which.
+        event: EventType,
+    },
+    /// Only when run by hand, on a record chosen then.
+    Manual,
+}
+
+impl Trigger {
+    /// Whether `change` (of a record of the workflow's kind) sets this trigger off.
+    pub fn fires_on(&self, change: &Change) -> bool {
+        match (self, change) {
+            (Trigger::Created, Change::Created) | (Trigger::Deleted, Change::Deleted) => true,
+            (Trigger::Updated { fields }, Change::Updated { fields: changed }) => {
+                fields.is_empty() || changed.iter().any(|c| fields.contains(c))
+            }
+            (Trigger::Event { event }, other) => EventType::of(other) == Some(*event),
+            _ => false,
+        }
+    }
+}
+
+str_enum! {
+    /// The unit of a [`Delay`].
+    pub enum DelayUnit {
+        /** Minutes. */ Minutes = "m",
+        /** Hours. */ Hours = "h",
+        /** Days (24 hours). */ Days = "d",
+        /** Calendar months (the same day of the month, or its last day when shorter). */ Months = "mo",
+    }
+}
+
+/// A span of time written `30m`, `4h`, `3d` or `1mo`: when a task is due after its workflow
+/// runs, how long a step waits.
+///
+/// ```
+/// use crm_core::model::Delay;
+/// use chrono::{TimeZone, Utc};
+/// let d: Delay = "3d".parse().unwrap();
+/// let at = Utc.with_ymd_and_hms(2026, 1, 30, 9, 0, 0).unwrap();
+/// assert_eq!(d.after(at), Some(Utc.with_ymd_and_hms(2026, 2, 2, 9, 0, 0).unwrap()));
+/// let month: Delay = "1mo".parse().unwrap();
+/// assert_eq!(month.after(at), Some(Utc.with_ymd_and_hms(2026, 2, 28, 9, 0, 0).unwrap()));
+/// assert!("3 weeks".parse::<Delay>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Delay {
+    /// How many units.
+    pub amount: u32,
+    /// Of what.
+    pub unit: DelayUnit,
+}
+
+/// The longest delay: ten years.
+pub const MAX_DELAY_DAYS: u32 = 3660;
+
+impl Delay {
+    /// `amount` units.
+    pub fn new(amount: u32, unit: DelayUnit) -> Self {
+        Self { amount, unit }
+    }
+
+    /// The instant this long after `t` (None past the calendar's end).
+    pub fn after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let n = i64::from(self.amount);
+        match self.unit {
+            DelayUnit::Minutes => t.checked_add_signed(Duration::minutes(n)),
+            DelayUnit::Hours => t.checked_add_signed(Duration::hours(n)),
+            DelayUnit::Days => t.checked_add_signed(Duration::days(n)),
+            DelayUnit::Months => t.checked_add_months(Months::new(self.amount)),
+        }
+    }
+
+    fn days(&self) -> u64 {
+        let n = u64::from(self.amount);
+        match self.unit {
+            DelayUnit::Minutes => n / 1440,
+            DelayUnit::Hours => n / 24,
+            DelayUnit::Days => n,
+            DelayUnit::Months => n * 31,
+        }
+    }
+}
+
+impl fmt::Display for Delay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.amount, self.unit)
+    }
+}
+
+impl FromStr for Delay {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (num, unit) = s.split_at(split);
+        let wrong = || format!("`{s}` is not a delay: write a number and a unit, as in 30m, 4h, 3d or 1mo");
+        let amount: u32 = num.parse().map_err(|_| wrong())?;
+        let unit: DelayUnit = unit.parse().map_err(|_| wrong())?;
+        let d = Delay { amount, unit };
+        if d.days() > u64::from(MAX_DELAY_DAYS) {
+            return Err(format!("`{s}` is longer than {MAX_DELAY_DAYS} days"));
+        }
+        Ok(d)
+    }
+}
+
+impl Serialize for Delay {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Delay {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str> as Deserialize>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Delay {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[0-9]+(m|h|d|mo)$"))
+            .description(Some("A span of time: 30m, 4h, 3d or 1mo"))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Delay {}
+
+/// One thing a workflow does to the record that set it off.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "action", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Step {
+    /// Sets fields of the record, as a JSON object: standard fields by name, custom fields as
+    /// `custom.KEY`; `null` clears. The record's own rules apply as to any update.
+    Update {
+        /// The values, by field.
+        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+        fields: serde_json::Map<String, serde_json::Value>,
+    },
+    /// Adds tags the record does not have yet.
+    AddTags {
+        /// The tags.
+        tags: Vec<String>,
+    },
+    /// Removes tags.
+    RemoveTags {
+        /// The tags.
+        tags: Vec<String>,
+    },
+    /// Makes a user the record's owner.
+    AssignOwner {
+        /// The user.
+        user_id: UserId,
+    },
+    /// Creates a task about the record (linked to it, and to its contact and deal where it
+    /// has them), owned by `assign_to` or else by the record's owner.
+    CreateTask {
+        /// The task's subject.
+        title: String,
+        /// When it is due, after the workflow runs (none: no due time).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due_in: Option<Delay>,
+        /// Who it is for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        assign_to: Option<UserId>,
+    },
+}
+
+impl Step {
+    /// The step's action, as written in JSON (`update`, `add_tags`…).
+    pub fn action(&self) -> &'static str {
+        match self {
+            Step::Update { .. } => "update",
+            Step::AddTags { .. } => "add_tags",
+            Step::RemoveTags { .. } => "remove_tags",
+            Step::AssignOwner { .. } => "assign_owner",
+            Step::CreateTask { .. } => "create_task",
+        }
+    }
+}
+
+record! {
+    /// An automation rule: when `trigger` fires for a record of `kind` that matches
+    /// `condition` (and, before the change, `was`; with `edge`, did not match `condition`
+    /// before), run `steps` in order. Versioned like every record: each run names the version
+    /// it ran.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct Workflow(WorkflowId) {
+        /// Name (required, unique per tenant ignoring case).
+        pub name: String,
+        /// What it is for.
+        pub description: Option<String>,
+        /// Whether it runs.
+        pub enabled: bool,
+        /// The kind of record it watches.
+        pub entity_kind: EntityKind,
+        /// What sets it off.
+        pub trigger: Trigger,
+        /// What the record must match after the change (all records by default).
+        #[serde(default)]
+        pub condition: Filter,
+        /// What the record must have matched before the change (updates and events only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub was: Option<Filter>,
+        /// Only when the record did not match `condition` before the change and does after:
+        /// a rule that fires once when a deal crosses 10,000 rather than on every later edit.
+        #[serde(default)]
+        pub edge: bool,
+        /// What it does, in order (at least one step).
+        pub steps: Vec<Step>,
+    }
+}
+
+impl_entity! {
+    Workflow, WorkflowId, Workflow, custom: false;
+    unique: |w| vec![UniqueKey::new("name", w.name.to_lowercase())];
+    fields {
+        "name": Text => |w| w.name.clone(),
+        "enabled": Bool => |w| w.enabled,
+        "entity_kind": Text => |w| w.entity_kind,
+    }
+}
+
+str_enum! {
+    /// How a step of a workflow run ended.
+    pub enum RunOutcome {
+        /** It ran and its changes were committed with this log entry. */ Done = "done",
+        /** It failed; `detail` says why. It is not retried. */ Failed = "failed",
+        /** A safeguard stopped it (loop, depth or rate limit); `detail` says which. */ Stopped = "stopped",
+    }
+}
+
+record! {
+    /// One step of a workflow run on one record, for one occurrence of its trigger: the run
+    /// log, and the proof that the step ran. Its `key` is unique, and a step's log entry is
+    /// committed in the same transaction as the step's changes, so a step runs at most once
+    /// per occurrence whatever crashes in between.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct WorkflowRun(WorkflowRunId) {
+        /// The workflow.
+        pub workflow_id: WorkflowId,
+        /// Its version when it ran.
+        pub workflow_version: u64,
+        /// The record it ran on.
+        pub subject: EntityRef,
+        /// What set it off: `event:<seq>` for an event of the outbox, `manual:<id>` for a run by hand.
+        pub occurrence: String,
+        /// The step (0 for the first).
+        pub step: u32,
+        /// The step's action (`create_task`…), or `trigger` for a run stopped before its steps.
+        pub action: String,
+        /// `<workflow>/<kind>:<id>/<occurrence>/<step>`: unique.
+        pub key: String,
+        /// How it ended.
+        pub outcome: RunOutcome,
+        /// Why it failed or was stopped.
+        pub detail: Option<String>,
+        /// How long the step took, in microseconds.
+        pub micros: u64,
+    }
+}
+
+impl WorkflowRun {
+    /// The key of a step's log entry.
+    pub fn key_of(workflow: WorkflowId, subject: EntityRef, occurrence: &str, step: u32) -> String {
+        format!("{workflow}/{subject}/{occurrence}/{step}")
+    }
+}
+
+impl_entity! {
+    WorkflowRun, WorkflowRunId, WorkflowRun, custom: false;
+    links: |r| Links::default().one("workflow_id", EntityKind::Workflow, Some(r.workflow_id));
+    unique: |r| vec![UniqueKey::new("key", r.key.clone())];
+    fields {
+        "workflow_id": Id => |r| Some(r.workflow_id),
+        "record_kind": Text => |r| r.subject.kind,
+        "record_id": Id => |r| Some(r.subject.id),
+        "outcome": Text => |r| r.outcome,
+        "key": Text => |r| r.key.clone(),
+    }
+}

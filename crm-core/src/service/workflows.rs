@@ -1,0 +1,430 @@
+//! Workflows: automation rules kept as records and checked when saved (the `crm-automation`
+//! crate runs them), and the receipt that commits a step's log entry with the step's changes.
+
+use std::sync::{Arc, Mutex};
+
+use super::checks::Checks;
+use super::records::Guard;
+use super::uow::Uow;
+use super::{Records, Session};
+use crate::entity::{EntityKind, EntityRef};
+use crate::error::{Error, FieldError, FieldErrorCode, Result};
+use crate::ids::WorkflowId;
+use crate::macros::{new_input, new_record};
+use crate::model::{Entity, FieldRegistry, Step, Trigger, Workflow, WorkflowRun, field_type, owned};
+use crate::query::{Field, Filter};
+use crate::value::ValueType;
+
+/// The most steps a workflow may have.
+pub const MAX_STEPS: usize = 20;
+
+/// The kinds of record a workflow may watch: those people and integrations change through
+/// the services, whose changes the outbox announces.
+pub const WATCHED_KINDS: &[EntityKind] = &[
+    EntityKind::Contact,
+    EntityKind::Company,
+    EntityKind::Deal,
+    EntityKind::Activity,
+    EntityKind::Product,
+    EntityKind::Order,
+    EntityKind::Invoice,
+    EntityKind::Payment,
+    EntityKind::Case,
+    EntityKind::Feedback,
+    EntityKind::Campaign,
+    EntityKind::CampaignMember,
+];
+
+/// Kinds whose records have tags.
+const TAGGED: &[EntityKind] = &[
+    EntityKind::Contact,
+    EntityKind::Company,
+    EntityKind::Deal,
+    EntityKind::Product,
+    EntityKind::Order,
+    EntityKind::Case,
+    EntityKind::Feedback,
+    EntityKind::Campaign,
+];
+
+/// Kinds a task can be about: linked to the record itself, or to the record's contact.
+pub const TASK_KINDS: &[EntityKind] = &[
+    EntityKind::Contact,
+    EntityKind::Company,
+    EntityKind::Deal,
+    EntityKind::Case,
+    EntityKind::Order,
+    EntityKind::Invoice,
+    EntityKind::Payment,
+    EntityKind::Feedback,
+    EntityKind::CampaignMember,
+];
+
+/// Fields a step may not set: the record's identity and bookkeeping.
+const IDENTITY: &[&str] = &["id", "tenant_id", "version", "created_at", "updated_at"];
+
+new_input! {
+    /// Input for a new workflow.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct NewWorkflow {
+        /// Name (required; unique per tenant, ignoring case).
+        pub name: String => manual,
+        /// What it is for.
+        pub description: Option<String> => some description(String),
+        /// The kind of record it watches.
+        pub entity_kind: EntityKind => manual,
+        /// What sets it off.
+        pub trigger: Trigger => manual,
+        /// What the record must match after the change.
+        pub condition: Filter => set condition(Filter),
+        /// What the record must have matched before the change.
+        pub was: Option<Filter> => some was(Filter),
+        /// Only when the record starts matching `condition` with this change.
+        pub edge: bool => manual,
+        /// What it does, in order.
+        pub steps: Vec<Step> => push step(Step),
+        /// Whether it runs (default: yes).
+        pub enabled: bool => manual,
+    }
+}
+
+impl NewWorkflow {
+    /// A workflow on records of `kind`, set off by `trigger`, with no condition and no steps yet.
+    pub fn new(name: impl Into<String>, kind: EntityKind, trigger: Trigger) -> Self {
+        Self {
+            name: name.into(),
+            description: None,
+            entity_kind: kind,
+            trigger,
+            condition: Filter::All,
+            was: None,
+            edge: false,
+            steps: Vec::new(),
+            enabled: true,
+        }
+    }
+
+    /// Fires only when the record starts matching the condition with the change (it did
+    /// not match before).
+    pub fn on_edge(mut self) -> Self {
+        self.edge = true;
+        self
+    }
+
+    /// Saved switched off.
+    pub fn disabled(mut self) -> Self {
+        self.enabled = false;
+        self
+    }
+}
+
+/// Automation rules: what happens on its own when records change. Each is checked against
+/// the fields of the kind it watches when saved, naming the part that is wrong: a trigger
+/// field, a condition, a step's field or value. Running them is the `crm-automation` crate's
+/// work; every step it runs is logged as a [`WorkflowRun`].
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use crm_core::prelude::*;
+/// use crm_core::model::{Step, Trigger, Delay};
+/// use crm_core::query::Filter;
+/// let crm = Crm::new(MemoryStore::new());
+/// let cx = crm.as_actor(&Actor::system(TenantId::new()));
+/// let flow = cx.workflows().create(
+///     NewWorkflow::new("Welcome customers", EntityKind::Contact, Trigger::Updated { fields: vec!["lifecycle_stage".into()] })
+///         .condition(Filter::eq("lifecycle_stage", "customer"))
+///         .on_edge()
+///         .step(Step::CreateTask { title: "Welcome call".into(), due_in: Some("3d".parse().unwrap()), assign_to: None }),
+/// ).await?;
+/// assert!(flow.enabled);
+/// // A condition on a field contacts do not have is refused, naming it.
+/// let bad = cx.workflows().create(
+///     NewWorkflow::new("Broken", EntityKind::Contact, Trigger::Created)
+///         .condition(Filter::eq("budget_code", "x"))
+///         .step(Step::AddTags { tags: vec!["new".into()] }),
+/// ).await.unwrap_err();
+/// assert_eq!(bad.field_errors()[0].field, "condition.budget_code");
+/// # Ok::<_, Error>(()) }).unwrap();
+/// ```
+pub type Workflows<'s> = Records<'s, Workflow>;
+
+impl Records<'_, Workflow> {
+    /// Saves a new workflow after checking it against the fields of the kind it watches.
+    pub async fn create(&self, input: NewWorkflow) -> Result<Workflow> {
+        self.create_with(|uow, ch| {
+            Box::pin(async move {
+                let mut flow = new_record!(
+                    uow,
+                    Workflow {
+                        name: input.name,
+                        description: input.description,
+                        enabled: input.enabled,
+                        entity_kind: input.entity_kind,
+                        trigger: input.trigger,
+                        condition: input.condition,
+                        was: input.was,
+                        edge: input.edge,
+                        steps: input.steps,
+                    }
+                );
+                check_workflow(uow, &mut flow, ch).await?;
+                Ok(flow)
+            })
+        })
+        .await
+    }
+
+    /// Saves changes to a workflow read earlier (a new version: runs name the version they ran).
+    pub async fn update(&self, flow: Workflow) -> Result<Workflow> {
+        self.update_with(flow, &Guard::NONE, &[], |uow, _, flow, ch| {
+            Box::pin(async move { check_workflow(uow, flow, ch).await })
+        })
+        .await
+    }
+
+    /// Switches a workflow on or off.
+    pub async fn set_enabled(&self, id: WorkflowId, enabled: bool) -> Result<Workflow> {
+        let mut flow = self.get(id).await?;
+        flow.enabled = enabled;
+        self.update(flow).await
+    }
+
+    /// The enabled workflows watching records of `kind` (all kinds: `None`).
+    pub async fn enabled(&self, kind: Option<EntityKind>) -> Result<Vec<Workflow>> {
+        let mut filter = Filter::eq("enabled", true);
+        if let Some(k) = kind {
+            filter = filter.and(Filter::eq("entity_kind", k));
+        }
+        let mut uow = Uow::read(self.s).await?;
+        uow.find_readable::<Workflow>(&filter).await
+    }
+}
+
+/// Checks a workflow: its name, the kind it watches, its trigger, conditions and steps.
+async fn check_workflow(uow: &mut Uow<'_>, flow: &mut Workflow, ch: &mut Checks) -> Result<()> {
+    ch.name("name", &mut flow.name, true);
+    ch.opt_text("description", &mut flow.description);
+    let kind = flow.entity_kind;
+    if !WATCHED_KINDS.contains(&kind) {
+        let kinds: Vec<&str> = WATCHED_KINDS.iter().map(EntityKind::as_str).collect();
+        ch.push(
+            "entity_kind",
+            FieldErrorCode::NotAnOption,
+            format!("workflows watch {}, not {kind} records", kinds.join(", ")),
+        );
+        return Ok(());
+    }
+    let reg = uow.registry(kind).await?;
+    check_trigger(flow, &reg, ch);
+    for (at, filter) in [("condition", Some(&flow.condition)), ("was", flow.was.as_ref())] {
+        if let Some(Err(Error::Validation(v))) = filter.map(|f| f.validate(kind, &reg)) {
+            ch.errs.extend(v.0.into_iter().map(|e| renamed(e, at)));
+        }
+    }
+    if flow.steps.is_empty() {
+        ch.push("steps", FieldErrorCode::Required, "a workflow does at least one thing");
+    }
+    if flow.steps.len() > MAX_STEPS {
+        ch.push("steps", FieldErrorCode::OutOfRange, format!("a workflow has at most {MAX_STEPS} steps"));
+    }
+    let mut links = Vec::new();
+    for (i, step) in flow.steps.iter_mut().enumerate() {
+        check_step(kind, &reg, &format!("steps[{i}]"), step, ch, &mut links);
+    }
+    let mut errs = Vec::new();
+    uow.check_refs(links, &mut errs).await?;
+    ch.errs.extend(errs);
+    Ok(())
+}
+
+/// A filter's error (`filter.<field>`) as the part of the workflow holding the filter names it.
+fn renamed(mut e: FieldError, at: &str) -> FieldError {
+    e.field = match e.field.strip_prefix("filter") {
+        Some(rest) => format!("{at}{rest}"),
+        None => format!("{at}.{}", e.field),
+    };
+    e
+}
+
+fn check_trigger(flow: &Workflow, reg: &FieldRegistry, ch: &mut Checks) {
+    let kind = flow.entity_kind;
+    match &flow.trigger {
+        Trigger::Updated { fields } => {
+            for (i, f) in fields.iter().enumerate() {
+                if field_type(kind, reg, &Field::parse(f)).is_none() {
+                    ch.push(
+                        format!("trigger.fields[{i}]"),
+                        FieldErrorCode::UnknownField,
+                        format!("{kind} records have no field `{f}`"),
+                    );
+                }
+            }
+        }
+        Trigger::Deleted => {
+            if flow.condition != Filter::All || flow.was.is_some() || flow.edge {
+                ch.push(
+                    "condition",
+                    FieldErrorCode::Rule,
+                    "a deleted record is gone: a workflow set off by deletions has no conditions",
+                );
+            }
+        }
+        Trigger::Created | Trigger::Manual => {
+            let why = "a new record, or one run by hand, has no state before the change";
+            if flow.was.is_some() {
+                ch.push("was", FieldErrorCode::Rule, why);
+            }
+            if flow.edge {
+                ch.push("edge", FieldErrorCode::Rule, why);
+            }
+        }
+        Trigger::Event { .. } => {}
+    }
+}
+
+fn check_step(
+    kind: EntityKind,
+    reg: &FieldRegistry,
+    at: &str,
+    step: &mut Step,
+    ch: &mut Checks,
+    links: &mut Vec<crate::entity::Link>,
+) {
+    let user = |field: &str, id: crate::ids::UserId| crate::entity::Link {
+        field: format!("{at}.{field}"),
+        to: EntityRef::new(EntityKind::User, id),
+    };
+    match step {
+        Step::Update { fields } => {
+            if fields.is_empty() {
+                ch.push(format!("{at}.fields"), FieldErrorCode::Required, "say which fields to set");
+            }
+            for (name, value) in fields.iter() {
+                let path = format!("{at}.fields.{name}");
+                let field = Field::parse(name);
+                if matches!(&field, Field::Std(n) if IDENTITY.contains(&n.as_str())) {
+                    ch.push(path, FieldErrorCode::ReadOnly, "a record's identity is not changed");
+                    continue;
+                }
+                match field_type(kind, reg, &field) {
+                    None => {
+                        ch.push(path, FieldErrorCode::UnknownField, format!("{kind} records have no field `{name}`"))
+                    }
+                    Some(ty) if !fits(ty, value) => ch.push(
+                        path,
+                        FieldErrorCode::TypeMismatch,
+                        format!("`{value}` is not a value of this field ({})", format!("{ty:?}").to_lowercase()),
+                    ),
+                    Some(_) => {}
+                }
+            }
+        }
+        Step::AddTags { tags } | Step::RemoveTags { tags } => {
+            if !TAGGED.contains(&kind) {
+                ch.push(format!("{at}.tags"), FieldErrorCode::Rule, format!("{kind} records have no tags"));
+            } else if tags.is_empty() {
+                ch.push(format!("{at}.tags"), FieldErrorCode::Required, "say which tags");
+            } else {
+                let mut sub = Checks::default();
+                sub.tags(tags);
+                ch.errs.extend(sub.errs.into_iter().map(|mut e| {
+                    e.field = format!("{at}.{}", e.field);
+                    e
+                }));
+            }
+        }
+        Step::AssignOwner { user_id } => {
+            if !owned(kind) {
+                ch.push(format!("{at}.user_id"), FieldErrorCode::Rule, format!("{kind} records have no owner"));
+            }
+            links.push(user("user_id", *user_id));
+        }
+        Step::CreateTask { title, assign_to, .. } => {
+            ch.name(&format!("{at}.title"), title, true);
+            if !TASK_KINDS.contains(&kind) {
+                ch.push(format!("{at}"), FieldErrorCode::Rule, format!("a task cannot be about {kind} records"));
+            }
+            if let Some(u) = assign_to {
+                links.push(user("assign_to", *u));
+            }
+        }
+    }
+}
+
+/// Whether a JSON value can be a value of a field of type `ty` (null clears any field; text
+/// is read as the field's type, as imports read it).
+fn fits(ty: ValueType, v: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    match (ty, v) {
+        (_, J::Null) => true,
+        (ValueType::Bool, J::Bool(_)) => true,
+        (ValueType::Int, J::Number(n)) => n.is_i64(),
+        (ValueType::Decimal, J::Number(_)) => true,
+        (t, J::String(s)) => t.read_text(s).is_ok(),
+        (t, J::Array(items)) if t.is_list() => items.iter().all(|i| matches!(i, J::String(_))),
+        (ValueType::Money, J::Object(_)) => serde_json::from_value::<crate::money::Money>(v.clone()).is_ok(),
+        _ => false,
+    }
+}
+
+/// The log entry a step's changes commit with: taken by the first unit of work that commits.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ReceiptSlot(Arc<Mutex<Option<crate::model::Record>>>);
+
+impl ReceiptSlot {
+    /// The entry, once.
+    pub(crate) fn take(&self) -> Option<crate::model::Record> {
+        self.0.lock().map(|mut g| g.take()).unwrap_or(None)
+    }
+}
+
+impl Session {
+    /// This session, with `run` to be committed with its next write, in the same transaction:
+    /// the step's changes and the proof they were made land together or not at all. A second
+    /// entry with the same [`key`](WorkflowRun::key) fails that write with
+    /// [`Error::Validation`] (code `Duplicate`, field `key`), writing nothing: the step ran
+    /// already. A step that writes nothing leaves the entry for
+    /// [`commit_receipt`](Session::commit_receipt).
+    pub fn with_receipt(&self, run: WorkflowRun) -> Session {
+        let slot = ReceiptSlot(Arc::new(Mutex::new(Some(run.into_record()))));
+        Session { receipt: Some(slot), ..self.clone() }
+    }
+
+    /// Commits the entry of [`with_receipt`](Session::with_receipt) on its own if no write
+    /// took it; true if it did.
+    pub async fn commit_receipt(&self) -> Result<bool> {
+        let Some(run) = self.receipt.as_ref().and_then(ReceiptSlot::take) else {
+            return Ok(false);
+        };
+        let mut uow = Uow::write(self).await?;
+        uow.tx.insert(run).await?;
+        uow.commit().await?;
+        Ok(true)
+    }
+
+    /// The log entries of a workflow's runs matching `filter` (newest first, at most `limit`).
+    pub async fn workflow_runs(&self, filter: Filter, limit: usize) -> Result<Vec<WorkflowRun>> {
+        let mut uow = Uow::read(self).await?;
+        uow.access.check_kind(EntityKind::WorkflowRun, crate::model::Action::Read)?;
+        let q =
+            crate::query::Query::new(filter).sort_desc("created_at").limit(limit.clamp(1, crate::query::MAX_PAGE_SIZE));
+        Ok(uow.tx.find::<WorkflowRun>(&q).await?.items)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn values_fit_their_fields() {
+        assert!(fits(ValueType::Text, &json!("x")));
+        assert!(fits(ValueType::Int, &json!(3)));
+        assert!(!fits(ValueType::Int, &json!(3.5)));
+        assert!(!fits(ValueType::Bool, &json!("maybe")));
+        assert!(fits(ValueType::Date, &json!("2026-02-28")));
+        assert!(!fits(ValueType::Date, &json!("2026-02-30")));
+        assert!(fits(ValueType::Date, &json!(null)));
+    }
+}
