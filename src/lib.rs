@@ -53,6 +53,11 @@ pub use crm_integrations as integrations;
 #[cfg(feature = "analytics")]
 pub use crm_analytics as analytics;
 
+/// Automation: workflow rules a tenant defines ([`Workflow`](crm_core::model::Workflow)),
+/// run from the outbox by [`Automation`](crm_automation::Automation), each step exactly once.
+#[cfg(feature = "automation")]
+pub use crm_automation as automation;
+
 /// File formats in and out: [`ContactImport`](crm_io::ContactImport) imports contacts from CSV
 /// (HubSpot, Salesforce, Pipedrive and Zoho presets), [`export_csv`](crm_io::export_csv) and
 /// [`export_jsonl`](crm_io::export_jsonl) stream out the records of any kind.

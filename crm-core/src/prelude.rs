@@ -22,14 +22,14 @@ pub use crate::error::{Error, FieldErrorCode, Result};
 pub use crate::event::{Change, EventQuery, StoredEvent};
 pub use crate::ids::{
     ActivityId, CampaignId, CaseId, CompanyId, ContactId, DealId, FeedbackId, InvoiceId, OrderId, PaymentId,
-    PipelineId, ProductId, RelationId, RoleId, SegmentId, StageId, TeamId, TenantId, UserId,
+    PipelineId, ProductId, RelationId, RoleId, SegmentId, StageId, TeamId, TenantId, UserId, WorkflowId,
 };
 pub use crate::memory::MemoryStore;
 pub use crate::model::{
     Action, Activity, ActivityKind, BuiltinRole, Campaign, CampaignChannel, Case, CaseChannel, CaseStatus, CaseType,
     Company, Contact, Deal, DealStatus, Feedback, FeedbackKind, ForecastCategory, Invoice, InvoiceStatus, LineItem,
     Order, OrderStatus, Payment, PaymentMethod, Pipeline, Priority, Product, Relation, RelationLabel, ResponseKind,
-    RfmSegment, Role, Scope, Segment, Stage, Team, User,
+    RfmSegment, Role, Scope, Segment, Stage, Team, User, Workflow,
 };
 pub use crate::model::{Entity, Record};
 pub use crate::money::{Currency, Money};
@@ -37,7 +37,7 @@ pub use crate::profile::LifecycleStage;
 pub use crate::query::{Filter, Page, Query};
 pub use crate::service::{
     Crm, NewActivity, NewCampaign, NewCase, NewCompany, NewContact, NewDeal, NewFeedback, NewInvoice, NewOrder,
-    NewPayment, NewPipeline, NewProduct, NewRole, NewSegment, NewStage, NewTeam, NewUser, Session,
+    NewPayment, NewPipeline, NewProduct, NewRole, NewSegment, NewStage, NewTeam, NewUser, NewWorkflow, Session,
 };
 pub use crate::store::Store;
 pub use crate::value::Value;

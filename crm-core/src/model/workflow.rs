@@ -360,6 +360,7 @@ impl_entity! {
         "workflow_id": Id => |r| Some(r.workflow_id),
         "record_kind": Text => |r| r.subject.kind,
         "record_id": Id => |r| Some(r.subject.id),
+        "step": Int => |r| r.step,
         "outcome": Text => |r| r.outcome,
         "key": Text => |r| r.key.clone(),
     }

@@ -91,7 +91,7 @@ pub use teams::{NewTeam, Teams};
 pub use threads::MISSING_PARENT_WINDOW_DAYS;
 pub use timeline::{Customer360, CustomerRef, CustomerSummary, TimelineItem};
 pub use users::{NewUser, Users};
-pub use workflows::{NewWorkflow, Workflows};
+pub use workflows::{MAX_STEPS, NewWorkflow, RunStep, TASK_KINDS, WATCHED_KINDS, Workflows, is_logged};
 
 use crate::actor::Actor;
 use crate::error::{Error, FieldErrorCode, Result};

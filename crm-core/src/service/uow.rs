@@ -580,7 +580,7 @@ impl<'s> Uow<'s> {
                 e.values.extend(values);
             }
         }
-        if let Some(run) = self.s.receipt.as_ref().and_then(|slot| slot.take()) {
+        if let Some(run) = self.s.receipt.clone().and_then(|slot| slot.take(&self)) {
             self.tx.insert(run).await?;
         }
         let events = std::mem::take(&mut self.events);

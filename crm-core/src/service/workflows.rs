@@ -11,7 +11,7 @@ use crate::entity::{EntityKind, EntityRef};
 use crate::error::{Error, FieldError, FieldErrorCode, Result};
 use crate::ids::WorkflowId;
 use crate::macros::{new_input, new_record};
-use crate::model::{Entity, FieldRegistry, Step, Trigger, Workflow, WorkflowRun, field_type, owned};
+use crate::model::{Entity, FieldRegistry, RunOutcome, Step, Trigger, Workflow, WorkflowRun, field_type, owned};
 use crate::query::{Field, Filter};
 use crate::value::ValueType;
 
@@ -367,42 +367,112 @@ fn fits(ty: ValueType, v: &serde_json::Value) -> bool {
     }
 }
 
-/// The log entry a step's changes commit with: taken by the first unit of work that commits.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct ReceiptSlot(Arc<Mutex<Option<crate::model::Record>>>);
+/// Which step of which run a log entry ([`WorkflowRun`]) is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunStep {
+    /// The workflow.
+    pub workflow_id: WorkflowId,
+    /// Its version.
+    pub workflow_version: u64,
+    /// The record it runs on.
+    pub subject: EntityRef,
+    /// What set it off (`event:<seq>`, `manual:<id>`).
+    pub occurrence: String,
+    /// The step (0 for the first).
+    pub step: u32,
+    /// The step's action (`create_task`…; `trigger` for a run stopped before its steps).
+    pub action: String,
+}
 
-impl ReceiptSlot {
-    /// The entry, once.
-    pub(crate) fn take(&self) -> Option<crate::model::Record> {
-        self.0.lock().map(|mut g| g.take()).unwrap_or(None)
+impl RunStep {
+    /// The unique key of this step's log entry.
+    pub fn key(&self) -> String {
+        WorkflowRun::key_of(self.workflow_id, self.subject, &self.occurrence, self.step)
     }
 }
 
+/// The log entry a step's changes commit with: taken by the first unit of work that commits.
+#[derive(Clone, Debug)]
+pub(crate) struct ReceiptSlot(Arc<Mutex<Option<(RunStep, std::time::Instant)>>>);
+
+impl ReceiptSlot {
+    /// The entry, once, stamped by `uow` and timed from when the session was given it.
+    pub(crate) fn take(&self, uow: &Uow<'_>) -> Option<crate::model::Record> {
+        let (step, started) = self.0.lock().map(|mut g| g.take()).unwrap_or(None)?;
+        Some(run_entry(uow, step, RunOutcome::Done, None, started.elapsed()).into_record())
+    }
+}
+
+fn run_entry(
+    uow: &Uow<'_>,
+    step: RunStep,
+    outcome: RunOutcome,
+    detail: Option<String>,
+    took: std::time::Duration,
+) -> WorkflowRun {
+    let key = step.key();
+    new_record!(
+        uow,
+        WorkflowRun {
+            workflow_id: step.workflow_id,
+            workflow_version: step.workflow_version,
+            subject: step.subject,
+            occurrence: step.occurrence,
+            step: step.step,
+            action: step.action,
+            key,
+            outcome,
+            detail,
+            micros: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+        }
+    )
+}
+
 impl Session {
-    /// This session, with `run` to be committed with its next write, in the same transaction:
-    /// the step's changes and the proof they were made land together or not at all. A second
-    /// entry with the same [`key`](WorkflowRun::key) fails that write with
-    /// [`Error::Validation`] (code `Duplicate`, field `key`), writing nothing: the step ran
-    /// already. A step that writes nothing leaves the entry for
-    /// [`commit_receipt`](Session::commit_receipt).
-    pub fn with_receipt(&self, run: WorkflowRun) -> Session {
-        let slot = ReceiptSlot(Arc::new(Mutex::new(Some(run.into_record()))));
+    /// This session, with the log entry of `step` (outcome [`Done`](RunOutcome::Done)) to be
+    /// committed with its next write, in the same transaction: the step's changes and the
+    /// proof they were made land together or not at all. An entry with the same
+    /// [`key`](RunStep::key) already there fails that write with [`Error::Validation`] (code
+    /// `Duplicate`, field `key`), writing nothing: the step ran already. A step that writes
+    /// nothing leaves the entry for [`commit_receipt`](Session::commit_receipt).
+    pub fn with_receipt(&self, step: RunStep) -> Session {
+        let slot = ReceiptSlot(Arc::new(Mutex::new(Some((step, std::time::Instant::now())))));
         Session { receipt: Some(slot), ..self.clone() }
     }
 
     /// Commits the entry of [`with_receipt`](Session::with_receipt) on its own if no write
     /// took it; true if it did.
     pub async fn commit_receipt(&self) -> Result<bool> {
-        let Some(run) = self.receipt.as_ref().and_then(ReceiptSlot::take) else {
-            return Ok(false);
-        };
+        let Some(slot) = &self.receipt else { return Ok(false) };
         let mut uow = Uow::write(self).await?;
+        let Some(run) = slot.take(&uow) else { return Ok(false) };
         uow.tx.insert(run).await?;
         uow.commit().await?;
         Ok(true)
     }
 
-    /// The log entries of a workflow's runs matching `filter` (newest first, at most `limit`).
+    /// Logs `step` as failed or stopped (`detail` says why), on its own. False when the step
+    /// has an entry already.
+    pub async fn log_run(&self, step: RunStep, outcome: RunOutcome, detail: Option<String>) -> Result<bool> {
+        let mut uow = Uow::write(self).await?;
+        let run = run_entry(&uow, step, outcome, detail, std::time::Duration::ZERO);
+        match uow.tx.insert(run.into_record()).await {
+            Err(e) if is_logged(&e) => return Ok(false),
+            other => other?,
+        }
+        match uow.commit().await {
+            Err(e) if is_logged(&e) => Ok(false),
+            other => other.map(|_| true),
+        }
+    }
+
+    /// The log entry with this key, if the step ran (or was stopped, or failed).
+    pub async fn run_logged(&self, key: &str) -> Result<Option<WorkflowRun>> {
+        let mut uow = Uow::read(self).await?;
+        Ok(uow.tx.find_all::<WorkflowRun>(Filter::eq("key", key)).await?.into_iter().next())
+    }
+
+    /// The log entries of workflow runs matching `filter`, newest first, at most `limit`.
     pub async fn workflow_runs(&self, filter: Filter, limit: usize) -> Result<Vec<WorkflowRun>> {
         let mut uow = Uow::read(self).await?;
         uow.access.check_kind(EntityKind::WorkflowRun, crate::model::Action::Read)?;
@@ -410,6 +480,12 @@ impl Session {
             crate::query::Query::new(filter).sort_desc("created_at").limit(limit.clamp(1, crate::query::MAX_PAGE_SIZE));
         Ok(uow.tx.find::<WorkflowRun>(&q).await?.items)
     }
+}
+
+/// Whether `e` says a step's log entry is there already (its unique key is taken).
+pub fn is_logged(e: &Error) -> bool {
+    matches!(e, Error::Validation(_))
+        && e.field_errors().iter().any(|f| f.field == "key" && f.code == FieldErrorCode::Duplicate)
 }
 
 #[cfg(test)]

@@ -1,0 +1,324 @@
+//! The runner: reads the outbox from a cursor kept in the CRM, finds the workflows each change
+//! sets off, and carries out their steps, each exactly once per occurrence.
+
+use std::sync::Arc;
+
+use crm_core::actor::Actor;
+use crm_core::entity::{EntityKind, EntityRef};
+use crm_core::error::{Error, FieldErrorCode, Result};
+use crm_core::event::{EventQuery, StoredEvent};
+use crm_core::ids::{TenantId, WorkflowId};
+use crm_core::model::{RunOutcome, Workflow};
+use crm_core::query::Filter;
+use crm_core::service::{Crm, RunStep, Session, is_logged};
+use crm_core::store::TxMode;
+
+use crate::history::states_at;
+use crate::matching::{fires, may_fire};
+use crate::report::{Counters, Failed, Fired, RunReport, StopReason, Stopped};
+use crate::steps::perform;
+
+/// Where the runner keeps its outbox position, as integration state of the tenant.
+pub const CURSOR_KEY: &str = "automation/cursor";
+
+/// How the runner works.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Events read from the outbox at a time (default 200).
+    pub batch: usize,
+    /// Changes this many automated reactions deep set nothing off (default 4): a rule's change
+    /// is one deeper than the change it reacted to.
+    pub max_depth: u8,
+    /// A workflow runs at most this often on one record within an hour (default 20).
+    pub max_runs_per_hour: u64,
+    /// A step that meets a conflict or a storage error is tried this many more times (default 3)
+    /// before it is logged as failed.
+    pub retries: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { batch: 200, max_depth: 4, max_runs_per_hour: 20, retries: 3 }
+    }
+}
+
+/// The actor origin of a workflow's changes: `workflow:<id>`.
+pub fn origin_of(workflow: WorkflowId) -> String {
+    format!("workflow:{workflow}")
+}
+
+/// Runs a CRM's workflows. Cheap to clone; runtime-agnostic: call
+/// [`run_pending`](Automation::run_pending) after commits, on a timer, or from a worker.
+#[derive(Clone)]
+pub struct Automation {
+    crm: Crm,
+    options: Options,
+    counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for Automation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Automation").field("options", &self.options).finish_non_exhaustive()
+    }
+}
+
+impl Automation {
+    /// A runner over `crm`'s workflows with the default [`Options`].
+    pub fn new(crm: Crm) -> Self {
+        Automation { crm, options: Options::default(), counters: Arc::default() }
+    }
+
+    /// With these options.
+    pub fn with_options(mut self, options: Options) -> Result<Self> {
+        if options.batch == 0 || options.batch > crm_core::query::MAX_PAGE_SIZE {
+            return Err(Error::invalid(
+                "batch",
+                FieldErrorCode::OutOfRange,
+                format!("read 1–{} events at a time", crm_core::query::MAX_PAGE_SIZE),
+            ));
+        }
+        if options.max_depth == 0 {
+            return Err(Error::invalid("max_depth", FieldErrorCode::OutOfRange, "a depth of 0 runs nothing"));
+        }
+        if options.max_runs_per_hour == 0 {
+            return Err(Error::invalid("max_runs_per_hour", FieldErrorCode::OutOfRange, "0 runs nothing"));
+        }
+        self.options = options;
+        Ok(self)
+    }
+
+    /// The totals since this runner was made.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The CRM it runs in.
+    pub fn crm(&self) -> &Crm {
+        &self.crm
+    }
+
+    fn system(&self, tenant: TenantId) -> Session {
+        self.crm.as_actor(&Actor::system(tenant))
+    }
+
+    /// The outbox position the runner has handled up to in `tenant` (0 before its first run).
+    pub async fn cursor(&self, tenant: TenantId) -> Result<u64> {
+        Ok(self.cursor_state(tenant).await?.0)
+    }
+
+    async fn cursor_state(&self, tenant: TenantId) -> Result<(u64, Option<u64>)> {
+        let state = self.system(tenant).sync().state(CURSOR_KEY).await?;
+        Ok(match state {
+            Some(s) => (s.value.get("seq").and_then(serde_json::Value::as_u64).unwrap_or(0), Some(s.version)),
+            None => (0, None),
+        })
+    }
+
+    /// Handles every change `tenant` committed since the last run: the workflows each sets off
+    /// run their steps, and the cursor moves past it. Safe to call again after a crash or an
+    /// error at any point: a step that ran is not run again (its log entry was committed with
+    /// its changes), and one that did not, runs.
+    pub async fn run_pending(&self, tenant: TenantId) -> Result<RunReport> {
+        let store = self.crm.store().clone();
+        let (mut cursor, mut version) = self.cursor_state(tenant).await?;
+        let mut report = RunReport { cursor, ..RunReport::default() };
+        loop {
+            let events = store.read_events(tenant, &EventQuery::after(cursor, self.options.batch)).await?;
+            let Some(last) = events.last().map(|e| e.seq) else { break };
+            let flows = self.system(tenant).workflows().enabled(None).await?;
+            let mut part = RunReport::default();
+            for e in &events {
+                self.handle(tenant, &flows, e, &mut part).await?;
+            }
+            part.events = events.len() as u64;
+            cursor = last;
+            let saved =
+                self.system(tenant).sync().put_state(CURSOR_KEY, serde_json::json!({ "seq": cursor }), version).await?;
+            version = Some(saved.version);
+            part.cursor = cursor;
+            self.counters.add(&part);
+            report.absorb(part);
+            if events.len() < self.options.batch {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Runs workflow `id` on record `subject` now, by hand (its conditions are checked against
+    /// the record as it is; a workflow with another trigger may be run this way too).
+    pub async fn run_manual(&self, tenant: TenantId, id: WorkflowId, subject: EntityRef) -> Result<RunReport> {
+        let cx = self.system(tenant);
+        let flow = cx.workflows().get(id).await?;
+        if subject.kind != flow.entity_kind {
+            return Err(Error::invalid(
+                "subject",
+                FieldErrorCode::Rule,
+                format!("the workflow runs on {} records, not {}", flow.entity_kind, subject.kind),
+            ));
+        }
+        let rec = cx.record(subject).await?.ok_or(Error::NotFound { kind: subject.kind, id: subject.id })?;
+        let mut report = RunReport::default();
+        if flow.condition.matches(&rec) {
+            let occurrence = format!("manual:{}", uuid::Uuid::now_v7());
+            self.run_steps(tenant, &flow, subject, &occurrence, 1, &mut report).await?;
+        }
+        self.counters.add(&report);
+        Ok(report)
+    }
+
+    /// The workflows `event` sets off, run.
+    async fn handle(
+        &self,
+        tenant: TenantId,
+        flows: &[Workflow],
+        e: &StoredEvent,
+        report: &mut RunReport,
+    ) -> Result<()> {
+        let event = &e.event;
+        if matches!(event.subject.kind, EntityKind::Workflow | EntityKind::WorkflowRun) {
+            return Ok(());
+        }
+        let candidates: Vec<&Workflow> = flows.iter().filter(|f| may_fire(f, event)).collect();
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        let Some(states) = states_at(self.crm.store().as_ref(), tenant, e).await? else {
+            return Ok(());
+        };
+        let occurrence = format!("event:{}", e.seq);
+        for flow in candidates {
+            if !fires(flow, event, &states) {
+                continue;
+            }
+            let stop = if event.origin.as_deref() == Some(origin_of(flow.id).as_str()) {
+                Some(StopReason::OwnChange)
+            } else if event.depth >= self.options.max_depth {
+                Some(StopReason::Depth { depth: event.depth })
+            } else {
+                self.rate_limited(tenant, flow.id, event.subject).await?
+            };
+            match stop {
+                Some(reason) => self.stop(tenant, flow, event.subject, &occurrence, reason, report).await?,
+                None => {
+                    let depth = event.depth.saturating_add(1);
+                    self.run_steps(tenant, flow, event.subject, &occurrence, depth, report).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A rate-limit stop when `flow` ran on `subject` too often within the last hour.
+    async fn rate_limited(&self, tenant: TenantId, flow: WorkflowId, subject: EntityRef) -> Result<Option<StopReason>> {
+        let since = self.crm.as_actor(&Actor::system(tenant)).now() - chrono::Duration::hours(1);
+        let filter = Filter::eq("workflow_id", flow)
+            .and(Filter::eq("record_id", subject.id))
+            .and(Filter::eq("step", 0))
+            .and(Filter::eq("outcome", RunOutcome::Done))
+            .and(Filter::gte("created_at", since));
+        let mut tx = self.crm.store().begin(tenant, TxMode::ReadOnly).await?;
+        let runs = tx.count(EntityKind::WorkflowRun, &filter).await?;
+        tx.rollback().await?;
+        Ok((runs >= self.options.max_runs_per_hour).then_some(StopReason::RateLimit { runs }))
+    }
+
+    async fn stop(
+        &self,
+        tenant: TenantId,
+        flow: &Workflow,
+        subject: EntityRef,
+        occurrence: &str,
+        reason: StopReason,
+        report: &mut RunReport,
+    ) -> Result<()> {
+        let step = run_step(flow, subject, occurrence, 0, "trigger");
+        tracing::info!(workflow = %flow.id, record = %subject, %occurrence, %reason, "workflow stopped");
+        if self.system(tenant).log_run(step, RunOutcome::Stopped, Some(reason.to_string())).await? {
+            report.stopped.push(Stopped { workflow_id: flow.id, subject, occurrence: occurrence.to_owned(), reason });
+        }
+        Ok(())
+    }
+
+    /// Carries out `flow`'s steps on `subject` for one occurrence, each once: a step logged
+    /// done is skipped, one logged failed or stopped ends the run.
+    async fn run_steps(
+        &self,
+        tenant: TenantId,
+        flow: &Workflow,
+        subject: EntityRef,
+        occurrence: &str,
+        depth: u8,
+        report: &mut RunReport,
+    ) -> Result<()> {
+        let actor = Actor::automation(tenant, origin_of(flow.id), depth);
+        let cx = self.crm.as_actor(&actor);
+        let mut done = 0u32;
+        for (i, step) in flow.steps.iter().enumerate() {
+            let n = u32::try_from(i).unwrap_or(u32::MAX);
+            let entry = run_step(flow, subject, occurrence, n, step.action());
+            match cx.run_logged(&entry.key()).await? {
+                Some(run) if run.outcome == RunOutcome::Done => continue,
+                Some(_) => break,
+                None => {}
+            }
+            let mut attempt = 0;
+            let outcome = loop {
+                let once = cx.with_receipt(entry.clone());
+                let res = match perform(&once, step, subject).await {
+                    Ok(()) => once.commit_receipt().await.map(|_| ()),
+                    Err(e) => Err(e),
+                };
+                match res {
+                    Err(e) if transient(&e) && attempt < self.options.retries => attempt += 1,
+                    other => break other,
+                }
+            };
+            match outcome {
+                Ok(()) => done += 1,
+                // Another runner carried the step out meanwhile.
+                Err(e) if is_logged(&e) => {}
+                Err(e) if transient(&e) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(workflow = %flow.id, record = %subject, step = n, error = %e, "workflow step failed");
+                    if cx.log_run(entry, RunOutcome::Failed, Some(e.to_string())).await? {
+                        report.failed.push(Failed {
+                            workflow_id: flow.id,
+                            subject,
+                            occurrence: occurrence.to_owned(),
+                            step: n,
+                            error: e.to_string(),
+                        });
+                    }
+                    break;
+                }
+            }
+        }
+        if done > 0 || flow.steps.is_empty() {
+            report.fired.push(Fired {
+                workflow_id: flow.id,
+                subject,
+                occurrence: occurrence.to_owned(),
+                steps_done: done,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The log entry of step `n` of `flow` on `subject`.
+fn run_step(flow: &Workflow, subject: EntityRef, occurrence: &str, n: u32, action: &str) -> RunStep {
+    RunStep {
+        workflow_id: flow.id,
+        workflow_version: flow.version,
+        subject,
+        occurrence: occurrence.to_owned(),
+        step: n,
+        action: action.to_owned(),
+    }
+}
+
+/// Errors a retry may cure: a concurrent write, or the store failing for a moment.
+fn transient(e: &Error) -> bool {
+    matches!(e, Error::Conflict { .. } | Error::Storage(_))
+}

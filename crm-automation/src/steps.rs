@@ -1,0 +1,104 @@
+//! Carrying out one step of a workflow on a record, as the workflow's automation actor.
+
+use crm_core::entity::{EntityKind, EntityRef};
+use crm_core::error::{Error, FieldErrorCode, Result};
+use crm_core::ids::{CaseId, CompanyId, ContactId, DealId};
+use crm_core::model::{Record, Step};
+use crm_core::service::{NewActivity, Session};
+use crm_core::value::Value;
+use serde_json::json;
+
+/// Carries out `step` on `subject` through `cx` (a session holding the step's receipt: the
+/// step's one write commits it).
+pub(crate) async fn perform(cx: &Session, step: &Step, subject: EntityRef) -> Result<()> {
+    match step {
+        Step::Update { fields } => {
+            cx.update_fields(subject, None, fields).await?;
+        }
+        Step::AddTags { tags } | Step::RemoveTags { tags } => {
+            let add = matches!(step, Step::AddTags { .. });
+            let rec = current(cx, subject).await?;
+            let mut now = match rec.std_field("tags") {
+                Some(Value::List(items)) => {
+                    items.into_iter().filter_map(|v| if let Value::Text(t) = v { Some(t) } else { None }).collect()
+                }
+                _ => Vec::new(),
+            };
+            let before = now.clone();
+            let same = |a: &String, b: &String| a.eq_ignore_ascii_case(b);
+            if add {
+                for t in tags {
+                    if !now.iter().any(|n| same(n, t)) {
+                        now.push(t.clone());
+                    }
+                }
+            } else {
+                now.retain(|n| !tags.iter().any(|t| same(n, t)));
+            }
+            if now != before {
+                let patch = json!({ "tags": now });
+                cx.update_fields(subject, Some(rec.version()), patch.as_object().unwrap_or(&Default::default()))
+                    .await?;
+            }
+        }
+        Step::AssignOwner { user_id } => {
+            let rec = current(cx, subject).await?;
+            if rec.owner() != Some(*user_id) {
+                let patch = json!({ "owner_id": user_id });
+                cx.update_fields(subject, Some(rec.version()), patch.as_object().unwrap_or(&Default::default()))
+                    .await?;
+            }
+        }
+        Step::CreateTask { title, due_in, assign_to } => {
+            let rec = current(cx, subject).await?;
+            let now = cx.now();
+            let mut task = match due_in {
+                Some(d) => {
+                    let due = d.after(now).ok_or_else(|| {
+                        Error::invalid("due_in", FieldErrorCode::OutOfRange, "the due time is past the calendar's end")
+                    })?;
+                    NewActivity::task(title.clone(), due)
+                }
+                None => NewActivity::new(crm_core::model::ActivityKind::Task, title.clone()),
+            };
+            task = about(task, &rec);
+            if let Some(owner) = assign_to.or(rec.owner()) {
+                task = task.owner(owner);
+            }
+            cx.activities().log(task).await?;
+        }
+        other => {
+            return Err(Error::invalid(
+                "action",
+                FieldErrorCode::NotAnOption,
+                format!("this runner cannot carry out `{}` steps", other.action()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The record now, or [`Error::NotFound`].
+async fn current(cx: &Session, r: EntityRef) -> Result<Record> {
+    cx.record(r).await?.ok_or(Error::NotFound { kind: r.kind, id: r.id })
+}
+
+/// A task linked to `rec`: the record itself where a task can name it, and its contact.
+fn about(task: NewActivity, rec: &Record) -> NewActivity {
+    let id = rec.id();
+    let contact = match rec.std_field("contact_id") {
+        Some(Value::Id(c)) => Some(ContactId::from(c)),
+        _ => None,
+    };
+    let task = match rec.kind() {
+        EntityKind::Contact => task.contact(ContactId::from(id)),
+        EntityKind::Company => task.company(CompanyId::from(id)),
+        EntityKind::Deal => task.deal(DealId::from(id)),
+        EntityKind::Case => task.case(CaseId::from(id)),
+        _ => task,
+    };
+    match (rec.kind(), contact) {
+        (EntityKind::Contact, _) | (_, None) => task,
+        (_, Some(c)) => task.contact(c),
+    }
+}
