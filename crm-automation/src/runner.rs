@@ -114,7 +114,8 @@ impl Automation {
         })
     }
 
-    /// Handles every change `tenant` committed since the last run: the workflows each sets off
+    /// Handles every change `tenant` committed since the last run, and the changes the
+    /// workflows make in turn, until the outbox is drained: the workflows each change sets off
     /// run their steps, and the cursor moves past it. Safe to call again after a crash or an
     /// error at any point: a step that ran is not run again (its log entry was committed with
     /// its changes), and one that did not, runs.
@@ -138,9 +139,6 @@ impl Automation {
             part.cursor = cursor;
             self.counters.add(&part);
             report.absorb(part);
-            if events.len() < self.options.batch {
-                break;
-            }
         }
         Ok(report)
     }
@@ -265,7 +263,8 @@ impl Automation {
             let mut attempt = 0;
             let outcome = loop {
                 let once = cx.with_receipt(entry.clone());
-                let res = match perform(&once, step, subject).await {
+                let gone = matches!(flow.trigger, crm_core::model::Trigger::Deleted);
+                let res = match perform(&once, step, subject, gone).await {
                     Ok(()) => once.commit_receipt().await.map(|_| ()),
                     Err(e) => Err(e),
                 };

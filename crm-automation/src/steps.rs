@@ -9,8 +9,9 @@ use crm_core::value::Value;
 use serde_json::json;
 
 /// Carries out `step` on `subject` through `cx` (a session holding the step's receipt: the
-/// step's one write commits it).
-pub(crate) async fn perform(cx: &Session, step: &Step, subject: EntityRef) -> Result<()> {
+/// step's one write commits it). For a deletion (`gone`), only a task can be made, about
+/// nothing: the record is no more.
+pub(crate) async fn perform(cx: &Session, step: &Step, subject: EntityRef, gone: bool) -> Result<()> {
     match step {
         Step::Update { fields } => {
             cx.update_fields(subject, None, fields).await?;
@@ -50,7 +51,10 @@ pub(crate) async fn perform(cx: &Session, step: &Step, subject: EntityRef) -> Re
             }
         }
         Step::CreateTask { title, due_in, assign_to } => {
-            let rec = current(cx, subject).await?;
+            let rec = match gone {
+                true => None,
+                false => Some(current(cx, subject).await?),
+            };
             let now = cx.now();
             let mut task = match due_in {
                 Some(d) => {
@@ -61,8 +65,10 @@ pub(crate) async fn perform(cx: &Session, step: &Step, subject: EntityRef) -> Re
                 }
                 None => NewActivity::new(crm_core::model::ActivityKind::Task, title.clone()),
             };
-            task = about(task, &rec);
-            if let Some(owner) = assign_to.or(rec.owner()) {
+            if let Some(rec) = &rec {
+                task = about(task, rec);
+            }
+            if let Some(owner) = assign_to.or(rec.as_ref().and_then(Record::owner)) {
                 task = task.owner(owner);
             }
             cx.activities().log(task).await?;
@@ -83,22 +89,30 @@ async fn current(cx: &Session, r: EntityRef) -> Result<Record> {
     cx.record(r).await?.ok_or(Error::NotFound { kind: r.kind, id: r.id })
 }
 
-/// A task linked to `rec`: the record itself where a task can name it, and its contact.
+/// A task linked to `rec`: the record itself where a task can name it, and its contacts.
 fn about(task: NewActivity, rec: &Record) -> NewActivity {
     let id = rec.id();
-    let contact = match rec.std_field("contact_id") {
-        Some(Value::Id(c)) => Some(ContactId::from(c)),
-        _ => None,
-    };
-    let task = match rec.kind() {
+    let mut contacts: Vec<ContactId> = Vec::new();
+    for field in ["contact_id", "contact_ids"] {
+        match rec.std_field(field) {
+            Some(Value::Id(c)) => contacts.push(ContactId::from(c)),
+            Some(Value::List(items)) => contacts.extend(
+                items.into_iter().filter_map(|v| if let Value::Id(c) = v { Some(ContactId::from(c)) } else { None }),
+            ),
+            _ => {}
+        }
+    }
+    let mut task = match rec.kind() {
         EntityKind::Contact => task.contact(ContactId::from(id)),
         EntityKind::Company => task.company(CompanyId::from(id)),
         EntityKind::Deal => task.deal(DealId::from(id)),
         EntityKind::Case => task.case(CaseId::from(id)),
         _ => task,
     };
-    match (rec.kind(), contact) {
-        (EntityKind::Contact, _) | (_, None) => task,
-        (_, Some(c)) => task.contact(c),
+    for c in contacts {
+        if !task.contact_ids.contains(&c) {
+            task = task.contact(c);
+        }
     }
+    task
 }

@@ -228,6 +228,15 @@ async fn check_workflow(uow: &mut Uow<'_>, flow: &mut Workflow, ch: &mut Checks)
         ch.push("steps", FieldErrorCode::OutOfRange, format!("a workflow has at most {MAX_STEPS} steps"));
     }
     let mut links = Vec::new();
+    for (i, step) in flow.steps.iter().enumerate() {
+        if flow.trigger == Trigger::Deleted && !matches!(step, Step::CreateTask { .. }) {
+            ch.push(
+                format!("steps[{i}]"),
+                FieldErrorCode::Rule,
+                "a deleted record is gone: a workflow set off by deletions can only create tasks",
+            );
+        }
+    }
     for (i, step) in flow.steps.iter_mut().enumerate() {
         check_step(kind, &reg, &format!("steps[{i}]"), step, ch, &mut links);
     }
