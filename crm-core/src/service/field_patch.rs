@@ -10,6 +10,48 @@ use crate::model::*;
 use crate::query::Field;
 use crate::value::{Value, ValueType};
 
+/// The standard fields that filters read but no record stores as such: each is worked out
+/// from other fields (a contact's `email` is its first address in `emails`), so it is set
+/// through those.
+const DERIVED: &[(EntityKind, &[&str])] = &[
+    (
+        EntityKind::Contact,
+        &[
+            "email",
+            "phone",
+            "city",
+            "country",
+            "consent_status",
+            "rfm_recency",
+            "rfm_frequency",
+            "rfm_monetary",
+            "rfm_code",
+            "rfm_segment",
+            "rfm_scored_at",
+        ],
+    ),
+    (EntityKind::Company, &["phone", "city", "country"]),
+    (EntityKind::Deal, &["currency", "stage_entered_at", "days_to_close", "visited_stage_ids"]),
+    (EntityKind::Product, &["currency"]),
+    (EntityKind::Order, &["product_ids"]),
+    (EntityKind::Invoice, &["balance_due"]),
+    (EntityKind::Payment, &["currency", "unapplied", "invoice_ids"]),
+    (EntityKind::CampaignMember, &["converted_at"]),
+];
+
+/// Whether the standard field `name` of `kind` is worked out from others, so that it cannot be
+/// set by name ([`Session::update_fields`] refuses it).
+///
+/// ```
+/// use crm_core::entity::EntityKind;
+/// use crm_core::service::derived;
+/// assert!(derived(EntityKind::Contact, "email"));
+/// assert!(!derived(EntityKind::Contact, "emails"));
+/// ```
+pub fn derived(kind: EntityKind, name: &str) -> bool {
+    DERIVED.iter().any(|(k, names)| *k == kind && names.contains(&name))
+}
+
 impl Session {
     /// Changes record `r` by `patch`, a JSON object of its fields (a custom field as
     /// `custom.KEY`, or inside a `custom` object; null clears; custom values given as text are
@@ -108,14 +150,22 @@ fn patched<E: Entity>(
                 if IDENTITY.contains(&name.as_str()) {
                     return Err(Error::invalid(name, FieldErrorCode::ReadOnly, "a record's identity is not changed"));
                 }
-                let Some(slot) = body.get_mut(&name) else {
+                if derived(E::KIND, &name) {
+                    return Err(Error::invalid(
+                        name.clone(),
+                        FieldErrorCode::ReadOnly,
+                        format!("`{name}` is worked out from other fields of a {}: set those", E::KIND),
+                    ));
+                }
+                // A field without a value may be left out of the record's JSON altogether.
+                if !body.contains_key(&name) && E::KIND.std_field(&name).is_none() {
                     return Err(Error::invalid(
                         name.clone(),
                         FieldErrorCode::UnknownField,
                         format!("{} records have no field `{name}`", E::KIND),
                     ));
-                };
-                *slot = value.clone();
+                }
+                body.insert(name, value.clone());
             }
         }
     }

@@ -315,6 +315,14 @@ fn check_step(
                     ch.push(path, FieldErrorCode::ReadOnly, "a record's identity is not changed");
                     continue;
                 }
+                if matches!(&field, Field::Std(n) if super::derived(kind, n)) {
+                    ch.push(
+                        path,
+                        FieldErrorCode::ReadOnly,
+                        format!("`{name}` is worked out from other fields: set those"),
+                    );
+                    continue;
+                }
                 match field_type(kind, reg, &field) {
                     None => {
                         ch.push(path, FieldErrorCode::UnknownField, format!("{kind} records have no field `{name}`"))

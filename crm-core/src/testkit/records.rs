@@ -134,12 +134,17 @@ pub async fn every_kind_round_trips_exactly(store: Arc<dyn Store>) {
     let rep = user(t, "Ria Rep", "ria@acme.example", Some(boss.id));
     let north = team(t, "Nord-Öst", vec![boss.id, rep.id]);
     let desk = role(t, "deal_desk");
+    // A workflow with every kind of step, and a logged step of it.
+    let flow = workflow(t, "Grüße – welcome");
+    let run = workflow_run(t, &flow, c.entity_ref(), "event:42");
     let records = vec![
         desk.into_record(),
         consent(t, c.id).into_record(),
         erasure(t, ContactId::new()).into_record(),
         share(t, c.entity_ref(), UserId::new()).into_record(),
         api_key(t, UserId::new(), "crm_round_trip_secret").into_record(),
+        flow.into_record(),
+        run.into_record(),
         boss.into_record(),
         rep.into_record(),
         north.into_record(),

@@ -23,3 +23,4 @@ mod service_marketing;
 mod shares;
 mod sync_mirror;
 mod users;
+mod workflows;
