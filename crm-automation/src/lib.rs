@@ -52,6 +52,7 @@ mod matching;
 mod report;
 mod runner;
 mod steps;
+mod timers;
 
 pub use dry_run::WouldFire;
 pub use report::{CounterValues, Counters, Failed, Fired, RunReport, StopReason, Stopped};

@@ -8,7 +8,7 @@ use crm_core::entity::{EntityKind, EntityRef};
 use crm_core::error::{Error, FieldErrorCode, Result};
 use crm_core::event::{EventQuery, StoredEvent};
 use crm_core::ids::{TenantId, WorkflowId};
-use crm_core::model::{RunOutcome, Workflow};
+use crm_core::model::{RunOutcome, Step, Workflow};
 use crm_core::query::Filter;
 use crm_core::service::{Crm, RunStep, Session, is_logged};
 use crm_core::store::TxMode;
@@ -97,7 +97,12 @@ impl Automation {
         &self.crm
     }
 
-    fn system(&self, tenant: TenantId) -> Session {
+    /// Its options.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    pub(crate) fn system(&self, tenant: TenantId) -> Session {
         self.crm.as_actor(&Actor::system(tenant))
     }
 
@@ -159,7 +164,7 @@ impl Automation {
         let mut report = RunReport::default();
         if flow.condition.matches(&rec) {
             let occurrence = format!("manual:{}", uuid::Uuid::now_v7());
-            self.run_steps(tenant, &flow, subject, &occurrence, 1, &mut report).await?;
+            self.run_steps(tenant, &flow, subject, &occurrence, 0, 1, &mut report).await?;
         }
         self.counters.add(&report);
         Ok(report)
@@ -174,9 +179,12 @@ impl Automation {
         report: &mut RunReport,
     ) -> Result<()> {
         let event = &e.event;
-        if matches!(event.subject.kind, EntityKind::Workflow | EntityKind::WorkflowRun) {
-            return Ok(());
+        match event.subject.kind {
+            EntityKind::Workflow => return self.arm(tenant, flows, event.subject.id.into()).await,
+            EntityKind::WorkflowRun | EntityKind::WorkflowTimer | EntityKind::Notification => return Ok(()),
+            _ => {}
         }
+        self.follow_dates(tenant, flows, e).await?;
         let candidates: Vec<&Workflow> = flows.iter().filter(|f| may_fire(f, event)).collect();
         if candidates.is_empty() {
             return Ok(());
@@ -200,7 +208,7 @@ impl Automation {
                 Some(reason) => self.stop(tenant, flow, event.subject, &occurrence, reason, report).await?,
                 None => {
                     let depth = event.depth.saturating_add(1);
-                    self.run_steps(tenant, flow, event.subject, &occurrence, depth, report).await?;
+                    self.run_steps(tenant, flow, event.subject, &occurrence, 0, depth, report).await?;
                 }
             }
         }
@@ -238,24 +246,29 @@ impl Automation {
         Ok(())
     }
 
-    /// Carries out `flow`'s steps on `subject` for one occurrence, each once: a step logged
-    /// done is skipped, one logged failed or stopped ends the run.
-    async fn run_steps(
+    /// Carries out `flow`'s steps on `subject` for one occurrence from step `from`, each once:
+    /// a step logged done is skipped, one logged failed or stopped ends the run, and a wait
+    /// sets the timer the run goes on from.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn run_steps(
         &self,
         tenant: TenantId,
         flow: &Workflow,
         subject: EntityRef,
         occurrence: &str,
+        from: u32,
         depth: u8,
         report: &mut RunReport,
     ) -> Result<()> {
         let actor = Actor::automation(tenant, origin_of(flow.id), depth);
         let cx = self.crm.as_actor(&actor);
         let mut done = 0u32;
-        for (i, step) in flow.steps.iter().enumerate() {
+        for (i, step) in flow.steps.iter().enumerate().skip(from as usize) {
             let n = u32::try_from(i).unwrap_or(u32::MAX);
             let entry = run_step(flow, subject, occurrence, n, step.action());
             match cx.run_logged(&entry.key()).await? {
+                // A wait that ran set the timer the rest of the run goes on from.
+                Some(run) if run.outcome == RunOutcome::Done && matches!(step, Step::Wait { .. }) => break,
                 Some(run) if run.outcome == RunOutcome::Done => continue,
                 Some(_) => break,
                 None => {}
@@ -264,7 +277,11 @@ impl Automation {
             let outcome = loop {
                 let once = cx.with_receipt(entry.clone());
                 let gone = matches!(flow.trigger, crm_core::model::Trigger::Deleted);
-                let res = match perform(&once, step, subject, gone).await {
+                let res = match step {
+                    Step::Wait { delay } => self.wait(&once, flow, subject, occurrence, n, depth, *delay).await,
+                    _ => perform(&once, step, subject, gone).await,
+                };
+                let res = match res {
                     Ok(()) => once.commit_receipt().await.map(|_| ()),
                     Err(e) => Err(e),
                 };
@@ -274,6 +291,10 @@ impl Automation {
                 }
             };
             match outcome {
+                Ok(()) if matches!(step, Step::Wait { .. }) => {
+                    done += 1;
+                    break;
+                }
                 Ok(()) => done += 1,
                 // Another runner carried the step out meanwhile.
                 Err(e) if is_logged(&e) => {}
@@ -306,7 +327,7 @@ impl Automation {
 }
 
 /// The log entry of step `n` of `flow` on `subject`.
-fn run_step(flow: &Workflow, subject: EntityRef, occurrence: &str, n: u32, action: &str) -> RunStep {
+pub(crate) fn run_step(flow: &Workflow, subject: EntityRef, occurrence: &str, n: u32, action: &str) -> RunStep {
     RunStep {
         workflow_id: flow.id,
         workflow_version: flow.version,
@@ -318,6 +339,6 @@ fn run_step(flow: &Workflow, subject: EntityRef, occurrence: &str, n: u32, actio
 }
 
 /// Errors a retry may cure: a concurrent write, or the store failing for a moment.
-fn transient(e: &Error) -> bool {
+pub(crate) fn transient(e: &Error) -> bool {
     matches!(e, Error::Conflict { .. } | Error::Storage(_))
 }

@@ -4,7 +4,7 @@ use crm_core::entity::{EntityKind, EntityRef};
 use crm_core::error::{Error, FieldErrorCode, Result};
 use crm_core::ids::{CaseId, CompanyId, ContactId, DealId};
 use crm_core::model::{Record, Step};
-use crm_core::service::{NewActivity, Session};
+use crm_core::service::{NewActivity, NewNotification, Session};
 use crm_core::value::Value;
 use serde_json::json;
 
@@ -72,6 +72,25 @@ pub(crate) async fn perform(cx: &Session, step: &Step, subject: EntityRef, gone:
                 task = task.owner(owner);
             }
             cx.activities().log(task).await?;
+        }
+        Step::Notify { message, users, owner } => {
+            let rec = match gone {
+                true => None,
+                false => Some(current(cx, subject).await?),
+            };
+            let mut to = users.clone();
+            if let Some(o) = rec.as_ref().and_then(Record::owner).filter(|_| *owner)
+                && !to.contains(&o)
+            {
+                to.push(o);
+            }
+            // One write for every user: the step's log entry commits with all of them.
+            let link = rec.map(|r| r.entity_ref());
+            cx.notifications()
+                .send_many(
+                    to.into_iter().map(|u| NewNotification { user_id: u, message: message.clone(), link }).collect(),
+                )
+                .await?;
         }
         other => {
             return Err(Error::invalid(

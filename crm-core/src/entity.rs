@@ -41,6 +41,8 @@ str_enum_core! {
         /** [`ApiKey`](crate::model::ApiKey): a secret a program acts as a user with. */ ApiKey = "api_key",
         /** [`Workflow`](crate::model::Workflow): an automation rule. */ Workflow = "workflow",
         /** [`WorkflowRun`](crate::model::WorkflowRun): one step of a workflow run, logged. */ WorkflowRun = "workflow_run",
+        /** [`Notification`](crate::model::Notification): a message to a user. */ Notification = "notification",
+        /** [`WorkflowTimer`](crate::model::WorkflowTimer): when a workflow is due to run. */ WorkflowTimer = "workflow_timer",
     }
 }
 

@@ -196,6 +196,14 @@ typed_id!(
     WorkflowRunId
 );
 typed_id!(
+    /// Id of a [`WorkflowTimer`](crate::model::WorkflowTimer).
+    WorkflowTimerId
+);
+typed_id!(
+    /// Id of a [`Notification`](crate::model::Notification).
+    NotificationId
+);
+typed_id!(
     /// Id of a domain [`Event`](crate::event::Event).
     EventId
 );

@@ -40,6 +40,7 @@ macro_rules! with_record_kinds {
             Contact, Company, Deal, Pipeline, Activity, Relation, CustomField, Product, Order,
             Invoice, Payment, Case, Feedback, Campaign, CampaignMember, Segment, SyncLink,
             SyncState, Merge, User, Team, Role, Consent, Erasure, Share, ApiKey, Workflow, WorkflowRun,
+            Notification, WorkflowTimer,
         }
     };
 }

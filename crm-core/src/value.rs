@@ -285,6 +285,8 @@ value_from_ids!(
     ApiKeyId,
     WorkflowId,
     WorkflowRunId,
+    WorkflowTimerId,
+    NotificationId,
     EventId
 );
 

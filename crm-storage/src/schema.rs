@@ -169,6 +169,8 @@ pub fn indexes(kind: EntityKind) -> Vec<Vec<&'static str>> {
         EntityKind::SyncLink => &[&["connection", "remote_kind", "conflicts"]],
         EntityKind::SyncState => &[&["key"]],
         EntityKind::ApiKey => &[&["hash"]],
+        EntityKind::WorkflowRun => &[&["key"]],
+        EntityKind::WorkflowTimer => &[&["due_at"]],
         _ => &[],
     };
     out.extend(extra.iter().map(|e| e.to_vec()));

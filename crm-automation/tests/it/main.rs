@@ -2,6 +2,7 @@
 
 mod faults;
 mod loops;
+mod time;
 mod triggers;
 
 use std::sync::Arc;
@@ -33,6 +34,10 @@ async fn postgres() -> Made {
         .expect("CRM_PG_URL must name a PostgreSQL database (see scripts/pg.sh; scripts/test.sh sets it)");
     let store = crm_storage::SqlStore::postgres_with(&url, 4).await.unwrap();
     (Arc::new(store), None)
+}
+
+fn eur(n: i64) -> Money {
+    Money::new(rust_decimal::Decimal::new(n, 0), Currency::EUR)
 }
 
 /// Monday 2 March 2026, 09:00 UTC.

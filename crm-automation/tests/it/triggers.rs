@@ -13,10 +13,6 @@ use crm_core::store::Store;
 
 use crate::World;
 
-fn eur(n: i64) -> Money {
-    Money::new(rust_decimal::Decimal::new(n, 0), Currency::EUR)
-}
-
 pub(crate) async fn a_task_follows_a_proposal(store: Arc<dyn Store>) {
     let w = World::new(store);
     let cx = w.cx();
@@ -37,8 +33,11 @@ pub(crate) async fn a_task_follows_a_proposal(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let ada = cx.contacts().create(NewContact::new("Ada", "Buyer")).await.unwrap();
-    let deal =
-        cx.deals().create(NewDeal::new("Shop fit-out").contact(ada.id).owner(sam.id).amount(eur(9_000))).await.unwrap();
+    let deal = cx
+        .deals()
+        .create(NewDeal::new("Shop fit-out").contact(ada.id).owner(sam.id).amount(crate::eur(9_000)))
+        .await
+        .unwrap();
     let other = cx.deals().create(NewDeal::new("Spare parts").contact(ada.id)).await.unwrap();
     // Nothing has reached the proposal stage yet.
     assert_eq!(w.auto.run_pending(w.tenant).await.unwrap().steps_done(), 0);

@@ -14,7 +14,7 @@ use crate::model::{
     Activity, Campaign, CampaignMember, Case, Company, Contact, CustomField, Deal, Feedback, Invoice, Merge, Order,
     Payment, Pipeline, Product, Relation, Role, Segment, SyncLink, SyncState, Team, User,
 };
-use crate::model::{ApiKey, Consent, Erasure, Share, Workflow, WorkflowRun};
+use crate::model::{ApiKey, Consent, Erasure, Notification, Share, Workflow, WorkflowRun, WorkflowTimer};
 use crate::value::{CustomValues, Value, ValueType};
 
 impl EntityKind {
@@ -49,6 +49,8 @@ impl EntityKind {
             EntityKind::ApiKey => ApiKey::std_fields(),
             EntityKind::Workflow => Workflow::std_fields(),
             EntityKind::WorkflowRun => WorkflowRun::std_fields(),
+            EntityKind::Notification => Notification::std_fields(),
+            EntityKind::WorkflowTimer => WorkflowTimer::std_fields(),
         }
     }
 
@@ -232,6 +234,10 @@ pub enum Record {
     Workflow(Workflow),
     /// A logged step of a workflow run.
     WorkflowRun(WorkflowRun),
+    /// A message to a user.
+    Notification(Notification),
+    /// When a workflow is due to run.
+    WorkflowTimer(WorkflowTimer),
 }
 
 macro_rules! dispatch {
@@ -265,6 +271,8 @@ macro_rules! dispatch {
             Record::ApiKey($r) => $e,
             Record::Workflow($r) => $e,
             Record::WorkflowRun($r) => $e,
+            Record::Notification($r) => $e,
+            Record::WorkflowTimer($r) => $e,
         }
     };
 }

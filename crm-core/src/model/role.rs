@@ -86,7 +86,9 @@ impl Permission {
         match self {
             Permission::ManageCustomFields => &[EntityKind::CustomField],
             Permission::ManagePipelines => &[EntityKind::Pipeline],
-            Permission::ManageAutomations => &[EntityKind::Workflow, EntityKind::WorkflowRun],
+            Permission::ManageAutomations => {
+                &[EntityKind::Workflow, EntityKind::WorkflowRun, EntityKind::WorkflowTimer]
+            }
             Permission::ManageUsers => &[EntityKind::User, EntityKind::Team, EntityKind::Role, EntityKind::ApiKey],
             _ => &[],
         }

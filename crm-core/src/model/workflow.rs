@@ -3,17 +3,15 @@
 //! run. crm-core keeps and checks them ([`Workflows`](crate::service::Workflows)); the
 //! `crm-automation` crate runs them, and logs every step it runs as a [`WorkflowRun`].
 
-use std::fmt;
-use std::str::FromStr;
-
-use chrono::{DateTime, Duration, Months, Utc};
+use chrono::NaiveTime;
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::entity::{EntityKind, EntityRef, Links, UniqueKey};
 use crate::event::Change;
 use crate::ids::{UserId, WorkflowId, WorkflowRunId};
 use crate::macros::{record, str_enum};
-use crate::model::impl_entity;
+use crate::model::{Delay, impl_entity};
 use crate::query::Filter;
 
 str_enum! {
@@ -77,6 +75,35 @@ pub enum Trigger {
         /// Which.
         event: EventType,
     },
+    /// At a time worked out from a date or time field of the record (`expected_close_date`,
+    /// `due_at`, `birthday`, a custom date): the field's value (for a date, at `at` o'clock in
+    /// the workflow's time zone, 09:00 by default) moved `before` or `after` it by a delay;
+    /// every year on its anniversary with `yearly` (a birthday: 29 February is kept on 28
+    /// February in common years). A change to the field moves the time.
+    Date {
+        /// The field.
+        field: String,
+        /// This long before the field's time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<Delay>,
+        /// This long after it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<Delay>,
+        /// Each year, for a date field.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        yearly: bool,
+        /// The time of day, for a date field.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "09:00:00"))]
+        at: Option<NaiveTime>,
+    },
+    /// On a schedule: a cron expression (minute, hour, day of month, month, day of week; or
+    /// `@daily` and the like) in the workflow's time zone. Each tick runs the workflow on every
+    /// record its condition matches.
+    Schedule {
+        /// The expression.
+        cron: String,
+    },
     /// Only when run by hand, on a record chosen then.
     Manual,
 }
@@ -94,118 +121,6 @@ impl Trigger {
         }
     }
 }
-
-str_enum! {
-    /// The unit of a [`Delay`].
-    pub enum DelayUnit {
-        /** Minutes. */ Minutes = "m",
-        /** Hours. */ Hours = "h",
-        /** Days (24 hours). */ Days = "d",
-        /** Calendar months (the same day of the month, or its last day when shorter). */ Months = "mo",
-    }
-}
-
-/// A span of time written `30m`, `4h`, `3d` or `1mo`: when a task is due after its workflow
-/// runs, how long a step waits.
-///
-/// ```
-/// use crm_core::model::Delay;
-/// use chrono::{TimeZone, Utc};
-/// let d: Delay = "3d".parse().unwrap();
-/// let at = Utc.with_ymd_and_hms(2026, 1, 30, 9, 0, 0).unwrap();
-/// assert_eq!(d.after(at), Some(Utc.with_ymd_and_hms(2026, 2, 2, 9, 0, 0).unwrap()));
-/// let month: Delay = "1mo".parse().unwrap();
-/// assert_eq!(month.after(at), Some(Utc.with_ymd_and_hms(2026, 2, 28, 9, 0, 0).unwrap()));
-/// assert!("3 weeks".parse::<Delay>().is_err());
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Delay {
-    /// How many units.
-    pub amount: u32,
-    /// Of what.
-    pub unit: DelayUnit,
-}
-
-/// The longest delay: ten years.
-pub const MAX_DELAY_DAYS: u32 = 3660;
-
-impl Delay {
-    /// `amount` units.
-    pub fn new(amount: u32, unit: DelayUnit) -> Self {
-        Self { amount, unit }
-    }
-
-    /// The instant this long after `t` (None past the calendar's end).
-    pub fn after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let n = i64::from(self.amount);
-        match self.unit {
-            DelayUnit::Minutes => t.checked_add_signed(Duration::minutes(n)),
-            DelayUnit::Hours => t.checked_add_signed(Duration::hours(n)),
-            DelayUnit::Days => t.checked_add_signed(Duration::days(n)),
-            DelayUnit::Months => t.checked_add_months(Months::new(self.amount)),
-        }
-    }
-
-    fn days(&self) -> u64 {
-        let n = u64::from(self.amount);
-        match self.unit {
-            DelayUnit::Minutes => n / 1440,
-            DelayUnit::Hours => n / 24,
-            DelayUnit::Days => n,
-            DelayUnit::Months => n * 31,
-        }
-    }
-}
-
-impl fmt::Display for Delay {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.amount, self.unit)
-    }
-}
-
-impl FromStr for Delay {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        let (num, unit) = s.split_at(split);
-        let wrong = || format!("`{s}` is not a delay: write a number and a unit, as in 30m, 4h, 3d or 1mo");
-        let amount: u32 = num.parse().map_err(|_| wrong())?;
-        let unit: DelayUnit = unit.parse().map_err(|_| wrong())?;
-        let d = Delay { amount, unit };
-        if d.days() > u64::from(MAX_DELAY_DAYS) {
-            return Err(format!("`{s}` is longer than {MAX_DELAY_DAYS} days"));
-        }
-        Ok(d)
-    }
-}
-
-impl Serialize for Delay {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Delay {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str> as Deserialize>::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for Delay {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .pattern(Some("^[0-9]+(m|h|d|mo)$"))
-            .description(Some("A span of time: 30m, 4h, 3d or 1mo"))
-            .into()
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for Delay {}
 
 /// One thing a workflow does to the record that set it off.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -247,6 +162,23 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         assign_to: Option<UserId>,
     },
+    /// Waits before the next step: the run goes on when the delay has passed (counted in the
+    /// workflow's time zone).
+    Wait {
+        /// How long.
+        delay: Delay,
+    },
+    /// Sends users a [`Notification`](crate::model::Notification) about the record.
+    Notify {
+        /// What it says.
+        message: String,
+        /// Users to tell.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        users: Vec<UserId>,
+        /// Whether to tell the record's owner too.
+        #[serde(default)]
+        owner: bool,
+    },
 }
 
 impl Step {
@@ -258,6 +190,8 @@ impl Step {
             Step::RemoveTags { .. } => "remove_tags",
             Step::AssignOwner { .. } => "assign_owner",
             Step::CreateTask { .. } => "create_task",
+            Step::Notify { .. } => "notify",
+            Step::Wait { .. } => "wait",
         }
     }
 }
@@ -292,6 +226,10 @@ record! {
         pub edge: bool,
         /// What it does, in order (at least one step).
         pub steps: Vec<Step>,
+        /// The time zone its dates, delays and schedule are read in (UTC when none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "Europe/Berlin"))]
+        pub time_zone: Option<Tz>,
     }
 }
 

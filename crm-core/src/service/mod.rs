@@ -26,6 +26,7 @@ mod invoices;
 mod lines;
 mod merge;
 mod mirror;
+mod notifications;
 mod orders;
 mod payments;
 mod pipelines;
@@ -49,6 +50,7 @@ mod threads;
 mod timeline;
 mod uow;
 mod users;
+mod workflow_timers;
 mod workflows;
 
 use std::collections::{HashMap, HashSet};
@@ -73,6 +75,7 @@ pub use import::{ImportOptions, ImportProgress};
 pub use invoices::{Invoices, NewInvoice};
 pub use merge::{MAX_MERGED, MergeChoices, MergeOutcome, UNMERGE_WINDOW_DAYS};
 pub use mirror::{ExternalInvoice, ExternalPayment, MirrorOutcome};
+pub use notifications::{MAX_MESSAGE_CHARS, NewNotification, Notifications};
 pub use orders::{NewOrder, Orders};
 pub use payments::{NewPayment, Payments};
 pub use pipelines::{NewPipeline, NewStage, Pipelines};
@@ -92,6 +95,7 @@ pub use teams::{NewTeam, Teams};
 pub use threads::MISSING_PARENT_WINDOW_DAYS;
 pub use timeline::{Customer360, CustomerRef, CustomerSummary, TimelineItem};
 pub use users::{NewUser, Users};
+pub use workflow_timers::NewTimer;
 pub use workflows::{MAX_STEPS, NewWorkflow, RunStep, TASK_KINDS, WATCHED_KINDS, Workflows, is_logged};
 
 use crate::actor::Actor;
@@ -622,6 +626,11 @@ impl Session {
 
     /// Automation rules: what happens on its own when records change.
     pub fn workflows(&self) -> Workflows<'_> {
+        Records::new(self)
+    }
+
+    /// Messages to users: each reads their own.
+    pub fn notifications(&self) -> Notifications<'_> {
         Records::new(self)
     }
 

@@ -85,6 +85,8 @@ new_input! {
         pub steps: Vec<Step> => push step(Step),
         /// Whether it runs (default: yes).
         pub enabled: bool => manual,
+        /// The time zone its dates, delays and schedule are read in (default UTC).
+        pub time_zone: Option<chrono_tz::Tz> => some time_zone(chrono_tz::Tz),
     }
 }
 
@@ -101,6 +103,7 @@ impl NewWorkflow {
             edge: false,
             steps: Vec::new(),
             enabled: true,
+            time_zone: None,
         }
     }
 
@@ -165,6 +168,7 @@ impl Records<'_, Workflow> {
                         was: input.was,
                         edge: input.edge,
                         steps: input.steps,
+                        time_zone: input.time_zone,
                     }
                 );
                 check_workflow(uow, &mut flow, ch).await?;
@@ -229,13 +233,18 @@ async fn check_workflow(uow: &mut Uow<'_>, flow: &mut Workflow, ch: &mut Checks)
     }
     let mut links = Vec::new();
     for (i, step) in flow.steps.iter().enumerate() {
-        if flow.trigger == Trigger::Deleted && !matches!(step, Step::CreateTask { .. }) {
+        if flow.trigger == Trigger::Deleted
+            && !matches!(step, Step::CreateTask { .. } | Step::Notify { owner: false, .. })
+        {
             ch.push(
                 format!("steps[{i}]"),
                 FieldErrorCode::Rule,
-                "a deleted record is gone: a workflow set off by deletions can only create tasks",
+                "a deleted record is gone: a workflow set off by deletions can only create tasks and notify users",
             );
         }
+    }
+    if matches!(flow.steps.last(), Some(Step::Wait { .. })) {
+        ch.push(format!("steps[{}]", flow.steps.len() - 1), FieldErrorCode::Rule, "a wait is followed by a step");
     }
     for (i, step) in flow.steps.iter_mut().enumerate() {
         check_step(kind, &reg, &format!("steps[{i}]"), step, ch, &mut links);
@@ -278,6 +287,46 @@ fn check_trigger(flow: &Workflow, reg: &FieldRegistry, ch: &mut Checks) {
                 );
             }
         }
+        Trigger::Date { field, before, after, yearly, at } => {
+            match field_type(kind, reg, &Field::parse(field)) {
+                None => ch.push(
+                    "trigger.field",
+                    FieldErrorCode::UnknownField,
+                    format!("{kind} records have no field `{field}`"),
+                ),
+                Some(ValueType::Date) => {}
+                Some(ValueType::DateTime) if *yearly || at.is_some() => ch.push(
+                    if *yearly { "trigger.yearly" } else { "trigger.at" },
+                    FieldErrorCode::Rule,
+                    format!("`{field}` is a time, not a date: it has no anniversary and no time of day to choose"),
+                ),
+                Some(ValueType::DateTime) => {}
+                Some(_) => {
+                    ch.push("trigger.field", FieldErrorCode::TypeMismatch, format!("`{field}` is not a date or a time"))
+                }
+            }
+            if before.is_some() && after.is_some() {
+                ch.push("trigger.after", FieldErrorCode::Rule, "a time is before the field's or after it, not both");
+            }
+            no_before_state(
+                flow,
+                ch,
+                "a time trigger fires on the record as it is: there is no change to compare with",
+            );
+        }
+        Trigger::Schedule { cron } => {
+            match crate::model::parse_cron(cron) {
+                Err(m) => ch.push("trigger.cron", FieldErrorCode::InvalidFormat, m),
+                Ok(c) => {
+                    let tz = flow.tz();
+                    let now = chrono::Utc::now().with_timezone(&tz);
+                    if c.find_next_occurrence(&now, false).is_err() {
+                        ch.push("trigger.cron", FieldErrorCode::Rule, format!("`{cron}` never fires"));
+                    }
+                }
+            }
+            no_before_state(flow, ch, "a schedule runs on the records as they are: there is no change to compare with");
+        }
         Trigger::Created | Trigger::Manual => {
             let why = "a new record, or one run by hand, has no state before the change";
             if flow.was.is_some() {
@@ -288,6 +337,16 @@ fn check_trigger(flow: &Workflow, reg: &FieldRegistry, ch: &mut Checks) {
             }
         }
         Trigger::Event { .. } => {}
+    }
+}
+
+/// Refuses `was` and `edge` on a trigger that is not a change.
+fn no_before_state(flow: &Workflow, ch: &mut Checks, why: &str) {
+    if flow.was.is_some() {
+        ch.push("was", FieldErrorCode::Rule, why);
+    }
+    if flow.edge {
+        ch.push("edge", FieldErrorCode::Rule, why);
     }
 }
 
@@ -363,6 +422,37 @@ fn check_step(
             }
             if let Some(u) = assign_to {
                 links.push(user("assign_to", *u));
+            }
+        }
+        Step::Wait { delay } => {
+            if delay.amount == 0 {
+                ch.push(format!("{at}.delay"), FieldErrorCode::OutOfRange, "wait for at least a minute");
+            }
+        }
+        Step::Notify { message, users, owner } => {
+            let mut sub = Checks::default();
+            sub.text("message", message);
+            if message.trim().is_empty() {
+                sub.push("message", FieldErrorCode::Required, "say something");
+            } else if message.chars().count() > super::MAX_MESSAGE_CHARS {
+                sub.push(
+                    "message",
+                    FieldErrorCode::OutOfRange,
+                    format!("at most {} characters", super::MAX_MESSAGE_CHARS),
+                );
+            }
+            ch.errs.extend(sub.errs.into_iter().map(|mut e| {
+                e.field = format!("{at}.{}", e.field);
+                e
+            }));
+            if users.is_empty() && !*owner {
+                ch.push(format!("{at}.users"), FieldErrorCode::Required, "tell someone: users, or the owner");
+            }
+            if *owner && !owned(kind) {
+                ch.push(format!("{at}.owner"), FieldErrorCode::Rule, format!("{kind} records have no owner"));
+            }
+            for (j, u) in users.iter().enumerate() {
+                links.push(user(&format!("users[{j}]"), *u));
             }
         }
     }

@@ -287,7 +287,10 @@ fn one_of_each_numbered(tenant: TenantId, n: usize) -> Vec<Record> {
     ];
     let flow = workflow(tenant, &format!("Welcome {n}"));
     let run = workflow_run(tenant, &flow, c.entity_ref(), &format!("event:{n}"));
-    let people = people.into_iter().chain([flow.into_record(), run.into_record()]);
+    let note = notification(tenant, rep.id, Some(c.entity_ref()));
+    let timer = workflow_timer(tenant, &flow, Some(c.entity_ref()), n as u32);
+    let people =
+        people.into_iter().chain([flow.into_record(), run.into_record(), note.into_record(), timer.into_record()]);
     let more: Vec<Record> =
         more.into_iter().chain([rep.into_record(), north.into_record(), desk.into_record()]).chain(people).collect();
     let mut all = vec![

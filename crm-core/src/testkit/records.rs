@@ -45,6 +45,8 @@ pub async fn crud_every_kind(store: Arc<dyn Store>) {
             Record::ApiKey(x) => x.name = "Changed".into(),
             Record::Workflow(x) => x.name = "Changed".into(),
             Record::WorkflowRun(x) => x.detail = Some("Changed".into()),
+            Record::Notification(x) => x.message = "Changed".into(),
+            Record::WorkflowTimer(x) => x.occurrence = "Changed".into(),
         }
         tx.update(changed).await.expect("update");
     }
@@ -137,6 +139,7 @@ pub async fn every_kind_round_trips_exactly(store: Arc<dyn Store>) {
     // A workflow with every kind of step, and a logged step of it.
     let flow = workflow(t, "Grüße – welcome");
     let run = workflow_run(t, &flow, c.entity_ref(), "event:42");
+    let timer = workflow_timer(t, &flow, Some(c.entity_ref()), 3);
     let records = vec![
         desk.into_record(),
         consent(t, c.id).into_record(),
@@ -145,6 +148,8 @@ pub async fn every_kind_round_trips_exactly(store: Arc<dyn Store>) {
         api_key(t, UserId::new(), "crm_round_trip_secret").into_record(),
         flow.into_record(),
         run.into_record(),
+        notification(t, UserId::new(), Some(c.entity_ref())).into_record(),
+        timer.into_record(),
         boss.into_record(),
         rep.into_record(),
         north.into_record(),

@@ -13,6 +13,10 @@ fn fields(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
     v.as_object().unwrap().clone()
 }
 
+fn date_on(field: &str, yearly: bool) -> Trigger {
+    Trigger::Date { field: field.into(), before: None, after: None, yearly, at: None }
+}
+
 fn task(title: &str) -> Step {
     Step::CreateTask { title: title.into(), due_in: Some(Delay::new(3, DelayUnit::Days)), assign_to: None }
 }
@@ -103,6 +107,48 @@ async fn a_wrong_rule_is_refused_naming_the_part_and_nothing_is_stored() {
             FieldErrorCode::NotAnOption,
         ),
         (NewWorkflow::new(" ", EntityKind::Deal, Trigger::Created).step(task("x")), "name", FieldErrorCode::Required),
+        (
+            NewWorkflow::new("Rule", EntityKind::Deal, Trigger::Schedule { cron: "every monday".into() })
+                .step(task("x")),
+            "trigger.cron",
+            FieldErrorCode::InvalidFormat,
+        ),
+        (
+            NewWorkflow::new("Rule", EntityKind::Deal, Trigger::Schedule { cron: "0 9 30 2 *".into() }).step(task("x")),
+            "trigger.cron",
+            FieldErrorCode::Rule,
+        ),
+        (on_contacts(date_on("given_name", false)).step(task("x")), "trigger.field", FieldErrorCode::TypeMismatch),
+        (on_contacts(date_on("anniversary", false)).step(task("x")), "trigger.field", FieldErrorCode::UnknownField),
+        (on_contacts(date_on("updated_at", true)).step(task("x")), "trigger.yearly", FieldErrorCode::Rule),
+        (on_contacts(date_on("birthday", true)).on_edge().step(task("x")), "edge", FieldErrorCode::Rule),
+        (
+            on_contacts(Trigger::Date {
+                field: "birthday".into(),
+                before: Some(Delay::new(1, DelayUnit::Days)),
+                after: Some(Delay::new(1, DelayUnit::Days)),
+                yearly: true,
+                at: None,
+            })
+            .step(task("x")),
+            "trigger.after",
+            FieldErrorCode::Rule,
+        ),
+        (
+            on_contacts(Trigger::Created).step(task("x")).step(Step::Wait { delay: Delay::new(1, DelayUnit::Hours) }),
+            "steps[1]",
+            FieldErrorCode::Rule,
+        ),
+        (
+            on_contacts(Trigger::Created).step(Step::Wait { delay: Delay::new(0, DelayUnit::Minutes) }).step(task("x")),
+            "steps[0].delay",
+            FieldErrorCode::OutOfRange,
+        ),
+        (
+            on_contacts(Trigger::Created).step(Step::Notify { message: "Hi".into(), users: vec![], owner: false }),
+            "steps[0].users",
+            FieldErrorCode::Required,
+        ),
     ];
     for (input, field, code) in cases {
         let e = env.refused(cx.workflows().create(input.clone())).await;
