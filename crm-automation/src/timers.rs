@@ -192,26 +192,23 @@ impl Automation {
         let Some(flow) = flows.iter().find(|f| f.id == id) else { return Ok(()) };
         let cx = self.system(tenant);
         let now = cx.now();
-        match &flow.trigger {
-            Trigger::Schedule { .. } => {
-                if cx.start_timers(flow.id, None).await?.is_empty() {
-                    cx.replace_start_timer(flow.id, None, tick_timer(flow, now)).await?;
-                }
+        if matches!(flow.trigger, Trigger::Schedule { .. }) {
+            if cx.start_timers(flow.id, None).await?.is_empty() {
+                cx.replace_start_timer(flow.id, None, tick_timer(flow, now)).await?;
             }
-            Trigger::Date { field, .. } => {
-                let mut q = Query::new(Filter::is_null(field.as_str()).not()).limit(PAGE);
-                loop {
-                    let page = self.page(tenant, flow, &q).await?;
-                    for r in &page.items {
-                        cx.replace_start_timer(flow.id, Some(r.entity_ref()), date_timer(flow, r, now)).await?;
-                    }
-                    match page.next {
-                        Some(c) => q.after = Some(c),
-                        None => break,
-                    }
-                }
+            return Ok(());
+        }
+        let Trigger::Date { field, .. } = &flow.trigger else { return Ok(()) };
+        let mut q = Query::new(Filter::is_null(field.as_str()).not()).limit(PAGE);
+        loop {
+            let page = self.page(tenant, flow, &q).await?;
+            for r in &page.items {
+                cx.replace_start_timer(flow.id, Some(r.entity_ref()), date_timer(flow, r, now)).await?;
             }
-            _ => {}
+            match page.next {
+                Some(c) => q.after = Some(c),
+                None => break,
+            }
         }
         Ok(())
     }

@@ -418,7 +418,7 @@ fn check_step(
         Step::CreateTask { title, assign_to, .. } => {
             ch.name(&format!("{at}.title"), title, true);
             if !TASK_KINDS.contains(&kind) {
-                ch.push(format!("{at}"), FieldErrorCode::Rule, format!("a task cannot be about {kind} records"));
+                ch.push(at, FieldErrorCode::Rule, format!("a task cannot be about {kind} records"));
             }
             if let Some(u) = assign_to {
                 links.push(user("assign_to", *u));
