@@ -46,10 +46,12 @@
 //! ```
 #![warn(missing_docs)]
 
+mod assign;
 mod dry_run;
 pub mod history;
 mod matching;
 mod report;
+mod run;
 mod runner;
 mod steps;
 mod timers;

@@ -8,15 +8,15 @@ use crm_core::entity::{EntityKind, EntityRef};
 use crm_core::error::{Error, FieldErrorCode, Result};
 use crm_core::event::{EventQuery, StoredEvent};
 use crm_core::ids::{TenantId, WorkflowId};
-use crm_core::model::{RunOutcome, Step, Workflow};
+use crm_core::model::{RunOutcome, Workflow};
 use crm_core::query::Filter;
-use crm_core::service::{Crm, RunStep, Session, is_logged};
+use crm_core::service::{Crm, Session};
 use crm_core::store::TxMode;
 
 use crate::history::states_at;
 use crate::matching::{fires, may_fire};
-use crate::report::{Counters, Failed, Fired, RunReport, StopReason, Stopped};
-use crate::steps::perform;
+use crate::report::{Counters, RunReport, StopReason, Stopped};
+use crate::run::run_step;
 
 /// Where the runner keeps its outbox position, as integration state of the tenant.
 pub const CURSOR_KEY: &str = "automation/cursor";
@@ -244,97 +244,6 @@ impl Automation {
             report.stopped.push(Stopped { workflow_id: flow.id, subject, occurrence: occurrence.to_owned(), reason });
         }
         Ok(())
-    }
-
-    /// Carries out `flow`'s steps on `subject` for one occurrence from step `from`, each once:
-    /// a step logged done is skipped, one logged failed or stopped ends the run, and a wait
-    /// sets the timer the run goes on from.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn run_steps(
-        &self,
-        tenant: TenantId,
-        flow: &Workflow,
-        subject: EntityRef,
-        occurrence: &str,
-        from: u32,
-        depth: u8,
-        report: &mut RunReport,
-    ) -> Result<()> {
-        let actor = Actor::automation(tenant, origin_of(flow.id), depth);
-        let cx = self.crm.as_actor(&actor);
-        let mut done = 0u32;
-        for (i, step) in flow.steps.iter().enumerate().skip(from as usize) {
-            let n = u32::try_from(i).unwrap_or(u32::MAX);
-            let entry = run_step(flow, subject, occurrence, n, step.action());
-            match cx.run_logged(&entry.key()).await? {
-                // A wait that ran set the timer the rest of the run goes on from.
-                Some(run) if run.outcome == RunOutcome::Done && matches!(step, Step::Wait { .. }) => break,
-                Some(run) if run.outcome == RunOutcome::Done => continue,
-                Some(_) => break,
-                None => {}
-            }
-            let mut attempt = 0;
-            let outcome = loop {
-                let once = cx.with_receipt(entry.clone());
-                let gone = matches!(flow.trigger, crm_core::model::Trigger::Deleted);
-                let res = match step {
-                    Step::Wait { delay } => self.wait(&once, flow, subject, occurrence, n, depth, *delay).await,
-                    _ => perform(&once, step, subject, gone).await,
-                };
-                let res = match res {
-                    Ok(()) => once.commit_receipt().await.map(|_| ()),
-                    Err(e) => Err(e),
-                };
-                match res {
-                    Err(e) if transient(&e) && attempt < self.options.retries => attempt += 1,
-                    other => break other,
-                }
-            };
-            match outcome {
-                Ok(()) if matches!(step, Step::Wait { .. }) => {
-                    done += 1;
-                    break;
-                }
-                Ok(()) => done += 1,
-                // Another runner carried the step out meanwhile.
-                Err(e) if is_logged(&e) => {}
-                Err(e) if transient(&e) => return Err(e),
-                Err(e) => {
-                    tracing::warn!(workflow = %flow.id, record = %subject, step = n, error = %e, "workflow step failed");
-                    if cx.log_run(entry, RunOutcome::Failed, Some(e.to_string())).await? {
-                        report.failed.push(Failed {
-                            workflow_id: flow.id,
-                            subject,
-                            occurrence: occurrence.to_owned(),
-                            step: n,
-                            error: e.to_string(),
-                        });
-                    }
-                    break;
-                }
-            }
-        }
-        if done > 0 || flow.steps.is_empty() {
-            report.fired.push(Fired {
-                workflow_id: flow.id,
-                subject,
-                occurrence: occurrence.to_owned(),
-                steps_done: done,
-            });
-        }
-        Ok(())
-    }
-}
-
-/// The log entry of step `n` of `flow` on `subject`.
-pub(crate) fn run_step(flow: &Workflow, subject: EntityRef, occurrence: &str, n: u32, action: &str) -> RunStep {
-    RunStep {
-        workflow_id: flow.id,
-        workflow_version: flow.version,
-        subject,
-        occurrence: occurrence.to_owned(),
-        step: n,
-        action: action.to_owned(),
     }
 }
 

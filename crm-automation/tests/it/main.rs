@@ -1,5 +1,6 @@
 //! crm-automation's integration tests, one binary: each suite runs on every store.
 
+mod assign;
 mod faults;
 mod loops;
 mod time;

@@ -145,6 +145,18 @@ pub enum Step {
         /// The tags.
         tags: Vec<String>,
     },
+    /// Makes one of a pool of users the record's owner: in turn, the least loaded, or by
+    /// weight; only those whose territory holds the record and who are under their capacity.
+    Assign {
+        /// How the owner is picked.
+        method: AssignMethod,
+        /// Who may be picked, in order.
+        pool: Vec<Assignee>,
+        /// Which of a user's records count as open, for loads and capacities (by default: a
+        /// deal's while open, a case's until closed, any other kind's always).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        open: Option<Filter>,
+    },
     /// Makes a user the record's owner.
     AssignOwner {
         /// The user.
@@ -189,11 +201,53 @@ impl Step {
             Step::AddTags { .. } => "add_tags",
             Step::RemoveTags { .. } => "remove_tags",
             Step::AssignOwner { .. } => "assign_owner",
+            Step::Assign { .. } => "assign",
             Step::CreateTask { .. } => "create_task",
             Step::Notify { .. } => "notify",
             Step::Wait { .. } => "wait",
         }
     }
+}
+
+str_enum! {
+    /// How an [`Assign`](Step::Assign) step picks an owner.
+    pub enum AssignMethod {
+        /** Each eligible user in turn, in the pool's order. */ RoundRobin = "round_robin",
+        /** The eligible user with the fewest open records of the kind. */ LeastLoaded = "least_loaded",
+        /** In proportion to their weights: the eligible user this step gave least for their weight. */ Weighted = "weighted",
+    }
+}
+
+/// One user an [`Assign`](Step::Assign) step may pick.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Assignee {
+    /// The user.
+    pub user_id: UserId,
+    /// Their share, for the weighted method (1–100; default 1).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub weight: u32,
+    /// The most open records of the kind they may own; none: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<u32>,
+    /// The records they may take (a territory: `country = DE`); none: any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub territory: Option<Filter>,
+}
+
+impl Assignee {
+    /// `user`, weight 1, no capacity, any record.
+    pub fn new(user: UserId) -> Self {
+        Assignee { user_id: user, weight: 1, capacity: None, territory: None }
+    }
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 record! {
@@ -299,6 +353,7 @@ impl_entity! {
         "record_kind": Text => |r| r.subject.kind,
         "record_id": Id => |r| Some(r.subject.id),
         "step": Int => |r| r.step,
+        "detail": Text => |r| r.detail.clone(),
         "outcome": Text => |r| r.outcome,
         "key": Text => |r| r.key.clone(),
     }

@@ -96,7 +96,7 @@ pub use threads::MISSING_PARENT_WINDOW_DAYS;
 pub use timeline::{Customer360, CustomerRef, CustomerSummary, TimelineItem};
 pub use users::{NewUser, Users};
 pub use workflow_timers::NewTimer;
-pub use workflows::{MAX_STEPS, NewWorkflow, RunStep, TASK_KINDS, WATCHED_KINDS, Workflows, is_logged};
+pub use workflows::{MAX_POOL, MAX_STEPS, NewWorkflow, RunStep, TASK_KINDS, WATCHED_KINDS, Workflows, is_logged};
 
 use crate::actor::Actor;
 use crate::error::{Error, FieldErrorCode, Result};

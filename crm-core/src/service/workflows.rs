@@ -18,6 +18,9 @@ use crate::value::ValueType;
 /// The most steps a workflow may have.
 pub const MAX_STEPS: usize = 20;
 
+/// The most users an assignment step's pool may hold.
+pub const MAX_POOL: usize = 100;
+
 /// The kinds of record a workflow may watch: those people and integrations change through
 /// the services, whose changes the outbox announces.
 pub const WATCHED_KINDS: &[EntityKind] = &[
@@ -409,6 +412,35 @@ fn check_step(
                 }));
             }
         }
+        Step::Assign { pool, open, .. } => {
+            if !owned(kind) {
+                ch.push(format!("{at}.pool"), FieldErrorCode::Rule, format!("{kind} records have no owner"));
+            }
+            if pool.is_empty() || pool.len() > MAX_POOL {
+                ch.push(format!("{at}.pool"), FieldErrorCode::OutOfRange, format!("a pool has 1–{MAX_POOL} users"));
+            }
+            let mut seen = Vec::new();
+            for (j, a) in pool.iter().enumerate() {
+                let here = format!("{at}.pool[{j}]");
+                if seen.contains(&a.user_id) {
+                    ch.push(format!("{here}.user_id"), FieldErrorCode::Duplicate, "the user is in the pool already");
+                }
+                seen.push(a.user_id);
+                links.push(user(&format!("pool[{j}].user_id"), a.user_id));
+                if !(1..=100).contains(&a.weight) {
+                    ch.push(format!("{here}.weight"), FieldErrorCode::OutOfRange, "a weight is 1–100");
+                }
+                if a.capacity == Some(0) {
+                    ch.push(format!("{here}.capacity"), FieldErrorCode::OutOfRange, "a capacity of 0 takes nothing");
+                }
+                if let Some(Err(Error::Validation(v))) = a.territory.as_ref().map(|f| f.validate(kind, reg)) {
+                    ch.errs.extend(v.0.into_iter().map(|e| renamed(e, &format!("{here}.territory"))));
+                }
+            }
+            if let Some(Err(Error::Validation(v))) = open.as_ref().map(|f| f.validate(kind, reg)) {
+                ch.errs.extend(v.0.into_iter().map(|e| renamed(e, &format!("{at}.open"))));
+            }
+        }
         Step::AssignOwner { user_id } => {
             if !owned(kind) {
                 ch.push(format!("{at}.user_id"), FieldErrorCode::Rule, format!("{kind} records have no owner"));
@@ -489,6 +521,8 @@ pub struct RunStep {
     pub step: u32,
     /// The step's action (`create_task`…; `trigger` for a run stopped before its steps).
     pub action: String,
+    /// What the step did, when it says (the user an assignment picked).
+    pub detail: Option<String>,
 }
 
 impl RunStep {
@@ -506,7 +540,8 @@ impl ReceiptSlot {
     /// The entry, once, stamped by `uow` and timed from when the session was given it.
     pub(crate) fn take(&self, uow: &Uow<'_>) -> Option<crate::model::Record> {
         let (step, started) = self.0.lock().map(|mut g| g.take()).unwrap_or(None)?;
-        Some(run_entry(uow, step, RunOutcome::Done, None, started.elapsed()).into_record())
+        let detail = step.detail.clone();
+        Some(run_entry(uow, step, RunOutcome::Done, detail, started.elapsed()).into_record())
     }
 }
 
@@ -583,6 +618,8 @@ impl Session {
     pub async fn workflow_runs(&self, filter: Filter, limit: usize) -> Result<Vec<WorkflowRun>> {
         let mut uow = Uow::read(self).await?;
         uow.access.check_kind(EntityKind::WorkflowRun, crate::model::Action::Read)?;
+        let reg = uow.registry(EntityKind::WorkflowRun).await?;
+        filter.validate(EntityKind::WorkflowRun, &reg)?;
         let q =
             crate::query::Query::new(filter).sort_desc("created_at").limit(limit.clamp(1, crate::query::MAX_PAGE_SIZE));
         Ok(uow.tx.find::<WorkflowRun>(&q).await?.items)

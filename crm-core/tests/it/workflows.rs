@@ -212,6 +212,7 @@ async fn a_step_commits_with_its_log_entry_once() {
         occurrence: "manual:1".into(),
         step: 0,
         action: "add_tags".into(),
+        detail: None,
     };
     let once = cx.with_receipt(step.clone());
     once.add_tag(ada.entity_ref(), "vip").await.unwrap();
