@@ -107,6 +107,17 @@ grep -q "^Customers scored: [1-9][0-9]*$" <<<"$an_out" && grep -q "^Segment cham
   && awk '/^Churn risk:/ { gone = $3; rest = $10; ok = (gone + 0 > 2 * (rest + 0)) } END { exit !ok }' <<<"$an_out" \
   || { echo "the analytics example did not report as expected" >&2; echo "$an_out" >&2; exit 1; }
 rm -rf "$an_dir"
+# The automation example: four rules over a week on a manual clock, each firing when it should.
+au_out=$(cargo run --quiet --locked --all-features --example automation)
+grep -q "^Mon 02 Mar 09:00  Round-robin leads: 1 step(s) on Grace Hopper$" <<<"$au_out" \
+  && grep -q "^Tue 03 Mar 07:00  SLA warning: 1 step(s)" <<<"$au_out" \
+  && grep -q "^Tue 03 Mar 09:00  SLA escalation: 3 step(s)" <<<"$au_out" \
+  && grep -q "^Wed 04 Mar 09:00  Birthday greeting: 2 step(s) on Ada Lovelace$" <<<"$au_out" \
+  && grep -q "^Thu 05 Mar 09:00  Proposal follow-up: 1 step(s) on Shop fit-out$" <<<"$au_out" \
+  && grep -q "^Lead Grace Hopper is Bob's$" <<<"$au_out" && grep -q "^Lead Alan Turing is Ann's$" <<<"$au_out" \
+  && grep -q '^Case "Till does not print receipts": priority urgent, owner Sue$' <<<"$au_out" \
+  && grep -q "^Rules run: 8, steps done: 11, failed: 0$" <<<"$au_out" \
+  || { echo "the automation example did not run its rules as expected" >&2; echo "$au_out" >&2; exit 1; }
 # On a SQLite file, the quickstart's CRM survives a restart.
 qs_dir=$(mktemp -d)
 cargo run --quiet --locked --all-features --example quickstart -- --db "$qs_dir/crm.db" >"$qs_dir/first.txt"

@@ -22,6 +22,7 @@ mod reports;
 mod serve;
 mod sync;
 mod webhooks;
+mod workflows;
 
 use std::path::PathBuf;
 
@@ -128,6 +129,9 @@ enum Command {
     /// Webhook subscriptions: add, list, remove (delivered by `crm serve` and `crm automation run`).
     #[command(subcommand)]
     Webhooks(webhooks::WebhookCmd),
+    /// Workflow rules (run by `crm automation run`): add from JSON, list, enable, disable, runs, dry-run.
+    #[command(subcommand)]
+    Workflows(workflows::WorkflowCmd),
     /// Plugins: install a WebAssembly plugin, list, enable and disable them.
     #[command(subcommand)]
     Plugin(plugins::PluginCmd),
@@ -221,6 +225,7 @@ async fn run(cli: Cli, out: &mut Out) -> Result<(), CliError> {
         Command::Automation(cmd) => automation::run(&cx, cmd, out).await,
         Command::Sync(cmd) => sync::run(&cx, cmd, out).await,
         Command::Webhooks(cmd) => webhooks::run(&cx, cmd, out).await,
+        Command::Workflows(cmd) => workflows::run(&cx, cmd, out).await,
         Command::Search { words } => {
             let hits = cx.search(&words.join(" ")).await?;
             let rows: Vec<serde_json::Value> = hits

@@ -3,6 +3,7 @@
 //! non-terminal, export, completions, and errors with their exit codes.
 
 mod analytics;
+mod workflows;
 
 use std::path::Path;
 

@@ -67,30 +67,43 @@ pub const TASK_KINDS: &[EntityKind] = &[
 const IDENTITY: &[&str] = &["id", "tenant_id", "version", "created_at", "updated_at"];
 
 new_input! {
-    /// Input for a new workflow.
-    #[derive(Clone, Debug, PartialEq)]
+    /// Input for a new workflow. In JSON (what the command line and the HTTP API read), the
+    /// fields as named here; only `name`, `entity_kind`, `trigger` and `steps` are required.
+    #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
     pub struct NewWorkflow {
         /// Name (required; unique per tenant, ignoring case).
         pub name: String => manual,
         /// What it is for.
+        #[serde(default)]
         pub description: Option<String> => some description(String),
         /// The kind of record it watches.
         pub entity_kind: EntityKind => manual,
         /// What sets it off.
         pub trigger: Trigger => manual,
         /// What the record must match after the change.
+        #[serde(default)]
         pub condition: Filter => set condition(Filter),
         /// What the record must have matched before the change.
+        #[serde(default)]
         pub was: Option<Filter> => some was(Filter),
         /// Only when the record starts matching `condition` with this change.
+        #[serde(default)]
         pub edge: bool => manual,
         /// What it does, in order.
+        #[serde(default)]
         pub steps: Vec<Step> => push step(Step),
         /// Whether it runs (default: yes).
+        #[serde(default = "yes")]
         pub enabled: bool => manual,
         /// The time zone its dates, delays and schedule are read in (default UTC).
+        #[serde(default)]
         pub time_zone: Option<chrono_tz::Tz> => some time_zone(chrono_tz::Tz),
     }
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl NewWorkflow {
@@ -159,26 +172,32 @@ impl Records<'_, Workflow> {
     pub async fn create(&self, input: NewWorkflow) -> Result<Workflow> {
         self.create_with(|uow, ch| {
             Box::pin(async move {
-                let mut flow = new_record!(
-                    uow,
-                    Workflow {
-                        name: input.name,
-                        description: input.description,
-                        enabled: input.enabled,
-                        entity_kind: input.entity_kind,
-                        trigger: input.trigger,
-                        condition: input.condition,
-                        was: input.was,
-                        edge: input.edge,
-                        steps: input.steps,
-                        time_zone: input.time_zone,
-                    }
-                );
+                let mut flow = built(input, uow.new_id(), uow.s.tenant(), uow.now);
                 check_workflow(uow, &mut flow, ch).await?;
                 Ok(flow)
             })
         })
         .await
+    }
+
+    /// Checks a workflow as [`create`](Self::create) would, saving nothing.
+    pub async fn check(&self, input: NewWorkflow) -> Result<()> {
+        self.check_with(|uow, ch| {
+            Box::pin(async move {
+                let mut flow = built(input, uow.new_id(), uow.s.tenant(), uow.now);
+                check_workflow(uow, &mut flow, ch).await?;
+                Ok(flow)
+            })
+        })
+        .await
+    }
+
+    /// The workflow `input` describes, unchecked and unsaved: to try it
+    /// ([`check`](Self::check) it first), as a dry run does.
+    pub fn draft(&self, input: NewWorkflow) -> Workflow {
+        let s = self.s;
+        let id = WorkflowId::from_uuid(s.crm.inner.ids.next_uuid());
+        built(input, id, s.tenant(), crate::ids::storage_precision(s.now()))
     }
 
     /// Saves changes to a workflow read earlier (a new version: runs name the version they ran).
@@ -205,6 +224,31 @@ impl Records<'_, Workflow> {
         let mut uow = Uow::read(self.s).await?;
         uow.find_readable::<Workflow>(&filter).await
     }
+}
+
+fn built(
+    input: NewWorkflow,
+    id: WorkflowId,
+    tenant: crate::ids::TenantId,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Workflow {
+    new_record!(
+        id,
+        tenant,
+        at,
+        Workflow {
+            name: input.name,
+            description: input.description,
+            enabled: input.enabled,
+            entity_kind: input.entity_kind,
+            trigger: input.trigger,
+            condition: input.condition,
+            was: input.was,
+            edge: input.edge,
+            steps: input.steps,
+            time_zone: input.time_zone,
+        }
+    )
 }
 
 /// Checks a workflow: its name, the kind it watches, its trigger, conditions and steps.
