@@ -4,15 +4,22 @@
 use crm_core::event::{Change, Event};
 use crm_core::model::{Trigger, Workflow};
 use crm_core::query::Field;
+use crm_core::service::derived;
 
 use crate::history::States;
 
-/// Whether `flow` may fire for `event` at all (its kind and trigger), before the record's
-/// states are worked out.
+/// Whether `flow` may fire for `event` at all (its kind, its trigger, and for an update the
+/// fields it listens to), before the record's states are worked out.
 pub(crate) fn may_fire(flow: &Workflow, event: &Event) -> bool {
     flow.entity_kind == event.subject.kind
         && match (&flow.trigger, &event.change) {
-            (Trigger::Updated { .. }, change) => matches!(change, Change::Updated { .. }),
+            (Trigger::Updated { fields }, Change::Updated { fields: named }) => {
+                // A field worked out from others (a contact's `email`) changes under another
+                // name (`emails`): only the states can tell.
+                fields.is_empty()
+                    || fields.iter().any(|f| named.contains(&Field::parse(f).path()) || derived(flow.entity_kind, f))
+            }
+            (Trigger::Updated { .. }, _) => false,
             (trigger, change) => trigger.fires_on(change),
         }
 }
@@ -21,7 +28,7 @@ pub(crate) fn may_fire(flow: &Workflow, event: &Event) -> bool {
 pub(crate) fn fires(flow: &Workflow, event: &Event, states: &States) -> bool {
     if let (Trigger::Updated { fields }, Change::Updated { fields: named }) = (&flow.trigger, &event.change)
         && !fields.is_empty()
-        && !fields.iter().any(|f| named.contains(f) || states.changed(&Field::parse(f)))
+        && !fields.iter().any(|f| named.contains(&Field::parse(f).path()) || states.changed(&Field::parse(f)))
     {
         return false;
     }

@@ -169,11 +169,12 @@ impl Automation {
         let cx = self.system(tenant);
         let mut current: Option<Option<Record>> = None;
         for (flow, field) in dated {
+            let path = crm_core::query::Field::parse(field).path();
             let touched = match &event.change {
                 Change::Created | Change::Deleted => true,
-                Change::Updated { fields } => fields.contains(field),
+                Change::Updated { fields } => fields.contains(&path),
                 _ => false,
-            } || event.values.iter().any(|v| &v.field == field);
+            } || event.values.iter().any(|v| v.field == path);
             if !touched {
                 continue;
             }
@@ -193,7 +194,9 @@ impl Automation {
         let cx = self.system(tenant);
         let now = cx.now();
         if matches!(flow.trigger, Trigger::Schedule { .. }) {
-            if cx.start_timers(flow.id, None).await?.is_empty() {
+            // A tick that is due runs first; otherwise the next tick by the (maybe changed)
+            // expression replaces the one set (the same one: nothing written).
+            if !cx.start_timers(flow.id, None).await?.iter().any(|t| t.due_at <= now) {
                 cx.replace_start_timer(flow.id, None, tick_timer(flow, now)).await?;
             }
             return Ok(());
