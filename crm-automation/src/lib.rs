@@ -57,5 +57,5 @@ mod steps;
 mod timers;
 
 pub use dry_run::WouldFire;
-pub use report::{CounterValues, Counters, Failed, Fired, RunReport, StopReason, Stopped};
+pub use report::{CounterValues, Counters, Failed, Fired, PassedOver, RunReport, StopReason, Stopped};
 pub use runner::{Automation, CURSOR_KEY, Options, origin_of};

@@ -80,6 +80,15 @@ pub struct Failed {
     pub error: String,
 }
 
+/// A change the runner could not handle and went past, so as not to stop at it for ever.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PassedOver {
+    /// Its position in the outbox.
+    pub seq: u64,
+    /// Why.
+    pub error: String,
+}
+
 /// What one call of the runner did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RunReport {
@@ -91,6 +100,8 @@ pub struct RunReport {
     pub stopped: Vec<Stopped>,
     /// Steps that failed.
     pub failed: Vec<Failed>,
+    /// Changes that could not be handled at all.
+    pub passed_over: Vec<PassedOver>,
     /// The outbox position after the run: the last event handled.
     pub cursor: u64,
 }
@@ -106,6 +117,7 @@ impl RunReport {
         self.fired.extend(other.fired);
         self.stopped.extend(other.stopped);
         self.failed.extend(other.failed);
+        self.passed_over.extend(other.passed_over);
         self.cursor = self.cursor.max(other.cursor);
     }
 }

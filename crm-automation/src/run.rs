@@ -53,8 +53,12 @@ impl Automation {
                     break;
                 }
                 Ok(()) => done += 1,
-                // Another runner carried the step out meanwhile.
-                Err(e) if is_logged(&e) => {}
+                // Another runner carried the step out meanwhile (a wait: it goes on from its timer).
+                Err(e) if is_logged(&e) => {
+                    if matches!(step, Step::Wait { .. }) {
+                        break;
+                    }
+                }
                 Err(e) if transient(&e) => return Err(e),
                 Err(e) => {
                     tracing::warn!(workflow = %flow.id, record = %subject, step = n, error = %e, "workflow step failed");
@@ -101,7 +105,7 @@ impl Automation {
                 let user = self.choose(tenant, flow, entry.step, *method, pool, open.as_ref(), subject).await?;
                 entry.detail = Some(user.to_string());
                 let once = cx.with_receipt(entry);
-                perform(&once, &Step::AssignOwner { user_id: user }, subject, gone).await?;
+                perform(&once, &Step::AssignOwner { user_id: user }, subject, gone, flow.tz()).await?;
                 once
             }
             Step::Wait { delay } => {
@@ -112,7 +116,7 @@ impl Automation {
             }
             _ => {
                 let once = cx.with_receipt(entry);
-                perform(&once, step, subject, gone).await?;
+                perform(&once, step, subject, gone, flow.tz()).await?;
                 once
             }
         };

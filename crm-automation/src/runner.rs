@@ -15,7 +15,7 @@ use crm_core::store::TxMode;
 
 use crate::history::states_at;
 use crate::matching::{fires, may_fire};
-use crate::report::{Counters, RunReport, StopReason, Stopped};
+use crate::report::{Counters, PassedOver, RunReport, StopReason, Stopped};
 use crate::run::run_step;
 
 /// Where the runner keeps its outbox position, as integration state of the tenant.
@@ -134,7 +134,17 @@ impl Automation {
             let flows = self.system(tenant).workflows().enabled(None).await?;
             let mut part = RunReport::default();
             for e in &events {
-                self.handle(tenant, &flows, e, &mut part).await?;
+                match self.handle(tenant, &flows, e, &mut part).await {
+                    // What a retry may cure is left for the next run, from this event on.
+                    Err(err) if transient(&err) => return Err(err),
+                    // Anything else would stop every later change too: it is reported and the
+                    // runner goes on.
+                    Err(err) => {
+                        tracing::warn!(seq = e.seq, error = %err, "a change could not be handled and is passed over");
+                        part.passed_over.push(PassedOver { seq: e.seq, error: err.to_string() });
+                    }
+                    Ok(()) => {}
+                }
             }
             part.events = events.len() as u64;
             cursor = last;
@@ -194,7 +204,14 @@ impl Automation {
         };
         let occurrence = format!("event:{}", e.seq);
         for flow in candidates {
-            if !fires(flow, event, &states) {
+            // Changes from before it was switched on are not its business.
+            if flow.enabled_at.is_some_and(|t| event.occurred_at < t) || !fires(flow, event, &states) {
+                continue;
+            }
+            // A run begun before a crash goes on without its guards checked again (its own
+            // first step would count against the rate limit).
+            let depth = event.depth.saturating_add(1);
+            if self.resumed(tenant, flow, event.subject, &occurrence, depth, report).await? {
                 continue;
             }
             let stop = if event.origin.as_deref() == Some(origin_of(flow.id).as_str()) {
@@ -206,13 +223,30 @@ impl Automation {
             };
             match stop {
                 Some(reason) => self.stop(tenant, flow, event.subject, &occurrence, reason, report).await?,
-                None => {
-                    let depth = event.depth.saturating_add(1);
-                    self.run_steps(tenant, flow, event.subject, &occurrence, 0, depth, report).await?;
-                }
+                None => self.run_steps(tenant, flow, event.subject, &occurrence, 0, depth, report).await?,
             }
         }
         Ok(())
+    }
+
+    /// Whether `flow` already began a run on `subject` for `occurrence`: if so, it is carried on
+    /// (the steps logged done are skipped) and true. A run logged as stopped or failed stays so.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn resumed(
+        &self,
+        tenant: TenantId,
+        flow: &Workflow,
+        subject: EntityRef,
+        occurrence: &str,
+        depth: u8,
+        report: &mut RunReport,
+    ) -> Result<bool> {
+        let first = run_step(flow, subject, occurrence, 0, "").key();
+        let Some(run) = self.system(tenant).run_logged(&first).await? else { return Ok(false) };
+        if run.outcome == RunOutcome::Done {
+            self.run_steps(tenant, flow, subject, occurrence, 0, depth, report).await?;
+        }
+        Ok(true)
     }
 
     /// A rate-limit stop when `flow` ran on `subject` too often within the last hour.

@@ -1,5 +1,6 @@
 //! Carrying out one step of a workflow on a record, as the workflow's automation actor.
 
+use chrono_tz::Tz;
 use crm_core::entity::{EntityKind, EntityRef};
 use crm_core::error::{Error, FieldErrorCode, Result};
 use crm_core::ids::{CaseId, CompanyId, ContactId, DealId};
@@ -11,7 +12,7 @@ use serde_json::json;
 /// Carries out `step` on `subject` through `cx` (a session holding the step's receipt: the
 /// step's one write commits it). For a deletion (`gone`), only a task can be made, about
 /// nothing: the record is no more.
-pub(crate) async fn perform(cx: &Session, step: &Step, subject: EntityRef, gone: bool) -> Result<()> {
+pub(crate) async fn perform(cx: &Session, step: &Step, subject: EntityRef, gone: bool, tz: Tz) -> Result<()> {
     match step {
         Step::Update { fields } => {
             cx.update_fields(subject, None, fields).await?;
@@ -58,7 +59,7 @@ pub(crate) async fn perform(cx: &Session, step: &Step, subject: EntityRef, gone:
             let now = cx.now();
             let mut task = match due_in {
                 Some(d) => {
-                    let due = d.after(now).ok_or_else(|| {
+                    let due = d.after_in(now, tz).ok_or_else(|| {
                         Error::invalid("due_in", FieldErrorCode::OutOfRange, "the due time is past the calendar's end")
                     })?;
                     NewActivity::task(title.clone(), due)

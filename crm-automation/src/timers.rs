@@ -9,7 +9,7 @@ use crm_core::entity::EntityRef;
 use crm_core::error::{Error, FieldErrorCode, Result};
 use crm_core::event::{Change, StoredEvent};
 use crm_core::ids::{TenantId, WorkflowId};
-use crm_core::model::{Delay, Record, Trigger, Workflow, WorkflowTimer};
+use crm_core::model::{Delay, Entity, Record, Trigger, Workflow, WorkflowTimer};
 use crm_core::query::{Filter, Query};
 use crm_core::service::{NewTimer, Session};
 use crm_core::store::TxMode;
@@ -89,13 +89,25 @@ impl Automation {
         // A workflow switched off or removed since: its timers go.
         let Some(flow) = flows.iter().find(|f| f.id == t.workflow_id) else { return cx.finish_timer(t, None).await };
         let Some(subject) = t.subject else {
-            self.tick(tenant, flow, t, report).await?;
+            // A tick of the workflow's schedule as it is now, or a stale one (the workflow was
+            // given another expression, or another trigger, since it was set).
+            let current = matches!(flow.trigger, Trigger::Schedule { .. })
+                && t.due_at.checked_sub_signed(Duration::minutes(1)).and_then(|b| flow.next_tick(b)) == Some(t.due_at);
+            if current {
+                self.tick(tenant, flow, t, report).await?;
+            }
             return cx.finish_timer(t, tick_timer(flow, t.due_at.max(now))).await;
         };
         let Some(rec) = cx.record(subject).await? else { return cx.finish_timer(t, None).await };
         if t.step > 0 {
             self.run_steps(tenant, flow, subject, &t.occurrence, t.step, t.depth, report).await?;
             return cx.finish_timer(t, None).await;
+        }
+        // A yearly trigger's next anniversary (one, however long the runner was away).
+        let next = t.due_at.checked_add_signed(Duration::minutes(1)).unwrap_or(t.due_at).max(now);
+        // A run begun before a crash goes on, whatever its first steps changed since.
+        if self.resumed(tenant, flow, subject, &t.occurrence, t.depth, report).await? {
+            return cx.finish_timer(t, date_timer(flow, &rec, next)).await;
         }
         // The record's date may have moved, or the workflow changed, since the timer was set.
         if flow.next_due(&rec, t.due_at) != Some(t.due_at) {
@@ -104,13 +116,29 @@ impl Automation {
         if flow.condition.matches(&rec) {
             self.run_steps(tenant, flow, subject, &t.occurrence, 0, t.depth, report).await?;
         }
-        // A yearly trigger's next anniversary (one, however long the runner was away).
-        let next = (t.due_at + Duration::minutes(1)).max(now);
         cx.finish_timer(t, date_timer(flow, &rec, next)).await
     }
 
-    /// A schedule's tick: the workflow on every record its condition matches.
+    /// A schedule's tick: the workflow on every record its condition matches, after the runs of
+    /// this tick begun before a crash (whose records may match no more).
     async fn tick(&self, tenant: TenantId, flow: &Workflow, t: &WorkflowTimer, report: &mut RunReport) -> Result<()> {
+        let begun = Filter::eq("workflow_id", flow.id)
+            .and(Filter::eq("occurrence", t.occurrence.as_str()))
+            .and(Filter::eq("step", 0))
+            .and(Filter::eq("outcome", crm_core::model::RunOutcome::Done));
+        let mut q = Query::new(begun).limit(PAGE);
+        loop {
+            let mut tx = self.crm().store().begin(tenant, TxMode::ReadOnly).await?;
+            let page = tx.query(crm_core::entity::EntityKind::WorkflowRun, &q).await?;
+            tx.rollback().await?;
+            for r in page.items.iter().filter_map(|r| crm_core::model::WorkflowRun::from_record_ref(r)) {
+                self.run_steps(tenant, flow, r.subject, &t.occurrence, 0, t.depth, report).await?;
+            }
+            match page.next {
+                Some(c) => q.after = Some(c),
+                None => break,
+            }
+        }
         let mut q = Query::new(flow.condition.clone()).limit(PAGE);
         loop {
             let page = self.page(tenant, flow, &q).await?;
@@ -170,10 +198,13 @@ impl Automation {
         let mut current: Option<Option<Record>> = None;
         for (flow, field) in dated {
             let path = crm_core::query::Field::parse(field).path();
+            // A field worked out from others (a deal's `stage_entered_at`) may move with any
+            // change of the record.
+            let derived = crm_core::service::derived(flow.entity_kind, field);
             let touched = match &event.change {
                 Change::Created | Change::Deleted => true,
-                Change::Updated { fields } => fields.contains(&path),
-                _ => false,
+                Change::Updated { fields } => derived || fields.contains(&path),
+                _ => derived && !event.values.is_empty(),
             } || event.values.iter().any(|v| v.field == path);
             if !touched {
                 continue;
@@ -181,7 +212,8 @@ impl Automation {
             if current.is_none() {
                 current = Some(cx.record(event.subject).await?);
             }
-            let next = current.as_ref().and_then(|r| r.as_ref()).and_then(|r| date_timer(flow, r, cx.now()));
+            // From when the change happened: a time between then and now is due, not missed.
+            let next = current.as_ref().and_then(|r| r.as_ref()).and_then(|r| date_timer(flow, r, event.occurred_at));
             cx.replace_start_timer(flow.id, Some(event.subject), next).await?;
         }
         Ok(())
@@ -206,7 +238,11 @@ impl Automation {
         loop {
             let page = self.page(tenant, flow, &q).await?;
             for r in &page.items {
-                cx.replace_start_timer(flow.id, Some(r.entity_ref()), date_timer(flow, r, now)).await?;
+                // A timer that is due runs first.
+                let set = cx.start_timers(flow.id, Some(r.entity_ref())).await?;
+                if !set.iter().any(|t| t.due_at <= now) {
+                    cx.replace_start_timer(flow.id, Some(r.entity_ref()), date_timer(flow, r, now)).await?;
+                }
             }
             match page.next {
                 Some(c) => q.after = Some(c),

@@ -147,7 +147,10 @@ pub(crate) async fn every_step_runs_once_whatever_fails(store: Arc<dyn Store>, c
         one_in: 4,
     });
     let faulty = CrmBuilder::from_arc(Arc::new(Faulty { inner: store, dice: dice.clone() })).build().unwrap();
-    let auto = Automation::new(faulty);
+    // One run per contact and hour: a run resumed after a fault must not count its own first
+    // step against the limit.
+    let one = crm_automation::Options { max_runs_per_hour: 1, ..crm_automation::Options::default() };
+    let auto = Automation::new(faulty).with_options(one).unwrap();
     let mut made = Vec::new();
     let mut errors = 0u64;
     while dice.faults.load(Ordering::Relaxed) < min_faults {

@@ -169,6 +169,68 @@ pub(crate) async fn creations_deletions_manual_and_dry_runs(store: Arc<dyn Store
     assert_eq!(wrong.unwrap_err().field_errors()[0].field, "subject");
 }
 
+pub(crate) async fn a_rule_sees_only_what_happens_while_it_is_on(store: Arc<dyn Store>) {
+    use chrono::Duration;
+    let w = World::new(store);
+    let cx = w.cx();
+    let old = cx
+        .contacts()
+        .create(NewContact::new("Old", "Timer").lifecycle_stage(LifecycleStage::Subscriber))
+        .await
+        .unwrap();
+    w.clock.advance(Duration::minutes(1));
+    // The welcome of the library's own documentation: on becoming a customer, once.
+    let flow = cx
+        .workflows()
+        .create(
+            NewWorkflow::new(
+                "Welcome customers",
+                EntityKind::Contact,
+                Trigger::Updated { fields: vec!["lifecycle_stage".into()] },
+            )
+            .condition(Filter::eq("lifecycle_stage", LifecycleStage::Customer))
+            .on_edge()
+            .step(Step::CreateTask { title: "Welcome call".into(), due_in: None, assign_to: None }),
+        )
+        .await
+        .unwrap();
+    let greet = cx
+        .workflows()
+        .create(
+            NewWorkflow::new("Greet", EntityKind::Contact, Trigger::Created)
+                .step(Step::AddTags { tags: vec!["greeted".into()] }),
+        )
+        .await
+        .unwrap();
+    w.clock.advance(Duration::minutes(1));
+    let new = cx
+        .contacts()
+        .create(NewContact::new("New", "Comer").lifecycle_stage(LifecycleStage::Subscriber))
+        .await
+        .unwrap();
+    // A lifecycle move is its own event, carrying the field's old and new value.
+    for c in [&old, &new] {
+        let mut c = cx.contacts().get(c.id).await.unwrap();
+        c.lifecycle_stage = LifecycleStage::Customer;
+        cx.contacts().update(c).await.unwrap();
+    }
+    let report = w.auto.run(w.tenant).await.unwrap();
+    assert_eq!(report.fired.len(), 3, "{report:?}");
+    assert!(cx.contacts().get(old.id).await.unwrap().tags.is_empty(), "created before the rule: not greeted");
+    assert_eq!(cx.contacts().get(new.id).await.unwrap().tags, ["greeted"]);
+    assert_eq!(w.tasks_about("contact_ids", old.id).await.len(), 1, "became a customer after: welcomed");
+
+    // Switched off, a change passes; switched on again, it is not caught up.
+    cx.workflows().set_enabled(greet.id, false).await.unwrap();
+    w.clock.advance(Duration::minutes(1));
+    let unseen = cx.contacts().create(NewContact::new("While", "Off")).await.unwrap();
+    w.clock.advance(Duration::minutes(1));
+    cx.workflows().set_enabled(greet.id, true).await.unwrap();
+    w.auto.run(w.tenant).await.unwrap();
+    assert!(cx.contacts().get(unseen.id).await.unwrap().tags.is_empty());
+    let _ = flow;
+}
+
 macro_rules! triggers_suite {
     ($make:path) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,6 +242,11 @@ macro_rules! triggers_suite {
         async fn edges_are_judged_change_by_change() {
             let (store, _dir) = $make().await;
             super::super::edges_are_judged_change_by_change(store).await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_rule_sees_only_what_happens_while_it_is_on() {
+            let (store, _dir) = $make().await;
+            super::super::a_rule_sees_only_what_happens_while_it_is_on(store).await
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn creations_deletions_manual_and_dry_runs() {

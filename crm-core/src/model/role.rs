@@ -226,7 +226,12 @@ impl BuiltinRole {
         let governed: Vec<EntityKind> = EntityKind::ALL.iter().copied().filter(|k| governed(*k)).collect();
         match self {
             BuiltinRole::Administrator => grant(&mut g, &governed, Action::ALL, Scope::All),
-            BuiltinRole::ReadOnly => grant(&mut g, &governed, &[Read], Scope::All),
+            // Everyone reads their own notifications through `cx.notifications()`; a read-only
+            // role does not read everyone's.
+            BuiltinRole::ReadOnly => {
+                let readable: Vec<EntityKind> = governed.iter().copied().filter(|k| *k != K::Notification).collect();
+                grant(&mut g, &readable, &[Read], Scope::All)
+            }
             BuiltinRole::SalesManager => {
                 grant(&mut g, SALES, &[Read, Export], Scope::All);
                 grant(&mut g, SALES, WORK, Scope::Subordinates);

@@ -3,7 +3,7 @@
 //! run. crm-core keeps and checks them ([`Workflows`](crate::service::Workflows)); the
 //! `crm-automation` crate runs them, and logs every step it runs as a [`WorkflowRun`].
 
-use chrono::NaiveTime;
+use chrono::{DateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +34,23 @@ str_enum! {
 }
 
 impl EventType {
+    /// The kinds of record whose events of this type a workflow can watch.
+    pub fn kinds(self) -> &'static [EntityKind] {
+        match self {
+            EventType::StageChanged | EventType::DealWon | EventType::DealLost | EventType::DealReopened => {
+                &[EntityKind::Deal]
+            }
+            EventType::LifecycleChanged => &[EntityKind::Contact],
+            EventType::ActivityLogged | EventType::TaskCompleted => &[EntityKind::Activity],
+            EventType::StatusChanged => {
+                &[EntityKind::Order, EntityKind::Invoice, EntityKind::Case, EntityKind::Campaign]
+            }
+            EventType::OrderPlaced => &[EntityKind::Order],
+            EventType::PaymentApplied => &[EntityKind::Invoice],
+            EventType::CampaignResponded => &[EntityKind::CampaignMember],
+        }
+    }
+
     /// The type of a change, for the changes that are not a creation, update or deletion.
     pub fn of(change: &Change) -> Option<EventType> {
         Some(match change {
@@ -280,6 +297,10 @@ record! {
         pub edge: bool,
         /// What it does, in order (at least one step).
         pub steps: Vec<Step>,
+        /// Since when it runs: changes committed before it was created or last switched on are
+        /// not its business (set by the CRM).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub enabled_at: Option<DateTime<Utc>>,
         /// The time zone its dates, delays and schedule are read in (UTC when none).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "Europe/Berlin"))]
@@ -353,6 +374,7 @@ impl_entity! {
         "record_kind": Text => |r| r.subject.kind,
         "record_id": Id => |r| Some(r.subject.id),
         "step": Int => |r| r.step,
+        "occurrence": Text => |r| r.occurrence.clone(),
         "detail": Text => |r| r.detail.clone(),
         "outcome": Text => |r| r.outcome,
         "key": Text => |r| r.key.clone(),

@@ -100,7 +100,8 @@ impl Delay {
         }
     }
 
-    fn days(&self) -> u64 {
+    /// About how many days it spans (a month as 31), for limits.
+    pub fn days(&self) -> u64 {
         let n = u64::from(self.amount);
         match self.unit {
             DelayUnit::Minutes => n / 1440,
@@ -212,7 +213,7 @@ impl Workflow {
         match record.field(&Field::parse(field)) {
             Value::Date(d) if *yearly => {
                 let this_year = now.with_timezone(&tz).year();
-                (this_year - 1..=this_year + 1)
+                (this_year - 1..=this_year + 2)
                     .filter_map(|y| anniversary(d, y))
                     .filter_map(|day| shift(local(tz, day.and_time(at))?))
                     .find(|t| *t >= now)

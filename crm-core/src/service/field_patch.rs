@@ -10,6 +10,22 @@ use crate::model::*;
 use crate::query::Field;
 use crate::value::{Value, ValueType};
 
+/// The kinds whose records [`Session::update_fields`] changes.
+pub const UPDATABLE: &[EntityKind] = &[
+    EntityKind::Contact,
+    EntityKind::Company,
+    EntityKind::Deal,
+    EntityKind::Activity,
+    EntityKind::Product,
+    EntityKind::Order,
+    EntityKind::Invoice,
+    EntityKind::Case,
+    EntityKind::Campaign,
+    EntityKind::Segment,
+    EntityKind::User,
+    EntityKind::Team,
+];
+
 /// The standard fields that filters read but no record stores as such: each is worked out
 /// from other fields (a contact's `email` is its first address in `emails`), so it is set
 /// through those.

@@ -19,7 +19,7 @@ mod erasure;
 pub mod extension;
 mod feedback;
 mod field_patch;
-pub use field_patch::derived;
+pub use field_patch::{UPDATABLE, derived};
 mod field_security;
 mod import;
 mod invoices;

@@ -581,6 +581,7 @@ impl<'s> Uow<'s> {
             }
         }
         if let Some(run) = self.s.receipt.clone().and_then(|slot| slot.take(&self)) {
+            self.access.check_kind(EntityKind::WorkflowRun, Action::Create)?;
             self.tx.insert(run).await?;
         }
         let events = std::mem::take(&mut self.events);

@@ -202,8 +202,15 @@ impl Records<'_, Workflow> {
 
     /// Saves changes to a workflow read earlier (a new version: runs name the version they ran).
     pub async fn update(&self, flow: Workflow) -> Result<Workflow> {
-        self.update_with(flow, &Guard::NONE, &[], |uow, _, flow, ch| {
-            Box::pin(async move { check_workflow(uow, flow, ch).await })
+        self.update_with(flow, &Guard::NONE, &[], |uow, before, flow, ch| {
+            Box::pin(async move {
+                // Switched on now: changes from now on are its business.
+                flow.enabled_at = match (before.enabled, flow.enabled) {
+                    (false, true) => Some(uow.now),
+                    _ => before.enabled_at,
+                };
+                check_workflow(uow, flow, ch).await
+            })
         })
         .await
     }
@@ -246,6 +253,7 @@ fn built(
             was: input.was,
             edge: input.edge,
             steps: input.steps,
+            enabled_at: input.enabled.then_some(at),
             time_zone: input.time_zone,
         }
     )
@@ -355,6 +363,12 @@ fn check_trigger(flow: &Workflow, reg: &FieldRegistry, ch: &mut Checks) {
             if before.is_some() && after.is_some() {
                 ch.push("trigger.after", FieldErrorCode::Rule, "a time is before the field's or after it, not both");
             }
+            for (name, d) in [("trigger.before", before), ("trigger.after", after)] {
+                let max = if *yearly { 366 } else { u64::from(crate::model::MAX_DELAY_DAYS) };
+                if d.is_some_and(|d| d.days() > max) {
+                    ch.push(name, FieldErrorCode::OutOfRange, format!("at most {max} days"));
+                }
+            }
             no_before_state(
                 flow,
                 ch,
@@ -383,7 +397,16 @@ fn check_trigger(flow: &Workflow, reg: &FieldRegistry, ch: &mut Checks) {
                 ch.push("edge", FieldErrorCode::Rule, why);
             }
         }
-        Trigger::Event { .. } => {}
+        Trigger::Event { event } => {
+            if !event.kinds().contains(&kind) {
+                let kinds: Vec<&str> = event.kinds().iter().map(EntityKind::as_str).collect();
+                ch.push(
+                    "trigger.event",
+                    FieldErrorCode::Rule,
+                    format!("`{event}` happens to {} records, not {kind} ones", kinds.join(", ")),
+                );
+            }
+        }
     }
 }
 
@@ -405,6 +428,22 @@ fn check_step(
     ch: &mut Checks,
     links: &mut Vec<crate::entity::Link>,
 ) {
+    let changes_record = matches!(
+        step,
+        Step::Update { .. }
+            | Step::AddTags { .. }
+            | Step::RemoveTags { .. }
+            | Step::AssignOwner { .. }
+            | Step::Assign { .. }
+    );
+    if changes_record && !super::field_patch::UPDATABLE.contains(&kind) {
+        ch.push(
+            at,
+            FieldErrorCode::Rule,
+            format!("a workflow does not change {kind} records: it can create tasks and notify"),
+        );
+        return;
+    }
     let user = |field: &str, id: crate::ids::UserId| crate::entity::Link {
         field: format!("{at}.{field}"),
         to: EntityRef::new(EntityKind::User, id),
@@ -491,8 +530,12 @@ fn check_step(
             }
             links.push(user("user_id", *user_id));
         }
-        Step::CreateTask { title, assign_to, .. } => {
+        Step::CreateTask { title, assign_to, due_in } => {
             ch.name(&format!("{at}.title"), title, true);
+            if due_in.is_some_and(|d| d.days() > u64::from(crate::model::MAX_DELAY_DAYS)) {
+                let max = crate::model::MAX_DELAY_DAYS;
+                ch.push(format!("{at}.due_in"), FieldErrorCode::OutOfRange, format!("at most {max} days"));
+            }
             if !TASK_KINDS.contains(&kind) {
                 ch.push(at, FieldErrorCode::Rule, format!("a task cannot be about {kind} records"));
             }
@@ -503,6 +546,10 @@ fn check_step(
         Step::Wait { delay } => {
             if delay.amount == 0 {
                 ch.push(format!("{at}.delay"), FieldErrorCode::OutOfRange, "wait for at least a minute");
+            }
+            if delay.days() > u64::from(crate::model::MAX_DELAY_DAYS) {
+                let max = crate::model::MAX_DELAY_DAYS;
+                ch.push(format!("{at}.delay"), FieldErrorCode::OutOfRange, format!("wait at most {max} days"));
             }
         }
         Step::Notify { message, users, owner } => {
@@ -641,6 +688,7 @@ impl Session {
     /// has an entry already.
     pub async fn log_run(&self, step: RunStep, outcome: RunOutcome, detail: Option<String>) -> Result<bool> {
         let mut uow = Uow::write(self).await?;
+        uow.access.check_kind(EntityKind::WorkflowRun, crate::model::Action::Create)?;
         let run = run_entry(&uow, step, outcome, detail, std::time::Duration::ZERO);
         match uow.tx.insert(run.into_record()).await {
             Err(e) if is_logged(&e) => return Ok(false),
@@ -655,6 +703,7 @@ impl Session {
     /// The log entry with this key, if the step ran (or was stopped, or failed).
     pub async fn run_logged(&self, key: &str) -> Result<Option<WorkflowRun>> {
         let mut uow = Uow::read(self).await?;
+        uow.access.check_kind(EntityKind::WorkflowRun, crate::model::Action::Read)?;
         Ok(uow.tx.find_all::<WorkflowRun>(Filter::eq("key", key)).await?.into_iter().next())
     }
 

@@ -76,8 +76,36 @@ async fn a_wrong_rule_is_refused_naming_the_part_and_nothing_is_stored() {
         (
             NewWorkflow::new("Rule", EntityKind::Payment, Trigger::Created)
                 .step(Step::AddTags { tags: vec!["x".into()] }),
+            "steps[0]",
+            FieldErrorCode::Rule,
+        ),
+        (
+            NewWorkflow::new("Rule", EntityKind::Activity, Trigger::Created)
+                .step(Step::AddTags { tags: vec!["x".into()] }),
             "steps[0].tags",
             FieldErrorCode::Rule,
+        ),
+        (
+            on_contacts(Trigger::Event { event: EventType::DealWon }).step(task("x")),
+            "trigger.event",
+            FieldErrorCode::Rule,
+        ),
+        (
+            on_contacts(Trigger::Date {
+                field: "birthday".into(),
+                before: Some(Delay::new(13, DelayUnit::Months)),
+                after: None,
+                yearly: true,
+                at: None,
+            })
+            .step(task("x")),
+            "trigger.before",
+            FieldErrorCode::OutOfRange,
+        ),
+        (
+            on_contacts(Trigger::Created).step(Step::Wait { delay: Delay::new(4000, DelayUnit::Days) }).step(task("x")),
+            "steps[0].delay",
+            FieldErrorCode::OutOfRange,
         ),
         (
             on_contacts(Trigger::Created).step(Step::AssignOwner { user_id: UserId::new() }),
