@@ -146,7 +146,7 @@ pub(crate) async fn run(cx: &Session, cmd: WorkflowCmd, out: &mut Out) -> Result
             }
             let lines: Vec<String> =
                 would.iter().map(|w| format!("#{}  {}  {}", w.seq, w.subject, w.actions.join(", "))).collect();
-            out.done(&format!("{} change(s) would set it off\n{}", would.len(), lines.join("\n")).trim_end().to_owned())
+            out.done(format!("{} change(s) would set it off\n{}", would.len(), lines.join("\n")).trim_end())
         }
     }
 }

@@ -50,6 +50,7 @@ mod threads;
 mod timeline;
 mod uow;
 mod users;
+mod workflow_runs;
 mod workflow_timers;
 mod workflows;
 
@@ -95,8 +96,9 @@ pub use teams::{NewTeam, Teams};
 pub use threads::MISSING_PARENT_WINDOW_DAYS;
 pub use timeline::{Customer360, CustomerRef, CustomerSummary, TimelineItem};
 pub use users::{NewUser, Users};
+pub use workflow_runs::{RunStep, is_logged};
 pub use workflow_timers::NewTimer;
-pub use workflows::{MAX_POOL, MAX_STEPS, NewWorkflow, RunStep, TASK_KINDS, WATCHED_KINDS, Workflows, is_logged};
+pub use workflows::{MAX_POOL, MAX_STEPS, NewWorkflow, TASK_KINDS, WATCHED_KINDS, Workflows};
 
 use crate::actor::Actor;
 use crate::error::{Error, FieldErrorCode, Result};
@@ -411,7 +413,7 @@ pub struct Session {
     /// What the actor may do, once resolved, with the CRM's access epoch it was resolved in.
     pub(crate) access: AccessSlot,
     /// A workflow step's log entry, committed with the next write ([`Session::with_receipt`]).
-    pub(crate) receipt: Option<workflows::ReceiptSlot>,
+    pub(crate) receipt: Option<workflow_runs::ReceiptSlot>,
 }
 
 /// A session's resolved access and the epoch it was resolved in.
