@@ -6,119 +6,32 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use async_trait::async_trait;
 use crm_automation::Automation;
-use crm_core::aggregate::{AggregateRow, Plan};
-use crm_core::chain::ChainReport;
 use crm_core::entity::EntityKind;
-use crm_core::error::{Error, Result};
-use crm_core::event::{Event, EventQuery, StoredEvent};
 use crm_core::model::{Step, Trigger};
 use crm_core::prelude::*;
 use crm_core::query::Filter;
 use crm_core::service::CrmBuilder;
-use crm_core::store::{Store, Transaction, TxMode};
+use crm_core::store::{Store, TxMode};
+use crm_core::testkit::faults::{At, Fault, FaultyStore};
 use serde_json::json;
-use uuid::Uuid;
 
-/// Faults injected so far, and the dice.
+/// Faults injected so far, and the dice: one in `one_in` commits and outbox reads fails, half
+/// of the commits before they land and half after.
 struct Dice {
     faults: AtomicU64,
     rng: std::sync::Mutex<fastrand::Rng>,
-    /// One in this many commits and outbox reads fails.
     one_in: u32,
 }
 
 impl Dice {
-    fn roll(&self) -> bool {
-        let hit = self.rng.lock().unwrap().u32(0..self.one_in) == 0;
-        if hit {
-            self.faults.fetch_add(1, Ordering::Relaxed);
+    fn roll(&self, at: At) -> Option<Fault> {
+        let mut rng = self.rng.lock().unwrap();
+        if rng.u32(0..self.one_in) != 0 {
+            return None;
         }
-        hit
-    }
-}
-
-fn fault() -> Error {
-    Error::storage("injected fault")
-}
-
-struct Faulty {
-    inner: Arc<dyn Store>,
-    dice: Arc<Dice>,
-}
-
-struct FaultyTx {
-    inner: Box<dyn Transaction>,
-    dice: Arc<Dice>,
-}
-
-#[async_trait]
-impl Store for Faulty {
-    async fn begin(&self, tenant: TenantId, mode: TxMode) -> Result<Box<dyn Transaction>> {
-        Ok(Box::new(FaultyTx { inner: self.inner.begin(tenant, mode).await?, dice: self.dice.clone() }))
-    }
-    async fn read_events(&self, tenant: TenantId, query: &EventQuery) -> Result<Vec<StoredEvent>> {
-        if self.dice.roll() {
-            return Err(fault());
-        }
-        self.inner.read_events(tenant, query).await
-    }
-    async fn scrub_events(&self, tenant: TenantId, events: &[StoredEvent]) -> Result<()> {
-        self.inner.scrub_events(tenant, events).await
-    }
-    async fn verify_events(&self, tenant: TenantId) -> Result<ChainReport> {
-        self.inner.verify_events(tenant).await
-    }
-}
-
-#[async_trait]
-impl Transaction for FaultyTx {
-    fn tenant(&self) -> TenantId {
-        self.inner.tenant()
-    }
-    async fn get(&mut self, kind: EntityKind, id: Uuid) -> Result<Option<Record>> {
-        self.inner.get(kind, id).await
-    }
-    async fn insert(&mut self, record: Record) -> Result<()> {
-        self.inner.insert(record).await
-    }
-    async fn update(&mut self, record: Record) -> Result<()> {
-        self.inner.update(record).await
-    }
-    async fn delete(&mut self, kind: EntityKind, id: Uuid, version: u64) -> Result<()> {
-        self.inner.delete(kind, id, version).await
-    }
-    async fn query(&mut self, kind: EntityKind, query: &Query) -> Result<Page<Record>> {
-        self.inner.query(kind, query).await
-    }
-    async fn count(&mut self, kind: EntityKind, filter: &Filter) -> Result<u64> {
-        self.inner.count(kind, filter).await
-    }
-    async fn aggregate(&mut self, plan: &Plan) -> Result<Vec<AggregateRow>> {
-        self.inner.aggregate(plan).await
-    }
-    async fn search(&mut self, kinds: &[(EntityKind, Filter)], terms: &[String], limit: usize) -> Result<Vec<Record>> {
-        self.inner.search(kinds, terms, limit).await
-    }
-    async fn append_events(&mut self, events: Vec<Event>) -> Result<()> {
-        self.inner.append_events(events).await
-    }
-    async fn commit(self: Box<Self>) -> Result<Vec<StoredEvent>> {
-        let FaultyTx { inner, dice } = *self;
-        // Half the faults strike before the commit, half after it landed.
-        if dice.roll() {
-            if dice.rng.lock().unwrap().bool() {
-                inner.rollback().await?;
-            } else {
-                inner.commit().await?;
-            }
-            return Err(fault());
-        }
-        inner.commit().await
-    }
-    async fn rollback(self: Box<Self>) -> Result<()> {
-        self.inner.rollback().await
+        self.faults.fetch_add(1, Ordering::Relaxed);
+        Some(if matches!(at, At::Commit { .. }) && rng.bool() { Fault::After } else { Fault::Before })
     }
 }
 
@@ -146,7 +59,9 @@ pub(crate) async fn every_step_runs_once_whatever_fails(store: Arc<dyn Store>, c
         rng: std::sync::Mutex::new(fastrand::Rng::with_seed(7)),
         one_in: 4,
     });
-    let faulty = CrmBuilder::from_arc(Arc::new(Faulty { inner: store, dice: dice.clone() })).build().unwrap();
+    let rolled = dice.clone();
+    let faulty = FaultyStore::new(store, move |at| rolled.roll(at));
+    let faulty = CrmBuilder::from_arc(Arc::new(faulty)).build().unwrap();
     // One run per contact and hour: a run resumed after a fault must not count its own first
     // step against the limit.
     let one = crm_automation::Options { max_runs_per_hour: 1, ..crm_automation::Options::default() };

@@ -13,6 +13,7 @@
 //!
 //! Cases use fresh random tenants, so a factory may hand every case the same database.
 
+pub mod faults;
 pub mod fixtures;
 
 mod access;

@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use crm_core::error::{ImportReport, Rejected};
-use crm_core::event::Event;
 use crm_core::model::{FieldDefinition, FieldType};
 use crm_core::prelude::*;
 use crm_core::query::{Filter, Page, Query};
 use crm_core::service::extension::{Extension, HookContext, WriteOp};
 use crm_core::service::{ImportOptions, ImportProgress};
-use crm_core::store::{Transaction, TxMode};
+use crm_core::store::TxMode;
+use crm_core::testkit::faults::{At, Fault, FaultyStore};
 use uuid::Uuid;
 
 // ---------------------------------------------------------------------------------------------
@@ -400,92 +400,19 @@ async fn contacts_link_to_imported_companies_and_custom_values_are_type_checked(
 // Store failures
 // ---------------------------------------------------------------------------------------------
 
-/// A `MemoryStore` whose `fail_at`-th read-write commit (from 1) fails with a storage error.
-struct FlakyStore {
-    inner: MemoryStore,
-    fail_at: usize,
-    commits: Arc<AtomicUsize>,
-}
-
-struct FlakyTx {
-    inner: Box<dyn Transaction>,
-    /// `Some(n)` for a read-write transaction whose commit must fail if it is the n-th.
-    fail_at: Option<usize>,
-    commits: Arc<AtomicUsize>,
-}
-
-#[async_trait]
-impl Store for FlakyStore {
-    async fn begin(&self, tenant: TenantId, mode: TxMode) -> Result<Box<dyn Transaction>> {
-        let inner = self.inner.begin(tenant, mode).await?;
-        let fail_at = (mode == TxMode::ReadWrite).then_some(self.fail_at);
-        Ok(Box::new(FlakyTx { inner, fail_at, commits: self.commits.clone() }))
-    }
-
-    async fn read_events(&self, tenant: TenantId, query: &EventQuery) -> Result<Vec<StoredEvent>> {
-        self.inner.read_events(tenant, query).await
-    }
-
-    async fn scrub_events(&self, tenant: TenantId, events: &[StoredEvent]) -> Result<()> {
-        self.inner.scrub_events(tenant, events).await
-    }
-
-    async fn verify_events(&self, tenant: TenantId) -> Result<crm_core::chain::ChainReport> {
-        self.inner.verify_events(tenant).await
-    }
-}
-
-#[async_trait]
-impl Transaction for FlakyTx {
-    fn tenant(&self) -> TenantId {
-        self.inner.tenant()
-    }
-    async fn get(&mut self, kind: EntityKind, id: Uuid) -> Result<Option<Record>> {
-        self.inner.get(kind, id).await
-    }
-    async fn insert(&mut self, record: Record) -> Result<()> {
-        self.inner.insert(record).await
-    }
-    async fn insert_many(&mut self, records: &[Record]) -> Result<()> {
-        self.inner.insert_many(records).await
-    }
-    async fn update(&mut self, record: Record) -> Result<()> {
-        self.inner.update(record).await
-    }
-    async fn delete(&mut self, kind: EntityKind, id: Uuid, version: u64) -> Result<()> {
-        self.inner.delete(kind, id, version).await
-    }
-    async fn query(&mut self, kind: EntityKind, query: &Query) -> Result<Page<Record>> {
-        self.inner.query(kind, query).await
-    }
-    async fn count(&mut self, kind: EntityKind, filter: &Filter) -> Result<u64> {
-        self.inner.count(kind, filter).await
-    }
-    async fn search(&mut self, kinds: &[(EntityKind, Filter)], terms: &[String], limit: usize) -> Result<Vec<Record>> {
-        self.inner.search(kinds, terms, limit).await
-    }
-    async fn append_events(&mut self, events: Vec<Event>) -> Result<()> {
-        self.inner.append_events(events).await
-    }
-    async fn commit(self: Box<Self>) -> Result<Vec<StoredEvent>> {
-        if let Some(fail_at) = self.fail_at
-            && self.commits.fetch_add(1, Ordering::SeqCst) + 1 == fail_at
-        {
-            self.inner.rollback().await?;
-            return Err(Error::storage(format!("injected failure of write commit #{fail_at}")));
-        }
-        self.inner.commit().await
-    }
-    async fn rollback(self: Box<Self>) -> Result<()> {
-        self.inner.rollback().await
-    }
+/// A `MemoryStore` whose `fail_at`-th write commit (from 1) fails, writing nothing.
+fn flaky(store: MemoryStore, fail_at: usize) -> FaultyStore {
+    FaultyStore::new(Arc::new(store), move |at| match at {
+        At::Commit { mode: TxMode::ReadWrite, nth } if nth == fail_at => Some(Fault::Before),
+        _ => None,
+    })
 }
 
 #[tokio::test]
 async fn a_failed_commit_stops_the_import_after_the_committed_batches() {
     let store = MemoryStore::new();
-    let commits = Arc::new(AtomicUsize::new(0));
-    let crm = crm_over(FlakyStore { inner: store.clone(), fail_at: 2, commits: commits.clone() });
+    let flaky = flaky(store.clone(), 2);
+    let crm = crm_over(flaky.clone());
     let cx = session(&crm);
     let options = ImportOptions::default().batch_size(50);
     let mut rows: Vec<_> = (0..150).map(row).collect();
@@ -507,7 +434,7 @@ async fn a_failed_commit_stops_the_import_after_the_committed_batches() {
         }
         other => panic!("expected Error::Import, got {other:?}"),
     }
-    assert_eq!(commits.load(Ordering::SeqCst), 2, "the third batch must not be attempted");
+    assert_eq!(flaky.write_commits(), 2, "the third batch must not be attempted");
     assert_eq!(progress_tuples(&seen), [(50, 49, 1, 1)]);
 
     // The store holds exactly the first batch's valid rows and their events (read past the wrapper).
