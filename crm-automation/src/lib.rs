@@ -55,7 +55,11 @@ mod run;
 mod runner;
 mod steps;
 mod timers;
+#[cfg(feature = "tokio")]
+mod worker;
 
 pub use dry_run::WouldFire;
 pub use report::{CounterValues, Counters, Failed, Fired, PassedOver, RunReport, StopReason, Stopped};
-pub use runner::{Automation, CURSOR_KEY, Options, origin_of};
+pub use runner::{Automation, CURSOR_KEY, Notifier, Options, origin_of};
+#[cfg(feature = "tokio")]
+pub use worker::Worker;

@@ -102,6 +102,8 @@ pub struct RunReport {
     pub failed: Vec<Failed>,
     /// Changes that could not be handled at all.
     pub passed_over: Vec<PassedOver>,
+    /// Notifications given to the [`Notifier`](crate::Notifier).
+    pub delivered: u64,
     /// The outbox position after the run: the last event handled.
     pub cursor: u64,
 }
@@ -118,6 +120,7 @@ impl RunReport {
         self.stopped.extend(other.stopped);
         self.failed.extend(other.failed);
         self.passed_over.extend(other.passed_over);
+        self.delivered += other.delivered;
         self.cursor = self.cursor.max(other.cursor);
     }
 }

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use crm_core::actor::Actor;
 use crm_core::entity::{EntityKind, EntityRef};
 use crm_core::error::{Error, FieldErrorCode, Result};
+use crm_core::event::Change;
 use crm_core::event::{EventQuery, StoredEvent};
 use crm_core::ids::{TenantId, WorkflowId};
-use crm_core::model::{RunOutcome, Workflow};
+use crm_core::model::{Notification, RunOutcome, Workflow};
 use crm_core::query::Filter;
 use crm_core::service::{Crm, Session};
 use crm_core::store::TxMode;
@@ -47,6 +48,17 @@ pub fn origin_of(workflow: WorkflowId) -> String {
     format!("workflow:{workflow}")
 }
 
+/// Where notifications go beyond the CRM (email, chat, a phone): given each notification as the
+/// runner meets its creation in the outbox. At least once: after a crash before the runner
+/// saved its place, a notification is given again, so deliver idempotently (by its id).
+#[async_trait::async_trait]
+pub trait Notifier: Send + Sync + 'static {
+    /// Delivers one notification. An error of the kinds a retry may cure (a conflict, the store
+    /// or the channel down: [`Error::Storage`], [`Error::Integration`]) stops the run here, to
+    /// be tried again; any other is logged and the notification passed over.
+    async fn deliver(&self, notification: &Notification) -> Result<()>;
+}
+
 /// Runs a CRM's workflows. Cheap to clone; runtime-agnostic: call
 /// [`run_pending`](Automation::run_pending) after commits, on a timer, or from a worker.
 #[derive(Clone)]
@@ -54,6 +66,7 @@ pub struct Automation {
     crm: Crm,
     options: Options,
     counters: Arc<Counters>,
+    notifier: Option<Arc<dyn Notifier>>,
 }
 
 impl std::fmt::Debug for Automation {
@@ -65,7 +78,13 @@ impl std::fmt::Debug for Automation {
 impl Automation {
     /// A runner over `crm`'s workflows with the default [`Options`].
     pub fn new(crm: Crm) -> Self {
-        Automation { crm, options: Options::default(), counters: Arc::default() }
+        Automation { crm, options: Options::default(), counters: Arc::default(), notifier: None }
+    }
+
+    /// Gives every new notification to `notifier` too (see [`Notifier`]).
+    pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
     }
 
     /// With these options.
@@ -191,7 +210,8 @@ impl Automation {
         let event = &e.event;
         match event.subject.kind {
             EntityKind::Workflow => return self.arm(tenant, flows, event.subject.id.into()).await,
-            EntityKind::WorkflowRun | EntityKind::WorkflowTimer | EntityKind::Notification => return Ok(()),
+            EntityKind::Notification => return self.deliver(tenant, e, report).await,
+            EntityKind::WorkflowRun | EntityKind::WorkflowTimer => return Ok(()),
             _ => {}
         }
         self.follow_dates(tenant, flows, e).await?;
@@ -247,6 +267,24 @@ impl Automation {
             self.run_steps(tenant, flow, subject, occurrence, 0, depth, report).await?;
         }
         Ok(true)
+    }
+
+    /// A new notification, given to the notifier.
+    async fn deliver(&self, tenant: TenantId, e: &StoredEvent, report: &mut RunReport) -> Result<()> {
+        let (Some(notifier), Change::Created) = (&self.notifier, &e.event.change) else { return Ok(()) };
+        let mut tx = self.crm.store().begin(tenant, TxMode::ReadOnly).await?;
+        let n = tx.fetch::<Notification>(e.event.subject.id.into()).await?;
+        tx.rollback().await?;
+        let Some(n) = n else { return Ok(()) };
+        match notifier.deliver(&n).await {
+            Ok(()) => report.delivered += 1,
+            Err(err) if transient(&err) || matches!(err, Error::Integration { .. }) => return Err(err),
+            Err(err) => {
+                tracing::warn!(notification = %n.id, error = %err, "a notification could not be delivered");
+                report.passed_over.push(PassedOver { seq: e.seq, error: err.to_string() });
+            }
+        }
+        Ok(())
     }
 
     /// A rate-limit stop when `flow` ran on `subject` too often within the last hour.

@@ -2,7 +2,9 @@
 
 mod assign;
 mod faults;
+mod kill;
 mod loops;
+mod notify;
 mod time;
 mod triggers;
 

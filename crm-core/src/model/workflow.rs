@@ -285,15 +285,13 @@ record! {
         pub entity_kind: EntityKind,
         /// What sets it off.
         pub trigger: Trigger,
-        /// What the record must match after the change (all records by default).
-        #[serde(default)]
+        /// What the record must match after the change (`all`: every record).
         pub condition: Filter,
         /// What the record must have matched before the change (updates and events only).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub was: Option<Filter>,
         /// Only when the record did not match `condition` before the change and does after:
         /// a rule that fires once when a deal crosses 10,000 rather than on every later edit.
-        #[serde(default)]
         pub edge: bool,
         /// What it does, in order (at least one step).
         pub steps: Vec<Step>,

@@ -16,6 +16,7 @@ use crm_core::model::*;
 use crm_core::money::{Currency, Money};
 use crm_core::openapi::{record_schema_name, record_schemas};
 use crm_core::profile::*;
+use crm_core::query::Filter;
 use crm_core::testkit::fixtures::*;
 use jsonschema::{Draft, Validator};
 use rust_decimal::Decimal;
@@ -173,6 +174,44 @@ fn full_records() -> Vec<Record> {
     share.shared_by = Some(manager.id);
     let mut key = api_key(t, rep.id, "crm_0123456789_secret");
     key.revoked_at = Some(at(2_000));
+    // Workflows with every trigger and step the model has.
+    let flow = workflow(t, "Welcome");
+    let mut dated = workflow(t, "Birthdays");
+    dated.trigger = Trigger::Date {
+        field: "birthday".into(),
+        before: Some(Delay::new(2, DelayUnit::Days)),
+        after: None,
+        yearly: true,
+        at: chrono::NaiveTime::from_hms_opt(10, 30, 0),
+    };
+    let mut territory = Assignee::new(rep.id);
+    territory.weight = 3;
+    territory.capacity = Some(20);
+    territory.territory = Some(Filter::contains("tags", "de"));
+    dated.steps.push(Step::Assign {
+        method: AssignMethod::Weighted,
+        pool: vec![territory, Assignee::new(manager.id)],
+        open: Some(Filter::eq("lifecycle_stage", "lead")),
+    });
+    let mut weekly = workflow(t, "Weekly");
+    weekly.trigger = Trigger::Schedule { cron: "0 9 * * 1".into() };
+    let mut events = workflow(t, "Won");
+    events.entity_kind = EntityKind::Deal;
+    events.trigger = Trigger::Event { event: EventType::DealWon };
+    let mut run = workflow_run(t, &flow, contact.entity_ref(), "event:7");
+    run.detail = Some("picked".into());
+    let mut note = notification(t, rep.id, Some(contact.entity_ref()));
+    note.read_at = Some(at(3_000));
+    let timer = workflow_timer(t, &weekly, Some(contact.entity_ref()), 0);
+    let automation = [
+        flow.into_record(),
+        dated.into_record(),
+        weekly.into_record(),
+        events.into_record(),
+        run.into_record(),
+        note.into_record(),
+        timer.into_record(),
+    ];
 
     let mut records = vec![
         contact.clone().into_record(),
@@ -202,6 +241,7 @@ fn full_records() -> Vec<Record> {
         rep.into_record(),
     ];
     records.extend(custom_fields);
+    records.extend(automation);
     records
 }
 
