@@ -5,6 +5,7 @@ use crm_core::entity::{EntityKind, EntityRef};
 use crm_core::error::{Error, FieldErrorCode, Result};
 use crm_core::ids::{CaseId, CompanyId, ContactId, DealId};
 use crm_core::model::{Record, Step};
+use crm_core::query::{Filter, Query};
 use crm_core::service::{NewActivity, NewNotification, Session};
 use crm_core::value::Value;
 use serde_json::json;
@@ -73,6 +74,27 @@ pub(crate) async fn perform(cx: &Session, step: &Step, subject: EntityRef, gone:
                 task = task.owner(owner);
             }
             cx.activities().log(task).await?;
+        }
+        Step::CreateNote { text } => {
+            let mut note = NewActivity::note(text.clone());
+            if !gone {
+                note = about(note, &current(cx, subject).await?);
+            }
+            cx.activities().log(note).await?;
+        }
+        Step::AddToCampaign { campaign_id } => {
+            let rec = current(cx, subject).await?;
+            let contact = match rec.std_field("contact_id") {
+                _ if subject.kind == EntityKind::Contact => Some(ContactId::from(subject.id)),
+                Some(Value::Id(c)) => Some(ContactId::from(c)),
+                _ => None,
+            };
+            // A record without a contact has no one to add: nothing to do.
+            let Some(contact) = contact else { return Ok(()) };
+            let member = Filter::eq("contact_id", contact);
+            if cx.campaigns().members(*campaign_id, &Query::new(member).limit(1)).await?.items.is_empty() {
+                cx.campaigns().add_contact(*campaign_id, contact).await?;
+            }
         }
         Step::Notify { message, users, owner } => {
             let rec = match gone {

@@ -202,6 +202,67 @@ pub(crate) async fn a_step_waits_and_a_schedule_ticks(store: Arc<dyn Store>) {
     assert_eq!(w.tasks_about("deal_ids", open.id).await.len(), 2);
 }
 
+pub(crate) async fn a_deal_rotting_in_its_stage_gets_a_note(store: Arc<dyn Store>) {
+    let w = World::new(store);
+    let cx = w.cx();
+    let pipeline = cx.pipelines().default_pipeline().await.unwrap();
+    let proposal = pipeline.stage_named("Proposal").unwrap().id;
+    cx.workflows()
+        .create(
+            NewWorkflow::new(
+                "Rotting deals",
+                EntityKind::Deal,
+                Trigger::Date {
+                    field: "stage_entered_at".into(),
+                    before: None,
+                    after: Some(Delay::new(14, DelayUnit::Days)),
+                    yearly: false,
+                    at: None,
+                },
+            )
+            .condition(Filter::eq("status", "open"))
+            .step(Step::CreateNote { text: "Two weeks in this stage".into() }),
+        )
+        .await
+        .unwrap();
+    // A newsletter every new contact joins (a member already stays one).
+    let news = cx
+        .campaigns()
+        .create(crm_core::service::NewCampaign::new("Newsletter", crm_core::model::CampaignChannel::Email))
+        .await
+        .unwrap();
+    cx.workflows()
+        .create(
+            NewWorkflow::new("Newsletter", EntityKind::Contact, Trigger::Created)
+                .step(Step::AddToCampaign { campaign_id: news.id }),
+        )
+        .await
+        .unwrap();
+    let ann = cx.contacts().create(NewContact::new("Ann", "News")).await.unwrap();
+    let bob = cx.contacts().create(NewContact::new("Bob", "Member")).await.unwrap();
+    cx.campaigns().add_contact(news.id, bob.id).await.unwrap();
+    let deal = cx.deals().create(NewDeal::new("Slow one").contact(ann.id)).await.unwrap();
+    w.auto.run(w.tenant).await.unwrap();
+    assert_eq!(cx.campaigns().members(news.id, &Query::default()).await.unwrap().items.len(), 2);
+
+    // Ten days on it moves to the proposal stage: the fortnight starts again there.
+    w.clock.advance(Duration::days(10));
+    let moved = cx
+        .deals()
+        .update(Deal { amount: Some(crate::eur(900)), ..cx.deals().get(deal.id).await.unwrap() })
+        .await
+        .unwrap();
+    cx.deals().move_to_stage(moved.id, proposal).await.unwrap();
+    w.clock.advance(Duration::days(5));
+    let r = w.auto.run(w.tenant).await.unwrap();
+    assert_eq!(r.steps_done(), 0, "fifteen days in the pipeline, five in this stage: {r:?}");
+    w.clock.advance(Duration::days(9));
+    assert_eq!(w.auto.run(w.tenant).await.unwrap().steps_done(), 1);
+    let notes = cx.activities().list(&Query::new(Filter::eq("kind", "note"))).await.unwrap().items;
+    assert_eq!(notes.len(), 1);
+    assert_eq!((notes[0].subject.as_str(), notes[0].deal_ids.clone()), ("Two weeks in this stage", vec![deal.id]));
+}
+
 macro_rules! time_suite {
     ($make:path) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -213,6 +274,11 @@ macro_rules! time_suite {
         async fn a_task_three_days_before_the_close_follows_the_date() {
             let (store, _dir) = $make().await;
             super::super::a_task_three_days_before_the_close_follows_the_date(store).await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_deal_rotting_in_its_stage_gets_a_note() {
+            let (store, _dir) = $make().await;
+            super::super::a_deal_rotting_in_its_stage_gets_a_note(store).await
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_step_waits_and_a_schedule_ticks() {

@@ -191,6 +191,18 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         assign_to: Option<UserId>,
     },
+    /// Writes a note about the record (linked as a task would be).
+    CreateNote {
+        /// The note.
+        text: String,
+    },
+    /// Adds the record's contact (the contact itself, or the one an order, invoice, case…
+    /// names) to a campaign, as [`Campaigns::add_contact`](crate::service::Campaigns::add_contact)
+    /// does: consent for the campaign's channel is required; a member already stays one.
+    AddToCampaign {
+        /// The campaign.
+        campaign_id: crate::ids::CampaignId,
+    },
     /// Waits before the next step: the run goes on when the delay has passed (counted in the
     /// workflow's time zone).
     Wait {
@@ -221,6 +233,8 @@ impl Step {
             Step::Assign { .. } => "assign",
             Step::CreateTask { .. } => "create_task",
             Step::Notify { .. } => "notify",
+            Step::CreateNote { .. } => "create_note",
+            Step::AddToCampaign { .. } => "add_to_campaign",
             Step::Wait { .. } => "wait",
         }
     }

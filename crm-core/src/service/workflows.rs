@@ -287,12 +287,12 @@ async fn check_workflow(uow: &mut Uow<'_>, flow: &mut Workflow, ch: &mut Checks)
     let mut links = Vec::new();
     for (i, step) in flow.steps.iter().enumerate() {
         if flow.trigger == Trigger::Deleted
-            && !matches!(step, Step::CreateTask { .. } | Step::Notify { owner: false, .. })
+            && !matches!(step, Step::CreateTask { .. } | Step::CreateNote { .. } | Step::Notify { owner: false, .. })
         {
             ch.push(
                 format!("steps[{i}]"),
                 FieldErrorCode::Rule,
-                "a deleted record is gone: a workflow set off by deletions can only create tasks and notify users",
+                "a deleted record is gone: a workflow set off by deletions can only create tasks and notes, and notify users",
             );
         }
     }
@@ -540,6 +540,24 @@ fn check_step(
             if let Some(u) = assign_to {
                 links.push(user("assign_to", *u));
             }
+        }
+        Step::CreateNote { text } => {
+            ch.text(&format!("{at}.text"), text);
+            if text.trim().is_empty() {
+                ch.push(format!("{at}.text"), FieldErrorCode::Required, "say something");
+            }
+            if !TASK_KINDS.contains(&kind) {
+                ch.push(at, FieldErrorCode::Rule, format!("a note cannot be about {kind} records"));
+            }
+        }
+        Step::AddToCampaign { campaign_id } => {
+            if kind != EntityKind::Contact && kind.std_field("contact_id").is_none() {
+                ch.push(format!("{at}.campaign_id"), FieldErrorCode::Rule, format!("{kind} records name no contact"));
+            }
+            links.push(crate::entity::Link {
+                field: format!("{at}.campaign_id"),
+                to: EntityRef::new(EntityKind::Campaign, *campaign_id),
+            });
         }
         Step::Wait { delay } => {
             if delay.amount == 0 {
