@@ -29,6 +29,8 @@
 //! | `GET /v1/{contacts,companies}/{id}/timeline` | everything about the customer, newest first |
 //! | `GET /v1/{contacts,companies}/{id}/360` | the customer 360: records, figures, timeline |
 //! | `GET /v1/events?after=…&limit=…` | the events the caller may see, in commit order |
+//! | `POST`/`GET /v1/workflows`, `GET`/`DELETE /v1/workflows/{id}`, `…/enable`, `…/disable`, `…/runs` | workflow rules (needs `manage_automations`) and their run log |
+//! | `GET /v1/notifications`, `POST /v1/notifications/{id}/read` | the caller's notifications |
 //! | `POST`/`GET /v1/webhooks`, `GET`/`DELETE /v1/webhooks/{id}`, `…/dead-letters`, `…/redeliver` | webhook subscriptions, delivered signed in the background by [`serve_with`] |
 //! | `GET /openapi.json`, `GET /docs` | this API as OpenAPI 3.1, and an interactive page over it |
 //! | `/portal/…` (feature `portal`) | the customer self-service portal, when [`Options::portal`] sets one |
@@ -67,6 +69,7 @@ mod records;
 mod reports;
 mod schemas;
 mod webhooks;
+mod workflows;
 
 use std::future::Future;
 
@@ -132,6 +135,12 @@ fn app(crm: Crm, options: &Options) -> (Router, Option<std::sync::Arc<webhooks::
         .route("/v1/webhooks/{id}", get(webhooks::read).delete(webhooks::delete))
         .route("/v1/webhooks/{id}/dead-letters", get(webhooks::failed))
         .route("/v1/webhooks/{id}/redeliver", axum::routing::post(webhooks::redeliver))
+        .route("/v1/workflows", get(workflows::list).post(workflows::create))
+        .route("/v1/workflows/{id}", get(workflows::read).delete(workflows::delete))
+        .route("/v1/workflows/{id}/runs", get(workflows::runs))
+        .route("/v1/workflows/{id}/{how}", axum::routing::post(workflows::switch))
+        .route("/v1/notifications", get(workflows::inbox))
+        .route("/v1/notifications/{id}/read", axum::routing::post(workflows::mark_read))
         .route("/v1/events", get(customers::events))
         .route("/v1/reports/forecast", get(analytics::forecast))
         .route("/v1/reports/performance", get(analytics::performance))

@@ -317,6 +317,7 @@ fn components(jwt: bool) -> Value {
         .collect();
     schemas.extend(crate::schemas::extra());
     schemas.extend(crate::webhooks::schemas());
+    schemas.extend(crate::workflows::schemas());
     for kind in any::CREATABLE {
         if let Some(name) = crm::openapi::record_schema_name(*kind) {
             schemas.insert(format!("New{name}"), crate::schemas::new_record(*kind));
@@ -390,6 +391,7 @@ pub(crate) fn document(options: &crate::Options) -> Value {
     report_paths(&mut paths);
     other_paths(&mut paths);
     crate::webhooks::paths(&mut paths);
+    crate::workflows::paths(&mut paths);
     crate::case_replies::paths(&mut paths);
     crate::analytics::paths(&mut paths);
     crate::customer_analytics::paths(&mut paths);

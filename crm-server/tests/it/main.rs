@@ -19,6 +19,7 @@ mod records;
 mod replies;
 mod reports;
 mod webhooks;
+mod workflows;
 
 use crm::prelude::*;
 use crm::service::{NewApiKey, NewUser};
