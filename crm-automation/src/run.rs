@@ -15,7 +15,9 @@ use crate::steps::perform;
 impl Automation {
     /// Carries out `flow`'s steps on `subject` for one occurrence from step `from`, each once:
     /// a step logged done is skipped, one logged failed or stopped ends the run, and a wait
-    /// sets the timer the run goes on from.
+    /// sets the timer the run goes on from. A `fresh` run (its caller found nothing logged for
+    /// the occurrence) does not look for log entries: a step another runner took meanwhile is
+    /// refused by its entry's key, and from then on the log is read.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn run_steps(
         &self,
@@ -25,6 +27,7 @@ impl Automation {
         occurrence: &str,
         from: u32,
         depth: u8,
+        mut fresh: bool,
         report: &mut RunReport,
     ) -> Result<()> {
         let actor = Actor::automation(tenant, origin_of(flow.id), depth);
@@ -33,7 +36,8 @@ impl Automation {
         for (i, step) in flow.steps.iter().enumerate().skip(from as usize) {
             let n = u32::try_from(i).unwrap_or(u32::MAX);
             let entry = run_step(flow, subject, occurrence, n, step.action());
-            match cx.run_logged(&entry.key()).await? {
+            let logged = if fresh { None } else { cx.run_logged(&entry.key()).await? };
+            match logged {
                 // A wait that ran set the timer the rest of the run goes on from.
                 Some(run) if run.outcome == RunOutcome::Done && matches!(step, Step::Wait { .. }) => break,
                 Some(run) if run.outcome == RunOutcome::Done => continue,
@@ -55,6 +59,7 @@ impl Automation {
                 Ok(()) => done += 1,
                 // Another runner carried the step out meanwhile (a wait: it goes on from its timer).
                 Err(e) if is_logged(&e) => {
+                    fresh = false;
                     if matches!(step, Step::Wait { .. }) {
                         break;
                     }

@@ -193,7 +193,7 @@ impl Automation {
         let mut report = RunReport::default();
         if flow.condition.matches(&rec) {
             let occurrence = format!("manual:{}", uuid::Uuid::now_v7());
-            self.run_steps(tenant, &flow, subject, &occurrence, 0, 1, &mut report).await?;
+            self.run_steps(tenant, &flow, subject, &occurrence, 0, 1, true, &mut report).await?;
         }
         self.counters.add(&report);
         Ok(report)
@@ -243,7 +243,7 @@ impl Automation {
             };
             match stop {
                 Some(reason) => self.stop(tenant, flow, event.subject, &occurrence, reason, report).await?,
-                None => self.run_steps(tenant, flow, event.subject, &occurrence, 0, depth, report).await?,
+                None => self.run_steps(tenant, flow, event.subject, &occurrence, 0, depth, true, report).await?,
             }
         }
         Ok(())
@@ -264,7 +264,7 @@ impl Automation {
         let first = run_step(flow, subject, occurrence, 0, "").key();
         let Some(run) = self.system(tenant).run_logged(&first).await? else { return Ok(false) };
         if run.outcome == RunOutcome::Done {
-            self.run_steps(tenant, flow, subject, occurrence, 0, depth, report).await?;
+            self.run_steps(tenant, flow, subject, occurrence, 0, depth, false, report).await?;
         }
         Ok(true)
     }

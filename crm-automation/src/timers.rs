@@ -100,7 +100,7 @@ impl Automation {
         };
         let Some(rec) = cx.record(subject).await? else { return cx.finish_timer(t, None).await };
         if t.step > 0 {
-            self.run_steps(tenant, flow, subject, &t.occurrence, t.step, t.depth, report).await?;
+            self.run_steps(tenant, flow, subject, &t.occurrence, t.step, t.depth, false, report).await?;
             return cx.finish_timer(t, None).await;
         }
         // A yearly trigger's next anniversary (one, however long the runner was away).
@@ -114,7 +114,7 @@ impl Automation {
             return cx.finish_timer(t, date_timer(flow, &rec, now)).await;
         }
         if flow.condition.matches(&rec) {
-            self.run_steps(tenant, flow, subject, &t.occurrence, 0, t.depth, report).await?;
+            self.run_steps(tenant, flow, subject, &t.occurrence, 0, t.depth, true, report).await?;
         }
         cx.finish_timer(t, date_timer(flow, &rec, next)).await
     }
@@ -132,7 +132,7 @@ impl Automation {
             let page = tx.query(crm_core::entity::EntityKind::WorkflowRun, &q).await?;
             tx.rollback().await?;
             for r in page.items.iter().filter_map(|r| crm_core::model::WorkflowRun::from_record_ref(r)) {
-                self.run_steps(tenant, flow, r.subject, &t.occurrence, 0, t.depth, report).await?;
+                self.run_steps(tenant, flow, r.subject, &t.occurrence, 0, t.depth, false, report).await?;
             }
             match page.next {
                 Some(c) => q.after = Some(c),
@@ -143,7 +143,7 @@ impl Automation {
         loop {
             let page = self.page(tenant, flow, &q).await?;
             for r in &page.items {
-                self.run_steps(tenant, flow, r.entity_ref(), &t.occurrence, 0, t.depth, report).await?;
+                self.run_steps(tenant, flow, r.entity_ref(), &t.occurrence, 0, t.depth, false, report).await?;
             }
             match page.next {
                 Some(c) => q.after = Some(c),

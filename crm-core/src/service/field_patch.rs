@@ -97,7 +97,9 @@ impl Session {
         patch: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<Record> {
         let (cx, kind, id) = (self, r.kind, r.id);
-        let types: HashMap<String, ValueType> = match kind.has_custom_fields() {
+        // The custom fields' types, when the patch sets any (they read text values).
+        let custom = patch.keys().any(|k| k == "custom" || matches!(Field::parse(k), Field::Custom(_)));
+        let types: HashMap<String, ValueType> = match custom && kind.has_custom_fields() {
             true => cx
                 .custom_fields()
                 .registered(kind)
