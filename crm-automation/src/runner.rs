@@ -289,7 +289,7 @@ impl Automation {
 
     /// A rate-limit stop when `flow` ran on `subject` too often within the last hour.
     async fn rate_limited(&self, tenant: TenantId, flow: WorkflowId, subject: EntityRef) -> Result<Option<StopReason>> {
-        let since = self.crm.as_actor(&Actor::system(tenant)).now() - chrono::Duration::hours(1);
+        let since = self.system(tenant).now() - chrono::Duration::hours(1);
         let filter = Filter::eq("workflow_id", flow)
             .and(Filter::eq("record_id", subject.id))
             .and(Filter::eq("step", 0))

@@ -180,8 +180,7 @@ pub(crate) async fn a_rule_sees_only_what_happens_while_it_is_on(store: Arc<dyn 
         .unwrap();
     w.clock.advance(Duration::minutes(1));
     // The welcome of the library's own documentation: on becoming a customer, once.
-    let flow = cx
-        .workflows()
+    cx.workflows()
         .create(
             NewWorkflow::new(
                 "Welcome customers",
@@ -228,7 +227,6 @@ pub(crate) async fn a_rule_sees_only_what_happens_while_it_is_on(store: Arc<dyn 
     cx.workflows().set_enabled(greet.id, true).await.unwrap();
     w.auto.run(w.tenant).await.unwrap();
     assert!(cx.contacts().get(unseen.id).await.unwrap().tags.is_empty());
-    let _ = flow;
 }
 
 macro_rules! triggers_suite {

@@ -36,7 +36,7 @@ pub const WATCHED_KINDS: &[EntityKind] = &[
     EntityKind::CampaignMember,
 ];
 
-/// Kinds whose records have tags.
+/// Kinds whose records have tags and can be changed by a step.
 const TAGGED: &[EntityKind] = &[
     EntityKind::Contact,
     EntityKind::Company,
@@ -44,7 +44,6 @@ const TAGGED: &[EntityKind] = &[
     EntityKind::Product,
     EntityKind::Order,
     EntityKind::Case,
-    EntityKind::Feedback,
     EntityKind::Campaign,
 ];
 
